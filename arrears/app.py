@@ -1,0 +1,83 @@
+"""Build the FastAPI app: mount the five faces, the UI, the operations endpoints, middleware."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import importlib
+import logging
+from collections.abc import AsyncIterator
+
+from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
+
+from arrears.config import get_settings
+from arrears.db import dispose_engines
+from arrears.faces import errors as face_errors
+from arrears.identity.request_log import RequestLogMiddleware
+from arrears.ops import MetricsMiddleware, configure_logging
+from arrears.ops import router as ops_router
+
+log = logging.getLogger("arrears.app")
+
+# Each face is a package exposing `router`; faces not built yet are simply absent.
+FACE_PACKAGES = ["repaysync", "age_analysis", "pharmacy", "premium", "partner", "providers", "templates_api"]
+REPAYSYNC_PREFIXES = ("/api/auth/", "/api/users/", "/api/customers/", "/api/loans/",
+                      "/api/interactions/", "/api/logs/")
+
+OPENAPI_TAGS = [
+    {"name": "RepaySync: auth, users, logs", "description": "shared/specs/repaysync-api.md"},
+    {"name": "Operations", "description": "Liveness, readiness and metrics"},
+]
+
+
+def create_app(*, run_worker: bool = False) -> FastAPI:
+    settings = get_settings()
+    configure_logging(settings.arrears_log_level)
+    settings.resolved_secret()  # refuse to start with an unsafe secret, before serving anything
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        worker_task = None
+        worker = None
+        if run_worker:
+            from arrears.jobs.worker import Worker
+
+            worker = Worker()
+            worker_task = asyncio.create_task(worker.run())
+        try:
+            yield
+        finally:
+            if worker is not None and worker_task is not None:
+                worker.stop()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await asyncio.wait_for(worker_task, timeout=30)
+            await dispose_engines()
+
+    app = FastAPI(title="Arrears", version="0.1.0", lifespan=lifespan, openapi_tags=OPENAPI_TAGS,
+                  description="One collections platform, five API faces (see shared/specs/).")
+    # Paths are served exactly as the specs write them: no slash redirects.
+    app.router.redirect_slashes = False
+    face_errors.install(app)
+    app.include_router(ops_router)
+    for name in FACE_PACKAGES:
+        try:
+            module = importlib.import_module(f"arrears.faces.{name}")
+        except ModuleNotFoundError as exc:
+            if exc.name and exc.name.startswith(f"arrears.faces.{name}"):
+                continue
+            raise
+        app.include_router(module.router)
+    with contextlib.suppress(ModuleNotFoundError):
+        web = importlib.import_module("arrears.web")
+        if hasattr(web, "mount"):
+            web.mount(app)
+
+    app.add_middleware(RequestLogMiddleware, prefixes=REPAYSYNC_PREFIXES)
+    app.add_middleware(MetricsMiddleware)
+    if settings.cors_origins:
+        app.add_middleware(CORSMiddleware, allow_origins=settings.cors_origins, allow_credentials=True,
+                           allow_methods=["*"], allow_headers=["*"],
+                           expose_headers=["X-RateLimit-Limit", "X-RateLimit-Remaining",
+                                           "X-RateLimit-Reset", "Retry-After"])
+    return app

@@ -1,0 +1,111 @@
+"""Domain events: written in the transaction of the change, then fed to the audit trail,
+the outbound webhooks and the WebSocket broadcast.
+
+`record()` adds the event row. In-transaction subscribers (for example the partner platform,
+which writes webhook delivery rows) run at once in the same session, so their rows exist exactly
+when the change does. After-commit publishers (the WebSocket hub) run only once the transaction
+has committed, so nobody is told about a change that was rolled back.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Awaitable, Callable
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import JSON, ForeignKey, Integer, String, event
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Mapped, Session, mapped_column
+
+from arrears.db import GUID, Base, UTCDateTime, utcnow
+
+log = logging.getLogger(__name__)
+
+
+class DomainEvent(Base):
+    """One change that matters; the rows are also the audit trail (who, what, before/after, when)."""
+
+    __tablename__ = "domain_events"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    uuid: Mapped[uuid.UUID] = mapped_column(GUID, unique=True, default=uuid.uuid4)
+    org_id: Mapped[int | None] = mapped_column(ForeignKey("organisations.id", ondelete="CASCADE"),
+                                               nullable=True, index=True)
+    type: Mapped[str] = mapped_column(String(64), index=True)
+    actor: Mapped[str] = mapped_column(String(128))  # user:1, api_key:pct_…, webhook, system
+    subject_type: Mapped[str] = mapped_column(String(64))
+    subject_id: Mapped[str] = mapped_column(String(64))
+    before: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    after: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    data: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+
+
+InTransactionHandler = Callable[[AsyncSession, DomainEvent], Awaitable[None]]
+Publisher = Callable[[DomainEvent], None]
+
+_in_tx: list[InTransactionHandler] = []
+_publishers: list[Publisher] = []
+
+
+def subscribe(handler: InTransactionHandler) -> None:
+    if handler not in _in_tx:
+        _in_tx.append(handler)
+
+
+def on_commit(publisher: Publisher) -> None:
+    if publisher not in _publishers:
+        _publishers.append(publisher)
+
+
+async def record(session: AsyncSession, *, org_id: int | None, type: str, actor: str,
+                 subject_type: str, subject_id: Any, before: dict[str, Any] | None = None,
+                 after: dict[str, Any] | None = None, data: dict[str, Any] | None = None
+                 ) -> DomainEvent:
+    ev = DomainEvent(org_id=org_id, type=type, actor=actor, subject_type=subject_type,
+                     subject_id=str(subject_id), before=_jsonable(before), after=_jsonable(after),
+                     data=_jsonable(data) or {}, created_at=utcnow())
+    session.add(ev)
+    await session.flush()
+    for handler in list(_in_tx):
+        await handler(session, ev)
+    session.sync_session.info.setdefault("arrears_events", []).append(ev)
+    return ev
+
+
+def _jsonable(value: Any) -> Any:
+    """Decimals, dates and UUIDs as strings so that both engines store the same JSON."""
+    from datetime import date
+    from decimal import Decimal
+
+    if value is None or isinstance(value, (str, int, float, bool)):
+        return value
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple, set)):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, datetime):
+        from arrears.db import isoz
+
+        return isoz(value)
+    if isinstance(value, (Decimal, date, uuid.UUID)):
+        return str(value)
+    return str(value)
+
+
+@event.listens_for(Session, "after_commit")
+def _publish_after_commit(session: Session) -> None:
+    pending = session.info.pop("arrears_events", [])
+    for ev in pending:
+        for publisher in list(_publishers):
+            try:
+                publisher(ev)
+            except Exception:  # a broken listener must not break the request that committed
+                log.exception("event publisher failed for %s", ev.type)
+
+
+@event.listens_for(Session, "after_rollback")
+def _forget_after_rollback(session: Session) -> None:
+    session.info.pop("arrears_events", None)

@@ -1,0 +1,151 @@
+"""Every face renders errors in its own spec's body, chosen by path prefix, so a client of one
+face never sees another face's error shape — including 401/404/405/500 raised outside any route
+and validation errors (400, never FastAPI's default 422 list)."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from arrears.errors import DomainError
+
+log = logging.getLogger("arrears.errors")
+
+
+@dataclass(frozen=True)
+class Problem:
+    status: int
+    code: str
+    message: str
+    details: Any = None
+    field_errors: dict[str, list[str]] | None = None
+    headers: dict[str, str] | None = None
+
+
+Renderer = Callable[[Problem], dict[str, Any]]
+
+
+def _repaysync(p: Problem) -> dict[str, Any]:
+    if p.field_errors:
+        return {"errors": p.field_errors}
+    return {"error": p.message}
+
+
+def _aama(p: Problem) -> dict[str, Any]:
+    details = p.details if p.details is not None else (p.field_errors or {})
+    return {"message": p.message, "code": p.code, "details": details}
+
+
+def _pharmacy(p: Problem) -> dict[str, Any]:
+    return {"detail": p.message}
+
+
+def _premium(p: Problem) -> dict[str, Any]:
+    return {"error": {"message": p.message, "code": p.code}}
+
+
+def _partner(p: Problem) -> dict[str, Any]:
+    details = p.details if p.details is not None else (p.field_errors or None)
+    return {"error": p.code, "message": p.message, "details": details}
+
+
+# Longest prefix first. A prefix matches the path exactly or followed by "/".
+FACES: list[tuple[str, str, Renderer]] = [
+    ("/api/v1", "partner", _partner),
+    ("/api/webhooks", "premium", _premium),
+    ("/ws", "premium", _premium),
+    ("/api/uploads", "aama", _aama),
+    ("/api/messaging", "aama", _aama),
+    ("/pharmacies", "pharmacy", _pharmacy),
+    ("/api/auth", "repaysync", _repaysync),
+    ("/api/users", "repaysync", _repaysync),
+    ("/api/customers", "repaysync", _repaysync),
+    ("/api/loans", "repaysync", _repaysync),
+    ("/api/interactions", "repaysync", _repaysync),
+    ("/api/logs", "repaysync", _repaysync),
+]
+
+# HTTP status → the code word faces with codes use when nothing more specific was raised.
+STATUS_CODES = {400: "VALIDATION_ERROR", 401: "UNAUTHORIZED", 403: "FORBIDDEN", 404: "NOT_FOUND",
+                405: "METHOD_NOT_ALLOWED", 409: "CONFLICT", 413: "FILE_TOO_LARGE",
+                415: "UNSUPPORTED_MEDIA_TYPE", 422: "UNPROCESSABLE", 429: "RATE_LIMIT_EXCEEDED",
+                500: "INTERNAL_ERROR", 503: "SERVICE_UNAVAILABLE"}
+
+
+def face_of(path: str) -> str | None:
+    for prefix, name, _ in FACES:
+        if path == prefix or path.startswith(prefix + "/"):
+            return name
+    return None
+
+
+def _renderer(path: str) -> Renderer:
+    for prefix, _, fn in FACES:
+        if path == prefix or path.startswith(prefix + "/"):
+            return fn
+    return _pharmacy  # {"detail": …}: the operations endpoints and anything unknown
+
+
+# Per-face overrides of a domain error's code, e.g. the premium face's key codes.
+CODE_MAPS: dict[str, Callable[[Problem], Problem]] = {}
+
+
+def render(request: Request, p: Problem) -> JSONResponse:
+    face = face_of(request.url.path)
+    if face in CODE_MAPS:
+        p = CODE_MAPS[face](p)
+    body = _renderer(request.url.path)(p)
+    return JSONResponse(body, status_code=p.status, headers=p.headers)
+
+
+def _field_name(loc: tuple[Any, ...]) -> str:
+    parts = [str(x) for x in loc if x not in ("body", "query", "path", "header", "form", "cookie")]
+    return ".".join(parts) or "non_field_errors"
+
+
+def _validation_problem(exc: RequestValidationError) -> Problem:
+    fields: dict[str, list[str]] = {}
+    for err in exc.errors():
+        name = _field_name(tuple(err.get("loc", ())))
+        msg = err.get("msg", "Invalid value")
+        if err.get("type") == "missing":
+            msg = "This field is required."
+        elif msg.startswith("Value error, "):
+            msg = msg[len("Value error, "):]
+        fields.setdefault(name, []).append(msg)
+    summary = "; ".join(f"{k}: {' '.join(v)}" for k, v in fields.items())
+    return Problem(400, "VALIDATION_ERROR", f"Invalid request: {summary}", field_errors=fields)
+
+
+def install(app: FastAPI) -> None:
+    @app.exception_handler(DomainError)
+    async def _domain(request: Request, exc: DomainError) -> JSONResponse:
+        return render(request, Problem(exc.status, exc.code, exc.message, exc.details,
+                                       exc.field_errors, exc.headers))
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
+        return render(request, _validation_problem(exc))
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        message = exc.detail if isinstance(exc.detail, str) else "Request failed"
+        if exc.status_code == 404 and exc.detail == "Not Found":
+            message = f"Not found: {request.method} {request.url.path}"
+        if exc.status_code == 405:
+            message = f"Method {request.method} is not allowed on {request.url.path}"
+        return render(request, Problem(exc.status_code, STATUS_CODES.get(exc.status_code, "ERROR"),
+                                       message, headers=getattr(exc, "headers", None)))
+
+    @app.exception_handler(Exception)
+    async def _crash(request: Request, exc: Exception) -> JSONResponse:
+        log.exception("unhandled error on %s %s", request.method, request.url.path)
+        return render(request, Problem(500, "INTERNAL_ERROR",
+                                       "Internal server error; the error was logged"))

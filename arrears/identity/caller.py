@@ -1,0 +1,64 @@
+"""Who is calling: one shape for a user's JWT and an API key, on every face."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from typing import Literal
+
+from arrears.errors import Forbidden, NotFound
+from arrears.identity.models import ApiKey, User
+
+
+@dataclass(frozen=True)
+class Caller:
+    kind: Literal["user", "api_key"]
+    org_id: int
+    user: User | None = None
+    api_key: ApiKey | None = None
+    role: str | None = None
+    access: str = "read"
+    scopes: frozenset[str] = frozenset()
+    # For users: every organisation they belong to and their access there.
+    memberships: dict[int, str] = field(default_factory=dict)
+
+    @property
+    def user_id(self) -> int | None:
+        return self.user.id if self.user else None
+
+    @property
+    def actor(self) -> str:
+        """How the audit trail names this caller."""
+        if self.user:
+            return f"user:{self.user.id}"
+        assert self.api_key is not None
+        return f"api_key:{self.api_key.key_id}"
+
+    @property
+    def is_admin(self) -> bool:
+        return self.role == "admin"
+
+    @property
+    def is_manager_or_admin(self) -> bool:
+        return self.role in ("admin", "manager")
+
+    def has_scope(self, scope: str) -> bool:
+        """API keys need the scope (`*` grants all); users are governed by role and access."""
+        if self.kind == "user":
+            return True
+        return "*" in self.scopes or scope in self.scopes
+
+    def require_write(self) -> None:
+        if self.access != "write":
+            raise Forbidden("You have read-only access to this organisation")
+
+    def require_role(self, *roles: str) -> None:
+        if self.role not in roles:
+            raise Forbidden("Your role does not allow this")
+
+    def in_org(self, org_id: int) -> Caller:
+        """The same caller acting in another of its organisations; 404 when it is not one of them."""
+        if org_id == self.org_id:
+            return self
+        if self.kind == "user" and org_id in self.memberships:
+            return replace(self, org_id=org_id, access=self.memberships[org_id])
+        raise NotFound("Organisation not found")

@@ -1,0 +1,69 @@
+"""Password hashing, API-key material and encryption of secrets at rest."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import secrets
+from functools import lru_cache
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from cryptography.fernet import Fernet, InvalidToken
+
+from arrears.config import get_settings
+
+_hasher = PasswordHasher()
+# Verifying against this keeps the time of "no such user" close to "wrong password".
+_DUMMY_HASH = _hasher.hash("not-a-real-password")
+
+
+def hash_password(password: str) -> str:
+    return _hasher.hash(password)
+
+
+def verify_password(password: str, password_hash: str | None) -> bool:
+    try:
+        return _hasher.verify(password_hash or _DUMMY_HASH, password) and password_hash is not None
+    except (VerificationError, InvalidHashError):
+        return False
+
+
+def hash_key(raw_key: str) -> str:
+    """API keys are high-entropy random strings, so one SHA-256 is enough to store them safely."""
+    return hashlib.sha256(raw_key.encode()).hexdigest()
+
+
+def new_pct_key() -> str:
+    return "pct_" + secrets.token_hex(32)
+
+
+_ALNUM = "abcdefghijkmnpqrstuvwxyz23456789"
+
+
+def new_ins_key() -> tuple[str, str]:
+    """A partner key: its public id (`ins_` + 12) and the full key (id + `_` + secret)."""
+    key_id = "ins_" + "".join(secrets.choice(_ALNUM) for _ in range(12))
+    return key_id, f"{key_id}_{secrets.token_urlsafe(32)}"
+
+
+def constant_eq(a: str, b: str) -> bool:
+    return hmac.compare_digest(a.encode(), b.encode())
+
+
+@lru_cache(maxsize=4)
+def _fernet(secret: str) -> Fernet:
+    digest = hashlib.sha256(b"arrears-settings-encryption:" + secret.encode()).digest()
+    return Fernet(base64.urlsafe_b64encode(digest))
+
+
+def encrypt(value: str) -> str:
+    return _fernet(get_settings().resolved_secret()).encrypt(value.encode()).decode()
+
+
+def decrypt(token: str) -> str:
+    try:
+        return _fernet(get_settings().resolved_secret()).decrypt(token.encode()).decode()
+    except InvalidToken as exc:
+        raise ValueError("a stored secret cannot be decrypted: was SECRET_KEY changed?") from exc

@@ -1,0 +1,341 @@
+"""The rules of identity: organisations and their settings, users, logins, API keys, callers."""
+
+from __future__ import annotations
+
+import re
+import secrets
+import uuid
+from collections.abc import Iterable, Mapping
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from arrears import events, ratelimit
+from arrears.config import get_settings
+from arrears.db import utcnow
+from arrears.errors import DomainError, Forbidden, NotFound, RateLimited, Unauthorized, ValidationFailed
+from arrears.identity import crypto, tokens
+from arrears.identity.caller import Caller
+from arrears.identity.models import (ACCESS, ORG_KINDS, ORG_STATUSES, ROLES, ApiKey, Membership,
+                                     Organisation, User)
+
+# Settings whose values are credentials: encrypted at rest, masked when shown.
+SECRET_MARKERS = ("secret", "password", "api_key", "token", "private")
+ORG_ATTRIBUTES = {"name", "kind", "status"}
+
+# ---------------------------------------------------------------- organisations
+
+
+def is_secret_setting(name: str) -> bool:
+    return any(m in name.lower() for m in SECRET_MARKERS)
+
+
+async def create_org(session: AsyncSession, *, name: str, kind: str = "business",
+                     is_default: bool = False, actor: str = "system") -> Organisation:
+    name = (name or "").strip()
+    if not name:
+        raise ValidationFailed("Organisation name is required", field_errors={"name": ["Required."]})
+    if kind not in ORG_KINDS:
+        raise ValidationFailed(f"Unknown organisation kind {kind!r}; use one of {', '.join(ORG_KINDS)}",
+                               field_errors={"kind": [f"Must be one of {', '.join(ORG_KINDS)}."]})
+    org = Organisation(name=name, kind=kind, status="active", is_default=is_default, settings={},
+                       callback_token=secrets.token_urlsafe(24))
+    session.add(org)
+    await session.flush()
+    await events.record(session, org_id=org.id, type="organisation.created", actor=actor,
+                        subject_type="organisation", subject_id=org.id,
+                        after={"name": org.name, "kind": org.kind})
+    return org
+
+
+async def get_org(session: AsyncSession, org_id: int) -> Organisation:
+    org = await session.get(Organisation, org_id)
+    if org is None:
+        raise NotFound(f"Organisation {org_id} not found")
+    return org
+
+
+async def default_org(session: AsyncSession) -> Organisation:
+    """The deployment's default organisation, where open registration puts new users."""
+    org = await session.scalar(select(Organisation).where(Organisation.is_default.is_(True)))
+    if org is None:
+        org = await session.scalar(select(Organisation).order_by(Organisation.id).limit(1))
+    if org is None:
+        org = await create_org(session, name=get_settings().arrears_default_org_name,
+                               is_default=True)
+    return org
+
+
+async def set_org_settings(session: AsyncSession, org: Organisation, values: Mapping[str, str],
+                           actor: str = "system") -> None:
+    before = masked_settings(org)
+    settings = dict(org.settings or {})
+    for key, value in values.items():
+        key = key.strip()
+        if not re.fullmatch(r"[a-z][a-z0-9_]*", key):
+            raise ValidationFailed(f"Setting names are lower_snake_case; {key!r} is not")
+        if key == "status" and value not in ORG_STATUSES:
+            raise ValidationFailed(f"status must be one of {', '.join(ORG_STATUSES)}")
+        if key == "kind" and value not in ORG_KINDS:
+            raise ValidationFailed(f"kind must be one of {', '.join(ORG_KINDS)}")
+        if key in ORG_ATTRIBUTES:
+            setattr(org, key, value)
+        elif value == "":
+            settings.pop(key, None)
+        elif is_secret_setting(key):
+            settings[key] = {"enc": crypto.encrypt(value)}
+        else:
+            settings[key] = value
+    org.settings = settings
+    await session.flush()
+    await events.record(session, org_id=org.id, type="organisation.updated", actor=actor,
+                        subject_type="organisation", subject_id=org.id, before=before,
+                        after=masked_settings(org))
+
+
+def org_setting(org: Organisation, key: str, default: Any = None) -> Any:
+    """A setting's clear value (secrets decrypted), for the code that needs it."""
+    value = (org.settings or {}).get(key, default)
+    if isinstance(value, dict) and "enc" in value:
+        return crypto.decrypt(value["enc"])
+    return value
+
+
+def masked_settings(org: Organisation) -> dict[str, Any]:
+    out: dict[str, Any] = {"name": org.name, "kind": org.kind, "status": org.status}
+    for key, value in sorted((org.settings or {}).items()):
+        out[key] = "********" if isinstance(value, dict) and "enc" in value else value
+    return out
+
+
+# ---------------------------------------------------------------- users
+
+USERNAME_RE = re.compile(r"^[\w.@+-]{1,150}$")
+EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+MIN_PASSWORD = 8
+
+
+async def create_user(session: AsyncSession, *, username: str, password: str, role: str,
+                      org_id: int, email: str | None = None, access: str = "write",
+                      manager_id: int | None = None, actor: str = "system") -> User:
+    errors: dict[str, list[str]] = {}
+    username = (username or "").strip()
+    if not username:
+        errors["username"] = ["This field is required."]
+    elif not USERNAME_RE.match(username):
+        errors["username"] = ["Use letters, digits and @/./+/-/_ only (150 at most)."]
+    elif await session.scalar(select(User.id).where(func.lower(User.username) == username.lower())):
+        errors["username"] = ["A user with that username already exists."]
+    if not password:
+        errors["password"] = ["This field is required."]
+    elif len(password) < MIN_PASSWORD:
+        errors["password"] = [f"Use at least {MIN_PASSWORD} characters."]
+    elif password.lower() == username.lower():
+        errors["password"] = ["The password must differ from the username."]
+    if role not in ROLES:
+        errors["role"] = [f"Must be one of: {', '.join(ROLES)}."]
+    if email:
+        email = email.strip()
+        if not EMAIL_RE.match(email):
+            errors["email"] = ["Enter a valid email address."]
+    if access not in ACCESS:
+        errors["access"] = ["Must be read or write."]
+    if manager_id is not None:
+        manager = await session.get(User, manager_id)
+        in_org = manager is not None and await session.scalar(
+            select(Membership.id).where(Membership.user_id == manager_id, Membership.org_id == org_id))
+        if not in_org:
+            errors["manager"] = [f'Invalid pk "{manager_id}" - object does not exist.']
+    if errors:
+        raise ValidationFailed("Invalid user", field_errors=errors)
+    user = User(username=username, email=email or None, password_hash=crypto.hash_password(password),
+                role=role, manager_id=manager_id, primary_org_id=org_id, is_active=True)
+    session.add(user)
+    await session.flush()
+    session.add(Membership(user_id=user.id, org_id=org_id, access=access))
+    await session.flush()
+    await events.record(session, org_id=org_id, type="user.created", actor=actor,
+                        subject_type="user", subject_id=user.id,
+                        after={"username": username, "role": role, "access": access})
+    return user
+
+
+async def add_membership(session: AsyncSession, user: User, org_id: int, access: str) -> Membership:
+    if access not in ACCESS:
+        raise ValidationFailed("access must be read or write")
+    m = await session.scalar(select(Membership).where(Membership.user_id == user.id,
+                                                      Membership.org_id == org_id))
+    if m is None:
+        m = Membership(user_id=user.id, org_id=org_id, access=access)
+        session.add(m)
+    else:
+        m.access = access
+    await session.flush()
+    return m
+
+
+async def list_users(session: AsyncSession, caller: Caller) -> list[User]:
+    q = (select(User).join(Membership, Membership.user_id == User.id)
+         .where(Membership.org_id == caller.org_id).order_by(User.id))
+    return list((await session.scalars(q)).all())
+
+
+async def find_user(session: AsyncSession, username: str) -> User | None:
+    return await session.scalar(select(User).where(func.lower(User.username) == username.strip().lower()))
+
+
+# ---------------------------------------------------------------- logins
+
+LOGIN_FAILS_PER_USER = "10/15 minutes"
+LOGIN_FAILS_PER_IP = "100/15 minutes"
+
+
+async def login(session: AsyncSession, username: str, password: str, ip: str
+                ) -> tuple[User, dict[str, str]]:
+    """Tokens for a good password. Only failures count towards the lockout."""
+    uname = (username or "").strip().lower()
+    for rule, key in ((LOGIN_FAILS_PER_USER, f"login-user:{uname}"), (LOGIN_FAILS_PER_IP, f"login-ip:{ip}")):
+        v = await ratelimit.peek(rule, key)
+        if not v.allowed:
+            raise RateLimited("Too many failed sign-in attempts; try again later",
+                              retry_after=v.retry_after)
+    user = await find_user(session, username or "")
+    ok = crypto.verify_password(password or "", user.password_hash if user else None)
+    if not ok or user is None or not user.is_active:
+        await ratelimit.hit(LOGIN_FAILS_PER_USER, f"login-user:{uname}")
+        await ratelimit.hit(LOGIN_FAILS_PER_IP, f"login-ip:{ip}")
+        raise Unauthorized("No active account found with the given credentials",
+                           code="INVALID_CREDENTIALS")
+    user.last_login_at = utcnow()
+    return user, tokens.issue_pair(user.id)
+
+
+async def refresh(session: AsyncSession, refresh_token: str) -> dict[str, str]:
+    claims = tokens.decode(refresh_token, "refresh")
+    user = await session.get(User, int(claims["sub"]))
+    if user is None or not user.is_active:
+        raise Unauthorized("User not found or inactive", code="TOKEN_INVALID")
+    s = get_settings()
+    return {"access": tokens.issue(user.id, "access", timedelta(minutes=s.access_token_minutes))}
+
+
+# ---------------------------------------------------------------- API keys
+
+
+async def create_api_key(session: AsyncSession, *, org_id: int, kind: str, scopes: Iterable[str],
+                         name: str | None = None, expires_at: datetime | None = None,
+                         client_id: uuid.UUID | None = None, rate_limit_override: int | None = None,
+                         created_by_user_id: int | None = None, actor: str = "system"
+                         ) -> tuple[ApiKey, str]:
+    """A new key; the clear key is returned once and never stored."""
+    if kind == "pct":
+        raw = crypto.new_pct_key()
+        key_id = "pct_" + raw[4:16]
+    elif kind == "ins":
+        key_id, raw = crypto.new_ins_key()
+    else:
+        raise ValidationFailed("API key kind must be pct or ins")
+    if expires_at is not None and expires_at <= utcnow():
+        raise ValidationFailed("expires_at must be in the future",
+                               field_errors={"expiresAt": ["Must be in the future."]})
+    key = ApiKey(org_id=org_id, kind=kind, name=name, key_id=key_id, prefix=raw[:8],
+                 key_hash=crypto.hash_key(raw), scopes=sorted(set(scopes)), expires_at=expires_at,
+                 client_id=client_id, rate_limit_override=rate_limit_override,
+                 created_by_user_id=created_by_user_id)
+    session.add(key)
+    await session.flush()
+    await events.record(session, org_id=org_id, type="api_key.created", actor=actor,
+                        subject_type="api_key", subject_id=key.key_id,
+                        after={"name": name, "scopes": key.scopes, "kind": kind})
+    return key, raw
+
+
+async def revoke_api_key(session: AsyncSession, key: ApiKey, actor: str = "system") -> None:
+    if key.revoked_at is None:
+        key.revoked_at = utcnow()
+        await session.flush()
+        await events.record(session, org_id=key.org_id, type="api_key.revoked", actor=actor,
+                            subject_type="api_key", subject_id=key.key_id)
+
+
+async def find_api_key(session: AsyncSession, ident: str) -> ApiKey:
+    """By its uuid or its public key id."""
+    key = None
+    try:
+        key = await session.get(ApiKey, uuid.UUID(ident))
+    except ValueError:
+        key = await session.scalar(select(ApiKey).where(ApiKey.key_id == ident))
+    if key is None:
+        raise NotFound(f"API key {ident} not found")
+    return key
+
+
+# ---------------------------------------------------------------- the bearer resolver
+
+KEY_PREFIXES = ("pct_", "ins_")
+
+
+def bearer_token(authorization: str | None) -> str | None:
+    if not authorization:
+        return None
+    scheme, _, token = authorization.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        return None
+    return token.strip()
+
+
+async def resolve(session: AsyncSession, token: str | None) -> Caller:
+    """A JWT or an API key → the caller. Codes say what failed, for the faces that show them."""
+    if not token:
+        raise Unauthorized("Authentication credentials were not provided", code="MISSING_CREDENTIALS")
+    if token.startswith(KEY_PREFIXES):
+        return await _resolve_key(session, token)
+    claims = tokens.decode(token, "access")
+    try:
+        user_id = int(claims["sub"])
+    except (TypeError, ValueError) as exc:
+        raise Unauthorized("Token is invalid", code="TOKEN_INVALID") from exc
+    return await caller_for_user(session, user_id)
+
+
+async def caller_for_user(session: AsyncSession, user_id: int, org_id: int | None = None) -> Caller:
+    user = await session.get(User, user_id)
+    if user is None or not user.is_active:
+        raise Unauthorized("User not found or inactive", code="USER_INACTIVE")
+    rows = (await session.execute(select(Membership.org_id, Membership.access)
+                                  .where(Membership.user_id == user.id))).all()
+    memberships = {r.org_id: r.access for r in rows}
+    org = org_id if org_id in memberships else user.primary_org_id
+    if org not in memberships:
+        raise Forbidden("You are not a member of any organisation")
+    return Caller(kind="user", org_id=org, user=user, role=user.role, access=memberships[org],
+                  memberships=memberships)
+
+
+async def _resolve_key(session: AsyncSession, raw: str) -> Caller:
+    fmt_ok = (re.fullmatch(r"pct_[0-9a-f]{64}", raw) is not None
+              or re.fullmatch(r"ins_[a-z0-9]{12,}_[A-Za-z0-9_-]{20,}", raw) is not None)
+    if not fmt_ok:
+        raise Unauthorized("API key not found or invalid format", code="INVALID_API_KEY")
+    key = await session.scalar(select(ApiKey).where(ApiKey.key_hash == crypto.hash_key(raw)))
+    if key is None:
+        raise Unauthorized("API key not found or invalid format", code="INVALID_API_KEY")
+    now = utcnow()
+    if key.revoked_at is not None:
+        raise Unauthorized("API key has been revoked", code="API_KEY_REVOKED")
+    if key.expires_at is not None and key.expires_at <= now:
+        raise Unauthorized("API key has expired", code="API_KEY_EXPIRED")
+    # Writing last_used_at on every request would turn reads into writes; a minute is precise enough.
+    if key.last_used_at is None or now - key.last_used_at > timedelta(seconds=60):
+        key.last_used_at = now
+    return Caller(kind="api_key", org_id=key.org_id, api_key=key, access="write",
+                  scopes=frozenset(key.scopes or ()))
+
+
+async def require_active_org(session: AsyncSession, caller: Caller) -> Organisation:
+    org = await get_org(session, caller.org_id)
+    if org.status != "active":
+        raise DomainError("This organisation is inactive", code="ORG_INACTIVE", status=403)
+    return org

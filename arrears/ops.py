@@ -1,0 +1,83 @@
+"""Liveness, readiness, Prometheus metrics and JSON logs."""
+
+from __future__ import annotations
+
+import logging
+import sys
+import time
+
+import structlog
+from fastapi import APIRouter
+from fastapi.responses import JSONResponse, Response
+from prometheus_client import CONTENT_TYPE_LATEST, Counter, Histogram, generate_latest
+from sqlalchemy import text
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from arrears.db import get_engine
+
+router = APIRouter(tags=["Operations"])
+
+REQUESTS = Counter("arrears_http_requests_total", "HTTP requests", ["method", "route", "status"])
+LATENCY = Histogram("arrears_http_request_seconds", "HTTP request latency", ["method", "route"])
+
+
+@router.get("/healthz", summary="Liveness")
+async def healthz() -> dict[str, str]:
+    return {"status": "ok"}
+
+
+@router.get("/readyz", summary="Readiness: the database answers")
+async def readyz() -> JSONResponse:
+    try:
+        async with get_engine().connect() as conn:
+            await conn.execute(text("SELECT 1"))
+    except Exception as exc:  # report, never crash the probe
+        return JSONResponse({"status": "unavailable", "database": str(exc)[:200]}, status_code=503)
+    return JSONResponse({"status": "ready", "database": "ok"})
+
+
+@router.get("/metrics", summary="Prometheus metrics", include_in_schema=True)
+async def metrics() -> Response:
+    return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+
+
+class MetricsMiddleware:
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        status = 500
+
+        async def snd(msg: Message) -> None:
+            nonlocal status
+            if msg["type"] == "http.response.start":
+                status = msg["status"]
+            await send(msg)
+
+        try:
+            await self.app(scope, receive, snd)
+        finally:
+            route = scope.get("route")
+            # Route templates, never raw paths, so ids do not explode the label set.
+            name = getattr(route, "path", None) or "unmatched"
+            REQUESTS.labels(scope["method"], name, str(status)).inc()
+            LATENCY.labels(scope["method"], name).observe(time.perf_counter() - started)
+            structlog.get_logger("arrears.http").info(
+                "request", method=scope["method"], route=name, status=status,
+                ms=round((time.perf_counter() - started) * 1000, 1))
+
+
+def configure_logging(level: str = "INFO") -> None:
+    """JSON lines on stderr. Nothing here logs headers or bodies, so no secret reaches a log."""
+    logging.basicConfig(level=level, stream=sys.stderr, format="%(message)s")
+    structlog.configure(
+        processors=[structlog.stdlib.add_log_level, structlog.processors.TimeStamper(fmt="iso", utc=True),
+                    structlog.processors.JSONRenderer()],
+        wrapper_class=structlog.make_filtering_bound_logger(logging.getLevelName(level)),
+        logger_factory=structlog.PrintLoggerFactory(file=sys.stderr),
+        cache_logger_on_first_use=True,
+    )

@@ -1,0 +1,236 @@
+"""Test harness: a fresh database per test (SQLite, or PostgreSQL with TEST_DATABASE_URL),
+migrated once per worker process with the real Alembic migrations, and real HTTP through the
+ASGI transport."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+import socket
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from sqlalchemy import text
+
+from arrears import config, ratelimit
+from arrears.config import to_async_url
+from arrears.db import dispose_engines
+
+STRONG_SECRET = "test-secret-" + "x" * 40
+DEFAULT_PG = "postgresql://postgres@127.0.0.1:5432/test"
+DEFAULT_REDIS = "redis://127.0.0.1:6379/0"
+
+
+def _worker_index() -> int:
+    wid = os.environ.get("PYTEST_XDIST_WORKER", "gw0")
+    return int(wid[2:]) if wid[2:].isdigit() else 0
+
+
+def _reachable(host: str, port: int) -> bool:
+    try:
+        with socket.create_connection((host, port), timeout=1):
+            return True
+    except OSError:
+        return False
+
+
+def services_required() -> bool:
+    return bool(os.environ.get("CI") or os.environ.get("ARREARS_REQUIRE_SERVICES"))
+
+
+def need_service(name: str, url: str) -> None:
+    from urllib.parse import urlparse
+
+    u = urlparse(url)
+    if not _reachable(u.hostname or "127.0.0.1", u.port or (5432 if "postgres" in url else 6379)):
+        if services_required():
+            pytest.fail(f"{name} at {url} is not reachable, and CI needs it")
+        pytest.skip(f"{name} is not reachable at {url}; start it to run this test")
+
+
+# ------------------------------------------------------------------ database per test
+
+BACKEND_URL = os.environ.get("TEST_DATABASE_URL")
+
+
+def _pg_admin_url(url: str) -> str:
+    return to_async_url(url)
+
+
+async def _pg_exec(url: str, sql: str) -> None:
+    import asyncpg
+
+    dsn = url.replace("postgresql+asyncpg://", "postgresql://")
+    conn = await asyncpg.connect(dsn)
+    try:
+        await conn.execute(sql)
+    finally:
+        await conn.close()
+
+
+@pytest.fixture(scope="session")
+def template_db(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    """Migrate once per worker: a template SQLite file, or a PostgreSQL database of our own."""
+    from arrears import migrate
+
+    if BACKEND_URL:
+        need_service("PostgreSQL", BACKEND_URL)
+        base = to_async_url(BACKEND_URL)
+        name = f"arrears_t{_worker_index()}_{uuid.uuid4().hex[:6]}"
+        asyncio.run(_pg_exec(base, f'CREATE DATABASE "{name}"'))
+        url = base.rsplit("/", 1)[0] + "/" + name
+        migrate.upgrade(url)
+        info = {"kind": "pg", "url": url, "admin": base, "name": name}
+        yield info
+        asyncio.run(_pg_exec(base, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        return
+    path = tmp_path_factory.mktemp("template") / "template.db"
+    migrate.upgrade(f"sqlite+aiosqlite:///{path}")
+    yield {"kind": "sqlite", "path": path}
+
+
+@pytest.fixture
+def db_url(template_db: dict[str, Any], tmp_path: Path) -> str:
+    if template_db["kind"] == "sqlite":
+        target = tmp_path / "data" / "arrears.db"
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy(template_db["path"], target)
+        return f"sqlite+aiosqlite:///{target}"
+    return template_db["url"]
+
+
+async def _truncate_pg(url: str) -> None:
+    from sqlalchemy.ext.asyncio import create_async_engine
+
+    engine = create_async_engine(url)
+    try:
+        async with engine.begin() as conn:
+            rows = await conn.execute(text(
+                "SELECT tablename FROM pg_tables WHERE schemaname='public' AND tablename <> 'alembic_version'"))
+            names = [r[0] for r in rows]
+            if names:
+                await conn.execute(text("TRUNCATE " + ", ".join(f'"{n}"' for n in names)
+                                        + " RESTART IDENTITY CASCADE"))
+    finally:
+        await engine.dispose()
+
+
+def _redis_url() -> str | None:
+    url = os.environ.get("TEST_REDIS_URL")
+    if not url:
+        return None
+    # One Redis database per worker process, flushed per test.
+    return url.rsplit("/", 1)[0] + f"/{1 + _worker_index()}"
+
+
+@pytest.fixture
+async def env(db_url: str, template_db: dict[str, Any], tmp_path: Path,
+              monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[dict[str, Any]]:
+    """Environment of one test: its own database, data dir and (when configured) Redis."""
+    for var in ("DB_HOST", "DB_PORT", "DB_NAME", "DB_USER", "DB_PASSWORD", "REDIS_URL"):
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.setenv("DATABASE_URL", db_url)
+    monkeypatch.setenv("ARREARS_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("SECRET_KEY", STRONG_SECRET)
+    monkeypatch.setenv("MESSAGING_SIMULATION", "true")
+    redis_url = _redis_url()
+    if redis_url:
+        monkeypatch.setenv("REDIS_URL", redis_url)
+        import redis.asyncio as aioredis
+
+        r = aioredis.from_url(redis_url)
+        await r.flushdb()
+        await r.aclose()
+    if template_db["kind"] == "pg":
+        await _truncate_pg(db_url)
+    config.reset_settings()
+    ratelimit.reset_storage_cache()
+    yield {"db_url": db_url, "data_dir": tmp_path / "data", "redis_url": redis_url}
+    await dispose_engines()
+    config.reset_settings()
+    ratelimit.reset_storage_cache()
+
+
+@pytest.fixture
+async def app(env: dict[str, Any]) -> Any:
+    from arrears.app import create_app
+
+    return create_app()
+
+
+@pytest.fixture
+async def client(app: Any) -> AsyncIterator[httpx.AsyncClient]:
+    transport = httpx.ASGITransport(app=app, client=("127.0.0.1", 50000))
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as c:
+        yield c
+
+
+# ------------------------------------------------------------------ data builders
+
+
+class World:
+    """Creates organisations, users and keys through the services, as the CLI does."""
+
+    async def org(self, name: str = "Acme Collections", kind: str = "business") -> Any:
+        from arrears.db import transaction
+        from arrears.identity import service
+
+        async with transaction() as s:
+            return await service.create_org(s, name=name, kind=kind)
+
+    async def user(self, org_id: int, username: str | None = None, role: str = "admin",
+                   password: str = "Sup3r-secret-pw", access: str = "write",
+                   email: str | None = None) -> Any:
+        from arrears.db import transaction
+        from arrears.identity import service
+
+        async with transaction() as s:
+            return await service.create_user(s, username=username or f"u{uuid.uuid4().hex[:8]}",
+                                             password=password, role=role, org_id=org_id,
+                                             access=access, email=email)
+
+    async def token(self, client: httpx.AsyncClient, username: str,
+                    password: str = "Sup3r-secret-pw") -> str:
+        r = await client.post("/api/auth/token/", json={"username": username, "password": password})
+        assert r.status_code == 200, r.text
+        return r.json()["access"]
+
+    async def login_headers(self, client: httpx.AsyncClient, org_id: int, role: str = "admin",
+                            access: str = "write") -> dict[str, str]:
+        u = await self.user(org_id, role=role, access=access)
+        return {"Authorization": f"Bearer {await self.token(client, u.username)}"}
+
+    async def api_key(self, org_id: int, scopes: list[str], kind: str = "pct",
+                      **kw: Any) -> tuple[Any, str]:
+        from arrears.db import transaction
+        from arrears.identity import service
+
+        async with transaction() as s:
+            return await service.create_api_key(s, org_id=org_id, kind=kind, scopes=scopes, **kw)
+
+
+@pytest.fixture
+def world(env: dict[str, Any]) -> World:
+    return World()
+
+
+# ------------------------------------------------------------------ real services
+
+
+@pytest.fixture
+def pg_url() -> str:
+    url = os.environ.get("TEST_DATABASE_URL", DEFAULT_PG)
+    need_service("PostgreSQL", url)
+    return url
+
+
+@pytest.fixture
+def redis_url() -> Iterator[str]:
+    url = os.environ.get("TEST_REDIS_URL", DEFAULT_REDIS)
+    need_service("Redis", url)
+    yield url.rsplit("/", 1)[0] + f"/{9 + _worker_index()}"

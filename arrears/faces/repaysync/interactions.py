@@ -1,0 +1,147 @@
+"""§7 Interactions (field visits and calls), and beyond the spec: the due work queue."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from datetime import date
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query
+from pydantic import BaseModel, ConfigDict
+
+from arrears.customers import service
+from arrears.customers.models import INTERACTION_TYPES, Interaction
+from arrears.db import isoz
+from arrears.faces.deps import SessionDep, UserDep
+from arrears.faces.repaysync.common import (
+    UPLOAD_OPENAPI,
+    BulkResult,
+    DateIn,
+    Deleted,
+    UploadDep,
+    bulk_result,
+    spec_fields,
+)
+
+router = APIRouter(tags=["RepaySync: interactions"])
+
+RENAME = {"loan_id": "loan"}
+
+
+class InteractionIn(BaseModel):
+    """POST and PUT: `loan` and `disposition` are required; `comment` defaults to "" and
+    `next_call_date` to null. `timestamp`, `created_by` and `interaction_type` are the server's."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    loan: int
+    comment: str | None = ""
+    disposition: str
+    next_call_date: DateIn | None = None
+
+
+class InteractionPatch(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    loan: int | None = None
+    comment: str | None = None
+    disposition: str | None = None
+    next_call_date: DateIn | None = None
+
+
+class InteractionOut(BaseModel):
+    id: int
+    loan: int
+    comment: str
+    disposition: str
+    timestamp: str
+    next_call_date: date | None
+    created_by: int | None
+    interaction_type: str
+
+
+class DueOut(InteractionOut):
+    customer: int
+    customer_name: str
+    loan_account_number: str
+
+
+def interaction_out(row: Interaction) -> InteractionOut:
+    return InteractionOut(id=row.id, loan=row.loan_id, comment=row.comment, disposition=row.disposition,
+                          timestamp=isoz(row.timestamp) or "", next_call_date=row.next_call_date,
+                          created_by=row.created_by_id, interaction_type=row.interaction_type)
+
+
+def _domain(body: BaseModel, *, only_set: bool) -> dict[str, Any]:
+    data = body.model_dump(exclude_unset=only_set)
+    if "loan" in data:
+        data["loan_id"] = data.pop("loan")
+    return data
+
+
+@router.post("/api/interactions/bulk/upload/", response_model=BulkResult, status_code=201,
+             openapi_extra=UPLOAD_OPENAPI,
+             summary="Bulk upload interactions from a CSV file (multipart field `file`)")
+async def bulk_upload(upload: UploadDep, caller: UserDep, session: SessionDep) -> BulkResult:
+    caller.require_write()
+    return bulk_result(await service.bulk_create_interactions(session, caller, upload.content()))
+
+
+@router.get("/api/interactions/due/", response_model=list[DueOut],
+            summary="Your work queue: loans whose latest interaction's next_call_date is due")
+async def due(caller: UserDep, session: SessionDep,
+              on: Annotated[DateIn | None, Query(alias="date")] = None) -> list[DueOut]:
+    rows = await service.due_interactions(session, caller, on)
+    return [DueOut(**interaction_out(i).model_dump(), customer=c.id, customer_name=c.name,
+                   loan_account_number=loan.loan_account_number) for i, loan, c in rows]
+
+
+def _routes(kind: str) -> None:
+    """The six §7 endpoints of one interaction type."""
+    label = {"field": "field interaction", "calling": "calling interaction"}[kind]
+    base = f"/api/interactions/{kind}"
+
+    async def create(body: InteractionIn, caller: UserDep, session: SessionDep) -> InteractionOut:
+        with spec_fields(RENAME):
+            return interaction_out(await service.create_interaction(
+                session, caller, kind, _domain(body, only_set=False)))
+
+    async def retrieve(interaction_id: int, caller: UserDep, session: SessionDep) -> InteractionOut:
+        return interaction_out(await service.get_interaction(session, caller, kind, interaction_id))
+
+    async def put(interaction_id: int, body: InteractionIn, caller: UserDep,
+                  session: SessionDep) -> InteractionOut:
+        with spec_fields(RENAME):
+            return interaction_out(await service.update_interaction(
+                session, caller, kind, interaction_id, _domain(body, only_set=False)))
+
+    async def patch(interaction_id: int, body: InteractionPatch, caller: UserDep,
+                    session: SessionDep) -> InteractionOut:
+        with spec_fields(RENAME):
+            return interaction_out(await service.update_interaction(
+                session, caller, kind, interaction_id, _domain(body, only_set=True)))
+
+    async def remove(interaction_id: int, caller: UserDep, session: SessionDep) -> Deleted:
+        await service.delete_interaction(session, caller, kind, interaction_id)
+        return Deleted(id=interaction_id)
+
+    async def for_loan(loan_id: int, caller: UserDep, session: SessionDep) -> list[InteractionOut]:
+        return [interaction_out(r) for r in await service.list_interactions(session, caller, kind, loan_id)]
+
+    one = f"{base}/{{interaction_id:int}}/"
+    table: list[tuple[str, str, Callable[..., Awaitable[Any]], Any, int, str]] = [
+        (f"{base}/create/", "POST", create, InteractionOut, 201, f"Create a {label}"),
+        (one, "GET", retrieve, InteractionOut, 200, f"Retrieve a {label}"),
+        (one, "PUT", put, InteractionOut, 200, f"Replace a {label}"),
+        (one, "PATCH", patch, InteractionOut, 200, f"Update some fields of a {label}"),
+        (one, "DELETE", remove, Deleted, 200, f"Delete a {label}"),
+        (f"{base}/loan/{{loan_id:int}}/", "GET", for_loan, list[InteractionOut], 200,
+         f"List the {label}s of a loan"),
+    ]
+    for path, method, fn, model, status, summary in table:
+        router.add_api_route(path, fn, methods=[method], response_model=model, status_code=status,
+                             summary=summary, name=f"{kind}_{fn.__name__}")
+
+
+for _kind in INTERACTION_TYPES:
+    _routes(_kind)

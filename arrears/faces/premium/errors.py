@@ -1,0 +1,45 @@
+"""The premium face's error codes: the spec's names for the resolver's codes, `INVALID_STATUS` for
+a bad status value, `CAPTIVE_INACTIVE` for an inactive organisation. Rendered by
+`arrears.faces.errors` as `{"error": {"message", "code"}}`."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from arrears.faces.errors import CODE_MAPS, Problem
+from arrears.premiums.schemas import code_for_fields
+
+MISSING_KEY_MESSAGE = "Authorization header missing: send Authorization: Bearer pct_<your API key>"
+INVALID_KEY_MESSAGE = "API key not found or invalid format"
+
+# resolver / foundation code → (spec code, message to show instead, or None to keep it)
+CODES: dict[str, tuple[str, str | None]] = {
+    "MISSING_CREDENTIALS": ("MISSING_API_KEY", MISSING_KEY_MESSAGE),
+    "TOKEN_INVALID": ("INVALID_API_KEY", INVALID_KEY_MESSAGE),
+    "TOKEN_EXPIRED": ("INVALID_API_KEY", INVALID_KEY_MESSAGE),
+    "USER_INACTIVE": ("INVALID_API_KEY", INVALID_KEY_MESSAGE),
+    "INVALID_API_KEY": ("INVALID_API_KEY", None),
+    "API_KEY_REVOKED": ("API_KEY_REVOKED", None),
+    "API_KEY_EXPIRED": ("API_KEY_EXPIRED", None),
+    "ORG_INACTIVE": ("CAPTIVE_INACTIVE", "Cell captive account is inactive"),
+    "FORBIDDEN": ("INSUFFICIENT_PERMISSIONS", None),
+}
+
+
+def premium_code(code: str, field_errors: dict[str, list[str]] | None = None) -> str:
+    if code == "VALIDATION_ERROR" and field_errors:
+        return code_for_fields(field_errors)
+    return CODES.get(code, (code, None))[0]
+
+
+def premium_problem(p: Problem) -> Problem:
+    if p.code == "VALIDATION_ERROR" and p.field_errors:
+        return replace(p, code=code_for_fields(p.field_errors))
+    if p.code in CODES:
+        code, message = CODES[p.code]
+        return replace(p, code=code, message=message or p.message)
+    return p
+
+
+def install() -> None:
+    CODE_MAPS["premium"] = premium_problem

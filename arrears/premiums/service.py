@@ -1,0 +1,550 @@
+"""The rules of premium collections: policies, collections and their state machine.
+
+Services take a session and an `Actor` (who acts, for which organisation), flush, and never
+commit: the request or job scope does. Every change is recorded through `arrears.events.record`
+in the same transaction: `policy.created | policy.updated | policy.activated | policy.cancelled`
+(exactly one per change, the most specific) and `collection.updated`, with the spec's object in
+`data`, so that the audit trail, the outbound webhooks and the WebSocket all see the same thing.
+
+Public API (what a debit-order run calls):
+
+* `Actor.system(org_id)` / `Actor.of(caller, org)`: who acts.
+* `get_policy(session, org_id, policy_number)`, `get_collection(session, org_id, reference)`.
+* `upsert_policy(session, actor, PolicyUpdateIn)`.
+* `create_collection(session, actor, policy, collection_date=…, amount=None, …)`: a new collection
+  (`pending` unless told otherwise), amount = the policy's premium unless given.
+* `transition_collection(session, actor, collection, status, policy=None, **fields)`: one move
+  through the state machine (409 `INVALID_STATUS_TRANSITION` when refused, False for a repeat).
+* `transition_collections(session, actor, collections, status, **fields)`: the same for many
+  collections (one query for their policies), e.g. pending → submitted when a bank file goes out.
+* `update_collections(session, actor, items, isolate=…)`: the webhook's find-or-record-and-move,
+  batched (two queries for up to 100 items), each item in a savepoint when `isolate`.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from datetime import date
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import and_, or_, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+import arrears.realtime.hub  # noqa: F401  (committed events reach the WebSocket hub, here or via Redis)
+from arrears import events
+from arrears.db import utcnow
+from arrears.errors import DomainError, NotFound, ValidationFailed
+from arrears.identity.caller import Caller
+from arrears.identity.models import Organisation
+from arrears.premiums.models import Collection, Policy
+from arrears.premiums.schemas import (
+    POLICY_NOT_NULL,
+    POLICY_REQUIRED,
+    CollectionUpdateIn,
+    PolicyUpdateIn,
+    audit_value,
+    collection_out,
+    policy_out,
+)
+from arrears.premiums.state import (
+    FINAL,
+    OPEN,
+    InvalidTransition,
+    PolicyStatus,
+    check_transition,
+    parse_status,
+)
+
+log = logging.getLogger(__name__)
+
+#: Fields of a collection a status update may also set (besides `status` and `amount`).
+COLLECTION_DETAIL_FIELDS = ("failure_reason", "investec_reference", "bank_reference", "transaction_date")
+POLICY_FIELDS = ("client_name", "client_id_number", "client_email", "client_phone", "premium_amount",
+                 "frequency", "status", "mandate_reference", "bank_account_holder",
+                 "bank_account_number", "bank_branch_code", "bank_account_type",
+                 "next_collection_date", "collection_day")
+_OPEN_VALUES = tuple(s.value for s in OPEN)
+_FINAL_VALUES = frozenset(s.value for s in FINAL)
+
+
+class PolicyNotFound(NotFound):
+    code = "POLICY_NOT_FOUND"
+
+
+class CollectionNotFound(NotFound):
+    code = "COLLECTION_NOT_FOUND"
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who changes premium data, for which organisation (cell captive).
+
+    `actor` is the audit trail's name (`api_key:pct_…`, `user:1`, `system`, `debit_order_run:7`);
+    `updated_by` is what the spec's events show: `webhook`, `user` or `system`.
+    """
+
+    org_id: int
+    actor: str = "system"
+    updated_by: str = "system"
+    cell_captive: dict[str, Any] | None = None
+
+    @classmethod
+    def of(cls, caller: Caller, org: Organisation | None = None) -> Actor:
+        return cls(org_id=caller.org_id, actor=caller.actor,
+                   updated_by="webhook" if caller.kind == "api_key" else "user",
+                   cell_captive=captive_out(org) if org is not None else None)
+
+    @classmethod
+    def system(cls, org_id: int, actor: str = "system", org: Organisation | None = None) -> Actor:
+        return cls(org_id=org_id, actor=actor, updated_by="system",
+                   cell_captive=captive_out(org) if org is not None else None)
+
+
+def captive_out(org: Organisation) -> dict[str, Any]:
+    return {"id": str(org.uuid), "name": org.name}
+
+
+async def _captive(session: AsyncSession, actor: Actor) -> dict[str, Any]:
+    if actor.cell_captive is not None:
+        return actor.cell_captive
+    org = await session.get(Organisation, actor.org_id)  # identity map: one query per session
+    if org is None:
+        raise NotFound(f"Organisation {actor.org_id} not found")
+    return captive_out(org)
+
+
+@asynccontextmanager
+async def savepoint(session: AsyncSession) -> AsyncIterator[None]:
+    """`session.begin_nested()` that keeps the events recorded before it when it rolls back.
+
+    (`arrears.events` forgets every pending event on any rollback, a savepoint's included; the
+    events of the items before a failed one must still be published after the commit.)"""
+    info = session.sync_session.info
+    kept = list(info.get("arrears_events", ()))
+    try:
+        async with session.begin_nested():
+            yield
+    except BaseException:
+        info["arrears_events"] = kept
+        raise
+
+
+def new_collection_reference() -> str:
+    return "COL_" + secrets.token_hex(6).upper()
+
+
+# ---------------------------------------------------------------- lookups
+
+
+async def get_policy(session: AsyncSession, org_id: int, policy_number: str, *,
+                     for_update: bool = False) -> Policy:
+    q = select(Policy).where(Policy.org_id == org_id, Policy.policy_number == policy_number)
+    if for_update:
+        q = q.with_for_update(key_share=True)
+    policy = await session.scalar(q)
+    if policy is None:
+        raise PolicyNotFound(f"Policy {policy_number} not found")
+    return policy
+
+
+async def get_collection(session: AsyncSession, org_id: int, reference: str, *,
+                         for_update: bool = False) -> tuple[Collection, Policy]:
+    q = (select(Collection, Policy).join(Policy, Policy.id == Collection.policy_id)
+         .where(Collection.org_id == org_id, Collection.collection_reference == reference))
+    if for_update:
+        q = q.with_for_update(of=Collection, key_share=True)
+    row = (await session.execute(q)).first()
+    if row is None:
+        raise CollectionNotFound(f"Collection {reference} not found")
+    return row[0], row[1]
+
+
+# ---------------------------------------------------------------- policies
+
+
+@dataclass
+class PolicyResult:
+    policy: Policy
+    created: bool
+    event_type: str | None  # None when nothing changed
+
+    @property
+    def changed(self) -> bool:
+        return self.event_type is not None
+
+
+def policy_event_type(before_status: str | None, after_status: str) -> str:
+    """The one, most specific event type of a policy change."""
+    if before_status is None:
+        return "policy.created"
+    if before_status != after_status:
+        if after_status == PolicyStatus.ACTIVE:
+            return "policy.activated"
+        if after_status == PolicyStatus.CANCELLED:
+            return "policy.cancelled"
+    return "policy.updated"
+
+
+async def upsert_policy(session: AsyncSession, actor: Actor, data: PolicyUpdateIn) -> PolicyResult:
+    """Create the policy, or change only the fields sent. No change → no write, no event."""
+    sent = data.sent()
+    nulls = sorted(f for f in POLICY_NOT_NULL if f in sent and sent[f] is None)
+    if nulls:
+        raise ValidationFailed(f"Invalid request: {', '.join(nulls)} cannot be null",
+                               field_errors={f: ["This field cannot be null."] for f in nulls})
+    policy = await session.scalar(
+        select(Policy).where(Policy.org_id == actor.org_id, Policy.policy_number == data.policy_number)
+        .with_for_update(key_share=True))
+    if policy is None:
+        missing = [f for f in POLICY_REQUIRED if f not in sent]
+        if missing:
+            raise ValidationFailed(
+                f"Invalid request: policy {data.policy_number} does not exist yet; a new policy "
+                f"needs {', '.join(missing)}", field_errors={f: ["This field is required."] for f in missing})
+        created = await _create_policy(session, actor, data.policy_number, sent)
+        if created is not None:
+            return created
+        # Another request created it first (a race on the unique policy number): update it.
+        policy = await get_policy(session, actor.org_id, data.policy_number, for_update=True)
+    return await _update_policy(session, actor, policy, sent)
+
+
+async def _create_policy(session: AsyncSession, actor: Actor, number: str,
+                         sent: dict[str, Any]) -> PolicyResult | None:
+    values = dict(sent)
+    values.setdefault("status", PolicyStatus.ACTIVE.value)
+    values.setdefault("bank_account_type", "current")
+    if values.get("collection_day") is None and values.get("next_collection_date"):
+        values["collection_day"] = values["next_collection_date"].day
+    now = utcnow()
+    policy = Policy(org_id=actor.org_id, policy_number=number, created_at=now, updated_at=now, **values)
+    try:
+        async with savepoint(session):
+            session.add(policy)
+            await session.flush()
+    except IntegrityError:
+        return None
+    out = policy_out(policy)
+    await events.record(session, org_id=actor.org_id, type="policy.created", actor=actor.actor,
+                        subject_type="policy", subject_id=policy.uuid, before=None, after=out,
+                        data={"policy": out, "cell_captive": await _captive(session, actor),
+                              "updated_by": actor.updated_by})
+    return PolicyResult(policy, True, "policy.created")
+
+
+async def _update_policy(session: AsyncSession, actor: Actor, policy: Policy,
+                         sent: dict[str, Any]) -> PolicyResult:
+    values = dict(sent)
+    if (values.get("next_collection_date") and "collection_day" not in values
+            and policy.collection_day is None):
+        values["collection_day"] = values["next_collection_date"].day
+    changes = {f: v for f, v in values.items() if getattr(policy, f) != v}
+    if not changes:
+        return PolicyResult(policy, False, None)
+    before_status = policy.status
+    before = {f: audit_value(f, getattr(policy, f)) for f in changes}
+    for f, v in changes.items():
+        setattr(policy, f, v)
+    policy.updated_at = utcnow()
+    etype = policy_event_type(before_status, policy.status)
+    out = policy_out(policy)
+    await events.record(session, org_id=actor.org_id, type=etype, actor=actor.actor,
+                        subject_type="policy", subject_id=policy.uuid, before=before,
+                        after={f: audit_value(f, v) for f, v in changes.items()},
+                        data={"policy": out, "cell_captive": await _captive(session, actor),
+                              "updated_by": actor.updated_by})
+    return PolicyResult(policy, False, etype)
+
+
+# ---------------------------------------------------------------- collections: one move
+
+_UNSET: Any = object()
+
+
+def _plan(col: Collection, status: str, fields: dict[str, Any]) -> dict[str, Any]:
+    """The column changes an update makes, checked in full before anything is touched."""
+    target = parse_status(status)
+    moves = check_transition(col.status, target)  # raises InvalidTransition
+    changes: dict[str, Any] = {}
+    if moves:
+        changes["status"] = target.value
+    amount = fields.get("amount", _UNSET)
+    if amount is not _UNSET and amount is not None and Decimal(amount) != col.amount:
+        if col.status in _FINAL_VALUES:
+            raise InvalidTransition(f"Collection {col.collection_reference} is {col.status}, a final "
+                                    "status; its amount can no longer change")
+        changes["amount"] = Decimal(amount)
+    for f in COLLECTION_DETAIL_FIELDS:
+        value = fields.get(f, _UNSET)
+        if value is not _UNSET and getattr(col, f) != value:
+            changes[f] = value
+    if moves and target in FINAL:
+        changes["processed_at"] = utcnow()
+    return changes
+
+
+async def _apply(session: AsyncSession, actor: Actor, col: Collection, policy: Policy,
+                 changes: dict[str, Any], *, created: bool = False) -> None:
+    if not changes and not created:
+        return
+    before = None if created else {f: audit_value(f, getattr(col, f)) for f in changes}
+    for f, v in changes.items():
+        setattr(col, f, v)
+    col.updated_at = utcnow()
+    out = collection_out(col, policy)
+    await events.record(session, org_id=actor.org_id, type="collection.updated", actor=actor.actor,
+                        subject_type="collection", subject_id=col.uuid, before=before,
+                        after=out if created else {f: audit_value(f, v) for f, v in changes.items()},
+                        data={"collection": out, "cell_captive": await _captive(session, actor),
+                              "updated_by": actor.updated_by})
+
+
+async def transition_collection(session: AsyncSession, actor: Actor, collection: Collection,
+                                status: str, *, policy: Policy | None = None, **fields: Any) -> bool:
+    """Move one collection (fields: amount, failure_reason, investec_reference, bank_reference,
+    transaction_date). True when something changed; raises InvalidTransition (409)."""
+    unknown = set(fields) - {"amount", *COLLECTION_DETAIL_FIELDS}
+    if unknown:
+        raise TypeError(f"unknown collection fields: {', '.join(sorted(unknown))}")
+    if collection.org_id != actor.org_id:
+        raise CollectionNotFound(f"Collection {collection.collection_reference} not found")
+    changes = _plan(collection, status, fields)
+    if not changes:
+        return False
+    policy = policy or await session.get(Policy, collection.policy_id)
+    assert policy is not None
+    await _apply(session, actor, collection, policy, changes)
+    return True
+
+
+async def transition_collections(session: AsyncSession, actor: Actor,
+                                 collections: Sequence[Collection], status: str,
+                                 **fields: Any) -> list[Collection]:
+    """Move many collections to `status` (all or nothing: one refused move raises before any
+    change). Returns those that changed; each change is one `collection.updated` event."""
+    ids = {c.policy_id for c in collections}
+    policies = {p.id: p for p in (await session.scalars(select(Policy).where(Policy.id.in_(ids)))).all()}
+    plans = []
+    for c in collections:
+        if c.org_id != actor.org_id:
+            raise CollectionNotFound(f"Collection {c.collection_reference} not found")
+        plans.append((c, _plan(c, status, fields)))
+    changed = []
+    for c, changes in plans:
+        if changes:
+            await _apply(session, actor, c, policies[c.policy_id], changes)
+            changed.append(c)
+    return changed
+
+
+async def create_collection(session: AsyncSession, actor: Actor, policy: Policy, *,
+                            collection_date: date, amount: Decimal | None = None,
+                            collection_reference: str | None = None, status: str = "pending",
+                            require_active_policy: bool = True, **fields: Any) -> Collection:
+    """Record a new collection of `policy` (one per policy and date). The amount defaults to the
+    policy's premium; a final status sets processed_at. One `collection.updated` event."""
+    if policy.org_id != actor.org_id:
+        raise PolicyNotFound(f"Policy {policy.policy_number} not found")
+    if require_active_policy and policy.status != PolicyStatus.ACTIVE:
+        raise DomainError(f"Policy {policy.policy_number} is {policy.status}; only active policies "
+                          "are collected", code="POLICY_NOT_ACTIVE", status=409)
+    target = parse_status(status)
+    now = utcnow()
+    col = Collection(org_id=actor.org_id, policy_id=policy.id,
+                     collection_reference=collection_reference or new_collection_reference(),
+                     amount=Decimal(amount) if amount is not None else policy.premium_amount,
+                     status=target.value, collection_date=collection_date,
+                     processed_at=now if target in FINAL else None, created_at=now, updated_at=now,
+                     **{f: v for f, v in fields.items() if f in COLLECTION_DETAIL_FIELDS})
+    try:
+        async with savepoint(session):
+            session.add(col)
+            await session.flush()
+    except IntegrityError:
+        raise DomainError(f"Policy {policy.policy_number} already has a collection on "
+                          f"{collection_date.isoformat()} or the reference is taken",
+                          code="COLLECTION_EXISTS", status=409) from None
+    await _apply(session, actor, col, policy, {}, created=True)
+    return col
+
+
+# ---------------------------------------------------------------- collections: the webhook
+
+
+@dataclass
+class ItemResult:
+    index: int
+    collection: Collection | None = None
+    policy: Policy | None = None
+    created: bool = False
+    error: DomainError | None = None
+
+
+@dataclass
+class _Book:
+    """The collections and policies a batch of updates names, loaded in two queries and kept
+    current as the batch records and moves collections."""
+
+    org_id: int
+    by_ref: dict[str, Collection] = field(default_factory=dict)
+    policies: dict[str, Policy] = field(default_factory=dict)
+    policy_by_id: dict[int, Policy] = field(default_factory=dict)
+    by_date: dict[tuple[int, date], Collection] = field(default_factory=dict)
+    open_by_policy: dict[int, list[Collection]] = field(default_factory=dict)
+
+    def add(self, col: Collection) -> None:
+        self.by_ref[col.collection_reference] = col
+        self.by_date[(col.policy_id, col.collection_date)] = col
+        if col.status not in _FINAL_VALUES:
+            lst = self.open_by_policy.setdefault(col.policy_id, [])
+            if col not in lst:
+                lst.append(col)
+
+    def settle(self, col: Collection) -> None:
+        if col.status in _FINAL_VALUES:
+            lst = self.open_by_policy.get(col.policy_id, [])
+            if col in lst:
+                lst.remove(col)
+
+    def add_policy(self, p: Policy) -> None:
+        self.policies[p.policy_number] = p
+        self.policy_by_id[p.id] = p
+
+    async def load(self, session: AsyncSession, items: Sequence[CollectionUpdateIn]) -> None:
+        refs = {i.collection_reference for i in items if i.collection_reference}
+        numbers = {i.policy_number for i in items if i.policy_number}
+        dates = {i.collection_date for i in items if i.collection_date}
+        conds = []
+        if refs:
+            conds.append(Collection.collection_reference.in_(refs))
+        if numbers:
+            per_policy = Collection.status.in_(_OPEN_VALUES)
+            if dates:
+                per_policy = or_(per_policy, Collection.collection_date.in_(dates))
+            conds.append(and_(Policy.policy_number.in_(numbers), per_policy))
+        if conds:
+            q = (select(Collection, Policy).join(Policy, Policy.id == Collection.policy_id)
+                 .where(Collection.org_id == self.org_id, or_(*conds))
+                 .order_by(Collection.id).with_for_update(of=Collection, key_share=True))
+            for col, pol in (await session.execute(q)).all():
+                self.add_policy(pol)
+                self.add(col)
+        missing = numbers - set(self.policies)
+        if missing:
+            q2 = select(Policy).where(Policy.org_id == self.org_id, Policy.policy_number.in_(missing))
+            for pol in (await session.scalars(q2)).all():
+                self.add_policy(pol)
+
+    def policy(self, number: str) -> Policy:
+        p = self.policies.get(number)
+        if p is None:
+            raise PolicyNotFound(f"Policy {number} not found")
+        return p
+
+    def find(self, item: CollectionUpdateIn) -> tuple[Collection | None, Policy]:
+        """The collection an update names, or (None, policy) when it must be recorded."""
+        ref, number, on = item.collection_reference, item.policy_number, item.collection_date
+        if ref:
+            col = self.by_ref.get(ref)
+            if col is not None:
+                pol = self.policy_by_id[col.policy_id]
+                if number and pol.policy_number != number:
+                    raise CollectionNotFound(f"Collection {ref} not found for policy {number}")
+                return col, pol
+            if number and on:
+                pol = self.policy(number)
+                other = self.by_date.get((pol.id, on))
+                if other is not None:
+                    raise CollectionNotFound(
+                        f"Collection {ref} not found; policy {number} has collection "
+                        f"{other.collection_reference} on {on.isoformat()}")
+                return None, pol
+            raise CollectionNotFound(f"Collection {ref} not found")
+        assert number is not None
+        pol = self.policy(number)
+        if on:
+            return self.by_date.get((pol.id, on)), pol
+        open_cols = self.open_by_policy.get(pol.id) or []
+        if not open_cols:
+            raise CollectionNotFound(f"Policy {number} has no pending or submitted collection; send "
+                                     "collection_date or collection_reference")
+        return max(open_cols, key=lambda c: (c.collection_date, c.id or 0)), pol
+
+
+def _fields(item: CollectionUpdateIn) -> dict[str, Any]:
+    return {f: getattr(item, f) for f in ("amount", *COLLECTION_DETAIL_FIELDS)
+            if f in item.model_fields_set}
+
+
+async def _update_one(session: AsyncSession, actor: Actor, book: _Book,
+                      item: CollectionUpdateIn) -> tuple[Collection, Policy, bool]:
+    col, pol = book.find(item)
+    if col is None:
+        assert item.collection_date is not None
+        target = parse_status(item.status)
+        fields = _fields(item)
+        now = utcnow()
+        col = Collection(org_id=actor.org_id, policy_id=pol.id,
+                         collection_reference=item.collection_reference or new_collection_reference(),
+                         amount=fields.pop("amount", None) or pol.premium_amount, status=target.value,
+                         collection_date=item.collection_date,
+                         processed_at=now if target in FINAL else None, created_at=now,
+                         updated_at=now, **fields)
+        try:
+            async with savepoint(session):
+                session.add(col)
+                await session.flush()
+        except IntegrityError:
+            # Recorded by a concurrent request since we looked: load it and update it instead.
+            again = _Book(actor.org_id)
+            await again.load(session, [item])
+            found, _ = again.find(item)
+            if found is None:
+                raise
+            for c in again.by_ref.values():
+                book.add(c)
+            return await _update_one(session, actor, book, item)
+        book.add(col)
+        await _apply(session, actor, col, pol, {}, created=True)
+        return col, pol, True
+    changes = _plan(col, item.status, _fields(item))
+    await _apply(session, actor, col, pol, changes)
+    book.settle(col)
+    return col, pol, False
+
+
+async def update_collections(session: AsyncSession, actor: Actor,
+                             items: Sequence[CollectionUpdateIn | DomainError], *,
+                             isolate: bool = True) -> list[ItemResult]:
+    """Apply status updates in order. With `isolate`, each item runs in a savepoint and a bad
+    item becomes that item's error; without, the first error is raised."""
+    good = [i for i in items if isinstance(i, CollectionUpdateIn)]
+    book = _Book(actor.org_id)
+    if good:
+        await book.load(session, good)
+    await _captive(session, actor)  # load the organisation once, outside any savepoint
+    results: list[ItemResult] = []
+    for index, item in enumerate(items):
+        if isinstance(item, DomainError):
+            if not isolate:
+                raise item
+            results.append(ItemResult(index, error=item))
+            continue
+        if not isolate:
+            col, pol, created = await _update_one(session, actor, book, item)
+            results.append(ItemResult(index, col, pol, created))
+            continue
+        try:
+            async with savepoint(session):  # a rolled-back item's events are never published
+                col, pol, created = await _update_one(session, actor, book, item)
+        except DomainError as exc:
+            results.append(ItemResult(index, error=exc))
+            continue
+        results.append(ItemResult(index, col, pol, created))
+    return results

@@ -1,0 +1,163 @@
+"""The premium face's request log (`GET /api/webhooks/logs`): one row per request to
+`/api/webhooks/…`, with the key used, the answer's status and the processing time.
+
+Rows are written off the request path: `submit()` queues the entry and a writer inserts the
+queue in one statement per FLUSH_INTERVAL, in its own transaction. A request therefore pays no
+extra round trip for its log line, and a failed request (whose transaction rolled back) is logged
+the same way as a successful one. Reading the log first flushes this process's queue; entries of
+other processes appear within FLUSH_INTERVAL. The audit trail is `domain_events`, written in the
+request's transaction; this log is the captive's activity view.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import uuid
+from dataclasses import dataclass, replace
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import func, insert, select
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
+
+from arrears.db import get_engine, transaction, utcnow
+from arrears.errors import ValidationFailed
+from arrears.identity.models import ApiKey
+from arrears.premiums.models import WebhookLog
+
+log = logging.getLogger(__name__)
+
+DEFAULT_LIMIT = 50
+MAX_LIMIT = 100
+FLUSH_INTERVAL = 0.2  # seconds
+
+
+@dataclass(frozen=True)
+class LogEntry:
+    endpoint: str
+    method: str
+    response_status: int
+    processing_time_ms: int
+    org_id: int | None = None
+    api_key_id: uuid.UUID | None = None
+    api_key_prefix: str | None = None
+    error_code: str | None = None
+    idempotency_key: str | None = None
+    ip: str | None = None
+    # When the request named a key the resolver refused (revoked, expired): its hash, so that the
+    # writer can still file the line under the key's captive.
+    key_hash: str | None = None
+    created_at: datetime | None = None
+
+    def values(self) -> dict[str, Any]:
+        return {"id": uuid.uuid4(), "org_id": self.org_id, "api_key_id": self.api_key_id,
+                "api_key_prefix": self.api_key_prefix, "endpoint": self.endpoint[:500],
+                "method": self.method[:10], "response_status": self.response_status,
+                "error_code": self.error_code[:64] if self.error_code else None,
+                "processing_time_ms": max(0, self.processing_time_ms),
+                "idempotency_key": self.idempotency_key[:255] if self.idempotency_key else None,
+                "ip": self.ip, "created_at": self.created_at or utcnow()}
+
+
+class _Writer:
+    """Per event loop and database: a queue of entries and the task that writes it."""
+
+    def __init__(self) -> None:
+        self._queues: dict[tuple[asyncio.AbstractEventLoop, AsyncEngine], list[LogEntry]] = {}
+        self._timers: dict[asyncio.AbstractEventLoop, asyncio.Task[None]] = {}
+        self._writes: set[asyncio.Task[None]] = set()
+
+    def submit(self, entry: LogEntry) -> None:
+        loop = asyncio.get_running_loop()
+        if entry.created_at is None:
+            entry = replace(entry, created_at=utcnow())
+        self._queues.setdefault((loop, get_engine()), []).append(entry)
+        timer = self._timers.get(loop)
+        if timer is None or timer.done():
+            self._timers[loop] = loop.create_task(self._flush_later(), name="webhook-log-flush")
+
+    async def _flush_later(self) -> None:
+        await asyncio.sleep(FLUSH_INTERVAL)
+        await self.flush()
+
+    async def flush(self) -> None:
+        """Write this loop's queue now, and wait for every write of this loop in flight."""
+        loop = asyncio.get_running_loop()
+        for key in [k for k in self._queues if k[0] is loop]:
+            entries = self._queues.pop(key)
+            task = loop.create_task(_write(key[1], entries))
+            self._writes.add(task)
+            task.add_done_callback(self._writes.discard)
+        mine = [t for t in list(self._writes) if t.get_loop() is loop]
+        if mine:
+            await asyncio.gather(*mine, return_exceptions=True)
+
+
+async def _write(engine: AsyncEngine, entries: list[LogEntry]) -> None:
+    try:
+        async with transaction(engine=engine) as s:
+            hashes = {e.key_hash for e in entries if e.org_id is None and e.key_hash}
+            keys: dict[str, Any] = {}
+            if hashes:
+                rows = await s.execute(select(ApiKey.key_hash, ApiKey.id, ApiKey.org_id, ApiKey.key_id)
+                                       .where(ApiKey.key_hash.in_(hashes)))
+                keys = {r.key_hash: r for r in rows}
+            values = []
+            for e in entries:
+                k = keys.get(e.key_hash or "") if e.org_id is None else None
+                if k is not None:
+                    e = replace(e, org_id=k.org_id, api_key_id=k.id, api_key_prefix=k.key_id)
+                values.append(e.values())
+            await s.execute(insert(WebhookLog), values)
+    except Exception:  # the log must never break anything
+        log.exception("could not write %d webhook log rows", len(entries))
+
+
+writer = _Writer()
+
+
+def submit(entry: LogEntry) -> None:
+    """Queue one log line (written within FLUSH_INTERVAL)."""
+    writer.submit(entry)
+
+
+async def flush() -> None:
+    await writer.flush()
+
+
+@dataclass(frozen=True)
+class Page:
+    rows: list[WebhookLog]
+    page: int
+    limit: int
+    total: int
+
+    @property
+    def pages(self) -> int:
+        return (self.total + self.limit - 1) // self.limit
+
+
+def check_paging(page: int, limit: int) -> None:
+    errors: dict[str, list[str]] = {}
+    if page < 1:
+        errors["page"] = ["must be 1 or more"]
+    if not 1 <= limit <= MAX_LIMIT:
+        errors["limit"] = [f"must be between 1 and {MAX_LIMIT}"]
+    if errors:
+        summary = "; ".join(f"{k}: {' '.join(v)}" for k, v in errors.items())
+        raise ValidationFailed(f"Invalid request: {summary}", field_errors=errors)
+
+
+async def list_logs(session: AsyncSession, org_id: int, *, page: int = 1, limit: int = DEFAULT_LIMIT,
+                    status_code: int | None = None) -> Page:
+    """This organisation's log, newest first."""
+    check_paging(page, limit)
+    where = [WebhookLog.org_id == org_id]
+    if status_code is not None:
+        where.append(WebhookLog.response_status == status_code)
+    total = await session.scalar(select(func.count()).select_from(WebhookLog).where(*where)) or 0
+    rows = (await session.scalars(select(WebhookLog).where(*where)
+                                  .order_by(WebhookLog.created_at.desc(), WebhookLog.id)
+                                  .offset((page - 1) * limit).limit(limit))).all()
+    return Page(list(rows), page, limit, total)

@@ -1,0 +1,29 @@
+"""The partner face (shared/specs/partner-api-ecosystem.md) under /api/v1: API clients, API keys,
+rate-limit tiers, usage, webhook subscriptions and deliveries. Errors use the spec's codes."""
+
+from fastapi import APIRouter
+
+from arrears.faces.errors import CODE_MAPS, Problem
+from arrears.faces.partner import catalogue, clients, keys, webhooks
+
+# The spec's error codes by status; the message keeps the precise reason. (500 keeps the
+# foundation's INTERNAL_ERROR, which tests/foundation pins for /api/v1; the spec says
+# INTERNAL_SERVER_ERROR — see docs/contracts.md.)
+SPEC_CODES = {400: "VALIDATION_ERROR", 401: "UNAUTHORIZED", 403: "FORBIDDEN", 404: "NOT_FOUND",
+              429: "RATE_LIMIT_EXCEEDED"}
+
+
+def _spec_codes(p: Problem) -> Problem:
+    code = SPEC_CODES.get(p.status)
+    if code is None or code == p.code:
+        return p
+    return Problem(p.status, code, p.message, p.details, p.field_errors, p.headers)
+
+
+CODE_MAPS["partner"] = _spec_codes
+
+router = APIRouter()
+router.include_router(clients.router)
+router.include_router(keys.router)
+router.include_router(webhooks.router)
+router.include_router(catalogue.router)

@@ -1,0 +1,1 @@
+from tests.partners.fixtures import allow_private, partner, receiver  # noqa: F401

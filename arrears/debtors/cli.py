@@ -1,0 +1,119 @@
+"""`arrears import FILE --org ORG_ID [--user USERNAME] [--json]`: the upload's import, run in this
+process with a progress bar per stage, then the book brought up to date."""
+
+from __future__ import annotations
+
+import json
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import typer
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
+
+STAGE_LABELS = {"parsing": "Reading and storing rows", "saving": "Summarising", "book": "Updating the book"}
+
+
+class StageBars:
+    """One Rich progress bar per stage, fed by the import's progress reports."""
+
+    def __init__(self, progress: Progress) -> None:
+        self.progress = progress
+        self.tasks: dict[str, TaskID] = {}
+
+    def _task(self, stage: str, total: float | None) -> TaskID:
+        if stage not in self.tasks:
+            for other, task in self.tasks.items():
+                if other != stage:
+                    done = self.progress.tasks[task].total or self.progress.tasks[task].completed or 1
+                    self.progress.update(task, completed=done, total=done)
+            self.tasks[stage] = self.progress.add_task(STAGE_LABELS.get(stage, stage), total=total)
+        return self.tasks[stage]
+
+    def __call__(self, state: Any) -> None:
+        if state.stage == "parsing":
+            task = self._task("parsing", state.total_rows or None)
+            self.progress.update(task, completed=state.processed_rows, total=state.total_rows or None)
+        elif state.stage == "saving":
+            self._task("saving", 1)
+        elif state.stage in ("completed", "failed"):
+            for task in self.tasks.values():
+                if state.stage == "completed":
+                    total = self.progress.tasks[task].total or 1
+                    self.progress.update(task, completed=total, total=total)
+
+    def book(self, done: bool) -> None:
+        task = self._task("book", 1)
+        if done:
+            self.progress.update(task, completed=1)
+
+
+def _money(value: Decimal) -> str:
+    return f"{value:,.2f}"
+
+
+def import_command(
+    file: Path = typer.Argument(..., help="The age analysis: .xlsx, .xls, .xlsb, .ods or .csv"),
+    org: int = typer.Option(..., "--org", help="organisation id"),
+    user: str | None = typer.Option(None, "--user", help="username the upload belongs to"),
+    as_json: bool = typer.Option(False, "--json", help="print one JSON object last"),
+) -> None:
+    """Import an age analysis into an organisation's debtor book (as an upload would)."""
+    from arrears import cli as base
+    from arrears.db import transaction
+    from arrears.debtors import service, storage
+    from arrears.debtors.imports import run_import, update_book
+    from arrears.errors import DomainError
+    from arrears.identity import service as identity
+    from arrears.identity.models import Membership
+
+    if not file.is_file():
+        base.fail(f"{file} is not a file")
+    base.ensure_schema()
+    columns = (TextColumn("{task.description:<26}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+
+    async def go() -> dict[str, Any]:
+        async with transaction() as s:
+            await identity.get_org(s, org)
+            user_id = None
+            if user is not None:
+                found = await identity.find_user(s, user)
+                if found is None:
+                    base.fail(f"no user named {user!r}")
+                assert found is not None
+                member = found.primary_org_id == org or await s.scalar(
+                    Membership.__table__.select().where(Membership.user_id == found.id,
+                                                        Membership.org_id == org)) is not None
+                if not member:
+                    base.fail(f"user {user!r} does not belong to organisation {org}")
+                user_id = found.id
+        try:
+            stored = storage.store_local_file(org, file)
+        except DomainError as exc:
+            base.fail(f"{file.name}: {exc.message}")
+            raise
+        async with transaction() as s:
+            report = await service.create_report(s, None, stored, org_id=org, user_id=user_id,
+                                                 enqueue=False)
+        with Progress(*columns, console=base.console, transient=False) as bar:
+            bars = StageBars(bar)
+            outcome = await run_import(report.id, listener=bars, actor="cli", progress_interval=0.2)
+            created = 0
+            if outcome.status == "completed":
+                bars.book(False)
+                created = await update_book(report.id, actor="cli")
+                bars.book(True)
+        return {"upload_id": str(report.uuid), "status": outcome.status, "accounts": outcome.accounts,
+                "failed_rows": outcome.failed_rows, "total_balance": str(outcome.total_balance),
+                "overdue_balance": str(outcome.overdue_balance), "customers_created": created,
+                "message": outcome.message, "error_code": outcome.error_code}
+
+    result = base.run(go)
+    if result["status"] != "completed":
+        if as_json:
+            print(json.dumps(result))
+        base.fail(f"the import failed: {result['message']}")
+    human = (f"imported {result['accounts']} accounts from {file.name} ({result['failed_rows']} rows failed); "
+             f"total balance {_money(Decimal(result['total_balance']))}, overdue "
+             f"{_money(Decimal(result['overdue_balance']))}; upload {result['upload_id']}")
+    base.emit(result, as_json, human)

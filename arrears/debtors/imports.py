@@ -1,0 +1,375 @@
+"""Importing a spreadsheet age analysis into the debtor book: all or nothing, with progress.
+
+The file is read by the reading layer in a thread while the event loop stores what it produced
+(batches of encoded snapshot rows), so that the database works while the next rows are parsed.
+The whole import is one transaction: a failure (or a killed worker) leaves no accounts. An
+attempt starts by deleting whatever an earlier attempt of the same report left, so a retried job
+ends with exactly the file's accounts, once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import os
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import update
+
+from arrears import events
+from arrears.config import get_settings
+from arrears.db import transaction, utcnow
+from arrears.debtors import bulk, summary
+from arrears.debtors.models import DebtorReport
+from arrears.debtors.progress import Progress, ProgressTracker, clear_side_file
+from arrears.debtors.reading import AccountRow, AliasTable, ReadError, RowError, read_age_analysis
+from arrears.identity import service as identity
+from arrears.jobs import queue
+
+log = logging.getLogger("arrears.debtors.imports")
+
+BATCH_ROWS = 5000
+QUEUE_BATCHES = 3
+ALIASES_SETTING = "column_aliases"
+# Tests only: seconds to wait after each batch, to make an import slow enough to kill mid-way.
+THROTTLE_ENV = "ARREARS_IMPORT_THROTTLE"
+BOOK_JOB = "debtors.update_book"
+
+
+@dataclass
+class ImportOutcome:
+    upload_id: uuid.UUID  # the report's UUID
+    status: str  # completed | failed
+    accounts: int
+    failed_rows: int
+    total_balance: Decimal
+    overdue_balance: Decimal
+    message: str
+    error_code: str | None = None
+
+
+class ImportFailed(Exception):
+    """An import that cannot succeed (bad file); the report is marked failed."""
+
+    def __init__(self, code: str, message: str, details: Mapping[str, Any] | None = None) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        self.details = dict(details or {})
+
+
+async def find_report(session: Any, upload: int | uuid.UUID | str) -> DebtorReport | None:
+    """A report by its integer id or its UUID (no caller: jobs and the CLI)."""
+    from sqlalchemy import select
+
+    if isinstance(upload, int):
+        return await session.get(DebtorReport, upload)
+    try:
+        key = upload if isinstance(upload, uuid.UUID) else uuid.UUID(str(upload))
+    except ValueError:
+        return None
+    return await session.scalar(select(DebtorReport).where(DebtorReport.uuid == key))
+
+
+def report_path(report: DebtorReport) -> Path:
+    return get_settings().uploads_path / str(report.org_id) / report.filename
+
+
+def org_aliases(value: Any) -> dict[str, list[str]] | None:
+    """The organisation's `column_aliases` setting: JSON text or a mapping, field -> header(s)."""
+    if value in (None, ""):
+        return None
+    if isinstance(value, str):
+        try:
+            value = json.loads(value)
+        except ValueError as exc:
+            raise ImportFailed("INVALID_SETTINGS", "The organisation setting column_aliases is not "
+                               'valid JSON (expected {"telephone": ["Sel Nr"]}).') from exc
+    if not isinstance(value, Mapping):
+        raise ImportFailed("INVALID_SETTINGS", "The organisation setting column_aliases must map "
+                           'fields to header names, e.g. {"telephone": ["Sel Nr"]}.')
+    aliases = {str(k): ([v] if isinstance(v, str) else [str(x) for x in v]) for k, v in value.items()}
+    try:
+        AliasTable(aliases)
+    except ValueError as exc:
+        raise ImportFailed("INVALID_SETTINGS", f"The organisation setting column_aliases is wrong: {exc}.") from exc
+    return aliases
+
+
+def _count_lines(path: Path) -> int:
+    lines = 0
+    with path.open("rb") as fh:
+        while chunk := fh.read(1 << 20):
+            lines += chunk.count(b"\n")
+    return lines
+
+
+# ------------------------------------------------------------------ the job
+
+
+async def run_import(upload: int | uuid.UUID | str, *, final_attempt: bool = True,
+                     listener: Callable[[Progress], None] | None = None,
+                     actor: str = "system", progress_interval: float = 0.5) -> ImportOutcome:
+    """Import the report's file (idempotent: a finished report is returned as it is). `upload` is
+    the report's integer id or its UUID."""
+    started = utcnow()
+    async with transaction() as s:
+        report = await find_report(s, upload)
+        if report is None:
+            raise ImportFailed("NOT_FOUND", f"Upload {upload} does not exist")
+        if report.status in ("completed", "failed"):
+            return _outcome_of(report)
+        org = await identity.get_org(s, report.org_id)
+        raw_aliases = identity.org_setting(org, ALIASES_SETTING)
+        report.status = "processing"
+        report.stage = "starting"
+        report.attempts = (report.attempts or 0) + 1
+        report.processing_started_at = started
+        report.progress_updated_at = started
+        report.total_rows = report.processed_rows = report.success_rows = report.failed_rows = 0
+        report.progress = 0.0
+        report.progress_message = "Starting import..."
+        report.error_message = report.error_code = None
+        report.error_details = None
+        org_id, created_at = report.org_id, report.created_at
+        report_id, upload_id = report.id, report.uuid
+        path = report_path(report)
+        user_id = report.user_id
+    clear_side_file(upload_id)
+    tracker = ProgressTracker(report_id, upload_id, started, interval=progress_interval, listener=listener)
+    await tracker.start()
+    try:
+        aliases = org_aliases(raw_aliases)
+        if not path.exists():
+            raise ImportFailed("FILE_MISSING", "The uploaded file is no longer available; upload it again.")
+        outcome = await _import(report_id, upload_id, org_id, user_id, created_at, path, aliases, tracker, actor)
+    except (ImportFailed, ReadError) as exc:
+        await tracker.stop()
+        return await _fail(report_id, org_id, exc.code, exc.message, getattr(exc, "details", None),
+                           tracker, actor, listener)
+    except BaseException as exc:
+        await tracker.stop()
+        if final_attempt and isinstance(exc, Exception):
+            reason = f"The import failed unexpectedly ({type(exc).__name__}: {exc})."
+            await _fail(report_id, org_id, "IMPORT_ERROR", reason[:2000], None, tracker, actor, listener)
+        else:
+            tracker.set_stage(tracker.stage, "The import was interrupted; it will be retried.")
+            await tracker.flush(force=True)
+        raise
+    await tracker.stop()
+    clear_side_file(upload_id)
+    if listener is not None:
+        async with transaction(readonly=True) as s:
+            report = await s.get(DebtorReport, report_id)
+            assert report is not None
+            from arrears.debtors.progress import progress_of
+
+            listener(progress_of(report))
+    return outcome
+
+
+async def _import(report_id: int, upload_id: uuid.UUID, org_id: int, user_id: int | None, created_at: Any, path: Path,
+                  aliases: dict[str, list[str]] | None, tracker: ProgressTracker, actor: str) -> ImportOutcome:
+    throttle = float(os.environ.get(THROTTLE_ENV) or 0)
+    loop = asyncio.get_running_loop()
+    async with transaction() as s:
+        postgres = bulk.is_postgres(s)
+        await bulk.delete_report_rows(s, report_id)  # what an interrupted attempt left
+
+        def on_rows_read(count: int) -> None:
+            tracker.processed_rows = count
+
+        reader = await asyncio.to_thread(read_age_analysis, path, aliases, on_rows_read, 1000)
+        try:
+            header = reader.header
+            estimate = header.rows_estimate
+            if estimate is None:
+                estimate = max(await asyncio.to_thread(_count_lines, path) - header.header_row, 0)
+            tracker.total_rows = estimate
+            tracker.set_stage("parsing")
+            await tracker.flush(force=True)
+
+            now = utcnow()
+            encoder = bulk.SnapshotEncoder(org_id, report_id, now, postgres)
+            batches: asyncio.Queue[bulk.Batch | BaseException | None] = asyncio.Queue()
+            slots = threading.Semaphore(QUEUE_BATCHES)
+            stop = threading.Event()
+
+            def hand_over(item: bulk.Batch | BaseException | None) -> None:
+                loop.call_soon_threadsafe(batches.put_nowait, item)
+
+            def produce() -> None:
+                try:
+                    for batch in _batches(reader, encoder, tracker, stop):
+                        while not slots.acquire(timeout=0.5):
+                            if stop.is_set():
+                                return
+                        hand_over(batch)
+                    hand_over(None)
+                except BaseException as exc:  # noqa: BLE001 - handed to the event loop
+                    hand_over(exc)
+
+            producer = threading.Thread(target=produce, name=f"import-{upload_id}", daemon=True)
+            producer.start()
+            clock = {"start": time.perf_counter()}
+            accounts = 0
+            failed = 0
+            total = Decimal("0.00")
+            try:
+                while True:
+                    item = await batches.get()
+                    if item is None:
+                        break
+                    if isinstance(item, BaseException):
+                        raise item
+                    slots.release()
+                    await bulk.store_batch(s, item)
+                    await bulk.store_row_errors(s, report_id, item.errors)
+                    accounts += item.rows
+                    failed += len(item.errors)
+                    total += item.total_balance
+                    if throttle:
+                        await asyncio.sleep(throttle)
+            finally:
+                stop.set()
+                await asyncio.to_thread(producer.join)
+        finally:
+            reader.close()
+
+        clock["rows"] = time.perf_counter()
+        tracker.total_rows = tracker.processed_rows = accounts + failed
+        tracker.set_stage("saving")
+        await tracker.flush(force=True)
+        totals = await summary.compute_totals(s, report_id)
+        clock["summary"] = time.perf_counter()
+        finished = utcnow()
+        report = await s.get(DebtorReport, report_id)
+        assert report is not None
+        report.status = "completed"
+        report.stage = "completed"
+        report.file_format = header.file_format.value
+        report.header = {
+            "sheet": header.sheet_name, "header_row": header.header_row,
+            "found_headers": header.found_headers, "mapping": header.mapping,
+            "extra_buckets": {str(k): v for k, v in header.extra_buckets.items()},
+            "unmapped_headers": header.unmapped_headers,
+            "delimiter": header.delimiter, "encoding": header.encoding,
+        }
+        report.totals = totals
+        report.total_rows = report.processed_rows = accounts + failed
+        report.success_rows = accounts
+        report.failed_rows = failed
+        report.progress = 1.0
+        report.progress_message = f"Import completed: {accounts} accounts imported, {failed} rows failed"
+        report.processing_completed_at = finished
+        report.progress_updated_at = finished
+        overdue = Decimal(totals["overdue_balance"])
+        # The book (customers, accounts' latest balances) follows from the committed snapshots.
+        await queue.enqueue(s, BOOK_JOB, {"upload_id": str(upload_id)}, org_id=org_id,
+                            dedupe_key=f"book:{upload_id}")
+        await events.record(
+            s, org_id=org_id, type="upload.completed", actor=actor, subject_type="upload",
+            subject_id=upload_id,
+            data={"upload_id": str(upload_id), "report_id": report_id, "user_id": user_id, "status": "completed",
+                  "records_processed": accounts, "records_failed": failed,
+                  "total_balance": totals["total_balance"], "overdue_balance": totals["overdue_balance"]})
+    clock["commit"] = time.perf_counter()
+    log.info("imported upload %s: %d accounts, %d failed rows; rows read and stored in %.2f s, "
+             "summary %.2f s, commit %.2f s", upload_id, accounts, failed, clock["rows"] - clock["start"],
+             clock["summary"] - clock["rows"], clock["commit"] - clock["summary"])
+    return ImportOutcome(upload_id, "completed", accounts, failed, total, overdue, report.progress_message)
+
+
+def _batches(rows: Iterable[AccountRow | RowError], encoder: bulk.SnapshotEncoder, tracker: ProgressTracker,
+             stop: threading.Event) -> Iterable[bulk.Batch]:
+    """Runs in the reader thread: rows in, encoded batches out; counts for the progress."""
+    batch = bulk.Batch([])
+    size = 0
+    success = failed = 0
+    account_row = AccountRow
+    check = encoder.check
+    add = encoder.add
+    for item in rows:
+        if type(item) is account_row:
+            problem = check(item)
+            if problem is None:
+                add(batch, item)
+                success += 1
+            else:
+                batch.errors.append(problem)
+                failed += 1
+        else:
+            batch.errors.append(item)  # type: ignore[arg-type]
+            failed += 1
+        size += 1
+        if size >= BATCH_ROWS:
+            tracker.success_rows, tracker.failed_rows = success, failed
+            yield batch
+            if stop.is_set():
+                return
+            batch = bulk.Batch([])
+            size = 0
+    tracker.success_rows, tracker.failed_rows = success, failed
+    if size:
+        yield batch
+
+
+async def update_book(upload: int | uuid.UUID | str, *, actor: str = "system") -> int:
+    """Customers and accounts from a completed report's snapshots (idempotent); returns how many
+    customers were created."""
+    async with transaction() as s:
+        report = await find_report(s, upload)
+        if report is None or report.status != "completed":
+            return 0
+        created = await bulk.link_book(s, report.id, report.created_at, utcnow())
+        if created:
+            await events.record(s, org_id=report.org_id, type="customer.bulk_created", actor=actor,
+                                subject_type="upload", subject_id=report.uuid,
+                                data={"records_created": created, "source": "debtor_import",
+                                      "upload_id": str(report.uuid)})
+    return created
+
+
+async def _fail(report_id: int, org_id: int, code: str, message: str, details: Any,
+                tracker: ProgressTracker, actor: str, listener: Callable[[Progress], None] | None
+                ) -> ImportOutcome:
+    """Mark the report failed (its own transaction: the import's was rolled back)."""
+    now = utcnow()
+    async with transaction() as s:
+        await s.execute(update(DebtorReport).where(DebtorReport.id == report_id).values(
+            status="failed", stage="failed", error_code=code, error_message=message,
+            error_details=details or None, progress_message=message, processing_completed_at=now,
+            progress_updated_at=now, total_rows=tracker.total_rows,
+            processed_rows=tracker.processed_rows, success_rows=0,
+            failed_rows=tracker.failed_rows, progress=tracker.fraction(), updated_at=now))
+        report = await s.get(DebtorReport, report_id)
+        assert report is not None
+        await events.record(s, org_id=org_id, type="upload.failed", actor=actor, subject_type="upload",
+                            subject_id=report.uuid,
+                            data={"upload_id": str(report.uuid), "report_id": report_id, "status": "failed",
+                                  "code": code, "message": message})
+        outcome = _outcome_of(report)
+    clear_side_file(report.uuid)
+    if listener is not None:
+        from arrears.debtors.progress import progress_of
+
+        listener(progress_of(report))
+    return outcome
+
+
+def _outcome_of(report: DebtorReport) -> ImportOutcome:
+    totals = report.totals or {}
+    return ImportOutcome(
+        report.uuid, report.status, report.success_rows if report.status == "completed" else 0,
+        report.failed_rows, Decimal(totals.get("total_balance", "0")),
+        Decimal(totals.get("overdue_balance", "0")),
+        report.error_message or report.progress_message or "", report.error_code)
+

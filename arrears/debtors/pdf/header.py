@@ -1,0 +1,173 @@
+"""Recognise the column header row of a debtors table and turn it into column positions.
+
+Reports name their columns in many ways ("Acc No", "Account", "A/C"; "30 Days", "30", "31-60";
+"180+", "Over 180", "180 Days+"; "Balance", "Total", "Amount Due"), so the header is read as
+a sequence of words matched against small vocabularies, not against one fixed layout.
+Columns that are not recognised stay as "other" columns: they still own their part of the
+line, so the values under them never leak into a neighbour.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from arrears.debtors.pdf.model import BUCKETS
+from arrears.debtors.pdf.reader import Line, Word
+
+ACC, NAME, EMAIL, PHONE, BALANCE, OTHER = "acc", "name", "email", "phone", "balance", "other"
+# Header words closer than this many line heights belong to the same label.
+LABEL_GAP = 0.7
+
+_ACC_WORDS = frozenset({"acc", "account", "acct", "a/c", "accno", "acc#", "account#", "code", "acc.no", "no", "#"})
+_PERSON_WORDS = frozenset({"debtor", "customer", "patient", "client", "member", "account", "acc", "acct"})
+_ACC_SUFFIX = frozenset({"no", "number", "num", "nr", "#", "code", "id", "ref"})
+_NAME_WORDS = frozenset({"name", "debtor", "customer", "patient", "client", "surname", "description", "details"})
+_EMAIL_WORDS = frozenset({"email", "e-mail", "mail", "emailaddress"})
+_PHONE_WORDS = frozenset({"phone", "tel", "telephone", "cell", "cellphone", "mobile", "contact", "cellno", "telno"})
+_BALANCE_WORDS = frozenset({"balance", "bal", "total", "outstanding", "due", "amount", "owing", "totals"})
+_DAY_WORDS = frozenset({"days", "day", "dys", "d"})
+# What may follow a bucket's number: "Days", "+", "Days+", "& over".
+_BUCKET_SUFFIX = re.compile(r"(?:days?|dys|d)\+?|\+|over|plus|&|and|older")
+_CURRENT_WORDS = frozenset({"current", "curr", "cur"})
+
+_NUMBER = re.compile(r"(?:>|\+|over)?(\d{1,3})(?:\+)?(?:days?|d)?(?:\+)?")
+_RANGE = re.compile(r"(\d{1,3})[-\u2013](\d{1,3})(?:days?)?\+?")
+# A header names at least one of these; data rows almost never do, so most lines stop here.
+_HINT = re.compile(r"current|days|balance|total|outstanding|due|\d\+|over", re.IGNORECASE)
+
+
+@dataclass(slots=True)
+class Column:
+    kind: str  # ACC, NAME, EMAIL, PHONE, BALANCE, OTHER or a bucket ("current", "d30" ... "d180")
+    label: str
+    x0: float
+    x1: float
+
+    @property
+    def numeric(self) -> bool:
+        return self.kind == BALANCE or self.kind in BUCKETS
+
+
+def _norm(text: str) -> str:
+    return text.lower().rstrip(":.").replace("\u2013", "-") or text
+
+
+def _bucket_for_days(days: int) -> str | None:
+    if days == 0:
+        return "current"
+    if days >= 180:
+        return "d180"  # older buckets (210, 240, 365) are all "180+" for us
+    if days % 30 == 0:
+        return f"d{days}"
+    return None
+
+
+def _bucket_for_range(low: int, high: int) -> str | None:
+    if low <= 1:
+        return "current"  # 0-30 / 1-30: not yet overdue
+    return _bucket_for_days(min(180, (low - 1) // 30 * 30)) if high > low else None
+
+
+class _Tokens:
+    def __init__(self, line: Line) -> None:
+        self.words = line.words
+        self.norm = [_norm(w.text) for w in line.words]
+        self.gap = LABEL_GAP * line.height
+
+    def adjacent(self, i: int) -> bool:
+        return i + 1 < len(self.words) and self.words[i + 1].x0 - self.words[i].x1 < self.gap
+
+    def next_in(self, i: int, vocab: frozenset[str]) -> bool:
+        return self.adjacent(i) and self.norm[i + 1] in vocab
+
+
+def _match(t: _Tokens, i: int) -> tuple[str, int] | None:
+    """(kind, words consumed) for the label starting at word i, or None."""
+    w = t.norm[i]
+    if w in _CURRENT_WORDS:
+        return "current", 1 + t.next_in(i, _DAY_WORDS)
+    bucket, used = None, 0
+    if m := _RANGE.fullmatch(w):
+        bucket, used = _bucket_for_range(int(m[1]), int(m[2])), 1
+    elif w in (">", "over", "+") and t.adjacent(i) and (m := _NUMBER.fullmatch(t.norm[i + 1])):
+        bucket, used = _bucket_for_days(int(m[1])), 2
+    elif m := _NUMBER.fullmatch(w):
+        if t.next_in(i, frozenset({"-"})) and t.adjacent(i + 1) and t.norm[i + 2].isdigit():
+            bucket, used = _bucket_for_range(int(m[1]), int(t.norm[i + 2])), 3  # "31 - 60"
+        else:
+            bucket, used = _bucket_for_days(int(m[1])), 1
+    if used:
+        if bucket is None:
+            return None
+        while t.adjacent(i + used - 1) and _BUCKET_SUFFIX.fullmatch(t.norm[i + used]):
+            used += 1
+        return bucket, used
+    if w in _BALANCE_WORDS:
+        used = 1
+        while t.next_in(i + used - 1, _BALANCE_WORDS):
+            used += 1
+        return BALANCE, used
+    if w in _PERSON_WORDS and t.next_in(i, frozenset({"name"})):
+        return NAME, 2
+    if w in _ACC_WORDS | _PERSON_WORDS and t.next_in(i, _ACC_SUFFIX):
+        return ACC, 2
+    if w == "account" and t.next_in(i, frozenset({"holder"})):
+        return NAME, 2
+    if w in _ACC_WORDS:
+        return ACC, 1
+    if w in _NAME_WORDS:
+        return NAME, 1
+    if w in _EMAIL_WORDS:
+        return EMAIL, 1 + t.next_in(i, frozenset({"address", "addr"}))
+    if w in _PHONE_WORDS:
+        used = 1 + t.next_in(i, frozenset({"phone"}))
+        return PHONE, used + t.next_in(i + used - 1, _ACC_SUFFIX)
+    return None
+
+
+def parse_header(line: Line) -> list[Column] | None:
+    """The columns of a header line, left to right; None when the line is not a debtors table header."""
+    if len(line.words) < 3 or _HINT.search(line.text) is None:
+        return None  # cheap rejection: most lines of a report are not headers
+    t = _Tokens(line)
+    cols: list[Column] = []
+    keywords = 0
+    i = 0
+    while i < len(t.words):
+        found = _match(t, i)
+        if found is None:
+            word = t.words[i]
+            prev = cols[-1] if cols else None
+            if prev is not None and prev.kind == OTHER and word.x0 - prev.x1 < t.gap:
+                prev.label, prev.x1 = f"{prev.label} {word.text}", word.x1
+            else:
+                cols.append(Column(OTHER, word.text, word.x0, word.x1))
+            i += 1
+            continue
+        kind, used = found
+        span: list[Word] = t.words[i: i + used]
+        if any(not n.isdigit() for n in t.norm[i: i + used]):
+            keywords += 1  # "Current", "30 Days", "Balance": words, not just numbers
+        cols.append(Column(kind, " ".join(w.text for w in span), span[0].x0, span[-1].x1))
+        i += used
+    buckets = {c.kind for c in cols if c.kind in BUCKETS}
+    amounts = sum(c.numeric for c in cols)
+    if len(buckets) < 2 or amounts < 3 or keywords < 2:
+        return None
+    _demote_duplicates(cols)
+    return cols
+
+
+def _demote_duplicates(cols: list[Column]) -> None:
+    """One account, name, email, phone and balance column each; the best-named wins, the rest are 'other'."""
+    for kind in (ACC, NAME, EMAIL, PHONE, BALANCE):
+        same = [c for c in cols if c.kind == kind]
+        if len(same) < 2:
+            continue
+        keep = same[0]
+        if kind == BALANCE:  # "Total" and "Balance" both printed: the balance is the balance
+            keep = next((c for c in same if "bal" in c.label.lower()), same[-1])
+        for c in same:
+            if c is not keep:
+                c.kind = OTHER

@@ -1,0 +1,27 @@
+"""The one fatal error of the reading layer: the whole file is unusable."""
+
+from __future__ import annotations
+
+from typing import Any
+
+UNSUPPORTED_FILE_TYPE = "UNSUPPORTED_FILE_TYPE"
+CORRUPT_FILE = "CORRUPT_FILE"
+MISSING_COLUMNS = "MISSING_COLUMNS"
+NO_DATA_ROWS = "NO_DATA_ROWS"
+
+
+class ReadError(Exception):
+    """A file that cannot be imported at all.
+
+    `code` is stable (faces map it to their error body); `message` is meant for the person who
+    uploaded the file; `details` carries structured facts (missing columns, found headers, ...).
+    """
+
+    def __init__(self, code: str, message: str, details: dict[str, Any] | None = None) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        self.details: dict[str, Any] = details or {}
+
+    def __repr__(self) -> str:
+        return f"ReadError({self.code!r}, {self.message!r})"

@@ -1,0 +1,136 @@
+"""Uploaded files on disk: written in chunks under UPLOAD_DIR as they arrive (never held whole in
+memory), refused when too large, empty or not a spreadsheet by content."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import uuid
+from dataclasses import dataclass
+from pathlib import Path, PureWindowsPath
+from typing import BinaryIO
+
+from arrears.config import get_settings
+from arrears.debtors.reading import UNSUPPORTED_FILE_TYPE, ReadError, detect_format
+from arrears.errors import ValidationFailed
+
+FILE_TOO_LARGE = "FILE_TOO_LARGE"
+EMPTY_FILE = "EMPTY_FILE"
+
+MIME_TYPES: dict[str, str] = {
+    "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+    "xlsm": "application/vnd.ms-excel.sheet.macroEnabled.12",
+    "xlsb": "application/vnd.ms-excel.sheet.binary.macroEnabled.12",
+    "xls": "application/vnd.ms-excel",
+    "ods": "application/vnd.oasis.opendocument.spreadsheet",
+    "csv": "text/csv",
+    "pdf": "application/pdf",
+}
+_SAFE_EXT = re.compile(r"\.[A-Za-z0-9]{1,8}$")
+
+
+def clean_filename(name: str | None) -> str:
+    """The name as the user's machine called it, without any directory part."""
+    base = PureWindowsPath((name or "").strip()).name or "upload"
+    base = "".join(ch for ch in base if ch.isprintable())
+    return base[:255] or "upload"
+
+
+@dataclass
+class StoredFile:
+    upload_id: uuid.UUID  # the report's UUID
+    org_id: int
+    filename: str  # generated name under UPLOAD_DIR/<org_id>/
+    original_filename: str
+    path: Path
+    size: int
+    file_format: str | None  # None when the container is damaged (the import then says so)
+    mime_type: str | None
+
+
+def too_large_error(limit: int) -> ValidationFailed:
+    return ValidationFailed(
+        f"The file is larger than the maximum upload size of {limit} bytes ({limit / 1048576:.1f} MB).",
+        code=FILE_TOO_LARGE, details={"max_size": limit})
+
+
+class UploadSink:
+    """Receives an upload's bytes chunk by chunk into a temporary file in the organisation's
+    upload folder; `finish()` checks it and gives it its final name."""
+
+    def __init__(self, org_id: int, original_filename: str | None, *, max_size: int | None = None) -> None:
+        settings = get_settings()
+        self.org_id = org_id
+        self.upload_id = uuid.uuid4()
+        self.original_filename = clean_filename(original_filename)
+        self.max_size = settings.upload_max_size if max_size is None else max_size
+        self.folder = settings.uploads_path / str(org_id)
+        self.folder.mkdir(parents=True, exist_ok=True)
+        self.part = self.folder / f".{self.upload_id}.part"
+        self._fh: BinaryIO | None = self.part.open("wb")
+        self.size = 0
+
+    def write(self, chunk: bytes) -> None:
+        if not chunk:
+            return
+        self.size += len(chunk)
+        if self.size > self.max_size:
+            self.discard()
+            raise too_large_error(self.max_size)
+        assert self._fh is not None
+        self._fh.write(chunk)
+
+    def discard(self) -> None:
+        if self._fh is not None:
+            self._fh.close()
+            self._fh = None
+        with contextlib.suppress(OSError):
+            self.part.unlink()
+
+    def finish(self) -> StoredFile:
+        assert self._fh is not None
+        self._fh.close()
+        self._fh = None
+        if self.size == 0:
+            self.discard()
+            raise ValidationFailed("The file is empty.", code=EMPTY_FILE)
+        file_format: str | None
+        try:
+            file_format = detect_format(self.part).value
+        except ReadError as exc:
+            if exc.code == UNSUPPORTED_FILE_TYPE:
+                self.discard()
+                raise ValidationFailed(exc.message, code=UNSUPPORTED_FILE_TYPE) from exc
+            file_format = None  # damaged workbook: stored, and the import fails saying so
+        ext = _extension(file_format, self.original_filename)
+        filename = f"{self.upload_id}{ext}"
+        path = self.folder / filename
+        os.replace(self.part, path)
+        return StoredFile(self.upload_id, self.org_id, filename, self.original_filename, path, self.size,
+                          file_format, MIME_TYPES.get(file_format or "", "application/octet-stream"))
+
+
+def _extension(file_format: str | None, original: str) -> str:
+    if file_format:
+        return f".{file_format}"
+    match = _SAFE_EXT.search(original)
+    return match.group(0).lower() if match else ""
+
+
+def store_local_file(org_id: int, source: Path, *, max_size: int | None = None) -> StoredFile:
+    """A file from this machine (the CLI) through the same checks as an upload."""
+    sink = UploadSink(org_id, source.name, max_size=max_size)
+    try:
+        with source.open("rb") as fh:
+            while chunk := fh.read(1 << 20):
+                sink.write(chunk)
+    except BaseException:
+        sink.discard()
+        raise
+    return sink.finish()
+
+
+def remove_stored(stored: StoredFile) -> None:
+    with contextlib.suppress(OSError):
+        stored.path.unlink()

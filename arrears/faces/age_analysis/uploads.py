@@ -1,0 +1,344 @@
+"""AAMA: /api/uploads… — upload an age analysis, follow its import, read its accounts and summary,
+select accounts. Beyond the spec: a report's row errors (JSON or CSV) and the comparison of two
+reports. The face only translates: the rules live in arrears.debtors."""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import AsyncIterator
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import StreamingResponse
+from python_multipart.multipart import MultipartParser, parse_options_header
+
+from arrears.db import isoz, transaction
+from arrears.debtors import compare as compare_service
+from arrears.debtors import service, summary
+from arrears.debtors.models import DebtorReport, DebtorRowError, DebtorSnapshot
+from arrears.debtors.storage import StoredFile, UploadSink, remove_stored, too_large_error
+from arrears.errors import ValidationFailed
+from arrears.faces.age_analysis.json import AamaJSONResponse
+from arrears.faces.deps import SessionDep, UserDep, current_caller, user_caller
+
+router = APIRouter(tags=["AAMA: uploads and accounts"], default_response_class=AamaJSONResponse)
+
+MULTIPART_OVERHEAD = 64 * 1024  # headers and boundaries around the file in a multipart body
+CSV_INJECTION = ("=", "+", "-", "@", "\t", "\r")
+
+UPLOAD_BODY = {
+    "requestBody": {
+        "required": True,
+        "content": {"multipart/form-data": {"schema": {
+            "type": "object", "required": ["file"],
+            "properties": {"file": {"type": "string", "format": "binary"}}}}},
+    }
+}
+
+
+# ------------------------------------------------------------------ shapes
+
+
+def _user_uuid(report: DebtorReport, users: dict[int, str]) -> str | None:
+    return users.get(report.user_id) if report.user_id is not None else None
+
+
+def upload_brief(report: DebtorReport) -> dict[str, Any]:
+    return {"id": str(report.uuid), "filename": report.filename,
+            "original_filename": report.original_filename, "status": report.status,
+            "records_processed": report.success_rows, "records_failed": report.failed_rows,
+            "created_at": isoz(report.created_at),
+            "processing_completed_at": isoz(report.processing_completed_at)}
+
+
+def upload_detail(report: DebtorReport, user_uuid: str | None) -> dict[str, Any]:
+    out = {
+        "id": str(report.uuid), "user_id": user_uuid, "filename": report.filename,
+        "original_filename": report.original_filename, "file_size": report.file_size,
+        "mime_type": report.mime_type, "status": report.status,
+        "processing_started_at": isoz(report.processing_started_at),
+        "processing_completed_at": isoz(report.processing_completed_at),
+        "records_processed": report.success_rows, "records_failed": report.failed_rows,
+        "created_at": isoz(report.created_at), "updated_at": isoz(report.updated_at),
+    }
+    if report.status == "failed":
+        out["error_message"] = report.error_message
+        out["error_code"] = report.error_code
+        if report.error_details:
+            out["error_details"] = report.error_details
+    return out
+
+
+def account_out(row: DebtorSnapshot, upload_id: str) -> dict[str, Any]:
+    return {
+        "id": str(row.uuid), "upload_id": upload_id, "account_code": row.account_code,
+        "customer_name": row.customer_name, "contact_person": row.contact, "telephone": row.telephone,
+        "amount_current": row.current, "amount_30d": row.d30, "amount_60d": row.d60,
+        "amount_90d": row.d90, "amount_120d": row.d120, "total_balance": row.total_balance,
+        "overdue_amount": row.overdue_amount, "phone_valid": row.phone_valid,
+        "is_selected": row.is_selected, "sheet_row": row.sheet_row,
+        "created_at": isoz(row.created_at), "updated_at": isoz(row.updated_at),
+    }
+
+
+def row_error_out(row: DebtorRowError) -> dict[str, Any]:
+    return {"row": row.sheet_row, "column": row.column, "value": row.value, "reason": row.reason,
+            "code": row.code, "account_code": row.account_code}
+
+
+def _paged(name: str, page: service.Page[Any], items: list[Any]) -> dict[str, Any]:
+    return {name: items, "total": page.total, "page": page.page, "per_page": page.per_page,
+            "total_pages": page.total_pages, "has_more": page.has_more}
+
+
+async def _user_uuids(session: SessionDep, reports: list[DebtorReport]) -> dict[int, str]:
+    from sqlalchemy import select
+
+    from arrears.identity.models import User
+
+    ids = {r.user_id for r in reports if r.user_id is not None}
+    if not ids:
+        return {}
+    rows = await session.execute(select(User.id, User.uuid).where(User.id.in_(ids)))
+    return {uid: str(u) for uid, u in rows.all()}
+
+
+def _flag(value: str | None, name: str) -> bool | None:
+    if value is None or value == "":
+        return None
+    lowered = value.strip().lower()
+    if lowered in ("1", "true", "yes", "on"):
+        return True
+    if lowered in ("0", "false", "no", "off"):
+        return False
+    raise ValidationFailed(f"{name} must be true or false", field_errors={name: ["Must be true or false."]},
+                           details={name: ["Must be true or false."]})
+
+
+def _int(value: str | None, name: str, default: int) -> int:
+    if value is None or value == "":
+        return default
+    try:
+        return int(value)
+    except ValueError:
+        raise ValidationFailed(f"{name} must be an integer", field_errors={name: ["Must be an integer."]},
+                               details={name: ["Must be an integer."]}) from None
+
+
+# ------------------------------------------------------------------ upload
+
+
+async def _receive_file(request: Request, sink_for: Any) -> StoredFile:
+    """Stream the multipart body: the `file` part goes to disk chunk by chunk as it arrives."""
+    content_type = request.headers.get("content-type", "")
+    kind, params = parse_options_header(content_type)
+    boundary = params.get(b"boundary")
+    if kind != b"multipart/form-data" or not boundary:
+        raise ValidationFailed("Send the file as multipart/form-data in a field named 'file'",
+                               field_errors={"file": ["This field is required."]},
+                               details={"file": ["This field is required."]})
+    state: dict[str, Any] = {"sink": None, "field": b"", "value": b"", "headers": {}, "current": None,
+                             "done": None, "error": None}
+
+    def on_header_field(data: bytes, start: int, end: int) -> None:
+        state["field"] += data[start:end]
+
+    def on_header_value(data: bytes, start: int, end: int) -> None:
+        state["value"] += data[start:end]
+
+    def on_header_end() -> None:
+        state["headers"][state["field"].decode("latin-1").lower()] = state["value"]
+        state["field"], state["value"] = b"", b""
+
+    def on_headers_finished() -> None:
+        disposition = state["headers"].get("content-disposition", b"")
+        _, options = parse_options_header(disposition)
+        name = options.get(b"name", b"").decode("utf-8", "replace")
+        if name == "file" and state["sink"] is None and "filename" in {k.decode() for k in options}:
+            filename = options.get(b"filename", b"").decode("utf-8", "replace")
+            state["sink"] = sink_for(filename)
+            state["current"] = state["sink"]
+        else:
+            state["current"] = None
+
+    def on_part_data(data: bytes, start: int, end: int) -> None:
+        if state["current"] is not None:
+            state["current"].write(data[start:end])
+
+    def on_part_end() -> None:
+        if state["current"] is not None:
+            state["done"] = state["current"]
+        state["current"] = None
+        state["headers"] = {}
+
+    parser = MultipartParser(boundary, {
+        "on_header_field": on_header_field, "on_header_value": on_header_value,
+        "on_header_end": on_header_end, "on_headers_finished": on_headers_finished,
+        "on_part_data": on_part_data, "on_part_end": on_part_end,
+    })
+    try:
+        async for chunk in request.stream():
+            parser.write(chunk)
+        parser.finalize()
+    except BaseException:
+        if state["sink"] is not None:
+            state["sink"].discard()
+        raise
+    sink = state["done"]
+    if sink is None:
+        if state["sink"] is not None:
+            state["sink"].discard()
+        raise ValidationFailed("No file was sent: use a multipart field named 'file'",
+                               field_errors={"file": ["This field is required."]},
+                               details={"file": ["This field is required."]})
+    return sink.finish()
+
+
+@router.post("/api/uploads", status_code=202, openapi_extra=UPLOAD_BODY)
+async def upload(request: Request) -> Any:
+    # No request-long transaction here: the body may take minutes to arrive, and a transaction
+    # held open meanwhile would pin a connection (and, on SQLite, the only write lock). The
+    # caller is resolved in a short read, the file streamed to disk, then the upload and its
+    # job are written in one short transaction.
+    async with transaction(readonly=True) as reading:
+        caller = await user_caller(await current_caller(request, reading))
+    caller.require_write()
+    limit = service_limit()
+    declared = request.headers.get("content-length")
+    if declared and declared.isdigit() and int(declared) > limit + MULTIPART_OVERHEAD:
+        raise too_large_error(limit)
+    stored = await _receive_file(request, lambda name: UploadSink(caller.org_id, name, max_size=limit))
+    try:
+        async with transaction() as session:
+            report = await service.create_report(session, caller, stored)
+    except BaseException:
+        remove_stored(stored)
+        raise
+    return AamaJSONResponse({
+        "message": "File uploaded successfully. Processing started.",
+        "upload": {"id": str(report.uuid), "filename": report.filename,
+                   "original_filename": report.original_filename, "status": report.status,
+                   "created_at": isoz(report.created_at)},
+    }, status_code=202)
+
+
+def service_limit() -> int:
+    from arrears.config import get_settings
+
+    return get_settings().upload_max_size
+
+
+# ------------------------------------------------------------------ reading
+
+
+@router.get("/api/uploads")
+async def list_uploads(caller: UserDep, session: SessionDep, page: str | None = None,
+                       per_page: str | None = None, scope: str = "own") -> Any:
+    result = await service.list_reports(session, caller, page=_int(page, "page", 1),
+                                        per_page=_int(per_page, "per_page", service.DEFAULT_PER_PAGE),
+                                        scope=scope)
+    return AamaJSONResponse(_paged("uploads", result, [upload_brief(r) for r in result.items]))
+
+
+@router.get("/api/uploads/{upload_id}")
+async def get_upload(upload_id: str, caller: UserDep, session: SessionDep) -> Any:
+    report = await service.get_report(session, caller, upload_id)
+    users = await _user_uuids(session, [report])
+    return AamaJSONResponse(upload_detail(report, _user_uuid(report, users)))
+
+
+@router.get("/api/uploads/{upload_id}/progress")
+async def get_progress(upload_id: str, caller: UserDep, session: SessionDep) -> Any:
+    progress = await service.report_progress(session, caller, upload_id)
+    return AamaJSONResponse(progress.as_spec())
+
+
+@router.get("/api/uploads/{upload_id}/accounts")
+async def list_accounts(upload_id: str, caller: UserDep, session: SessionDep, page: str | None = None,
+                        per_page: str | None = None, search: str | None = None,
+                        min_balance: str | None = None, overdue_only: str | None = None,
+                        is_selected: str | None = None, sort: str | None = None) -> Any:
+    report = await service.get_report(session, caller, upload_id)
+    result = await service.list_snapshots(
+        session, caller, report, page=_int(page, "page", 1),
+        per_page=_int(per_page, "per_page", service.DEFAULT_PER_PAGE), search=search,
+        min_balance=min_balance, overdue_only=bool(_flag(overdue_only, "overdue_only")),
+        is_selected=_flag(is_selected, "is_selected"), sort=sort)
+    return AamaJSONResponse(_paged("accounts", result, [account_out(r, str(report.uuid)) for r in result.items]))
+
+
+@router.get("/api/uploads/{upload_id}/summary")
+async def get_summary(upload_id: str, caller: UserDep, session: SessionDep) -> Any:
+    report = await service.get_report(session, caller, upload_id)
+    return AamaJSONResponse(await summary.report_summary(session, report))
+
+
+@router.put("/api/uploads/{upload_id}/selection")
+async def put_selection(upload_id: str, request: Request, caller: UserDep, session: SessionDep) -> Any:
+    caller.require_write()
+    try:
+        body = await request.json()
+    except ValueError:
+        raise ValidationFailed("The body must be JSON: {\"account_ids\": [...], \"is_selected\": true}",
+                               details={"body": ["Invalid JSON."]}) from None
+    problems: dict[str, list[str]] = {}
+    ids = body.get("account_ids") if isinstance(body, dict) else None
+    selected = body.get("is_selected") if isinstance(body, dict) else None
+    if not isinstance(ids, list):
+        problems["account_ids"] = ["A list of account ids is required."]
+    if not isinstance(selected, bool):
+        problems["is_selected"] = ["Must be true or false."]
+    if problems:
+        raise ValidationFailed("Invalid request: " + "; ".join(f"{k}: {' '.join(v)}" for k, v in problems.items()),
+                               field_errors=problems, details=problems)
+    assert isinstance(ids, list) and isinstance(selected, bool)
+    count = await service.set_selection(session, caller, upload_id, ids, selected)
+    return AamaJSONResponse({"message": f"Updated selection for {count} accounts", "updated_count": count})
+
+
+# ------------------------------------------------------------------ beyond the spec
+
+
+def csv_safe(value: Any) -> str:
+    """A cell that a spreadsheet will not run as a formula."""
+    text = "" if value is None else str(value)
+    return "'" + text if text.startswith(CSV_INJECTION) else text
+
+
+@router.get("/api/uploads/{upload_id}/errors")
+async def list_errors(upload_id: str, caller: UserDep, session: SessionDep, page: str | None = None,
+                      per_page: str | None = None, format: str = "json") -> Any:
+    if format not in ("json", "csv"):
+        raise ValidationFailed("format must be json or csv", details={"format": ["Must be json or csv."]})
+    if format == "csv":
+        report = await service.get_report(session, caller, upload_id)
+
+        async def lines() -> AsyncIterator[bytes]:
+            buffer = io.StringIO()
+            writer = csv.writer(buffer, lineterminator="\r\n")
+            writer.writerow(["row", "column", "value", "reason", "code", "account_code"])
+            yield ("\ufeff" + buffer.getvalue()).encode()
+            # Its own read-only transaction: the request's ends before the body is sent.
+            async with transaction(readonly=True) as reading:
+                async for chunk in service.iter_row_errors(reading, report):
+                    buffer.seek(0)
+                    buffer.truncate()
+                    for e in chunk:
+                        writer.writerow([e.sheet_row, csv_safe(e.column), csv_safe(e.value),
+                                         csv_safe(e.reason), e.code, csv_safe(e.account_code)])
+                    yield buffer.getvalue().encode()
+
+        name = f"upload-{report.uuid}-errors.csv"
+        return StreamingResponse(lines(), media_type="text/csv; charset=utf-8",
+                                 headers={"Content-Disposition": f'attachment; filename="{name}"'})
+    result = await service.list_row_errors(session, caller, upload_id, page=_int(page, "page", 1),
+                                           per_page=_int(per_page, "per_page", service.DEFAULT_PER_PAGE))
+    return AamaJSONResponse(_paged("errors", result, [row_error_out(r) for r in result.items]))
+
+
+@router.get("/api/uploads/{upload_id}/compare/{other_id}")
+async def compare(upload_id: str, other_id: str, caller: UserDep, session: SessionDep,
+                  limit: str | None = None) -> Any:
+    return AamaJSONResponse(await compare_service.compare_reports(
+        session, caller, upload_id, other_id, limit=_int(limit, "limit", compare_service.DEFAULT_LIMIT)))

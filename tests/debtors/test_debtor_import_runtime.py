@@ -1,0 +1,167 @@
+"""Imports at work: progress readable from outside while the import's transaction is open, a
+worker killed with SIGKILL mid-import (the retried job ends with the file's accounts, once), and
+the `arrears import` command."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, select
+
+from arrears.db import transaction, utcnow
+from arrears.debtors import imports
+from arrears.debtors.models import DebtorAccount, DebtorSnapshot
+from arrears.jobs.models import Job
+from arrears.jobs.worker import run_until_idle
+from tests.faces.age_analysis.conftest import _cheap_password_hashing, member  # noqa: F401
+from tests.faces.age_analysis.helpers import BOOK, big_csv, post_file, write_book
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture
+async def officer(client, world):
+    org = await world.org("Runtime Org")
+    return org, await member(client, world, org.id, "collection_officer")
+
+
+async def _snapshot_counts(report_id: str) -> tuple[int, int]:
+    async with transaction(readonly=True) as s:
+        rid = (await imports.find_report(s, report_id)).id
+        rows = await s.scalar(select(func.count()).select_from(DebtorSnapshot)
+                              .where(DebtorSnapshot.report_id == rid))
+        codes = await s.scalar(select(func.count(func.distinct(DebtorSnapshot.account_code)))
+                               .where(DebtorSnapshot.report_id == rid))
+    return int(rows or 0), int(codes or 0)
+
+
+async def test_progress_is_readable_while_the_import_runs(client, officer, tmp_path: Path, monkeypatch):
+    _, who = officer
+    monkeypatch.setenv(imports.THROTTLE_ENV, "0.4")
+    monkeypatch.setattr(imports, "BATCH_ROWS", 1000)
+    r = await post_file(client, who.headers, big_csv(tmp_path / "slow.csv", 6000))
+    uid = r.json()["upload"]["id"]
+    worker = asyncio.create_task(run_until_idle())
+    seen: list[dict] = []
+    accounts_during: list[int] = []
+    while not worker.done():
+        p = (await client.get(f"/api/uploads/{uid}/progress", headers=who.headers)).json()
+        if p["stage"] == "parsing":
+            seen.append(p)
+            page = (await client.get(f"/api/uploads/{uid}/accounts", headers=who.headers)).json()
+            accounts_during.append(page["total"])
+        await asyncio.sleep(0.15)
+    await worker
+    assert seen, "never saw the import at work"
+    middle = [p for p in seen if 0 < p["processed_rows"] < 6000]
+    assert middle, seen
+    for p in middle:
+        assert p["is_complete"] is False and p["has_error"] is False and 0 < p["progress"] < 1
+        assert p["total_rows"] == 6000 and p["message"].startswith("Parsing file... (")
+    assert max(p["success_rows"] for p in seen) >= 1000
+    stamps = sorted({p["update_time"] for p in seen})
+    assert len(stamps) >= 3  # update_time moves while the work goes on
+    assert set(accounts_during) == {0}  # all or nothing: no account shows before the commit
+    done = (await client.get(f"/api/uploads/{uid}/progress", headers=who.headers)).json()
+    assert done["stage"] == "completed" and done["success_rows"] == 6000 and done["progress"] == 1.0
+
+
+WORKER = textwrap.dedent("""
+    import asyncio
+    from arrears.jobs.worker import Worker
+
+    asyncio.run(Worker(lease_seconds=3, poll_seconds=0.1, concurrency=1).run())
+""")
+
+
+async def test_a_worker_killed_mid_import_is_retried_to_exactly_the_files_accounts(
+        client, officer, tmp_path: Path):
+    org, who = officer
+    rows = 30_000
+    r = await post_file(client, who.headers, big_csv(tmp_path / "big.csv", rows))
+    uid = r.json()["upload"]["id"]
+    env = os.environ.copy()
+    env[imports.THROTTLE_ENV] = "0.8"  # ~5 s per attempt: time to kill it mid-way
+    proc = subprocess.Popen([sys.executable, "-c", WORKER], env=env, cwd=ROOT)  # noqa: ASYNC220
+    try:
+        deadline = time.monotonic() + 90
+        while True:
+            assert proc.poll() is None, "the worker exited early"
+            assert time.monotonic() < deadline, "the import never got going"
+            p = (await client.get(f"/api/uploads/{uid}/progress", headers=who.headers)).json()
+            assert not p["is_complete"], p
+            if p["stage"] == "parsing" and p["success_rows"] >= 10_000:
+                break
+            await asyncio.sleep(0.1)
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait(10)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    detail = (await client.get(f"/api/uploads/{uid}", headers=who.headers)).json()
+    assert detail["status"] == "processing"
+    assert await _snapshot_counts(uid) == (0, 0)  # the killed attempt's rows never committed
+
+    async with transaction(readonly=True) as s:
+        job = await s.scalar(select(Job).where(Job.dedupe_key == f"import:{uid}"))
+    assert job.status == "running" and job.attempts == 1
+    await asyncio.sleep(max(0.0, (job.lease_until - utcnow()).total_seconds() + 0.3))
+    await run_until_idle()
+
+    detail = (await client.get(f"/api/uploads/{uid}", headers=who.headers)).json()
+    assert detail["status"] == "completed" and detail["records_processed"] == rows
+    assert await _snapshot_counts(uid) == (rows, rows)
+    async with transaction(readonly=True) as s:
+        report = await imports.find_report(s, uid)
+        job = await s.scalar(select(Job).where(Job.dedupe_key == f"import:{uid}"))
+        book = await s.scalar(select(func.count()).select_from(DebtorAccount)
+                              .where(DebtorAccount.org_id == org.id))
+    assert report.attempts == 2 and job.status == "done" and job.attempts == 2
+    assert book == rows
+    summary = (await client.get(f"/api/uploads/{uid}/summary", headers=who.headers)).json()
+    assert summary["summary"]["total_accounts"] == rows and summary["summary"]["total_balance"] == 15.0 * rows
+
+
+def _cli(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "arrears", "import", *args], capture_output=True, text=True,
+                          env=os.environ.copy(), cwd=ROOT, timeout=120, check=False)
+
+
+async def test_the_import_command(officer, tmp_path: Path):
+    org, who = officer
+    good = write_book(tmp_path / "Debtors Jan.xlsx", BOOK)
+    out = await asyncio.to_thread(_cli, str(good), "--org", str(org.id), "--user", who.user.username, "--json")
+    assert out.returncode == 0, out.stderr
+    result = json.loads(out.stdout.strip().splitlines()[-1])
+    assert result == result | {"status": "completed", "accounts": 5, "failed_rows": 3, "total_balance": "1675.50",
+                               "overdue_balance": "1250.00", "customers_created": 5}
+    async with transaction(readonly=True) as s:
+        report = await imports.find_report(s, result["upload_id"])
+        book = await s.scalar(select(func.count()).select_from(DebtorAccount).where(DebtorAccount.org_id == org.id))
+    assert report.user_id == who.user.id and report.original_filename == "Debtors Jan.xlsx" and book == 5
+
+    human = await asyncio.to_thread(_cli, str(good), "--org", str(org.id))
+    assert human.returncode == 0 and "imported 5 accounts" in " ".join(human.stderr.split())
+    assert "Reading and storing rows" in human.stderr
+
+    bad = write_book(tmp_path / "cols.csv", [["Account", "Name"], ["A1", "x"]])
+    out = await asyncio.to_thread(_cli, str(bad), "--org", str(org.id))
+    assert out.returncode != 0 and "missing required columns" in " ".join(out.stderr.split())
+    out = await asyncio.to_thread(_cli, str(tmp_path / "nope.xlsx"), "--org", str(org.id))
+    assert out.returncode != 0 and "is not a file" in " ".join(out.stderr.split())
+    pdf = tmp_path / "x.xlsx"
+    pdf.write_bytes(b"%PDF-1.4 nothing")
+    out = await asyncio.to_thread(_cli, str(pdf), "--org", str(org.id))
+    assert out.returncode != 0 and "not a spreadsheet" in " ".join(out.stderr.split())
+    out = await asyncio.to_thread(_cli, str(good), "--org", str(org.id), "--user", "ghost")
+    assert out.returncode != 0 and "no user named" in " ".join(out.stderr.split())
+

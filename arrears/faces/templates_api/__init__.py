@@ -1,0 +1,234 @@
+"""Native messaging endpoints under /api/v1 (so errors take the partner face's body,
+{"error": CODE, "message", "details"}): an organisation's own message templates and its opt-outs.
+
+Callers: a user's JWT (any member reads; admins and managers change templates; anyone with write
+access records opt-outs) or a partner `ins_` API key with the scopes `templates:read`,
+`templates:write`, `opt-outs:read`, `opt-outs:write` (`*` grants all). Requests count against the
+caller's partner rate limit. Shapes follow the partner spec: camelCase, UUID ids, lists as
+{"data": [...], "pagination": {page, limit, total, totalPages}} (limit at most 100).
+"""
+
+from __future__ import annotations
+
+import math
+import uuid
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Query, Request, Response
+from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy import select
+
+from arrears.customers.models import Customer
+from arrears.db import isoz
+from arrears.errors import Forbidden, NotFound, RateLimited, ValidationFailed
+from arrears.faces.deps import SessionDep
+from arrears.identity import service as identity
+from arrears.identity.caller import Caller
+from arrears.messaging import optouts, service
+from arrears.messaging.models import MessageTemplate, OptOut
+from arrears.messaging.templates import PLACEHOLDERS, validate_template
+
+router = APIRouter(prefix="/api/v1", tags=["Messaging: templates and opt-outs"])
+MAX_LIMIT = 100
+
+
+async def api_caller(request: Request, session: SessionDep) -> Caller:
+    from arrears.partners import ratelimits
+    from arrears.partners.service import authenticate
+
+    pc = await authenticate(session, identity.bearer_token(request.headers.get("authorization")))
+    status = await ratelimits.hit(pc.rate_subject, pc.limits)
+    if not status.allowed:
+        raise RateLimited("API rate limit exceeded", retry_after=status.retry_after)
+    return pc.caller
+
+
+ApiCaller = Annotated[Caller, Depends(api_caller)]
+
+
+def _scope(caller: Caller, *scopes: str) -> None:
+    if caller.kind == "api_key" and not any(caller.has_scope(s) for s in scopes):
+        raise Forbidden(f"This API key needs the {scopes[0]} scope")
+
+
+def _page(page: int, limit: int) -> None:
+    problems = {}
+    if page < 1:
+        problems["page"] = ["Must be 1 or more."]
+    if not 1 <= limit <= MAX_LIMIT:
+        problems["limit"] = [f"Must be between 1 and {MAX_LIMIT}."]
+    if problems:
+        raise ValidationFailed("Invalid pagination", field_errors=problems)
+
+
+def _listing(data: list[Any], page: int, limit: int, total: int) -> dict[str, Any]:
+    return {"data": data, "pagination": {"page": page, "limit": limit, "total": total,
+                                         "totalPages": math.ceil(total / limit) if total else 0}}
+
+
+# ------------------------------------------------------------------ templates
+
+
+class TemplateIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(description="Unique in the organisation; at most 100 characters")
+    channel: str = Field(default="sms", description="sms or email")
+    body: str = Field(description="The text with placeholders such as [CustomerName]; SMS at most 1600 "
+                                  "characters; [CustomerName], [AccountCode] and [TotalBalance] are required")
+    subject: str | None = Field(default=None, description="E-mail only: one line, placeholders allowed")
+
+
+class TemplatePatch(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str | None = None
+    channel: str | None = None
+    body: str | None = None
+    subject: str | None = None
+
+
+class TemplateCheck(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    channel: str = "sms"
+    body: str
+    subject: str | None = None
+
+
+def template_out(t: MessageTemplate) -> dict[str, Any]:
+    return {"id": str(t.id), "name": t.name, "channel": t.channel, "subject": t.subject, "body": t.body,
+            "createdAt": isoz(t.created_at), "updatedAt": isoz(t.updated_at)}
+
+
+@router.get("/templates", summary="List the organisation's message templates")
+async def list_templates(session: SessionDep, caller: ApiCaller, channel: str | None = None,
+                         page: int = Query(1), limit: int = Query(20)) -> dict[str, Any]:
+    _scope(caller, "templates:read", "templates:write")
+    _page(page, limit)
+    rows, total = await service.list_templates(session, caller, channel=channel, offset=(page - 1) * limit,
+                                               limit=limit)
+    return _listing([template_out(t) for t in rows], page, limit, total)
+
+
+@router.post("/templates", status_code=201, summary="Create a message template")
+async def create_template(body: TemplateIn, session: SessionDep, caller: ApiCaller) -> dict[str, Any]:
+    row = await service.create_template(session, caller, name=body.name, body=body.body, channel=body.channel,
+                                        subject=body.subject)
+    return template_out(row)
+
+
+@router.post("/templates/validate", summary="Check a template without saving it")
+async def validate(body: TemplateCheck, caller: ApiCaller) -> dict[str, Any]:
+    _scope(caller, "templates:read", "templates:write")
+    problems = []
+    try:
+        service.validate_template_parts(body.channel, body.body, body.subject)
+    except ValidationFailed as exc:
+        problems = exc.details if isinstance(exc.details, list) else [{"code": exc.code, "message": exc.message}]
+    return {"valid": not problems, "problems": problems, "length": len(body.body),
+            "placeholders": [f"[{p}]" for p in PLACEHOLDERS],
+            "unknown": [p.placeholder for p in validate_template(body.body) if p.code == "UNKNOWN_PLACEHOLDER"]}
+
+
+@router.get("/templates/{template_id}", summary="Get a message template")
+async def get_template(template_id: str, session: SessionDep, caller: ApiCaller) -> dict[str, Any]:
+    _scope(caller, "templates:read", "templates:write")
+    return template_out(await service.get_template(session, caller, template_id))
+
+
+@router.put("/templates/{template_id}", summary="Change a message template (fields given are changed)")
+async def update_template(template_id: str, body: TemplatePatch, session: SessionDep,
+                          caller: ApiCaller) -> dict[str, Any]:
+    changes = body.model_dump(exclude_unset=True)
+    for key in ("name", "channel", "body"):
+        if key in changes and changes[key] is None:
+            raise ValidationFailed(f"{key} may not be null", field_errors={key: ["May not be null."]})
+    row = await service.update_template(session, caller, template_id, changes)
+    return template_out(row)
+
+
+@router.delete("/templates/{template_id}", status_code=204, summary="Delete a message template")
+async def delete_template(template_id: str, session: SessionDep, caller: ApiCaller) -> Response:
+    await service.delete_template(session, caller, template_id)
+    return Response(status_code=204)
+
+
+# ------------------------------------------------------------------ opt-outs
+
+
+class OptOutIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    customerId: int | str | None = Field(default=None, description="The customer (integer id or UUID)")
+    recipient: str | None = Field(default=None, description="Or a bare number/address (no customer known)")
+    channel: str = Field(default="all", description="sms, email or all")
+    reason: str | None = None
+
+
+def opt_out_out(o: OptOut, customer_uuid: str | None = None) -> dict[str, Any]:
+    return {"id": str(o.uuid), "channel": o.channel, "customerId": o.customer_id, "customerUuid": customer_uuid,
+            "recipient": o.recipient, "source": o.source, "reason": o.reason, "createdBy": o.created_by,
+            "createdAt": isoz(o.created_at)}
+
+
+async def _customer_id(session: Any, org_id: int, value: int | str | None) -> int | None:
+    if value is None:
+        return None
+    q = select(Customer.id).where(Customer.org_id == org_id)
+    if isinstance(value, int) or (isinstance(value, str) and value.isdigit()):
+        ident = int(value)
+        if ident >= 2**31:
+            raise NotFound(f"Customer {value} not found")
+        q = q.where(Customer.id == ident)
+    else:
+        try:
+            q = q.where(Customer.uuid == uuid.UUID(str(value)))
+        except ValueError:
+            raise NotFound(f"Customer {value} not found") from None
+    found = await session.scalar(q)
+    if found is None:
+        raise NotFound(f"Customer {value} not found")
+    return int(found)
+
+
+async def _uuids(session: Any, ids: set[int]) -> dict[int, str]:
+    if not ids:
+        return {}
+    rows = await session.execute(select(Customer.id, Customer.uuid).where(Customer.id.in_(ids)))
+    return {r[0]: str(r[1]) for r in rows}
+
+
+@router.get("/opt-outs", summary="List opt-outs")
+async def list_opt_outs(session: SessionDep, caller: ApiCaller, channel: str | None = None,
+                        customer_id: str | None = Query(None, alias="customerId"), page: int = Query(1),
+                        limit: int = Query(20)) -> dict[str, Any]:
+    _scope(caller, "opt-outs:read", "opt-outs:write")
+    _page(page, limit)
+    cid = await _customer_id(session, caller.org_id, customer_id)
+    rows, total = await optouts.list_for(session, caller.org_id, channel=channel, customer_id=cid,
+                                         offset=(page - 1) * limit, limit=limit)
+    uuids = await _uuids(session, {r.customer_id for r in rows if r.customer_id is not None})
+    return _listing([opt_out_out(r, uuids.get(r.customer_id or 0)) for r in rows], page, limit, total)
+
+
+@router.post("/opt-outs", status_code=201, summary="Record an opt-out (per customer and channel)")
+async def create_opt_out(body: OptOutIn, session: SessionDep, caller: ApiCaller) -> dict[str, Any]:
+    _scope(caller, "opt-outs:write")
+    caller.require_write()
+    cid = await _customer_id(session, caller.org_id, body.customerId)
+    rows = await optouts.add(session, caller.org_id, channel=body.channel, customer_id=cid,
+                             recipient=body.recipient, source="api", reason=body.reason, actor=caller.actor)
+    uuids = await _uuids(session, {cid} if cid else set())
+    return {"data": [opt_out_out(r, uuids.get(r.customer_id or 0)) for r in rows]}
+
+
+@router.delete("/opt-outs/{opt_out_id}", status_code=204, summary="Remove an opt-out (opt back in)")
+async def delete_opt_out(opt_out_id: str, session: SessionDep, caller: ApiCaller) -> Response:
+    _scope(caller, "opt-outs:write")
+    caller.require_write()
+    await optouts.remove(session, caller.org_id, opt_out_id, actor=caller.actor)
+    return Response(status_code=204)
+
+
+__all__ = ["router"]

@@ -1,0 +1,199 @@
+"""Synchronous dispatch: send now and say per recipient what happened (the pharmacy face's
+send-email / send-sms). The same rows, rules, providers, pacing, attempts and retries as the
+outbox; only the waiting is different.
+
+    results = await dispatch_now(caller, channel="sms", recipients=[
+        Recipient(ref=debtor.id, to=debtor.phone, content=text, customer_id=…, debtor_account_id=…),
+    ], idempotency_key=request_key)
+
+Each result is `sent` (with the provider's `external_id`), `pending` (it will go later: outside
+permitted contact hours, or the provider is busy and the worker retries it; `scheduled_for` says
+when) or `failed` (with the provider's or the contact rule's reason in `error`).
+
+Transactions: the rows must be committed before the provider is called (so that a crash can
+never send a message that has no row), so `dispatch_now` commits on its own and takes no
+session. Call it outside a write transaction: on SQLite a request that holds the write lock
+would wait for itself. A face route does this by resolving its caller with a read-only session
+(see the pharmacy face), or by calling it after its own transaction has committed.
+
+Idempotency: with an `idempotency_key`, each recipient's message is keyed
+`{key}:{channel}:{ref}`; calling again with the same key sends nothing new and answers with the
+state of the messages the first call wrote.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from arrears.customers.phones import parse_email, region_or_default, try_parse_phone
+from arrears.db import transaction, utcnow
+from arrears.errors import ValidationFailed
+from arrears.identity.caller import Caller
+from arrears.identity.service import get_org, org_setting
+from arrears.messaging import outbox, rules
+from arrears.messaging.models import CHANNELS, Message
+from arrears.messaging.service import Draft, _check_retries, queue_messages, require_cap_override
+from arrears.messaging.settings import messaging_settings
+
+INLINE_RETRY_WINDOW = 6.0  # seconds: a retry due sooner than this is made before answering
+INLINE_RETRIES = 2
+
+
+@dataclass
+class Recipient:
+    ref: Any  # the caller's key for this recipient (a pharmacy debtor id), echoed in the result
+    to: str | None  # a phone number (any common format) for SMS, an address for e-mail
+    content: str  # the SMS text, or the e-mail's plain part
+    subject: str | None = None
+    html: str | None = None
+    template: str | None = None
+    customer_id: int | None = None
+    debtor_account_id: int | None = None  # the book's account (DebtorAccount.id)
+    account_id: uuid.UUID | None = None  # the report row (DebtorSnapshot.uuid)
+    upload_id: uuid.UUID | None = None  # the report (DebtorReport.uuid)
+    problem: str | None = None  # set by the caller when it knows it cannot be sent ("No email address")
+
+
+@dataclass
+class DispatchResult:
+    ref: Any
+    to: str | None  # as given
+    status: str  # sent | pending | failed
+    message_id: str | None = None
+    external_id: str | None = None
+    error: str | None = None
+    error_code: str | None = None
+    scheduled_for: datetime | None = None
+
+
+def _draft(r: Recipient, channel: str, region: str, key: str | None) -> Draft:
+    problem: tuple[str, str] | None = (rules.NO_RECIPIENT, r.problem) if r.problem else None
+    recipient = None
+    if problem is None:
+        if not r.to or not str(r.to).strip():
+            problem = (rules.NO_RECIPIENT, "No phone number" if channel == "sms" else "No email address")
+        elif channel == "sms":
+            phone = try_parse_phone(str(r.to), region)
+            if phone is None:
+                problem = (rules.INVALID_RECIPIENT, f"Invalid phone number: {r.to}")
+            else:
+                recipient = phone.digits
+        else:
+            try:
+                recipient = parse_email(str(r.to)).lower()
+            except ValueError:
+                problem = (rules.INVALID_RECIPIENT, f"Invalid email address: {r.to}")
+    return Draft(channel, recipient, r.content, subject=r.subject, html=r.html, template=r.template,
+                 customer_id=r.customer_id, debtor_account_id=r.debtor_account_id, account_id=r.account_id,
+                 upload_id=r.upload_id, idempotency_key=f"{key}:{channel}:{r.ref}"[:200] if key else None, problem=problem, ref=r.ref)
+
+
+def _result(r: Recipient, m: Message | None) -> DispatchResult:
+    if m is None:
+        return DispatchResult(r.ref, r.to, "failed", error="Not recorded")
+    status = m.status
+    if status in ("sent", "delivered", "read"):
+        return DispatchResult(r.ref, r.to, "sent", str(m.uuid), m.external_id)
+    if status == "failed":
+        return DispatchResult(r.ref, r.to, "failed", str(m.uuid), m.external_id, m.response or "Failed",
+                              m.error_code)
+    return DispatchResult(r.ref, r.to, "pending", str(m.uuid), m.external_id, m.response,
+                          scheduled_for=outbox.aware(m.next_attempt_at))
+
+
+async def dispatch_now(caller: Caller, *, channel: str, recipients: Sequence[Recipient], source: str = "pharmacy",
+                       idempotency_key: str | None = None, override_cap: bool = False,
+                       max_retries: int | None = None, engine: AsyncEngine | None = None) -> list[DispatchResult]:
+    """Write the messages, send them at once through the organisation's provider, and answer per
+    recipient (in the order given). Raises ProviderNotConfigured (400) before writing anything
+    when the channel has no provider."""
+    if channel not in CHANNELS:
+        raise ValidationFailed("channel must be sms or email", field_errors={"channel": ["Must be sms or email."]})
+    caller.require_write()
+    if override_cap:
+        require_cap_override(caller)
+    s = messaging_settings()
+    retries = _check_retries(max_retries, s)
+    me = outbox.worker_name()
+    async with transaction(engine=engine) as session:
+        org = await get_org(session, caller.org_id)
+        region = region_or_default(org_setting(org, "default_region"))
+        drafts = [_draft(r, channel, region, idempotency_key) for r in recipients]
+        existing: dict[str, Message] = {}
+        keys = [d.idempotency_key for d in drafts if d.idempotency_key]
+        if keys:
+            rows = (await session.scalars(select(Message).where(Message.org_id == org.id,
+                                                                Message.idempotency_key.in_(keys)))).all()
+            existing = {m.idempotency_key: m for m in rows if m.idempotency_key}
+        fresh = [d for d in drafts if not (d.idempotency_key and d.idempotency_key in existing)]
+        queued = None
+        if fresh:
+            queued = await queue_messages(session, org, fresh, actor=caller.actor, user_id=caller.user_id,
+                                          source=source, max_retries=retries, override_cap=override_cap,
+                                          settings=s, drain=False)
+        new_ids = set(queued.ids) if queued else set()
+        # Claim them for this call before committing, so no worker takes them meanwhile.
+        if new_ids:
+            await session.execute(update(Message).where(Message.id.in_(new_ids), Message.status == "pending")
+                                  .values(claimed_by=me, claim_until=utcnow() + s.lease))
+    if new_ids:
+        if await _due_now(new_ids, utcnow(), engine):
+            await outbox.send_now(new_ids, me, engine=engine, settings=s)
+        for _ in range(INLINE_RETRIES):
+            soon = await _retry_soon(new_ids, engine)
+            if not soon:
+                break
+            await asyncio.sleep(max(0.0, (soon[1] - utcnow()).total_seconds()))
+            await outbox.send_now(soon[0], me, engine=engine, settings=s)
+        async with transaction(engine=engine) as session:
+            # What is left (outside permitted hours, or still busy) is the worker's.
+            await session.execute(update(Message).where(Message.id.in_(new_ids), Message.claimed_by == me,
+                                                        Message.status == "pending")
+                                  .values(claimed_by=None, claim_until=None))
+            left = await session.scalar(select(Message.id).where(Message.id.in_(new_ids),
+                                                                 Message.status == "pending").limit(1))
+            if left is not None:
+                await outbox.request_drain(session)
+    async with transaction(engine=engine, readonly=True) as session:
+        ids_by_key = {d.idempotency_key: d for d in drafts if d.idempotency_key}
+        rows = {}
+        if queued:
+            found = (await session.scalars(select(Message).where(Message.id.in_(queued.ids)))).all()
+            by_id = {m.id: m for m in found}
+            for d, mid in zip(fresh, queued.ids, strict=True):
+                rows[id(d)] = by_id.get(mid)
+        if existing:
+            found = (await session.scalars(select(Message).where(Message.id.in_([m.id for m in existing.values()]))
+                                           )).all()
+            by_key = {m.idempotency_key: m for m in found}
+            for key in existing:
+                d = ids_by_key[key]
+                rows[id(d)] = by_key.get(key)
+    return [_result(r, rows.get(id(d))) for r, d in zip(recipients, drafts, strict=True)]
+
+
+async def _due_now(ids: set[int], now: datetime, engine: AsyncEngine | None) -> set[int]:
+    async with transaction(engine=engine, readonly=True) as session:
+        rows = await session.scalars(select(Message.id).where(Message.id.in_(ids), Message.status == "pending",
+                                                              Message.next_attempt_at <= now))
+        return set(rows)
+
+
+async def _retry_soon(ids: set[int], engine: AsyncEngine | None) -> tuple[set[int], datetime] | None:
+    """Messages of this call that failed transiently and fall due again within the window."""
+    limit = utcnow() + timedelta(seconds=INLINE_RETRY_WINDOW)
+    async with transaction(engine=engine, readonly=True) as session:
+        rows = (await session.execute(select(Message.id, Message.next_attempt_at).where(
+            Message.id.in_(ids), Message.status == "pending", Message.attempts > 0,
+            Message.next_attempt_at <= limit))).all()
+    if not rows:
+        return None
+    return {r[0] for r in rows}, max(outbox.aware(r[1]) for r in rows)

@@ -1,0 +1,189 @@
+"""What every provider is: one interface the outbox calls, whatever leaves the machine (or not).
+
+A provider sends a batch of messages (SMSPortal takes up to 100 per call; the others one) and
+says, per message, one of three things:
+
+- `sent`: the provider took it (its reference in `external_id`);
+- `transient`: try again later (timeouts, connection errors, 429, 5xx), honouring `retry_after`;
+- `permanent`: trying again cannot help (an invalid number, a 4xx); `response` says why, in the
+  provider's words.
+
+`send` never raises for what the network or the provider does. How a provider settles a message
+whose call was interrupted (the worker died between recording the attempt and recording the
+answer) is its `recovery`: see `arrears.messaging.outbox.reconcile`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
+from typing import Any, Literal
+
+import httpx
+
+Outcome = Literal["sent", "transient", "permanent"]
+# How an interrupted call is settled when no receipt tells:
+#   "resend"  — sending again cannot duplicate (nothing leaves the machine, or the provider
+#               de-duplicates on our reference), so it is sent again;
+#   "receipt" — wait for the provider's delivery report/event naming our reference, then apply
+#               MESSAGING_UNKNOWN_OUTCOME (fail = at most once, resend = at least once);
+#   "policy"  — no receipts will come: apply MESSAGING_UNKNOWN_OUTCOME at once.
+Recovery = Literal["resend", "receipt", "policy"]
+MAX_RESPONSE = 1000
+
+
+@dataclass(frozen=True, slots=True)
+class Outbound:
+    """One message as a provider needs it."""
+
+    id: int  # row id
+    ref: str  # our reference (the message's UUID): UserReference, custom_args, Idempotency-Key
+    org_id: int
+    channel: str
+    recipient: str  # 27821234567 (no +) for SMS; an address for e-mail
+    content: str  # SMS text, or the e-mail's plain part
+    subject: str | None = None
+    html: str | None = None
+    attempt: int = 1  # this call's number for the message, 1-based
+
+
+@dataclass(slots=True)
+class SendResult:
+    message_id: int
+    outcome: Outcome
+    external_id: str | None = None
+    response: str = ""
+    retry_after: float | None = None
+    # Simulation only: statuses the fake network reports later, with their delays in seconds.
+    later: list[tuple[str, float]] = field(default_factory=list)
+
+
+class Provider(ABC):
+    name: str = "provider"
+    channel: str = "sms"
+    max_batch: int = 1
+    recovery: Recovery = "policy"
+
+    def __init__(self, account: str) -> None:
+        # Rate limits are kept per provider account and shared by every worker.
+        self.account = account
+        self.own_account = False  # the organisation's own credentials (its own rate limit)
+
+    @abstractmethod
+    async def send(self, batch: Sequence[Outbound]) -> list[SendResult]:
+        """Send the batch; one result per message, in any order. Never raises."""
+
+    def describe(self) -> str:
+        return self.name
+
+
+def account_key(name: str, *parts: str | None) -> str:
+    """A provider account's key without its secrets: "smsportal:3f2a9c0d1e7b"."""
+    digest = hashlib.sha256("\x1f".join(p or "" for p in parts).encode()).hexdigest()[:12]
+    return f"{name}:{digest}"
+
+
+def clip(text: str | None, limit: int = MAX_RESPONSE) -> str:
+    text = (text or "").strip()
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def parse_retry_after(value: str | None) -> float | None:
+    """Retry-After as seconds (delta-seconds or an HTTP date); None when absent or unreadable."""
+    if not value:
+        return None
+    value = value.strip()
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return max(0.0, (when - datetime.now(UTC)).total_seconds())
+
+
+def error_text(resp: httpx.Response) -> str:
+    """The provider's reason, from a JSON error body when there is one."""
+    body = resp.text[:4000]
+    try:
+        data: Any = json.loads(body)
+    except ValueError:
+        return clip(body) or f"HTTP {resp.status_code}"
+    found = _find_message(data)
+    return clip(found or body) or f"HTTP {resp.status_code}"
+
+
+def _find_message(data: Any) -> str | None:
+    if isinstance(data, dict):
+        for key in ("errors", "Errors", "error", "Error", "message", "Message", "errorMessage",
+                    "ErrorMessage", "detail", "reason", "Reason", "title"):
+            if key in data:
+                found = _find_message(data[key])
+                if found:
+                    return found
+        for key in ("field", "Field"):
+            if key in data:
+                return str(data[key])
+        return None
+    if isinstance(data, list):
+        parts = [m for m in (_find_message(x) for x in data[:5]) if m]
+        return "; ".join(parts) or None
+    if isinstance(data, (str, int, float)):
+        return str(data)
+    return None
+
+
+def classify_status(code: int) -> Outcome:
+    """HTTP status → outcome: 2xx sent; 408, 425, 429 and 5xx transient; other 4xx permanent."""
+    if 200 <= code < 300:
+        return "sent"
+    if code in (408, 425, 429) or code >= 500:
+        return "transient"
+    return "permanent"
+
+
+def transport_error(exc: BaseException, timeout: float) -> str:
+    if isinstance(exc, (httpx.TimeoutException, TimeoutError, asyncio.TimeoutError)):
+        return f"Timed out after {timeout:g} s ({type(exc).__name__})"
+    return clip(f"{type(exc).__name__}: {exc}") or type(exc).__name__
+
+
+# ---------------------------------------------------------------- one HTTP client per event loop
+
+
+@dataclass
+class _Http:
+    loop: asyncio.AbstractEventLoop
+    client: httpx.AsyncClient
+
+
+_http: _Http | None = None
+USER_AGENT = "Arrears-Messaging/1.0"
+
+
+def http_client() -> httpx.AsyncClient:
+    """The process's client for providers (keep-alive pools per host), made per event loop."""
+    global _http
+    loop = asyncio.get_running_loop()
+    if _http is None or _http.loop is not loop or _http.client.is_closed:
+        limits = httpx.Limits(max_connections=256, max_keepalive_connections=64, keepalive_expiry=30.0)
+        _http = _Http(loop, httpx.AsyncClient(limits=limits, follow_redirects=False, trust_env=False,
+                                               headers={"user-agent": USER_AGENT}))
+    return _http.client
+
+
+async def close_http_client() -> None:
+    global _http
+    if _http is not None and _http.loop is asyncio.get_running_loop():
+        await _http.client.aclose()
+    _http = None

@@ -1,0 +1,639 @@
+"""The rules of messaging: templates, queueing messages (with the contact rules), the AAMA send,
+message logs and summaries, and a debtor's or customer's communications.
+
+Services take a session and the caller, flush and never commit: a message row and its drain job
+are written in the request's transaction, so they exist exactly when the request succeeded. The
+worker sends them (outbox.py). Every message of every face is one row of `messages`.
+"""
+
+from __future__ import annotations
+
+import math
+import uuid
+from collections import Counter, defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import func, insert, or_, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from arrears import events
+from arrears.db import utcnow
+from arrears.errors import Conflict, Forbidden, NotFound, ValidationFailed
+from arrears.identity.caller import Caller
+from arrears.identity.models import Organisation, User
+from arrears.identity.service import get_org
+from arrears.messaging import outbox, rules
+from arrears.messaging.models import CHANNELS, SENT_STATUSES, Message, MessageTemplate
+from arrears.messaging.providers import Provider, rate_for, resolve
+from arrears.messaging.ratelimit import pacer
+from arrears.messaging.segments import count_segments
+from arrears.messaging.settings import MessagingSettings, messaging_settings
+from arrears.messaging.templates import (
+    BUILTIN_TEMPLATES,
+    MAX_TEMPLATE_LENGTH,
+    TemplateContext,
+    check_template,
+    render_email,
+    render_template,
+)
+
+MAX_RETRIES_LIMIT = 10
+MAX_ACCOUNTS_PER_SEND = 10_000
+MAX_EMAIL_BODY = 20_000
+MAX_SUBJECT = 255
+TEMPLATE_NAME_MAX = 100
+TEMPLATE_MANAGERS = ("admin", "manager")
+CAP_OVERRIDERS = ("admin", "manager")
+INSERT_CHUNK = 1000
+
+
+def shown_status(status: str) -> str:
+    """The spec's statuses: an attempt in flight is still `pending` to the outside."""
+    return "pending" if status == "sending" else status
+
+
+# ------------------------------------------------------------------ templates
+
+
+@dataclass(frozen=True)
+class TemplateView:
+    name: str
+    template: str
+    channel: str = "sms"
+    subject: str | None = None
+    id: uuid.UUID | None = None  # None for the built-ins
+    builtin: bool = False
+    created_at: datetime | None = None
+    updated_at: datetime | None = None
+
+
+def validate_template_parts(channel: str, body: str, subject: str | None) -> None:
+    """SMS: the spec's rules (1600 characters, [CustomerName] [AccountCode] [TotalBalance], no
+    unknown placeholders). E-mail: the same placeholders in a longer body, and a one-line subject
+    with known placeholders only."""
+    if channel not in CHANNELS:
+        raise ValidationFailed("channel must be sms or email", field_errors={"channel": ["Must be sms or email."]})
+    if channel == "sms":
+        if subject:
+            raise ValidationFailed("An SMS template has no subject", field_errors={"subject": ["SMS has no subject."]})
+        check_template(body)
+        return
+    if not subject or not subject.strip():
+        raise ValidationFailed("An e-mail template needs a subject", field_errors={"subject": ["Required."]})
+    if "\n" in subject or "\r" in subject:
+        raise ValidationFailed("The subject is one line", field_errors={"subject": ["Remove the line breaks."]})
+    check_template(subject, max_length=MAX_SUBJECT, required=())
+    check_template(body, max_length=MAX_EMAIL_BODY)
+
+
+def _template_view(t: MessageTemplate) -> TemplateView:
+    return TemplateView(t.name, t.body, t.channel, t.subject, t.id, False, t.created_at, t.updated_at)
+
+
+async def available_templates(session: AsyncSession, caller: Caller, channel: str | None = "sms"
+                              ) -> list[TemplateView]:
+    """The built-ins, then the organisation's own (by name)."""
+    out = [TemplateView(b.name, b.template, "sms", builtin=True) for b in BUILTIN_TEMPLATES
+           if channel in (None, "sms")]
+    q = select(MessageTemplate).where(MessageTemplate.org_id == caller.org_id)
+    if channel:
+        q = q.where(MessageTemplate.channel == channel)
+    out.extend(_template_view(t) for t in (await session.scalars(q.order_by(MessageTemplate.name))).all())
+    return out
+
+
+async def list_templates(session: AsyncSession, caller: Caller, *, channel: str | None = None,
+                         offset: int = 0, limit: int = 20) -> tuple[list[MessageTemplate], int]:
+    q = select(MessageTemplate).where(MessageTemplate.org_id == caller.org_id)
+    if channel:
+        if channel not in CHANNELS:
+            raise ValidationFailed("channel must be sms or email", field_errors={"channel": ["Must be sms or email."]})
+        q = q.where(MessageTemplate.channel == channel)
+    total = await session.scalar(select(func.count()).select_from(q.subquery())) or 0
+    rows = (await session.scalars(q.order_by(MessageTemplate.name, MessageTemplate.id)
+                                  .offset(offset).limit(limit))).all()
+    return list(rows), int(total)
+
+
+def _parse_uuid(value: Any, what: str) -> uuid.UUID:
+    try:
+        return value if isinstance(value, uuid.UUID) else uuid.UUID(str(value))
+    except (ValueError, TypeError, AttributeError):
+        raise NotFound(f"{what} not found") from None
+
+
+async def get_template(session: AsyncSession, caller: Caller, template_id: Any) -> MessageTemplate:
+    tid = _parse_uuid(template_id, "Template")
+    row = await session.scalar(select(MessageTemplate).where(MessageTemplate.id == tid,
+                                                             MessageTemplate.org_id == caller.org_id))
+    if row is None:
+        raise NotFound("Template not found")
+    return row
+
+
+def _require_template_manager(caller: Caller, scope: str = "templates:write") -> None:
+    caller.require_write()
+    if caller.kind == "user":
+        if caller.role not in TEMPLATE_MANAGERS:
+            raise Forbidden("Only admins and managers change message templates")
+    elif not caller.has_scope(scope):
+        raise Forbidden(f"This API key lacks the {scope} scope")
+
+
+def _clean_name(name: Any) -> str:
+    if not isinstance(name, str) or not name.strip():
+        raise ValidationFailed("name is required", field_errors={"name": ["Required."]})
+    name = " ".join(name.split())
+    if len(name) > TEMPLATE_NAME_MAX:
+        raise ValidationFailed(f"name is longer than {TEMPLATE_NAME_MAX} characters",
+                               field_errors={"name": [f"At most {TEMPLATE_NAME_MAX} characters."]})
+    if any(b.name.lower() == name.lower() for b in BUILTIN_TEMPLATES):
+        raise Conflict(f"{name!r} is the name of a built-in template; choose another", code="TEMPLATE_NAME_TAKEN")
+    return name
+
+
+async def _name_free(session: AsyncSession, org_id: int, name: str, exclude: uuid.UUID | None = None) -> None:
+    q = select(MessageTemplate.id).where(MessageTemplate.org_id == org_id,
+                                         func.lower(MessageTemplate.name) == name.lower())
+    if exclude is not None:
+        q = q.where(MessageTemplate.id != exclude)
+    if await session.scalar(q) is not None:
+        raise Conflict(f"A template named {name!r} already exists", code="TEMPLATE_NAME_TAKEN")
+
+
+async def create_template(session: AsyncSession, caller: Caller, *, name: Any, body: Any, channel: str = "sms",
+                          subject: str | None = None) -> MessageTemplate:
+    _require_template_manager(caller)
+    name = _clean_name(name)
+    if not isinstance(body, str):
+        raise ValidationFailed("body is required", field_errors={"body": ["Required."]})
+    validate_template_parts(channel, body, subject)
+    await _name_free(session, caller.org_id, name)
+    now = utcnow()
+    row = MessageTemplate(org_id=caller.org_id, name=name, channel=channel, body=body,
+                          subject=subject.strip() if subject else None, created_by_id=caller.user_id,
+                          created_at=now, updated_at=now)
+    session.add(row)
+    try:
+        async with session.begin_nested():
+            await session.flush()
+    except IntegrityError:
+        raise Conflict(f"A template named {name!r} already exists", code="TEMPLATE_NAME_TAKEN") from None
+    await events.record(session, org_id=caller.org_id, type="message_template.created", actor=caller.actor,
+                        subject_type="message_template", subject_id=row.id,
+                        after={"name": name, "channel": channel})
+    return row
+
+
+async def update_template(session: AsyncSession, caller: Caller, template_id: Any, changes: dict[str, Any]
+                          ) -> MessageTemplate:
+    _require_template_manager(caller)
+    row = await get_template(session, caller, template_id)
+    before = {"name": row.name, "channel": row.channel, "subject": row.subject, "body": row.body}
+    name = _clean_name(changes["name"]) if "name" in changes else row.name
+    channel = changes.get("channel", row.channel)
+    body = changes.get("body", row.body)
+    subject = changes["subject"] if "subject" in changes else row.subject
+    if channel == "sms" and "channel" in changes and "subject" not in changes:
+        subject = None
+    if not isinstance(body, str):
+        raise ValidationFailed("body must be text", field_errors={"body": ["Must be text."]})
+    validate_template_parts(channel, body, subject)
+    if name != row.name:
+        await _name_free(session, caller.org_id, name, exclude=row.id)
+    row.name, row.channel, row.body = name, channel, body
+    row.subject = subject.strip() if subject else None
+    row.updated_at = utcnow()
+    await session.flush()
+    await events.record(session, org_id=caller.org_id, type="message_template.updated", actor=caller.actor,
+                        subject_type="message_template", subject_id=row.id, before=before,
+                        after={"name": row.name, "channel": row.channel, "subject": row.subject, "body": row.body})
+    return row
+
+
+async def delete_template(session: AsyncSession, caller: Caller, template_id: Any) -> None:
+    _require_template_manager(caller)
+    row = await get_template(session, caller, template_id)
+    await session.delete(row)
+    await session.flush()
+    await events.record(session, org_id=caller.org_id, type="message_template.deleted", actor=caller.actor,
+                        subject_type="message_template", subject_id=row.id, before={"name": row.name})
+
+
+# ------------------------------------------------------------------ queueing messages
+
+
+@dataclass
+class Draft:
+    """One message to queue. `recipient` is digits (27821234567) for SMS, an address for e-mail;
+    `problem` says why it cannot be sent (it is then written failed, with that reason)."""
+
+    channel: str
+    recipient: str | None
+    content: str
+    subject: str | None = None
+    html: str | None = None
+    template: str | None = None
+    customer_id: int | None = None
+    debtor_account_id: int | None = None
+    account_id: uuid.UUID | None = None
+    upload_id: uuid.UUID | None = None
+    idempotency_key: str | None = None
+    problem: tuple[str, str] | None = None  # (error_code, reason)
+    ref: Any = None  # the caller's own key for this recipient (e.g. a pharmacy debtor id)
+
+
+@dataclass
+class Queued:
+    batch_id: uuid.UUID
+    ids: list[int]  # message ids, in the order of the drafts
+    refs: list[Any]
+    queued: int  # pending: will be sent
+    skipped: int  # written failed at once (opt-out, cap, invalid recipient)
+    scheduled_for: datetime | None  # when the first can go (outside permitted hours: later)
+    estimated_seconds: float
+    provider: Provider | None = None
+    reasons: Counter[str] = field(default_factory=Counter)
+
+
+def _cap_text(channel: str, per_window: int, window: timedelta) -> str:
+    what = "SMS" if channel == "sms" else "e-mail"
+    hours = window.total_seconds() / 3600
+    span = f"{hours:g} hours" if hours != 1 else "hour"
+    return (f"Not sent: the customer already had {per_window} {what} message"
+            f"{'s' if per_window != 1 else ''} in the last {span} (contact cap); a manager can override")
+
+
+async def queue_messages(session: AsyncSession, org: Organisation, drafts: Sequence[Draft], *, actor: str,
+                         user_id: int | None, source: str, max_retries: int | None = None,
+                         override_cap: bool = False, settings: MessagingSettings | None = None,
+                         batch_id: uuid.UUID | None = None, drain: bool = True) -> Queued:
+    """Write one message row per draft, applying the contact rules; pending rows get a drain job.
+    Raises ProviderNotConfigured (400) when a channel has no provider, before writing anything."""
+    s = settings or messaging_settings()
+    batch_id = batch_id or uuid.uuid4()
+    retries = s.messaging_max_retries if max_retries is None else max_retries
+    providers = {ch: resolve(org, ch, s) for ch in {d.channel for d in drafts}}
+    hours = rules.contact_hours(org, s)
+    cap = rules.cap(org, s)
+    now = utcnow()
+    due = hours.next_permitted(now)
+    reasons: Counter[str] = Counter()
+    problems: dict[int, tuple[str, str]] = {}
+    for channel in providers:
+        idx = [i for i, d in enumerate(drafts) if d.channel == channel]
+        for i in idx:
+            d = drafts[i]
+            if d.problem is not None:
+                problems[i] = d.problem
+            elif not d.recipient:
+                problems[i] = (rules.NO_RECIPIENT, "Not sent: no " + ("mobile number" if channel == "sms"
+                                                                      else "e-mail address"))
+        live = [i for i in idx if i not in problems]
+        out = await rules.opted_out(session, org.id, channel, [(drafts[i].customer_id, drafts[i].recipient)
+                                                               for i in live])
+        for j in out:
+            problems[live[j]] = (rules.OPTED_OUT, outbox.opt_out_text(channel))
+        live = [i for i in live if i not in problems]
+        if cap.per_window and not override_cap and live:
+            by_c, by_r = await rules.recent_counts(
+                session, org.id, channel, now - cap.window,
+                [drafts[i].customer_id for i in live if drafts[i].customer_id is not None],
+                [drafts[i].recipient or "" for i in live if drafts[i].customer_id is None])
+            for i in live:
+                d = drafts[i]
+                counts, key = (by_c, d.customer_id) if d.customer_id is not None else (by_r, d.recipient)
+                if counts.get(key, 0) >= cap.per_window:  # type: ignore[call-overload]
+                    problems[i] = (rules.CAP_REACHED, _cap_text(channel, cap.per_window, cap.window))
+                else:
+                    counts[key] = counts.get(key, 0) + 1  # type: ignore[index, call-overload]
+    rows: list[dict[str, Any]] = []
+    for i, d in enumerate(drafts):
+        problem = problems.get(i)
+        rows.append({
+            "uuid": uuid.uuid4(), "org_id": org.id, "channel": d.channel, "source": source, "batch_id": batch_id,
+            "upload_id": d.upload_id, "account_id": d.account_id, "debtor_account_id": d.debtor_account_id,
+            "customer_id": d.customer_id, "user_id": user_id, "recipient": d.recipient or "",
+            "template": d.template, "subject": d.subject, "content": d.content, "html": d.html,
+            "segments": count_segments(d.content).segments if d.channel == "sms" else None,
+            "status": "failed" if problem else "pending", "error_code": problem[0] if problem else None,
+            "response": problem[1] if problem else None, "retry_count": 0, "max_retries": retries, "attempts": 0,
+            "next_attempt_at": due, "failed_at": now if problem else None,
+            "cap_override_by": user_id if override_cap and not problem else None,
+            "idempotency_key": d.idempotency_key, "created_at": now, "updated_at": now})
+        if problem:
+            reasons[problem[0]] += 1
+    ids: list[int] = []
+    for start in range(0, len(rows), INSERT_CHUNK):
+        chunk = rows[start:start + INSERT_CHUNK]
+        result = await session.execute(insert(Message).returning(Message.id, sort_by_parameter_order=True), chunk)
+        ids.extend(r[0] for r in result.all())
+    for row in (rows[i] for i in sorted(problems)):
+        data = {"id": str(row["uuid"]), "status": "failed", "channel": row["channel"],
+                "recipient": row["recipient"], "external_id": None, "source": source,
+                "upload_id": str(row["upload_id"]) if row["upload_id"] else None,
+                "account_id": str(row["account_id"]) if row["account_id"] else None,
+                "debtor_account_id": row["debtor_account_id"], "customer_id": row["customer_id"],
+                "error_code": row["error_code"], "reason": row["response"]}
+        await events.record(session, org_id=org.id, type="message.failed", actor=actor, subject_type="message",
+                            subject_id=row["uuid"], data=data)
+    queued = len(drafts) - len(problems)
+    if queued and drain:
+        await outbox.request_drain(session, at=due if due > now else None)
+    provider = next(iter(providers.values()), None)
+    seconds = await estimate_seconds(session, org, providers, queued, due, now, s)
+    return Queued(batch_id, ids, [d.ref for d in drafts], queued, len(problems), due if queued else None,
+                  seconds, provider, reasons)
+
+
+async def estimate_seconds(session: AsyncSession, org: Organisation, providers: dict[str, Provider], count: int,
+                           due: datetime, now: datetime, s: MessagingSettings) -> float:
+    """How long until these messages are sent: the wait for permitted hours, the messages queued
+    ahead on the same provider account, and ours, at the account's rate."""
+    if not count or not providers:
+        return 0.0
+    provider = next(iter(providers.values()))
+    rate = rate_for(org, provider, s)
+    ahead = await session.scalar(select(func.count()).select_from(Message).where(
+        Message.org_id == org.id, Message.status.in_(("pending", "sending")),
+        Message.next_attempt_at <= max(due, now))) or 0
+    ahead = max(0, int(ahead) - count)  # ours were flushed already
+    backlog = 0.0
+    try:
+        backlog = await pacer().backlog(provider.account)
+    except Exception:  # an estimate must never fail a send
+        backlog = 0.0
+    wait = max(0.0, (due - now).total_seconds())
+    return wait + backlog + (ahead + count) / rate
+
+
+def humanise_seconds(seconds: float) -> str:
+    """6 → "6 seconds"; 100 → "1 minute 40 seconds"; 7500 → "2 hours 5 minutes"."""
+    total = max(0, math.ceil(seconds))
+    days, rest = divmod(total, 86400)
+    hours, rest = divmod(rest, 3600)
+    minutes, secs = divmod(rest, 60)
+
+    def unit(n: int, word: str) -> str:
+        return f"{n} {word}{'' if n == 1 else 's'}"
+
+    if days:
+        return unit(days, "day") + (f" {unit(hours, 'hour')}" if hours else "")
+    if hours:
+        return unit(hours, "hour") + (f" {unit(minutes, 'minute')}" if minutes else "")
+    if minutes:
+        return unit(minutes, "minute") + (f" {unit(secs, 'second')}" if secs else "")
+    return unit(secs, "second")
+
+
+# ------------------------------------------------------------------ the AAMA send
+
+
+@dataclass
+class SendOutcome:
+    upload_id: uuid.UUID
+    account_count: int
+    template: str
+    queued: Queued
+
+    @property
+    def estimated_time(self) -> str:
+        return humanise_seconds(self.queued.estimated_seconds)
+
+
+def _check_retries(max_retries: Any, s: MessagingSettings) -> int:
+    if max_retries is None:
+        return s.messaging_max_retries
+    if isinstance(max_retries, bool) or not isinstance(max_retries, int) or not 0 <= max_retries <= MAX_RETRIES_LIMIT:
+        raise ValidationFailed(f"max_retries must be a whole number from 0 to {MAX_RETRIES_LIMIT}",
+                               field_errors={"max_retries": [f"Must be 0 to {MAX_RETRIES_LIMIT}."]})
+    return max_retries
+
+
+def require_cap_override(caller: Caller) -> None:
+    if caller.role not in CAP_OVERRIDERS:
+        raise Forbidden("Only managers and admins may override the contact cap")
+
+
+async def send_to_accounts(session: AsyncSession, caller: Caller, account_ids: Sequence[Any], template: str, *,
+                           max_retries: int | None = None, override_cap: bool = False) -> SendOutcome:
+    """POST /api/messaging/send: one SMS per account (all of one upload the caller may see)."""
+    from arrears.debtors import service as debtors
+    from arrears.debtors.models import DebtorAccount, DebtorReport
+
+    caller.require_write()
+    s = messaging_settings()
+    retries = _check_retries(max_retries, s)
+    if override_cap:
+        require_cap_override(caller)
+    if not isinstance(account_ids, (list, tuple)) or not account_ids:
+        raise ValidationFailed("account_ids must list at least one account",
+                               field_errors={"account_ids": ["At least one account id."]})
+    if len(account_ids) > MAX_ACCOUNTS_PER_SEND:
+        raise ValidationFailed(f"At most {MAX_ACCOUNTS_PER_SEND:,} accounts per send",
+                               field_errors={"account_ids": [f"At most {MAX_ACCOUNTS_PER_SEND}."]})
+    if not isinstance(template, str):
+        raise ValidationFailed("message_template is required", field_errors={"message_template": ["Required."]})
+    check_template(template)
+    wanted: list[uuid.UUID] = []
+    bad: list[str] = []
+    for raw in account_ids:
+        try:
+            wanted.append(uuid.UUID(str(raw)))
+        except (ValueError, TypeError, AttributeError):
+            bad.append(str(raw)[:64])
+    unique = list(dict.fromkeys(wanted))
+    found = await debtors.get_snapshots(session, caller, unique) if unique else []
+    seen = {f.uuid for f in found}
+    missing = [str(i) for i in unique if i not in seen] + bad
+    if missing:
+        raise ValidationFailed(
+            f"{len(missing)} of the account ids are not accounts of an upload you can see: "
+            + ", ".join(missing[:5]) + ("…" if len(missing) > 5 else ""),
+            code="INVALID_ACCOUNTS", details={"unknown_account_ids": missing[:100]})
+    report_ids = {f.report_id for f in found}
+    if len(report_ids) > 1:
+        uuids = (await session.scalars(select(DebtorReport.uuid).where(DebtorReport.id.in_(report_ids)))).all()
+        raise ValidationFailed(f"The accounts belong to {len(report_ids)} uploads; send to one upload at a time",
+                               code="MIXED_UPLOADS", details={"upload_ids": sorted(str(u) for u in uuids)})
+    report = await debtors.get_report(session, caller, next(iter(report_ids)))
+    codes_list = list({f.account_code for f in found})
+    book: dict[str, tuple[int, int | None]] = {}
+    for start in range(0, len(codes_list), 500):
+        rows = await session.execute(select(DebtorAccount.account_code, DebtorAccount.id, DebtorAccount.customer_id)
+                                     .where(DebtorAccount.org_id == caller.org_id,
+                                            DebtorAccount.account_code.in_(codes_list[start:start + 500])))
+        book.update({r[0]: (r[1], r[2]) for r in rows})
+    drafts = []
+    for snap in found:
+        ctx = TemplateContext(customer_name=snap.customer_name, account_code=snap.account_code,
+                              total_balance=snap.total_balance, current=snap.current, d30=snap.d30, d60=snap.d60,
+                              d90=snap.d90, d120=snap.d120, d150=snap.d150, d180=snap.d180,
+                              contact_person=snap.contact or "", telephone=snap.telephone or "",
+                              overdue_amount=snap.overdue_amount)
+        account_id, customer_id = book.get(snap.account_code, (None, None))
+        problem = None
+        if not snap.telephone:
+            problem = (rules.NO_RECIPIENT, "Not sent: the account has no telephone number")
+        elif not (snap.phone_valid and snap.sms_reachable):
+            problem = (rules.INVALID_RECIPIENT,
+                       f"Not sent: {snap.telephone_raw or snap.telephone} is not a valid mobile number")
+        drafts.append(Draft("sms", snap.telephone, render_template(template, ctx), template=template,
+                            customer_id=customer_id, debtor_account_id=account_id, account_id=snap.uuid,
+                            upload_id=report.uuid, problem=problem))
+    org = await get_org(session, caller.org_id)
+    queued = await queue_messages(session, org, drafts, actor=caller.actor, user_id=caller.user_id, source="aama",
+                                  max_retries=retries, override_cap=override_cap, settings=s)
+    return SendOutcome(report.uuid, len(found), template, queued)
+
+
+# ------------------------------------------------------------------ logs and summaries
+
+
+@dataclass
+class LogPage:
+    items: list[tuple[Message, str | None]]  # (message, the sender's user uuid)
+    total: int
+    page: int
+    per_page: int
+
+    @property
+    def total_pages(self) -> int:
+        return math.ceil(self.total / self.per_page) if self.total else 0
+
+    @property
+    def has_more(self) -> bool:
+        return self.page < self.total_pages
+
+
+async def upload_logs(session: AsyncSession, caller: Caller, upload_id: Any, *, page: int = 1,
+                      per_page: int = 20) -> LogPage:
+    from arrears.debtors import service as debtors
+
+    debtors.check_page(page, per_page)
+    report = await debtors.get_report(session, caller, upload_id)
+    base = select(Message).where(Message.org_id == caller.org_id, Message.upload_id == report.uuid)
+    total = await session.scalar(select(func.count()).select_from(base.subquery())) or 0
+    rows = (await session.execute(
+        select(Message, User.uuid).outerjoin(User, User.id == Message.user_id)
+        .where(Message.org_id == caller.org_id, Message.upload_id == report.uuid)
+        .order_by(Message.created_at, Message.id).offset((page - 1) * per_page).limit(per_page))).all()
+    return LogPage([(r[0], str(r[1]) if r[1] else None) for r in rows], int(total), page, per_page)
+
+
+@dataclass
+class Summary:
+    upload_id: uuid.UUID
+    total_messages: int
+    sent_messages: int
+    failed_messages: int
+    delivered_messages: int
+    pending_messages: int
+    read_messages: int
+    first_sent_at: datetime | None
+    last_sent_at: datetime | None
+
+
+async def upload_summary(session: AsyncSession, caller: Caller, upload_id: Any) -> Summary:
+    """Counts by status: delivered and read count as sent, so sent + failed = total once every
+    message is final; pending (and in flight) is the rest."""
+    from arrears.debtors import service as debtors
+
+    report = await debtors.get_report(session, caller, upload_id)
+    where = (Message.org_id == caller.org_id, Message.upload_id == report.uuid)
+    counts = dict((await session.execute(select(Message.status, func.count()).where(*where)
+                                         .group_by(Message.status))).all())
+    first, last = (await session.execute(select(func.min(Message.sent_at), func.max(Message.sent_at))
+                                         .where(*where))).one()
+    total = sum(int(v) for v in counts.values())
+    sent = sum(int(counts.get(k, 0)) for k in SENT_STATUSES)
+    return Summary(report.uuid, total, sent, int(counts.get("failed", 0)),
+                   int(counts.get("delivered", 0)) + int(counts.get("read", 0)),
+                   int(counts.get("pending", 0)) + int(counts.get("sending", 0)), int(counts.get("read", 0)),
+                   outbox.aware(first) if first else None, outbox.aware(last) if last else None)
+
+
+async def communications(session: AsyncSession, caller: Caller, debtor_id: Any, *,
+                         channel: str | None = None) -> list[Message]:
+    """Every message about one debtor (any face), newest first. `debtor_id` is the pharmacy
+    face's debtor (a snapshot's integer id, or its UUID): the messages of every report's row of
+    that account count, so the history survives the next import. 404 for one the caller cannot
+    see (another organisation's, or a report it may not read)."""
+    from arrears.debtors import service as debtors
+    from arrears.debtors.models import DebtorAccount
+
+    snapshot = await debtors.get_snapshot(session, caller, debtor_id)
+    account_id = await session.scalar(select(DebtorAccount.id).where(
+        DebtorAccount.org_id == caller.org_id, DebtorAccount.account_code == snapshot.account_code))
+    about = Message.account_id == snapshot.uuid
+    if account_id is not None:
+        about = or_(about, Message.debtor_account_id == account_id)
+    q = select(Message).where(Message.org_id == caller.org_id, about)
+    if channel:
+        q = q.where(Message.channel == channel)
+    return list((await session.scalars(q.order_by(Message.created_at.desc(), Message.id.desc()))).all())
+
+
+async def customer_messages(session: AsyncSession, org_id: int, customer_id: int) -> list[Message]:
+    q = (select(Message).where(Message.org_id == org_id, Message.customer_id == customer_id)
+         .order_by(Message.created_at.desc(), Message.id.desc()))
+    return list((await session.scalars(q)).all())
+
+
+async def get_message(session: AsyncSession, caller: Caller, message_id: Any) -> Message:
+    mid = _parse_uuid(message_id, "Message")
+    m = await session.scalar(select(Message).where(Message.uuid == mid, Message.org_id == caller.org_id))
+    if m is None:
+        raise NotFound("Message not found")
+    return m
+
+
+def counts_by_status(messages: Iterable[Message]) -> dict[str, int]:
+    out: dict[str, int] = defaultdict(int)
+    for m in messages:
+        out[shown_status(m.status)] += 1
+    return dict(out)
+
+
+# ------------------------------------------------------------------ the customer timeline
+
+
+async def _timeline_entries(session: AsyncSession, caller: Caller, customer: Any) -> list[Any]:
+    from arrears.customers.schemas import TimelineEntry
+
+    entries = []
+    for m in await customer_messages(session, caller.org_id, customer.id):
+        what = "SMS" if m.channel == "sms" else "E-mail"
+        status = shown_status(m.status)
+        summary = f"{what} to {m.recipient or 'nobody'}: {status}"
+        if m.status == "failed" and m.response:
+            summary += f" ({m.response})"
+        entries.append(TimelineEntry(f"message.{m.channel}", m.sent_at or m.created_at, summary, {
+            "id": str(m.uuid), "channel": m.channel, "status": status, "recipient": m.recipient,
+            "subject": m.subject, "content": m.content, "source": m.source, "external_id": m.external_id,
+            "error_code": m.error_code, "reason": m.response if m.status == "failed" else None,
+            "upload_id": str(m.upload_id) if m.upload_id else None,
+            "account_id": str(m.account_id) if m.account_id else None,
+            "sent_at": m.sent_at, "delivered_at": m.delivered_at, "created_at": m.created_at}))
+    return entries
+
+
+def _register_timeline() -> None:
+    from arrears.customers.service import register_timeline_source
+
+    register_timeline_source(_timeline_entries)
+
+
+_register_timeline()
+
+
+__all__ = [
+    "Draft", "Queued", "SendOutcome", "Summary", "available_templates", "communications", "create_template",
+    "customer_messages", "delete_template", "get_message", "get_template", "humanise_seconds", "list_templates",
+    "queue_messages", "render_email", "send_to_accounts", "shown_status", "update_template", "upload_logs",
+    "upload_summary", "validate_template_parts", "MAX_TEMPLATE_LENGTH",
+]

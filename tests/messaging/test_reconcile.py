@@ -1,0 +1,207 @@
+"""A worker killed at any point: claims run out, interrupted calls are settled per provider, and a
+real worker process killed with SIGKILL neither loses nor repeats a message."""
+# ruff: noqa: F811  (pytest fixtures imported from tests.faces.messaging.helpers)
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+import time
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from sqlalchemy import update
+
+from arrears.db import transaction, utcnow
+from arrears.jobs.worker import run_until_idle
+from arrears.messaging import outbox, receipts
+from arrears.messaging.models import Message
+from tests.faces.messaging.helpers import (  # noqa: F401
+    caller_for,
+    email,
+    live,
+    messages,
+    queue,
+    quick,
+    set_org,
+    sms,
+    smsportal,
+    smtp_server,
+)
+
+SMSPORTAL = {"smsportal_client_id": "client-1", "smsportal_api_secret": "s3cret"}
+
+
+async def _interrupted(org, c, provider: str, draft: Any) -> Message:
+    """A message whose worker died during the provider call: `sending`, claim expired."""
+    await queue(org, c, [draft])
+    [m] = await messages()
+    now = utcnow()
+    async with transaction() as s:
+        await s.execute(update(Message).where(Message.id == m.id).values(
+            status="sending", attempts=1, provider=provider, claimed_by="dead-worker",
+            attempt_started_at=now - timedelta(seconds=10), claim_until=now - timedelta(seconds=1)))
+    return m
+
+
+async def _dlr(org, ref: str, status: str = "DELIVRD") -> Any:
+    async with transaction() as s:
+        return await receipts.smsportal(s, org.callback_token, {"Status": status, "UserReference": ref,
+                                                                "EventId": 5, "Msisdn": "27821234567"})
+
+
+async def _smsportal_org(world, monkeypatch, smsportal):
+    monkeypatch.setenv("SMSPORTAL_API_URL", smsportal.url)
+    org = await world.org()
+    await set_org(org, **SMSPORTAL)
+    return org, await caller_for(await world.user(org.id))
+
+
+async def test_interrupted_smsportal_call_waits_for_the_delivery_report(env, world, live, smsportal, monkeypatch):
+    monkeypatch.setenv("MESSAGING_RECONCILE_AFTER", "1m")
+    org, c = await _smsportal_org(world, monkeypatch, smsportal)
+    m = await _interrupted(org, c, "smsportal", sms("27821234567"))
+    stats = await outbox.drain()
+    [row] = await messages()
+    assert stats.reconciled == 0 and row.status == "sending" and row.claimed_by == outbox.RECONCILING
+    assert row.response.startswith("Outcome unknown: the worker stopped during the call to smsportal")
+    assert smsportal.requests == []  # not sent again while we wait
+    await _dlr(org, str(m.uuid))
+    [row] = await messages()
+    assert row.status == "delivered" and row.delivered_at is not None and row.sent_at is not None
+    await outbox.drain()
+    assert (await messages())[0].status == "delivered" and smsportal.requests == []
+
+
+async def test_no_report_in_time_fails_at_most_once_and_a_late_report_still_counts(env, world, live, smsportal,
+                                                                                   monkeypatch):
+    monkeypatch.setenv("MESSAGING_RECONCILE_AFTER", "1s")
+    org, c = await _smsportal_org(world, monkeypatch, smsportal)
+    m = await _interrupted(org, c, "smsportal", sms("27821234567"))
+    await outbox.drain()
+    await asyncio.sleep(1.2)
+    await outbox.drain()
+    [row] = await messages()
+    assert row.status == "failed" and row.error_code == outbox.OUTCOME_UNKNOWN
+    assert "not sent again, so that it is never sent twice" in row.response
+    assert smsportal.requests == []
+    await _dlr(org, str(m.uuid))
+    [row] = await messages()
+    assert row.status == "delivered" and row.error_code is None and row.failed_at is None
+
+
+async def test_resend_policy_sends_again_when_no_report_came(env, world, live, smsportal, monkeypatch):
+    monkeypatch.setenv("MESSAGING_RECONCILE_AFTER", "1s")
+    monkeypatch.setenv("MESSAGING_UNKNOWN_OUTCOME", "resend")
+    org, c = await _smsportal_org(world, monkeypatch, smsportal)
+    m = await _interrupted(org, c, "smsportal", sms("27821234567"))
+    await outbox.drain()
+    await asyncio.sleep(1.2)
+    await outbox.drain()
+    [row] = await messages()
+    assert row.status == "sent" and row.attempts == 2
+    assert list(smsportal.accepted) == [str(m.uuid)]
+
+
+async def test_interrupted_simulation_call_is_simply_sent_again(env, world, quick):
+    org = await world.org()
+    c = await caller_for(await world.user(org.id))
+    await _interrupted(org, c, "simulation", sms("27821234567"))
+    await run_until_idle()
+    await run_until_idle()
+    [row] = await messages()
+    assert row.status == "delivered" and row.attempts == 2
+
+
+async def test_interrupted_smtp_session_fails_at_once(env, world, live, smtp_server, monkeypatch):
+    monkeypatch.setenv("SMTP_HOST", "127.0.0.1")
+    monkeypatch.setenv("SMTP_PORT", str(smtp_server.port))
+    monkeypatch.setenv("SMTP_STARTTLS", "false")
+    monkeypatch.setenv("SMTP_FROM", "a@acme.co.za")
+    org = await world.org()
+    c = await caller_for(await world.user(org.id))
+    await _interrupted(org, c, "smtp", email("john@example.com"))
+    await outbox.drain()
+    [row] = await messages()
+    assert row.status == "failed" and row.error_code == outbox.OUTCOME_UNKNOWN
+    assert smtp_server.messages == []
+
+
+async def test_claimed_but_never_attempted_rows_are_taken_again(env, world, live, smsportal, monkeypatch):
+    org, c = await _smsportal_org(world, monkeypatch, smsportal)
+    await queue(org, c, [sms("27821234567")])
+    async with transaction() as s:
+        await s.execute(update(Message).values(claimed_by="dead-worker",
+                                               claim_until=utcnow() + timedelta(seconds=1)))
+    await outbox.drain()
+    assert (await messages())[0].status == "pending"  # the claim is still live
+    await asyncio.sleep(1.1)
+    await outbox.drain()
+    [row] = await messages()
+    assert row.status == "sent" and row.attempts == 1 and len(smsportal.accepted) == 1
+
+
+# ------------------------------------------------------------------ a real worker, killed
+
+
+def _start_worker() -> subprocess.Popen[bytes]:
+    return subprocess.Popen([sys.executable, "-m", "arrears", "worker", "--concurrency", "4"],
+                            env=os.environ.copy(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+@pytest.mark.slow
+async def test_worker_killed_twice_loses_and_repeats_nothing(env, world, live, smsportal, monkeypatch):
+    count = 120
+    smsportal.delay = 0.1
+    monkeypatch.setenv("MESSAGING_RATE_LIMIT", "40")
+    monkeypatch.setenv("MESSAGING_TIMEOUT", "2s")
+    monkeypatch.setenv("MESSAGING_LEASE", "1s")
+    monkeypatch.setenv("MESSAGING_RECONCILE_AFTER", "2s")
+    monkeypatch.setenv("MESSAGING_UNKNOWN_OUTCOME", "resend")
+    monkeypatch.setenv("ARREARS_LOG_LEVEL", "WARNING")
+    org, c = await _smsportal_org(world, monkeypatch, smsportal)
+
+    async def report(m: dict[str, Any], event: int) -> None:  # SMSPortal's delivery reports
+        await _dlr(org, str(m["CustomerId"]))
+
+    smsportal.on_accept = report
+    await queue(org, c, [sms(f"2782{i:07d}", f"Message {i}") for i in range(count)])
+    procs = []
+    try:
+        for kill_at in (count // 4, count // 2):
+            proc = _start_worker()
+            procs.append(proc)
+            deadline = time.monotonic() + 60
+            while len(smsportal.accepted) < kill_at:
+                assert proc.poll() is None, "worker exited"
+                assert time.monotonic() < deadline, f"only {len(smsportal.accepted)} sent"
+                await asyncio.sleep(0.01)
+            os.kill(proc.pid, signal.SIGKILL)
+            proc.wait(10)
+        proc = _start_worker()
+        procs.append(proc)
+        deadline = time.monotonic() + 90
+        while True:
+            rows = await messages()
+            if all(r.status in ("sent", "delivered", "failed") for r in rows):
+                break
+            assert time.monotonic() < deadline, {r.status for r in rows}
+            await asyncio.sleep(0.2)
+    finally:
+        for p in procs:
+            if p.poll() is None:
+                p.send_signal(signal.SIGTERM)
+                try:
+                    p.wait(15)
+                except subprocess.TimeoutExpired:
+                    p.kill()
+    rows = await messages()
+    assert len(smsportal.accepted) == count and smsportal.duplicates == 0
+    assert {str(r.uuid) for r in rows} == set(smsportal.accepted)
+    assert all(r.status in ("sent", "delivered") for r in rows), {(r.status, r.error_code) for r in rows}
+    for r in rows:  # each exactly as queued
+        assert smsportal.accepted[str(r.uuid)]["content"] == r.content

@@ -1,0 +1,149 @@
+"""Retries with exponential backoff (honouring Retry-After) and the shared per-account rate."""
+# ruff: noqa: F811  (pytest fixtures imported from tests.faces.messaging.helpers)
+
+from __future__ import annotations
+
+import asyncio
+import math
+import time
+
+import pytest
+
+from arrears.jobs.worker import Worker, run_until_idle
+from arrears.messaging import ratelimit
+from arrears.messaging.outbox import retry_delay
+from arrears.messaging.settings import MessagingSettings
+from tests.faces.messaging.helpers import (  # noqa: F401
+    caller_for,
+    live,
+    messages,
+    queue,
+    quick,
+    set_org,
+    sms,
+    smsportal,
+)
+from tests.faces.messaging.standins import Reply
+
+SMSPORTAL = {"smsportal_client_id": "client-1", "smsportal_api_secret": "s3cret"}
+
+
+def test_backoff_doubles_from_the_retry_delay_and_honours_retry_after(monkeypatch):
+    monkeypatch.setenv("MESSAGING_RETRY_DELAY", "5s")
+    s = MessagingSettings()
+    for n, base in ((1, 5), (2, 10), (3, 20), (4, 40)):
+        waits = [retry_delay(s, n, None) for _ in range(50)]
+        assert all(base <= w <= base * 1.1 for w in waits)
+    assert retry_delay(s, 1, 30.0) >= 30.0
+    assert retry_delay(s, 3, 1.0) >= 20.0  # Retry-After never shortens the backoff
+
+
+async def _org(world, monkeypatch, smsportal):
+    monkeypatch.setenv("SMSPORTAL_API_URL", smsportal.url)
+    org = await world.org()
+    await set_org(org, **SMSPORTAL)
+    return org, await caller_for(await world.user(org.id))
+
+
+async def test_transient_failure_waits_for_the_backoff(env, world, live, smsportal, monkeypatch):
+    monkeypatch.setenv("MESSAGING_RETRY_DELAY", "1s")
+    org, c = await _org(world, monkeypatch, smsportal)
+    smsportal.script.append(Reply(503, {"errors": [{"errorMessage": "Service unavailable"}]}))
+    await queue(org, c, [sms("27821234567")])
+    await run_until_idle()
+    [m] = await messages()
+    assert m.status == "pending" and m.retry_count == 1 and m.attempts == 1
+    assert m.response == "SMSPortal HTTP 503: Service unavailable (retry 1 of 3)"
+    wait = (m.next_attempt_at - m.attempt_started_at).total_seconds()
+    assert 1.0 <= wait <= 1.2
+    await run_until_idle()
+    assert (await messages())[0].status == "pending"  # not before its time
+    # The drain is scheduled for the whole second after the message falls due.
+    await asyncio.sleep(max(0.0, (math.ceil(m.next_attempt_at.timestamp()) - time.time())) + 0.1)
+    await run_until_idle()
+    [m] = await messages()
+    assert m.status == "sent" and m.attempts == 2 and len(smsportal.requests) == 2
+
+
+async def test_429_retry_after_is_honoured_for_the_message_and_the_account(env, world, live, smsportal,
+                                                                          monkeypatch):
+    monkeypatch.setenv("MESSAGING_RETRY_DELAY", "0s")
+    org, c = await _org(world, monkeypatch, smsportal)
+    smsportal.script.append(Reply(429, {"errors": [{"errorMessage": "Too many requests"}]},
+                                  {"Retry-After": "2"}))
+    await queue(org, c, [sms("27821234567")])
+    started = time.monotonic()
+    await run_until_idle()
+    [m] = await messages()
+    assert m.status == "pending" and m.retry_count == 1
+    assert (m.next_attempt_at - m.attempt_started_at).total_seconds() >= 2.0
+    # Another message on the same account waits for the Retry-After too.
+    await queue(org, c, [sms("27831234567")])
+    while True:
+        await run_until_idle()
+        rows = await messages()
+        if all(r.status == "sent" for r in rows):
+            break
+        await asyncio.sleep(0.2)
+        assert time.monotonic() - started < 10
+    second_call_at = smsportal.requests[1].at
+    assert second_call_at - smsportal.requests[0].at >= 1.9
+
+
+async def test_rate_limit_paces_the_sends(env, world, live, smsportal, monkeypatch):
+    monkeypatch.setenv("MESSAGING_RATE_LIMIT", "20")
+    org, c = await _org(world, monkeypatch, smsportal)
+    await queue(org, c, [sms(f"2782{i:07d}") for i in range(60)])
+    await run_until_idle()
+    assert len(smsportal.accepted) == 60
+    times = sorted(smsportal.accept_times)
+    batch = 4  # 0.2 s of 20/s
+    rate = (60 - batch) / (times[-1] - times[0])
+    assert 19.0 <= rate <= 21.0, rate
+
+
+async def test_two_workers_share_one_rate(env, world, live, smsportal, monkeypatch):
+    monkeypatch.setenv("MESSAGING_RATE_LIMIT", "20")
+    org, c = await _org(world, monkeypatch, smsportal)
+    await queue(org, c, [sms(f"2782{i:07d}") for i in range(60)])
+    from arrears.db import transaction
+    from arrears.messaging.outbox import request_drain
+
+    async with transaction() as s:
+        await request_drain(s, at=None)  # a second drain job: each worker takes one
+    w1, w2 = Worker(concurrency=2, poll_seconds=0.1), Worker(concurrency=2, poll_seconds=0.1)
+    await asyncio.gather(w1.run(until_idle=True), w2.run(until_idle=True))
+    await run_until_idle()
+    assert len(smsportal.accepted) == 60 and smsportal.duplicates == 0
+    times = sorted(smsportal.accept_times)
+    rate = (60 - 4) / (times[-1] - times[0])
+    assert rate <= 21.5, rate
+
+
+@pytest.mark.parametrize("kind", ["memory", "redis"])
+async def test_pacer_spaces_reservations_evenly(kind, monkeypatch, request):
+    if kind == "redis":
+        url = request.getfixturevalue("redis_url")
+        a, b = ratelimit.RedisPacer(url), ratelimit.RedisPacer(url)  # two workers
+        await a._redis.delete(ratelimit.KEY_PREFIX + "acct:test")
+    else:
+        a = b = ratelimit.MemoryPacer()
+    waits = await asyncio.gather(*(p.reserve("acct:test", 1, 10.0) for p in [a, b] * 10))
+    assert sorted(round(w, 1) for w in waits) == [round(i * 0.1, 1) for i in range(20)]
+    assert 1.8 <= await a.backlog("acct:test") <= 2.01
+    await a.penalise("acct:test", 5.0)
+    assert 4.9 <= await b.backlog("acct:test") <= 5.01
+    if kind == "redis":
+        await a.aclose()
+        await b.aclose()
+
+
+async def test_pacer_keeps_its_schedule_when_slightly_late_and_restarts_after_a_pause():
+    p = ratelimit.MemoryPacer()
+    assert abs(await p.reserve("a", 1, 10.0)) < 0.01  # slot [now, now + 0.1)
+    await asyncio.sleep(0.15)  # woke 0.05 s late: the next slot was due 0.05 s ago
+    late = await p.reserve("a", 1, 10.0)
+    assert -0.07 < late < -0.03  # send at once; the schedule is kept
+    await asyncio.sleep(0.5)  # a pause: start again from now, no burst
+    assert abs(await p.reserve("a", 1, 10.0)) < 0.01
+    assert 0.09 < await p.reserve("a", 1, 10.0) < 0.11

@@ -1,0 +1,19 @@
+"""The web UI: server-rendered pages (Jinja2 + htmx) under `/app/…`, assets under `/static/…`.
+
+`mount(app)` is called by `arrears.app.create_app`. Pages call the domain services with the same
+`Caller` the API faces use; no business rule lives here. See `arrears/web/app.py`."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+def mount(app: Any) -> None:
+    try:
+        from arrears.web.app import install
+
+        install(app)
+    except ModuleNotFoundError as exc:
+        # create_app ignores ModuleNotFoundError around mount (for a missing UI package): a broken
+        # import inside the UI must fail loudly instead of silently serving no UI at all.
+        raise RuntimeError(f"the web UI failed to mount: {exc}") from exc

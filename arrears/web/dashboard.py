@@ -1,0 +1,132 @@
+"""The home page's figures, gathered from whichever domains are available. Each section is built
+by calling its domain's service; a domain that has not landed contributes nothing."""
+
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass, field
+from typing import Any
+
+from arrears.web.context import Ctx
+
+OFFICE = ("admin", "manager", "collection_officer")
+COLLECTION_WINDOW_DAYS = 90
+
+
+@dataclass
+class Stat:
+    label: str
+    value: str
+    href: str | None = None
+    sub: str | None = None
+
+
+@dataclass
+class Section:
+    title: str
+    stats: list[Stat] = field(default_factory=list)
+    charts: list[tuple[str, str]] = field(default_factory=list)  # (heading, svg)
+    empty: tuple[str, str, str | None, str | None] | None = None  # title, text, href, label
+
+
+def _available(module: str) -> bool:
+    try:
+        importlib.import_module(module)
+    except ModuleNotFoundError:
+        return False
+    return True
+
+
+async def sections(ctx: Ctx) -> list[Section]:
+    out: list[Section] = []
+    for builder in BUILDERS:
+        section = await builder(ctx)
+        if section is not None:
+            out.append(section)
+    return out
+
+
+async def _agents(ctx: Ctx) -> Section | None:
+    if not _available("arrears.customers.service"):
+        return None
+    from arrears.customers import service as customers
+
+    due = await customers.due_interactions(ctx.db, ctx.caller)
+    return Section("Agents", [Stat("Calls and visits due today", str(len(due)), "/app/queue",
+                                   "follow-ups whose date has come")])
+
+
+async def _book(ctx: Ctx) -> Section | None:
+    if not _available("arrears.debtors.service") or ctx.caller.role not in OFFICE:
+        return None
+    from arrears.web.pages import books
+    from arrears.web.render import key_of, money, number, percent, svg
+
+    overview = await books.book_overview(ctx)
+    if overview is None:
+        return Section("Debtor book", empty=(
+            "No debtor book yet.", "Upload your age analysis to see balances, ageing and trends here.",
+            "/app/books" if ctx.can_write else None, "Upload a debtor book"))
+    r = overview["report"]
+    s = overview["summary"]["summary"]
+    stats = overview["summary"]["age_analysis"]["statistics"]
+    base = f"/app/books/{key_of(r)}"
+    section = Section(f"Debtor book · {r.original_filename}", [
+        Stat("Total balance", money(s["total_balance"], ctx.currency), f"{base}/accounts",
+             f"{number(s['total_accounts'])} accounts"),
+        Stat("Overdue balance", money(s["overdue_balance"], ctx.currency),
+             f"{base}/accounts?overdue_only=1&sort=-overdue_amount",
+             f"{number(s['overdue_accounts'])} accounts ({percent(stats['overdue_percentage'])})"),
+    ])
+    section.charts.append(("Ageing by bucket", svg(overview["bucket_chart"])))
+    if overview["trend_chart"]:
+        section.charts.append(("Trend across the last uploads", svg(overview["trend_chart"])))
+    return section
+
+
+async def _premiums(ctx: Ctx) -> Section | None:
+    if not _available("arrears.premiums.service") or not ctx.is_manager:
+        return None
+    from datetime import date, timedelta
+
+    from arrears.web import queries
+    from arrears.web.render import number, percent
+
+    since = date.today() - timedelta(days=COLLECTION_WINDOW_DAYS)
+    counts = await queries.collection_outcomes(ctx.db, ctx.caller, since)
+    if not counts:
+        return None
+    ok, failed = counts.get("successful", 0), counts.get("failed", 0)
+    rate = percent(100 * ok / (ok + failed)) if ok + failed else "—"
+    waiting = counts.get("pending", 0) + counts.get("submitted", 0)
+    return Section("Premium collections", [
+        Stat("Collections success rate", rate, "/app/premiums/collections?status=failed",
+             f"{number(ok)} successful, {number(failed)} failed in the last {COLLECTION_WINDOW_DAYS} days"),
+        Stat("Awaiting the bank", number(waiting), "/app/premiums/collections?status=submitted",
+             "pending or submitted"),
+    ])
+
+
+async def _messages(ctx: Ctx) -> Section | None:
+    if not _available("arrears.messaging.service") or ctx.caller.role not in OFFICE:
+        return None
+    from datetime import datetime, time, timedelta
+
+    from arrears.web import queries
+    from arrears.web.render import number, zone
+
+    today = datetime.now(zone(ctx.tz)).date()
+    monday = datetime.combine(today - timedelta(days=today.weekday()), time(0), tzinfo=zone(ctx.tz))
+    counts = await queries.message_counts(ctx.db, ctx.caller, monday)
+    sent = sum(counts.get(k, 0) for k in ("sent", "delivered", "read"))
+    delivered = counts.get("delivered", 0) + counts.get("read", 0)
+    waiting = counts.get("pending", 0) + counts.get("sending", 0)
+    return Section("Messages this week", [
+        Stat("Sent", number(sent), "/app/messaging/log", f"since Monday; {number(waiting)} waiting"),
+        Stat("Delivered", number(delivered), "/app/messaging/log?status=delivered",
+             f"{round(100 * delivered / sent)}% of those sent" if sent else "none sent yet"),
+        Stat("Failed or not sent", number(counts.get("failed", 0)), "/app/messaging/log?status=failed"),
+    ])
+
+
+BUILDERS: list[Any] = [_book, _messages, _premiums, _agents]

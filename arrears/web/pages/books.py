@@ -1,0 +1,311 @@
+"""Debtor books: upload (drag and drop or file picker), live import progress, failed rows with a
+CSV download, accounts with search/filters/sorting/paging and selection, the summary with its
+bucket chart and top accounts, and two uploads compared. The debtors service does the work; the
+import runs as a job, so no page waits for it."""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import AsyncIterator
+from decimal import Decimal
+from typing import Any
+
+from fastapi import APIRouter
+from fastapi.responses import Response, StreamingResponse
+from starlette.datastructures import UploadFile
+
+from arrears.config import get_settings
+from arrears.db import transaction
+from arrears.debtors import compare as compare_service
+from arrears.debtors import service as debtors
+from arrears.debtors import summary as summaries
+from arrears.debtors.models import DebtorReport
+from arrears.debtors.storage import UploadSink, remove_stored
+from arrears.errors import DomainError, ValidationFailed
+from arrears.web import charts, queries
+from arrears.web.context import Ctx, CtxDep
+from arrears.web.forms import FormState, many, text
+from arrears.web.paging import Page, page_params
+from arrears.web.render import is_htmx, key_of, local_dt, money, page, redirect, render_html, svg
+
+router = APIRouter(prefix="/books")
+
+ACCOUNT_SORTS = {"account_code": "Account", "customer_name": "Customer", "current": "Current", "d30": "30 days",
+                 "d60": "60 days", "d90": "90 days", "d120": "120+ days", "total_balance": "Balance",
+                 "overdue_amount": "Overdue"}
+CSV_INJECTION = ("=", "+", "-", "@", "\t", "\r")
+SELECT_ALL_PAGE = debtors.MAX_PER_PAGE
+
+
+def scope_of(ctx: Ctx) -> str:
+    return "organisation" if ctx.is_manager else "own"
+
+
+def as_page(p: debtors.Page[Any]) -> Page[Any]:
+    return Page(p.items, p.page, p.per_page, p.total)
+
+
+# ------------------------------------------------------------------ list and upload
+
+
+async def _books_page(ctx: Ctx, form: FormState, status: int = 200) -> Response:
+    pg, per = page_params(ctx.request, default=20)
+    reports = await debtors.list_reports(ctx.db, ctx.caller, page=pg, per_page=per, scope=scope_of(ctx))
+    completed = await _completed(ctx, 20)
+    return page(ctx, "books/index.html", status=status, reports=as_page(reports), form=form,
+                completed=completed, max_mb=get_settings().upload_max_size // (1024 * 1024))
+
+
+async def _completed(ctx: Ctx, n: int) -> list[DebtorReport]:
+    out: list[DebtorReport] = []
+    pg = 1
+    while len(out) < n:
+        chunk = await debtors.list_reports(ctx.db, ctx.caller, page=pg, per_page=debtors.MAX_PER_PAGE,
+                                           scope=scope_of(ctx))
+        out.extend(r for r in chunk.items if r.status == "completed")
+        if not chunk.has_more:
+            break
+        pg += 1
+    return out[:n]
+
+
+@router.get("")
+async def books(ctx: CtxDep) -> Response:
+    return await _books_page(ctx, FormState())
+
+
+@router.post("")
+async def upload(ctx: CtxDep) -> Response:
+    ctx.require_write()
+    form = await ctx.form()
+    file = form.get("file")
+    state = FormState()
+    if not isinstance(file, UploadFile) or not file.filename:
+        state.add("file", "Choose a spreadsheet to upload (or drop it on the box).")
+        return await _books_page(ctx, state, 400)
+    sink = UploadSink(ctx.org.id, file.filename)
+    try:
+        while chunk := await file.read(1 << 20):
+            sink.write(chunk)
+        stored = sink.finish()
+    except DomainError as exc:
+        sink.discard()
+        state.add("file", exc.message)
+        return await _books_page(ctx, state, 413 if exc.code == "FILE_TOO_LARGE" else 400)
+    try:
+        report = await debtors.create_report(ctx.db, ctx.caller, stored)
+    except BaseException:
+        remove_stored(stored)
+        raise
+    return redirect(ctx.request, f"/app/books/{key_of(report)}",
+                    flash=f"{report.original_filename} uploaded. The import runs in the background.")
+
+
+# ------------------------------------------------------------------ compare
+
+
+@router.get("/compare")
+async def compare(ctx: CtxDep) -> Response:
+    p = ctx.request.query_params
+    a, b = p.get("upload", ""), p.get("other", "")
+    completed = await _completed(ctx, 50)
+    result = None
+    state = FormState({"upload": a, "other": b})
+    if a and b:
+        if a == b:
+            state.add("other", "Choose two different uploads.")
+        else:
+            result = await compare_service.compare_reports(ctx.db, ctx.caller, a, b, limit=25)
+    options = [(str(key_of(r)), f"{r.original_filename} · {local_dt(r.created_at, ctx.tz)}") for r in completed]
+    return page(ctx, "books/compare.html", completed=completed, options=options, result=result, form=state)
+
+
+# ------------------------------------------------------------------ one upload
+
+
+async def _report_context(ctx: Ctx, report: DebtorReport) -> dict[str, Any]:
+    progress = await debtors.report_progress(ctx.db, ctx.caller, report.id)
+    return {"report": report, "progress": progress}
+
+
+def bucket_chart(summary: dict[str, Any], report_id: Any, currency: str, *, selected: bool = False) -> str:
+    data = []
+    for bucket, b in zip(summaries.BUCKETS, summary["age_analysis"]["buckets"], strict=True):
+        amount = b["selected_amount"] if selected else b["total_amount"]
+        data.append(charts.Datum(b["name"], amount, f"/app/books/{report_id}/accounts?sort=-{bucket.key}",
+                                 money(amount, currency)))
+    return charts.bar_chart(data, title="Balance by age bucket", css_class="chart-bars-ageing")
+
+
+@router.get("/{report_id}")
+async def report_page(ctx: CtxDep, report_id: str) -> Response:
+    report = await debtors.get_report(ctx.db, ctx.caller, report_id)
+    context = await _report_context(ctx, report)
+    if report.status == "completed":
+        summary = await summaries.report_summary(ctx.db, report)
+        context |= {"summary": summary, "chart": svg(bucket_chart(summary, key_of(report), ctx.currency))}
+    return page(ctx, "books/report.html", tab="summary", **context)
+
+
+@router.get("/{report_id}/progress")
+async def report_progress(ctx: CtxDep, report_id: str) -> Response:
+    report = await debtors.get_report(ctx.db, ctx.caller, report_id)
+    context = await _report_context(ctx, report)
+    headers = {"HX-Refresh": "true"} if context["progress"].is_complete and is_htmx(ctx.request) else None
+    return render_html(ctx.request, "books/_progress.html", context, ctx=ctx, headers=headers)
+
+
+# ------------------------------------------------------------------ accounts and selection
+
+
+def _filters(ctx: Ctx) -> dict[str, Any]:
+    p = ctx.request.query_params
+    sort = p.get("sort", "")
+    if sort.lstrip("-") not in ACCOUNT_SORTS:
+        sort = ""
+    selected = p.get("selected", "")
+    return {"search": p.get("search", "").strip(), "min_balance": p.get("min_balance", "").strip(),
+            "overdue_only": p.get("overdue_only") in ("1", "true", "on"),
+            "selected": selected if selected in ("yes", "no") else "", "sort": sort}
+
+
+async def _accounts(ctx: Ctx, report: DebtorReport, f: dict[str, Any], pg: int, per: int) -> debtors.Page[Any]:
+    return await debtors.list_snapshots(
+        ctx.db, ctx.caller, report.id, page=pg, per_page=per, search=f["search"] or None,
+        min_balance=f["min_balance"] or None, overdue_only=f["overdue_only"],
+        is_selected={"yes": True, "no": False}.get(f["selected"]), sort=f["sort"] or None)
+
+
+async def _selection(ctx: Ctx, report: DebtorReport) -> dict[str, Any]:
+    return await queries.selection_totals(ctx.db, report)
+
+
+@router.get("/{report_id}/accounts")
+async def accounts(ctx: CtxDep, report_id: str) -> Response:
+    report = await debtors.get_report(ctx.db, ctx.caller, report_id)
+    f = _filters(ctx)
+    pg, per = page_params(ctx.request, default=25, maximum=debtors.MAX_PER_PAGE)
+    state = FormState()
+    try:
+        rows = as_page(await _accounts(ctx, report, f, pg, per))
+    except ValidationFailed as exc:
+        state.error(exc)
+        rows = as_page(await _accounts(ctx, report, f | {"min_balance": ""}, pg, per))
+    context: dict[str, Any] = {"report": report, "rows": rows, "f": f, "sorts": ACCOUNT_SORTS, "form": state,
+               "selection": await _selection(ctx, report), "tab": "accounts"}
+    if is_htmx(ctx.request) and ctx.request.headers.get("hx-target") == "account-table":
+        return render_html(ctx.request, "books/_accounts_table.html", context, ctx=ctx)
+    return page(ctx, "books/accounts.html", **context)
+
+
+@router.post("/{report_id}/selection")
+async def select(ctx: CtxDep, report_id: str) -> Response:
+    """Tick or untick accounts: `ids` (every checkbox on the page) and `selected` (the ticked ones);
+    with `one` (htmx, one checkbox changed), only that account changes."""
+    report = await debtors.get_report(ctx.db, ctx.caller, report_id)
+    form = await ctx.form()
+    shown = set(many(form, "ids"))
+    ticked = set(many(form, "selected")) & shown
+    one = text(form, "one")
+    if one:
+        await debtors.set_selection(ctx.db, ctx.caller, report.id, [one], one in set(many(form, "selected")))
+        return await _selection_response(ctx, report, back=text(form, "back"))
+    if ticked:
+        await debtors.set_selection(ctx.db, ctx.caller, report.id, sorted(ticked), True)
+    if shown - ticked:
+        await debtors.set_selection(ctx.db, ctx.caller, report.id, sorted(shown - ticked), False)
+    if not shown:
+        ctx.require_write()
+    return await _selection_response(ctx, report, back=text(form, "back"))
+
+
+@router.post("/{report_id}/selection/matching")
+async def select_matching(ctx: CtxDep, report_id: str) -> Response:
+    """Select (or unselect) every account that matches the list's current filter."""
+    report = await debtors.get_report(ctx.db, ctx.caller, report_id)
+    ctx.require_write()
+    form = await ctx.form()
+    value = text(form, "action") != "unselect"
+    f = {"search": text(form, "search"), "min_balance": text(form, "min_balance"),
+         "overdue_only": text(form, "overdue_only") in ("1", "true", "on"), "selected": "", "sort": ""}
+    ids: list[str] = []
+    pg = 1
+    while True:
+        chunk = await _accounts(ctx, report, f, pg, SELECT_ALL_PAGE)
+        ids.extend(str(key_of(r)) for r in chunk.items if r.is_selected != value)
+        if not chunk.has_more:
+            break
+        pg += 1
+    changed = await debtors.set_selection(ctx.db, ctx.caller, report.id, ids, value) if ids else 0
+    verb = "selected" if value else "unselected"
+    ctx.flash(f"{changed} more account{'s' if changed != 1 else ''} {verb}.")
+    return await _selection_response(ctx, report, back=text(form, "back"), refresh=True)
+
+
+async def _selection_response(ctx: Ctx, report: DebtorReport, *, back: str, refresh: bool = False) -> Response:
+    if is_htmx(ctx.request) and not refresh:
+        return render_html(ctx.request, "books/_selection.html",
+                           {"report": report, "selection": await _selection(ctx, report)}, ctx=ctx)
+    url = back if back.startswith(f"/app/books/{key_of(report)}/accounts") else f"/app/books/{key_of(report)}/accounts"
+    return redirect(ctx.request, url)
+
+
+# ------------------------------------------------------------------ failed rows
+
+
+@router.get("/{report_id}/errors")
+async def row_errors(ctx: CtxDep, report_id: str) -> Response:
+    report = await debtors.get_report(ctx.db, ctx.caller, report_id)
+    pg, per = page_params(ctx.request, default=50, maximum=debtors.MAX_PER_PAGE)
+    rows = as_page(await debtors.list_row_errors(ctx.db, ctx.caller, report.id, page=pg, per_page=per))
+    return page(ctx, "books/errors.html", report=report, rows=rows, tab="errors",
+                progress=await debtors.report_progress(ctx.db, ctx.caller, report.id))
+
+
+def csv_safe(value: Any) -> str:
+    text_value = "" if value is None else str(value)
+    return "'" + text_value if text_value.startswith(CSV_INJECTION) else text_value
+
+
+@router.get("/{report_id}/errors.csv")
+async def row_errors_csv(ctx: CtxDep, report_id: str) -> Response:
+    report = await debtors.get_report(ctx.db, ctx.caller, report_id)
+
+    async def lines() -> AsyncIterator[bytes]:
+        buffer = io.StringIO()
+        writer = csv.writer(buffer, lineterminator="\r\n")
+        writer.writerow(["row", "column", "value", "reason", "code", "account_code"])
+        yield ("\ufeff" + buffer.getvalue()).encode()
+        async with transaction(readonly=True) as reading:  # the request's transaction ends first
+            async for chunk in debtors.iter_row_errors(reading, report):
+                buffer.seek(0)
+                buffer.truncate()
+                for e in chunk:
+                    writer.writerow([e.sheet_row, csv_safe(e.column), csv_safe(e.value), csv_safe(e.reason),
+                                     e.code, csv_safe(e.account_code)])
+                yield buffer.getvalue().encode()
+
+    name = f"failed-rows-{key_of(report)}.csv"
+    return StreamingResponse(lines(), media_type="text/csv; charset=utf-8",
+                             headers={"Content-Disposition": f'attachment; filename="{name}"'})
+
+
+def trend_chart(reports: list[tuple[DebtorReport, dict[str, Any]]], currency: str) -> str:
+    data = [charts.Datum(local_dt(r.created_at, "UTC", "%d %b"), t["total_balance"], f"/app/books/{key_of(r)}",
+                         money(t["total_balance"], currency)) for r, t in reports]
+    return charts.line_chart(data, title="Total balance across the last uploads")
+
+
+async def book_overview(ctx: Ctx) -> dict[str, Any] | None:
+    """The latest completed upload's summary and the trend over the last ones (for the home page)."""
+    completed = await _completed(ctx, 8)
+    if not completed:
+        return None
+    latest = completed[0]
+    summary = await summaries.report_summary(ctx.db, latest)
+    trend = [(r, await summaries.report_totals(ctx.db, r)) for r in reversed(completed)]
+    return {"report": latest, "summary": summary, "trend": trend,
+            "bucket_chart": bucket_chart(summary, key_of(latest), ctx.currency),
+            "trend_chart": trend_chart(trend, ctx.currency) if len(trend) > 1 else None,
+            "zero": Decimal("0")}

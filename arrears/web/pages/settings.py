@@ -1,0 +1,267 @@
+"""Settings: the organisation's settings (credentials write-only), its users and their access,
+and the premium collection API keys (generate with permissions, shown once, list, revoke)."""
+
+from __future__ import annotations
+
+import zoneinfo
+from datetime import UTC, datetime, time
+
+from fastapi import APIRouter
+from fastapi.responses import Response
+
+from arrears.db import utcnow
+from arrears.errors import Forbidden, NotFound, ValidationFailed
+from arrears.identity import service as identity
+from arrears.identity.models import ACCESS, ROLES
+from arrears.web import queries
+from arrears.web.context import CtxDep
+from arrears.web.forms import FormState, many, text
+from arrears.web.paging import page_params, paged_query
+from arrears.web.render import page, redirect
+
+router = APIRouter(prefix="/settings")
+
+# The premium collection spec's permissions ("Permissions"), in its order.
+PREMIUM_PERMISSIONS = [
+    ("collections:read", "View collection data"),
+    ("collections:write", "Create and update collections"),
+    ("policies:read", "View policy data"),
+    ("policies:write", "Create and update policies"),
+    ("webhooks:receive", "Receive webhook notifications (WebSocket)"),
+    ("*", "Full access to all endpoints"),
+]
+PLAIN_FIELDS = ("name", "timezone", "default_region", "currency_symbol")
+# Provider settings the messaging providers read (arrears/messaging/providers): credentials are
+# write-only here (shown as set or not set, never their values).
+CREDENTIALS = [
+    ("sms_provider", "SMS provider (auto, smsportal, gateway or simulation)", False),
+    ("smsportal_client_id", "SMSPortal client id", False),
+    ("smsportal_api_secret", "SMSPortal API secret", True),
+    ("smsportal_sender_id", "SMSPortal sender id", False),
+    ("messaging_api_url", "HTTP SMS gateway URL", False),
+    ("messaging_api_key", "HTTP SMS gateway API key", True),
+    ("messaging_from", "HTTP SMS gateway sender", False),
+    ("messaging_rate_limit", "Messages per second on your own account", False),
+    ("email_provider", "E-mail provider (auto, sendgrid, smtp or simulation)", False),
+    ("sendgrid_api_key", "SendGrid API key", True),
+    ("sendgrid_from_email", "SendGrid sender address", False),
+    ("sendgrid_from_name", "SendGrid sender name", False),
+    ("sendgrid_webhook_public_key", "SendGrid event webhook verification key", False),
+    ("smtp_host", "SMTP host", False),
+    ("smtp_port", "SMTP port", False),
+    ("smtp_username", "SMTP username", False),
+    ("smtp_password", "SMTP password", True),
+    ("smtp_from", "SMTP sender address", False),
+]
+# Settings with a page of their own (Messaging → Contact rules).
+CONTACT_SETTINGS = ("contact_hours", "holiday_country", "contact_cap", "contact_cap_window")
+_COMMON_ZONES = ("Africa/Johannesburg", "Africa/Lagos", "Africa/Nairobi", "Africa/Cairo", "Europe/London",
+                 "Europe/Berlin", "Asia/Kolkata", "Asia/Dubai", "America/New_York", "UTC")
+
+
+def _zones() -> list[str]:
+    rest = sorted(z for z in zoneinfo.available_timezones() if "/" in z and not z.startswith(("Etc/", "SystemV")))
+    return list(_COMMON_ZONES) + [z for z in rest if z not in _COMMON_ZONES]
+
+
+# ------------------------------------------------------------------ organisation
+
+
+def _org_form(ctx: CtxDep) -> FormState:
+    values = {k: identity.org_setting(ctx.org, k) or "" for k in PLAIN_FIELDS[1:]}
+    values["name"] = ctx.org.name
+    values.setdefault("timezone", "")
+    return FormState(values)
+
+
+def _credential_rows(ctx: CtxDep) -> list[dict[str, object]]:
+    settings = ctx.org.settings or {}
+    rows = []
+    known = {k for k, _, _ in CREDENTIALS}
+    for key, label, secret in CREDENTIALS:
+        raw = settings.get(key)
+        rows.append({"key": key, "label": label, "secret": secret or identity.is_secret_setting(key),
+                     "set": raw not in (None, ""),
+                     "value": "" if secret or identity.is_secret_setting(key) else (raw or ""), "other": False})
+    others = {k: v for k, v in identity.masked_settings(ctx.org).items()
+              if k not in known and k not in PLAIN_FIELDS and k not in ("kind", "status")
+              and k not in CONTACT_SETTINGS}
+    return rows + [{"key": k, "label": k, "secret": v == "********", "set": True, "value": "" if v == "********" else v,
+                    "other": True} for k, v in others.items()]
+
+
+def _org_page(ctx: CtxDep, form: FormState, status: int = 200) -> Response:
+    return page(ctx, "settings/org.html", status=status, form=form, credentials=_credential_rows(ctx),
+                zones=_zones(), tab="org")
+
+
+@router.get("")
+async def org_settings(ctx: CtxDep) -> Response:
+    return _org_page(ctx, _org_form(ctx))
+
+
+@router.post("")
+async def save_org_settings(ctx: CtxDep) -> Response:
+    ctx.require_admin()
+    form = await ctx.form()
+    state = FormState({k: text(form, k) for k in PLAIN_FIELDS})
+    values: dict[str, str] = {}
+    if not state.values["name"]:
+        state.add("name", "The organisation needs a name.")
+    tz = state.values["timezone"]
+    if tz:
+        try:
+            zoneinfo.ZoneInfo(tz)
+        except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+            state.add("timezone", f"{tz!r} is not a time zone; choose one from the list (e.g. Africa/Johannesburg).")
+    region = state.values["default_region"].upper()
+    if region and (len(region) != 2 or not region.isalpha()):
+        state.add("default_region", "Use a two-letter country code such as ZA.")
+    for k in PLAIN_FIELDS:
+        values[k] = region if k == "default_region" else state.values[k]
+    # Credentials: a blank field keeps the stored value; "remove" clears it.
+    for key, _label, _secret in CREDENTIALS:
+        new = form.get(f"cred_{key}")
+        if f"clear_{key}" in form:
+            values[key] = ""
+        elif isinstance(new, str) and new.strip():
+            values[key] = new.strip()
+    extra_key, extra_value = text(form, "extra_key").lower(), text(form, "extra_value")
+    if extra_key:
+        values[extra_key] = extra_value
+    for key in many(form, "clear_other"):
+        values[key] = ""
+    if not state.ok:
+        return _org_page(ctx, state, 400)
+    try:
+        await identity.set_org_settings(ctx.db, ctx.org, values, actor=ctx.caller.actor)
+    except ValidationFailed as exc:
+        return _org_page(ctx, state.error(exc, {"non_field_errors": "__all__"}) if exc.field_errors
+                         else FormState(state.values, {"extra_key": [exc.message]}), 400)
+    return redirect(ctx.request, "/app/settings", flash="Settings saved.")
+
+
+# ------------------------------------------------------------------ users
+
+
+def _user_form() -> FormState:
+    return FormState({"username": "", "email": "", "role": "collection_officer", "access": "write"})
+
+
+async def _users_page(ctx: CtxDep, form: FormState, status: int = 200) -> Response:
+    if not ctx.is_manager:
+        raise Forbidden("Only admins and managers can see the organisation's users.")
+    search = ctx.request.query_params.get("search", "")
+    pg, per = page_params(ctx.request)
+    users = await paged_query(ctx.db, queries.org_members(ctx.caller, search), pg, per, scalars=False)
+    return page(ctx, "settings/users.html", status=status, users=users, form=form, search=search,
+                roles=[(r, r.replace("_", " ").capitalize()) for r in ROLES],
+                access_options=[(a, "Read and write" if a == "write" else "Read only") for a in ACCESS],
+                tab="users")
+
+
+@router.get("/users")
+async def users(ctx: CtxDep) -> Response:
+    return await _users_page(ctx, _user_form())
+
+
+@router.post("/users")
+async def create_user(ctx: CtxDep) -> Response:
+    ctx.require_admin()
+    form = await ctx.form()
+    state = FormState({k: text(form, k) for k in ("username", "email", "role", "access")})
+    password = form.get("password")
+    try:
+        user = await identity.create_user(
+            ctx.db, username=state.values["username"], password=password if isinstance(password, str) else "",
+            role=state.values["role"], org_id=ctx.org.id, email=state.values["email"] or None,
+            access=state.values["access"] or "write", actor=ctx.caller.actor)
+    except ValidationFailed as exc:
+        return await _users_page(ctx, state.error(exc), 400)
+    return redirect(ctx.request, "/app/settings/users", flash=f"User {user.username} created.")
+
+
+@router.post("/users/{user_id:int}/access")
+async def change_access(ctx: CtxDep, user_id: int) -> Response:
+    ctx.require_admin()
+    form = await ctx.form()
+    access = text(form, "access")
+    members = {u.id: u for u in await identity.list_users(ctx.db, ctx.caller)}
+    user = members.get(user_id)
+    if user is None:
+        raise NotFound(f"User {user_id} not found")
+    if user.id == ctx.caller.user_id:
+        raise ValidationFailed("You cannot change your own access; ask another admin.")
+    await identity.add_membership(ctx.db, user, ctx.org.id, access)
+    return redirect(ctx.request, "/app/settings/users",
+                    flash=f"{user.username} now has {'read and write' if access == 'write' else 'read-only'} access.")
+
+
+# ------------------------------------------------------------------ API keys (premium collection API)
+
+
+def _key_form() -> FormState:
+    return FormState({"name": "", "expires_on": ""})
+
+
+async def _keys_page(ctx: CtxDep, form: FormState, *, status: int = 200, new_key: str | None = None,
+                     checked: list[str] | None = None) -> Response:
+    ctx.require_admin(write=False)
+    st = ctx.request.query_params.get("status") or None
+    pg, per = page_params(ctx.request)
+    keys = await paged_query(ctx.db, queries.premium_keys(ctx.caller, st), pg, per)
+    return page(ctx, "settings/api_keys.html", status=status, keys=keys, form=form, new_key=new_key,
+                permissions=PREMIUM_PERMISSIONS, checked=checked or [], status_filter=st or "",
+                now=utcnow(), tab="keys")
+
+
+@router.get("/api-keys")
+async def api_keys(ctx: CtxDep) -> Response:
+    return await _keys_page(ctx, _key_form(), new_key=ctx.revealed_as("premium_key"))
+
+
+@router.post("/api-keys")
+async def create_api_key(ctx: CtxDep) -> Response:
+    ctx.require_admin()
+    form = await ctx.form()
+    state = FormState({"name": text(form, "name"), "expires_on": text(form, "expires_on")})
+    scopes = many(form, "scopes")
+    allowed = {p for p, _ in PREMIUM_PERMISSIONS}
+    if not state.values["name"]:
+        state.add("name", "Give the key a name, so that you recognise it later (e.g. the system that uses it).")
+    if not scopes:
+        state.add("scopes", "Choose at least one permission.")
+    elif set(scopes) - allowed:
+        state.add("scopes", "Unknown permission.")
+    expires_at = None
+    if state.values["expires_on"]:
+        try:
+            day = datetime.strptime(state.values["expires_on"], "%Y-%m-%d").date()
+            expires_at = datetime.combine(day, time(23, 59, 59), tzinfo=UTC)
+        except ValueError:
+            state.add("expires_on", "Use a date such as 2026-12-31.")
+    if state.ok:
+        try:
+            key, raw = await identity.create_api_key(
+                ctx.db, org_id=ctx.org.id, kind="pct", scopes=scopes, name=state.values["name"],
+                expires_at=expires_at, created_by_user_id=ctx.caller.user_id, actor=ctx.caller.actor)
+        except ValidationFailed as exc:
+            state.error(exc, {"expiresAt": "expires_on"})
+        else:
+            ctx.reveal_next(raw, "premium_key")
+            return redirect(ctx.request, "/app/settings/api-keys", flash=f"API key {key.name} generated.")
+    return await _keys_page(ctx, state, status=400, checked=scopes)
+
+
+@router.post("/api-keys/{key_id}/revoke")
+async def revoke_api_key(ctx: CtxDep, key_id: str) -> Response:
+    ctx.require_admin()
+    try:
+        key = await identity.find_api_key(ctx.db, key_id)
+    except NotFound:
+        key = None
+    if key is None or key.org_id != ctx.org.id or key.client_id is not None:
+        raise NotFound(f"API key {key_id} not found")
+    await identity.revoke_api_key(ctx.db, key, actor=ctx.caller.actor)
+    return redirect(ctx.request, "/app/settings/api-keys", flash=f"Key {key.key_id} revoked; it stops working now.")
+

@@ -120,12 +120,18 @@ async def _truncate_pg(url: str) -> None:
         await engine.dispose()
 
 
+def _redis_base(url: str) -> int:
+    # The URL's own database number offsets ours, so that two suites can share one Redis.
+    tail = url.rsplit("/", 1)[-1]
+    return int(tail) if tail.isdigit() else 0
+
+
 def _redis_url() -> str | None:
     url = os.environ.get("TEST_REDIS_URL")
     if not url:
         return None
     # One Redis database per worker process, flushed per test.
-    return url.rsplit("/", 1)[0] + f"/{1 + _worker_index()}"
+    return url.rsplit("/", 1)[0] + f"/{_redis_base(url) + 1 + _worker_index()}"
 
 
 @pytest.fixture
@@ -233,4 +239,4 @@ def pg_url() -> str:
 def redis_url() -> Iterator[str]:
     url = os.environ.get("TEST_REDIS_URL", DEFAULT_REDIS)
     need_service("Redis", url)
-    yield url.rsplit("/", 1)[0] + f"/{9 + _worker_index()}"
+    yield url.rsplit("/", 1)[0] + f"/{_redis_base(url) + 9 + _worker_index()}"

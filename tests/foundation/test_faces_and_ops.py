@@ -65,7 +65,7 @@ async def test_unhandled_error_is_500_in_face_body(app, client, env):
         r = await c.get("/api/v1/boom-test")
     assert r.status_code == 500
     body = r.json()
-    assert body["error"] == "INTERNAL_ERROR" and "secret internals" not in r.text
+    assert body["error"] == "INTERNAL_SERVER_ERROR" and "secret internals" not in r.text
 
 
 def test_face_of_prefixes():

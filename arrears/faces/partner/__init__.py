@@ -6,11 +6,9 @@ from fastapi import APIRouter
 from arrears.faces.errors import CODE_MAPS, Problem
 from arrears.faces.partner import catalogue, clients, keys, webhooks
 
-# The spec's error codes by status; the message keeps the precise reason. (500 keeps the
-# foundation's INTERNAL_ERROR, which tests/foundation pins for /api/v1; the spec says
-# INTERNAL_SERVER_ERROR — see docs/contracts.md.)
+# The spec's error codes by status; the message keeps the precise reason.
 SPEC_CODES = {400: "VALIDATION_ERROR", 401: "UNAUTHORIZED", 403: "FORBIDDEN", 404: "NOT_FOUND",
-              429: "RATE_LIMIT_EXCEEDED"}
+              429: "RATE_LIMIT_EXCEEDED", 500: "INTERNAL_SERVER_ERROR"}
 
 
 def _spec_codes(p: Problem) -> Problem:

@@ -71,7 +71,11 @@ async def record(session: AsyncSession, *, org_id: int | None, type: str, actor:
     await session.flush()
     for handler in list(_in_tx):
         await handler(session, ev)
-    session.sync_session.info.setdefault("arrears_events", []).append(ev)
+    sync = session.sync_session
+    # Remember the (innermost) transaction the event belongs to: a savepoint that rolls back
+    # takes its own events with it and leaves the others.
+    tx = sync.get_nested_transaction() or sync.get_transaction()
+    sync.info.setdefault("arrears_events", []).append((tx, ev))
     return ev
 
 
@@ -97,8 +101,10 @@ def _jsonable(value: Any) -> Any:
 
 @event.listens_for(Session, "after_commit")
 def _publish_after_commit(session: Session) -> None:
+    if session.get_nested_transaction() is not None:
+        return  # a savepoint was released: the change is not committed until the outer commit
     pending = session.info.pop("arrears_events", [])
-    for ev in pending:
+    for _, ev in pending:
         for publisher in list(_publishers):
             try:
                 publisher(ev)
@@ -106,6 +112,22 @@ def _publish_after_commit(session: Session) -> None:
                 log.exception("event publisher failed for %s", ev.type)
 
 
-@event.listens_for(Session, "after_rollback")
-def _forget_after_rollback(session: Session) -> None:
-    session.info.pop("arrears_events", None)
+@event.listens_for(Session, "after_soft_rollback")
+def _forget_after_rollback(session: Session, previous_transaction: Any) -> None:
+    """Drop the events of the transaction that rolled back (a savepoint or the whole request)."""
+    pending = session.info.get("arrears_events")
+    if not pending:
+        return
+    kept = [(tx, ev) for tx, ev in pending if not _within(tx, previous_transaction)]
+    if kept:
+        session.info["arrears_events"] = kept
+    else:
+        session.info.pop("arrears_events", None)
+
+
+def _within(tx: Any, ancestor: Any) -> bool:
+    while tx is not None:
+        if tx is ancestor:
+            return True
+        tx = tx.parent
+    return False

@@ -18,8 +18,16 @@ from arrears.db import utcnow
 from arrears.errors import DomainError, Forbidden, NotFound, RateLimited, Unauthorized, ValidationFailed
 from arrears.identity import crypto, tokens
 from arrears.identity.caller import Caller
-from arrears.identity.models import (ACCESS, ORG_KINDS, ORG_STATUSES, ROLES, ApiKey, Membership,
-                                     Organisation, User)
+from arrears.identity.models import (
+    ACCESS,
+    ORG_KINDS,
+    ORG_STATUSES,
+    ROLES,
+    ApiKey,
+    Membership,
+    Organisation,
+    User,
+)
 
 # Settings whose values are credentials: encrypted at rest, masked when shown.
 SECRET_MARKERS = ("secret", "password", "api_key", "token", "private")

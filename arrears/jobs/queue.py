@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import random
+import time
+from contextvars import ContextVar
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from arrears.db import utcnow
@@ -48,3 +51,51 @@ def unregister_wakeup(ev: Any) -> None:
 def wake_workers() -> None:
     for ev in list(_wakeups):
         ev.set()
+
+
+# ------------------------------------------------------------------ leases renewed by the job itself
+
+
+@dataclass
+class Lease:
+    """The lease of the job the current task runs (set by the worker around the handler)."""
+
+    job_id: int
+    worker_id: str
+    seconds: float
+    renewed: float = field(default_factory=time.monotonic)  # monotonic time of the last renewal
+
+
+_current_lease: ContextVar[Lease | None] = ContextVar("arrears_job_lease", default=None)
+
+
+def set_current_lease(lease: Lease | None) -> Any:
+    """Called by the worker; returns the token for `reset_current_lease`."""
+    return _current_lease.set(lease)
+
+
+def reset_current_lease(token: Any) -> None:
+    _current_lease.reset(token)
+
+
+async def renew_lease(session: AsyncSession, *, force: bool = False) -> bool:
+    """Extend the running job's lease inside the caller's (write) transaction; True if it did.
+
+    Why: on SQLite a long write transaction holds the database's only write lock, so the worker's
+    heartbeat (its own transaction) waits behind it and the lease runs out; the moment the
+    transaction commits, another worker would claim the job. Renewed here, the new lease commits
+    together with the work (and a rolled-back attempt keeps the old one, so a dead worker's job is
+    still claimed again in time). On PostgreSQL the heartbeat is not blocked (and this update would
+    make it wait on the row lock), so nothing is done there. Cheap to call often: it writes at most
+    every third of the lease, unless `force`.
+    """
+    lease = _current_lease.get()
+    if lease is None or session.get_bind().dialect.name != "sqlite":
+        return False
+    now = time.monotonic()
+    if not force and now - lease.renewed < lease.seconds / 3:
+        return False
+    await session.execute(update(Job).where(Job.id == lease.job_id, Job.locked_by == lease.worker_id)
+                          .values(lease_until=utcnow() + timedelta(seconds=lease.seconds)))
+    lease.renewed = now
+    return True

@@ -17,9 +17,9 @@ import uuid
 from datetime import timedelta
 
 from sqlalchemy import and_, or_, select, update
+from sqlalchemy import event as sa_event
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.orm import Session
-from sqlalchemy import event as sa_event
 
 from arrears.db import get_engine, transaction, utcnow
 from arrears.jobs import queue
@@ -82,9 +82,14 @@ class Worker:
     async def _heartbeat(self, job_id: int) -> None:
         while True:
             await asyncio.sleep(self.lease.total_seconds() / 3)
-            async with transaction(engine=self.engine) as s:
-                await s.execute(update(Job).where(Job.id == job_id, Job.locked_by == self.id)
-                                .values(lease_until=utcnow() + self.lease))
+            try:
+                async with transaction(engine=self.engine) as s:
+                    await s.execute(update(Job).where(Job.id == job_id, Job.locked_by == self.id)
+                                    .values(lease_until=utcnow() + self.lease))
+            except Exception as exc:  # noqa: BLE001 - e.g. SQLite busy behind the job's own write
+                # The job may hold SQLite's write lock (it renews its lease itself then, see
+                # queue.renew_lease); a failed beat must not end the heartbeat for good.
+                log.warning("job %s: lease not renewed (%s); trying again", job_id, exc)
 
     async def _finish(self, job_id: int, **values: object) -> None:
         async with transaction(engine=self.engine) as s:
@@ -95,6 +100,8 @@ class Worker:
         fn = get_handler(job.kind)
         ctx = JobContext.of(job)
         beat = asyncio.create_task(self._heartbeat(job.id))
+        # Lets a long write transaction of the handler renew the lease itself (SQLite).
+        token = queue.set_current_lease(queue.Lease(job.id, self.id, self.lease.total_seconds()))
         try:
             if fn is None:
                 raise Permanent(f"no handler for job kind {job.kind!r}")
@@ -122,6 +129,7 @@ class Worker:
             await self._finish(job.id, status="done", finished_at=utcnow(), lease_until=None,
                                last_error=None)
         finally:
+            queue.reset_current_lease(token)
             beat.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await beat

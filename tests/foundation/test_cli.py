@@ -98,8 +98,8 @@ def test_bootstrap_then_login_and_read_logs(fresh_env: dict[str, str], tmp_path:
 
 
 def test_postgres_refuses_an_old_schema_until_upgraded(pg_url: str, fresh_env: dict[str, str]):
-    from tests.conftest import _pg_exec
     from arrears.config import to_async_url
+    from tests.conftest import _pg_exec
 
     name = f"arrears_cli_{uuid.uuid4().hex[:8]}"
     base = to_async_url(pg_url)

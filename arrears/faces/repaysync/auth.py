@@ -8,8 +8,15 @@ from arrears.config import get_settings
 from arrears.db import isoz
 from arrears.errors import Forbidden, ValidationFailed
 from arrears.faces.deps import SessionDep, UserDep, client_ip
-from arrears.faces.repaysync.schemas import (AccessToken, LogOut, RefreshRequest, RegisterRequest,
-                                             TokenPair, TokenRequest, UserOut)
+from arrears.faces.repaysync.schemas import (
+    AccessToken,
+    LogOut,
+    RefreshRequest,
+    RegisterRequest,
+    TokenPair,
+    TokenRequest,
+    UserOut,
+)
 from arrears.identity import request_log
 from arrears.identity import service as identity
 from arrears.identity.models import User

@@ -1,6 +1,7 @@
 """Benchmark (not a test): a 200,000-row age analysis imported end to end on PostgreSQL.
 
     uv run --frozen python bench/bench_import_xlsx.py [--rows 200000] [--repeat 3] [--no-pandas] [--pg URL]
+                                                      [--no-sqlite] [--file age-analysis.xlsx]
 
 Makes an .xlsx of `rows` accounts and 10 columns (openpyxl, write-only mode), creates and migrates
 a scratch database, then, each in a fresh process reading the same file:
@@ -10,6 +11,7 @@ a scratch database, then, each in a fresh process reading the same file:
   snapshots (the upload's accounts), compute the summary figures, commit — with the peak RSS of
   that process and the time of the report's summary afterwards; then, timed apart, the follow-up
   job that brings the book up to date (customers created, accounts upserted);
+- ours on SQLite: the same import into a scratch SQLite database (executemany in batches);
 - reader: `arrears.debtors.reading.read_age_analysis` alone (parse, validate, phones; no
   database), to show what the import adds to the reading layer it is built on;
 - pandas: `pandas.read_excel(engine="openpyxl")` (reads only; no validation, nothing stored).
@@ -176,6 +178,7 @@ def main() -> None:
     parser.add_argument("--no-pandas", action="store_true", help="skip the (slow) pandas baseline")
     parser.add_argument("--repeat", type=int, default=3, help="best of N for floor, reader and ours")
     parser.add_argument("--keep", action="store_true", help="keep the workbook and upload folder")
+    parser.add_argument("--no-sqlite", action="store_true", help="skip the import into SQLite")
     args = parser.parse_args()
 
     work = Path(tempfile.mkdtemp(prefix="arrears-bench-"))
@@ -196,14 +199,21 @@ def main() -> None:
         env.pop("REDIS_URL", None)
         subprocess.run([sys.executable, "-m", "arrears", "db", "upgrade"], env=env, cwd=ROOT, check=True,
                        capture_output=True)
-        floors, readers, ours = [], [], []
-        for _ in range(max(args.repeat, 1)):  # interleaved, so that the machine's load hits all three
+        lite_env = env | {"DATABASE_URL": f"sqlite:///{(work / 'sqlite' / 'bench.db').as_posix()}"}
+        if not args.no_sqlite:
+            subprocess.run([sys.executable, "-m", "arrears", "db", "upgrade"], env=lite_env, cwd=ROOT,
+                           check=True, capture_output=True)
+        floors, readers, ours, lites = [], [], [], []
+        for _ in range(max(args.repeat, 1)):  # interleaved, so that the machine's load hits them all
             floors.append(child(FLOOR, path))
             readers.append(child(READER, path))
             ours.append(child(OURS, path, env))
+            if not args.no_sqlite:
+                lites.append(child(OURS, path, lite_env))
         floor = min(floors, key=lambda r: float(r["seconds"]))  # type: ignore[arg-type]
         reader = min(readers, key=lambda r: float(r["seconds"]))  # type: ignore[arg-type]
         best = min(ours, key=lambda r: float(r["seconds"]))  # type: ignore[arg-type]
+        lite = min(lites, key=lambda r: float(r["seconds"])) if lites else None  # type: ignore[arg-type]
         pandas = None if args.no_pandas else child(PANDAS, path)
     finally:
         asyncio.run(_pg(args.pg, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
@@ -217,6 +227,10 @@ def main() -> None:
     r_s = float(reader["seconds"])  # type: ignore[arg-type]
     print(f"reader (the reading layer alone, no DB)   {r_s:8.3f} s   reader / floor = {r_s / f_s:.2f}")
     print(f"ours   (import, end to end, PostgreSQL)   {o_s:8.3f} s   ours / floor  = {o_s / f_s:.2f}  (goal <= 2.5)")
+    if lite is not None:
+        l_s = float(lite["seconds"])  # type: ignore[arg-type]
+        print(f"ours   (import, end to end, SQLite)       {l_s:8.3f} s   ours / floor  = {l_s / f_s:.2f}  "
+              f"(summary {float(lite['summary_ms_best']):.1f} ms best; the book {float(lite['book_seconds']):.1f} s)")  # type: ignore[arg-type]
     if pandas is not None:
         p_s = float(pandas["seconds"])  # type: ignore[arg-type]
         print(f"pandas (read_excel, engine=openpyxl)      {p_s:8.3f} s   pandas / ours = {p_s / o_s:.2f}")

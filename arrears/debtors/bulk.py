@@ -25,6 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from arrears.db import UTCDateTime
 from arrears.debtors.models import DebtorRowError, DebtorSnapshot
 from arrears.debtors.reading import AccountRow, RowError
+from arrears.jobs import queue
 
 ZERO = Decimal("0.00")
 MONEY_LIMIT = Decimal("1000000000000")  # Numeric(14, 2) holds less than 10^12
@@ -125,7 +126,8 @@ class SnapshotEncoder:
 
     def add(self, batch: Batch, row: AccountRow) -> None:
         # The hot path of an import (once per row): plain str() of each value (f-string formatting
-        # of a Decimal costs three times as much), zeros spelt without formatting at all.
+        # of a Decimal costs three times as much), zeros spelt without formatting at all, no
+        # helper calls for the usual short values, one escape check on the finished line.
         current, d30, d60, d90, d120, total = (row.current, row.d30, row.d60, row.d90, row.d120,
                                                row.total_balance)
         overdue = d30 + d60 + d90 + d120
@@ -147,12 +149,18 @@ class SnapshotEncoder:
             sms = _ZA_MOBILE.fullmatch(telephone, 2) is not None
         else:
             sms = sms_reachable(telephone, valid)
-        name = row.name if len(row.name) <= 255 else row.name[:255]
-        contact = cut(row.contact, 255)
-        raw = cut(row.telephone_raw, 64)
-        tel = telephone if telephone is None or len(telephone) <= 32 else telephone[:32]
+        name = row.name
+        if len(name) > 255:
+            name = name[:255]
+        contact = row.contact or None
+        if contact is not None and len(contact) > 255:
+            contact = contact[:255]
+        raw = row.telephone_raw or None
+        if raw is not None and len(raw) > 64:
+            raw = raw[:64]
+        if telephone is not None and len(telephone) > 32:
+            telephone = telephone[:32]
         self._next += 1
-        snapshot_id = f"{self._id_prefix}{self._next:012x}"
         if batch.rows == 0:
             batch.first_row = row.sheet_row
         batch.last_row = row.sheet_row
@@ -160,22 +168,33 @@ class SnapshotEncoder:
         batch.total_balance += total
         if self.postgres:
             code = row.account
-            probe = f"{code}{name}{contact or ''}{raw or ''}"
-            if "\\" in probe or "\t" in probe or "\n" in probe or "\r" in probe or "\x00" in probe:
+            escaped = False
+            while True:
+                line = (
+                    f"{self._id_prefix}{self._next:012x}{self._head}{code}\t{name}\t{contact or _NULL}\t"
+                    f"{telephone or _NULL}\t{raw or _NULL}\t{'t' if valid else 'f'}\t{'t' if sms else 'f'}\t"
+                    f"{str(current) if current else '0.00'}\t{str(d30) if d30 else '0.00'}\t"
+                    f"{str(d60) if d60 else '0.00'}\t{str(d90) if d90 else '0.00'}\t"
+                    f"{str(d120) if d120 else '0.00'}\t{str(d150) if d150 else '0.00'}\t"
+                    f"{str(d180) if d180 else '0.00'}\t{_esc(extra_json) if extra_json else _NULL}\t{str(total)}\t"
+                    f"{str(overdue) if overdue else '0.00'}\tf\t{row.sheet_row}\t{self._stamp}\t{self._stamp}\n")
+                # 24 columns make 23 tabs and one newline, unless a text value holds one of COPY's
+                # specials (rare): then the text values are escaped and the line made again.
+                if escaped or (
+                        line.count("\t") == 23 and line.count("\n") == 1 and "\r" not in line
+                        and "\x00" not in line and "\\" not in code and "\\" not in name
+                        and "\\" not in (contact or "") and "\\" not in (raw or "")):
+                    break
+                escaped = True
                 code, name = _esc(code), _esc(name)
                 contact = _esc(contact) if contact else contact
                 raw = _esc(raw) if raw else raw
-            batch.payload.append(
-                f"{snapshot_id}{self._head}{code}\t{name}\t{contact or _NULL}\t{tel or _NULL}\t{raw or _NULL}\t"
-                f"{'t' if valid else 'f'}\t{'t' if sms else 'f'}\t{str(current) if current else '0.00'}\t{str(d30) if d30 else '0.00'}\t"
-                f"{str(d60) if d60 else '0.00'}\t{str(d90) if d90 else '0.00'}\t{str(d120) if d120 else '0.00'}\t{str(d150) if d150 else '0.00'}\t{str(d180) if d180 else '0.00'}\t"
-                f"{_esc(extra_json) if extra_json else _NULL}\t{str(total)}\t{str(overdue) if overdue else '0.00'}\tf\t"
-                f"{row.sheet_row}\t{self._stamp}\t{self._stamp}\n")
+            batch.payload.append(line)
         else:
             batch.payload.append((
-                snapshot_id, self.org_id, self.report_id, row.account, name, contact, tel, raw,
-                int(valid), int(sms), str(current), str(d30), str(d60), str(d90), str(d120),
-                str(d150), str(d180), extra_json, str(total), str(overdue), 0,
+                f"{self._id_prefix}{self._next:012x}", self.org_id, self.report_id, row.account, name,
+                contact, telephone, raw, int(valid), int(sms), str(current), str(d30), str(d60), str(d90),
+                str(d120), str(d150), str(d180), extra_json, str(total), str(overdue), 0,
                 row.sheet_row, self._stamp, self._stamp))
 
 
@@ -310,6 +329,9 @@ async def link_book(session: AsyncSession, report_id: int, report_at: datetime, 
     uuid_sql = "gen_random_uuid()" if is_postgres(session) else _SQLITE_UUID
     values = {"rid": report_id, "now": now}
     created = await session.execute(_params(_INSERT_CUSTOMERS.replace("{uuid}", uuid_sql)), values)
+    await queue.renew_lease(session)  # SQLite: the heartbeat waits behind this write (see there)
     await session.execute(_params(_UPDATE_CUSTOMERS), values)
+    await queue.renew_lease(session)
     await session.execute(_params(_UPSERT_ACCOUNTS), values | {"report_at": report_at})
+    await queue.renew_lease(session, force=True)
     return max(int(getattr(created, "rowcount", 0) or 0), 0)

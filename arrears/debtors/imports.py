@@ -183,12 +183,16 @@ async def _import(report_id: int, upload_id: uuid.UUID, org_id: int, user_id: in
     async with transaction() as s:
         postgres = bulk.is_postgres(s)
         await bulk.delete_report_rows(s, report_id)  # what an interrupted attempt left
+        # On SQLite this transaction holds the write lock the worker's heartbeat needs: the
+        # lease is renewed in here instead (a no-op elsewhere and outside a worker).
+        await queue.renew_lease(s)
 
         def on_rows_read(count: int) -> None:
             tracker.processed_rows = count
 
         reader = await asyncio.to_thread(read_age_analysis, path, aliases, on_rows_read, 1000)
         try:
+            await queue.renew_lease(s)
             header = reader.header
             estimate = header.rows_estimate
             if estimate is None:
@@ -236,6 +240,7 @@ async def _import(report_id: int, upload_id: uuid.UUID, org_id: int, user_id: in
                     accounts += item.rows
                     failed += len(item.errors)
                     total += item.total_balance
+                    await queue.renew_lease(s)
                     if throttle:
                         await asyncio.sleep(throttle)
             finally:
@@ -248,6 +253,7 @@ async def _import(report_id: int, upload_id: uuid.UUID, org_id: int, user_id: in
         tracker.total_rows = tracker.processed_rows = accounts + failed
         tracker.set_stage("saving")
         await tracker.flush(force=True)
+        await queue.renew_lease(s)
         totals = await summary.compute_totals(s, report_id)
         clock["summary"] = time.perf_counter()
         finished = utcnow()
@@ -272,6 +278,7 @@ async def _import(report_id: int, upload_id: uuid.UUID, org_id: int, user_id: in
         report.processing_completed_at = finished
         report.progress_updated_at = finished
         overdue = Decimal(totals["overdue_balance"])
+        await queue.renew_lease(s, force=True)  # committed with the import: no other worker takes it
         # The book (customers, accounts' latest balances) follows from the committed snapshots.
         await queue.enqueue(s, BOOK_JOB, {"upload_id": str(upload_id)}, org_id=org_id,
                             dedupe_key=f"book:{upload_id}")

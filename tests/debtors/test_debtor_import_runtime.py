@@ -20,8 +20,11 @@ from sqlalchemy import func, select
 from arrears.db import transaction, utcnow
 from arrears.debtors import imports
 from arrears.debtors.models import DebtorAccount, DebtorSnapshot
+from arrears.debtors.service import IMPORT_JOB
+from arrears.jobs import queue
 from arrears.jobs.models import Job
-from arrears.jobs.worker import run_until_idle
+from arrears.jobs.registry import load_all_handlers
+from arrears.jobs.worker import Worker, run_until_idle
 from tests.faces.age_analysis.conftest import _cheap_password_hashing, member  # noqa: F401
 from tests.faces.age_analysis.helpers import BOOK, big_csv, post_file, write_book
 
@@ -165,3 +168,81 @@ async def test_the_import_command(officer, tmp_path: Path):
     out = await asyncio.to_thread(_cli, str(good), "--org", str(org.id), "--user", "ghost")
     assert out.returncode != 0 and "no user named" in " ".join(out.stderr.split())
 
+
+
+async def test_a_long_import_keeps_its_job_lease_from_other_workers(client, officer, tmp_path: Path,
+                                                                     monkeypatch):
+    # The import outlives its worker's lease (1 s) several times over. On SQLite its transaction
+    # holds the write lock the heartbeat needs, so the import renews the lease itself; either way
+    # no other worker may take the job while it runs, or the moment it commits.
+    _, who = officer
+    monkeypatch.setenv(imports.THROTTLE_ENV, "0.25")
+    monkeypatch.setattr(imports, "BATCH_ROWS", 500)
+    r = await post_file(client, who.headers, big_csv(tmp_path / "long.csv", 6000))  # ~3 s of batches
+    uid = r.json()["upload"]["id"]
+    load_all_handlers()
+    first = Worker(lease_seconds=1.0, poll_seconds=0.05, concurrency=1)
+    async with transaction(readonly=True) as s:
+        sqlite = s.get_bind().dialect.name == "sqlite"
+    if sqlite:
+        # An import longer than SQLite's busy timeout (30 s) makes every heartbeat fail with
+        # "database is locked": here the heartbeat is off, only the import's renewals count.
+        async def no_heartbeat(job_id: int) -> None:
+            await asyncio.Event().wait()
+
+        monkeypatch.setattr(first, "_heartbeat", no_heartbeat)
+    lease_left_at_finish: list[float] = []
+    finish = first._finish
+
+    async def finish_and_look(job_id: int, **values: object) -> None:
+        # After the import's commit, before the worker marks the job done: still leased?
+        async with transaction(readonly=True) as s:
+            leased = (await s.get(Job, job_id)).lease_until
+        lease_left_at_finish.append((leased - utcnow()).total_seconds())
+        await finish(job_id, **values)
+
+    monkeypatch.setattr(first, "_finish", finish_and_look)
+    job = await first.claim()
+    assert job is not None and job.kind == IMPORT_JOB
+    running = asyncio.create_task(first.run_one(job))
+    await asyncio.sleep(1.5)  # past the lease the claim gave
+    other = Worker(lease_seconds=1.0, poll_seconds=0.05, concurrency=1, kinds={IMPORT_JOB})
+    claims = 0
+    while not running.done():
+        # On SQLite this waits for the import's commit, then must still find the lease held.
+        stolen = await other.claim()
+        claims += 1
+        assert stolen is None, "another worker took the running import"
+        await asyncio.sleep(0.2)
+    await running
+    assert claims >= 1
+    assert len(lease_left_at_finish) == 1 and lease_left_at_finish[0] > 0, lease_left_at_finish
+    async with transaction(readonly=True) as s:
+        row = await s.scalar(select(Job).where(Job.id == job.id))
+        report = await imports.find_report(s, uid)
+    assert (row.status, row.attempts) == ("done", 1)
+    assert report.status == "completed" and report.attempts == 1 and report.success_rows == 6000
+
+
+async def test_renew_lease_writes_only_inside_a_running_job(world):
+    async with transaction() as s:
+        job = await queue.enqueue(s, "test.nothing", {})
+        job.status, job.locked_by, job.lease_until = "running", "me", utcnow()
+        job_id, before = job.id, job.lease_until
+    async with transaction() as s:
+        assert await queue.renew_lease(s) is False  # not inside a worker's job
+    token = queue.set_current_lease(queue.Lease(job_id, "me", 60.0, renewed=0.0))
+    try:
+        async with transaction() as s:
+            renewed = await queue.renew_lease(s)
+            again = await queue.renew_lease(s)  # within a third of the lease: no second write
+    finally:
+        queue.reset_current_lease(token)
+    async with transaction(readonly=True) as s:
+        after = (await s.get(Job, job_id)).lease_until
+    sqlite = s.get_bind().dialect.name == "sqlite"
+    assert (renewed, again) == ((True, False) if sqlite else (False, False))
+    if sqlite:
+        assert (after - before).total_seconds() > 50
+    else:
+        assert after == before  # PostgreSQL: the heartbeat's own transaction does it

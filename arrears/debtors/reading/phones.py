@@ -9,6 +9,7 @@ from phonenumbers' own South African metadata: the fast path answers only when i
 
 from __future__ import annotations
 
+import functools
 import re
 
 import phonenumbers
@@ -78,9 +79,15 @@ def normalise_phone(value: object) -> PhoneResult:
     An invalid number keeps its digits as written, with valid False: the row is still imported,
     and messaging skips it.
     """
-    text = value.strip() if isinstance(value, str) else to_text(value)
+    return read_phone(value)[1:]
+
+
+def read_phone(value: object) -> tuple[str, str | None, bool]:
+    """(the cell as text, digits with country code or None, valid): normalise_phone plus the text
+    it worked from, so that an import reads each telephone cell once."""
+    text = value.strip() if value.__class__ is str else to_text(value)  # type: ignore[attr-defined]
     if not text:
-        return None, False
+        return text, None, False
     compact = text
     if not compact.isdigit():
         # str.replace for the usual formatting is several times cheaper than translate().
@@ -96,10 +103,11 @@ def normalise_phone(value: object) -> PhoneResult:
     else:
         national = None
     if national is not None and len(national) == SA_NATIONAL_DIGITS and _SA_VALID.fullmatch(national):
-        return SA_COUNTRY_CODE + national, True
-    return _slow_path(text)
+        return text, SA_COUNTRY_CODE + national, True
+    return (text, *_slow_path(text))
 
 
+@functools.lru_cache(maxsize=4096)  # the same rubbish ("n/a", "0", "TBA") fills whole columns
 def _slow_path(text: str) -> PhoneResult:
     digits = _valid_digits(text)
     if digits is not None:

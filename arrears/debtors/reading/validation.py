@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 
 from arrears.debtors.reading.headers import HeaderMatch, header_key, is_blank
-from arrears.debtors.reading.phones import normalise_phone
+from arrears.debtors.reading.phones import read_phone
 from arrears.debtors.reading.rows import Cell
 from arrears.debtors.reading.values import (
     CENT,
@@ -29,6 +29,8 @@ BALANCE_VARIANCE = Decimal("0.01")
 _TOTAL_KEYS = frozenset({"total", "totals", "grandtotal", "subtotal", "reporttotal", "totaldebtors"})
 _TOTAL_PREFIXES = ("total", "grandtotal", "subtotal", "reporttotal")
 _AMOUNT_FIELDS = ("current", "d30", "d60", "d90", "d120", "total_balance")
+# Floats below this are amounts repr() spells without an exponent (and not nan or inf).
+_FLOAT_FAST = 1e15
 
 
 # Not frozen: a frozen dataclass's __init__ costs ~1 µs more per row, and rows come by the 100,000.
@@ -79,12 +81,16 @@ class RowValidator:
         self._telephone = columns["telephone"]
         self._contact = columns.get("contact")
         self._total = columns["total_balance"]
-        # (field, column, header) of every money column; buckets past 120 days are "d150" ...
-        self._extras = [(f"d{days}", index, labels[index]) for days, index in match.extra_buckets.items()]
-        self._amounts = [(f, columns[f], labels[columns[f]]) for f in _AMOUNT_FIELDS if f in columns]
-        self._amounts += self._extras
+        # (column or None when the file has none, header) of every money column, in the order of
+        # _AMOUNT_FIELDS, then the buckets past 120 days; (days, position in that list) of those.
+        self._money: list[tuple[int | None, str]] = [
+            (columns[f], labels[columns[f]]) if f in columns else (None, f) for f in _AMOUNT_FIELDS
+        ]
+        extra = list(match.extra_buckets.items())
+        self._extras = [(days, len(_AMOUNT_FIELDS) + n) for n, (days, _) in enumerate(extra)]
+        self._money += [(index, labels[index]) for _, index in extra]
         # Without any ageing column there is nothing to check the total against.
-        self._has_buckets = len(self._amounts) > 1
+        self._has_buckets = sum(f in columns for f in _AMOUNT_FIELDS) > 1 or bool(extra)
         self._labels = labels
         self._header_account = header_key(labels[self._account])
         self._header_name = header_key(labels[self._name])
@@ -116,59 +122,73 @@ class RowValidator:
 
     def check(self, number: int, cells: list[Cell]) -> AccountRow | RowError | None:
         """The row as an account, as a failure, or None when it is not a data row."""
-        cells = self._padded(cells)
-        account = account_code(cells[self._account])
-        if self._skip(cells, account):
-            return None
-        account_label = self._labels[self._account]
+        # The hot loop of every import (once per row): plain locals, the usual cell shapes (text
+        # codes, float or blank amounts) handled inline, the general functions for the rest.
+        if len(cells) < self._width:
+            cells = cells + [""] * (self._width - len(cells))
+        raw_account = cells[self._account]
+        if raw_account.__class__ is str and raw_account.isalnum():
+            account = raw_account  # no spaces, no '.0' to drop
+        else:
+            account = account_code(raw_account)
         if not account:
-            return RowError(number, account_label, "", "The account code is missing.", MISSING_ACCOUNT)
+            if self._skip(cells, account):
+                return None
+            return RowError(number, self._labels[self._account], "", "The account code is missing.",
+                            MISSING_ACCOUNT)
+        # A total row or the header repeated on a new page; header_key() only when needed.
+        key = account.lower() if account.isascii() and account.isalnum() else header_key(account)
+        if key in _TOTAL_KEYS or (key == self._header_account and self._skip(cells, account)):
+            return None
         first_row = self._seen.setdefault(account, number)
         if first_row != number:
             reason = (
                 f"Account code '{account}' appears more than once in the file (first on row {first_row})."
             )
-            return RowError(number, account_label, account, reason, DUPLICATE_ACCOUNT, account)
+            return RowError(number, self._labels[self._account], account, reason, DUPLICATE_ACCOUNT, account)
 
-        amounts: dict[str, Decimal] = {}
-        for target, index, label in self._amounts:
+        values: list[Decimal] = []
+        append = values.append
+        for index, label in self._money:
+            if index is None:
+                append(ZERO)
+                continue
             raw = cells[index]
-            try:
-                amounts[target] = parse_amount(raw)
-            except AmountError as exc:
-                return RowError(number, label, to_text(raw), f"{exc}.", INVALID_AMOUNT, account)
-        extras = {int(target[1:]): amounts[target] for target, _, _ in self._extras}
-        d120 = amounts.get("d120", ZERO)
-        if extras:
+            if raw.__class__ is float and -_FLOAT_FAST < raw < _FLOAT_FAST:  # numeric cell (not nan/inf)
+                if raw == 0.0:
+                    append(ZERO)
+                else:
+                    # As parse_amount: the shortest decimal that round-trips, rounded to cents.
+                    amount = Decimal(repr(raw)).quantize(CENT, ROUND_HALF_UP)
+                    append(amount if amount else ZERO)
+            elif raw == "":
+                append(ZERO)
+            else:
+                try:
+                    append(parse_amount(raw))
+                except AmountError as exc:
+                    return RowError(number, label, to_text(raw), f"{exc}.", INVALID_AMOUNT, account)
+        current, d30, d60, d90, d120, total = values[:6]
+        if self._extras:
+            extras = {days: values[position] for days, position in self._extras}
             d120 += sum(extras.values(), ZERO)
-        get = amounts.get
-        current, d30, d60, d90 = get("current", ZERO), get("d30", ZERO), get("d60", ZERO), get("d90", ZERO)
-        total = amounts["total_balance"]
+        else:
+            extras = {}
         if self._has_buckets:
             buckets = current + d30 + d60 + d90 + d120
             # A cent of rounding is always allowed, so a zero total tolerates 0.01 and no more.
-            if abs(buckets - total) > max(abs(total) * self._variance, CENT):
+            if buckets != total and abs(buckets - total) > max(abs(total) * self._variance, CENT):
                 return self._mismatch(number, buckets, total, to_text(cells[self._total]), account)
 
-        raw_phone = cells[self._telephone]
-        telephone, phone_valid = normalise_phone(raw_phone)
-        contact = to_text(cells[self._contact]) if self._contact is not None else ""
-        return AccountRow(
-            account=account,
-            name=to_text(cells[self._name]),
-            telephone_raw=to_text(raw_phone),
-            telephone=telephone,
-            phone_valid=phone_valid,
-            contact=contact or None,
-            current=current,
-            d30=d30,
-            d60=d60,
-            d90=d90,
-            d120=d120,
-            extra_buckets=extras,
-            total_balance=total,
-            sheet_row=number,
-        )
+        telephone_raw, telephone, phone_valid = read_phone(cells[self._telephone])
+        raw_name = cells[self._name]
+        name = raw_name.strip() if raw_name.__class__ is str else to_text(raw_name)
+        contact = None
+        if self._contact is not None:
+            raw_contact = cells[self._contact]
+            contact = (raw_contact.strip() if raw_contact.__class__ is str else to_text(raw_contact)) or None
+        return AccountRow(account, name, telephone_raw, telephone, phone_valid, contact, current, d30, d60,
+                          d90, d120, extras, total, number)
 
     def _mismatch(
         self, number: int, buckets: Decimal, total: Decimal, raw_total: str, account: str

@@ -384,6 +384,12 @@ async def test_other_tenants_and_other_users_get_404_everywhere(client, team, st
         assert_aama_error(await client.put(f"/api/uploads/{uid}/selection", headers=outsider.headers,
                                            json={"account_ids": ids, "is_selected": True}), 404, "NOT_FOUND")
         assert (await client.get("/api/uploads", headers=outsider.headers)).json()["total"] == 0
+        # The stranger is an admin of their own organisation: its scope holds none of ours.
+        scoped = await client.get("/api/uploads?scope=organisation", headers=outsider.headers)
+        assert scoped.status_code in (200, 403) and scoped.json().get("total", 0) == 0
+        for query in ("?search=", "?is_selected=false", "?overdue_only=true&min_balance=0"):
+            assert_aama_error(await client.get(f"/api/uploads/{uid}/accounts{query}", headers=outsider.headers),
+                              404, "NOT_FOUND")
     # The stranger's own upload cannot adopt our accounts either.
     theirs = await import_file(client, stranger.headers, write_book(tmp_path / "d.xlsx", BOOK))
     r = await client.put(f"/api/uploads/{theirs}/selection", headers=stranger.headers,

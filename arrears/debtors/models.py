@@ -27,6 +27,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    false,
     text,
 )
 from sqlalchemy.orm import Mapped, mapped_column
@@ -99,6 +100,7 @@ class DebtorAccount(Base):
     __table_args__ = (
         UniqueConstraint("org_id", "account_code", name="uq_debtor_accounts_org_id_account_code"),
         Index("ix_debtor_accounts_customer_id", "customer_id"),
+        Index("ix_debtor_accounts_org_id_latest_report_id", "org_id", "latest_report_id"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -123,6 +125,13 @@ class DebtorAccount(Base):
     # thousand, and a check per row would double that cost).
     latest_report_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
     latest_report_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    # The pharmacy face's debtor: contacts as the newest PDF report prints them, whether the
+    # account is a medical-aid control account, and when it left the book (missing from the
+    # newest report: settled, kept with its history, never deleted).
+    email: Mapped[str | None] = mapped_column(String(254), nullable=True)
+    telephone_raw: Mapped[str | None] = mapped_column(String(64), nullable=True)  # as printed
+    is_medical_aid_control: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    settled_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 

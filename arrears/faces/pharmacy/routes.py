@@ -1,0 +1,223 @@
+"""/pharmacies/{pharmacy_id}/debtors… — upload a PDF report, list and count debtors, download
+them as CSV or PDF, send e-mail and SMS reminders, read a debtor's communications.
+
+Query values arrive as strings and are checked by the domain, so a bad one is a 400 with a
+`detail` string (never FastAPI's 422 list). Routes that must not hold a write transaction (the
+upload while PDFium reads the file, the sends while providers answer) resolve the caller in a
+short read-only transaction and write in their own.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator, Iterator
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import Response, StreamingResponse
+from starlette.datastructures import UploadFile
+
+from arrears.db import transaction, utcnow
+from arrears.debtors.storage import too_large_error
+from arrears.errors import ValidationFailed
+from arrears.faces.deps import SessionDep, UserDep, current_caller, user_caller
+from arrears.faces.pharmacy.json import PharmacyJSONResponse
+from arrears.identity.caller import Caller
+from arrears.identity.service import get_org
+from arrears.pharmacy import communications as comms
+from arrears.pharmacy import debtors, reminders, upload
+from arrears.pharmacy.access import for_pharmacy
+
+router = APIRouter(tags=["Pharmacy: debtors"], default_response_class=PharmacyJSONResponse)
+
+BASE = "/pharmacies/{pharmacy_id:int}/debtors"
+MULTIPART_OVERHEAD = 64 * 1024
+READ_CHUNK = 1024 * 1024
+
+UPLOAD_BODY = {"requestBody": {"required": True, "content": {"multipart/form-data": {"schema": {
+    "type": "object", "required": ["file"], "properties": {"file": {"type": "string", "format": "binary"}}}}}}}
+
+
+def _json_body(schema: dict[str, Any]) -> dict[str, Any]:
+    return {"requestBody": {"content": {"application/json": {"schema": {"type": "object", "properties": schema}}}}}
+
+
+IDS = {"type": "array", "items": {"type": "integer"}}
+BUCKETS = {"type": "array", "items": {"type": "string", "enum": list(debtors.SELECTABLE)}}
+SEND_BODY = _json_body({"debtor_ids": IDS, "ageing_buckets": BUCKETS})
+CSV_BODY = _json_body({"debtor_ids": IDS, "min_balance": {"type": "number"}})
+PDF_BODY = _json_body({"debtor_ids": IDS, "ageing_buckets": BUCKETS})
+
+
+async def _acting(request: Request, pharmacy_id: int, *, write: bool) -> Caller:
+    """The caller for this pharmacy, resolved in a short read-only transaction."""
+    async with transaction(readonly=True) as session:
+        caller = await user_caller(await current_caller(request, session))
+    return for_pharmacy(caller, pharmacy_id, write=write)
+
+
+async def _body(request: Request) -> dict[str, Any]:
+    raw = await request.body()
+    if not raw.strip():
+        return {}
+    try:
+        body = json.loads(raw)
+    except (ValueError, UnicodeDecodeError):
+        raise ValidationFailed("The request body must be JSON") from None
+    if not isinstance(body, dict):
+        raise ValidationFailed("The request body must be a JSON object")
+    return body
+
+
+# ------------------------------------------------------------------ upload
+
+
+async def _read_file(request: Request, limit: int) -> tuple[str, bytes]:
+    if "multipart/form-data" not in request.headers.get("content-type", ""):
+        raise ValidationFailed("No file provided: send the PDF as multipart/form-data in the `file` field")
+    try:
+        form = await request.form(max_files=1, max_fields=20)
+    except Exception as exc:  # python-multipart's and Starlette's parse errors alike
+        raise ValidationFailed(f"The upload could not be read as multipart/form-data: {exc}") from None
+    try:
+        item = form.get("file")
+        if not isinstance(item, UploadFile):
+            raise ValidationFailed("No file provided: send the PDF in the `file` field")
+        chunks: list[bytes] = []
+        size = 0
+        while chunk := await item.read(READ_CHUNK):
+            size += len(chunk)
+            if size > limit:
+                raise too_large_error(limit)
+            chunks.append(chunk)
+        return item.filename or "report.pdf", b"".join(chunks)
+    finally:
+        await form.close()
+
+
+@router.post(BASE + "/upload", openapi_extra=UPLOAD_BODY)
+async def upload_report(pharmacy_id: int, request: Request) -> Any:
+    caller = await _acting(request, pharmacy_id, write=True)
+    from arrears.config import get_settings
+
+    limit = get_settings().upload_max_size
+    declared = request.headers.get("content-length")
+    if declared and declared.isdigit() and int(declared) > limit + MULTIPART_OVERHEAD:
+        raise too_large_error(limit)
+    filename, data = await _read_file(request, limit)
+    async with transaction(readonly=True) as session:
+        org = await get_org(session, caller.org_id)
+    # PDFium reads in C without the GIL's help for Python: a thread keeps the loop answering.
+    extraction = await asyncio.to_thread(upload.read_pdf, data, org)
+    async with transaction() as session:
+        stored = await upload.store_upload(session, caller, filename=filename, size=len(data),
+                                           extraction=extraction)
+    accounts, outstanding = stored.totals
+    body: dict[str, Any] = {"report_id": stored.report.id, "total_accounts": accounts,
+                            "total_outstanding": outstanding, "debtors": stored.debtors}
+    if stored.issues:
+        body["issues"] = [upload.issue_view(i) for i in stored.issues]
+    body["settled"] = stored.settled
+    return PharmacyJSONResponse(body)
+
+
+# ------------------------------------------------------------------ list and statistics
+
+
+@router.get(BASE)
+async def list_debtors(pharmacy_id: int, caller: UserDep, session: SessionDep, min_balance: str | None = None,
+                       ageing_buckets: str | None = None, has_email: str | None = None,
+                       has_phone: str | None = None, search: str | None = None,
+                       exclude_medical_aid: str | None = None, page: str | None = None,
+                       per_page: str | None = None) -> Any:
+    acting = for_pharmacy(caller, pharmacy_id)
+    f = debtors.DebtorFilter.parse(min_balance=min_balance, ageing_buckets=ageing_buckets, has_email=has_email,
+                                   has_phone=has_phone, search=search, exclude_medical_aid=exclude_medical_aid)
+    result = await debtors.list_debtors(session, acting, f, page=page, per_page=per_page)
+    return PharmacyJSONResponse({"total": result.total, "page": result.page, "per_page": result.per_page,
+                                 "pages": result.pages,
+                                 "debtors": [debtors.debtor_view(a) for a in result.debtors]})
+
+
+@router.get(BASE + "/statistics")
+async def statistics(pharmacy_id: int, caller: UserDep, session: SessionDep,
+                     exclude_medical_aid: str | None = None) -> Any:
+    acting = for_pharmacy(caller, pharmacy_id)
+    return PharmacyJSONResponse(await debtors.statistics(session, acting, exclude_medical_aid=exclude_medical_aid))
+
+
+# ------------------------------------------------------------------ reminders
+
+
+async def _send(request: Request, pharmacy_id: int, channel: str) -> Any:
+    caller = await _acting(request, pharmacy_id, write=True)
+    body = await _body(request)
+    async with transaction(readonly=True) as session:
+        plan = await reminders.plan(session, caller, channel, body.get("debtor_ids"), body.get("ageing_buckets"))
+    key = request.headers.get("idempotency-key")
+    return PharmacyJSONResponse(await reminders.send(caller, plan, idempotency_key=key[:100] if key else None))
+
+
+@router.post(BASE + "/send-email", openapi_extra=SEND_BODY)
+async def send_email(pharmacy_id: int, request: Request) -> Any:
+    return await _send(request, pharmacy_id, "email")
+
+
+@router.post(BASE + "/send-sms", openapi_extra=SEND_BODY)
+async def send_sms(pharmacy_id: int, request: Request) -> Any:
+    return await _send(request, pharmacy_id, "sms")
+
+
+# ------------------------------------------------------------------ downloads
+
+
+async def _export(request: Request, pharmacy_id: int) -> tuple[Caller, debtors.DebtorFilter, list[dict[str, Any]]]:
+    caller = await _acting(request, pharmacy_id, write=False)
+    body = await _body(request)
+    f = debtors.DebtorFilter.parse(debtor_ids=body.get("debtor_ids"), min_balance=body.get("min_balance"),
+                                   ageing_buckets=body.get("ageing_buckets"),
+                                   exclude_medical_aid=body.get("exclude_medical_aid"))
+    async with transaction(readonly=True) as session:
+        rows = await debtors.export_rows(session, caller, f)
+    return caller, f, rows
+
+
+def _attachment(name: str) -> dict[str, str]:
+    return {"Content-Disposition": f"attachment; filename={name}"}
+
+
+@router.post(BASE + "/download-csv", openapi_extra=CSV_BODY)
+async def download_csv(pharmacy_id: int, request: Request) -> Any:
+    from arrears.pharmacy import exports
+
+    _, f, rows = await _export(request, pharmacy_id)
+    chunks: Iterator[bytes] = exports.debtors_csv(rows, f.ageing_buckets or debtors.BUCKETS)
+
+    async def stream() -> AsyncIterator[bytes]:
+        for chunk in chunks:
+            yield chunk
+
+    return StreamingResponse(stream(), media_type="text/csv; charset=utf-8",
+                             headers=_attachment(f"debtors_{pharmacy_id}.csv"))
+
+
+@router.post(BASE + "/download-pdf", openapi_extra=PDF_BODY)
+async def download_pdf(pharmacy_id: int, request: Request) -> Any:
+    from arrears.pharmacy import exports
+
+    caller, f, rows = await _export(request, pharmacy_id)
+    async with transaction(readonly=True) as session:
+        org = await get_org(session, caller.org_id)
+    data = await asyncio.to_thread(exports.debtors_pdf, rows, pharmacy_name=org.name, generated_at=utcnow(),
+                                   buckets=f.ageing_buckets or debtors.BUCKETS, totals=debtors.totals_of(rows))
+    return Response(data, media_type="application/pdf", headers=_attachment(f"debtors_{pharmacy_id}.pdf"))
+
+
+# ------------------------------------------------------------------ communications
+
+
+@router.get(BASE + "/{debtor_id:int}/communications")
+async def communications(pharmacy_id: int, debtor_id: int, caller: UserDep, session: SessionDep) -> Any:
+    acting = for_pharmacy(caller, pharmacy_id)
+    return PharmacyJSONResponse(await comms.communications(session, acting, debtor_id))

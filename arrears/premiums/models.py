@@ -25,9 +25,11 @@ class Policy(Base):
     uuid: Mapped[uuid.UUID] = mapped_column(GUID, unique=True, default=uuid.uuid4)
     org_id: Mapped[int] = mapped_column(ForeignKey("organisations.id", ondelete="CASCADE"), index=True)
     policy_number: Mapped[str] = mapped_column(String(64))
-    # The policyholder. Until the customers domain exists the person is stored here; `customer_id`
-    # will point at customers.id (the foreign key is added by a later migration).
-    customer_id: Mapped[int | None] = mapped_column(Integer, nullable=True, index=True)
+    # The policyholder, when linked to a customer of the same organisation (the service checks
+    # the organisation). The person's details stay here too: the bank's files need them, and a
+    # deleted customer (ON DELETE SET NULL) must not take the captive's policy with it.
+    customer_id: Mapped[int | None] = mapped_column(
+        ForeignKey("customers.id", ondelete="SET NULL"), nullable=True, index=True)
     client_name: Mapped[str] = mapped_column(String(255))
     client_id_number: Mapped[str | None] = mapped_column(String(32), nullable=True)
     client_email: Mapped[str | None] = mapped_column(String(254), nullable=True)

@@ -10,7 +10,10 @@ Public API (what a debit-order run calls):
 
 * `Actor.system(org_id)` / `Actor.of(caller, org)`: who acts.
 * `get_policy(session, org_id, policy_number)`, `get_collection(session, org_id, reference)`.
-* `upsert_policy(session, actor, PolicyUpdateIn)`.
+* `upsert_policy(session, actor, PolicyUpdateIn)`; cancelling a policy cancels its `pending`
+  collections (`cancel_pending_collections`), each through the state machine with its event.
+* `link_customer(session, actor, policy, customer_id)`: the policyholder as a customer of the
+  same organisation (`policies.customer_id`, ON DELETE SET NULL).
 * `create_collection(session, actor, policy, collection_date=…, amount=None, …)`: a new collection
   (`pending` unless told otherwise), amount = the policy's premium unless given.
 * `transition_collection(session, actor, collection, status, policy=None, **fields)`: one move
@@ -18,7 +21,8 @@ Public API (what a debit-order run calls):
 * `transition_collections(session, actor, collections, status, **fields)`: the same for many
   collections (one query for their policies), e.g. pending → submitted when a bank file goes out.
 * `update_collections(session, actor, items, isolate=…)`: the webhook's find-or-record-and-move,
-  batched (two queries for up to 100 items), each item in a savepoint when `isolate`.
+  batched (two queries to load up to 100 items, one executemany for their UPDATEs); with
+  `isolate` a refused item is that item's error and the others go on.
 """
 
 from __future__ import annotations
@@ -42,6 +46,7 @@ from arrears.db import utcnow
 from arrears.errors import DomainError, NotFound, ValidationFailed
 from arrears.identity.caller import Caller
 from arrears.identity.models import Organisation
+from arrears.premiums import timeline as _timeline  # noqa: F401  (registers the customer timeline source)
 from arrears.premiums.models import Collection, Policy
 from arrears.premiums.schemas import (
     POLICY_NOT_NULL,
@@ -55,6 +60,7 @@ from arrears.premiums.schemas import (
 from arrears.premiums.state import (
     FINAL,
     OPEN,
+    CollectionStatus,
     InvalidTransition,
     PolicyStatus,
     check_transition,
@@ -110,13 +116,21 @@ def captive_out(org: Organisation) -> dict[str, Any]:
     return {"id": str(org.uuid), "name": org.name}
 
 
+_CAPTIVES = "arrears_premium_captives"
+
+
 async def _captive(session: AsyncSession, actor: Actor) -> dict[str, Any]:
     if actor.cell_captive is not None:
         return actor.cell_captive
-    org = await session.get(Organisation, actor.org_id)  # identity map: one query per session
-    if org is None:
-        raise NotFound(f"Organisation {actor.org_id} not found")
-    return captive_out(org)
+    # Kept per session: the identity map holds objects weakly, and a batch of events would
+    # otherwise load the organisation (and autoflush) once per event.
+    cache: dict[int, dict[str, Any]] = session.sync_session.info.setdefault(_CAPTIVES, {})
+    if actor.org_id not in cache:
+        org = await session.get(Organisation, actor.org_id)
+        if org is None:
+            raise NotFound(f"Organisation {actor.org_id} not found")
+        cache[actor.org_id] = captive_out(org)
+    return cache[actor.org_id]
 
 
 @asynccontextmanager
@@ -173,6 +187,8 @@ class PolicyResult:
     policy: Policy
     created: bool
     event_type: str | None  # None when nothing changed
+    # The pending collections a cancellation cancelled with the policy.
+    cancelled_collections: list[Collection] = field(default_factory=list)
 
     @property
     def changed(self) -> bool:
@@ -259,7 +275,54 @@ async def _update_policy(session: AsyncSession, actor: Actor, policy: Policy,
                         after={f: audit_value(f, v) for f, v in changes.items()},
                         data={"policy": out, "cell_captive": await _captive(session, actor),
                               "updated_by": actor.updated_by})
-    return PolicyResult(policy, False, etype)
+    cancelled = []
+    if etype == "policy.cancelled":
+        cancelled = await cancel_pending_collections(session, actor, policy)
+    return PolicyResult(policy, False, etype, cancelled)
+
+
+async def link_customer(session: AsyncSession, actor: Actor, policy: Policy,
+                        customer_id: int | None) -> bool:
+    """Link the policy to its policyholder, a customer of the same organisation (None unlinks).
+    True when the link changed; one `policy.updated` event. Another organisation's customer is
+    not found (the foreign key alone would accept it)."""
+    from arrears.customers.models import Customer  # the customers domain is optional here
+
+    if policy.org_id != actor.org_id:
+        raise PolicyNotFound(f"Policy {policy.policy_number} not found")
+    if customer_id is not None and await session.scalar(
+            select(Customer.id).where(Customer.id == customer_id, Customer.org_id == actor.org_id)) is None:
+        raise NotFound(f"Customer {customer_id} not found")
+    if policy.customer_id == customer_id:
+        return False
+    before = {"customer_id": policy.customer_id}
+    policy.customer_id = customer_id
+    policy.updated_at = utcnow()
+    await events.record(session, org_id=actor.org_id, type="policy.updated", actor=actor.actor,
+                        subject_type="policy", subject_id=policy.uuid, before=before,
+                        after={"customer_id": customer_id},
+                        data={"policy": policy_out(policy), "cell_captive": await _captive(session, actor),
+                              "updated_by": actor.updated_by})
+    return True
+
+
+#: What a collection cancelled with its policy says why.
+POLICY_CANCELLED_REASON = "Policy cancelled"
+
+
+async def cancel_pending_collections(session: AsyncSession, actor: Actor, policy: Policy) -> list[Collection]:
+    """Cancel the policy's `pending` collections (one `collection.updated` event each).
+
+    Only `pending`: a `submitted` collection is already in a bank file, and whether the bank
+    collects it is the bank's answer to tell (its webhook still moves it to a final status)."""
+    pending = list((await session.scalars(
+        select(Collection).where(Collection.org_id == actor.org_id, Collection.policy_id == policy.id,
+                                 Collection.status == CollectionStatus.PENDING.value)
+        .order_by(Collection.id).with_for_update(key_share=True))).all())
+    if not pending:
+        return []
+    return await transition_collections(session, actor, pending, CollectionStatus.CANCELLED.value,
+                                        failure_reason=POLICY_CANCELLED_REASON)
 
 
 # ---------------------------------------------------------------- collections: one move
@@ -289,20 +352,34 @@ def _plan(col: Collection, status: str, fields: dict[str, Any]) -> dict[str, Any
     return changes
 
 
-async def _apply(session: AsyncSession, actor: Actor, col: Collection, policy: Policy,
-                 changes: dict[str, Any], *, created: bool = False) -> None:
+async def _change(session: AsyncSession, actor: Actor, col: Collection, policy: Policy,
+                  changes: dict[str, Any], *, created: bool = False) -> dict[str, Any] | None:
+    """Apply planned changes to the object (no query) and return the event to record for them,
+    None when nothing changed. Recording is left to the caller, so that a batch flushes all its
+    UPDATEs together (one executemany) before its events."""
     if not changes and not created:
-        return
+        return None
     before = None if created else {f: audit_value(f, getattr(col, f)) for f in changes}
     for f, v in changes.items():
         setattr(col, f, v)
     col.updated_at = utcnow()
-    out = collection_out(col, policy)
-    await events.record(session, org_id=actor.org_id, type="collection.updated", actor=actor.actor,
-                        subject_type="collection", subject_id=col.uuid, before=before,
-                        after=out if created else {f: audit_value(f, v) for f, v in changes.items()},
-                        data={"collection": out, "cell_captive": await _captive(session, actor),
-                              "updated_by": actor.updated_by})
+    out = collection_out(col, policy)  # this change's state, even if a later one moves it on
+    return dict(org_id=actor.org_id, type="collection.updated", actor=actor.actor,
+                subject_type="collection", subject_id=col.uuid, before=before,
+                after=out if created else {f: audit_value(f, v) for f, v in changes.items()},
+                data={"collection": out, "cell_captive": await _captive(session, actor),
+                      "updated_by": actor.updated_by})
+
+
+async def _record(session: AsyncSession, pending: Sequence[dict[str, Any] | None]) -> None:
+    for ev in pending:
+        if ev is not None:
+            await events.record(session, **ev)
+
+
+async def _apply(session: AsyncSession, actor: Actor, col: Collection, policy: Policy,
+                 changes: dict[str, Any], *, created: bool = False) -> None:
+    await _record(session, [await _change(session, actor, col, policy, changes, created=created)])
 
 
 async def transition_collection(session: AsyncSession, actor: Actor, collection: Collection,
@@ -335,11 +412,12 @@ async def transition_collections(session: AsyncSession, actor: Actor,
         if c.org_id != actor.org_id:
             raise CollectionNotFound(f"Collection {c.collection_reference} not found")
         plans.append((c, _plan(c, status, fields)))
-    changed = []
+    changed, pending = [], []
     for c, changes in plans:
         if changes:
-            await _apply(session, actor, c, policies[c.policy_id], changes)
+            pending.append(await _change(session, actor, c, policies[c.policy_id], changes))
             changed.append(c)
+    await _record(session, pending)  # the first event's flush writes every UPDATE at once
     return changed
 
 
@@ -482,8 +560,11 @@ def _fields(item: CollectionUpdateIn) -> dict[str, Any]:
             if f in item.model_fields_set}
 
 
-async def _update_one(session: AsyncSession, actor: Actor, book: _Book,
-                      item: CollectionUpdateIn) -> tuple[Collection, Policy, bool]:
+async def _update_one(session: AsyncSession, actor: Actor, book: _Book, item: CollectionUpdateIn
+                      ) -> tuple[Collection, Policy, bool, dict[str, Any] | None]:
+    """One item: find (or record) its collection and plan and apply its move in memory. Every
+    refusal (DomainError) is raised before anything of the item is changed, so a bulk request
+    needs no savepoint per item. Returns the event to record."""
     col, pol = book.find(item)
     if col is None:
         assert item.collection_date is not None
@@ -496,6 +577,8 @@ async def _update_one(session: AsyncSession, actor: Actor, book: _Book,
                          collection_date=item.collection_date,
                          processed_at=now if target in FINAL else None, created_at=now,
                          updated_at=now, **fields)
+        # The earlier items' changes go out first: a rolled-back savepoint would undo them too.
+        await session.flush()
         try:
             async with savepoint(session):
                 session.add(col)
@@ -511,40 +594,42 @@ async def _update_one(session: AsyncSession, actor: Actor, book: _Book,
                 book.add(c)
             return await _update_one(session, actor, book, item)
         book.add(col)
-        await _apply(session, actor, col, pol, {}, created=True)
-        return col, pol, True
+        return col, pol, True, await _change(session, actor, col, pol, {}, created=True)
     changes = _plan(col, item.status, _fields(item))
-    await _apply(session, actor, col, pol, changes)
+    ev = await _change(session, actor, col, pol, changes)
     book.settle(col)
-    return col, pol, False
+    return col, pol, False, ev
 
 
 async def update_collections(session: AsyncSession, actor: Actor,
                              items: Sequence[CollectionUpdateIn | DomainError], *,
                              isolate: bool = True) -> list[ItemResult]:
-    """Apply status updates in order. With `isolate`, each item runs in a savepoint and a bad
-    item becomes that item's error; without, the first error is raised."""
+    """Apply status updates in order (a later item sees what an earlier one did). With
+    `isolate`, a refused item becomes that item's error and the others go on; without, the
+    first error is raised.
+
+    Round trips for a batch, whatever its size: the two loading queries, the collections'
+    UPDATEs in one executemany, then the events (`arrears.events.record`, one INSERT each).
+    No savepoint per item: every refusal is raised before its item changes anything, and only a
+    recording (an INSERT that can race) runs in a savepoint of its own."""
     good = [i for i in items if isinstance(i, CollectionUpdateIn)]
     book = _Book(actor.org_id)
     if good:
         await book.load(session, good)
     await _captive(session, actor)  # load the organisation once, outside any savepoint
     results: list[ItemResult] = []
+    pending: list[dict[str, Any] | None] = []
     for index, item in enumerate(items):
-        if isinstance(item, DomainError):
-            if not isolate:
-                raise item
-            results.append(ItemResult(index, error=item))
-            continue
-        if not isolate:
-            col, pol, created = await _update_one(session, actor, book, item)
-            results.append(ItemResult(index, col, pol, created))
-            continue
         try:
-            async with savepoint(session):  # a rolled-back item's events are never published
-                col, pol, created = await _update_one(session, actor, book, item)
+            if isinstance(item, DomainError):
+                raise item
+            col, pol, created, ev = await _update_one(session, actor, book, item)
         except DomainError as exc:
+            if not isolate:
+                raise
             results.append(ItemResult(index, error=exc))
             continue
+        pending.append(ev)
         results.append(ItemResult(index, col, pol, created))
+    await _record(session, pending)
     return results

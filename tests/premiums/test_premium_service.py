@@ -185,3 +185,45 @@ async def test_bulk_loads_in_two_queries(world):
     assert all(r.error is None for r in results), [r.error for r in results if r.error]
     assert results[-1].collection.status == "successful"
     assert len(selects) <= 2, selects
+
+
+async def test_bulk_of_100_writes_in_batches_without_savepoints(world):
+    """100 moves: two loading queries, one UPDATE (executemany), no savepoint per item, and
+    still one event per item, in the items' order."""
+    numbers = tuple(f"POL_{i}" for i in range(100))
+    org = await _setup(world, numbers=numbers)
+    async with transaction() as s:
+        actor = service.Actor.system(org.id)
+        for i, n in enumerate(numbers):
+            policy = await service.get_policy(s, org.id, n)
+            await service.create_collection(s, actor, policy, collection_date=date(2026, 12, 1),
+                                            collection_reference=f"COL_{i}")
+    items = [parse_collection_update({"collection_reference": f"COL_{i}", "status": "submitted",
+                                      "bank_reference": f"B{i}"}) for i in range(100)]
+    items[50] = parse_collection_update({"collection_reference": "COL_50", "status": "successful"})
+    statements: list[tuple[str, bool]] = []
+
+    def seen(conn, cursor, statement, params, context, executemany):
+        statements.append((" ".join(statement.split()[:2]).upper(), executemany))
+
+    engine = get_engine().sync_engine
+    event.listen(engine, "before_cursor_execute", seen)
+    try:
+        async with transaction() as s:
+            results = await service.update_collections(s, service.Actor.system(org.id), items)
+    finally:
+        event.remove(engine, "before_cursor_execute", seen)
+    assert [r.error.code if r.error else "ok" for r in results] == (
+        ["ok"] * 50 + ["INVALID_STATUS_TRANSITION"] + ["ok"] * 49)
+    assert not [st for st, _ in statements if st.startswith(("SAVEPOINT", "RELEASE"))]
+    updates = [many for st, many in statements if st == "UPDATE COLLECTIONS"]
+    assert updates == [True], statements
+    evs = await _events(org.id, "collection.updated")
+    moved = [e for e in evs if e.before is not None]
+    assert [e.data["collection"]["collection_reference"] for e in moved] == [
+        f"COL_{i}" for i in range(100) if i != 50]
+    async with transaction() as s:
+        cols = {c.collection_reference: c for c in await s.scalars(
+            select(Collection).where(Collection.org_id == org.id))}
+    assert cols["COL_50"].status == "pending" and cols["COL_99"].status == "submitted"
+    assert cols["COL_7"].bank_reference == "B7"

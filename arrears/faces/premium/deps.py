@@ -23,9 +23,10 @@ from starlette.background import BackgroundTask, BackgroundTasks
 from starlette.exceptions import HTTPException
 
 from arrears import ratelimit
-from arrears.errors import DomainError, Forbidden, RateLimited, Unauthorized, ValidationFailed
-from arrears.faces.deps import CallerDep, SessionDep, client_ip
+from arrears.errors import DomainError, Forbidden, RateLimited, ValidationFailed
+from arrears.faces.deps import SessionDep, client_ip
 from arrears.faces.errors import STATUS_CODES
+from arrears.faces.premium.auth import require_active, resolve_pct_key
 from arrears.faces.premium.errors import premium_code
 from arrears.identity import crypto
 from arrears.identity import service as identity
@@ -87,15 +88,14 @@ async def _rate_limit(request: Request, key: ApiKey, bucket: str) -> None:
 def api_call(permission: str | None, bucket: str = "standard") -> Any:
     """Dependency: the authenticated, rate-limited, permitted call of a cell captive's API key."""
 
-    async def dependency(request: Request, session: SessionDep, caller: CallerDep) -> PremiumCall:
+    async def dependency(request: Request, session: SessionDep) -> PremiumCall:
+        caller, org = await resolve_pct_key(request, session)  # the key and its captive: one query
         key = caller.api_key
-        if caller.kind != "api_key" or key is None or key.kind != "pct":
-            raise Unauthorized("These endpoints take a cell captive's API key (Authorization: Bearer "
-                               "pct_…), not a user token", code="INVALID_API_KEY")
+        assert key is not None
         # Plain values: a failed flush expires ORM objects, and the log still needs them.
         request.state.premium_key = KeyRef(key.id, key.org_id, key.key_id)
         await _rate_limit(request, key, bucket)
-        org = await identity.require_active_org(session, caller)
+        require_active(org)
         if permission and not caller.has_scope(permission):
             raise Forbidden(f"This API key lacks the {permission} permission",
                             code="INSUFFICIENT_PERMISSIONS")

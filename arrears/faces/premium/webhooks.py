@@ -102,6 +102,9 @@ async def update_policy(body: PolicyUpdateIn, call: PremiumCall = api_call("poli
         message = "Policy updated successfully"
     else:
         message = "Policy unchanged: it already had these values"
+    if result.cancelled_collections:
+        n = len(result.cancelled_collections)
+        message += f"; {n} pending collection{'s' if n != 1 else ''} cancelled"
     return await answer(call, {"data": {"policy": policy_out(result.policy), "message": message}})
 
 

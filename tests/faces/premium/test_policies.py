@@ -167,3 +167,27 @@ async def test_same_policy_number_in_two_captives(client, world, captive):
     assert a["id"] != b["id"] and b["client_name"] == "Someone Else"
     assert (await _policy(captive.org.id)).client_name == "John Doe"
     assert [e.type for e in await _events(other.org.id)] == ["policy.created"]
+
+
+async def test_cancelling_cancels_the_pending_collections(client, captive):
+    from datetime import date
+
+    from arrears.premiums.models import Collection
+    from tests.faces.premium.conftest import add_collection
+
+    await put_policy(client, captive)
+    await add_collection(captive, "POL_123456", date(2024, 1, 15), "pending", reference="COL_P")
+    await add_collection(captive, "POL_123456", date(2024, 2, 15), "submitted", reference="COL_S")
+    r = await client.post(URL, headers=captive.headers,
+                          json={"policy_number": "POL_123456", "status": "cancelled"})
+    assert r.status_code == 200
+    assert r.json()["data"]["message"] == "Policy updated successfully; 1 pending collection cancelled"
+    assert r.json()["data"]["policy"]["status"] == "cancelled"
+    async with transaction() as s:
+        cols = {c.collection_reference: c.status for c in await s.scalars(
+            select(Collection).where(Collection.org_id == captive.org.id))}
+    assert cols == {"COL_P": "cancelled", "COL_S": "submitted"}
+    # The collection webhook sees the cancelled collection as final.
+    r = await client.post("/api/webhooks/collections/update", headers=captive.headers,
+                          json={"collection_reference": "COL_P", "status": "submitted"})
+    assert r.status_code == 409 and r.json()["error"]["code"] == "INVALID_STATUS_TRANSITION"

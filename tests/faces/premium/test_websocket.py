@@ -1,6 +1,7 @@
 """/ws on a real uvicorn server on loopback: auth, the spec's event messages of one's own cell
 captive only (and only committed changes), the connection limit, pings, and fan-out from one
-server process to sockets held by another through Redis."""
+server process to sockets held by another through Redis (and the rate limit shared by both
+processes)."""
 
 from __future__ import annotations
 
@@ -63,7 +64,8 @@ async def live(app):
 
 
 async def _connect(port: int) -> Any:
-    return await websockets.connect(f"ws://127.0.0.1:{port}/ws", open_timeout=5)
+    # Generous: a busy machine (parallel suites) can take seconds to answer the handshake.
+    return await websockets.connect(f"ws://127.0.0.1:{port}/ws", open_timeout=30)
 
 
 async def _recv(ws: Any, wait: float = 5.0, skip_pings: bool = True) -> dict[str, Any]:
@@ -248,6 +250,9 @@ async def with_redis(env, redis_url, monkeypatch):
     await hub.shutdown()
 
 
+SECOND_PROCESS_START_TIMEOUT = 90.0
+
+
 @pytest.fixture
 async def second_process(env, with_redis):
     """Another server process on the same database and Redis."""
@@ -260,14 +265,16 @@ async def second_process(env, with_redis):
         sys.executable, "-m", "uvicorn", "--factory", "arrears.app:create_app", "--host", "127.0.0.1",
         "--port", str(port), "--log-level", "warning", env=proc_env, cwd=os.getcwd())
     try:
+        # Importing the whole app takes seconds on a busy machine: wait by the clock, not by tries.
+        deadline = asyncio.get_running_loop().time() + SECOND_PROCESS_START_TIMEOUT
         async with httpx.AsyncClient() as c:
-            for _ in range(300):
+            while True:
                 with contextlib.suppress(httpx.HTTPError):
-                    if (await c.get(f"http://127.0.0.1:{port}/healthz")).status_code == 200:
+                    if (await c.get(f"http://127.0.0.1:{port}/healthz", timeout=2)).status_code == 200:
                         break
-                await asyncio.sleep(0.05)
-            else:
-                raise RuntimeError("the second server process did not start")
+                if proc.returncode is not None or asyncio.get_running_loop().time() > deadline:
+                    raise RuntimeError("the second server process did not start")
+                await asyncio.sleep(0.1)
         yield port
     finally:
         proc.terminate()
@@ -305,3 +312,20 @@ async def test_the_connection_limit_spans_processes(world, live, captive, second
         assert (await _closed(ws))[0] == 1008
     for s in sockets:
         await s.close()
+
+
+async def test_the_rate_limit_spans_processes(client, world, captive, second_process):
+    """With REDIS_URL, one key's requests count against one limit in every server process."""
+    _, raw = await world.api_key(captive.org.id, ["*"], rate_limit_override=4)
+    h = {"Authorization": f"Bearer {raw}"}
+    async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{second_process}") as there:
+        answers = []
+        for i in range(5):
+            c = client if i % 2 == 0 else there
+            r = await c.get("/api/webhooks/logs", headers=h)
+            answers.append((r.status_code, r.headers.get("X-RateLimit-Remaining")))
+        assert answers == [(200, "3"), (200, "2"), (200, "1"), (200, "0"), (429, "0")]
+        r = await there.get("/api/webhooks/logs", headers=h)
+        assert r.status_code == 429 and int(r.headers["Retry-After"]) > 0
+        # Another key of the same captive has its own count, in both processes.
+        assert (await there.get("/api/webhooks/logs", headers=captive.headers)).status_code == 200

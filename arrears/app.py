@@ -21,7 +21,8 @@ from arrears.ops import router as ops_router
 log = logging.getLogger("arrears.app")
 
 # Each face is a package exposing `router`; faces not built yet are simply absent.
-FACE_PACKAGES = ["repaysync", "age_analysis", "pharmacy", "premium", "partner", "providers", "templates_api"]
+FACE_PACKAGES = ["repaysync", "age_analysis", "pharmacy", "premium", "partner", "providers", "templates_api",
+                 "collections"]
 REPAYSYNC_PREFIXES = ("/api/auth/", "/api/users/", "/api/customers/", "/api/loans/",
                       "/api/interactions/", "/api/logs/")
 

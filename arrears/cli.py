@@ -25,6 +25,7 @@ app.add_typer(orgs_app, name="orgs")
 app.add_typer(users_app, name="users")
 app.add_typer(keys_app, name="api-keys")
 app.add_typer(__import__("arrears.messaging.cli", fromlist=["app"]).app, name="opt-out")
+app.add_typer(__import__("arrears.premiums.debit_orders.cli", fromlist=["app"]).app, name="debit-orders")
 
 console = Console(stderr=True)
 T = TypeVar("T")

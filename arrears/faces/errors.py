@@ -58,6 +58,7 @@ def _partner(p: Problem) -> dict[str, Any]:
 
 # Longest prefix first. A prefix matches the path exactly or followed by "/".
 FACES: list[tuple[str, str, Renderer]] = [
+    ("/api/v1/collections", "collections", _premium),  # debit orders: the premium face's body
     ("/api/v1", "partner", _partner),
     ("/api/webhooks", "premium", _premium),
     ("/ws", "premium", _premium),

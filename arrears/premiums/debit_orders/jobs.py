@@ -1,0 +1,65 @@
+"""The daily scheduled run of a captive (when its `schedule_enabled` setting is on).
+
+One job per captive and day (dedupe key `debit_orders:daily:<org>:<day>`). It first queues the
+next day's job (so one failing day never stops the schedule), then runs the debit orders due on
+day + `lead_days` and applies the auto-success rule as of the day. Every step is idempotent
+(`runs.execute_run`, `settlement.settle`), so a worker that dies at any line just runs it again.
+Turning the setting off ends the chain: the next job finds it off and does nothing.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, time, timedelta
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from arrears.db import transaction, utcnow
+from arrears.jobs.queue import enqueue
+from arrears.jobs.registry import JobContext, Permanent, handler
+from arrears.premiums.debit_orders.runs import execute_run
+from arrears.premiums.debit_orders.settings import get_settings
+from arrears.premiums.debit_orders.settlement import settle
+
+DAILY = "debit_orders.daily"
+#: The hour (UTC) a scheduled run starts: early, so the file reaches the bank in time.
+RUN_HOUR = 4
+
+
+def daily_key(org_id: int, day: date) -> str:
+    return f"debit_orders:daily:{org_id}:{day.isoformat()}"
+
+
+async def schedule_daily(session: AsyncSession, org_id: int, day: date) -> None:
+    """Queue the captive's job of `day` (at RUN_HOUR, or now when that has passed); a day whose job
+    already ran is followed by the next day's."""
+    at = max(datetime.combine(day, time(RUN_HOUR), tzinfo=UTC), utcnow())
+    job = await enqueue(session, DAILY, {"org_id": org_id, "date": day.isoformat()}, org_id=org_id,
+                        run_at=at, dedupe_key=daily_key(org_id, day))
+    if job.status in ("done", "dead"):
+        nxt = day + timedelta(days=1)
+        await enqueue(session, DAILY, {"org_id": org_id, "date": nxt.isoformat()}, org_id=org_id,
+                      run_at=datetime.combine(nxt, time(RUN_HOUR), tzinfo=UTC),
+                      dedupe_key=daily_key(org_id, nxt))
+
+
+@handler(DAILY)
+async def daily_run(ctx: JobContext) -> None:
+    try:
+        org_id = int(ctx.payload["org_id"])
+        day = date.fromisoformat(ctx.payload["date"])
+    except (KeyError, TypeError, ValueError) as exc:
+        raise Permanent(f"bad payload: {exc}") from None
+    async with transaction() as s:
+        settings = await get_settings(s, org_id)
+        if settings is None or not settings.schedule_enabled:
+            return
+        lead = settings.lead_days
+        # A job that ran late (the worker was down) is followed by tomorrow's, not by a burst of
+        # the days missed: the next run catches up every policy due since.
+        nxt = max(day, utcnow().date()) + timedelta(days=1)
+        await enqueue(s, DAILY, {"org_id": org_id, "date": nxt.isoformat()}, org_id=org_id,
+                      run_at=datetime.combine(nxt, time(RUN_HOUR), tzinfo=UTC),
+                      dedupe_key=daily_key(org_id, nxt))
+    await execute_run(org_id, day + timedelta(days=lead), started_by="schedule", today=day)
+    async with transaction() as s:
+        await settle(s, org_id, day)

@@ -1,0 +1,51 @@
+"""The debit-order migration on the test engine (SQLite, or PostgreSQL with TEST_DATABASE_URL):
+the template was upgraded from empty; here it goes down (dropping only its tables) and up again,
+and the premiums branch keeps one head."""
+
+from __future__ import annotations
+
+import asyncio
+
+from alembic import command
+from alembic.script import ScriptDirectory
+from sqlalchemy import inspect
+from sqlalchemy.ext.asyncio import create_async_engine
+
+from arrears import migrate
+
+TABLES = {"debit_order_settings", "debit_order_runs", "debit_order_items", "debit_order_files",
+          "reconciliation_records"}
+REVISION = "0007_debit_orders"
+
+
+def _tables(url: str) -> set[str]:
+    async def read() -> set[str]:
+        engine = create_async_engine(url)
+        try:
+            async with engine.connect() as conn:
+                return set(await conn.run_sync(lambda c: inspect(c).get_table_names()))
+        finally:
+            await engine.dispose()
+
+    return asyncio.run(read())
+
+
+def test_debit_orders_is_the_one_head_of_the_premiums_branch():
+    script = ScriptDirectory.from_config(migrate.alembic_config("sqlite+aiosqlite:///unused.db"))
+    premium_heads = [h for h in script.get_heads()
+                     if "0005_premiums" in {r.revision for r in script.iterate_revisions(h, "base")}]
+    assert premium_heads == [REVISION]
+
+
+def test_down_and_up(db_url):
+    assert TABLES <= _tables(db_url)
+    before = migrate._current_heads(db_url)
+    assert REVISION in before
+    try:
+        command.downgrade(migrate.alembic_config(db_url), f"{REVISION}@-1")
+        left = _tables(db_url)
+        assert not TABLES & left
+        assert {"policies", "collections", "organisations"} <= left
+    finally:
+        migrate.upgrade(db_url)
+    assert TABLES <= _tables(db_url) and migrate._current_heads(db_url) == before

@@ -6,9 +6,10 @@ outbox; only the waiting is different.
         Recipient(ref=debtor.id, to=debtor.phone, content=text, customer_id=…, debtor_account_id=…),
     ], idempotency_key=request_key)
 
-Each result is `sent` (with the provider's `external_id`), `pending` (it will go later: outside
-permitted contact hours, or the provider is busy and the worker retries it; `scheduled_for` says
-when) or `failed` (with the provider's or the contact rule's reason in `error`).
+Each result is `sent` (with the provider's `external_id`), `pending` (it will go later: held
+outside permitted contact hours — `error_code` OUTSIDE_CONTACT_HOURS with the reason in `error` —
+or the provider is busy and the worker retries it; `scheduled_for` says when) or `failed` (with
+the provider's or the contact rule's reason in `error` and its code in `error_code`).
 
 Transactions: the rows must be committed before the provider is called (so that a crash can
 never send a message that has no row), so `dispatch_now` commits on its own and takes no
@@ -17,8 +18,8 @@ would wait for itself. A face route does this by resolving its caller with a rea
 (see the pharmacy face), or by calling it after its own transaction has committed.
 
 Idempotency: with an `idempotency_key`, each recipient's message is keyed
-`{key}:{channel}:{ref}`; calling again with the same key sends nothing new and answers with the
-state of the messages the first call wrote.
+`{key}:{channel}:{ref}`; calling again with the same key (even at the same time: the unique key
+decides) sends nothing new and answers with the state of the messages the first call wrote.
 """
 
 from __future__ import annotations
@@ -31,10 +32,11 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from arrears.customers.phones import parse_email, region_or_default, try_parse_phone
-from arrears.db import transaction, utcnow
+from arrears.customers.phones import parse_email, region_or_default
+from arrears.db import isoz, transaction, utcnow
 from arrears.errors import ValidationFailed
 from arrears.identity.caller import Caller
 from arrears.identity.service import get_org, org_setting
@@ -69,9 +71,14 @@ class DispatchResult:
     status: str  # sent | pending | failed
     message_id: str | None = None
     external_id: str | None = None
-    error: str | None = None
-    error_code: str | None = None
-    scheduled_for: datetime | None = None
+    error: str | None = None  # why it failed, or why it waits (pending)
+    error_code: str | None = None  # OPTED_OUT, CAP_REACHED, INVALID_RECIPIENT, OUTSIDE_CONTACT_HOURS, …
+    scheduled_for: datetime | None = None  # pending: when it goes
+
+    @property
+    def reason(self) -> str | None:
+        """What a face shows next to a recipient that was not sent (yet)."""
+        return None if self.status == "sent" else self.error
 
 
 def _draft(r: Recipient, channel: str, region: str, key: str | None) -> Draft:
@@ -81,11 +88,9 @@ def _draft(r: Recipient, channel: str, region: str, key: str | None) -> Draft:
         if not r.to or not str(r.to).strip():
             problem = (rules.NO_RECIPIENT, "No phone number" if channel == "sms" else "No email address")
         elif channel == "sms":
-            phone = try_parse_phone(str(r.to), region)
-            if phone is None:
+            recipient = rules.phone_key(str(r.to), region)
+            if recipient is None:
                 problem = (rules.INVALID_RECIPIENT, f"Invalid phone number: {r.to}")
-            else:
-                recipient = phone.digits
         else:
             try:
                 recipient = parse_email(str(r.to)).lower()
@@ -105,8 +110,14 @@ def _result(r: Recipient, m: Message | None) -> DispatchResult:
     if status == "failed":
         return DispatchResult(r.ref, r.to, "failed", str(m.uuid), m.external_id, m.response or "Failed",
                               m.error_code)
+    due = outbox.aware(m.next_attempt_at)
+    if m.attempts == 0 and due > outbox.aware(m.created_at):
+        # Held by the contact rules (outside permitted hours): it goes by itself at `due`.
+        return DispatchResult(r.ref, r.to, "pending", str(m.uuid), None,
+                              f"Held: outside permitted contact hours; it will be sent at {isoz(due)}",
+                              rules.OUTSIDE_HOURS, due)
     return DispatchResult(r.ref, r.to, "pending", str(m.uuid), m.external_id, m.response,
-                          scheduled_for=outbox.aware(m.next_attempt_at))
+                          m.error_code, scheduled_for=due)
 
 
 async def dispatch_now(caller: Caller, *, channel: str, recipients: Sequence[Recipient], source: str = "pharmacy",
@@ -123,27 +134,16 @@ async def dispatch_now(caller: Caller, *, channel: str, recipients: Sequence[Rec
     s = messaging_settings()
     retries = _check_retries(max_retries, s)
     me = outbox.worker_name()
-    async with transaction(engine=engine) as session:
-        org = await get_org(session, caller.org_id)
-        region = region_or_default(org_setting(org, "default_region"))
-        drafts = [_draft(r, channel, region, idempotency_key) for r in recipients]
-        existing: dict[str, Message] = {}
-        keys = [d.idempotency_key for d in drafts if d.idempotency_key]
-        if keys:
-            rows = (await session.scalars(select(Message).where(Message.org_id == org.id,
-                                                                Message.idempotency_key.in_(keys)))).all()
-            existing = {m.idempotency_key: m for m in rows if m.idempotency_key}
-        fresh = [d for d in drafts if not (d.idempotency_key and d.idempotency_key in existing)]
-        queued = None
-        if fresh:
-            queued = await queue_messages(session, org, fresh, actor=caller.actor, user_id=caller.user_id,
-                                          source=source, max_retries=retries, override_cap=override_cap,
-                                          settings=s, drain=False)
-        new_ids = set(queued.ids) if queued else set()
-        # Claim them for this call before committing, so no worker takes them meanwhile.
-        if new_ids:
-            await session.execute(update(Message).where(Message.id.in_(new_ids), Message.status == "pending")
-                                  .values(claimed_by=me, claim_until=utcnow() + s.lease))
+    try:
+        drafts, existing, fresh, queued = await _write(caller, channel, recipients, source, idempotency_key,
+                                                       override_cap, retries, s, me, engine)
+    except IntegrityError:
+        if not idempotency_key:
+            raise
+        # A concurrent call with the same key wrote its rows first: answer with those.
+        drafts, existing, fresh, queued = await _write(caller, channel, recipients, source, idempotency_key,
+                                                       override_cap, retries, s, me, engine)
+    new_ids = set(queued.ids) if queued else set()
     if new_ids:
         if await _due_now(new_ids, utcnow(), engine):
             await outbox.send_now(new_ids, me, engine=engine, settings=s)
@@ -178,6 +178,40 @@ async def dispatch_now(caller: Caller, *, channel: str, recipients: Sequence[Rec
                 d = ids_by_key[key]
                 rows[id(d)] = by_key.get(key)
     return [_result(r, rows.get(id(d))) for r, d in zip(recipients, drafts, strict=True)]
+
+
+async def _write(caller: Caller, channel: str, recipients: Sequence[Recipient], source: str, key: str | None,
+                 override_cap: bool, retries: int, s: Any, me: str, engine: AsyncEngine | None
+                 ) -> tuple[list[Draft], dict[str, Message], list[Draft], Any]:
+    """Write the rows (one commit), skipping those an earlier call with the same key wrote, and
+    claim the new ones for this call so that no worker takes them meanwhile."""
+    async with transaction(engine=engine) as session:
+        org = await get_org(session, caller.org_id)
+        region = region_or_default(org_setting(org, "default_region"))
+        drafts = [_draft(r, channel, region, key) for r in recipients]
+        seen: set[str] = set()
+        for d in drafts:  # the same ref twice under one key would be one message: the second is refused
+            if d.idempotency_key in seen:
+                d.idempotency_key = None
+                d.problem = (rules.DUPLICATE, "Not sent: listed twice in this request")
+            elif d.idempotency_key:
+                seen.add(d.idempotency_key)
+        existing: dict[str, Message] = {}
+        keys = [d.idempotency_key for d in drafts if d.idempotency_key]
+        if keys:
+            rows = (await session.scalars(select(Message).where(Message.org_id == org.id,
+                                                                Message.idempotency_key.in_(keys)))).all()
+            existing = {m.idempotency_key: m for m in rows if m.idempotency_key}
+        fresh = [d for d in drafts if not (d.idempotency_key and d.idempotency_key in existing)]
+        queued = None
+        if fresh:
+            queued = await queue_messages(session, org, fresh, actor=caller.actor, user_id=caller.user_id,
+                                          source=source, max_retries=retries, override_cap=override_cap,
+                                          settings=s, drain=False)
+            if queued.ids:
+                await session.execute(update(Message).where(Message.id.in_(queued.ids), Message.status == "pending")
+                                      .values(claimed_by=me, claim_until=utcnow() + s.lease))
+    return drafts, existing, fresh, queued
 
 
 async def _due_now(ids: set[int], now: datetime, engine: AsyncEngine | None) -> set[int]:

@@ -16,8 +16,9 @@ from arrears import events
 from arrears.customers.models import Customer
 from arrears.db import utcnow
 from arrears.errors import NotFound, ValidationFailed
+from arrears.messaging import rules
 from arrears.messaging.models import CHANNELS, OPT_OUT_SOURCES, OptOut
-from arrears.messaging.rules import normalise_recipient
+from arrears.messaging.rules import org_region
 
 ALL = "all"
 
@@ -46,12 +47,15 @@ async def add(session: AsyncSession, org_id: int, *, channel: str, customer_id: 
                                                                Customer.org_id == org_id))
         if found is None:
             raise NotFound(f"Customer {customer_id} not found")
+    region = await org_region(session, org_id)
+    if customer_id is None:
+        targets = _targets(channel, recipient, region)
+    else:  # the customer opts out; a number/address given too is kept on its own channel's row
+        targets = [(ch, rules.normalise_recipient(ch, recipient, region)
+                    if recipient and rules.recipient_channel(recipient) == ch else None)
+                   for ch in channels_of(channel)]
     out: list[OptOut] = []
-    for ch in channels_of(channel):
-        norm = normalise_recipient(ch, recipient) if recipient else None
-        if recipient and not norm:
-            raise ValidationFailed("recipient is not a phone number or an e-mail address",
-                                   field_errors={"recipient": ["Not a phone number or an address."]})
+    for ch, norm in targets:
         q = select(OptOut).where(OptOut.org_id == org_id, OptOut.channel == ch)
         q = q.where(OptOut.customer_id == customer_id) if customer_id is not None else q.where(
             OptOut.customer_id.is_(None), OptOut.recipient == norm)
@@ -78,6 +82,25 @@ async def add(session: AsyncSession, org_id: int, *, channel: str, customer_id: 
     return out
 
 
+def _targets(channel: str, recipient: str | None, region: str) -> list[tuple[str, str | None]]:
+    """(channel, normalised recipient) pairs to record. A bare recipient is stored in the one
+    form sends compare (rules.normalise_recipient: E.164 digits, or a lower-cased address), and
+    `all` means the channels the recipient can be reached on: a number is SMS, an address e-mail."""
+    channels = channels_of(channel)
+    if not recipient:
+        return [(ch, None) for ch in channels]
+    kind = rules.recipient_channel(recipient)
+    if kind not in channels:
+        raise ValidationFailed(f"{recipient!r} is not an {'e-mail address' if channel == 'email' else 'SMS number'}",
+                               field_errors={"recipient": [f"Not valid for {channel}."]})
+    norm = rules.normalise_recipient(kind, recipient, region)
+    if not norm:
+        what = "phone number" if kind == "sms" else "e-mail address"
+        raise ValidationFailed(f"recipient is not a valid {what}",
+                               field_errors={"recipient": [f"Not a valid {what}."]})
+    return [(kind, norm)]
+
+
 async def remove(session: AsyncSession, org_id: int, opt_out_id: int | str, actor: str = "system") -> None:
     row = await get(session, org_id, opt_out_id)
     await session.execute(delete(OptOut).where(OptOut.id == row.id))
@@ -90,12 +113,13 @@ async def remove(session: AsyncSession, org_id: int, opt_out_id: int | str, acto
 async def remove_for(session: AsyncSession, org_id: int, *, channel: str, customer_id: int | None = None,
                      recipient: str | None = None, actor: str = "system") -> int:
     count = 0
-    for ch in channels_of(channel):
+    region = await org_region(session, org_id)
+    for ch, norm in _targets(channel, None if customer_id is not None else recipient, region):
         q = select(OptOut).where(OptOut.org_id == org_id, OptOut.channel == ch)
         if customer_id is not None:
             q = q.where(OptOut.customer_id == customer_id)
         else:
-            q = q.where(OptOut.recipient == normalise_recipient(ch, recipient))
+            q = q.where(OptOut.recipient == norm)
         for row in (await session.scalars(q)).all():
             await remove(session, org_id, row.id, actor)
             count += 1
@@ -134,8 +158,12 @@ async def list_for(session: AsyncSession, org_id: int, *, channel: str | None = 
     return list(rows), int(total)
 
 
-async def customers_with_phone(session: AsyncSession, org_id: int, digits: str) -> list[int]:
-    """Customers of the organisation whose number is this one (27821234567)."""
+async def customers_with_phone(session: AsyncSession, org_id: int, number: str) -> list[int]:
+    """Customers of the organisation whose number is this one (in any form: 27821234567,
+    082 123 4567)."""
+    digits = rules.phone_key(number, await org_region(session, org_id))
+    if digits is None:
+        return []
     rows = await session.scalars(select(Customer.id).where(Customer.org_id == org_id,
                                                            Customer.phone_e164 == "+" + digits))
     return list(rows)

@@ -292,8 +292,10 @@ _SENT = (update(_t).where(_t.c.id == bindparam("b_id"), _t.c.claimed_by == bindp
          .values(status=case((_t.c.status == "sending", "sent"), else_=_t.c.status),
                  external_id=func.coalesce(_t.c.external_id, bindparam("b_ext")),
                  sent_at=func.coalesce(_t.c.sent_at, bindparam("b_now")),
-                 response=bindparam("b_response"), error_code=None, claimed_by=None, claim_until=None,
-                 updated_at=bindparam("b_now")))
+                 # A receipt that came first (UNDELIV before our answer was written) keeps its reason.
+                 response=case((_t.c.status == "failed", _t.c.response), else_=bindparam("b_response")),
+                 error_code=case((_t.c.status == "failed", _t.c.error_code), else_=None),
+                 claimed_by=None, claim_until=None, updated_at=bindparam("b_now")))
 
 
 def retry_delay(settings: MessagingSettings, retry_number: int, retry_after: float | None) -> float:

@@ -42,7 +42,7 @@ from arrears.db import utcnow
 from arrears.errors import Forbidden, NotFound, ValidationFailed
 from arrears.identity.models import Organisation
 from arrears.identity.service import org_setting
-from arrears.messaging import optouts
+from arrears.messaging import optouts, rules
 from arrears.messaging.models import Message, MessageReceipt
 from arrears.messaging.outbox import OUTCOME_UNKNOWN, message_event_data
 from arrears.messaging.providers.sendgrid import REFERENCE_ARG
@@ -246,12 +246,17 @@ async def smsportal(session: AsyncSession, token: str, payload: Any) -> Tally:
     return tally
 
 
+def _region(org: Organisation) -> str:
+    return rules.region_or_default(org_setting(org, "default_region"))
+
+
 async def _smsportal_dlr(session: AsyncSession, org: Organisation, item: Mapping[str, Any], tally: Tally) -> None:
     raw = str(_first(item, "Status")).strip()
     status = SMSPORTAL_STATUSES.get(raw.upper().replace("-", "").replace(" ", ""), None)
     ref = _first(item, "UserReference", "CustomerId", "CustomerID")
     event_id = _first(item, "EventId", "EventID")
-    msisdn = str(_first(item, "Msisdn", "Phonenumber", "PhoneNumber") or "").lstrip("+") or None
+    written = str(_first(item, "Msisdn", "Phonenumber", "PhoneNumber") or "")
+    msisdn = rules.phone_key(written, _region(org)) or written.lstrip("+") or None  # as recipients are stored
     m = await _find(session, org.id, "smsportal", ref, str(event_id) if event_id is not None else None, msisdn)
     key = f"dlr:{ref or ''}:{event_id or ''}:{msisdn or ''}:{raw}:{_first(item, 'Received', 'ID', 'Id') or ''}"
     if m is None:

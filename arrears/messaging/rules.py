@@ -20,6 +20,8 @@ from datetime import datetime, timedelta
 from sqlalchemy import and_, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from arrears.customers.phones import DEFAULT_REGION, region_or_default, try_parse_phone
+from arrears.debtors.reading.phones import normalise_phone
 from arrears.identity.models import Organisation
 from arrears.identity.service import org_setting
 from arrears.messaging.contact_rules import DEFAULT_COUNTRY, DEFAULT_TZ, ContactHours
@@ -34,6 +36,8 @@ OPTED_OUT = "OPTED_OUT"
 CAP_REACHED = "CAP_REACHED"
 INVALID_RECIPIENT = "INVALID_RECIPIENT"
 NO_RECIPIENT = "NO_RECIPIENT"
+DUPLICATE = "DUPLICATE"
+OUTSIDE_HOURS = "OUTSIDE_CONTACT_HOURS"  # held (pending), not failed: it goes at the next permitted minute
 
 
 def contact_hours(org: Organisation, settings: MessagingSettings) -> ContactHours:
@@ -67,19 +71,56 @@ def cap(org: Organisation, settings: MessagingSettings) -> Cap:
     return Cap(max(0, per_window), window if window > timedelta(0) else settings.cap_window)
 
 
-def normalise_recipient(channel: str, recipient: str | None) -> str | None:
+def phone_key(value: str | None, region: str = DEFAULT_REGION) -> str | None:
+    """The one form every SMS recipient is stored and compared in: E.164 digits without the `+`
+    (27821234567), parsed by phonenumbers in the organisation's region, so `082 123 4567`,
+    `+27 82 123 4567` and `27821234567` are the same person. A bare digit string a provider
+    reports (international, no `+`) is tried as international when it is not a local number.
+    None when it is not a valid number."""
+    text = " ".join(str(value or "").split())
+    if not text:
+        return None
+    if text.startswith("00"):
+        text = "+" + text[2:]
+    region = region_or_default(region)
+    if region == DEFAULT_REGION:
+        # The import's fast path: the same digits phonenumbers gives, without its cost per call.
+        digits, valid = normalise_phone(text)
+        if valid:
+            return digits
+    phone = try_parse_phone(text, region)
+    if phone is None and not text.startswith("+"):
+        phone = try_parse_phone("+" + text, region)
+    return phone.digits if phone is not None else None
+
+
+def email_key(value: str | None) -> str | None:
+    text = (value or "").strip().lower()
+    return text or None
+
+
+def recipient_channel(recipient: str) -> str:
+    """The channel a bare recipient belongs to: an address has an @, anything else is a number."""
+    return "email" if "@" in recipient else "sms"
+
+
+def normalise_recipient(channel: str, recipient: str | None, region: str = DEFAULT_REGION) -> str | None:
     if recipient is None:
         return None
-    value = recipient.strip()
-    if channel == "email":
-        return value.lower() or None
-    digits = "".join(ch for ch in value if ch.isdigit())
-    return digits or None
+    return email_key(recipient) if channel == "email" else phone_key(recipient, region)
+
+
+async def org_region(session: AsyncSession, org_id: int) -> str:
+    """The organisation's `default_region` (ZA when unset): how numbers without a country code read."""
+    org = await session.get(Organisation, org_id)
+    return region_or_default(org_setting(org, "default_region") if org is not None else None)
 
 
 async def opted_out(session: AsyncSession, org_id: int, channel: str,
                     people: Sequence[tuple[int | None, str | None]]) -> set[int]:
     """Indexes of `people` ((customer_id, recipient) pairs) who opted out of the channel."""
+    if channel == "email":  # addresses are stored lower-cased in opt-outs, written as given in messages
+        people = [(c, r.lower() if r else r) for c, r in people]
     customers = {c for c, _ in people if c is not None}
     recipients = {r for _, r in people if r}
     if not customers and not recipients:

@@ -284,6 +284,7 @@ async def queue_messages(session: AsyncSession, org: Organisation, drafts: Seque
     due = hours.next_permitted(now)
     reasons: Counter[str] = Counter()
     problems: dict[int, tuple[str, str]] = {}
+    region = rules.region_or_default(rules.org_setting(org, "default_region"))
     for channel in providers:
         idx = [i for i, d in enumerate(drafts) if d.channel == channel]
         for i in idx:
@@ -293,6 +294,16 @@ async def queue_messages(session: AsyncSession, org: Organisation, drafts: Seque
             elif not d.recipient:
                 problems[i] = (rules.NO_RECIPIENT, "Not sent: no " + ("mobile number" if channel == "sms"
                                                                       else "e-mail address"))
+            else:
+                # One form of a number for every row (E.164 digits), the form opt-outs, the cap
+                # and receipts compare; an address goes out as written (compared lower-cased).
+                norm = (rules.phone_key(d.recipient, region) if channel == "sms"
+                        else d.recipient.strip() or None)
+                if norm is None:
+                    problems[i] = (rules.INVALID_RECIPIENT, f"Not sent: {d.recipient} is not a valid "
+                                   + ("mobile number" if channel == "sms" else "e-mail address"))
+                else:
+                    d.recipient = norm
         live = [i for i in idx if i not in problems]
         out = await rules.opted_out(session, org.id, channel, [(drafts[i].customer_id, drafts[i].recipient)
                                                                for i in live])

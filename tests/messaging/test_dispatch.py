@@ -87,6 +87,23 @@ async def test_same_idempotency_key_sends_once(env, world, live, smsportal, monk
     assert other[0].status == "sent" and len(smsportal.requests) == 2
 
 
+async def test_concurrent_calls_with_one_key_send_once(env, world, live, smsportal, monkeypatch):
+    import asyncio
+
+    org, c = await _org(world, monkeypatch, smsportal)
+    smsportal.delay = 0.2  # the first call is still sending when the second one writes
+    recipients = [Recipient(7, "0821234567", "Dear John"), Recipient(8, "0831234567", "Dear Jane")]
+    a, b = await asyncio.gather(*(dispatch_now(c, channel="sms", recipients=recipients, idempotency_key="req-1")
+                                  for _ in range(2)))
+    assert [r.message_id for r in a] == [r.message_id for r in b]
+    assert len(await messages()) == 2 and len(smsportal.accepted) == 2 and smsportal.duplicates == 0
+    # One ref listed twice under a key is one message; the second is refused with the reason.
+    [once, twice] = await dispatch_now(c, channel="sms", recipients=[Recipient(9, "0841234567", "x"),
+                                                                     Recipient(9, "0841234567", "x")],
+                                       idempotency_key="req-2")
+    assert once.status == "sent" and (twice.status, twice.error_code) == ("failed", "DUPLICATE")
+
+
 async def test_transient_failure_is_retried_before_answering(env, world, live, smsportal, monkeypatch):
     org, c = await _org(world, monkeypatch, smsportal)
     smsportal.script.append(Reply(503, {"errors": [{"errorMessage": "busy"}]}))
@@ -123,6 +140,9 @@ async def test_outside_hours_is_pending_with_its_time(env, world, live, smsporta
     org, c = await _org(world, monkeypatch, smsportal)
     [r] = await dispatch_now(c, channel="sms", recipients=[Recipient(1, "0821234567", "Dear John")])
     assert r.status == "pending" and r.scheduled_for == datetime(2026, 12, 17, 6, 0, tzinfo=UTC)
+    # The face can say why it waits (the pharmacy spec's per-debtor reason).
+    assert r.error_code == "OUTSIDE_CONTACT_HOURS" and r.reason == (
+        "Held: outside permitted contact hours; it will be sent at 2026-12-17T06:00:00Z")
     assert smsportal.requests == []
 
 

@@ -123,8 +123,17 @@ async def test_opt_outs_api(client, world, admin):
     assert o["source"] == "api" and o["reason"] == "asked by phone"
     again = await client.post("/api/v1/opt-outs", headers=h, json={"customerId": str(john.uuid), "channel": "sms"})
     assert again.json()["data"][0]["id"] == o["id"]  # idempotent
+    # A bare number opts out of the channel it reaches (SMS), stored as the E.164 digits sends use.
     r = await client.post("/api/v1/opt-outs", headers=h, json={"recipient": "+27 83 123 4567", "channel": "all"})
-    assert {x["channel"] for x in r.json()["data"]} == {"sms", "email"}
+    assert [(x["channel"], x["recipient"]) for x in r.json()["data"]] == [("sms", "27831234567")]
+    r = await client.post("/api/v1/opt-outs", headers=h, json={"recipient": "083 123 4567", "channel": "sms"})
+    assert r.status_code == 201 and len(await opt_outs()) == 2  # the same number: idempotent
+    r = await client.post("/api/v1/opt-outs", headers=h, json={"recipient": "Jane@Example.com", "channel": "all"})
+    assert [(x["channel"], x["recipient"]) for x in r.json()["data"]] == [("email", "jane@example.com")]
+    for bad in ({"recipient": "12345", "channel": "sms"}, {"recipient": "jane@example.com", "channel": "sms"},
+                {"recipient": "082 123 4567", "channel": "email"}):
+        r = await client.post("/api/v1/opt-outs", headers=h, json=bad)
+        assert r.status_code == 400 and r.json()["error"] == "VALIDATION_ERROR", bad
     r = await client.get("/api/v1/opt-outs", headers=h, params={"customerId": john.id})
     assert r.json()["pagination"]["total"] == 1
     assert (await client.get("/api/v1/opt-outs", headers=h)).json()["pagination"]["total"] == 3

@@ -218,9 +218,12 @@ async def main(args: argparse.Namespace) -> None:
         async with transaction(readonly=True) as s:
             delivered = await s.scalar(select(func.count()).select_from(WebhookDelivery)
                                        .where(WebhookDelivery.status == "DELIVERED"))
+            attempts = await s.scalar(select(func.sum(WebhookDelivery.attempt_count)))
         total = await received(url)
         assert delivered == len(bodies), f"only {delivered} of {len(bodies)} delivered"
-        assert total == 3 * len(bodies), f"receiver saw {total}"
+        # At least once: an answer slower than the subscription's timeout is sent again.
+        assert 3 * len(bodies) <= total <= 2 * len(bodies) + attempts, (
+            f"receiver saw {total}, we made {attempts} attempts")
         base_rate, our_rate = len(bodies) / base_s, len(bodies) / our_s
         pools_rate = len(bodies) / pools_s
         n = len(bodies)
@@ -232,6 +235,8 @@ async def main(args: argparse.Namespace) -> None:
               f"{pools_cpu / n * 1000:.2f} ms CPU each)")
         print(f"arrears worker  : {our_rate:8.0f} deliveries/s  ({our_s:.2f} s, "
               f"{our_cpu / n * 1000:.2f} ms CPU each: claim, sign, POST, record)")
+        if attempts > n:
+            print(f"                  {attempts - n} of those attempts were retries (timeouts under load)")
         print(f"ratio           : {our_rate / base_rate:8.2f}  vs the bare loop (target >= 0.60, "
               f"and >= 200/s absolute)")
         print(f"ratio (pools)   : {our_rate / pools_rate:8.2f}  vs httpx with 8-connection pools")

@@ -1,7 +1,8 @@
 """Sending webhook deliveries: claim due rows, POST them signed, record what happened.
 
 One job kind, `partners.webhooks.drain`, drains every due delivery with bounded concurrency through
-one shared httpx.AsyncClient, then schedules itself for the next retry that falls due.
+one shared httpx.AsyncClient (its transport, transport.py, checks every address it connects to),
+then schedules itself for the next retry that falls due.
 
 - Claiming counts the attempt and sets a lease before anything is sent, in its own transaction;
   a worker that dies mid-send leaves the lease to run out and the delivery is sent again with the
@@ -17,12 +18,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import importlib.util
 import json
 import logging
 import math
 import random
-import sys
 import time
 import uuid
 from dataclasses import dataclass
@@ -31,7 +30,6 @@ from email.utils import parsedate_to_datetime
 from functools import lru_cache
 from typing import Any, cast
 
-import httpcore
 import httpx
 from sqlalchemy import Table, bindparam, func, or_, select, text, update
 from sqlalchemy.exc import IntegrityError
@@ -46,16 +44,9 @@ from arrears.partners.catalogue import MAX_TIMEOUT
 from arrears.partners.fanout import DRAIN_JOB, DRAIN_LOCK
 from arrears.partners.models import ApiClient, WebhookDelivery, WebhookSubscription, webhook_id_of
 from arrears.partners.settings import delivery_concurrency
-from arrears.partners.ssrf import GuardedBackend
+from arrears.partners.transport import GuardedTransport
 
 log = logging.getLogger("arrears.partners.delivery")
-
-# httpcore asks `import sniffio` which event loop it runs on each time it makes a lock or an event
-# (several per request). sniffio is not installed (anyio no longer needs it), so every ask was a
-# failed search of sys.path, about a quarter of a webhook request's CPU. A None entry makes that
-# same ImportError immediate; nothing changes where sniffio is installed.
-if importlib.util.find_spec("sniffio") is None:
-    sys.modules.setdefault("sniffio", None)  # type: ignore[arg-type]
 
 LEASE = timedelta(seconds=MAX_TIMEOUT + 60)
 MAX_BODY = 2048
@@ -92,74 +83,6 @@ class Outcome:
 # ---------------------------------------------------------------- the shared HTTP client
 
 
-class _GuardedTransport(httpx.AsyncHTTPTransport):
-    def __init__(self, connections: int) -> None:
-        super().__init__(verify=_ssl_context(), trust_env=False, retries=0)
-        # httpx takes no network backend, so its pool is replaced by one whose backend resolves the
-        # host, refuses private addresses and connects to the address it checked (ssrf.py).
-        self._pool = httpcore.AsyncConnectionPool(
-            ssl_context=_ssl_context(), max_connections=connections,
-            max_keepalive_connections=connections, keepalive_expiry=30.0, http1=True, http2=False,
-            network_backend=GuardedBackend())
-
-
-@lru_cache(maxsize=1)
-def _ssl_context() -> Any:
-    return httpx.create_ssl_context(trust_env=False)
-
-
-class _CountedStream(httpx.AsyncByteStream):
-    def __init__(self, stream: Any, done: Any) -> None:
-        self._stream = stream
-        self._done = done
-
-    async def __aiter__(self) -> Any:
-        async for part in self._stream:
-            yield part
-
-    async def aclose(self) -> None:
-        try:
-            await self._stream.aclose()
-        finally:
-            if self._done is not None:
-                self._done()
-                self._done = None
-
-
-class ShardedTransport(httpx.AsyncBaseTransport):
-    """One transport over several small connection pools, each request to the least busy one.
-
-    httpcore's pool does work proportional to (connections × requests) on every request it starts
-    or finishes; at 64 connections that costs more CPU than the requests themselves. Pools of
-    SHARD connections keep that cost flat while the client as a whole allows `connections`."""
-
-    SHARD = 8
-
-    def __init__(self, connections: int) -> None:
-        n = max(1, math.ceil(connections / self.SHARD))
-        self._shards = [_GuardedTransport(min(self.SHARD, connections - i * self.SHARD)) for i in range(n)]
-        self._busy = [0] * n
-
-    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        i = min(range(len(self._shards)), key=self._busy.__getitem__)
-        self._busy[i] += 1
-
-        def done() -> None:
-            self._busy[i] -= 1
-
-        try:
-            resp = await self._shards[i].handle_async_request(request)
-        except BaseException:
-            done()
-            raise
-        return httpx.Response(status_code=resp.status_code, headers=resp.headers,
-                              stream=_CountedStream(resp.stream, done), extensions=resp.extensions)
-
-    async def aclose(self) -> None:
-        for t in self._shards:
-            await t.aclose()
-
-
 @dataclass
 class _Http:
     loop: asyncio.AbstractEventLoop
@@ -176,7 +99,7 @@ def http_client(connections: int | None = None) -> _Http:
     loop = asyncio.get_running_loop()
     if _http is None or _http.loop is not loop or _http.client.is_closed:
         n = connections or delivery_concurrency()
-        client = httpx.AsyncClient(transport=ShardedTransport(n), follow_redirects=False,
+        client = httpx.AsyncClient(transport=GuardedTransport(n), follow_redirects=False,
                                    trust_env=False, headers={"user-agent": USER_AGENT})
         _http = _Http(loop, client, asyncio.Semaphore(n))
     return _http

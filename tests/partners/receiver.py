@@ -38,6 +38,8 @@ class Receiver:
         self._writers: set[asyncio.StreamWriter] = set()
         self.port = 0
         self.arrived = asyncio.Event()
+        self.in_flight = 0
+        self.max_in_flight = 0  # the most requests it was answering at once
 
     @property
     def url(self) -> str:
@@ -78,8 +80,13 @@ class Receiver:
                 self.requests.append(Received(method, path, headers, body))
                 self.arrived.set()
                 r = self.script.popleft() if self.script else self.default
-                if r.delay:
-                    await asyncio.sleep(r.delay)
+                self.in_flight += 1
+                self.max_in_flight = max(self.max_in_flight, self.in_flight)
+                try:
+                    if r.delay:
+                        await asyncio.sleep(r.delay)
+                finally:
+                    self.in_flight -= 1
                 head = [f"HTTP/1.1 {r.status} {REASONS.get(r.status, 'Status')}",
                         f"content-length: {len(r.body)}", "content-type: text/plain"]
                 head += [f"{k}: {v}" for k, v in r.headers.items()]

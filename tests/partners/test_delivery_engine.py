@@ -1,10 +1,9 @@
 """The delivery engine against a real receiver: bounded concurrency, parallel drains, follow-up
-scheduling, and (on PostgreSQL) the hand-over between producers and a finishing drain."""
+scheduling, and the hand-over between producers and a finishing drain."""
 
 from __future__ import annotations
 
 import asyncio
-import time
 
 import pytest
 from sqlalchemy import func, select
@@ -29,10 +28,10 @@ async def test_sends_concurrently_within_the_bound(partner, receiver):
     await _subscribe(partner, receiver)
     receiver.default = Reply(200, delay=0.2)
     await fire(partner.org.id, count=40)
-    started = time.monotonic()
     assert await delivery.drain(concurrency=10) == 40
-    elapsed = time.monotonic() - started
-    assert 0.75 < elapsed < 3.0, elapsed  # 4 waves of 10, not 40 one after another
+    # In parallel, never more than the bound (counted by the receiver, not by a wall clock that
+    # a loaded machine stretches).
+    assert 5 <= receiver.max_in_flight <= 10, receiver.max_in_flight
     assert {r.status for r in await delivery_rows()} == {"DELIVERED"}
 
 
@@ -77,17 +76,31 @@ async def test_fan_out_is_one_row_per_subscription_and_event(partner, receiver):
                 await session.flush()
 
 
-async def test_postgres_drain_waits_for_producers_that_relied_on_it(partner, receiver, env):
-    if "postgresql" not in env["db_url"]:
-        pytest.skip("the advisory-lock hand-over is PostgreSQL's; SQLite serialises writers")
+async def test_a_drain_never_finishes_under_a_producer_that_relied_on_it(partner, receiver, env):
+    """A producer that saw a queued drain must not be left with its deliveries unsent."""
+    from arrears import events
+
     await _subscribe(partner, receiver)
+    if "postgresql" in env["db_url"]:
+        async with transaction() as producer:
+            await fanout.request_drain(producer)  # holds the shared lock until it commits
+            assert await delivery.settle() is True  # cannot take the lock: schedules a drain in 1 s instead
+            async with transaction(readonly=True) as s:
+                n = await s.scalar(select(func.count()).select_from(Job)
+                                   .where(Job.kind == fanout.DRAIN_JOB, Job.dedupe_key.is_not(None)))
+            assert n == 1
+        return
+    # SQLite: writers take the write lock at BEGIN, so the drain's settling waits for the producer
+    # to commit and then sees its delivery.
     async with transaction() as producer:
-        await fanout.request_drain(producer)  # holds the shared lock until it commits
-        assert await delivery.settle() is True  # cannot take the lock: schedules a drain in 1 s instead
-        async with transaction(readonly=True) as s:
-            n = await s.scalar(select(func.count()).select_from(Job)
-                               .where(Job.kind == fanout.DRAIN_JOB, Job.dedupe_key.is_not(None)))
-        assert n == 1
+        await events.record(producer, org_id=partner.org.id, type="policy.updated", actor="user:1",
+                            subject_type="policy", subject_id=1, data={"policy": {"id": "POL_1"}})
+        settling = asyncio.create_task(delivery.settle())
+        await asyncio.sleep(0.5)
+        assert not settling.done()
+    assert await asyncio.wait_for(settling, 10) is False  # something is due: the drain goes on
+    assert await delivery.drain() == 1
+    assert [r.status for r in await delivery_rows()] == ["DELIVERED"]
 
 
 async def test_a_stopped_drain_hands_back_what_it_had_not_sent(partner, receiver):

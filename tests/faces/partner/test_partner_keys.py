@@ -40,6 +40,38 @@ async def test_create_key_shows_the_key_once(client, partner):
     assert key["key"] not in listed.text + str(detail)
 
 
+async def test_keys_are_stored_hashed_and_rotate_without_downtime(client, partner):
+    import uuid
+
+    from sqlalchemy import inspect, select
+
+    from arrears.db import transaction
+    from arrears.identity import crypto
+    from arrears.identity.models import ApiKey
+
+    c = await partner.create_client(scopes=["*"])
+    old = await partner.create_key(c["id"], name="Old")
+    new = await partner.create_key(c["id"], name="New")  # rotation: a second key first
+    async with transaction(readonly=True) as s:
+        rows = {str(r.id): r for r in (await s.scalars(
+            select(ApiKey).where(ApiKey.client_id == uuid.UUID(c["id"])))).all()}
+    for made in (old, new):
+        row = rows[made["id"]]
+        stored = " ".join(str(getattr(row, a.key)) for a in inspect(ApiKey).column_attrs)
+        secret_part = made["key"].removeprefix(made["keyId"] + "_")
+        assert made["key"] not in stored and secret_part not in stored
+        assert row.key_hash == crypto.hash_key(made["key"])
+    for made in (old, new):
+        assert (await client.get("/api/v1/webhook-events",
+                                 headers=partner.key_headers(made["key"]))).status_code == 200
+    r = await client.delete(f"/api/v1/api-clients/{c['id']}/api-keys/{old['id']}", headers=partner.headers)
+    assert r.status_code == 204
+    r = await client.get("/api/v1/webhook-events", headers=partner.key_headers(old["key"]))
+    assert r.status_code == 401 and r.json()["error"] == "UNAUTHORIZED"
+    r = await client.get("/api/v1/webhook-events", headers=partner.key_headers(new["key"]))
+    assert r.status_code == 200
+
+
 async def test_key_works_records_last_use_and_default_scopes(client, partner):
     c = await partner.create_client(scopes=["clients:read", "webhooks:write"])
     key = await partner.create_key(c["id"])

@@ -89,11 +89,11 @@ async def _premiums(ctx: Ctx) -> Section | None:
         return None
     from datetime import date, timedelta
 
-    from arrears.web import queries
+    from arrears.premiums.listing import collection_outcomes
     from arrears.web.render import number, percent
 
     since = date.today() - timedelta(days=COLLECTION_WINDOW_DAYS)
-    counts = await queries.collection_outcomes(ctx.db, ctx.caller, since)
+    counts = await collection_outcomes(ctx.db, ctx.caller, since)
     if not counts:
         return None
     ok, failed = counts.get("successful", 0), counts.get("failed", 0)
@@ -112,12 +112,12 @@ async def _messages(ctx: Ctx) -> Section | None:
         return None
     from datetime import datetime, time, timedelta
 
-    from arrears.web import queries
+    from arrears.messaging.stats import counts_since
     from arrears.web.render import number, zone
 
     today = datetime.now(zone(ctx.tz)).date()
     monday = datetime.combine(today - timedelta(days=today.weekday()), time(0), tzinfo=zone(ctx.tz))
-    counts = await queries.message_counts(ctx.db, ctx.caller, monday)
+    counts = await counts_since(ctx.db, ctx.caller, monday)
     sent = sum(counts.get(k, 0) for k in ("sent", "delivered", "read"))
     delivered = counts.get("delivered", 0) + counts.get("read", 0)
     waiting = counts.get("pending", 0) + counts.get("sending", 0)

@@ -124,13 +124,18 @@ def static_url(name: str) -> str:
 
 
 def query(request: Request, **changes: Any) -> str:
-    """The current query string with some parameters changed (None removes one)."""
-    params = dict(request.query_params)
-    for key, value in changes.items():
-        if value is None or value == "":
-            params.pop(key, None)
-        else:
-            params[key] = str(value)
+    """The current query string with some parameters changed (None removes one). Repeated
+    parameters (ticked checkboxes) are kept; a changed one takes the place of its first value."""
+    params: list[tuple[str, str]] = []
+    done: set[str] = set()
+    for key, value in request.query_params.multi_items():
+        if key not in changes:
+            params.append((key, value))
+        elif key not in done:
+            done.add(key)
+            if changes[key] is not None and changes[key] != "":
+                params.append((key, str(changes[key])))
+    params += [(k, str(v)) for k, v in changes.items() if k not in done and v is not None and v != ""]
     return "?" + urlencode(params) if params else "?"
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 
+from tests.debtors.pdf.make_pdfs import Debtor, build_report, scanned_pdf
 from tests.web.conftest import BOOK_ROWS, upload_book, workbook_bytes
 
 
@@ -53,8 +54,12 @@ async def test_bad_file_gets_an_error_beside_the_field(people, world):
     org = await world.org()
     ui, _ = await people(org.id, role="admin")
     r = await ui.c.post("/app/books", data={"csrf_token": ui.token},
-                        files={"file": ("notes.pdf", b"%PDF-1.4 not a spreadsheet")})
+                        files={"file": ("notes.txt", b"\x89PNG\r\n\x1a\n a picture")})
     assert r.status_code == 400 and 'id="file-error"' in r.text and "not a spreadsheet" in r.text
+    # A file that starts like a PDF goes to the PDF reader, which says what is wrong with it.
+    r = await ui.c.post("/app/books", data={"csrf_token": ui.token},
+                        files={"file": ("notes.pdf", b"%PDF-1.4 not really a PDF")})
+    assert r.status_code == 400 and 'id="file-error"' in r.text and "The PDF is damaged" in r.text
     r = await ui.c.post("/app/books", data={"csrf_token": ui.token}, files={"file": ("empty.xlsx", b"")})
     assert r.status_code == 400
     r = await ui.post("/app/books", {})
@@ -184,3 +189,70 @@ async def test_compare_two_uploads(people, world):
     assert "Choose two different uploads." in r.text
     r = await ui.get("/app/")
     assert "Trend across the last uploads" in r.text
+
+
+def _pdf_report(*, bad_row: bool = False) -> bytes:
+    from decimal import Decimal as D
+
+    rows = [
+        Debtor("P100", "Thandi Nkosi", {"current": D("100.00"), "d60": D("250.50")}, email="thandi@example.com",
+               phone="082 123 4567"),
+        Debtor("P200", "Pieter Botha", {"d90": D("1200.00"), "d180": D("80.00")}, phone="0831234567"),
+        Debtor("P300", "Bonitas Medical Fund", {"d30": D("5000.00")}),
+    ]
+    if bad_row:
+        rows.append(Debtor("P400", "Ayesha Patel", {"d30": D("10.00")}, printed_balance=D("99.00")))
+    return build_report(rows)
+
+
+async def _reports_of(org_id: int) -> list[tuple[str, str, int, int]]:
+    from sqlalchemy import select
+
+    from arrears.db import transaction
+    from arrears.debtors.models import DebtorReport
+
+    async with transaction(readonly=True) as s:
+        rows = (await s.execute(select(DebtorReport.source, DebtorReport.status, DebtorReport.success_rows,
+                                       DebtorReport.failed_rows).where(DebtorReport.org_id == org_id))).all()
+        return [tuple(r) for r in rows]
+
+
+async def test_pdf_report_upload_is_read_at_once(people, world):
+    org = await world.org("Sunrise Pharmacy", kind="pharmacy")
+    ui, _ = await people(org.id, role="manager")
+    r = await ui.get("/app/books")
+    assert "Drop a spreadsheet or PDF report here" in r.text and ".pdf,application/pdf" in r.text
+    r = await ui.c.post("/app/books", data={"csrf_token": ui.token},
+                        files={"file": ("age-analysis.pdf", _pdf_report(bad_row=True), "application/pdf")})
+    assert r.status_code == 303, r.text
+    location = r.headers["location"]
+    assert re.fullmatch(r"/app/books/[0-9a-f-]{36}", location)
+    assert await _reports_of(org.id) == [("pdf", "completed", 3, 1)]  # no job: stored in the request
+    r = await ui.get(location)
+    assert "3 accounts read from age-analysis.pdf. 1 row needs checking" in r.text
+    assert "Largest overdue accounts" in r.text and "Pieter Botha" in r.text
+    r = await ui.get(f"{location}/accounts?sort=account_code")
+    assert [m for m in re.findall(r">(P\d00)<", r.text)] == ["P100", "P200", "P300"]
+    r = await ui.get(f"{location}/errors")
+    assert "P400" in r.text
+
+
+async def test_pdf_upload_errors_store_nothing(people, world):
+    org = await world.org()
+    ui, _ = await people(org.id, role="admin")
+    r = await ui.c.post("/app/books", data={"csrf_token": ui.token}, files={"file": ("scan.pdf", scanned_pdf())})
+    assert r.status_code == 400 and 'id="file-error"' in r.text and "looks scanned" in r.text
+    r = await ui.c.post("/app/books", data={"csrf_token": ui.token}, files={"file": ("empty.pdf", b"")})
+    assert r.status_code == 400 and "The file is empty" in r.text
+    assert await _reports_of(org.id) == []
+    reader, _ = await people(org.id, role="admin", access="read")
+    r = await reader.c.post("/app/books", data={"csrf_token": reader.token},
+                            files={"file": ("age-analysis.pdf", _pdf_report())})
+    assert r.status_code == 403
+    assert await _reports_of(org.id) == []
+    other = await world.org("Elsewhere")
+    stranger, _ = await people(other.id, role="admin")
+    r = await stranger.c.post("/app/books", data={"csrf_token": stranger.token},
+                              files={"file": ("age-analysis.pdf", _pdf_report())})
+    assert r.status_code == 303
+    assert await _reports_of(org.id) == [] and len(await _reports_of(other.id)) == 1

@@ -58,7 +58,8 @@ def live_server(env: dict[str, Any], tmp_path: Path) -> Iterator[str]:
     proc = subprocess.Popen([sys.executable, "-m", "arrears", "serve", "--host", "127.0.0.1", "--port", str(port)],
                             cwd=ROOT, env=environ, stdout=log, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
+    # Generous: on a loaded CI machine importing the app alone can take most of a minute.
+    deadline = time.monotonic() + 180
     while True:
         try:
             if httpx.get(url + "/healthz", timeout=1).status_code == 200:
@@ -195,7 +196,7 @@ async def test_upload_select_and_send_in_simulation(live_server, chromium_browse
     await page.get_by_role("link", name="Debtor books").click()
     book = tmp_path / "age-analysis.xlsx"
     book.write_bytes(workbook_bytes())
-    await page.get_by_label("Drop a spreadsheet here").set_input_files(str(book))
+    await page.get_by_label("Drop a spreadsheet or PDF report here").set_input_files(str(book))
     await page.get_by_role("button", name="Upload and import").click()
     await page.wait_for_url(re.compile(r"/app/books/[0-9a-f-]{36}$"))
     upload_id = page.url.rsplit("/", 1)[1]
@@ -295,3 +296,46 @@ async def test_record_an_interaction_from_the_work_queue_on_a_phone(live_server,
     await page.get_by_role("link", name="Thandi Mokoena").click()
     await page.get_by_text("Call on loan LN-1001: promise to pay").wait_for()
     await shot(page, "customer-timeline-phone")
+
+
+async def test_pharmacy_pdf_upload_reminders_and_downloads(live_server, chromium_browser, world, env, tmp_path):
+    from decimal import Decimal as D
+
+    from arrears.db import transaction
+    from arrears.identity import service as identity
+    from tests.debtors.pdf.make_pdfs import Debtor, build_report
+
+    org = await _setup(world)
+    async with transaction() as s:
+        o = await identity.get_org(s, org.id)
+        await identity.set_org_settings(s, o, {"sendgrid_api_key": "SG.test", "sendgrid_from_email": "shop@example.com"})
+    await world.user(org.id, username="pharmacist", role="manager")
+    report = tmp_path / "debtors-age-analysis.pdf"
+    report.write_bytes(build_report([
+        Debtor("P100", "Thandi Nkosi", {"current": D("100.00"), "d60": D("250.50")}, email="thandi@example.com",
+               phone="082 123 4567"),
+        Debtor("P200", "Pieter Botha", {"d90": D("1200.00"), "d180": D("80.00")}, phone="0831234567"),
+    ]))
+    page = await new_page(chromium_browser, live_server)
+    await sign_in(page, "pharmacist")
+    await page.get_by_role("link", name="Debtor books").click()
+    await page.get_by_label("Drop a spreadsheet or PDF report here").set_input_files(str(report))
+    await page.get_by_role("button", name="Upload and import").click()
+    await page.get_by_text("2 accounts read from debtors-age-analysis.pdf.").wait_for()
+    await page.get_by_role("link", name="Pharmacy").click()
+    await page.get_by_role("link", name="P200").wait_for()
+    await page.get_by_label("Tick Thandi Nkosi").check()
+    await page.get_by_label("Tick Pieter Botha").check()
+    await shot(page, "pharmacy-debtors")
+    async with page.expect_download() as download:
+        await page.get_by_role("link", name="Download CSV").click()
+    saved = await (await download.value).path()
+    lines = (await asyncio.to_thread(Path(saved).read_text)).splitlines()
+    assert lines[0].startswith("Account No,Name,Current,30 Days") and len(lines) == 3
+    await page.get_by_role("button", name="E-mail the ticked debtors").click()
+    await page.get_by_test_id("reminder-summary").filter(has_text="1 sent, 1 not sent").wait_for()
+    await page.get_by_text("No email address").wait_for()
+    await shot(page, "pharmacy-reminders")
+    await page.get_by_role("link", name="Thandi Nkosi").click()
+    await page.get_by_role("heading", name="Communication history").wait_for()
+    assert await page.get_by_test_id("comm-status").count() == 1

@@ -10,11 +10,12 @@ from typing import Any
 from fastapi import APIRouter
 from fastapi.responses import Response
 
+from arrears.customers import listing as customer_lists
 from arrears.customers import service as customers
 from arrears.customers.models import INTERACTION_TYPES, Customer, Loan
 from arrears.errors import ValidationFailed
 from arrears.identity import service as identity
-from arrears.web import nav, queries
+from arrears.web import nav
 from arrears.web.context import Ctx, CtxDep
 from arrears.web.forms import FormState, text
 from arrears.web.paging import page_params, paged_list, paged_query
@@ -60,7 +61,7 @@ async def customer_list(ctx: CtxDep) -> Response:
     sort = params.get("sort", "name") if params.get("sort") in ("name", "code", "created", "city") else "name"
     direction = "desc" if params.get("dir") == "desc" else "asc"
     pg, per = page_params(ctx.request)
-    rows = await paged_query(ctx.db, queries.customers(ctx.caller, search, sort=sort, direction=direction), pg, per)
+    rows = await paged_query(ctx.db, customer_lists.customer_list(ctx.caller, search, sort=sort, direction=direction), pg, per)
     template = "agents/_customer_rows.html" if is_htmx(ctx.request) and params.get("partial") else "agents/customers.html"
     return page(ctx, template, customers=rows, search=search, sort=sort, dir=direction)
 

@@ -5,6 +5,7 @@ import runs as a job, so no page waits for it."""
 
 from __future__ import annotations
 
+import asyncio
 import csv
 import io
 from collections.abc import AsyncIterator
@@ -18,12 +19,15 @@ from starlette.datastructures import UploadFile
 from arrears.config import get_settings
 from arrears.db import transaction
 from arrears.debtors import compare as compare_service
+from arrears.debtors import dashboard as book_figures
 from arrears.debtors import service as debtors
 from arrears.debtors import summary as summaries
 from arrears.debtors.models import DebtorReport
-from arrears.debtors.storage import UploadSink, remove_stored
+from arrears.debtors.pdf import PdfReadError
+from arrears.debtors.storage import UploadSink, remove_stored, too_large_error
 from arrears.errors import DomainError, ValidationFailed
-from arrears.web import charts, queries
+from arrears.pharmacy import upload as pdf_upload
+from arrears.web import charts
 from arrears.web.context import Ctx, CtxDep
 from arrears.web.forms import FormState, many, text
 from arrears.web.paging import Page, page_params
@@ -82,12 +86,17 @@ async def upload(ctx: CtxDep) -> Response:
     file = form.get("file")
     state = FormState()
     if not isinstance(file, UploadFile) or not file.filename:
-        state.add("file", "Choose a spreadsheet to upload (or drop it on the box).")
+        state.add("file", "Choose a spreadsheet or PDF report to upload (or drop it on the box).")
         return await _books_page(ctx, state, 400)
+    first = await file.read(1 << 20)
+    if first.startswith(b"%PDF") or (not first and file.filename.lower().endswith(".pdf")):
+        return await _upload_pdf(ctx, file, first, state)
     sink = UploadSink(ctx.org.id, file.filename)
     try:
-        while chunk := await file.read(1 << 20):
+        chunk = first
+        while chunk:
             sink.write(chunk)
+            chunk = await file.read(1 << 20)
         stored = sink.finish()
     except DomainError as exc:
         sink.discard()
@@ -100,6 +109,34 @@ async def upload(ctx: CtxDep) -> Response:
         raise
     return redirect(ctx.request, f"/app/books/{key_of(report)}",
                     flash=f"{report.original_filename} uploaded. The import runs in the background.")
+
+
+async def _upload_pdf(ctx: Ctx, file: UploadFile, first: bytes, state: FormState) -> Response:
+    """A Debtors Age Analysis PDF: read and stored at once, all or nothing, by the same service
+    as the pharmacy API's upload (so the same file gives the same book whichever way it came)."""
+    limit = get_settings().upload_max_size
+    chunks, size = [first], len(first)
+    while chunk := await file.read(1 << 20):
+        size += len(chunk)
+        if size > limit:
+            state.add("file", too_large_error(limit).message)
+            return await _books_page(ctx, state, 413)
+        chunks.append(chunk)
+    data = b"".join(chunks)
+    try:
+        # PDFium works in C; a thread keeps the server answering other requests meanwhile.
+        extraction = await asyncio.to_thread(pdf_upload.read_pdf, data, ctx.org)
+        stored = await pdf_upload.store_upload(ctx.db, ctx.caller, filename=file.filename or "report.pdf",
+                                               size=size, extraction=extraction)
+    except (PdfReadError, ValidationFailed) as exc:
+        state.add("file", exc.message)
+        return await _books_page(ctx, state, 400)
+    report = stored.report
+    note = f"{report.success_rows} accounts read from {report.original_filename}."
+    if report.failed_rows:
+        rows = "1 row needs" if report.failed_rows == 1 else f"{report.failed_rows} rows need"
+        note += f" {rows} checking: see Failed rows."
+    return redirect(ctx.request, f"/app/books/{key_of(report)}", flash=note)
 
 
 # ------------------------------------------------------------------ compare
@@ -178,7 +215,7 @@ async def _accounts(ctx: Ctx, report: DebtorReport, f: dict[str, Any], pg: int, 
 
 
 async def _selection(ctx: Ctx, report: DebtorReport) -> dict[str, Any]:
-    return await queries.selection_totals(ctx.db, report)
+    return await book_figures.selection_totals(ctx.db, report)
 
 
 @router.get("/{report_id}/accounts")

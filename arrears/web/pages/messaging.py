@@ -21,6 +21,7 @@ from arrears.errors import DomainError, Forbidden, ValidationFailed
 from arrears.identity import service as identity
 from arrears.messaging import optouts, rules
 from arrears.messaging import service as messaging
+from arrears.messaging import stats as message_stats
 from arrears.messaging.models import CHANNELS
 from arrears.messaging.providers import ProviderNotConfigured, resolve
 from arrears.messaging.segments import count_segments
@@ -32,7 +33,6 @@ from arrears.messaging.templates import (
     render_template,
     validate_template,
 )
-from arrears.web import queries
 from arrears.web.context import Ctx, CtxDep
 from arrears.web.forms import FormState, text
 from arrears.web.paging import Page, page_params, paged_query
@@ -107,7 +107,7 @@ async def log(ctx: CtxDep) -> Response:
     if f["upload"]:
         report = await debtors.get_report(ctx.db, ctx.caller, f["upload"])
         summary = await messaging.upload_summary(ctx.db, ctx.caller, report.id)
-    q = queries.messages(ctx.caller, status=f["status"] or None, channel=f["channel"] or None,
+    q = message_stats.message_log(ctx.caller, status=f["status"] or None, channel=f["channel"] or None,
                          upload_id=key_of(report) if report else None, search=f["search"] or None)
     if report is None and not ctx.is_manager:
         from arrears.messaging.models import Message

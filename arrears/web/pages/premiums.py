@@ -10,11 +10,11 @@ from fastapi import APIRouter
 from fastapi.responses import Response
 
 from arrears.errors import Forbidden
+from arrears.premiums import listing as premium_lists
 from arrears.premiums import service as premiums
 from arrears.premiums import webhook_log
 from arrears.premiums.schemas import collection_out, policy_out
 from arrears.premiums.state import FREQUENCIES, POLICY_STATUSES, STATUSES
-from arrears.web import queries
 from arrears.web.context import Ctx, CtxDep
 from arrears.web.forms import FormState
 from arrears.web.paging import Page, page_params, paged_query
@@ -52,7 +52,7 @@ async def policies(ctx: CtxDep) -> Response:
     f["status"] = f["status"] if f["status"] in POLICY_STATUSES else ""
     f["frequency"] = f["frequency"] if f["frequency"] in FREQUENCIES else ""
     pg, per = page_params(ctx.request)
-    rows = await paged_query(ctx.db, queries.policies(ctx.caller, search=f["search"], status=f["status"] or None,
+    rows = await paged_query(ctx.db, premium_lists.policy_list(ctx.caller, search=f["search"], status=f["status"] or None,
                                                       frequency=f["frequency"] or None), pg, per)
     items = Page([policy_out(r) for r in rows.items], rows.page, rows.per_page, rows.total)
     context: dict[str, Any] = {"rows": items, "f": f, "statuses": POLICY_STATUSES, "frequencies": FREQUENCIES, "tab": "policies",
@@ -67,7 +67,7 @@ async def policy(ctx: CtxDep, policy_number: str) -> Response:
     _require(ctx)
     p = await premiums.get_policy(ctx.db, ctx.org.id, policy_number)
     pg, per = page_params(ctx.request)
-    rows = await paged_query(ctx.db, queries.collections(ctx.caller, policy_id=p.id), pg, per, scalars=False)
+    rows = await paged_query(ctx.db, premium_lists.collection_list(ctx.caller, policy_id=p.id), pg, per, scalars=False)
     items = Page([collection_out(c, pol) for c, pol in rows.items], rows.page, rows.per_page, rows.total)
     return page(ctx, "premiums/policy.html", policy=policy_out(p), rows=items, tab="policies")
 
@@ -82,7 +82,7 @@ async def collections(ctx: CtxDep) -> Response:
     f["status"] = f["status"] if f["status"] in STATUSES else ""
     start, end = _date(f["date_from"], "date_from", state), _date(f["date_to"], "date_to", state)
     pg, per = page_params(ctx.request)
-    rows = await paged_query(ctx.db, queries.collections(ctx.caller, search=f["search"], status=f["status"] or None,
+    rows = await paged_query(ctx.db, premium_lists.collection_list(ctx.caller, search=f["search"], status=f["status"] or None,
                                                          date_from=start, date_to=end), pg, per, scalars=False)
     items = Page([collection_out(c, pol) for c, pol in rows.items], rows.page, rows.per_page, rows.total)
     context: dict[str, Any] = {"rows": items, "f": f, "statuses": STATUSES, "form": state, "tab": "collections",

@@ -11,13 +11,14 @@ from fastapi.responses import Response
 
 from arrears.db import utcnow
 from arrears.errors import Forbidden, NotFound, ValidationFailed
+from arrears.identity import admin
 from arrears.identity import service as identity
 from arrears.identity.models import ACCESS, ROLES
-from arrears.web import queries
 from arrears.web.context import CtxDep
 from arrears.web.forms import FormState, many, text
 from arrears.web.paging import page_params, paged_query
 from arrears.web.render import page, redirect
+from arrears.web.session import get_session
 
 router = APIRouter(prefix="/settings")
 
@@ -153,11 +154,11 @@ async def _users_page(ctx: CtxDep, form: FormState, status: int = 200) -> Respon
         raise Forbidden("Only admins and managers can see the organisation's users.")
     search = ctx.request.query_params.get("search", "")
     pg, per = page_params(ctx.request)
-    users = await paged_query(ctx.db, queries.org_members(ctx.caller, search), pg, per, scalars=False)
+    users = await paged_query(ctx.db, admin.members(ctx.caller, search), pg, per, scalars=False)
     return page(ctx, "settings/users.html", status=status, users=users, form=form, search=search,
                 roles=[(r, r.replace("_", " ").capitalize()) for r in ROLES],
                 access_options=[(a, "Read and write" if a == "write" else "Read only") for a in ACCESS],
-                tab="users")
+                manage=ctx.is_admin and ctx.can_write, tab="users")
 
 
 @router.get("/users")
@@ -197,6 +198,49 @@ async def change_access(ctx: CtxDep, user_id: int) -> Response:
                     flash=f"{user.username} now has {'read and write' if access == 'write' else 'read-only'} access.")
 
 
+@router.post("/users/{user_id:int}/role")
+async def change_role(ctx: CtxDep, user_id: int) -> Response:
+    ctx.require_admin()
+    form = await ctx.form()
+    try:
+        user = await admin.change_role(ctx.db, ctx.caller, user_id, text(form, "role"))
+    except ValidationFailed as exc:
+        return await _refused(ctx, exc)
+    return redirect(ctx.request, "/app/settings/users", flash=f"{user.username} is now {_role_label(user.role)}.")
+
+
+@router.post("/users/{user_id:int}/deactivate")
+async def deactivate_user(ctx: CtxDep, user_id: int) -> Response:
+    return await _set_active(ctx, user_id, False)
+
+
+@router.post("/users/{user_id:int}/reactivate")
+async def reactivate_user(ctx: CtxDep, user_id: int) -> Response:
+    return await _set_active(ctx, user_id, True)
+
+
+async def _set_active(ctx: CtxDep, user_id: int, active: bool) -> Response:
+    ctx.require_admin()
+    try:
+        user = await admin.set_active(ctx.db, ctx.caller, user_id, active)
+    except ValidationFailed as exc:
+        return await _refused(ctx, exc)
+    done = "can sign in again" if active else "is deactivated and can no longer sign in"
+    return redirect(ctx.request, "/app/settings/users", flash=f"{user.username} {done}.")
+
+
+async def _refused(ctx: CtxDep, exc: ValidationFailed) -> Response:
+    """The users page again, 400, with the reason at the top (a row action has no field)."""
+    reasons = [m for msgs in (exc.field_errors or {}).values() for m in msgs] or [exc.message]
+    for reason in reasons:
+        get_session(ctx.request).flash(reason, "error")
+    return await _users_page(ctx, _user_form(), 400)
+
+
+def _role_label(role: str) -> str:
+    return role.replace("_", " ")
+
+
 # ------------------------------------------------------------------ API keys (premium collection API)
 
 
@@ -209,7 +253,7 @@ async def _keys_page(ctx: CtxDep, form: FormState, *, status: int = 200, new_key
     ctx.require_admin(write=False)
     st = ctx.request.query_params.get("status") or None
     pg, per = page_params(ctx.request)
-    keys = await paged_query(ctx.db, queries.premium_keys(ctx.caller, st), pg, per)
+    keys = await paged_query(ctx.db, admin.premium_keys(ctx.caller, st), pg, per)
     return page(ctx, "settings/api_keys.html", status=status, keys=keys, form=form, new_key=new_key,
                 permissions=PREMIUM_PERMISSIONS, checked=checked or [], status_filter=st or "",
                 now=utcnow(), tab="keys")

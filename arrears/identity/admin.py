@@ -1,0 +1,102 @@
+"""Administering an organisation's people: change a user's role, deactivate and reactivate;
+the lists of members and API keys the admin pages show.
+
+A user's role and active flag belong to the user, not to one membership, so they reach every
+organisation the user is in. An admin may therefore change them only when they administer (with
+write access) every organisation the user belongs to; otherwise one tenant could lock a person
+out of another. Nobody changes their own role or deactivates themselves: with that, every
+organisation the user is in keeps an active admin (the caller), so no one can lock it out.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import Select, func, or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from arrears import events
+from arrears.db import utcnow
+from arrears.errors import Forbidden, NotFound, ValidationFailed
+from arrears.identity.caller import Caller
+from arrears.identity.models import ROLES, ApiKey, Membership, User
+
+
+async def change_role(session: AsyncSession, caller: Caller, user_id: int, role: str) -> User:
+    if role not in ROLES:
+        raise ValidationFailed("Invalid role", field_errors={"role": [f"Must be one of: {', '.join(ROLES)}."]})
+    user = await _managed_user(session, caller, user_id, "change your own role")
+    if user.role == role:
+        return user
+    before = user.role
+    user.role = role
+    await session.flush()
+    await events.record(session, org_id=caller.org_id, type="user.updated", actor=caller.actor,
+                        subject_type="user", subject_id=user.id, before={"role": before}, after={"role": role})
+    return user
+
+
+async def set_active(session: AsyncSession, caller: Caller, user_id: int, active: bool) -> User:
+    """Deactivate (the user cannot sign in, and their tokens and sessions stop working at the
+    next request) or reactivate. Nothing is deleted: their history keeps its author."""
+    user = await _managed_user(session, caller, user_id, "deactivate yourself")
+    if user.is_active == active:
+        return user
+    user.is_active = active
+    await session.flush()
+    await events.record(session, org_id=caller.org_id, type="user.activated" if active else "user.deactivated",
+                        actor=caller.actor, subject_type="user", subject_id=user.id,
+                        before={"is_active": not active}, after={"is_active": active})
+    return user
+
+
+async def _managed_user(session: AsyncSession, caller: Caller, user_id: int, self_action: str) -> User:
+    if caller.kind != "user" or not caller.is_admin:
+        raise Forbidden("Only organisation admins can do this.")
+    caller.require_write()
+    orgs = set((await session.scalars(select(Membership.org_id).where(Membership.user_id == user_id))).all())
+    if caller.org_id not in orgs:
+        raise NotFound(f"User {user_id} not found")  # another tenant's user does not exist here
+    user = await session.get(User, user_id)
+    if user is None:
+        raise NotFound(f"User {user_id} not found")
+    if user.id == caller.user_id:
+        raise ValidationFailed(f"You cannot {self_action}; ask another admin.")
+    elsewhere = [o for o in orgs if caller.memberships.get(o) != "write"]
+    if elsewhere:
+        raise Forbidden(f"{user.username} also belongs to an organisation you do not administer; "
+                        "an admin of every one of them must make this change.")
+    return user
+
+
+# ---------------------------------------------------------------- lists for the admin pages
+
+
+def _like(text: str) -> str:
+    esc = text.strip().lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{esc}%"
+
+
+def members(caller: Caller, search: str | None = None) -> Any:
+    """(User, access) rows of the caller's organisation, by username; search name or email."""
+    q = (select(User, Membership.access).join(Membership, Membership.user_id == User.id)
+         .where(Membership.org_id == caller.org_id))
+    if search and search.strip():
+        p = _like(search)
+        q = q.where(or_(func.lower(User.username).like(p, escape="\\"),
+                        func.lower(func.coalesce(User.email, "")).like(p, escape="\\")))
+    return q.order_by(User.username, User.id)
+
+
+def premium_keys(caller: Caller, status: str | None = None) -> Select[Any]:
+    """The organisation's own `pct_` keys (premium collection API), newest first; a partner
+    client's keys are listed with their client. `status`: active, revoked or expired."""
+    q = select(ApiKey).where(ApiKey.org_id == caller.org_id, ApiKey.kind == "pct", ApiKey.client_id.is_(None))
+    now = utcnow()
+    if status == "active":
+        q = q.where(ApiKey.revoked_at.is_(None), or_(ApiKey.expires_at.is_(None), ApiKey.expires_at > now))
+    elif status == "revoked":
+        q = q.where(ApiKey.revoked_at.is_not(None))
+    elif status == "expired":
+        q = q.where(ApiKey.revoked_at.is_(None), ApiKey.expires_at <= now)
+    return q.order_by(ApiKey.created_at.desc(), ApiKey.key_id)

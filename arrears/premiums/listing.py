@@ -1,0 +1,61 @@
+"""Policies and collections as lists for people, and how the recent collections turned out."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+from sqlalchemy import Select, func, or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from arrears.identity.caller import Caller
+from arrears.premiums.models import Collection, Policy
+
+
+def _like(text: str) -> str:
+    esc = text.strip().lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{esc}%"
+
+
+def policy_list(caller: Caller, *, search: str | None = None, status: str | None = None,
+                frequency: str | None = None) -> Select[Any]:
+    """The organisation's policies, last changed first; search by number or client name."""
+    q = select(Policy).where(Policy.org_id == caller.org_id)
+    if search and search.strip():
+        p = _like(search)
+        q = q.where(or_(func.lower(Policy.policy_number).like(p, escape="\\"),
+                        func.lower(Policy.client_name).like(p, escape="\\")))
+    if status:
+        q = q.where(Policy.status == status)
+    if frequency:
+        q = q.where(Policy.frequency == frequency)
+    return q.order_by(Policy.updated_at.desc(), Policy.id.desc())
+
+
+def collection_list(caller: Caller, *, search: str | None = None, status: str | None = None,
+                    date_from: date | None = None, date_to: date | None = None,
+                    policy_id: int | None = None) -> Any:
+    """(Collection, Policy) rows of the organisation, newest collection date first."""
+    q = (select(Collection, Policy).join(Policy, Policy.id == Collection.policy_id)
+         .where(Collection.org_id == caller.org_id))
+    if search and search.strip():
+        p = _like(search)
+        q = q.where(or_(func.lower(Collection.collection_reference).like(p, escape="\\"),
+                        func.lower(Policy.policy_number).like(p, escape="\\"),
+                        func.lower(Policy.client_name).like(p, escape="\\")))
+    if status:
+        q = q.where(Collection.status == status)
+    if date_from is not None:
+        q = q.where(Collection.collection_date >= date_from)
+    if date_to is not None:
+        q = q.where(Collection.collection_date <= date_to)
+    if policy_id is not None:
+        q = q.where(Collection.policy_id == policy_id)
+    return q.order_by(Collection.collection_date.desc(), Collection.id.desc())
+
+
+async def collection_outcomes(session: AsyncSession, caller: Caller, since: date) -> dict[str, int]:
+    """How many of the organisation's collections dated on or after `since` are in each status."""
+    rows = await session.execute(select(Collection.status, func.count()).where(
+        Collection.org_id == caller.org_id, Collection.collection_date >= since).group_by(Collection.status))
+    return {status: int(n) for status, n in rows.all()}

@@ -59,6 +59,9 @@ def run(fn: Callable[[], Awaitable[T]]) -> T:
         try:
             return await fn()
         finally:
+            hub = sys.modules.get("arrears.realtime.hub")
+            if hub is not None:  # events this command committed still go out to the WebSockets
+                await hub.hub.drain()
             await dispose_engines()
 
     try:

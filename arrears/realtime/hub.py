@@ -222,6 +222,8 @@ class Hub:
             except Exception:
                 log.exception("realtime: publishing to Redis failed; delivering in this process only")
                 self.deliver_local(org_id, message)
+            finally:
+                queue.task_done()
 
     async def _ensure_subscriber(self, url: str) -> None:
         loop = asyncio.get_running_loop()
@@ -267,6 +269,20 @@ class Hub:
                     await pubsub.aclose()
                 with contextlib.suppress(Exception):
                     await client.aclose()
+
+    async def drain(self, within: float = 5.0) -> None:
+        """Publish what this loop has queued, then stop its Redis tasks. A short-lived program
+        (the CLI) calls it before its loop closes: cancelling a publish that is in flight can
+        leave redis-py waiting forever, and asyncio.run() would wait with it."""
+        loop = asyncio.get_running_loop()
+        with self._lock:
+            queues = [e[0] for k, e in self._pumps.items() if k[0] is loop and not e[1].done()]
+        for queue in queues:
+            try:
+                await asyncio.wait_for(queue.join(), within)
+            except TimeoutError:
+                log.warning("realtime: %d messages not published to Redis before exit", queue.qsize())
+        await self.shutdown()
 
     async def shutdown(self) -> None:
         """Stop this loop's Redis tasks and clients (tests; a server simply exits)."""

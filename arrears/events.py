@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -30,7 +30,8 @@ class DomainEvent(Base):
     __tablename__ = "domain_events"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    uuid: Mapped[uuid.UUID] = mapped_column(GUID, unique=True, default=uuid.uuid4)
+    # A client-made unique value: lets a batch of events go out as one INSERT … RETURNING in order.
+    uuid: Mapped[uuid.UUID] = mapped_column(GUID, unique=True, default=uuid.uuid4, insert_sentinel=True)
     org_id: Mapped[int | None] = mapped_column(ForeignKey("organisations.id", ondelete="CASCADE"),
                                                nullable=True, index=True)
     type: Mapped[str] = mapped_column(String(64), index=True)
@@ -77,6 +78,29 @@ async def record(session: AsyncSession, *, org_id: int | None, type: str, actor:
     tx = sync.get_nested_transaction() or sync.get_transaction()
     sync.info.setdefault("arrears_events", []).append((tx, ev))
     return ev
+
+
+async def record_many(session: AsyncSession, items: Sequence[Mapping[str, Any]]) -> list[DomainEvent]:
+    """`record()` for a batch, in order: one INSERT for all the rows (a bulk change is a few
+    round trips, not one per item), then the in-transaction subscribers for each event."""
+    now = utcnow()
+    evs = [DomainEvent(org_id=i["org_id"], type=i["type"], actor=i["actor"],
+                       subject_type=i["subject_type"], subject_id=str(i["subject_id"]),
+                       before=_jsonable(i.get("before")), after=_jsonable(i.get("after")),
+                       data=_jsonable(i.get("data")) or {}, created_at=now)
+           for i in items]
+    if not evs:
+        return []
+    session.add_all(evs)
+    await session.flush()
+    sync = session.sync_session
+    tx = sync.get_nested_transaction() or sync.get_transaction()
+    pending = sync.info.setdefault("arrears_events", [])
+    for ev in evs:
+        for handler in list(_in_tx):
+            await handler(session, ev)
+        pending.append((tx, ev))
+    return evs
 
 
 def _jsonable(value: Any) -> Any:

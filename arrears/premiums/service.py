@@ -372,9 +372,7 @@ async def _change(session: AsyncSession, actor: Actor, col: Collection, policy: 
 
 
 async def _record(session: AsyncSession, pending: Sequence[dict[str, Any] | None]) -> None:
-    for ev in pending:
-        if ev is not None:
-            await events.record(session, **ev)
+    await events.record_many(session, [ev for ev in pending if ev is not None])
 
 
 async def _apply(session: AsyncSession, actor: Actor, col: Collection, policy: Policy,

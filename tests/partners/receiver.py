@@ -8,6 +8,8 @@ import contextlib
 from collections import deque
 from dataclasses import dataclass, field
 
+from tests.loopback_http import read_request, write_response
+
 
 @dataclass
 class Received:
@@ -23,10 +25,6 @@ class Reply:
     headers: dict[str, str] = field(default_factory=dict)
     body: bytes = b"ok"
     delay: float = 0.0
-
-
-REASONS = {200: "OK", 204: "No Content", 302: "Found", 400: "Bad Request", 410: "Gone",
-           429: "Too Many Requests", 500: "Internal Server Error", 503: "Service Unavailable"}
 
 
 class Receiver:
@@ -64,20 +62,8 @@ class Receiver:
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         self._writers.add(writer)
         try:
-            while True:
-                line = await reader.readline()
-                if not line:
-                    break
-                method, path, _ = line.decode().split(" ", 2)
-                headers: dict[str, str] = {}
-                while True:
-                    h = await reader.readline()
-                    if h in (b"\r\n", b"\n", b""):
-                        break
-                    k, _, v = h.decode().partition(":")
-                    headers[k.strip().lower()] = v.strip()
-                body = await reader.readexactly(int(headers.get("content-length", "0")))
-                self.requests.append(Received(method, path, headers, body))
+            while (got := await read_request(reader)) is not None:
+                self.requests.append(Received(*got))
                 self.arrived.set()
                 r = self.script.popleft() if self.script else self.default
                 self.in_flight += 1
@@ -87,11 +73,7 @@ class Receiver:
                         await asyncio.sleep(r.delay)
                 finally:
                     self.in_flight -= 1
-                head = [f"HTTP/1.1 {r.status} {REASONS.get(r.status, 'Status')}",
-                        f"content-length: {len(r.body)}", "content-type: text/plain"]
-                head += [f"{k}: {v}" for k, v in r.headers.items()]
-                writer.write(("\r\n".join(head) + "\r\n\r\n").encode() + r.body)
-                await writer.drain()
+                await write_response(writer, r.status, r.body, "text/plain", r.headers)
         except (ConnectionError, asyncio.IncompleteReadError, asyncio.CancelledError):
             pass
         finally:

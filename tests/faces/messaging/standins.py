@@ -20,8 +20,7 @@ from email import message_from_bytes
 from email.message import Message as EmailMessage
 from typing import Any
 
-REASONS = {200: "OK", 202: "Accepted", 400: "Bad Request", 401: "Unauthorized", 404: "Not Found",
-           429: "Too Many Requests", 500: "Internal Server Error", 503: "Service Unavailable"}
+from tests.loopback_http import read_request, write_response
 
 
 @dataclass
@@ -82,30 +81,14 @@ class LoopbackHTTP:
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         self._writers.add(writer)
         try:
-            while True:
-                line = await reader.readline()
-                if not line:
-                    break
-                method, path, _ = line.decode().split(" ", 2)
-                headers: dict[str, str] = {}
-                while True:
-                    h = await reader.readline()
-                    if h in (b"\r\n", b"\n", b""):
-                        break
-                    k, _, v = h.decode().partition(":")
-                    headers[k.strip().lower()] = v.strip()
-                body = await reader.readexactly(int(headers.get("content-length", "0")))
-                req = Request(method, path, headers, body)
+            while (got := await read_request(reader)) is not None:
+                req = Request(*got)
                 self.requests.append(req)
                 reply = await self.handler(req)
                 if reply.delay:
                     await asyncio.sleep(reply.delay)
-                data = reply.encoded()
-                head = [f"HTTP/1.1 {reply.status} {REASONS.get(reply.status, 'Status')}",
-                        f"content-length: {len(data)}", "content-type: application/json"]
-                head += [f"{k}: {v}" for k, v in reply.headers.items()]
-                writer.write(("\r\n".join(head) + "\r\n\r\n").encode() + data)
-                await writer.drain()
+                await write_response(writer, reply.status, reply.encoded(), "application/json",
+                                     reply.headers)
         except (ConnectionError, asyncio.IncompleteReadError, asyncio.CancelledError, ValueError):
             pass
         finally:

@@ -2,69 +2,52 @@
 SQLite), and the set-based SQL that links a report's snapshots to customers and keeps the
 accounts' latest balances.
 
-Rows are encoded by whoever produces them (the import's reader thread), so that the event loop
-only ships bytes: on PostgreSQL a batch is COPY text, on SQLite a list of tuples.
+Blocks of accounts are encoded by whoever produces them (the import's reader thread), column by
+column, so that the event loop only ships bytes: on PostgreSQL a batch is COPY text, on SQLite a
+list of tuples.
 """
 
 from __future__ import annotations
 
-import io
 import json
-import re
 import uuid
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
+from itertools import repeat
+from operator import add
 from typing import Any
 
-import phonenumbers
 from sqlalchemy import bindparam, delete, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from arrears.db import UTCDateTime
 from arrears.debtors.models import DebtorRowError, DebtorSnapshot
-from arrears.debtors.reading import AccountRow, RowError
+from arrears.debtors.reading import AccountBlock, AccountRow, RowError
+from arrears.debtors.reading.phones import sms_reachable  # noqa: F401 - the book's name for it
 from arrears.jobs import queue
 
 ZERO = Decimal("0.00")
 MONEY_LIMIT = Decimal("1000000000000")  # Numeric(14, 2) holds less than 10^12
-_NEGATIVE_LIMIT = -MONEY_LIMIT
 MAX_CODE = 100
 CUSTOMER_CODE_MAX = 50
 TOO_LARGE = "INVALID_AMOUNT"
 CODE_TOO_LONG = "INVALID_ACCOUNT"
 
-SNAPSHOT_COLUMNS = (
-    "uuid", "org_id", "report_id", "account_code", "customer_name", "contact", "telephone",
-    "telephone_raw", "phone_valid", "sms_reachable", "current", "d30", "d60", "d90", "d120", "d150",
-    "d180", "extra_buckets", "total_balance", "overdue_amount", "is_selected", "sheet_row",
-    "created_at", "updated_at",
-)  # fmt: skip
+# Columns an import writes. PostgreSQL fills created_at/updated_at (the transaction's time), and
+# d150/d180/is_selected/extra_buckets when a file has no bucket past 120 days (migration 0010).
+_TEXT_COLUMNS = ("uuid", "org_id", "report_id", "account_code", "customer_name", "contact", "telephone",
+                 "telephone_raw", "phone_valid", "sms_reachable", "current", "d30", "d60", "d90", "d120")
+COPY_COLUMNS = (*_TEXT_COLUMNS, "total_balance", "overdue_amount", "sheet_row")
+COPY_COLUMNS_OLDER = (*_TEXT_COLUMNS, "d150", "d180", "extra_buckets", "total_balance", "overdue_amount",
+                      "sheet_row")
+SNAPSHOT_COLUMNS = (*_TEXT_COLUMNS, "d150", "d180", "extra_buckets", "total_balance", "overdue_amount",
+                    "is_selected", "sheet_row", "created_at", "updated_at")
 ERROR_COLUMNS = ("report_id", "sheet_row", "column", "value", "reason", "code", "account_code")
-
-
-def _mobile_pattern() -> re.Pattern[str]:
-    meta = phonenumbers.PhoneMetadata.metadata_for_region("ZA")
-    assert meta is not None and meta.mobile is not None
-    return re.compile(meta.mobile.national_number_pattern)
-
-
-_ZA_MOBILE = _mobile_pattern()
-
-
-def sms_reachable(telephone: str | None, valid: bool) -> bool:
-    """A valid number that takes SMS: a South African mobile, or a foreign mobile number."""
-    if not valid or not telephone:
-        return False
-    if telephone.startswith("27") and len(telephone) == 11:
-        return _ZA_MOBILE.fullmatch(telephone[2:]) is not None
-    try:
-        number = phonenumbers.parse("+" + telephone)
-    except phonenumbers.NumberParseException:
-        return False
-    kind = phonenumbers.number_type(number)
-    return kind in (phonenumbers.PhoneNumberType.MOBILE, phonenumbers.PhoneNumberType.FIXED_LINE_OR_MOBILE)
+_MONEY_FLOAT = 1e12  # the nearest float of every amount the column holds is below this
+_TF = {True: "t", False: "f"}
+_NULL = "\\N"
 
 
 def cut(value: str | None, limit: int) -> str | None:
@@ -80,32 +63,37 @@ def cut(value: str | None, limit: int) -> str | None:
 class Batch:
     """Encoded snapshot rows and the row errors of a stretch of the file."""
 
-    payload: Any  # COPY text (str) on PostgreSQL, list of tuples on SQLite
+    payload: Any  # COPY text as bytes on PostgreSQL, a list of tuples on SQLite
+    columns: tuple[str, ...] = SNAPSHOT_COLUMNS
     rows: int = 0
-    first_row: int = 0  # sheet rows covered by the snapshots of this batch
-    last_row: int = 0
     errors: list[RowError] = field(default_factory=list)
-    total_balance: Decimal = ZERO
+    block: AccountBlock | None = None  # the accounts stored, for the report's figures
+    overdue: list[float] = field(default_factory=list)  # each account's overdue amount, as a float
+    overdue_text: list[str] = field(default_factory=list)  # and as exact text
 
 
 class SnapshotEncoder:
-    """Turns AccountRows into snapshot records for one report (and one database engine)."""
+    """Turns blocks of accounts into snapshot records for one report (and one database engine)."""
 
-    def __init__(self, org_id: int, report_id: int, now: datetime, postgres: bool) -> None:
+    def __init__(self, org_id: int, report_id: int, now: datetime, postgres: bool, *, older: bool = False) -> None:
         self.org_id = org_id
         self.report_id = report_id
         self.postgres = postgres
+        # True when the file has buckets past 120 days: every batch then carries their columns
+        # (an import streams all its batches through one COPY of fixed columns).
+        self.older = older
         # Snapshot UUIDs: a random UUID4 per report whose last 48 bits count the rows, so they cost
         # no randomness per row and sort in file order within the report.
         base = uuid.uuid4().hex
-        self._id_prefix = f"{base[:8]}-{base[8:12]}-{base[12:16]}-{base[16:20]}-"
+        self._uuid = f"{base[:8]}-{base[8:12]}-{base[12:16]}-{base[16:20]}-%012x".__mod__
         self._next = 0
-        if postgres:
-            stamp = now.astimezone(UTC).isoformat()
-            self._head = f"\t{org_id}\t{report_id}\t"
-        else:
-            stamp = now.astimezone(UTC).replace(tzinfo=None).strftime("%Y-%m-%d %H:%M:%S.%f")
-        self._stamp = stamp
+        self._head = f"{org_id}\t{report_id}"
+        self._stamp = now.astimezone(UTC).replace(tzinfo=None).strftime("%Y-%m-%d %H:%M:%S.%f")
+
+    @property
+    def columns(self) -> tuple[str, ...]:
+        """The columns of every batch this encoder makes, on PostgreSQL."""
+        return COPY_COLUMNS_OLDER if self.older else COPY_COLUMNS
 
     def check(self, row: AccountRow) -> RowError | None:
         """What the book cannot store even though the file's row is valid."""
@@ -113,100 +101,95 @@ class SnapshotEncoder:
             return RowError(row.sheet_row, None, row.account[:60] + "…",
                             f"The account code is longer than {MAX_CODE} characters.",
                             CODE_TOO_LONG, row.account[:MAX_CODE])
-        limit, low = MONEY_LIMIT, _NEGATIVE_LIMIT
-        if (low < row.total_balance < limit and low < row.current < limit and low < row.d30 < limit
-                and low < row.d60 < limit and low < row.d90 < limit and low < row.d120 < limit):
-            return None
         for amount in (row.total_balance, row.current, row.d30, row.d60, row.d90, row.d120):
-            if not -limit < amount < limit:
+            if not -MONEY_LIMIT < amount < MONEY_LIMIT:
                 return RowError(row.sheet_row, None, str(amount),
                                 f"The amount {amount} is too large (the limit is 999,999,999,999.99).",
                                 TOO_LARGE, row.account)
         return None
 
-    def add(self, batch: Batch, row: AccountRow) -> None:
-        # The hot path of an import (once per row): plain str() of each value (f-string formatting
-        # of a Decimal costs three times as much), zeros spelt without formatting at all, no
-        # helper calls for the usual short values, one escape check on the finished line.
-        current, d30, d60, d90, d120, total = (row.current, row.d30, row.d60, row.d90, row.d120,
-                                               row.total_balance)
-        overdue = d30 + d60 + d90 + d120
-        if overdue < 0:
-            overdue = ZERO
-        extras = row.extra_buckets
-        if extras:
-            d150 = extras.get(150, ZERO)
-            d180 = extras.get(180, ZERO)
-            extra_json: str | None = json.dumps({str(k): str(v) for k, v in extras.items()})
-        else:
-            d150 = d180 = ZERO
-            extra_json = None
-        telephone = row.telephone
-        valid = row.phone_valid
-        if not valid or telephone is None:
-            sms = False
-        elif len(telephone) == 11 and telephone.startswith("27"):
-            sms = _ZA_MOBILE.fullmatch(telephone, 2) is not None
-        else:
-            sms = sms_reachable(telephone, valid)
-        name = row.name
-        if len(name) > 255:
-            name = name[:255]
-        contact = row.contact or None
-        if contact is not None and len(contact) > 255:
-            contact = contact[:255]
-        raw = row.telephone_raw or None
-        if raw is not None and len(raw) > 64:
-            raw = raw[:64]
-        if telephone is not None and len(telephone) > 32:
-            telephone = telephone[:32]
-        self._next += 1
-        if batch.rows == 0:
-            batch.first_row = row.sheet_row
-        batch.last_row = row.sheet_row
-        batch.rows += 1
-        batch.total_balance += total
+    def _storable(self, block: AccountBlock) -> tuple[AccountBlock, list[RowError]]:
+        """The block less the accounts the book cannot store, and why (checked per row only when
+        some code is too long or some amount too large)."""
+        if max(map(len, block.accounts), default=0) <= MAX_CODE and all(
+                max(column, default=0) < _MONEY_FLOAT and min(column, default=0) > -_MONEY_FLOAT
+                for column in block.values):
+            return block, []
+        errors: list[RowError] = []
+        drop: set[int] = set()
+        for index in range(len(block)):
+            problem = self.check(block.row(index))
+            if problem is not None:
+                drop.add(index)
+                errors.append(problem)
+        return block.without(drop), errors
+
+    def encode(self, block: AccountBlock) -> Batch:
+        """The block's accounts as one batch of records; its row errors ride along."""
+        block, refused = self._storable(block)
+        count = len(block)
+        first = self._next + 1
+        self._next += count
+        ids = list(map(self._uuid, range(first, first + count)))
+        values = block.values
+        # The sum of four floats of exact cents is within far less than a cent of the exact sum:
+        # formatted to two decimals it is exact.
+        together = map(add, map(add, map(add, values[1], values[2]), values[3]), values[4])
+        overdue = [x if x > 0.0 else 0.0 for x in together]
+        overdue_text = list(map("%.2f".__mod__, overdue))
+        older = self.older or (block.extras is not None and any(block.extras))
+        if older:
+            extras = block.extras if block.extras is not None else [{}] * count
+            d150 = [str(e.get(150, ZERO)) for e in extras]
+            d180 = [str(e.get(180, ZERO)) for e in extras]
+            extra_json = [json.dumps({str(k): str(v) for k, v in e.items()}) if e else None for e in extras]
+        names = _limited(block.names, 255)
+        contacts = _limited(block.contacts, 255)
+        telephones = _limited(block.telephones, 32)
+        raws = _limited([raw or None for raw in block.telephone_raw], 64)
+        amounts = block.amounts
         if self.postgres:
-            code = row.account
-            escaped = False
-            while True:
-                line = (
-                    f"{self._id_prefix}{self._next:012x}{self._head}{code}\t{name}\t{contact or _NULL}\t"
-                    f"{telephone or _NULL}\t{raw or _NULL}\t{'t' if valid else 'f'}\t{'t' if sms else 'f'}\t"
-                    f"{str(current) if current else '0.00'}\t{str(d30) if d30 else '0.00'}\t"
-                    f"{str(d60) if d60 else '0.00'}\t{str(d90) if d90 else '0.00'}\t"
-                    f"{str(d120) if d120 else '0.00'}\t{str(d150) if d150 else '0.00'}\t"
-                    f"{str(d180) if d180 else '0.00'}\t{_esc(extra_json) if extra_json else _NULL}\t{str(total)}\t"
-                    f"{str(overdue) if overdue else '0.00'}\tf\t{row.sheet_row}\t{self._stamp}\t{self._stamp}\n")
-                # 24 columns make 23 tabs and one newline, unless a text value holds one of COPY's
-                # specials (rare): then the text values are escaped and the line made again.
-                if escaped or (
-                        line.count("\t") == 23 and line.count("\n") == 1 and "\r" not in line
-                        and "\x00" not in line and "\\" not in code and "\\" not in name
-                        and "\\" not in (contact or "") and "\\" not in (raw or "")):
-                    break
-                escaped = True
-                code, name = _esc(code), _esc(name)
-                contact = _esc(contact) if contact else contact
-                raw = _esc(raw) if raw else raw
-            batch.payload.append(line)
+            fields: list[Any] = [ids, repeat(self._head), _copy_text(block.accounts), _copy_text(names),
+                                 _copy_text(contacts), _copy_text(telephones), _copy_text(raws),
+                                 map(_TF.__getitem__, block.phone_valid), map(_TF.__getitem__, block.sms_reachable),
+                                 *amounts[:5]]
+            if older:
+                fields += [d150, d180, _copy_text(extra_json)]
+            fields += [amounts[5], overdue_text, map(str, block.sheet_rows)]
+            text = "\n".join(map("\t".join, zip(*fields, strict=False)))
+            payload: Any = (text + "\n").encode() if count else b""
+            columns = COPY_COLUMNS_OLDER if older else COPY_COLUMNS
         else:
-            batch.payload.append((
-                f"{self._id_prefix}{self._next:012x}", self.org_id, self.report_id, row.account, name,
-                contact, telephone, raw, int(valid), int(sms), str(current), str(d30), str(d60), str(d90),
-                str(d120), str(d150), str(d180), extra_json, str(total), str(overdue), 0,
-                row.sheet_row, self._stamp, self._stamp))
+            zeros = repeat("0.00")
+            payload = list(zip(
+                ids, repeat(self.org_id), repeat(self.report_id), block.accounts, names, contacts, telephones,
+                raws, map(int, block.phone_valid), map(int, block.sms_reachable), *amounts[:5],
+                d150 if older else zeros, d180 if older else zeros, extra_json if older else repeat(None),
+                amounts[5], overdue_text, repeat(0), block.sheet_rows, repeat(self._stamp), repeat(self._stamp)))
+            columns = SNAPSHOT_COLUMNS
+        return Batch(payload, columns, count, [*block.errors, *refused], block, overdue, overdue_text)
 
 
-_NULL = "\\N"
+def _limited(values: list[str | None], limit: int) -> list[str | None]:
+    if max((len(v) for v in values if v), default=0) <= limit:
+        return values
+    return [v[:limit] if v and len(v) > limit else v for v in values]
+
+
+def _copy_text(values: list[str | None]) -> list[str]:
+    """Text values in PostgreSQL's COPY text format; None is NULL."""
+    joined = "".join(filter(None, values))
+    if "\\" in joined or "\t" in joined or "\n" in joined or "\r" in joined or "\x00" in joined:
+        values = [_esc(v) if v else v for v in values]
+    if None in values:
+        return [_NULL if v is None else v for v in values]
+    return values  # type: ignore[return-value]
 
 
 def _esc(value: str) -> str:
     """A value in PostgreSQL's COPY text format."""
-    if "\\" in value or "\t" in value or "\n" in value or "\r" in value or "\x00" in value:
-        return (value.replace("\x00", "").replace("\\", "\\\\").replace("\t", "\\t")
-                .replace("\n", "\\n").replace("\r", "\\r"))
-    return value
+    return (value.replace("\x00", "").replace("\\", "\\\\").replace("\t", "\\t")
+            .replace("\n", "\\n").replace("\r", "\\r"))
 
 
 # ------------------------------------------------------------------ storing
@@ -233,13 +216,25 @@ async def store_batch(session: AsyncSession, batch: Batch) -> None:
         return
     driver = await _driver(session)
     if is_postgres(session):
-        data = "".join(batch.payload).encode()
-        await driver.copy_to_table("debtor_snapshots", source=io.BytesIO(data),
-                                   columns=list(SNAPSHOT_COLUMNS), format="text")
+        await driver.copy_to_table("debtor_snapshots", source=_chunks(batch.payload),
+                                   columns=list(batch.columns), format="text")
     else:
-        columns = ", ".join(f'"{c}"' for c in SNAPSHOT_COLUMNS)
-        marks = ", ".join("?" for _ in SNAPSHOT_COLUMNS)
+        columns = ", ".join(f'"{c}"' for c in batch.columns)
+        marks = ", ".join("?" for _ in batch.columns)
         await driver.executemany(f"INSERT INTO debtor_snapshots ({columns}) VALUES ({marks})", batch.payload)
+
+
+async def copy_stream(session: AsyncSession, columns: Sequence[str], payloads: AsyncIterator[bytes]) -> None:
+    """One COPY into debtor_snapshots fed by `payloads` as they come (PostgreSQL): the server
+    works on the rows without waiting for a round trip per batch."""
+    driver = await _driver(session)
+    await driver.copy_to_table("debtor_snapshots", source=payloads, columns=list(columns), format="text")
+
+
+async def _chunks(payload: bytes) -> AsyncIterator[bytes]:
+    # An async iterable, not a file object: asyncpg reads files in its thread pool, a hop per
+    # 512 KiB that competes with the reader thread for the interpreter.
+    yield payload
 
 
 async def store_row_errors(session: AsyncSession, report_id: int, errors: Sequence[RowError]) -> None:

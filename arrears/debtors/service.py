@@ -25,7 +25,7 @@ from arrears.debtors import bulk, summary
 from arrears.debtors import timeline as _timeline  # noqa: F401  (registers the customer timeline source)
 from arrears.debtors.models import DebtorAccount, DebtorReport, DebtorRowError, DebtorSnapshot
 from arrears.debtors.progress import Progress, current_progress
-from arrears.debtors.reading import AccountRow, RowError
+from arrears.debtors.reading import AccountBlock, AccountRow, RowError
 from arrears.debtors.storage import StoredFile
 from arrears.errors import NotFound, ValidationFailed
 from arrears.identity.caller import Caller
@@ -404,12 +404,21 @@ async def store_report(session: AsyncSession, report: DebtorReport, rows: Iterab
     await bulk.delete_report_rows(session, report.id)
     encoder = bulk.SnapshotEncoder(report.org_id, report.id, now, bulk.is_postgres(session))
     seen: dict[str, int] = {}
-    accounts = failed = 0
-    batch = bulk.Batch([])
+    failed = 0
+    figures = summary.TotalsAccumulator()
+    pending: list[AccountRow] = []
+    errors: list[RowError] = []
 
-    async def flush(current: bulk.Batch) -> None:
-        await bulk.store_batch(session, current)
-        await bulk.store_row_errors(session, report.id, current.errors)
+    async def flush() -> None:
+        nonlocal failed
+        batch = encoder.encode(AccountBlock.of_rows(pending, errors))
+        failed += len(batch.errors)
+        await bulk.store_batch(session, batch)
+        await bulk.store_row_errors(session, report.id, batch.errors)
+        if batch.block is not None:
+            figures.add(batch.block.amounts, batch.block.values, batch.overdue, batch.overdue_text)
+        pending.clear()
+        errors.clear()
 
     for item in rows:
         if isinstance(item, AccountRow):
@@ -418,22 +427,19 @@ async def store_report(session: AsyncSession, report: DebtorReport, rows: Iterab
                 problem = RowError(item.sheet_row, None, item.account,
                                    f"Account code '{item.account}' appears more than once (first on row "
                                    f"{seen[item.account]}).", DUPLICATE_ACCOUNT, item.account)
-            if problem is None:
-                seen[item.account] = item.sheet_row
-                encoder.add(batch, item)
-                accounts += 1
+            if problem is not None:
+                errors.append(problem)
             else:
-                batch.errors.append(problem)
-                failed += 1
+                seen[item.account] = item.sheet_row
+                pending.append(item)
         else:
-            batch.errors.append(item)
-            failed += 1
-        if batch.rows + len(batch.errors) >= batch_rows:
-            await flush(batch)
-            batch = bulk.Batch([])
-    await flush(batch)
+            errors.append(item)
+        if len(pending) + len(errors) >= batch_rows:
+            await flush()
+    await flush()
+    totals = figures.figures()
+    accounts = figures.accounts
     created = await bulk.link_book(session, report.id, report.created_at, now)
-    totals = await summary.compute_totals(session, report.id)
     report.status = report.stage = "completed"
     report.totals = totals
     report.total_rows = report.processed_rows = accounts + failed

@@ -1,13 +1,16 @@
 """The ageing summary of a report, computed in SQL (aggregates, and the median by an ordered
-offset on the (report_id, total_balance) index), never by loading every row.
+offset), never by loading every row.
 
-Figures that cannot change after the import (all accounts) are computed once when the import
-commits and kept on the report; figures of the selected accounts are computed when asked (a
-partial index holds the selected rows).
+Figures that cannot change after the import (all accounts) are kept on the report: the import
+gathers them from the accounts it stores (TotalsAccumulator), other writers compute them in SQL
+(compute_totals); figures of the selected accounts are computed when asked (a partial index holds
+the selected rows).
 """
 
 from __future__ import annotations
 
+import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
@@ -151,6 +154,76 @@ async def compute_totals(session: AsyncSession, report_id: int) -> dict[str, Any
     figures = await _aggregate(session, report_id, selected=False)
     figures["median_balance"] = await median_balance(session, report_id, figures["accounts"])
     return _to_json(figures)
+
+
+class TotalsAccumulator:
+    """The figures compute_totals computes in SQL, gathered instead from the accounts an import
+    stores while it stores them, so that the import ends without reading its rows back; kept in
+    integer cents (exact). tests/debtors/test_import_totals.py holds the two to the same answers."""
+
+    def __init__(self) -> None:
+        self.accounts = 0
+        self._sums = [0] * len(BUCKETS)
+        self._positive = [0] * len(BUCKETS)
+        self._total = self._overdue = self._overdue_accounts = 0
+        self._balances: list[float] = []
+
+    def add(self, amounts: Sequence[Sequence[str]], values: Sequence[Sequence[float]], overdue: Sequence[float],
+            overdue_text: Sequence[str]) -> None:
+        """One batch (an AccountBlock's columns): `amounts` the five buckets then the total balance
+        as exact text, `values` the same as floats, and each account's overdue amount (both ways)."""
+        for index in range(len(BUCKETS)):
+            self._sums[index] += _cents_sum(amounts[index], values[index])
+            self._positive[index] += sum(map(_POSITIVE, values[index]))
+        balances = values[len(BUCKETS)]
+        self.accounts += len(balances)
+        self._total += _cents_sum(amounts[len(BUCKETS)], balances)
+        self._overdue += _cents_sum(overdue_text, overdue)
+        self._overdue_accounts += sum(map(_HALF_CENT.__lt__, overdue))
+        self._balances.extend(balances)
+
+    def figures(self) -> dict[str, Any]:
+        """JSON-ready, as compute_totals gives them."""
+        balances = sorted(self._balances)
+        count = len(balances)
+        if count:
+            middle = balances[(count - 1) // 2: (count - 1) // 2 + (1 if count % 2 else 2)]
+            median = (_money_of(sum(map(_cents, middle))) / len(middle)).quantize(CENT, ROUND_HALF_UP)
+        else:
+            median = ZERO
+        return _to_json({
+            "accounts": count,
+            "total_balance": _money_of(self._total),
+            "overdue_balance": _money_of(self._overdue),
+            "overdue_accounts": self._overdue_accounts,
+            "smallest_balance": _money_of(_cents(balances[0])) if count else ZERO,
+            "largest_balance": _money_of(_cents(balances[-1])) if count else ZERO,
+            "buckets": {b.key: {"amount": _money_of(self._sums[i]), "accounts": self._positive[i]}
+                        for i, b in enumerate(BUCKETS)},
+            "median_balance": median,
+        })
+
+
+_POSITIVE = (0.0).__lt__
+_HALF_CENT = 0.005  # a sum of floats that is zero in cents may be a hair above zero
+# A float sum of this many amounts below a billion (each the float nearest to exact cents) is
+# within a thousandth of a cent of the exact sum: rounded, it is the exact sum.
+_FLOAT_SUM_ROWS = 20_000
+_FLOAT_SUM_LIMIT = 1e9
+
+
+def _cents(value: float) -> int:
+    return round(value * 100)
+
+
+def _cents_sum(texts: Sequence[str], values: Sequence[float]) -> int:
+    if len(values) <= _FLOAT_SUM_ROWS and max(map(abs, values), default=0.0) < _FLOAT_SUM_LIMIT:
+        return round(math.fsum(values) * 100)
+    return int(sum(map(Decimal, texts), Decimal(0)) * 100)
+
+
+def _money_of(cents: int) -> Decimal:
+    return money(Decimal(cents) / 100)
 
 
 async def report_totals(session: AsyncSession, report: DebtorReport) -> dict[str, Any]:

@@ -29,6 +29,34 @@ async def officer(client, world):
     return org, await member(client, world, org.id, "manager")
 
 
+def _break_storage(monkeypatch, *, at: int, error: str) -> None:
+    """Make the `at`-th batch an import stores fail, once: a batch of its own on SQLite, a
+    stretch of the one COPY on PostgreSQL."""
+    calls = {"n": 0}
+
+    def count() -> None:
+        calls["n"] += 1
+        if calls["n"] == at:
+            raise RuntimeError(error)
+
+    real_batch, real_stream = bulk.store_batch, bulk.copy_stream
+
+    async def store_batch(session, batch):
+        count()
+        await real_batch(session, batch)
+
+    async def copy_stream(session, columns, payloads):
+        async def counted():
+            async for payload in payloads:
+                count()
+                yield payload
+
+        await real_stream(session, columns, counted())
+
+    monkeypatch.setattr(bulk, "store_batch", store_batch)
+    monkeypatch.setattr(bulk, "copy_stream", copy_stream)
+
+
 async def _report(upload_id: str) -> DebtorReport:
     async with transaction(readonly=True) as s:
         report = await imports.find_report(s, upload_id)
@@ -96,16 +124,7 @@ async def test_accounts_link_to_customers_created_and_kept_current(client, offic
 async def test_a_failed_import_leaves_nothing_and_emits_upload_failed(client, officer, tmp_path: Path,
                                                                      monkeypatch):
     org, who = officer
-    real = bulk.store_batch
-    calls = {"n": 0}
-
-    async def broken(session, batch):
-        calls["n"] += 1
-        if calls["n"] == 2:
-            raise RuntimeError("disk full")
-        await real(session, batch)
-
-    monkeypatch.setattr(bulk, "store_batch", broken)
+    _break_storage(monkeypatch, at=2, error="disk full")
     monkeypatch.setattr(imports, "BATCH_ROWS", 50)
     r = await post_file(client, who.headers, big_csv(tmp_path / "big.csv", 300))
     uid = r.json()["upload"]["id"]
@@ -126,16 +145,7 @@ async def test_a_failed_import_leaves_nothing_and_emits_upload_failed(client, of
 
 async def test_a_retried_attempt_starts_clean_and_completes(client, officer, tmp_path: Path, monkeypatch):
     org, who = officer
-    real = bulk.store_batch
-    calls = {"n": 0}
-
-    async def flaky(session, batch):
-        calls["n"] += 1
-        if calls["n"] == 3:
-            raise RuntimeError("connection reset")
-        await real(session, batch)
-
-    monkeypatch.setattr(bulk, "store_batch", flaky)
+    _break_storage(monkeypatch, at=3, error="connection reset")
     monkeypatch.setattr(imports, "BATCH_ROWS", 50)
     r = await post_file(client, who.headers, big_csv(tmp_path / "big.csv", 300))
     uid = r.json()["upload"]["id"]

@@ -58,6 +58,62 @@ def _sa_valid_pattern() -> re.Pattern[str]:
 _SA_VALID = _sa_valid_pattern()
 
 
+def _sa_line_pattern(national: str) -> re.Pattern[str]:
+    """A whole line holding a ZA number in one of read_phone's fast shapes (0…, 27…, 0027…, +27…,
+    +27 0…, or the nine digits alone), formatting already removed: an empty match at the start of
+    such a line (so that a literal mark can be put there; the national part is the last 9 digits)."""
+    meta = phonenumbers.PhoneMetadata.metadata_for_region(DEFAULT_REGION)
+    assert meta is not None and meta.general_desc is not None
+    general = meta.general_desc.national_number_pattern
+    return re.compile(rf"^(?=(?:0|27|0027|\+27|\+270)?(?=[0-9]{{9}}$)(?=(?:{general})$)(?:{national})$)",
+                      re.MULTILINE)
+
+
+def _mobile_national() -> str:
+    meta = phonenumbers.PhoneMetadata.metadata_for_region(DEFAULT_REGION)
+    assert meta is not None and meta.mobile is not None
+    return meta.mobile.national_number_pattern
+
+
+_ZA_MOBILE = re.compile(_mobile_national())
+_MOBILE_LINE = _sa_line_pattern(_mobile_national())
+_VALID_LINE = _sa_line_pattern(_SA_VALID.pattern.split(r"\Z)", 1)[1])
+_MARKS = frozenset("MV")  # M: a valid SA mobile, V: another valid SA number
+
+
+def sms_reachable(telephone: str | None, valid: bool) -> bool:
+    """A valid number that takes SMS: a South African mobile, or a foreign mobile number."""
+    if not valid or not telephone:
+        return False
+    if telephone.startswith(SA_COUNTRY_CODE) and len(telephone) == 11:
+        return _ZA_MOBILE.fullmatch(telephone[2:]) is not None
+    try:
+        number = phonenumbers.parse("+" + telephone)
+    except NumberParseException:
+        return False
+    kind = phonenumbers.number_type(number)
+    return kind in (phonenumbers.PhoneNumberType.MOBILE, phonenumbers.PhoneNumberType.FIXED_LINE_OR_MOBILE)
+
+
+def read_phones(texts: list[str]) -> tuple[list[str | None], list[bool], list[bool]]:
+    """read_phone for a column of cells already read as text (stripped): (digits with country
+    code or None, valid, SMS-reachable) per cell. The usual SA shapes are recognised for the whole
+    column in two regex passes over its text; every other cell goes through read_phone."""
+    joined = "\n".join(texts)
+    lines = _VALID_LINE.sub("V", _MOBILE_LINE.sub("M", joined.translate(_FORMATTING))).split("\n")
+    if len(lines) != len(texts):  # a cell with a line break: one at a time
+        lines = [""] * len(texts)
+    marks = [line[:1] for line in lines]
+    valid = list(map(_MARKS.__contains__, marks))
+    sms = list(map("M".__eq__, marks))
+    digits: list[str | None] = ["27" + line[-9:] if ok else None for line, ok in zip(lines, valid, strict=True)]
+    for index, text in enumerate(texts):
+        if text and not valid[index]:
+            _, number, ok = read_phone(text)
+            digits[index], valid[index], sms[index] = number, ok, sms_reachable(number, ok)
+    return digits, valid, sms
+
+
 def _sa_national(digits: str) -> str | None:
     """The nine national digits of an all-digit SA-looking number, or None for other shapes."""
     size = len(digits)

@@ -5,10 +5,11 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Generator, Iterable, Iterator, Mapping
 from dataclasses import dataclass
-from itertools import chain
+from itertools import chain, islice
 from pathlib import Path
 from types import TracebackType
 
+from arrears.debtors.reading.blocks import AccountBlock, BlockValidator
 from arrears.debtors.reading.errors import NO_DATA_ROWS, ReadError
 from arrears.debtors.reading.formats import FileFormat, detect_format
 from arrears.debtors.reading.headers import AliasTable, FoundHeader, find_header
@@ -17,6 +18,7 @@ from arrears.debtors.reading.validation import AccountRow, RowError, RowValidato
 
 ProgressCallback = Callable[[int], None]
 DEFAULT_PROGRESS_EVERY = 1000
+DEFAULT_BLOCK_ROWS = 5000
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,6 +96,22 @@ class AgeAnalysisReader(Iterator[AccountRow | RowError]):
                 report(rows_read)
         if report is not None and rows_read % every:
             report(rows_read)  # the final count, so a progress bar reaches its end
+
+    def blocks(self, size: int = DEFAULT_BLOCK_ROWS) -> Iterator[AccountBlock]:
+        """The rows as AccountBlocks of up to `size` rows each (the import's fast path): the same
+        accounts and errors as iterating, column by column. Read the rows one way or the other."""
+        checker = BlockValidator(self._validator)
+        rows = chain(self._first_rows, self._rows)
+        report, every = self._on_progress, self._progress_every
+        rows_read = reported = 0
+        while chunk := list(islice(rows, size)):
+            rows_read += len(chunk)
+            yield checker.check_block(chunk)
+            if report is not None and rows_read - reported >= every:
+                report(rows_read)
+                reported = rows_read
+        if report is not None and rows_read != reported:
+            report(rows_read)
 
     def __iter__(self) -> AgeAnalysisReader:
         return self

@@ -1,0 +1,300 @@
+"""Rows checked a block at a time, column by column: the import's fast path.
+
+`RowValidator.check` is the reference: it decides every row one at a time. Here a block of rows
+(a few thousand) is taken apart into columns and the usual shapes are decided for all rows at
+once with C-level loops (`map`, `zip`, set operations): text account codes of letters and
+digits, float and blank amounts with at most two decimals, buckets that add up to the total.
+Every row that is not plainly one of those (a blank or total row, a repeated code, an amount in
+text, buckets that differ from the total, ...) goes to `RowValidator.check`, in file order, so
+both paths give the same accounts and the same row errors (tests/debtors/reading/test_blocks.py).
+
+Amounts leave as exact decimal text (what the database stores) and as the float nearest to that
+text (for sums and comparisons): a float cell is taken as it is only when its shortest text has at
+most two decimals, and only below a billion, where a sum of a few thousand such floats is still
+within a thousandth of a cent of the exact sum (rounding it to cents gives the exact cents).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from decimal import ROUND_HALF_UP, Decimal
+from itertools import compress
+from operator import add, itemgetter, sub
+
+from arrears.debtors.reading.phones import read_phones, sms_reachable
+from arrears.debtors.reading.rows import Cell, NumberedRow
+from arrears.debtors.reading.validation import _TOTAL_KEYS, AccountRow, RowError, RowValidator
+from arrears.debtors.reading.values import _CENTS, CENT, account_code, to_text
+
+# Amounts the fast path takes (see the module's docstring); larger ones go to the reference path.
+FLOAT_LIMIT = 1e9
+# More than two decimals, an exponent, nan or inf, or ten digits before the point (FLOAT_LIMIT)
+# in a float's repr.
+_NOT_CENTS = re.compile(r"\.[0-9]{3}|[eEn]|[0-9]{10}")
+_first, _second = itemgetter(0), itemgetter(1)
+
+
+def cents_text(cents: int) -> str:
+    """Integer cents as decimal text: -4550 -> '-45.50'."""
+    sign = "-" if cents < 0 else ""
+    whole, part = divmod(abs(cents), 100)
+    return f"{sign}{whole}.{part:02d}"
+
+
+@dataclass(slots=True)
+class AccountBlock:
+    """The accounts of a stretch of rows, column by column, and that stretch's row errors.
+
+    `amounts` and `values` hold six columns each, in the order current, d30, d60, d90, d120 (with
+    every older bucket added), total balance: exact decimal text, and the float nearest to it.
+    """
+
+    accounts: list[str]
+    names: list[str]
+    contacts: list[str | None]
+    telephone_raw: list[str]
+    telephones: list[str | None]
+    phone_valid: list[bool]
+    sms_reachable: list[bool]  # a valid mobile number
+    amounts: list[list[str]]
+    values: list[list[float]]
+    extras: list[dict[int, Decimal]] | None  # per account, when the file has buckets past 120 days
+    sheet_rows: list[int]
+    errors: list[RowError]
+    rows_read: int  # every row of the stretch: accounts, failures and skipped rows
+
+    def __len__(self) -> int:
+        return len(self.accounts)
+
+    @classmethod
+    def empty(cls, with_extras: bool = False) -> AccountBlock:
+        return cls([], [], [], [], [], [], [], [[] for _ in range(6)], [[] for _ in range(6)],
+                   [] if with_extras else None, [], [], 0)
+
+    @classmethod
+    def of_rows(cls, rows: Sequence[AccountRow], errors: Sequence[RowError] = (), rows_read: int = 0
+                ) -> AccountBlock:
+        """A block of AccountRows (the PDF faces, and rows the reference path decided)."""
+        block = cls.empty(with_extras=any(row.extra_buckets for row in rows))
+        for row in rows:
+            block.append(row)
+        block.errors.extend(errors)
+        block.rows_read = rows_read or len(rows) + len(errors)
+        return block
+
+    def append(self, row: AccountRow) -> None:
+        self.accounts.append(row.account)
+        self.names.append(row.name)
+        self.contacts.append(row.contact)
+        self.telephone_raw.append(row.telephone_raw)
+        self.telephones.append(row.telephone)
+        self.phone_valid.append(row.phone_valid)
+        self.sms_reachable.append(sms_reachable(row.telephone, row.phone_valid))
+        for column, amount in enumerate((row.current, row.d30, row.d60, row.d90, row.d120, row.total_balance)):
+            self.amounts[column].append(str(amount))
+            self.values[column].append(float(amount))
+        if self.extras is not None:
+            self.extras.append(row.extra_buckets)
+        self.sheet_rows.append(row.sheet_row)
+
+    def row(self, index: int) -> AccountRow:
+        """One account as the reference path gives it."""
+        current, d30, d60, d90, d120, total = (Decimal(c[index]).quantize(CENT) for c in self.amounts)
+        return AccountRow(
+            self.accounts[index], self.names[index], self.telephone_raw[index], self.telephones[index],
+            self.phone_valid[index], self.contacts[index], current, d30, d60, d90, d120,
+            self.extras[index] if self.extras is not None else {}, total, self.sheet_rows[index])
+
+    def rows(self) -> Iterator[AccountRow]:
+        return (self.row(index) for index in range(len(self.accounts)))
+
+    def without(self, drop: set[int]) -> AccountBlock:
+        """The block less the accounts at the positions in `drop`."""
+        keep = [index not in drop for index in range(len(self.accounts))]
+
+        def kept(values: list) -> list:  # type: ignore[type-arg]
+            return list(compress(values, keep))
+
+        return AccountBlock(
+            kept(self.accounts), kept(self.names), kept(self.contacts), kept(self.telephone_raw),
+            kept(self.telephones), kept(self.phone_valid), kept(self.sms_reachable), [kept(c) for c in self.amounts],
+            [kept(c) for c in self.values], kept(self.extras) if self.extras is not None else None,
+            kept(self.sheet_rows), list(self.errors), self.rows_read)
+
+
+def _plain_floats(column: Sequence[Cell]) -> list[str] | None:
+    """The texts of a column of floats that are all plain cents below FLOAT_LIMIT, or None."""
+    texts = list(map(repr, column))
+    if _NOT_CENTS.search(" ".join(texts)):
+        return None
+    if "-0.0" in texts:  # a negative zero is zero
+        texts = ["0.0" if t == "-0.0" else t for t in texts]
+    return texts  # 1321.3, 0.0, -45.5: each exactly the amount, in at most two decimals
+
+
+def _amount_cell(raw: Cell) -> tuple[str, float] | None:
+    """Text and value of a usual amount cell, or None when the reference path must decide."""
+    if raw.__class__ is float:
+        if not -FLOAT_LIMIT < raw < FLOAT_LIMIT:  # type: ignore[operator]  # also nan
+            return None
+        text = repr(raw)
+        if _NOT_CENTS.search(text) is None:
+            return ("0.0", 0.0) if text == "-0.0" else (text, raw)  # type: ignore[return-value]
+        amount = Decimal(text).quantize(CENT, ROUND_HALF_UP)
+        return (str(amount), float(amount)) if amount else ("0.00", 0.0)
+    if raw.__class__ is str:
+        text = raw.strip()  # type: ignore[union-attr]
+        if not text:
+            return "0.00", 0.0
+        if _CENTS.fullmatch(text):  # 1234 / -1234.56, as delimited text writes them
+            amount = Decimal(text if "." in text else text + ".00")
+            if -FLOAT_LIMIT < amount < FLOAT_LIMIT:
+                return (str(amount), float(amount)) if amount else ("0.00", 0.0)
+        return None
+    if raw.__class__ is int and -FLOAT_LIMIT < raw < FLOAT_LIMIT:  # type: ignore[operator]
+        return f"{raw}.00", float(raw)  # type: ignore[arg-type]
+    return None
+
+
+class BlockValidator:
+    """Checks blocks of data rows under one header, sharing the reference validator's memory of
+    account codes (so blocks and single rows may be mixed, in file order)."""
+
+    def __init__(self, validator: RowValidator) -> None:
+        self._v = validator
+        money = [index for index, _ in validator._money]
+        self._has_money = [index is not None for index in money]
+        columns = [validator._account, validator._name, validator._telephone,
+                   validator._contact if validator._contact is not None else validator._name,
+                   *(index for index in money if index is not None)]
+        self._columns = columns
+        self._has_contact = validator._contact is not None
+        self._extra_count = len(validator._extras)
+        self._extra_days = [days for days, _ in validator._extras]
+        self._skip_keys = _TOTAL_KEYS | {validator._header_account}
+
+    def check_block(self, rows: Sequence[NumberedRow]) -> AccountBlock:
+        v = self._v
+        count = len(rows)
+        if not count:
+            return AccountBlock.empty(with_extras=bool(self._extra_count))
+        numbers: list[int] = list(map(_first, rows))
+        cells: list[list[Cell]] = list(map(_second, rows))
+        width = v._width
+        if count and min(map(len, cells)) < width:
+            cells = [c if len(c) >= width else c + [""] * (width - len(c)) for c in cells]
+        every = list(zip(*cells, strict=False))  # shorter rows were padded to `width`: zip stops at the shortest
+        columns = [every[index] for index in self._columns]
+        slow: set[int] = set()
+
+        # Account codes: plain letters and digits are taken as written, anything else is decided
+        # by the reference path (blank, total and repeated header rows, codes with punctuation).
+        raw_codes = columns[0]
+        if set(map(type, raw_codes)) <= {str} and all(map(str.isalnum, raw_codes)) and all(
+                map(str.isascii, raw_codes)):
+            codes: Sequence[str] = raw_codes  # type: ignore[assignment]
+            keys = list(map(str.lower, codes))
+            if not self._skip_keys.isdisjoint(keys):
+                slow.update(i for i, key in enumerate(keys) if key in self._skip_keys)
+        else:
+            codes = list(map(account_code, raw_codes))  # numeric cells: 1001.0 -> "1001"
+            for i, code in enumerate(codes):
+                if not (code and code.isalnum() and code.isascii()) or code.lower() in self._skip_keys:
+                    slow.add(i)
+
+        # Money: six columns (a missing one is zero), then the buckets past 120 days.
+        texts: list[list[str]] = []
+        values: list[list[float]] = []
+        position = 4
+        for present in self._has_money:
+            if not present:
+                texts.append(["0.00"] * count)
+                values.append([0.0] * count)
+                continue
+            column = columns[position]
+            position += 1
+            plain = _plain_floats(column) if set(map(type, column)) == {float} else None
+            if plain is not None:
+                texts.append(plain)
+                values.append(column)  # type: ignore[arg-type]
+                continue
+            cells_read = list(map(_amount_cell, column))
+            texts.append([c[0] if c else "" for c in cells_read])
+            values.append([c[1] if c else 0.0 for c in cells_read])
+            slow.update(i for i, c in enumerate(cells_read) if c is None)
+        extras: list[dict[int, Decimal]] | None = None
+        if self._extra_count:
+            older = texts[6:]
+            # (A cell the reference path decides has "" here: its row is decided there.)
+            extras = [{days: Decimal(t or 0).quantize(CENT) for days, t in zip(self._extra_days, row, strict=True)}
+                      for row in zip(*older, strict=True)]
+            d120 = [sum(row.values(), Decimal(t or 0)).quantize(CENT)
+                    for row, t in zip(extras, texts[4], strict=True)]
+            texts[4] = list(map(str, d120))
+            values[4] = list(map(float, d120))
+            del values[6:], texts[6:]
+
+        # Buckets against the total, in floats: exact cents differ by at least 0.01, far more than
+        # a sum of six floats below FLOAT_LIMIT can be off. Rows that differ go to the reference.
+        if v._has_buckets:
+            together = map(add, map(add, map(add, map(add, values[0], values[1]), values[2]), values[3]), values[4])
+            differences = list(map(abs, map(sub, together, values[5])))
+            if max(differences) > 0.005:
+                slow.update(i for i, d in enumerate(differences) if d > 0.005)
+
+        raw_phones = _texts(columns[2])
+        phones, valid, sms = read_phones(raw_phones)
+        names = _texts(columns[1])
+        contacts: list[str | None] = (
+            [text or None for text in _texts(columns[3])] if self._has_contact else [None] * count)
+
+        seen = v._seen
+        if not slow and len(set(codes)) == count and seen.keys().isdisjoint(codes):
+            seen.update(zip(codes, numbers, strict=True))
+            return AccountBlock(codes, names, contacts, raw_phones, phones, valid, sms, texts,  # type: ignore[arg-type]
+                                values, extras, numbers, [], count)
+        return self._mixed(numbers, cells, codes, slow, names, contacts, raw_phones, phones, valid, sms, texts,
+                           values, extras)
+
+    def _mixed(self, numbers: list[int], cells: list[list[Cell]], codes: Sequence[str], slow: set[int],
+               names: list[str], contacts: list[str | None], raw_phones: list[str], phones: list[str | None],
+               valid: list[bool], sms: list[bool], texts: list[list[str]], values: list[list[float]],
+               extras: list[dict[int, Decimal]] | None) -> AccountBlock:
+        """A block with rows for the reference path: every row in file order, the plain ones from
+        the columns, the others through RowValidator.check."""
+        v = self._v
+        block = AccountBlock.empty(with_extras=extras is not None)
+        block.rows_read = len(numbers)
+        seen = v._seen
+        for i, number in enumerate(numbers):
+            if i not in slow and seen.setdefault(codes[i], number) == number:
+                block.accounts.append(codes[i])
+                block.names.append(names[i])
+                block.contacts.append(contacts[i])
+                block.telephone_raw.append(raw_phones[i])
+                block.telephones.append(phones[i])
+                block.phone_valid.append(valid[i])
+                block.sms_reachable.append(sms[i])
+                for column in range(6):
+                    block.amounts[column].append(texts[column][i])
+                    block.values[column].append(values[column][i])
+                if extras is not None and block.extras is not None:
+                    block.extras.append(extras[i])
+                block.sheet_rows.append(number)
+                continue
+            result = v.check(number, cells[i])
+            if result is None:
+                continue
+            if isinstance(result, RowError):
+                block.errors.append(result)
+            else:
+                block.append(result)
+        return block
+
+
+def _texts(column: Sequence[Cell]) -> list[str]:
+    if set(map(type, column)) <= {str}:
+        return list(map(str.strip, column))  # type: ignore[arg-type]
+    return [c.strip() if c.__class__ is str else to_text(c) for c in column]  # type: ignore[union-attr]

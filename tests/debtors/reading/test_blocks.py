@@ -1,0 +1,200 @@
+"""BlockValidator (the import's columnar fast path) against RowValidator.check (the reference):
+whatever the cells hold, both give the same accounts and the same row errors, in file order."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from arrears.debtors.reading import (
+    AccountBlock,
+    AccountRow,
+    AliasTable,
+    RowError,
+    cents_text,
+    read_age_analysis,
+)
+from arrears.debtors.reading.blocks import BlockValidator
+from arrears.debtors.reading.headers import find_header
+from arrears.debtors.reading.phones import read_phone, read_phones, sms_reachable
+from arrears.debtors.reading.rows import Sheet
+from arrears.debtors.reading.validation import RowValidator
+
+HEADER = ["Account", "Name", "Contact", "Cell No", "Current", "30 Days", "60 Days", "90 Days", "120 Days",
+          "Total Balance"]  # fmt: skip
+WITH_OLDER = [*HEADER[:9], "150 Days", "180+", "Total Balance"]
+NO_CONTACT = [h for h in HEADER if h != "Contact"]
+
+
+def validator(header: list[str]) -> RowValidator:
+    sample = ["A1", "x", *([""] * (len(header) - 2))]
+    return RowValidator(find_header([Sheet("s", iter([(1, list(header)), (2, sample)]), 2)], AliasTable(None)).match)
+
+
+plain_amounts = st.one_of(
+    st.just(0.0),
+    st.integers(min_value=-10**9, max_value=10**9).map(lambda c: c / 100),
+    st.just(""),
+)
+odd_amounts = st.one_of(
+    st.floats(allow_nan=True, allow_infinity=True),
+    st.floats(min_value=-1e6, max_value=1e6).map(lambda f: round(f, 3)),
+    st.sampled_from(["-", " ", "R 1 234.50", "(45.00)", "45.00-", "abc", "1.005", "-0.004", "12", "-3.50",
+                     " 7.25 ", "1e3", -0.0, 0.125, 1e13, -1e14]),
+    st.integers(min_value=-10**14, max_value=10**14),
+    st.booleans(),
+    st.none(),
+)
+codes = st.one_of(
+    st.sampled_from(["ACC1", "ACC2", "ACC3", "B7", "Total", "TOTAL", "Grand Total", "account", "0042", "1001.0",
+                     "", " ", "AC-9", "Ünï", "acc1"]),
+    st.from_regex(r"[A-Z]{1,3}[0-9]{1,4}", fullmatch=True),
+    st.integers(min_value=0, max_value=50),
+    st.floats(min_value=0, max_value=60).map(lambda f: round(f, 1)),
+)
+phones = st.sampled_from(["0821234567", "082 123 4567", "+27 82 123 4567", 821234567, "", "n/a", "0821",
+                          "+44 20 7946 0958", 27821234567.0])
+names = st.sampled_from(["Name", " Jo Soap ", "", "Account", 12.0, "Grand Total"])
+
+
+def reference(header: list[str], rows: list[tuple[int, list]]) -> tuple[list[AccountRow], list[RowError]]:
+    check = validator(header).check
+    accounts, errors = [], []
+    for number, cells in rows:
+        result = check(number, list(cells))
+        if isinstance(result, AccountRow):
+            accounts.append(result)
+        elif result is not None:
+            errors.append(result)
+    return accounts, errors
+
+
+def by_blocks(header: list[str], rows: list[tuple[int, list]], size: int) -> tuple[list[AccountRow], list[RowError]]:
+    checker = BlockValidator(validator(header))
+    accounts, errors = [], []
+    for start in range(0, len(rows), size):
+        block = checker.check_block([(n, list(c)) for n, c in rows[start:start + size]])
+        assert block.rows_read == len(rows[start:start + size])
+        for index in range(len(block)):
+            assert block.sms_reachable[index] is sms_reachable(block.telephones[index], block.phone_valid[index])
+            # Text and value say the same amount, and the text is exact.
+            for column in range(6):
+                text = block.amounts[column][index]
+                assert float(text) == block.values[column][index]
+                assert Decimal(text) == Decimal(text).quantize(Decimal("0.01"))
+        accounts.extend(block.rows())
+        errors.extend(block.errors)
+    return accounts, errors
+
+
+def make_rows(header: list[str], drawn: list) -> list[tuple[int, list]]:
+    rows = []
+    for number, ((code, name, contact, phone, *values), short) in enumerate(drawn, start=2):
+        if header is NO_CONTACT:
+            cells = [code, name, phone, *values]
+        elif header is WITH_OLDER:
+            cells = [code, name, contact, phone, *values[:5], 10.0, "", values[5]]
+        else:
+            cells = [code, name, contact, phone, *values]
+        if short == 3:
+            cells = cells[:-2]  # a row that stops short of the last columns
+        rows.append((number, cells))
+    return rows
+
+
+def drawn_rows() -> st.SearchStrategy[list]:
+    amounts = st.lists(st.one_of(plain_amounts, plain_amounts, plain_amounts, odd_amounts), min_size=6, max_size=6)
+
+    def build(code, name, contact, phone, values, balanced, short):
+        if balanced and all(v.__class__ is float or v == "" for v in values[:5]):
+            values = [*values[:5], round(sum(v or 0.0 for v in values[:5]), 2)]
+        return [code, name, contact, phone, *values], short
+
+    row = st.builds(build, codes, names, st.sampled_from(["", "Pat", " Lee "]), phones, amounts,
+                    st.sampled_from([True, True, True, False]), st.integers(min_value=0, max_value=9))
+    return st.lists(row, min_size=1, max_size=60)
+
+
+@settings(max_examples=300, deadline=None)
+@given(drawn=drawn_rows(), size=st.integers(min_value=1, max_value=70),
+       header=st.sampled_from([HEADER, WITH_OLDER, NO_CONTACT]))
+def test_blocks_agree_with_the_reference(drawn, size, header) -> None:
+    rows = make_rows(header, drawn)
+    assert by_blocks(header, rows, size) == reference(header, rows)
+
+
+def test_a_clean_block_takes_the_fast_path_and_registers_every_code() -> None:
+    v = validator(HEADER)
+    checker = BlockValidator(v)
+    rows = [(n, [f"ACC{n}", "Name", "Pat", "0821234567", 1.1, 0.0, 2.25, "", 0.0, 3.35]) for n in range(5, 105)]
+    block = checker.check_block(rows)
+    assert len(block) == 100 and not block.errors
+    assert block.amounts[0][0] == "1.1" and block.values[5][0] == 3.35 and block.amounts[3][0] == "0.00"
+    assert block.telephones[0] == "27821234567" and block.phone_valid[0]
+    # A later block repeating a code is a duplicate, decided by the reference path.
+    again = checker.check_block([(200, ["ACC5", "Name", "", "", 1.0, 0.0, 0.0, 0.0, 0.0, 1.0])])
+    assert len(again) == 0 and again.errors[0].code == "DUPLICATE_ACCOUNT"
+    assert "first on row 5" in again.errors[0].reason
+
+
+def test_of_rows_and_row_round_trip() -> None:
+    accounts, _ = reference(HEADER, [(2, ["A1", "N", "C", "0821234567", 1.0, 2.5, 0.0, 0.0, -3.0, 0.5])])
+    block = AccountBlock.of_rows(accounts)
+    assert list(block.rows()) == accounts
+    assert block.amounts[4] == ["-3.00"] and block.values[5] == [0.5]
+
+
+@pytest.mark.parametrize(("cents", "text"), [(0, "0.00"), (5, "0.05"), (-5, "-0.05"), (-4550, "-45.50"),
+                                             (123456, "1234.56")])
+def test_cents_text(cents: int, text: str) -> None:
+    assert cents_text(cents) == text
+
+
+def test_reader_blocks_match_reader_rows(tmp_path) -> None:
+    path = tmp_path / "book.csv"
+    lines = ["Acme age analysis", "Account,Name,Cell No,Current,30 Days,Total Balance"]
+    lines += [f"A{i},Name {i},082 123 {i:04d},{i}.50,1.25,{i + 1}.75" for i in range(1, 40)]
+    lines += ["A3,Again,,1,0,1", "B1,Bad,,x,0,1", "B2,Off,,1,1,5", ",,,,,", "Total,,,100,0,100"]
+    path.write_text("\n".join(lines) + "\n")
+    with read_age_analysis(path) as reader:
+        expected = list(reader)
+    progress: list[int] = []
+    with read_age_analysis(path, on_progress=progress.append, progress_every=10) as reader:
+        blocks = list(reader.blocks(7))
+    accounts = [row for block in blocks for row in block.rows()]
+    errors = [error for block in blocks for error in block.errors]
+    assert accounts == [r for r in expected if isinstance(r, AccountRow)]
+    assert errors == [r for r in expected if isinstance(r, RowError)]
+    assert [e.code for e in errors] == ["DUPLICATE_ACCOUNT", "INVALID_AMOUNT", "BALANCE_MISMATCH"]
+    assert progress[-1] == sum(block.rows_read for block in blocks) == 44
+
+
+@pytest.mark.parametrize(("buckets", "total", "fails"), [
+    ([0.01, 0.0], 0.0, False), ([0.02, 0.0], 0.0, True), ([100.0, 1.0], 100.0, False),
+    ([100.0, 1.01], 100.0, True), ([-50.0, -0.5], -50.0, False), ([-50.0, -0.51], -50.0, True),
+    ([0.1, 0.2], 0.3, False), (["", ""], 0.0, False),
+])
+def test_the_one_percent_boundary(buckets, total, fails) -> None:
+    rows = [(2, ["A1", "N", "", "", buckets[0], buckets[1], 0.0, 0.0, 0.0, total])]
+    accounts, errors = by_blocks(HEADER, rows, 10)
+    assert (accounts, errors) == reference(HEADER, rows)
+    assert bool(errors) is fails and (not fails or errors[0].code == "BALANCE_MISMATCH")
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.one_of(
+    st.sampled_from(["0821234567", "082 123 4567", "+27 82 123 4567", "821234567", "", "n/a", "0821", "27821234567",
+                     "+44 20 7946 0958", "0114561234", "+27 (0)11 456 1234", "0027 82 123 4567", "270821234567",
+                     "082-123-4567", "082.123.4567 / 011 555 1234", "٠٨٢١٢٣٤٥٦٧",
+                     "082 123\n4567", "+270821234567", "0800123456", "0861234567"]),
+    st.from_regex(r"\+?[0-9 ()-]{0,14}", fullmatch=True)), max_size=30))
+def test_read_phones_agrees_with_read_phone(texts) -> None:
+    texts = [t.strip() for t in texts]
+    digits, valid, sms = read_phones(texts)
+    for index, text in enumerate(texts):
+        _, number, ok = read_phone(text)
+        assert (digits[index], valid[index]) == (number, ok)
+        assert sms[index] is sms_reachable(number, ok)

@@ -1,0 +1,75 @@
+"""The figures an import gathers while it stores its rows (TotalsAccumulator) are the figures SQL
+computes from the stored rows (compute_totals), on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import random
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+
+from arrears.db import transaction
+from arrears.debtors import summary
+from arrears.debtors.imports import find_report
+from arrears.debtors.summary import TotalsAccumulator
+from tests.faces.age_analysis.conftest import _cheap_password_hashing, member  # noqa: F401
+from tests.faces.age_analysis.helpers import HEADER, import_file, write_book
+
+
+@pytest.fixture
+async def officer(client, world):
+    org = await world.org("Totals Org")
+    return org, await member(client, world, org.id, "manager")
+
+
+def _book(rows: int, seed: int, older: bool) -> list[list]:
+    rng = random.Random(seed)
+    header = [*HEADER[:9], "150 Days", "180+", HEADER[9]] if older else list(HEADER)
+    book: list[list] = [header]
+    for i in range(rows):
+        buckets = [rng.choice([0, 0, round(rng.uniform(-500, 3000), 2), rng.randrange(1, 9) * 100.0])
+                   for _ in range(7 if older else 5)]
+        total = round(sum(buckets), 2)
+        book.append([f"T{i:04d}", f"Name {i}", "", "0821234567", *buckets, total])
+    book.append([None, "Grand Total", None, None, *([None] * (7 if older else 5)), 1.0])
+    book.append(["T0000", "Again", None, None, *([0] * (7 if older else 5)), 0])  # a duplicate: not counted
+    return book
+
+
+async def _both(upload_id: str) -> tuple[dict, dict]:
+    async with transaction(readonly=True) as s:
+        report = await find_report(s, upload_id)
+        assert report is not None and report.status == "completed", report and report.error_message
+        return report.totals, await summary.compute_totals(s, report.id)
+
+
+@pytest.mark.parametrize(("rows", "older"), [(1, False), (2, False), (257, False), (120, True)])
+async def test_the_import_keeps_the_figures_sql_computes(client, officer, tmp_path: Path, rows: int, older: bool):
+    org, who = officer
+    upload = await import_file(client, who.headers, write_book(tmp_path / "book.xlsx", _book(rows, rows, older)))
+    kept, computed = await _both(upload)
+    assert kept == computed
+    assert kept["accounts"] == rows
+
+
+def test_an_empty_accumulator() -> None:
+    figures = TotalsAccumulator().figures()
+    assert figures["accounts"] == 0 and figures["median_balance"] == "0.00"
+    assert figures["smallest_balance"] == figures["largest_balance"] == "0.00"
+
+
+def test_the_median_of_an_even_count_is_rounded_half_up() -> None:
+    totals = TotalsAccumulator()
+    zeros = (["0.00", "0.00"], [0.0, 0.0])
+    totals.add([zeros[0]] * 5 + [["1.01", "1.00"]], [zeros[1]] * 5 + [[1.01, 1.0]], [0.0, 0.0], ["0.00", "0.00"])
+    assert totals.figures()["median_balance"] == "1.01"  # (1.00 + 1.01) / 2 = 1.005 -> 1.01
+    assert Decimal(totals.figures()["total_balance"]) == Decimal("2.01")
+
+
+def test_large_amounts_are_summed_exactly() -> None:
+    totals = TotalsAccumulator()
+    texts = ["999999999999.99", "0.01", "123456789012.34"]
+    values = list(map(float, texts))
+    totals.add([["0.00"] * 3] * 5 + [texts], [[0.0] * 3] * 5 + [values], [0.0] * 3, ["0.00"] * 3)
+    assert totals.figures()["total_balance"] == "1123456789012.34"

@@ -1,0 +1,61 @@
+"""Migration 0010 (fewer snapshot indexes, server-side timestamps on PostgreSQL) down and up on
+the test engine (SQLite, or PostgreSQL with TEST_DATABASE_URL)."""
+
+from __future__ import annotations
+
+import asyncio
+
+from alembic import command
+from alembic.script import ScriptDirectory
+from sqlalchemy import inspect
+from sqlalchemy.ext.asyncio import create_async_engine
+
+from arrears import migrate
+
+REVISION = "0010_snapshot_load"
+DROPPED = {"ix_debtor_snapshots_report_id_overdue_amount", "ix_debtor_snapshots_report_id_total_balance"}
+KEPT = {"ix_debtor_snapshots_report_overdue_balance", "ix_debtor_snapshots_report_id_sheet_row",
+        "ix_debtor_snapshots_org_id_account_code"}
+
+
+def _schema(url: str) -> tuple[set[str], dict[str, object]]:
+    async def read() -> tuple[set[str], dict[str, object]]:
+        engine = create_async_engine(url)
+        try:
+            async with engine.connect() as conn:
+                def look(c):  # type: ignore[no-untyped-def]
+                    found = inspect(c)
+                    names = {i["name"] for i in found.get_indexes("debtor_snapshots")}
+                    defaults = {col["name"]: col.get("default") for col in found.get_columns("debtor_snapshots")}
+                    return names, defaults
+                return await conn.run_sync(look)
+        finally:
+            await engine.dispose()
+
+    return asyncio.run(read())
+
+
+def test_the_revision_is_the_debtor_book_head():
+    script = ScriptDirectory.from_config(migrate.alembic_config("sqlite+aiosqlite:///unused.db"))
+    assert script.get_revision(REVISION).down_revision == "0009_web_indexes"
+    assert REVISION in script.get_heads()
+
+
+def test_down_and_up(db_url):
+    names, defaults = _schema(db_url)
+    assert not names & DROPPED and KEPT <= names
+    postgres = db_url.startswith("postgresql")
+    if postgres:
+        assert "now()" in str(defaults["created_at"]) and "now()" in str(defaults["updated_at"])
+        assert str(defaults["d150"]) == "0" and str(defaults["d180"]) == "0" and defaults["is_selected"] == "false"
+    try:
+        command.downgrade(migrate.alembic_config(db_url), f"{REVISION}@-1")
+        names, defaults = _schema(db_url)
+        assert DROPPED <= names and KEPT <= names
+        assert defaults["created_at"] is None and defaults["d150"] is None
+    finally:
+        migrate.upgrade(db_url)
+    names, defaults = _schema(db_url)
+    assert not names & DROPPED
+    if postgres:
+        assert "now()" in str(defaults["created_at"])

@@ -12,8 +12,8 @@ a scratch database, then, each in a fresh process reading the same file:
   that process and the time of the report's summary afterwards; then, timed apart, the follow-up
   job that brings the book up to date (customers created, accounts upserted);
 - ours on SQLite: the same import into a scratch SQLite database (executemany in batches);
-- reader: `arrears.debtors.reading.read_age_analysis` alone (parse, validate, phones; no
-  database), to show what the import adds to the reading layer it is built on;
+- reader: `arrears.debtors.reading.read_age_analysis` alone, its blocks as the import reads them
+  (parse, validate, phones; no database), to show what the import adds to the reading layer;
 - pandas: `pandas.read_excel(engine="openpyxl")` (reads only; no validation, nothing stored).
 
 Prints the times and the ratios ours / floor (goal <= 2.5) and pandas / ours.
@@ -86,12 +86,13 @@ print(f'{{"seconds": {time.perf_counter() - start}, "rows": {rows}}}')
 
 READER = """
 import sys, time
+from arrears.debtors.gcpause import collector_paused
 from arrears.debtors.reading import read_age_analysis
 start = time.perf_counter()
 rows = 0
-with read_age_analysis(sys.argv[1]) as reader:
-    for _ in reader:
-        rows += 1
+with read_age_analysis(sys.argv[1]) as reader, collector_paused():
+    for block in reader.blocks():  # as the import reads: a block of rows at a time
+        rows += len(block) + len(block.errors)
 print(f'{{"seconds": {time.perf_counter() - start}, "rows": {rows}}}')
 """
 

@@ -58,17 +58,6 @@ def _sa_valid_pattern() -> re.Pattern[str]:
 _SA_VALID = _sa_valid_pattern()
 
 
-def _sa_line_pattern(national: str) -> re.Pattern[str]:
-    """A whole line holding a ZA number in one of read_phone's fast shapes (0…, 27…, 0027…, +27…,
-    +27 0…, or the nine digits alone), formatting already removed: an empty match at the start of
-    such a line (so that a literal mark can be put there; the national part is the last 9 digits)."""
-    meta = phonenumbers.PhoneMetadata.metadata_for_region(DEFAULT_REGION)
-    assert meta is not None and meta.general_desc is not None
-    general = meta.general_desc.national_number_pattern
-    return re.compile(rf"^(?=(?:0|27|0027|\+27|\+270)?(?=[0-9]{{9}}$)(?=(?:{general})$)(?:{national})$)",
-                      re.MULTILINE)
-
-
 def _mobile_national() -> str:
     meta = phonenumbers.PhoneMetadata.metadata_for_region(DEFAULT_REGION)
     assert meta is not None and meta.mobile is not None
@@ -76,9 +65,12 @@ def _mobile_national() -> str:
 
 
 _ZA_MOBILE = re.compile(_mobile_national())
-_MOBILE_LINE = _sa_line_pattern(_mobile_national())
-_VALID_LINE = _sa_line_pattern(_SA_VALID.pattern.split(r"\Z)", 1)[1])
-_MARKS = frozenset("MV")  # M: a valid SA mobile, V: another valid SA number
+# For a column at once (read_phones): the prefix of read_phone's fast shapes (0…, 27…, 0027…,
+# +27…, +27 0…) dropped from every line that has nine digits after it, so that each such line is
+# its national part; then nine ASCII digits checked as _SA_VALID / the mobile pattern check them.
+_SA_PREFIX = re.compile(r"^(?:\+270|\+27|0027|27|0)(?=[0-9]{9}$)", re.MULTILINE)
+_NINE_VALID = re.compile(r"(?=[0-9]{9}\Z)" + _SA_VALID.pattern, re.ASCII)
+_NINE_MOBILE = re.compile(rf"(?=[0-9]{{9}}\Z)(?:{_mobile_national()})", re.ASCII)
 
 
 def sms_reachable(telephone: str | None, valid: bool) -> bool:
@@ -98,15 +90,14 @@ def sms_reachable(telephone: str | None, valid: bool) -> bool:
 def read_phones(texts: list[str]) -> tuple[list[str | None], list[bool], list[bool]]:
     """read_phone for a column of cells already read as text (stripped): (digits with country
     code or None, valid, SMS-reachable) per cell. The usual SA shapes are recognised for the whole
-    column in two regex passes over its text; every other cell goes through read_phone."""
-    joined = "\n".join(texts)
-    lines = _VALID_LINE.sub("V", _MOBILE_LINE.sub("M", joined.translate(_FORMATTING))).split("\n")
-    if len(lines) != len(texts):  # a cell with a line break: one at a time
-        lines = [""] * len(texts)
-    marks = [line[:1] for line in lines]
-    valid = list(map(_MARKS.__contains__, marks))
-    sms = list(map("M".__eq__, marks))
-    digits: list[str | None] = ["27" + line[-9:] if ok else None for line, ok in zip(lines, valid, strict=True)]
+    column with one regex pass over its text and two C-level checks per cell; every other cell
+    goes through read_phone."""
+    nationals = _SA_PREFIX.sub("", "\n".join(texts).translate(_FORMATTING)).split("\n")
+    if len(nationals) != len(texts):  # a cell with a line break: one at a time
+        nationals = [""] * len(texts)
+    valid = [match is not None for match in map(_NINE_VALID.fullmatch, nationals)]
+    sms = [ok and match is not None for ok, match in zip(valid, map(_NINE_MOBILE.fullmatch, nationals), strict=True)]
+    digits: list[str | None] = ["27" + n if ok else None for n, ok in zip(nationals, valid, strict=True)]
     for index, text in enumerate(texts):
         if text and not valid[index]:
             _, number, ok = read_phone(text)

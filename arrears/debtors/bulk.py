@@ -135,7 +135,7 @@ class SnapshotEncoder:
         # The sum of four floats of exact cents is within far less than a cent of the exact sum:
         # formatted to two decimals it is exact.
         together = map(add, map(add, map(add, values[1], values[2]), values[3]), values[4])
-        overdue = [x if x > 0.0 else 0.0 for x in together]
+        overdue = list(map(max, repeat(0.0), together))  # max(0.0, -0.0) is 0.0, not -0.0
         overdue_text = list(map("%.2f".__mod__, overdue))
         older = self.older or (block.extras is not None and any(block.extras))
         if older:

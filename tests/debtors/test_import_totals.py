@@ -8,10 +8,12 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
+from sqlalchemy import select
 
 from arrears.db import transaction
 from arrears.debtors import summary
 from arrears.debtors.imports import find_report
+from arrears.debtors.models import DebtorSnapshot
 from arrears.debtors.summary import TotalsAccumulator
 from tests.faces.age_analysis.conftest import _cheap_password_hashing, member  # noqa: F401
 from tests.faces.age_analysis.helpers import HEADER, import_file, write_book
@@ -51,6 +53,13 @@ async def test_the_import_keeps_the_figures_sql_computes(client, officer, tmp_pa
     kept, computed = await _both(upload)
     assert kept == computed
     assert kept["accounts"] == rows
+    async with transaction(readonly=True) as s:  # each stored overdue amount, from its buckets
+        report = await find_report(s, upload)
+        stored = (await s.scalars(select(DebtorSnapshot).where(DebtorSnapshot.report_id == report.id))).all()
+    assert len(stored) == rows
+    for snap in stored:
+        assert snap.overdue_amount == max(snap.d30 + snap.d60 + snap.d90 + snap.d120, Decimal("0"))
+        assert abs(snap.total_balance - (snap.current + snap.d30 + snap.d60 + snap.d90 + snap.d120)) <= Decimal("0.01")
 
 
 def test_an_empty_accumulator() -> None:

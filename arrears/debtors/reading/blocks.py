@@ -251,8 +251,9 @@ class BlockValidator:
             [text or None for text in _texts(columns[3])] if self._has_contact else [None] * count)
 
         seen = v._seen
-        if not slow and len(set(codes)) == count and seen.keys().isdisjoint(codes):
-            seen.update(zip(codes, numbers, strict=True))
+        fresh = dict(zip(codes, numbers, strict=True)) if not slow else {}
+        if not slow and len(fresh) == count and seen.keys().isdisjoint(fresh):
+            seen.update(fresh)
             return AccountBlock(codes, names, contacts, raw_phones, phones, valid, sms, texts,  # type: ignore[arg-type]
                                 values, extras, numbers, [], count)
         return self._mixed(numbers, cells, codes, slow, names, contacts, raw_phones, phones, valid, sms, texts,

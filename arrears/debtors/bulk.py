@@ -25,7 +25,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from arrears.db import UTCDateTime
 from arrears.debtors.models import DebtorRowError, DebtorSnapshot
 from arrears.debtors.reading import AccountBlock, AccountRow, RowError
-from arrears.debtors.reading.phones import sms_reachable  # noqa: F401 - the book's name for it
 from arrears.jobs import queue
 
 ZERO = Decimal("0.00")

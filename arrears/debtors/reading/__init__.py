@@ -6,7 +6,7 @@ with read_age_analysis(path, extra_aliases=org_aliases) as rows:
         ...
 """
 
-from arrears.debtors.reading.blocks import AccountBlock, cents_text
+from arrears.debtors.reading.blocks import AccountBlock
 from arrears.debtors.reading.errors import (
     CORRUPT_FILE,
     MISSING_COLUMNS,
@@ -51,7 +51,6 @@ __all__ = [
     "RowError",
     "account_code",
     "bucket_days",
-    "cents_text",
     "detect_format",
     "iter_rows",
     "normalise_phone",

@@ -36,13 +36,6 @@ _NOT_CENTS = re.compile(r"\.[0-9]{3}|[eEn]|[0-9]{10}")
 _first, _second = itemgetter(0), itemgetter(1)
 
 
-def cents_text(cents: int) -> str:
-    """Integer cents as decimal text: -4550 -> '-45.50'."""
-    sign = "-" if cents < 0 else ""
-    whole, part = divmod(abs(cents), 100)
-    return f"{sign}{whole}.{part:02d}"
-
-
 @dataclass(slots=True)
 class AccountBlock:
     """The accounts of a stretch of rows, column by column, and that stretch's row errors.

@@ -14,7 +14,6 @@ from arrears.debtors.reading import (
     AccountRow,
     AliasTable,
     RowError,
-    cents_text,
     read_age_analysis,
 )
 from arrears.debtors.reading.blocks import BlockValidator
@@ -145,12 +144,6 @@ def test_of_rows_and_row_round_trip() -> None:
     block = AccountBlock.of_rows(accounts)
     assert list(block.rows()) == accounts
     assert block.amounts[4] == ["-3.00"] and block.values[5] == [0.5]
-
-
-@pytest.mark.parametrize(("cents", "text"), [(0, "0.00"), (5, "0.05"), (-5, "-0.05"), (-4550, "-45.50"),
-                                             (123456, "1234.56")])
-def test_cents_text(cents: int, text: str) -> None:
-    assert cents_text(cents) == text
 
 
 def test_reader_blocks_match_reader_rows(tmp_path) -> None:

@@ -217,7 +217,9 @@ def _cents(value: float) -> int:
 
 
 def _cents_sum(texts: Sequence[str], values: Sequence[float]) -> int:
-    if len(values) <= _FLOAT_SUM_ROWS and max(map(abs, values), default=0.0) < _FLOAT_SUM_LIMIT:
+    if not values:
+        return 0
+    if len(values) <= _FLOAT_SUM_ROWS and -_FLOAT_SUM_LIMIT < min(values) and max(values) < _FLOAT_SUM_LIMIT:
         return round(math.fsum(values) * 100)
     return int(sum(map(Decimal, texts), Decimal(0)) * 100)
 

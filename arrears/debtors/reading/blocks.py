@@ -247,8 +247,8 @@ class BlockValidator:
         fresh = dict(zip(codes, numbers, strict=True)) if not slow else {}
         if not slow and len(fresh) == count and seen.keys().isdisjoint(fresh):
             seen.update(fresh)
-            return AccountBlock(codes, names, contacts, raw_phones, phones, valid, sms, texts,  # type: ignore[arg-type]
-                                values, extras, numbers, [], count)
+            return AccountBlock(list(codes), names, contacts, raw_phones, phones, valid, sms, texts,
+                                [list(column) for column in values], extras, numbers, [], count)
         return self._mixed(numbers, cells, codes, slow, names, contacts, raw_phones, phones, valid, sms, texts,
                            values, extras)
 

@@ -3,9 +3,10 @@
 `RowValidator.check` is the reference: it decides every row one at a time. Here a block of rows
 (a few thousand) is taken apart into columns and the usual shapes are decided for all rows at
 once with C-level loops (`map`, `zip`, set operations): text account codes of letters and
-digits, float and blank amounts with at most two decimals, buckets that add up to the total.
-Every row that is not plainly one of those (a blank or total row, a repeated code, an amount in
-text, buckets that differ from the total, ...) goes to `RowValidator.check`, in file order, so
+digits, float amounts with at most two decimals (other amount cells through `parse_amount`, the
+reference's own reading), buckets that add up to the total. Every row that is not plainly one of
+those (a blank or total row, a repeated code, an amount that cannot be read, buckets that differ
+from the total, ...) goes to `RowValidator.check`, in file order, so
 both paths give the same accounts and the same row errors (tests/debtors/reading/test_blocks.py).
 
 Amounts leave as exact decimal text (what the database stores) and as the float nearest to that
@@ -19,14 +20,14 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import Decimal
 from itertools import compress
 from operator import add, itemgetter, sub
 
 from arrears.debtors.reading.phones import read_phones, sms_reachable
 from arrears.debtors.reading.rows import Cell, NumberedRow
 from arrears.debtors.reading.validation import _TOTAL_KEYS, AccountRow, RowError, RowValidator
-from arrears.debtors.reading.values import _CENTS, CENT, account_code, to_text
+from arrears.debtors.reading.values import CENT, AmountError, account_code, parse_amount, to_text
 
 # Amounts the fast path takes (see the module's docstring); larger ones go to the reference path.
 FLOAT_LIMIT = 1e9
@@ -128,27 +129,19 @@ def _plain_floats(column: Sequence[Cell]) -> list[str] | None:
 
 
 def _amount_cell(raw: Cell) -> tuple[str, float] | None:
-    """Text and value of a usual amount cell, or None when the reference path must decide."""
-    if raw.__class__ is float:
-        if not -FLOAT_LIMIT < raw < FLOAT_LIMIT:  # type: ignore[operator]  # also nan
-            return None
+    """Text and value of an amount cell, or None when the reference path must decide (not an
+    amount, or FLOAT_LIMIT or more)."""
+    if raw.__class__ is float and -FLOAT_LIMIT < raw < FLOAT_LIMIT:  # type: ignore[operator]
         text = repr(raw)
-        if _NOT_CENTS.search(text) is None:
+        if _NOT_CENTS.search(text) is None:  # plain cents: no Decimal needed
             return ("0.0", 0.0) if text == "-0.0" else (text, raw)  # type: ignore[return-value]
-        amount = Decimal(text).quantize(CENT, ROUND_HALF_UP)
-        return (str(amount), float(amount)) if amount else ("0.00", 0.0)
-    if raw.__class__ is str:
-        text = raw.strip()  # type: ignore[union-attr]
-        if not text:
-            return "0.00", 0.0
-        if _CENTS.fullmatch(text):  # 1234 / -1234.56, as delimited text writes them
-            amount = Decimal(text if "." in text else text + ".00")
-            if -FLOAT_LIMIT < amount < FLOAT_LIMIT:
-                return (str(amount), float(amount)) if amount else ("0.00", 0.0)
+    try:
+        amount = parse_amount(raw)
+    except AmountError:
         return None
-    if raw.__class__ is int and -FLOAT_LIMIT < raw < FLOAT_LIMIT:  # type: ignore[operator]
-        return f"{raw}.00", float(raw)  # type: ignore[arg-type]
-    return None
+    if not -FLOAT_LIMIT < amount < FLOAT_LIMIT:
+        return None
+    return str(amount), float(amount)
 
 
 class BlockValidator:

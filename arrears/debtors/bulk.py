@@ -29,6 +29,7 @@ from arrears.jobs import queue
 
 ZERO = Decimal("0.00")
 MONEY_LIMIT = Decimal("1000000000000")  # Numeric(14, 2) holds less than 10^12
+_CENTS_LIMIT = 10**14  # MONEY_LIMIT in cents
 MAX_CODE = 100
 CUSTOMER_CODE_MAX = 50
 TOO_LARGE = "INVALID_AMOUNT"
@@ -44,8 +45,10 @@ COPY_COLUMNS_OLDER = (*_TEXT_COLUMNS, "d150", "d180", "extra_buckets", "total_ba
 SNAPSHOT_COLUMNS = (*_TEXT_COLUMNS, "d150", "d180", "extra_buckets", "total_balance", "overdue_amount",
                     "is_selected", "sheet_row", "created_at", "updated_at")
 ERROR_COLUMNS = ("report_id", "sheet_row", "column", "value", "reason", "code", "account_code")
-_MONEY_FLOAT = 1e12  # the nearest float of every amount the column holds is below this
 _TF = {True: "t", False: "f"}
+# An amount as the database reads it, from whole cents: "132130e-2" is 1321.30 to PostgreSQL's
+# numeric and to SQLite (formatting an int is a fraction of the cost of formatting a float).
+_MONEY = "%de-2".__mod__
 _NULL = "\\N"
 
 
@@ -67,8 +70,7 @@ class Batch:
     rows: int = 0
     errors: list[RowError] = field(default_factory=list)
     block: AccountBlock | None = None  # the accounts stored, for the report's figures
-    overdue: list[float] = field(default_factory=list)  # each account's overdue amount, as a float
-    overdue_text: list[str] = field(default_factory=list)  # and as exact text
+    overdue: list[int] = field(default_factory=list)  # each account's overdue amount, in cents
 
 
 class SnapshotEncoder:
@@ -111,8 +113,8 @@ class SnapshotEncoder:
         """The block less the accounts the book cannot store, and why (checked per row only when
         some code is too long or some amount too large)."""
         if max(map(len, block.accounts), default=0) <= MAX_CODE and all(
-                max(column, default=0) < _MONEY_FLOAT and min(column, default=0) > -_MONEY_FLOAT
-                for column in block.values):
+                max(column, default=0) < _CENTS_LIMIT and min(column, default=0) > -_CENTS_LIMIT
+                for column in block.cents):
             return block, []
         errors: list[RowError] = []
         drop: set[int] = set()
@@ -130,12 +132,11 @@ class SnapshotEncoder:
         first = self._next + 1
         self._next += count
         ids = list(map(self._uuid, range(first, first + count)))
-        values = block.values
-        # The sum of four floats of exact cents is within far less than a cent of the exact sum:
-        # formatted to two decimals it is exact.
-        together = map(add, map(add, map(add, values[1], values[2]), values[3]), values[4])
-        overdue = list(map(max, repeat(0.0), together))  # max(0.0, -0.0) is 0.0, not -0.0
-        overdue_text = list(map("%.2f".__mod__, overdue))
+        cents = block.cents
+        # Overdue: every bucket past Current, never below zero.
+        overdue = list(map(add, map(add, map(add, cents[1], cents[2]), cents[3]), cents[4]))
+        if overdue and min(overdue) < 0:
+            overdue = list(map(max, repeat(0), overdue))
         older = self.older or (block.extras is not None and any(block.extras))
         if older:
             extras = block.extras if block.extras is not None else [{}] * count
@@ -146,7 +147,7 @@ class SnapshotEncoder:
         contacts = _limited(block.contacts, 255)
         telephones = _limited(block.telephones, 32)
         raws = _limited([raw or None for raw in block.telephone_raw], 64)
-        amounts = block.amounts
+        amounts = [map(_MONEY, column) for column in cents]
         if self.postgres:
             fields: list[Any] = [ids, repeat(self._head), _copy_text(block.accounts), _copy_text(names),
                                  _copy_text(contacts), _copy_text(telephones), _copy_text(raws),
@@ -154,7 +155,7 @@ class SnapshotEncoder:
                                  *amounts[:5]]
             if older:
                 fields += [d150, d180, _copy_text(extra_json)]
-            fields += [amounts[5], overdue_text, map(str, block.sheet_rows)]
+            fields += [amounts[5], map(_MONEY, overdue), map(str, block.sheet_rows)]
             text = "\n".join(map("\t".join, zip(*fields, strict=False)))
             payload: Any = (text + "\n").encode() if count else b""
             columns = COPY_COLUMNS_OLDER if older else COPY_COLUMNS
@@ -164,13 +165,14 @@ class SnapshotEncoder:
                 ids, repeat(self.org_id), repeat(self.report_id), block.accounts, names, contacts, telephones,
                 raws, map(int, block.phone_valid), map(int, block.sms_reachable), *amounts[:5],
                 d150 if older else zeros, d180 if older else zeros, extra_json if older else repeat(None),
-                amounts[5], overdue_text, repeat(0), block.sheet_rows, repeat(self._stamp), repeat(self._stamp)))
+                amounts[5], map(_MONEY, overdue), repeat(0), block.sheet_rows, repeat(self._stamp),
+                repeat(self._stamp)))
             columns = SNAPSHOT_COLUMNS
-        return Batch(payload, columns, count, [*block.errors, *refused], block, overdue, overdue_text)
+        return Batch(payload, columns, count, [*block.errors, *refused], block, overdue)
 
 
 def _limited(values: list[str | None], limit: int) -> list[str | None]:
-    if max((len(v) for v in values if v), default=0) <= limit:
+    if max(map(len, filter(None, values)), default=0) <= limit:
         return values
     return [v[:limit] if v and len(v) > limit else v for v in values]
 

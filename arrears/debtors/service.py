@@ -416,7 +416,7 @@ async def store_report(session: AsyncSession, report: DebtorReport, rows: Iterab
         await bulk.store_batch(session, batch)
         await bulk.store_row_errors(session, report.id, batch.errors)
         if batch.block is not None:
-            figures.add(batch.block.amounts, batch.block.values, batch.overdue, batch.overdue_text)
+            figures.add(batch.block.cents, batch.overdue)
         pending.clear()
         errors.clear()
 

@@ -9,7 +9,6 @@ the selected rows).
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
@@ -166,20 +165,19 @@ class TotalsAccumulator:
         self._sums = [0] * len(BUCKETS)
         self._positive = [0] * len(BUCKETS)
         self._total = self._overdue = self._overdue_accounts = 0
-        self._balances: list[float] = []
+        self._balances: list[int] = []
 
-    def add(self, amounts: Sequence[Sequence[str]], values: Sequence[Sequence[float]], overdue: Sequence[float],
-            overdue_text: Sequence[str]) -> None:
-        """One batch (an AccountBlock's columns): `amounts` the five buckets then the total balance
-        as exact text, `values` the same as floats, and each account's overdue amount (both ways)."""
+    def add(self, cents: Sequence[Sequence[int]], overdue: Sequence[int]) -> None:
+        """One batch (an AccountBlock's columns): `cents` the five buckets then the total balance,
+        and each account's overdue amount, all in whole cents."""
         for index in range(len(BUCKETS)):
-            self._sums[index] += _cents_sum(amounts[index], values[index])
-            self._positive[index] += sum(map(_POSITIVE, values[index]))
-        balances = values[len(BUCKETS)]
+            self._sums[index] += sum(cents[index])
+            self._positive[index] += sum(map(_POSITIVE, cents[index]))
+        balances = cents[len(BUCKETS)]
         self.accounts += len(balances)
-        self._total += _cents_sum(amounts[len(BUCKETS)], balances)
-        self._overdue += _cents_sum(overdue_text, overdue)
-        self._overdue_accounts += sum(map(_HALF_CENT.__lt__, overdue))
+        self._total += sum(balances)
+        self._overdue += sum(overdue)
+        self._overdue_accounts += sum(map(_POSITIVE, overdue))
         self._balances.extend(balances)
 
     def figures(self) -> dict[str, Any]:
@@ -188,7 +186,7 @@ class TotalsAccumulator:
         count = len(balances)
         if count:
             middle = balances[(count - 1) // 2: (count - 1) // 2 + (1 if count % 2 else 2)]
-            median = (_money_of(sum(map(_cents, middle))) / len(middle)).quantize(CENT, ROUND_HALF_UP)
+            median = (_money_of(sum(middle)) / len(middle)).quantize(CENT, ROUND_HALF_UP)
         else:
             median = ZERO
         return _to_json({
@@ -196,32 +194,15 @@ class TotalsAccumulator:
             "total_balance": _money_of(self._total),
             "overdue_balance": _money_of(self._overdue),
             "overdue_accounts": self._overdue_accounts,
-            "smallest_balance": _money_of(_cents(balances[0])) if count else ZERO,
-            "largest_balance": _money_of(_cents(balances[-1])) if count else ZERO,
+            "smallest_balance": _money_of(balances[0]) if count else ZERO,
+            "largest_balance": _money_of(balances[-1]) if count else ZERO,
             "buckets": {b.key: {"amount": _money_of(self._sums[i]), "accounts": self._positive[i]}
                         for i, b in enumerate(BUCKETS)},
             "median_balance": median,
         })
 
 
-_POSITIVE = (0.0).__lt__
-_HALF_CENT = 0.005  # a sum of floats that is zero in cents may be a hair above zero
-# A float sum of this many amounts below a billion (each the float nearest to exact cents) is
-# within a thousandth of a cent of the exact sum: rounded, it is the exact sum.
-_FLOAT_SUM_ROWS = 20_000
-_FLOAT_SUM_LIMIT = 1e9
-
-
-def _cents(value: float) -> int:
-    return round(value * 100)
-
-
-def _cents_sum(texts: Sequence[str], values: Sequence[float]) -> int:
-    if not values:
-        return 0
-    if len(values) <= _FLOAT_SUM_ROWS and -_FLOAT_SUM_LIMIT < min(values) and max(values) < _FLOAT_SUM_LIMIT:
-        return round(math.fsum(values) * 100)
-    return int(sum(map(Decimal, texts), Decimal(0)) * 100)
+_POSITIVE = (0).__lt__
 
 
 def _money_of(cents: int) -> Decimal:

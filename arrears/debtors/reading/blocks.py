@@ -9,40 +9,49 @@ those (a blank or total row, a repeated code, an amount that cannot be read, buc
 from the total, ...) goes to `RowValidator.check`, in file order, so
 both paths give the same accounts and the same row errors (tests/debtors/reading/test_blocks.py).
 
-Amounts leave as exact decimal text (what the database stores) and as the float nearest to that
-text (for sums and comparisons): a float cell is taken as it is only when its shortest text has at
-most two decimals, and only below a billion, where a sum of a few thousand such floats is still
-within a thousandth of a cent of the exact sum (rounding it to cents gives the exact cents).
+Amounts leave as whole cents (int): exact, so that the book's figures are plain integer sums and
+the buckets are checked against the total without rounding. A float cell is taken as it is when it
+is the float nearest to a whole number of cents (what a spreadsheet holds for 1321.3 or -45.5): then
+round(x * 100) is that number and dividing it by 100 gives x back. Other cells are read by
+`parse_amount`, the reference's own reading.
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from decimal import Decimal
-from itertools import compress
-from operator import add, itemgetter, sub
+from decimal import ROUND_HALF_UP, Decimal
+from itertools import compress, repeat
+from operator import add, itemgetter, mul, ne, truediv
 
 from arrears.debtors.reading.phones import read_phones, sms_reachable
 from arrears.debtors.reading.rows import Cell, NumberedRow
 from arrears.debtors.reading.validation import _TOTAL_KEYS, AccountRow, RowError, RowValidator
 from arrears.debtors.reading.values import CENT, AmountError, account_code, parse_amount, to_text
 
-# Amounts the fast path takes (see the module's docstring); larger ones go to the reference path.
-FLOAT_LIMIT = 1e9
-# More than two decimals, an exponent, nan or inf, or ten digits before the point (FLOAT_LIMIT)
-# in a float's repr.
-_NOT_CENTS = re.compile(r"\.[0-9]{3}|[eEn]|[0-9]{10}")
+# Float cells the fast path takes as they are (below this, x * 100 is far from the next whole
+# number's rounding boundary); larger ones are read by parse_amount, one at a time.
+FLOAT_LIMIT = 1e12
+_CENTS_LIMIT = 10**14  # FLOAT_LIMIT in cents
 _first, _second = itemgetter(0), itemgetter(1)
+
+
+def cents_of(amount: Decimal) -> int:
+    """Whole cents of an amount (the reference path's amounts are already whole cents)."""
+    return int(amount.quantize(CENT, ROUND_HALF_UP).scaleb(2))
+
+
+def amount_of(cents: int) -> Decimal:
+    """The amount of a number of cents, with two decimals (as the reference path gives it)."""
+    return Decimal(cents).scaleb(-2)
 
 
 @dataclass(slots=True)
 class AccountBlock:
     """The accounts of a stretch of rows, column by column, and that stretch's row errors.
 
-    `amounts` and `values` hold six columns each, in the order current, d30, d60, d90, d120 (with
-    every older bucket added), total balance: exact decimal text, and the float nearest to it.
+    `cents` holds six columns of whole cents, in the order current, d30, d60, d90, d120 (with every
+    older bucket added), total balance.
     """
 
     accounts: list[str]
@@ -52,8 +61,7 @@ class AccountBlock:
     telephones: list[str | None]
     phone_valid: list[bool]
     sms_reachable: list[bool]  # a valid mobile number
-    amounts: list[list[str]]
-    values: list[list[float]]
+    cents: list[list[int]]
     extras: list[dict[int, Decimal]] | None  # per account, when the file has buckets past 120 days
     sheet_rows: list[int]
     errors: list[RowError]
@@ -64,8 +72,7 @@ class AccountBlock:
 
     @classmethod
     def empty(cls, with_extras: bool = False) -> AccountBlock:
-        return cls([], [], [], [], [], [], [], [[] for _ in range(6)], [[] for _ in range(6)],
-                   [] if with_extras else None, [], [], 0)
+        return cls([], [], [], [], [], [], [], [[] for _ in range(6)], [] if with_extras else None, [], [], 0)
 
     @classmethod
     def of_rows(cls, rows: Sequence[AccountRow], errors: Sequence[RowError] = (), rows_read: int = 0
@@ -86,16 +93,16 @@ class AccountBlock:
         self.telephones.append(row.telephone)
         self.phone_valid.append(row.phone_valid)
         self.sms_reachable.append(sms_reachable(row.telephone, row.phone_valid))
-        for column, amount in enumerate((row.current, row.d30, row.d60, row.d90, row.d120, row.total_balance)):
-            self.amounts[column].append(str(amount))
-            self.values[column].append(float(amount))
+        for column, amount in zip(self.cents, (row.current, row.d30, row.d60, row.d90, row.d120, row.total_balance),
+                                  strict=True):
+            column.append(cents_of(amount))
         if self.extras is not None:
             self.extras.append(row.extra_buckets)
         self.sheet_rows.append(row.sheet_row)
 
     def row(self, index: int) -> AccountRow:
         """One account as the reference path gives it."""
-        current, d30, d60, d90, d120, total = (Decimal(c[index]).quantize(CENT) for c in self.amounts)
+        current, d30, d60, d90, d120, total = (amount_of(column[index]) for column in self.cents)
         return AccountRow(
             self.accounts[index], self.names[index], self.telephone_raw[index], self.telephones[index],
             self.phone_valid[index], self.contacts[index], current, d30, d60, d90, d120,
@@ -113,35 +120,35 @@ class AccountBlock:
 
         return AccountBlock(
             kept(self.accounts), kept(self.names), kept(self.contacts), kept(self.telephone_raw),
-            kept(self.telephones), kept(self.phone_valid), kept(self.sms_reachable), [kept(c) for c in self.amounts],
-            [kept(c) for c in self.values], kept(self.extras) if self.extras is not None else None,
+            kept(self.telephones), kept(self.phone_valid), kept(self.sms_reachable), [kept(c) for c in self.cents],
+            kept(self.extras) if self.extras is not None else None,
             kept(self.sheet_rows), list(self.errors), self.rows_read)
 
 
-def _plain_floats(column: Sequence[Cell]) -> list[str] | None:
-    """The texts of a column of floats that are all plain cents below FLOAT_LIMIT, or None."""
-    texts = list(map(repr, column))
-    if _NOT_CENTS.search(" ".join(texts)):
-        return None
-    if "-0.0" in texts:  # a negative zero is zero
-        texts = ["0.0" if t == "-0.0" else t for t in texts]
-    return texts  # 1321.3, 0.0, -45.5: each exactly the amount, in at most two decimals
-
-
-def _amount_cell(raw: Cell) -> tuple[str, float] | None:
-    """Text and value of an amount cell, or None when the reference path must decide (not an
-    amount, or FLOAT_LIMIT or more)."""
-    if raw.__class__ is float and -FLOAT_LIMIT < raw < FLOAT_LIMIT:  # type: ignore[operator]
-        text = repr(raw)
-        if _NOT_CENTS.search(text) is None:  # plain cents: no Decimal needed
-            return ("0.0", 0.0) if text == "-0.0" else (text, raw)  # type: ignore[return-value]
+def _float_cents(column: Sequence[float]) -> list[int] | None:
+    """Whole cents of a column of floats, when every one is the float nearest to a whole number of
+    cents below FLOAT_LIMIT (see the module's docstring); else None."""
     try:
-        amount = parse_amount(raw)
+        cents = list(map(round, map(mul, column, repeat(100.0))))
+    except (ValueError, OverflowError):  # nan, inf
+        return None
+    if tuple(map(truediv, cents, repeat(100))) != tuple(column):  # int / int rounds correctly
+        return None
+    if max(cents) >= _CENTS_LIMIT or min(cents) <= -_CENTS_LIMIT:
+        return None
+    return cents
+
+
+def _amount_cell(raw: Cell) -> int | None:
+    """Whole cents of an amount cell, or None when the reference path must decide (not an amount)."""
+    if raw.__class__ is float and -FLOAT_LIMIT < raw < FLOAT_LIMIT:  # type: ignore[operator]
+        cents = round(raw * 100)  # type: ignore[operator]
+        if cents / 100 == raw:
+            return cents
+    try:
+        return cents_of(parse_amount(raw))
     except AmountError:
         return None
-    if not -FLOAT_LIMIT < amount < FLOAT_LIMIT:
-        return None
-    return str(amount), float(amount)
 
 
 class BlockValidator:
@@ -191,44 +198,36 @@ class BlockValidator:
                     slow.add(i)
 
         # Money: six columns (a missing one is zero), then the buckets past 120 days.
-        texts: list[list[str]] = []
-        values: list[list[float]] = []
+        cents: list[list[int]] = []
         position = 4
         for present in self._has_money:
             if not present:
-                texts.append(["0.00"] * count)
-                values.append([0.0] * count)
+                cents.append([0] * count)
                 continue
             column = columns[position]
             position += 1
-            plain = _plain_floats(column) if set(map(type, column)) == {float} else None
+            plain = _float_cents(column) if set(map(type, column)) == {float} else None
             if plain is not None:
-                texts.append(plain)
-                values.append(column)  # type: ignore[arg-type]
+                cents.append(plain)
                 continue
             cells_read = list(map(_amount_cell, column))
-            texts.append([c[0] if c else "" for c in cells_read])
-            values.append([c[1] if c else 0.0 for c in cells_read])
-            slow.update(i for i, c in enumerate(cells_read) if c is None)
+            if None in cells_read:  # (a placeholder 0 here: the row is decided there)
+                slow.update(i for i, c in enumerate(cells_read) if c is None)
+                cells_read = [0 if c is None else c for c in cells_read]
+            cents.append(cells_read)  # type: ignore[arg-type]
         extras: list[dict[int, Decimal]] | None = None
         if self._extra_count:
-            older = texts[6:]
-            # (A cell the reference path decides has "" here: its row is decided there.)
-            extras = [{days: Decimal(t or 0).quantize(CENT) for days, t in zip(self._extra_days, row, strict=True)}
-                      for row in zip(*older, strict=True)]
-            d120 = [sum(row.values(), Decimal(t or 0)).quantize(CENT)
-                    for row, t in zip(extras, texts[4], strict=True)]
-            texts[4] = list(map(str, d120))
-            values[4] = list(map(float, d120))
-            del values[6:], texts[6:]
+            older = cents[6:]
+            extras = [dict(zip(self._extra_days, map(amount_of, row), strict=True)) for row in zip(*older, strict=True)]
+            cents[4] = list(map(add, cents[4], map(sum, zip(*older, strict=True))))
+            del cents[6:]
 
-        # Buckets against the total, in floats: exact cents differ by at least 0.01, far more than
-        # a sum of six floats below FLOAT_LIMIT can be off. Rows that differ go to the reference.
+        # Buckets against the total, exactly: rows whose buckets differ from the total go to the
+        # reference path (which allows the spec's variance).
         if v._has_buckets:
-            together = map(add, map(add, map(add, map(add, values[0], values[1]), values[2]), values[3]), values[4])
-            differences = list(map(abs, map(sub, together, values[5])))
-            if max(differences) > 0.005:
-                slow.update(i for i, d in enumerate(differences) if d > 0.005)
+            together = list(map(add, map(add, map(add, map(add, cents[0], cents[1]), cents[2]), cents[3]), cents[4]))
+            if together != cents[5]:
+                slow.update(compress(range(count), map(ne, together, cents[5])))
 
         raw_phones = _texts(columns[2])
         phones, valid, sms = read_phones(raw_phones)
@@ -240,14 +239,14 @@ class BlockValidator:
         fresh = dict(zip(codes, numbers, strict=True)) if not slow else {}
         if not slow and len(fresh) == count and seen.keys().isdisjoint(fresh):
             seen.update(fresh)
-            return AccountBlock(list(codes), names, contacts, raw_phones, phones, valid, sms, texts,
-                                [list(column) for column in values], extras, numbers, [], count)
-        return self._mixed(numbers, cells, codes, slow, names, contacts, raw_phones, phones, valid, sms, texts,
-                           values, extras)
+            return AccountBlock(list(codes), names, contacts, raw_phones, phones, valid, sms, cents, extras, numbers,
+                                [], count)
+        return self._mixed(numbers, cells, codes, slow, names, contacts, raw_phones, phones, valid, sms, cents,
+                           extras)
 
     def _mixed(self, numbers: list[int], cells: list[list[Cell]], codes: Sequence[str], slow: set[int],
                names: list[str], contacts: list[str | None], raw_phones: list[str], phones: list[str | None],
-               valid: list[bool], sms: list[bool], texts: list[list[str]], values: list[list[float]],
+               valid: list[bool], sms: list[bool], cents: list[list[int]],
                extras: list[dict[int, Decimal]] | None) -> AccountBlock:
         """A block with rows for the reference path: every row in file order, the plain ones from
         the columns, the others through RowValidator.check."""
@@ -264,9 +263,8 @@ class BlockValidator:
                 block.telephones.append(phones[i])
                 block.phone_valid.append(valid[i])
                 block.sms_reachable.append(sms[i])
-                for column in range(6):
-                    block.amounts[column].append(texts[column][i])
-                    block.values[column].append(values[column][i])
+                for column, source in zip(block.cents, cents, strict=True):
+                    column.append(source[i])
                 if extras is not None and block.extras is not None:
                     block.extras.append(extras[i])
                 block.sheet_rows.append(number)

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import functools
 import re
+from itertools import compress, repeat
+from operator import add, and_, not_
 
 import phonenumbers
 from phonenumbers import NumberParseException, PhoneNumberFormat
@@ -95,13 +97,16 @@ def read_phones(texts: list[str]) -> tuple[list[str | None], list[bool], list[bo
     nationals = _SA_PREFIX.sub("", "\n".join(texts).translate(_FORMATTING)).split("\n")
     if len(nationals) != len(texts):  # a cell with a line break: one at a time
         nationals = [""] * len(texts)
-    valid = [match is not None for match in map(_NINE_VALID.fullmatch, nationals)]
-    sms = [ok and match is not None for ok, match in zip(valid, map(_NINE_MOBILE.fullmatch, nationals), strict=True)]
-    digits: list[str | None] = ["27" + n if ok else None for n, ok in zip(nationals, valid, strict=True)]
-    for index, text in enumerate(texts):
-        if text and not valid[index]:
-            _, number, ok = read_phone(text)
-            digits[index], valid[index], sms[index] = number, ok, sms_reachable(number, ok)
+    valid = list(map(bool, map(_NINE_VALID.fullmatch, nationals)))
+    sms = list(map(and_, valid, map(bool, map(_NINE_MOBILE.fullmatch, nationals))))
+    digits: list[str | None] = list(map(add, repeat("27"), nationals))
+    for index in compress(range(len(texts)), map(not_, valid)):  # blanks and the unusual shapes
+        text = texts[index]
+        if text:
+            _, digits[index], valid[index] = read_phone(text)
+            sms[index] = sms_reachable(digits[index], valid[index])
+        else:
+            digits[index] = None
     return digits, valid, sms
 
 

@@ -10,7 +10,7 @@ list of tuples.
 from __future__ import annotations
 
 import json
-import uuid
+import secrets
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -45,7 +45,6 @@ COPY_COLUMNS_OLDER = (*_TEXT_COLUMNS, "d150", "d180", "extra_buckets", "total_ba
 SNAPSHOT_COLUMNS = (*_TEXT_COLUMNS, "d150", "d180", "extra_buckets", "total_balance", "overdue_amount",
                     "is_selected", "sheet_row", "created_at", "updated_at")
 ERROR_COLUMNS = ("report_id", "sheet_row", "column", "value", "reason", "code", "account_code")
-_TF = {True: "t", False: "f"}
 # An amount as the database reads it, from whole cents: "132130e-2" is 1321.30 to PostgreSQL's
 # numeric and to SQLite (formatting an int is a fraction of the cost of formatting a float).
 _MONEY = "%de-2".__mod__
@@ -83,12 +82,20 @@ class SnapshotEncoder:
         # True when the file has buckets past 120 days: every batch then carries their columns
         # (an import streams all its batches through one COPY of fixed columns).
         self.older = older
-        # Snapshot UUIDs: a random UUID4 per report whose last 48 bits count the rows, so they cost
-        # no randomness per row and sort in file order within the report.
-        base = uuid.uuid4().hex
-        self._uuid = f"{base[:8]}-{base[8:12]}-{base[12:16]}-{base[16:20]}-%012x".__mod__
+        # Snapshot UUIDs (version 7): the time in milliseconds, 42 random bits per report, and a
+        # row counter, so that they cost no randomness per row, sort in file order within the
+        # report, and come after every earlier report's: PostgreSQL appends them to the right
+        # edge of the unique index instead of inserting them all over it.
+        stamp = f"{int(now.timestamp() * 1000) & (1 << 48) - 1:012x}"
+        variant = 0b10 << 14 | secrets.randbits(14)
+        prefix = f"{stamp[:8]}-{stamp[8:]}-7{secrets.randbits(12):03x}-{variant:04x}-{secrets.randbits(16):04x}"
+        self._uuid = f"{prefix}%08x".__mod__
         self._next = 0
-        self._head = f"{org_id}\t{report_id}"
+        # A PostgreSQL batch is COPY text: one row per account, formatted in one step (whole
+        # cents as '132130e-2', booleans as 1/0).
+        head = f"{prefix}%08x\t{org_id}\t{report_id}\t%s\t%s\t%s\t%s\t%s\t%d\t%d\t" + "%de-2\t" * 5
+        self._copy_rows = {older: (head + ("%s\t%s\t%s\t" if older else "") + "%de-2\t%de-2\t%d").__mod__
+                           for older in (False, True)}  # COPY_COLUMNS, COPY_COLUMNS_OLDER
         self._stamp = now.astimezone(UTC).replace(tzinfo=None).strftime("%Y-%m-%d %H:%M:%S.%f")
 
     @property
@@ -131,7 +138,6 @@ class SnapshotEncoder:
         count = len(block)
         first = self._next + 1
         self._next += count
-        ids = list(map(self._uuid, range(first, first + count)))
         cents = block.cents
         # Overdue: every bucket past Current, never below zero.
         overdue = list(map(add, map(add, map(add, cents[1], cents[2]), cents[3]), cents[4]))
@@ -147,22 +153,21 @@ class SnapshotEncoder:
         contacts = _limited(block.contacts, 255)
         telephones = _limited(block.telephones, 32)
         raws = _limited([raw or None for raw in block.telephone_raw], 64)
-        amounts = [map(_MONEY, column) for column in cents]
         if self.postgres:
-            fields: list[Any] = [ids, repeat(self._head), _copy_text(block.accounts), _copy_text(names),
-                                 _copy_text(contacts), _copy_text(telephones), _copy_text(raws),
-                                 map(_TF.__getitem__, block.phone_valid), map(_TF.__getitem__, block.sms_reachable),
-                                 *amounts[:5]]
+            fields: list[Any] = [range(first, first + count), _copy_text(block.accounts), _copy_text(names),
+                                 _copy_text(contacts), _copy_text(telephones), _copy_text(raws), block.phone_valid,
+                                 block.sms_reachable, *cents[:5]]
             if older:
                 fields += [d150, d180, _copy_text(extra_json)]
-            fields += [amounts[5], map(_MONEY, overdue), map(str, block.sheet_rows)]
-            text = "\n".join(map("\t".join, zip(*fields, strict=False)))
-            payload: Any = (text + "\n").encode() if count else b""
+            fields += [cents[5], overdue, block.sheet_rows]
+            rows = map(self._copy_rows[older], zip(*fields, strict=True))
+            payload: Any = ("\n".join(rows) + "\n").encode() if count else b""
             columns = COPY_COLUMNS_OLDER if older else COPY_COLUMNS
         else:
             zeros = repeat("0.00")
+            amounts = [map(_MONEY, column) for column in cents]
             payload = list(zip(
-                ids, repeat(self.org_id), repeat(self.report_id), block.accounts, names, contacts, telephones,
+                map(self._uuid, range(first, first + count)), repeat(self.org_id), repeat(self.report_id), block.accounts, names, contacts, telephones,
                 raws, map(int, block.phone_valid), map(int, block.sms_reachable), *amounts[:5],
                 d150 if older else zeros, d180 if older else zeros, extra_json if older else repeat(None),
                 amounts[5], map(_MONEY, overdue), repeat(0), block.sheet_rows, repeat(self._stamp),

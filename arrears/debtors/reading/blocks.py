@@ -169,12 +169,17 @@ class BlockValidator:
         self._skip_keys = _TOTAL_KEYS | {validator._header_account}
 
     def check_block(self, rows: Sequence[NumberedRow]) -> AccountBlock:
+        return self._check(list(map(_first, rows)), list(map(_second, rows)))
+
+    def check_cells(self, first_number: int, cells: list[list[Cell]]) -> AccountBlock:
+        """Rows numbered first_number, first_number + 1, ... (a workbook's)."""
+        return self._check(list(range(first_number, first_number + len(cells))), cells)
+
+    def _check(self, numbers: list[int], cells: list[list[Cell]]) -> AccountBlock:
         v = self._v
-        count = len(rows)
+        count = len(numbers)
         if not count:
             return AccountBlock.empty(with_extras=bool(self._extra_count))
-        numbers: list[int] = list(map(_first, rows))
-        cells: list[list[Cell]] = list(map(_second, rows))
         width = v._width
         if count and min(map(len, cells)) < width:
             cells = [c if len(c) >= width else c + [""] * (width - len(c)) for c in cells]

@@ -101,17 +101,32 @@ class AgeAnalysisReader(Iterator[AccountRow | RowError]):
         """The rows as AccountBlocks of up to `size` rows each (the import's fast path): the same
         accounts and errors as iterating, column by column. Read the rows one way or the other."""
         checker = BlockValidator(self._validator)
-        rows = chain(self._first_rows, self._rows)
         report, every = self._on_progress, self._progress_every
         rows_read = reported = 0
-        while chunk := list(islice(rows, size)):
-            rows_read += len(chunk)
-            yield checker.check_block(chunk)
+        for block in self._checked_blocks(checker, size):
+            rows_read += block.rows_read
+            yield block
             if report is not None and rows_read - reported >= every:
                 report(rows_read)
                 reported = rows_read
         if report is not None and rows_read != reported:
             report(rows_read)
+
+    def _checked_blocks(self, checker: BlockValidator, size: int) -> Iterator[AccountBlock]:
+        take = getattr(self._rows, "take", None)
+        if take is None:  # delimited text: row numbers may skip (a quoted cell across lines)
+            rows = chain(self._first_rows, self._rows)
+            while chunk := list(islice(rows, size)):
+                yield checker.check_block(chunk)
+            return
+        # A workbook: the rows read while finding the first data row, then stretches of cells.
+        first, cells = take(max(size - len(self._first_rows), 1))
+        yield checker.check_block([*self._first_rows, *enumerate(cells, first)])
+        while True:
+            first, cells = take(size)
+            if not cells:
+                return
+            yield checker.check_cells(first, cells)
 
     def __iter__(self) -> AgeAnalysisReader:
         return self

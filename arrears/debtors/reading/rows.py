@@ -8,6 +8,7 @@ import os
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from functools import partial
+from itertools import chain, islice
 from pathlib import Path
 from typing import TypeVar
 
@@ -117,18 +118,41 @@ def _workbook_sheets(path: Path, fmt: FileFormat) -> Iterator[Sheet]:
         workbook.close()
 
 
+class NumberedRows(Iterator[NumberedRow]):
+    """A workbook sheet's rows with their sheet row numbers (consecutive). `take` hands out a
+    stretch of rows as the cells alone, numbered from the returned first number: the import reads
+    blocks of rows that way, without a tuple per row."""
+
+    def __init__(self, rows: Iterator[list[Cell]], first_number: int) -> None:
+        self._rows = rows
+        self._next_number = first_number
+
+    def __next__(self) -> NumberedRow:
+        cells = next(self._rows)
+        number = self._next_number
+        self._next_number = number + 1
+        return number, cells
+
+    def take(self, size: int) -> tuple[int, list[list[Cell]]]:
+        first = self._next_number
+        cells = list(islice(self._rows, size))
+        self._next_number = first + len(cells)
+        return first, cells
+
+    def close(self) -> None:
+        self._rows = iter(())  # let go of calamine's sheet
+
+
 def _numbered_rows(sheet: CalamineSheet) -> Iterator[NumberedRow]:
     start_row = sheet.start[0] if sheet.start else 0
     rows = iter(_calamine(f"reading sheet {sheet.name!r}", sheet.iter_rows))
     first = next(rows, None)
     if first is None:
-        return
+        return iter(())
     # python-calamine pads the rows above the used range with blank rows (so index 0 is sheet
     # row 1); if a version stops padding, the first row is the first used row instead.
     padded = start_row == 0 or all(cell == "" for cell in first)
-    first_number = 1 if padded else start_row + 1
-    yield first_number, first
-    yield from enumerate(rows, start=first_number + 1)
+    return NumberedRows(chain([first], rows), 1 if padded else start_row + 1)
 
 
 # --- delimited text (stdlib csv) --------------------------------------------------------------

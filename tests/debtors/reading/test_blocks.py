@@ -159,12 +159,25 @@ def test_of_rows_and_row_round_trip() -> None:
     assert block.cents[4] == [-300] and block.cents[5] == [50]
 
 
-def test_reader_blocks_match_reader_rows(tmp_path) -> None:
-    path = tmp_path / "book.csv"
-    lines = ["Acme age analysis", "Account,Name,Cell No,Current,30 Days,Total Balance"]
+@pytest.mark.parametrize("kind", ["csv", "xlsx"])
+def test_reader_blocks_match_reader_rows(tmp_path, kind) -> None:
+    """Blocks (a workbook's come in stretches of cells numbered by the reader) give the accounts,
+    errors and sheet row numbers that reading row by row gives."""
+    from tests.debtors.reading.conftest import write_xlsx
+
+    lines = ["Acme age analysis", "", "Account,Name,Cell No,Current,30 Days,Total Balance"]
     lines += [f"A{i},Name {i},082 123 {i:04d},{i}.50,1.25,{i + 1}.75" for i in range(1, 40)]
     lines += ["A3,Again,,1,0,1", "B1,Bad,,x,0,1", "B2,Off,,1,1,5", ",,,,,", "Total,,,100,0,100"]
-    path.write_text("\n".join(lines) + "\n")
+    if kind == "csv":
+        path = tmp_path / "book.csv"
+        path.write_text("\n".join(lines) + "\n")
+    else:
+        def cell(text: str) -> object:
+            try:
+                return float(text)
+            except ValueError:
+                return text or None
+        path = write_xlsx(tmp_path / "book.xlsx", {"Debtors": [[cell(c) for c in line.split(",")] for line in lines]})
     with read_age_analysis(path) as reader:
         expected = list(reader)
     progress: list[int] = []
@@ -175,6 +188,8 @@ def test_reader_blocks_match_reader_rows(tmp_path) -> None:
     assert accounts == [r for r in expected if isinstance(r, AccountRow)]
     assert errors == [r for r in expected if isinstance(r, RowError)]
     assert [e.code for e in errors] == ["DUPLICATE_ACCOUNT", "INVALID_AMOUNT", "BALANCE_MISMATCH"]
+    assert [e.sheet_row for e in errors] == [43, 44, 45]
+    assert [a.sheet_row for a in accounts] == list(range(4, 43))
     assert progress[-1] == sum(block.rows_read for block in blocks) == 44
 
 

@@ -23,7 +23,7 @@ from sqlalchemy import bindparam, delete, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from arrears.db import UTCDateTime
-from arrears.debtors.models import DebtorRowError, DebtorSnapshot
+from arrears.debtors.models import DebtorRowError, DebtorSnapshot, DebtorSnapshotRank
 from arrears.debtors.reading import AccountBlock, AccountRow, RowError
 from arrears.jobs import queue
 
@@ -214,6 +214,7 @@ def is_postgres(session: AsyncSession) -> bool:
 async def delete_report_rows(session: AsyncSession, report_id: int) -> None:
     """Remove what an earlier, interrupted attempt of this report may have left."""
     await session.execute(delete(DebtorSnapshot).where(DebtorSnapshot.report_id == report_id))
+    await session.execute(delete(DebtorSnapshotRank).where(DebtorSnapshotRank.report_id == report_id))
     await session.execute(delete(DebtorRowError).where(DebtorRowError.report_id == report_id))
 
 
@@ -316,6 +317,17 @@ WHERE debtor_accounts.latest_report_at IS NULL OR debtor_accounts.latest_report_
 """
 
 
+# The report's accounts in overdue order (DebtorSnapshotRank), inserted in key order: PostgreSQL
+# appends them to the right edge of the primary key instead of inserting them all over it.
+_RANK_ACCOUNTS = """
+INSERT INTO debtor_snapshot_ranks (report_id, overdue_amount, total_balance, sheet_row, snapshot_id)
+SELECT s.report_id, s.overdue_amount, s.total_balance, s.sheet_row, s.id
+FROM debtor_snapshots s
+WHERE s.report_id = :rid
+ORDER BY s.overdue_amount, s.total_balance, s.sheet_row, s.id
+"""
+
+
 def _params(statement: str) -> Any:
     return text(statement).bindparams(
         bindparam("now", type_=UTCDateTime),
@@ -325,7 +337,8 @@ def _params(statement: str) -> Any:
 async def link_book(session: AsyncSession, report_id: int, report_at: datetime, now: datetime) -> int:
     """Bring the book up to date from one report's snapshots, set-based: one INSERT … SELECT
     creates the missing customers, one UPDATE keeps phones and contacts of existing ones
-    current, one upsert keeps each account's latest balances and its customer. Idempotent.
+    current, one upsert keeps each account's latest balances and its customer, one INSERT …
+    SELECT ranks the report's accounts by overdue amount. Idempotent.
     Returns how many customers were created."""
     uuid_sql = "gen_random_uuid()" if is_postgres(session) else _SQLITE_UUID
     values = {"rid": report_id, "now": now}
@@ -334,5 +347,8 @@ async def link_book(session: AsyncSession, report_id: int, report_at: datetime, 
     await session.execute(_params(_UPDATE_CUSTOMERS), values)
     await queue.renew_lease(session)
     await session.execute(_params(_UPSERT_ACCOUNTS), values | {"report_at": report_at})
+    await queue.renew_lease(session)
+    await session.execute(delete(DebtorSnapshotRank).where(DebtorSnapshotRank.report_id == report_id))
+    await session.execute(text(_RANK_ACCOUNTS), {"rid": report_id})
     await queue.renew_lease(session, force=True)
     return max(int(getattr(created, "rowcount", 0) or 0), 0)

@@ -246,7 +246,7 @@ async def _import(report_id: int, upload_id: uuid.UUID, org_id: int, user_id: in
                     accounts += item.rows
                     failed += len(item.errors)
                     if item.block is not None:
-                        figures.add(item.block.cents, item.overdue)
+                        figures.add(item.block.cents, item.overdue, item.block.sheet_rows)
                     yield item
                     if throttle:
                         await asyncio.sleep(throttle)

@@ -148,8 +148,8 @@ class DebtorSnapshot(Base):
     __tablename__ = "debtor_snapshots"
     __table_args__ = (
         Index("ix_debtor_snapshots_report_id_sheet_row", "report_id", "sheet_row"),
-        # (report_id, overdue_amount, total_balance) is migration 0009's; indexes dropped to make
-        # imports cheaper are listed in migration 0010.
+        # Indexes dropped to make imports cheaper are listed in migrations 0010 and 0011; the
+        # accounts in overdue order are DebtorSnapshotRank's.
         Index("ix_debtor_snapshots_org_id_account_code", "org_id", "account_code"),
         Index("ix_debtor_snapshots_selected", "report_id", sqlite_where=text("is_selected"),
               postgresql_where=text("is_selected")),
@@ -184,6 +184,22 @@ class DebtorSnapshot(Base):
     sheet_row: Mapped[int] = mapped_column(Integer, default=0)  # 1-based row in the file (PDF: line)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+
+class DebtorSnapshotRank(Base):
+    """A report's accounts in overdue order: the key is what an index on the snapshots would hold
+    (report, overdue amount, balance, file order). An import would have to insert each of its
+    rows into such an index at a random place (half of PostgreSQL's work in a COPY); these rows
+    are written afterwards by the book's job, in key order, in one statement (bulk.link_book). The
+    accounts list sorted by overdue and the summary's top accounts read them when they exist."""
+
+    __tablename__ = "debtor_snapshot_ranks"
+
+    report_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    overdue_amount: Mapped[Decimal] = mapped_column(MONEY, primary_key=True)
+    total_balance: Mapped[Decimal] = mapped_column(MONEY, primary_key=True)
+    sheet_row: Mapped[int] = mapped_column(Integer, primary_key=True)
+    snapshot_id: Mapped[int] = mapped_column(Integer, primary_key=True)  # unique, whatever sheet_row holds
 
 
 class DebtorRowError(Base):

@@ -23,7 +23,13 @@ from arrears import events
 from arrears.db import utcnow
 from arrears.debtors import bulk, summary
 from arrears.debtors import timeline as _timeline  # noqa: F401  (registers the customer timeline source)
-from arrears.debtors.models import DebtorAccount, DebtorReport, DebtorRowError, DebtorSnapshot
+from arrears.debtors.models import (
+    DebtorAccount,
+    DebtorReport,
+    DebtorRowError,
+    DebtorSnapshot,
+    DebtorSnapshotRank,
+)
 from arrears.debtors.progress import Progress, current_progress
 from arrears.debtors.reading import AccountBlock, AccountRow, RowError
 from arrears.debtors.storage import StoredFile
@@ -240,18 +246,51 @@ async def list_snapshots(session: AsyncSession, caller: Caller, report_id: Any, 
     check_page(page, per_page)
     report = await get_report(session, caller, report_id)
     s = DebtorSnapshot
+    order = _sort(sort)
+    minimum = None if min_balance in (None, "") else _decimal(min_balance, "min_balance")
+    searching = bool(search and search.strip())
+    if (sort or "").strip() in _RANKED_SORTS and not searching and is_selected is None:
+        ranked = await _ranked_page(session, report.id, page, per_page, minimum, overdue_only,
+                                    descending=(sort or "").strip().startswith("-"))
+        if ranked is not None:
+            return ranked
     query = select(s).where(s.report_id == report.id)
-    if search and search.strip():
-        pattern = _like(search.strip())
+    if searching:
+        pattern = _like((search or "").strip())
         query = query.where(or_(*[func.lower(c).like(pattern, escape="\\")
                                   for c in (s.account_code, s.customer_name, s.contact, s.telephone)]))
-    if min_balance not in (None, ""):
-        query = query.where(s.total_balance >= _decimal(min_balance, "min_balance"))
+    if minimum is not None:
+        query = query.where(s.total_balance >= minimum)
     if overdue_only:
         query = query.where(s.overdue_amount > 0)
     if is_selected is not None:
         query = query.where(s.is_selected if is_selected else ~s.is_selected)
-    return await _page(session, query.order_by(*_sort(sort)), page, per_page)
+    return await _page(session, query.order_by(*order), page, per_page)
+
+
+_RANKED_SORTS = ("overdue_amount", "-overdue_amount", "+overdue_amount")
+
+
+async def _ranked_page(session: AsyncSession, report_id: int, page: int, per_page: int, minimum: Decimal | None,
+                       overdue_only: bool, *, descending: bool) -> Page[DebtorSnapshot] | None:
+    """A page of the accounts in overdue order read through the report's ranks (None when the
+    book's job has not ranked the report yet): the ranks hold the overdue amount and the balance,
+    so the pager counts the balance and overdue filters there, without reading the accounts."""
+    r = DebtorSnapshotRank
+    if await session.scalar(select(r.report_id).where(r.report_id == report_id).limit(1)) is None:
+        return None
+    conditions = [r.report_id == report_id]
+    if minimum is not None:
+        conditions.append(r.total_balance >= minimum)
+    if overdue_only:
+        conditions.append(r.overdue_amount > 0)
+    total = await session.scalar(select(func.count()).select_from(r).where(*conditions)) or 0
+    amount = r.overdue_amount.desc() if descending else r.overdue_amount.asc()
+    ids = list((await session.scalars(select(r.snapshot_id).where(*conditions).order_by(amount, r.sheet_row)
+                                      .offset((page - 1) * per_page).limit(per_page))).all())
+    found = {row.id: row for row in (await session.scalars(select(DebtorSnapshot).where(
+        DebtorSnapshot.id.in_(ids), DebtorSnapshot.report_id == report_id))).all()}
+    return Page([found[i] for i in ids if i in found], int(total), page, per_page)
 
 
 async def set_selection(session: AsyncSession, caller: Caller, report_id: Any, account_ids: Iterable[Any],
@@ -416,7 +455,7 @@ async def store_report(session: AsyncSession, report: DebtorReport, rows: Iterab
         await bulk.store_batch(session, batch)
         await bulk.store_row_errors(session, report.id, batch.errors)
         if batch.block is not None:
-            figures.add(batch.block.cents, batch.overdue)
+            figures.add(batch.block.cents, batch.overdue, batch.block.sheet_rows)
         pending.clear()
         errors.clear()
 

@@ -9,15 +9,17 @@ the selected rows).
 
 from __future__ import annotations
 
+import heapq
 from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
+from operator import neg
 from typing import Any
 
 from sqlalchemy import ColumnElement, case, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from arrears.debtors.models import DebtorReport, DebtorSnapshot
+from arrears.debtors.models import DebtorReport, DebtorSnapshot, DebtorSnapshotRank
 
 CENT = Decimal("0.01")
 ZERO = Decimal("0.00")
@@ -166,10 +168,11 @@ class TotalsAccumulator:
         self._positive = [0] * len(BUCKETS)
         self._total = self._overdue = self._overdue_accounts = 0
         self._balances: list[int] = []
+        self._top: list[tuple[int, int, int]] = []  # (overdue, balance, -sheet row) of the leaders
 
-    def add(self, cents: Sequence[Sequence[int]], overdue: Sequence[int]) -> None:
+    def add(self, cents: Sequence[Sequence[int]], overdue: Sequence[int], sheet_rows: Sequence[int]) -> None:
         """One batch (an AccountBlock's columns): `cents` the five buckets then the total balance,
-        and each account's overdue amount, all in whole cents."""
+        and each account's overdue amount, all in whole cents, and the accounts' sheet rows."""
         for index in range(len(BUCKETS)):
             self._sums[index] += sum(cents[index])
             self._positive[index] += sum(map(_POSITIVE, cents[index]))
@@ -179,6 +182,9 @@ class TotalsAccumulator:
         self._overdue += sum(overdue)
         self._overdue_accounts += sum(map(_POSITIVE, overdue))
         self._balances.extend(balances)
+        # The summary's top accounts, in its order: overdue, then balance, then file order.
+        leaders = heapq.nlargest(TOP_ACCOUNTS, zip(overdue, balances, map(neg, sheet_rows), strict=True))
+        self._top = heapq.nlargest(TOP_ACCOUNTS, [*self._top, *leaders])
 
     def figures(self) -> dict[str, Any]:
         """JSON-ready, as compute_totals gives them."""
@@ -199,6 +205,9 @@ class TotalsAccumulator:
             "buckets": {b.key: {"amount": _money_of(self._sums[i]), "accounts": self._positive[i]}
                         for i, b in enumerate(BUCKETS)},
             "median_balance": median,
+            # The sheet rows of the top accounts by overdue amount, so that the summary reads ten
+            # rows instead of ranking the report (compute_totals leaves it out: then it ranks).
+            "top_rows": [-row for owed, _, row in self._top if owed > 0],
         })
 
 
@@ -221,12 +230,24 @@ def _average(total: Decimal, count: int) -> Decimal:
     return (total / count).quantize(CENT, ROUND_HALF_UP) if count else ZERO
 
 
-async def top_accounts(session: AsyncSession, report_id: int, limit: int = TOP_ACCOUNTS
-                       ) -> list[dict[str, Any]]:
+async def top_accounts(session: AsyncSession, report_id: int, limit: int = TOP_ACCOUNTS,
+                       top_rows: Sequence[int] | None = None) -> list[dict[str, Any]]:
+    """The accounts with the most overdue; `top_rows`, their sheet rows in order, when the import
+    gathered them."""
     s = DebtorSnapshot
-    rows = (await session.scalars(
-        select(s).where(s.report_id == report_id, s.overdue_amount > 0)
-        .order_by(s.overdue_amount.desc(), s.total_balance.desc(), s.sheet_row).limit(limit))).all()
+    if top_rows is not None and limit <= TOP_ACCOUNTS:
+        found = {r.sheet_row: r for r in (await session.scalars(
+            select(s).where(s.report_id == report_id, s.sheet_row.in_(top_rows[:limit])))).all()}
+        rows: Sequence[DebtorSnapshot] = [found[row] for row in top_rows[:limit] if row in found]
+    else:  # through the report's ranks (the book's job writes them), else ranked here
+        r = DebtorSnapshotRank
+        rows = (await session.scalars(
+            select(s).join(r, r.snapshot_id == s.id).where(r.report_id == report_id, r.overdue_amount > 0)
+            .order_by(r.overdue_amount.desc(), r.total_balance.desc(), r.sheet_row).limit(limit))).all()
+        if not rows:
+            rows = (await session.scalars(
+                select(s).where(s.report_id == report_id, s.overdue_amount > 0)
+                .order_by(s.overdue_amount.desc(), s.total_balance.desc(), s.sheet_row).limit(limit))).all()
     return [{
         "id": str(r.uuid), "account_code": r.account_code, "customer_name": r.customer_name,
         "total_balance": r.total_balance, "overdue_amount": r.overdue_amount,
@@ -265,7 +286,7 @@ async def report_summary(session: AsyncSession, report: DebtorReport) -> dict[st
         "age_analysis": {
             "total_balance": total, "selected_balance": chosen_total,
             "buckets": buckets,
-            "top_accounts": await top_accounts(session, report.id),
+            "top_accounts": await top_accounts(session, report.id, top_rows=(report.totals or {}).get("top_rows")),
             "statistics": {
                 "total_accounts": n, "selected_accounts": chosen_n,
                 "overdue_accounts": every["overdue_accounts"], "selected_overdue": chosen["overdue_accounts"],

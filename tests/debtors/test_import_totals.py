@@ -51,8 +51,16 @@ async def test_the_import_keeps_the_figures_sql_computes(client, officer, tmp_pa
     org, who = officer
     upload = await import_file(client, who.headers, write_book(tmp_path / "book.xlsx", _book(rows, rows, older)))
     kept, computed = await _both(upload)
+    top_rows = kept.pop("top_rows")
     assert kept == computed
     assert kept["accounts"] == rows
+    # The top accounts the import picked are the ones SQL ranks (ties broken the same way).
+    async with transaction(readonly=True) as s:
+        report = await find_report(s, upload)
+        assert report is not None
+        ranked = await summary.top_accounts(s, report.id)
+        assert await summary.top_accounts(s, report.id, top_rows=top_rows) == ranked
+        assert len(top_rows) == len(ranked) == min(10, kept["overdue_accounts"])
     async with transaction(readonly=True) as s:  # each stored overdue amount, from its buckets
         report = await find_report(s, upload)
         stored = (await s.scalars(select(DebtorSnapshot).where(DebtorSnapshot.report_id == report.id))).all()
@@ -70,12 +78,12 @@ def test_an_empty_accumulator() -> None:
 
 def test_the_median_of_an_even_count_is_rounded_half_up() -> None:
     totals = TotalsAccumulator()
-    totals.add([[0, 0]] * 5 + [[101, 100]], [0, 0])
+    totals.add([[0, 0]] * 5 + [[101, 100]], [0, 0], [2, 3])
     assert totals.figures()["median_balance"] == "1.01"  # (1.00 + 1.01) / 2 = 1.005 -> 1.01
     assert Decimal(totals.figures()["total_balance"]) == Decimal("2.01")
 
 
 def test_large_amounts_are_summed_exactly() -> None:
     totals = TotalsAccumulator()
-    totals.add([[0] * 3] * 5 + [[99999999999999, 1, 12345678901234]], [0] * 3)
+    totals.add([[0] * 3] * 5 + [[99999999999999, 1, 12345678901234]], [0] * 3, [2, 3, 4])
     assert totals.figures()["total_balance"] == "1123456789012.34"

@@ -1,5 +1,6 @@
-"""Migration 0010 (fewer snapshot indexes, server-side timestamps on PostgreSQL) down and up on
-the test engine (SQLite, or PostgreSQL with TEST_DATABASE_URL)."""
+"""Migrations 0010 (fewer snapshot indexes, server-side timestamps on PostgreSQL) and 0011 (the
+overdue index's keys moved to debtor_snapshot_ranks) down and up on the test engine (SQLite, or
+PostgreSQL with TEST_DATABASE_URL)."""
 
 from __future__ import annotations
 
@@ -14,8 +15,8 @@ from arrears import migrate
 
 REVISION = "0010_snapshot_load"
 DROPPED = {"ix_debtor_snapshots_report_id_overdue_amount", "ix_debtor_snapshots_report_id_total_balance"}
-KEPT = {"ix_debtor_snapshots_report_overdue_balance", "ix_debtor_snapshots_report_id_sheet_row",
-        "ix_debtor_snapshots_org_id_account_code"}
+KEPT = {"ix_debtor_snapshots_report_id_sheet_row", "ix_debtor_snapshots_org_id_account_code"}
+RANKED = "ix_debtor_snapshots_report_overdue_balance"  # 0011 moves its keys to debtor_snapshot_ranks
 
 
 def _schema(url: str) -> tuple[set[str], dict[str, object]]:
@@ -27,6 +28,8 @@ def _schema(url: str) -> tuple[set[str], dict[str, object]]:
                     found = inspect(c)
                     names = {i["name"] for i in found.get_indexes("debtor_snapshots")}
                     defaults = {col["name"]: col.get("default") for col in found.get_columns("debtor_snapshots")}
+                    if found.has_table("debtor_snapshot_ranks"):
+                        names.add("debtor_snapshot_ranks")
                     return names, defaults
                 return await conn.run_sync(look)
         finally:
@@ -35,27 +38,31 @@ def _schema(url: str) -> tuple[set[str], dict[str, object]]:
     return asyncio.run(read())
 
 
-def test_the_revision_is_the_debtor_book_head():
+def test_the_revisions_end_the_debtor_book():
     script = ScriptDirectory.from_config(migrate.alembic_config("sqlite+aiosqlite:///unused.db"))
     assert script.get_revision(REVISION).down_revision == "0009_web_indexes"
-    assert REVISION in script.get_heads()
+    assert script.get_revision("0011_snapshot_ranks").down_revision == REVISION
+    assert "0011_snapshot_ranks" in script.get_heads() and REVISION not in script.get_heads()
 
 
 def test_down_and_up(db_url):
     names, defaults = _schema(db_url)
-    assert not names & DROPPED and KEPT <= names
+    assert not names & DROPPED and KEPT <= names and RANKED not in names and "debtor_snapshot_ranks" in names
     postgres = db_url.startswith("postgresql")
     if postgres:
         assert "now()" in str(defaults["created_at"]) and "now()" in str(defaults["updated_at"])
         assert str(defaults["d150"]) == "0" and str(defaults["d180"]) == "0" and defaults["is_selected"] == "false"
     try:
-        command.downgrade(migrate.alembic_config(db_url), f"{REVISION}@-1")
+        command.downgrade(migrate.alembic_config(db_url), REVISION)
+        names, _ = _schema(db_url)
+        assert RANKED in names and "debtor_snapshot_ranks" not in names
+        command.downgrade(migrate.alembic_config(db_url), "0009_web_indexes")
         names, defaults = _schema(db_url)
-        assert DROPPED <= names and KEPT <= names
+        assert DROPPED <= names and KEPT <= names and RANKED in names
         assert defaults["created_at"] is None and defaults["d150"] is None
     finally:
         migrate.upgrade(db_url)
     names, defaults = _schema(db_url)
-    assert not names & DROPPED
+    assert not names & DROPPED and RANKED not in names and "debtor_snapshot_ranks" in names
     if postgres:
         assert "now()" in str(defaults["created_at"])

@@ -3,8 +3,6 @@ whatever the cells hold, both give the same accounts and the same row errors, in
 
 from __future__ import annotations
 
-from decimal import Decimal
-
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st

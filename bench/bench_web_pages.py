@@ -101,6 +101,7 @@ async def seed(accounts: int, data_dir: Path) -> tuple[int, str]:
         async with get_engine().connect() as conn:
             conn = await conn.execution_options(isolation_level="AUTOCOMMIT")
             await conn.execute(text("VACUUM ANALYZE debtor_snapshots"))
+            await conn.execute(text("VACUUM ANALYZE debtor_snapshot_ranks"))
             await conn.execute(text("VACUUM ANALYZE debtor_accounts"))
     return org.id, report_id
 

@@ -29,7 +29,7 @@ from arrears.jobs import queue
 
 ZERO = Decimal("0.00")
 MONEY_LIMIT = Decimal("1000000000000")  # Numeric(14, 2) holds less than 10^12
-_CENTS_LIMIT = 10**14  # MONEY_LIMIT in cents
+_CENTS_LIMIT = int(MONEY_LIMIT.scaleb(2))  # in cents
 MAX_CODE = 100
 CUSTOMER_CODE_MAX = 50
 TOO_LARGE = "INVALID_AMOUNT"

@@ -276,9 +276,9 @@ async def _ranked_page(session: AsyncSession, report_id: int, page: int, per_pag
     """A page of the accounts in overdue order read through the report's ranks (None when the
     book's job has not ranked the report yet): the ranks hold the overdue amount and the balance,
     so the pager counts the balance and overdue filters there, without reading the accounts."""
-    r = DebtorSnapshotRank
-    if await session.scalar(select(r.report_id).where(r.report_id == report_id).limit(1)) is None:
+    if not await summary.is_ranked(session, report_id):
         return None
+    r = DebtorSnapshotRank
     conditions = [r.report_id == report_id]
     if minimum is not None:
         conditions.append(r.total_balance >= minimum)

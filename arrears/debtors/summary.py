@@ -230,6 +230,12 @@ def _average(total: Decimal, count: int) -> Decimal:
     return (total / count).quantize(CENT, ROUND_HALF_UP) if count else ZERO
 
 
+async def is_ranked(session: AsyncSession, report_id: int) -> bool:
+    """Whether the book's job has written the report's ranks (DebtorSnapshotRank)."""
+    r = DebtorSnapshotRank
+    return await session.scalar(select(r.report_id).where(r.report_id == report_id).limit(1)) is not None
+
+
 async def top_accounts(session: AsyncSession, report_id: int, limit: int = TOP_ACCOUNTS,
                        top_rows: Sequence[int] | None = None) -> list[dict[str, Any]]:
     """The accounts with the most overdue; `top_rows`, their sheet rows in order, when the import
@@ -239,15 +245,15 @@ async def top_accounts(session: AsyncSession, report_id: int, limit: int = TOP_A
         found = {r.sheet_row: r for r in (await session.scalars(
             select(s).where(s.report_id == report_id, s.sheet_row.in_(top_rows[:limit])))).all()}
         rows: Sequence[DebtorSnapshot] = [found[row] for row in top_rows[:limit] if row in found]
-    else:  # through the report's ranks (the book's job writes them), else ranked here
+    elif await is_ranked(session, report_id):
         r = DebtorSnapshotRank
         rows = (await session.scalars(
             select(s).join(r, r.snapshot_id == s.id).where(r.report_id == report_id, r.overdue_amount > 0)
             .order_by(r.overdue_amount.desc(), r.total_balance.desc(), r.sheet_row).limit(limit))).all()
-        if not rows:
-            rows = (await session.scalars(
-                select(s).where(s.report_id == report_id, s.overdue_amount > 0)
-                .order_by(s.overdue_amount.desc(), s.total_balance.desc(), s.sheet_row).limit(limit))).all()
+    else:  # the book's job has not ranked the report yet
+        rows = (await session.scalars(
+            select(s).where(s.report_id == report_id, s.overdue_amount > 0)
+            .order_by(s.overdue_amount.desc(), s.total_balance.desc(), s.sheet_row).limit(limit))).all()
     return [{
         "id": str(r.uuid), "account_code": r.account_code, "customer_name": r.customer_name,
         "total_balance": r.total_balance, "overdue_amount": r.overdue_amount,

@@ -119,9 +119,9 @@ class SnapshotEncoder:
     def _storable(self, block: AccountBlock) -> tuple[AccountBlock, list[RowError]]:
         """The block less the accounts the book cannot store, and why (checked per row only when
         some code is too long or some amount too large)."""
-        if max(map(len, block.accounts), default=0) <= MAX_CODE and all(
+        if max(map(len, block.accounts), default=0) <= MAX_CODE and (block.amounts_in_range or all(
                 max(column, default=0) < _CENTS_LIMIT and min(column, default=0) > -_CENTS_LIMIT
-                for column in block.cents):
+                for column in block.cents)):
             return block, []
         errors: list[RowError] = []
         drop: set[int] = set()

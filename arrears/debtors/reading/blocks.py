@@ -21,8 +21,10 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
-from itertools import compress, repeat
-from operator import add, itemgetter, mul, ne, truediv
+from itertools import compress
+from operator import add, itemgetter, ne
+
+import numpy
 
 from arrears.debtors.reading.phones import read_phones, sms_reachable
 from arrears.debtors.reading.rows import Cell, NumberedRow
@@ -66,6 +68,9 @@ class AccountBlock:
     sheet_rows: list[int]
     errors: list[RowError]
     rows_read: int  # every row of the stretch: accounts, failures and skipped rows
+    # Every amount is known to lie within ±FLOAT_LIMIT (checked while reading), so a writer need
+    # not check it against the book's limit again.
+    amounts_in_range: bool = False
 
     def __len__(self) -> int:
         return len(self.accounts)
@@ -122,21 +127,24 @@ class AccountBlock:
             kept(self.accounts), kept(self.names), kept(self.contacts), kept(self.telephone_raw),
             kept(self.telephones), kept(self.phone_valid), kept(self.sms_reachable), [kept(c) for c in self.cents],
             kept(self.extras) if self.extras is not None else None,
-            kept(self.sheet_rows), list(self.errors), self.rows_read)
+            kept(self.sheet_rows), list(self.errors), self.rows_read, self.amounts_in_range)
 
 
 def _float_cents(column: Sequence[float]) -> list[int] | None:
     """Whole cents of a column of floats, when every one is the float nearest to a whole number of
-    cents below FLOAT_LIMIT (see the module's docstring); else None."""
-    try:
-        cents = list(map(round, map(mul, column, repeat(100.0))))
-    except (ValueError, OverflowError):  # nan, inf
+    cents below FLOAT_LIMIT (see the module's docstring); else None.
+
+    Vectorised (numpy, a fifth of the instructions of the same passes over Python floats):
+    rint rounds half to even as round() does, and the integral float of the cents divided by 100
+    is the correctly rounded quotient, as int / int is, so the answers are round()'s."""
+    values = numpy.array(column, dtype=numpy.float64)
+    with numpy.errstate(invalid="ignore", over="ignore"):
+        cents = numpy.rint(values * 100.0)
+        if not (cents / 100.0 == values).all():  # nan and inf never equal themselves
+            return None
+    if cents.size and not (-_CENTS_LIMIT < cents.min() and cents.max() < _CENTS_LIMIT):
         return None
-    if tuple(map(truediv, cents, repeat(100))) != tuple(column):  # int / int rounds correctly
-        return None
-    if max(cents) >= _CENTS_LIMIT or min(cents) <= -_CENTS_LIMIT:
-        return None
-    return cents
+    return cents.astype(numpy.int64).tolist()  # type: ignore[no-any-return]
 
 
 def _amount_cell(raw: Cell) -> int | None:
@@ -204,6 +212,7 @@ class BlockValidator:
 
         # Money: six columns (a missing one is zero), then the buckets past 120 days.
         cents: list[list[int]] = []
+        in_range = not self._extra_count  # older buckets are added into d120 below
         position = 4
         for present in self._has_money:
             if not present:
@@ -219,6 +228,7 @@ class BlockValidator:
             if None in cells_read:  # (a placeholder 0 here: the row is decided there)
                 slow.update(i for i, c in enumerate(cells_read) if c is None)
                 cells_read = [0 if c is None else c for c in cells_read]
+            in_range = in_range and -_CENTS_LIMIT < min(cells_read) and max(cells_read) < _CENTS_LIMIT  # type: ignore[type-var]
             cents.append(cells_read)  # type: ignore[arg-type]
         extras: list[dict[int, Decimal]] | None = None
         if self._extra_count:
@@ -245,7 +255,7 @@ class BlockValidator:
         if not slow and len(fresh) == count and seen.keys().isdisjoint(fresh):
             seen.update(fresh)
             return AccountBlock(list(codes), names, contacts, raw_phones, phones, valid, sms, cents, extras, numbers,
-                                [], count)
+                                [], count, in_range)
         return self._mixed(numbers, cells, codes, slow, names, contacts, raw_phones, phones, valid, sms, cents,
                            extras)
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import functools
 import re
 from itertools import compress, repeat
-from operator import add, and_, not_
+from operator import add, getitem, not_, truth
 
 import phonenumbers
 from phonenumbers import NumberParseException, PhoneNumberFormat
@@ -67,12 +67,14 @@ def _mobile_national() -> str:
 
 
 _ZA_MOBILE = re.compile(_mobile_national())
-# For a column at once (read_phones): the prefix of read_phone's fast shapes (0…, 27…, 0027…,
-# +27…, +27 0…) dropped from every line that has nine digits after it, so that each such line is
-# its national part; then nine ASCII digits checked as _SA_VALID / the mobile pattern check them.
-_SA_PREFIX = re.compile(r"^(?:\+270|\+27|0027|27|0)(?=[0-9]{9}$)", re.MULTILINE)
-_NINE_VALID = re.compile(r"(?=[0-9]{9}\Z)" + _SA_VALID.pattern, re.ASCII)
-_NINE_MOBILE = re.compile(rf"(?=[0-9]{{9}}\Z)(?:{_mobile_national()})", re.ASCII)
+# For a column at once (read_phones): a cell's text without formatting is one of read_phone's
+# fast shapes when it is nine national digits after an optional prefix (0…, 27…, 0027…, +27…,
+# +27 0…); the lookahead fixes the prefix by length, so the national part is the last nine
+# characters. Mobile numbers are valid ones, so the (longer) validity pattern runs only on the rest.
+_SA_PREFIX = r"(?:\+270|\+27|0027|27|0)?(?=[0-9]{9}\Z)"
+_SA_MOBILE_SHAPE = re.compile(rf"{_SA_PREFIX}(?:{_mobile_national()})", re.ASCII)
+_SA_VALID_SHAPE = re.compile(_SA_PREFIX + _SA_VALID.pattern, re.ASCII)
+_NATIONAL = slice(-SA_NATIONAL_DIGITS, None)
 
 
 def sms_reachable(telephone: str | None, valid: bool) -> bool:
@@ -91,15 +93,18 @@ def sms_reachable(telephone: str | None, valid: bool) -> bool:
 
 def read_phones(texts: list[str]) -> tuple[list[str | None], list[bool], list[bool]]:
     """read_phone for a column of cells already read as text (stripped): (digits with country
-    code or None, valid, SMS-reachable) per cell. The usual SA shapes are recognised for the whole
-    column with one regex pass over its text and two C-level checks per cell; every other cell
-    goes through read_phone."""
-    nationals = _SA_PREFIX.sub("", "\n".join(texts).translate(_FORMATTING)).split("\n")
-    if len(nationals) != len(texts):  # a cell with a line break: one at a time
-        nationals = [""] * len(texts)
-    valid = list(map(bool, map(_NINE_VALID.fullmatch, nationals)))
-    sms = list(map(and_, valid, map(bool, map(_NINE_MOBILE.fullmatch, nationals))))
-    digits: list[str | None] = list(map(add, repeat("27"), nationals))
+    code or None, valid, SMS-reachable) per cell. The usual SA shapes are recognised with C-level
+    passes: the formatting dropped from the whole column at once, then one regex match per cell
+    (a second only for cells that are not mobile numbers); every other cell goes through
+    read_phone."""
+    compact = "\n".join(texts).translate(_FORMATTING).split("\n")
+    if len(compact) != len(texts):  # a cell with a line break: one at a time
+        compact = [""] * len(texts)
+    sms = list(map(truth, map(_SA_MOBILE_SHAPE.fullmatch, compact)))
+    valid = sms[:]
+    for index in compress(range(len(compact)), map(not_, sms)):
+        valid[index] = _SA_VALID_SHAPE.fullmatch(compact[index]) is not None
+    digits: list[str | None] = list(map(add, repeat(SA_COUNTRY_CODE), map(getitem, compact, repeat(_NATIONAL))))
     for index in compress(range(len(texts)), map(not_, valid)):  # blanks and the unusual shapes
         text = texts[index]
         if text:

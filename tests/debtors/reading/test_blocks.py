@@ -128,6 +128,7 @@ def test_a_clean_block_takes_the_fast_path_and_registers_every_code() -> None:
     assert len(block) == 100 and not block.errors
     assert block.cents[0][0] == 110 and block.cents[5][0] == 335 and block.cents[3][0] == 0
     assert block.telephones[0] == "27821234567" and block.phone_valid[0]
+    assert block.amounts_in_range  # every amount a plain float: writers need not check the range
     # A later block repeating a code is a duplicate, decided by the reference path.
     again = checker.check_block([(200, ["ACC5", "Name", "", "", 1.0, 0.0, 0.0, 0.0, 0.0, 1.0])])
     assert len(again) == 0 and again.errors[0].code == "DUPLICATE_ACCOUNT"
@@ -148,6 +149,25 @@ def test_float_cells_to_cents(cell, in_column, alone) -> None:
 
     assert _float_cents([cell, 1.0]) == (None if in_column is None else [in_column, 100])
     assert _amount_cell(cell) == alone
+
+
+def test_amounts_past_the_float_limit_are_left_to_the_book_s_check() -> None:
+    """A block vouches for its amounts' range only when all came from plain floats below
+    FLOAT_LIMIT, which must not exceed what the book stores; a larger amount is refused by the
+    encoder as a row error, not stored."""
+    from datetime import UTC, datetime
+    from decimal import Decimal
+
+    from arrears.debtors import bulk
+    from arrears.debtors.reading.blocks import FLOAT_LIMIT
+
+    assert Decimal(FLOAT_LIMIT) <= bulk.MONEY_LIMIT
+    checker = BlockValidator(validator(HEADER))
+    block = checker.check_block([(2, ["A1", "N", "", "0821234567", 5e12, 0.0, 0.0, 0.0, 0.0, 5e12]),
+                                 (3, ["A2", "N", "", "0821234567", 1.5, 0.0, 0.0, 0.0, 0.0, 1.5])])
+    assert len(block) == 2 and not block.amounts_in_range
+    batch = bulk.SnapshotEncoder(1, 1, datetime.now(UTC), postgres=True).encode(block)
+    assert batch.rows == 1 and [(e.sheet_row, e.code) for e in batch.errors] == [(2, "INVALID_AMOUNT")]
 
 
 def test_of_rows_and_row_round_trip() -> None:

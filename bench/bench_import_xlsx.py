@@ -228,6 +228,11 @@ def main() -> None:
     r_s = float(reader["seconds"])  # type: ignore[arg-type]
     print(f"reader (the reading layer alone, no DB)   {r_s:8.3f} s   reader / floor = {r_s / f_s:.2f}")
     print(f"ours   (import, end to end, PostgreSQL)   {o_s:8.3f} s   ours / floor  = {o_s / f_s:.2f}  (goal <= 2.5)")
+    # Each round's own ratio too (floor and ours run back to back): on a machine whose speed drifts
+    # within minutes, best-of-N of each side alone can pair a quick moment with a slow one.
+    paired = sorted(float(o["seconds"]) / float(f["seconds"]) for f, o in zip(floors, ours, strict=True))  # type: ignore[arg-type]
+    print(f"       each round's ours / floor: {', '.join(f'{r:.2f}' for r in paired)} "
+          f"(median {paired[len(paired) // 2]:.2f})")
     if lite is not None:
         l_s = float(lite["seconds"])  # type: ignore[arg-type]
         print(f"ours   (import, end to end, SQLite)       {l_s:8.3f} s   ours / floor  = {l_s / f_s:.2f}  "

@@ -23,6 +23,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+import numpy  # noqa: F401 - the reading layer's money checks use it: loaded with the worker, not by its first import
 from sqlalchemy import update
 
 from arrears import events

@@ -24,8 +24,6 @@ from decimal import ROUND_HALF_UP, Decimal
 from itertools import compress
 from operator import add, itemgetter, ne
 
-import numpy
-
 from arrears.debtors.reading.phones import read_phones, sms_reachable
 from arrears.debtors.reading.rows import Cell, NumberedRow
 from arrears.debtors.reading.validation import _TOTAL_KEYS, AccountRow, RowError, RowValidator
@@ -137,6 +135,8 @@ def _float_cents(column: Sequence[float]) -> list[int] | None:
     Vectorised (numpy, a fifth of the instructions of the same passes over Python floats):
     rint rounds half to even as round() does, and the integral float of the cents divided by 100
     is the correctly rounded quotient, as int / int is, so the answers are round()'s."""
+    import numpy  # here, not at the top: half a second of import that only workbook imports need
+
     values = numpy.array(column, dtype=numpy.float64)
     with numpy.errstate(invalid="ignore", over="ignore"):
         cents = numpy.rint(values * 100.0)

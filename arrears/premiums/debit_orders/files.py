@@ -67,6 +67,10 @@ async def generate_files(session: AsyncSession, run: DebitOrderRun, *, today: da
                          ) -> list[DebitOrderFile]:
     """Write the ACB file and the CSV for the run's pending items not yet in a file, move their
     collections to submitted (one `collection.updated` each) and return the two stored files."""
+    # The captive's settings row is locked before the items are read: a concurrent generation of
+    # the same run waits here, then reads the items that one has put in its file (READ COMMITTED
+    # takes a new snapshot per statement) and writes nothing twice.
+    settings = await require_settings(session, run.org_id, for_update=True)
     rows = list((await session.execute(
         select(DebitOrderItem, Collection, Policy)
         .join(Collection, Collection.id == DebitOrderItem.collection_id)
@@ -76,7 +80,6 @@ async def generate_files(session: AsyncSession, run: DebitOrderRun, *, today: da
         .order_by(DebitOrderItem.id))).all())
     if not rows:
         return []
-    settings = await require_settings(session, run.org_id, for_update=True)
     last_seq = await session.scalar(select(func.max(DebitOrderItem.sequence_number))
                                     .where(DebitOrderItem.run_id == run.id))
     # Each earlier file of the run used its items' numbers and one more for its contra record.

@@ -196,3 +196,25 @@ async def test_a_captive_without_settings_cannot_run(world):
         await start(org.id, JAN31)
     assert exc.value.code == "DEBIT_ORDERS_NOT_CONFIGURED" and exc.value.status == 409
     assert await count(DebitOrderRun, DebitOrderRun.org_id == org.id) == 0
+
+
+async def test_concurrent_runs_of_one_date_create_each_collection_once(world):
+    """Three starts of the same run at once (the worker's schedule, the API and the CLI racing):
+    each due policy is collected once, in one file, and advanced once."""
+    import asyncio
+
+    org = await captive(world)
+    for n in range(12):
+        await policy(org.id, f"P{n:02d}", due="2024-01-31")
+    outcomes = await asyncio.gather(*(execute_run(org.id, JAN31, batch_size=5) for _ in range(3)))
+    assert sum(o.collections_created for o in outcomes) == 12
+    assert len({o.run_id for o in outcomes}) == 1
+    assert [o.created_run for o in outcomes].count(True) == 1
+    assert await count(Collection, Collection.org_id == org.id) == 12
+    assert await count(DebitOrderItem, DebitOrderItem.org_id == org.id) == 12
+    assert await count(DebitOrderRun, DebitOrderRun.org_id == org.id) == 1
+    files = await rows(select(DebitOrderFile.kind, DebitOrderFile.content).where(DebitOrderFile.org_id == org.id))
+    acb = [c for k, c in files if k == "acb"]
+    references = sorted(t.reference for c in acb for t in parse_file(c).transactions)
+    assert references == sorted(f"MP{n:02d}" for n in range(12))
+    assert set((await _policy_dates(org.id)).values()) == {date(2024, 2, 29)}

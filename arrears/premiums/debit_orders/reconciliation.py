@@ -21,6 +21,7 @@ from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import or_, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from arrears import events
@@ -163,6 +164,9 @@ async def _apply(session: AsyncSession, actor: premiums.Actor, ln: AnswerLine, c
     if col.id in seen:
         return "duplicate", f"an earlier line of this file already answered {col.collection_reference}"
     seen.add(col.id)
+    # Locked and read again: a concurrent answer for the same debit waits here and then sees the
+    # status that one left (the state machine answers the rest).
+    await session.refresh(col, with_for_update={"key_share": True})
     if ln.amount is not None and ln.amount != col.amount:
         return "amount_mismatch", (f"the bank's amount {ln.amount:.2f} differs from the collection's "
                                    f"{col.amount:.2f}; nothing was changed")
@@ -183,6 +187,17 @@ async def _apply(session: AsyncSession, actor: premiums.Actor, ln: AnswerLine, c
     return "matched", None
 
 
+async def _replay(session: AsyncSession, org_id: int, kind: str, text: str) -> ImportResult | None:
+    """The earlier import of the same file (matched on its SHA-256), if there is one."""
+    existing = await session.scalar(select(DebitOrderFile).where(
+        DebitOrderFile.org_id == org_id, DebitOrderFile.kind == kind, DebitOrderFile.sha256 == _digest(text)))
+    if existing is None:
+        return None
+    records = (await session.scalars(select(ReconciliationRecord).where(
+        ReconciliationRecord.file_id == existing.id).order_by(ReconciliationRecord.line))).all()
+    return ImportResult(existing, list(records), True)
+
+
 async def import_answer(session: AsyncSession, org_id: int, content: bytes | str, *, filename: str = "answer",
                         fmt: str | None = None, created_by: str = "system") -> ImportResult:
     """Store the answer file, match and apply every line, keep one record per line."""
@@ -197,12 +212,9 @@ async def import_answer(session: AsyncSession, org_id: int, content: bytes | str
                                field_errors={"format": [f"Use one of {', '.join(FORMATS)}."]})
     fmt = fmt or detect_format(text)
     kind = "unpaids" if fmt == "unpaids" else "answers_csv"
-    existing = await session.scalar(select(DebitOrderFile).where(
-        DebitOrderFile.org_id == org_id, DebitOrderFile.kind == kind, DebitOrderFile.sha256 == _digest(text)))
-    if existing is not None:
-        records = (await session.scalars(select(ReconciliationRecord).where(
-            ReconciliationRecord.file_id == existing.id).order_by(ReconciliationRecord.line))).all()
-        return ImportResult(existing, list(records), True)
+    replay = await _replay(session, org_id, kind, text)
+    if replay is not None:
+        return replay
     try:
         lines = read_lines(text, fmt)
     except AcbFormatError as exc:
@@ -212,8 +224,16 @@ async def import_answer(session: AsyncSession, org_id: int, content: bytes | str
     stored = new_file(org_id, None, kind, filename[:255] or "answer", "text/plain" if fmt == "unpaids" else "text/csv",
                       text, record_count=len(answered),
                       total=sum((ln.amount or Decimal("0") for ln in answered), Decimal("0")), created_by=created_by)
-    session.add(stored)
-    await session.flush()
+    try:
+        async with premiums.savepoint(session):
+            session.add(stored)
+            await session.flush()
+    except IntegrityError:
+        # The same file, imported by a concurrent request that has just committed: its import.
+        replay = await _replay(session, org_id, kind, text)
+        if replay is None:
+            raise
+        return replay
     actor = premiums.Actor.system(org_id, actor=f"reconciliation:{stored.uuid}")
     seen: set[int] = set()
     matcher = _Matcher(session, org_id, seen)

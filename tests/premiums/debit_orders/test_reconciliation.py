@@ -180,3 +180,32 @@ async def test_another_captives_answer_matches_nothing_of_ours(world):
         res = await import_answer(s, org_b.id, f"reference,status\n{refs['P1']},failed\nMP2,failed\n")
     assert [r.outcome for r in res.records] == ["unmatched", "unmatched"]
     assert set(s for s, _ in (await _status(org_a.id)).values()) == {"submitted"}
+
+
+async def _import(org_id: int, text: str, filename: str):
+    async with transaction() as s:
+        return await import_answer(s, org_id, text.encode(), filename=filename)
+
+
+async def test_concurrent_answers_apply_each_failure_once(world):
+    """The same unpaids file uploaded twice at once is one import (the other a replay), and a CSV
+    answering the same debit at the same moment changes nothing twice: one failure event each."""
+    import asyncio
+
+    org, started = await _run_three(world)
+    unpaids = await _unpaids_for(org.id, started.files[0].content, {"MP1": "12", "MP3": "02"},
+                                 returned=date(2024, 2, 2))
+    refs = await _refs(org.id)
+    answer = ("reference,amount,status,reason\r\n"
+              f"{refs['P1']},150.00,failed,04 Payment stopped\r\n")
+    results = await asyncio.gather(_import(org.id, unpaids, "a.txt"), _import(org.id, unpaids, "b.txt"),
+                                   _import(org.id, answer, "answer.csv"))
+    assert sorted(r.replayed for r in results[:2]) == [False, True]
+    assert results[0].file.id == results[1].file.id
+    assert await count(ReconciliationRecord) == 3
+    status = await _status(org.id)
+    assert status["P2"] == ("submitted", None) and status["P3"] == ("failed", "02 Not provided for")
+    assert status["P1"][0] == "failed"
+    failures = await rows(select(DomainEvent.subject_id).where(
+        DomainEvent.type == "collection.updated", DomainEvent.after["status"].as_string() == "failed"))
+    assert len(failures) == 2 and len(set(failures)) == 2

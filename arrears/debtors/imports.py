@@ -29,7 +29,7 @@ from sqlalchemy import update
 from arrears import events
 from arrears.config import get_settings
 from arrears.db import transaction, utcnow
-from arrears.debtors import bulk, summary
+from arrears.debtors import bulk, service, summary
 from arrears.debtors.gcpause import collector_paused
 from arrears.debtors.models import DebtorReport
 from arrears.debtors.progress import Progress, ProgressTracker, clear_side_file
@@ -185,6 +185,10 @@ async def _import(report_id: int, upload_id: uuid.UUID, org_id: int, user_id: in
     loop = asyncio.get_running_loop()
     async with transaction() as s:
         postgres = bulk.is_postgres(s)
+        await service.lock_import(s, report_id)
+        done = await s.get(DebtorReport, report_id)
+        if done is not None and done.status in ("completed", "failed"):
+            return _outcome_of(done)  # another attempt finished it while this one waited
         await bulk.delete_report_rows(s, report_id)  # what an interrupted attempt left
         # On SQLite this transaction holds the write lock the worker's heartbeat needs: the
         # lease is renewed in here instead (a no-op elsewhere and outside a worker).
@@ -344,6 +348,8 @@ async def update_book(upload: int | uuid.UUID | str, *, actor: str = "system") -
         report = await find_report(s, upload)
         if report is None or report.status != "completed":
             return 0
+        # Two workers on two uploads of the organisation (or on the same one) take turns.
+        await service.lock_book(s, report.org_id)
         created = await bulk.link_book(s, report.id, report.created_at, utcnow())
         if created:
             await events.record(s, org_id=report.org_id, type="customer.bulk_created", actor=actor,

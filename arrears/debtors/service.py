@@ -16,7 +16,7 @@ from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any, Generic, TypeVar
 
-from sqlalchemy import ColumnElement, Select, and_, func, or_, select, update
+from sqlalchemy import ColumnElement, Select, and_, func, or_, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from arrears import events
@@ -65,6 +65,37 @@ SORT_KEYS: dict[str, Any] = {
     "sheet_row": DebtorSnapshot.sheet_row,
     "created_at": DebtorSnapshot.sheet_row,  # every snapshot of a report is created at once
 }
+
+
+# ------------------------------------------------------------------ the book's lock
+
+# A two-key advisory lock (namespace, organisation id), apart from messaging's and the partners'.
+BOOK_LOCK = 0x424F4F4B  # "BOOK"
+IMPORT_LOCK = 0x494D5054  # "IMPT", keyed by the report id
+
+
+async def lock_book(session: AsyncSession, org_id: int) -> None:
+    """Hold the organisation's book until this transaction ends. Whatever writes the book from
+    a report (the book's job of an import, a PDF stored by the pharmacy face) takes it first:
+    two of them at once would insert the same new customers and accounts in different orders and
+    deadlock, and the newer report must be the one written last. On SQLite every writer holds
+    the database's write lock from BEGIN (BEGIN IMMEDIATE), which the session issues on its first
+    statement: the connection is taken here, so that the lock is held from now on as well."""
+    await _advisory_lock(session, BOOK_LOCK, org_id)
+
+
+async def lock_import(session: AsyncSession, report_id: int) -> None:
+    """Hold the report's import until this transaction ends: a second attempt of the same upload
+    (a worker whose lease ran out while the first still imported) waits here instead of copying
+    the file's rows beside the first attempt's. The caller re-reads the status afterwards."""
+    await _advisory_lock(session, IMPORT_LOCK, report_id)
+
+
+async def _advisory_lock(session: AsyncSession, kind: int, key: int) -> None:
+    if session.get_bind().dialect.name == "postgresql":
+        await session.execute(text("SELECT pg_advisory_xact_lock(:kind, :key)"), {"kind": kind, "key": key})
+    else:
+        await session.connection()
 
 
 # ------------------------------------------------------------------ pages
@@ -299,6 +330,10 @@ async def set_selection(session: AsyncSession, caller: Caller, report_id: Any, a
     and not counted. Returns how many of the report's accounts the request named."""
     caller.require_write()
     report = await get_report(session, caller, report_id)
+    # One selection of a report at a time: two requests naming the same accounts in different
+    # orders (chunk by chunk) would otherwise deadlock.
+    await session.execute(select(DebtorReport.id).where(DebtorReport.id == report.id)
+                          .with_for_update(key_share=True))
     ints, uuids = _split_ids(account_ids)
     updated = 0
     now = utcnow()
@@ -433,6 +468,7 @@ async def store_report(session: AsyncSession, report: DebtorReport, rows: Iterab
     repeat becomes a DUPLICATE_ACCOUNT row error)."""
     from arrears.debtors.reading import DUPLICATE_ACCOUNT
 
+    await lock_book(session, report.org_id)
     now = utcnow()
     if report.created_at is None:
         report.created_at = now
@@ -517,6 +553,6 @@ def snapshot_buckets(snapshot: DebtorSnapshot | DebtorAccount) -> dict[str, Deci
 __all__ = [
     "IMPORT_JOB", "BookEntry", "Page", "account_history", "accounts_of_customer", "check_page",
     "create_report", "get_account", "get_report", "get_snapshot", "get_snapshots", "iter_row_errors",
-    "list_reports", "list_row_errors", "list_snapshots", "new_report", "report_progress",
+    "list_reports", "list_row_errors", "list_snapshots", "lock_book", "lock_import", "new_report", "report_progress",
     "set_selection", "snapshot_buckets", "snapshot_with_book", "store_report",
 ]

@@ -130,6 +130,10 @@ def _error_text(r: DispatchResult) -> str:
     reason = getattr(r, "reason", None)  # messaging's own words for a hold, where it gives them
     if reason:
         return str(reason)
+    if r.status == "pending" and not r.error and not r.error_code:
+        # Neither held nor failed once: another request with the same Idempotency-Key is
+        # sending it right now (a replay answers with the state of the first call's message).
+        return "Not sent yet: it is being sent by an earlier request with the same Idempotency-Key"
     if r.status == "pending":
         when = f" at {isoz(r.scheduled_for)}" if r.scheduled_for else " later"
         reason = r.error or "outside the permitted contact hours"

@@ -22,7 +22,7 @@ from arrears.db import utcnow
 from arrears.debtors.models import DebtorAccount, DebtorReport
 from arrears.debtors.pdf import PdfDebtor, PdfExtraction, PdfRowIssue, extract_debtors
 from arrears.debtors.reading import AccountRow, RowError
-from arrears.debtors.service import new_report, store_report
+from arrears.debtors.service import lock_book, new_report, store_report
 from arrears.errors import ValidationFailed
 from arrears.identity.caller import Caller
 from arrears.identity.models import Organisation
@@ -101,6 +101,10 @@ async def store_upload(session: AsyncSession, caller: Caller, *, filename: str, 
                       + "; ".join(i.message for i in extraction.issues[:5])
                       + (f" (and {len(extraction.issues) - 5} more)" if len(extraction.issues) > 5 else ""))
         raise ValidationFailed(detail, code=NO_DEBTORS)
+    # Uploads of one pharmacy take turns, and a report is dated once it has its turn: the newest
+    # report is the one stored last, so marking the debtors it does not list settled never settles
+    # those of a report that committed meanwhile.
+    await lock_book(session, caller.org_id)
     name = (filename or "report.pdf")[:255]
     report = new_report(caller.org_id, user_id=caller.user_id, source="pdf", filename=name,
                         original_filename=name, file_size=size, mime_type="application/pdf", file_format="pdf")

@@ -21,8 +21,8 @@ Public API (what a debit-order run calls):
 * `transition_collections(session, actor, collections, status, **fields)`: the same for many
   collections (one query for their policies), e.g. pending → submitted when a bank file goes out.
 * `update_collections(session, actor, items, isolate=…)`: the webhook's find-or-record-and-move,
-  batched (two queries to load up to 100 items, one executemany for their UPDATEs); with
-  `isolate` a refused item is that item's error and the others go on.
+  batched (two queries to load up to 100 items, the named policies locked first; one executemany
+  for their UPDATEs); with `isolate` a refused item is that item's error and the others go on.
 """
 
 from __future__ import annotations
@@ -496,6 +496,15 @@ class _Book:
         refs = {i.collection_reference for i in items if i.collection_reference}
         numbers = {i.policy_number for i in items if i.policy_number}
         dates = {i.collection_date for i in items if i.collection_date}
+        if numbers:
+            # The named policies are locked first, in id order (as a policy update and a
+            # debit-order run lock them, before their collections): two batches recording the
+            # same new collections in different orders would otherwise deadlock on the unique
+            # (policy, date) index; now the second waits and finds them recorded.
+            q0 = (select(Policy).where(Policy.org_id == self.org_id, Policy.policy_number.in_(numbers))
+                  .order_by(Policy.id).with_for_update(key_share=True))
+            for pol in (await session.scalars(q0)).all():
+                self.add_policy(pol)
         conds = []
         if refs:
             conds.append(Collection.collection_reference.in_(refs))
@@ -511,11 +520,6 @@ class _Book:
             for col, pol in (await session.execute(q)).all():
                 self.add_policy(pol)
                 self.add(col)
-        missing = numbers - set(self.policies)
-        if missing:
-            q2 = select(Policy).where(Policy.org_id == self.org_id, Policy.policy_number.in_(missing))
-            for pol in (await session.scalars(q2)).all():
-                self.add_policy(pol)
 
     def policy(self, number: str) -> Policy:
         p = self.policies.get(number)

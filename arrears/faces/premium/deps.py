@@ -108,7 +108,8 @@ def api_call(permission: str | None, bucket: str = "standard") -> Any:
 
 
 async def replay_or_reserve(call: PremiumCall) -> Response | None:
-    """With an Idempotency-Key: the stored answer to replay, or None after noting the key."""
+    """With an Idempotency-Key: the stored answer to replay, or None after reserving the key (a
+    concurrent request with the same key waits for this one's answer, see premiums.idempotency)."""
     raw = call.request.headers.get("idempotency-key")
     if raw is None:
         return None
@@ -116,7 +117,7 @@ async def replay_or_reserve(call: PremiumCall) -> Response | None:
     endpoint = call.request.url.path
     fingerprint = idempotency.fingerprint(endpoint, await call.request.body())
     call.request.state.premium_idempotency = (key, fingerprint)
-    stored = await idempotency.lookup(call.session, call.org_id, key, fingerprint)
+    stored = await idempotency.reserve(call.session, call.org_id, key, endpoint, fingerprint)
     if stored is None:
         return None
     call.request.state.premium_idempotency = None  # nothing new to store

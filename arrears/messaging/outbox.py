@@ -42,6 +42,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import and_, bindparam, case, delete, func, or_, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from arrears import events
@@ -93,8 +94,12 @@ async def schedule_drain(s: AsyncSession, at: datetime) -> None:
     second = math.ceil(at.timestamp())
     key = f"{DRAIN_JOB}@{second}"
     if await s.scalar(select(Job.id).where(Job.dedupe_key == key)) is None:
-        await queue.enqueue(s, DRAIN_JOB, {}, run_at=datetime.fromtimestamp(second, UTC), dedupe_key=key,
-                            max_attempts=25)
+        try:
+            async with s.begin_nested():
+                await queue.enqueue(s, DRAIN_JOB, {}, run_at=datetime.fromtimestamp(second, UTC),
+                                    dedupe_key=key, max_attempts=25)
+        except IntegrityError:  # another drain scheduled the same second: that job serves both
+            pass
 
 
 # ---------------------------------------------------------------- lanes: one per provider account

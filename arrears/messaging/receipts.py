@@ -147,15 +147,35 @@ async def apply_status(session: AsyncSession, m: Message, status: str, *, reason
     return True
 
 
+def _locked(q: Any) -> Any:
+    """The message locked and read afresh: two reports of one message at once (a resent report,
+    a delivery and a failure) are applied one after the other, each to what the other left."""
+    return q.with_for_update().execution_options(populate_existing=True)
+
+
+def _ref_key(ref: Any) -> uuid.UUID | None:
+    try:
+        return uuid.UUID(str(ref).strip()) if ref else None
+    except ValueError:
+        return None
+
+
+async def _lock_refs(session: AsyncSession, org_id: int, refs: Iterable[Any]) -> None:
+    """Lock the messages a batch of reports names, in one order (id), before any is applied: two
+    batches naming the same messages in other orders then wait for each other, never deadlock."""
+    keys = {k for k in (_ref_key(r) for r in refs) if k is not None}
+    if keys:
+        await session.execute(select(Message.id).where(Message.org_id == org_id, Message.uuid.in_(keys))
+                              .order_by(Message.id).with_for_update())
+
+
 async def _find(session: AsyncSession, org_id: int, provider: str, ref: str | None,
                 external_id: str | None = None, recipient: str | None = None) -> Message | None:
     if ref:
-        try:
-            key = uuid.UUID(str(ref).strip())
-        except ValueError:
-            key = None
+        key = _ref_key(ref)
         if key is not None:
-            m = await session.scalar(select(Message).where(Message.uuid == key, Message.org_id == org_id))
+            m = await session.scalar(_locked(select(Message).where(Message.uuid == key,
+                                                                   Message.org_id == org_id)))
             if m is not None:
                 return m
     if external_id:
@@ -163,7 +183,7 @@ async def _find(session: AsyncSession, org_id: int, provider: str, ref: str | No
                                   Message.external_id == external_id)
         if recipient:
             q = q.where(Message.recipient == recipient)
-        rows = (await session.scalars(q.limit(2))).all()
+        rows = (await session.scalars(_locked(q.order_by(Message.id).limit(2)))).all()
         if len(rows) == 1:
             return rows[0]
     return None
@@ -233,7 +253,9 @@ async def smsportal(session: AsyncSession, token: str, payload: Any) -> Tally:
     """Delivery reports and replies from SMSPortal (one object, or an array of them)."""
     org = await org_by_token(session, token)
     tally = Tally()
-    for item in _items(payload):
+    items = _items(payload)
+    await _lock_refs(session, org.id, (_first(item, "UserReference", "CustomerId", "CustomerID") for item in items))
+    for item in items:
         tally.received += 1
         if _first(item, "Status") is not None:
             await _smsportal_dlr(session, org, item, tally)
@@ -353,17 +375,24 @@ async def sendgrid(session: AsyncSession, token: str, body: bytes, headers: Mapp
     except ValueError:
         raise ValidationFailed("The body is not JSON") from None
     tally = Tally()
-    for item in _items(payload):
+    items = _items(payload)
+    await _lock_refs(session, org.id, (_sendgrid_ref(item) for item in items))
+    for item in items:
         tally.received += 1
         await _sendgrid_event(session, org, item, tally)
     return tally
 
 
-async def _sendgrid_event(session: AsyncSession, org: Organisation, item: Mapping[str, Any], tally: Tally) -> None:
-    event = str(item.get("event") or "").strip().lower()
+def _sendgrid_ref(item: Mapping[str, Any]) -> Any:
     ref = item.get(REFERENCE_ARG)
     if ref is None and isinstance(item.get("custom_args"), dict):
         ref = item["custom_args"].get(REFERENCE_ARG)
+    return ref
+
+
+async def _sendgrid_event(session: AsyncSession, org: Organisation, item: Mapping[str, Any], tally: Tally) -> None:
+    event = str(item.get("event") or "").strip().lower()
+    ref = _sendgrid_ref(item)
     sg_id = str(item.get("sg_message_id") or "") or None
     external = sg_id.split(".", 1)[0] if sg_id else None
     m = await _find(session, org.id, "sendgrid", ref, external)
@@ -425,7 +454,7 @@ async def simulated(session: AsyncSession, refs: Iterable[str], status: str) -> 
             continue
     if not keys:
         return 0
-    rows = (await session.scalars(select(Message).where(Message.uuid.in_(keys)))).all()
+    rows = (await session.scalars(_locked(select(Message).where(Message.uuid.in_(keys)).order_by(Message.id)))).all()
     for m in rows:
         if m.provider != "simulation":
             continue

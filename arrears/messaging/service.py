@@ -26,7 +26,7 @@ from arrears.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from arrears.identity.caller import Caller
 from arrears.identity.models import Organisation, User
 from arrears.identity.service import get_org
-from arrears.messaging import outbox, rules
+from arrears.messaging import locks, outbox, rules
 from arrears.messaging.models import CHANNELS, SENT_STATUSES, Message, MessageTemplate
 from arrears.messaging.providers import Provider, rate_for, resolve
 from arrears.messaging.ratelimit import pacer
@@ -172,6 +172,9 @@ async def create_template(session: AsyncSession, caller: Caller, *, name: Any, b
     if not isinstance(body, str):
         raise ValidationFailed("body is required", field_errors={"body": ["Required."]})
     validate_template_parts(channel, body, subject)
+    # Names are unique whatever their case, which the unique index cannot say: check and write
+    # under the organisation's lock, so that "Notice" and "notice" created at once are not both kept.
+    await locks.org_lock(session, locks.TEMPLATE_NAMES, caller.org_id)
     await _name_free(session, caller.org_id, name)
     now = utcnow()
     row = MessageTemplate(org_id=caller.org_id, name=name, channel=channel, body=body,
@@ -204,11 +207,16 @@ async def update_template(session: AsyncSession, caller: Caller, template_id: An
         raise ValidationFailed("body must be text", field_errors={"body": ["Must be text."]})
     validate_template_parts(channel, body, subject)
     if name != row.name:
+        await locks.org_lock(session, locks.TEMPLATE_NAMES, caller.org_id)
         await _name_free(session, caller.org_id, name, exclude=row.id)
     row.name, row.channel, row.body = name, channel, body
     row.subject = subject.strip() if subject else None
     row.updated_at = utcnow()
-    await session.flush()
+    try:
+        async with session.begin_nested():
+            await session.flush()
+    except IntegrityError:
+        raise Conflict(f"A template named {name!r} already exists", code="TEMPLATE_NAME_TAKEN") from None
     await events.record(session, org_id=caller.org_id, type="message_template.updated", actor=caller.actor,
                         subject_type="message_template", subject_id=row.id, before=before,
                         after={"name": row.name, "channel": row.channel, "subject": row.subject, "body": row.body})
@@ -311,6 +319,9 @@ async def queue_messages(session: AsyncSession, org: Organisation, drafts: Seque
             problems[live[j]] = (rules.OPTED_OUT, outbox.opt_out_text(channel))
         live = [i for i in live if i not in problems]
         if cap.per_window and not override_cap and live:
+            # Count and write under the organisation's cap lock: two sends at once to the same
+            # customer must not both see the other's message missing.
+            await locks.org_lock(session, locks.CONTACT_CAP, org.id)
             by_c, by_r = await rules.recent_counts(
                 session, org.id, channel, now - cap.window,
                 [drafts[i].customer_id for i in live if drafts[i].customer_id is not None],

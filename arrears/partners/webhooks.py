@@ -186,7 +186,9 @@ async def retry_delivery(session: AsyncSession, pc: PartnerCaller, client_id: st
     """Send a delivery again now: one more attempt for a FAILED or DELIVERED one (same webhook-id),
     or at once for a PENDING one waiting for its next attempt."""
     _, sub = await get_subscription(session, pc, client_id, webhook_id, write=True)
-    d = await session.get(WebhookDelivery, parse_id(delivery_id, "Webhook delivery"))
+    # Locked and read afresh: a drain claiming it meanwhile (a lease that ran out is claimable)
+    # either finishes its claim first (then this sees the lease) or skips it until we commit.
+    d = await session.get(WebhookDelivery, parse_id(delivery_id, "Webhook delivery"), with_for_update=True)
     if d is None or d.subscription_id != sub.id or d.org_id != pc.org_id:
         raise NotFound(f"Webhook delivery {delivery_id} not found")
     if sub.status != "ACTIVE":

@@ -72,6 +72,7 @@ MAX_RATE = Decimal("999.99")
 MAX_TENURE = 600
 CENT = Decimal("0.01")
 BATCH = 1000
+GENERATE_ATTEMPTS = 5  # fresh codes to try when a generated one was taken by a concurrent request
 
 CUSTOMER_FIELDS = ("customer_code", "name", "phone", "email", "assigned_collection_officer_id",
                    "address_line_1", "address_line_2", "city", "state", "pincode", "date_of_birth",
@@ -340,12 +341,17 @@ async def list_customers(session: AsyncSession, caller: Caller) -> list[Customer
     return list(rows)
 
 
-async def get_customer(session: AsyncSession, caller: Caller, customer_id: int) -> Customer:
-    """The customer if the caller may see it; NotFound for other organisations' ids."""
+async def get_customer(session: AsyncSession, caller: Caller, customer_id: int, *,
+                       for_update: bool = False) -> Customer:
+    """The customer if the caller may see it; NotFound for other organisations' ids.
+    `for_update` locks the row (PostgreSQL) so that a concurrent change or delete of it waits,
+    then sees the outcome: a customer deleted meanwhile is not found, never changed twice."""
     customer = None
     if _valid_id(customer_id):
-        customer = await session.scalar(
-            select(Customer).where(Customer.id == customer_id, customer_scope(caller)))
+        q = select(Customer).where(Customer.id == customer_id, customer_scope(caller))
+        if for_update:
+            q = q.with_for_update(of=Customer).execution_options(populate_existing=True)
+        customer = await session.scalar(q)
     if customer is None:
         raise NotFound(f"Customer {customer_id} not found.")
     return customer
@@ -364,11 +370,23 @@ async def create_customer(session: AsyncSession, caller: Caller, data: Mapping[s
     await _check_customer_rules(session, caller, clean, errors, exclude_id=None)
     if errors:
         raise ValidationFailed("Invalid customer", field_errors=errors)
-    if not clean.get("customer_code"):
-        clean["customer_code"] = (await _generate_codes(session, caller.org_id, 1, set()))[0]
-    customer = Customer(org_id=caller.org_id, **clean)
-    session.add(customer)
-    await _flush_unique(session, "customer_code", "A customer with this customer code already exists.")
+    generated = not clean.get("customer_code")
+    attempts = GENERATE_ATTEMPTS if generated else 1
+    for attempt in range(attempts):
+        if generated:
+            clean["customer_code"] = (await _generate_codes(session, caller.org_id, 1, set()))[0]
+        customer = Customer(org_id=caller.org_id, **clean)
+        try:
+            # A savepoint: a concurrent request that took the same code leaves this transaction
+            # usable, to answer the spec's field error or to try another generated code.
+            async with session.begin_nested():
+                session.add(customer)
+                await session.flush()
+            break
+        except IntegrityError as exc:
+            if attempt == attempts - 1:
+                message = "A customer with this customer code already exists."
+                raise ValidationFailed(message, field_errors={"customer_code": [message]}) from exc
     await events.record(session, org_id=caller.org_id, type="customer.created", actor=caller.actor,
                         subject_type="customer", subject_id=customer.id,
                         after=customer_snapshot(customer))
@@ -380,7 +398,7 @@ async def update_customer(session: AsyncSession, caller: Caller, customer_id: in
     """Set exactly the given fields (a PUT passes them all, a PATCH some). A null
     `customer_code` keeps the current code."""
     caller.require_write()
-    customer = await get_customer(session, caller, customer_id)
+    customer = await get_customer(session, caller, customer_id, for_update=True)
     values = {k: changes[k] for k in CUSTOMER_FIELDS if k in changes}
     clean, errors = clean_customer_fields(values, region=await _region(session, caller.org_id),
                                           today=today_utc())
@@ -405,7 +423,7 @@ async def update_customer(session: AsyncSession, caller: Caller, customer_id: in
 async def delete_customer(session: AsyncSession, caller: Caller, customer_id: int) -> None:
     """Admins and managers only: the customer goes with its loans and their interactions."""
     caller.require_write()
-    customer = await get_customer(session, caller, customer_id)
+    customer = await get_customer(session, caller, customer_id, for_update=True)
     caller.require_role(*MANAGERS)
     loans = select(Loan.id).where(Loan.customer_id == customer.id).scalar_subquery()
     n_loans = await session.scalar(select(func.count()).select_from(Loan)
@@ -510,28 +528,44 @@ async def bulk_create_customers(session: AsyncSession, caller: Caller, content: 
     for i in range(0, len(codes), BATCH):
         taken.update(await session.scalars(select(Customer.customer_code).where(
             Customer.org_id == caller.org_id, Customer.customer_code.in_(codes[i:i + BATCH]))))
-    kept: list[dict[str, Any]] = []
+    kept: list[tuple[int, dict[str, Any]]] = []
     for line, clean in good:
         if clean.get("customer_code") in taken:
-            result.errors.append(RowError(line, {"customer_code": [
-                "A customer with this customer code already exists."]}))
+            result.errors.append(RowError(line, {"customer_code": [CODE_TAKEN]}))
         else:
-            kept.append(clean)
-    missing = [c for c in kept if not c.get("customer_code")]
-    fresh = await _generate_codes(session, caller.org_id, len(missing), set(first_line_of))
-    for clean, code in zip(missing, fresh, strict=True):
-        clean["customer_code"] = code
-    result.errors.sort(key=lambda e: e.line)
+            kept.append((line, clean))
+    generated = {line for line, clean in kept if not clean.get("customer_code")}
 
     now = utcnow()
-    rows = [{"org_id": caller.org_id, "uuid": _uuid(), "created_at": now, "updated_at": now,
-             "name": None, "phone": None, "phone_e164": None, "email": None, "address_line_1": None,
-             "address_line_2": None, "city": None, "state": None, "pincode": None,
-             "date_of_birth": None, "contact_person": None,
-             "assigned_collection_officer_id": None} | clean for clean in kept]
-    result.created_ids = await _insert_many(session, Customer, rows,
-                                            "Another upload created some of these customer codes "
-                                            "at the same time; upload the file again.")
+    rows = {line: {"org_id": caller.org_id, "uuid": _uuid(), "created_at": now, "updated_at": now,
+                   "name": None, "phone": None, "phone_e164": None, "email": None,
+                   "address_line_1": None, "address_line_2": None, "city": None, "state": None,
+                   "pincode": None, "date_of_birth": None, "contact_person": None,
+                   "assigned_collection_officer_id": None} | clean for line, clean in kept}
+    # A concurrent upload (or create) may take a code between the check above and the insert:
+    # the insert skips those rows (PostgreSQL waits for the other transaction to end first), a
+    # given code is then reported as taken, as it would be had the other request come first,
+    # and a generated one is replaced.
+    created: dict[int, int] = {}
+    pending = set(rows)
+    for _attempt in range(GENERATE_ATTEMPTS):
+        missing = sorted(line for line in pending if line in generated)
+        fresh = await _generate_codes(session, caller.org_id, len(missing), set(first_line_of))
+        for line, code in zip(missing, fresh, strict=True):
+            rows[line]["customer_code"] = code
+        inserted = await _insert_new_customers(session, [rows[line] for line in sorted(pending)])
+        created.update({line: inserted[rows[line]["uuid"]] for line in pending if rows[line]["uuid"] in inserted})
+        pending = {line for line in pending if line not in created}
+        for line in sorted(pending - generated):
+            result.errors.append(RowError(line, {"customer_code": [CODE_TAKEN]}))
+        pending &= generated
+        if not pending:
+            break
+    else:
+        raise Conflict("Another upload created some of these customer codes at the same time; "
+                       "upload the file again.")
+    result.errors.sort(key=lambda e: e.line)
+    result.created_ids = [created[line] for line in sorted(created)]
     result.records_created = len(result.created_ids)
     if result.records_created:
         await events.record(session, org_id=caller.org_id, type="customer.bulk_created",
@@ -544,6 +578,31 @@ async def bulk_create_customers(session: AsyncSession, caller: Caller, content: 
 
 def _uuid() -> uuid.UUID:
     return uuid.uuid4()
+
+
+CODE_TAKEN = "A customer with this customer code already exists."
+
+
+async def _insert_new_customers(session: AsyncSession, rows: Sequence[dict[str, Any]]) -> dict[uuid.UUID, int]:
+    """Insert the rows whose code the organisation does not have yet, in batches; {uuid: new id}
+    of those inserted. A code another transaction holds uncommitted makes PostgreSQL wait for it
+    and skip the row when it commits, so concurrent imports never fail on each other. The rows
+    go in code order so that two imports of overlapping codes lock them in the same order (no
+    deadlock)."""
+    dialect = session.get_bind().dialect.name
+    if dialect == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as dialect_insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert as dialect_insert
+    ordered = sorted(rows, key=lambda r: r["customer_code"])
+    inserted: dict[uuid.UUID, int] = {}
+    for i in range(0, len(ordered), BATCH):
+        stmt = (dialect_insert(Customer)
+                .on_conflict_do_nothing(index_elements=["org_id", "customer_code"])
+                .returning(Customer.id, Customer.uuid))
+        result = await session.execute(stmt, ordered[i:i + BATCH])
+        inserted.update({u: new_id for new_id, u in result.all()})
+    return inserted
 
 
 async def _insert_many(session: AsyncSession, model: Any, rows: Sequence[dict[str, Any]],
@@ -616,42 +675,51 @@ async def get_or_create_many(session: AsyncSession, org_id: int, seeds: Iterable
         if code not in wanted:
             wanted[code] = _seed_values(seed, region)
     found: dict[str, int] = {}
-    codes = list(wanted)
+    ids: list[int] = []
     fill = ("name", "phone", "phone_e164", "email", "contact_person")
-    for i in range(0, len(codes), BATCH):
-        rows = await session.execute(select(Customer.id, Customer.customer_code, *[
-            getattr(Customer, f) for f in fill]).where(Customer.org_id == org_id,
-                                                       Customer.customer_code.in_(codes[i:i + BATCH])))
-        for row in rows:
-            found[row.customer_code] = row.id
-            given = wanted[row.customer_code]
-            gaps = {f: given[f] for f in fill if getattr(row, f) in (None, "") and given[f]}
-            if "phone" not in gaps:
-                gaps.pop("phone_e164", None)  # the E.164 form only ever comes with its phone
-            if gaps:
-                await session.execute(update(Customer).where(Customer.id == row.id)
-                                      .values(**gaps, updated_at=utcnow()))
-    now = utcnow()
-    new_rows = [{"org_id": org_id, "uuid": _uuid(), "customer_code": code, "created_at": now,
-                 "updated_at": now, "assigned_collection_officer_id": None,
-                 **(values | {"name": values["name"] or code})}
-                for code, values in wanted.items() if code not in found]
-    if new_rows:
-        ids = await _insert_many(session, Customer, new_rows,
-                                 "Another import created some of these customers at the same time; "
-                                 "run the import again.")
-        for new_row, new_id in zip(new_rows, ids, strict=True):
-            found[new_row["customer_code"]] = new_id
-        if len(ids) == 1:
-            customer = await session.get(Customer, ids[0])
-            assert customer is not None
-            await events.record(session, org_id=org_id, type="customer.created", actor=actor,
-                                subject_type="customer", subject_id=ids[0],
-                                after=customer_snapshot(customer))
-        else:
-            await events.record(session, org_id=org_id, type="customer.bulk_created", actor=actor,
-                                subject_type="customer_import", subject_id=ids[0],
-                                data={"records_created": len(ids), "customer_ids": ids})
+    pending = list(wanted)
+    # Usually one pass. A code a concurrent import creates between our look-up and our insert is
+    # skipped by the insert (after waiting for that import to commit) and found by the next pass.
+    for _attempt in range(GENERATE_ATTEMPTS):
+        for i in range(0, len(pending), BATCH):
+            rows = await session.execute(select(Customer.id, Customer.customer_code, *[
+                getattr(Customer, f) for f in fill]).where(Customer.org_id == org_id,
+                                                           Customer.customer_code.in_(pending[i:i + BATCH])))
+            for row in rows:
+                found[row.customer_code] = row.id
+                given = wanted[row.customer_code]
+                gaps = {f: given[f] for f in fill if getattr(row, f) in (None, "") and given[f]}
+                if "phone" not in gaps:
+                    gaps.pop("phone_e164", None)  # the E.164 form only ever comes with its phone
+                if gaps:
+                    await session.execute(update(Customer).where(Customer.id == row.id)
+                                          .values(**gaps, updated_at=utcnow()))
+        now = utcnow()
+        new_rows = [{"org_id": org_id, "uuid": _uuid(), "customer_code": code, "created_at": now,
+                     "updated_at": now, "assigned_collection_officer_id": None,
+                     **(wanted[code] | {"name": wanted[code]["name"] or code})}
+                    for code in pending if code not in found]
+        inserted = await _insert_new_customers(session, new_rows) if new_rows else {}
+        for new_row in new_rows:
+            if new_row["uuid"] in inserted:
+                found[new_row["customer_code"]] = inserted[new_row["uuid"]]
+                ids.append(inserted[new_row["uuid"]])
+        pending = [code for code in pending if code not in found]
+        if not pending:
+            break
+    else:
+        raise Conflict("Another import created some of these customers at the same time; "
+                       "run the import again.")
+    if len(ids) == 1:
+        customer = await session.get(Customer, ids[0])
+        assert customer is not None
+        await events.record(session, org_id=org_id, type="customer.created", actor=actor,
+                            subject_type="customer", subject_id=ids[0],
+                            after=customer_snapshot(customer))
+    elif ids:
+        await events.record(session, org_id=org_id, type="customer.bulk_created", actor=actor,
+                            subject_type="customer_import", subject_id=ids[0],
+                            data={"records_created": len(ids), "customer_ids": ids})
     return found
 
 
@@ -678,10 +746,14 @@ async def list_loans(session: AsyncSession, caller: Caller, customer_id: int | N
     return list(await session.scalars(q.order_by(Loan.id)))
 
 
-async def get_loan(session: AsyncSession, caller: Caller, loan_id: int) -> Loan:
+async def get_loan(session: AsyncSession, caller: Caller, loan_id: int, *, for_update: bool = False) -> Loan:
+    """The loan if the caller may see it; `for_update` locks it as get_customer does."""
     loan = None
     if _valid_id(loan_id):
-        loan = await session.scalar(_loan_query(caller).where(Loan.id == loan_id))
+        q = _loan_query(caller).where(Loan.id == loan_id)
+        if for_update:
+            q = q.with_for_update(of=Loan).execution_options(populate_existing=True)
+        loan = await session.scalar(q)
     if loan is None:
         raise NotFound(f"Loan {loan_id} not found.")
     return loan
@@ -763,7 +835,7 @@ async def create_loan(session: AsyncSession, caller: Caller, data: Mapping[str, 
 async def update_loan(session: AsyncSession, caller: Caller, loan_id: int,
                       changes: Mapping[str, Any]) -> Loan:
     caller.require_write()
-    loan = await get_loan(session, caller, loan_id)
+    loan = await get_loan(session, caller, loan_id, for_update=True)
     clean = await _clean_loan(session, caller, {k: changes[k] for k in LOAN_FIELDS if k in changes},
                               loan.id)
     before = loan_snapshot(loan)
@@ -783,7 +855,7 @@ async def update_loan(session: AsyncSession, caller: Caller, loan_id: int,
 async def delete_loan(session: AsyncSession, caller: Caller, loan_id: int) -> None:
     """Admins and managers only; the loan's interactions go with it."""
     caller.require_write()
-    loan = await get_loan(session, caller, loan_id)
+    loan = await get_loan(session, caller, loan_id, for_update=True)
     caller.require_role(*MANAGERS)
     before = loan_snapshot(loan)
     n = await session.scalar(select(func.count()).select_from(Interaction)
@@ -896,13 +968,17 @@ async def list_interactions(session: AsyncSession, caller: Caller, interaction_t
 
 
 async def get_interaction(session: AsyncSession, caller: Caller, interaction_type: str,
-                          interaction_id: int) -> Interaction:
+                          interaction_id: int, *, for_update: bool = False) -> Interaction:
+    """The interaction if the caller may see it; `for_update` locks it as get_customer does."""
     _check_type(interaction_type)
     row = None
     if _valid_id(interaction_id):
-        row = await session.scalar(select(Interaction).where(
+        q = select(Interaction).where(
             Interaction.id == interaction_id, Interaction.interaction_type == interaction_type,
-            interaction_scope(caller)))
+            interaction_scope(caller))
+        if for_update:
+            q = q.with_for_update(of=Interaction).execution_options(populate_existing=True)
+        row = await session.scalar(q)
     if row is None:
         raise NotFound(f"{interaction_type.capitalize()} interaction {interaction_id} not found.")
     return row
@@ -938,7 +1014,7 @@ async def update_interaction(session: AsyncSession, caller: Caller, interaction_
                              interaction_id: int, changes: Mapping[str, Any]) -> Interaction:
     """Set exactly the given fields; the type, author and timestamp never change."""
     caller.require_write()
-    row = await get_interaction(session, caller, interaction_type, interaction_id)
+    row = await get_interaction(session, caller, interaction_type, interaction_id, for_update=True)
     if not _can_change_interaction(caller, row):
         raise Forbidden("Only the person who recorded an interaction, an admin or a manager may change it.")
     clean = await _clean_interaction(session, caller, interaction_type,
@@ -959,7 +1035,7 @@ async def update_interaction(session: AsyncSession, caller: Caller, interaction_
 async def delete_interaction(session: AsyncSession, caller: Caller, interaction_type: str,
                              interaction_id: int) -> None:
     caller.require_write()
-    row = await get_interaction(session, caller, interaction_type, interaction_id)
+    row = await get_interaction(session, caller, interaction_type, interaction_id, for_update=True)
     if not _can_change_interaction(caller, row):
         raise Forbidden("Only the person who recorded an interaction, an admin or a manager may delete it.")
     before = interaction_snapshot(row)

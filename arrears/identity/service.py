@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import re
 import secrets
 import uuid
@@ -9,12 +10,14 @@ from collections.abc import Iterable, Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, or_, select, text, update
+from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm.attributes import set_committed_value
 
 from arrears import events, ratelimit
 from arrears.config import get_settings
-from arrears.db import utcnow
+from arrears.db import SQLITE_BUSY_MS, utcnow
 from arrears.errors import DomainError, Forbidden, NotFound, RateLimited, Unauthorized, ValidationFailed
 from arrears.identity import crypto, tokens
 from arrears.identity.caller import Caller
@@ -34,6 +37,15 @@ SECRET_MARKERS = ("secret", "password", "api_key", "token", "private")
 ORG_ATTRIBUTES = {"name", "kind", "status"}
 
 # ---------------------------------------------------------------- organisations
+
+
+async def serialise(session: AsyncSession, name: str) -> None:
+    """Queue concurrent transactions that pass the same name here until the first one ends, so
+    that a check-then-insert which no unique constraint covers runs one at a time. PostgreSQL
+    only (a transaction-scoped advisory lock); SQLite runs one writer at a time anyway."""
+    if session.get_bind().dialect.name == "postgresql":
+        key = int.from_bytes(hashlib.blake2b(name.encode(), digest_size=8).digest(), "big", signed=True)
+        await session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": key})
 
 
 def is_secret_setting(name: str) -> bool:
@@ -70,6 +82,11 @@ async def default_org(session: AsyncSession) -> Organisation:
     org = await session.scalar(select(Organisation).where(Organisation.is_default.is_(True)))
     if org is None:
         org = await session.scalar(select(Organisation).order_by(Organisation.id).limit(1))
+    if org is None:
+        # The first registrations of a new deployment race to make it: one does.
+        await serialise(session, "default-organisation")
+        org = await session.scalar(select(Organisation).order_by(Organisation.is_default.desc(),
+                                                                 Organisation.id).limit(1))
     if org is None:
         org = await create_org(session, name=get_settings().arrears_default_org_name,
                                is_default=True)
@@ -123,6 +140,7 @@ def masked_settings(org: Organisation) -> dict[str, Any]:
 USERNAME_RE = re.compile(r"^[\w.@+-]{1,150}$")
 EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 MIN_PASSWORD = 8
+USERNAME_TAKEN = "A user with that username already exists."
 
 
 async def create_user(session: AsyncSession, *, username: str, password: str, role: str,
@@ -134,8 +152,12 @@ async def create_user(session: AsyncSession, *, username: str, password: str, ro
         errors["username"] = ["This field is required."]
     elif not USERNAME_RE.match(username):
         errors["username"] = ["Use letters, digits and @/./+/-/_ only (150 at most)."]
-    elif await session.scalar(select(User.id).where(func.lower(User.username) == username.lower())):
-        errors["username"] = ["A user with that username already exists."]
+    else:
+        # Usernames are unique without regard to case, which the unique index (case-sensitive)
+        # does not cover: concurrent creations of one name queue here and the later ones see it.
+        await serialise(session, f"username:{username.lower()}")
+        if await session.scalar(select(User.id).where(func.lower(User.username) == username.lower())):
+            errors["username"] = [USERNAME_TAKEN]
     if not password:
         errors["password"] = ["This field is required."]
     elif len(password) < MIN_PASSWORD:
@@ -160,8 +182,12 @@ async def create_user(session: AsyncSession, *, username: str, password: str, ro
         raise ValidationFailed("Invalid user", field_errors=errors)
     user = User(username=username, email=email or None, password_hash=crypto.hash_password(password),
                 role=role, manager_id=manager_id, primary_org_id=org_id, is_active=True)
-    session.add(user)
-    await session.flush()
+    try:
+        async with session.begin_nested():
+            session.add(user)
+            await session.flush()
+    except IntegrityError as exc:  # made by a writer that did not queue above
+        raise ValidationFailed("Invalid user", field_errors={"username": [USERNAME_TAKEN]}) from exc
     session.add(Membership(user_id=user.id, org_id=org_id, access=access))
     await session.flush()
     await events.record(session, org_id=org_id, type="user.created", actor=actor,
@@ -202,20 +228,26 @@ LOGIN_FAILS_PER_IP = "100/15 minutes"
 
 async def login(session: AsyncSession, username: str, password: str, ip: str
                 ) -> tuple[User, dict[str, str]]:
-    """Tokens for a good password. Only failures count towards the lockout."""
+    """Tokens for a good password. Failures lock the account out; a success clears its count.
+
+    Each attempt takes a slot of the account's allowance before its password is checked (an
+    atomic hit, not a look then a later hit): concurrent guesses cannot all pass the check
+    before any of them is counted."""
     uname = (username or "").strip().lower()
-    for rule, key in ((LOGIN_FAILS_PER_USER, f"login-user:{uname}"), (LOGIN_FAILS_PER_IP, f"login-ip:{ip}")):
-        v = await ratelimit.peek(rule, key)
-        if not v.allowed:
-            raise RateLimited("Too many failed sign-in attempts; try again later",
-                              retry_after=v.retry_after)
+    user_key = f"login-user:{uname}"
+    v = await ratelimit.peek(LOGIN_FAILS_PER_IP, f"login-ip:{ip}")
+    if v.allowed:
+        v = await ratelimit.hit(LOGIN_FAILS_PER_USER, user_key)
+    if not v.allowed:
+        raise RateLimited("Too many failed sign-in attempts; try again later",
+                          retry_after=v.retry_after)
     user = await find_user(session, username or "")
     ok = crypto.verify_password(password or "", user.password_hash if user else None)
     if not ok or user is None or not user.is_active:
-        await ratelimit.hit(LOGIN_FAILS_PER_USER, f"login-user:{uname}")
         await ratelimit.hit(LOGIN_FAILS_PER_IP, f"login-ip:{ip}")
         raise Unauthorized("No active account found with the given credentials",
                            code="INVALID_CREDENTIALS")
+    await ratelimit.clear(LOGIN_FAILS_PER_USER, user_key)
     user.last_login_at = utcnow()
     return user, tokens.issue_pair(user.id)
 
@@ -336,10 +368,41 @@ async def _resolve_key(session: AsyncSession, raw: str) -> Caller:
     if key.expires_at is not None and key.expires_at <= now:
         raise Unauthorized("API key has expired", code="API_KEY_EXPIRED")
     # Writing last_used_at on every request would turn reads into writes; a minute is precise enough.
-    if key.last_used_at is None or now - key.last_used_at > timedelta(seconds=60):
-        key.last_used_at = now
+    # The row is written only when no other transaction holds it (SKIP LOCKED, PostgreSQL): a
+    # long request using the key would otherwise make each of the key's requests wait for it.
+    cutoff = now - timedelta(seconds=60)
+    if key.last_used_at is None or key.last_used_at < cutoff:
+        free = (select(ApiKey.id).where(ApiKey.id == key.id, or_(ApiKey.last_used_at.is_(None),
+                                                                  ApiKey.last_used_at < cutoff))
+                .with_for_update(skip_locked=True))
+        stamp = (update(ApiKey).where(ApiKey.id.in_(free)).values(last_used_at=now)
+                 .execution_options(synchronize_session=False))
+        if await _write_courtesy(session, stamp):
+            set_committed_value(key, "last_used_at", now)
     return Caller(kind="api_key", org_id=key.org_id, api_key=key, access="write",
                   scopes=frozenset(key.scopes or ()))
+
+
+async def _write_courtesy(session: AsyncSession, stmt: Any) -> bool:
+    """Run a write that may be skipped (a usage stamp); True when it changed a row.
+
+    On SQLite a read-only request's transaction is deferred (it must never wait behind a long
+    import): there the write is tried without waiting, in a savepoint, and dropped when another
+    writer holds the database's lock or has committed since this transaction began."""
+    bind = session.get_bind()
+    if bind.dialect.name != "sqlite" or not bind.get_execution_options().get("readonly"):
+        done = await session.execute(stmt)
+        return bool(getattr(done, "rowcount", 0))
+    conn = await session.connection()
+    await conn.exec_driver_sql("PRAGMA busy_timeout=0")
+    try:
+        async with session.begin_nested():
+            done = await session.execute(stmt)
+        return bool(getattr(done, "rowcount", 0))
+    except OperationalError:  # "database is locked": the key's next request stamps it
+        return False
+    finally:
+        await conn.exec_driver_sql(f"PRAGMA busy_timeout={SQLITE_BUSY_MS}")
 
 
 async def require_active_org(session: AsyncSession, caller: Caller) -> Organisation:

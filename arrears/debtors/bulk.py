@@ -281,7 +281,9 @@ WHERE {_RANGE}
 ON CONFLICT (org_id, customer_code) DO NOTHING
 """
 
-# Existing customers: the phone and contact person follow the newest report.
+# Existing customers: the phone and contact person follow the newest report. Book jobs take turns
+# but not always in upload order: an account already brought up to date by a newer report keeps
+# its customer's contacts (this runs before the accounts' upsert, which has the same rule).
 _UPDATE_CUSTOMERS = f"""
 UPDATE customers SET
     phone = CASE WHEN s.phone_valid THEN substr(s.telephone_raw, 1, 32) ELSE customers.phone END,
@@ -292,6 +294,8 @@ FROM debtor_snapshots s
 WHERE {_RANGE} AND customers.org_id = s.org_id AND customers.customer_code = {_CODE}
   AND ((s.phone_valid AND (customers.phone_e164 IS NULL OR customers.phone_e164 <> '+' || s.telephone))
        OR (s.contact IS NOT NULL AND (customers.contact_person IS NULL OR customers.contact_person <> s.contact)))
+  AND NOT EXISTS (SELECT 1 FROM debtor_accounts a WHERE a.org_id = s.org_id AND a.account_code = s.account_code
+                  AND a.latest_report_at > :report_at)
 """
 
 _BUCKETS = ("current", "d30", "d60", "d90", "d120", "d150", "d180", "total_balance", "overdue_amount")
@@ -344,7 +348,7 @@ async def link_book(session: AsyncSession, report_id: int, report_at: datetime, 
     values = {"rid": report_id, "now": now}
     created = await session.execute(_params(_INSERT_CUSTOMERS.replace("{uuid}", uuid_sql)), values)
     await queue.renew_lease(session)  # SQLite: the heartbeat waits behind this write (see there)
-    await session.execute(_params(_UPDATE_CUSTOMERS), values)
+    await session.execute(_params(_UPDATE_CUSTOMERS), values | {"report_at": report_at})
     await queue.renew_lease(session)
     await session.execute(_params(_UPSERT_ACCOUNTS), values | {"report_at": report_at})
     await queue.renew_lease(session)

@@ -193,3 +193,19 @@ async def test_two_attempts_of_one_import_at_once_store_its_accounts_once(client
             DomainEvent.type == "upload.completed", DomainEvent.subject_id == upload_id))
     assert stored == 300 and report.success_rows == 300 and report.status == "completed"
     assert completed == 1
+
+
+async def test_an_older_report_s_book_job_run_last_keeps_the_newer_contacts(client, officer, tmp_path):
+    """Jobs take turns but not always in upload order: the newer upload's book job may run before
+    the older one's. Customers' contacts, like accounts' balances, follow the newest report."""
+    org, who = officer
+    codes = [f"N{i:03d}" for i in range(30)]
+    older = await _imported(client, who.headers, _csv(tmp_path / "older.csv", codes, 100))
+    newer = await _imported(client, who.headers, _csv(tmp_path / "newer.csv", codes, 200))
+    await imports.update_book(newer)
+    await imports.update_book(older)
+    async with transaction(readonly=True) as s:
+        contacts = set((await s.scalars(select(Customer.contact_person).where(Customer.org_id == org.id))).all())
+        balances = set((await s.scalars(select(DebtorAccount.total_balance)
+                                        .where(DebtorAccount.org_id == org.id))).all())
+    assert contacts == {"Contact 200"} and balances == {200}

@@ -22,6 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from arrears import events
 from arrears.db import utcnow
+from arrears.debtors.service import Page as DebtorsPage
 from arrears.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from arrears.identity.caller import Caller
 from arrears.identity.models import Organisation, User
@@ -516,20 +517,8 @@ async def send_to_accounts(session: AsyncSession, caller: Caller, account_ids: S
 # ------------------------------------------------------------------ logs and summaries
 
 
-@dataclass
-class LogPage:
-    items: list[tuple[Message, str | None]]  # (message, the sender's user uuid)
-    total: int
-    page: int
-    per_page: int
-
-    @property
-    def total_pages(self) -> int:
-        return math.ceil(self.total / self.per_page) if self.total else 0
-
-    @property
-    def has_more(self) -> bool:
-        return self.page < self.total_pages
+# An upload's message log is paged as its accounts are: items are (message, the sender's user uuid).
+LogPage = DebtorsPage[tuple[Message, "str | None"]]
 
 
 async def upload_logs(session: AsyncSession, caller: Caller, upload_id: Any, *, page: int = 1,

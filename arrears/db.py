@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -9,7 +10,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import DateTime, MetaData, String, TypeDecorator, event
+from sqlalchemy import DateTime, MetaData, String, TypeDecorator, event, text
 from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, create_async_engine
 from sqlalchemy.orm import DeclarativeBase
@@ -143,6 +144,23 @@ async def transaction(*, readonly: bool = False, engine: AsyncEngine | None = No
     """One unit of work: commits when the block ends, rolls back when it raises."""
     async with session_factory(readonly=readonly, engine=engine) as session, session.begin():
         yield session
+
+
+async def advisory_lock(session: AsyncSession, namespace: int, key: int | str) -> None:
+    """Hold (namespace, key) until this transaction ends: concurrent transactions asking for the
+    same pair take turns, for check-then-write rules that no unique index states.
+
+    PostgreSQL: a two-key transaction advisory lock (both 32-bit; a text key is hashed, and a rare
+    collision only makes two unrelated transactions wait). SQLite: every writer holds the
+    database's write lock from BEGIN IMMEDIATE, which the session issues on its first statement;
+    the connection is taken here so that the lock is held from now on as well."""
+    if session.get_bind().dialect.name != "postgresql":
+        await session.connection()
+        return
+    if isinstance(key, str):
+        key = int.from_bytes(hashlib.blake2b(key.encode(), digest_size=4).digest(), "big", signed=True)
+    await session.execute(text("SELECT pg_advisory_xact_lock(:namespace, :key)"),
+                          {"namespace": namespace, "key": key})
 
 
 async def dispose_engines() -> None:

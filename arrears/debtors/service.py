@@ -16,11 +16,11 @@ from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any, Generic, TypeVar
 
-from sqlalchemy import ColumnElement, Select, and_, func, or_, select, text, update
+from sqlalchemy import ColumnElement, Select, and_, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from arrears import events
-from arrears.db import utcnow
+from arrears.db import advisory_lock, utcnow
 from arrears.debtors import bulk, summary
 from arrears.debtors import timeline as _timeline  # noqa: F401  (registers the customer timeline source)
 from arrears.debtors.models import (
@@ -78,24 +78,15 @@ async def lock_book(session: AsyncSession, org_id: int) -> None:
     """Hold the organisation's book until this transaction ends. Whatever writes the book from
     a report (the book's job of an import, a PDF stored by the pharmacy face) takes it first:
     two of them at once would insert the same new customers and accounts in different orders and
-    deadlock, and the newer report must be the one written last. On SQLite every writer holds
-    the database's write lock from BEGIN (BEGIN IMMEDIATE), which the session issues on its first
-    statement: the connection is taken here, so that the lock is held from now on as well."""
-    await _advisory_lock(session, BOOK_LOCK, org_id)
+    deadlock, and the newer report must be the one written last."""
+    await advisory_lock(session, BOOK_LOCK, org_id)
 
 
 async def lock_import(session: AsyncSession, report_id: int) -> None:
     """Hold the report's import until this transaction ends: a second attempt of the same upload
     (a worker whose lease ran out while the first still imported) waits here instead of copying
     the file's rows beside the first attempt's. The caller re-reads the status afterwards."""
-    await _advisory_lock(session, IMPORT_LOCK, report_id)
-
-
-async def _advisory_lock(session: AsyncSession, kind: int, key: int) -> None:
-    if session.get_bind().dialect.name == "postgresql":
-        await session.execute(text("SELECT pg_advisory_xact_lock(:kind, :key)"), {"kind": kind, "key": key})
-    else:
-        await session.connection()
+    await advisory_lock(session, IMPORT_LOCK, report_id)
 
 
 # ------------------------------------------------------------------ pages

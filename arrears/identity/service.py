@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import re
 import secrets
 import uuid
@@ -10,14 +9,14 @@ from collections.abc import Iterable, Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, or_, select, text, update
+from sqlalchemy import func, or_, select, update
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.attributes import set_committed_value
 
 from arrears import events, ratelimit
 from arrears.config import get_settings
-from arrears.db import SQLITE_BUSY_MS, utcnow
+from arrears.db import SQLITE_BUSY_MS, advisory_lock, utcnow
 from arrears.errors import DomainError, Forbidden, NotFound, RateLimited, Unauthorized, ValidationFailed
 from arrears.identity import crypto, tokens
 from arrears.identity.caller import Caller
@@ -39,13 +38,9 @@ ORG_ATTRIBUTES = {"name", "kind", "status"}
 # ---------------------------------------------------------------- organisations
 
 
-async def serialise(session: AsyncSession, name: str) -> None:
-    """Queue concurrent transactions that pass the same name here until the first one ends, so
-    that a check-then-insert which no unique constraint covers runs one at a time. PostgreSQL
-    only (a transaction-scoped advisory lock); SQLite runs one writer at a time anyway."""
-    if session.get_bind().dialect.name == "postgresql":
-        key = int.from_bytes(hashlib.blake2b(name.encode(), digest_size=8).digest(), "big", signed=True)
-        await session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": key})
+# Names queued by `arrears.db.advisory_lock` for check-then-insert rules no unique index covers
+# (usernames regardless of case, the one default organisation).
+IDENTITY_LOCK = 0x49444E54  # "IDNT"
 
 
 def is_secret_setting(name: str) -> bool:
@@ -84,7 +79,7 @@ async def default_org(session: AsyncSession) -> Organisation:
         org = await session.scalar(select(Organisation).order_by(Organisation.id).limit(1))
     if org is None:
         # The first registrations of a new deployment race to make it: one does.
-        await serialise(session, "default-organisation")
+        await advisory_lock(session, IDENTITY_LOCK, "default-organisation")
         org = await session.scalar(select(Organisation).order_by(Organisation.is_default.desc(),
                                                                  Organisation.id).limit(1))
     if org is None:
@@ -155,7 +150,7 @@ async def create_user(session: AsyncSession, *, username: str, password: str, ro
     else:
         # Usernames are unique without regard to case, which the unique index (case-sensitive)
         # does not cover: concurrent creations of one name queue here and the later ones see it.
-        await serialise(session, f"username:{username.lower()}")
+        await advisory_lock(session, IDENTITY_LOCK, f"username:{username.lower()}")
         if await session.scalar(select(User.id).where(func.lower(User.username) == username.lower())):
             errors["username"] = [USERNAME_TAKEN]
     if not password:

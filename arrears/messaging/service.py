@@ -21,7 +21,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from arrears import events
-from arrears.db import utcnow
+from arrears.db import advisory_lock, utcnow
 from arrears.debtors.service import Page as DebtorsPage
 from arrears.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from arrears.identity.caller import Caller
@@ -175,7 +175,7 @@ async def create_template(session: AsyncSession, caller: Caller, *, name: Any, b
     validate_template_parts(channel, body, subject)
     # Names are unique whatever their case, which the unique index cannot say: check and write
     # under the organisation's lock, so that "Notice" and "notice" created at once are not both kept.
-    await locks.org_lock(session, locks.TEMPLATE_NAMES, caller.org_id)
+    await advisory_lock(session, locks.TEMPLATE_NAMES, caller.org_id)
     await _name_free(session, caller.org_id, name)
     now = utcnow()
     row = MessageTemplate(org_id=caller.org_id, name=name, channel=channel, body=body,
@@ -208,7 +208,7 @@ async def update_template(session: AsyncSession, caller: Caller, template_id: An
         raise ValidationFailed("body must be text", field_errors={"body": ["Must be text."]})
     validate_template_parts(channel, body, subject)
     if name != row.name:
-        await locks.org_lock(session, locks.TEMPLATE_NAMES, caller.org_id)
+        await advisory_lock(session, locks.TEMPLATE_NAMES, caller.org_id)
         await _name_free(session, caller.org_id, name, exclude=row.id)
     row.name, row.channel, row.body = name, channel, body
     row.subject = subject.strip() if subject else None
@@ -322,7 +322,7 @@ async def queue_messages(session: AsyncSession, org: Organisation, drafts: Seque
         if cap.per_window and not override_cap and live:
             # Count and write under the organisation's cap lock: two sends at once to the same
             # customer must not both see the other's message missing.
-            await locks.org_lock(session, locks.CONTACT_CAP, org.id)
+            await advisory_lock(session, locks.CONTACT_CAP, org.id)
             by_c, by_r = await rules.recent_counts(
                 session, org.id, channel, now - cap.window,
                 [drafts[i].customer_id for i in live if drafts[i].customer_id is not None],

@@ -146,6 +146,16 @@ async def transaction(*, readonly: bool = False, engine: AsyncEngine | None = No
         yield session
 
 
+def dialect_insert(session: AsyncSession, model: Any) -> Any:
+    """`INSERT` for the session's database, with its `ON CONFLICT` clauses (PostgreSQL and SQLite
+    spell them alike, but each dialect has its own construct)."""
+    if session.get_bind().dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert
+    return insert(model)
+
+
 async def advisory_lock(session: AsyncSession, namespace: int, key: int | str) -> None:
     """Hold (namespace, key) until this transaction ends: concurrent transactions asking for the
     same pair take turns, for check-then-write rules that no unique index states.

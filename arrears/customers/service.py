@@ -39,7 +39,7 @@ from arrears.customers import csv_import
 from arrears.customers.models import INTERACTION_TYPES, Customer, Interaction, Loan
 from arrears.customers.phones import parse_email, parse_phone, region_or_default, try_parse_phone
 from arrears.customers.schemas import CustomerSeed, ImportResult, RowError, TimelineEntry, TimelineSource
-from arrears.db import utcnow
+from arrears.db import dialect_insert, utcnow
 from arrears.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from arrears.identity import service as identity
 from arrears.identity.caller import Caller
@@ -589,15 +589,10 @@ async def _insert_new_customers(session: AsyncSession, rows: Sequence[dict[str, 
     and skip the row when it commits, so concurrent imports never fail on each other. The rows
     go in code order so that two imports of overlapping codes lock them in the same order (no
     deadlock)."""
-    dialect = session.get_bind().dialect.name
-    if dialect == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert as dialect_insert
-    else:
-        from sqlalchemy.dialects.sqlite import insert as dialect_insert
     ordered = sorted(rows, key=lambda r: r["customer_code"])
     inserted: dict[uuid.UUID, int] = {}
     for i in range(0, len(ordered), BATCH):
-        stmt = (dialect_insert(Customer)
+        stmt = (dialect_insert(session, Customer)
                 .on_conflict_do_nothing(index_elements=["org_id", "customer_code"])
                 .returning(Customer.id, Customer.uuid))
         result = await session.execute(stmt, ordered[i:i + BATCH])

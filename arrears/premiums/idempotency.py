@@ -17,13 +17,12 @@ import json
 import random
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any
 
 from sqlalchemy import delete, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from arrears.db import utcnow
+from arrears.db import dialect_insert, utcnow
 from arrears.errors import Conflict, DomainError, ValidationFailed
 from arrears.premiums.models import IdempotencyRecord
 
@@ -80,14 +79,6 @@ async def lookup(session: AsyncSession, org_id: int, key: str, request_hash: str
     return Replay(row.response_status, row.response_body.encode())
 
 
-def _insert(session: AsyncSession) -> Any:
-    if session.get_bind().dialect.name == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert
-    else:
-        from sqlalchemy.dialects.sqlite import insert
-    return insert
-
-
 async def reserve(session: AsyncSession, org_id: int, key: str, endpoint: str,
                   request_hash: str) -> Replay | None:
     """The stored answer to replay (422 on another request), or None once the key is reserved
@@ -100,7 +91,7 @@ async def reserve(session: AsyncSession, org_id: int, key: str, endpoint: str,
         if stored is not None:
             return stored
         now = utcnow()
-        stmt = (_insert(session)(IdempotencyRecord)
+        stmt = (dialect_insert(session, IdempotencyRecord)
                 .values(org_id=org_id, key=key, endpoint=endpoint[:200], request_hash=request_hash,
                         response_status=RESERVED, response_body="", created_at=now,
                         expires_at=now + TTL)

@@ -52,6 +52,11 @@ class UTCDateTime(TypeDecorator[datetime]):
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
+# The table option that makes SQLite's integer ids never go back (AUTOINCREMENT): without it, deleting
+# the newest row frees its id for the next insert. PostgreSQL's sequences never go back already.
+NEVER_REUSE_IDS = {"sqlite_autoincrement": True}
+
+
 class GUID(TypeDecorator[uuid.UUID]):
     """UUIDs as native uuid on PostgreSQL and 36-character text on SQLite."""
 

@@ -10,7 +10,7 @@ from decimal import Decimal
 from sqlalchemy import Date, ForeignKey, Index, Integer, Numeric, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from arrears.db import GUID, Base, UTCDateTime, utcnow
+from arrears.db import GUID, NEVER_REUSE_IDS, Base, UTCDateTime, utcnow
 
 INTERACTION_TYPES = ("field", "calling")
 
@@ -24,6 +24,7 @@ class Customer(Base):
         UniqueConstraint("org_id", "customer_code", name="uq_customers_org_id_customer_code"),
         Index("ix_customers_org_id_phone_e164", "org_id", "phone_e164"),
         Index("ix_customers_org_id_officer", "org_id", "assigned_collection_officer_id"),
+        NEVER_REUSE_IDS,
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -56,6 +57,7 @@ class Loan(Base):
     __tablename__ = "loans"
     __table_args__ = (
         UniqueConstraint("org_id", "loan_account_number", name="uq_loans_org_id_loan_account_number"),
+        NEVER_REUSE_IDS,
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -79,6 +81,7 @@ class Interaction(Base):
     __table_args__ = (
         Index("ix_interactions_loan_id_timestamp", "loan_id", "timestamp"),
         Index("ix_interactions_org_id_next_call_date", "org_id", "next_call_date"),
+        NEVER_REUSE_IDS,
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)

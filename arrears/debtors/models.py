@@ -32,7 +32,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
-from arrears.db import GUID, Base, UTCDateTime, utcnow
+from arrears.db import GUID, NEVER_REUSE_IDS, Base, UTCDateTime, utcnow
 
 REPORT_SOURCES = ("spreadsheet", "pdf")
 REPORT_STATUSES = ("pending", "processing", "completed", "failed")
@@ -53,6 +53,7 @@ class DebtorReport(Base):
     __table_args__ = (
         Index("ix_debtor_reports_org_id_created_at", "org_id", "created_at"),
         Index("ix_debtor_reports_org_id_user_id_created_at", "org_id", "user_id", "created_at"),
+        NEVER_REUSE_IDS,
     )
 
     # The integer key (the pharmacy face's report_id) and the UUID (the AAMA's upload id).
@@ -101,6 +102,7 @@ class DebtorAccount(Base):
         UniqueConstraint("org_id", "account_code", name="uq_debtor_accounts_org_id_account_code"),
         Index("ix_debtor_accounts_customer_id", "customer_id"),
         Index("ix_debtor_accounts_org_id_latest_report_id", "org_id", "latest_report_id"),
+        NEVER_REUSE_IDS,
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)

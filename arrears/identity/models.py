@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import JSON, Boolean, ForeignKey, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from arrears.db import GUID, Base, UTCDateTime, utcnow
+from arrears.db import GUID, NEVER_REUSE_IDS, Base, UTCDateTime, utcnow
 
 ORG_KINDS = ("business", "pharmacy", "cell_captive", "lender", "insurer")
 ORG_STATUSES = ("active", "inactive")
@@ -19,6 +19,7 @@ ACCESS = ("read", "write")
 
 class Organisation(Base):
     __tablename__ = "organisations"
+    __table_args__ = NEVER_REUSE_IDS
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     uuid: Mapped[uuid.UUID] = mapped_column(GUID, unique=True, default=uuid.uuid4)
@@ -36,6 +37,7 @@ class Organisation(Base):
 
 class User(Base):
     __tablename__ = "users"
+    __table_args__ = NEVER_REUSE_IDS
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     uuid: Mapped[uuid.UUID] = mapped_column(GUID, unique=True, default=uuid.uuid4)
@@ -89,6 +91,7 @@ class RequestLog(Base):
     """The RepaySync API log (§8): one row per request, payloads redacted."""
 
     __tablename__ = "request_logs"
+    __table_args__ = NEVER_REUSE_IDS
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     org_id: Mapped[int | None] = mapped_column(ForeignKey("organisations.id", ondelete="CASCADE"),

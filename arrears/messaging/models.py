@@ -19,7 +19,7 @@ from typing import Any
 from sqlalchemy import JSON, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from arrears.db import GUID, Base, UTCDateTime, utcnow
+from arrears.db import GUID, NEVER_REUSE_IDS, Base, UTCDateTime, utcnow
 
 CHANNELS = ("sms", "email")
 STATUSES = ("pending", "sending", "sent", "delivered", "read", "failed")
@@ -42,6 +42,7 @@ class Message(Base):
         Index("ix_messages_org_id_account_id", "org_id", "account_id"),
         Index("ix_messages_provider_external_id", "provider", "external_id"),
         UniqueConstraint("org_id", "idempotency_key", name="uq_messages_org_id_idempotency_key"),
+        NEVER_REUSE_IDS,
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)

@@ -42,7 +42,9 @@ def test_the_revisions_end_the_debtor_book():
     script = ScriptDirectory.from_config(migrate.alembic_config("sqlite+aiosqlite:///unused.db"))
     assert script.get_revision(REVISION).down_revision == "0009_web_indexes"
     assert script.get_revision("0011_snapshot_ranks").down_revision == REVISION
-    assert "0011_snapshot_ranks" in script.get_heads() and REVISION not in script.get_heads()
+    # 0012 (ids never reused, issue 20) follows the debtor book's last revision.
+    assert script.get_revision("0012_ids_never_reused").down_revision == "0011_snapshot_ranks"
+    assert "0012_ids_never_reused" in script.get_heads() and REVISION not in script.get_heads()
 
 
 def test_down_and_up(db_url):

@@ -23,6 +23,9 @@ from arrears.partners.settings import allow_private_webhooks
 BLOCKED_NAMES = {"localhost", "metadata", "metadata.google.internal", "instance-data",
                  "metadata.azure.com"}
 RESOLVE_TIMEOUT = 3.0
+IPV4_COMPATIBLE = ipaddress.IPv6Network("::/96")
+NAT64 = ipaddress.IPv6Network("64:ff9b::/96")
+NAT64_LOCAL = ipaddress.IPv6Network("64:ff9b:1::/48")
 
 
 class UnsafeDestination(Exception):
@@ -39,14 +42,30 @@ def address_allowed(address: str) -> bool:
     except ValueError:
         return False
     if isinstance(ip, ipaddress.IPv6Address):
-        mapped = ip.ipv4_mapped or ip.sixtofour
-        if mapped is not None:
-            ip = mapped
-        elif ip.teredo is not None:
-            ip = ip.teredo[1]
+        if ip in NAT64_LOCAL:
+            return False  # RFC 8215 local-use translation: never a public destination
+        embedded = _embedded_ipv4(ip)
+        if embedded is not None:
+            ip = embedded
     # is_global is False for loopback, RFC 1918, link-local (169.254.169.254 metadata),
     # shared address space (100.64/10), unique-local IPv6 (fd00:ec2::254), reserved, unspecified.
     return ip.is_global and not ip.is_multicast
+
+
+def _embedded_ipv4(ip: ipaddress.IPv6Address) -> ipaddress.IPv4Address | None:
+    """The IPv4 address an IPv6 form carries, so that it is judged as that address: mapped
+    (::ffff:a.b.c.d), compatible (::a.b.c.d), NAT64 (64:ff9b::a.b.c.d), 6to4 (2002::/16), Teredo."""
+    if ip.ipv4_mapped is not None:
+        return ip.ipv4_mapped
+    if ip in IPV4_COMPATIBLE and int(ip) > 1:  # :: and ::1 stay IPv6 (unspecified, loopback)
+        return ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF)
+    if ip in NAT64:
+        return ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF)
+    if ip.sixtofour is not None:
+        return ip.sixtofour
+    if ip.teredo is not None:
+        return ip.teredo[1]
+    return None
 
 
 def _name_blocked(host: str) -> bool:

@@ -47,6 +47,11 @@ def test_signature_property(body, msg_id):
     ("169.254.169.254", False), ("100.100.100.200", False), ("0.0.0.0", False), ("::1", False),
     ("fd00:ec2::254", False), ("fe80::1%eth0", False), ("::ffff:127.0.0.1", False),
     ("2002:7f00:1::", False), ("224.0.0.1", False), ("255.255.255.255", False), ("bogus", False),
+    # IPv6 forms that carry an IPv4 address are judged as that address (issue 19 §5).
+    ("::127.0.0.1", False), ("::10.0.0.1", False), ("::8.8.8.8", True), ("::", False),
+    ("64:ff9b::7f00:1", False), ("64:ff9b::169.254.169.254", False), ("64:ff9b::8.8.8.8", True),
+    ("64:ff9b:1::a00:1", False), ("::ffff:8.8.8.8", True), ("2002:808:808::", True),
+    ("2001:0:4136:e378:8000:63bf:3fff:fdd2", False),
 ])
 def test_address_allowed(address, ok):
     assert ssrf.address_allowed(address) is ok

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import csv
 import io
-import re
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -19,6 +18,8 @@ from typing import Any
 from reportlab.lib.pagesizes import A4, landscape
 from reportlab.pdfbase.pdfmetrics import getFont, stringWidth
 from reportlab.pdfgen import canvas
+
+from arrears.downloads import formula_safe
 
 BUCKETS: tuple[str, ...] = ("current", "d30", "d60", "d90", "d120", "d150", "d180")
 BUCKET_LABELS: dict[str, str] = {
@@ -45,9 +46,6 @@ CSV_COLUMNS: tuple[str, ...] = (
 CSV_CHUNK_ROWS = 500
 
 _CENT = Decimal("0.01")
-# Characters a spreadsheet reads as the start of a formula (OWASP "CSV injection").
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
-_PLAIN_PHONE = re.compile(r"\+\d+")
 
 
 def check_buckets(buckets: Sequence[str]) -> tuple[str, ...]:
@@ -86,23 +84,14 @@ def _csv_amount(value: Any) -> str:
     return f"{fixed:f}"
 
 
-def _safe_text(value: Any, *, phone: bool = False) -> str:
-    text = "" if value is None else str(value)
-    if phone and _PLAIN_PHONE.fullmatch(text):
-        return text  # +27821234567 is a number, not a formula
-    if text.startswith(_FORMULA_START):
-        return "'" + text
-    return text
-
-
 def _csv_row(row: Mapping[str, Any]) -> list[str]:
     return [
-        _safe_text(row.get("acc_no")),
-        _safe_text(row.get("name")),
+        formula_safe(row.get("acc_no")),
+        formula_safe(row.get("name")),
         *(_csv_amount(row.get(b)) for b in BUCKETS),
         _csv_amount(row.get("balance")),
-        _safe_text(row.get("email")),
-        _safe_text(row.get("phone"), phone=True),
+        formula_safe(row.get("email")),
+        formula_safe(row.get("phone"), phone=True),
     ]
 
 

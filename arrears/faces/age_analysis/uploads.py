@@ -4,7 +4,6 @@ reports. The face only translates: the rules live in arrears.debtors."""
 
 from __future__ import annotations
 
-import csv
 import io
 from collections.abc import AsyncIterator
 from typing import Any
@@ -18,6 +17,7 @@ from arrears.debtors import compare as compare_service
 from arrears.debtors import service, summary
 from arrears.debtors.models import DebtorReport, DebtorRowError, DebtorSnapshot
 from arrears.debtors.storage import StoredFile, UploadSink, remove_stored, too_large_error
+from arrears.downloads import SafeCsvWriter, content_disposition
 from arrears.errors import ValidationFailed
 from arrears.faces.age_analysis.json import AamaJSONResponse
 from arrears.faces.deps import SessionDep, UserDep, current_caller, user_caller
@@ -25,7 +25,6 @@ from arrears.faces.deps import SessionDep, UserDep, current_caller, user_caller
 router = APIRouter(tags=["AAMA: uploads and accounts"], default_response_class=AamaJSONResponse)
 
 MULTIPART_OVERHEAD = 64 * 1024  # headers and boundaries around the file in a multipart body
-CSV_INJECTION = ("=", "+", "-", "@", "\t", "\r")
 
 UPLOAD_BODY = {
     "requestBody": {
@@ -300,12 +299,6 @@ async def put_selection(upload_id: str, request: Request, caller: UserDep, sessi
 # ------------------------------------------------------------------ beyond the spec
 
 
-def csv_safe(value: Any) -> str:
-    """A cell that a spreadsheet will not run as a formula."""
-    text = "" if value is None else str(value)
-    return "'" + text if text.startswith(CSV_INJECTION) else text
-
-
 @router.get("/api/uploads/{upload_id}/errors")
 async def list_errors(upload_id: str, caller: UserDep, session: SessionDep, page: str | None = None,
                       per_page: str | None = None, format: str = "json") -> Any:
@@ -316,7 +309,7 @@ async def list_errors(upload_id: str, caller: UserDep, session: SessionDep, page
 
         async def lines() -> AsyncIterator[bytes]:
             buffer = io.StringIO()
-            writer = csv.writer(buffer, lineterminator="\r\n")
+            writer = SafeCsvWriter(buffer)
             writer.writerow(["row", "column", "value", "reason", "code", "account_code"])
             yield ("\ufeff" + buffer.getvalue()).encode()
             # Its own read-only transaction: the request's ends before the body is sent.
@@ -325,13 +318,12 @@ async def list_errors(upload_id: str, caller: UserDep, session: SessionDep, page
                     buffer.seek(0)
                     buffer.truncate()
                     for e in chunk:
-                        writer.writerow([e.sheet_row, csv_safe(e.column), csv_safe(e.value),
-                                         csv_safe(e.reason), e.code, csv_safe(e.account_code)])
+                        writer.writerow([e.sheet_row, e.column, e.value, e.reason, e.code, e.account_code])
                     yield buffer.getvalue().encode()
 
         name = f"upload-{report.uuid}-errors.csv"
         return StreamingResponse(lines(), media_type="text/csv; charset=utf-8",
-                                 headers={"Content-Disposition": f'attachment; filename="{name}"'})
+                                 headers={"Content-Disposition": content_disposition(name)})
     result = await service.list_row_errors(session, caller, upload_id, page=_int(page, "page", 1),
                                            per_page=_int(per_page, "per_page", service.DEFAULT_PER_PAGE))
     return AamaJSONResponse(_paged("errors", result, [row_error_out(r) for r in result.items]))

@@ -13,6 +13,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, field_validator
 
 from arrears.db import utcnow
+from arrears.downloads import content_disposition
 from arrears.errors import NotFound, ValidationFailed
 from arrears.faces.collections.deps import Call, Page, access, paging
 from arrears.premiums.debit_orders import files as files_svc
@@ -71,7 +72,7 @@ class ResolveIn(BaseModel):
 
 def _csv(text: str, filename: str) -> Response:
     return Response(text, media_type="text/csv; charset=utf-8",
-                    headers={"Content-Disposition": f'attachment; filename="{filename}"'})
+                    headers={"Content-Disposition": content_disposition(filename)})
 
 
 def _format(value: str) -> str:
@@ -166,7 +167,7 @@ async def get_file(file_id: str, call: Call = access(False)) -> dict[str, Any]:
 async def download_file(file_id: str, call: Call = access(False)) -> Response:
     f, _ = await files_svc.get_file(call.session, call.org_id, _uuid(file_id, "File"))
     return Response(f.content.encode(), media_type=f"{f.media_type}; charset=utf-8",
-                    headers={"Content-Disposition": f'attachment; filename="{f.filename}"',
+                    headers={"Content-Disposition": content_disposition(f.filename),
                              "ETag": f'"{f.sha256}"'})
 
 

@@ -20,6 +20,7 @@ from starlette.datastructures import UploadFile
 
 from arrears.db import transaction, utcnow
 from arrears.debtors.storage import too_large_error
+from arrears.downloads import content_disposition
 from arrears.errors import ValidationFailed
 from arrears.faces.deps import SessionDep, UserDep, current_caller, user_caller
 from arrears.faces.pharmacy.json import PharmacyJSONResponse
@@ -184,7 +185,7 @@ async def _export(request: Request, pharmacy_id: int) -> tuple[Caller, debtors.D
 
 
 def _attachment(name: str) -> dict[str, str]:
-    return {"Content-Disposition": f"attachment; filename={name}"}
+    return {"Content-Disposition": content_disposition(name, quoted=False)}
 
 
 @router.post(BASE + "/download-csv", openapi_extra=CSV_BODY)

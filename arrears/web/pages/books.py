@@ -6,7 +6,6 @@ import runs as a job, so no page waits for it."""
 from __future__ import annotations
 
 import asyncio
-import csv
 import io
 from collections.abc import AsyncIterator
 from decimal import Decimal
@@ -25,6 +24,7 @@ from arrears.debtors import summary as summaries
 from arrears.debtors.models import DebtorReport
 from arrears.debtors.pdf import PdfReadError
 from arrears.debtors.storage import UploadSink, remove_stored, too_large_error
+from arrears.downloads import SafeCsvWriter, content_disposition
 from arrears.errors import DomainError, ValidationFailed
 from arrears.pharmacy import upload as pdf_upload
 from arrears.web import charts
@@ -38,7 +38,6 @@ router = APIRouter(prefix="/books")
 ACCOUNT_SORTS = {"account_code": "Account", "customer_name": "Customer", "current": "Current", "d30": "30 days",
                  "d60": "60 days", "d90": "90 days", "d120": "120+ days", "total_balance": "Balance",
                  "overdue_amount": "Overdue"}
-CSV_INJECTION = ("=", "+", "-", "@", "\t", "\r")
 SELECT_ALL_PAGE = debtors.MAX_PER_PAGE
 
 
@@ -300,18 +299,13 @@ async def row_errors(ctx: CtxDep, report_id: str) -> Response:
                 progress=await debtors.report_progress(ctx.db, ctx.caller, report.id))
 
 
-def csv_safe(value: Any) -> str:
-    text_value = "" if value is None else str(value)
-    return "'" + text_value if text_value.startswith(CSV_INJECTION) else text_value
-
-
 @router.get("/{report_id}/errors.csv")
 async def row_errors_csv(ctx: CtxDep, report_id: str) -> Response:
     report = await debtors.get_report(ctx.db, ctx.caller, report_id)
 
     async def lines() -> AsyncIterator[bytes]:
         buffer = io.StringIO()
-        writer = csv.writer(buffer, lineterminator="\r\n")
+        writer = SafeCsvWriter(buffer)
         writer.writerow(["row", "column", "value", "reason", "code", "account_code"])
         yield ("\ufeff" + buffer.getvalue()).encode()
         async with transaction(readonly=True) as reading:  # the request's transaction ends first
@@ -319,13 +313,12 @@ async def row_errors_csv(ctx: CtxDep, report_id: str) -> Response:
                 buffer.seek(0)
                 buffer.truncate()
                 for e in chunk:
-                    writer.writerow([e.sheet_row, csv_safe(e.column), csv_safe(e.value), csv_safe(e.reason),
-                                     e.code, csv_safe(e.account_code)])
+                    writer.writerow([e.sheet_row, e.column, e.value, e.reason, e.code, e.account_code])
                 yield buffer.getvalue().encode()
 
     name = f"failed-rows-{key_of(report)}.csv"
     return StreamingResponse(lines(), media_type="text/csv; charset=utf-8",
-                             headers={"Content-Disposition": f'attachment; filename="{name}"'})
+                             headers={"Content-Disposition": content_disposition(name)})
 
 
 def trend_chart(reports: list[tuple[DebtorReport, dict[str, Any]]], currency: str) -> str:

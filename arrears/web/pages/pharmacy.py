@@ -14,6 +14,7 @@ from fastapi import APIRouter
 from fastapi.responses import Response, StreamingResponse
 
 from arrears.db import utcnow
+from arrears.downloads import content_disposition
 from arrears.errors import ValidationFailed
 from arrears.messaging.providers import ProviderNotConfigured
 from arrears.pharmacy import communications, exports, reminders
@@ -95,7 +96,7 @@ async def _export(ctx: Ctx) -> tuple[pharmacy.DebtorFilter, list[dict[str, Any]]
 async def download_csv(ctx: CtxDep) -> Response:
     f, rows = await _export(ctx)
     return StreamingResponse(exports.debtors_csv(rows, f.amount_buckets), media_type="text/csv; charset=utf-8",
-                             headers={"Content-Disposition": f"attachment; filename=debtors_{ctx.org.id}.csv"})
+                             headers={"Content-Disposition": content_disposition(f"debtors_{ctx.org.id}.csv", quoted=False)})
 
 
 @router.get("/debtors.pdf")
@@ -106,7 +107,7 @@ async def download_pdf(ctx: CtxDep) -> Response:
     data = await asyncio.to_thread(exports.debtors_pdf, rows, pharmacy_name=ctx.org.name, generated_at=utcnow(),
                                    buckets=buckets, totals=pharmacy.totals_of(rows))
     return Response(data, media_type="application/pdf",
-                    headers={"Content-Disposition": f"attachment; filename=debtors_{ctx.org.id}.pdf"})
+                    headers={"Content-Disposition": content_disposition(f"debtors_{ctx.org.id}.pdf", quoted=False)})
 
 
 # ------------------------------------------------------------------ reminders

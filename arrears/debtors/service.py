@@ -8,18 +8,17 @@ Changing a report (selection) needs write access as well.
 
 from __future__ import annotations
 
-import math
 import uuid
 from collections.abc import AsyncIterator, Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
-from typing import Any, Generic, TypeVar
+from typing import Any, TypeVar
 
-from sqlalchemy import ColumnElement, Select, and_, func, or_, select, update
+from sqlalchemy import ColumnElement, and_, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from arrears import events
+from arrears import events, paging
 from arrears.db import advisory_lock, utcnow
 from arrears.debtors import bulk, summary
 from arrears.debtors import timeline as _timeline  # noqa: F401  (registers the customer timeline source)
@@ -36,6 +35,7 @@ from arrears.debtors.storage import StoredFile
 from arrears.errors import NotFound, ValidationFailed
 from arrears.identity.caller import Caller
 from arrears.jobs import queue
+from arrears.paging import Page, PageRequest, PageRule
 
 T = TypeVar("T")
 IMPORT_JOB = "debtors.import"
@@ -92,38 +92,8 @@ async def lock_import(session: AsyncSession, report_id: int) -> None:
 # ------------------------------------------------------------------ pages
 
 
-@dataclass
-class Page(Generic[T]):
-    items: list[T]
-    total: int
-    page: int
-    per_page: int
-
-    @property
-    def total_pages(self) -> int:
-        return math.ceil(self.total / self.per_page) if self.total else 0
-
-    @property
-    def has_more(self) -> bool:
-        return self.page < self.total_pages
-
-
-def check_page(page: int, per_page: int, max_per_page: int = MAX_PER_PAGE) -> None:
-    problems: dict[str, list[str]] = {}
-    if page < 1:
-        problems["page"] = ["Must be 1 or more."]
-    if per_page < 1 or per_page > max_per_page:
-        problems["per_page"] = [f"Must be between 1 and {max_per_page}."]
-    if problems:
-        summary_text = "; ".join(f"{k}: {' '.join(v)}" for k, v in problems.items())
-        raise ValidationFailed(f"Invalid pagination: {summary_text}", field_errors=problems,
-                               details=problems)
-
-
-async def _page(session: AsyncSession, query: Select[Any], page: int, per_page: int) -> Page[Any]:
-    total = await session.scalar(select(func.count()).select_from(query.order_by(None).subquery())) or 0
-    items = list((await session.scalars(query.offset((page - 1) * per_page).limit(per_page))).all())
-    return Page(items, int(total), page, per_page)
+# The AAMA face's paging (page, per_page: default 20, at most 100), which the web UI's books share.
+PAGES = PageRule(DEFAULT_PER_PAGE, MAX_PER_PAGE)
 
 
 # ------------------------------------------------------------------ reports
@@ -193,7 +163,7 @@ async def create_report(session: AsyncSession, caller: Caller | None, stored: St
 
 async def list_reports(session: AsyncSession, caller: Caller, *, page: int = 1,
                        per_page: int = DEFAULT_PER_PAGE, scope: str = "own") -> Page[DebtorReport]:
-    check_page(page, per_page)
+    req = PAGES.check(page, per_page)
     if scope not in ("own", "organisation", "organization"):
         raise ValidationFailed("scope must be own or organisation", field_errors={"scope": ["Unknown scope."]})
     organisation = scope != "own"
@@ -203,7 +173,7 @@ async def list_reports(session: AsyncSession, caller: Caller, *, page: int = 1,
         raise Forbidden("Only admins and managers may list the organisation's uploads")
     query = (select(DebtorReport).where(_report_scope(caller, own_only=not organisation))
              .order_by(DebtorReport.created_at.desc(), DebtorReport.id.desc()))
-    return await _page(session, query, page, per_page)
+    return await paging.fetch(session, query, req)
 
 
 async def get_report(session: AsyncSession, caller: Caller, report_id: Any, *,
@@ -265,14 +235,14 @@ async def list_snapshots(session: AsyncSession, caller: Caller, report_id: Any, 
                          min_balance: Any = None, overdue_only: bool = False,
                          is_selected: bool | None = None, sort: str | None = None
                          ) -> Page[DebtorSnapshot]:
-    check_page(page, per_page)
+    req = PAGES.check(page, per_page)
     report = await get_report(session, caller, report_id)
     s = DebtorSnapshot
     order = _sort(sort)
     minimum = None if min_balance in (None, "") else _decimal(min_balance, "min_balance")
     searching = bool(search and search.strip())
     if (sort or "").strip() in _RANKED_SORTS and not searching and is_selected is None:
-        ranked = await _ranked_page(session, report.id, page, per_page, minimum, overdue_only,
+        ranked = await _ranked_page(session, report.id, req, minimum, overdue_only,
                                     descending=(sort or "").strip().startswith("-"))
         if ranked is not None:
             return ranked
@@ -287,13 +257,13 @@ async def list_snapshots(session: AsyncSession, caller: Caller, report_id: Any, 
         query = query.where(s.overdue_amount > 0)
     if is_selected is not None:
         query = query.where(s.is_selected if is_selected else ~s.is_selected)
-    return await _page(session, query.order_by(*order), page, per_page)
+    return await paging.fetch(session, query.order_by(*order), req)
 
 
 _RANKED_SORTS = ("overdue_amount", "-overdue_amount", "+overdue_amount")
 
 
-async def _ranked_page(session: AsyncSession, report_id: int, page: int, per_page: int, minimum: Decimal | None,
+async def _ranked_page(session: AsyncSession, report_id: int, req: PageRequest, minimum: Decimal | None,
                        overdue_only: bool, *, descending: bool) -> Page[DebtorSnapshot] | None:
     """A page of the accounts in overdue order read through the report's ranks (None when the
     book's job has not ranked the report yet): the ranks hold the overdue amount and the balance,
@@ -309,10 +279,10 @@ async def _ranked_page(session: AsyncSession, report_id: int, page: int, per_pag
     total = await session.scalar(select(func.count()).select_from(r).where(*conditions)) or 0
     amount = r.overdue_amount.desc() if descending else r.overdue_amount.asc()
     ids = list((await session.scalars(select(r.snapshot_id).where(*conditions).order_by(amount, r.sheet_row)
-                                      .offset((page - 1) * per_page).limit(per_page))).all())
+                                      .offset(req.offset).limit(req.size))).all())
     found = {row.id: row for row in (await session.scalars(select(DebtorSnapshot).where(
         DebtorSnapshot.id.in_(ids), DebtorSnapshot.report_id == report_id))).all()}
-    return Page([found[i] for i in ids if i in found], int(total), page, per_page)
+    return Page([found[i] for i in ids if i in found], int(total), req.page, req.size)
 
 
 async def set_selection(session: AsyncSession, caller: Caller, report_id: Any, account_ids: Iterable[Any],
@@ -424,11 +394,11 @@ async def account_history(session: AsyncSession, caller: Caller, account_code: s
 
 async def list_row_errors(session: AsyncSession, caller: Caller, report_id: Any, *, page: int = 1,
                           per_page: int = DEFAULT_PER_PAGE) -> Page[DebtorRowError]:
-    check_page(page, per_page)
+    req = PAGES.check(page, per_page)
     report = await get_report(session, caller, report_id)
     query = (select(DebtorRowError).where(DebtorRowError.report_id == report.id)
              .order_by(DebtorRowError.sheet_row, DebtorRowError.id))
-    return await _page(session, query, page, per_page)
+    return await paging.fetch(session, query, req)
 
 
 async def iter_row_errors(session: AsyncSession, report: DebtorReport, chunk: int = 2000
@@ -542,7 +512,7 @@ def snapshot_buckets(snapshot: DebtorSnapshot | DebtorAccount) -> dict[str, Deci
 
 
 __all__ = [
-    "IMPORT_JOB", "BookEntry", "Page", "account_history", "accounts_of_customer", "check_page",
+    "IMPORT_JOB", "PAGES", "BookEntry", "Page", "account_history", "accounts_of_customer",
     "create_report", "get_account", "get_report", "get_snapshot", "get_snapshots", "iter_row_errors",
     "list_reports", "list_row_errors", "list_snapshots", "lock_book", "lock_import", "new_report", "report_progress",
     "set_selection", "snapshot_buckets", "snapshot_with_book", "store_report",

@@ -20,9 +20,8 @@ from sqlalchemy import func, insert, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from arrears import events
+from arrears import events, paging
 from arrears.db import advisory_lock, utcnow
-from arrears.debtors.service import Page as DebtorsPage
 from arrears.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from arrears.identity.caller import Caller
 from arrears.identity.models import Organisation, User
@@ -41,6 +40,7 @@ from arrears.messaging.templates import (
     render_email,
     render_template,
 )
+from arrears.paging import Page
 
 MAX_RETRIES_LIMIT = 10
 MAX_ACCOUNTS_PER_SEND = 10_000
@@ -518,22 +518,22 @@ async def send_to_accounts(session: AsyncSession, caller: Caller, account_ids: S
 
 
 # An upload's message log is paged as its accounts are: items are (message, the sender's user uuid).
-LogPage = DebtorsPage[tuple[Message, "str | None"]]
+LogPage = Page[tuple[Message, "str | None"]]
 
 
 async def upload_logs(session: AsyncSession, caller: Caller, upload_id: Any, *, page: int = 1,
                       per_page: int = 20) -> LogPage:
     from arrears.debtors import service as debtors
 
-    debtors.check_page(page, per_page)
+    req = debtors.PAGES.check(page, per_page)
     report = await debtors.get_report(session, caller, upload_id)
     base = select(Message).where(Message.org_id == caller.org_id, Message.upload_id == report.uuid)
-    total = await session.scalar(select(func.count()).select_from(base.subquery())) or 0
+    total = await paging.count(session, base)
     rows = (await session.execute(
         select(Message, User.uuid).outerjoin(User, User.id == Message.user_id)
         .where(Message.org_id == caller.org_id, Message.upload_id == report.uuid)
-        .order_by(Message.created_at, Message.id).offset((page - 1) * per_page).limit(per_page))).all()
-    return LogPage([(r[0], str(r[1]) if r[1] else None) for r in rows], int(total), page, per_page)
+        .order_by(Message.created_at, Message.id).offset(req.offset).limit(req.size))).all()
+    return LogPage([(r[0], str(r[1]) if r[1] else None) for r in rows], total, req.page, req.size)
 
 
 @dataclass

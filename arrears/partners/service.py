@@ -6,7 +6,6 @@ Scopes of a key: `clients:read` / `clients:write` manage every client of the org
 
 from __future__ import annotations
 
-import math
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -15,13 +14,14 @@ from typing import Any
 from sqlalchemy import Select, delete, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from arrears import events
+from arrears import events, paging
 from arrears.db import utcnow
 from arrears.errors import Forbidden, NotFound, Unauthorized, ValidationFailed
 from arrears.identity import crypto
 from arrears.identity import service as identity
 from arrears.identity.caller import Caller
 from arrears.identity.models import ApiKey
+from arrears.paging import PageRequest, PageRule
 from arrears.partners import fanout, ssrf
 from arrears.partners.catalogue import CLIENT_STATUSES, DEFAULT_TIER, KEY_STATUSES, TIERS, USER_TIER, Tier
 from arrears.partners.models import ApiClient, ApiKeyMetadata, WebhookSubscription
@@ -30,6 +30,8 @@ from arrears.partners.schemas import ClientCreate, ClientUpdate, KeyCreate
 from arrears.partners.signing import new_secret
 
 MAX_PAGE_SIZE = 100
+# The partner face's paging: page, limit (default 20, at most 100).
+PAGES = PageRule(20, MAX_PAGE_SIZE, size_name="limit")
 
 # ---------------------------------------------------------------- callers
 
@@ -128,25 +130,9 @@ def parse_id(value: str | uuid.UUID, what: str) -> uuid.UUID:
         raise NotFound(f"{what} {value} not found") from exc
 
 
-def check_page(page: int, limit: int) -> None:
-    errors: dict[str, list[str]] = {}
-    if page < 1:
-        errors["page"] = ["Must be 1 or more."]
-    if limit < 1 or limit > MAX_PAGE_SIZE:
-        errors["limit"] = [f"Must be between 1 and {MAX_PAGE_SIZE}."]
-    if errors:
-        raise ValidationFailed("Invalid pagination: " + "; ".join(f"{k} {v[0]}" for k, v in errors.items()),
-                               field_errors=errors)
-
-
-def pagination(page: int, limit: int, total: int) -> dict[str, int]:
-    return {"page": page, "limit": limit, "total": total, "totalPages": math.ceil(total / limit) if total else 0}
-
-
-async def paged(session: AsyncSession, q: Select[Any], page: int, limit: int) -> tuple[list[Any], int]:
-    total = await session.scalar(select(func.count()).select_from(q.order_by(None).subquery())) or 0
-    rows = (await session.scalars(q.limit(limit).offset((page - 1) * limit))).all()
-    return list(rows), int(total)
+async def paged(session: AsyncSession, q: Select[Any], req: PageRequest) -> tuple[list[Any], int]:
+    found = await paging.fetch(session, q, req)
+    return found.items, found.total
 
 
 def parse_enum(value: str | None, allowed: tuple[str, ...], field: str) -> str | None:
@@ -222,7 +208,7 @@ async def list_clients(session: AsyncSession, pc: PartnerCaller, *, status: str 
                        sort_by: str | None = None, sort_order: str | None = None
                        ) -> tuple[list[ApiClient], int]:
     require(pc, "clients:read")
-    check_page(page, limit)
+    req = PAGES.check(page, limit)
     errors: dict[str, list[str]] = {}
     col = SORTS.get((sort_by or "createdAt").replace("_", "").lower())
     if col is None:
@@ -247,7 +233,7 @@ async def list_clients(session: AsyncSession, pc: PartnerCaller, *, status: str 
                         func.lower(ApiClient.contact_email).like(pattern, escape="\\")))
     q = q.order_by(col.asc() if order == "asc" else col.desc(),
                    ApiClient.id.asc() if order == "asc" else ApiClient.id.desc())
-    return await paged(session, q, page, limit)
+    return await paged(session, q, req)
 
 
 async def update_client(session: AsyncSession, pc: PartnerCaller, client_id: str, data: ClientUpdate
@@ -359,7 +345,7 @@ async def list_keys(session: AsyncSession, pc: PartnerCaller, client_id: str, *,
                     limit: int = 20, status: str | None = None) -> tuple[list[ApiKey], int]:
     client = await get_client(session, pc, client_id)
     require(pc, "clients:read")
-    check_page(page, limit)
+    req = PAGES.check(page, limit)
     q = select(ApiKey).where(ApiKey.client_id == client.id, ApiKey.org_id == pc.org_id)
     now = utcnow()
     st = parse_enum(status, KEY_STATUSES, "status")
@@ -370,7 +356,7 @@ async def list_keys(session: AsyncSession, pc: PartnerCaller, client_id: str, *,
     elif st == "ACTIVE":
         q = q.where(ApiKey.revoked_at.is_(None), or_(ApiKey.expires_at.is_(None), ApiKey.expires_at > now))
     q = q.order_by(ApiKey.created_at.desc(), ApiKey.id)
-    return await paged(session, q, page, limit)
+    return await paged(session, q, req)
 
 
 async def client_keys(session: AsyncSession, client: ApiClient) -> list[ApiKey]:

@@ -17,8 +17,8 @@ from arrears.partners.catalogue import DELIVERY_STATUSES, RETRY_DEFAULTS, SUBSCR
 from arrears.partners.models import ApiClient, WebhookDelivery, WebhookSubscription
 from arrears.partners.schemas import RetryConfig, WebhookCreate, WebhookUpdate
 from arrears.partners.service import (
+    PAGES,
     PartnerCaller,
-    check_page,
     check_webhook_url,
     decrypt_secret,
     get_client,
@@ -105,13 +105,13 @@ async def list_subscriptions(session: AsyncSession, pc: PartnerCaller, client_id
                              ) -> tuple[list[WebhookSubscription], int]:
     client = await get_client(session, pc, client_id)
     require(pc, "webhooks:read", client.id)
-    check_page(page, limit)
+    req = PAGES.check(page, limit)
     q = select(WebhookSubscription).where(WebhookSubscription.client_id == client.id,
                                           WebhookSubscription.org_id == pc.org_id)
     if (st := parse_enum(status, SUBSCRIPTION_STATUSES, "status")) is not None:
         q = q.where(WebhookSubscription.status == st)
     q = q.order_by(WebhookSubscription.created_at.desc(), WebhookSubscription.id)
-    return await paged(session, q, page, limit)
+    return await paged(session, q, req)
 
 
 async def client_subscriptions(session: AsyncSession, client: ApiClient) -> list[WebhookSubscription]:
@@ -172,13 +172,13 @@ async def list_deliveries(session: AsyncSession, pc: PartnerCaller, client_id: s
                           status: str | None = None, page: int = 1,
                           limit: int = DELIVERIES_DEFAULT_LIMIT) -> tuple[list[WebhookDelivery], int]:
     _, sub = await get_subscription(session, pc, client_id, webhook_id)
-    check_page(page, limit)
+    req = PAGES.check(page, limit)
     q = select(WebhookDelivery).where(WebhookDelivery.subscription_id == sub.id,
                                       WebhookDelivery.org_id == pc.org_id)
     if (st := parse_enum(status, DELIVERY_STATUSES, "status")) is not None:
         q = q.where(WebhookDelivery.status == st)
     q = q.order_by(WebhookDelivery.created_at.desc(), WebhookDelivery.id)
-    return await paged(session, q, page, limit)
+    return await paged(session, q, req)
 
 
 async def retry_delivery(session: AsyncSession, pc: PartnerCaller, client_id: str, webhook_id: str,

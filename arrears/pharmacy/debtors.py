@@ -7,18 +7,18 @@ out beside it; the pharmacy's `d120` is the 120-day bucket alone, so it is `d120
 
 from __future__ import annotations
 
-import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import ColumnElement, and_, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from arrears import paging
 from arrears.debtors.models import DebtorAccount
-from arrears.errors import ValidationFailed
 from arrears.identity.caller import Caller
+from arrears.paging import Page, PageRule
 
 A = DebtorAccount
 BUCKETS = ("current", "d30", "d60", "d90", "d120", "d150", "d180")
@@ -27,6 +27,8 @@ ARREARS_BUCKETS = ("d60", "d90", "d120", "d150", "d180")  # "60+ day arrears", t
 SELECTABLE = (*BUCKETS, "balance")
 DEFAULT_PER_PAGE = 100
 MAX_PER_PAGE = 1000
+# The pharmacy face's paging: page, per_page (default 100, at most 1000).
+PAGES = PageRule(DEFAULT_PER_PAGE, MAX_PER_PAGE)
 MAX_SEARCH = 200
 ZERO = Decimal("0.00")
 # The largest amount a money column holds (Numeric(14, 2)); beyond it a filter is out of range.
@@ -78,77 +80,7 @@ def debtor_view(account: Any) -> dict[str, Any]:
     }
 
 
-# ------------------------------------------------------------------ parsing the filters
-
-
-def _bad(field: str, message: str) -> ValidationFailed:
-    return ValidationFailed(f"{field}: {message}", field_errors={field: [message]})
-
-
-def parse_bool(value: Any, field: str) -> bool | None:
-    if value is None or isinstance(value, bool):
-        return value
-    text = str(value).strip().lower()
-    if text == "":
-        return None
-    if text in ("true", "1", "yes", "on"):
-        return True
-    if text in ("false", "0", "no", "off"):
-        return False
-    raise _bad(field, f"must be true or false, not {value!r}")
-
-
-def parse_int(value: Any, field: str, default: int, low: int, high: int | None = None) -> int:
-    if value is None or (isinstance(value, str) and not value.strip()):
-        return default
-    if isinstance(value, bool):
-        raise _bad(field, "must be a whole number")
-    try:
-        number = value if isinstance(value, int) else int(str(value).strip())
-    except ValueError:
-        raise _bad(field, f"must be a whole number, not {value!r}") from None
-    if number < low or (high is not None and number > high):
-        span = f"between {low} and {high}" if high is not None else f"{low} or more"
-        raise _bad(field, f"must be {span}, not {number}")
-    return number
-
-
-def parse_amount(value: Any, field: str) -> Decimal | None:
-    if value is None or (isinstance(value, str) and not value.strip()):
-        return None
-    if isinstance(value, bool):
-        raise _bad(field, "must be a number")
-    try:
-        amount = Decimal(str(value).strip())
-    except (InvalidOperation, ValueError):
-        raise _bad(field, f"must be a number, not {value!r}") from None
-    if not amount.is_finite():
-        raise _bad(field, f"must be a number, not {value!r}")
-    if amount < 0 or amount >= MONEY_LIMIT:
-        raise _bad(field, f"must be between 0 and 999999999999.99, not {value}")
-    return amount
-
-
-def parse_buckets(value: Any, field: str = "ageing_buckets") -> tuple[str, ...] | None:
-    """`"d60,d90"` or `["d60", "d90"]` → ("d60", "d90") in the spec's order; None when not given."""
-    if value is None:
-        return None
-    parts = value.split(",") if isinstance(value, str) else list(value)
-    names: list[str] = []
-    for part in parts:
-        if not isinstance(part, str):
-            raise _bad(field, f"must name buckets ({', '.join(SELECTABLE)}), not {part!r}")
-        name = part.strip().lower()
-        if not name:
-            continue
-        if name not in SELECTABLE:
-            raise _bad(field, f"unknown bucket {part.strip()!r}; use any of {', '.join(SELECTABLE)}")
-        names.append(name)
-    if not names:
-        if isinstance(value, str):
-            return None  # "?ageing_buckets=" is the same as leaving it out
-        raise _bad(field, f"must name at least one of {', '.join(SELECTABLE)}")
-    return tuple(b for b in SELECTABLE if b in names)
+# ------------------------------------------------------------------ the filter
 
 
 @dataclass(frozen=True)
@@ -161,44 +93,9 @@ class DebtorFilter:
     exclude_medical_aid: bool = True
     debtor_ids: tuple[int, ...] | None = None
 
-    @classmethod
-    def parse(cls, *, min_balance: Any = None, ageing_buckets: Any = None, has_email: Any = None,
-              has_phone: Any = None, search: Any = None, exclude_medical_aid: Any = None,
-              debtor_ids: Any = None) -> DebtorFilter:
-        text = str(search).strip() if search is not None else ""
-        if len(text) > MAX_SEARCH:
-            raise _bad("search", f"must be at most {MAX_SEARCH} characters")
-        exclude = parse_bool(exclude_medical_aid, "exclude_medical_aid")
-        return cls(min_balance=parse_amount(min_balance, "min_balance"),
-                   ageing_buckets=parse_buckets(ageing_buckets),
-                   has_email=parse_bool(has_email, "has_email"), has_phone=parse_bool(has_phone, "has_phone"),
-                   search=text or None, exclude_medical_aid=True if exclude is None else exclude,
-                   debtor_ids=parse_ids(debtor_ids, required=False))
-
     @property
     def amount_buckets(self) -> tuple[str, ...]:
         return self.ageing_buckets or ARREARS_BUCKETS
-
-
-def parse_ids(value: Any, *, required: bool, field: str = "debtor_ids", limit: int = 10_000
-              ) -> tuple[int, ...] | None:
-    """Debtor ids as given (repeats dropped, order kept)."""
-    if value is None:
-        if required:
-            raise _bad(field, "is required")
-        return None
-    if isinstance(value, str | bytes) or not isinstance(value, Iterable):
-        raise _bad(field, "must be a list of debtor ids")
-    ids: dict[int, None] = {}
-    for item in value:
-        if isinstance(item, bool) or not isinstance(item, int):
-            raise _bad(field, f"must be a list of integer debtor ids, not {item!r}")
-        ids[item] = None
-    if required and not ids:
-        raise _bad(field, "must name at least one debtor")
-    if len(ids) > limit:
-        raise _bad(field, f"must name at most {limit} debtors")
-    return tuple(ids)
 
 
 def _like(term: str) -> str:
@@ -237,27 +134,13 @@ def conditions(org_id: int, f: DebtorFilter) -> list[ColumnElement[bool]]:
     return where
 
 
-@dataclass
-class DebtorPage:
-    debtors: list[DebtorAccount]
-    total: int
-    page: int
-    per_page: int
-
-    @property
-    def pages(self) -> int:
-        return math.ceil(self.total / self.per_page) if self.total else 0
-
-
-async def list_debtors(session: AsyncSession, caller: Caller, f: DebtorFilter, *, page: Any = None,
-                       per_page: Any = None) -> DebtorPage:
-    number = parse_int(page, "page", 1, 1)
-    size = parse_int(per_page, "per_page", DEFAULT_PER_PAGE, 1, MAX_PER_PAGE)
+async def list_debtors(session: AsyncSession, caller: Caller, f: DebtorFilter, *, page: int = 1,
+                       per_page: int = DEFAULT_PER_PAGE) -> Page[DebtorAccount]:
+    req = PAGES.check(page, per_page)
     where = conditions(caller.org_id, f)
     total = await session.scalar(select(func.count()).select_from(A).where(*where)) or 0
-    rows = (await session.scalars(select(A).where(*where).order_by(A.account_code, A.id)
-                                  .offset((number - 1) * size).limit(size))).all()
-    return DebtorPage(list(rows), int(total), number, size)
+    return await paging.fetch(session, select(A).where(*where).order_by(A.account_code, A.id), req,
+                              total=int(total))
 
 
 async def export_rows(session: AsyncSession, caller: Caller, f: DebtorFilter) -> list[dict[str, Any]]:
@@ -267,9 +150,9 @@ async def export_rows(session: AsyncSession, caller: Caller, f: DebtorFilter) ->
     return [debtor_view(a) for a in rows]
 
 
-async def statistics(session: AsyncSession, caller: Caller, *, exclude_medical_aid: Any = None
+async def statistics(session: AsyncSession, caller: Caller, *, exclude_medical_aid: bool = True
                      ) -> dict[str, Any]:
-    f = DebtorFilter.parse(exclude_medical_aid=exclude_medical_aid)
+    f = DebtorFilter(exclude_medical_aid=exclude_medical_aid)
     columns = [func.count(A.id), func.coalesce(func.sum(A.total_balance), 0),
                *[func.coalesce(func.sum(BUCKET_SQL[b]), 0) for b in BUCKETS]]
     row = (await session.execute(select(*columns).where(*conditions(caller.org_id, f)))).one()

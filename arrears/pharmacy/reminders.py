@@ -29,8 +29,6 @@ from arrears.pharmacy.debtors import (
     amount_of,
     bucket_amounts,
     get_accounts,
-    parse_buckets,
-    parse_ids,
 )
 
 ZERO = Decimal("0.00")
@@ -82,14 +80,13 @@ def _texts(channel: str, pharmacy: str, account: DebtorAccount, amount: Decimal
     return text, subject, body
 
 
-async def plan(session: AsyncSession, caller: Caller, channel: str, debtor_ids: Any,
-               ageing_buckets: Any = None) -> Plan:
+async def plan(session: AsyncSession, caller: Caller, channel: str, debtor_ids: Sequence[int],
+               ageing_buckets: tuple[str, ...] | None = None) -> Plan:
     """Check the request and the credentials, find the debtors (404 when none is the
     pharmacy's), and write each reminder. Reads only: dispatch happens outside this session."""
     caller.require_write()
-    ids = parse_ids(debtor_ids, required=True) or ()
-    buckets = parse_buckets(ageing_buckets) if ageing_buckets is not None else ARREARS_BUCKETS
-    buckets = buckets or ARREARS_BUCKETS
+    ids = tuple(dict.fromkeys(debtor_ids))
+    buckets = ageing_buckets or ARREARS_BUCKETS
     org = await get_org(session, caller.org_id)
     require_credentials(org, channel)
     accounts = await get_accounts(session, caller.org_id, list(ids))

@@ -21,15 +21,18 @@ from typing import Any
 from sqlalchemy import func, insert, select
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
+from arrears import paging
 from arrears.db import get_engine, transaction, utcnow
-from arrears.errors import ValidationFailed
 from arrears.identity.models import ApiKey
+from arrears.paging import Page, PageRule
 from arrears.premiums.models import WebhookLog
 
 log = logging.getLogger(__name__)
 
 DEFAULT_LIMIT = 50
 MAX_LIMIT = 100
+# The premium face's paging: page, limit (default 50, at most 100).
+PAGES = PageRule(DEFAULT_LIMIT, MAX_LIMIT, size_name="limit")
 # Seconds between writes: a write is a transaction of its own (three round trips), so at low
 # rates a short interval costs the requests a round trip each; a reader flushes its own
 # process's queue first anyway.
@@ -130,38 +133,13 @@ async def flush() -> None:
     await writer.flush()
 
 
-@dataclass(frozen=True)
-class Page:
-    rows: list[WebhookLog]
-    page: int
-    limit: int
-    total: int
-
-    @property
-    def pages(self) -> int:
-        return (self.total + self.limit - 1) // self.limit
-
-
-def check_paging(page: int, limit: int) -> None:
-    errors: dict[str, list[str]] = {}
-    if page < 1:
-        errors["page"] = ["must be 1 or more"]
-    if not 1 <= limit <= MAX_LIMIT:
-        errors["limit"] = [f"must be between 1 and {MAX_LIMIT}"]
-    if errors:
-        summary = "; ".join(f"{k}: {' '.join(v)}" for k, v in errors.items())
-        raise ValidationFailed(f"Invalid request: {summary}", field_errors=errors)
-
-
 async def list_logs(session: AsyncSession, org_id: int, *, page: int = 1, limit: int = DEFAULT_LIMIT,
-                    status_code: int | None = None) -> Page:
+                    status_code: int | None = None) -> Page[WebhookLog]:
     """This organisation's log, newest first."""
-    check_paging(page, limit)
+    req = PAGES.check(page, limit)
     where = [WebhookLog.org_id == org_id]
     if status_code is not None:
         where.append(WebhookLog.response_status == status_code)
     total = await session.scalar(select(func.count()).select_from(WebhookLog).where(*where)) or 0
-    rows = (await session.scalars(select(WebhookLog).where(*where)
-                                  .order_by(WebhookLog.created_at.desc(), WebhookLog.id)
-                                  .offset((page - 1) * limit).limit(limit))).all()
-    return Page(list(rows), page, limit, total)
+    return await paging.fetch(session, select(WebhookLog).where(*where)
+                              .order_by(WebhookLog.created_at.desc(), WebhookLog.id), req, total=int(total))

@@ -76,7 +76,7 @@ async def logs(upload_id: str, session: SessionDep, caller: UserDep, page: int =
                per_page: int = Query(20)) -> dict[str, Any]:
     p = await service.upload_logs(session, caller, upload_id, page=page, per_page=per_page)
     return {"message_logs": [log_out(m, u) for m, u in p.items], "total": p.total, "page": p.page,
-            "per_page": p.per_page, "total_pages": p.total_pages, "has_more": p.has_more}
+            "per_page": p.size, "total_pages": p.pages, "has_more": p.has_more}
 
 
 @router.get("/logs/{upload_id}/summary", summary="Messaging summary of an upload")

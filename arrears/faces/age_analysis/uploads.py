@@ -21,6 +21,7 @@ from arrears.downloads import SafeCsvWriter, content_disposition
 from arrears.errors import ValidationFailed
 from arrears.faces.age_analysis.json import AamaJSONResponse
 from arrears.faces.deps import SessionDep, UserDep, current_caller, user_caller
+from arrears.paging import Page
 
 router = APIRouter(tags=["AAMA: uploads and accounts"], default_response_class=AamaJSONResponse)
 
@@ -86,9 +87,9 @@ def row_error_out(row: DebtorRowError) -> dict[str, Any]:
             "code": row.code, "account_code": row.account_code}
 
 
-def _paged(name: str, page: service.Page[Any], items: list[Any]) -> dict[str, Any]:
-    return {name: items, "total": page.total, "page": page.page, "per_page": page.per_page,
-            "total_pages": page.total_pages, "has_more": page.has_more}
+def _paged(name: str, page: Page[Any], items: list[Any]) -> dict[str, Any]:
+    return {name: items, "total": page.total, "page": page.page, "per_page": page.size,
+            "total_pages": page.pages, "has_more": page.has_more}
 
 
 async def _user_uuids(session: SessionDep, reports: list[DebtorReport]) -> dict[int, str]:
@@ -234,9 +235,8 @@ def service_limit() -> int:
 @router.get("/api/uploads")
 async def list_uploads(caller: UserDep, session: SessionDep, page: str | None = None,
                        per_page: str | None = None, scope: str = "own") -> Any:
-    result = await service.list_reports(session, caller, page=_int(page, "page", 1),
-                                        per_page=_int(per_page, "per_page", service.DEFAULT_PER_PAGE),
-                                        scope=scope)
+    req = service.PAGES.check(page, per_page)
+    result = await service.list_reports(session, caller, page=req.page, per_page=req.size, scope=scope)
     return AamaJSONResponse(_paged("uploads", result, [upload_brief(r) for r in result.items]))
 
 
@@ -259,9 +259,9 @@ async def list_accounts(upload_id: str, caller: UserDep, session: SessionDep, pa
                         min_balance: str | None = None, overdue_only: str | None = None,
                         is_selected: str | None = None, sort: str | None = None) -> Any:
     report = await service.get_report(session, caller, upload_id)
+    req = service.PAGES.check(page, per_page)
     result = await service.list_snapshots(
-        session, caller, report, page=_int(page, "page", 1),
-        per_page=_int(per_page, "per_page", service.DEFAULT_PER_PAGE), search=search,
+        session, caller, report, page=req.page, per_page=req.size, search=search,
         min_balance=min_balance, overdue_only=bool(_flag(overdue_only, "overdue_only")),
         is_selected=_flag(is_selected, "is_selected"), sort=sort)
     return AamaJSONResponse(_paged("accounts", result, [account_out(r, str(report.uuid)) for r in result.items]))
@@ -324,8 +324,8 @@ async def list_errors(upload_id: str, caller: UserDep, session: SessionDep, page
         name = f"upload-{report.uuid}-errors.csv"
         return StreamingResponse(lines(), media_type="text/csv; charset=utf-8",
                                  headers={"Content-Disposition": content_disposition(name)})
-    result = await service.list_row_errors(session, caller, upload_id, page=_int(page, "page", 1),
-                                           per_page=_int(per_page, "per_page", service.DEFAULT_PER_PAGE))
+    req = service.PAGES.check(page, per_page)
+    result = await service.list_row_errors(session, caller, upload_id, page=req.page, per_page=req.size)
     return AamaJSONResponse(_paged("errors", result, [row_error_out(r) for r in result.items]))
 
 

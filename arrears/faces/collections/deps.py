@@ -9,13 +9,15 @@ from typing import Any
 from fastapi import Depends, Query
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from arrears.errors import Forbidden, Unauthorized, ValidationFailed
+from arrears.errors import Forbidden, Unauthorized
 from arrears.faces.deps import CallerDep, SessionDep
 from arrears.identity import service as identity
 from arrears.identity.caller import Caller
 from arrears.identity.models import Organisation
+from arrears.paging import PageRequest, PageRule, page_count
 
 MAX_LIMIT = 100
+PAGES = PageRule(50, MAX_LIMIT, size_name="limit")
 
 
 @dataclass
@@ -51,23 +53,10 @@ def access(write: bool) -> Any:
     return Depends(dependency)
 
 
-@dataclass
-class Page:
-    page: int
-    limit: int
-
-    def out(self, total: int) -> dict[str, int]:
-        return {"page": self.page, "limit": self.limit, "total": total,
-                "pages": (total + self.limit - 1) // self.limit}
+def paging(page: int = Query(1), limit: int = Query(PAGES.default)) -> PageRequest:
+    """`page` ≥ 1 and `limit` 1–100 (default 50), as the premium face pages."""
+    return PAGES.check(page, limit)
 
 
-def paging(page: int = Query(1), limit: int = Query(50)) -> Page:
-    errors: dict[str, list[str]] = {}
-    if page < 1:
-        errors["page"] = ["Must be 1 or more."]
-    if not 1 <= limit <= MAX_LIMIT:
-        errors["limit"] = [f"Must be from 1 to {MAX_LIMIT}."]
-    if errors:
-        raise ValidationFailed("Invalid request: " + "; ".join(f"{k}: {v[0]}" for k, v in errors.items()),
-                               field_errors=errors)
-    return Page(page, limit)
+def pagination(req: PageRequest, total: int) -> dict[str, int]:
+    return {"page": req.page, "limit": req.size, "total": total, "pages": page_count(total, req.size)}

@@ -15,7 +15,8 @@ from pydantic import BaseModel, ConfigDict, field_validator
 from arrears.db import utcnow
 from arrears.downloads import content_disposition
 from arrears.errors import NotFound, ValidationFailed
-from arrears.faces.collections.deps import Call, Page, access, paging
+from arrears.faces.collections.deps import Call, access, pagination, paging
+from arrears.paging import PageRequest
 from arrears.premiums.debit_orders import files as files_svc
 from arrears.premiums.debit_orders import reconciliation, reports, service
 from arrears.premiums.debit_orders import settings as settings_svc
@@ -112,9 +113,9 @@ async def start_run(body: RunIn, call: Call = access(True)) -> JSONResponse:
 
 
 @router.get("/runs", summary="The captive's runs, newest action date first")
-async def list_runs(call: Call = access(False), pg: Page = Depends(paging)) -> dict[str, Any]:
-    runs, total = await service.list_runs(call.session, call.org_id, page=pg.page, limit=pg.limit)
-    return {"data": [await service.run_out(call.session, r) for r in runs], "pagination": pg.out(total)}
+async def list_runs(call: Call = access(False), pg: PageRequest = Depends(paging)) -> dict[str, Any]:
+    runs, total = await service.list_runs(call.session, call.org_id, page=pg.page, limit=pg.size)
+    return {"data": [await service.run_out(call.session, r) for r in runs], "pagination": pagination(pg, total)}
 
 
 @router.get("/runs/{run_id}", summary="One run: its counts, skipped policies and files")
@@ -148,13 +149,13 @@ async def month_report(month: str = Query(...), format: str = Query("json"),
 
 @router.get("/files", summary="Stored files: the runs' ACB files and CSVs, and imported answers")
 async def list_files(run_id: str | None = Query(None), kind: str | None = Query(None),
-                     call: Call = access(False), pg: Page = Depends(paging)) -> dict[str, Any]:
+                     call: Call = access(False), pg: PageRequest = Depends(paging)) -> dict[str, Any]:
     run_pk = None
     if run_id is not None:
         run_pk = (await service.get_run(call.session, call.org_id, _uuid(run_id, "Debit-order run"))).id
     rows, total = await files_svc.list_files(call.session, call.org_id, run_id=run_pk, kind=kind,
-                                             page=pg.page, limit=pg.limit)
-    return {"data": [files_svc.file_out(f, r) for f, r in rows], "pagination": pg.out(total)}
+                                             page=pg.page, limit=pg.size)
+    return {"data": [files_svc.file_out(f, r) for f, r in rows], "pagination": pagination(pg, total)}
 
 
 @router.get("/files/{file_id}", summary="One stored file's details")
@@ -204,7 +205,7 @@ async def import_answer(request: Request, format: str | None = Query(None),
 @router.get("/reconciliation-records", summary="Reconciliation records; `open=true` lists what a person must resolve")
 async def list_records(outcome: str | None = Query(None), file_id: str | None = Query(None),
                        open: bool = Query(False), call: Call = access(False),
-                       pg: Page = Depends(paging)) -> dict[str, Any]:
+                       pg: PageRequest = Depends(paging)) -> dict[str, Any]:
     if outcome is not None and outcome not in reconciliation.OUTCOMES:
         raise ValidationFailed(f"outcome must be one of {', '.join(reconciliation.OUTCOMES)}",
                                field_errors={"outcome": ["Unknown outcome."]})
@@ -212,8 +213,8 @@ async def list_records(outcome: str | None = Query(None), file_id: str | None = 
     if file_id is not None:
         file_pk = (await files_svc.get_file(call.session, call.org_id, _uuid(file_id, "File")))[0].id
     rows, total = await reconciliation.list_records(call.session, call.org_id, outcome=outcome, file_id=file_pk,
-                                                    open_only=open, page=pg.page, limit=pg.limit)
-    return {"data": rows, "pagination": pg.out(total)}
+                                                    open_only=open, page=pg.page, limit=pg.size)
+    return {"data": rows, "pagination": pagination(pg, total)}
 
 
 @router.post("/reconciliation-records/{record_id}/resolve", summary="Apply an open record to a collection, or dismiss it")

@@ -7,11 +7,16 @@ from typing import Any
 
 from arrears.db import isoz, utcnow
 from arrears.identity.models import ApiKey
+from arrears.paging import page_count
 from arrears.partners.models import ApiClient, WebhookDelivery, WebhookSubscription
-from arrears.partners.service import key_status, pagination
+from arrears.partners.service import key_status
 from arrears.partners.webhooks import retry_config
 
 MASKED_SECRET = "whsec_********"
+
+
+def pagination(page_no: int, limit: int, total: int) -> dict[str, int]:
+    return {"page": page_no, "limit": limit, "total": total, "totalPages": page_count(total, limit)}
 
 
 def page(data: list[Any], page_no: int, limit: int, total: int) -> dict[str, Any]:

@@ -23,6 +23,7 @@ from arrears.debtors.storage import too_large_error
 from arrears.downloads import content_disposition
 from arrears.errors import ValidationFailed
 from arrears.faces.deps import SessionDep, UserDep, current_caller, user_caller
+from arrears.faces.pharmacy import params
 from arrears.faces.pharmacy.json import PharmacyJSONResponse
 from arrears.identity.caller import Caller
 from arrears.identity.service import get_org
@@ -133,19 +134,21 @@ async def list_debtors(pharmacy_id: int, caller: UserDep, session: SessionDep, m
                        exclude_medical_aid: str | None = None, page: str | None = None,
                        per_page: str | None = None) -> Any:
     acting = for_pharmacy(caller, pharmacy_id)
-    f = debtors.DebtorFilter.parse(min_balance=min_balance, ageing_buckets=ageing_buckets, has_email=has_email,
-                                   has_phone=has_phone, search=search, exclude_medical_aid=exclude_medical_aid)
-    result = await debtors.list_debtors(session, acting, f, page=page, per_page=per_page)
-    return PharmacyJSONResponse({"total": result.total, "page": result.page, "per_page": result.per_page,
+    f = params.debtor_filter(min_balance=min_balance, ageing_buckets=ageing_buckets, has_email=has_email,
+                             has_phone=has_phone, search=search, exclude_medical_aid=exclude_medical_aid)
+    req = params.page_request(page, per_page)
+    result = await debtors.list_debtors(session, acting, f, page=req.page, per_page=req.size)
+    return PharmacyJSONResponse({"total": result.total, "page": result.page, "per_page": result.size,
                                  "pages": result.pages,
-                                 "debtors": [debtors.debtor_view(a) for a in result.debtors]})
+                                 "debtors": [debtors.debtor_view(a) for a in result.items]})
 
 
 @router.get(BASE + "/statistics")
 async def statistics(pharmacy_id: int, caller: UserDep, session: SessionDep,
                      exclude_medical_aid: str | None = None) -> Any:
     acting = for_pharmacy(caller, pharmacy_id)
-    return PharmacyJSONResponse(await debtors.statistics(session, acting, exclude_medical_aid=exclude_medical_aid))
+    exclude = params.parse_bool(exclude_medical_aid, "exclude_medical_aid")
+    return PharmacyJSONResponse(await debtors.statistics(session, acting, exclude_medical_aid=exclude is not False))
 
 
 # ------------------------------------------------------------------ reminders
@@ -155,7 +158,8 @@ async def _send(request: Request, pharmacy_id: int, channel: str) -> Any:
     caller = await _acting(request, pharmacy_id, write=True)
     body = await _body(request)
     async with transaction(readonly=True) as session:
-        plan = await reminders.plan(session, caller, channel, body.get("debtor_ids"), body.get("ageing_buckets"))
+        plan = await reminders.plan(session, caller, channel, params.parse_ids(body.get("debtor_ids"), required=True) or (),
+                                    params.parse_buckets(body.get("ageing_buckets")))
     key = request.headers.get("idempotency-key")
     return PharmacyJSONResponse(await reminders.send(caller, plan, idempotency_key=key[:100] if key else None))
 
@@ -176,9 +180,9 @@ async def send_sms(pharmacy_id: int, request: Request) -> Any:
 async def _export(request: Request, pharmacy_id: int) -> tuple[Caller, debtors.DebtorFilter, list[dict[str, Any]]]:
     caller = await _acting(request, pharmacy_id, write=False)
     body = await _body(request)
-    f = debtors.DebtorFilter.parse(debtor_ids=body.get("debtor_ids"), min_balance=body.get("min_balance"),
-                                   ageing_buckets=body.get("ageing_buckets"),
-                                   exclude_medical_aid=body.get("exclude_medical_aid"))
+    f = params.debtor_filter(debtor_ids=body.get("debtor_ids"), min_balance=body.get("min_balance"),
+                             ageing_buckets=body.get("ageing_buckets"),
+                             exclude_medical_aid=body.get("exclude_medical_aid"))
     async with transaction(readonly=True) as session:
         rows = await debtors.export_rows(session, caller, f)
     return caller, f, rows

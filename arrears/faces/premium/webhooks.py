@@ -121,7 +121,7 @@ async def list_logs(_: None = Depends(_drain), call: PremiumCall = api_call(None
                     ) -> Response:
     found = await webhook_log.list_logs(call.session, call.org_id, page=page, limit=limit,
                                         status_code=status_code)
-    body = {"data": [log_out(r) for r in found.rows],
-            "pagination": {"page": found.page, "limit": found.limit, "total": found.total,
+    body = {"data": [log_out(r) for r in found.items],
+            "pagination": {"page": found.page, "limit": found.size, "total": found.total,
                            "pages": found.pages}}
     return Response(json.dumps(body).encode(), media_type="application/json")

@@ -10,7 +10,6 @@ caller's partner rate limit. Shapes follow the partner spec: camelCase, UUID ids
 
 from __future__ import annotations
 
-import math
 import uuid
 from typing import Annotated, Any
 
@@ -22,14 +21,16 @@ from arrears.customers.models import Customer
 from arrears.db import isoz
 from arrears.errors import Forbidden, NotFound, RateLimited, ValidationFailed
 from arrears.faces.deps import SessionDep
+from arrears.faces.partner import views
 from arrears.identity import service as identity
 from arrears.identity.caller import Caller
 from arrears.messaging import optouts, service
 from arrears.messaging.models import MessageTemplate, OptOut
 from arrears.messaging.templates import PLACEHOLDERS, validate_template
+from arrears.paging import PageRequest
+from arrears.partners.service import PAGES
 
 router = APIRouter(prefix="/api/v1", tags=["Messaging: templates and opt-outs"])
-MAX_LIMIT = 100
 
 
 async def api_caller(request: Request, session: SessionDep) -> Caller:
@@ -51,19 +52,12 @@ def _scope(caller: Caller, *scopes: str) -> None:
         raise Forbidden(f"This API key needs the {scopes[0]} scope")
 
 
-def _page(page: int, limit: int) -> None:
-    problems = {}
-    if page < 1:
-        problems["page"] = ["Must be 1 or more."]
-    if not 1 <= limit <= MAX_LIMIT:
-        problems["limit"] = [f"Must be between 1 and {MAX_LIMIT}."]
-    if problems:
-        raise ValidationFailed("Invalid pagination", field_errors=problems)
+def _page(page: int, limit: int) -> PageRequest:
+    return PAGES.check(page, limit)
 
 
-def _listing(data: list[Any], page: int, limit: int, total: int) -> dict[str, Any]:
-    return {"data": data, "pagination": {"page": page, "limit": limit, "total": total,
-                                         "totalPages": math.ceil(total / limit) if total else 0}}
+def _listing(data: list[Any], req: PageRequest, total: int) -> dict[str, Any]:
+    return views.page(data, req.page, req.size, total)
 
 
 # ------------------------------------------------------------------ templates
@@ -105,10 +99,10 @@ def template_out(t: MessageTemplate) -> dict[str, Any]:
 async def list_templates(session: SessionDep, caller: ApiCaller, channel: str | None = None,
                          page: int = Query(1), limit: int = Query(20)) -> dict[str, Any]:
     _scope(caller, "templates:read", "templates:write")
-    _page(page, limit)
-    rows, total = await service.list_templates(session, caller, channel=channel, offset=(page - 1) * limit,
-                                               limit=limit)
-    return _listing([template_out(t) for t in rows], page, limit, total)
+    req = _page(page, limit)
+    rows, total = await service.list_templates(session, caller, channel=channel, offset=req.offset,
+                                               limit=req.size)
+    return _listing([template_out(t) for t in rows], req, total)
 
 
 @router.post("/templates", status_code=201, summary="Create a message template")
@@ -204,12 +198,12 @@ async def list_opt_outs(session: SessionDep, caller: ApiCaller, channel: str | N
                         customer_id: str | None = Query(None, alias="customerId"), page: int = Query(1),
                         limit: int = Query(20)) -> dict[str, Any]:
     _scope(caller, "opt-outs:read", "opt-outs:write")
-    _page(page, limit)
+    req = _page(page, limit)
     cid = await _customer_id(session, caller.org_id, customer_id)
     rows, total = await optouts.list_for(session, caller.org_id, channel=channel, customer_id=cid,
-                                         offset=(page - 1) * limit, limit=limit)
+                                         offset=req.offset, limit=req.size)
     uuids = await _uuids(session, {r.customer_id for r in rows if r.customer_id is not None})
-    return _listing([opt_out_out(r, uuids.get(r.customer_id or 0)) for r in rows], page, limit, total)
+    return _listing([opt_out_out(r, uuids.get(r.customer_id or 0)) for r in rows], req, total)
 
 
 @router.post("/opt-outs", status_code=201, summary="Record an opt-out (per customer and channel)")

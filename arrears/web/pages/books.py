@@ -46,7 +46,7 @@ def scope_of(ctx: Ctx) -> str:
 
 
 def as_page(p: debtors.Page[Any]) -> Page[Any]:
-    return Page(p.items, p.page, p.per_page, p.total)
+    return p
 
 
 # ------------------------------------------------------------------ list and upload

@@ -134,7 +134,7 @@ async def log(ctx: CtxDep) -> Response:
 async def templates(ctx: CtxDep) -> Response:
     views = await messaging.available_templates(ctx.db, ctx.caller, channel=None)
     pg, per = page_params(ctx.request, default=25)
-    return page(ctx, "messaging/templates.html", rows=Page(views[(pg - 1) * per:pg * per], pg, per, len(views)),
+    return page(ctx, "messaging/templates.html", rows=Page(views[(pg - 1) * per:pg * per], len(views), pg, per),
                 can_manage=can_manage_templates(ctx), tab="templates")
 
 
@@ -339,7 +339,7 @@ async def opt_outs(ctx: CtxDep) -> Response:
 async def _opt_outs_page(ctx: Ctx, form: FormState, status: int = 200) -> Response:
     pg, per = page_params(ctx.request)
     rows, total = await optouts.list_for(ctx.db, ctx.org.id, offset=(pg - 1) * per, limit=per)
-    return page(ctx, "messaging/opt_outs.html", status=status, rows=Page(rows, pg, per, total), form=form,
+    return page(ctx, "messaging/opt_outs.html", status=status, rows=Page(rows, total, pg, per), form=form,
                 channels=[("all", "Every channel"), ("sms", "SMS"), ("email", "E-mail")], tab="opt-outs")
 
 

@@ -12,6 +12,7 @@ from fastapi.responses import Response
 from pydantic import ValidationError
 
 from arrears.errors import ValidationFailed
+from arrears.paging import PageRule
 from arrears.partners import service as partners
 from arrears.partners import usage as usage_service
 from arrears.partners import webhooks as webhook_service
@@ -49,7 +50,7 @@ def _lines(value: str) -> list[str]:
 
 
 def as_page(items: list[Any], total: int, pg: int, per: int) -> Page[Any]:
-    return Page(items, pg, per, total)
+    return Page(items, total, pg, per)
 
 
 # ------------------------------------------------------------------ clients
@@ -168,15 +169,14 @@ async def _client_page(ctx: Ctx, client_id: str, *, key_form: FormState | None =
                        checked_events: list[str] | None = None) -> Response:
     pc = pc_of(ctx)
     client = await partners.get_client(ctx.db, pc, client_id)
-    raw = ctx.request.query_params.get("keys_page", "1")
-    kp = int(raw) if raw.isdigit() and int(raw) > 0 else 1
+    kp = PageRule(20, 20).clamp(ctx.request.query_params.get("keys_page")).page
     keys, key_total = await partners.list_keys(ctx.db, pc, client_id, page=max(1, kp), limit=20)
     hooks, hook_total = await webhook_service.list_subscriptions(ctx.db, pc, client_id, page=1, limit=50)
     counts = await webhook_service.delivery_counts(ctx.db, [h.id for h in hooks])
     dash = await usage_service.dashboard(ctx.db, pc, client_id)
     line, bars = usage_charts(dash.usage)
     return page(ctx, "partners/client.html", status=status, client=client,
-                keys=Page(keys, max(1, kp), 20, key_total), key_status=partners.key_status,
+                keys=Page(keys, key_total, max(1, kp), 20), key_status=partners.key_status,
                 hooks=hooks, hook_total=hook_total, counts=counts, dash=dash,
                 usage_line=svg(line), usage_bars=svg(bars),
                 key_form=key_form or FormState({"name": "", "scopes": " ".join(client.scopes or []),
@@ -262,7 +262,7 @@ async def webhook_detail(ctx: CtxDep, client_id: str, webhook_id: str) -> Respon
     pg, per = page_params(ctx.request, default=25, maximum=partners.MAX_PAGE_SIZE)
     rows, total = await webhook_service.list_deliveries(ctx.db, pc, client_id, webhook_id, status=st or None,
                                                         page=pg, limit=per)
-    return page(ctx, "partners/webhook.html", client=client, sub=sub, rows=Page(rows, pg, per, total),
+    return page(ctx, "partners/webhook.html", client=client, sub=sub, rows=Page(rows, total, pg, per),
                 status_filter=st, statuses=DELIVERY_STATUSES, retry=webhook_service.retry_config(sub),
                 refresh=10)
 

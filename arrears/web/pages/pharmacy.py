@@ -16,6 +16,7 @@ from fastapi.responses import Response, StreamingResponse
 from arrears.db import utcnow
 from arrears.downloads import content_disposition
 from arrears.errors import ValidationFailed
+from arrears.faces.pharmacy import params
 from arrears.messaging.providers import ProviderNotConfigured
 from arrears.pharmacy import communications, exports, reminders
 from arrears.pharmacy import debtors as pharmacy
@@ -42,7 +43,7 @@ def _values(ctx: Ctx) -> dict[str, Any]:
 def _filter(values: dict[str, Any], state: FormState) -> pharmacy.DebtorFilter | None:
     """The service's filter, or None with the reason beside the field it concerns."""
     try:
-        return pharmacy.DebtorFilter.parse(
+        return params.debtor_filter(
             search=values["search"] or None, min_balance=values["min_balance"] or None,
             has_email=values["has_email"] or None, has_phone=values["has_phone"] or None,
             ageing_buckets=values["ageing_buckets"] or None,
@@ -61,13 +62,13 @@ async def debtor_list(ctx: CtxDep) -> Response:
     f = _filter(values, state)
     pg, per = page_params(ctx.request)
     if f is None:
-        rows: Page[Any] = Page([], 1, per, 0)
+        rows: Page[Any] = Page([], 0, 1, per)
         stats = None
     else:
         found = await pharmacy.list_debtors(ctx.db, ctx.caller, f, page=pg, per_page=per)
         if found.total and pg > found.pages:  # a typed page past the end shows the last one
             found = await pharmacy.list_debtors(ctx.db, ctx.caller, f, page=found.pages, per_page=per)
-        rows = Page([pharmacy.debtor_view(a) for a in found.debtors], found.page, per, found.total)
+        rows = found.with_items([pharmacy.debtor_view(a) for a in found.items])
         stats = await pharmacy.statistics(ctx.db, ctx.caller, exclude_medical_aid=f.exclude_medical_aid)
     amount_buckets = f.amount_buckets if f else pharmacy.ARREARS_BUCKETS
     return page(ctx, "pharmacy/debtors.html", status=200 if state.ok else 400, form=state, f=values,
@@ -129,7 +130,7 @@ async def remind(ctx: CtxDep) -> Response:
         return page(ctx, "pharmacy/results.html", status=400, channel=channel, result=None, back=back,
                     problem="Tick the debtors to remind first.")
     try:
-        plan = await reminders.plan(ctx.db, ctx.caller, channel, ids, buckets)
+        plan = await reminders.plan(ctx.db, ctx.caller, channel, ids, params.parse_buckets(buckets))
     except (ValidationFailed, ProviderNotConfigured) as exc:  # no credentials, an unknown bucket
         return page(ctx, "pharmacy/results.html", status=400, channel=channel, result=None, back=back,
                     problem=exc.message)

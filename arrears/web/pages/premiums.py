@@ -17,7 +17,7 @@ from arrears.premiums.schemas import collection_out, policy_out
 from arrears.premiums.state import FREQUENCIES, POLICY_STATUSES, STATUSES
 from arrears.web.context import Ctx, CtxDep
 from arrears.web.forms import FormState
-from arrears.web.paging import Page, page_params, paged_query
+from arrears.web.paging import page_params, paged_query
 from arrears.web.render import is_htmx, page, render_html
 
 router = APIRouter(prefix="/premiums")
@@ -54,7 +54,7 @@ async def policies(ctx: CtxDep) -> Response:
     pg, per = page_params(ctx.request)
     rows = await paged_query(ctx.db, premium_lists.policy_list(ctx.caller, search=f["search"], status=f["status"] or None,
                                                       frequency=f["frequency"] or None), pg, per)
-    items = Page([policy_out(r) for r in rows.items], rows.page, rows.per_page, rows.total)
+    items = rows.with_items([policy_out(r) for r in rows.items])
     context: dict[str, Any] = {"rows": items, "f": f, "statuses": POLICY_STATUSES, "frequencies": FREQUENCIES, "tab": "policies",
                "refresh": REFRESH_SECONDS}
     if is_htmx(ctx.request) and ctx.request.headers.get("hx-target") == "live-table":
@@ -68,7 +68,7 @@ async def policy(ctx: CtxDep, policy_number: str) -> Response:
     p = await premiums.get_policy(ctx.db, ctx.org.id, policy_number)
     pg, per = page_params(ctx.request)
     rows = await paged_query(ctx.db, premium_lists.collection_list(ctx.caller, policy_id=p.id), pg, per, scalars=False)
-    items = Page([collection_out(c, pol) for c, pol in rows.items], rows.page, rows.per_page, rows.total)
+    items = rows.with_items([collection_out(c, pol) for c, pol in rows.items])
     return page(ctx, "premiums/policy.html", policy=policy_out(p), rows=items, tab="policies")
 
 
@@ -84,7 +84,7 @@ async def collections(ctx: CtxDep) -> Response:
     pg, per = page_params(ctx.request)
     rows = await paged_query(ctx.db, premium_lists.collection_list(ctx.caller, search=f["search"], status=f["status"] or None,
                                                          date_from=start, date_to=end), pg, per, scalars=False)
-    items = Page([collection_out(c, pol) for c, pol in rows.items], rows.page, rows.per_page, rows.total)
+    items = rows.with_items([collection_out(c, pol) for c, pol in rows.items])
     context: dict[str, Any] = {"rows": items, "f": f, "statuses": STATUSES, "form": state, "tab": "collections",
                "refresh": REFRESH_SECONDS}
     if is_htmx(ctx.request) and ctx.request.headers.get("hx-target") == "live-table":
@@ -97,6 +97,6 @@ async def log(ctx: CtxDep) -> Response:
     _require(ctx)
     pg, per = page_params(ctx.request, default=50, maximum=webhook_log.MAX_LIMIT)
     result = await webhook_log.list_logs(ctx.db, ctx.org.id, page=pg, limit=per)
-    return page(ctx, "premiums/log.html", rows=Page(result.rows, result.page, result.limit, result.total),
+    return page(ctx, "premiums/log.html", rows=result,
                 tab="log")
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import csv
 import hashlib
 import io
+from collections.abc import Sequence
 from datetime import date
 from decimal import Decimal
 from typing import Any
@@ -51,7 +52,7 @@ def new_file(org_id: int, run_id: int | None, kind: str, filename: str, media_ty
                           created_by=created_by, created_at=utcnow())
 
 
-def _csv(rows: list[tuple[DebitOrderItem, Collection, Policy]], status: str) -> str:
+def _csv(rows: Sequence[tuple[DebitOrderItem, Collection, Policy]], status: str) -> str:
     out = io.StringIO()
     w = csv.writer(out, lineterminator="\r\n")
     w.writerow(CSV_COLUMNS)

@@ -87,10 +87,10 @@ async def execute_run(org_id: int, action_date: date, *, started_by: str = "syst
     skipped: list[dict[str, Any]] = []
     while True:
         async with transaction() as s:
-            run = await s.get(DebitOrderRun, run_id)
-            assert run is not None
-            res = await collect(s, run, after_id=after, limit=batch_size)
-            skipped = list(run.skipped or [])
+            current = await s.get(DebitOrderRun, run_id)
+            assert current is not None
+            res = await collect(s, current, after_id=after, limit=batch_size)
+            skipped = list(current.skipped or [])
         if res.last_policy_id is None:
             break
         after = res.last_policy_id
@@ -99,9 +99,9 @@ async def execute_run(org_id: int, action_date: date, *, started_by: str = "syst
         if progress:
             progress("collect", done, total)
     async with transaction() as s:
-        run = await s.get(DebitOrderRun, run_id)
-        assert run is not None
-        files = await generate_files(s, run, run_actor(run), today=today)
+        current = await s.get(DebitOrderRun, run_id)
+        assert current is not None
+        files = await generate_files(s, current, run_actor(current), today=today)
         file_ids = [f.uuid for f in files]
     if progress:
         progress("files", len(file_ids), len(file_ids))

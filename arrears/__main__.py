@@ -1,3 +1,3 @@
-from arrears.cli import main
+from arrears.cli.main import main
 
 main()

@@ -205,6 +205,27 @@ async def add_membership(session: AsyncSession, user: User, org_id: int, access:
     return m
 
 
+async def enrol_user(session: AsyncSession, *, username: str, password: str, role: str, email: str | None,
+                     org_id: int, access: str, actor: str = "system") -> User:
+    """Create a user in an organisation; a user of another organisation with that name is the same
+    person joining this one (a membership, their password and role unchanged)."""
+    await get_org(session, org_id)
+    existing = await find_user(session, username)
+    if existing is not None and existing.primary_org_id != org_id:
+        await add_membership(session, existing, org_id, access)
+        return existing
+    return await create_user(session, username=username, password=password, role=role, email=email,
+                             org_id=org_id, access=access, actor=actor)
+
+
+async def is_member(session: AsyncSession, user: User, org_id: int) -> bool:
+    """The user belongs to the organisation (their own, or one they joined)."""
+    if user.primary_org_id == org_id:
+        return True
+    return await session.scalar(select(Membership.id).where(Membership.user_id == user.id,
+                                                            Membership.org_id == org_id)) is not None
+
+
 async def list_users(session: AsyncSession, caller: Caller) -> list[User]:
     q = (select(User).join(Membership, Membership.user_id == User.id)
          .where(Membership.org_id == caller.org_id).order_by(User.id))

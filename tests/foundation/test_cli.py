@@ -115,3 +115,18 @@ def test_postgres_refuses_an_old_schema_until_upgraded(pg_url: str, fresh_env: d
         assert last_json(cli(env, "orgs", "create", "--name", "X", "--json"))["name"] == "X"
     finally:
         asyncio.run(_pg_exec(base, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+def test_the_installed_script_turns_a_configuration_error_into_a_message(fresh_env: dict[str, str]):
+    from importlib.metadata import entry_points
+
+    [script] = entry_points(group="console_scripts", name="arrears")
+    assert script.value == "arrears.cli.main:main"  # the function that renders ConfigError, as -m does
+    installed = Path(sys.executable).with_name("arrears")
+    assert installed.is_file()
+    env = fresh_env | {"DATABASE_URL": "postgresql://postgres@127.0.0.1:9/nowhere", "SECRET_KEY": "changeme"}
+    p = subprocess.run([str(installed), "orgs", "create", "--name", "X"], env=env, capture_output=True,
+                       text=True, timeout=120)
+    assert p.returncode == 2 and "SECRET_KEY" in p.stderr and "Traceback" not in p.stderr
+    helped = subprocess.run([str(installed), "--help"], env=fresh_env, capture_output=True, text=True, timeout=120)
+    assert helped.returncode == 0 and "debit-orders" in helped.stdout and "opt-out" in helped.stdout

@@ -20,7 +20,6 @@ from arrears.paging import PageRequest
 from arrears.premiums.debit_orders import files as files_svc
 from arrears.premiums.debit_orders import reconciliation, reports, service
 from arrears.premiums.debit_orders import settings as settings_svc
-from arrears.premiums.debit_orders.jobs import schedule_daily
 from arrears.premiums.debit_orders.settlement import settle
 from arrears.premiums.schemas import money
 
@@ -93,10 +92,8 @@ async def get_settings(call: Call = access(False)) -> dict[str, Any]:
 
 @router.put("/settings", summary="Set the ACB user, the daily schedule and the auto-success days")
 async def put_settings(body: dict[str, Any], call: Call = access(True)) -> dict[str, Any]:
-    change = await settings_svc.update_settings(call.session, call.org_id, body, actor=call.actor)
-    if change.schedule_turned_on:
-        await schedule_daily(call.session, call.org_id, utcnow().date())
-    return {"data": settings_svc.settings_out(change.settings)}
+    row = await service.configure(call.session, call.org_id, body, actor=call.actor)
+    return {"data": settings_svc.settings_out(row)}
 
 
 # ---------------------------------------------------------------- runs

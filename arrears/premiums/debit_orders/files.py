@@ -11,6 +11,7 @@ from __future__ import annotations
 import csv
 import hashlib
 import io
+from collections.abc import Sequence
 from datetime import date
 from decimal import Decimal
 from typing import Any
@@ -25,7 +26,6 @@ from arrears.errors import NotFound
 from arrears.premiums import service as premiums
 from arrears.premiums.acb import DebitItem, build_debit_file
 from arrears.premiums.debit_orders.models import DebitOrderFile, DebitOrderItem, DebitOrderRun
-from arrears.premiums.debit_orders.runs import run_actor
 from arrears.premiums.debit_orders.settings import require_settings, user_info
 from arrears.premiums.models import Collection, Policy
 from arrears.premiums.schemas import mask, money
@@ -52,7 +52,7 @@ def new_file(org_id: int, run_id: int | None, kind: str, filename: str, media_ty
                           created_by=created_by, created_at=utcnow())
 
 
-def _csv(rows: list[tuple[DebitOrderItem, Collection, Policy]], status: str) -> str:
+def _csv(rows: Sequence[tuple[DebitOrderItem, Collection, Policy]], status: str) -> str:
     out = io.StringIO()
     w = csv.writer(out, lineterminator="\r\n")
     w.writerow(CSV_COLUMNS)
@@ -63,10 +63,11 @@ def _csv(rows: list[tuple[DebitOrderItem, Collection, Policy]], status: str) -> 
     return out.getvalue()
 
 
-async def generate_files(session: AsyncSession, run: DebitOrderRun, *, today: date | None = None
-                         ) -> list[DebitOrderFile]:
+async def generate_files(session: AsyncSession, run: DebitOrderRun, actor: premiums.Actor, *,
+                         today: date | None = None) -> list[DebitOrderFile]:
     """Write the ACB file and the CSV for the run's pending items not yet in a file, move their
-    collections to submitted (one `collection.updated` each) and return the two stored files."""
+    collections to submitted (one `collection.updated` each, by `actor`: the run's) and return the
+    two stored files."""
     # The captive's settings row is locked before the items are read: a concurrent generation of
     # the same run waits here, then reads the items that one has put in its file (READ COMMITTED
     # takes a new snapshot per statement) and writes nothing twice.
@@ -97,7 +98,6 @@ async def generate_files(session: AsyncSession, run: DebitOrderRun, *, today: da
     total = sum((item.amount for item, _, _ in rows), Decimal("0"))
     generation = settings.generation_number
     stem = f"{settings.user_code}_{run.action_date:%Y%m%d}_G{generation:04d}"
-    actor = run_actor(run)
     acb = new_file(run.org_id, run.id, "acb", f"ACB_{stem}.txt", "text/plain", text,
                    record_count=len(rows), total=total, generation_number=generation, created_by=actor.actor)
     session.add(acb)

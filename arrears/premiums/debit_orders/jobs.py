@@ -3,43 +3,22 @@
 One job per captive and day (dedupe key `debit_orders:daily:<org>:<day>`). It first queues the
 next day's job (so one failing day never stops the schedule), then runs the debit orders due on
 day + `lead_days` and applies the auto-success rule as of the day. Every step is idempotent
-(`runs.execute_run`, `settlement.settle`), so a worker that dies at any line just runs it again.
-Turning the setting off ends the chain: the next job finds it off and does nothing.
+(`service.execute_run`, `settlement.settle`), so a worker that dies at any line just runs it again.
+Turning the setting off ends the chain: the next job finds it off and does nothing. The queueing
+(`schedule_daily`) is in `daily`, re-exported here.
 """
 
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, time, timedelta
 
-from sqlalchemy.ext.asyncio import AsyncSession
-
 from arrears.db import transaction, utcnow
 from arrears.jobs.queue import enqueue
 from arrears.jobs.registry import JobContext, Permanent, handler
-from arrears.premiums.debit_orders.runs import execute_run
+from arrears.premiums.debit_orders.daily import DAILY, RUN_HOUR, daily_key, schedule_daily
+from arrears.premiums.debit_orders.service import execute_run
 from arrears.premiums.debit_orders.settings import get_settings
 from arrears.premiums.debit_orders.settlement import settle
-
-DAILY = "debit_orders.daily"
-#: The hour (UTC) a scheduled run starts: early, so the file reaches the bank in time.
-RUN_HOUR = 4
-
-
-def daily_key(org_id: int, day: date) -> str:
-    return f"debit_orders:daily:{org_id}:{day.isoformat()}"
-
-
-async def schedule_daily(session: AsyncSession, org_id: int, day: date) -> None:
-    """Queue the captive's job of `day` (at RUN_HOUR, or now when that has passed); a day whose job
-    already ran is followed by the next day's."""
-    at = max(datetime.combine(day, time(RUN_HOUR), tzinfo=UTC), utcnow())
-    job = await enqueue(session, DAILY, {"org_id": org_id, "date": day.isoformat()}, org_id=org_id,
-                        run_at=at, dedupe_key=daily_key(org_id, day))
-    if job.status in ("done", "dead"):
-        nxt = day + timedelta(days=1)
-        await enqueue(session, DAILY, {"org_id": org_id, "date": nxt.isoformat()}, org_id=org_id,
-                      run_at=datetime.combine(nxt, time(RUN_HOUR), tzinfo=UTC),
-                      dedupe_key=daily_key(org_id, nxt))
 
 
 @handler(DAILY)
@@ -63,3 +42,6 @@ async def daily_run(ctx: JobContext) -> None:
     await execute_run(org_id, day + timedelta(days=lead), started_by="schedule", today=day)
     async with transaction() as s:
         await settle(s, org_id, day)
+
+
+__all__ = ["DAILY", "RUN_HOUR", "daily_key", "daily_run", "schedule_daily"]

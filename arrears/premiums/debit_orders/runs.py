@@ -4,8 +4,9 @@ A run is keyed by (captive, action date): starting it again continues the same r
 gets at most one item per run (unique run + policy) and at most one collection per date (unique
 policy + collection date), and the item, the collection and the policy's next collection date
 are written in one transaction, so a run that dies at any point and is started again creates
-nothing twice. `collect()` works on a session (one transaction: the API request); `execute_run()`
-drives it in batches of their own transactions with progress (the CLI and the worker).
+nothing twice. `collect()` works on a session, in its caller's transaction; the debit-order
+service drives it (in the request's transaction, or in batches of their own with progress for the
+CLI and the worker) and writes the files.
 
 A policy is due when it is active and its `next_collection_date` is on or before the action date
 (a missed run is caught up by the next one). Its collection is dated on that due date; the
@@ -15,7 +16,6 @@ a policy due on the 31st is collected on 30 April and 28/29 February).
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
@@ -25,7 +25,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from arrears import events
-from arrears.db import transaction, utcnow
+from arrears.db import utcnow
 from arrears.errors import NotFound
 from arrears.premiums import schedule
 from arrears.premiums import service as premiums
@@ -205,55 +205,3 @@ async def collect(session: AsyncSession, run: DebitOrderRun, *, after_id: int = 
     await session.flush()
     result.skipped = skipped
     return result
-
-
-ProgressFn = Callable[[str, int, int], None]
-
-
-@dataclass
-class RunOutcome:
-    run_id: Any
-    created_run: bool
-    collections_created: int
-    skipped: list[dict[str, Any]]
-    files: list[Any]
-
-
-async def execute_run(org_id: int, action_date: date, *, started_by: str = "system",
-                      batch_size: int = BATCH_SIZE, today: date | None = None,
-                      progress: ProgressFn | None = None) -> RunOutcome:
-    """A whole run in its own transactions: open it, collect in batches, write the files.
-
-    Each batch commits on its own, so dying between (or inside) batches loses at most the batch
-    in flight, and calling this again picks up where it stopped."""
-    from arrears.premiums.debit_orders.files import generate_files
-
-    async with transaction() as s:
-        run, created = await open_run(s, org_id, action_date, started_by)
-        run_id, run_uuid = run.id, run.uuid
-        total = await count_due(s, run)
-    if progress:
-        progress("collect", 0, total)
-    after, done, made = 0, 0, 0
-    skipped: list[dict[str, Any]] = []
-    while True:
-        async with transaction() as s:
-            run = await s.get(DebitOrderRun, run_id)
-            assert run is not None
-            res = await collect(s, run, after_id=after, limit=batch_size)
-            skipped = list(run.skipped or [])
-        if res.last_policy_id is None:
-            break
-        after = res.last_policy_id
-        done += res.processed
-        made += res.created
-        if progress:
-            progress("collect", done, total)
-    async with transaction() as s:
-        run = await s.get(DebitOrderRun, run_id)
-        assert run is not None
-        files = await generate_files(s, run, today=today)
-        file_ids = [f.uuid for f in files]
-    if progress:
-        progress("files", len(file_ids), len(file_ids))
-    return RunOutcome(run_uuid, created, made, skipped, file_ids)

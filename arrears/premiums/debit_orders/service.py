@@ -1,7 +1,12 @@
-"""What the faces and the CLI call: start a run in one transaction, list and show runs."""
+"""What the faces, the CLI and the worker call: configure a captive, start a run in one
+transaction or drive a whole run in batches, list and show runs.
+
+The run's orchestration lives here, above its parts: `runs` opens a run and collects the due
+policies, `files` writes the bank files; neither imports the other."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
@@ -11,11 +16,28 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import defer
 
-from arrears.db import isoz
+from arrears.db import isoz, transaction, utcnow
+from arrears.premiums.debit_orders.daily import schedule_daily
 from arrears.premiums.debit_orders.files import file_out, generate_files
-from arrears.premiums.debit_orders.models import DebitOrderFile, DebitOrderItem, DebitOrderRun
-from arrears.premiums.debit_orders.runs import collect, get_run, open_run
+from arrears.premiums.debit_orders.models import (
+    DebitOrderFile,
+    DebitOrderItem,
+    DebitOrderRun,
+    DebitOrderSettings,
+)
+from arrears.premiums.debit_orders.runs import BATCH_SIZE, collect, count_due, get_run, open_run, run_actor
+from arrears.premiums.debit_orders.settings import update_settings
 from arrears.premiums.schemas import money
+
+
+async def configure(session: AsyncSession, org_id: int, values: dict[str, Any], *,
+                    actor: str = "system") -> DebitOrderSettings:
+    """Change the captive's settings (only the keys given); turning the schedule on queues the
+    daily run from today."""
+    change = await update_settings(session, org_id, values, actor=actor)
+    if change.schedule_turned_on:
+        await schedule_daily(session, org_id, utcnow().date())
+    return change.settings
 
 
 @dataclass
@@ -32,8 +54,58 @@ async def start_run(session: AsyncSession, org_id: int, action_date: date, *, st
     caller's transaction: the request commits all of it or nothing."""
     run, created = await open_run(session, org_id, action_date, started_by)
     res = await collect(session, run)
-    files = await generate_files(session, run, today=today)
+    files = await generate_files(session, run, run_actor(run), today=today)
     return Started(run, created, res.created, files)
+
+
+ProgressFn = Callable[[str, int, int], None]
+
+
+@dataclass
+class RunOutcome:
+    run_id: Any
+    created_run: bool
+    collections_created: int
+    skipped: list[dict[str, Any]]
+    files: list[Any]
+
+
+async def execute_run(org_id: int, action_date: date, *, started_by: str = "system",
+                      batch_size: int = BATCH_SIZE, today: date | None = None,
+                      progress: ProgressFn | None = None) -> RunOutcome:
+    """A whole run in its own transactions: open it, collect in batches, write the files.
+
+    Each batch commits on its own, so dying between (or inside) batches loses at most the batch
+    in flight, and calling this again picks up where it stopped."""
+    async with transaction() as s:
+        run, created = await open_run(s, org_id, action_date, started_by)
+        run_id, run_uuid = run.id, run.uuid
+        total = await count_due(s, run)
+    if progress:
+        progress("collect", 0, total)
+    after, done, made = 0, 0, 0
+    skipped: list[dict[str, Any]] = []
+    while True:
+        async with transaction() as s:
+            current = await s.get(DebitOrderRun, run_id)
+            assert current is not None
+            res = await collect(s, current, after_id=after, limit=batch_size)
+            skipped = list(current.skipped or [])
+        if res.last_policy_id is None:
+            break
+        after = res.last_policy_id
+        done += res.processed
+        made += res.created
+        if progress:
+            progress("collect", done, total)
+    async with transaction() as s:
+        current = await s.get(DebitOrderRun, run_id)
+        assert current is not None
+        files = await generate_files(s, current, run_actor(current), today=today)
+        file_ids = [f.uuid for f in files]
+    if progress:
+        progress("files", len(file_ids), len(file_ids))
+    return RunOutcome(run_uuid, created, made, skipped, file_ids)
 
 
 async def run_out(session: AsyncSession, run: DebitOrderRun) -> dict[str, Any]:
@@ -59,4 +131,5 @@ async def list_runs(session: AsyncSession, org_id: int, *, page: int, limit: int
     return list(runs), total
 
 
-__all__ = ["Started", "get_run", "list_runs", "run_out", "start_run"]
+__all__ = ["RunOutcome", "Started", "configure", "execute_run", "get_run", "list_runs",
+           "run_out", "start_run"]

@@ -99,3 +99,13 @@ async def test_cli_configure_run_reconcile_settle_report_export(world, tmp_path)
     code, _, err = await _cli("debit-orders", "run", "--org", str(org.id), "--date", "31-01-2024")
     assert code != 0 and "YYYY-MM-DD" in err
     assert [r[0] for r in await rows(select(DebitOrderRun.action_date))] == [date(2024, 1, 31)]
+
+
+async def test_cli_run_on_a_captive_without_settings_says_so_before_any_progress_bar(world):
+    org = await world.org("Bare Captive", kind="cell_captive")
+    await policy(org.id, "P1", due="2024-01-31")
+    code, out, err = await _cli("debit-orders", "run", "--org", str(org.id), "--date", "2024-01-31", "--json")
+    assert code == 1 and out == ""
+    assert "Debit orders are not configured" in err and "user_code" in err
+    assert "policies" not in err and "files" not in err  # no bar was drawn
+    assert await count(DebitOrderRun) == 0 and await count(Collection) == 0

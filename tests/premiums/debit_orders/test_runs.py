@@ -15,7 +15,7 @@ from arrears.db import transaction
 from arrears.events import DomainEvent
 from arrears.premiums.acb import parse_file
 from arrears.premiums.debit_orders.models import DebitOrderFile, DebitOrderItem, DebitOrderRun
-from arrears.premiums.debit_orders.runs import execute_run
+from arrears.premiums.debit_orders.service import execute_run
 from arrears.premiums.models import Collection, Policy
 from tests.premiums.debit_orders.helpers import captive, count, policy, rows, start
 

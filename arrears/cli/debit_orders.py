@@ -10,13 +10,14 @@ from typing import Any
 
 import typer
 
+from arrears.cli.common import console, emit, ensure_schema, fail, run
+
 app = typer.Typer(help="Debit-order runs, bank files and reconciliation", no_args_is_help=True)
 
 
 def _ready() -> None:
     """The schema is current (SQLite upgrades itself), and every table is known to the ORM: a
     foreign key of a premium table may name another domain's table."""
-    from arrears.cli import ensure_schema
     from arrears.migrate import load_all_models
 
     ensure_schema()
@@ -24,15 +25,12 @@ def _ready() -> None:
 
 
 def _date(value: str | None, name: str) -> date | None:
-    from arrears.cli import fail
-
     if value is None:
         return None
     try:
         return datetime.strptime(value, "%Y-%m-%d").date()
     except ValueError:
         fail(f"{name} must be a date as YYYY-MM-DD, got {value!r}")
-        raise
 
 
 @app.command("configure")
@@ -48,11 +46,10 @@ def configure(org: int = typer.Option(..., "--org", help="organisation (cell cap
               auto_success_days: int | None = typer.Option(None, "--auto-success-days"),
               as_json: bool = typer.Option(False, "--json")) -> None:
     """Set the captive's ACB user, schedule and auto-success days (only the options given)."""
-    from arrears.cli import emit, run
-    from arrears.db import transaction, utcnow
+    from arrears.db import transaction
     from arrears.identity import service as identity
-    from arrears.premiums.debit_orders.jobs import schedule_daily
-    from arrears.premiums.debit_orders.settings import settings_out, update_settings
+    from arrears.premiums.debit_orders import service
+    from arrears.premiums.debit_orders.settings import settings_out
 
     values: dict[str, Any] = {k: v for k, v in {
         "user_code": user_code, "abbreviated_name": abbreviated_name, "nominated_branch": nominated_branch,
@@ -64,10 +61,7 @@ def configure(org: int = typer.Option(..., "--org", help="organisation (cell cap
     async def go() -> dict[str, Any]:
         async with transaction() as s:
             await identity.get_org(s, org)
-            change = await update_settings(s, org, values, actor="cli")
-            if change.schedule_turned_on:
-                await schedule_daily(s, org, utcnow().date())
-            return settings_out(change.settings)
+            return settings_out(await service.configure(s, org, values, actor="cli"))
 
     out = run(go)
     emit(out, as_json, f"debit orders of organisation {org} configured")
@@ -82,18 +76,19 @@ def run_cmd(org: int = typer.Option(..., "--org", help="organisation (cell capti
     Safe to repeat: a repeated or interrupted run continues and creates nothing twice."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-    from arrears.cli import console, emit, run
     from arrears.db import transaction
     from arrears.identity import service as identity
-    from arrears.premiums.debit_orders.runs import execute_run
+    from arrears.premiums.debit_orders.service import execute_run
+    from arrears.premiums.debit_orders.settings import require_settings
 
     action_date = _date(on, "--date")
     assert action_date is not None
     _ready()
 
     async def go() -> dict[str, Any]:
-        async with transaction() as s:
+        async with transaction(readonly=True) as s:
             await identity.get_org(s, org)
+            await require_settings(s, org)  # a captive without settings is told so before any bar
         with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                       console=console, transient=False) as bar:
             tasks = {"collect": bar.add_task("policies", total=None), "files": bar.add_task("files", total=None)}
@@ -118,7 +113,6 @@ def reconcile(file: Path = typer.Argument(..., exists=True, dir_okay=False, read
               fmt: str | None = typer.Option(None, "--format", help="unpaids or csv (default: detected)"),
               as_json: bool = typer.Option(False, "--json")) -> None:
     """Import the bank's answer (an ACB unpaids file or a CSV) and apply it."""
-    from arrears.cli import emit, run
     from arrears.db import transaction
     from arrears.identity import service as identity
     from arrears.premiums.debit_orders.reconciliation import import_answer
@@ -142,7 +136,6 @@ def settle_cmd(org: int = typer.Option(..., "--org"),
                as_of: str | None = typer.Option(None, "--date", help="as of this date (default today)"),
                as_json: bool = typer.Option(False, "--json")) -> None:
     """Mark successful the debits still submitted auto_success_days after their action date."""
-    from arrears.cli import emit, run
     from arrears.db import transaction, utcnow
     from arrears.premiums.debit_orders.settlement import settle
 
@@ -166,10 +159,9 @@ def report(org: int = typer.Option(..., "--org"),
     """Print the report of a run or of a month."""
     import uuid
 
-    from arrears.cli import fail, run
     from arrears.db import transaction
     from arrears.premiums.debit_orders import reports
-    from arrears.premiums.debit_orders.runs import get_run
+    from arrears.premiums.debit_orders.service import get_run
 
     if (month is None) == (run_id is None):
         fail("give exactly one of --month or --run")
@@ -183,7 +175,6 @@ def report(org: int = typer.Option(..., "--org"),
                 rid = uuid.UUID(run_id or "")
             except ValueError:
                 fail(f"no run {run_id}")
-                raise
             return await reports.run_report(s, await get_run(s, org, rid))
 
     out = run(go)
@@ -196,7 +187,6 @@ def export(file_id: str, org: int = typer.Option(..., "--org"),
     """Write a stored file (an ACB file, a CSV, an imported answer) to disk."""
     import uuid
 
-    from arrears.cli import console, fail, run
     from arrears.db import transaction
     from arrears.premiums.debit_orders.files import get_file
 
@@ -204,7 +194,6 @@ def export(file_id: str, org: int = typer.Option(..., "--org"),
         fid = uuid.UUID(file_id)
     except ValueError:
         fail(f"no file {file_id}")
-        raise
     _ready()
 
     async def go() -> str:

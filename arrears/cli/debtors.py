@@ -1,5 +1,6 @@
 """`arrears import FILE --org ORG_ID [--user USERNAME] [--json]`: the upload's import, run in this
-process with a progress bar per stage, then the book brought up to date."""
+process with a progress bar per stage, then the book brought up to date (the debtors domain's
+import, through its service, as the upload endpoints run it)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,8 @@ from typing import Any
 
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
+
+from arrears.cli.common import console, emit, ensure_schema, fail, run
 
 STAGE_LABELS = {"parsing": "Reading and storing rows", "saving": "Summarising", "book": "Updating the book"}
 
@@ -59,17 +62,15 @@ def import_command(
     as_json: bool = typer.Option(False, "--json", help="print one JSON object last"),
 ) -> None:
     """Import an age analysis into an organisation's debtor book (as an upload would)."""
-    from arrears import cli as base
     from arrears.db import transaction
     from arrears.debtors import service, storage
     from arrears.debtors.imports import run_import, update_book
     from arrears.errors import DomainError
     from arrears.identity import service as identity
-    from arrears.identity.models import Membership
 
     if not file.is_file():
-        base.fail(f"{file} is not a file")
-    base.ensure_schema()
+        fail(f"{file} is not a file")
+    ensure_schema()
     columns = (TextColumn("{task.description:<26}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
 
     async def go() -> dict[str, Any]:
@@ -79,23 +80,18 @@ def import_command(
             if user is not None:
                 found = await identity.find_user(s, user)
                 if found is None:
-                    base.fail(f"no user named {user!r}")
-                assert found is not None
-                member = found.primary_org_id == org or await s.scalar(
-                    Membership.__table__.select().where(Membership.user_id == found.id,
-                                                        Membership.org_id == org)) is not None
-                if not member:
-                    base.fail(f"user {user!r} does not belong to organisation {org}")
+                    fail(f"no user named {user!r}")
+                if not await identity.is_member(s, found, org):
+                    fail(f"user {user!r} does not belong to organisation {org}")
                 user_id = found.id
         try:
             stored = storage.store_local_file(org, file)
         except DomainError as exc:
-            base.fail(f"{file.name}: {exc.message}")
-            raise
+            fail(f"{file.name}: {exc.message}")
         async with transaction() as s:
             report = await service.create_report(s, None, stored, org_id=org, user_id=user_id,
                                                  enqueue=False)
-        with Progress(*columns, console=base.console, transient=False) as bar:
+        with Progress(*columns, console=console, transient=False) as bar:
             bars = StageBars(bar)
             outcome = await run_import(report.id, listener=bars, actor="cli", progress_interval=0.2)
             created = 0
@@ -108,12 +104,12 @@ def import_command(
                 "overdue_balance": str(outcome.overdue_balance), "customers_created": created,
                 "message": outcome.message, "error_code": outcome.error_code}
 
-    result = base.run(go)
+    result = run(go)
     if result["status"] != "completed":
         if as_json:
             print(json.dumps(result))
-        base.fail(f"the import failed: {result['message']}")
+        fail(f"the import failed: {result['message']}")
     human = (f"imported {result['accounts']} accounts from {file.name} ({result['failed_rows']} rows failed); "
              f"total balance {_money(Decimal(result['total_balance']))}, overdue "
              f"{_money(Decimal(result['overdue_balance']))}; upload {result['upload_id']}")
-    base.emit(result, as_json, human)
+    emit(result, as_json, human)

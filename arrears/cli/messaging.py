@@ -7,12 +7,12 @@ from typing import Any
 
 import typer
 
+from arrears.cli.common import console, emit, ensure_schema, fail, run
+
 app = typer.Typer(help="Opt-outs: customers who asked not to be contacted (per channel)", no_args_is_help=True)
 
 
 def _target(customer: int | None, recipient: str | None) -> None:
-    from arrears.cli import fail
-
     if (customer is None) == (recipient is None):
         fail("give exactly one of --customer (a customer id) or --recipient (a number or address)")
 
@@ -25,7 +25,6 @@ def add(org: int = typer.Option(..., "--org", help="organisation id"),
         reason: str | None = typer.Option(None, "--reason"),
         as_json: bool = typer.Option(False, "--json")) -> None:
     """Opt a customer (or a bare number/address) out of a channel."""
-    from arrears.cli import emit, ensure_schema, run
     from arrears.db import transaction
     from arrears.identity import service as identity
     from arrears.messaging import optouts
@@ -50,7 +49,6 @@ def remove(org: int = typer.Option(..., "--org"), customer: int | None = typer.O
            recipient: str | None = typer.Option(None, "--recipient"),
            channel: str = typer.Option("all", "--channel", help="sms, email or all")) -> None:
     """Opt back in: remove the opt-outs of a customer (or number/address) on a channel."""
-    from arrears.cli import console, ensure_schema, run
     from arrears.db import transaction
     from arrears.identity import service as identity
     from arrears.messaging import optouts
@@ -74,7 +72,6 @@ def list_(org: int = typer.Option(..., "--org"), channel: str | None = typer.Opt
           customer: int | None = typer.Option(None, "--customer"),
           limit: int = typer.Option(100, "--limit")) -> None:
     """List an organisation's opt-outs, newest first (JSON)."""
-    from arrears.cli import ensure_schema, run
     from arrears.db import transaction
     from arrears.messaging import optouts
 

@@ -1,0 +1,70 @@
+"""What every command shares: the console, `fail`, `emit`, and the start-up of a command
+(`ensure_schema` before its work, `run` around it). A leaf: it imports no command module, so
+every command module can import it."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+from collections.abc import Awaitable, Callable
+from typing import Any, NoReturn, TypeVar
+
+import typer
+from rich.console import Console
+
+from arrears.config import ConfigError, get_settings
+from arrears.errors import DomainError
+
+console = Console(stderr=True)
+T = TypeVar("T")
+
+
+def fail(message: str, code: int = 1) -> NoReturn:
+    console.print(f"[red]error:[/red] {message}")
+    raise typer.Exit(code)
+
+
+def ensure_schema() -> None:
+    """SQLite (embedded) upgrades itself; PostgreSQL must be upgraded on purpose."""
+    from arrears import migrate
+
+    settings = get_settings()
+    try:
+        settings.resolved_secret()
+    except ConfigError as exc:
+        fail(str(exc), 2)
+    if not settings.is_postgres:
+        migrate.upgrade()
+        return
+    if not migrate.is_current():
+        fail("the database schema is not the newest one; run `arrears db upgrade` first", 2)
+
+
+def run(fn: Callable[[], Awaitable[T]]) -> T:
+    from arrears.db import dispose_engines
+
+    async def main() -> T:
+        try:
+            return await fn()
+        finally:
+            hub = sys.modules.get("arrears.realtime.hub")
+            if hub is not None:  # events this command committed still go out to the WebSockets
+                await hub.hub.drain()
+            await dispose_engines()
+
+    try:
+        return asyncio.run(main())
+    except DomainError as exc:
+        detail = ""
+        if exc.field_errors:
+            detail = " (" + "; ".join(f"{k}: {' '.join(v)}" for k, v in exc.field_errors.items()) + ")"
+        fail(exc.message + detail)
+
+
+def emit(obj: dict[str, Any], as_json: bool, human: str) -> None:
+    if as_json:
+        print(json.dumps(obj, default=str))
+    else:
+        console.print(human)
+        print(json.dumps(obj, default=str))

@@ -634,7 +634,7 @@ async def _timeline_entries(session: AsyncSession, caller: Caller, customer: Any
 
 
 def _register_timeline() -> None:
-    from arrears.customers.service import register_timeline_source
+    from arrears.customers.timeline import register_timeline_source
 
     register_timeline_source(_timeline_entries)
 

@@ -19,9 +19,9 @@ from arrears.debtors import service as debtors
 from arrears.debtors.models import DebtorReport, DebtorSnapshot
 from arrears.errors import DomainError, Forbidden, ValidationFailed
 from arrears.identity import service as identity
-from arrears.messaging import optouts, rules
+from arrears.messaging import optouts, rules, upload_send
 from arrears.messaging import service as messaging
-from arrears.messaging import stats as message_stats
+from arrears.messaging.log import visible_log
 from arrears.messaging.models import CHANNELS
 from arrears.messaging.providers import ProviderNotConfigured, resolve
 from arrears.messaging.segments import count_segments
@@ -107,12 +107,8 @@ async def log(ctx: CtxDep) -> Response:
     if f["upload"]:
         report = await debtors.get_report(ctx.db, ctx.caller, f["upload"])
         summary = await messaging.upload_summary(ctx.db, ctx.caller, report.id)
-    q = message_stats.message_log(ctx.caller, status=f["status"] or None, channel=f["channel"] or None,
-                         upload_id=key_of(report) if report else None, search=f["search"] or None)
-    if report is None and not ctx.is_manager:
-        from arrears.messaging.models import Message
-
-        q = q.where(Message.user_id == ctx.caller.user_id)  # officers see what they sent
+    q = visible_log(ctx.caller, status=f["status"] or None, channel=f["channel"] or None,
+                    upload_id=key_of(report) if report else None, search=f["search"] or None)
     pg, per = page_params(ctx.request)
     rows = await paged_query(ctx.db, q, pg, per)
     # Refresh while messages wait to go out, or were sent lately and may still get a receipt.
@@ -261,7 +257,7 @@ async def _send_page(ctx: Ctx, report: DebtorReport | None, form: FormState, *, 
     views = await messaging.available_templates(ctx.db, ctx.caller)
     context: dict[str, Any] = {"report": report, "form": form, "templates": views, "confirm": confirm,
                                "placeholders": PLACEHOLDERS, "tab": "send",
-                               "can_override": ctx.caller.role in messaging.CAP_OVERRIDERS}
+                               "can_override": messaging.may_override_cap(ctx.caller)}
     if report is not None:
         context["plan"] = await plan(ctx, report, form.get("body"))
         chosen = context["plan"]["reachable"][0] if context["plan"]["reachable"] else None
@@ -313,8 +309,8 @@ async def send(ctx: CtxDep) -> Response:
     state = _send_state(form)
     accounts = await selected_accounts(ctx, report)
     try:
-        outcome = await messaging.send_to_accounts(ctx.db, ctx.caller, [str(key_of(a)) for a in accounts],
-                                                   state.get("body"), override_cap=bool(state.get("override_cap")))
+        outcome = await upload_send.send_to_accounts(ctx.db, ctx.caller, [str(key_of(a)) for a in accounts],
+                                                     state.get("body"), override_cap=bool(state.get("override_cap")))
     except ValidationFailed as exc:
         if exc.code == "INVALID_TEMPLATE":
             state.add("body", exc.message)

@@ -19,6 +19,7 @@ from arrears.debtors import service as debtors
 from arrears.debtors.models import DebtorReport, DebtorSnapshot
 from arrears.errors import DomainError, Forbidden, ValidationFailed
 from arrears.identity import service as identity
+from arrears.messaging import contact_settings as contact_rule_settings
 from arrears.messaging import optouts, rules, upload_send
 from arrears.messaging import service as messaging
 from arrears.messaging.log import visible_log
@@ -373,7 +374,7 @@ async def remove_opt_out(ctx: CtxDep, opt_out_id: str) -> Response:
 # ------------------------------------------------------------------ contact rules
 
 
-CONTACT_FIELDS = ("contact_hours", "holiday_country", "contact_cap", "contact_cap_window")
+CONTACT_FIELDS = contact_rule_settings.CONTACT_FIELDS
 
 
 @router.get("/settings")
@@ -399,23 +400,8 @@ async def save_contact_settings(ctx: CtxDep) -> Response:
     ctx.require_admin()
     form = await ctx.form()
     state = FormState({k: text(form, k) for k in CONTACT_FIELDS})
-    v = state.values
-    v["contact_hours"] = "off" if v["contact_hours"] == "off" else "on"
-    if v["holiday_country"] and (len(v["holiday_country"]) != 2 or not v["holiday_country"].isalpha()):
-        state.add("holiday_country", "Use a two-letter country code such as ZA.")
-    if v["contact_cap"] and (not v["contact_cap"].isdigit()):
-        state.add("contact_cap", "Use a whole number: 0 for no cap, 1 for one message per window, …")
-    if v["contact_cap_window"]:
-        from arrears.messaging.durations import parse_duration
-
-        try:
-            if parse_duration(v["contact_cap_window"]) <= timedelta(0):
-                raise ValueError("the window must be longer than zero")
-        except ValueError as exc:
-            state.add("contact_cap_window", f"{exc}. Write a duration such as 24h or 168h.")
-    if not state.ok:
-        return _settings_page(ctx, state, 400)
-    values = {k: (v[k].upper() if k == "holiday_country" else v[k]) for k in CONTACT_FIELDS}
-    await identity.set_org_settings(ctx.db, ctx.org, values, actor=ctx.caller.actor)
+    try:
+        await contact_rule_settings.save_contact_settings(ctx.db, ctx.caller, ctx.org, state.values)
+    except ValidationFailed as exc:
+        return _settings_page(ctx, state.error(exc), 400)
     return redirect(ctx.request, "/app/messaging/settings", flash="Contact rules saved.")
-

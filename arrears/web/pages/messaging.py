@@ -355,9 +355,8 @@ async def add_opt_out(ctx: CtxDep) -> Response:
         phone = try_parse_phone(recipient, region_or_default(identity.org_setting(ctx.org, "default_region")))
         recipient = phone.digits if phone else recipient
     try:
-        await optouts.add(ctx.db, ctx.org.id, channel=state.values["channel"] or "all",
-                          recipient=recipient, source="api",
-                          reason=state.values["reason"] or None, actor=ctx.caller.actor)
+        await optouts.opt_out(ctx.db, ctx.caller, channel=state.values["channel"] or "all",
+                              recipient=recipient, reason=state.values["reason"] or None)
     except ValidationFailed as exc:
         state.error(exc, {"customer": "recipient"})
         return await _opt_outs_page(ctx, state, 400)
@@ -366,8 +365,7 @@ async def add_opt_out(ctx: CtxDep) -> Response:
 
 @router.post("/opt-outs/{opt_out_id}/delete")
 async def remove_opt_out(ctx: CtxDep, opt_out_id: str) -> Response:
-    ctx.require_write()
-    await optouts.remove(ctx.db, ctx.org.id, opt_out_id, actor=ctx.caller.actor)
+    await optouts.opt_in(ctx.db, ctx.caller, opt_out_id)
     return redirect(ctx.request, "/app/messaging/opt-outs", flash="Opt-out removed.")
 
 

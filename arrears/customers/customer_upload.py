@@ -110,7 +110,7 @@ async def bulk_create_customers(session: AsyncSession, caller: Caller, content: 
     generated = {line for line, clean in kept if not clean.get("customer_code")}
 
     now = utcnow()
-    rows = {line: {"org_id": caller.org_id, "uuid": uuid.uuid4(), "created_at": now, "updated_at": now,
+    rows: dict[int, dict[str, Any]] = {line: {"org_id": caller.org_id, "uuid": uuid.uuid4(), "created_at": now, "updated_at": now,
                    "name": None, "phone": None, "phone_e164": None, "email": None,
                    "address_line_1": None, "address_line_2": None, "city": None, "state": None,
                    "pincode": None, "date_of_birth": None, "contact_person": None,

@@ -46,7 +46,7 @@ async def balance_entries(session: AsyncSession, caller: Caller, customer: Any) 
 
 def _register() -> None:
     try:
-        from arrears.customers.service import register_timeline_source
+        from arrears.customers.timeline import register_timeline_source
     except ImportError:  # pragma: no cover - the customers domain is always there
         return
     register_timeline_source(balance_entries)

@@ -1,4 +1,4 @@
-"""Administering an organisation's people: change a user's role, deactivate and reactivate;
+"""Administering an organisation's people: change a user's role or access, deactivate and reactivate;
 the lists of members and API keys the admin pages show.
 
 A user's role and active flag belong to the user, not to one membership, so they reach every
@@ -47,6 +47,24 @@ async def set_active(session: AsyncSession, caller: Caller, user_id: int, active
     await events.record(session, org_id=caller.org_id, type="user.activated" if active else "user.deactivated",
                         actor=caller.actor, subject_type="user", subject_id=user.id,
                         before={"is_active": not active}, after={"is_active": active})
+    return user
+
+
+async def change_access(session: AsyncSession, caller: Caller, user_id: int, access: str) -> User:
+    """A member's access to the caller's organisation (read or write). Access belongs to one
+    membership, so this organisation's admin alone decides it; nobody changes their own."""
+    from arrears.identity.service import add_membership
+
+    if not caller.is_admin:
+        raise Forbidden("Only organisation admins can do this.")
+    caller.require_write()
+    user = await session.scalar(select(User).join(Membership, Membership.user_id == User.id)
+                                .where(Membership.org_id == caller.org_id, User.id == user_id))
+    if user is None:
+        raise NotFound(f"User {user_id} not found")
+    if user.id == caller.user_id:
+        raise ValidationFailed("You cannot change your own access; ask another admin.")
+    await add_membership(session, user, caller.org_id, access)
     return user
 
 

@@ -42,7 +42,7 @@ from arrears.identity.caller import Caller
 from arrears.identity.service import get_org, org_setting
 from arrears.messaging import outbox, rules
 from arrears.messaging.models import CHANNELS, Message
-from arrears.messaging.service import Draft, _check_retries, queue_messages, require_cap_override
+from arrears.messaging.service import Draft, check_retries, queue_messages, require_cap_override
 from arrears.messaging.settings import messaging_settings
 
 INLINE_RETRY_WINDOW = 6.0  # seconds: a retry due sooner than this is made before answering
@@ -132,7 +132,7 @@ async def dispatch_now(caller: Caller, *, channel: str, recipients: Sequence[Rec
     if override_cap:
         require_cap_override(caller)
     s = messaging_settings()
-    retries = _check_retries(max_retries, s)
+    retries = check_retries(max_retries, s)
     me = outbox.worker_name()
     try:
         drafts, existing, fresh, queued = await _write(caller, channel, recipients, source, idempotency_key,

@@ -15,7 +15,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from arrears import events
 from arrears.customers.models import Customer
 from arrears.db import utcnow
-from arrears.errors import NotFound, ValidationFailed
+from arrears.errors import Forbidden, NotFound, ValidationFailed
+from arrears.identity.caller import Caller
 from arrears.messaging import rules
 from arrears.messaging.models import CHANNELS, OPT_OUT_SOURCES, OptOut
 from arrears.messaging.rules import org_region
@@ -80,6 +81,27 @@ async def add(session: AsyncSession, org_id: int, *, channel: str, customer_id: 
                             data={"channel": ch, "source": source, "reason": row.reason})
         out.append(row)
     return out
+
+
+def _require_opt_out_writer(caller: Caller) -> None:
+    caller.require_write()
+    if not caller.has_scope("opt-outs:write"):
+        raise Forbidden("This API key lacks the opt-outs:write scope")
+
+
+async def opt_out(session: AsyncSession, caller: Caller, *, channel: str, customer_id: int | None = None,
+                  recipient: str | None = None, reason: str | None = None) -> list[OptOut]:
+    """A person of the organisation (or an API key with opt-outs:write) records an opt-out: add,
+    authorised. The STOP replies and the CLI, which act for the organisation itself, call add."""
+    _require_opt_out_writer(caller)
+    return await add(session, caller.org_id, channel=channel, customer_id=customer_id, recipient=recipient,
+                     source="api", reason=reason, actor=caller.actor)
+
+
+async def opt_in(session: AsyncSession, caller: Caller, opt_out_id: int | str) -> None:
+    """Remove an opt-out of the caller's organisation, authorised as opt_out is."""
+    _require_opt_out_writer(caller)
+    await remove(session, caller.org_id, opt_out_id, actor=caller.actor)
 
 
 def _targets(channel: str, recipient: str | None, region: str) -> list[tuple[str, str | None]]:

@@ -41,7 +41,7 @@ async def policy_entries(session: AsyncSession, caller: Caller, customer: Any) -
 
 
 def _register() -> None:
-    from arrears.customers.service import register_timeline_source
+    from arrears.customers.timeline import register_timeline_source
 
     register_timeline_source(policy_entries)
 

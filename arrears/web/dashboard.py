@@ -47,9 +47,9 @@ async def sections(ctx: Ctx) -> list[Section]:
 
 
 async def _agents(ctx: Ctx) -> Section | None:
-    if not _available("arrears.customers.service"):
+    if not _available("arrears.customers.interactions"):
         return None
-    from arrears.customers import service as customers
+    from arrears.customers import interactions as customers
 
     due = await customers.due_interactions(ctx.db, ctx.caller)
     return Section("Agents", [Stat("Calls and visits due today", str(len(due)), "/app/queue",

@@ -13,7 +13,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from sqlalchemy import func, select
 
-from arrears.customers import csv_import, phones, service
+from arrears.customers import csv_import, fields, interactions, phones, service, timeline
 from arrears.customers.models import Customer
 from arrears.customers.schemas import CustomerSeed, TimelineEntry
 from arrears.db import transaction
@@ -81,28 +81,28 @@ def test_parse_email():
 
 @given(st.dates(min_value=date(1, 1, 1)))
 def test_parse_date_round_trips_iso(d):
-    assert service.parse_date(d.isoformat()) == d
-    assert service.parse_date(d) == d
+    assert fields.parse_date(d.isoformat()) == d
+    assert fields.parse_date(d) == d
 
 
 @pytest.mark.parametrize("text", ["2025-02-30", "2025-13-01", "20250101", "01/02/2025", "2025-W01-1", "", "x"])
 def test_parse_date_refuses(text):
     with pytest.raises(ValueError, match="YYYY-MM-DD"):
-        service.parse_date(text)
+        fields.parse_date(text)
 
 
 def test_money_and_codes():
-    assert service.money(Decimal("50000")) == "50000.00"
-    assert service.money(Decimal("10.5")) == "10.50"
-    assert service.money(Decimal("5E+4")) == "50000.00"
+    assert fields.money(Decimal("50000")) == "50000.00"
+    assert fields.money(Decimal("10.5")) == "10.50"
+    assert fields.money(Decimal("5E+4")) == "50000.00"
     codes = {service.new_code() for _ in range(2000)}
     assert len(codes) == 2000
     assert all(len(c) == 8 and not set(c) & set("01OIL") for c in codes)
 
 
 def test_dispositions_include_the_spec_examples():
-    assert "visited" in service.FIELD_DISPOSITIONS
-    assert "called" in service.CALLING_DISPOSITIONS
+    assert "visited" in interactions.FIELD_DISPOSITIONS
+    assert "called" in interactions.CALLING_DISPOSITIONS
 
 
 # ------------------------------------------------------------------ CSV reading
@@ -204,25 +204,25 @@ async def test_get_or_create_many_in_batches(env):
 async def test_timeline_registry(env):
     calls = []
 
-    @service.register_timeline_source
+    @timeline.register_timeline_source
     async def source(session, caller, customer):
         calls.append(customer.id)
         return [TimelineEntry("balance", datetime(2030, 1, 1, tzinfo=UTC), "Balance R100", {})]
 
     try:
-        assert service.register_timeline_source(source) is source
-        assert service._timeline_sources.count(source) == 1
+        assert timeline.register_timeline_source(source) is source
+        assert timeline._timeline_sources.count(source) == 1
         async with transaction() as s:
             org = await identity.create_org(s, name="T")
             user = await identity.create_user(s, username="tim", password="Sup3r-secret-pw", role="manager",
                                               org_id=org.id)
             caller = await identity.caller_for_user(s, user.id)
             c = await service.create_customer(s, caller, {"name": "Tim"})
-            entries = await service.timeline(s, caller, c.id)
+            entries = await timeline.timeline(s, caller, c.id)
         assert [e.type for e in entries] == ["balance", "customer"]
         assert calls == [c.id]
     finally:
-        service._timeline_sources.remove(source)
+        timeline._timeline_sources.remove(source)
 
 
 async def test_generated_codes_avoid_taken_ones(env, monkeypatch):
@@ -233,5 +233,5 @@ async def test_generated_codes_avoid_taken_ones(env, monkeypatch):
     sequence = iter(["AAAAAAAA", "BBBBBBBB", "BBBBBBBB", "CCCCCCCC", "DDDDDDDD"])
     monkeypatch.setattr(service, "new_code", lambda: next(sequence))
     async with transaction() as s:
-        codes = await service._generate_codes(s, org.id, 2, {"CCCCCCCC"})
+        codes = await service.generate_codes(s, org.id, 2, {"CCCCCCCC"})
     assert sorted(codes) == ["BBBBBBBB", "DDDDDDDD"]

@@ -10,6 +10,7 @@ import pytest
 from sqlalchemy import func, select
 
 from arrears.customers import service as customers
+from arrears.customers import timeline as customer_timeline
 from arrears.customers.models import Customer
 from arrears.db import transaction
 from arrears.debtors import bulk, imports, service
@@ -111,7 +112,7 @@ async def test_accounts_link_to_customers_created_and_kept_current(client, offic
 
     async with transaction(readonly=True) as s:
         caller = await identity.caller_for_user(s, who.user.id, org.id)
-        entries = await customers.timeline(s, caller, found["A1"].id)
+        entries = await customer_timeline.timeline(s, caller, found["A1"].id)
         entry = await service.snapshot_with_book(
             s, caller, (await s.scalar(select(DebtorSnapshot.uuid).where(
                 DebtorSnapshot.report_id == (await _report(first)).id, DebtorSnapshot.account_code == "A1"))))

@@ -145,6 +145,7 @@ async def test_the_database_refuses_a_link_to_no_customer(world):
 
 async def test_the_policyholders_timeline_shows_the_policy_and_its_collections(world):
     from arrears.customers import service as customers
+    from arrears.customers import timeline as customer_timeline
     from arrears.identity import service as identity
 
     org = await _captive(world)
@@ -165,7 +166,7 @@ async def test_the_policyholders_timeline_shows_the_policy_and_its_collections(w
                                         collection_date=date(2026, 3, 1), collection_reference="C-OTHER")
     async with transaction(readonly=True) as s:
         caller = await identity.caller_for_user(s, manager.id, org.id)
-        entries = await customers.timeline(s, caller, thandi.id)
+        entries = await customer_timeline.timeline(s, caller, thandi.id)
     by_type = {e.type: e for e in entries}
     assert "Policy POL_1: premium R250.50 monthly (active)" == by_type["policy"].summary
     assert by_type["collection.pending"].data["collection_reference"] == "C-MAR"

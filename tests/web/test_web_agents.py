@@ -8,6 +8,7 @@ from arrears.db import transaction
 
 
 async def _customer_with_loan(world, org_id, *, officer_id=None, name="Thandi Mokoena"):
+    from arrears.customers import loans as customer_loans
     from arrears.customers import service as customers
     from arrears.identity import service as identity
 
@@ -16,7 +17,7 @@ async def _customer_with_loan(world, org_id, *, officer_id=None, name="Thandi Mo
         caller = await identity.caller_for_user(s, admin.id, org_id)
         c = await customers.create_customer(s, caller, {"name": name, "phone": "082 123 4567",
                                                         "assigned_collection_officer_id": officer_id})
-        loan = await customers.create_loan(s, caller, {
+        loan = await customer_loans.create_loan(s, caller, {
             "customer_id": c.id, "loan_account_number": f"LN-{c.id}", "principal_amount": "50000",
             "interest_rate": "10.5", "loan_type": "personal", "tenure_months": 12,
             "loan_date": "2025-01-15"})
@@ -114,7 +115,7 @@ async def test_loan_and_interaction_from_the_loan_page(people, world):
 
 
 async def test_work_queue_records_a_disposition_with_htmx(people, world):
-    from arrears.customers import service as customers
+    from arrears.customers import interactions as customer_interactions
     from arrears.identity import service as identity
 
     org = await world.org()
@@ -122,7 +123,7 @@ async def test_work_queue_records_a_disposition_with_htmx(people, world):
     _, loan_id = await _customer_with_loan(world, org.id)
     async with transaction() as s:
         caller = await identity.caller_for_user(s, agent.id, org.id)
-        await customers.create_interaction(s, caller, "calling", {
+        await customer_interactions.create_interaction(s, caller, "calling", {
             "loan_id": loan_id, "disposition": "no_answer",
             "next_call_date": (date.today() - timedelta(days=1)).isoformat()})
     r = await ui.get("/app/queue")

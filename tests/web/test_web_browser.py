@@ -267,6 +267,8 @@ async def test_read_only_member_cannot_send(live_server, chromium_browser, world
 async def test_record_an_interaction_from_the_work_queue_on_a_phone(live_server, chromium_browser, world, env):
     from datetime import date, timedelta
 
+    from arrears.customers import interactions as customer_interactions
+    from arrears.customers import loans as customer_loans
     from arrears.customers import service as customers
     from arrears.db import transaction
     from arrears.identity import service as identity
@@ -276,10 +278,10 @@ async def test_record_an_interaction_from_the_work_queue_on_a_phone(live_server,
     async with transaction() as s:
         caller = await identity.caller_for_user(s, agent.id, org.id)
         c = await customers.create_customer(s, caller, {"name": "Thandi Mokoena", "phone": "082 123 4567"})
-        loan = await customers.create_loan(s, caller, {
+        loan = await customer_loans.create_loan(s, caller, {
             "customer_id": c.id, "loan_account_number": "LN-1001", "principal_amount": "15000",
             "interest_rate": "18", "loan_type": "personal", "tenure_months": 12, "loan_date": "2025-03-01"})
-        await customers.create_interaction(s, caller, "calling", {
+        await customer_interactions.create_interaction(s, caller, "calling", {
             "loan_id": loan.id, "disposition": "no_answer", "comment": "Phone off",
             "next_call_date": (date.today() - timedelta(days=1)).isoformat()})
     page = await new_page(chromium_browser, live_server, phone=True)

@@ -1,5 +1,5 @@
 """AAMA: /api/messaging/… — templates, send, message logs and their summary (the spec's Messaging
-section). The face translates; the rules live in arrears.messaging.service.
+section). The face translates; the rules live in arrears.messaging (service, upload_send).
 
 Beyond the spec: each template carries `channel`, `subject` and (for an organisation's own) `id`;
 the send answer adds `batch_id`, `queued_count`, `skipped_count` (opted out, over the contact cap,
@@ -18,7 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from arrears.db import isoz
 from arrears.faces.age_analysis.json import AamaJSONResponse
 from arrears.faces.deps import SessionDep, UserDep
-from arrears.messaging import service
+from arrears.messaging import service, upload_send
 from arrears.messaging.models import Message
 
 router = APIRouter(prefix="/api/messaging", tags=["AAMA: messaging"], default_response_class=AamaJSONResponse)
@@ -60,7 +60,7 @@ async def templates(session: SessionDep, caller: UserDep) -> dict[str, Any]:
 
 @router.post("/send", status_code=202, summary="Send messages to accounts of one upload")
 async def send(body: SendBody, session: SessionDep, caller: UserDep) -> AamaJSONResponse:
-    out = await service.send_to_accounts(session, caller, body.account_ids, body.message_template,
+    out = await upload_send.send_to_accounts(session, caller, body.account_ids, body.message_template,
                                          max_retries=body.max_retries, override_cap=body.override_cap)
     q = out.queued
     return AamaJSONResponse({

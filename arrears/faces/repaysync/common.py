@@ -17,8 +17,8 @@ from starlette.datastructures import UploadFile
 from starlette.exceptions import HTTPException
 
 from arrears.config import get_settings
+from arrears.customers.fields import money, parse_date
 from arrears.customers.schemas import ImportResult
-from arrears.customers.service import money, parse_date
 from arrears.db import isoz
 from arrears.errors import DomainError, ValidationFailed
 

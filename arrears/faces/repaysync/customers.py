@@ -8,7 +8,7 @@ from typing import Any
 from fastapi import APIRouter
 from pydantic import BaseModel, ConfigDict
 
-from arrears.customers import service
+from arrears.customers import customer_upload, service, timeline
 from arrears.customers.models import Customer
 from arrears.db import isoz
 from arrears.faces.deps import SessionDep, UserDep
@@ -126,7 +126,7 @@ router.add_api_route("/api/customers/create/", _create, methods=["POST"], status
              summary="Bulk upload customers from a CSV file (multipart field `file`)")
 async def bulk_upload(upload: UploadDep, caller: UserDep, session: SessionDep) -> BulkResult:
     caller.require_write()
-    result = await service.bulk_create_customers(session, caller, upload.content())
+    result = await customer_upload.bulk_create_customers(session, caller, upload.content())
     return bulk_result(result, RENAME)
 
 
@@ -164,6 +164,6 @@ async def delete_customer(customer_id: int, caller: UserDep, session: SessionDep
             summary="Everything that happened with a customer, newest first")
 async def customer_timeline(customer_id: int, caller: UserDep, session: SessionDep
                             ) -> list[TimelineEntryOut]:
-    entries = await service.timeline(session, caller, customer_id)
+    entries = await timeline.timeline(session, caller, customer_id)
     return [TimelineEntryOut(type=e.type, at=isoz(e.at) or "", summary=e.summary, data=plain(e.data))
             for e in entries]

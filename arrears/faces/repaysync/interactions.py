@@ -9,7 +9,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query
 from pydantic import BaseModel, ConfigDict
 
-from arrears.customers import service
+from arrears.customers import interaction_upload, interactions
 from arrears.customers.models import INTERACTION_TYPES, Interaction
 from arrears.db import isoz
 from arrears.faces.deps import SessionDep, UserDep
@@ -84,14 +84,14 @@ def _domain(body: BaseModel, *, only_set: bool) -> dict[str, Any]:
              summary="Bulk upload interactions from a CSV file (multipart field `file`)")
 async def bulk_upload(upload: UploadDep, caller: UserDep, session: SessionDep) -> BulkResult:
     caller.require_write()
-    return bulk_result(await service.bulk_create_interactions(session, caller, upload.content()))
+    return bulk_result(await interaction_upload.bulk_create_interactions(session, caller, upload.content()))
 
 
 @router.get("/api/interactions/due/", response_model=list[DueOut],
             summary="Your work queue: loans whose latest interaction's next_call_date is due")
 async def due(caller: UserDep, session: SessionDep,
               on: Annotated[DateIn | None, Query(alias="date")] = None) -> list[DueOut]:
-    rows = await service.due_interactions(session, caller, on)
+    rows = await interactions.due_interactions(session, caller, on)
     return [DueOut(**interaction_out(i).model_dump(), customer=c.id, customer_name=c.name,
                    loan_account_number=loan.loan_account_number) for i, loan, c in rows]
 
@@ -103,30 +103,30 @@ def _routes(kind: str) -> None:
 
     async def create(body: InteractionIn, caller: UserDep, session: SessionDep) -> InteractionOut:
         with spec_fields(RENAME):
-            return interaction_out(await service.create_interaction(
+            return interaction_out(await interactions.create_interaction(
                 session, caller, kind, _domain(body, only_set=False)))
 
     async def retrieve(interaction_id: int, caller: UserDep, session: SessionDep) -> InteractionOut:
-        return interaction_out(await service.get_interaction(session, caller, kind, interaction_id))
+        return interaction_out(await interactions.get_interaction(session, caller, kind, interaction_id))
 
     async def put(interaction_id: int, body: InteractionIn, caller: UserDep,
                   session: SessionDep) -> InteractionOut:
         with spec_fields(RENAME):
-            return interaction_out(await service.update_interaction(
+            return interaction_out(await interactions.update_interaction(
                 session, caller, kind, interaction_id, _domain(body, only_set=False)))
 
     async def patch(interaction_id: int, body: InteractionPatch, caller: UserDep,
                     session: SessionDep) -> InteractionOut:
         with spec_fields(RENAME):
-            return interaction_out(await service.update_interaction(
+            return interaction_out(await interactions.update_interaction(
                 session, caller, kind, interaction_id, _domain(body, only_set=True)))
 
     async def remove(interaction_id: int, caller: UserDep, session: SessionDep) -> Deleted:
-        await service.delete_interaction(session, caller, kind, interaction_id)
+        await interactions.delete_interaction(session, caller, kind, interaction_id)
         return Deleted(id=interaction_id)
 
     async def for_loan(loan_id: int, caller: UserDep, session: SessionDep) -> list[InteractionOut]:
-        return [interaction_out(r) for r in await service.list_interactions(session, caller, kind, loan_id)]
+        return [interaction_out(r) for r in await interactions.list_interactions(session, caller, kind, loan_id)]
 
     one = f"{base}/{{interaction_id:int}}/"
     table: list[tuple[str, str, Callable[..., Awaitable[Any]], Any, int, str]] = [

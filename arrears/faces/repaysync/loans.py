@@ -9,7 +9,8 @@ from typing import Any
 from fastapi import APIRouter
 from pydantic import BaseModel, ConfigDict
 
-from arrears.customers import service
+from arrears.customers import loans
+from arrears.customers.fields import money
 from arrears.customers.models import Loan
 from arrears.faces.deps import SessionDep, UserDep
 from arrears.faces.repaysync.common import DateIn, Deleted, TextIn, spec_fields
@@ -58,8 +59,8 @@ class LoanOut(BaseModel):
 
 def loan_out(loan: Loan) -> LoanOut:
     return LoanOut(id=loan.id, loan_account_number=loan.loan_account_number,
-                   principal_amount=service.money(loan.principal_amount),
-                   interest_rate=service.money(loan.interest_rate), loan_type=loan.loan_type,
+                   principal_amount=money(loan.principal_amount),
+                   interest_rate=money(loan.interest_rate), loan_type=loan.loan_type,
                    tenure_months=loan.tenure_months, loan_date=loan.loan_date, customer=loan.customer_id)
 
 
@@ -72,40 +73,40 @@ def _domain(body: BaseModel, *, only_set: bool) -> dict[str, Any]:
 
 @router.get("/api/loans/", response_model=list[LoanOut], summary="List loans")
 async def list_loans(caller: UserDep, session: SessionDep) -> list[LoanOut]:
-    return [loan_out(x) for x in await service.list_loans(session, caller)]
+    return [loan_out(x) for x in await loans.list_loans(session, caller)]
 
 
 @router.post("/api/loans/", response_model=LoanOut, status_code=201, summary="Create a loan")
 async def create_loan(body: LoanIn, caller: UserDep, session: SessionDep) -> LoanOut:
     with spec_fields(RENAME):
-        return loan_out(await service.create_loan(session, caller, _domain(body, only_set=False)))
+        return loan_out(await loans.create_loan(session, caller, _domain(body, only_set=False)))
 
 
 @router.get("/api/loans/customer/{customer_id:int}/", response_model=list[LoanOut],
             summary="List the loans of a customer")
 async def customer_loans(customer_id: int, caller: UserDep, session: SessionDep) -> list[LoanOut]:
-    return [loan_out(x) for x in await service.list_loans(session, caller, customer_id=customer_id)]
+    return [loan_out(x) for x in await loans.list_loans(session, caller, customer_id=customer_id)]
 
 
 @router.get("/api/loans/{loan_id:int}/", response_model=LoanOut, summary="Retrieve a loan")
 async def get_loan(loan_id: int, caller: UserDep, session: SessionDep) -> LoanOut:
-    return loan_out(await service.get_loan(session, caller, loan_id))
+    return loan_out(await loans.get_loan(session, caller, loan_id))
 
 
 @router.put("/api/loans/{loan_id:int}/", response_model=LoanOut, summary="Replace a loan (all fields)")
 async def put_loan(loan_id: int, body: LoanIn, caller: UserDep, session: SessionDep) -> LoanOut:
     with spec_fields(RENAME):
-        return loan_out(await service.update_loan(session, caller, loan_id, _domain(body, only_set=False)))
+        return loan_out(await loans.update_loan(session, caller, loan_id, _domain(body, only_set=False)))
 
 
 @router.patch("/api/loans/{loan_id:int}/", response_model=LoanOut, summary="Update some fields of a loan")
 async def patch_loan(loan_id: int, body: LoanPatch, caller: UserDep, session: SessionDep) -> LoanOut:
     with spec_fields(RENAME):
-        return loan_out(await service.update_loan(session, caller, loan_id, _domain(body, only_set=True)))
+        return loan_out(await loans.update_loan(session, caller, loan_id, _domain(body, only_set=True)))
 
 
 @router.delete("/api/loans/{loan_id:int}/", response_model=Deleted,
                summary="Delete a loan with its interactions (admins, managers)")
 async def delete_loan(loan_id: int, caller: UserDep, session: SessionDep) -> Deleted:
-    await service.delete_loan(session, caller, loan_id)
+    await loans.delete_loan(session, caller, loan_id)
     return Deleted(id=loan_id)

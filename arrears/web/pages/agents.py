@@ -10,11 +10,13 @@ from typing import Any
 from fastapi import APIRouter
 from fastapi.responses import Response
 
+from arrears.customers import interactions as customer_interactions
 from arrears.customers import listing as customer_lists
+from arrears.customers import loans as customer_loans
 from arrears.customers import service as customers
+from arrears.customers import timeline as customer_timeline
 from arrears.customers.models import INTERACTION_TYPES, Customer, Loan
 from arrears.errors import ValidationFailed
-from arrears.identity import service as identity
 from arrears.web import nav
 from arrears.web.context import Ctx, CtxDep
 from arrears.web.forms import FormState, text
@@ -36,19 +38,16 @@ def local_today(ctx: Ctx) -> date:
 
 
 def recordable_types(ctx: Ctx) -> list[str]:
-    """The kinds of interaction this person's role may record (the service's RECORDERS)."""
-    if not ctx.can_write:
-        return []
-    return [t for t in ("calling", "field") if ctx.caller.role in customers.RECORDERS[t]]
+    """The kinds of interaction this person may record (the interactions service decides)."""
+    return customer_interactions.recordable_types(ctx.caller)
 
 
 def dispositions(kind: str) -> list[tuple[str, str]]:
-    return [(d, d.replace("_", " ").capitalize()) for d in customers.DISPOSITIONS[kind]]
+    return [(d, d.replace("_", " ").capitalize()) for d in customer_interactions.DISPOSITIONS[kind]]
 
 
 async def officers(ctx: Ctx) -> list[tuple[str, str]]:
-    users = await identity.list_users(ctx.db, ctx.caller)
-    return [(str(u.id), u.username) for u in users if u.role == "collection_officer" and u.is_active]
+    return [(str(u.id), u.username) for u in await customers.assignable_officers(ctx.db, ctx.caller)]
 
 
 # ------------------------------------------------------------------ customers
@@ -105,9 +104,9 @@ async def create_customer(ctx: CtxDep) -> Response:
 @router.get("/customers/{customer_id:int}")
 async def customer_detail(ctx: CtxDep, customer_id: int) -> Response:
     customer = await customers.get_customer(ctx.db, ctx.caller, customer_id)
-    loans = await customers.list_loans(ctx.db, ctx.caller, customer.id)
+    loans = await customer_loans.list_loans(ctx.db, ctx.caller, customer.id)
     pg, per = page_params(ctx.request, default=20)
-    timeline = paged_list(await customers.timeline(ctx.db, ctx.caller, customer.id), pg, per)
+    timeline = paged_list(await customer_timeline.timeline(ctx.db, ctx.caller, customer.id), pg, per)
     officer = None
     if customer.assigned_collection_officer_id:
         officer = dict(await officers(ctx)).get(str(customer.assigned_collection_officer_id))
@@ -117,7 +116,7 @@ async def customer_detail(ctx: CtxDep, customer_id: int) -> Response:
 
         accounts = await debtors.accounts_of_customer(ctx.db, ctx.caller, customer.id)
     return page(ctx, "agents/customer.html", customer=customer, loans=loans, timeline=timeline, officer=officer,
-                can_delete=ctx.can_write and ctx.is_manager, accounts=accounts)
+                can_delete=customers.may_delete(ctx.caller), accounts=accounts)
 
 
 @router.get("/customers/{customer_id:int}/edit")
@@ -172,7 +171,7 @@ async def create_loan(ctx: CtxDep) -> Response:
     customer = await customers.get_customer(ctx.db, ctx.caller, int(values["customer_id"])
                                             if values["customer_id"].isdigit() else 0)
     try:
-        loan = await customers.create_loan(ctx.db, ctx.caller, values)
+        loan = await customer_loans.create_loan(ctx.db, ctx.caller, values)
     except ValidationFailed as exc:
         return await _loan_form(ctx, FormState(values).error(exc), customer, 400)
     return redirect(ctx.request, f"/app/loans/{loan.id}", flash=f"Loan {loan.loan_account_number} added.")
@@ -181,7 +180,7 @@ async def create_loan(ctx: CtxDep) -> Response:
 async def _interactions(ctx: Ctx, loan: Loan) -> list[tuple[str, Any]]:
     rows: list[tuple[str, Any]] = []
     for kind in INTERACTION_TYPES:
-        rows.extend((kind, r) for r in await customers.list_interactions(ctx.db, ctx.caller, kind, loan.id))
+        rows.extend((kind, r) for r in await customer_interactions.list_interactions(ctx.db, ctx.caller, kind, loan.id))
     rows.sort(key=lambda kr: (kr[1].timestamp, kr[1].id), reverse=True)
     return rows
 
@@ -198,7 +197,7 @@ async def _loan_page(ctx: Ctx, loan: Loan, form: FormState, status: int = 200) -
 
 @router.get("/loans/{loan_id:int}")
 async def loan_detail(ctx: CtxDep, loan_id: int) -> Response:
-    loan = await customers.get_loan(ctx.db, ctx.caller, loan_id)
+    loan = await customer_loans.get_loan(ctx.db, ctx.caller, loan_id)
     types = recordable_types(ctx)
     return await _loan_page(ctx, loan, FormState({"interaction_type": types[0] if types else "",
                                                   "disposition": "", "next_call_date": "", "comment": ""}))
@@ -209,7 +208,7 @@ async def _record(ctx: Ctx, loan_id: int, form: Any) -> tuple[FormState, Any]:
     kind = state.values["interaction_type"] or (recordable_types(ctx) or ["calling"])[0]
     state.values["interaction_type"] = kind
     try:
-        row = await customers.create_interaction(
+        row = await customer_interactions.create_interaction(
             ctx.db, ctx.caller, kind,
             {"loan_id": loan_id, "disposition": state.values["disposition"],
              "next_call_date": state.values["next_call_date"] or None, "comment": state.values["comment"]})
@@ -222,7 +221,7 @@ async def _record(ctx: Ctx, loan_id: int, form: Any) -> tuple[FormState, Any]:
 
 @router.post("/loans/{loan_id:int}/interactions")
 async def record_interaction(ctx: CtxDep, loan_id: int) -> Response:
-    loan = await customers.get_loan(ctx.db, ctx.caller, loan_id)
+    loan = await customer_loans.get_loan(ctx.db, ctx.caller, loan_id)
     state, row = await _record(ctx, loan.id, await ctx.form())
     if row is None:
         return await _loan_page(ctx, loan, state, 400)
@@ -236,7 +235,7 @@ async def record_interaction(ctx: CtxDep, loan_id: int) -> Response:
 @router.get("/queue")
 async def work_queue(ctx: CtxDep) -> Response:
     today = local_today(ctx)
-    due = await customers.due_interactions(ctx.db, ctx.caller, today)
+    due = await customer_interactions.due_interactions(ctx.db, ctx.caller, today)
     pg, per = page_params(ctx.request, default=25)
     items = paged_list(due, pg, per)
     types = recordable_types(ctx)
@@ -247,7 +246,7 @@ async def work_queue(ctx: CtxDep) -> Response:
 
 @router.post("/queue/{loan_id:int}")
 async def queue_record(ctx: CtxDep, loan_id: int) -> Response:
-    loan = await customers.get_loan(ctx.db, ctx.caller, loan_id)
+    loan = await customer_loans.get_loan(ctx.db, ctx.caller, loan_id)
     form = await ctx.form()
     state, row = await _record(ctx, loan.id, form)
     customer = await customers.get_customer(ctx.db, ctx.caller, loan.customer_id)

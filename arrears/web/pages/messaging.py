@@ -19,9 +19,10 @@ from arrears.debtors import service as debtors
 from arrears.debtors.models import DebtorReport, DebtorSnapshot
 from arrears.errors import DomainError, Forbidden, ValidationFailed
 from arrears.identity import service as identity
-from arrears.messaging import optouts, rules
+from arrears.messaging import contact_settings as contact_rule_settings
+from arrears.messaging import optouts, rules, upload_send
 from arrears.messaging import service as messaging
-from arrears.messaging import stats as message_stats
+from arrears.messaging.log import visible_log
 from arrears.messaging.models import CHANNELS
 from arrears.messaging.providers import ProviderNotConfigured, resolve
 from arrears.messaging.segments import count_segments
@@ -107,12 +108,8 @@ async def log(ctx: CtxDep) -> Response:
     if f["upload"]:
         report = await debtors.get_report(ctx.db, ctx.caller, f["upload"])
         summary = await messaging.upload_summary(ctx.db, ctx.caller, report.id)
-    q = message_stats.message_log(ctx.caller, status=f["status"] or None, channel=f["channel"] or None,
-                         upload_id=key_of(report) if report else None, search=f["search"] or None)
-    if report is None and not ctx.is_manager:
-        from arrears.messaging.models import Message
-
-        q = q.where(Message.user_id == ctx.caller.user_id)  # officers see what they sent
+    q = visible_log(ctx.caller, status=f["status"] or None, channel=f["channel"] or None,
+                    upload_id=key_of(report) if report else None, search=f["search"] or None)
     pg, per = page_params(ctx.request)
     rows = await paged_query(ctx.db, q, pg, per)
     # Refresh while messages wait to go out, or were sent lately and may still get a receipt.
@@ -261,7 +258,7 @@ async def _send_page(ctx: Ctx, report: DebtorReport | None, form: FormState, *, 
     views = await messaging.available_templates(ctx.db, ctx.caller)
     context: dict[str, Any] = {"report": report, "form": form, "templates": views, "confirm": confirm,
                                "placeholders": PLACEHOLDERS, "tab": "send",
-                               "can_override": ctx.caller.role in messaging.CAP_OVERRIDERS}
+                               "can_override": messaging.may_override_cap(ctx.caller)}
     if report is not None:
         context["plan"] = await plan(ctx, report, form.get("body"))
         chosen = context["plan"]["reachable"][0] if context["plan"]["reachable"] else None
@@ -313,8 +310,8 @@ async def send(ctx: CtxDep) -> Response:
     state = _send_state(form)
     accounts = await selected_accounts(ctx, report)
     try:
-        outcome = await messaging.send_to_accounts(ctx.db, ctx.caller, [str(key_of(a)) for a in accounts],
-                                                   state.get("body"), override_cap=bool(state.get("override_cap")))
+        outcome = await upload_send.send_to_accounts(ctx.db, ctx.caller, [str(key_of(a)) for a in accounts],
+                                                     state.get("body"), override_cap=bool(state.get("override_cap")))
     except ValidationFailed as exc:
         if exc.code == "INVALID_TEMPLATE":
             state.add("body", exc.message)
@@ -358,9 +355,8 @@ async def add_opt_out(ctx: CtxDep) -> Response:
         phone = try_parse_phone(recipient, region_or_default(identity.org_setting(ctx.org, "default_region")))
         recipient = phone.digits if phone else recipient
     try:
-        await optouts.add(ctx.db, ctx.org.id, channel=state.values["channel"] or "all",
-                          recipient=recipient, source="api",
-                          reason=state.values["reason"] or None, actor=ctx.caller.actor)
+        await optouts.opt_out(ctx.db, ctx.caller, channel=state.values["channel"] or "all",
+                              recipient=recipient, reason=state.values["reason"] or None)
     except ValidationFailed as exc:
         state.error(exc, {"customer": "recipient"})
         return await _opt_outs_page(ctx, state, 400)
@@ -369,15 +365,14 @@ async def add_opt_out(ctx: CtxDep) -> Response:
 
 @router.post("/opt-outs/{opt_out_id}/delete")
 async def remove_opt_out(ctx: CtxDep, opt_out_id: str) -> Response:
-    ctx.require_write()
-    await optouts.remove(ctx.db, ctx.org.id, opt_out_id, actor=ctx.caller.actor)
+    await optouts.opt_in(ctx.db, ctx.caller, opt_out_id)
     return redirect(ctx.request, "/app/messaging/opt-outs", flash="Opt-out removed.")
 
 
 # ------------------------------------------------------------------ contact rules
 
 
-CONTACT_FIELDS = ("contact_hours", "holiday_country", "contact_cap", "contact_cap_window")
+CONTACT_FIELDS = contact_rule_settings.CONTACT_FIELDS
 
 
 @router.get("/settings")
@@ -403,23 +398,8 @@ async def save_contact_settings(ctx: CtxDep) -> Response:
     ctx.require_admin()
     form = await ctx.form()
     state = FormState({k: text(form, k) for k in CONTACT_FIELDS})
-    v = state.values
-    v["contact_hours"] = "off" if v["contact_hours"] == "off" else "on"
-    if v["holiday_country"] and (len(v["holiday_country"]) != 2 or not v["holiday_country"].isalpha()):
-        state.add("holiday_country", "Use a two-letter country code such as ZA.")
-    if v["contact_cap"] and (not v["contact_cap"].isdigit()):
-        state.add("contact_cap", "Use a whole number: 0 for no cap, 1 for one message per window, …")
-    if v["contact_cap_window"]:
-        from arrears.messaging.durations import parse_duration
-
-        try:
-            if parse_duration(v["contact_cap_window"]) <= timedelta(0):
-                raise ValueError("the window must be longer than zero")
-        except ValueError as exc:
-            state.add("contact_cap_window", f"{exc}. Write a duration such as 24h or 168h.")
-    if not state.ok:
-        return _settings_page(ctx, state, 400)
-    values = {k: (v[k].upper() if k == "holiday_country" else v[k]) for k in CONTACT_FIELDS}
-    await identity.set_org_settings(ctx.db, ctx.org, values, actor=ctx.caller.actor)
+    try:
+        await contact_rule_settings.save_contact_settings(ctx.db, ctx.caller, ctx.org, state.values)
+    except ValidationFailed as exc:
+        return _settings_page(ctx, state.error(exc), 400)
     return redirect(ctx.request, "/app/messaging/settings", flash="Contact rules saved.")
-

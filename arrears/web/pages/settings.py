@@ -187,13 +187,7 @@ async def change_access(ctx: CtxDep, user_id: int) -> Response:
     ctx.require_admin()
     form = await ctx.form()
     access = text(form, "access")
-    members = {u.id: u for u in await identity.list_users(ctx.db, ctx.caller)}
-    user = members.get(user_id)
-    if user is None:
-        raise NotFound(f"User {user_id} not found")
-    if user.id == ctx.caller.user_id:
-        raise ValidationFailed("You cannot change your own access; ask another admin.")
-    await identity.add_membership(ctx.db, user, ctx.org.id, access)
+    user = await admin.change_access(ctx.db, ctx.caller, user_id, access)
     return redirect(ctx.request, "/app/settings/users",
                     flash=f"{user.username} now has {'read and write' if access == 'write' else 'read-only'} access.")
 

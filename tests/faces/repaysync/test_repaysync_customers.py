@@ -333,7 +333,7 @@ async def test_events_record_before_and_after(client, rs):
 
 
 async def test_timeline_newest_first_with_registered_sources(client, rs):
-    from arrears.customers import service
+    from arrears.customers import timeline as service
     from arrears.customers.schemas import TimelineEntry
 
     acme = await rs.tenant()

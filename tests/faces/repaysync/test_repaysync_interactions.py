@@ -8,8 +8,8 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select, update
 
+from arrears.customers.interactions import CALLING_DISPOSITIONS, FIELD_DISPOSITIONS
 from arrears.customers.models import Interaction
-from arrears.customers.service import CALLING_DISPOSITIONS, FIELD_DISPOSITIONS
 from arrears.db import transaction, utcnow
 from arrears.events import DomainEvent
 

@@ -15,7 +15,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from _csv import _reader
+    from _csv import Reader
 
 UTF8_BOM = codecs.BOM_UTF8
 UTF16_BOMS = (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)
@@ -58,7 +58,7 @@ def pick_delimiter(header: str, known: Callable[[str], bool] | None = None) -> s
     return best
 
 
-def records(text: str, delimiter: str) -> _reader:
+def records(text: str, delimiter: str) -> Reader:
     """csv.reader over the text (quoted newlines kept), with cells up to MAX_FIELD. The reader's
     `line_num` is the file line a record ends on."""
     csv.field_size_limit(max(csv.field_size_limit(), MAX_FIELD))

@@ -21,7 +21,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Table, insert
+from sqlalchemy import insert
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from arrears.db import get_engine, transaction
@@ -39,7 +39,7 @@ Prepare = Callable[[AsyncSession, list[Any]], Awaitable[list[dict[str, Any]]]]
 @dataclass(frozen=True, eq=False)
 class RequestLog:
     name: str
-    table: Table
+    table: Any  # the model's Table (Model.__table__)
     queued: bool = False
     prepare: Prepare | None = None  # rows → column dicts; by default the rows are column dicts
 

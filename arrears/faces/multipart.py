@@ -78,7 +78,7 @@ class _Parts(Generic[S]):
         self.current: S | None = None
         self.done = False
 
-    def callbacks(self) -> dict[str, Any]:
+    def callbacks(self) -> Any:  # python-multipart's MultipartCallbacks
         return {"on_part_begin": self.on_part_begin, "on_header_field": self.on_header_field,
                 "on_header_value": self.on_header_value, "on_header_end": self.on_header_end,
                 "on_headers_finished": self.on_headers_finished, "on_part_data": self.on_part_data,

@@ -343,7 +343,7 @@ async def caller_for_user(session: AsyncSession, user_id: int, org_id: int | Non
                                   .where(Membership.user_id == user.id))).all()
     memberships = {r.org_id: r.access for r in rows}
     org = org_id if org_id in memberships else user.primary_org_id
-    if org not in memberships:
+    if org is None or org not in memberships:
         raise Forbidden("You are not a member of any organisation")
     return Caller(kind="user", org_id=org, user=user, role=user.role, access=memberships[org],
                   memberships=memberships)

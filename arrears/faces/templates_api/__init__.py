@@ -114,7 +114,7 @@ async def create_template(body: TemplateIn, session: SessionDep, caller: ApiCall
 @router.post("/templates/validate", summary="Check a template without saving it")
 async def validate(body: TemplateCheck, caller: ApiCaller) -> dict[str, Any]:
     _scope(caller, "templates:read", "templates:write")
-    problems = []
+    problems: list[Any] = []
     try:
         template_store.validate_template_parts(body.channel, body.body, body.subject)
     except ValidationFailed as exc:

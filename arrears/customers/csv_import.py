@@ -1,24 +1,20 @@
-"""Reading an uploaded CSV: its encoding, its delimiter, its header, and its rows with the line
-each starts on. What the rows mean is the service's business; this module only reads.
-
-UTF-8 (with or without a byte-order mark), UTF-16 with a BOM (Excel's "Unicode text") and
-Windows-1252 (Excel's "CSV" on Windows in South Africa) are all read. Headers are matched
+"""Reading an uploaded CSV of customers or interactions: its header and its rows with the line
+each starts on. What the rows mean is the service's business; this module only reads. The
+encoding and the delimiter are read as every CSV import reads them (arrears.csvfiles). Headers are matched
 loosely: `Address Line 1`, `address_line_1` and `ADDRESS-LINE-1` are the same column.
 """
 
 from __future__ import annotations
 
-import codecs
 import csv
-import io
 import re
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 
+from arrears import csvfiles
 from arrears.errors import ValidationFailed
 
-DELIMITERS = (",", ";", "\t", "|")
-MAX_FIELD = 1024 * 1024  # one cell; a stray quote otherwise swallows the rest of the file
+decode = csvfiles.decode  # the same decoding as every CSV import
 _NON_WORD = re.compile(r"[^a-z0-9]+")
 
 
@@ -26,18 +22,6 @@ class CsvError(ValidationFailed):
     """The file as a whole cannot be read: rendered as {"error": "…"}, nothing is imported."""
 
     code = "INVALID_FILE"
-
-
-def decode(content: bytes) -> str:
-    if content.startswith(codecs.BOM_UTF8):
-        return content[len(codecs.BOM_UTF8):].decode("utf-8", errors="replace")
-    if content.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
-        return content.decode("utf-16", errors="replace")
-    try:
-        return content.decode("utf-8")
-    except UnicodeDecodeError:
-        # Windows-1252 leaves five bytes undefined; they become U+FFFD rather than an error.
-        return content.decode("cp1252", errors="replace")
 
 
 def normalise_header(name: str) -> str:
@@ -60,7 +44,7 @@ class Table:
 
     def rows(self) -> Iterator[Row]:
         """Every non-blank record after the header."""
-        reader = csv.reader(io.StringIO(self.text, newline=""), delimiter=self.delimiter)
+        reader = csvfiles.records(self.text, self.delimiter)
         width = len(self.columns)
         line = 1
         try:
@@ -90,18 +74,18 @@ def read_table(content: bytes, *, columns: Sequence[str], required: Sequence[str
                        "and upload that.")
     if content.startswith(b"%PDF"):
         raise CsvError("This is a PDF file; upload a CSV file.")
-    text = decode(content)
+    text = csvfiles.decode(content)
     if "\x00" in text[:4096]:
         raise CsvError("This is not a text file; upload a CSV file.")
     aliases = aliases or {}
     expected = ", ".join(columns)
 
-    first_line = next((ln for ln in text.splitlines() if ln.strip()), "")
-    delimiter = _pick_delimiter(first_line, columns, aliases)
+    delimiter = csvfiles.pick_delimiter(
+        csvfiles.first_line(text), lambda c: aliases.get(normalise_header(c), normalise_header(c)) in columns)
     header: list[str] = []
     header_index = -1
     try:
-        for index, record in enumerate(csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)):
+        for index, record in enumerate(csvfiles.records(text, delimiter)):
             if any(cell.strip() for cell in record):
                 header, header_index = record, index
                 break
@@ -126,19 +110,4 @@ def read_table(content: bytes, *, columns: Sequence[str], required: Sequence[str
             missing.append(" or ".join(group))
     if missing:
         raise CsvError(f"Missing required column(s): {', '.join(missing)}. The columns are: {expected}.")
-    csv.field_size_limit(max(csv.field_size_limit(), MAX_FIELD))
     return Table(columns=names, text=text, delimiter=delimiter, header_index=header_index)
-
-
-def _pick_delimiter(line: str, columns: Sequence[str], aliases: Mapping[str, str]) -> str:
-    """The delimiter that splits the header into the most known column names (comma on a tie)."""
-    best, best_score = ",", -1
-    for d in DELIMITERS:
-        try:
-            cells = next(csv.reader([line], delimiter=d))
-        except (StopIteration, csv.Error):
-            continue
-        score = sum(1 for c in cells if aliases.get(normalise_header(c), normalise_header(c)) in columns)
-        if score > best_score:
-            best, best_score = d, score
-    return best

@@ -14,6 +14,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from arrears import validation
 from arrears.errors import DomainError
 
 log = logging.getLogger("arrears.errors")
@@ -106,23 +107,9 @@ def render(request: Request, p: Problem) -> JSONResponse:
     return JSONResponse(body, status_code=p.status, headers=p.headers)
 
 
-def _field_name(loc: tuple[Any, ...]) -> str:
-    parts = [str(x) for x in loc if x not in ("body", "query", "path", "header", "form", "cookie")]
-    return ".".join(parts) or "non_field_errors"
-
-
-def _validation_problem(exc: RequestValidationError) -> Problem:
-    fields: dict[str, list[str]] = {}
-    for err in exc.errors():
-        name = _field_name(tuple(err.get("loc", ())))
-        msg = err.get("msg", "Invalid value")
-        if err.get("type") == "missing":
-            msg = "This field is required."
-        elif msg.startswith("Value error, "):
-            msg = msg[len("Value error, "):]
-        fields.setdefault(name, []).append(msg)
-    summary = "; ".join(f"{k}: {' '.join(v)}" for k, v in fields.items())
-    return Problem(400, "VALIDATION_ERROR", f"Invalid request: {summary}", field_errors=fields)
+def validation_problem(exc: RequestValidationError) -> Problem:
+    err = validation.validation_failed(exc)
+    return Problem(400, err.code, err.message, field_errors=err.field_errors)
 
 
 def install(app: FastAPI) -> None:
@@ -133,7 +120,7 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
-        return render(request, _validation_problem(exc))
+        return render(request, validation_problem(exc))
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:

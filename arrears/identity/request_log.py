@@ -11,10 +11,12 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from arrears.db import transaction
+from arrears import request_logs
+from arrears.db import utcnow
 from arrears.identity.caller import Caller
 from arrears.identity.models import RequestLog
 
+LOG = request_logs.RequestLog("RepaySync API", RequestLog.__table__)
 MAX_PAYLOAD = 4000
 REDACTED = "[REDACTED]"
 _SECRET_KEY = re.compile(r"pass|token|secret|access|refresh|authorization|api[_-]?key|^key$", re.I)
@@ -81,14 +83,13 @@ class RequestLogMiddleware:
             await self.app(scope, recv, snd)
         finally:
             state = scope.get("state", {})
-            row = RequestLog(
-                org_id=state.get("org_id"), user_id=state.get("user_id"), method=scope["method"],
-                endpoint=scope["path"],
-                request_payload=payload_text(bytes(req_body), headers.get("content-type", "")),
-                response_payload=payload_text(bytes(resp_body), "application/json"),
-                status_code=status, duration_ms=int((time.perf_counter() - started) * 1000))
-            async with transaction() as s:
-                s.add(row)
+            await request_logs.record(LOG, {
+                "org_id": state.get("org_id"), "user_id": state.get("user_id"), "method": scope["method"],
+                "endpoint": scope["path"],
+                "request_payload": payload_text(bytes(req_body), headers.get("content-type", "")),
+                "response_payload": payload_text(bytes(resp_body), "application/json"),
+                "status_code": status, "duration_ms": int((time.perf_counter() - started) * 1000),
+                "created_at": utcnow()})
 
 
 async def list_logs(session: AsyncSession, caller: Caller, limit: int = 1000) -> list[RequestLog]:

@@ -364,39 +364,61 @@ async def caller_for_user(session: AsyncSession, user_id: int, org_id: int | Non
                                   .where(Membership.user_id == user.id))).all()
     memberships = {r.org_id: r.access for r in rows}
     org = org_id if org_id in memberships else user.primary_org_id
-    if org not in memberships:
+    if org is None or org not in memberships:
         raise Forbidden("You are not a member of any organisation")
     return Caller(kind="user", org_id=org, user=user, role=user.role, access=memberships[org],
                   memberships=memberships)
 
 
+_KEY_FORMATS = {"pct_": re.compile(r"pct_[0-9a-f]{64}"),
+                "ins_": re.compile(r"ins_[a-z0-9]{12,}_[A-Za-z0-9_-]{20,}")}
+# Writing last_used_at on every request would turn reads into writes; a minute is precise enough.
+LAST_USED_PRECISION = timedelta(seconds=60)
+
+
 async def _resolve_key(session: AsyncSession, raw: str) -> Caller:
-    fmt_ok = (re.fullmatch(r"pct_[0-9a-f]{64}", raw) is not None
-              or re.fullmatch(r"ins_[a-z0-9]{12,}_[A-Za-z0-9_-]{20,}", raw) is not None)
-    if not fmt_ok:
+    caller, _ = await resolve_api_key(session, raw)
+    return caller
+
+
+async def resolve_api_key(session: AsyncSession, raw: str) -> tuple[Caller, Organisation]:
+    """An API key → its caller and its organisation, read in one query (every face's key goes
+    through here; the organisation's status is the caller's to check, see `require_active`).
+
+    401 codes, in this order: format, unknown, revoked, expired."""
+    pattern = _KEY_FORMATS.get(raw[:4])
+    if pattern is None or pattern.fullmatch(raw) is None:
         raise Unauthorized("API key not found or invalid format", code="INVALID_API_KEY")
-    key = await session.scalar(select(ApiKey).where(ApiKey.key_hash == crypto.hash_key(raw)))
-    if key is None:
+    row = (await session.execute(
+        select(ApiKey, Organisation).join(Organisation, Organisation.id == ApiKey.org_id)
+        .where(ApiKey.key_hash == crypto.hash_key(raw)))).first()
+    if row is None:
         raise Unauthorized("API key not found or invalid format", code="INVALID_API_KEY")
+    key, org = row
     now = utcnow()
     if key.revoked_at is not None:
         raise Unauthorized("API key has been revoked", code="API_KEY_REVOKED")
     if key.expires_at is not None and key.expires_at <= now:
         raise Unauthorized("API key has expired", code="API_KEY_EXPIRED")
-    # Writing last_used_at on every request would turn reads into writes; a minute is precise enough.
-    # The row is written only when no other transaction holds it (SKIP LOCKED, PostgreSQL): a
-    # long request using the key would otherwise make each of the key's requests wait for it.
-    cutoff = now - timedelta(seconds=60)
-    if key.last_used_at is None or key.last_used_at < cutoff:
-        free = (select(ApiKey.id).where(ApiKey.id == key.id, or_(ApiKey.last_used_at.is_(None),
-                                                                  ApiKey.last_used_at < cutoff))
-                .with_for_update(skip_locked=True))
-        stamp = (update(ApiKey).where(ApiKey.id.in_(free)).values(last_used_at=now)
-                 .execution_options(synchronize_session=False))
-        if await _write_courtesy(session, stamp):
-            set_committed_value(key, "last_used_at", now)
-    return Caller(kind="api_key", org_id=key.org_id, api_key=key, access="write",
-                  scopes=frozenset(key.scopes or ()))
+    await _stamp_last_used(session, key, now)
+    caller = Caller(kind="api_key", org_id=key.org_id, api_key=key, access="write",
+                    scopes=frozenset(key.scopes or ()))
+    return caller, org
+
+
+async def _stamp_last_used(session: AsyncSession, key: ApiKey, now: datetime) -> None:
+    """The row is written only when no other transaction holds it (SKIP LOCKED, PostgreSQL): a
+    long request using the key would otherwise make each of the key's requests wait for it."""
+    cutoff = now - LAST_USED_PRECISION
+    if key.last_used_at is not None and key.last_used_at >= cutoff:
+        return
+    free = (select(ApiKey.id).where(ApiKey.id == key.id, or_(ApiKey.last_used_at.is_(None),
+                                                              ApiKey.last_used_at < cutoff))
+            .with_for_update(skip_locked=True))
+    stamp = (update(ApiKey).where(ApiKey.id.in_(free)).values(last_used_at=now)
+             .execution_options(synchronize_session=False))
+    if await _write_courtesy(session, stamp):
+        set_committed_value(key, "last_used_at", now)
 
 
 async def _write_courtesy(session: AsyncSession, stmt: Any) -> bool:
@@ -422,7 +444,11 @@ async def _write_courtesy(session: AsyncSession, stmt: Any) -> bool:
 
 
 async def require_active_org(session: AsyncSession, caller: Caller) -> Organisation:
-    org = await get_org(session, caller.org_id)
+    # An API key's organisation is already in the session (read with the key): no second query.
+    return require_active(await get_org(session, caller.org_id))
+
+
+def require_active(org: Organisation) -> Organisation:
     if org.status != "active":
         raise DomainError("This organisation is inactive", code="ORG_INACTIVE", status=403)
     return org

@@ -8,6 +8,8 @@ when its turn comes.
 
 from __future__ import annotations
 
+import uuid
+
 from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -178,6 +180,37 @@ async def list_for(session: AsyncSession, org_id: int, *, channel: str | None = 
     rows = (await session.scalars(q.order_by(OptOut.created_at.desc(), OptOut.id.desc())
                                   .offset(offset).limit(limit))).all()
     return list(rows), int(total)
+
+
+async def customer_ref(session: AsyncSession, org_id: int, value: int | str | None) -> int | None:
+    """The organisation's customer named by an integer id or a UUID (404 for another tenant's)."""
+    if value is None:
+        return None
+    q = select(Customer.id).where(Customer.org_id == org_id)
+    if isinstance(value, int) or (isinstance(value, str) and value.isdigit()):
+        ident = int(value)
+        if ident >= 2**31:
+            raise NotFound(f"Customer {value} not found")
+        q = q.where(Customer.id == ident)
+    else:
+        try:
+            q = q.where(Customer.uuid == uuid.UUID(str(value)))
+        except ValueError:
+            raise NotFound(f"Customer {value} not found") from None
+    found = await session.scalar(q)
+    if found is None:
+        raise NotFound(f"Customer {value} not found")
+    return int(found)
+
+
+async def customer_uuids(session: AsyncSession, org_id: int, rows: list[OptOut]) -> dict[int, str]:
+    """The UUIDs of the organisation's customers these opt-outs name, by integer id."""
+    ids = {r.customer_id for r in rows if r.customer_id is not None}
+    if not ids:
+        return {}
+    found = await session.execute(select(Customer.id, Customer.uuid)
+                                  .where(Customer.org_id == org_id, Customer.id.in_(ids)))
+    return {r[0]: str(r[1]) for r in found}
 
 
 async def customers_with_phone(session: AsyncSession, org_id: int, number: str) -> list[int]:

@@ -12,7 +12,8 @@ from typing import Any
 from sqlalchemy import case, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from arrears.db import isoz, transaction, utcnow
+from arrears import request_logs
+from arrears.db import isoz, utcnow
 from arrears.errors import ValidationFailed
 from arrears.partners import ratelimits
 from arrears.partners.models import ApiClient, PartnerRequest, WebhookSubscription
@@ -26,17 +27,19 @@ TOP_ENDPOINTS = 50
 TOP_ERRORS = 10
 
 
+LOG = request_logs.RequestLog("partner usage", PartnerRequest.__table__)
+
+
 async def record_request(*, org_id: int | None, client_id: uuid.UUID | None, api_key_id: uuid.UUID | None,
                          user_id: int | None, method: str, endpoint: str, status_code: int,
                          duration_ms: int, at: datetime | None = None) -> None:
     """Store one request in its own transaction (the request's own one has ended by now)."""
     at = (at or utcnow()).astimezone(UTC)
-    row = PartnerRequest(org_id=org_id, client_id=client_id, api_key_id=api_key_id, user_id=user_id,
-                         method=method[:10], endpoint=endpoint[:255], status_code=status_code,
-                         duration_ms=max(0, duration_ms), day=at.strftime("%Y-%m-%d"),
-                         hour=at.strftime("%Y-%m-%dT%H"), created_at=at)
-    async with transaction() as s:
-        s.add(row)
+    await request_logs.record(LOG, {
+        "org_id": org_id, "client_id": client_id, "api_key_id": api_key_id, "user_id": user_id,
+        "method": method[:10], "endpoint": endpoint[:255], "status_code": status_code,
+        "duration_ms": max(0, duration_ms), "day": at.strftime("%Y-%m-%d"),
+        "hour": at.strftime("%Y-%m-%dT%H"), "created_at": at})
 
 
 def _period(date_from: datetime | None, date_to: datetime | None) -> tuple[datetime, datetime]:

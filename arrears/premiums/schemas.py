@@ -10,7 +10,6 @@ bank account and ID numbers are masked to their last four characters.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
 from datetime import date
 from decimal import Decimal, InvalidOperation
 from typing import Annotated, Any
@@ -19,6 +18,7 @@ import phonenumbers
 from email_validator import EmailNotValidError, validate_email
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, model_validator
 
+from arrears import validation
 from arrears.db import isoz
 from arrears.errors import ValidationFailed
 from arrears.premiums import banking
@@ -258,11 +258,6 @@ BULK_MAX = 100
 # ---------------------------------------------------------------- validation → error codes
 
 
-def field_name(loc: Iterable[Any]) -> str:
-    parts = [str(x) for x in loc if x not in ("body", "query", "path", "header")]
-    return ".".join(parts) or "non_field_errors"
-
-
 def code_for_fields(field_errors: dict[str, list[str]]) -> str:
     """`INVALID_STATUS` when only a status value was wrong, else `VALIDATION_ERROR`."""
     if field_errors and all(name.rsplit(".", 1)[-1] == "status" for name in field_errors):
@@ -272,18 +267,8 @@ def code_for_fields(field_errors: dict[str, list[str]]) -> str:
 
 
 def validation_failed(exc: ValidationError, prefix: str = "") -> ValidationFailed:
-    fields: dict[str, list[str]] = {}
-    for err in exc.errors():
-        name = prefix + field_name(err.get("loc", ()))
-        msg = err.get("msg", "invalid value")
-        if err.get("type") == "missing":
-            msg = "This field is required."
-        elif msg.startswith("Value error, "):
-            msg = msg[len("Value error, "):]
-        fields.setdefault(name, []).append(msg)
-    summary = "; ".join(f"{k}: {' '.join(v)}" for k, v in fields.items())
-    return ValidationFailed(f"Invalid request: {summary}", code=code_for_fields(fields),
-                            field_errors=fields)
+    fields = validation.field_errors(exc.errors(), prefix=prefix)
+    return ValidationFailed(validation.summary(fields), code=code_for_fields(fields), field_errors=fields)
 
 
 def parse_collection_update(raw: Any) -> CollectionUpdateIn:

@@ -1,8 +1,9 @@
 """The premium face's request log (`GET /api/webhooks/logs`): one row per request to
 `/api/webhooks/…`, with the key used, the answer's status and the processing time.
 
-Rows are written off the request path: `submit()` queues the entry and a writer inserts the
-queue in one statement per FLUSH_INTERVAL, in its own transaction. A request therefore pays no
+Rows are written off the request path: `submit()` queues the entry and arrears.request_logs (the
+one writer of per-request logs) inserts the queue in one statement per FLUSH_INTERVAL, in its own
+transaction. A request therefore pays no
 extra round trip for its log line, and a failed request (whose transaction rolled back) is logged
 the same way as a successful one. Reading the log first flushes this process's queue; entries of
 other processes appear within FLUSH_INTERVAL. The audit trail is `domain_events`, written in the
@@ -11,18 +12,17 @@ request's transaction; this log is the captive's activity view.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import uuid
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, insert, select
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
 
-from arrears import paging
-from arrears.db import get_engine, transaction, utcnow
+from arrears import paging, request_logs
+from arrears.db import utcnow
 from arrears.identity.models import ApiKey
 from arrears.paging import Page, PageRule
 from arrears.premiums.models import WebhookLog
@@ -33,10 +33,6 @@ DEFAULT_LIMIT = 50
 MAX_LIMIT = 100
 # The premium face's paging: page, limit (default 50, at most 100).
 PAGES = PageRule(DEFAULT_LIMIT, MAX_LIMIT, size_name="limit")
-# Seconds between writes: a write is a transaction of its own (three round trips), so at low
-# rates a short interval costs the requests a round trip each; a reader flushes its own
-# process's queue first anyway.
-FLUSH_INTERVAL = 1.0
 
 
 @dataclass(frozen=True)
@@ -66,71 +62,35 @@ class LogEntry:
                 "ip": self.ip, "created_at": self.created_at or utcnow()}
 
 
-class _Writer:
-    """Per event loop and database: a queue of entries and the task that writes it."""
-
-    def __init__(self) -> None:
-        self._queues: dict[tuple[asyncio.AbstractEventLoop, AsyncEngine], list[LogEntry]] = {}
-        self._timers: dict[asyncio.AbstractEventLoop, asyncio.Task[None]] = {}
-        self._writes: set[asyncio.Task[None]] = set()
-
-    def submit(self, entry: LogEntry) -> None:
-        loop = asyncio.get_running_loop()
-        if entry.created_at is None:
-            entry = replace(entry, created_at=utcnow())
-        self._queues.setdefault((loop, get_engine()), []).append(entry)
-        timer = self._timers.get(loop)
-        if timer is None or timer.done():
-            self._timers[loop] = loop.create_task(self._flush_later(), name="webhook-log-flush")
-
-    async def _flush_later(self) -> None:
-        await asyncio.sleep(FLUSH_INTERVAL)
-        await self.flush()
-
-    async def flush(self) -> None:
-        """Write this loop's queue now, and wait for every write of this loop in flight."""
-        loop = asyncio.get_running_loop()
-        for key in [k for k in self._queues if k[0] is loop]:
-            entries = self._queues.pop(key)
-            task = loop.create_task(_write(key[1], entries))
-            self._writes.add(task)
-            task.add_done_callback(self._writes.discard)
-        mine = [t for t in list(self._writes) if t.get_loop() is loop]
-        if mine:
-            await asyncio.gather(*mine, return_exceptions=True)
+async def _rows(session: AsyncSession, entries: list[LogEntry]) -> list[dict[str, Any]]:
+    """The entries as rows; a refused key's entry is filed under the key's captive."""
+    hashes = {e.key_hash for e in entries if e.org_id is None and e.key_hash}
+    keys: dict[str, Any] = {}
+    if hashes:
+        rows = await session.execute(select(ApiKey.key_hash, ApiKey.id, ApiKey.org_id, ApiKey.key_id)
+                                     .where(ApiKey.key_hash.in_(hashes)))
+        keys = {r.key_hash: r for r in rows}
+    values = []
+    for e in entries:
+        k = keys.get(e.key_hash or "") if e.org_id is None else None
+        if k is not None:
+            e = replace(e, org_id=k.org_id, api_key_id=k.id, api_key_prefix=k.key_id)
+        values.append(e.values())
+    return values
 
 
-async def _write(engine: AsyncEngine, entries: list[LogEntry]) -> None:
-    try:
-        async with transaction(engine=engine) as s:
-            hashes = {e.key_hash for e in entries if e.org_id is None and e.key_hash}
-            keys: dict[str, Any] = {}
-            if hashes:
-                rows = await s.execute(select(ApiKey.key_hash, ApiKey.id, ApiKey.org_id, ApiKey.key_id)
-                                       .where(ApiKey.key_hash.in_(hashes)))
-                keys = {r.key_hash: r for r in rows}
-            values = []
-            for e in entries:
-                k = keys.get(e.key_hash or "") if e.org_id is None else None
-                if k is not None:
-                    e = replace(e, org_id=k.org_id, api_key_id=k.id, api_key_prefix=k.key_id)
-                values.append(e.values())
-            # Core insert (one multi-row INSERT): the ORM's bulk path costs more CPU than the rows.
-            await s.execute(insert(WebhookLog.__table__), values)
-    except Exception:  # the log must never break anything
-        log.exception("could not write %d webhook log rows", len(entries))
-
-
-writer = _Writer()
+LOG = request_logs.RequestLog("webhook", WebhookLog.__table__, queued=True, prepare=_rows)
 
 
 def submit(entry: LogEntry) -> None:
-    """Queue one log line (written within FLUSH_INTERVAL)."""
-    writer.submit(entry)
+    """Queue one log line (written within request_logs.FLUSH_INTERVAL)."""
+    if entry.created_at is None:
+        entry = replace(entry, created_at=utcnow())
+    request_logs.submit(LOG, entry)
 
 
 async def flush() -> None:
-    await writer.flush()
+    await request_logs.flush()
 
 
 async def list_logs(session: AsyncSession, org_id: int, *, page: int = 1, limit: int = DEFAULT_LIMIT,

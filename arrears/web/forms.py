@@ -7,6 +7,7 @@ from typing import Any
 
 from starlette.datastructures import FormData
 
+from arrears import validation
 from arrears.errors import DomainError
 
 
@@ -59,17 +60,6 @@ def many(form: FormData, name: str) -> list[str]:
 
 
 def pydantic_errors(exc: Any) -> dict[str, list[str]]:
-    """A pydantic ValidationError as {field: [message]} under the names the form used (aliases)."""
-    out: dict[str, list[str]] = {}
-    for err in exc.errors():
-        loc = [str(x) for x in err.get("loc", ()) if not isinstance(x, int)]
-        name = loc[0] if loc else "__all__"
-        msg = str(err.get("msg", "Invalid value"))
-        if msg.startswith("Value error, "):
-            msg = msg[len("Value error, "):]
-        if err.get("type") == "missing":
-            msg = "This field is required."
-        elif err.get("type") == "string_too_short":
-            msg = "This field is required."
-        out.setdefault(name, []).append(msg)
-    return out
+    """A pydantic ValidationError as {field: [message]} under the names the form used (aliases);
+    a blank required text reads as missing."""
+    return validation.field_errors(exc.errors(), top_level=True, blank_is_missing=True)

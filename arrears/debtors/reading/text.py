@@ -9,9 +9,8 @@ import os
 from collections import Counter
 from pathlib import Path
 
-UTF8_BOM = codecs.BOM_UTF8
-UTF16_BOMS = (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)
-DELIMITERS: tuple[str, ...] = (",", ";", "\t", "|")
+# The candidates and marks every CSV import uses; this module keeps its own streaming checks.
+from arrears.csvfiles import DELIMITERS, UTF8_BOM, UTF16_BOMS
 
 _CHUNK = 1024 * 1024
 _ALLOWED_CONTROLS = frozenset("\t\n\r\f\v\x1a")  # \x1a: DOS end-of-file marker some exports append

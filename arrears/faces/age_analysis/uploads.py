@@ -10,7 +10,6 @@ from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import StreamingResponse
-from python_multipart.multipart import MultipartParser, parse_options_header
 
 from arrears.db import isoz, transaction
 from arrears.debtors import compare as compare_service
@@ -19,6 +18,7 @@ from arrears.debtors.models import DebtorReport, DebtorRowError, DebtorSnapshot
 from arrears.debtors.storage import StoredFile, UploadSink, remove_stored, too_large_error
 from arrears.downloads import SafeCsvWriter, content_disposition
 from arrears.errors import ValidationFailed
+from arrears.faces import multipart
 from arrears.faces.age_analysis.json import AamaJSONResponse
 from arrears.faces.deps import SessionDep, UserDep, current_caller, user_caller
 from arrears.paging import Page
@@ -131,67 +131,17 @@ def _int(value: str | None, name: str, default: int) -> int:
 
 async def _receive_file(request: Request, sink_for: Any) -> StoredFile:
     """Stream the multipart body: the `file` part goes to disk chunk by chunk as it arrives."""
-    content_type = request.headers.get("content-type", "")
-    kind, params = parse_options_header(content_type)
-    boundary = params.get(b"boundary")
-    if kind != b"multipart/form-data" or not boundary:
-        raise ValidationFailed("Send the file as multipart/form-data in a field named 'file'",
-                               field_errors={"file": ["This field is required."]},
-                               details={"file": ["This field is required."]})
-    state: dict[str, Any] = {"sink": None, "field": b"", "value": b"", "headers": {}, "current": None,
-                             "done": None, "error": None}
-
-    def on_header_field(data: bytes, start: int, end: int) -> None:
-        state["field"] += data[start:end]
-
-    def on_header_value(data: bytes, start: int, end: int) -> None:
-        state["value"] += data[start:end]
-
-    def on_header_end() -> None:
-        state["headers"][state["field"].decode("latin-1").lower()] = state["value"]
-        state["field"], state["value"] = b"", b""
-
-    def on_headers_finished() -> None:
-        disposition = state["headers"].get("content-disposition", b"")
-        _, options = parse_options_header(disposition)
-        name = options.get(b"name", b"").decode("utf-8", "replace")
-        if name == "file" and state["sink"] is None and "filename" in {k.decode() for k in options}:
-            filename = options.get(b"filename", b"").decode("utf-8", "replace")
-            state["sink"] = sink_for(filename)
-            state["current"] = state["sink"]
-        else:
-            state["current"] = None
-
-    def on_part_data(data: bytes, start: int, end: int) -> None:
-        if state["current"] is not None:
-            state["current"].write(data[start:end])
-
-    def on_part_end() -> None:
-        if state["current"] is not None:
-            state["done"] = state["current"]
-        state["current"] = None
-        state["headers"] = {}
-
-    parser = MultipartParser(boundary, {
-        "on_header_field": on_header_field, "on_header_value": on_header_value,
-        "on_header_end": on_header_end, "on_headers_finished": on_headers_finished,
-        "on_part_data": on_part_data, "on_part_end": on_part_end,
-    })
+    required = {"file": ["This field is required."]}
     try:
-        async for chunk in request.stream():
-            parser.write(chunk)
-        parser.finalize()
-    except BaseException:
-        if state["sink"] is not None:
-            state["sink"].discard()
-        raise
-    sink = state["done"]
-    if sink is None:
-        if state["sink"] is not None:
-            state["sink"].discard()
-        raise ValidationFailed("No file was sent: use a multipart field named 'file'",
-                               field_errors={"file": ["This field is required."]},
-                               details={"file": ["This field is required."]})
+        _, sink = await multipart.receive_file(request, sink_for)
+    except multipart.UploadProblem as exc:
+        if exc.kind == exc.NOT_MULTIPART:
+            raise ValidationFailed("Send the file as multipart/form-data in a field named 'file'",
+                                   field_errors=required, details=required) from None
+        if exc.kind == exc.NO_FILE:
+            raise ValidationFailed("No file was sent: use a multipart field named 'file'",
+                                   field_errors=required, details=required) from None
+        raise ValidationFailed(f"The upload could not be read as multipart/form-data: {exc.message}") from None
     return sink.finish()
 
 

@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict, field_validator
 from arrears.db import utcnow
 from arrears.downloads import content_disposition
 from arrears.errors import NotFound, ValidationFailed
+from arrears.faces import multipart
 from arrears.faces.collections.deps import Call, access, pagination, paging
 from arrears.paging import PageRequest
 from arrears.premiums.debit_orders import files as files_svc
@@ -174,14 +175,16 @@ async def download_file(file_id: str, call: Call = access(False)) -> Response:
 
 async def _upload(request: Request) -> tuple[bytes, str]:
     """The answer file: a multipart `file` field, or the raw request body."""
-    ctype = request.headers.get("content-type", "")
-    if ctype.startswith("multipart/form-data"):
-        form = await request.form()
-        upload = form.get("file")
-        if upload is None or isinstance(upload, str):
+    if request.headers.get("content-type", "").startswith("multipart/form-data"):
+        try:
+            filename, sink = await multipart.receive_file(request, lambda _: multipart.MemorySink())
+        except multipart.UploadProblem as exc:
+            if exc.kind == exc.MALFORMED:
+                raise ValidationFailed(f"The upload could not be read as multipart/form-data: {exc.message}",
+                                       field_errors={"file": [exc.message]}) from None
             raise ValidationFailed("Send the answer file in the multipart field `file`",
-                                   field_errors={"file": ["This field is required."]})
-        return await upload.read(), upload.filename or "answer"
+                                   field_errors={"file": ["This field is required."]}) from None
+        return sink.data, filename or "answer"
     return await request.body(), request.headers.get("x-filename", "answer")
 
 

@@ -20,9 +20,9 @@ from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from arrears import validation
 from arrears.db import isoz
-from arrears.errors import DomainError, RateLimited, ValidationFailed
-from arrears.faces.errors import _validation_problem
+from arrears.errors import DomainError, RateLimited
 from arrears.partners import usage
 from arrears.partners.ratelimits import Status
 
@@ -63,9 +63,7 @@ class PartnerRoute(APIRoute):
                 raise
             except RequestValidationError as exc:
                 request.state.partner_status = 400
-                p = _validation_problem(exc)
-                raise ValidationFailed(p.message, field_errors=p.field_errors,
-                                       headers=rate_headers(request) or None) from exc
+                raise validation.validation_failed(exc, headers=rate_headers(request) or None) from exc
             response.headers.update(rate_headers(request))
             request.state.partner_status = response.status_code
             return response

@@ -16,12 +16,12 @@ from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import Response, StreamingResponse
-from starlette.datastructures import UploadFile
 
 from arrears.db import transaction, utcnow
 from arrears.debtors.storage import too_large_error
 from arrears.downloads import content_disposition
 from arrears.errors import ValidationFailed
+from arrears.faces import multipart
 from arrears.faces.deps import SessionDep, UserDep, current_caller, user_caller
 from arrears.faces.pharmacy import params
 from arrears.faces.pharmacy.json import PharmacyJSONResponse
@@ -35,7 +35,6 @@ router = APIRouter(tags=["Pharmacy: debtors"], default_response_class=PharmacyJS
 
 BASE = "/pharmacies/{pharmacy_id:int}/debtors"
 MULTIPART_OVERHEAD = 64 * 1024
-READ_CHUNK = 1024 * 1024
 
 UPLOAD_BODY = {"requestBody": {"required": True, "content": {"multipart/form-data": {"schema": {
     "type": "object", "required": ["file"], "properties": {"file": {"type": "string", "format": "binary"}}}}}}}
@@ -76,26 +75,17 @@ async def _body(request: Request) -> dict[str, Any]:
 
 
 async def _read_file(request: Request, limit: int) -> tuple[str, bytes]:
-    if "multipart/form-data" not in request.headers.get("content-type", ""):
-        raise ValidationFailed("No file provided: send the PDF as multipart/form-data in the `file` field")
     try:
-        form = await request.form(max_files=1, max_fields=20)
-    except Exception as exc:  # python-multipart's and Starlette's parse errors alike
-        raise ValidationFailed(f"The upload could not be read as multipart/form-data: {exc}") from None
-    try:
-        item = form.get("file")
-        if not isinstance(item, UploadFile):
-            raise ValidationFailed("No file provided: send the PDF in the `file` field")
-        chunks: list[bytes] = []
-        size = 0
-        while chunk := await item.read(READ_CHUNK):
-            size += len(chunk)
-            if size > limit:
-                raise too_large_error(limit)
-            chunks.append(chunk)
-        return item.filename or "report.pdf", b"".join(chunks)
-    finally:
-        await form.close()
+        filename, sink = await multipart.receive_file(
+            request, lambda _: multipart.MemorySink(limit, lambda: too_large_error(limit)))
+    except multipart.UploadProblem as exc:
+        if exc.kind == exc.NOT_MULTIPART:
+            raise ValidationFailed("No file provided: send the PDF as multipart/form-data in the `file` "
+                                   "field") from None
+        if exc.kind == exc.NO_FILE:
+            raise ValidationFailed("No file provided: send the PDF in the `file` field") from None
+        raise ValidationFailed(f"The upload could not be read as multipart/form-data: {exc.message}") from None
+    return filename or "report.pdf", sink.data
 
 
 @router.post(BASE + "/upload", openapi_extra=UPLOAD_BODY)

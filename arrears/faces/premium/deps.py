@@ -22,8 +22,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.background import BackgroundTask, BackgroundTasks
 from starlette.exceptions import HTTPException
 
-from arrears import ratelimit
-from arrears.errors import DomainError, Forbidden, RateLimited, ValidationFailed
+from arrears import ratelimit, validation
+from arrears.errors import DomainError, Forbidden, RateLimited
 from arrears.faces.deps import SessionDep, client_ip
 from arrears.faces.errors import STATUS_CODES
 from arrears.faces.premium.auth import require_active, resolve_pct_key
@@ -33,7 +33,6 @@ from arrears.identity import service as identity
 from arrears.identity.caller import Caller
 from arrears.identity.models import ApiKey, Organisation
 from arrears.premiums import idempotency, webhook_log
-from arrears.premiums.schemas import field_name
 from arrears.premiums.service import Actor
 
 log = logging.getLogger(__name__)
@@ -170,16 +169,7 @@ def _as_domain_error(exc: Exception) -> DomainError | None:
     if isinstance(exc, DomainError):
         return exc
     if isinstance(exc, RequestValidationError):
-        fields: dict[str, list[str]] = {}
-        for err in exc.errors():
-            msg = err.get("msg", "Invalid value")
-            if err.get("type") == "missing":
-                msg = "This field is required."
-            elif msg.startswith("Value error, "):
-                msg = msg[len("Value error, "):]
-            fields.setdefault(field_name(err.get("loc", ())), []).append(msg)
-        summary = "; ".join(f"{k}: {' '.join(v)}" for k, v in fields.items())
-        return ValidationFailed(f"Invalid request: {summary}", field_errors=fields)
+        return validation.validation_failed(exc)
     if isinstance(exc, HTTPException) and not isinstance(exc.detail, dict):
         message = exc.detail if isinstance(exc.detail, str) else "Request failed"
         return DomainError(message, status=exc.status_code,

@@ -13,14 +13,13 @@ from typing import Annotated, Any
 
 from fastapi import Depends, Request
 from pydantic import BaseModel, BeforeValidator
-from starlette.datastructures import UploadFile
-from starlette.exceptions import HTTPException
 
 from arrears.config import get_settings
 from arrears.customers.fields import money, parse_date
 from arrears.customers.schemas import ImportResult
 from arrears.db import isoz
 from arrears.errors import DomainError, ValidationFailed
+from arrears.faces import multipart
 
 
 def _date_in(value: Any) -> Any:
@@ -126,21 +125,16 @@ async def read_upload(request: Request) -> bytes:
     length = request.headers.get("content-length", "")
     if length.isdigit() and int(length) > limit + _MULTIPART_SLACK:
         raise _too_large(limit)
-    if not request.headers.get("content-type", "").lower().startswith("multipart/form-data"):
-        raise ValidationFailed("No file provided.")
-    form = await request.form(max_files=1, max_fields=20)
     try:
-        upload = form.get("file")
-        if not isinstance(upload, UploadFile) or (not upload.filename and not upload.size):
-            raise ValidationFailed("No file provided.")
-        if upload.size is not None and upload.size > limit:
-            raise _too_large(limit)
-        content = await upload.read()
-    finally:
-        await form.close()
-    if len(content) > limit:
-        raise _too_large(limit)
-    return content
+        filename, sink = await multipart.receive_file(
+            request, lambda _: multipart.MemorySink(limit, lambda: _too_large(limit)))
+    except multipart.UploadProblem as exc:
+        if exc.kind == exc.MALFORMED:
+            raise ValidationFailed(exc.message) from None
+        raise ValidationFailed("No file provided.") from None
+    if not filename and not sink.size:  # a form's empty file input
+        raise ValidationFailed("No file provided.")
+    return sink.data
 
 
 @dataclass
@@ -164,8 +158,6 @@ async def _upload(request: Request) -> Upload:
         return Upload(await read_upload(request))
     except DomainError as exc:
         return Upload(None, exc)
-    except HTTPException as exc:  # a malformed multipart body
-        return Upload(None, ValidationFailed(str(exc.detail), status=exc.status_code))
 
 
 # Declare it before the caller in a route's parameters: dependencies resolve in that order.

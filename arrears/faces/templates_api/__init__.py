@@ -4,43 +4,36 @@
 Callers: a user's JWT (any member reads; admins and managers change templates; anyone with write
 access records opt-outs) or a partner `ins_` API key with the scopes `templates:read`,
 `templates:write`, `opt-outs:read`, `opt-outs:write` (`*` grants all). Requests count against the
-caller's partner rate limit. Shapes follow the partner spec: camelCase, UUID ids, lists as
+caller's partner rate limit (with the partner face's X-RateLimit-* headers) and are logged
+in its usage. Shapes follow the partner spec: camelCase, UUID ids, lists as
 {"data": [...], "pagination": {page, limit, total, totalPages}} (limit at most 100).
 """
 
 from __future__ import annotations
 
-import uuid
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi import Depends, Query, Response
 from pydantic import BaseModel, ConfigDict, Field
-from sqlalchemy import select
 
-from arrears.customers.models import Customer
 from arrears.db import isoz
-from arrears.errors import Forbidden, NotFound, RateLimited, ValidationFailed
+from arrears.errors import Forbidden, ValidationFailed
 from arrears.faces.deps import SessionDep
 from arrears.faces.partner import views
-from arrears.identity import service as identity
+from arrears.faces.partner.deps import PartnerDep
+from arrears.faces.partner.routing import partner_router
 from arrears.identity.caller import Caller
-from arrears.messaging import optouts, service
+from arrears.messaging import optouts, template_store
 from arrears.messaging.models import MessageTemplate, OptOut
 from arrears.messaging.templates import PLACEHOLDERS, validate_template
 from arrears.paging import PageRequest
 from arrears.partners.service import PAGES
 
-router = APIRouter(prefix="/api/v1", tags=["Messaging: templates and opt-outs"])
+# A partner router: the X-RateLimit-* headers on every answer, the spec's 429 and a usage row.
+router = partner_router("/api/v1", "Messaging: templates and opt-outs")
 
 
-async def api_caller(request: Request, session: SessionDep) -> Caller:
-    from arrears.partners import ratelimits
-    from arrears.partners.service import authenticate
-
-    pc = await authenticate(session, identity.bearer_token(request.headers.get("authorization")))
-    status = await ratelimits.hit(pc.rate_subject, pc.limits)
-    if not status.allowed:
-        raise RateLimited("API rate limit exceeded", retry_after=status.retry_after)
+async def api_caller(pc: PartnerDep) -> Caller:
     return pc.caller
 
 
@@ -100,14 +93,14 @@ async def list_templates(session: SessionDep, caller: ApiCaller, channel: str | 
                          page: int = Query(1), limit: int = Query(20)) -> dict[str, Any]:
     _scope(caller, "templates:read", "templates:write")
     req = _page(page, limit)
-    rows, total = await service.list_templates(session, caller, channel=channel, offset=req.offset,
-                                               limit=req.size)
+    rows, total = await template_store.list_templates(session, caller, channel=channel, offset=req.offset,
+                                                      limit=req.size)
     return _listing([template_out(t) for t in rows], req, total)
 
 
 @router.post("/templates", status_code=201, summary="Create a message template")
 async def create_template(body: TemplateIn, session: SessionDep, caller: ApiCaller) -> dict[str, Any]:
-    row = await service.create_template(session, caller, name=body.name, body=body.body, channel=body.channel,
+    row = await template_store.create_template(session, caller, name=body.name, body=body.body, channel=body.channel,
                                         subject=body.subject)
     return template_out(row)
 
@@ -115,9 +108,9 @@ async def create_template(body: TemplateIn, session: SessionDep, caller: ApiCall
 @router.post("/templates/validate", summary="Check a template without saving it")
 async def validate(body: TemplateCheck, caller: ApiCaller) -> dict[str, Any]:
     _scope(caller, "templates:read", "templates:write")
-    problems = []
+    problems: list[Any] = []
     try:
-        service.validate_template_parts(body.channel, body.body, body.subject)
+        template_store.validate_template_parts(body.channel, body.body, body.subject)
     except ValidationFailed as exc:
         problems = exc.details if isinstance(exc.details, list) else [{"code": exc.code, "message": exc.message}]
     return {"valid": not problems, "problems": problems, "length": len(body.body),
@@ -128,7 +121,7 @@ async def validate(body: TemplateCheck, caller: ApiCaller) -> dict[str, Any]:
 @router.get("/templates/{template_id}", summary="Get a message template")
 async def get_template(template_id: str, session: SessionDep, caller: ApiCaller) -> dict[str, Any]:
     _scope(caller, "templates:read", "templates:write")
-    return template_out(await service.get_template(session, caller, template_id))
+    return template_out(await template_store.get_template(session, caller, template_id))
 
 
 @router.put("/templates/{template_id}", summary="Change a message template (fields given are changed)")
@@ -138,13 +131,13 @@ async def update_template(template_id: str, body: TemplatePatch, session: Sessio
     for key in ("name", "channel", "body"):
         if key in changes and changes[key] is None:
             raise ValidationFailed(f"{key} may not be null", field_errors={key: ["May not be null."]})
-    row = await service.update_template(session, caller, template_id, changes)
+    row = await template_store.update_template(session, caller, template_id, changes)
     return template_out(row)
 
 
 @router.delete("/templates/{template_id}", status_code=204, summary="Delete a message template")
 async def delete_template(template_id: str, session: SessionDep, caller: ApiCaller) -> Response:
-    await service.delete_template(session, caller, template_id)
+    await template_store.delete_template(session, caller, template_id)
     return Response(status_code=204)
 
 
@@ -166,43 +159,16 @@ def opt_out_out(o: OptOut, customer_uuid: str | None = None) -> dict[str, Any]:
             "createdAt": isoz(o.created_at)}
 
 
-async def _customer_id(session: Any, org_id: int, value: int | str | None) -> int | None:
-    if value is None:
-        return None
-    q = select(Customer.id).where(Customer.org_id == org_id)
-    if isinstance(value, int) or (isinstance(value, str) and value.isdigit()):
-        ident = int(value)
-        if ident >= 2**31:
-            raise NotFound(f"Customer {value} not found")
-        q = q.where(Customer.id == ident)
-    else:
-        try:
-            q = q.where(Customer.uuid == uuid.UUID(str(value)))
-        except ValueError:
-            raise NotFound(f"Customer {value} not found") from None
-    found = await session.scalar(q)
-    if found is None:
-        raise NotFound(f"Customer {value} not found")
-    return int(found)
-
-
-async def _uuids(session: Any, ids: set[int]) -> dict[int, str]:
-    if not ids:
-        return {}
-    rows = await session.execute(select(Customer.id, Customer.uuid).where(Customer.id.in_(ids)))
-    return {r[0]: str(r[1]) for r in rows}
-
-
 @router.get("/opt-outs", summary="List opt-outs")
 async def list_opt_outs(session: SessionDep, caller: ApiCaller, channel: str | None = None,
                         customer_id: str | None = Query(None, alias="customerId"), page: int = Query(1),
                         limit: int = Query(20)) -> dict[str, Any]:
     _scope(caller, "opt-outs:read", "opt-outs:write")
     req = _page(page, limit)
-    cid = await _customer_id(session, caller.org_id, customer_id)
+    cid = await optouts.customer_ref(session, caller.org_id, customer_id)
     rows, total = await optouts.list_for(session, caller.org_id, channel=channel, customer_id=cid,
                                          offset=req.offset, limit=req.size)
-    uuids = await _uuids(session, {r.customer_id for r in rows if r.customer_id is not None})
+    uuids = await optouts.customer_uuids(session, caller.org_id, rows)
     return _listing([opt_out_out(r, uuids.get(r.customer_id or 0)) for r in rows], req, total)
 
 
@@ -210,10 +176,10 @@ async def list_opt_outs(session: SessionDep, caller: ApiCaller, channel: str | N
 async def create_opt_out(body: OptOutIn, session: SessionDep, caller: ApiCaller) -> dict[str, Any]:
     _scope(caller, "opt-outs:write")
     caller.require_write()
-    cid = await _customer_id(session, caller.org_id, body.customerId)
+    cid = await optouts.customer_ref(session, caller.org_id, body.customerId)
     rows = await optouts.add(session, caller.org_id, channel=body.channel, customer_id=cid,
                              recipient=body.recipient, source="api", reason=body.reason, actor=caller.actor)
-    uuids = await _uuids(session, {cid} if cid else set())
+    uuids = await optouts.customer_uuids(session, caller.org_id, rows)
     return {"data": [opt_out_out(r, uuids.get(r.customer_id or 0)) for r in rows]}
 
 

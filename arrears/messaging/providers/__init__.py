@@ -23,6 +23,7 @@ from typing import Any
 from arrears.errors import DomainError
 from arrears.identity.models import Organisation
 from arrears.identity.service import org_setting
+from arrears.messaging.providers import registry
 from arrears.messaging.providers.base import Outbound, Provider, SendResult, account_key
 from arrears.messaging.providers.http_gateway import HttpGatewayProvider
 from arrears.messaging.providers.sendgrid import SendGridProvider
@@ -33,8 +34,8 @@ from arrears.messaging.settings import MessagingSettings, messaging_settings
 
 __all__ = ["Outbound", "Provider", "ProviderNotConfigured", "SendResult", "rate_for", "resolve"]
 
-SMS_PROVIDERS = ("smsportal", "gateway", "simulation")
-EMAIL_PROVIDERS = ("sendgrid", "smtp", "simulation")
+SMS_PROVIDERS = registry.names("sms")
+EMAIL_PROVIDERS = registry.names("email")
 
 
 class ProviderNotConfigured(DomainError):
@@ -97,7 +98,7 @@ def _choice(org: Organisation | None, key: str, default: str, allowed: tuple[str
 
 
 def _sms(org: Organisation | None, s: MessagingSettings) -> Provider:
-    choice = _choice(org, "sms_provider", s.messaging_sms_provider, SMS_PROVIDERS)
+    choice = _choice(org, registry.CHOICE_SETTINGS["sms"], s.messaging_sms_provider, SMS_PROVIDERS)
     if choice == "simulation":
         return SimulationProvider("sms", latency=s.simulation_latency, receipt_delay=s.simulation_receipt_delay)
     sender = _s(org, "smsportal_sender_id") or None
@@ -130,7 +131,7 @@ def _sms(org: Organisation | None, s: MessagingSettings) -> Provider:
 
 
 def _email(org: Organisation | None, s: MessagingSettings) -> Provider:
-    choice = _choice(org, "email_provider", s.messaging_email_provider, EMAIL_PROVIDERS)
+    choice = _choice(org, registry.CHOICE_SETTINGS["email"], s.messaging_email_provider, EMAIL_PROVIDERS)
     if choice == "simulation":
         return SimulationProvider("email", latency=s.simulation_latency, receipt_delay=s.simulation_receipt_delay)
     if choice in ("auto", "sendgrid"):

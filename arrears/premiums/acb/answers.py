@@ -5,7 +5,7 @@ Some banks and bureaux give results as a spreadsheet export rather than an unpai
 * The first row is the header. Column names are matched case-insensitively after trimming;
   ``reference`` and ``status`` are required, ``amount`` and ``reason`` optional; other columns are
   ignored. The delimiter is ``,``, ``;``, tab or ``|`` (taken from the header row). A UTF-8 BOM is
-  fine; bytes that are not UTF-8 are read as Windows-1252.
+  fine; bytes that are not UTF-8 are read as Windows-1252 (arrears.csvfiles, as every CSV import).
 * ``status``: ``successful``/``success``/``paid``/``processed``/``ok`` mean successful;
   ``failed``/``unpaid``/``rejected``/``returned``/``fail``/``unsuccessful`` mean failed (case-insensitive).
 * ``amount``: a decimal with at most 2 places; an ``R`` prefix, spaces and thousands commas
@@ -20,11 +20,11 @@ returned, so the caller can report every row; a missing required column raises A
 from __future__ import annotations
 
 import csv
-import io
 import re
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 
+from arrears import csvfiles
 from arrears.premiums.acb.envelope import CENT
 from arrears.premiums.acb.errors import AcbFormatError
 from arrears.premiums.unpaid_codes import lookup_unpaid_reason, match_unpaid_reason
@@ -38,6 +38,7 @@ _STATUS = {
 }
 _REQUIRED = ("reference", "status")
 _OPTIONAL = ("amount", "reason")
+_COLUMNS = frozenset(_REQUIRED + _OPTIONAL)
 _LEADING_CODE = re.compile(r"^\s*(\d{1,2})(?:\s*[-:.]?\s+|\s*[-:.]\s*|$)(.*)$", re.DOTALL)
 _AMOUNT = re.compile(r"^\d+(\.\d{1,2})?$")
 
@@ -62,15 +63,6 @@ class RowError:
 class CsvAnswers:
     answers: list[BankAnswer] = field(default_factory=list)
     errors: list[RowError] = field(default_factory=list)
-
-
-def _decode(data: str | bytes) -> str:
-    if isinstance(data, str):
-        return data.removeprefix("\ufeff")
-    try:
-        return data.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        return data.decode("cp1252", errors="replace")
 
 
 def parse_amount(text: str) -> Decimal | None:
@@ -105,10 +97,9 @@ def reason_code_for(reason: str) -> str | None:
 
 
 def parse_answers_csv(data: str | bytes) -> CsvAnswers:
-    text = _decode(data)
-    first_line = text.split("\n", 1)[0]
-    delimiter = max(",;\t|", key=first_line.count)
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
+    text = csvfiles.decode(data)
+    delimiter = csvfiles.pick_delimiter(text.split("\n", 1)[0], lambda c: c.strip().lower() in _COLUMNS)
+    reader = csvfiles.records(text, delimiter)
     try:
         header = next(reader)
     except StopIteration:

@@ -24,7 +24,7 @@ from sqlalchemy import or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from arrears import events
+from arrears import csvfiles, events
 from arrears.db import isoz, utcnow
 from arrears.errors import Conflict, NotFound, ValidationFailed
 from arrears.premiums import service as premiums
@@ -78,15 +78,6 @@ class ImportResult:
         for r in self.records:
             out[r.outcome] += 1
         return out
-
-
-def _text(content: bytes | str) -> str:
-    if isinstance(content, str):
-        return content
-    try:
-        return content.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        return content.decode("cp1252", errors="replace")
 
 
 def detect_format(text: str) -> str:
@@ -206,7 +197,7 @@ async def import_answer(session: AsyncSession, org_id: int, content: bytes | str
         raise ValidationFailed("The answer file is empty", field_errors={"file": ["The file is empty."]})
     if len(raw) > MAX_FILE_BYTES:
         raise ValidationFailed("The answer file is larger than 20 MB")
-    text = _text(raw)
+    text = csvfiles.decode(raw)
     if fmt is not None and fmt not in FORMATS:
         raise ValidationFailed(f"format must be one of {', '.join(FORMATS)}",
                                field_errors={"format": [f"Use one of {', '.join(FORMATS)}."]})

@@ -14,6 +14,7 @@ from arrears.errors import Forbidden, NotFound, ValidationFailed
 from arrears.identity import admin
 from arrears.identity import service as identity
 from arrears.identity.models import ACCESS, ROLES
+from arrears.messaging.providers import registry as provider_registry
 from arrears.web.context import CtxDep
 from arrears.web.forms import FormState, many, text
 from arrears.web.paging import page_params, paged_query
@@ -34,26 +35,7 @@ PREMIUM_PERMISSIONS = [
 PLAIN_FIELDS = ("name", "timezone", "default_region", "currency_symbol")
 # Provider settings the messaging providers read (arrears/messaging/providers): credentials are
 # write-only here (shown as set or not set, never their values).
-CREDENTIALS = [
-    ("sms_provider", "SMS provider (auto, smsportal, gateway or simulation)", False),
-    ("smsportal_client_id", "SMSPortal client id", False),
-    ("smsportal_api_secret", "SMSPortal API secret", True),
-    ("smsportal_sender_id", "SMSPortal sender id", False),
-    ("messaging_api_url", "HTTP SMS gateway URL", False),
-    ("messaging_api_key", "HTTP SMS gateway API key", True),
-    ("messaging_from", "HTTP SMS gateway sender", False),
-    ("messaging_rate_limit", "Messages per second on your own account", False),
-    ("email_provider", "E-mail provider (auto, sendgrid, smtp or simulation)", False),
-    ("sendgrid_api_key", "SendGrid API key", True),
-    ("sendgrid_from_email", "SendGrid sender address", False),
-    ("sendgrid_from_name", "SendGrid sender name", False),
-    ("sendgrid_webhook_public_key", "SendGrid event webhook verification key", False),
-    ("smtp_host", "SMTP host", False),
-    ("smtp_port", "SMTP port", False),
-    ("smtp_username", "SMTP username", False),
-    ("smtp_password", "SMTP password", True),
-    ("smtp_from", "SMTP sender address", False),
-]
+CREDENTIALS = [(s.key, s.label, s.secret) for s in provider_registry.organisation_settings()]
 # Settings with a page of their own (Messaging → Contact rules).
 CONTACT_SETTINGS = ("contact_hours", "holiday_country", "contact_cap", "contact_cap_window")
 _COMMON_ZONES = ("Africa/Johannesburg", "Africa/Lagos", "Africa/Nairobi", "Africa/Cairo", "Europe/London",

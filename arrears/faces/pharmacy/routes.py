@@ -147,9 +147,10 @@ async def statistics(pharmacy_id: int, caller: UserDep, session: SessionDep,
 async def _send(request: Request, pharmacy_id: int, channel: str) -> Any:
     caller = await _acting(request, pharmacy_id, write=True)
     body = await _body(request)
+    ids = params.parse_ids(body.get("debtor_ids"), required=True) or ()
+    buckets = params.parse_buckets(body.get("ageing_buckets"))
     async with transaction(readonly=True) as session:
-        plan = await reminders.plan(session, caller, channel, params.parse_ids(body.get("debtor_ids"), required=True) or (),
-                                    params.parse_buckets(body.get("ageing_buckets")))
+        plan = await reminders.plan(session, caller, channel, ids, buckets)
     key = request.headers.get("idempotency-key")
     return PharmacyJSONResponse(await reminders.send(caller, plan, idempotency_key=key[:100] if key else None))
 

@@ -17,6 +17,7 @@ from arrears.faces import errors as face_errors
 from arrears.identity.request_log import RequestLogMiddleware
 from arrears.ops import MetricsMiddleware, configure_logging
 from arrears.ops import router as ops_router
+from arrears.wiring import wire
 
 log = logging.getLogger("arrears.app")
 
@@ -36,6 +37,7 @@ def create_app(*, run_worker: bool = False) -> FastAPI:
     settings = get_settings()
     configure_logging(settings.arrears_log_level)
     settings.resolved_secret()  # refuse to start with an unsafe secret, before serving anything
+    wire()  # every event handler, publisher, timeline source and table, as in the worker and CLI
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

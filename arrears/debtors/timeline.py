@@ -43,13 +43,3 @@ async def balance_entries(session: AsyncSession, caller: Caller, customer: Any) 
             "oldest_bucket": oldest}))
     return entries
 
-
-def _register() -> None:
-    try:
-        from arrears.customers.service import register_timeline_source
-    except ImportError:  # pragma: no cover - the customers domain is always there
-        return
-    register_timeline_source(balance_entries)
-
-
-_register()

@@ -39,11 +39,3 @@ async def policy_entries(session: AsyncSession, caller: Caller, customer: Any) -
                                   "policy_number": policy.policy_number}))
     return out
 
-
-def _register() -> None:
-    from arrears.customers.service import register_timeline_source
-
-    register_timeline_source(policy_entries)
-
-
-_register()

@@ -42,4 +42,3 @@ async def balance_entries(session: AsyncSession, caller: Caller, customer: Any) 
             "d120": snap.d120, "total_balance": snap.total_balance, "overdue_amount": snap.overdue_amount,
             "oldest_bucket": oldest}))
     return entries
-

@@ -38,4 +38,3 @@ async def policy_entries(session: AsyncSession, caller: Caller, customer: Any) -
                                   "status": c.status, "collection_date": c.collection_date,
                                   "policy_number": policy.policy_number}))
     return out
-

@@ -12,11 +12,12 @@ from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
 from arrears.config import get_settings
-from arrears.db import dispose_engines
 from arrears.faces import errors as face_errors
 from arrears.identity.request_log import RequestLogMiddleware
 from arrears.ops import MetricsMiddleware, configure_logging
 from arrears.ops import router as ops_router
+from arrears.state import state
+from arrears.wiring import wire
 
 log = logging.getLogger("arrears.app")
 
@@ -36,6 +37,7 @@ def create_app(*, run_worker: bool = False) -> FastAPI:
     settings = get_settings()
     configure_logging(settings.arrears_log_level)
     settings.resolved_secret()  # refuse to start with an unsafe secret, before serving anything
+    wire()  # every event handler, publisher, timeline source and table, as in the worker and CLI
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -53,7 +55,7 @@ def create_app(*, run_worker: bool = False) -> FastAPI:
                 worker.stop()
                 with contextlib.suppress(asyncio.CancelledError):
                     await asyncio.wait_for(worker_task, timeout=30)
-            await dispose_engines()
+            await state.close()
 
     app = FastAPI(title="Arrears", version="0.1.0", lifespan=lifespan, openapi_tags=OPENAPI_TAGS,
                   description="One collections platform, five API faces (see shared/specs/).")

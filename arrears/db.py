@@ -93,9 +93,6 @@ def isoz(value: datetime | None) -> str | None:
     return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
 
-_engines: dict[str, AsyncEngine] = {}
-
-
 def make_engine(url: str) -> AsyncEngine:
     if url.startswith("sqlite"):
         path = url.split(":///", 1)[1]
@@ -131,10 +128,9 @@ def make_engine(url: str) -> AsyncEngine:
 
 
 def get_engine(settings: Settings | None = None) -> AsyncEngine:
-    url = (settings or get_settings()).async_database_url
-    if url not in _engines:
-        _engines[url] = make_engine(url)
-    return _engines[url]
+    from arrears.state import state
+
+    return state.engine((settings or get_settings()).async_database_url)
 
 
 def session_factory(*, readonly: bool = False, engine: AsyncEngine | None = None) -> AsyncSession:
@@ -179,6 +175,6 @@ async def advisory_lock(session: AsyncSession, namespace: int, key: int | str) -
 
 
 async def dispose_engines() -> None:
-    for engine in list(_engines.values()):
-        await engine.dispose()
-    _engines.clear()
+    from arrears.state import state
+
+    await state.dispose_engines()

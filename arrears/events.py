@@ -5,6 +5,9 @@ the outbound webhooks and the WebSocket broadcast.
 which writes webhook delivery rows) run at once in the same session, so their rows exist exactly
 when the change does. After-commit publishers (the WebSocket hub) run only once the transaction
 has committed, so nobody is told about a change that was rolled back.
+
+Nothing subscribes by being imported: `arrears.wiring.wire()` registers every handler, publisher
+and the session hooks below, and every entry point (server, worker, CLI) calls it at start.
 """
 
 from __future__ import annotations
@@ -59,6 +62,25 @@ def subscribe(handler: InTransactionHandler) -> None:
 def on_commit(publisher: Publisher) -> None:
     if publisher not in _publishers:
         _publishers.append(publisher)
+
+
+def registered() -> tuple[tuple[InTransactionHandler, ...], tuple[Publisher, ...]]:
+    """The in-transaction handlers and after-commit publishers, in the order they run."""
+    return tuple(_in_tx), tuple(_publishers)
+
+
+def reset() -> None:
+    """Forget every handler and publisher (tests check that wiring alone puts them back)."""
+    _in_tx.clear()
+    _publishers.clear()
+
+
+def install_session_hooks() -> None:
+    """Publish after commit and forget on rollback, for every session (called by wiring)."""
+    if not event.contains(Session, "after_commit", _publish_after_commit):
+        event.listen(Session, "after_commit", _publish_after_commit)
+    if not event.contains(Session, "after_soft_rollback", _forget_after_rollback):
+        event.listen(Session, "after_soft_rollback", _forget_after_rollback)
 
 
 async def record(session: AsyncSession, *, org_id: int | None, type: str, actor: str,
@@ -123,7 +145,6 @@ def _jsonable(value: Any) -> Any:
     return str(value)
 
 
-@event.listens_for(Session, "after_commit")
 def _publish_after_commit(session: Session) -> None:
     if session.get_nested_transaction() is not None:
         return  # a savepoint was released: the change is not committed until the outer commit
@@ -136,7 +157,6 @@ def _publish_after_commit(session: Session) -> None:
                 log.exception("event publisher failed for %s", ev.type)
 
 
-@event.listens_for(Session, "after_soft_rollback")
 def _forget_after_rollback(session: Session, previous_transaction: Any) -> None:
     """Drop the events of the transaction that rolled back (a savepoint or the whole request)."""
     pending = session.info.get("arrears_events")

@@ -4,26 +4,20 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from functools import lru_cache
 
 from limits import RateLimitItem, parse
-from limits.aio.storage import MemoryStorage, Storage
+from limits.aio.storage import Storage
 from limits.aio.strategies import MovingWindowRateLimiter
-from limits.storage import storage_from_string
 
 from arrears.config import get_settings
 
 
-@lru_cache
-def _storage(url: str | None) -> Storage:
-    if url:
-        # redis-py is already a dependency; limits would otherwise want coredis.
-        return storage_from_string("async+" + url, implementation="redispy", key_prefix="arrears-rl")
-    return MemoryStorage()
-
-
 def storage() -> Storage:
-    return _storage(get_settings().redis_url)
+    """Built and kept by the application state (arrears.state)."""
+    from arrears.state import state
+
+    storage: Storage = state.rate_limit_storage(get_settings().redis_url)
+    return storage
 
 
 def limiter() -> MovingWindowRateLimiter:
@@ -68,4 +62,6 @@ async def clear(rule: str | RateLimitItem, *keys: str) -> None:
 
 
 def reset_storage_cache() -> None:
-    _storage.cache_clear()
+    from arrears.state import state
+
+    state.rate_limit_storages.clear()

@@ -17,9 +17,9 @@ import httpx
 import pytest
 from sqlalchemy import text
 
-from arrears import config, ratelimit
 from arrears.config import to_async_url
-from arrears.db import dispose_engines
+from arrears.state import state
+from arrears.wiring import wire
 
 STRONG_SECRET = "test-secret-" + "x" * 40
 DEFAULT_PG = "postgresql://postgres@127.0.0.1:5432/test"
@@ -154,12 +154,10 @@ async def env(db_url: str, template_db: dict[str, Any], tmp_path: Path,
         await r.aclose()
     if template_db["kind"] == "pg":
         await _truncate_pg(db_url)
-    config.reset_settings()
-    ratelimit.reset_storage_cache()
+    await state.reset()
+    wire()  # what every entry point does at start
     yield {"db_url": db_url, "data_dir": tmp_path / "data", "redis_url": redis_url}
-    await dispose_engines()
-    config.reset_settings()
-    ratelimit.reset_storage_cache()
+    await state.reset()
 
 
 @pytest.fixture

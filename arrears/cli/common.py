@@ -28,7 +28,9 @@ def fail(message: str, code: int = 1) -> NoReturn:
 def ensure_schema() -> None:
     """SQLite (embedded) upgrades itself; PostgreSQL must be upgraded on purpose."""
     from arrears import migrate
+    from arrears.wiring import wire
 
+    wire()  # every handler and table, on both databases, as in the server and the worker
     settings = get_settings()
     try:
         settings.resolved_secret()

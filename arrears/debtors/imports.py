@@ -13,7 +13,6 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import os
 import threading
 import time
 import uuid
@@ -181,7 +180,7 @@ async def run_import(upload: int | uuid.UUID | str, *, final_attempt: bool = Tru
 
 async def _import(report_id: int, upload_id: uuid.UUID, org_id: int, user_id: int | None, created_at: Any, path: Path,
                   aliases: dict[str, list[str]] | None, tracker: ProgressTracker, actor: str) -> ImportOutcome:
-    throttle = float(os.environ.get(THROTTLE_ENV) or 0)
+    throttle = get_settings().limits.import_throttle
     loop = asyncio.get_running_loop()
     async with transaction() as s:
         postgres = bulk.is_postgres(s)

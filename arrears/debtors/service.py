@@ -21,7 +21,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from arrears import events, paging
 from arrears.db import advisory_lock, utcnow
 from arrears.debtors import bulk, summary
-from arrears.debtors import timeline as _timeline  # noqa: F401  (registers the customer timeline source)
 from arrears.debtors.models import (
     DebtorAccount,
     DebtorReport,

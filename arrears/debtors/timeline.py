@@ -42,14 +42,3 @@ async def balance_entries(session: AsyncSession, caller: Caller, customer: Any) 
             "d120": snap.d120, "total_balance": snap.total_balance, "overdue_amount": snap.overdue_amount,
             "oldest_bucket": oldest}))
     return entries
-
-
-def _register() -> None:
-    try:
-        from arrears.customers.timeline import register_timeline_source
-    except ImportError:  # pragma: no cover - the customers domain is always there
-        return
-    register_timeline_source(balance_entries)
-
-
-_register()

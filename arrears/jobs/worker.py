@@ -24,15 +24,20 @@ from sqlalchemy.orm import Session
 from arrears.db import get_engine, transaction, utcnow
 from arrears.jobs import queue
 from arrears.jobs.models import Job
-from arrears.jobs.registry import JobContext, Permanent, Retry, get_handler, load_all_handlers
+from arrears.jobs.registry import JobContext, Permanent, Retry, get_handler
 
 log = logging.getLogger("arrears.worker")
 
 
-@sa_event.listens_for(Session, "after_commit")
 def _wake_after_commit(session: Session) -> None:
     if session.info.pop("arrears_wake_workers", False):
         queue.wake_workers()
+
+
+def install_session_hooks() -> None:
+    """Wake this process's workers when a transaction that enqueued a job commits (wiring)."""
+    if not sa_event.contains(Session, "after_commit", _wake_after_commit):
+        sa_event.listen(Session, "after_commit", _wake_after_commit)
 
 
 class Worker:
@@ -136,7 +141,9 @@ class Worker:
 
     async def run(self, *, until_idle: bool = False) -> None:
         """Work until stopped (or, with until_idle, until no job is due)."""
-        load_all_handlers()
+        from arrears.wiring import wire
+
+        wire()  # every job handler, event handler and table, as in the server and the CLI
         queue.register_wakeup(self._wake)
         try:
             while not self._stop.is_set():

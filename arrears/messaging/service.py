@@ -380,14 +380,6 @@ async def _timeline_entries(session: AsyncSession, caller: Caller, customer: Any
     return entries
 
 
-def _register_timeline() -> None:
-    from arrears.customers.timeline import register_timeline_source
-
-    register_timeline_source(_timeline_entries)
-
-
-_register_timeline()
-
 
 __all__ = [
     "Draft", "Queued", "Summary", "available_templates", "communications", "create_template",

@@ -21,7 +21,6 @@ from sqlalchemy import insert, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session, SessionTransaction
 
-from arrears import events
 from arrears.db import isoz, utcnow
 from arrears.events import DomainEvent
 from arrears.jobs import queue
@@ -98,10 +97,12 @@ async def request_drain(session: AsyncSession) -> None:
         session.sync_session.info["arrears_wake_workers"] = True
 
 
-@sa_event.listens_for(Session, "after_transaction_end")
 def _forget(session: Session, transaction: SessionTransaction) -> None:
     session.info.pop(_SUBS, None)
     session.info.pop(_DRAIN, None)
 
 
-events.subscribe(on_event)
+def install_session_hooks() -> None:
+    """Drop the per-transaction caches when a transaction ends (called by wiring)."""
+    if not sa_event.contains(Session, "after_transaction_end", _forget):
+        sa_event.listen(Session, "after_transaction_end", _forget)

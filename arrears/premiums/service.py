@@ -46,7 +46,6 @@ from arrears.db import utcnow
 from arrears.errors import DomainError, NotFound, ValidationFailed
 from arrears.identity.caller import Caller
 from arrears.identity.models import Organisation
-from arrears.premiums import timeline as _timeline  # noqa: F401  (registers the customer timeline source)
 from arrears.premiums.models import Collection, Policy
 from arrears.premiums.schemas import (
     POLICY_NOT_NULL,

@@ -38,12 +38,3 @@ async def policy_entries(session: AsyncSession, caller: Caller, customer: Any) -
                                   "status": c.status, "collection_date": c.collection_date,
                                   "policy_number": policy.policy_number}))
     return out
-
-
-def _register() -> None:
-    from arrears.customers.timeline import register_timeline_source
-
-    register_timeline_source(policy_entries)
-
-
-_register()

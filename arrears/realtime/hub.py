@@ -1,6 +1,6 @@
 """The WebSocket hub: committed domain events → the sockets of the event's organisation.
 
-`arrears.events.on_commit(publish_event)` hands the hub every event once its transaction has
+`arrears.wiring.wire()` subscribes `publish_event` with `arrears.events.on_commit`, which hands the hub every event once its transaction has
 committed (a rolled-back change is never announced). Without `REDIS_URL` the hub delivers to the
 sockets of this process. With `REDIS_URL` it publishes the message on a Redis channel and every
 process's hub (each one subscribed while it holds sockets) delivers it to its own sockets, so an
@@ -23,7 +23,6 @@ import uuid
 from typing import Any
 from urllib.parse import urlparse
 
-from arrears import events
 from arrears.config import get_settings
 from arrears.db import isoz
 
@@ -312,5 +311,3 @@ def publish_event(ev: Any) -> None:
     if message is not None:
         hub.publish(ev.org_id, message)
 
-
-events.on_commit(publish_event)

@@ -71,3 +71,59 @@ def test_cors_origins_and_upload_dir(monkeypatch, tmp_path):
     assert s.uploads_path == Path(tmp_path) / "uploads"
     s = make(monkeypatch, UPLOAD_DIR="/srv/up")
     assert s.uploads_path == Path("/srv/up")
+
+
+# ------------------------------------------------------------------ the settings tree (issue 18)
+
+SECTION_VARS = ("MESSAGING_TIMEOUT", "MESSAGING_CAP", "MESSAGING_UNKNOWN_OUTCOME", "SMSPORTAL_API_URL",
+                "ARREARS_WEBHOOKS_ALLOW_PRIVATE", "ARREARS_WEBHOOKS_CONCURRENCY", "ARREARS_IMPORT_THROTTLE")
+
+
+def test_sections_keep_their_names_and_defaults(monkeypatch):
+    for var in SECTION_VARS:
+        monkeypatch.delenv(var, raising=False)
+    s = make(monkeypatch)
+    assert s.messaging.timeout == 30.0 and s.messaging.messaging_cap == 1
+    assert s.messaging.messaging_unknown_outcome == "fail"
+    assert s.messaging.smsportal_api_url == "https://rest.smsportal.com/v1"
+    assert s.webhooks.allow_private is False and s.webhooks.concurrency == 64
+    assert s.limits.import_throttle == 0.0
+
+
+def test_sections_read_the_documented_variables_at_each_use(monkeypatch):
+    from arrears.messaging.settings import messaging_settings
+    from arrears.partners.settings import allow_private_webhooks, delivery_concurrency
+
+    s = make(monkeypatch)
+    monkeypatch.setenv("MESSAGING_TIMEOUT", "200ms")
+    monkeypatch.setenv("SMSPORTAL_API_URL", "http://127.0.0.1:9/v1/")
+    monkeypatch.setenv("ARREARS_WEBHOOKS_ALLOW_PRIVATE", "yes")
+    monkeypatch.setenv("ARREARS_WEBHOOKS_CONCURRENCY", "5000")
+    monkeypatch.setenv("ARREARS_IMPORT_THROTTLE", "0.25")
+    # The same Settings object sees the change (tests and operators rely on it).
+    assert s.messaging.timeout == 0.2 and s.messaging.smsportal_api_url == "http://127.0.0.1:9/v1"
+    assert s.webhooks.allow_private is True and s.webhooks.concurrency == 1024
+    assert s.limits.import_throttle == 0.25
+    assert messaging_settings().timeout == 0.2
+    assert allow_private_webhooks() is True and delivery_concurrency() == 1024
+    monkeypatch.setenv("ARREARS_WEBHOOKS_CONCURRENCY", "many")  # not understood: the default
+    assert s.webhooks.concurrency == 64
+
+
+def test_a_bad_messaging_duration_names_its_variable(monkeypatch):
+    s = make(monkeypatch, MESSAGING_LEASE="soon")
+    with pytest.raises(ValueError, match="MESSAGING_LEASE"):
+        _ = s.messaging
+
+
+async def test_the_application_state_is_reset_as_one(env):
+    from arrears.config import get_settings
+    from arrears.db import get_engine
+    from arrears.ratelimit import storage
+    from arrears.state import state
+
+    engine, counters, settings = get_engine(), storage(), get_settings()
+    assert state.engines and get_engine() is engine and storage() is counters
+    await state.reset()
+    assert state.engines == {} and state.rate_limit_storages == {}
+    assert get_settings() is not settings and get_engine() is not engine and storage() is not counters

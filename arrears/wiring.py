@@ -1,0 +1,78 @@
+"""One place that connects the domains: every process calls `wire()` at start.
+
+Nothing registers itself by being imported. The server (`arrears.app.create_app`), the worker
+(`Worker.run`) and the CLI (its start-up helper) call `wire()`, so each of them has the same
+in-transaction handlers (the partner webhook fan-out writes its delivery rows in the event's own
+transaction), the same after-commit publishers (the WebSocket hub), the same customer-timeline
+sources, the same job handlers and every table in the ORM's metadata, on SQLite and PostgreSQL
+alike. `wire()` is idempotent: each registry ignores what it already holds.
+"""
+
+from __future__ import annotations
+
+import importlib
+import pkgutil
+from typing import Any
+
+
+def _import_all(suffixes: tuple[str, ...]) -> None:
+    import arrears
+
+    for mod in pkgutil.walk_packages(arrears.__path__, "arrears."):
+        if mod.name != "arrears.jobs" and mod.name.endswith(suffixes):
+            importlib.import_module(mod.name)
+
+
+def _timeline_sources() -> list[Any]:
+    """The other domains' customer-timeline sources (the customers domain has its own three)."""
+    from arrears.debtors.timeline import balance_entries
+    from arrears.messaging.service import _timeline_entries as message_entries
+    from arrears.premiums.timeline import policy_entries
+
+    return [message_entries, balance_entries, policy_entries]
+
+
+def wire() -> None:
+    from arrears import events
+    from arrears.customers.timeline import register_timeline_source
+    from arrears.jobs import worker
+    from arrears.partners import fanout
+    from arrears.realtime import hub
+
+    # Every table (a foreign key may name another domain's table) and every job handler.
+    importlib.import_module("arrears.events")
+    _import_all((".models",))
+    _import_all((".jobs", "_jobs"))
+
+    events.install_session_hooks()
+    fanout.install_session_hooks()
+    worker.install_session_hooks()
+
+    events.subscribe(fanout.on_event)
+    events.on_commit(hub.publish_event)
+    for source in _timeline_sources():
+        register_timeline_source(source)
+
+
+def registered() -> dict[str, list[str]]:
+    """What is wired, by qualified name (tests compare the entry points with it)."""
+    from arrears import events
+    from arrears.customers import timeline as customers
+
+    def names(fns: Any) -> list[str]:
+        return [f"{fn.__module__}.{fn.__qualname__}" for fn in fns]
+
+    in_tx, publishers = events.registered()
+    return {"in_transaction": names(in_tx), "after_commit": names(publishers),
+            "timeline": names(customers._timeline_sources)}
+
+
+def unwire() -> None:
+    """Undo `wire()`'s registrations (tests start an entry point from nothing with it)."""
+    from arrears import events
+    from arrears.customers import timeline as customers
+
+    events.reset()
+    for source in _timeline_sources():
+        if source in customers._timeline_sources:
+            customers._timeline_sources.remove(source)

@@ -177,6 +177,7 @@ def _start_worker() -> subprocess.Popen[bytes]:
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(900)  # the deadlines below: 2 × 240 s to start and kill, 300 s to finish
 async def test_worker_killed_twice_loses_and_repeats_nothing(env, world, live, smsportal, monkeypatch):
     count = 120
     smsportal.delay = 0.1

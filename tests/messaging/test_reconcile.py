@@ -183,8 +183,10 @@ async def test_worker_killed_twice_loses_and_repeats_nothing(env, world, live, s
     smsportal.delay = 0.1
     monkeypatch.setenv("MESSAGING_RATE_LIMIT", "40")
     monkeypatch.setenv("MESSAGING_TIMEOUT", "2s")
-    monkeypatch.setenv("MESSAGING_LEASE", "1s")
-    monkeypatch.setenv("MESSAGING_RECONCILE_AFTER", "2s")
+    # Leases and the reconcile wait well above a loaded machine's stalls (at a load of 20 a live
+    # worker's call can outlast 1 s + the timeout, and was then settled and resent as if killed).
+    monkeypatch.setenv("MESSAGING_LEASE", "10s")
+    monkeypatch.setenv("MESSAGING_RECONCILE_AFTER", "10s")
     monkeypatch.setenv("MESSAGING_UNKNOWN_OUTCOME", "resend")
     monkeypatch.setenv("ARREARS_LOG_LEVEL", "WARNING")
     org, c = await _smsportal_org(world, monkeypatch, smsportal)

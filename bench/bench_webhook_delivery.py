@@ -74,7 +74,7 @@ def free_port() -> int:
 def start_receiver(latency: float) -> tuple[subprocess.Popen[bytes], str]:
     port = free_port()
     proc = subprocess.Popen([sys.executable, __file__, "--receiver", str(port), "--latency", str(latency)])
-    deadline = time.time() + 15
+    deadline = time.time() + 90  # a uvicorn process needs tens of seconds to start on a busy machine
     while time.time() < deadline:
         try:
             with socket.create_connection(("127.0.0.1", port), timeout=0.2):

@@ -5,6 +5,8 @@ UV ?= $(shell command -v uv 2>/dev/null || echo $(HOME)/.local/bin/uv)
 HOST ?= 127.0.0.1
 PORT ?= 8000
 PYTEST_ARGS ?=
+BENCH_TIMEOUT ?= 300
+BENCH_PG ?= postgresql://postgres@127.0.0.1:5432
 
 .PHONY: setup run test lint bench clean
 
@@ -23,6 +25,26 @@ run: setup  ## serve on http://127.0.0.1:8000 (SQLite under ./data, simulated me
 
 test: setup  ## the whole suite
 	$(UV) run --frozen pytest -n 2 --dist loadfile $(PYTEST_ARGS)
+
+# Quick mode of every benchmark: small sizes, one round, each stopped after $(BENCH_TIMEOUT) s. The
+# figures are a smoke check of the benchmarks, not the ones in docs/benchmarks*.md (their
+# commands are there). Needs PostgreSQL at $(BENCH_PG) for the import and premium benchmarks.
+BENCHES := \
+	"bench_phone_normalise.py 2000" \
+	"bench_pdf_extract.py --pages 20 --repeat 1 --no-pdfplumber" \
+	"bench_pharmacy_upload.py --pages 20 --repeat 1 --no-pdfplumber" \
+	"bench_webhook_delivery.py --events 300 --rounds 2" \
+	"bench_messaging.py --count 100 --skip-kill" \
+	"bench_web_pages.py --accounts 500 --requests 10 --rounds 1" \
+	"bench_import_xlsx.py --rows 2000 --repeat 1 --no-pandas --pg $(BENCH_PG)/postgres" \
+	"bench_premium_webhook.py --duration 2 --warmup 1 --rounds 1"
+
+bench: setup  ## quick runs of the benchmarks (bounded); the full runs are in docs/benchmarks.md
+	@failed=""; for b in $(BENCHES); do \
+		echo "== bench/$$b"; \
+		timeout $(BENCH_TIMEOUT) $(UV) run --frozen python bench/$$b || failed="$$failed $${b%% *}"; \
+	done; \
+	if [ -n "$$failed" ]; then echo "benchmarks that failed or timed out:$$failed"; exit 1; fi
 
 lint: setup
 	$(UV) run --frozen ruff check .

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import importlib
 import logging
 from collections.abc import AsyncIterator
+from typing import Any
 
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
@@ -21,9 +21,6 @@ from arrears.wiring import wire
 
 log = logging.getLogger("arrears.app")
 
-# Each face is a package exposing `router`; faces not built yet are simply absent.
-FACE_PACKAGES = ["repaysync", "age_analysis", "pharmacy", "premium", "partner", "providers", "templates_api",
-                 "collections"]
 REPAYSYNC_PREFIXES = ("/api/auth/", "/api/users/", "/api/customers/", "/api/loans/",
                       "/api/interactions/", "/api/logs/")
 
@@ -31,6 +28,22 @@ OPENAPI_TAGS = [
     {"name": "RepaySync: auth, users, logs", "description": "shared/specs/repaysync-api.md"},
     {"name": "Operations", "description": "Liveness, readiness and metrics"},
 ]
+
+
+def _faces() -> tuple[Any, ...]:
+    """Each face is a package exposing `router`, imported explicitly: a broken one is an error."""
+    from arrears.faces import (
+        age_analysis,
+        collections,
+        partner,
+        pharmacy,
+        premium,
+        providers,
+        repaysync,
+        templates_api,
+    )
+
+    return (repaysync, age_analysis, pharmacy, premium, partner, providers, templates_api, collections)
 
 
 def create_app(*, run_worker: bool = False) -> FastAPI:
@@ -63,18 +76,11 @@ def create_app(*, run_worker: bool = False) -> FastAPI:
     app.router.redirect_slashes = False
     face_errors.install(app)
     app.include_router(ops_router)
-    for name in FACE_PACKAGES:
-        try:
-            module = importlib.import_module(f"arrears.faces.{name}")
-        except ModuleNotFoundError as exc:
-            if exc.name and exc.name.startswith(f"arrears.faces.{name}"):
-                continue
-            raise
-        app.include_router(module.router)
-    with contextlib.suppress(ModuleNotFoundError):
-        web = importlib.import_module("arrears.web")
-        if hasattr(web, "mount"):
-            web.mount(app)
+    for face in _faces():
+        app.include_router(face.router)
+    from arrears import web
+
+    web.mount(app)
 
     app.add_middleware(RequestLogMiddleware, prefixes=REPAYSYNC_PREFIXES)
     app.add_middleware(MetricsMiddleware)

@@ -530,10 +530,14 @@ async def run_lane(lane: Lane, me: str, org_rules: dict[int, OrgRules], settings
     return stats
 
 
-async def _watchdog(job_key: str, engine: AsyncEngine | None) -> None:
+async def _watchdog(job_key: str, engine: AsyncEngine | None, stop: asyncio.Event) -> None:
     """Keep a drain job queued a few seconds ahead while this drain runs: if the process is killed
-    the job falls due and another worker carries on (instead of waiting for the job lease)."""
-    while True:
+    the job falls due and another worker carries on (instead of waiting for the job lease).
+
+    It ends when `stop` is set, between two transactions: cancelling it inside one would
+    invalidate the connection, and on aiosqlite a second cancellation of that close (the event
+    loop's shutdown) leaves its thread stopped and the close waiting forever."""
+    while not stop.is_set():
         at = utcnow() + timedelta(seconds=WATCHDOG_AHEAD)
         async with transaction(engine=engine) as s:
             job = await s.scalar(select(Job).where(Job.dedupe_key == job_key))
@@ -544,7 +548,8 @@ async def _watchdog(job_key: str, engine: AsyncEngine | None) -> None:
                 job.run_at = at
             else:
                 return  # it ran already: its own drain carries on
-        await asyncio.sleep(WATCHDOG_EVERY)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), WATCHDOG_EVERY)
 
 
 async def settle(settings: MessagingSettings, *, engine: AsyncEngine | None = None) -> bool:
@@ -581,7 +586,8 @@ async def drain(*, engine: AsyncEngine | None = None, settings: MessagingSetting
     loop = asyncio.get_running_loop()
     deadline = loop.time() + max_seconds if max_seconds else None
     watch_key = f"{DRAIN_JOB}.watchdog:{me}"
-    watchdog = asyncio.create_task(_watchdog(watch_key, engine))
+    stop_watchdog = asyncio.Event()
+    watchdog = asyncio.create_task(_watchdog(watch_key, engine, stop_watchdog))
     try:
         while True:
             total.reconciled += await reconcile(settings, engine=engine)
@@ -600,13 +606,25 @@ async def drain(*, engine: AsyncEngine | None = None, settings: MessagingSetting
             if not lanes:
                 await asyncio.sleep(0.2)  # only claims of live workers are ahead: let them work
     finally:
-        watchdog.cancel()
-        with contextlib.suppress(asyncio.CancelledError, Exception):
-            await watchdog
+        await _stop_watchdog(watchdog, stop_watchdog)
         with contextlib.suppress(Exception):
             async with transaction(engine=engine) as s:
                 await s.execute(delete(Job).where(Job.dedupe_key == watch_key, Job.status == "queued"))
     return total
+
+
+async def _stop_watchdog(watchdog: asyncio.Task[None], stop: asyncio.Event) -> None:
+    """Let the watchdog finish its transaction and end. If this drain is cancelled meanwhile, the
+    watchdog is cancelled too and the cancellation goes on to the caller (never swallowed)."""
+    stop.set()
+    try:
+        await asyncio.shield(watchdog)
+    except asyncio.CancelledError:
+        if not watchdog.done():
+            watchdog.cancel()
+        raise
+    except Exception:
+        log.exception("messaging: the drain's watchdog failed")
 
 
 async def send_now(ids: set[int], me: str, *, engine: AsyncEngine | None = None,

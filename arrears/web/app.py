@@ -5,10 +5,8 @@ page's alert region); every other path keeps the face error handlers untouched."
 
 from __future__ import annotations
 
-import importlib
 import logging
 from collections.abc import Awaitable, Callable
-from pathlib import Path
 from typing import Any
 
 from fastapi import APIRouter, Depends, FastAPI, Request
@@ -20,19 +18,16 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from arrears.errors import DomainError
-from arrears.web import nav
+from arrears.web import nav, pages
 from arrears.web.context import LoginRequired, csrf_protect
 from arrears.web.render import STATIC, is_htmx, render_html
 from arrears.web.session import SessionMiddleware, get_session
 
 log = logging.getLogger("arrears.web")
 
-# Page modules, in menu order. A module whose domain has not landed yet is skipped (its import
-# of the domain's service fails) and its menu entry is hidden.
-PAGE_MODULES = ["auth", "home", "settings", "agents", "books", "messaging", "pharmacy", "premiums",
-                "partners"]
-
-PAGES_DIR = Path(__file__).parent / "pages"
+# Page modules, in menu order: each is imported explicitly, so a broken one stops the app.
+PAGES = (pages.auth, pages.home, pages.settings, pages.agents, pages.books, pages.messaging, pages.pharmacy,
+         pages.premiums, pages.partners)
 
 CSP = ("default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
        "connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'self'; "
@@ -144,19 +139,9 @@ def install_error_pages(app: FastAPI) -> None:
 
 def build_router() -> APIRouter:
     router = APIRouter(prefix="/app", dependencies=[Depends(csrf_protect)], include_in_schema=False)
-    for name in PAGE_MODULES:
-        if not (PAGES_DIR / f"{name}.py").exists():
-            continue
-        try:
-            module = importlib.import_module(f"arrears.web.pages.{name}")
-        except ModuleNotFoundError as exc:
-            # Only a domain that has not landed is skipped; a broken page module is an error.
-            if exc.name and not exc.name.startswith("arrears.web") and exc.name.startswith("arrears."):
-                log.info("web: %s pages skipped (%s not available yet)", name, exc.name)
-                continue
-            raise
+    for module in PAGES:
         router.include_router(module.router)
-        nav.enable(name)
+        nav.enable(module.__name__.rsplit(".", 1)[-1])
     return router
 
 

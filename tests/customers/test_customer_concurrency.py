@@ -19,15 +19,13 @@ from arrears.customers.models import Customer, Interaction, Loan
 from arrears.customers.schemas import CustomerSeed
 from arrears.db import transaction
 from arrears.events import DomainEvent as Event
-from tests.rows import cheap_password_hashing, count_rows
+from tests.fixtures import cheap_password_hashing  # noqa: F401
+from tests.rows import count_rows
 
 CODE_TAKEN = "A customer with this customer code already exists."
 NUMBER_TAKEN = "A loan with this loan account number already exists."
 
 
-@pytest.fixture(autouse=True)
-def _cheap_password_hashing(monkeypatch: pytest.MonkeyPatch) -> None:
-    cheap_password_hashing(monkeypatch)
 
 
 async def _admin(world: Any, client: httpx.AsyncClient) -> tuple[Any, dict[str, str]]:

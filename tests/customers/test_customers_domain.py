@@ -8,7 +8,6 @@ from datetime import UTC, date, datetime
 from decimal import Decimal
 
 import pytest
-from argon2 import PasswordHasher
 from hypothesis import given
 from hypothesis import strategies as st
 from sqlalchemy import func, select
@@ -19,14 +18,8 @@ from arrears.customers.schemas import CustomerSeed, TimelineEntry
 from arrears.db import transaction
 from arrears.errors import ValidationFailed
 from arrears.events import DomainEvent
-from arrears.identity import crypto
 from arrears.identity import service as identity
-
-
-@pytest.fixture(autouse=True)
-def _cheap_password_hashing(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(crypto, "_hasher", PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1))
-
+from tests.fixtures import cheap_password_hashing  # noqa: F401
 
 # ------------------------------------------------------------------ phones and emails
 

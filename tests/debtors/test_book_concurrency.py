@@ -18,8 +18,9 @@ from arrears.debtors.models import DebtorAccount, DebtorReport, DebtorSnapshot, 
 from arrears.events import DomainEvent
 from arrears.jobs.models import Job
 from arrears.jobs.worker import Worker
-from tests.faces.age_analysis.conftest import _cheap_password_hashing, member  # noqa: F401
+from tests.faces.age_analysis.conftest import member  # noqa: F401
 from tests.faces.age_analysis.helpers import HEADER, post_file
+from tests.fixtures import cheap_password_hashing  # noqa: F401
 
 SHARED = 400  # new account codes both files list
 

@@ -20,8 +20,9 @@ from arrears.events import DomainEvent
 from arrears.identity import service as identity
 from arrears.jobs.models import Job
 from arrears.jobs.worker import run_until_idle
-from tests.faces.age_analysis.conftest import _cheap_password_hashing, member  # noqa: F401
+from tests.faces.age_analysis.conftest import member  # noqa: F401
 from tests.faces.age_analysis.helpers import BOOK, HEADER, big_csv, import_file, post_file, write_book
+from tests.fixtures import cheap_password_hashing  # noqa: F401
 
 
 @pytest.fixture

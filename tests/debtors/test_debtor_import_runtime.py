@@ -25,8 +25,9 @@ from arrears.jobs import queue
 from arrears.jobs.models import Job
 from arrears.jobs.registry import load_all_handlers
 from arrears.jobs.worker import Worker, run_until_idle
-from tests.faces.age_analysis.conftest import _cheap_password_hashing, member  # noqa: F401
+from tests.faces.age_analysis.conftest import member  # noqa: F401
 from tests.faces.age_analysis.helpers import BOOK, big_csv, post_file, write_book
+from tests.fixtures import cheap_password_hashing  # noqa: F401
 
 ROOT = Path(__file__).resolve().parents[2]
 

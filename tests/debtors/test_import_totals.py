@@ -15,8 +15,9 @@ from arrears.debtors import summary
 from arrears.debtors.imports import find_report
 from arrears.debtors.models import DebtorSnapshot
 from arrears.debtors.summary import TotalsAccumulator
-from tests.faces.age_analysis.conftest import _cheap_password_hashing, member  # noqa: F401
+from tests.faces.age_analysis.conftest import member  # noqa: F401
 from tests.faces.age_analysis.helpers import HEADER, import_file, write_book
+from tests.fixtures import cheap_password_hashing  # noqa: F401
 
 
 @pytest.fixture

@@ -9,22 +9,19 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-import pytest
 from sqlalchemy import func, select
 
 from arrears.db import transaction, utcnow
 from arrears.errors import ValidationFailed
 from arrears.identity import service as identity
 from arrears.identity.models import ApiKey, Organisation, User
-from tests.rows import cheap_password_hashing, count_rows
+from tests.fixtures import cheap_password_hashing  # noqa: F401
+from tests.rows import count_rows
 
 PASSWORD = "Sup3r-secret-pw"
 USERNAME_TAKEN = {"errors": {"username": ["A user with that username already exists."]}}
 
 
-@pytest.fixture(autouse=True)
-def _cheap_password_hashing(monkeypatch: pytest.MonkeyPatch) -> None:
-    cheap_password_hashing(monkeypatch)
 
 
 _count = count_rows

@@ -12,7 +12,6 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-import pytest
 from sqlalchemy import select, update
 
 from arrears.db import transaction, utcnow
@@ -28,15 +27,13 @@ from tests.faces.messaging.helpers import (  # noqa: F401
     quick,
     sms,
 )
-from tests.rows import cheap_password_hashing, count_rows
+from tests.fixtures import cheap_password_hashing  # noqa: F401
+from tests.rows import count_rows
 
 TEMPLATE = "Hi [CustomerName], account [AccountCode] owes R[TotalBalance]. Please contact us."
 BODY = "Dear [CustomerName], account [AccountCode] is overdue: R[TotalBalance]."
 
 
-@pytest.fixture(autouse=True)
-def _cheap_password_hashing(monkeypatch: pytest.MonkeyPatch) -> None:
-    cheap_password_hashing(monkeypatch)
 
 
 _count = count_rows

@@ -7,12 +7,17 @@ import asyncio
 import math
 import time
 import uuid
+from datetime import timedelta
 
 import pytest
+from sqlalchemy import select, update
 
+from arrears.db import transaction, utcnow
+from arrears.jobs.models import Job
 from arrears.jobs.worker import Worker, run_until_idle
 from arrears.messaging import ratelimit
-from arrears.messaging.outbox import retry_delay
+from arrears.messaging.models import Message
+from arrears.messaging.outbox import DRAIN_JOB, aware, retry_delay
 from arrears.messaging.settings import MessagingSettings
 from tests.faces.messaging.helpers import (  # noqa: F401
     caller_for,
@@ -47,7 +52,9 @@ async def _org(world, monkeypatch, smsportal):
 
 
 async def test_transient_failure_waits_for_the_backoff(env, world, live, smsportal, monkeypatch):
-    monkeypatch.setenv("MESSAGING_RETRY_DELAY", "1s")
+    # A backoff far longer than a loaded machine's stalls: "not before its time" cannot be
+    # overtaken by the clock; the wait is then ended by moving the due times, not by sleeping.
+    monkeypatch.setenv("MESSAGING_RETRY_DELAY", "30s")
     org, c = await _org(world, monkeypatch, smsportal)
     smsportal.script.append(Reply(503, {"errors": [{"errorMessage": "Service unavailable"}]}))
     await queue(org, c, [sms("27821234567")])
@@ -58,11 +65,17 @@ async def test_transient_failure_waits_for_the_backoff(env, world, live, smsport
     # The backoff runs from the moment the failure was recorded (the row's updated_at), not from
     # the start of the attempt: how long the call and its commit took is no part of it.
     wait = (m.next_attempt_at - m.updated_at).total_seconds()
-    assert 1.0 <= wait <= 1.1
+    assert 30.0 <= wait <= 33.0
     await run_until_idle()
     assert (await messages())[0].status == "pending"  # not before its time
     # The drain is scheduled for the whole second after the message falls due.
-    await asyncio.sleep(max(0.0, (math.ceil(m.next_attempt_at.timestamp()) - time.time())) + 0.1)
+    due = math.ceil(m.next_attempt_at.timestamp())
+    async with transaction() as s:
+        [job] = (await s.scalars(select(Job).where(Job.kind == DRAIN_JOB, Job.status == "queued"))).all()
+        assert aware(job.run_at).timestamp() == due and job.dedupe_key == f"{DRAIN_JOB}@{due}"
+        past = utcnow() - timedelta(seconds=1)
+        job.run_at = past
+        await s.execute(update(Message).where(Message.id == m.id).values(next_attempt_at=past))
     await run_until_idle()
     [m] = await messages()
     assert m.status == "sent" and m.attempts == 2 and len(smsportal.requests) == 2
@@ -88,7 +101,7 @@ async def test_429_retry_after_is_honoured_for_the_message_and_the_account(env, 
         if all(r.status == "sent" for r in rows):
             break
         await asyncio.sleep(0.2)
-        assert time.monotonic() - started < 10
+        assert time.monotonic() - started < 60  # only stops a stuck run
     second_call_at = smsportal.requests[1].at
     assert second_call_at - smsportal.requests[0].at >= 1.9
 
@@ -102,7 +115,9 @@ async def test_rate_limit_paces_the_sends(env, world, live, smsportal, monkeypat
     times = sorted(smsportal.accept_times)
     batch = 4  # 0.2 s of 20/s
     rate = (60 - batch) / (times[-1] - times[0])
-    assert 19.0 <= rate <= 21.0, rate
+    # Never faster than the limit. A loaded machine only slows the sends down, so the lower
+    # bound is loose: it catches pacing that waits far too long, not the machine's stalls.
+    assert 10.0 <= rate <= 21.0, rate
 
 
 async def test_two_workers_share_one_rate(env, world, live, smsportal, monkeypatch):
@@ -123,39 +138,58 @@ async def test_two_workers_share_one_rate(env, world, live, smsportal, monkeypat
     assert rate <= 21.5, rate
 
 
-@pytest.mark.parametrize("kind", ["memory", "redis"])
-async def test_pacer_spaces_reservations_evenly(kind, monkeypatch, request):
+async def test_pacer_spaces_reservations_evenly_in_memory():
+    # The clock is ours and stands still: the schedule's arithmetic is checked exactly.
+    now = [1_000_000.0]
+    pacer = ratelimit.MemoryPacer(clock=lambda: now[0])
+    account = "acct:test"
+    waits = await asyncio.gather(*(pacer.reserve(account, 1, 10.0) for _ in range(20)))
+    assert sorted(waits) == pytest.approx([0.1 * k for k in range(20)])
+    assert await pacer.backlog(account) == pytest.approx(2.0)
+    now[0] += 0.5
+    assert await pacer.backlog(account) == pytest.approx(1.5)
+    await pacer.penalise(account, 5.0)
+    assert await pacer.backlog(account) == pytest.approx(5.0)
+    await pacer.penalise(account, 1.0)  # a shorter penalty never brings the schedule forward
+    assert await pacer.backlog(account) == pytest.approx(5.0)
+    now[0] += 10.0
+    assert await pacer.backlog(account) == 0.0 and await pacer.reserve(account, 1, 10.0) == 0.0
+
+
+async def test_pacer_spaces_reservations_evenly_on_redis(redis_url):
+    # Redis keeps the schedule on its own clock, which a test cannot set: each bound below is
+    # widened by the time the calls themselves took, however long a loaded machine makes that.
     # An account of this run only: a Redis database may be shared with another run of the suite,
     # and a fixed key let one run's reservations (or its clean-up) land in the other's schedule.
     account = f"acct:test:{uuid.uuid4().hex}"
-    if kind == "redis":
-        url = request.getfixturevalue("redis_url")
-        a, b = ratelimit.RedisPacer(url), ratelimit.RedisPacer(url)  # two workers
-    else:
-        a = b = ratelimit.MemoryPacer()
-    started = time.monotonic()
-    waits = await asyncio.gather(*(p.reserve(account, 1, 10.0) for p in [a, b] * 10))
-    elapsed = time.monotonic() - started
-    # Slot i starts 0.1 s × i after the first; a wait is measured from the moment its call ran,
-    # which is up to `elapsed` after the first call (much more than 0.05 s on a busy machine), so
-    # the k-th shortest wait lies in [0.1 k − elapsed, 0.1 k] — and is 0.1 k when calls are quick.
-    assert elapsed < 1.0
-    for k, w in enumerate(sorted(waits)):
-        assert 0.1 * k - elapsed - 0.02 <= w <= 0.1 * k + 0.02, (k, w, elapsed)
-    assert 1.8 <= await a.backlog(account) <= 2.01
-    await a.penalise(account, 5.0)
-    assert 4.9 <= await b.backlog(account) <= 5.01
-    if kind == "redis":
+    a, b = ratelimit.RedisPacer(redis_url), ratelimit.RedisPacer(redis_url)  # two workers
+    try:
+        started = time.monotonic()
+        waits = await asyncio.gather(*(p.reserve(account, 1, 10.0) for p in [a, b] * 10))
+        elapsed = time.monotonic() - started
+        # Slot i starts 0.1 s × i after the first; a wait is measured from the moment its call
+        # ran, up to `elapsed` after the first call: the k-th shortest wait lies in
+        # [0.1 k − elapsed, 0.1 k].
+        for k, w in enumerate(sorted(waits)):
+            assert 0.1 * k - elapsed - 0.02 <= w <= 0.1 * k + 0.02, (k, w, elapsed)
+        backlog = await a.backlog(account)
+        since = time.monotonic() - started
+        assert 2.0 - since - 0.02 <= backlog <= 2.01, (backlog, since)
+        penalised = time.monotonic()
+        await a.penalise(account, 5.0)
+        backlog = await b.backlog(account)
+        assert 5.0 - (time.monotonic() - penalised) - 0.1 <= backlog <= 5.01, backlog
+    finally:
         await a.aclose()
         await b.aclose()
 
 
 async def test_pacer_keeps_its_schedule_when_slightly_late_and_restarts_after_a_pause():
-    p = ratelimit.MemoryPacer()
-    assert abs(await p.reserve("a", 1, 10.0)) < 0.01  # slot [now, now + 0.1)
-    await asyncio.sleep(0.15)  # woke 0.05 s late: the next slot was due 0.05 s ago
-    late = await p.reserve("a", 1, 10.0)
-    assert -0.07 < late < -0.03  # send at once; the schedule is kept
-    await asyncio.sleep(0.5)  # a pause: start again from now, no burst
-    assert abs(await p.reserve("a", 1, 10.0)) < 0.01
-    assert 0.09 < await p.reserve("a", 1, 10.0) < 0.11
+    now = [1_000_000.0]  # our clock: the lateness is exact, whatever the machine's load
+    p = ratelimit.MemoryPacer(clock=lambda: now[0])
+    assert await p.reserve("a", 1, 10.0) == 0.0  # slot [now, now + 0.1)
+    now[0] += 0.15  # woke 0.05 s late: the next slot was due 0.05 s ago
+    assert await p.reserve("a", 1, 10.0) == pytest.approx(-0.05)  # send at once; the schedule is kept
+    now[0] += 0.5  # a pause: start again from now, no burst
+    assert await p.reserve("a", 1, 10.0) == 0.0
+    assert await p.reserve("a", 1, 10.0) == pytest.approx(0.1)

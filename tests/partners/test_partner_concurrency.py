@@ -11,21 +11,15 @@ import asyncio
 from datetime import timedelta
 from typing import Any
 
-import pytest
 from sqlalchemy import select, update
 
 from arrears.db import transaction, utcnow
 from arrears.identity import crypto
 from arrears.partners import delivery
 from arrears.partners.models import PartnerRequest, WebhookDelivery, WebhookSubscription
+from tests.fixtures import cheap_password_hashing  # noqa: F401
 from tests.partners.fixtures import CLIENT_BODY, delivery_rows, fire
-from tests.rows import cheap_password_hashing, count_rows
-
-
-@pytest.fixture(autouse=True)
-def _cheap_password_hashing(monkeypatch: pytest.MonkeyPatch) -> None:
-    cheap_password_hashing(monkeypatch)
-
+from tests.rows import count_rows
 
 _count = count_rows
 

@@ -18,6 +18,7 @@ from arrears.events import DomainEvent
 from arrears.premiums import idempotency, service
 from arrears.premiums.models import Collection, IdempotencyRecord, Policy
 from tests.faces.premium.conftest import SPEC_POLICY, add_collection, make_captive, put_policy
+from tests.fixtures import flush_webhook_log  # noqa: F401
 
 POLICY = "/api/webhooks/policies/update"
 COLL = "/api/webhooks/collections/update"
@@ -30,13 +31,6 @@ async def captive(world):
     return await make_captive(world)
 
 
-@pytest.fixture(autouse=True)
-async def _write_queued_log_lines(env):
-    """Each test's webhook log lines go to its own database, before that database goes away."""
-    yield
-    from arrears.premiums import webhook_log
-
-    await webhook_log.flush()
 
 
 async def _count(model, *where):

@@ -9,17 +9,11 @@ from typing import Any
 import httpx
 import pytest
 
+from tests.fixtures import cheap_password_hashing  # noqa: F401
+
 PASSWORD = "Sup3r-secret-pw"
 
 
-@pytest.fixture(autouse=True)
-def _cheap_password_hashing(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Argon2 at its cheapest: these tests sign in a lot; the hashing itself is tested elsewhere."""
-    from argon2 import PasswordHasher
-
-    from arrears.identity import crypto
-
-    monkeypatch.setattr(crypto, "_hasher", PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1))
 TOKEN_RE = re.compile(r'name="csrf_token" value="([^"]+)"')
 
 

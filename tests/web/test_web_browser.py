@@ -24,7 +24,8 @@ import pytest
 
 from tests.web.conftest import PASSWORD, workbook_bytes
 
-pytestmark = pytest.mark.browser
+# A live server and Chromium start within 180 s on a loaded machine (the fixture's deadline).
+pytestmark = [pytest.mark.browser, pytest.mark.timeout(600)]
 
 CHROMIUM = os.environ.get("ARREARS_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",

@@ -45,7 +45,7 @@ async def test_policies_and_collections_with_filters(people, world):
     r = await ui.get("/app/premiums/policies?search=ayanda")
     assert "POL-2" in r.text and "POL-1" not in r.text
     r = await ui.get("/app/premiums/policies/POL-1")
-    assert r.status_code == 200 and "******7890" in r.text or "7890" in r.text
+    assert r.status_code == 200 and "7890" in r.text  # the account's last digits, masked below
     assert "1234567890" not in r.text  # account numbers masked
     r = await ui.get("/app/premiums/collections?status=failed")
     assert r.text.count('badge-failed') == 1

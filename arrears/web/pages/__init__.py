@@ -1,2 +1,16 @@
-"""One module per page group; each exposes `router`. A group whose domain service has not landed
-fails to import and is skipped by `arrears.web.app.build_router`."""
+"""One module per page group; each exposes `router`, and `arrears.web.app` mounts them all in menu
+order. Every module is imported here explicitly: a broken import is an error at start-up."""
+
+from arrears.web.pages import (
+    agents,
+    auth,
+    books,
+    home,
+    messaging,
+    partners,
+    pharmacy,
+    premiums,
+    settings,
+)
+
+__all__ = ["agents", "auth", "books", "home", "messaging", "partners", "pharmacy", "premiums", "settings"]

@@ -3,14 +3,6 @@ own database before it goes away (as in tests/faces/premium)."""
 
 from __future__ import annotations
 
-from typing import Any
-
-import pytest
+from tests.fixtures import flush_webhook_log  # noqa: F401
 
 
-@pytest.fixture(autouse=True)
-async def _write_queued_log_lines(env: Any) -> Any:
-    yield
-    from arrears.premiums import webhook_log
-
-    await webhook_log.flush()

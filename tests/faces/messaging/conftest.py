@@ -2,10 +2,6 @@
 
 from __future__ import annotations
 
-import pytest
-from argon2 import PasswordHasher
-
-from arrears.identity import crypto
 from tests.faces.messaging.helpers import (  # noqa: F401
     gateway,
     live,
@@ -14,8 +10,6 @@ from tests.faces.messaging.helpers import (  # noqa: F401
     smsportal,
     smtp_server,
 )
+from tests.fixtures import cheap_password_hashing  # noqa: F401
 
 
-@pytest.fixture(autouse=True)
-def _cheap_password_hashing(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(crypto, "_hasher", PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1))

@@ -89,7 +89,7 @@ class LoopbackHTTP:
                     await asyncio.sleep(reply.delay)
                 await write_response(writer, reply.status, reply.encoded(), "application/json",
                                      reply.headers)
-        except (ConnectionError, asyncio.IncompleteReadError, asyncio.CancelledError, ValueError):
+        except (ConnectionError, asyncio.IncompleteReadError, ValueError):
             pass
         finally:
             self._writers.discard(writer)
@@ -139,8 +139,13 @@ class SMSPortalStandIn:
         return self
 
     async def stop(self) -> None:
-        for t in list(self._tasks):
-            t.cancel()
+        """Let the delivery reports in flight finish (they write to the database: one cancelled
+        inside its transaction would leave its connection to the loop's shutdown), then stop."""
+        if self._tasks:
+            _done, late = await asyncio.wait(set(self._tasks), timeout=10)
+            for t in late:
+                t.cancel()
+            await asyncio.gather(*late, return_exceptions=True)
         await self.http.stop()
 
     async def handle(self, req: Request) -> Reply:

@@ -8,14 +8,8 @@ from typing import Any
 
 import httpx
 import pytest
-from argon2 import PasswordHasher
 
-from arrears.identity import crypto
-
-
-@pytest.fixture(autouse=True)
-def _cheap_password_hashing(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(crypto, "_hasher", PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1))
+from tests.fixtures import cheap_password_hashing  # noqa: F401
 
 
 @dataclass

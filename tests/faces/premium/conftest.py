@@ -9,6 +9,8 @@ from typing import Any
 import httpx
 import pytest
 
+from tests.fixtures import flush_webhook_log  # noqa: F401
+
 
 @dataclass
 class Captive:
@@ -63,10 +65,3 @@ async def add_collection(captive: Captive, policy_number: str, on: date, status:
                                                collection_reference=reference, amount=amount)
 
 
-@pytest.fixture(autouse=True)
-async def _write_queued_log_lines(env: Any) -> Any:
-    """Each test's webhook log lines go to its own database, before that database goes away."""
-    yield
-    from arrears.premiums import webhook_log
-
-    await webhook_log.flush()

@@ -178,3 +178,26 @@ def page_tree_pdf(references: int = 100_000) -> bytes:
         b" /Resources << /Font << /F1 5 0 R >> >> >>",
         _stream(b"BT /F1 9 Tf 72 700 Td (Account) Tj ET"), _FONT,
     ])
+
+
+def repeated_ods(path: Path, rows: int = 1_000_000, columns: int = 16_384) -> Path:
+    """An OpenDocument spreadsheet of 1 KB whose one cell is repeated over rows x columns."""
+    table = "urn:oasis:names:tc:opendocument:xmlns:table:1.0"
+    office = "urn:oasis:names:tc:opendocument:xmlns:office:1.0"
+    content = (
+        f'<?xml version="1.0" encoding="UTF-8"?><office:document-content xmlns:office="{office}" '
+        f'xmlns:table="{table}" office:version="1.2"><office:body><office:spreadsheet>'
+        '<table:table table:name="Debtors"><table:table-row table:number-rows-repeated="{rows}">'
+        '<table:table-cell table:number-columns-repeated="{columns}" office:value-type="float" office:value="1"/>'
+        "</table:table-row></table:table></office:spreadsheet></office:body></office:document-content>"
+    ).replace("{rows}", str(rows)).replace("{columns}", str(columns))
+    manifest = (
+        '<?xml version="1.0" encoding="UTF-8"?><manifest:manifest xmlns:manifest="urn:oasis:names:tc:'
+        'opendocument:xmlns:manifest:1.0"><manifest:file-entry manifest:full-path="/" manifest:media-type='
+        '"application/vnd.oasis.opendocument.spreadsheet"/><manifest:file-entry manifest:full-path="content.xml"'
+        ' manifest:media-type="text/xml"/></manifest:manifest>')
+    with zipfile.ZipFile(path, "w") as zf:
+        zf.writestr("mimetype", "application/vnd.oasis.opendocument.spreadsheet", zipfile.ZIP_STORED)
+        zf.writestr("META-INF/manifest.xml", manifest, zipfile.ZIP_DEFLATED)
+        zf.writestr("content.xml", content, zipfile.ZIP_DEFLATED)
+    return path

@@ -17,7 +17,7 @@ from xml.etree import ElementTree
 
 from python_calamine import CalamineSheet, CalamineWorkbook, PasswordError, SheetTypeEnum, SheetVisibleEnum
 
-from arrears.debtors.reading.errors import CORRUPT_FILE, ReadError
+from arrears.debtors.reading.errors import CORRUPT_FILE, SHEET_TOO_LARGE, ReadError
 from arrears.debtors.reading.formats import FileFormat, detect_format
 from arrears.debtors.reading.prechecks import (
     SheetBox,
@@ -99,6 +99,9 @@ def _calamine(what: str, call: Callable[[], _T]) -> _T:
         ) from exc
     except BaseException as exc:  # noqa: B036 - see docstring: pyo3 panics are BaseException
         reason = str(exc).strip() or type(exc).__name__
+        if "cell limit exceeded" in reason.lower():  # calamine's own cap on a range it is asked to build
+            raise ReadError(SHEET_TOO_LARGE, f"The workbook could not be read: {what} failed ({reason}): a "
+                            "sheet's used range is too large. Save the workbook as .xlsx and upload that.") from exc
         raise ReadError(CORRUPT_FILE, f"The workbook could not be read: {what} failed ({reason}).") from exc
 
 

@@ -1,0 +1,52 @@
+"""Workbooks whose used range python-calamine cannot hold, read by the import's own path in a
+parse pool of this test (memory limit 128 MiB): never calamine in the test process."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from arrears.debtors.reading import FileFormat, ReadError
+from arrears.debtors.reading.blocks import AccountBlock
+from arrears.debtors.reading.isolated import read_blocks, refusal
+from arrears.debtors.reading.reader import HeaderInfo
+from arrears.sandbox import ParseFailed, ParseLimits, ParsePool
+from tests.security import hostile
+
+
+@pytest.fixture
+def pool() -> Iterator[ParsePool]:
+    pool = ParsePool(ParseLimits(memory_mb=128, cpu_seconds=60, wall_seconds=120, workers=1))
+    yield pool
+    pool.shutdown()
+
+
+def test_the_far_cell_xlsx_is_streamed_in_the_child(pool: ParsePool, tmp_path: Path) -> None:
+    path = hostile.far_cell_xlsx(tmp_path / "solver.xlsx", count=30)
+    header, *blocks = pool.stream(read_blocks, str(path), None, 7)
+    assert isinstance(header, HeaderInfo) and header.header_row == 1 and header.last_row == 1_048_576
+    assert all(isinstance(b, AccountBlock) for b in blocks)
+    accounts = [a for b in blocks for a in b.accounts]  # type: ignore[union-attr]
+    assert accounts == [f"ACC{i:04d}" for i in range(30)]
+    assert pool.peak_rss() < 300 << 20
+
+
+def test_an_ods_past_calamines_own_cap_is_sheet_too_large(pool: ParsePool, tmp_path: Path) -> None:
+    path = hostile.repeated_ods(tmp_path / "repeated.ods", 1_000_000, 16_384)
+    with pytest.raises(ReadError) as refused:
+        list(pool.stream(read_blocks, str(path), None, 5000))
+    assert refused.value.code == "SHEET_TOO_LARGE"
+    assert pool.call(os.getpid) > 0  # calamine refused by itself: the child lives on
+
+
+def test_an_ods_whose_range_passes_the_memory_limit_is_sheet_too_large(pool: ParsePool, tmp_path: Path) -> None:
+    path = hostile.repeated_ods(tmp_path / "repeated.ods", 20_000, 4_000)  # 80 M cells, ~2.5 GB
+    assert path.stat().st_size < 2048
+    with pytest.raises(ParseFailed) as failed:
+        list(pool.stream(read_blocks, str(path), None, 5000))
+    error = refusal(failed.value, FileFormat.ODS)
+    assert error.code == "SHEET_TOO_LARGE", (failed.value.reason, failed.value.message)
+    assert ".xlsx" in error.message

@@ -11,7 +11,6 @@ a parse pays for a pipe, not for a Python start-up.
 from __future__ import annotations
 
 import logging
-import os
 import signal
 import socket
 import subprocess
@@ -297,8 +296,6 @@ def shutdown_pool() -> None:
 
 def warm_pool_in_background() -> None:
     """Start the first child without waiting for it (server and worker start-up)."""
-    if os.environ.get("ARREARS_PARSE_NO_WARM"):
-        return
     threading.Thread(target=_warm_quietly, name="parse-pool-warm", daemon=True).start()
 
 

@@ -50,3 +50,23 @@ def test_an_ods_whose_range_passes_the_memory_limit_is_sheet_too_large(pool: Par
     error = refusal(failed.value, FileFormat.ODS)
     assert error.code == "SHEET_TOO_LARGE", (failed.value.reason, failed.value.message)
     assert ".xlsx" in error.message
+
+
+def test_an_excel_written_solver_workbook_streams_with_shared_strings(pool: ParsePool, tmp_path: Path) -> None:
+    import openpyxl
+
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    ws.append(["Acme Pharmacy"])  # a title line above the header
+    ws.append(hostile.HEADER)
+    for row in hostile.accounts(12):
+        ws.append(row)
+    ws.cell(row=1_048_576, column=16_384, value="solver")  # shared strings and a dimension of A1:XFD1048576
+    path = tmp_path / "solver.xlsx"
+    wb.save(path)
+    header, *blocks = pool.stream(read_blocks, str(path), None, 5000)
+    assert isinstance(header, HeaderInfo) and header.header_row == 2 and header.sheet_name == "Sheet"
+    names = [n for b in blocks for n in b.names]  # type: ignore[union-attr]
+    assert names == [f"Customer {i}" for i in range(12)]
+    cents = [c for b in blocks for c in b.cents[5]]  # type: ignore[union-attr]
+    assert cents == [15000] * 12

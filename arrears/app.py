@@ -16,6 +16,7 @@ from arrears.faces import errors as face_errors
 from arrears.identity.request_log import RequestLogMiddleware
 from arrears.ops import MetricsMiddleware, configure_logging
 from arrears.ops import router as ops_router
+from arrears.sandbox import shutdown_pool, warm_pool_in_background
 from arrears.state import state
 from arrears.wiring import wire
 
@@ -56,6 +57,7 @@ def create_app(*, run_worker: bool = False) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         worker_task = None
         worker = None
+        warm_pool_in_background()  # the first upload finds a parser child ready
         if run_worker:
             from arrears.jobs.worker import Worker
 
@@ -68,6 +70,7 @@ def create_app(*, run_worker: bool = False) -> FastAPI:
                 worker.stop()
                 with contextlib.suppress(asyncio.CancelledError):
                     await asyncio.wait_for(worker_task, timeout=30)
+            await asyncio.to_thread(shutdown_pool)
             await state.close()
 
     app = FastAPI(title="Arrears", version="0.1.0", lifespan=lifespan, openapi_tags=OPENAPI_TAGS,

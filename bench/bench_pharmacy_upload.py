@@ -84,6 +84,9 @@ async def setup(tmp: Path) -> tuple[httpx.AsyncClient, str]:
         org = await identity.create_org(s, name="Bench Pharmacy", kind="pharmacy")
         await identity.create_user(s, username="bench", password="Bench-pass-123", role="admin", org_id=org.id,
                                    access="write", email=None)
+    from arrears.sandbox import get_pool
+
+    get_pool().warm(1)  # the parser's child, started as the server starts it
     client = httpx.AsyncClient(transport=httpx.ASGITransport(app=create_app()), base_url="http://bench",
                                timeout=300)
     r = await client.post("/api/auth/token/", json={"username": "bench", "password": "Bench-pass-123"})

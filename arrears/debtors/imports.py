@@ -1,6 +1,7 @@
 """Importing a spreadsheet age analysis into the debtor book: all or nothing, with progress.
 
-The file is read by the reading layer in a thread, a block of rows at a time, while the event
+The file is read by the reading layer in the parse pool's child process (arrears.sandbox: hard
+memory, CPU and wall-time limits), a block of rows at a time, sent back to a thread here, while the event
 loop stores what it produced (batches of encoded snapshot rows), so that the database works while
 the next rows are parsed. The report's figures are gathered from the batches as they are stored.
 The whole import is one transaction: a failure (or a killed worker) leaves no accounts. An
@@ -32,7 +33,8 @@ from arrears.debtors import bulk, service, summary
 from arrears.debtors.gcpause import collector_paused
 from arrears.debtors.models import DebtorReport
 from arrears.debtors.progress import Progress, ProgressTracker, clear_side_file
-from arrears.debtors.reading import AgeAnalysisReader, AliasTable, ReadError, RowError, read_age_analysis
+from arrears.debtors.reading import AliasTable, ReadError, RowError
+from arrears.debtors.reading.isolated import IsolatedReader, open_isolated
 from arrears.identity import service as identity
 from arrears.jobs import queue
 
@@ -197,7 +199,9 @@ async def _import(report_id: int, upload_id: uuid.UUID, org_id: int, user_id: in
             tracker.processed_rows = count
 
         clock = {"begin": time.perf_counter()}
-        reader = await asyncio.to_thread(read_age_analysis, path, aliases, on_rows_read, 1000)
+        # Parsed in the parse pool's child (hard memory, CPU and time limits): a file that kills
+        # its parser raises ReadError here or from the blocks, and the report fails for good.
+        reader = await asyncio.to_thread(open_isolated, path, aliases, on_rows_read, 1000, BATCH_ROWS)
         clock["opened"] = time.perf_counter()
         try:
             await queue.renew_lease(s)
@@ -326,11 +330,11 @@ async def _import(report_id: int, upload_id: uuid.UUID, org_id: int, user_id: in
                          report.progress_message)
 
 
-def _batches(reader: AgeAnalysisReader, encoder: bulk.SnapshotEncoder, tracker: ProgressTracker,
+def _batches(reader: IsolatedReader, encoder: bulk.SnapshotEncoder, tracker: ProgressTracker,
              stop: threading.Event) -> Iterable[bulk.Batch]:
     """Runs in the reader thread: blocks of rows in, encoded batches out; counts for the progress."""
     success = failed = 0
-    for block in reader.blocks(BATCH_ROWS):
+    for block in reader.blocks():
         batch = encoder.encode(block)
         success += batch.rows
         failed += len(batch.errors)

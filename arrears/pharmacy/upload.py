@@ -20,7 +20,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from arrears.db import utcnow
 from arrears.debtors.models import DebtorAccount, DebtorReport
-from arrears.debtors.pdf import PdfDebtor, PdfExtraction, PdfRowIssue, extract_debtors
+from arrears.debtors.pdf import (
+    PARSE_FAILED,
+    PdfDebtor,
+    PdfExtraction,
+    PdfReadError,
+    PdfRowIssue,
+    extract_debtors,
+)
 from arrears.debtors.reading import AccountRow, RowError
 from arrears.debtors.service import lock_book, new_report, store_report
 from arrears.errors import ValidationFailed
@@ -28,6 +35,7 @@ from arrears.identity.caller import Caller
 from arrears.identity.models import Organisation
 from arrears.identity.service import org_setting
 from arrears.pharmacy.debtors import VIEW_COLUMNS, debtor_view
+from arrears.sandbox import ParseFailed, get_pool
 
 ZERO = Decimal("0.00")
 MEDICAL_AID_SETTING = "medical_aid_names"  # extra scheme names, comma- or semicolon-separated
@@ -45,8 +53,16 @@ def medical_aid_names(org: Organisation) -> list[str]:
 
 
 def read_pdf(data: bytes, org: Organisation) -> PdfExtraction:
-    """The report's debtors, or PdfReadError (400) saying what is wrong with the file."""
-    return extract_debtors(data, extra_medical_aid_names=medical_aid_names(org))
+    """The report's debtors, or PdfReadError (400) saying what is wrong with the file.
+
+    PDFium reads the file in the parse pool's child process under hard limits (a form that draws
+    itself four times per level costs gigabytes): a parse that dies or passes a limit is a 400."""
+    names = medical_aid_names(org)
+    try:
+        return get_pool().call(extract_debtors, data, extra_medical_aid_names=names)
+    except ParseFailed as exc:
+        raise PdfReadError(PARSE_FAILED, f"The PDF could not be read: {exc.message}. It was refused; "
+                                         "export the report again and upload the new file.") from None
 
 
 def _account_row(d: PdfDebtor, sheet_row: int) -> AccountRow:

@@ -12,6 +12,8 @@ from arrears.debtors.pdf.errors import (
     NO_DEBTOR_TABLE,
     NO_TEXT,
     NOT_A_PDF,
+    PARSE_FAILED,
+    TOO_MANY_PAGES,
     PdfReadError,
 )
 from arrears.debtors.pdf.extract import extract_debtors
@@ -28,6 +30,6 @@ from arrears.debtors.pdf.model import (
 
 __all__ = [
     "BROKEN_PDF", "BUCKETS_DO_NOT_ADD_UP", "DUPLICATE_ACCOUNT", "ENCRYPTED_PDF", "NO_ACCOUNT_NUMBER",
-    "NO_DEBTOR_TABLE", "NO_TEXT", "NOT_A_PDF", "UNREADABLE_AMOUNT", "MedicalAidMatcher", "PdfDebtor",
+    "NO_DEBTOR_TABLE", "NO_TEXT", "NOT_A_PDF", "PARSE_FAILED", "TOO_MANY_PAGES", "UNREADABLE_AMOUNT", "MedicalAidMatcher", "PdfDebtor",
     "PdfExtraction", "PdfReadError", "PdfRowIssue", "extract_debtors",
 ]

@@ -9,6 +9,8 @@ ENCRYPTED_PDF = "ENCRYPTED_PDF"
 BROKEN_PDF = "BROKEN_PDF"
 NO_TEXT = "NO_TEXT"
 NO_DEBTOR_TABLE = "NO_DEBTOR_TABLE"
+TOO_MANY_PAGES = "TOO_MANY_PAGES"
+PARSE_FAILED = "PARSE_FAILED"  # the parser's child process died or passed a limit
 
 _MESSAGES = {
     NOT_A_PDF: "The file is not a PDF. Upload the Debtors Age Analysis report saved or exported as PDF.",
@@ -52,3 +54,7 @@ class PdfReadError(DomainError):
 
     def __init__(self, code: str, message: str | None = None) -> None:
         super().__init__(message or _MESSAGES[code], code=code)
+
+    def __reduce__(self) -> tuple[type[PdfReadError], tuple[str, str]]:
+        # Raised in the parser's child process and re-raised in the parent: pickled whole.
+        return (PdfReadError, (self.code, self.message))

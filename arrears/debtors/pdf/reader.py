@@ -19,7 +19,8 @@ import pypdfium2 as pdfium
 import pypdfium2.raw as raw
 from pypdfium2 import PdfiumError
 
-from arrears.debtors.pdf.errors import BROKEN_PDF, ENCRYPTED_PDF, PdfReadError, not_a_pdf
+from arrears.debtors.pdf.errors import BROKEN_PDF, ENCRYPTED_PDF, TOO_MANY_PAGES, PdfReadError, not_a_pdf
+from arrears.sandbox.limits import get_parse_limits
 
 _TOKEN = re.compile(r"\S+")
 # Character gap (in line heights) that separates words when splitting one character at a time.
@@ -84,6 +85,12 @@ class PdfWords:
         with PDFIUM_LOCK:
             self._pdf = open_pdf(data)
             self.pages = len(self._pdf)
+            limit = get_parse_limits().max_pdf_pages
+            if self.pages > limit:  # before any page is loaded: a page tree can repeat one page
+                self._pdf.close()
+                raise PdfReadError(TOO_MANY_PAGES, f"The PDF has {self.pages:,} pages, more than the {limit:,} "
+                                                   "allowed (ARREARS_PARSE_MAX_PDF_PAGES). Upload the report "
+                                                   "in parts.")
         self._reader = _WordReader()
 
     def __enter__(self) -> PdfWords:

@@ -8,6 +8,10 @@ UNSUPPORTED_FILE_TYPE = "UNSUPPORTED_FILE_TYPE"
 CORRUPT_FILE = "CORRUPT_FILE"
 MISSING_COLUMNS = "MISSING_COLUMNS"
 NO_DATA_ROWS = "NO_DATA_ROWS"
+# The file passes a parse limit (ARREARS_PARSE_*), or its parser died on it.
+FILE_TOO_COMPLEX = "FILE_TOO_COMPLEX"
+SHEET_TOO_LARGE = "SHEET_TOO_LARGE"
+PARSE_FAILED = "PARSE_FAILED"
 
 
 class ReadError(Exception):
@@ -22,6 +26,10 @@ class ReadError(Exception):
         self.code = code
         self.message = message
         self.details: dict[str, Any] = details or {}
+
+    def __reduce__(self) -> tuple[type[ReadError], tuple[str, str, dict[str, Any]]]:
+        # Raised in the parser's child process and re-raised in the parent: pickled whole.
+        return (ReadError, (self.code, self.message, self.details))
 
     def __repr__(self) -> str:
         return f"ReadError({self.code!r}, {self.message!r})"

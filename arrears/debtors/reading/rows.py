@@ -5,18 +5,30 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import os
+import zipfile
+import zlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from functools import partial
 from itertools import chain, islice
 from pathlib import Path
 from typing import TypeVar
+from xml.etree import ElementTree
 
 from python_calamine import CalamineSheet, CalamineWorkbook, PasswordError, SheetTypeEnum, SheetVisibleEnum
 
-from arrears.debtors.reading.errors import CORRUPT_FILE, ReadError
+from arrears.debtors.reading.errors import CORRUPT_FILE, SHEET_TOO_LARGE, ReadError
 from arrears.debtors.reading.formats import FileFormat, detect_format
+from arrears.debtors.reading.prechecks import (
+    SheetBox,
+    check_text_lines,
+    check_zip,
+    inflate_error,
+    sheet_box,
+    xlsx_sheet_parts,
+)
 from arrears.debtors.reading.text import detect_encoding, rank_delimiters
+from arrears.sandbox.limits import get_parse_limits
 
 # What calamine hands back for a cell (a blank one is ""); csv only ever gives str.
 Cell = str | int | float | bool | dt.datetime | dt.date | dt.time | dt.timedelta
@@ -87,6 +99,9 @@ def _calamine(what: str, call: Callable[[], _T]) -> _T:
         ) from exc
     except BaseException as exc:  # noqa: B036 - see docstring: pyo3 panics are BaseException
         reason = str(exc).strip() or type(exc).__name__
+        if "cell limit exceeded" in reason.lower():  # calamine's own cap on a range it is asked to build
+            raise ReadError(SHEET_TOO_LARGE, f"The workbook could not be read: {what} failed ({reason}): a "
+                            "sheet's used range is too large. Save the workbook as .xlsx and upload that.") from exc
         raise ReadError(CORRUPT_FILE, f"The workbook could not be read: {what} failed ({reason}).") from exc
 
 
@@ -99,7 +114,35 @@ def _open_workbook(path: Path, fmt: FileFormat) -> CalamineWorkbook:
         return _calamine("opening the workbook", partial(CalamineWorkbook.from_filelike, fh))
 
 
+_XLSX = (FileFormat.XLSX, FileFormat.XLSM)
+
+
+def _xlsx_parts(path: Path, fmt: FileFormat) -> dict[str, str]:
+    if fmt not in _XLSX:
+        return {}
+    try:
+        with zipfile.ZipFile(path) as zf:
+            return xlsx_sheet_parts(zf)
+    except (KeyError, zipfile.BadZipFile, ElementTree.ParseError, OSError) as exc:
+        raise ReadError(CORRUPT_FILE, f"The workbook could not be read: its list of sheets is damaged ({exc}).") from exc
+
+
+def _too_large_for_calamine(path: Path, part: str | None) -> SheetBox | None:
+    """The box of an xlsx sheet whose used range passes ARREARS_PARSE_MAX_CELLS, else None."""
+    if part is None:
+        return None
+    try:
+        with zipfile.ZipFile(path) as zf:
+            box = sheet_box(zf, part)
+    except (KeyError, zipfile.BadZipFile, zlib.error, OSError, EOFError) as exc:
+        raise inflate_error(exc) from exc
+    return box if box.cells > get_parse_limits().max_cells else None
+
+
 def _workbook_sheets(path: Path, fmt: FileFormat) -> Iterator[Sheet]:
+    if fmt is not FileFormat.XLS:
+        check_zip(path)  # xlsx, xlsm, xlsb and ods are zips: refuse a bomb before calamine opens it
+    parts = _xlsx_parts(path, fmt)
     workbook = _open_workbook(path, fmt)
     worksheets = [
         (index, meta)
@@ -110,6 +153,13 @@ def _workbook_sheets(path: Path, fmt: FileFormat) -> Iterator[Sheet]:
     worksheets.sort(key=lambda item: item[1].visible != SheetVisibleEnum.Visible)
     try:
         for index, meta in worksheets:
+            box = _too_large_for_calamine(path, parts.get(meta.name))
+            if box is not None:
+                # A sparse far-flung sheet (Solver data at XFD1048576): streamed, not allocated.
+                from arrears.debtors.reading.xlsx_stream import stream_rows
+
+                yield Sheet(meta.name, stream_rows(path, parts[meta.name]), box.rows)
+                continue
             sheet = _calamine(f"reading sheet {meta.name!r}", partial(workbook.get_sheet_by_index, index))
             if sheet.start is None:
                 continue  # an empty sheet
@@ -166,7 +216,9 @@ class TextLayout:
 
 
 def text_layout(path: str | os.PathLike[str]) -> TextLayout:
-    """Encoding and candidate delimiters of a delimited text file."""
+    """Encoding and candidate delimiters of a delimited text file (refused first when a line is
+    longer than ARREARS_PARSE_MAX_LINE_KB: the csv module would hold all of its cells)."""
+    check_text_lines(path)
     encoding, errors = detect_encoding(path)
     with Path(path).open(encoding=encoding, errors=errors, newline="") as fh:
         return TextLayout(encoding, errors, tuple(rank_delimiters(fh.read(_SNIFF_CHARS))))

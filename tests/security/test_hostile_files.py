@@ -1,0 +1,123 @@
+"""Hostile spreadsheets, CSVs and PDFs sent to a real server (a subprocess with its in-process
+worker): each gets its face's answer, the server keeps answering /healthz, and its own peak memory
+stays under 300 MiB plus ARREARS_PARSE_MEMORY_MB. The parsers run in the server's child process."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import select
+
+from tests.security import hostile
+from tests.security.conftest import Server, StartServer, sign_in
+
+pytestmark = pytest.mark.timeout(600)
+
+
+async def _aama_upload(server: Server, path: Path) -> dict[str, Any]:
+    data = await asyncio.to_thread(path.read_bytes)
+    async with server.client() as c:
+        r = await c.post("/api/uploads", headers=server.headers, files={"file": (path.name, data)})
+    assert r.status_code == 202, r.text
+    return await server.wait_upload(r.json()["upload"]["id"])
+
+
+async def _pharmacy_upload(server: Server, org_id: int, data: bytes) -> Any:
+    async with server.client() as c:
+        return await c.post(f"/pharmacies/{org_id}/debtors/upload", headers=server.headers,
+                            files={"file": ("report.pdf", data, "application/pdf")})
+
+
+@pytest.fixture
+async def aama(start_server: StartServer, world: Any) -> Server:
+    org = await world.org("Hostile Files Ltd")
+    server = await start_server()
+    await sign_in(server, world, org.id)
+    return server
+
+
+@pytest.fixture
+async def pharmacy(start_server: StartServer, world: Any) -> tuple[Server, int]:
+    org = await world.org("Hostile Pharmacy", kind="pharmacy")
+    server = await start_server()
+    await sign_in(server, world, org.id)
+    return server, org.id
+
+
+async def test_a_far_cell_workbook_is_imported_through_the_streaming_reader(aama: Server, tmp_path: Path) -> None:
+    # calamine would ask for 1,048,576 x 16,384 cells (550 GB) and abort its process.
+    upload = await _aama_upload(aama, hostile.far_cell_xlsx(tmp_path / "solver.xlsx", count=20))
+    assert upload["status"] == "completed", upload
+    assert upload["records_processed"] == 20
+    await aama.healthy()
+
+
+async def test_a_zip_bomb_workbook_fails_with_a_clear_message(aama: Server, tmp_path: Path) -> None:
+    upload = await _aama_upload(aama, hostile.zip_bomb_xlsx(tmp_path / "bomb.xlsx", inflated_mb=64))
+    assert upload["status"] == "failed"
+    assert upload["error_code"] == "FILE_TOO_COMPLEX"
+    assert "unpacks" in upload["error_message"]
+    await aama.healthy()
+
+
+async def test_a_huge_one_line_csv_fails_with_a_clear_message(aama: Server, tmp_path: Path) -> None:
+    upload = await _aama_upload(aama, hostile.one_line_csv(tmp_path / "line.csv", megabytes=24))
+    assert upload["status"] == "failed"
+    assert upload["error_code"] == "FILE_TOO_COMPLEX"
+    assert "ARREARS_PARSE_MAX_LINE_KB" in upload["error_message"]
+    await aama.healthy()
+
+
+async def test_a_parser_that_dies_fails_the_upload_once_and_for_all(start_server: StartServer, world: Any,
+                                                                     tmp_path: Path) -> None:
+    # With the cell limit lifted, the far cell reaches python-calamine, which dies in the child.
+    org = await world.org("Poison Ltd")
+    server = await start_server(ARREARS_PARSE_MAX_CELLS=str(10**15))
+    await sign_in(server, world, org.id)
+    upload = await _aama_upload(server, hostile.far_cell_xlsx(tmp_path / "solver.xlsx"))
+    assert upload["status"] == "failed"
+    assert upload["error_code"] == "PARSE_FAILED"
+    assert "ARREARS_PARSE_MEMORY_MB" in upload["error_message"]
+    await server.healthy()
+    await asyncio.sleep(3)  # a retry, were there one, would have started by now
+
+    from arrears.db import transaction
+    from arrears.debtors.models import DebtorReport
+    from arrears.jobs.models import Job
+
+    async with transaction(readonly=True) as s:
+        report = await s.scalar(select(DebtorReport).where(DebtorReport.uuid == uuid.UUID(upload["id"])))
+        jobs = (await s.scalars(select(Job).where(Job.kind == "debtors.import"))).all()
+    assert report is not None and report.status == "failed" and report.attempts == 1
+    assert [(j.attempts, j.status in ("queued", "running")) for j in jobs] == [(1, False)]
+    await server.healthy()
+
+
+async def test_the_self_drawing_form_pdf_is_a_400(pharmacy: tuple[Server, int]) -> None:
+    server, org_id = pharmacy
+    data = hostile.self_drawing_form_pdf()
+    assert len(data) < 1024
+    r = await _pharmacy_upload(server, org_id, data)
+    assert r.status_code == 400, r.text
+    assert r.json()["detail"]
+    await server.healthy()
+
+
+async def test_an_inflated_content_stream_pdf_is_a_400(pharmacy: tuple[Server, int]) -> None:
+    server, org_id = pharmacy
+    r = await _pharmacy_upload(server, org_id, hostile.inflated_content_pdf(inflated_mb=512))
+    assert r.status_code == 400, r.text
+    assert r.json()["detail"]
+    await server.healthy()
+
+
+async def test_a_page_tree_of_100000_references_is_a_400(pharmacy: tuple[Server, int]) -> None:
+    server, org_id = pharmacy
+    r = await _pharmacy_upload(server, org_id, hostile.page_tree_pdf(100_000))
+    assert r.status_code == 400, r.text
+    assert "ARREARS_PARSE_MAX_PDF_PAGES" in r.json()["detail"]
+    await server.healthy()

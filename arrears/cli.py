@@ -98,7 +98,9 @@ def serve(host: str = "127.0.0.1", port: int = 8000,
 
 
 @app.command()
-def worker(concurrency: int = 4) -> None:
+def worker(concurrency: int = 4,
+           lease_seconds: float = typer.Option(30.0, help="How long a claimed job is held without a "
+                                                "heartbeat before another worker may take it")) -> None:
     """Run a background worker until interrupted."""
     import signal
 
@@ -109,13 +111,45 @@ def worker(concurrency: int = 4) -> None:
     configure_logging(get_settings().arrears_log_level)
 
     async def main() -> None:
-        w = Worker(concurrency=concurrency)
+        w = Worker(concurrency=concurrency, lease_seconds=lease_seconds)
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, w.stop)
         await w.run()
 
     run(main)
+
+
+@app.command("backup")
+def backup_cmd(path: str = typer.Argument(..., help="File to write the copy to")) -> None:
+    """Online copy of the embedded SQLite database (SQLite's backup API); PostgreSQL: pg_dump."""
+    from pathlib import Path
+
+    from arrears import backup
+
+    try:
+        result = backup.backup(Path(path))
+    except backup.BackupError as exc:
+        fail(str(exc))
+    console.print(f"backed up to {result.path} ({result.bytes} bytes, {result.tables} tables)")
+
+
+@app.command("restore")
+def restore_cmd(path: str = typer.Argument(..., help="A file written by `arrears backup`"),
+                yes: bool = typer.Option(False, "--yes", help="Replace the database without asking")) -> None:
+    """Replace the embedded SQLite database with a backup, then bring its schema up to date."""
+    from pathlib import Path
+
+    from arrears import backup, migrate
+
+    if not yes and not typer.confirm(f"Replace the database at {backup.sqlite_path()} with {path}?"):
+        raise typer.Exit(1)
+    try:
+        result = backup.restore(Path(path))
+    except backup.BackupError as exc:
+        fail(str(exc))
+    migrate.upgrade()
+    console.print(f"restored {result.path} from {path} ({result.tables} tables)")
 
 
 @db_app.command("upgrade")

@@ -12,13 +12,16 @@ from limits.aio.strategies import MovingWindowRateLimiter
 from limits.storage import storage_from_string
 
 from arrears.config import get_settings
+from arrears.ratelimit_fallback import FallbackStorage
 
 
 @lru_cache
 def _storage(url: str | None) -> Storage:
     if url:
         # redis-py is already a dependency; limits would otherwise want coredis.
-        return storage_from_string("async+" + url, implementation="redispy", key_prefix="arrears-rl")
+        shared = storage_from_string("async+" + url, implementation="redispy", key_prefix="arrears-rl",
+                                     socket_connect_timeout=1, socket_timeout=2)
+        return FallbackStorage(shared)  # memory while Redis is away
     return MemoryStorage()
 
 

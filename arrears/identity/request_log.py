@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import re
 import time
 from typing import Any
@@ -11,12 +12,14 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from arrears import outages
 from arrears.db import transaction
 from arrears.identity.caller import Caller
 from arrears.identity.models import RequestLog
 
 MAX_PAYLOAD = 4000
 REDACTED = "[REDACTED]"
+log = logging.getLogger("arrears.request_log")
 _SECRET_KEY = re.compile(r"pass|token|secret|access|refresh|authorization|api[_-]?key|^key$", re.I)
 
 
@@ -87,8 +90,13 @@ class RequestLogMiddleware:
                 request_payload=payload_text(bytes(req_body), headers.get("content-type", "")),
                 response_payload=payload_text(bytes(resp_body), "application/json"),
                 status_code=status, duration_ms=int((time.perf_counter() - started) * 1000))
-            async with transaction() as s:
-                s.add(row)
+            try:
+                async with transaction() as s:
+                    s.add(row)
+            except Exception as exc:
+                if not outages.db_unavailable(exc):
+                    raise
+                log.info("request log row lost: the database is unavailable")  # answer already sent
 
 
 async def list_logs(session: AsyncSession, caller: Caller, limit: int = 1000) -> list[RequestLog]:

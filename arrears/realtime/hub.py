@@ -261,6 +261,7 @@ class Hub:
             try:
                 await pubsub.subscribe(channel)
                 ready.set()
+                outages.recovered(COMPONENT)
                 backoff = 0.5
                 async for item in pubsub.listen():
                     if item.get("type") != "message":

@@ -61,14 +61,18 @@ class Fleet:
     def _log(self, name: str) -> Any:
         return open(self.workdir / f"{name}.log", "ab")
 
-    def start_server(self, name: str, port: int | None = None) -> int:
+    def start_server(self, name: str, port: int | None = None, *, wait: bool = True) -> int:
         port = port or free_port()
         proc = subprocess.Popen([sys.executable, "-m", "arrears", "serve", "--no-worker", "--port",
                                  str(port)], env=self.env, cwd=self.workdir,
                                 stdout=self._log(name), stderr=subprocess.STDOUT)
         self.servers[name] = (proc, port)
-        wait_port(port, within=60)
+        if wait:
+            self.wait_server(name)
         return port
+
+    def wait_server(self, name: str) -> None:
+        wait_port(self.servers[name][1], within=120)
 
     def start_worker(self, name: str, *, lease_seconds: float = 30.0, concurrency: int = 4) -> None:
         self.workers[name] = subprocess.Popen(

@@ -99,6 +99,7 @@ class Run:
     outages: list[tuple[str, float, float]] = field(default_factory=list)
     acked: dict[str, int] = field(default_factory=dict)  # Idempotency-Key → amount in cents
     sent: set[str] = field(default_factory=set)
+    chaos_done: float | None = None
 
     def check(self, name: str) -> Check:
         return self.checks.setdefault(name, Check(name))
@@ -109,15 +110,19 @@ class Run:
 
 async def call(run: Run, name: str, clients: list[httpx.AsyncClient], method: str, url: str,
                **kw: Any) -> httpx.Response | None:
-    c = random.choice(clients)
+    """One request through a stand-in for the reverse proxy: a server that does not answer (killed,
+    restarting) is skipped for the other one, as a proxy's health check would."""
+    order = random.sample(clients, len(clients))
     started = time.monotonic()
-    try:
-        r = await c.request(method, url, **kw)
-    except httpx.TransportError:
-        run.check(name).add(started, None)
-        return None
-    run.check(name).add(started, r.status_code)
-    return r
+    for c in order:
+        try:
+            r = await c.request(method, url, **kw)
+        except httpx.TransportError:
+            continue
+        run.check(name).add(started, r.status_code)
+        return r
+    run.check(name).add(started, None)
+    return None
 
 
 async def idempotent(run: Run, name: str, clients: list[httpx.AsyncClient], url: str,
@@ -186,7 +191,7 @@ async def load(run: Run, fleet: Fleet, ids: dict[str, Any], jwt: str, until: flo
     premium, user = clients(ids["key"]), clients(jwt)
     n = 0
     try:
-        while time.monotonic() < until:
+        while time.monotonic() < until or run.chaos_done is None:
             n += 1
             op = n % 6
             if op in (0, 1, 2):  # a collection status, amount unique per key
@@ -230,8 +235,8 @@ async def chaos(run: Run, fleet: Fleet, pg: PgCluster, rs: RedisServer, duration
     a = time.monotonic()
     fleet.kill("s1")
     await asyncio.sleep(1)
-    await asyncio.to_thread(fleet.restart_server, "s1")
-    run.outages.append(("SIGKILL server s1", a, time.monotonic()))
+    fleet.start_server("s1", fleet.servers["s1"][1], wait=False)  # back when it has started
+    run.outages.append(("SIGKILL server s1 (and start it again)", a, time.monotonic()))
     await until(at(0.45))
     a = time.monotonic()
     await asyncio.to_thread(rs.stop)
@@ -249,6 +254,8 @@ async def chaos(run: Run, fleet: Fleet, pg: PgCluster, rs: RedisServer, duration
     fleet.kill("w2")
     fleet.start_worker("w2", lease_seconds=5)
     run.outages.append(("SIGKILL worker w2", a, time.monotonic()))
+    await asyncio.to_thread(fleet.wait_server, "s1")
+    run.chaos_done = time.monotonic()
 
 
 async def limit_check(run: Run, fleet: Fleet, ids: dict[str, Any]) -> tuple[int, int]:
@@ -278,7 +285,7 @@ async def main_async(args: argparse.Namespace) -> int:
         os.environ.update({"SECRET_KEY": SECRET, "DATABASE_URL": pg.url})
         config.reset_settings()
         print(f"soak: PostgreSQL on :{pg.port}, Redis on :{rs.port}, logs in {work}", flush=True)
-        migrate.upgrade(to_async_url(pg.url))
+        await asyncio.to_thread(migrate.upgrade, to_async_url(pg.url))
         ids = await seed(pg.url)
         fleet = Fleet(pg.url, rs.url, work, extra_env={"ARREARS_WEBHOOKS_ALLOW_PRIVATE": "true"})
         with fleet:
@@ -312,7 +319,13 @@ async def main_async(args: argparse.Namespace) -> int:
 
             run = Run()
             until = run.t0 + args.duration
-            await asyncio.gather(chaos(run, fleet, pg, rs, args.duration),
+            async def chaos_then_stop() -> None:
+                try:
+                    await chaos(run, fleet, pg, rs, args.duration)
+                finally:
+                    run.chaos_done = run.chaos_done or time.monotonic()
+
+            await asyncio.gather(chaos_then_stop(),
                                  *(load(run, fleet, ids, jwt, until, w) for w in range(args.concurrency)))
             load_seconds = time.monotonic() - run.t0
 

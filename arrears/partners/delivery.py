@@ -35,6 +35,7 @@ from sqlalchemy import Table, bindparam, func, or_, select, text, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
+from arrears import outages
 from arrears.db import transaction, utcnow
 from arrears.identity import crypto
 from arrears.jobs import queue
@@ -385,8 +386,18 @@ async def drain(*, concurrency: int | None = None, engine: AsyncEngine | None = 
             t.cancel()
         await asyncio.gather(*senders, return_exceptions=True)
         unsent = [c for c in (ready.get_nowait() for _ in range(ready.qsize())) if c is not None]
-        try:  # leave no claimed-but-unsent attempt counted, and no answer unrecorded
-            await release(unsent, engine=engine)
-            await record(list(finished), engine=engine)
-        except Exception:
-            log.exception("could not hand back %s unsent deliveries", len(unsent))
+        wait = outages.DbBackoff(where="webhook-delivery")
+        while True:
+            try:  # leave no claimed-but-unsent attempt counted, and no answer unrecorded
+                await release(unsent, engine=engine)
+                await record(list(finished), engine=engine)
+                break
+            except Exception as exc:
+                # The database is away: keep the answers until it is back (bounded), rather than
+                # leave sent deliveries leased, to be sent again when the lease runs out.
+                if outages.db_unavailable(exc) and wait.failures < 8:
+                    await wait.wait(exc)
+                    continue
+                log.exception("could not hand back %s unsent deliveries", len(unsent))
+                break
+        wait.ok()

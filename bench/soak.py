@@ -254,7 +254,7 @@ async def chaos(run: Run, fleet: Fleet, pg: PgCluster, rs: RedisServer, duration
     fleet.kill("w2")
     fleet.start_worker("w2", lease_seconds=5)
     run.outages.append(("SIGKILL worker w2", a, time.monotonic()))
-    await asyncio.to_thread(fleet.wait_server, "s1")
+    await asyncio.to_thread(fleet.supervise, "s1")
     run.chaos_done = time.monotonic()
 
 

@@ -71,6 +71,23 @@ class Fleet:
             self.wait_server(name)
         return port
 
+    def supervise(self, name: str, within: float = 300.0) -> None:
+        """Start the server again until it is up, as systemd's Restart=always would (a server
+        that starts while the database is away exits: it checks the schema first)."""
+        proc, port = self.servers[name]
+        deadline = time.monotonic() + within
+        while time.monotonic() < deadline:
+            try:
+                wait_port(port, within=1.0)
+                return
+            except TimeoutError:
+                pass
+            if proc.poll() is not None:
+                time.sleep(1.0)
+                self.start_server(name, port, wait=False)
+                proc = self.servers[name][0]
+        raise TimeoutError(f"server {name} did not come up within {within}s")
+
     def wait_server(self, name: str) -> None:
         wait_port(self.servers[name][1], within=120)
 

@@ -13,6 +13,7 @@ from fastapi.middleware.cors import CORSMiddleware
 
 from arrears.config import get_settings
 from arrears.faces import errors as face_errors
+from arrears.faces import unavailable
 from arrears.identity.request_log import RequestLogMiddleware
 from arrears.ops import MetricsMiddleware, configure_logging
 from arrears.ops import router as ops_router
@@ -78,6 +79,7 @@ def create_app(*, run_worker: bool = False) -> FastAPI:
     # Paths are served exactly as the specs write them: no slash redirects.
     app.router.redirect_slashes = False
     face_errors.install(app)
+    unavailable.install(app)  # an outage answers 503 + Retry-After, never 500
     app.include_router(ops_router)
     for face in _faces():
         app.include_router(face.router)

@@ -10,7 +10,6 @@ import structlog
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, Counter, Histogram, generate_latest
-from sqlalchemy import text
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from arrears.db import get_engine
@@ -26,14 +25,12 @@ async def healthz() -> dict[str, str]:
     return {"status": "ok"}
 
 
-@router.get("/readyz", summary="Readiness: the database answers")
+@router.get("/readyz", summary="Readiness: the database answers; Redis, when set, is reported")
 async def readyz() -> JSONResponse:
-    try:
-        async with get_engine().connect() as conn:
-            await conn.execute(text("SELECT 1"))
-    except Exception as exc:  # report, never crash the probe
-        return JSONResponse({"status": "unavailable", "database": str(exc)[:200]}, status_code=503)
-    return JSONResponse({"status": "ready", "database": "ok"})
+    from arrears.outages import readiness
+
+    body, status = await readiness(get_engine)
+    return JSONResponse(body, status_code=status)
 
 
 @router.get("/metrics", summary="Prometheus metrics", include_in_schema=True)

@@ -50,8 +50,13 @@ async def _write(engine: AsyncEngine, target: RequestLog, rows: list[Any]) -> No
             values = await target.prepare(s, rows) if target.prepare else rows
             # Core insert (one multi-row INSERT): the ORM's bulk path costs more CPU than the rows.
             await s.execute(insert(target.table), values)
-    except Exception:  # the log must never break anything
-        log.exception("could not write %d %s log rows", len(rows), target.name)
+    except Exception as exc:  # the log must never break anything
+        from arrears import outages
+
+        if outages.db_unavailable(exc):  # the answer went out; an outage is logged once elsewhere
+            log.info("%d %s log rows lost: the database is unavailable", len(rows), target.name)
+        else:
+            log.exception("could not write %d %s log rows", len(rows), target.name)
 
 
 class _Writer:

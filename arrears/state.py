@@ -37,9 +37,14 @@ class AppState:
             from limits.aio.storage import MemoryStorage
             from limits.storage import storage_from_string
 
-            # redis-py is already a dependency; limits would otherwise want coredis.
+            from arrears.ratelimit_fallback import FallbackStorage
+
+            # redis-py is already a dependency; limits would otherwise want coredis. While Redis
+            # is away the counters fall back to this process's memory (FallbackStorage).
             self.rate_limit_storages[url] = (
-                storage_from_string("async+" + url, implementation="redispy", key_prefix="arrears-rl")
+                FallbackStorage(storage_from_string("async+" + url, implementation="redispy",
+                                                    key_prefix="arrears-rl", socket_connect_timeout=1,
+                                                    socket_timeout=2))
                 if url else MemoryStorage())
         return self.rate_limit_storages[url]
 

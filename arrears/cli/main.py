@@ -8,7 +8,7 @@ import sys
 
 import typer
 
-from arrears.cli import api_keys, db, debit_orders, debtors, messaging, orgs, server, users
+from arrears.cli import api_keys, backup, db, debit_orders, debtors, messaging, orgs, server, users
 from arrears.cli.common import console
 from arrears.config import ConfigError
 
@@ -22,6 +22,8 @@ app.add_typer(debit_orders.app, name="debit-orders")
 app.command("serve")(server.serve)
 app.command("worker")(server.worker)
 app.command("import")(debtors.import_command)
+app.command("backup")(backup.backup_command)
+app.command("restore")(backup.restore_command)
 
 
 def main() -> None:

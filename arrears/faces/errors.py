@@ -134,6 +134,10 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(Exception)
     async def _crash(request: Request, exc: Exception) -> JSONResponse:
+        from arrears.faces import unavailable  # an outage met outside a route: 503, not 500
+
+        if unavailable.is_outage(exc):
+            return unavailable.response(request, exc)
         log.exception("unhandled error on %s %s", request.method, request.url.path)
         return render(request, Problem(500, "INTERNAL_ERROR",
                                        "Internal server error; the error was logged"))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import re
 import time
 from typing import Any
@@ -19,6 +20,7 @@ from arrears.identity.models import RequestLog
 LOG = request_logs.RequestLog("RepaySync API", RequestLog.__table__)
 MAX_PAYLOAD = 4000
 REDACTED = "[REDACTED]"
+log = logging.getLogger("arrears.request_log")
 _SECRET_KEY = re.compile(r"pass|token|secret|access|refresh|authorization|api[_-]?key|^key$", re.I)
 
 

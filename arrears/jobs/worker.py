@@ -21,6 +21,7 @@ from sqlalchemy import event as sa_event
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.orm import Session
 
+from arrears import outages
 from arrears.db import get_engine, transaction, utcnow
 from arrears.jobs import queue
 from arrears.jobs.models import Job
@@ -53,6 +54,7 @@ class Worker:
         self._stop = asyncio.Event()
         self._wake = asyncio.Event()
         self._running: set[asyncio.Task[None]] = set()
+        self._db_backoff = outages.DbBackoff(where="worker")
 
     def stop(self) -> None:
         self._stop.set()
@@ -97,9 +99,18 @@ class Worker:
                 log.warning("job %s: lease not renewed (%s); trying again", job_id, exc)
 
     async def _finish(self, job_id: int, **values: object) -> None:
-        async with transaction(engine=self.engine) as s:
-            await s.execute(update(Job).where(Job.id == job_id, Job.locked_by == self.id)
-                            .values(**values))
+        # Through a database outage the outcome is written once it is back; if the lease ran
+        # out meanwhile, another worker has the job (locked_by differs) and this write is void.
+        while True:
+            try:
+                async with transaction(engine=self.engine) as s:
+                    await s.execute(update(Job).where(Job.id == job_id, Job.locked_by == self.id)
+                                    .values(**values))
+                return
+            except Exception as exc:
+                if not outages.db_unavailable(exc) or self._stop.is_set():
+                    raise
+                await self._db_backoff.wait(exc)
 
     async def run_one(self, job: Job) -> None:
         fn = get_handler(job.kind)
@@ -117,7 +128,12 @@ class Worker:
             log.warning("job %s (%s) dead: %s", job.id, job.kind, exc)
         except Exception as exc:  # any failure is retried until max_attempts
             err = "".join(traceback.format_exception_only(exc)).strip()
-            if job.attempts >= job.max_attempts:
+            if outages.db_unavailable(exc):  # not the job's fault: run again, attempt not counted
+                await self._finish(job.id, status="queued", last_error=err, lease_until=None,
+                                   locked_by=None, attempts=Job.attempts - 1,
+                                   run_at=utcnow() + queue.backoff(1))
+                log.warning("job %s (%s) cut by a database outage; it will run again", job.id, job.kind)
+            elif job.attempts >= job.max_attempts:
                 await self._finish(job.id, status="dead", last_error=err, finished_at=utcnow(),
                                    lease_until=None)
                 log.error("job %s (%s) dead after %s attempts: %s", job.id, job.kind,
@@ -148,7 +164,14 @@ class Worker:
         try:
             while not self._stop.is_set():
                 while len(self._running) < self.concurrency:
-                    job = await self.claim()
+                    try:
+                        job = await self.claim()
+                    except Exception as exc:  # the database is away: back off, claim again
+                        if not outages.db_unavailable(exc):
+                            raise
+                        await self._db_backoff.wait(exc)
+                        break
+                    self._db_backoff.ok()
                     if job is None:
                         break
                     task = asyncio.create_task(self.run_one(job))

@@ -104,7 +104,7 @@ class RedisPacer(Pacer):
     def __init__(self, url: str) -> None:
         import redis.asyncio as aioredis
 
-        self._redis = aioredis.from_url(url)
+        self._redis = aioredis.from_url(url, socket_connect_timeout=1, socket_timeout=2)
         self._reserve = self._redis.register_script(_RESERVE)
         self._penalise = self._redis.register_script(_PENALISE)
         self._backlog = self._redis.register_script(_BACKLOG)
@@ -141,7 +141,9 @@ def pacer() -> Pacer:
         return _memory
     loop = asyncio.get_running_loop()
     if _cached is None or _cached.loop is not loop or _cached.url != url:
-        _cached = _Cached(loop, url, RedisPacer(url))
+        from arrears.messaging.pace_fallback import FallbackPacer  # a per-process pace while Redis is away
+
+        _cached = _Cached(loop, url, FallbackPacer(RedisPacer(url), lambda: _memory))
     return _cached.pacer
 
 

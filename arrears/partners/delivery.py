@@ -35,6 +35,7 @@ from sqlalchemy import Table, bindparam, func, or_, select, text, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
+from arrears import outages
 from arrears.db import transaction, utcnow
 from arrears.identity import crypto
 from arrears.jobs import queue
@@ -335,19 +336,23 @@ async def drain(*, concurrency: int | None = None, engine: AsyncEngine | None = 
     wake = asyncio.Event()
     busy = 0
     attempts = 0
+    sending: dict[uuid.UUID, Claimed] = {}  # claimed, being sent: handed back if the drain is cut
 
     async def sender() -> None:
         nonlocal busy
         while (c := await ready.get()) is not None:
             busy += 1
+            sending[c.id] = c
             try:
-                finished.append(await send(c))
+                outcome = await send(c)
             except Exception as exc:  # a bug, not the receiver: count it as a failed attempt
                 log.exception("sending delivery %s failed", c.id)
-                finished.append(Outcome(c, error=f"Internal error: {type(exc).__name__}"))
+                outcome = Outcome(c, error=f"Internal error: {type(exc).__name__}")
             finally:
                 busy -= 1
                 wake.set()
+            del sending[c.id]  # answered (a cancelled send stays there, to be handed back)
+            finished.append(outcome)
 
     senders = [asyncio.create_task(sender()) for _ in range(conc)]
     next_claim = 0.0  # monotonic time before which a claim is pointless (the last one came up short)
@@ -385,8 +390,19 @@ async def drain(*, concurrency: int | None = None, engine: AsyncEngine | None = 
             t.cancel()
         await asyncio.gather(*senders, return_exceptions=True)
         unsent = [c for c in (ready.get_nowait() for _ in range(ready.qsize())) if c is not None]
-        try:  # leave no claimed-but-unsent attempt counted, and no answer unrecorded
-            await release(unsent, engine=engine)
-            await record(list(finished), engine=engine)
-        except Exception:
-            log.exception("could not hand back %s unsent deliveries", len(unsent))
+        unsent += list(sending.values())  # cut mid-send: sent again soon (same webhook-id), not after the lease
+        wait = outages.DbBackoff(where="webhook-delivery")
+        while True:
+            try:  # leave no claimed-but-unsent attempt counted, and no answer unrecorded
+                await release(unsent, engine=engine)
+                await record(list(finished), engine=engine)
+                break
+            except Exception as exc:
+                # The database is away: keep the answers until it is back (bounded), rather than
+                # leave sent deliveries leased, to be sent again when the lease runs out.
+                if outages.db_unavailable(exc) and wait.failures < 8:
+                    await wait.wait(exc)
+                    continue
+                log.exception("could not hand back %s unsent deliveries", len(unsent))
+                break
+        wait.ok()

@@ -23,6 +23,7 @@ import uuid
 from typing import Any
 from urllib.parse import urlparse
 
+from arrears import outages
 from arrears.config import get_settings
 from arrears.db import isoz
 
@@ -32,6 +33,7 @@ MAX_CONNECTIONS_PER_ORG = 10
 QUEUE_SIZE = 1000  # messages waiting for one slow socket before it is dropped
 SLOT_TTL = 90  # seconds a Redis connection slot lives without a heartbeat
 SUBSCRIBE_WAIT = 5.0
+COMPONENT = "realtime"  # its Redis fallback, as /metrics and the logs name it
 
 #: domain event type → WebSocket message type
 MESSAGE_TYPES = {
@@ -134,8 +136,9 @@ class Hub:
                     return None
                 counted_in_redis = True
                 await self._ensure_subscriber(url)
-            except Exception:  # Redis is down: count and deliver in this process only
-                log.exception("realtime: Redis unavailable; counting connections locally")
+                outages.recovered(COMPONENT)
+            except Exception as exc:  # Redis is down: count and deliver in this process only
+                outages.fallback(COMPONENT, exc)
         with self._lock:
             conns = self._conns.setdefault(org_id, set())
             if not counted_in_redis and len(conns) >= MAX_CONNECTIONS_PER_ORG:
@@ -218,9 +221,13 @@ class Hub:
             try:
                 await self._client(url).publish(channel, json.dumps({"org_id": org_id,
                                                                      "message": message}))
-            except Exception:
-                log.exception("realtime: publishing to Redis failed; delivering in this process only")
+            except Exception as exc:
+                outages.fallback(COMPONENT, exc)  # logged once per outage
                 self.deliver_local(org_id, message)
+            else:
+                outages.recovered(COMPONENT)
+                if not self._subscribed(url):  # Redis is back but our subscriber is not yet
+                    self.deliver_local(org_id, message, only_loop=asyncio.get_running_loop())
             finally:
                 queue.task_done()
 
@@ -236,6 +243,12 @@ class Hub:
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(entry[0].wait(), SUBSCRIBE_WAIT)
 
+    def _subscribed(self, url: str) -> bool:
+        """Whether this loop's subscriber listens (no subscriber: no local sockets to feed)."""
+        with self._lock:
+            entry = self._subs.get((asyncio.get_running_loop(), url))
+        return entry is None or entry[0].is_set()
+
     async def _run_subscriber(self, url: str, ready: asyncio.Event,
                               loop: asyncio.AbstractEventLoop) -> None:
         import redis.asyncio as aioredis
@@ -248,6 +261,7 @@ class Hub:
             try:
                 await pubsub.subscribe(channel)
                 ready.set()
+                outages.recovered(COMPONENT)
                 backoff = 0.5
                 async for item in pubsub.listen():
                     if item.get("type") != "message":
@@ -259,10 +273,11 @@ class Hub:
                         log.warning("realtime: ignored a malformed message on %s", channel)
             except asyncio.CancelledError:
                 raise
-            except Exception:
-                log.exception("realtime: Redis subscription lost; reconnecting")
+            except Exception as exc:
+                ready.clear()  # until subscribed again, publishes are also delivered here
+                outages.fallback(COMPONENT, exc)
                 await asyncio.sleep(backoff)
-                backoff = min(backoff * 2, 10)
+                backoff = min(backoff * 2, outages.REDIS_RETRY_SECONDS)
             finally:
                 with contextlib.suppress(Exception):
                     await pubsub.aclose()

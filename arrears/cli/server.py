@@ -24,7 +24,9 @@ def serve(host: str = "127.0.0.1", port: int = 8000,
                 proxy_headers=False)
 
 
-def worker(concurrency: int = 4) -> None:
+def worker(concurrency: int = 4,
+           lease_seconds: float = typer.Option(30.0, help="How long a claimed job is held without a "
+                                                "heartbeat before another worker may take it")) -> None:
     """Run a background worker until interrupted."""
     import signal
 
@@ -35,7 +37,7 @@ def worker(concurrency: int = 4) -> None:
     configure_logging(get_settings().arrears_log_level)
 
     async def main() -> None:
-        w = Worker(concurrency=concurrency)
+        w = Worker(concurrency=concurrency, lease_seconds=lease_seconds)
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, w.stop)

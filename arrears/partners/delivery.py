@@ -336,23 +336,20 @@ async def drain(*, concurrency: int | None = None, engine: AsyncEngine | None = 
     wake = asyncio.Event()
     busy = 0
     attempts = 0
-    sending: dict[uuid.UUID, Claimed] = {}  # claimed, being sent: handed back if the drain is cut
+    handed_back: list[Claimed] = []
 
     async def sender() -> None:
         nonlocal busy
         while (c := await ready.get()) is not None:
             busy += 1
-            sending[c.id] = c
             try:
-                outcome = await send(c)
+                finished.append(await send(c))
             except Exception as exc:  # a bug, not the receiver: count it as a failed attempt
                 log.exception("sending delivery %s failed", c.id)
-                outcome = Outcome(c, error=f"Internal error: {type(exc).__name__}")
+                finished.append(Outcome(c, error=f"Internal error: {type(exc).__name__}"))
             finally:
                 busy -= 1
                 wake.set()
-            del sending[c.id]  # answered (a cancelled send stays there, to be handed back)
-            finished.append(outcome)
 
     senders = [asyncio.create_task(sender()) for _ in range(conc)]
     next_claim = 0.0  # monotonic time before which a claim is pointless (the last one came up short)
@@ -385,12 +382,20 @@ async def drain(*, concurrency: int | None = None, engine: AsyncEngine | None = 
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(pause if pause > 0 else None):
                     await wake.wait()
+    except Exception as exc:
+        if outages.db_unavailable(exc):
+            # The database went away: let the sends in flight end, so that their answers are
+            # recorded below once it is back (cancelled, they would wait out their lease).
+            handed_back += [c for c in (ready.get_nowait() for _ in range(ready.qsize())) if c is not None]
+            for _ in senders:
+                ready.put_nowait(None)
+            await asyncio.wait(senders, timeout=MAX_TIMEOUT + 5)
+        raise
     finally:
         for t in senders:
             t.cancel()
         await asyncio.gather(*senders, return_exceptions=True)
-        unsent = [c for c in (ready.get_nowait() for _ in range(ready.qsize())) if c is not None]
-        unsent += list(sending.values())  # cut mid-send: sent again soon (same webhook-id), not after the lease
+        unsent = handed_back + [c for c in (ready.get_nowait() for _ in range(ready.qsize())) if c is not None]
         wait = outages.DbBackoff(where="webhook-delivery")
         while True:
             try:  # leave no claimed-but-unsent attempt counted, and no answer unrecorded

@@ -283,14 +283,18 @@ async def create_customer(session: AsyncSession, caller: Caller, data: Mapping[s
 
 
 async def update_customer(session: AsyncSession, caller: Caller, customer_id: int,
-                          changes: Mapping[str, Any]) -> Customer:
-    """Set exactly the given fields (a PUT passes them all, a PATCH some). A null
-    `customer_code` keeps the current code."""
+                          changes: Mapping[str, Any], *, require: tuple[str, ...] = ()) -> Customer:
+    """Set exactly the given fields. `require` names fields that must be among them (a PUT's
+    `name`); a missing one is a field error beside every other. A null `customer_code` keeps the
+    current code."""
     caller.require_write()
     customer = await get_customer(session, caller, customer_id, for_update=True)
     values = {k: changes[k] for k in CUSTOMER_FIELDS if k in changes}
     clean, errors = clean_customer_fields(values, region=await org_region(session, caller.org_id),
                                           today=today_utc())
+    for field in require:
+        if field not in values:
+            errors.setdefault(field, []).append(REQUIRED)
     if "customer_code" in clean and not clean["customer_code"]:
         del clean["customer_code"]
     await _check_customer_rules(session, caller, clean, errors, exclude_id=customer.id)

@@ -40,8 +40,52 @@ def _repaysync(p: Problem) -> dict[str, Any]:
 
 
 def _aama(p: Problem) -> dict[str, Any]:
-    details = p.details if p.details is not None else (p.field_errors or {})
-    return {"message": p.message, "code": p.code, "details": details}
+    """The spec's `details` is a string ("Additional error details if available"): a readable
+    summary goes there, and each structured detail under a named key of its own (`field_errors`,
+    `problems`, `unknown_account_ids`, …), so that a strictly typed client decodes every error."""
+    named, summary = _aama_details(p)
+    return {"message": p.message, "code": p.code, "details": summary} | named
+
+
+AAMA_KEYS = {"message", "code", "details"}
+# Lists of ids or names that are details of their own, not a field's messages.
+NAMED_LISTS = {"unknown_account_ids", "upload_ids", "missing", "found_headers"}
+
+
+def _is_field_errors(value: Any) -> bool:
+    return isinstance(value, dict) and bool(value) and not set(value) & NAMED_LISTS and all(
+        isinstance(v, list) and all(isinstance(m, str) for m in v) for v in value.values())
+
+
+def _brief(value: Any) -> str:
+    if isinstance(value, list | tuple):
+        shown = ", ".join(str(v) for v in value[:5])
+        return shown + (f" and {len(value) - 5} more" if len(value) > 5 else "")
+    return str(value)
+
+
+def _aama_details(p: Problem) -> tuple[dict[str, Any], str]:
+    named: dict[str, Any] = {}
+    parts: list[str] = []
+    fields = p.field_errors
+    details = p.details
+    if isinstance(details, str):
+        parts.append(details)
+    elif _is_field_errors(details):
+        fields = fields or details
+    elif isinstance(details, list):
+        named["problems"] = details
+        parts += [str(d["message"]) for d in details if isinstance(d, dict) and d.get("message")]
+    elif isinstance(details, dict):
+        for key, value in details.items():
+            named[key if key not in AAMA_KEYS else f"detail_{key}"] = value
+            parts.append(f"{key}: {_brief(value)}")
+    elif details is not None:
+        parts.append(str(details))
+    if fields:
+        named["field_errors"] = fields
+        parts[:0] = [f"{field}: {' '.join(messages)}" for field, messages in fields.items()]
+    return named, "; ".join(parts)
 
 
 def _pharmacy(p: Problem) -> dict[str, Any]:

@@ -112,9 +112,18 @@ def listed(org_id: int) -> ColumnElement[bool]:
     return and_(A.org_id == org_id, A.latest_report_id.is_not(None), A.settled_at.is_(None))
 
 
+def chosen(org_id: int, ids: tuple[int, ...]) -> ColumnElement[bool]:
+    """Debtors named by id (a download's selection): any of the pharmacy's book, settled and
+    medical-aid control accounts included — the person asked for exactly these."""
+    return and_(A.org_id == org_id, A.latest_report_id.is_not(None),
+                A.id.in_(ids) if ids else A.id.is_(None))
+
+
 def conditions(org_id: int, f: DebtorFilter) -> list[ColumnElement[bool]]:
-    where = [listed(org_id)]
-    if f.exclude_medical_aid:
+    # By ids, `exclude_medical_aid` does not apply (it is for choosing by filters); the amount
+    # filters sent with the ids still do, as the spec's example sends them.
+    where = [listed(org_id) if f.debtor_ids is None else chosen(org_id, f.debtor_ids)]
+    if f.exclude_medical_aid and f.debtor_ids is None:
         where.append(A.is_medical_aid_control.is_(False))
     if f.min_balance is not None:
         where.append(amount_sql(f.amount_buckets) >= f.min_balance)
@@ -129,8 +138,6 @@ def conditions(org_id: int, f: DebtorFilter) -> list[ColumnElement[bool]]:
         pattern = _like(f.search)
         where.append(or_(*[func.lower(c).like(pattern, escape="\\")
                            for c in (A.account_code, A.customer_name, A.email, A.telephone_raw, A.telephone)]))
-    if f.debtor_ids is not None:
-        where.append(A.id.in_(f.debtor_ids) if f.debtor_ids else A.id.is_(None))
     return where
 
 

@@ -12,7 +12,7 @@ from decimal import Decimal
 from typing import Annotated, Any
 
 from fastapi import Depends, Request
-from pydantic import BaseModel, BeforeValidator
+from pydantic import BaseModel, BeforeValidator, WithJsonSchema
 
 from arrears.config import get_settings
 from arrears.customers.fields import money, parse_date
@@ -37,6 +37,15 @@ def _text_in(value: Any) -> Any:
 
 DateIn = Annotated[date, BeforeValidator(_date_in)]
 TextIn = Annotated[str, BeforeValidator(_text_in)]
+
+# Fields the domain checks itself: the body takes any JSON value there, so that one 400 names every
+# bad field at once (the domain collects them all) instead of stopping at the first type error.
+# The OpenAPI schema still says what to send.
+_NULLABLE = {"type": "null"}
+AnyText = Annotated[Any, WithJsonSchema({"anyOf": [{"type": "string"}, _NULLABLE]})]
+AnyEmail = Annotated[Any, WithJsonSchema({"anyOf": [{"type": "string", "format": "email"}, _NULLABLE]})]
+AnyDate = Annotated[Any, WithJsonSchema({"anyOf": [{"type": "string", "format": "date"}, _NULLABLE]})]
+AnyId = Annotated[Any, WithJsonSchema({"anyOf": [{"type": "integer"}, _NULLABLE]})]
 
 
 class Deleted(BaseModel):

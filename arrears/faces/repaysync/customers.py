@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from datetime import date
-from typing import Any
+from typing import Annotated, Any
 
 from fastapi import APIRouter
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, WithJsonSchema
 
 from arrears.customers import customer_upload, service, timeline
 from arrears.customers.models import Customer
@@ -14,10 +14,12 @@ from arrears.db import isoz
 from arrears.faces.deps import SessionDep, UserDep
 from arrears.faces.repaysync.common import (
     UPLOAD_OPENAPI,
+    AnyDate,
+    AnyEmail,
+    AnyId,
+    AnyText,
     BulkResult,
-    DateIn,
     Deleted,
-    TextIn,
     UploadDep,
     bulk_result,
     plain,
@@ -31,21 +33,23 @@ RENAME = {"assigned_collection_officer_id": "assigned_collection_officer", "phon
 
 class CustomerIn(BaseModel):
     """POST and PUT: `name` is required; `customer_code` null or omitted is generated (on PUT it
-    keeps the current code); other fields omitted on PUT are cleared."""
+    keeps the current code). PUT changes only the fields it is sent, as Django REST framework does:
+    a client that sends the spec's `{"name", "phone"}` keeps the officer, e-mail and address."""
 
-    model_config = ConfigDict(extra="ignore")
+    # `name` is required: the domain says so beside every other bad field (one 400 for all).
+    model_config = ConfigDict(extra="ignore", json_schema_extra={"required": ["name"]})
 
-    customer_code: TextIn | None = None
-    name: TextIn
-    phone: TextIn | None = None
-    email: str | None = None
-    assigned_collection_officer: int | None = None
-    address_line_1: TextIn | None = None
-    address_line_2: TextIn | None = None
-    city: TextIn | None = None
-    state: TextIn | None = None
-    pincode: TextIn | None = None
-    date_of_birth: DateIn | None = None
+    customer_code: AnyText = None
+    name: Annotated[Any, WithJsonSchema({"type": "string"})] = None
+    phone: AnyText = None
+    email: AnyEmail = None
+    assigned_collection_officer: AnyId = None
+    address_line_1: AnyText = None
+    address_line_2: AnyText = None
+    city: AnyText = None
+    state: AnyText = None
+    pincode: AnyText = None
+    date_of_birth: AnyDate = None
 
 
 class CustomerPatch(BaseModel):
@@ -53,17 +57,17 @@ class CustomerPatch(BaseModel):
 
     model_config = ConfigDict(extra="ignore")
 
-    customer_code: TextIn | None = None
-    name: TextIn | None = None
-    phone: TextIn | None = None
-    email: str | None = None
-    assigned_collection_officer: int | None = None
-    address_line_1: TextIn | None = None
-    address_line_2: TextIn | None = None
-    city: TextIn | None = None
-    state: TextIn | None = None
-    pincode: TextIn | None = None
-    date_of_birth: DateIn | None = None
+    customer_code: AnyText = None
+    name: AnyText = None
+    phone: AnyText = None
+    email: AnyEmail = None
+    assigned_collection_officer: AnyId = None
+    address_line_1: AnyText = None
+    address_line_2: AnyText = None
+    city: AnyText = None
+    state: AnyText = None
+    pincode: AnyText = None
+    date_of_birth: AnyDate = None
 
 
 class CustomerOut(BaseModel):
@@ -136,12 +140,12 @@ async def get_customer(customer_id: int, caller: UserDep, session: SessionDep) -
 
 
 @router.put("/api/customers/{customer_id:int}/", response_model=CustomerOut,
-            summary="Replace a customer (omitted fields are cleared)")
+            summary="Update a customer (name required; fields not sent are kept)")
 async def put_customer(customer_id: int, body: CustomerIn, caller: UserDep,
                        session: SessionDep) -> CustomerOut:
     with spec_fields(RENAME):
         return customer_out(await service.update_customer(session, caller, customer_id,
-                                                          _domain(body, only_set=False)))
+                                                          _domain(body, only_set=True), require=("name",)))
 
 
 @router.patch("/api/customers/{customer_id:int}/", response_model=CustomerOut,

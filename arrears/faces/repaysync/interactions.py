@@ -112,8 +112,9 @@ def _routes(kind: str) -> None:
     async def put(interaction_id: int, body: InteractionIn, caller: UserDep,
                   session: SessionDep) -> InteractionOut:
         with spec_fields(RENAME):
+            # PUT changes only what it is sent (comment and next_call_date are kept when omitted).
             return interaction_out(await interactions.update_interaction(
-                session, caller, kind, interaction_id, _domain(body, only_set=False)))
+                session, caller, kind, interaction_id, _domain(body, only_set=True)))
 
     async def patch(interaction_id: int, body: InteractionPatch, caller: UserDep,
                     session: SessionDep) -> InteractionOut:

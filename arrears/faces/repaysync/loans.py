@@ -93,10 +93,11 @@ async def get_loan(loan_id: int, caller: UserDep, session: SessionDep) -> LoanOu
     return loan_out(await loans.get_loan(session, caller, loan_id))
 
 
-@router.put("/api/loans/{loan_id:int}/", response_model=LoanOut, summary="Replace a loan (all fields)")
+@router.put("/api/loans/{loan_id:int}/", response_model=LoanOut,
+            summary="Update a loan (the spec's fields required; fields not sent are kept)")
 async def put_loan(loan_id: int, body: LoanIn, caller: UserDep, session: SessionDep) -> LoanOut:
     with spec_fields(RENAME):
-        return loan_out(await loans.update_loan(session, caller, loan_id, _domain(body, only_set=False)))
+        return loan_out(await loans.update_loan(session, caller, loan_id, _domain(body, only_set=True)))
 
 
 @router.patch("/api/loans/{loan_id:int}/", response_model=LoanOut, summary="Update some fields of a loan")

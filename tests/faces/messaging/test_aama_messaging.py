@@ -94,7 +94,8 @@ async def test_logs_paginate_and_check_the_page_size(client, people, quick, tmp_
     assert len(page["message_logs"]) == 2 and page["total_pages"] == 3 and page["has_more"] is True
     for params in ({"per_page": 101}, {"page": 0}, {"per_page": 0}):
         r = await client.get(f"/api/messaging/logs/{uid}", headers=people.officer, params=params)
-        assert r.status_code == 400 and set(r.json()) == {"message", "code", "details"}
+        assert r.status_code == 400 and set(r.json()) == {"message", "code", "details", "field_errors"}
+        assert isinstance(r.json()["details"], str) and r.json()["details"]
 
 
 async def test_invalid_template_is_rejected_with_details(client, people, quick, tmp_path):
@@ -103,7 +104,8 @@ async def test_invalid_template_is_rejected_with_details(client, people, quick, 
     assert r.status_code == 400
     body = r.json()
     assert body["code"] == "INVALID_TEMPLATE"
-    codes = [(d["code"], d["placeholder"]) for d in body["details"]]
+    codes = [(d["code"], d["placeholder"]) for d in body["problems"]]
+    assert isinstance(body["details"], str) and "[AccountCode]" in body["details"]
     assert ("MISSING_PLACEHOLDER", "[AccountCode]") in codes and ("UNKNOWN_PLACEHOLDER", "[Balance]") in codes
     r = await _send(client, people.officer, ids.values(), template=TEMPLATE + "x" * 1600)
     assert r.status_code == 400 and body["code"] == "INVALID_TEMPLATE"
@@ -119,7 +121,8 @@ async def test_accounts_of_two_uploads_or_another_organisation_are_400(client, p
     _, foreign = await _upload(client, people.stranger, tmp_path, rows2, name="theirs.xlsx")
     r = await _send(client, people.officer, [ids["A1"], foreign["B1"]])
     assert r.status_code == 400 and r.json()["code"] == "INVALID_ACCOUNTS"
-    assert r.json()["details"]["unknown_account_ids"] == [foreign["B1"]]
+    assert r.json()["unknown_account_ids"] == [foreign["B1"]]
+    assert r.json()["details"] == f"unknown_account_ids: {foreign['B1']}"
     r = await _send(client, people.officer, [str(uuid.uuid4())])
     assert r.status_code == 400 and r.json()["code"] == "INVALID_ACCOUNTS"
     r = await _send(client, people.officer, ["not-a-uuid"])

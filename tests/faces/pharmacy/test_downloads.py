@@ -102,3 +102,25 @@ async def test_a_big_pdf_has_numbered_pages(pharmacy) -> None:
     r = await pharmacy.post("/download-pdf", {})
     pages, text = _pdf_text(r.content)
     assert pages > 1 and f"Page {pages} of {pages}" in text
+
+
+async def test_chosen_ids_are_downloaded_settled_and_medical_aid_included(pharmacy, ids) -> None:
+    """Issue 20 §7: explicit debtor_ids give those debtors (amount filters still apply); the
+    medical-aid exclusion is for choosing by filters, and a settled debtor chosen is still shown."""
+    # A newer whole-book report without A3 settles it.
+    await pharmacy.uploaded(build_report([r for r in ROWS if r.acc_no != "A3"]))
+    chosen = [ids["A3"], ids["M1"], ids["A1"]]
+    rows = _csv(await pharmacy.post("/download-csv", {"debtor_ids": chosen}))
+    assert [row[0] for row in rows[1:]] == ["A1", "A3", "M1"]
+    rows = _csv(await pharmacy.post("/download-csv", {"debtor_ids": chosen, "exclude_medical_aid": True}))
+    assert [row[0] for row in rows[1:]] == ["A1", "A3", "M1"]
+    rows = _csv(await pharmacy.post("/download-csv", {"debtor_ids": chosen, "min_balance": 75}))
+    assert [row[0] for row in rows[1:]] == ["A1", "M1"]  # 60+ day arrears: A3 has only 30 days
+    rows = _csv(await pharmacy.post("/download-csv", {"debtor_ids": chosen, "ageing_buckets": ["d30"]}))
+    assert [row[0] for row in rows[1:]] == ["A3"]
+    # Chosen by filters, the settled and the medical-aid accounts stay out.
+    rows = _csv(await pharmacy.post("/download-csv", {}))
+    assert [row[0] for row in rows[1:]] == ["A1", "A2"]
+    r = await pharmacy.post("/download-pdf", {"debtor_ids": chosen})
+    assert r.status_code == 200 and r.content.startswith(b"%PDF")
+    assert ["A1", "A3", "M1"] == [c for c in ("A1", "A2", "A3", "M1") if c in _pdf_text(r.content)[1]]

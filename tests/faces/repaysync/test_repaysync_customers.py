@@ -207,16 +207,18 @@ async def test_put_replaces_patch_merges(client, rs):
     patched = r.json()
     assert patched == c | {"name": "John Doe Updated", "phone": "+91-9123456789"}
 
-    # PUT without name is a field error; PUT replaces: omitted fields are cleared, the code stays.
+    # PUT without name is a field error; PUT changes only what it is sent (issue 20): the fields
+    # it was not sent, the officer and the code among them, stay as they were.
     r = await client.put(url, json={"city": "Cape Town"}, headers=h)
     assert r.status_code == 400
     assert r.json() == {"errors": {"name": ["This field is required."]}}
     r = await client.put(url, json={"name": "Jane", "city": "Cape Town"}, headers=h)
     assert r.status_code == 200
-    assert r.json() == {"id": c["id"], "customer_code": "KEEP01", "name": "Jane", "phone": None,
-                        "email": None, "assigned_collection_officer": None, "address_line_1": None,
-                        "address_line_2": None, "city": "Cape Town", "state": None, "pincode": None,
-                        "date_of_birth": None}
+    assert r.json() == patched | {"name": "Jane", "city": "Cape Town"}
+    assert r.json()["assigned_collection_officer"] == officer.id and r.json()["pincode"] == "4001"
+    # An explicit null still clears an optional field.
+    r = await client.put(url, json={"name": "Jane", "pincode": None}, headers=h)
+    assert r.status_code == 200 and r.json()["pincode"] is None and r.json()["city"] == "Cape Town"
     # PATCH null name is refused; PATCH a new code checks uniqueness.
     r = await client.patch(url, json={"name": None}, headers=h)
     assert r.status_code == 400
@@ -375,3 +377,39 @@ async def test_timeline_newest_first_with_registered_sources(client, rs):
     # The timeline shows a field officer their own visits only, not the agents' calls.
     r = await client.get(f"/api/customers/{c['id']}/timeline/", headers=await acme.h("field_officer"))
     assert [e["type"] for e in r.json()] == ["interaction.field", "customer", "loan"]
+
+
+async def test_the_specs_put_example_keeps_the_customer_in_its_officers_view(client, rs):
+    """Issue 20 §1: PUT {"name", "phone"} (the spec's update example) erased the officer."""
+    acme = await rs.tenant()
+    officer = await acme.member("collection_officer")
+    c = await acme.customer(assigned_collection_officer=officer.id, email="jd@example.com",
+                            address_line_1="1 Long St", city="Cape Town", date_of_birth="1985-02-03")
+    r = await client.put(f"/api/customers/{c['id']}/", json={"name": "John Doe", "phone": "+27 82 765 4321"},
+                         headers=await acme.h("manager"))
+    assert r.status_code == 200, r.text
+    assert r.json() == c | {"name": "John Doe", "phone": "+27 82 765 4321"}
+    seen = await client.get("/api/customers/", headers=officer.headers)
+    assert [x["id"] for x in seen.json()] == [c["id"]]
+
+
+@pytest.mark.parametrize("method", ["post", "put"])
+async def test_every_field_error_in_one_answer(client, rs, method):
+    """Issue 20 §2: a missing name and a bad phone, e-mail and date of birth: one 400 naming all four
+    (pydantic stopped at the first type errors before the domain's checks ran)."""
+    acme = await rs.tenant()
+    h = await acme.h("manager")
+    body = {"phone": "not a phone", "email": "nobody-at-all", "date_of_birth": "31/31/1990",
+            "assigned_collection_officer": "abc"}
+    if method == "post":
+        r = await client.post("/api/customers/", json=body, headers=h)
+    else:
+        c = await acme.customer("manager")
+        r = await client.put(f"/api/customers/{c['id']}/", json=body, headers=h)
+        assert (await client.get(f"/api/customers/{c['id']}/", headers=h)).json() == c  # nothing changed
+    assert r.status_code == 400
+    errors = r.json()["errors"]
+    assert set(errors) == {"name", "phone", "email", "date_of_birth", "assigned_collection_officer"}
+    assert errors["name"] == ["This field is required."]
+    assert errors["assigned_collection_officer"] == ["A valid integer is required."]
+    assert all(isinstance(m, list) and m and all(isinstance(x, str) for x in m) for m in errors.values())

@@ -164,14 +164,14 @@ async def test_put_patch_delete(client, rs):
     r = await client.patch(url, json={"comment": "second"}, headers=me)
     assert r.status_code == 200
     assert r.json() == mine | {"comment": "second"}
-    # PUT replaces: omitted comment and next_call_date are cleared; loan and disposition required.
+    # PUT needs loan and disposition and changes only what it is sent (issue 20): comment and
+    # next_call_date, not sent, are kept.
     r = await client.put(url, json={"comment": "x"}, headers=me)
     assert r.status_code == 400
     assert set(r.json()["errors"]) == {"loan", "disposition"}
     r = await client.put(url, json={"loan": loan2["id"], "disposition": "not_home"}, headers=me)
     assert r.status_code == 200
-    assert r.json() == mine | {"loan": loan2["id"], "disposition": "not_home", "comment": "",
-                               "next_call_date": None}
+    assert r.json() == mine | {"loan": loan2["id"], "disposition": "not_home", "comment": "second"}
     r = await client.patch(url, json={"loan": 999999}, headers=me)
     assert r.status_code == 400
     assert r.json() == {"errors": {"loan": ['Invalid pk "999999" - object does not exist.']}}

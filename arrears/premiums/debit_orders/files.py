@@ -8,7 +8,6 @@ to the run since, a second file with the next generation number whose sequence n
 
 from __future__ import annotations
 
-import csv
 import hashlib
 import io
 from collections.abc import Sequence
@@ -22,6 +21,7 @@ from sqlalchemy.orm import defer
 
 from arrears import events
 from arrears.db import isoz, utcnow
+from arrears.downloads import SafeCsvWriter
 from arrears.errors import NotFound
 from arrears.premiums import service as premiums
 from arrears.premiums.acb import DebitItem, build_debit_file
@@ -54,7 +54,7 @@ def new_file(org_id: int, run_id: int | None, kind: str, filename: str, media_ty
 
 def _csv(rows: Sequence[tuple[DebitOrderItem, Collection, Policy]], status: str) -> str:
     out = io.StringIO()
-    w = csv.writer(out, lineterminator="\r\n")
+    w = SafeCsvWriter(out)  # names and references come from people: no formulas
     w.writerow(CSV_COLUMNS)
     for item, col, pol in rows:
         w.writerow([item.sequence_number, col.collection_reference, pol.policy_number, pol.client_name,

@@ -6,7 +6,6 @@ the captive dated in that month (whether a run or a webhook recorded it)."""
 
 from __future__ import annotations
 
-import csv
 import io
 import re
 from datetime import date
@@ -16,6 +15,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from arrears.downloads import SafeCsvWriter
 from arrears.errors import ValidationFailed
 from arrears.premiums.debit_orders.models import DebitOrderItem, DebitOrderRun
 from arrears.premiums.models import Collection
@@ -93,7 +93,7 @@ async def month_report(session: AsyncSession, org_id: int, month: str) -> dict[s
 def report_csv(report: dict[str, Any]) -> str:
     """One row per figure: metric, reason_code, reason, count, amount."""
     out = io.StringIO()
-    w = csv.writer(out, lineterminator="\r\n")
+    w = SafeCsvWriter(out)  # names and references come from people: no formulas
     w.writerow(["metric", "reason_code", "reason", "count", "amount"])
     for key in ("collected", "failed", "outstanding", "cancelled"):
         w.writerow([key, "", "", report[key]["count"], f"{report[key]['amount']:.2f}"])

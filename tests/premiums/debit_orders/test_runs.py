@@ -218,3 +218,15 @@ async def test_concurrent_runs_of_one_date_create_each_collection_once(world):
     references = sorted(t.reference for c in acb for t in parse_file(c).transactions)
     assert references == sorted(f"MP{n:02d}" for n in range(12))
     assert set((await _policy_dates(org.id)).values()) == {date(2024, 2, 29)}
+
+
+async def test_the_run_csv_guards_names_against_formulas(world):
+    """Issue 19 §8: the debit-order CSV goes through the one formula-injection guard."""
+    org = await captive(world)
+    await policy(org.id, "P1", due="2024-01-31", client_name='=HYPERLINK("http://evil","x")')
+    await policy(org.id, "P2", due="2024-01-31", client_name="@SUM(A1)")
+    started = await start(org.id, JAN31, today=date(2024, 1, 29))
+    _, table = started.files
+    lines = list(csv.DictReader(io.StringIO(table.content)))
+    assert [r["client_name"] for r in lines] == ["'=HYPERLINK(\"http://evil\",\"x\")", "'@SUM(A1)"]
+    assert [r["amount"] for r in lines] == ["150.00", "150.00"]  # amounts untouched

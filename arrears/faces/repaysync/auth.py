@@ -50,6 +50,8 @@ async def refresh_token(body: RefreshRequest, session: SessionDep) -> dict[str, 
 async def register(body: RegisterRequest, request: Request, session: SessionDep) -> UserOut:
     user = await identity.register(session, username=body.username, password=body.password,
                                    role=body.role, email=body.email, manager_id=body.manager)
+    # Logged for the default organisation, whose admins decide on the account.
+    request.state.org_id = user.primary_org_id
     request.state.user_id = user.id
     return user_out(user)
 

@@ -175,3 +175,52 @@ async def test_registration_rules(client, world, monkeypatch):
     config.reset_settings()
     r = await _register(client, "closed")
     assert r.status_code == 403 and "registration" in r.json()["error"]
+
+
+def _csrf(html: str) -> str:
+    found = re.search(r'name="csrf_token" value="([^"]+)"', html)
+    assert found is not None
+    return found.group(1)
+
+
+async def _web_sign_in(client, username: str) -> str:
+    page = await client.get("/app/login")
+    r = await client.post("/app/login", data={"username": username, "password": PASSWORD,
+                                              "csrf_token": _csrf(page.text)})
+    assert r.status_code in (302, 303), r.text[:300]
+    return _csrf((await client.get("/app/settings/users")).text)
+
+
+async def test_settings_users_shows_the_waiting_list_to_default_admins_only(client, world):
+    default = await world.org("Default Co")
+    other = await world.org("Other Co")
+    await world.user(default.id, username="boss", role="admin")
+    await world.user(other.id, username="otheradmin", role="admin")
+    await world.user(default.id, username="mgr", role="manager")
+    keep = (await _register(client, "keeper", role="manager")).json()
+    drop = (await _register(client, "dropper", role="calling_agent")).json()
+
+    for name in ("otheradmin", "mgr"):
+        await _web_sign_in(client, name)
+        page = await client.get("/app/settings/users")
+        assert page.status_code == 200 and "keeper" not in page.text and "Waiting" not in page.text
+        token = _csrf(page.text)
+        r = await client.post(f"/app/settings/users/{keep['id']}/approve",
+                              data={"csrf_token": token, "role": "admin", "access": "write"})
+        assert r.status_code == 403, (name, r.status_code)
+        client.cookies.clear()
+
+    token = await _web_sign_in(client, "boss")
+    page = await client.get("/app/settings/users")
+    assert "Waiting" in page.text and "keeper" in page.text and "dropper" in page.text
+    r = await client.post(f"/app/settings/users/{keep['id']}/approve",
+                          data={"csrf_token": token, "role": "collection_officer", "access": "write"})
+    assert r.status_code in (302, 303), r.text[:300]
+    r = await client.post(f"/app/settings/users/{drop['id']}/decline", data={"csrf_token": token})
+    assert r.status_code in (302, 303), r.text[:300]
+    page = await client.get("/app/settings/users")
+    assert "No one is waiting." in page.text and "dropper" not in page.text
+    async with transaction(readonly=True) as s:
+        kept = await s.get(User, keep["id"])
+        assert kept is not None and kept.role == "collection_officer" and kept.waiting_since is None
+        assert await s.get(User, drop["id"]) is None

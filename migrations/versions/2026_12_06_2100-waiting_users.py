@@ -28,6 +28,7 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    with op.batch_alter_table('users') as batch:
+    # SQLite drops a column by rebuilding the table: keep 0012's AUTOINCREMENT while at it.
+    with op.batch_alter_table('users', table_kwargs={'sqlite_autoincrement': True}) as batch:
         batch.drop_column('requested_role')
         batch.drop_column('waiting_since')

@@ -224,3 +224,35 @@ async def test_settings_users_shows_the_waiting_list_to_default_admins_only(clie
         kept = await s.get(User, keep["id"])
         assert kept is not None and kept.role == "collection_officer" and kept.waiting_since is None
         assert await s.get(User, drop["id"]) is None
+
+
+def test_the_migration_adds_and_removes_the_waiting_columns(tmp_path):
+    """0013 on a database with users: they stay, accepted (NULL); down again keeps rows and ids."""
+    import sqlite3
+
+    from alembic import command
+
+    from arrears import migrate
+
+    path = tmp_path / "old.db"
+    url = f"sqlite+aiosqlite:///{path}"
+    migrate.upgrade(url)
+    command.downgrade(migrate.alembic_config(url), "0012_ids_never_reused")
+    with sqlite3.connect(path) as conn:
+        assert "waiting_since" not in {r[1] for r in conn.execute("PRAGMA table_info(users)")}
+        conn.execute("INSERT INTO organisations (id, uuid, name, kind, status, is_default, settings,"
+                     " callback_token, created_at, updated_at) VALUES (7, 'a0000000-0000-4000-8000-000000000007',"
+                     " 'Acme', 'business', 'active', 0, '{}', 'token', '2026-01-01', '2026-01-01')")
+        conn.execute("INSERT INTO users (id, uuid, username, password_hash, role, primary_org_id, is_active,"
+                     " created_at) VALUES (4, 'b0000000-0000-4000-8000-000000000004', 'old', 'x', 'manager',"
+                     " 7, 1, '2026-01-01')")
+    migrate.upgrade(url)
+    with sqlite3.connect(path) as conn:
+        assert conn.execute("SELECT id, waiting_since, requested_role FROM users").fetchall() == [(4, None, None)]
+    command.downgrade(migrate.alembic_config(url), "0012_ids_never_reused")
+    with sqlite3.connect(path) as conn:
+        columns = {r[1] for r in conn.execute("PRAGMA table_info(users)")}
+        assert "waiting_since" not in columns and "requested_role" not in columns
+        assert conn.execute("SELECT id, username FROM users").fetchall() == [(4, "old")]
+        sql = conn.execute("SELECT sql FROM sqlite_master WHERE name = 'users'").fetchone()[0]
+        assert "AUTOINCREMENT" in sql

@@ -144,7 +144,7 @@ def settle_cmd(org: int = typer.Option(..., "--org"),
 
     async def go() -> dict[str, Any]:
         async with transaction() as s:
-            moved = await settle(s, org, day or utcnow().date())
+            moved = await settle(s, org, day or utcnow().date(), actor="cli")
             return {"settled": [c.collection_reference for c in moved]}
 
     out = run(go)

@@ -50,6 +50,10 @@ class User(Base):
     primary_org_id: Mapped[int] = mapped_column(ForeignKey("organisations.id", ondelete="CASCADE"),
                                                 index=True)
     is_active: Mapped[bool] = mapped_column(Boolean, default=True)
+    # Set while a self-registered account waits for an admin of the default organisation to
+    # accept it: it has no membership and sees nothing. The role it asked for is only a request.
+    waiting_since: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    requested_role: Mapped[str | None] = mapped_column(String(32), nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
 

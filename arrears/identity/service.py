@@ -140,7 +140,10 @@ USERNAME_TAKEN = "A user with that username already exists."
 
 async def create_user(session: AsyncSession, *, username: str, password: str, role: str,
                       org_id: int, email: str | None = None, access: str = "write",
-                      manager_id: int | None = None, actor: str = "system") -> User:
+                      manager_id: int | None = None, actor: str = "system",
+                      waiting: bool = False) -> User:
+    """A user and their membership of `org_id`; a `waiting` user (open registration) gets no
+    membership: `org_id` is only where an admin may accept them."""
     errors: dict[str, list[str]] = {}
     username = (username or "").strip()
     if not username:
@@ -159,8 +162,9 @@ async def create_user(session: AsyncSession, *, username: str, password: str, ro
         errors["password"] = [f"Use at least {MIN_PASSWORD} characters."]
     elif password.lower() == username.lower():
         errors["password"] = ["The password must differ from the username."]
-    if role not in ROLES:
-        errors["role"] = [f"Must be one of: {', '.join(ROLES)}."]
+    choosable = SELF_REGISTER_ROLES if waiting else ROLES
+    if role not in choosable:
+        errors["role"] = [f"Must be one of: {', '.join(choosable)}."]
     if email:
         email = email.strip()
         if not EMAIL_RE.match(email):
@@ -176,19 +180,109 @@ async def create_user(session: AsyncSession, *, username: str, password: str, ro
     if errors:
         raise ValidationFailed("Invalid user", field_errors=errors)
     user = User(username=username, email=email or None, password_hash=crypto.hash_password(password),
-                role=role, manager_id=manager_id, primary_org_id=org_id, is_active=True)
+                role=role, manager_id=manager_id, primary_org_id=org_id, is_active=True,
+                waiting_since=utcnow() if waiting else None, requested_role=role if waiting else None)
     try:
         async with session.begin_nested():
             session.add(user)
             await session.flush()
     except IntegrityError as exc:  # made by a writer that did not queue above
         raise ValidationFailed("Invalid user", field_errors={"username": [USERNAME_TAKEN]}) from exc
+    if waiting:
+        await events.record(session, org_id=org_id, type="user.registered", actor=actor,
+                            subject_type="user", subject_id=user.id,
+                            after={"username": username, "requested_role": role, "waiting": True})
+        return user
     session.add(Membership(user_id=user.id, org_id=org_id, access=access))
     await session.flush()
     await events.record(session, org_id=org_id, type="user.created", actor=actor,
                         subject_type="user", subject_id=user.id,
                         after={"username": username, "role": role, "access": access})
     return user
+
+
+# ---------------------------------------------------------------- open registration
+
+WAITING_MESSAGE = "Your account is waiting for an administrator to accept it"
+# A registrant may ask for any role but admin; whatever they ask is only a request.
+SELF_REGISTER_ROLES = tuple(r for r in ROLES if r != "admin")
+
+
+async def register(session: AsyncSession, *, username: str, password: str, role: str,
+                   email: str | None = None, manager_id: int | None = None) -> User:
+    """Open registration: an account that can sign in but waits, in no organisation, until an
+    admin of the default organisation accepts it (`approve`)."""
+    if not get_settings().arrears_open_registration:
+        raise Forbidden("Open registration is turned off on this deployment; ask an administrator",
+                        code="REGISTRATION_CLOSED")
+    org = await default_org(session)
+    return await create_user(session, username=username, password=password, role=role, email=email,
+                             org_id=org.id, manager_id=manager_id, actor="self-registration",
+                             waiting=True)
+
+
+async def require_registrar(session: AsyncSession, caller: Caller) -> Organisation:
+    """Waiting users are the business of the default organisation's admins alone (with write
+    access), acting in that organisation; anyone else is refused."""
+    org = await default_org(session)
+    if caller.kind != "user" or not caller.is_admin or caller.org_id != org.id:
+        raise Forbidden("Only the default organisation's admins can accept waiting users")
+    caller.require_write()
+    return org
+
+
+async def list_waiting(session: AsyncSession, caller: Caller) -> list[User]:
+    await require_registrar(session, caller)
+    q = select(User).where(User.waiting_since.is_not(None)).order_by(User.waiting_since, User.id)
+    return list((await session.scalars(q)).all())
+
+
+async def _waiting_user(session: AsyncSession, user_id: int) -> User:
+    user = await session.get(User, user_id)
+    if user is None or user.waiting_since is None:
+        raise NotFound(f"No waiting user {user_id}")
+    return user
+
+
+async def _registrar(session: AsyncSession, caller: Caller | None) -> tuple[Organisation, str]:
+    """The default organisation and the actor; `None` is the deployment's operator (the CLI)."""
+    if caller is None:
+        return await default_org(session), "cli"
+    return await require_registrar(session, caller), caller.actor
+
+
+async def approve(session: AsyncSession, caller: Caller | None, user_id: int, *, role: str,
+                  access: str) -> User:
+    """Accept a waiting user into the default organisation with the role and access the admin
+    chooses (the registrant's request is only shown)."""
+    org, actor = await _registrar(session, caller)
+    errors: dict[str, list[str]] = {}
+    if role not in ROLES:
+        errors["role"] = [f"Must be one of: {', '.join(ROLES)}."]
+    if access not in ACCESS:
+        errors["access"] = ["Must be read or write."]
+    if errors:
+        raise ValidationFailed("Invalid approval", field_errors=errors)
+    user = await _waiting_user(session, user_id)
+    before = {"waiting": True, "requested_role": user.requested_role, "role": None, "access": None}
+    user.role, user.waiting_since, user.primary_org_id = role, None, org.id
+    await add_membership(session, user, org.id, access)
+    await events.record(session, org_id=org.id, type="user.approved", actor=actor,
+                        subject_type="user", subject_id=user.id, before=before,
+                        after={"waiting": False, "requested_role": user.requested_role,
+                               "role": role, "access": access})
+    return user
+
+
+async def decline(session: AsyncSession, caller: Caller | None, user_id: int) -> None:
+    """Refuse a waiting user: the account is deleted (its name is free again)."""
+    org, actor = await _registrar(session, caller)
+    user = await _waiting_user(session, user_id)
+    before = {"username": user.username, "requested_role": user.requested_role, "waiting": True}
+    await session.delete(user)
+    await session.flush()
+    await events.record(session, org_id=org.id, type="user.declined", actor=actor,
+                        subject_type="user", subject_id=user_id, before=before, after=None)
 
 
 async def add_membership(session: AsyncSession, user: User, org_id: int, access: str) -> Membership:
@@ -220,6 +314,8 @@ async def enrol_user(session: AsyncSession, *, username: str, password: str, rol
 
 async def is_member(session: AsyncSession, user: User, org_id: int) -> bool:
     """The user belongs to the organisation (their own, or one they joined)."""
+    if user.waiting_since is not None:
+        return False
     if user.primary_org_id == org_id:
         return True
     return await session.scalar(select(Membership.id).where(Membership.user_id == user.id,
@@ -360,6 +456,8 @@ async def caller_for_user(session: AsyncSession, user_id: int, org_id: int | Non
     user = await session.get(User, user_id)
     if user is None or not user.is_active:
         raise Unauthorized("User not found or inactive", code="USER_INACTIVE")
+    if user.waiting_since is not None:
+        raise Forbidden(WAITING_MESSAGE, code="ACCOUNT_WAITING")
     rows = (await session.execute(select(Membership.org_id, Membership.access)
                                   .where(Membership.user_id == user.id))).all()
     memberships = {r.org_id: r.access for r in rows}

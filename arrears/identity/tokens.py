@@ -47,5 +47,6 @@ def decode(token: str, expected_type: str) -> dict[str, Any]:
     except jwt.InvalidTokenError as exc:
         raise Unauthorized("Token is invalid", code="TOKEN_INVALID") from exc
     if claims.get("type") != expected_type:
-        raise Unauthorized(f"Token is not an {expected_type} token", code="TOKEN_INVALID")
+        article = "an" if expected_type[:1] in "aeiou" else "a"
+        raise Unauthorized(f"Token is not {article} {expected_type} token", code="TOKEN_INVALID")
     return claims

@@ -18,8 +18,8 @@ from arrears.errors import NotFound, ValidationFailed
 from arrears.faces import multipart
 from arrears.faces.collections.deps import Call, access, pagination, paging
 from arrears.paging import PageRequest
+from arrears.premiums.debit_orders import authority, reconciliation, reports, service
 from arrears.premiums.debit_orders import files as files_svc
-from arrears.premiums.debit_orders import reconciliation, reports, service
 from arrears.premiums.debit_orders import settings as settings_svc
 from arrears.premiums.debit_orders.settlement import settle
 from arrears.premiums.schemas import money
@@ -93,6 +93,7 @@ async def get_settings(call: Call = access(False)) -> dict[str, Any]:
 
 @router.put("/settings", summary="Set the ACB user, the daily schedule and the auto-success days")
 async def put_settings(body: dict[str, Any], call: Call = access(True)) -> dict[str, Any]:
+    authority.may_change_settings(call.caller)
     row = await service.configure(call.session, call.org_id, body, actor=call.actor)
     return {"data": settings_svc.settings_out(row)}
 
@@ -103,6 +104,7 @@ async def put_settings(body: dict[str, Any], call: Call = access(True)) -> dict[
 @router.post("/runs", summary="Start (or continue) the debit-order run of an action date",
              responses={201: {"description": "A new run"}, 200: {"description": "The run existed"}})
 async def start_run(body: RunIn, call: Call = access(True)) -> JSONResponse:
+    authority.may_move_money(call.caller)
     started = await service.start_run(call.session, call.org_id, body.action_date, started_by=call.actor)
     data = await service.run_out(call.session, started.run)
     data["collections_created"] = started.collections_created
@@ -192,6 +194,7 @@ async def _upload(request: Request) -> tuple[bytes, str]:
              responses={201: {"description": "Imported"}, 200: {"description": "The same file again"}})
 async def import_answer(request: Request, format: str | None = Query(None),
                         call: Call = access(True)) -> JSONResponse:
+    authority.may_move_money(call.caller)
     content, filename = await _upload(request)
     result = await reconciliation.import_answer(call.session, call.org_id, content, filename=filename,
                                                 fmt=format, created_by=call.actor)
@@ -219,6 +222,7 @@ async def list_records(outcome: str | None = Query(None), file_id: str | None = 
 
 @router.post("/reconciliation-records/{record_id}/resolve", summary="Apply an open record to a collection, or dismiss it")
 async def resolve(record_id: str, body: ResolveIn, call: Call = access(True)) -> dict[str, Any]:
+    authority.may_move_money(call.caller)
     out = await reconciliation.resolve_record(call.session, call.org_id, _uuid(record_id, "Reconciliation record"),
                                               actor=call.actor, collection_reference=body.collection_reference,
                                               dismiss=body.dismiss)
@@ -227,6 +231,7 @@ async def resolve(record_id: str, body: ResolveIn, call: Call = access(True)) ->
 
 @router.post("/settle", summary="Apply the auto-success rule now")
 async def settle_now(body: SettleIn, call: Call = access(True)) -> dict[str, Any]:
-    moved = await settle(call.session, call.org_id, body.as_of or utcnow().date())
+    authority.may_move_money(call.caller)
+    moved = await settle(call.session, call.org_id, body.as_of or utcnow().date(), actor=call.actor)
     return {"data": {"settled": len(moved), "collections": [c.collection_reference for c in moved],
                      "amount": money(sum((c.amount for c in moved), start=0) if moved else 0)}}

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request
+from typing import Literal
 
-from arrears.config import get_settings
+from fastapi import APIRouter, Request
+from pydantic import BaseModel, ConfigDict
+
 from arrears.db import isoz
-from arrears.errors import Forbidden, ValidationFailed
 from arrears.faces.deps import SessionDep, UserDep, client_ip
+from arrears.faces.repaysync.common import Deleted
 from arrears.faces.repaysync.schemas import (
     AccessToken,
     LogOut,
@@ -44,20 +46,58 @@ async def refresh_token(body: RefreshRequest, session: SessionDep) -> dict[str, 
 
 
 @router.post("/api/users/register/", response_model=UserOut, status_code=201,
-             summary="Register a new user in the deployment's default organisation")
+             summary="Register: the account can sign in, and waits for an admin to accept it")
 async def register(body: RegisterRequest, request: Request, session: SessionDep) -> UserOut:
-    if not get_settings().arrears_open_registration:
-        raise Forbidden("Open registration is turned off on this deployment; ask an administrator")
-    if body.role == "admin":
-        raise ValidationFailed("The admin role cannot be self-registered",
-                               field_errors={"role": ["The admin role cannot be self-registered."]})
-    org = await identity.default_org(session)
-    user = await identity.create_user(session, username=body.username, password=body.password,
-                                      role=body.role, email=body.email, org_id=org.id,
-                                      manager_id=body.manager, access="write", actor="self-registration")
-    request.state.org_id = org.id
+    user = await identity.register(session, username=body.username, password=body.password,
+                                   role=body.role, email=body.email, manager_id=body.manager)
+    # Logged for the default organisation, whose admins decide on the account.
+    request.state.org_id = user.primary_org_id
     request.state.user_id = user.id
     return user_out(user)
+
+
+class WaitingUserOut(BaseModel):
+    id: int
+    username: str
+    email: str | None
+    requested_role: str | None
+    manager: int | None
+    registered_at: str
+
+
+class ApproveRequest(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    role: str
+    access: Literal["read", "write"] = "write"
+
+
+class ApprovedOut(UserOut):
+    access: str
+
+
+@router.get("/api/users/waiting/", response_model=list[WaitingUserOut],
+            summary="Self-registered users waiting to be accepted (the default organisation's admins)")
+async def list_waiting(caller: UserDep, session: SessionDep) -> list[WaitingUserOut]:
+    return [WaitingUserOut(id=u.id, username=u.username, email=u.email,
+                           requested_role=u.requested_role, manager=u.manager_id,
+                           registered_at=isoz(u.waiting_since) or "")
+            for u in await identity.list_waiting(session, caller)]
+
+
+@router.post("/api/users/{user_id:int}/approve/", response_model=ApprovedOut, status_code=200,
+             summary="Accept a waiting user into the default organisation with a role and access")
+async def approve_user(user_id: int, body: ApproveRequest, caller: UserDep,
+                       session: SessionDep) -> ApprovedOut:
+    user = await identity.approve(session, caller, user_id, role=body.role, access=body.access)
+    return ApprovedOut(**user_out(user).model_dump(), access=body.access)
+
+
+@router.post("/api/users/{user_id:int}/decline/", response_model=Deleted, status_code=200,
+             summary="Decline a waiting user (the account is deleted)")
+async def decline_user(user_id: int, caller: UserDep, session: SessionDep) -> Deleted:
+    await identity.decline(session, caller, user_id)
+    return Deleted(id=user_id)
 
 
 @router.get("/api/users/", response_model=list[UserOut], summary="List the users of your organisation")

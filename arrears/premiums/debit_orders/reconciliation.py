@@ -312,6 +312,7 @@ async def resolve_record(session: AsyncSession, org_id: int, record_uuid: Any, *
         raise Conflict(f"This record is {rec.resolution or rec.outcome}; only unresolved unmatched, amount "
                        "mismatch and conflict records can be resolved", code="RECORD_NOT_OPEN")
     ref = None
+    before = {"resolution": None, "outcome": rec.outcome}
     if dismiss:
         rec.resolution = "dismissed"
     else:
@@ -338,7 +339,8 @@ async def resolve_record(session: AsyncSession, org_id: int, record_uuid: Any, *
     out = record_out(rec, file, ref)
     await events.record(session, org_id=org_id, type="reconciliation.resolved", actor=actor,
                         subject_type="reconciliation_record", subject_id=rec.uuid,
-                        after={"resolution": rec.resolution, "collection_reference": ref}, data={"record": out})
+                        before=before, after={"resolution": rec.resolution, "collection_reference": ref},
+                        data={"record": out})
     return out
 
 

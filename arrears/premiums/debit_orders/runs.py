@@ -115,7 +115,8 @@ async def open_run(session: AsyncSession, org_id: int, action_date: date,
         assert found is not None
         return found, False
     await events.record(session, org_id=org_id, type="debit_order_run.created", actor=started_by,
-                        subject_type="debit_order_run", subject_id=run.uuid, after=None,
+                        subject_type="debit_order_run", subject_id=run.uuid, before=None,
+                        after={"action_date": action_date.isoformat(), "status": run.status},
                         data={"run": {"id": str(run.uuid), "action_date": action_date.isoformat()}})
     return run, True
 

@@ -9,18 +9,27 @@ from datetime import date, timedelta
 from sqlalchemy import exists, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from arrears.db import utcnow
+from arrears.errors import ValidationFailed
 from arrears.premiums import service as premiums
 from arrears.premiums.debit_orders.models import DebitOrderItem, ReconciliationRecord
 from arrears.premiums.debit_orders.reconciliation import OPEN_OUTCOMES
 from arrears.premiums.debit_orders.settings import require_settings
 from arrears.premiums.models import Collection
 
+AUTO_SUCCESS = "debit_orders:auto_success"
 
-async def settle(session: AsyncSession, org_id: int, as_of: date, *, limit: int | None = None) -> list[Collection]:
+
+async def settle(session: AsyncSession, org_id: int, as_of: date, *, limit: int | None = None,
+                 actor: str = AUTO_SUCCESS) -> list[Collection]:
     """Mark successful the captive's debits submitted on or before `as_of` - auto_success_days.
 
     A collection with an unresolved reconciliation record (an amount mismatch or a conflict a
-    person must look at) is left alone. Idempotent: a second call finds nothing left to move."""
+    person must look at) is left alone. Idempotent: a second call finds nothing left to move.
+    `as_of` is never after today: settling "as of" a future day would mark paid debits the bank
+    may still return."""
+    if as_of > utcnow().date():
+        raise ValidationFailed("as_of cannot be after today", field_errors={"as_of": ["Must not be after today."]})
     settings = await require_settings(session, org_id)
     cutoff = as_of - timedelta(days=settings.auto_success_days)
     held = exists().where(ReconciliationRecord.collection_id == Collection.id,
@@ -35,5 +44,6 @@ async def settle(session: AsyncSession, org_id: int, as_of: date, *, limit: int 
     due = list((await session.scalars(q)).all())
     if not due:
         return []
-    actor = premiums.Actor.system(org_id, actor="debit_orders:auto_success")
-    return await premiums.transition_collections(session, actor, due, "successful")
+    # Each move records `collection.updated` with its before and after status, by `actor`.
+    return await premiums.transition_collections(session, premiums.Actor.system(org_id, actor=actor),
+                                                 due, "successful")

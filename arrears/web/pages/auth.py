@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
-from arrears.errors import NotFound, RateLimited, Unauthorized
+from arrears.errors import Forbidden, NotFound, RateLimited, Unauthorized
 from arrears.faces.deps import SessionDep, client_ip
 from arrears.identity import service as identity
 from arrears.web.context import CtxDep, safe_next
@@ -47,9 +47,14 @@ async def login(request: Request, db: SessionDep) -> Response:
             state.add("__all__", exc.message)
             status = 401
         else:
-            caller = await identity.caller_for_user(db, user.id)
-            get_session(request).sign_in(user.id, caller.org_id)
-            return redirect(request, state.values["next"])
+            try:
+                caller = await identity.caller_for_user(db, user.id)
+            except Forbidden as exc:  # a waiting account: signed in, but it may see nothing
+                state.add("__all__", exc.message)
+                status = 403
+            else:
+                get_session(request).sign_in(user.id, caller.org_id)
+                return redirect(request, state.values["next"])
     return render_html(request, "login.html", {"form": state}, status=status, headers=headers)
 
 

@@ -137,7 +137,12 @@ async def _users_page(ctx: CtxDep, form: FormState, status: int = 200) -> Respon
     search = ctx.request.query_params.get("search", "")
     pg, per = page_params(ctx.request)
     users = await paged_query(ctx.db, admin.members(ctx.caller, search), pg, per, scalars=False)
+    try:  # self-registered accounts: shown to the default organisation's admins only
+        waiting = await identity.list_waiting(ctx.db, ctx.caller)
+    except Forbidden:
+        waiting = None
     return page(ctx, "settings/users.html", status=status, users=users, form=form, search=search,
+                waiting=waiting,
                 roles=[(r, r.replace("_", " ").capitalize()) for r in ROLES],
                 access_options=[(a, "Read and write" if a == "write" else "Read only") for a in ACCESS],
                 manage=ctx.is_admin and ctx.can_write, tab="users")
@@ -203,6 +208,24 @@ async def _set_active(ctx: CtxDep, user_id: int, active: bool) -> Response:
         return await _refused(ctx, exc)
     done = "can sign in again" if active else "is deactivated and can no longer sign in"
     return redirect(ctx.request, "/app/settings/users", flash=f"{user.username} {done}.")
+
+
+@router.post("/users/{user_id:int}/approve")
+async def approve_user(ctx: CtxDep, user_id: int) -> Response:
+    form = await ctx.form()
+    try:
+        user = await identity.approve(ctx.db, ctx.caller, user_id, role=text(form, "role"),
+                                      access=text(form, "access"))
+    except ValidationFailed as exc:
+        return await _refused(ctx, exc)
+    return redirect(ctx.request, "/app/settings/users",
+                    flash=f"{user.username} is accepted as {_role_label(user.role)}.")
+
+
+@router.post("/users/{user_id:int}/decline")
+async def decline_user(ctx: CtxDep, user_id: int) -> Response:
+    await identity.decline(ctx.db, ctx.caller, user_id)
+    return redirect(ctx.request, "/app/settings/users", flash="The registration is declined.")
 
 
 async def _refused(ctx: CtxDep, exc: ValidationFailed) -> Response:

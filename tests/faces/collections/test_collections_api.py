@@ -11,7 +11,7 @@ from typing import Any
 
 from sqlalchemy import func, select
 
-from arrears.db import transaction
+from arrears.db import transaction, utcnow
 from arrears.events import DomainEvent
 from arrears.premiums.acb import UnpaidItem, UserInfo, build_unpaids_file, parse_file
 from arrears.premiums.debit_orders.models import DebitOrderFile, DebitOrderRun, ReconciliationRecord
@@ -32,9 +32,14 @@ def policy_body(number: str, **fields: Any) -> dict[str, Any]:
             "next_collection_date": "2024-01-31", **fields}
 
 
+async def admin_of(client, world, cap: Any) -> dict[str, str]:
+    return await world.login_headers(client, cap.org.id, role="admin")
+
+
 async def setup_captive(client, world, name: str = "Alpha Captive", policies: int = 3) -> Any:
     cap = await make_captive(world, name)
-    r = await client.put(f"{BASE}/settings", json=SETTINGS, headers=cap.headers)
+    # The debit-order settings are the captive's admins' alone: no API key changes them (issue 19).
+    r = await client.put(f"{BASE}/settings", json=SETTINGS, headers=await admin_of(client, world, cap))
     assert r.status_code == 200, r.text
     for n in range(1, policies + 1):
         r = await client.post("/api/webhooks/policies/update", json=policy_body(f"P{n}"), headers=cap.headers)
@@ -140,7 +145,8 @@ async def test_bad_input_is_a_clear_400_in_the_premium_body_and_changes_nothing(
         r = await client.post(f"{BASE}/runs", json=body, headers=cap.headers)
         assert r.status_code == 400, body
         assert set(r.json()) == {"error"} and r.json()["error"]["code"] == "VALIDATION_ERROR"
-    r = await client.put(f"{BASE}/settings", json={"user_code": "toolong"}, headers=cap.headers)
+    r = await client.put(f"{BASE}/settings", json={"user_code": "toolong"},
+                         headers=await admin_of(client, world, cap))
     assert r.status_code == 400 and "user code" in r.json()["error"]["message"]
     r = await client.post(f"{BASE}/reconciliations", content=b"02 not an acb file at all" + b" " * 150,
                           headers={**cap.headers, "content-type": "text/plain"})
@@ -219,7 +225,9 @@ async def test_another_captives_ids_are_404_and_change_nothing(client, world):
     assert (await client.get(f"{BASE}/reconciliation-records", headers=b.headers)).json()["data"] == []
     rep = (await client.get(f"{BASE}/reports/monthly", params={"month": "2024-01"}, headers=b.headers)).json()["data"]
     assert rep["total"]["count"] == 0
-    settled = await client.post(f"{BASE}/settle", json={"as_of": "2030-01-01"}, headers=b.headers)
+    # As of today, the latest `settle` takes (issue 19): A's debits would all be due by then.
+    today = utcnow().date().isoformat()
+    settled = await client.post(f"{BASE}/settle", json={"as_of": today}, headers=b.headers)
     assert settled.json()["data"]["settled"] == 0
     async with transaction() as s:
         after = await s.scalar(select(func.count()).select_from(DomainEvent).where(DomainEvent.org_id == a.org.id))

@@ -17,6 +17,7 @@ from typing import Any, NamedTuple
 
 from arrears.errors import ValidationFailed
 from arrears.messaging.ageing import AgeBuckets, oldest_age_bracket, overdue_amount
+from arrears.messaging.errors import MessagingErrorCode
 
 # The spec's "Available Placeholders", in its order: name (without brackets) -> meaning.
 PLACEHOLDERS: dict[str, str] = {
@@ -302,7 +303,7 @@ def validate_template(template: str, *, max_length: int = MAX_TEMPLATE_LENGTH,
 
 
 class TemplateValidationError(ValidationFailed):
-    code = "INVALID_TEMPLATE"
+    code = MessagingErrorCode.INVALID_TEMPLATE
 
     def __init__(self, problems: list[TemplateProblem]) -> None:
         super().__init__("; ".join(p.message for p in problems),

@@ -33,6 +33,7 @@ from arrears.identity import service as identity
 from arrears.identity.caller import Caller
 from arrears.identity.models import ApiKey, Organisation
 from arrears.premiums import idempotency, webhook_log
+from arrears.premiums.errors import PremiumErrorCode
 from arrears.premiums.service import Actor
 
 log = logging.getLogger(__name__)
@@ -97,7 +98,7 @@ def api_call(permission: str | None, bucket: str = "standard") -> Any:
         require_active(org)
         if permission and not caller.has_scope(permission):
             raise Forbidden(f"This API key lacks the {permission} permission",
-                            code="INSUFFICIENT_PERMISSIONS")
+                            code=PremiumErrorCode.INSUFFICIENT_PERMISSIONS)
         return PremiumCall(request, session, caller, org, Actor.of(caller, org))
 
     return Depends(dependency)

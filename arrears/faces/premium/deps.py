@@ -23,7 +23,7 @@ from starlette.background import BackgroundTask, BackgroundTasks
 from starlette.exceptions import HTTPException
 
 from arrears import ratelimit, validation
-from arrears.errors import DomainError, Forbidden, RateLimited
+from arrears.errors import DomainError, ErrorCode, Forbidden, RateLimited
 from arrears.faces.deps import SessionDep, client_ip
 from arrears.faces.errors import STATUS_CODES
 from arrears.faces.premium.auth import require_active, resolve_pct_key
@@ -174,7 +174,7 @@ def _as_domain_error(exc: Exception) -> DomainError | None:
     if isinstance(exc, HTTPException) and not isinstance(exc.detail, dict):
         message = exc.detail if isinstance(exc.detail, str) else "Request failed"
         return DomainError(message, status=exc.status_code,
-                           code=STATUS_CODES.get(exc.status_code, "ERROR"), headers=dict(exc.headers or {}))
+                           code=STATUS_CODES.get(exc.status_code, ErrorCode.ERROR), headers=dict(exc.headers or {}))
     return None
 
 
@@ -204,7 +204,7 @@ class PremiumRoute(APIRoute):
             except Exception as exc:
                 err = _as_domain_error(exc)
                 if err is None:
-                    _log(request, 500, "INTERNAL_ERROR")
+                    _log(request, 500, ErrorCode.INTERNAL_ERROR)
                     raise
                 rate = getattr(request.state, "premium_rate_headers", None)
                 if rate:

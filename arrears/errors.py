@@ -1,12 +1,37 @@
-"""The domain error: a stable code, an HTTP status and a message. Each face renders it its own way."""
+"""The domain error: a stable code, an HTTP status and a message. Each face renders it its own way.
+
+Codes are members of one `StrEnum` per domain (`ErrorCode` here for the generic ones, and
+`arrears/<domain>/errors.py` for each domain's own), never string literals: a StrEnum member is the
+str it names, so every body renders the same text.
+"""
 
 from __future__ import annotations
 
+from enum import StrEnum
 from typing import Any
 
 
+class ErrorCode(StrEnum):
+    """The generic codes: one per HTTP failure a face reports when nothing more specific was raised."""
+
+    ERROR = "ERROR"
+    VALIDATION_ERROR = "VALIDATION_ERROR"
+    UNAUTHORIZED = "UNAUTHORIZED"
+    FORBIDDEN = "FORBIDDEN"
+    NOT_FOUND = "NOT_FOUND"
+    METHOD_NOT_ALLOWED = "METHOD_NOT_ALLOWED"
+    CONFLICT = "CONFLICT"
+    FILE_TOO_LARGE = "FILE_TOO_LARGE"
+    UNSUPPORTED_MEDIA_TYPE = "UNSUPPORTED_MEDIA_TYPE"
+    UNPROCESSABLE = "UNPROCESSABLE"
+    RATE_LIMIT_EXCEEDED = "RATE_LIMIT_EXCEEDED"
+    INTERNAL_ERROR = "INTERNAL_ERROR"
+    SERVICE_UNAVAILABLE = "SERVICE_UNAVAILABLE"
+    CSRF_FAILED = "CSRF_FAILED"
+
+
 class DomainError(Exception):
-    code = "ERROR"
+    code: str = ErrorCode.ERROR
     status = 400
 
     def __init__(self, message: str, *, code: str | None = None, status: int | None = None,
@@ -25,32 +50,32 @@ class DomainError(Exception):
 
 
 class NotFound(DomainError):
-    code = "NOT_FOUND"
+    code = ErrorCode.NOT_FOUND
     status = 404
 
 
 class Unauthorized(DomainError):
-    code = "UNAUTHORIZED"
+    code = ErrorCode.UNAUTHORIZED
     status = 401
 
 
 class Forbidden(DomainError):
-    code = "FORBIDDEN"
+    code = ErrorCode.FORBIDDEN
     status = 403
 
 
 class Conflict(DomainError):
-    code = "CONFLICT"
+    code = ErrorCode.CONFLICT
     status = 409
 
 
 class ValidationFailed(DomainError):
-    code = "VALIDATION_ERROR"
+    code = ErrorCode.VALIDATION_ERROR
     status = 400
 
 
 class RateLimited(DomainError):
-    code = "RATE_LIMIT_EXCEEDED"
+    code = ErrorCode.RATE_LIMIT_EXCEEDED
     status = 429
 
     def __init__(self, message: str, *, retry_after: int, **kw: Any) -> None:

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from arrears.errors import ValidationFailed
+from arrears.errors import ErrorCode, ValidationFailed
 
 # Where FastAPI says a value came from; not part of the field's name.
 SOURCES = frozenset({"body", "query", "path", "header", "form", "cookie"})
@@ -44,7 +44,7 @@ def summary(fields: Mapping[str, list[str]]) -> str:
     return "Invalid request: " + "; ".join(f"{k}: {' '.join(v)}" for k, v in fields.items())
 
 
-def validation_failed(exc: Any, *, prefix: str = "", code: str = "VALIDATION_ERROR",
+def validation_failed(exc: Any, *, prefix: str = "", code: str = ErrorCode.VALIDATION_ERROR,
                       headers: dict[str, str] | None = None) -> ValidationFailed:
     """A RequestValidationError or a pydantic ValidationError as the domain's 400."""
     fields = field_errors(exc.errors(), prefix=prefix)

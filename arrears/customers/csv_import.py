@@ -12,6 +12,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 
 from arrears import csvfiles
+from arrears.customers.errors import CustomerErrorCode
 from arrears.errors import ValidationFailed
 
 decode = csvfiles.decode  # the same decoding as every CSV import
@@ -21,7 +22,7 @@ _NON_WORD = re.compile(r"[^a-z0-9]+")
 class CsvError(ValidationFailed):
     """The file as a whole cannot be read: rendered as {"error": "…"}, nothing is imported."""
 
-    code = "INVALID_FILE"
+    code = CustomerErrorCode.INVALID_FILE
 
 
 def normalise_header(name: str) -> str:

@@ -23,6 +23,7 @@ from sqlalchemy import bindparam, delete, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from arrears.db import UTCDateTime
+from arrears.debtors.errors import RowErrorCode
 from arrears.debtors.models import DebtorRowError, DebtorSnapshot, DebtorSnapshotRank
 from arrears.debtors.reading import AccountBlock, AccountRow, RowError
 from arrears.jobs import queue
@@ -32,8 +33,8 @@ MONEY_LIMIT = Decimal("1000000000000")  # Numeric(14, 2) holds less than 10^12
 _CENTS_LIMIT = int(MONEY_LIMIT.scaleb(2))  # in cents
 MAX_CODE = 100
 CUSTOMER_CODE_MAX = 50
-TOO_LARGE = "INVALID_AMOUNT"
-CODE_TOO_LONG = "INVALID_ACCOUNT"
+TOO_LARGE = RowErrorCode.INVALID_AMOUNT
+CODE_TOO_LONG = RowErrorCode.INVALID_ACCOUNT
 
 # Columns an import writes. PostgreSQL fills created_at/updated_at (the transaction's time), and
 # d150/d180/is_selected/extra_buckets when a file has no bucket past 120 days (migration 0010).

@@ -30,11 +30,13 @@ from arrears import events
 from arrears.config import get_settings
 from arrears.db import transaction, utcnow
 from arrears.debtors import bulk, service, summary
+from arrears.debtors.errors import DebtorErrorCode
 from arrears.debtors.gcpause import collector_paused
 from arrears.debtors.models import DebtorReport
 from arrears.debtors.progress import Progress, ProgressTracker, clear_side_file
 from arrears.debtors.reading import AliasTable, ReadError, RowError
 from arrears.debtors.reading.isolated import IsolatedReader, open_isolated
+from arrears.errors import ErrorCode
 from arrears.identity import service as identity
 from arrears.jobs import queue
 
@@ -95,16 +97,16 @@ def org_aliases(value: Any) -> dict[str, list[str]] | None:
         try:
             value = json.loads(value)
         except ValueError as exc:
-            raise ImportFailed("INVALID_SETTINGS", "The organisation setting column_aliases is not "
+            raise ImportFailed(DebtorErrorCode.INVALID_SETTINGS, "The organisation setting column_aliases is not "
                                'valid JSON (expected {"telephone": ["Sel Nr"]}).') from exc
     if not isinstance(value, Mapping):
-        raise ImportFailed("INVALID_SETTINGS", "The organisation setting column_aliases must map "
+        raise ImportFailed(DebtorErrorCode.INVALID_SETTINGS, "The organisation setting column_aliases must map "
                            'fields to header names, e.g. {"telephone": ["Sel Nr"]}.')
     aliases = {str(k): ([v] if isinstance(v, str) else [str(x) for x in v]) for k, v in value.items()}
     try:
         AliasTable(aliases)
     except ValueError as exc:
-        raise ImportFailed("INVALID_SETTINGS", f"The organisation setting column_aliases is wrong: {exc}.") from exc
+        raise ImportFailed(DebtorErrorCode.INVALID_SETTINGS, f"The organisation setting column_aliases is wrong: {exc}.") from exc
     return aliases
 
 
@@ -128,7 +130,7 @@ async def run_import(upload: int | uuid.UUID | str, *, final_attempt: bool = Tru
     async with transaction() as s:
         report = await find_report(s, upload)
         if report is None:
-            raise ImportFailed("NOT_FOUND", f"Upload {upload} does not exist")
+            raise ImportFailed(ErrorCode.NOT_FOUND, f"Upload {upload} does not exist")
         if report.status in ("completed", "failed"):
             return _outcome_of(report)
         org = await identity.get_org(s, report.org_id)
@@ -153,7 +155,7 @@ async def run_import(upload: int | uuid.UUID | str, *, final_attempt: bool = Tru
     try:
         aliases = org_aliases(raw_aliases)
         if not path.exists():
-            raise ImportFailed("FILE_MISSING", "The uploaded file is no longer available; upload it again.")
+            raise ImportFailed(DebtorErrorCode.FILE_MISSING, "The uploaded file is no longer available; upload it again.")
         outcome = await _import(report_id, upload_id, org_id, user_id, created_at, path, aliases, tracker, actor)
     except (ImportFailed, ReadError) as exc:
         await tracker.stop()
@@ -163,7 +165,7 @@ async def run_import(upload: int | uuid.UUID | str, *, final_attempt: bool = Tru
         await tracker.stop()
         if final_attempt and isinstance(exc, Exception):
             reason = f"The import failed unexpectedly ({type(exc).__name__}: {exc})."
-            await _fail(report_id, org_id, "IMPORT_ERROR", reason[:2000], None, tracker, actor, listener)
+            await _fail(report_id, org_id, DebtorErrorCode.IMPORT_ERROR, reason[:2000], None, tracker, actor, listener)
         else:
             tracker.set_stage(tracker.stage, "The import was interrupted; it will be retried.")
             await tracker.flush(force=True)

@@ -12,11 +12,12 @@ from pathlib import Path, PureWindowsPath
 from typing import BinaryIO
 
 from arrears.config import get_settings
+from arrears.debtors.errors import DebtorErrorCode
 from arrears.debtors.reading import UNSUPPORTED_FILE_TYPE, ReadError, detect_format
-from arrears.errors import ValidationFailed
+from arrears.errors import ErrorCode, ValidationFailed
 
-FILE_TOO_LARGE = "FILE_TOO_LARGE"
-EMPTY_FILE = "EMPTY_FILE"
+FILE_TOO_LARGE = ErrorCode.FILE_TOO_LARGE
+EMPTY_FILE = DebtorErrorCode.EMPTY_FILE
 
 MIME_TYPES: dict[str, str] = {
     "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",

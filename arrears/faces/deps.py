@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from arrears.db import session_factory
 from arrears.identity import service as identity
 from arrears.identity.caller import Caller
+from arrears.identity.errors import IdentityErrorCode
 
 READ_METHODS = {"GET", "HEAD", "OPTIONS"}
 
@@ -44,7 +45,7 @@ async def user_caller(caller: CallerDep) -> Caller:
         from arrears.errors import Unauthorized
 
         raise Unauthorized("This endpoint takes a user's JWT access token, not an API key",
-                           code="TOKEN_INVALID")
+                           code=IdentityErrorCode.TOKEN_INVALID)
     return caller
 
 

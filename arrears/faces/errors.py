@@ -15,7 +15,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from arrears import validation
-from arrears.errors import DomainError
+from arrears.errors import DomainError, ErrorCode
 
 log = logging.getLogger("arrears.errors")
 
@@ -119,10 +119,11 @@ FACES: list[tuple[str, str, Renderer]] = [
 ]
 
 # HTTP status → the code word faces with codes use when nothing more specific was raised.
-STATUS_CODES = {400: "VALIDATION_ERROR", 401: "UNAUTHORIZED", 403: "FORBIDDEN", 404: "NOT_FOUND",
-                405: "METHOD_NOT_ALLOWED", 409: "CONFLICT", 413: "FILE_TOO_LARGE",
-                415: "UNSUPPORTED_MEDIA_TYPE", 422: "UNPROCESSABLE", 429: "RATE_LIMIT_EXCEEDED",
-                500: "INTERNAL_ERROR", 503: "SERVICE_UNAVAILABLE"}
+STATUS_CODES: dict[int, str] = {
+    400: ErrorCode.VALIDATION_ERROR, 401: ErrorCode.UNAUTHORIZED, 403: ErrorCode.FORBIDDEN,
+    404: ErrorCode.NOT_FOUND, 405: ErrorCode.METHOD_NOT_ALLOWED, 409: ErrorCode.CONFLICT,
+    413: ErrorCode.FILE_TOO_LARGE, 415: ErrorCode.UNSUPPORTED_MEDIA_TYPE, 422: ErrorCode.UNPROCESSABLE,
+    429: ErrorCode.RATE_LIMIT_EXCEEDED, 500: ErrorCode.INTERNAL_ERROR, 503: ErrorCode.SERVICE_UNAVAILABLE}
 
 
 def face_of(path: str) -> str | None:
@@ -173,7 +174,7 @@ def install(app: FastAPI) -> None:
             message = f"Not found: {request.method} {request.url.path}"
         if exc.status_code == 405:
             message = f"Method {request.method} is not allowed on {request.url.path}"
-        return render(request, Problem(exc.status_code, STATUS_CODES.get(exc.status_code, "ERROR"),
+        return render(request, Problem(exc.status_code, STATUS_CODES.get(exc.status_code, ErrorCode.ERROR),
                                        message, headers=getattr(exc, "headers", None)))
 
     @app.exception_handler(Exception)
@@ -183,5 +184,5 @@ def install(app: FastAPI) -> None:
         if unavailable.is_outage(exc):
             return unavailable.response(request, exc)
         log.exception("unhandled error on %s %s", request.method, request.url.path)
-        return render(request, Problem(500, "INTERNAL_ERROR",
+        return render(request, Problem(500, ErrorCode.INTERNAL_ERROR,
                                        "Internal server error; the error was logged"))

@@ -11,6 +11,7 @@ from fastapi.responses import JSONResponse
 from sqlalchemy import exc as sa_exc
 
 from arrears import outages
+from arrears.errors import ErrorCode
 from arrears.faces import errors as face_errors
 
 log = logging.getLogger("arrears.outages")
@@ -26,7 +27,7 @@ def response(request: Request, exc: BaseException) -> JSONResponse:
     log.info("503 on %s %s: %s unavailable (%s)", request.method, request.url.path, what,
              type(exc).__name__)
     problem = face_errors.Problem(
-        503, "SERVICE_UNAVAILABLE",
+        503, ErrorCode.SERVICE_UNAVAILABLE,
         f"The service is briefly unavailable ({what} unreachable); retry in "
         f"{outages.DB_RETRY_AFTER} seconds", headers={"Retry-After": str(outages.DB_RETRY_AFTER)})
     return face_errors.render(request, problem)

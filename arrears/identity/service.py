@@ -20,6 +20,7 @@ from arrears.db import SQLITE_BUSY_MS, advisory_lock, utcnow
 from arrears.errors import DomainError, Forbidden, NotFound, RateLimited, Unauthorized, ValidationFailed
 from arrears.identity import crypto, tokens
 from arrears.identity.caller import Caller
+from arrears.identity.errors import IdentityErrorCode
 from arrears.identity.models import (
     ACCESS,
     ORG_KINDS,
@@ -214,7 +215,7 @@ async def register(session: AsyncSession, *, username: str, password: str, role:
     admin of the default organisation accepts it (`approve`)."""
     if not get_settings().arrears_open_registration:
         raise Forbidden("Open registration is turned off on this deployment; ask an administrator",
-                        code="REGISTRATION_CLOSED")
+                        code=IdentityErrorCode.REGISTRATION_CLOSED)
     org = await default_org(session)
     return await create_user(session, username=username, password=password, role=role, email=email,
                              org_id=org.id, manager_id=manager_id, actor="self-registration",
@@ -358,7 +359,7 @@ async def login(session: AsyncSession, username: str, password: str, ip: str
     if not ok or user is None or not user.is_active:
         await ratelimit.hit(LOGIN_FAILS_PER_IP, f"login-ip:{ip}")
         raise Unauthorized("No active account found with the given credentials",
-                           code="INVALID_CREDENTIALS")
+                           code=IdentityErrorCode.INVALID_CREDENTIALS)
     await ratelimit.clear(LOGIN_FAILS_PER_USER, user_key)
     user.last_login_at = utcnow()
     return user, tokens.issue_pair(user.id)
@@ -368,7 +369,7 @@ async def refresh(session: AsyncSession, refresh_token: str) -> dict[str, str]:
     claims = tokens.decode(refresh_token, "refresh")
     user = await session.get(User, int(claims["sub"]))
     if user is None or not user.is_active:
-        raise Unauthorized("User not found or inactive", code="TOKEN_INVALID")
+        raise Unauthorized("User not found or inactive", code=IdentityErrorCode.TOKEN_INVALID)
     s = get_settings()
     return {"access": tokens.issue(user.id, "access", timedelta(minutes=s.access_token_minutes))}
 
@@ -441,23 +442,23 @@ def bearer_token(authorization: str | None) -> str | None:
 async def resolve(session: AsyncSession, token: str | None) -> Caller:
     """A JWT or an API key → the caller. Codes say what failed, for the faces that show them."""
     if not token:
-        raise Unauthorized("Authentication credentials were not provided", code="MISSING_CREDENTIALS")
+        raise Unauthorized("Authentication credentials were not provided", code=IdentityErrorCode.MISSING_CREDENTIALS)
     if token.startswith(KEY_PREFIXES):
         return await _resolve_key(session, token)
     claims = tokens.decode(token, "access")
     try:
         user_id = int(claims["sub"])
     except (TypeError, ValueError) as exc:
-        raise Unauthorized("Token is invalid", code="TOKEN_INVALID") from exc
+        raise Unauthorized("Token is invalid", code=IdentityErrorCode.TOKEN_INVALID) from exc
     return await caller_for_user(session, user_id)
 
 
 async def caller_for_user(session: AsyncSession, user_id: int, org_id: int | None = None) -> Caller:
     user = await session.get(User, user_id)
     if user is None or not user.is_active:
-        raise Unauthorized("User not found or inactive", code="USER_INACTIVE")
+        raise Unauthorized("User not found or inactive", code=IdentityErrorCode.USER_INACTIVE)
     if user.waiting_since is not None:
-        raise Forbidden(WAITING_MESSAGE, code="ACCOUNT_WAITING")
+        raise Forbidden(WAITING_MESSAGE, code=IdentityErrorCode.ACCOUNT_WAITING)
     rows = (await session.execute(select(Membership.org_id, Membership.access)
                                   .where(Membership.user_id == user.id))).all()
     memberships = {r.org_id: r.access for r in rows}
@@ -486,18 +487,18 @@ async def resolve_api_key(session: AsyncSession, raw: str) -> tuple[Caller, Orga
     401 codes, in this order: format, unknown, revoked, expired."""
     pattern = _KEY_FORMATS.get(raw[:4])
     if pattern is None or pattern.fullmatch(raw) is None:
-        raise Unauthorized("API key not found or invalid format", code="INVALID_API_KEY")
+        raise Unauthorized("API key not found or invalid format", code=IdentityErrorCode.INVALID_API_KEY)
     row = (await session.execute(
         select(ApiKey, Organisation).join(Organisation, Organisation.id == ApiKey.org_id)
         .where(ApiKey.key_hash == crypto.hash_key(raw)))).first()
     if row is None:
-        raise Unauthorized("API key not found or invalid format", code="INVALID_API_KEY")
+        raise Unauthorized("API key not found or invalid format", code=IdentityErrorCode.INVALID_API_KEY)
     key, org = row
     now = utcnow()
     if key.revoked_at is not None:
-        raise Unauthorized("API key has been revoked", code="API_KEY_REVOKED")
+        raise Unauthorized("API key has been revoked", code=IdentityErrorCode.API_KEY_REVOKED)
     if key.expires_at is not None and key.expires_at <= now:
-        raise Unauthorized("API key has expired", code="API_KEY_EXPIRED")
+        raise Unauthorized("API key has expired", code=IdentityErrorCode.API_KEY_EXPIRED)
     await _stamp_last_used(session, key, now)
     caller = Caller(kind="api_key", org_id=key.org_id, api_key=key, access="write",
                     scopes=frozenset(key.scopes or ()))
@@ -548,5 +549,5 @@ async def require_active_org(session: AsyncSession, caller: Caller) -> Organisat
 
 def require_active(org: Organisation) -> Organisation:
     if org.status != "active":
-        raise DomainError("This organisation is inactive", code="ORG_INACTIVE", status=403)
+        raise DomainError("This organisation is inactive", code=IdentityErrorCode.ORG_INACTIVE, status=403)
     return org

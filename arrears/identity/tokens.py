@@ -11,6 +11,7 @@ import jwt
 from arrears.config import get_settings
 from arrears.db import utcnow
 from arrears.errors import Unauthorized
+from arrears.identity.errors import IdentityErrorCode
 
 ALGORITHM = "HS256"
 ISSUER = "arrears"
@@ -43,10 +44,10 @@ def decode(token: str, expected_type: str) -> dict[str, Any]:
                             options={"require": ["exp", "sub", "type"]})
     except jwt.ExpiredSignatureError as exc:
         raise Unauthorized("Token has expired; sign in again or refresh it",
-                           code="TOKEN_EXPIRED") from exc
+                           code=IdentityErrorCode.TOKEN_EXPIRED) from exc
     except jwt.InvalidTokenError as exc:
-        raise Unauthorized("Token is invalid", code="TOKEN_INVALID") from exc
+        raise Unauthorized("Token is invalid", code=IdentityErrorCode.TOKEN_INVALID) from exc
     if claims.get("type") != expected_type:
         article = "an" if expected_type[:1] in "aeiou" else "a"
-        raise Unauthorized(f"Token is not {article} {expected_type} token", code="TOKEN_INVALID")
+        raise Unauthorized(f"Token is not {article} {expected_type} token", code=IdentityErrorCode.TOKEN_INVALID)
     return claims

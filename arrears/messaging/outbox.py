@@ -51,6 +51,7 @@ from arrears.identity.models import Organisation
 from arrears.jobs import queue
 from arrears.jobs.models import Job
 from arrears.messaging import rules
+from arrears.messaging.errors import MessagingErrorCode
 from arrears.messaging.models import Message
 from arrears.messaging.providers import Provider, ProviderNotConfigured, rate_for, resolve
 from arrears.messaging.providers.base import Outbound, SendResult
@@ -65,7 +66,7 @@ RECONCILING = "reconcile"  # claimed_by of a row waiting for a receipt after an 
 OUTCOME_UNKNOWN = "OUTCOME_UNKNOWN"
 PROVIDER_REJECTED = "PROVIDER_REJECTED"
 RETRIES_EXHAUSTED = "RETRIES_EXHAUSTED"
-NOT_CONFIGURED = "PROVIDER_NOT_CONFIGURED"
+NOT_CONFIGURED = MessagingErrorCode.PROVIDER_NOT_CONFIGURED
 MAX_DELAY = 6 * 3600.0
 MAX_RETRY_AFTER = 24 * 3600.0
 WATCHDOG_EVERY = 2.0  # seconds between pushes of the drain's watchdog job

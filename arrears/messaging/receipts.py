@@ -43,6 +43,7 @@ from arrears.errors import Forbidden, NotFound, ValidationFailed
 from arrears.identity.models import Organisation
 from arrears.identity.service import org_setting
 from arrears.messaging import optouts, rules
+from arrears.messaging.errors import MessagingErrorCode
 from arrears.messaging.models import Message, MessageReceipt
 from arrears.messaging.outbox import OUTCOME_UNKNOWN, message_event_data
 from arrears.messaging.providers.sendgrid import REFERENCE_ARG
@@ -369,7 +370,7 @@ async def sendgrid(session: AsyncSession, token: str, body: bytes, headers: Mapp
         sig = headers.get("x-twilio-email-event-webhook-signature")
         ts = headers.get("x-twilio-email-event-webhook-timestamp")
         if not verify_sendgrid_signature(str(key), sig, ts, body):
-            raise Forbidden("The SendGrid event signature is missing or does not verify", code="BAD_SIGNATURE")
+            raise Forbidden("The SendGrid event signature is missing or does not verify", code=MessagingErrorCode.BAD_SIGNATURE)
     try:
         payload = json.loads(body or b"[]")
     except ValueError:

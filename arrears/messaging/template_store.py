@@ -19,6 +19,7 @@ from arrears.db import advisory_lock, utcnow
 from arrears.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from arrears.identity.caller import Caller
 from arrears.messaging import locks
+from arrears.messaging.errors import MessagingErrorCode
 from arrears.messaging.models import CHANNELS, MessageTemplate
 from arrears.messaging.templates import BUILTIN_TEMPLATES, check_template
 
@@ -121,7 +122,7 @@ def _clean_name(name: Any) -> str:
         raise ValidationFailed(f"name is longer than {TEMPLATE_NAME_MAX} characters",
                                field_errors={"name": [f"At most {TEMPLATE_NAME_MAX} characters."]})
     if any(b.name.lower() == name.lower() for b in BUILTIN_TEMPLATES):
-        raise Conflict(f"{name!r} is the name of a built-in template; choose another", code="TEMPLATE_NAME_TAKEN")
+        raise Conflict(f"{name!r} is the name of a built-in template; choose another", code=MessagingErrorCode.TEMPLATE_NAME_TAKEN)
     return name
 
 
@@ -131,7 +132,7 @@ async def _name_free(session: AsyncSession, org_id: int, name: str, exclude: uui
     if exclude is not None:
         q = q.where(MessageTemplate.id != exclude)
     if await session.scalar(q) is not None:
-        raise Conflict(f"A template named {name!r} already exists", code="TEMPLATE_NAME_TAKEN")
+        raise Conflict(f"A template named {name!r} already exists", code=MessagingErrorCode.TEMPLATE_NAME_TAKEN)
 
 
 async def create_template(session: AsyncSession, caller: Caller, *, name: Any, body: Any, channel: str = "sms",
@@ -154,7 +155,7 @@ async def create_template(session: AsyncSession, caller: Caller, *, name: Any, b
         async with session.begin_nested():
             await session.flush()
     except IntegrityError:
-        raise Conflict(f"A template named {name!r} already exists", code="TEMPLATE_NAME_TAKEN") from None
+        raise Conflict(f"A template named {name!r} already exists", code=MessagingErrorCode.TEMPLATE_NAME_TAKEN) from None
     await events.record(session, org_id=caller.org_id, type="message_template.created", actor=caller.actor,
                         subject_type="message_template", subject_id=row.id,
                         after={"name": name, "channel": channel})
@@ -185,7 +186,7 @@ async def update_template(session: AsyncSession, caller: Caller, template_id: An
         async with session.begin_nested():
             await session.flush()
     except IntegrityError:
-        raise Conflict(f"A template named {name!r} already exists", code="TEMPLATE_NAME_TAKEN") from None
+        raise Conflict(f"A template named {name!r} already exists", code=MessagingErrorCode.TEMPLATE_NAME_TAKEN) from None
     await events.record(session, org_id=caller.org_id, type="message_template.updated", actor=caller.actor,
                         subject_type="message_template", subject_id=row.id, before=before,
                         after={"name": row.name, "channel": row.channel, "subject": row.subject, "body": row.body})

@@ -17,6 +17,7 @@ from typing import Any, NamedTuple
 
 from arrears.errors import ValidationFailed
 from arrears.messaging.ageing import AgeBuckets, oldest_age_bracket, overdue_amount
+from arrears.messaging.errors import MessagingErrorCode
 
 # The spec's "Available Placeholders", in its order: name (without brackets) -> meaning.
 PLACEHOLDERS: dict[str, str] = {
@@ -268,18 +269,18 @@ def validate_template(template: str, *, max_length: int = MAX_TEMPLATE_LENGTH,
     unknown placeholders. An empty list means the template is fine."""
     if not template or not template.strip():
         needed = ", ".join(token(n) for n in required)
-        return [TemplateProblem("TEMPLATE_EMPTY",
+        return [TemplateProblem(MessagingErrorCode.TEMPLATE_EMPTY,
                                 "Template is empty: write the message" + (f", including {needed}." if needed else "."))]
     problems: list[TemplateProblem] = []
     if len(template) > max_length:
         problems.append(TemplateProblem(
-            "TEMPLATE_TOO_LONG",
+            MessagingErrorCode.TEMPLATE_TOO_LONG,
             f"Template is {len(template):,} characters; shorten it to at most {max_length:,}."))
     present = set(_PLACEHOLDER_RE.findall(template))
     for name in required:
         if name not in present:
             problems.append(TemplateProblem(
-                "MISSING_PLACEHOLDER",
+                MessagingErrorCode.MISSING_PLACEHOLDER,
                 f"Template must contain {token(name)} ({PLACEHOLDERS[name].lower()}); add it.",
                 token(name)))
     seen: set[str] = set()
@@ -288,21 +289,21 @@ def validate_template(template: str, *, max_length: int = MAX_TEMPLATE_LENGTH,
         if written[1:-1] in PLACEHOLDERS or written in seen:
             continue
         seen.add(written)
-        problems.append(TemplateProblem("UNKNOWN_PLACEHOLDER", _unknown_message(written, inner), written))
+        problems.append(TemplateProblem(MessagingErrorCode.UNKNOWN_PLACEHOLDER, _unknown_message(written, inner), written))
     for m in _FOREIGN_TOKEN_RE.finditer(template):
         written = m.group(0)
         inner = next(g for g in m.groups() if g)
         if _norm(inner) in _BY_NORM and written not in seen:
             seen.add(written)
             problems.append(TemplateProblem(
-                "UNKNOWN_PLACEHOLDER",
+                MessagingErrorCode.UNKNOWN_PLACEHOLDER,
                 f"Unknown placeholder {written}: placeholders use square brackets, write "
                 f"{token(_BY_NORM[_norm(inner)])}.", written))
     return problems
 
 
 class TemplateValidationError(ValidationFailed):
-    code = "INVALID_TEMPLATE"
+    code = MessagingErrorCode.INVALID_TEMPLATE
 
     def __init__(self, problems: list[TemplateProblem]) -> None:
         super().__init__("; ".join(p.message for p in problems),

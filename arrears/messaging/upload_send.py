@@ -17,6 +17,7 @@ from arrears.errors import ValidationFailed
 from arrears.identity.caller import Caller
 from arrears.identity.service import get_org
 from arrears.messaging import rules
+from arrears.messaging.errors import MessagingErrorCode
 from arrears.messaging.service import (
     Draft,
     Queued,
@@ -78,12 +79,12 @@ async def send_to_accounts(session: AsyncSession, caller: Caller, account_ids: S
         raise ValidationFailed(
             f"{len(missing)} of the account ids are not accounts of an upload you can see: "
             + ", ".join(missing[:5]) + ("…" if len(missing) > 5 else ""),
-            code="INVALID_ACCOUNTS", details={"unknown_account_ids": missing[:100]})
+            code=MessagingErrorCode.INVALID_ACCOUNTS, details={"unknown_account_ids": missing[:100]})
     report_ids = {f.report_id for f in found}
     if len(report_ids) > 1:
         uuids = (await session.scalars(select(DebtorReport.uuid).where(DebtorReport.id.in_(report_ids)))).all()
         raise ValidationFailed(f"The accounts belong to {len(report_ids)} uploads; send to one upload at a time",
-                               code="MIXED_UPLOADS", details={"upload_ids": sorted(str(u) for u in uuids)})
+                               code=MessagingErrorCode.MIXED_UPLOADS, details={"upload_ids": sorted(str(u) for u in uuids)})
     report = await debtors.get_report(session, caller, next(iter(report_ids)))
     codes_list = list({f.account_code for f in found})
     book: dict[str, tuple[int, int | None]] = {}

@@ -20,6 +20,7 @@ from arrears.errors import Forbidden, NotFound, Unauthorized, ValidationFailed
 from arrears.identity import crypto
 from arrears.identity import service as identity
 from arrears.identity.caller import Caller
+from arrears.identity.errors import IdentityErrorCode
 from arrears.identity.models import ApiKey
 from arrears.paging import PageRequest, PageRule
 from arrears.partners import fanout, ssrf
@@ -71,10 +72,10 @@ async def authenticate(session: AsyncSession, token: str | None) -> PartnerCalle
     """Bearer token → partner caller, or 401/403 with the reason."""
     if not token:
         raise Unauthorized("Authentication required: send Authorization: Bearer <ins_ API key or "
-                           "admin access token>", code="MISSING_CREDENTIALS")
+                           "admin access token>", code=IdentityErrorCode.MISSING_CREDENTIALS)
     if token.startswith("pct_"):
         raise Unauthorized("pct_ keys belong to the premium collection API; the partner API takes "
-                           "ins_ keys", code="INVALID_API_KEY")
+                           "ins_ keys", code=IdentityErrorCode.INVALID_API_KEY)
     caller = await identity.resolve(session, token)
     await identity.require_active_org(session, caller)
     if caller.kind == "user":
@@ -86,7 +87,7 @@ async def authenticate(session: AsyncSession, token: str | None) -> PartnerCalle
                         "POST /api/v1/api-keys")
     client = await session.get(ApiClient, key.client_id)
     if client is None or client.org_id != key.org_id:
-        raise Unauthorized("API key not found or invalid format", code="INVALID_API_KEY")
+        raise Unauthorized("API key not found or invalid format", code=IdentityErrorCode.INVALID_API_KEY)
     if client.status != "ACTIVE":
         raise Forbidden(f"API client {client.name!r} is {client.status.lower()}; its keys are refused")
     return PartnerCaller(caller, client)

@@ -35,11 +35,12 @@ from arrears.identity.caller import Caller
 from arrears.identity.models import Organisation
 from arrears.identity.service import org_setting
 from arrears.pharmacy.debtors import VIEW_COLUMNS, debtor_view
+from arrears.pharmacy.errors import PharmacyErrorCode
 from arrears.sandbox import ParseFailed, get_pool
 
 ZERO = Decimal("0.00")
 MEDICAL_AID_SETTING = "medical_aid_names"  # extra scheme names, comma- or semicolon-separated
-NO_DEBTORS = "NO_DEBTORS"
+NO_DEBTORS = PharmacyErrorCode.NO_DEBTORS
 
 
 def medical_aid_names(org: Organisation) -> list[str]:

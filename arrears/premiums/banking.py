@@ -25,6 +25,7 @@ import enum
 import re
 
 from arrears.errors import ValidationFailed
+from arrears.premiums.errors import PremiumErrorCode
 
 BRANCH_CODE_LENGTH = 6
 ACCOUNT_NUMBER_MIN_LENGTH = 6
@@ -38,7 +39,7 @@ _SEPARATORS = re.compile(r"[ \-]")
 class BankDetailsError(ValidationFailed, ValueError):
     """Invalid bank details. ``field`` names the offending field (branch_code, account_number, …)."""
 
-    code = "INVALID_BANK_DETAILS"
+    code = PremiumErrorCode.INVALID_BANK_DETAILS
 
     def __init__(self, message: str, *, field: str) -> None:
         super().__init__(message, field_errors={field: [message]})

@@ -24,6 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from arrears.db import dialect_insert, utcnow
 from arrears.errors import Conflict, DomainError, ValidationFailed
+from arrears.premiums.errors import PremiumErrorCode
 from arrears.premiums.models import IdempotencyRecord
 
 TTL = timedelta(hours=24)
@@ -33,7 +34,7 @@ RESERVED = 0
 
 
 class IdempotencyKeyReused(DomainError):
-    code = "IDEMPOTENCY_KEY_REUSED"
+    code = PremiumErrorCode.IDEMPOTENCY_KEY_REUSED
     status = 422
 
 
@@ -47,7 +48,7 @@ def check_key(key: str) -> str:
     key = key.strip()
     if not key or len(key) > MAX_KEY_LENGTH or not key.isascii() or not key.isprintable():
         raise ValidationFailed(f"Idempotency-Key must be 1 to {MAX_KEY_LENGTH} printable ASCII "
-                               "characters", code="INVALID_IDEMPOTENCY_KEY")
+                               "characters", code=PremiumErrorCode.INVALID_IDEMPOTENCY_KEY)
     return key
 
 
@@ -100,7 +101,7 @@ async def reserve(session: AsyncSession, org_id: int, key: str, endpoint: str,
         if (await session.execute(stmt)).first() is not None:
             return None
     raise Conflict("A request with this Idempotency-Key is still being processed; retry it "
-                   "shortly to get its answer", code="IDEMPOTENCY_IN_PROGRESS")
+                   "shortly to get its answer", code=PremiumErrorCode.IDEMPOTENCY_IN_PROGRESS)
 
 
 async def store(session: AsyncSession, org_id: int, key: str, endpoint: str, request_hash: str,
@@ -126,4 +127,4 @@ async def store(session: AsyncSession, org_id: int, key: str, endpoint: str, req
         await session.flush()
     except IntegrityError:
         raise Conflict("A request with this Idempotency-Key is still being processed; retry it "
-                       "shortly to get its answer", code="IDEMPOTENCY_IN_PROGRESS") from None
+                       "shortly to get its answer", code=PremiumErrorCode.IDEMPOTENCY_IN_PROGRESS) from None

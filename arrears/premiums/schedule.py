@@ -22,10 +22,11 @@ import enum
 from datetime import date
 
 from arrears.errors import ValidationFailed
+from arrears.premiums.errors import PremiumErrorCode
 
 
 class ScheduleError(ValidationFailed, ValueError):
-    code = "INVALID_SCHEDULE"
+    code = PremiumErrorCode.INVALID_SCHEDULE
 
 
 class Frequency(enum.StrEnum):

@@ -20,8 +20,9 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationEr
 
 from arrears import validation
 from arrears.db import isoz
-from arrears.errors import ValidationFailed
+from arrears.errors import ErrorCode, ValidationFailed
 from arrears.premiums import banking
+from arrears.premiums.errors import PremiumErrorCode
 from arrears.premiums.models import Collection, Policy, WebhookLog
 from arrears.premiums.state import FREQUENCIES, POLICY_STATUSES, STATUSES
 
@@ -262,8 +263,8 @@ def code_for_fields(field_errors: dict[str, list[str]]) -> str:
     """`INVALID_STATUS` when only a status value was wrong, else `VALIDATION_ERROR`."""
     if field_errors and all(name.rsplit(".", 1)[-1] == "status" for name in field_errors):
         if not any("required" in m for msgs in field_errors.values() for m in msgs):
-            return "INVALID_STATUS"
-    return "VALIDATION_ERROR"
+            return PremiumErrorCode.INVALID_STATUS
+    return ErrorCode.VALIDATION_ERROR
 
 
 def validation_failed(exc: ValidationError, prefix: str = "") -> ValidationFailed:

@@ -46,6 +46,7 @@ from arrears.db import utcnow
 from arrears.errors import DomainError, NotFound, ValidationFailed
 from arrears.identity.caller import Caller
 from arrears.identity.models import Organisation
+from arrears.premiums.errors import PremiumErrorCode
 from arrears.premiums.models import Collection, Policy
 from arrears.premiums.schemas import (
     POLICY_NOT_NULL,
@@ -79,11 +80,11 @@ _FINAL_VALUES = frozenset(s.value for s in FINAL)
 
 
 class PolicyNotFound(NotFound):
-    code = "POLICY_NOT_FOUND"
+    code = PremiumErrorCode.POLICY_NOT_FOUND
 
 
 class CollectionNotFound(NotFound):
-    code = "COLLECTION_NOT_FOUND"
+    code = PremiumErrorCode.COLLECTION_NOT_FOUND
 
 
 @dataclass(frozen=True)
@@ -428,7 +429,7 @@ async def create_collection(session: AsyncSession, actor: Actor, policy: Policy,
         raise PolicyNotFound(f"Policy {policy.policy_number} not found")
     if require_active_policy and policy.status != PolicyStatus.ACTIVE:
         raise DomainError(f"Policy {policy.policy_number} is {policy.status}; only active policies "
-                          "are collected", code="POLICY_NOT_ACTIVE", status=409)
+                          "are collected", code=PremiumErrorCode.POLICY_NOT_ACTIVE, status=409)
     target = parse_status(status)
     now = utcnow()
     col = Collection(org_id=actor.org_id, policy_id=policy.id,
@@ -444,7 +445,7 @@ async def create_collection(session: AsyncSession, actor: Actor, policy: Policy,
     except IntegrityError:
         raise DomainError(f"Policy {policy.policy_number} already has a collection on "
                           f"{collection_date.isoformat()} or the reference is taken",
-                          code="COLLECTION_EXISTS", status=409) from None
+                          code=PremiumErrorCode.COLLECTION_EXISTS, status=409) from None
     await _apply(session, actor, col, policy, {}, created=True)
     return col
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 import enum
 
 from arrears.errors import Conflict, ValidationFailed
+from arrears.premiums.errors import PremiumErrorCode
 
 
 class CollectionStatus(enum.StrEnum):
@@ -51,11 +52,11 @@ FREQUENCIES: tuple[str, ...] = ("monthly", "quarterly", "annually")
 
 
 class InvalidStatus(ValidationFailed):
-    code = "INVALID_STATUS"
+    code = PremiumErrorCode.INVALID_STATUS
 
 
 class InvalidTransition(Conflict):
-    code = "INVALID_STATUS_TRANSITION"
+    code = PremiumErrorCode.INVALID_STATUS_TRANSITION
 
 
 def parse_status(value: object) -> CollectionStatus:

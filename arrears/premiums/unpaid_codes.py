@@ -24,10 +24,11 @@ import re
 from dataclasses import dataclass
 
 from arrears.errors import ValidationFailed
+from arrears.premiums.errors import PremiumErrorCode
 
 
 class UnpaidCodeError(ValidationFailed, ValueError):
-    code = "INVALID_UNPAID_CODE"
+    code = PremiumErrorCode.INVALID_UNPAID_CODE
 
 
 @dataclass(frozen=True, slots=True)

@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.datastructures import FormData
 
 from arrears.config import get_settings
-from arrears.errors import DomainError, Forbidden, Unauthorized
+from arrears.errors import DomainError, ErrorCode, Forbidden, Unauthorized
 from arrears.faces.deps import SessionDep
 from arrears.identity import service as identity
 from arrears.identity.caller import Caller
@@ -34,12 +34,12 @@ class LoginRequired(Exception):
 
 
 class CsrfRejected(DomainError):
-    code = "CSRF_FAILED"
+    code = ErrorCode.CSRF_FAILED
     status = 403
 
 
 class TooLarge(DomainError):
-    code = "FILE_TOO_LARGE"
+    code = ErrorCode.FILE_TOO_LARGE
     status = 413
 
 

@@ -31,7 +31,7 @@ ROOT = Path(__file__).resolve().parents[2]
 # Runs a command of the installed CLI in this interpreter, then prints what it wired.
 CLI_SCRIPT = """
 import json, sys
-from arrears.cli import app
+from arrears.cli.main import app
 try:
     app(sys.argv[1:], prog_name="arrears")
 except SystemExit as exc:

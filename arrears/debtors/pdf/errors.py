@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+from arrears.debtors.errors import DebtorErrorCode
 from arrears.errors import DomainError
 
-NOT_A_PDF = "NOT_A_PDF"
-ENCRYPTED_PDF = "ENCRYPTED_PDF"
-BROKEN_PDF = "BROKEN_PDF"
-NO_TEXT = "NO_TEXT"
-NO_DEBTOR_TABLE = "NO_DEBTOR_TABLE"
-TOO_MANY_PAGES = "TOO_MANY_PAGES"
-PARSE_FAILED = "PARSE_FAILED"  # the parser's child process died or passed a limit
+# The codes by their old names (members of DebtorErrorCode).
+NOT_A_PDF = DebtorErrorCode.NOT_A_PDF
+ENCRYPTED_PDF = DebtorErrorCode.ENCRYPTED_PDF
+BROKEN_PDF = DebtorErrorCode.BROKEN_PDF
+NO_TEXT = DebtorErrorCode.NO_TEXT
+NO_DEBTOR_TABLE = DebtorErrorCode.NO_DEBTOR_TABLE
+TOO_MANY_PAGES = DebtorErrorCode.TOO_MANY_PAGES
+PARSE_FAILED = DebtorErrorCode.PARSE_FAILED  # the parser's child process died or passed a limit
 
 _MESSAGES = {
     NOT_A_PDF: "The file is not a PDF. Upload the Debtors Age Analysis report saved or exported as PDF.",

@@ -5,14 +5,16 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from decimal import Decimal
 
+from arrears.debtors.errors import RowErrorCode
+
 ZERO = Decimal("0.00")
 BUCKETS = ("current", "d30", "d60", "d90", "d120", "d150", "d180")
 
 # Issue codes: each names a row that was read but is not in `debtors`.
-BUCKETS_DO_NOT_ADD_UP = "BUCKETS_DO_NOT_ADD_UP"
-UNREADABLE_AMOUNT = "UNREADABLE_AMOUNT"
-NO_ACCOUNT_NUMBER = "NO_ACCOUNT_NUMBER"
-DUPLICATE_ACCOUNT = "DUPLICATE_ACCOUNT"
+BUCKETS_DO_NOT_ADD_UP = RowErrorCode.BUCKETS_DO_NOT_ADD_UP
+UNREADABLE_AMOUNT = RowErrorCode.UNREADABLE_AMOUNT
+NO_ACCOUNT_NUMBER = RowErrorCode.NO_ACCOUNT_NUMBER
+DUPLICATE_ACCOUNT = RowErrorCode.DUPLICATE_ACCOUNT
 
 
 @dataclass(slots=True)

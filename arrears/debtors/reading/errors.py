@@ -4,14 +4,17 @@ from __future__ import annotations
 
 from typing import Any
 
-UNSUPPORTED_FILE_TYPE = "UNSUPPORTED_FILE_TYPE"
-CORRUPT_FILE = "CORRUPT_FILE"
-MISSING_COLUMNS = "MISSING_COLUMNS"
-NO_DATA_ROWS = "NO_DATA_ROWS"
+from arrears.debtors.errors import DebtorErrorCode
+
+# The codes by their old names (members of DebtorErrorCode).
+UNSUPPORTED_FILE_TYPE = DebtorErrorCode.UNSUPPORTED_FILE_TYPE
+CORRUPT_FILE = DebtorErrorCode.CORRUPT_FILE
+MISSING_COLUMNS = DebtorErrorCode.MISSING_COLUMNS
+NO_DATA_ROWS = DebtorErrorCode.NO_DATA_ROWS
 # The file passes a parse limit (ARREARS_PARSE_*), or its parser died on it.
-FILE_TOO_COMPLEX = "FILE_TOO_COMPLEX"
-SHEET_TOO_LARGE = "SHEET_TOO_LARGE"
-PARSE_FAILED = "PARSE_FAILED"
+FILE_TOO_COMPLEX = DebtorErrorCode.FILE_TOO_COMPLEX
+SHEET_TOO_LARGE = DebtorErrorCode.SHEET_TOO_LARGE
+PARSE_FAILED = DebtorErrorCode.PARSE_FAILED
 
 
 class ReadError(Exception):
@@ -32,4 +35,4 @@ class ReadError(Exception):
         return (ReadError, (self.code, self.message, self.details))
 
     def __repr__(self) -> str:
-        return f"ReadError({self.code!r}, {self.message!r})"
+        return f"ReadError({str(self.code)!r}, {self.message!r})"

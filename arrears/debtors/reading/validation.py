@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 
+from arrears.debtors.errors import RowErrorCode
 from arrears.debtors.reading.headers import HeaderMatch, header_key, is_blank
 from arrears.debtors.reading.phones import read_phone
 from arrears.debtors.reading.rows import Cell
@@ -19,10 +20,10 @@ from arrears.debtors.reading.values import (
 )
 
 # Row failure codes.
-MISSING_ACCOUNT = "MISSING_ACCOUNT"
-DUPLICATE_ACCOUNT = "DUPLICATE_ACCOUNT"
-INVALID_AMOUNT = "INVALID_AMOUNT"
-BALANCE_MISMATCH = "BALANCE_MISMATCH"
+MISSING_ACCOUNT = RowErrorCode.MISSING_ACCOUNT
+DUPLICATE_ACCOUNT = RowErrorCode.DUPLICATE_ACCOUNT
+INVALID_AMOUNT = RowErrorCode.INVALID_AMOUNT
+BALANCE_MISMATCH = RowErrorCode.BALANCE_MISMATCH
 
 # The spec allows the ageing buckets to differ from the total balance by 1%.
 BALANCE_VARIANCE = Decimal("0.01")

@@ -13,6 +13,7 @@ from arrears.errors import Forbidden, Unauthorized
 from arrears.faces.deps import CallerDep, SessionDep
 from arrears.identity import service as identity
 from arrears.identity.caller import Caller
+from arrears.identity.errors import IdentityErrorCode
 from arrears.identity.models import Organisation
 from arrears.paging import PageRequest, PageRule, page_count
 
@@ -41,7 +42,7 @@ def access(write: bool) -> Any:
     async def dependency(session: SessionDep, caller: CallerDep) -> Call:
         if caller.kind == "api_key" and (caller.api_key is None or caller.api_key.kind != "pct"):
             raise Unauthorized("These endpoints take a user's access token or a cell captive's API key "
-                               "(Authorization: Bearer pct_…)", code="INVALID_API_KEY")
+                               "(Authorization: Bearer pct_…)", code=IdentityErrorCode.INVALID_API_KEY)
         org = await identity.require_active_org(session, caller)
         if caller.kind == "api_key":
             if not (caller.has_scope(scope) or (not write and caller.has_scope("collections:write"))):

@@ -5,10 +5,14 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+from arrears.errors import ErrorCode
 from arrears.faces.errors import CODE_MAPS, Problem
+from arrears.identity.errors import IdentityErrorCode
+from arrears.premiums.errors import PremiumErrorCode
 
 FACE = "collections"
-CODES = {"FORBIDDEN": "INSUFFICIENT_PERMISSIONS", "ORG_INACTIVE": "CAPTIVE_INACTIVE"}
+CODES: dict[str, str] = {ErrorCode.FORBIDDEN: PremiumErrorCode.INSUFFICIENT_PERMISSIONS,
+                         IdentityErrorCode.ORG_INACTIVE: PremiumErrorCode.CAPTIVE_INACTIVE}
 
 
 def problem(p: Problem) -> Problem:

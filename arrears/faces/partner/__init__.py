@@ -3,12 +3,15 @@ rate-limit tiers, usage, webhook subscriptions and deliveries. Errors use the sp
 
 from fastapi import APIRouter
 
+from arrears.errors import ErrorCode
 from arrears.faces.errors import CODE_MAPS, Problem
 from arrears.faces.partner import catalogue, clients, keys, webhooks
+from arrears.partners.errors import PartnerErrorCode
 
 # The spec's error codes by status; the message keeps the precise reason.
-SPEC_CODES = {400: "VALIDATION_ERROR", 401: "UNAUTHORIZED", 403: "FORBIDDEN", 404: "NOT_FOUND",
-              429: "RATE_LIMIT_EXCEEDED", 500: "INTERNAL_SERVER_ERROR"}
+SPEC_CODES: dict[int, str] = {
+    400: ErrorCode.VALIDATION_ERROR, 401: ErrorCode.UNAUTHORIZED, 403: ErrorCode.FORBIDDEN,
+    404: ErrorCode.NOT_FOUND, 429: ErrorCode.RATE_LIMIT_EXCEEDED, 500: PartnerErrorCode.INTERNAL_SERVER_ERROR}
 
 
 def _spec_codes(p: Problem) -> Problem:

@@ -22,7 +22,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from arrears import validation
 from arrears.db import isoz
-from arrears.errors import DomainError, RateLimited
+from arrears.errors import DomainError, ErrorCode, RateLimited
 from arrears.partners import usage
 from arrears.partners.ratelimits import Status
 
@@ -50,7 +50,7 @@ class PartnerRoute(APIRoute):
                 response = await original(request)
             except PartnerRateLimited as exc:
                 # Nothing was done but reading the key, so the request's transaction may commit.
-                response = JSONResponse({"error": "RATE_LIMIT_EXCEEDED", "message": exc.message,
+                response = JSONResponse({"error": ErrorCode.RATE_LIMIT_EXCEEDED, "message": exc.message,
                                          "retryAfter": exc.retry_after}, status_code=429,
                                         headers=exc.headers)
             except DomainError as exc:

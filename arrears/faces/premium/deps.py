@@ -23,7 +23,7 @@ from starlette.background import BackgroundTask, BackgroundTasks
 from starlette.exceptions import HTTPException
 
 from arrears import ratelimit, validation
-from arrears.errors import DomainError, Forbidden, RateLimited
+from arrears.errors import DomainError, ErrorCode, Forbidden, RateLimited
 from arrears.faces.deps import SessionDep, client_ip
 from arrears.faces.errors import STATUS_CODES
 from arrears.faces.premium.auth import require_active, resolve_pct_key
@@ -33,6 +33,7 @@ from arrears.identity import service as identity
 from arrears.identity.caller import Caller
 from arrears.identity.models import ApiKey, Organisation
 from arrears.premiums import idempotency, webhook_log
+from arrears.premiums.errors import PremiumErrorCode
 from arrears.premiums.service import Actor
 
 log = logging.getLogger(__name__)
@@ -97,7 +98,7 @@ def api_call(permission: str | None, bucket: str = "standard") -> Any:
         require_active(org)
         if permission and not caller.has_scope(permission):
             raise Forbidden(f"This API key lacks the {permission} permission",
-                            code="INSUFFICIENT_PERMISSIONS")
+                            code=PremiumErrorCode.INSUFFICIENT_PERMISSIONS)
         return PremiumCall(request, session, caller, org, Actor.of(caller, org))
 
     return Depends(dependency)
@@ -173,7 +174,7 @@ def _as_domain_error(exc: Exception) -> DomainError | None:
     if isinstance(exc, HTTPException) and not isinstance(exc.detail, dict):
         message = exc.detail if isinstance(exc.detail, str) else "Request failed"
         return DomainError(message, status=exc.status_code,
-                           code=STATUS_CODES.get(exc.status_code, "ERROR"), headers=dict(exc.headers or {}))
+                           code=STATUS_CODES.get(exc.status_code, ErrorCode.ERROR), headers=dict(exc.headers or {}))
     return None
 
 
@@ -203,7 +204,7 @@ class PremiumRoute(APIRoute):
             except Exception as exc:
                 err = _as_domain_error(exc)
                 if err is None:
-                    _log(request, 500, "INTERNAL_ERROR")
+                    _log(request, 500, ErrorCode.INTERNAL_ERROR)
                     raise
                 rate = getattr(request.state, "premium_rate_headers", None)
                 if rate:

@@ -6,7 +6,10 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+from arrears.errors import ErrorCode
 from arrears.faces.errors import CODE_MAPS, Problem
+from arrears.identity.errors import IdentityErrorCode as Id
+from arrears.premiums.errors import PremiumErrorCode as Pr
 from arrears.premiums.schemas import code_for_fields
 
 MISSING_KEY_MESSAGE = "Authorization header missing: send Authorization: Bearer pct_<your API key>"
@@ -14,26 +17,26 @@ INVALID_KEY_MESSAGE = "API key not found or invalid format"
 
 # resolver / foundation code → (spec code, message to show instead, or None to keep it)
 CODES: dict[str, tuple[str, str | None]] = {
-    "MISSING_CREDENTIALS": ("MISSING_API_KEY", MISSING_KEY_MESSAGE),
-    "TOKEN_INVALID": ("INVALID_API_KEY", INVALID_KEY_MESSAGE),
-    "TOKEN_EXPIRED": ("INVALID_API_KEY", INVALID_KEY_MESSAGE),
-    "USER_INACTIVE": ("INVALID_API_KEY", INVALID_KEY_MESSAGE),
-    "INVALID_API_KEY": ("INVALID_API_KEY", None),
-    "API_KEY_REVOKED": ("API_KEY_REVOKED", None),
-    "API_KEY_EXPIRED": ("API_KEY_EXPIRED", None),
-    "ORG_INACTIVE": ("CAPTIVE_INACTIVE", "Cell captive account is inactive"),
-    "FORBIDDEN": ("INSUFFICIENT_PERMISSIONS", None),
+    Id.MISSING_CREDENTIALS: (Pr.MISSING_API_KEY, MISSING_KEY_MESSAGE),
+    Id.TOKEN_INVALID: (Id.INVALID_API_KEY, INVALID_KEY_MESSAGE),
+    Id.TOKEN_EXPIRED: (Id.INVALID_API_KEY, INVALID_KEY_MESSAGE),
+    Id.USER_INACTIVE: (Id.INVALID_API_KEY, INVALID_KEY_MESSAGE),
+    Id.INVALID_API_KEY: (Id.INVALID_API_KEY, None),
+    Id.API_KEY_REVOKED: (Id.API_KEY_REVOKED, None),
+    Id.API_KEY_EXPIRED: (Id.API_KEY_EXPIRED, None),
+    Id.ORG_INACTIVE: (Pr.CAPTIVE_INACTIVE, "Cell captive account is inactive"),
+    ErrorCode.FORBIDDEN: (Pr.INSUFFICIENT_PERMISSIONS, None),
 }
 
 
 def premium_code(code: str, field_errors: dict[str, list[str]] | None = None) -> str:
-    if code == "VALIDATION_ERROR" and field_errors:
+    if code == ErrorCode.VALIDATION_ERROR and field_errors:
         return code_for_fields(field_errors)
     return CODES.get(code, (code, None))[0]
 
 
 def premium_problem(p: Problem) -> Problem:
-    if p.code == "VALIDATION_ERROR" and p.field_errors:
+    if p.code == ErrorCode.VALIDATION_ERROR and p.field_errors:
         return replace(p, code=code_for_fields(p.field_errors))
     if p.code in CODES:
         code, message = CODES[p.code]

@@ -22,7 +22,9 @@ from arrears.db import isoz, transaction, utcnow
 from arrears.errors import DomainError
 from arrears.faces.premium.errors import CODES
 from arrears.identity import service as identity
+from arrears.identity.errors import IdentityErrorCode
 from arrears.identity.models import Organisation
+from arrears.premiums.errors import PremiumErrorCode
 from arrears.realtime.hub import MAX_CONNECTIONS_PER_ORG, Connection, hub
 
 router = APIRouter(tags=["Premium collections: WebSocket"])
@@ -30,7 +32,7 @@ router = APIRouter(tags=["Premium collections: WebSocket"])
 AUTH_TIMEOUT = 10.0
 PING_INTERVAL = 25.0
 RECEIVE_SCOPE = "webhooks:receive"
-_JWT_CODES = {"TOKEN_INVALID", "TOKEN_EXPIRED", "USER_INACTIVE"}
+_JWT_CODES = {IdentityErrorCode.TOKEN_INVALID, IdentityErrorCode.TOKEN_EXPIRED, IdentityErrorCode.USER_INACTIVE}
 
 
 class _Refused(Exception):
@@ -67,13 +69,13 @@ async def _authenticate(ws: WebSocket) -> int:
     try:
         first = _decode(await asyncio.wait_for(ws.receive(), AUTH_TIMEOUT))
     except TimeoutError:
-        raise _Refused("AUTH_TIMEOUT", f"Send {{\"type\": \"auth\", \"token\": …}} within "
+        raise _Refused(PremiumErrorCode.AUTH_TIMEOUT, f"Send {{\"type\": \"auth\", \"token\": …}} within "
                        f"{AUTH_TIMEOUT:g} seconds", 4001) from None
     if not isinstance(first, dict) or first.get("type") != "auth":
-        raise _Refused("AUTH_REQUIRED", 'The first message must be {"type": "auth", "token": …}', 4001)
+        raise _Refused(PremiumErrorCode.AUTH_REQUIRED, 'The first message must be {"type": "auth", "token": …}', 4001)
     token = first.get("token")
     if not isinstance(token, str) or not token.strip():
-        raise _Refused("MISSING_API_KEY", "The auth message has no token: send a JWT or a pct_ API key",
+        raise _Refused(PremiumErrorCode.MISSING_API_KEY, "The auth message has no token: send a JWT or a pct_ API key",
                        4001)
     async with transaction() as s:
         try:
@@ -84,12 +86,12 @@ async def _authenticate(ws: WebSocket) -> int:
             code, message = CODES.get(exc.code, (exc.code, None))
             raise _Refused(code, message or exc.message, 4003 if exc.status == 403 else 4001) from None
         if caller.api_key is not None and caller.api_key.kind != "pct":
-            raise _Refused("INVALID_API_KEY", "Use a cell captive's pct_ API key or a user's JWT", 4001)
+            raise _Refused(IdentityErrorCode.INVALID_API_KEY, "Use a cell captive's pct_ API key or a user's JWT", 4001)
         org = await s.get(Organisation, caller.org_id)
         if org is None or org.status != "active":
-            raise _Refused("CAPTIVE_INACTIVE", "Cell captive account is inactive", 4003)
+            raise _Refused(PremiumErrorCode.CAPTIVE_INACTIVE, "Cell captive account is inactive", 4003)
         if not caller.has_scope(RECEIVE_SCOPE):
-            raise _Refused("INSUFFICIENT_PERMISSIONS",
+            raise _Refused(PremiumErrorCode.INSUFFICIENT_PERMISSIONS,
                            f"This API key lacks the {RECEIVE_SCOPE} permission", 4003)
         return caller.org_id
 
@@ -108,7 +110,7 @@ async def _receive_loop(ws: WebSocket, conn: Connection) -> None:
         elif kind == "pong":
             continue
         else:
-            conn.offer({"type": "error", "error": {"code": "UNKNOWN_MESSAGE", "message":
+            conn.offer({"type": "error", "error": {"code": PremiumErrorCode.UNKNOWN_MESSAGE, "message":
                         'Messages understood after auth: {"type": "ping"}'}})
 
 
@@ -131,7 +133,7 @@ async def websocket_endpoint(ws: WebSocket) -> None:
         return
     conn = await hub.connect(org_id)
     if conn is None:
-        await _refuse(ws, _Refused("TOO_MANY_CONNECTIONS",
+        await _refuse(ws, _Refused(PremiumErrorCode.TOO_MANY_CONNECTIONS,
                                    f"Too many connections: at most {MAX_CONNECTIONS_PER_ORG} concurrent "
                                    "WebSocket connections per cell captive", 1008))
         return
@@ -143,7 +145,7 @@ async def websocket_endpoint(ws: WebSocket) -> None:
                  asyncio.create_task(_wait_overflow(conn))]
         done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
         if tasks[3] in done:
-            await _refuse(ws, _Refused("TOO_SLOW", "Messages were not read fast enough", 1013))
+            await _refuse(ws, _Refused(PremiumErrorCode.TOO_SLOW, "Messages were not read fast enough", 1013))
     except WebSocketDisconnect:
         pass
     finally:

@@ -18,7 +18,7 @@ from arrears.config import get_settings
 from arrears.customers.fields import money, parse_date
 from arrears.customers.schemas import ImportResult
 from arrears.db import isoz
-from arrears.errors import DomainError, ValidationFailed
+from arrears.errors import DomainError, ErrorCode, ValidationFailed
 from arrears.faces import multipart
 
 
@@ -123,7 +123,7 @@ _MULTIPART_SLACK = 64 * 1024  # boundaries and part headers around the file
 
 def _too_large(limit: int) -> DomainError:
     size = f"{limit / (1024 * 1024):g} MB" if limit >= 1024 * 1024 else f"{limit} bytes"
-    return DomainError(f"The file is larger than the upload limit of {size}.", code="FILE_TOO_LARGE",
+    return DomainError(f"The file is larger than the upload limit of {size}.", code=ErrorCode.FILE_TOO_LARGE,
                        status=413)
 
 

@@ -24,6 +24,7 @@ from arrears.faces.partner.deps import PartnerDep
 from arrears.faces.partner.routing import partner_router
 from arrears.identity.caller import Caller
 from arrears.messaging import optouts, template_store
+from arrears.messaging.errors import MessagingErrorCode
 from arrears.messaging.models import MessageTemplate, OptOut
 from arrears.messaging.templates import PLACEHOLDERS, validate_template
 from arrears.paging import PageRequest
@@ -115,7 +116,7 @@ async def validate(body: TemplateCheck, caller: ApiCaller) -> dict[str, Any]:
         problems = exc.details if isinstance(exc.details, list) else [{"code": exc.code, "message": exc.message}]
     return {"valid": not problems, "problems": problems, "length": len(body.body),
             "placeholders": [f"[{p}]" for p in PLACEHOLDERS],
-            "unknown": [p.placeholder for p in validate_template(body.body) if p.code == "UNKNOWN_PLACEHOLDER"]}
+            "unknown": [p.placeholder for p in validate_template(body.body) if p.code == MessagingErrorCode.UNKNOWN_PLACEHOLDER]}
 
 
 @router.get("/templates/{template_id}", summary="Get a message template")

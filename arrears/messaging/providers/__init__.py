@@ -23,6 +23,7 @@ from typing import Any
 from arrears.errors import DomainError
 from arrears.identity.models import Organisation
 from arrears.identity.service import org_setting
+from arrears.messaging.errors import MessagingErrorCode
 from arrears.messaging.providers import registry
 from arrears.messaging.providers.base import Outbound, Provider, SendResult, account_key
 from arrears.messaging.providers.http_gateway import HttpGatewayProvider
@@ -39,7 +40,7 @@ EMAIL_PROVIDERS = registry.names("email")
 
 
 class ProviderNotConfigured(DomainError):
-    code = "PROVIDER_NOT_CONFIGURED"
+    code = MessagingErrorCode.PROVIDER_NOT_CONFIGURED
     status = 400
 
 
@@ -82,7 +83,7 @@ def resolve(org: Organisation | None, channel: str, settings: MessagingSettings 
         return _sms(org, s)
     if channel == "email":
         return _email(org, s)
-    raise ProviderNotConfigured(f"Unknown channel {channel!r}: use sms or email", code="INVALID_CHANNEL")
+    raise ProviderNotConfigured(f"Unknown channel {channel!r}: use sms or email", code=MessagingErrorCode.INVALID_CHANNEL)
 
 
 def _own(provider: Provider) -> Provider:

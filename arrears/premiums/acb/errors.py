@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from arrears.errors import ValidationFailed
+from arrears.premiums.errors import PremiumErrorCode
 
 
 class AcbFormatError(ValidationFailed, ValueError):
@@ -12,7 +13,7 @@ class AcbFormatError(ValidationFailed, ValueError):
     the layout field concerned, when there is one.
     """
 
-    code = "ACB_FORMAT_ERROR"
+    code = PremiumErrorCode.ACB_FORMAT_ERROR
 
     def __init__(self, message: str, *, line: int | None = None, field: str | None = None) -> None:
         where = []

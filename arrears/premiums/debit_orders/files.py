@@ -27,6 +27,7 @@ from arrears.premiums import service as premiums
 from arrears.premiums.acb import DebitItem, build_debit_file
 from arrears.premiums.debit_orders.models import DebitOrderFile, DebitOrderItem, DebitOrderRun
 from arrears.premiums.debit_orders.settings import require_settings, user_info
+from arrears.premiums.errors import PremiumErrorCode
 from arrears.premiums.models import Collection, Policy
 from arrears.premiums.schemas import mask, money
 
@@ -36,7 +37,7 @@ CSV_COLUMNS = ("sequence_number", "collection_reference", "policy_number", "clie
 
 
 class FileNotFound(NotFound):
-    code = "FILE_NOT_FOUND"
+    code = PremiumErrorCode.FILE_NOT_FOUND
 
 
 def _digest(text: str) -> str:

@@ -31,6 +31,7 @@ from arrears.premiums import service as premiums
 from arrears.premiums.acb import AcbFormatError, parse_answers_csv, parse_unpaids_file
 from arrears.premiums.debit_orders.files import _digest, file_out, new_file
 from arrears.premiums.debit_orders.models import DebitOrderFile, DebitOrderItem, ReconciliationRecord
+from arrears.premiums.errors import PremiumErrorCode
 from arrears.premiums.models import Collection, Policy
 from arrears.premiums.schemas import money
 from arrears.premiums.state import InvalidTransition
@@ -43,7 +44,7 @@ MAX_FILE_BYTES = 20 * 1024 * 1024
 
 
 class RecordNotFound(NotFound):
-    code = "RECONCILIATION_RECORD_NOT_FOUND"
+    code = PremiumErrorCode.RECONCILIATION_RECORD_NOT_FOUND
 
 
 @dataclass
@@ -210,7 +211,7 @@ async def import_answer(session: AsyncSession, org_id: int, content: bytes | str
         lines = read_lines(text, fmt)
     except AcbFormatError as exc:
         raise ValidationFailed(f"The {'unpaids' if fmt == 'unpaids' else 'CSV'} file cannot be read: "
-                               f"{exc.message}", code="INVALID_ANSWER_FILE", details=exc.details) from None
+                               f"{exc.message}", code=PremiumErrorCode.INVALID_ANSWER_FILE, details=exc.details) from None
     answered = [ln for ln in lines if ln.error is None]
     stored = new_file(org_id, None, kind, filename[:255] or "answer", "text/plain" if fmt == "unpaids" else "text/csv",
                       text, record_count=len(answered),
@@ -310,7 +311,7 @@ async def resolve_record(session: AsyncSession, org_id: int, record_uuid: Any, *
     rec, file = row
     if rec.outcome not in OPEN_OUTCOMES or rec.resolution is not None:
         raise Conflict(f"This record is {rec.resolution or rec.outcome}; only unresolved unmatched, amount "
-                       "mismatch and conflict records can be resolved", code="RECORD_NOT_OPEN")
+                       "mismatch and conflict records can be resolved", code=PremiumErrorCode.RECORD_NOT_OPEN)
     ref = None
     before = {"resolution": None, "outcome": rec.outcome}
     if dismiss:

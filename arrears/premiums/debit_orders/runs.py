@@ -39,6 +39,7 @@ from arrears.premiums.banking import (
 )
 from arrears.premiums.debit_orders.models import DebitOrderItem, DebitOrderRun
 from arrears.premiums.debit_orders.settings import require_settings
+from arrears.premiums.errors import PremiumErrorCode
 from arrears.premiums.models import Collection, Policy
 from arrears.premiums.schemas import audit_value, policy_out
 from arrears.premiums.state import PolicyStatus
@@ -47,7 +48,7 @@ BATCH_SIZE = 500
 
 
 class RunNotFound(NotFound):
-    code = "RUN_NOT_FOUND"
+    code = PremiumErrorCode.RUN_NOT_FOUND
 
 
 @dataclass

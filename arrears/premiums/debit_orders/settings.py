@@ -13,6 +13,7 @@ from arrears.db import utcnow
 from arrears.errors import Conflict, ValidationFailed
 from arrears.premiums.acb import AcbFormatError, UserInfo
 from arrears.premiums.debit_orders.models import DebitOrderSettings
+from arrears.premiums.errors import PremiumErrorCode
 from arrears.premiums.schemas import mask
 
 #: Fields a caller may set, with their defaults for a new row (None = required).
@@ -25,7 +26,7 @@ _INTS = {"generation_number": (1, 9999), "lead_days": (0, 30), "auto_success_day
 
 
 class NotConfigured(Conflict):
-    code = "DEBIT_ORDERS_NOT_CONFIGURED"
+    code = PremiumErrorCode.DEBIT_ORDERS_NOT_CONFIGURED
 
 
 @dataclass(frozen=True)

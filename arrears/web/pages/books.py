@@ -25,7 +25,7 @@ from arrears.debtors.models import DebtorReport
 from arrears.debtors.pdf import PdfReadError
 from arrears.debtors.storage import UploadSink, remove_stored, too_large_error
 from arrears.downloads import SafeCsvWriter, content_disposition
-from arrears.errors import DomainError, ValidationFailed
+from arrears.errors import DomainError, ErrorCode, ValidationFailed
 from arrears.pharmacy import upload as pdf_upload
 from arrears.web import charts
 from arrears.web.context import Ctx, CtxDep
@@ -100,7 +100,7 @@ async def upload(ctx: CtxDep) -> Response:
     except DomainError as exc:
         sink.discard()
         state.add("file", exc.message)
-        return await _books_page(ctx, state, 413 if exc.code == "FILE_TOO_LARGE" else 400)
+        return await _books_page(ctx, state, 413 if exc.code == ErrorCode.FILE_TOO_LARGE else 400)
     try:
         report = await debtors.create_report(ctx.db, ctx.caller, stored)
     except BaseException:

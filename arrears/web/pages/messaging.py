@@ -22,6 +22,7 @@ from arrears.identity import service as identity
 from arrears.messaging import contact_settings as contact_rule_settings
 from arrears.messaging import optouts, rules, upload_send
 from arrears.messaging import service as messaging
+from arrears.messaging.errors import MessagingErrorCode
 from arrears.messaging.log import visible_log
 from arrears.messaging.models import CHANNELS
 from arrears.messaging.providers import ProviderNotConfigured, resolve
@@ -174,9 +175,9 @@ async def _save(ctx: Ctx, template_id: str | None) -> Response:
     except DomainError as exc:
         if exc.status == 403:
             raise
-        if exc.code == "INVALID_TEMPLATE":
+        if exc.code == MessagingErrorCode.INVALID_TEMPLATE:
             state.add("body", exc.message)
-        elif exc.code == "TEMPLATE_NAME_TAKEN":
+        elif exc.code == MessagingErrorCode.TEMPLATE_NAME_TAKEN:
             state.add("name", exc.message)
         else:
             state.error(exc)
@@ -313,7 +314,7 @@ async def send(ctx: CtxDep) -> Response:
         outcome = await upload_send.send_to_accounts(ctx.db, ctx.caller, [str(key_of(a)) for a in accounts],
                                                      state.get("body"), override_cap=bool(state.get("override_cap")))
     except ValidationFailed as exc:
-        if exc.code == "INVALID_TEMPLATE":
+        if exc.code == MessagingErrorCode.INVALID_TEMPLATE:
             state.add("body", exc.message)
         else:
             state.error(exc, {"account_ids": "__all__", "message_template": "body"})

@@ -8,6 +8,7 @@ from fastapi.responses import Response
 from arrears.errors import NotFound, RateLimited, Unauthorized
 from arrears.faces.deps import SessionDep, client_ip
 from arrears.identity import service as identity
+from arrears.identity import web_sessions
 from arrears.web.context import CtxDep, safe_next
 from arrears.web.forms import FormState, text
 from arrears.web.render import redirect, render_html
@@ -48,14 +49,15 @@ async def login(request: Request, db: SessionDep) -> Response:
             status = 401
         else:
             caller = await identity.caller_for_user(db, user.id)
-            get_session(request).sign_in(user.id, caller.org_id)
+            get_session(request).sign_in(user.id, caller.org_id, await web_sessions.start(db, user.id))
             return redirect(request, state.values["next"])
     return render_html(request, "login.html", {"form": state}, status=status, headers=headers)
 
 
 @router.post("/logout")
-async def logout(request: Request) -> Response:
+async def logout(request: Request, db: SessionDep) -> Response:
     session = get_session(request)
+    await web_sessions.end(db, session.sid)  # a copy of the cookie stops working now
     session.sign_out()
     session.flash("You are signed out.", "success")
     return redirect(request, "/app/login")

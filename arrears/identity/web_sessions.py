@@ -1,11 +1,10 @@
 """The web UI's sessions, server-side: sign-in makes a record, sign-out ends it, and each request
-checks it, so a cookie copied before sign-out is refused afterwards. The cookie carries a random
-id; the table holds its SHA-256, so reading the table does not give a usable cookie."""
+checks it, so a cookie copied before sign-out is refused afterwards. The session is named by a
+random token of the signed cookie (made afresh at each sign-in); the table holds its SHA-256."""
 
 from __future__ import annotations
 
 import hashlib
-import secrets
 from datetime import timedelta
 
 from sqlalchemy import delete, select, update
@@ -21,13 +20,11 @@ def _key(sid: str) -> str:
     return hashlib.sha256(sid.encode()).hexdigest()
 
 
-async def start(db: AsyncSession, user_id: int) -> str:
-    """A new session for the user; the id to put in the cookie."""
-    sid = secrets.token_urlsafe(32)
+async def start(db: AsyncSession, user_id: int, sid: str) -> None:
+    """Record a new session of the user, named `sid` (the signed cookie's fresh token)."""
     db.add(WebSessionRecord(id=_key(sid), user_id=user_id))
     await db.execute(delete(WebSessionRecord).where(WebSessionRecord.created_at < utcnow() - KEEP_ENDED))
     await db.flush()
-    return sid
 
 
 async def end(db: AsyncSession, sid: str | None) -> None:

@@ -3,9 +3,10 @@ signed in, in which organisation, the CSRF token and one-shot flash messages.
 
 The cookie is HttpOnly, SameSite=Lax, and Secure whenever the request came over HTTPS (behind a
 proxy, uvicorn's `--proxy-headers` makes the scheme right). Nothing secret is in it: it is
-signed, not encrypted, and holds only ids and random tokens. The signed-in session also has a
-server-side record (arrears.identity.web_sessions, named by the cookie's `sid`): signing out ends
-it, so a copy of the cookie stops working at once. A session ends after
+signed, not encrypted, and holds only ids and a random token. The signed-in session also has a
+server-side record (arrears.identity.web_sessions), named by that token (made afresh at each
+sign-in; the cookie's signature binds it to the user): signing out ends the record, so a copy of
+the cookie stops working at once. A session ends after
 `IDLE_SECONDS` without a request or `ABSOLUTE_SECONDS` after sign-in, whichever comes first.
 """
 
@@ -42,7 +43,6 @@ class WebSession:
     org_id: int | None = None
     csrf: str = field(default_factory=lambda: secrets.token_urlsafe(32))
     signed_in_at: int = 0
-    sid: str | None = None  # the server-side record's id (arrears.identity.web_sessions)
     flashes: list[tuple[str, str]] = field(default_factory=list)
     # A secret to show once on the page a POST redirects to (a new API key), encrypted.
     reveal_token: str | None = None
@@ -52,17 +52,22 @@ class WebSession:
     signed_at: float = 0.0
 
     @property
+    def sid(self) -> str:
+        """The server-side record's name: the CSRF token, made afresh at each sign-in."""
+        return self.csrf
+
+    @property
     def authenticated(self) -> bool:
         return self.user_id is not None
 
     # ------------------------------------------------------------ changes
 
-    def sign_in(self, user_id: int, org_id: int | None, sid: str | None = None) -> None:
+    def sign_in(self, user_id: int, org_id: int | None) -> None:
         """A new session for this user: a fresh CSRF token, so no token from before sign-in
-        (or from another person on this browser) carries over. `sid` names its server-side
-        record (web_sessions.start); without one the session is refused on its next request."""
+        (or from another person on this browser) carries over. The token also names the
+        session's server-side record (web_sessions.start(db, user_id, session.sid)); without one
+        the session is refused on its next request."""
         self.user_id = user_id
-        self.sid = sid
         self.org_id = org_id
         self.csrf = secrets.token_urlsafe(32)
         self.signed_in_at = int(time.time())
@@ -74,7 +79,6 @@ class WebSession:
     def sign_out(self) -> None:
         """Forget the sign-in in the cookie; the caller ends the server-side record too."""
         self.user_id = None
-        self.sid = None
         self.org_id = None
         self.csrf = secrets.token_urlsafe(32)
         self.signed_in_at = 0
@@ -127,8 +131,6 @@ class WebSession:
         data: dict[str, Any] = {"c": self.csrf}
         if self.user_id is not None:
             data |= {"u": self.user_id, "o": self.org_id, "t": self.signed_in_at}
-            if self.sid:
-                data["s"] = self.sid
         if self.flashes:
             data["f"] = [list(f) for f in self.flashes[-5:]]
         if self.reveal_token:
@@ -153,7 +155,6 @@ class WebSession:
             org = data.get("o")
             s.org_id = org if isinstance(org, int) else None
             s.signed_in_at = started
-            s.sid = data["s"] if isinstance(data.get("s"), str) else None
         elif user is not None:
             s.dirty = s.cleared = True  # signed in too long ago: start over
         if isinstance(data.get("r"), str):

@@ -1,8 +1,7 @@
 """encrypt bank details at rest; server-side web sessions
 
 Revision ID: 0014_encrypt_bank_details
-Revises: 0012_ids_never_reused
-Depends on: 0007_debit_orders
+Revises: 0012_ids_never_reused, 0007_debit_orders (a merge: it changes the premiums branch's tables)
 Create Date: 2026-12-06 21:00:00
 
 Bank account and ID numbers (premium policies' `bank_account_number` and `client_id_number`,
@@ -18,9 +17,9 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = '0014_encrypt_bank_details'
-down_revision: str | Sequence[str] | None = '0012_ids_never_reused'
+down_revision: str | Sequence[str] | None = ('0012_ids_never_reused', '0007_debit_orders')
 branch_labels: str | Sequence[str] | None = None
-depends_on: str | Sequence[str] | None = ('0007_debit_orders',)  # policies and debit-order settings exist
+depends_on: str | Sequence[str] | None = None
 
 # (table, key columns, sealed columns, their former types)
 SEALED = (

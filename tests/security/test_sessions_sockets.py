@@ -54,7 +54,7 @@ async def test_a_forged_session_without_a_server_record_is_refused(env, world, c
     org = await world.org()
     user = await world.user(org.id, role="admin")
     forged = WebSession()
-    forged.sign_in(user.id, org.id, sid="made-up")
+    forged.sign_in(user.id, org.id)  # a well-signed cookie, but no sign-in made it
     value = cookie_header(forged, secure=False).split(";", 1)[0].split("=", 1)[1]
     client.cookies.set("arrears_session", value, path="/app")
     r = await client.get("/app/")

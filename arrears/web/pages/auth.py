@@ -49,7 +49,9 @@ async def login(request: Request, db: SessionDep) -> Response:
             status = 401
         else:
             caller = await identity.caller_for_user(db, user.id)
-            get_session(request).sign_in(user.id, caller.org_id, await web_sessions.start(db, user.id))
+            session = get_session(request)
+            session.sign_in(user.id, caller.org_id)
+            await web_sessions.start(db, user.id, session.sid)  # ended by sign-out
             return redirect(request, state.values["next"])
     return render_html(request, "login.html", {"form": state}, status=status, headers=headers)
 

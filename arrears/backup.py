@@ -78,6 +78,7 @@ def backup(target: Path, settings: Settings | None = None) -> Result:
     finally:
         dst.close()
         src.close()
+    partial.chmod(0o600)  # a backup holds everything the database does: private, wherever it is
     os.replace(partial, target)  # a backup file is complete or absent, never half-written
     return Result(target, target.stat().st_size, tables)
 

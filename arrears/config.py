@@ -231,6 +231,8 @@ class Settings(BaseSettings):
     arrears_open_registration: bool = True
     arrears_default_org_name: str = "Default organisation"
     arrears_log_level: str = "INFO"
+    # When set, GET /metrics needs `Authorization: Bearer <token>` (set it in production).
+    arrears_metrics_token: str | None = None
 
     upload_dir: Path = Path("uploads")
     upload_max_size: int = Field(default=50 * 1024 * 1024)
@@ -306,12 +308,13 @@ class Settings(BaseSettings):
         path = self.data_dir / "secret.key"
         if path.exists():
             return path.read_text().strip()
-        self.data_dir.mkdir(parents=True, exist_ok=True)
+        self.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
         value = secrets.token_urlsafe(48)
         # Write-then-rename so two processes starting together agree on one secret.
         tmp = path.with_suffix(f".{secrets.token_hex(4)}.tmp")
-        tmp.write_text(value)
+        tmp.touch(mode=0o600)  # private before the secret is in it
         tmp.chmod(0o600)
+        tmp.write_text(value)
         try:
             os.link(tmp, path)
         except FileExistsError:

@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+import hmac
 import logging
 import sys
 import time
 
 import structlog
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, Counter, Histogram, generate_latest
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from arrears.config import get_settings
 from arrears.db import get_engine
 
 router = APIRouter(tags=["Operations"])
@@ -33,8 +35,15 @@ async def readyz() -> JSONResponse:
     return JSONResponse(body, status_code=status)
 
 
-@router.get("/metrics", summary="Prometheus metrics", include_in_schema=True)
-async def metrics() -> Response:
+@router.get("/metrics", summary="Prometheus metrics (a Bearer token when ARREARS_METRICS_TOKEN is set)",
+            include_in_schema=True)
+async def metrics(request: Request) -> Response:
+    token = get_settings().arrears_metrics_token
+    if token:
+        scheme, _, given = request.headers.get("authorization", "").partition(" ")
+        if scheme.lower() != "bearer" or not hmac.compare_digest(given.strip().encode(), token.encode()):
+            return JSONResponse({"detail": "A valid metrics token is required (Authorization: Bearer …)."},
+                                status_code=401, headers={"WWW-Authenticate": 'Bearer realm="metrics"'})
     return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 
 

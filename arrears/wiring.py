@@ -33,12 +33,13 @@ def _timeline_sources() -> list[Any]:
 
 
 def wire() -> None:
-    from arrears import events
+    from arrears import datadir, events
     from arrears.customers.timeline import register_timeline_source
     from arrears.jobs import worker
     from arrears.partners import fanout
     from arrears.realtime import hub
 
+    datadir.secure()  # the data directory 0700, its files 0600, from here on
     # Every table (a foreign key may name another domain's table) and every job handler.
     importlib.import_module("arrears.events")
     _import_all((".models",))

@@ -31,6 +31,7 @@ from arrears.identity.models import (
     Organisation,
     User,
 )
+from arrears.identity.outbound import check_outbound_settings
 
 # Settings whose values are credentials: encrypted at rest, masked when shown.
 SECRET_MARKERS = ("secret", "password", "api_key", "token", "private")
@@ -93,6 +94,7 @@ async def set_org_settings(session: AsyncSession, org: Organisation, values: Map
                            actor: str = "system") -> None:
     before = masked_settings(org)
     settings = dict(org.settings or {})
+    await check_outbound_settings(values, settings)  # gateway URL, SMTP host/port: public addresses only
     for key, value in values.items():
         key = key.strip()
         if not re.fullmatch(r"[a-z][a-z0-9_]*", key):

@@ -13,6 +13,7 @@ from sqlalchemy import Date, ForeignKey, Index, Integer, Numeric, String, Text, 
 from sqlalchemy.orm import Mapped, mapped_column
 
 from arrears.db import GUID, Base, UTCDateTime, utcnow
+from arrears.identity.sealed import Sealed
 
 
 class Policy(Base):
@@ -31,7 +32,7 @@ class Policy(Base):
     customer_id: Mapped[int | None] = mapped_column(
         ForeignKey("customers.id", ondelete="SET NULL"), nullable=True, index=True)
     client_name: Mapped[str] = mapped_column(String(255))
-    client_id_number: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    client_id_number: Mapped[str | None] = mapped_column(Sealed, nullable=True)  # encrypted at rest
     client_email: Mapped[str | None] = mapped_column(String(254), nullable=True)
     client_phone: Mapped[str | None] = mapped_column(String(32), nullable=True)
     premium_amount: Mapped[Decimal] = mapped_column(Numeric(14, 2))
@@ -39,7 +40,7 @@ class Policy(Base):
     status: Mapped[str] = mapped_column(String(16), default="active")
     mandate_reference: Mapped[str | None] = mapped_column(String(64), nullable=True)
     bank_account_holder: Mapped[str | None] = mapped_column(String(255), nullable=True)
-    bank_account_number: Mapped[str | None] = mapped_column(String(20), nullable=True)
+    bank_account_number: Mapped[str | None] = mapped_column(Sealed, nullable=True)  # encrypted at rest
     bank_branch_code: Mapped[str | None] = mapped_column(String(6), nullable=True)
     bank_account_type: Mapped[str] = mapped_column(String(16), default="current")
     next_collection_date: Mapped[date | None] = mapped_column(Date, nullable=True)

@@ -30,6 +30,9 @@ from arrears.db import isoz
 log = logging.getLogger(__name__)
 
 MAX_CONNECTIONS_PER_ORG = 10
+# Of a captive's 10, one user holds at most this many: a member's browser tabs cannot lock the
+# captive's bank integration (its API key, which has no such share) out.
+MAX_CONNECTIONS_PER_HOLDER = 3
 QUEUE_SIZE = 1000  # messages waiting for one slow socket before it is dropped
 SLOT_TTL = 90  # seconds a Redis connection slot lives without a heartbeat
 SUBSCRIBE_WAIT = 5.0
@@ -44,10 +47,18 @@ MESSAGE_TYPES = {
     "policy.cancelled": "policy_updated",
 }
 
+# Members are "<holder>|<connection id>": 0 = the captive is full, -1 = the holder is.
 _CLAIM = """
 local now = tonumber(ARGV[1])
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
-if redis.call('ZCARD', KEYS[1]) >= tonumber(ARGV[2]) then return 0 end
+local members = redis.call('ZRANGE', KEYS[1], 0, -1)
+if #members >= tonumber(ARGV[2]) then return 0 end
+local prefix = ARGV[5] .. '|'
+local held = 0
+for _, m in ipairs(members) do
+  if string.sub(m, 1, #prefix) == prefix then held = held + 1 end
+end
+if held >= tonumber(ARGV[6]) then return -1 end
 redis.call('ZADD', KEYS[1], now + tonumber(ARGV[3]), ARGV[4])
 redis.call('EXPIRE', KEYS[1], tonumber(ARGV[3]) * 2)
 return 1
@@ -67,12 +78,18 @@ def channel_for(url: str) -> str:
     return f"arrears:realtime:{urlparse(url).path.strip('/') or '0'}"
 
 
+class HolderFull(Exception):
+    """This user already holds MAX_CONNECTIONS_PER_HOLDER of the captive's sockets."""
+
+
 class Connection:
     """One authenticated socket's inbox."""
 
-    def __init__(self, org_id: int, loop: asyncio.AbstractEventLoop) -> None:
+    def __init__(self, org_id: int, loop: asyncio.AbstractEventLoop, holder: str = "") -> None:
         self.id = uuid.uuid4().hex
         self.org_id = org_id
+        self.holder = holder  # "user:<id>", or "" (an API key: no share of its own)
+        self.member = f"{holder}|{self.id}"  # its Redis slot
         self.loop = loop
         self.queue: asyncio.Queue[dict[str, Any]] = asyncio.Queue(QUEUE_SIZE)
         self.overflowed = asyncio.Event()
@@ -122,27 +139,37 @@ class Hub:
         with self._lock:
             return len(self._conns.get(org_id, ()))
 
-    async def connect(self, org_id: int) -> Connection | None:
-        """A new inbox for the organisation, or None when it already has the most connections."""
-        conn = Connection(org_id, asyncio.get_running_loop())
+    async def connect(self, org_id: int, holder: str = "") -> Connection | None:
+        """A new inbox for the organisation, or None when it already has the most connections;
+        HolderFull when `holder` (a user or key) already holds its share of them."""
+        conn = Connection(org_id, asyncio.get_running_loop(), holder)
         url = self.redis_url()
         counted_in_redis = False
         if url:
             try:
                 now = time.time()
-                ok = await self._client(url).eval(_CLAIM, 1, self._slot_key(url, org_id), now,
-                                                  MAX_CONNECTIONS_PER_ORG, SLOT_TTL, conn.id)
-                if not int(ok):
+                ok = int(await self._client(url).eval(
+                    _CLAIM, 1, self._slot_key(url, org_id), now, MAX_CONNECTIONS_PER_ORG, SLOT_TTL,
+                    conn.member, holder,
+                    MAX_CONNECTIONS_PER_HOLDER if holder else MAX_CONNECTIONS_PER_ORG))
+                if ok == -1:
+                    raise HolderFull(holder)
+                if not ok:
                     return None
                 counted_in_redis = True
                 await self._ensure_subscriber(url)
                 outages.recovered(COMPONENT)
+            except HolderFull:
+                raise
             except Exception as exc:  # Redis is down: count and deliver in this process only
                 outages.fallback(COMPONENT, exc)
         with self._lock:
             conns = self._conns.setdefault(org_id, set())
-            if not counted_in_redis and len(conns) >= MAX_CONNECTIONS_PER_ORG:
-                return None
+            if not counted_in_redis:
+                if len(conns) >= MAX_CONNECTIONS_PER_ORG:
+                    return None
+                if holder and sum(c.holder == holder for c in conns) >= MAX_CONNECTIONS_PER_HOLDER:
+                    raise HolderFull(holder)
             conns.add(conn)
         return conn
 
@@ -156,7 +183,7 @@ class Hub:
         url = self.redis_url()
         if url:
             with contextlib.suppress(Exception):
-                await self._client(url).zrem(self._slot_key(url, conn.org_id), conn.id)
+                await self._client(url).zrem(self._slot_key(url, conn.org_id), conn.member)
 
     async def heartbeat(self, conn: Connection) -> None:
         """Keep the connection's Redis slot alive (called with every ping)."""
@@ -164,7 +191,7 @@ class Hub:
         if url:
             with contextlib.suppress(Exception):
                 await self._client(url).zadd(self._slot_key(url, conn.org_id),
-                                             {conn.id: time.time() + SLOT_TTL}, xx=True)
+                                             {conn.member: time.time() + SLOT_TTL}, xx=True)
 
     @staticmethod
     def _slot_key(url: str, org_id: int) -> str:

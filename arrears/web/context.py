@@ -17,6 +17,7 @@ from arrears.config import get_settings
 from arrears.errors import DomainError, ErrorCode, Forbidden, Unauthorized
 from arrears.faces.deps import SessionDep
 from arrears.identity import service as identity
+from arrears.identity import web_sessions
 from arrears.identity.caller import Caller
 from arrears.identity.models import Organisation
 from arrears.web.session import WebSession, get_session
@@ -154,6 +155,9 @@ async def current_ctx(request: Request, db: SessionDep) -> Ctx:
     if not session.authenticated:
         raise LoginRequired(here if request.method == "GET" else None)
     assert session.user_id is not None
+    if not await web_sessions.is_live(db, session.sid, session.user_id):
+        session.sign_out()  # signed out elsewhere (a copied cookie), or from before server-side sessions
+        raise LoginRequired(here if request.method == "GET" else None, "Your session has ended: sign in again.")
     try:
         caller = await identity.caller_for_user(db, session.user_id, session.org_id)
     except (Unauthorized, Forbidden) as exc:

@@ -3,7 +3,10 @@ signed in, in which organisation, the CSRF token and one-shot flash messages.
 
 The cookie is HttpOnly, SameSite=Lax, and Secure whenever the request came over HTTPS (behind a
 proxy, uvicorn's `--proxy-headers` makes the scheme right). Nothing secret is in it: it is
-signed, not encrypted, and holds only ids and a random token. A session ends after
+signed, not encrypted, and holds only ids and a random token. The signed-in session also has a
+server-side record (arrears.identity.web_sessions), named by that token (made afresh at each
+sign-in; the cookie's signature binds it to the user): signing out ends the record, so a copy of
+the cookie stops working at once. A session ends after
 `IDLE_SECONDS` without a request or `ABSOLUTE_SECONDS` after sign-in, whichever comes first.
 """
 
@@ -49,6 +52,11 @@ class WebSession:
     signed_at: float = 0.0
 
     @property
+    def sid(self) -> str:
+        """The server-side record's name: the CSRF token, made afresh at each sign-in."""
+        return self.csrf
+
+    @property
     def authenticated(self) -> bool:
         return self.user_id is not None
 
@@ -56,7 +64,9 @@ class WebSession:
 
     def sign_in(self, user_id: int, org_id: int | None) -> None:
         """A new session for this user: a fresh CSRF token, so no token from before sign-in
-        (or from another person on this browser) carries over."""
+        (or from another person on this browser) carries over. The token also names the
+        session's server-side record (web_sessions.start(db, user_id, session.sid)); without one
+        the session is refused on its next request."""
         self.user_id = user_id
         self.org_id = org_id
         self.csrf = secrets.token_urlsafe(32)
@@ -67,6 +77,7 @@ class WebSession:
         self.cleared = False
 
     def sign_out(self) -> None:
+        """Forget the sign-in in the cookie; the caller ends the server-side record too."""
         self.user_id = None
         self.org_id = None
         self.csrf = secrets.token_urlsafe(32)

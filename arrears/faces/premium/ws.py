@@ -4,7 +4,11 @@ user's JWT, or a pct_ API key with `webhooks:receive`); then it receives `collec
 
 Close codes: 4001 authentication failed (or no auth message within AUTH_TIMEOUT seconds),
 4003 not permitted (missing permission, inactive captive), 1008 too many connections for the
-captive, 1013 the client reads too slowly. Every close is preceded by
+captive (10) or for one user (3 of them; an API key may hold all 10), 1013 the client reads too slowly.
+
+Every RECHECK_SECONDS the socket's credentials are checked again: a revoked or expired API key,
+a deactivated user, a user taken out of the captive or a captive made inactive closes it (4001 or
+4003) within seconds, not when the client next reconnects. Every close is preceded by
 `{"type": "error", "error": {"message", "code"}}`.
 """
 
@@ -13,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+from dataclasses import dataclass
 from typing import Any
 
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
@@ -23,14 +28,21 @@ from arrears.errors import DomainError
 from arrears.faces.premium.errors import CODES
 from arrears.identity import service as identity
 from arrears.identity.errors import IdentityErrorCode
-from arrears.identity.models import Organisation
+from arrears.identity.models import ApiKey, Organisation
 from arrears.premiums.errors import PremiumErrorCode
-from arrears.realtime.hub import MAX_CONNECTIONS_PER_ORG, Connection, hub
+from arrears.realtime.hub import (
+    MAX_CONNECTIONS_PER_HOLDER,
+    MAX_CONNECTIONS_PER_ORG,
+    Connection,
+    HolderFull,
+    hub,
+)
 
 router = APIRouter(tags=["Premium collections: WebSocket"])
 
 AUTH_TIMEOUT = 10.0
 PING_INTERVAL = 25.0
+RECHECK_SECONDS = 5.0  # how soon a revoked key or deactivated user loses its socket
 RECEIVE_SCOPE = "webhooks:receive"
 _JWT_CODES = {IdentityErrorCode.TOKEN_INVALID, IdentityErrorCode.TOKEN_EXPIRED, IdentityErrorCode.USER_INACTIVE}
 
@@ -64,8 +76,21 @@ def _decode(message: dict[str, Any]) -> Any:
         return None
 
 
-async def _authenticate(ws: WebSocket) -> int:
-    """The organisation of a good auth message; raises _Refused otherwise."""
+@dataclass(frozen=True)
+class _Who:
+    org_id: int
+    user_id: int | None
+    key_id: Any  # the API key's id (a UUID), for a key
+
+    @property
+    def holder(self) -> str:
+        """Whose share of the captive's sockets this one counts against: a user's (at most 3 of
+        the 10, so browser tabs cannot lock the bank integration out); a key's has no share."""
+        return f"user:{self.user_id}" if self.user_id is not None else ""
+
+
+async def _authenticate(ws: WebSocket) -> _Who:
+    """Who sent a good auth message; raises _Refused otherwise."""
     try:
         first = _decode(await asyncio.wait_for(ws.receive(), AUTH_TIMEOUT))
     except TimeoutError:
@@ -93,7 +118,38 @@ async def _authenticate(ws: WebSocket) -> int:
         if not caller.has_scope(RECEIVE_SCOPE):
             raise _Refused(PremiumErrorCode.INSUFFICIENT_PERMISSIONS,
                            f"This API key lacks the {RECEIVE_SCOPE} permission", 4003)
-        return caller.org_id
+        return _Who(caller.org_id, caller.user_id, caller.api_key.id if caller.api_key is not None else None)
+
+
+async def _still_allowed(who: _Who) -> None:
+    """The socket's credentials, checked again: raises _Refused when they no longer hold."""
+    async with transaction(readonly=True) as s:
+        if who.key_id is not None:
+            key = await s.get(ApiKey, who.key_id)
+            now = utcnow()
+            if key is None or key.revoked_at is not None or (key.expires_at is not None and key.expires_at <= now):
+                raise _Refused(IdentityErrorCode.INVALID_API_KEY, "The API key was revoked or has expired", 4001)
+        else:
+            assert who.user_id is not None
+            try:
+                await identity.caller_for_user(s, who.user_id, who.org_id)
+            except DomainError as exc:
+                raise _Refused(exc.code, exc.message, 4001 if exc.status == 401 else 4003) from None
+        org = await s.get(Organisation, who.org_id)
+        if org is None or org.status != "active":
+            raise _Refused(PremiumErrorCode.CAPTIVE_INACTIVE, "Cell captive account is inactive", 4003)
+
+
+async def _recheck_loop(who: _Who) -> _Refused:
+    """Returns (ending the socket) the refusal once the credentials no longer hold."""
+    while True:
+        await asyncio.sleep(RECHECK_SECONDS)
+        try:
+            await _still_allowed(who)
+        except _Refused as refused:
+            return refused
+        except Exception:  # noqa: BLE001, S112 - the database away: keep the socket, check again later
+            continue
 
 
 async def _send_loop(ws: WebSocket, conn: Connection) -> None:
@@ -125,27 +181,42 @@ async def _ping_loop(conn: Connection) -> None:
 async def websocket_endpoint(ws: WebSocket) -> None:
     await ws.accept()
     try:
-        org_id = await _authenticate(ws)
+        who = await _authenticate(ws)
     except _Refused as refused:
         await _refuse(ws, refused)
         return
     except WebSocketDisconnect:
         return
-    conn = await hub.connect(org_id)
+    try:
+        conn = await hub.connect(who.org_id, who.holder)
+    except HolderFull:
+        await _refuse(ws, _Refused(PremiumErrorCode.TOO_MANY_CONNECTIONS,
+                                   f"Too many connections: at most {MAX_CONNECTIONS_PER_HOLDER} concurrent "
+                                   "WebSocket connections per user", 1008))
+        return
     if conn is None:
         await _refuse(ws, _Refused(PremiumErrorCode.TOO_MANY_CONNECTIONS,
                                    f"Too many connections: at most {MAX_CONNECTIONS_PER_ORG} concurrent "
                                    "WebSocket connections per cell captive", 1008))
         return
-    tasks: list[asyncio.Task[None]] = []
+    tasks: list[asyncio.Task[Any]] = []
     try:
         await ws.send_json({"type": "auth_success"})
         tasks = [asyncio.create_task(_send_loop(ws, conn)), asyncio.create_task(_receive_loop(ws, conn)),
                  asyncio.create_task(_ping_loop(conn)),
-                 asyncio.create_task(_wait_overflow(conn))]
+                 asyncio.create_task(_wait_overflow(conn)), asyncio.create_task(_recheck_loop(who))]
         done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
         if tasks[3] in done:
-            await _refuse(ws, _Refused(PremiumErrorCode.TOO_SLOW, "Messages were not read fast enough", 1013))
+from arrears.identity.errors import IdentityErrorCode
+from arrears.identity.models import ApiKey, Organisation
+from arrears.premiums.errors import PremiumErrorCode
+from arrears.realtime.hub import (
+    MAX_CONNECTIONS_PER_HOLDER,
+    MAX_CONNECTIONS_PER_ORG,
+    Connection,
+    HolderFull,
+    hub,
+)
     except WebSocketDisconnect:
         pass
     finally:

@@ -123,7 +123,7 @@ def _sms(org: Organisation | None, s: MessagingSettings) -> Provider:
         key = _s(org, "messaging_api_key") if own else s.messaging_api_key
         sender = _s(org, "messaging_from") or s.messaging_from
         gateway = HttpGatewayProvider(account_key("gateway", url, key), url=url, api_key=key, sender=sender,
-                                      timeout=s.timeout)
+                                      timeout=s.timeout, guarded=own)
         return _own(gateway) if own else gateway
     raise ProviderNotConfigured(
         "No SMS provider is configured: set smsportal_client_id and smsportal_api_secret for the "
@@ -171,7 +171,7 @@ def _email(org: Organisation | None, s: MessagingSettings) -> Provider:
                             starttls=_bool(pick("smtp_starttls", None), s.smtp_starttls),
                             use_tls=_bool(pick("smtp_use_tls", None), s.smtp_use_tls), sender=sender,
                             sender_name=_s(org, "sendgrid_from_name") or (org.name if org is not None else None),
-                            timeout=s.timeout)
+                            timeout=s.timeout, guarded=own)
         return _own(smtp) if own else smtp
     raise ProviderNotConfigured(
         "No e-mail provider is configured: set sendgrid_api_key and sendgrid_from_email for the "

@@ -35,7 +35,7 @@ Outcome = Literal["sent", "transient", "permanent"]
 #               MESSAGING_UNKNOWN_OUTCOME (fail = at most once, resend = at least once);
 #   "policy"  — no receipts will come: apply MESSAGING_UNKNOWN_OUTCOME at once.
 Recovery = Literal["resend", "receipt", "policy"]
-MAX_RESPONSE = 1000
+MAX_RESPONSE = 200  # provider answers are stored trimmed: a status and a short reason
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,7 +90,10 @@ def account_key(name: str, *parts: str | None) -> str:
 
 
 def clip(text: str | None, limit: int = MAX_RESPONSE) -> str:
-    text = (text or "").strip()
+    """A provider's words as stored and shown: one line of printable text, at most `limit`
+    characters (never more than MAX_RESPONSE), so a hostile gateway cannot fill the log."""
+    text = " ".join("".join(c if c.isprintable() else " " for c in (text or "")).split())
+    limit = min(limit, MAX_RESPONSE)
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
@@ -168,6 +171,7 @@ class _Http:
 
 
 _http: _Http | None = None
+_guarded: _Http | None = None
 USER_AGENT = "Arrears-Messaging/1.0"
 
 
@@ -182,8 +186,22 @@ def http_client() -> httpx.AsyncClient:
     return _http.client
 
 
+def guarded_http_client() -> httpx.AsyncClient:
+    """The client for addresses an organisation set itself (its own SMS gateway URL): every
+    connection goes to an address arrears.netguard checked when the socket was opened."""
+    global _guarded
+    loop = asyncio.get_running_loop()
+    if _guarded is None or _guarded.loop is not loop or _guarded.client.is_closed:
+        from arrears.netguard_transport import GuardedTransport
+
+        _guarded = _Http(loop, httpx.AsyncClient(transport=GuardedTransport(64), follow_redirects=False,
+                                                  trust_env=False, headers={"user-agent": USER_AGENT}))
+    return _guarded.client
+
+
 async def close_http_client() -> None:
-    global _http
-    if _http is not None and _http.loop is asyncio.get_running_loop():
-        await _http.client.aclose()
-    _http = None
+    global _http, _guarded
+    for held in (_http, _guarded):
+        if held is not None and held.loop is asyncio.get_running_loop():
+            await held.client.aclose()
+    _http = _guarded = None

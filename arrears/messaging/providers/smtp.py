@@ -5,6 +5,9 @@ timeouts and lost connections are retried.
 
 SMTP gives no receipts and no way to ask, so an interrupted session is settled by
 MESSAGING_UNKNOWN_OUTCOME at once (recovery "policy").
+
+An organisation's own SMTP host (`guarded`) gets the outbound address checks of arrears.netguard:
+the host is resolved and checked, and the client connects to a checked address.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ from email.utils import formataddr, formatdate
 
 import aiosmtplib
 
+from arrears import netguard
 from arrears.messaging.providers.base import Outbound, Provider, Recovery, SendResult, clip, transport_error
 
 
@@ -26,7 +30,7 @@ class SmtpProvider(Provider):
 
     def __init__(self, account: str, *, host: str, port: int | None, username: str | None,
                  password: str | None, starttls: bool, use_tls: bool, sender: str,
-                 sender_name: str | None, timeout: float) -> None:
+                 sender_name: str | None, timeout: float, guarded: bool = False) -> None:
         super().__init__(account)
         self.host = host
         self.port = port or (465 if use_tls else 587 if starttls else 25)
@@ -37,6 +41,7 @@ class SmtpProvider(Provider):
         self.sender = sender
         self.sender_name = sender_name
         self.timeout = timeout
+        self.guarded = guarded
 
     def message_id(self, m: Outbound) -> str:
         domain = self.sender.rsplit("@", 1)[-1] if "@" in self.sender else "arrears.local"
@@ -59,23 +64,33 @@ class SmtpProvider(Provider):
         return [await self._one(m) for m in batch]
 
     async def _one(self, m: Outbound) -> SendResult:
+        where: dict[str, object] = {"hostname": self.host, "port": self.port}
+        if self.guarded:
+            try:
+                # The hostname stays for TLS verification; the socket is to a checked address.
+                where = {"hostname": self.host, "port": None,
+                         "sock": await netguard.connect_checked(self.host, self.port, self.timeout)}
+            except netguard.UnsafeDestination as exc:
+                return SendResult(m.id, "permanent", response=clip(str(exc), 200))
+            except (OSError, TimeoutError) as exc:
+                return SendResult(m.id, "transient", response=transport_error(exc, self.timeout))
         try:
             errors, answer = await aiosmtplib.send(
-                self.build(m), hostname=self.host, port=self.port, username=self.username or None,
+                self.build(m), **where, username=self.username or None,  # type: ignore[arg-type]
                 password=self.password or None, start_tls=self.starttls, use_tls=self.use_tls,
                 timeout=self.timeout, validate_certs=True)
         except aiosmtplib.SMTPRecipientsRefused as exc:
             refused = exc.recipients[0] if exc.recipients else None
             code = refused.code if refused is not None else 550
-            reason = f"SMTP {code}: {clip(refused.message if refused else str(exc), 500)}"
+            reason = f"SMTP {code}: {clip(refused.message if refused else str(exc), 200)}"
             return SendResult(m.id, "permanent" if code >= 500 else "transient", response=reason)
         except aiosmtplib.SMTPResponseException as exc:
-            reason = f"SMTP {exc.code}: {clip(exc.message, 500)}"
+            reason = f"SMTP {exc.code}: {clip(exc.message, 200)}"
             return SendResult(m.id, "permanent" if exc.code >= 500 else "transient", response=reason)
         except (aiosmtplib.SMTPException, OSError, TimeoutError) as exc:
             return SendResult(m.id, "transient", response=transport_error(exc, self.timeout))
         if errors:
             addr, (code, text) = next(iter(errors.items()))
             return SendResult(m.id, "permanent" if code >= 500 else "transient",
-                              response=f"SMTP {code} for {addr}: {clip(text, 500)}")
-        return SendResult(m.id, "sent", self.message_id(m), clip(f"SMTP: {answer}") or "Accepted by SMTP server")
+                              response=f"SMTP {code} for {addr}: {clip(text, 200)}")
+        return SendResult(m.id, "sent", self.message_id(m), clip(f"SMTP: {answer}", 200) or "Accepted by SMTP server")

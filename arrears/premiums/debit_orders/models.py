@@ -24,6 +24,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column
 
 from arrears.db import GUID, Base, UTCDateTime, utcnow
+from arrears.identity.sealed import Sealed
 
 
 class DebitOrderSettings(Base):
@@ -36,7 +37,7 @@ class DebitOrderSettings(Base):
     user_code: Mapped[str] = mapped_column(String(4))
     abbreviated_name: Mapped[str] = mapped_column(String(10))
     nominated_branch: Mapped[str] = mapped_column(String(6))
-    nominated_account: Mapped[str] = mapped_column(String(16))
+    nominated_account: Mapped[str] = mapped_column(Sealed)  # encrypted at rest
     # The generation number of the next file (the last one the bank accepted + 1).
     generation_number: Mapped[int] = mapped_column(Integer, default=1)
     entry_class: Mapped[str] = mapped_column(String(2), default="44")

@@ -8,6 +8,7 @@ from fastapi.responses import Response
 from arrears.errors import Forbidden, NotFound, RateLimited, Unauthorized
 from arrears.faces.deps import SessionDep, client_ip
 from arrears.identity import service as identity
+from arrears.identity import web_sessions
 from arrears.web.context import CtxDep, safe_next
 from arrears.web.forms import FormState, text
 from arrears.web.render import redirect, render_html
@@ -53,14 +54,17 @@ async def login(request: Request, db: SessionDep) -> Response:
                 state.add("__all__", exc.message)
                 status = 403
             else:
-                get_session(request).sign_in(user.id, caller.org_id)
+                session = get_session(request)
+                session.sign_in(user.id, caller.org_id)
+                await web_sessions.start(db, user.id, session.sid)  # ended by sign-out
                 return redirect(request, state.values["next"])
     return render_html(request, "login.html", {"form": state}, status=status, headers=headers)
 
 
 @router.post("/logout")
-async def logout(request: Request) -> Response:
+async def logout(request: Request, db: SessionDep) -> Response:
     session = get_session(request)
+    await web_sessions.end(db, session.sid)  # a copy of the cookie stops working now
     session.sign_out()
     session.flash("You are signed out.", "success")
     return redirect(request, "/app/login")

@@ -14,6 +14,7 @@ from arrears.errors import Forbidden, NotFound, ValidationFailed
 from arrears.identity import admin
 from arrears.identity import service as identity
 from arrears.identity.models import ACCESS, ROLES
+from arrears.identity.outbound import OUTBOUND_KEYS
 from arrears.messaging.providers import registry as provider_registry
 from arrears.web.context import CtxDep
 from arrears.web.forms import FormState, many, text
@@ -119,7 +120,8 @@ async def save_org_settings(ctx: CtxDep) -> Response:
     try:
         await identity.set_org_settings(ctx.db, ctx.org, values, actor=ctx.caller.actor)
     except ValidationFailed as exc:
-        return _org_page(ctx, state.error(exc, {"non_field_errors": "__all__"}) if exc.field_errors
+        aliases = {"non_field_errors": "__all__"} | dict.fromkeys(OUTBOUND_KEYS, "__all__")
+        return _org_page(ctx, state.error(exc, aliases) if exc.field_errors
                          else FormState(state.values, {"extra_key": [exc.message]}), 400)
     return redirect(ctx.request, "/app/settings", flash="Settings saved.")
 

@@ -207,16 +207,9 @@ async def websocket_endpoint(ws: WebSocket) -> None:
                  asyncio.create_task(_wait_overflow(conn)), asyncio.create_task(_recheck_loop(who))]
         done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
         if tasks[3] in done:
-from arrears.identity.errors import IdentityErrorCode
-from arrears.identity.models import ApiKey, Organisation
-from arrears.premiums.errors import PremiumErrorCode
-from arrears.realtime.hub import (
-    MAX_CONNECTIONS_PER_HOLDER,
-    MAX_CONNECTIONS_PER_ORG,
-    Connection,
-    HolderFull,
-    hub,
-)
+            await _refuse(ws, _Refused(PremiumErrorCode.TOO_SLOW, "Messages were not read fast enough", 1013))
+        elif tasks[4] in done and not tasks[4].cancelled() and tasks[4].exception() is None:
+            await _refuse(ws, tasks[4].result())
     except WebSocketDisconnect:
         pass
     finally:

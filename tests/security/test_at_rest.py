@@ -112,7 +112,8 @@ async def test_bank_and_id_numbers_are_encrypted_at_rest(env, world):
 
 
 async def test_migration_encrypts_existing_rows_and_downgrade_restores_them(env, world):
-    """Down to before 0014, plain rows written as the old schema had them, up again: encrypted."""
+    """Down to before 0015 and 0014, plain rows written as the old schema had them, up again:
+    encrypted."""
     from sqlalchemy import select
 
     from arrears.premiums.debit_orders.models import DebitOrderSettings
@@ -123,6 +124,7 @@ async def test_migration_encrypts_existing_rows_and_downgrade_restores_them(env,
     from arrears.db import dispose_engines
 
     await dispose_engines()
+    await asyncio.to_thread(migrate.downgrade, url, "0007_debit_orders")  # 0015 only
     await asyncio.to_thread(migrate.downgrade, url, "0013_waiting_users")  # 0014 only
     engine = create_async_engine(migrate.alembic_config(url).get_main_option("sqlalchemy.url"))
     try:

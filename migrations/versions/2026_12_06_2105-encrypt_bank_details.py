@@ -1,15 +1,13 @@
-"""encrypt bank details at rest; server-side web sessions
+"""encrypt bank details at rest
 
-Revision ID: 0014_encrypt_bank_details
-Revises: 0013_waiting_users
-Depends on: 0007_debit_orders (it changes the premiums branch's tables)
-Create Date: 2026-12-06 21:00:00
+Revision ID: 0015_encrypt_bank_details
+Revises: 0007_debit_orders (the premiums branch, whose tables it changes)
+Create Date: 2026-12-06 21:05:00
 
 Bank account and ID numbers (premium policies' `bank_account_number` and `client_id_number`,
 debit-order settings' `nominated_account`) become Fernet tokens tagged `f1:` (arrears.identity.sealed,
 keyed by SECRET_KEY as provider secrets are), in TEXT columns; every existing row is encrypted
-here. Downgrade decrypts them back. Also the `web_sessions` table: the web UI's sign-ins,
-server-side, so that signing out ends a session at once.
+here. Downgrade decrypts them back.
 """
 
 from collections.abc import Sequence
@@ -17,10 +15,10 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = '0014_encrypt_bank_details'
-down_revision: str | Sequence[str] | None = '0013_waiting_users'
+revision: str = '0015_encrypt_bank_details'
+down_revision: str | Sequence[str] | None = '0007_debit_orders'
 branch_labels: str | Sequence[str] | None = None
-depends_on: str | Sequence[str] | None = ('0007_debit_orders',)
+depends_on: str | Sequence[str] | None = None
 
 # (table, key columns, sealed columns, their former types)
 SEALED = (
@@ -45,14 +43,6 @@ def _rewrite(table: str, keys: tuple[str, ...], columns: tuple[str, ...], change
 def upgrade() -> None:
     from arrears.identity.sealed import TAG, seal
 
-    op.create_table(
-        "web_sessions",
-        sa.Column("id", sa.String(64), primary_key=True),
-        sa.Column("user_id", sa.Integer, sa.ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
-        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
-        sa.Column("ended_at", sa.DateTime(timezone=True), nullable=True),
-    )
-    op.create_index("ix_web_sessions_user_id", "web_sessions", ["user_id"])
     postgres = op.get_bind().dialect.name == "postgresql"
     for table, keys, columns in SEALED:
         if postgres:  # SQLite does not hold a VARCHAR to its length
@@ -71,5 +61,3 @@ def downgrade() -> None:
         if postgres:
             for name, old in columns:
                 op.alter_column(table, name, type_=old, existing_type=sa.Text())
-    op.drop_index("ix_web_sessions_user_id", "web_sessions")
-    op.drop_table("web_sessions")

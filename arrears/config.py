@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import secrets
 from datetime import timedelta
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from pathlib import Path
 from urllib.parse import quote
 
@@ -202,20 +202,11 @@ class LimitsSettings(_Section):
         return self.arrears_import_throttle
 
 
-# ------------------------------------------------------------------ the tree
+# ------------------------------------------------------------------ database, uploads
 
 
-class Settings(BaseSettings):
-    """Every setting, and the only reader of the environment. The process-wide values are read
-    once (`get_settings()`, reset with `reset_settings()`); the sections below are read again at
-    each use, as they always were, so that an operator's or a test's change is seen at once.
-
-    Sections: `messaging` (MESSAGING_* and the providers'), `webhooks` (ARREARS_WEBHOOKS_*),
-    `limits`. The database (DATABASE_URL, DB_*) and upload (UPLOAD_*) values are still flat fields
-    below. A later section (e.g. `parse` for ARREARS_PARSE_*) is one more `_Section` class and one
-    more property here."""
-
-    model_config = SettingsConfigDict(env_file=None, extra="ignore", case_sensitive=False)
+class DatabaseSettings(_Section):
+    """DATABASE_URL, or the premium spec's DB_* (whatever is left out takes the spec's default)."""
 
     database_url: str | None = None
     db_host: str | None = None
@@ -224,6 +215,85 @@ class Settings(BaseSettings):
     db_user: str | None = None
     db_password: str | None = None
 
+    def async_url(self, data_dir: Path) -> str:
+        """The SQLAlchemy async URL; a plain `postgresql://` URL works as the specs write it.
+        Nothing set: SQLite in the data directory."""
+        url = self.database_url
+        if not url and any(v is not None for v in (self.db_host, self.db_port, self.db_name,
+                                                    self.db_user, self.db_password)):
+            user = quote(self.db_user or "postgres", safe="")
+            pw = f":{quote(self.db_password, safe='')}" if self.db_password else ""
+            url = (f"postgresql://{user}{pw}@{self.db_host or 'localhost'}:{self.db_port or 5432}/"
+                   f"{self.db_name or 'premium_collection'}")
+        if not url:
+            return f"sqlite+aiosqlite:///{(data_dir / 'arrears.db').as_posix()}"
+        return to_async_url(url)
+
+
+class UploadsSettings(_Section):
+    """UPLOAD_DIR (relative: under the data directory) and UPLOAD_MAX_SIZE (bytes)."""
+
+    upload_dir: Path = Path("uploads")
+    upload_max_size: int = Field(default=50 * 1024 * 1024)
+
+    @property
+    def max_size(self) -> int:
+        return self.upload_max_size
+
+    def path(self, data_dir: Path) -> Path:
+        return self.upload_dir if self.upload_dir.is_absolute() else data_dir / self.upload_dir
+
+
+# ------------------------------------------------------------------ parsing untrusted files
+
+
+class ParseSettings(BaseSettings):
+    """ARREARS_PARSE_*: hard limits of the parser's child process (arrears.sandbox), and the
+    pre-checks' thresholds. The child process reads the same section from its environment."""
+
+    model_config = SettingsConfigDict(env_prefix="ARREARS_PARSE_", env_file=None, extra="ignore",
+                                      case_sensitive=False, frozen=True)
+
+    # Address space (RLIMIT_AS) a parse may add to the child's own start-up mappings.
+    memory_mb: int = Field(1024, ge=64)
+    # CPU seconds (RLIMIT_CPU) of one parse; the kernel stops the child past it.
+    cpu_seconds: int = Field(120, ge=1)
+    # Wall-clock seconds of one parse; the parent kills the child past it.
+    wall_seconds: float = Field(300.0, gt=0)
+    # A sheet whose used range (rows x columns) is larger is not given to python-calamine, which
+    # allocates the whole range: .xlsx/.xlsm are streamed instead, other formats refused.
+    max_cells: int = Field(10_000_000, ge=1_000)
+    # Zip containers (xlsx, xlsm, xlsb, ods): members' total inflated size, and a member's
+    # inflated / compressed ratio (members above 1 MiB only).
+    max_inflated_mb: int = Field(512, ge=1)
+    max_zip_ratio: int = Field(100, ge=2)
+    # Longest line of a CSV/text file.
+    max_line_kb: int = Field(1024, ge=1)
+    # Pages of a PDF.
+    max_pdf_pages: int = Field(5000, ge=1)
+    # Child processes kept for parsing (each serves one parse at a time).
+    workers: int = Field(2, ge=1, le=16)
+
+    @property
+    def memory_bytes(self) -> int:
+        return self.memory_mb << 20
+
+
+# ------------------------------------------------------------------ the tree
+
+
+class Settings(BaseSettings):
+    """Every setting, and the only reader of the environment. The process-wide values are read
+    once (`get_settings()`, reset with `reset_settings()`); the sections below are read again at
+    each use, as they always were, so that an operator's or a test's change is seen at once.
+
+    Sections read at each use: `messaging` (MESSAGING_* and the providers'), `webhooks`
+    (ARREARS_WEBHOOKS_*), `limits`. Sections read once with the tree: `database` (DATABASE_URL,
+    DB_*), `uploads` (UPLOAD_DIR, UPLOAD_MAX_SIZE), `parse` (ARREARS_PARSE_*). A new section is one
+    more `_Section` class and one more property here."""
+
+    model_config = SettingsConfigDict(env_file=None, extra="ignore", case_sensitive=False)
+
     redis_url: str | None = None
     arrears_data_dir: Path = Path("data")
     secret_key: str | None = None
@@ -231,9 +301,6 @@ class Settings(BaseSettings):
     arrears_open_registration: bool = True
     arrears_default_org_name: str = "Default organisation"
     arrears_log_level: str = "INFO"
-
-    upload_dir: Path = Path("uploads")
-    upload_max_size: int = Field(default=50 * 1024 * 1024)
 
     access_token_minutes: int = 60
     refresh_token_days: int = 7
@@ -257,6 +324,25 @@ class Settings(BaseSettings):
     def limits(self) -> LimitsSettings:
         return LimitsSettings()
 
+    # Read once with the rest of the tree (as they always were): a process's database, upload
+    # folder and parse limits do not change under it. Built at once, so that a bad value fails
+    # where the tree is read, as it did when these were fields of the tree itself.
+
+    def model_post_init(self, context: object, /) -> None:
+        _ = self.database, self.uploads, self.parse
+
+    @cached_property
+    def database(self) -> DatabaseSettings:
+        return DatabaseSettings()
+
+    @cached_property
+    def uploads(self) -> UploadsSettings:
+        return UploadsSettings()
+
+    @cached_property
+    def parse(self) -> ParseSettings:
+        return ParseSettings()
+
     # ---------------------------------------------------------------- derived values
 
     @property
@@ -269,22 +355,16 @@ class Settings(BaseSettings):
 
     @property
     def uploads_path(self) -> Path:
-        return self.upload_dir if self.upload_dir.is_absolute() else self.data_dir / self.upload_dir
+        return self.uploads.path(self.data_dir)
+
+    @property
+    def upload_max_size(self) -> int:
+        return self.uploads.max_size
 
     @property
     def async_database_url(self) -> str:
-        """The SQLAlchemy async URL; a plain `postgresql://` URL works as the specs write it."""
-        url = self.database_url
-        if not url and any(v is not None for v in (self.db_host, self.db_port, self.db_name,
-                                                    self.db_user, self.db_password)):
-            # The premium spec's defaults fill in whatever DB_* was left out.
-            user = quote(self.db_user or "postgres", safe="")
-            pw = f":{quote(self.db_password, safe='')}" if self.db_password else ""
-            url = (f"postgresql://{user}{pw}@{self.db_host or 'localhost'}:{self.db_port or 5432}/"
-                   f"{self.db_name or 'premium_collection'}")
-        if not url:
-            return f"sqlite+aiosqlite:///{(self.data_dir / 'arrears.db').as_posix()}"
-        return to_async_url(url)
+        """The SQLAlchemy async URL (see DatabaseSettings.async_url)."""
+        return self.database.async_url(self.data_dir)
 
     @property
     def is_postgres(self) -> bool:

@@ -127,3 +127,40 @@ async def test_the_application_state_is_reset_as_one(env):
     await state.reset()
     assert state.engines == {} and state.rate_limit_storages == {}
     assert get_settings() is not settings and get_engine() is not engine and storage() is not counters
+
+
+def test_database_uploads_and_parse_are_sections_read_once(monkeypatch, tmp_path):
+    for var in ("UPLOAD_MAX_SIZE", "ARREARS_PARSE_WORKERS", "ARREARS_PARSE_MEMORY_MB"):
+        monkeypatch.delenv(var, raising=False)
+    s = make(monkeypatch, DB_HOST="db.internal", DB_PORT="6543", UPLOAD_DIR="in", UPLOAD_MAX_SIZE="1024",
+             ARREARS_DATA_DIR=str(tmp_path), ARREARS_PARSE_WORKERS="3")
+    assert s.database.db_host == "db.internal" and s.database.db_port == 6543
+    assert s.async_database_url == "postgresql+asyncpg://postgres@db.internal:6543/premium_collection"
+    assert s.uploads.max_size == s.upload_max_size == 1024
+    assert s.uploads_path == tmp_path / "in"
+    assert s.parse.workers == 3 and s.parse.memory_mb == 1024 and s.parse.memory_bytes == 1024 << 20
+    # Read with the tree, not at each use: a process's database and limits do not move under it.
+    monkeypatch.setenv("DB_HOST", "elsewhere")
+    monkeypatch.setenv("ARREARS_PARSE_WORKERS", "5")
+    assert s.database.db_host == "db.internal" and s.parse.workers == 3
+    assert make(monkeypatch).parse.workers == 5
+
+
+def test_a_bad_section_value_fails_where_the_tree_is_read(monkeypatch):
+    from pydantic import ValidationError
+
+    with pytest.raises(ValidationError, match="db_port"):
+        make(monkeypatch, DB_PORT="five")
+    monkeypatch.delenv("DB_PORT")
+    with pytest.raises(ValidationError, match="workers"):
+        make(monkeypatch, ARREARS_PARSE_WORKERS="99")
+
+
+async def test_the_sandbox_reads_its_limits_from_the_tree(env, monkeypatch):
+    from arrears.config import get_settings, reset_settings
+    from arrears.sandbox import get_parse_limits
+
+    monkeypatch.setenv("ARREARS_PARSE_MAX_PDF_PAGES", "7")
+    reset_settings()
+    assert get_parse_limits() is get_settings().parse
+    assert get_parse_limits().max_pdf_pages == 7

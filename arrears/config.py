@@ -202,6 +202,24 @@ class LimitsSettings(_Section):
         return self.arrears_import_throttle
 
 
+# ------------------------------------------------------------------ password hashing
+
+
+class PasswordsSettings(_Section):
+    """ARREARS_PASSWORD_*: Argon2id's cost (defaults: argon2-cffi's, RFC 9106's low-memory
+    profile). Raise them on a host that can afford it; hashes made with other costs still verify."""
+
+    arrears_password_time_cost: int = Field(3, ge=1)
+    arrears_password_memory_kib: int = Field(65536, ge=8)
+    arrears_password_parallelism: int = Field(4, ge=1)
+
+    @property
+    def cost(self) -> tuple[int, int, int]:
+        """(time cost, memory in KiB, parallelism)."""
+        return (self.arrears_password_time_cost, self.arrears_password_memory_kib,
+                self.arrears_password_parallelism)
+
+
 # ------------------------------------------------------------------ database, uploads
 
 
@@ -289,7 +307,8 @@ class Settings(BaseSettings):
 
     Sections read at each use: `messaging` (MESSAGING_* and the providers'), `webhooks`
     (ARREARS_WEBHOOKS_*), `limits`. Sections read once with the tree: `database` (DATABASE_URL,
-    DB_*), `uploads` (UPLOAD_DIR, UPLOAD_MAX_SIZE), `parse` (ARREARS_PARSE_*). A new section is one
+    DB_*), `uploads` (UPLOAD_DIR, UPLOAD_MAX_SIZE), `parse` (ARREARS_PARSE_*), `passwords`
+    (ARREARS_PASSWORD_*). A new section is one
     more `_Section` class and one more property here."""
 
     model_config = SettingsConfigDict(env_file=None, extra="ignore", case_sensitive=False)
@@ -329,7 +348,7 @@ class Settings(BaseSettings):
     # where the tree is read, as it did when these were fields of the tree itself.
 
     def model_post_init(self, context: object, /) -> None:
-        _ = self.database, self.uploads, self.parse
+        _ = self.database, self.uploads, self.parse, self.passwords
 
     @cached_property
     def database(self) -> DatabaseSettings:
@@ -342,6 +361,10 @@ class Settings(BaseSettings):
     @cached_property
     def parse(self) -> ParseSettings:
         return ParseSettings()
+
+    @cached_property
+    def passwords(self) -> PasswordsSettings:
+        return PasswordsSettings()
 
     # ---------------------------------------------------------------- derived values
 

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from arrears.config import get_settings
+from arrears.state import on_this_loop, state
 
 KEY_PREFIX = "arrears:msg-pace:"
 
@@ -129,26 +130,23 @@ class _Cached:
     pacer: Pacer
 
 
-_cached: _Cached | None = None
-_memory = MemoryPacer()  # one per process: every lane of every drain in it shares the timeline
+def memory_pacer() -> MemoryPacer:
+    """One per process (kept by the application state): every lane of every drain in it shares
+    the timeline."""
+    return state.obtain("messaging.memory_pacer", MemoryPacer)
 
 
 def pacer() -> Pacer:
     """The process's pacer (Redis when REDIS_URL is set), per event loop for Redis."""
-    global _cached
     url = get_settings().redis_url
     if not url:
-        return _memory
+        return memory_pacer()
     loop = asyncio.get_running_loop()
-    if _cached is None or _cached.loop is not loop or _cached.url != url:
+
+    def build() -> _Cached:
         from arrears.messaging.pace_fallback import FallbackPacer  # a per-process pace while Redis is away
 
-        _cached = _Cached(loop, url, FallbackPacer(RedisPacer(url), lambda: _memory))
-    return _cached.pacer
+        return _Cached(loop, url, FallbackPacer(RedisPacer(url), memory_pacer))
 
-
-def reset() -> None:
-    """Forget local state (tests)."""
-    global _cached, _memory
-    _cached = None
-    _memory = MemoryPacer()
+    return state.obtain("messaging.pacer", build, usable=lambda c: c.loop is loop and c.url == url,
+                        close=on_this_loop(lambda c: c.pacer.aclose(), lambda c: c.loop)).pacer

@@ -7,7 +7,7 @@
 """
 
 from arrears.sandbox.limits import ParseLimits, get_parse_limits
-from arrears.sandbox.pool import ParseFailed, ParsePool, get_pool, shutdown_pool, warm_pool_in_background
+from arrears.sandbox.pool import ParseFailed, ParsePool, get_pool, warm_pool_in_background
 
 __all__ = ["ParseFailed", "ParseLimits", "ParsePool", "get_parse_limits", "get_pool",
-           "shutdown_pool", "warm_pool_in_background"]
+           "warm_pool_in_background"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 
 import pytest
@@ -164,3 +165,87 @@ async def test_the_sandbox_reads_its_limits_from_the_tree(env, monkeypatch):
     reset_settings()
     assert get_parse_limits() is get_settings().parse
     assert get_parse_limits().max_pdf_pages == 7
+
+
+# ------------------------------------------------------------------ the application state (issue 18)
+
+
+async def test_the_state_builds_each_process_wide_object_once_and_closes_it(env, monkeypatch):
+    from argon2 import PasswordHasher
+
+    from arrears.config import reset_settings
+    from arrears.identity import crypto
+    from arrears.messaging.ratelimit import MemoryPacer, pacer
+    from arrears.partners.delivery import http_client
+    from arrears.realtime.hub import Hub, hub
+    from arrears.sandbox import ParsePool, get_pool
+    from arrears.state import state
+
+    monkeypatch.setenv("ARREARS_PARSE_WORKERS", "1")
+    await state.close()  # what this test's set-up built does not count
+    reset_settings()
+    built = (hub(), http_client(), pacer(), crypto.password_hasher(), get_pool())
+    assert isinstance(built[0], Hub) and isinstance(built[2], MemoryPacer)
+    assert isinstance(built[3], PasswordHasher) and isinstance(built[4], ParsePool)
+    # One of each per process: the accessors hand back what the state keeps.
+    assert (hub(), http_client(), pacer(), crypto.password_hasher(), get_pool()) == built
+    assert set(state.objects) == {"realtime.hub", "partners.http", "messaging.memory_pacer",
+                                  "identity.hasher", "sandbox.pool"}
+    pool = built[4]
+    pool.warm(1)  # a real child process
+    child = pool._idle[0].process
+    assert child.poll() is None
+
+    await state.close()
+    assert state.objects == {} and state.engines == {}
+    assert built[1].client.is_closed  # the partner HTTP client
+    assert pool._closed and child.poll() is not None  # the parser's child is gone
+    # The next use builds afresh.
+    again = (hub(), http_client(), pacer(), crypto.password_hasher(), get_pool())
+    assert all(new is not old for new, old in zip(again, built, strict=True))
+    await state.close()
+
+
+async def test_the_hasher_follows_its_settings(env, monkeypatch):
+    from argon2 import PasswordHasher
+
+    from arrears.config import reset_settings
+    from arrears.identity import crypto
+
+    monkeypatch.setenv("ARREARS_PASSWORD_TIME_COST", "2")
+    monkeypatch.setenv("ARREARS_PASSWORD_MEMORY_KIB", "2048")
+    monkeypatch.setenv("ARREARS_PASSWORD_PARALLELISM", "1")
+    reset_settings()
+    cheap = crypto.hash_password("pw-123456")
+    assert "m=2048,t=2,p=1" in cheap and crypto.verify_password("pw-123456", cheap)
+    assert not crypto.verify_password("pw-123456", None) and not crypto.verify_password("nope", cheap)
+    for name in ("ARREARS_PASSWORD_TIME_COST", "ARREARS_PASSWORD_MEMORY_KIB", "ARREARS_PASSWORD_PARALLELISM"):
+        monkeypatch.delenv(name)
+    reset_settings()
+    # The defaults are argon2-cffi's own; a hash made at another cost still verifies.
+    default = PasswordHasher()
+    assert (crypto.password_hasher().time_cost, crypto.password_hasher().memory_cost,
+            crypto.password_hasher().parallelism) == (default.time_cost, default.memory_cost,
+                                                      default.parallelism)
+    assert crypto.verify_password("pw-123456", cheap)
+
+
+async def test_redis_objects_are_closed_with_the_state(env, redis_url, monkeypatch):
+    from arrears.config import reset_settings
+    from arrears.messaging.ratelimit import pacer
+    from arrears.realtime.hub import hub
+    from arrears.state import state
+
+    monkeypatch.setenv("REDIS_URL", redis_url)
+    reset_settings()
+    shared = pacer()
+    assert await shared.backlog("acct") == 0.0  # talks to Redis
+    conn = await hub().connect(1)  # a Redis slot and this loop's subscriber
+    assert conn is not None
+    loop = asyncio.get_running_loop()
+    tasks = [task for key, (_, task) in hub()._subs.items() if key[0] is loop]
+    assert tasks and not tasks[0].done()
+    await state.close()
+    assert tasks[0].done()  # the subscriber stopped
+    assert pacer() is not shared
+    await state.close()

@@ -116,7 +116,7 @@ async def _ping_loop(conn: Connection) -> None:
     while True:
         await asyncio.sleep(PING_INTERVAL)
         conn.offer({"type": "ping", "timestamp": _now()})
-        await hub.heartbeat(conn)
+        await hub().heartbeat(conn)
 
 
 @router.websocket("/ws")
@@ -129,7 +129,7 @@ async def websocket_endpoint(ws: WebSocket) -> None:
         return
     except WebSocketDisconnect:
         return
-    conn = await hub.connect(org_id)
+    conn = await hub().connect(org_id)
     if conn is None:
         await _refuse(ws, _Refused("TOO_MANY_CONNECTIONS",
                                    f"Too many connections: at most {MAX_CONNECTIONS_PER_ORG} concurrent "
@@ -152,7 +152,7 @@ async def websocket_endpoint(ws: WebSocket) -> None:
         for t in tasks:
             with contextlib.suppress(BaseException):
                 await t
-        await hub.disconnect(conn)
+        await hub().disconnect(conn)
         if ws.application_state == WebSocketState.CONNECTED and ws.client_state == WebSocketState.CONNECTED:
             with contextlib.suppress(Exception):
                 await ws.close(code=1000)

@@ -191,6 +191,8 @@ class LimitsSettings(_Section):
 
     # Tests only: seconds to wait after each import batch, to make an import slow enough to kill.
     arrears_import_throttle: float = 0.0
+    # Rows a debtor-book import reads, stores and reports per batch (memory against round trips).
+    arrears_import_batch_rows: int = Field(5000, ge=1, le=1_000_000)
 
     @field_validator("arrears_import_throttle", mode="before")
     @classmethod
@@ -200,6 +202,40 @@ class LimitsSettings(_Section):
     @property
     def import_throttle(self) -> float:
         return self.arrears_import_throttle
+
+    @property
+    def import_batch_rows(self) -> int:
+        return self.arrears_import_batch_rows
+
+
+# ------------------------------------------------------------------ the premium face
+
+
+class PremiumSettings(_Section):
+    """The premium face's limits (shared/specs/premium-collection-api.md gives the defaults):
+    requests per hour per API key (a key's own override still wins), and the WebSocket's
+    seconds to authenticate and between pings."""
+
+    arrears_premium_rate_limit: int = Field(1000, ge=1)
+    arrears_premium_bulk_rate_limit: int = Field(100, ge=1)
+    arrears_ws_auth_timeout: float = Field(10.0, gt=0)
+    arrears_ws_ping_interval: float = Field(25.0, gt=0)
+
+    @property
+    def standard_rate(self) -> int:
+        return self.arrears_premium_rate_limit
+
+    @property
+    def bulk_rate(self) -> int:
+        return self.arrears_premium_bulk_rate_limit
+
+    @property
+    def ws_auth_timeout(self) -> float:
+        return self.arrears_ws_auth_timeout
+
+    @property
+    def ws_ping_interval(self) -> float:
+        return self.arrears_ws_ping_interval
 
 
 # ------------------------------------------------------------------ password hashing
@@ -308,7 +344,7 @@ class Settings(BaseSettings):
     Sections read at each use: `messaging` (MESSAGING_* and the providers'), `webhooks`
     (ARREARS_WEBHOOKS_*), `limits`. Sections read once with the tree: `database` (DATABASE_URL,
     DB_*), `uploads` (UPLOAD_DIR, UPLOAD_MAX_SIZE), `parse` (ARREARS_PARSE_*), `passwords`
-    (ARREARS_PASSWORD_*). A new section is one
+    (ARREARS_PASSWORD_*), `premium` (ARREARS_PREMIUM_*, ARREARS_WS_*). A new section is one
     more `_Section` class and one more property here."""
 
     model_config = SettingsConfigDict(env_file=None, extra="ignore", case_sensitive=False)
@@ -348,7 +384,7 @@ class Settings(BaseSettings):
     # where the tree is read, as it did when these were fields of the tree itself.
 
     def model_post_init(self, context: object, /) -> None:
-        _ = self.database, self.uploads, self.parse, self.passwords
+        _ = self.database, self.uploads, self.parse, self.passwords, self.premium
 
     @cached_property
     def database(self) -> DatabaseSettings:
@@ -365,6 +401,10 @@ class Settings(BaseSettings):
     @cached_property
     def passwords(self) -> PasswordsSettings:
         return PasswordsSettings()
+
+    @cached_property
+    def premium(self) -> PremiumSettings:
+        return PremiumSettings()
 
     # ---------------------------------------------------------------- derived values
 

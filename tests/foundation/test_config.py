@@ -249,3 +249,25 @@ async def test_redis_objects_are_closed_with_the_state(env, redis_url, monkeypat
     assert tasks[0].done()  # the subscriber stopped
     assert pacer() is not shared
     await state.close()
+
+
+def test_what_tests_used_to_patch_are_settings_with_documented_names(monkeypatch):
+    names = ("ARREARS_IMPORT_BATCH_ROWS", "ARREARS_PREMIUM_RATE_LIMIT", "ARREARS_PREMIUM_BULK_RATE_LIMIT",
+             "ARREARS_WS_AUTH_TIMEOUT", "ARREARS_WS_PING_INTERVAL", "ARREARS_PASSWORD_TIME_COST",
+             "ARREARS_PASSWORD_MEMORY_KIB", "ARREARS_PASSWORD_PARALLELISM")
+    for name in names:
+        monkeypatch.delenv(name, raising=False)
+    s = make(monkeypatch)
+    assert s.limits.import_batch_rows == 5000
+    assert (s.premium.standard_rate, s.premium.bulk_rate) == (1000, 100)
+    assert (s.premium.ws_auth_timeout, s.premium.ws_ping_interval) == (10.0, 25.0)
+    assert s.passwords.cost == (3, 65536, 4)
+    s = make(monkeypatch, ARREARS_IMPORT_BATCH_ROWS="50", ARREARS_PREMIUM_RATE_LIMIT="3",
+             ARREARS_PREMIUM_BULK_RATE_LIMIT="2", ARREARS_WS_AUTH_TIMEOUT="0.3", ARREARS_WS_PING_INTERVAL="0.2",
+             ARREARS_PASSWORD_TIME_COST="1", ARREARS_PASSWORD_MEMORY_KIB="1024", ARREARS_PASSWORD_PARALLELISM="1")
+    assert s.limits.import_batch_rows == 50
+    assert (s.premium.standard_rate, s.premium.bulk_rate) == (3, 2)
+    assert (s.premium.ws_auth_timeout, s.premium.ws_ping_interval) == (0.3, 0.2)
+    assert s.passwords.cost == (1, 1024, 1)
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    assert all(f"`{name}`" in readme for name in names)

@@ -2,7 +2,7 @@
 user's JWT, or a pct_ API key with `webhooks:receive`); then it receives `collection_updated` and
 `policy_updated` messages of its own cell captive, and a `ping` when the line has been idle.
 
-Close codes: 4001 authentication failed (or no auth message within AUTH_TIMEOUT seconds),
+Close codes: 4001 authentication failed (or no auth message within ARREARS_WS_AUTH_TIMEOUT seconds),
 4003 not permitted (missing permission, inactive captive), 1008 too many connections for the
 captive, 1013 the client reads too slowly. Every close is preceded by
 `{"type": "error", "error": {"message", "code"}}`.
@@ -18,6 +18,7 @@ from typing import Any
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 from starlette.websockets import WebSocketState
 
+from arrears.config import get_settings
 from arrears.db import isoz, transaction, utcnow
 from arrears.errors import DomainError
 from arrears.faces.premium.errors import CODES
@@ -27,8 +28,6 @@ from arrears.realtime.hub import MAX_CONNECTIONS_PER_ORG, Connection, hub
 
 router = APIRouter(tags=["Premium collections: WebSocket"])
 
-AUTH_TIMEOUT = 10.0
-PING_INTERVAL = 25.0
 RECEIVE_SCOPE = "webhooks:receive"
 _JWT_CODES = {"TOKEN_INVALID", "TOKEN_EXPIRED", "USER_INACTIVE"}
 
@@ -64,11 +63,12 @@ def _decode(message: dict[str, Any]) -> Any:
 
 async def _authenticate(ws: WebSocket) -> int:
     """The organisation of a good auth message; raises _Refused otherwise."""
+    timeout = get_settings().premium.ws_auth_timeout
     try:
-        first = _decode(await asyncio.wait_for(ws.receive(), AUTH_TIMEOUT))
+        first = _decode(await asyncio.wait_for(ws.receive(), timeout))
     except TimeoutError:
         raise _Refused("AUTH_TIMEOUT", f"Send {{\"type\": \"auth\", \"token\": …}} within "
-                       f"{AUTH_TIMEOUT:g} seconds", 4001) from None
+                       f"{timeout:g} seconds", 4001) from None
     if not isinstance(first, dict) or first.get("type") != "auth":
         raise _Refused("AUTH_REQUIRED", 'The first message must be {"type": "auth", "token": …}', 4001)
     token = first.get("token")
@@ -114,7 +114,7 @@ async def _receive_loop(ws: WebSocket, conn: Connection) -> None:
 
 async def _ping_loop(conn: Connection) -> None:
     while True:
-        await asyncio.sleep(PING_INTERVAL)
+        await asyncio.sleep(get_settings().premium.ws_ping_interval)
         conn.offer({"type": "ping", "timestamp": _now()})
         await hub().heartbeat(conn)
 

@@ -22,7 +22,6 @@ from sqlalchemy import update
 
 from arrears import config, ratelimit
 from arrears.db import transaction
-from arrears.faces.premium import ws as ws_face
 from arrears.identity import service as identity
 from arrears.identity.models import ApiKey, Organisation
 from arrears.realtime.hub import hub
@@ -153,7 +152,8 @@ async def test_refusals(client, world, live, captive):
 
 
 async def test_no_auth_message_in_time(live, env, monkeypatch):
-    monkeypatch.setattr(ws_face, "AUTH_TIMEOUT", 0.3)
+    monkeypatch.setenv("ARREARS_WS_AUTH_TIMEOUT", "0.3")
+    config.reset_settings()
     ws = await _connect(live)
     err = await _recv(ws)
     assert err["error"]["code"] == "AUTH_TIMEOUT" and (await _closed(ws))[0] == 4001
@@ -221,7 +221,8 @@ async def test_at_most_ten_connections_per_captive(world, live, captive):
 
 
 async def test_pings_keep_idle_connections_alive(live, captive, monkeypatch):
-    monkeypatch.setattr(ws_face, "PING_INTERVAL", 0.2)
+    monkeypatch.setenv("ARREARS_WS_PING_INTERVAL", "0.2")
+    config.reset_settings()
     ws, _ = await _auth(live, captive.key)
     assert (await _recv(ws, skip_pings=False))["type"] == "ping"
     await ws.send(json.dumps({"type": "ping"}))

@@ -175,6 +175,7 @@ async def test_the_state_builds_each_process_wide_object_once_and_closes_it(env,
 
     from arrears.config import reset_settings
     from arrears.identity import crypto
+    from arrears.messaging.providers.base import http_client as providers_http
     from arrears.messaging.ratelimit import MemoryPacer, pacer
     from arrears.partners.delivery import http_client
     from arrears.realtime.hub import Hub, hub
@@ -184,13 +185,13 @@ async def test_the_state_builds_each_process_wide_object_once_and_closes_it(env,
     monkeypatch.setenv("ARREARS_PARSE_WORKERS", "1")
     await state.close()  # what this test's set-up built does not count
     reset_settings()
-    built = (hub(), http_client(), pacer(), crypto.password_hasher(), get_pool())
+    built = (hub(), http_client(), pacer(), crypto.password_hasher(), get_pool(), providers_http())
     assert isinstance(built[0], Hub) and isinstance(built[2], MemoryPacer)
     assert isinstance(built[3], PasswordHasher) and isinstance(built[4], ParsePool)
     # One of each per process: the accessors hand back what the state keeps.
-    assert (hub(), http_client(), pacer(), crypto.password_hasher(), get_pool()) == built
+    assert (hub(), http_client(), pacer(), crypto.password_hasher(), get_pool(), providers_http()) == built
     assert set(state.objects) == {"realtime.hub", "partners.http", "messaging.memory_pacer",
-                                  "identity.hasher", "sandbox.pool"}
+                                  "identity.hasher", "sandbox.pool", "messaging.http"}
     pool = built[4]
     pool.warm(1)  # a real child process
     child = pool._idle[0].process
@@ -198,10 +199,10 @@ async def test_the_state_builds_each_process_wide_object_once_and_closes_it(env,
 
     await state.close()
     assert state.objects == {} and state.engines == {}
-    assert built[1].client.is_closed  # the partner HTTP client
+    assert built[1].client.is_closed and built[5].is_closed  # the partners' and the providers' clients
     assert pool._closed and child.poll() is not None  # the parser's child is gone
     # The next use builds afresh.
-    again = (hub(), http_client(), pacer(), crypto.password_hasher(), get_pool())
+    again = (hub(), http_client(), pacer(), crypto.password_hasher(), get_pool(), providers_http())
     assert all(new is not old for new, old in zip(again, built, strict=True))
     await state.close()
 

@@ -20,7 +20,7 @@ import uvicorn
 import websockets
 from sqlalchemy import update
 
-from arrears import config, ratelimit
+from arrears import config
 from arrears.db import transaction
 from arrears.identity import service as identity
 from arrears.identity.models import ApiKey, Organisation
@@ -244,8 +244,7 @@ async def with_redis(env, redis_url, monkeypatch):
     await r.flushdb()
     await r.aclose()
     monkeypatch.setenv("REDIS_URL", redis_url)
-    config.reset_settings()
-    ratelimit.reset_storage_cache()
+    config.reset_settings()  # the state keeps one rate-limit storage per URL: Redis's from now on
     return redis_url
 
 

@@ -35,6 +35,7 @@ T = TypeVar("T")
 class _Held:
     value: Any
     close: Callable[[Any], Awaitable[None] | None] | None
+    lasting: bool = False
 
 
 class AppState:
@@ -52,23 +53,26 @@ class AppState:
 
     def obtain(self, name: str, build: Callable[[], T], *,
                close: Callable[[T], Awaitable[None] | None] | None = None,
-               usable: Callable[[T], bool] | None = None) -> T:
+               usable: Callable[[T], bool] | None = None, lasting: bool = False) -> T:
         """The process's object `name`: built by `build` on first use, and again when `usable`
         says the kept one no longer is (made for another event loop, other settings, or closed);
         `close` is called on it by `close()`. A replaced object is dropped, not closed: it
-        belongs to a loop that is gone or to a test that is over."""
+        belongs to a loop that is gone or to a test that is over. A `lasting` object (one that
+        holds nothing of a test's and is slow to start, like the parser's child processes) is
+        kept by `reset()`; `close()` closes it like the others."""
         with self._lock:
             held = self.objects.get(name)
             if held is None or (usable is not None and not usable(held.value)):
-                held = _Held(build(), close)  # type: ignore[arg-type]
+                held = _Held(build(), close, lasting)  # type: ignore[arg-type]
                 self.objects.pop(name, None)
                 self.objects[name] = held
             return held.value  # type: ignore[no-any-return]
 
-    async def close_objects(self) -> None:
+    async def close_objects(self, *, keep_lasting: bool = False) -> None:
         with self._lock:
-            held = list(self.objects.items())
-            self.objects.clear()
+            held = [(n, h) for n, h in self.objects.items() if not (keep_lasting and h.lasting)]
+            for name, _ in held:
+                del self.objects[name]
         for name, item in reversed(held):  # the last built may use the earlier ones
             if item.close is None:
                 continue
@@ -120,8 +124,10 @@ class AppState:
         await self.dispose_engines()
 
     async def reset(self) -> None:
-        """Close everything and forget the settings and counters (a test's fresh start)."""
-        await self.close()
+        """Close everything but the lasting objects, and forget the settings and counters (a
+        test's fresh start)."""
+        await self.close_objects(keep_lasting=True)
+        await self.dispose_engines()
         self.rate_limit_storages.clear()
         config.reset_settings()
 

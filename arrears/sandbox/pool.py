@@ -278,7 +278,7 @@ def get_pool() -> ParsePool:
     """The process's parse pool (made on first use, with the limits of the settings), kept by
     the application state: `state.close()` stops its children."""
     return state.obtain("sandbox.pool", ParsePool, usable=lambda pool: not pool._closed,
-                        close=in_thread(ParsePool.shutdown))
+                        close=in_thread(ParsePool.shutdown), lasting=True)
 
 
 def warm_pool_in_background() -> None:

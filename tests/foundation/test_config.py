@@ -272,3 +272,15 @@ def test_what_tests_used_to_patch_are_settings_with_documented_names(monkeypatch
     assert s.passwords.cost == (1, 1024, 1)
     readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
     assert all(f"`{name}`" in readme for name in names)
+
+
+async def test_a_tests_reset_keeps_the_parse_pool_and_close_stops_it(env):
+    from arrears.realtime.hub import hub
+    from arrears.sandbox import get_pool
+    from arrears.state import state
+
+    pool, first_hub = get_pool(), hub()
+    await state.reset()  # the parser's children hold nothing of a test's, and take seconds to start
+    assert get_pool() is pool and not pool._closed and hub() is not first_hub
+    await state.close()
+    assert pool._closed and get_pool() is not pool

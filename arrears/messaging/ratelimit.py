@@ -22,7 +22,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from arrears.config import get_settings
-from arrears.state import on_this_loop, state
 
 KEY_PREFIX = "arrears:msg-pace:"
 
@@ -130,23 +129,26 @@ class _Cached:
     pacer: Pacer
 
 
-def memory_pacer() -> MemoryPacer:
-    """One per process (kept by the application state): every lane of every drain in it shares
-    the timeline."""
-    return state.obtain("messaging.memory_pacer", MemoryPacer)
+_cached: _Cached | None = None
+_memory = MemoryPacer()  # one per process: every lane of every drain in it shares the timeline
 
 
 def pacer() -> Pacer:
     """The process's pacer (Redis when REDIS_URL is set), per event loop for Redis."""
+    global _cached
     url = get_settings().redis_url
     if not url:
-        return memory_pacer()
+        return _memory
     loop = asyncio.get_running_loop()
-
-    def build() -> _Cached:
+    if _cached is None or _cached.loop is not loop or _cached.url != url:
         from arrears.messaging.pace_fallback import FallbackPacer  # a per-process pace while Redis is away
 
-        return _Cached(loop, url, FallbackPacer(RedisPacer(url), memory_pacer))
+        _cached = _Cached(loop, url, FallbackPacer(RedisPacer(url), lambda: _memory))
+    return _cached.pacer
 
-    return state.obtain("messaging.pacer", build, usable=lambda c: c.loop is loop and c.url == url,
-                        close=on_this_loop(lambda c: c.pacer.aclose(), lambda c: c.loop)).pacer
+
+def reset() -> None:
+    """Forget local state (tests)."""
+    global _cached, _memory
+    _cached = None
+    _memory = MemoryPacer()

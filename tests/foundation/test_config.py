@@ -182,7 +182,7 @@ async def test_the_state_builds_each_process_wide_object_once_and_closes_it(env,
     from arrears.state import state
 
     monkeypatch.setenv("ARREARS_PARSE_WORKERS", "1")
-    monkeypatch.delenv("REDIS_URL", raising=False)  # the memory pacer (Redis's: the next test)
+    monkeypatch.delenv("REDIS_URL", raising=False)  # no Redis here (the Redis objects: the next test)
     await state.close()  # what this test's set-up built does not count
     reset_settings()
     built = (hub(), http_client(), None, crypto.password_hasher(), get_pool(), providers_http())

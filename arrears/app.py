@@ -17,7 +17,7 @@ from arrears.faces import unavailable
 from arrears.identity.request_log import RequestLogMiddleware
 from arrears.ops import MetricsMiddleware, configure_logging
 from arrears.ops import router as ops_router
-from arrears.sandbox import shutdown_pool, warm_pool_in_background
+from arrears.sandbox import warm_pool_in_background
 from arrears.state import state
 from arrears.wiring import wire
 
@@ -71,8 +71,7 @@ def create_app(*, run_worker: bool = False) -> FastAPI:
                 worker.stop()
                 with contextlib.suppress(asyncio.CancelledError):
                     await asyncio.wait_for(worker_task, timeout=30)
-            await asyncio.to_thread(shutdown_pool)
-            await state.close()
+            await state.close()  # the hub, HTTP clients, pacer, parse pool, engines
 
     app = FastAPI(title="Arrears", version="0.1.0", lifespan=lifespan, openapi_tags=OPENAPI_TAGS,
                   description="One collections platform, five API faces (see shared/specs/).")

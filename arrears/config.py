@@ -5,12 +5,14 @@ from __future__ import annotations
 import os
 import secrets
 from datetime import timedelta
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from pathlib import Path
 from urllib.parse import quote
 
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from arrears.durations import parse_duration
 
 # Values that must never protect a production database.
 WEAK_SECRETS = {"", "secret", "changeme", "change-me", "dev", "development", "test", "password",
@@ -36,8 +38,6 @@ UNKNOWN_OUTCOME_POLICIES = ("fail", "resend")
 
 
 def _duration(value: str, name: str) -> timedelta:
-    from arrears.messaging.durations import parse_duration  # a pure helper; no domain state
-
     try:
         return parse_duration(value)
     except ValueError as exc:
@@ -191,6 +191,8 @@ class LimitsSettings(_Section):
 
     # Tests only: seconds to wait after each import batch, to make an import slow enough to kill.
     arrears_import_throttle: float = 0.0
+    # Rows a debtor-book import reads, stores and reports per batch (memory against round trips).
+    arrears_import_batch_rows: int = Field(5000, ge=1, le=1_000_000)
 
     @field_validator("arrears_import_throttle", mode="before")
     @classmethod
@@ -201,6 +203,135 @@ class LimitsSettings(_Section):
     def import_throttle(self) -> float:
         return self.arrears_import_throttle
 
+    @property
+    def import_batch_rows(self) -> int:
+        return self.arrears_import_batch_rows
+
+
+# ------------------------------------------------------------------ the premium face
+
+
+class PremiumSettings(_Section):
+    """The premium face's limits (shared/specs/premium-collection-api.md gives the defaults):
+    requests per hour per API key (a key's own override still wins), and the WebSocket's
+    seconds to authenticate and between pings."""
+
+    arrears_premium_rate_limit: int = Field(1000, ge=1)
+    arrears_premium_bulk_rate_limit: int = Field(100, ge=1)
+    arrears_ws_auth_timeout: float = Field(10.0, gt=0)
+    arrears_ws_ping_interval: float = Field(25.0, gt=0)
+
+    @property
+    def standard_rate(self) -> int:
+        return self.arrears_premium_rate_limit
+
+    @property
+    def bulk_rate(self) -> int:
+        return self.arrears_premium_bulk_rate_limit
+
+    @property
+    def ws_auth_timeout(self) -> float:
+        return self.arrears_ws_auth_timeout
+
+    @property
+    def ws_ping_interval(self) -> float:
+        return self.arrears_ws_ping_interval
+
+
+# ------------------------------------------------------------------ password hashing
+
+
+class PasswordsSettings(_Section):
+    """ARREARS_PASSWORD_*: Argon2id's cost (defaults: argon2-cffi's, RFC 9106's low-memory
+    profile). Raise them on a host that can afford it; hashes made with other costs still verify."""
+
+    arrears_password_time_cost: int = Field(3, ge=1)
+    arrears_password_memory_kib: int = Field(65536, ge=8)
+    arrears_password_parallelism: int = Field(4, ge=1)
+
+    @property
+    def cost(self) -> tuple[int, int, int]:
+        """(time cost, memory in KiB, parallelism)."""
+        return (self.arrears_password_time_cost, self.arrears_password_memory_kib,
+                self.arrears_password_parallelism)
+
+
+# ------------------------------------------------------------------ database, uploads
+
+
+class DatabaseSettings(_Section):
+    """DATABASE_URL, or the premium spec's DB_* (whatever is left out takes the spec's default)."""
+
+    database_url: str | None = None
+    db_host: str | None = None
+    db_port: int | None = None
+    db_name: str | None = None
+    db_user: str | None = None
+    db_password: str | None = None
+
+    def async_url(self, data_dir: Path) -> str:
+        """The SQLAlchemy async URL; a plain `postgresql://` URL works as the specs write it.
+        Nothing set: SQLite in the data directory."""
+        url = self.database_url
+        if not url and any(v is not None for v in (self.db_host, self.db_port, self.db_name,
+                                                    self.db_user, self.db_password)):
+            user = quote(self.db_user or "postgres", safe="")
+            pw = f":{quote(self.db_password, safe='')}" if self.db_password else ""
+            url = (f"postgresql://{user}{pw}@{self.db_host or 'localhost'}:{self.db_port or 5432}/"
+                   f"{self.db_name or 'premium_collection'}")
+        if not url:
+            return f"sqlite+aiosqlite:///{(data_dir / 'arrears.db').as_posix()}"
+        return to_async_url(url)
+
+
+class UploadsSettings(_Section):
+    """UPLOAD_DIR (relative: under the data directory) and UPLOAD_MAX_SIZE (bytes)."""
+
+    upload_dir: Path = Path("uploads")
+    upload_max_size: int = Field(default=50 * 1024 * 1024)
+
+    @property
+    def max_size(self) -> int:
+        return self.upload_max_size
+
+    def path(self, data_dir: Path) -> Path:
+        return self.upload_dir if self.upload_dir.is_absolute() else data_dir / self.upload_dir
+
+
+# ------------------------------------------------------------------ parsing untrusted files
+
+
+class ParseSettings(BaseSettings):
+    """ARREARS_PARSE_*: hard limits of the parser's child process (arrears.sandbox), and the
+    pre-checks' thresholds. The child process reads the same section from its environment."""
+
+    model_config = SettingsConfigDict(env_prefix="ARREARS_PARSE_", env_file=None, extra="ignore",
+                                      case_sensitive=False, frozen=True)
+
+    # Address space (RLIMIT_AS) a parse may add to the child's own start-up mappings.
+    memory_mb: int = Field(1024, ge=64)
+    # CPU seconds (RLIMIT_CPU) of one parse; the kernel stops the child past it.
+    cpu_seconds: int = Field(120, ge=1)
+    # Wall-clock seconds of one parse; the parent kills the child past it.
+    wall_seconds: float = Field(300.0, gt=0)
+    # A sheet whose used range (rows x columns) is larger is not given to python-calamine, which
+    # allocates the whole range: .xlsx/.xlsm are streamed instead, other formats refused.
+    max_cells: int = Field(10_000_000, ge=1_000)
+    # Zip containers (xlsx, xlsm, xlsb, ods): members' total inflated size, and a member's
+    # inflated / compressed ratio (members above 1 MiB only).
+    max_inflated_mb: int = Field(512, ge=1)
+    max_zip_ratio: int = Field(100, ge=2)
+    # Longest line of a CSV/text file.
+    max_line_kb: int = Field(1024, ge=1)
+    # Pages of a PDF.
+    max_pdf_pages: int = Field(5000, ge=1)
+    # Child processes kept for parsing (each serves one parse at a time).
+    workers: int = Field(2, ge=1, le=16)
+
+    @property
+    def memory_bytes(self) -> int:
+        return self.memory_mb << 20
+
 
 # ------------------------------------------------------------------ the tree
 
@@ -210,19 +341,13 @@ class Settings(BaseSettings):
     once (`get_settings()`, reset with `reset_settings()`); the sections below are read again at
     each use, as they always were, so that an operator's or a test's change is seen at once.
 
-    Sections: `messaging` (MESSAGING_* and the providers'), `webhooks` (ARREARS_WEBHOOKS_*),
-    `limits`. The database (DATABASE_URL, DB_*) and upload (UPLOAD_*) values are still flat fields
-    below. A later section (e.g. `parse` for ARREARS_PARSE_*) is one more `_Section` class and one
-    more property here."""
+    Sections read at each use: `messaging` (MESSAGING_* and the providers'), `webhooks`
+    (ARREARS_WEBHOOKS_*), `limits`. Sections read once with the tree: `database` (DATABASE_URL,
+    DB_*), `uploads` (UPLOAD_DIR, UPLOAD_MAX_SIZE), `parse` (ARREARS_PARSE_*), `passwords`
+    (ARREARS_PASSWORD_*), `premium` (ARREARS_PREMIUM_*, ARREARS_WS_*). A new section is one
+    more `_Section` class and one more property here."""
 
     model_config = SettingsConfigDict(env_file=None, extra="ignore", case_sensitive=False)
-
-    database_url: str | None = None
-    db_host: str | None = None
-    db_port: int | None = None
-    db_name: str | None = None
-    db_user: str | None = None
-    db_password: str | None = None
 
     redis_url: str | None = None
     arrears_data_dir: Path = Path("data")
@@ -233,9 +358,6 @@ class Settings(BaseSettings):
     arrears_log_level: str = "INFO"
     # When set, GET /metrics needs `Authorization: Bearer <token>` (set it in production).
     arrears_metrics_token: str | None = None
-
-    upload_dir: Path = Path("uploads")
-    upload_max_size: int = Field(default=50 * 1024 * 1024)
 
     access_token_minutes: int = 60
     refresh_token_days: int = 7
@@ -259,6 +381,33 @@ class Settings(BaseSettings):
     def limits(self) -> LimitsSettings:
         return LimitsSettings()
 
+    # Read once with the rest of the tree (as they always were): a process's database, upload
+    # folder and parse limits do not change under it. Built at once, so that a bad value fails
+    # where the tree is read, as it did when these were fields of the tree itself.
+
+    def model_post_init(self, context: object, /) -> None:
+        _ = self.database, self.uploads, self.parse, self.passwords, self.premium
+
+    @cached_property
+    def database(self) -> DatabaseSettings:
+        return DatabaseSettings()
+
+    @cached_property
+    def uploads(self) -> UploadsSettings:
+        return UploadsSettings()
+
+    @cached_property
+    def parse(self) -> ParseSettings:
+        return ParseSettings()
+
+    @cached_property
+    def passwords(self) -> PasswordsSettings:
+        return PasswordsSettings()
+
+    @cached_property
+    def premium(self) -> PremiumSettings:
+        return PremiumSettings()
+
     # ---------------------------------------------------------------- derived values
 
     @property
@@ -271,22 +420,16 @@ class Settings(BaseSettings):
 
     @property
     def uploads_path(self) -> Path:
-        return self.upload_dir if self.upload_dir.is_absolute() else self.data_dir / self.upload_dir
+        return self.uploads.path(self.data_dir)
+
+    @property
+    def upload_max_size(self) -> int:
+        return self.uploads.max_size
 
     @property
     def async_database_url(self) -> str:
-        """The SQLAlchemy async URL; a plain `postgresql://` URL works as the specs write it."""
-        url = self.database_url
-        if not url and any(v is not None for v in (self.db_host, self.db_port, self.db_name,
-                                                    self.db_user, self.db_password)):
-            # The premium spec's defaults fill in whatever DB_* was left out.
-            user = quote(self.db_user or "postgres", safe="")
-            pw = f":{quote(self.db_password, safe='')}" if self.db_password else ""
-            url = (f"postgresql://{user}{pw}@{self.db_host or 'localhost'}:{self.db_port or 5432}/"
-                   f"{self.db_name or 'premium_collection'}")
-        if not url:
-            return f"sqlite+aiosqlite:///{(self.data_dir / 'arrears.db').as_posix()}"
-        return to_async_url(url)
+        """The SQLAlchemy async URL (see DatabaseSettings.async_url)."""
+        return self.database.async_url(self.data_dir)
 
     @property
     def is_postgres(self) -> bool:

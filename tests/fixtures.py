@@ -10,16 +10,19 @@ from typing import Any
 
 import pytest
 
+CHEAP_PASSWORD_HASHING = {"ARREARS_PASSWORD_TIME_COST": "1", "ARREARS_PASSWORD_MEMORY_KIB": "1024",
+                          "ARREARS_PASSWORD_PARALLELISM": "1"}
+
 
 @pytest.fixture(autouse=True)
 def cheap_password_hashing(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Argon2 at its cheapest: these tests create users and sign in a lot; the hashing itself is
-    tested with the real parameters elsewhere."""
-    from argon2 import PasswordHasher
+    """Argon2 at its cheapest (through its settings, as an operator would): these tests create
+    users and sign in a lot; the hashing itself is tested with the real parameters elsewhere."""
+    from arrears.config import reset_settings
 
-    from arrears.identity import crypto
-
-    monkeypatch.setattr(crypto, "_hasher", PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1))
+    for name, value in CHEAP_PASSWORD_HASHING.items():
+        monkeypatch.setenv(name, value)
+    reset_settings()  # the application state builds the hasher again for the new cost
 
 
 @pytest.fixture(autouse=True)

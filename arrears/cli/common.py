@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import sys
 from collections.abc import Awaitable, Callable
 from typing import Any, NoReturn, TypeVar
 
@@ -44,16 +43,15 @@ def ensure_schema() -> None:
 
 
 def run(fn: Callable[[], Awaitable[T]]) -> T:
-    from arrears.db import dispose_engines
+    from arrears.state import state
 
     async def main() -> T:
         try:
             return await fn()
         finally:
-            hub = sys.modules.get("arrears.realtime.hub")
-            if hub is not None:  # events this command committed still go out to the WebSockets
-                await hub.hub.drain()
-            await dispose_engines()
+            # Events this command committed still go out to the WebSockets (the hub's close
+            # publishes what is queued); then the clients, the parse pool and the engines.
+            await state.close()
 
     try:
         return asyncio.run(main())

@@ -42,7 +42,8 @@ from arrears.jobs import queue
 
 log = logging.getLogger("arrears.debtors.imports")
 
-BATCH_ROWS = 5000
+# Rows per batch: the `limits` section's ARREARS_IMPORT_BATCH_ROWS (default 5000).
+BATCH_ROWS_ENV = "ARREARS_IMPORT_BATCH_ROWS"
 QUEUE_BATCHES = 3
 ALIASES_SETTING = "column_aliases"
 # Tests only: seconds to wait after each batch, to make an import slow enough to kill mid-way.
@@ -203,7 +204,8 @@ async def _import(report_id: int, upload_id: uuid.UUID, org_id: int, user_id: in
         clock = {"begin": time.perf_counter()}
         # Parsed in the parse pool's child (hard memory, CPU and time limits): a file that kills
         # its parser raises ReadError here or from the blocks, and the report fails for good.
-        reader = await asyncio.to_thread(open_isolated, path, aliases, on_rows_read, 1000, BATCH_ROWS)
+        batch_rows = get_settings().limits.import_batch_rows
+        reader = await asyncio.to_thread(open_isolated, path, aliases, on_rows_read, 1000, batch_rows)
         clock["opened"] = time.perf_counter()
         try:
             await queue.renew_lease(s)
@@ -271,8 +273,8 @@ async def _import(report_id: int, upload_id: uuid.UUID, org_id: int, user_id: in
                 if postgres:
                     # One COPY for the whole file: the server takes rows as they come.
                     await bulk.copy_stream(s, encoder.columns, payloads())
-                    for start in range(0, len(errors), BATCH_ROWS):
-                        await bulk.store_row_errors(s, report_id, errors[start:start + BATCH_ROWS])
+                    for start in range(0, len(errors), batch_rows):
+                        await bulk.store_row_errors(s, report_id, errors[start:start + batch_rows])
                 else:
                     async for batch in delivered():
                         await bulk.store_batch(s, batch)

@@ -13,19 +13,39 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from cryptography.fernet import Fernet, InvalidToken
 
 from arrears.config import get_settings
+from arrears.state import state
 
-_hasher = PasswordHasher()
-# Verifying against this keeps the time of "no such user" close to "wrong password".
-_DUMMY_HASH = _hasher.hash("not-a-real-password")
+
+class _Hashing:
+    """Argon2id at the configured cost, and a hash to verify against when there is no user:
+    that keeps the time of "no such user" close to "wrong password"."""
+
+    def __init__(self, cost: tuple[int, int, int]) -> None:
+        self.cost = cost
+        time_cost, memory_kib, parallelism = cost
+        self.hasher = PasswordHasher(time_cost=time_cost, memory_cost=memory_kib, parallelism=parallelism)
+        self.dummy_hash = self.hasher.hash("not-a-real-password")
+
+
+def _hashing() -> _Hashing:
+    """The process's hasher, kept by the application state (again when the settings change)."""
+    cost = get_settings().passwords.cost
+    return state.obtain("identity.hasher", lambda: _Hashing(cost), usable=lambda h: h.cost == cost)
+
+
+def password_hasher() -> PasswordHasher:
+    return _hashing().hasher
 
 
 def hash_password(password: str) -> str:
-    return _hasher.hash(password)
+    return _hashing().hasher.hash(password)
 
 
 def verify_password(password: str, password_hash: str | None) -> bool:
+    hashing = _hashing()
     try:
-        return _hasher.verify(password_hash or _DUMMY_HASH, password) and password_hash is not None
+        return (hashing.hasher.verify(password_hash or hashing.dummy_hash, password)
+                and password_hash is not None)
     except (VerificationError, InvalidHashError):
         return False
 

@@ -22,10 +22,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from arrears.customers.phones import DEFAULT_REGION, region_or_default, try_parse_phone
 from arrears.debtors.reading.phones import normalise_phone
+from arrears.durations import parse_duration
 from arrears.identity.models import Organisation
 from arrears.identity.service import org_setting
 from arrears.messaging.contact_rules import DEFAULT_COUNTRY, DEFAULT_TZ, ContactHours
-from arrears.messaging.durations import parse_duration
 from arrears.messaging.models import Message, OptOut
 from arrears.messaging.settings import MessagingSettings
 

@@ -46,6 +46,7 @@ from arrears.partners.fanout import DRAIN_JOB, DRAIN_LOCK
 from arrears.partners.models import ApiClient, WebhookDelivery, WebhookSubscription, webhook_id_of
 from arrears.partners.settings import delivery_concurrency
 from arrears.partners.transport import GuardedTransport
+from arrears.state import on_this_loop, state
 
 log = logging.getLogger("arrears.partners.delivery")
 
@@ -91,26 +92,20 @@ class _Http:
     slots: asyncio.Semaphore
 
 
-_http: _Http | None = None
-
-
 def http_client(connections: int | None = None) -> _Http:
-    """One client (and one bound on requests in flight) per process and event loop."""
-    global _http
+    """One client (and one bound on requests in flight) per process and event loop, kept by
+    the application state (closed by `state.close()`)."""
     loop = asyncio.get_running_loop()
-    if _http is None or _http.loop is not loop or _http.client.is_closed:
+
+    def build() -> _Http:
         n = connections or delivery_concurrency()
         client = httpx.AsyncClient(transport=GuardedTransport(n), follow_redirects=False,
                                    trust_env=False, headers={"user-agent": USER_AGENT})
-        _http = _Http(loop, client, asyncio.Semaphore(n))
-    return _http
+        return _Http(loop, client, asyncio.Semaphore(n))
 
-
-async def close_http_client() -> None:
-    global _http
-    if _http is not None and _http.loop is asyncio.get_running_loop():
-        await _http.client.aclose()
-    _http = None
+    return state.obtain("partners.http", build,
+                        usable=lambda h: h.loop is loop and not h.client.is_closed,
+                        close=on_this_loop(lambda h: h.client.aclose(), lambda h: h.loop))
 
 
 @lru_cache(maxsize=2048)

@@ -26,6 +26,7 @@ from urllib.parse import urlparse
 from arrears import outages
 from arrears.config import get_settings
 from arrears.db import isoz
+from arrears.state import state
 
 log = logging.getLogger(__name__)
 
@@ -345,11 +346,14 @@ class Hub:
                 await client.aclose()
 
 
-hub = Hub()
+def hub() -> Hub:
+    """The process's hub, kept by the application state; its close publishes what this loop
+    still has queued (within a few seconds) and stops the loop's Redis tasks."""
+    return state.obtain("realtime.hub", Hub, close=Hub.drain)
 
 
 def publish_event(ev: Any) -> None:
     message = message_for(ev)
     if message is not None:
-        hub.publish(ev.org_id, message)
+        hub().publish(ev.org_id, message)
 

@@ -6,8 +6,8 @@
         ...
 """
 
-from arrears.sandbox.limits import ParseLimits, get_parse_limits, reset_parse_limits
-from arrears.sandbox.pool import ParseFailed, ParsePool, get_pool, shutdown_pool, warm_pool_in_background
+from arrears.sandbox.limits import ParseLimits, get_parse_limits
+from arrears.sandbox.pool import ParseFailed, ParsePool, get_pool, warm_pool_in_background
 
-__all__ = ["ParseFailed", "ParseLimits", "ParsePool", "get_parse_limits", "get_pool", "reset_parse_limits",
-           "shutdown_pool", "warm_pool_in_background"]
+__all__ = ["ParseFailed", "ParseLimits", "ParsePool", "get_parse_limits", "get_pool",
+           "warm_pool_in_background"]

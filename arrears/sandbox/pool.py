@@ -22,6 +22,7 @@ from multiprocessing.connection import Connection
 from typing import Any, TypeVar
 
 from arrears.sandbox.limits import ParseLimits, get_parse_limits
+from arrears.state import in_thread, state
 
 log = logging.getLogger("arrears.sandbox")
 
@@ -273,25 +274,11 @@ def _ended(child: _Child) -> bool:
     return not child.conn.poll(0)
 
 
-_pool: ParsePool | None = None
-_pool_lock = threading.Lock()
-
-
 def get_pool() -> ParsePool:
-    """The process's parse pool (made on first use, with the limits of the environment)."""
-    global _pool
-    with _pool_lock:
-        if _pool is None or _pool._closed:
-            _pool = ParsePool()
-        return _pool
-
-
-def shutdown_pool() -> None:
-    global _pool
-    with _pool_lock:
-        pool, _pool = _pool, None
-    if pool is not None:
-        pool.shutdown()
+    """The process's parse pool (made on first use, with the limits of the settings), kept by
+    the application state: `state.close()` stops its children."""
+    return state.obtain("sandbox.pool", ParsePool, usable=lambda pool: not pool._closed,
+                        close=in_thread(ParsePool.shutdown), lasting=True)
 
 
 def warm_pool_in_background() -> None:

@@ -127,7 +127,7 @@ async def test_a_failed_import_leaves_nothing_and_emits_upload_failed(client, of
                                                                      monkeypatch):
     org, who = officer
     _break_storage(monkeypatch, at=2, error="disk full")
-    monkeypatch.setattr(imports, "BATCH_ROWS", 50)
+    monkeypatch.setenv(imports.BATCH_ROWS_ENV, "50")
     r = await post_file(client, who.headers, big_csv(tmp_path / "big.csv", 300))
     uid = r.json()["upload"]["id"]
     async with transaction() as s:  # one attempt only: the first failure is final
@@ -148,7 +148,7 @@ async def test_a_failed_import_leaves_nothing_and_emits_upload_failed(client, of
 async def test_a_retried_attempt_starts_clean_and_completes(client, officer, tmp_path: Path, monkeypatch):
     org, who = officer
     _break_storage(monkeypatch, at=3, error="connection reset")
-    monkeypatch.setattr(imports, "BATCH_ROWS", 50)
+    monkeypatch.setenv(imports.BATCH_ROWS_ENV, "50")
     r = await post_file(client, who.headers, big_csv(tmp_path / "big.csv", 300))
     uid = r.json()["upload"]["id"]
     await run_until_idle()

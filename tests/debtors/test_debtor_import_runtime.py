@@ -51,7 +51,7 @@ async def _snapshot_counts(report_id: str) -> tuple[int, int]:
 async def test_progress_is_readable_while_the_import_runs(client, officer, tmp_path: Path, monkeypatch):
     _, who = officer
     monkeypatch.setenv(imports.THROTTLE_ENV, "0.4")
-    monkeypatch.setattr(imports, "BATCH_ROWS", 1000)
+    monkeypatch.setenv(imports.BATCH_ROWS_ENV, "1000")
     r = await post_file(client, who.headers, big_csv(tmp_path / "slow.csv", 6000))
     uid = r.json()["upload"]["id"]
     worker = asyncio.create_task(run_until_idle())
@@ -178,7 +178,7 @@ async def test_a_long_import_keeps_its_job_lease_from_other_workers(client, offi
     # no other worker may take the job while it runs, or the moment it commits.
     _, who = officer
     monkeypatch.setenv(imports.THROTTLE_ENV, "0.25")
-    monkeypatch.setattr(imports, "BATCH_ROWS", 500)
+    monkeypatch.setenv(imports.BATCH_ROWS_ENV, "500")
     r = await post_file(client, who.headers, big_csv(tmp_path / "long.csv", 6000))  # ~3 s of batches
     uid = r.json()["upload"]["id"]
     load_all_handlers()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 
 import pytest
@@ -127,3 +128,155 @@ async def test_the_application_state_is_reset_as_one(env):
     await state.reset()
     assert state.engines == {} and state.rate_limit_storages == {}
     assert get_settings() is not settings and get_engine() is not engine and storage() is not counters
+
+
+def test_database_uploads_and_parse_are_sections_read_once(monkeypatch, tmp_path):
+    for var in ("UPLOAD_MAX_SIZE", "ARREARS_PARSE_WORKERS", "ARREARS_PARSE_MEMORY_MB"):
+        monkeypatch.delenv(var, raising=False)
+    s = make(monkeypatch, DB_HOST="db.internal", DB_PORT="6543", UPLOAD_DIR="in", UPLOAD_MAX_SIZE="1024",
+             ARREARS_DATA_DIR=str(tmp_path), ARREARS_PARSE_WORKERS="3")
+    assert s.database.db_host == "db.internal" and s.database.db_port == 6543
+    assert s.async_database_url == "postgresql+asyncpg://postgres@db.internal:6543/premium_collection"
+    assert s.uploads.max_size == s.upload_max_size == 1024
+    assert s.uploads_path == tmp_path / "in"
+    assert s.parse.workers == 3 and s.parse.memory_mb == 1024 and s.parse.memory_bytes == 1024 << 20
+    # Read with the tree, not at each use: a process's database and limits do not move under it.
+    monkeypatch.setenv("DB_HOST", "elsewhere")
+    monkeypatch.setenv("ARREARS_PARSE_WORKERS", "5")
+    assert s.database.db_host == "db.internal" and s.parse.workers == 3
+    assert make(monkeypatch).parse.workers == 5
+
+
+def test_a_bad_section_value_fails_where_the_tree_is_read(monkeypatch):
+    from pydantic import ValidationError
+
+    with pytest.raises(ValidationError, match="db_port"):
+        make(monkeypatch, DB_PORT="five")
+    monkeypatch.delenv("DB_PORT")
+    with pytest.raises(ValidationError, match="workers"):
+        make(monkeypatch, ARREARS_PARSE_WORKERS="99")
+
+
+async def test_the_sandbox_reads_its_limits_from_the_tree(env, monkeypatch):
+    from arrears.config import get_settings, reset_settings
+    from arrears.sandbox import get_parse_limits
+
+    monkeypatch.setenv("ARREARS_PARSE_MAX_PDF_PAGES", "7")
+    reset_settings()
+    assert get_parse_limits() is get_settings().parse
+    assert get_parse_limits().max_pdf_pages == 7
+
+
+# ------------------------------------------------------------------ the application state (issue 18)
+
+
+async def test_the_state_builds_each_process_wide_object_once_and_closes_it(env, monkeypatch):
+    from argon2 import PasswordHasher
+
+    from arrears.config import reset_settings
+    from arrears.identity import crypto
+    from arrears.messaging.providers.base import http_client as providers_http
+    from arrears.partners.delivery import http_client
+    from arrears.realtime.hub import Hub, hub
+    from arrears.sandbox import ParsePool, get_pool
+    from arrears.state import state
+
+    monkeypatch.setenv("ARREARS_PARSE_WORKERS", "1")
+    monkeypatch.delenv("REDIS_URL", raising=False)  # no Redis here (the Redis objects: the next test)
+    await state.close()  # what this test's set-up built does not count
+    reset_settings()
+    built = (hub(), http_client(), None, crypto.password_hasher(), get_pool(), providers_http())
+    assert isinstance(built[0], Hub)
+    assert isinstance(built[3], PasswordHasher) and isinstance(built[4], ParsePool)
+    # One of each per process: the accessors hand back what the state keeps.
+    assert (hub(), http_client(), None, crypto.password_hasher(), get_pool(), providers_http()) == built
+    assert set(state.objects) == {"realtime.hub", "partners.http", "identity.hasher", "sandbox.pool",
+                                  "messaging.http"}
+    pool = built[4]
+    pool.warm(1)  # a real child process
+    child = pool._idle[0].process
+    assert child.poll() is None
+
+    await state.close()
+    assert state.objects == {} and state.engines == {}
+    assert built[1].client.is_closed and built[5].is_closed  # the partners' and the providers' clients
+    assert pool._closed and child.poll() is not None  # the parser's child is gone
+    # The next use builds afresh.
+    again = (hub(), http_client(), crypto.password_hasher(), get_pool(), providers_http())
+    assert all(new is not old for new, old in zip(again, built[:2] + built[3:], strict=True))
+    await state.close()
+
+
+async def test_the_hasher_follows_its_settings(env, monkeypatch):
+    from argon2 import PasswordHasher
+
+    from arrears.config import reset_settings
+    from arrears.identity import crypto
+
+    monkeypatch.setenv("ARREARS_PASSWORD_TIME_COST", "2")
+    monkeypatch.setenv("ARREARS_PASSWORD_MEMORY_KIB", "2048")
+    monkeypatch.setenv("ARREARS_PASSWORD_PARALLELISM", "1")
+    reset_settings()
+    cheap = crypto.hash_password("pw-123456")
+    assert "m=2048,t=2,p=1" in cheap and crypto.verify_password("pw-123456", cheap)
+    assert not crypto.verify_password("pw-123456", None) and not crypto.verify_password("nope", cheap)
+    for name in ("ARREARS_PASSWORD_TIME_COST", "ARREARS_PASSWORD_MEMORY_KIB", "ARREARS_PASSWORD_PARALLELISM"):
+        monkeypatch.delenv(name)
+    reset_settings()
+    # The defaults are argon2-cffi's own; a hash made at another cost still verifies.
+    default = PasswordHasher()
+    assert (crypto.password_hasher().time_cost, crypto.password_hasher().memory_cost,
+            crypto.password_hasher().parallelism) == (default.time_cost, default.memory_cost,
+                                                      default.parallelism)
+    assert crypto.verify_password("pw-123456", cheap)
+
+
+async def test_redis_objects_are_closed_with_the_state(env, redis_url, monkeypatch):
+    from arrears.config import reset_settings
+    from arrears.realtime.hub import hub
+    from arrears.state import state
+
+    monkeypatch.setenv("REDIS_URL", redis_url)
+    reset_settings()
+    conn = await hub().connect(1)  # a Redis slot and this loop's subscriber
+    assert conn is not None
+    loop = asyncio.get_running_loop()
+    tasks = [task for key, (_, task) in hub()._subs.items() if key[0] is loop]
+    assert tasks and not tasks[0].done()
+    await state.close()
+    assert tasks[0].done()  # the subscriber stopped
+    await state.close()
+
+
+def test_what_tests_used_to_patch_are_settings_with_documented_names(monkeypatch):
+    names = ("ARREARS_IMPORT_BATCH_ROWS", "ARREARS_PREMIUM_RATE_LIMIT", "ARREARS_PREMIUM_BULK_RATE_LIMIT",
+             "ARREARS_WS_AUTH_TIMEOUT", "ARREARS_WS_PING_INTERVAL", "ARREARS_PASSWORD_TIME_COST",
+             "ARREARS_PASSWORD_MEMORY_KIB", "ARREARS_PASSWORD_PARALLELISM")
+    for name in names:
+        monkeypatch.delenv(name, raising=False)
+    s = make(monkeypatch)
+    assert s.limits.import_batch_rows == 5000
+    assert (s.premium.standard_rate, s.premium.bulk_rate) == (1000, 100)
+    assert (s.premium.ws_auth_timeout, s.premium.ws_ping_interval) == (10.0, 25.0)
+    assert s.passwords.cost == (3, 65536, 4)
+    s = make(monkeypatch, ARREARS_IMPORT_BATCH_ROWS="50", ARREARS_PREMIUM_RATE_LIMIT="3",
+             ARREARS_PREMIUM_BULK_RATE_LIMIT="2", ARREARS_WS_AUTH_TIMEOUT="0.3", ARREARS_WS_PING_INTERVAL="0.2",
+             ARREARS_PASSWORD_TIME_COST="1", ARREARS_PASSWORD_MEMORY_KIB="1024", ARREARS_PASSWORD_PARALLELISM="1")
+    assert s.limits.import_batch_rows == 50
+    assert (s.premium.standard_rate, s.premium.bulk_rate) == (3, 2)
+    assert (s.premium.ws_auth_timeout, s.premium.ws_ping_interval) == (0.3, 0.2)
+    assert s.passwords.cost == (1, 1024, 1)
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    assert all(f"`{name}`" in readme for name in names)
+
+
+async def test_a_tests_reset_keeps_the_parse_pool_and_close_stops_it(env):
+    from arrears.realtime.hub import hub
+    from arrears.sandbox import get_pool
+    from arrears.state import state
+
+    pool, first_hub = get_pool(), hub()
+    await state.reset()  # the parser's children hold nothing of a test's, and take seconds to start
+    assert get_pool() is pool and not pool._closed and hub() is not first_hub
+    await state.close()
+    assert pool._closed and get_pool() is not pool

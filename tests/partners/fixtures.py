@@ -21,12 +21,9 @@ CLIENT_BODY = {"name": "My Partner App", "description": "Integration for lead ma
 
 @pytest.fixture
 async def receiver() -> AsyncIterator[Receiver]:
-    from arrears.partners import delivery
-
     r = await Receiver().start()
     yield r
-    await delivery.close_http_client()
-    await r.stop()
+    await r.stop()  # the partner HTTP client is closed with the application state (env)
 
 
 @pytest.fixture

@@ -15,12 +15,13 @@ from arrears.realtime.hub import channel_for
 PROGRAM = textwrap.dedent("""
     import asyncio, sys
     from arrears.realtime.hub import hub
+    from arrears.state import state
 
     async def main():
         for i in range(int(sys.argv[1])):
-            hub.publish(7, {"type": "test", "i": i})
+            hub().publish(7, {"type": "test", "i": i})
             await asyncio.sleep(0)
-        await hub.drain()
+        await state.close()  # as the CLI ends: the hub publishes what is queued
 
     asyncio.run(main())
     print("exited")

@@ -17,20 +17,14 @@ from typing import Any
 
 import httpx
 import pytest
-from argon2 import PasswordHasher
 
-from arrears.identity import crypto
+from tests.fixtures import cheap_password_hashing  # noqa: F401
 
 ROOT = Path(__file__).resolve().parents[2]
 PARSE_MEMORY_MB = 256
 # The server's own peak memory may not pass this, whatever the file (the parser's child is apart).
 SERVER_PEAK_LIMIT = (300 + PARSE_MEMORY_MB) << 20
 PASSWORD = "Sup3r-secret-pw"
-
-
-@pytest.fixture(autouse=True)
-def _cheap_password_hashing(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(crypto, "_hasher", PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1))
 
 
 def _free_port() -> int:

@@ -10,7 +10,6 @@ from fastapi import APIRouter
 
 from arrears.faces.premium import errors, webhooks, ws
 from arrears.premiums import webhook_log
-from arrears.realtime.hub import hub
 
 errors.install()
 
@@ -18,8 +17,7 @@ errors.install()
 @contextlib.asynccontextmanager
 async def _lifespan(app: Any) -> AsyncIterator[None]:
     yield
-    await webhook_log.flush()  # the queued log lines of this process
-    await hub.shutdown()
+    await webhook_log.flush()  # the queued log lines of this process (the hub: state.close())
 
 
 router = APIRouter(lifespan=_lifespan)

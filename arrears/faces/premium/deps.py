@@ -23,6 +23,7 @@ from starlette.background import BackgroundTask, BackgroundTasks
 from starlette.exceptions import HTTPException
 
 from arrears import ratelimit, validation
+from arrears.config import get_settings
 from arrears.errors import DomainError, ErrorCode, Forbidden, RateLimited
 from arrears.faces.deps import SessionDep, client_ip
 from arrears.faces.errors import STATUS_CODES
@@ -38,9 +39,8 @@ from arrears.premiums.service import Actor
 
 log = logging.getLogger(__name__)
 
-#: Requests per hour per API key (the spec's limits); tests lower them.
-STANDARD_RATE = 1000
-BULK_RATE = 100
+#: Requests per RATE_PERIOD per API key: the `premium` settings (ARREARS_PREMIUM_RATE_LIMIT,
+#: ARREARS_PREMIUM_BULK_RATE_LIMIT), whose defaults are the spec's limits.
 RATE_PERIOD = "hour"
 
 
@@ -68,9 +68,10 @@ class PremiumCall:
 
 
 def _rule(bucket: str, key: ApiKey) -> str:
+    limits = get_settings().premium
     if bucket == "bulk":
-        return f"{BULK_RATE}/{RATE_PERIOD}"
-    return f"{key.rate_limit_override or STANDARD_RATE}/{RATE_PERIOD}"
+        return f"{limits.bulk_rate}/{RATE_PERIOD}"
+    return f"{key.rate_limit_override or limits.standard_rate}/{RATE_PERIOD}"
 
 
 async def _rate_limit(request: Request, key: ApiKey, bucket: str) -> None:

@@ -2,7 +2,7 @@
 user's JWT, or a pct_ API key with `webhooks:receive`); then it receives `collection_updated` and
 `policy_updated` messages of its own cell captive, and a `ping` when the line has been idle.
 
-Close codes: 4001 authentication failed (or no auth message within AUTH_TIMEOUT seconds),
+Close codes: 4001 authentication failed (or no auth message within ARREARS_WS_AUTH_TIMEOUT seconds),
 4003 not permitted (missing permission, inactive captive), 1008 too many connections for the
 captive (10) or for one user (3 of them; an API key may hold all 10), 1013 the client reads too slowly.
 
@@ -23,6 +23,7 @@ from typing import Any
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 from starlette.websockets import WebSocketState
 
+from arrears.config import get_settings
 from arrears.db import isoz, transaction, utcnow
 from arrears.errors import DomainError
 from arrears.faces.premium.errors import CODES
@@ -40,8 +41,6 @@ from arrears.realtime.hub import (
 
 router = APIRouter(tags=["Premium collections: WebSocket"])
 
-AUTH_TIMEOUT = 10.0
-PING_INTERVAL = 25.0
 RECHECK_SECONDS = 5.0  # how soon a revoked key or deactivated user loses its socket
 RECEIVE_SCOPE = "webhooks:receive"
 _JWT_CODES = {IdentityErrorCode.TOKEN_INVALID, IdentityErrorCode.TOKEN_EXPIRED, IdentityErrorCode.USER_INACTIVE}
@@ -91,11 +90,12 @@ class _Who:
 
 async def _authenticate(ws: WebSocket) -> _Who:
     """Who sent a good auth message; raises _Refused otherwise."""
+    timeout = get_settings().premium.ws_auth_timeout
     try:
-        first = _decode(await asyncio.wait_for(ws.receive(), AUTH_TIMEOUT))
+        first = _decode(await asyncio.wait_for(ws.receive(), timeout))
     except TimeoutError:
         raise _Refused(PremiumErrorCode.AUTH_TIMEOUT, f"Send {{\"type\": \"auth\", \"token\": …}} within "
-                       f"{AUTH_TIMEOUT:g} seconds", 4001) from None
+                       f"{timeout:g} seconds", 4001) from None
     if not isinstance(first, dict) or first.get("type") != "auth":
         raise _Refused(PremiumErrorCode.AUTH_REQUIRED, 'The first message must be {"type": "auth", "token": …}', 4001)
     token = first.get("token")
@@ -172,9 +172,9 @@ async def _receive_loop(ws: WebSocket, conn: Connection) -> None:
 
 async def _ping_loop(conn: Connection) -> None:
     while True:
-        await asyncio.sleep(PING_INTERVAL)
+        await asyncio.sleep(get_settings().premium.ws_ping_interval)
         conn.offer({"type": "ping", "timestamp": _now()})
-        await hub.heartbeat(conn)
+        await hub().heartbeat(conn)
 
 
 @router.websocket("/ws")
@@ -188,7 +188,7 @@ async def websocket_endpoint(ws: WebSocket) -> None:
     except WebSocketDisconnect:
         return
     try:
-        conn = await hub.connect(who.org_id, who.holder)
+        conn = await hub().connect(who.org_id, who.holder)
     except HolderFull:
         await _refuse(ws, _Refused(PremiumErrorCode.TOO_MANY_CONNECTIONS,
                                    f"Too many connections: at most {MAX_CONNECTIONS_PER_HOLDER} concurrent "
@@ -218,7 +218,7 @@ async def websocket_endpoint(ws: WebSocket) -> None:
         for t in tasks:
             with contextlib.suppress(BaseException):
                 await t
-        await hub.disconnect(conn)
+        await hub().disconnect(conn)
         if ws.application_state == WebSocketState.CONNECTED and ws.client_state == WebSocketState.CONNECTED:
             with contextlib.suppress(Exception):
                 await ws.close(code=1000)

@@ -27,6 +27,8 @@ from typing import Any, Literal
 
 import httpx
 
+from arrears.state import on_this_loop, state
+
 Outcome = Literal["sent", "transient", "permanent"]
 # How an interrupted call is settled when no receipt tells:
 #   "resend"  — sending again cannot duplicate (nothing leaves the machine, or the provider
@@ -170,38 +172,51 @@ class _Http:
     client: httpx.AsyncClient
 
 
-_http: _Http | None = None
-_guarded: _Http | None = None
 USER_AGENT = "Arrears-Messaging/1.0"
+_CLOSE = on_this_loop(lambda h: h.client.aclose(), lambda h: h.loop)
+
+
+def _held() -> _Http:
+    loop = asyncio.get_running_loop()
+
+    def build() -> _Http:
+        limits = httpx.Limits(max_connections=256, max_keepalive_connections=64, keepalive_expiry=30.0)
+        return _Http(loop, httpx.AsyncClient(limits=limits, follow_redirects=False, trust_env=False,
+                                             headers={"user-agent": USER_AGENT}))
+
+    return state.obtain("messaging.http", build, close=_CLOSE,
+                        usable=lambda h: h.loop is loop and not h.client.is_closed)
 
 
 def http_client() -> httpx.AsyncClient:
-    """The process's client for providers (keep-alive pools per host), made per event loop."""
-    global _http
-    loop = asyncio.get_running_loop()
-    if _http is None or _http.loop is not loop or _http.client.is_closed:
-        limits = httpx.Limits(max_connections=256, max_keepalive_connections=64, keepalive_expiry=30.0)
-        _http = _Http(loop, httpx.AsyncClient(limits=limits, follow_redirects=False, trust_env=False,
-                                               headers={"user-agent": USER_AGENT}))
-    return _http.client
+    """The process's client for providers (keep-alive pools per host), made per event loop and
+    kept by the application state (closed by `state.close()`)."""
+    return _held().client
 
 
 def guarded_http_client() -> httpx.AsyncClient:
     """The client for addresses an organisation set itself (its own SMS gateway URL): every
     connection goes to an address arrears.netguard checked when the socket was opened."""
-    global _guarded
+    return _held_guarded().client
+
+
+def _held_guarded() -> _Http:
     loop = asyncio.get_running_loop()
-    if _guarded is None or _guarded.loop is not loop or _guarded.client.is_closed:
+
+    def build() -> _Http:
         from arrears.netguard_transport import GuardedTransport
 
-        _guarded = _Http(loop, httpx.AsyncClient(transport=GuardedTransport(64), follow_redirects=False,
-                                                  trust_env=False, headers={"user-agent": USER_AGENT}))
-    return _guarded.client
+        return _Http(loop, httpx.AsyncClient(transport=GuardedTransport(64), follow_redirects=False,
+                                             trust_env=False, headers={"user-agent": USER_AGENT}))
+
+    return state.obtain("messaging.guarded_http", build, close=_CLOSE,
+                        usable=lambda h: h.loop is loop and not h.client.is_closed)
 
 
 async def close_http_client() -> None:
-    global _http, _guarded
-    for held in (_http, _guarded):
-        if held is not None and held.loop is asyncio.get_running_loop():
-            await held.client.aclose()
-    _http = _guarded = None
+    """Close this loop's clients now, before a provider's stand-in stops (the next call opens
+    others)."""
+    if "messaging.http" in state.objects:
+        await _held().client.aclose()
+    if "messaging.guarded_http" in state.objects:
+        await _held_guarded().client.aclose()

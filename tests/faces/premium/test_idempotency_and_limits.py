@@ -7,9 +7,9 @@ from datetime import date, timedelta
 import pytest
 from sqlalchemy import func, select, update
 
+from arrears import config
 from arrears.db import transaction, utcnow
 from arrears.events import DomainEvent
-from arrears.faces.premium import deps
 from arrears.premiums.models import Collection, IdempotencyRecord
 from tests.faces.premium.conftest import SPEC_POLICY, add_collection, make_captive, put_policy
 
@@ -97,8 +97,14 @@ async def test_bad_keys(client, captive, key):
 # ---------------------------------------------------------------- rate limits
 
 
+def _limits(monkeypatch, **env: str) -> None:
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    config.reset_settings()
+
+
 async def test_standard_limit_per_key(client, world, captive, monkeypatch):
-    monkeypatch.setattr(deps, "STANDARD_RATE", 3)
+    _limits(monkeypatch, ARREARS_PREMIUM_RATE_LIMIT="3")
     remaining = []
     for _ in range(3):
         r = await client.post(POLICY, headers=captive.headers, json=SPEC_POLICY)
@@ -114,14 +120,14 @@ async def test_standard_limit_per_key(client, world, captive, monkeypatch):
     # Bulk has its own bucket; another key of the same captive has its own count.
     r = await client.post(BULK, headers=captive.headers, json={"collections": [
         {"policy_number": "POL_123456", "status": "pending", "collection_date": "2024-01-01"}]})
-    assert r.status_code == 200 and r.headers["X-RateLimit-Limit"] == str(deps.BULK_RATE)
+    assert r.status_code == 200 and r.headers["X-RateLimit-Limit"] == str(config.get_settings().premium.bulk_rate)
     _, raw = await world.api_key(captive.org.id, ["*"])
     assert (await client.post(POLICY, headers={"Authorization": f"Bearer {raw}"},
                               json=SPEC_POLICY)).status_code == 200
 
 
 async def test_bulk_limit(client, captive, monkeypatch):
-    monkeypatch.setattr(deps, "BULK_RATE", 2)
+    _limits(monkeypatch, ARREARS_PREMIUM_BULK_RATE_LIMIT="2")
     await put_policy(client, captive)
     body = {"collections": [{"policy_number": "POL_123456", "status": "pending", "collection_date": "2024-01-01"}]}
     codes = [(await client.post(BULK, headers=captive.headers, json=body)).status_code for _ in range(3)]
@@ -130,7 +136,7 @@ async def test_bulk_limit(client, captive, monkeypatch):
 
 
 async def test_key_override_raises_the_standard_limit(client, world, captive, monkeypatch):
-    monkeypatch.setattr(deps, "STANDARD_RATE", 1)
+    _limits(monkeypatch, ARREARS_PREMIUM_RATE_LIMIT="1")
     _, raw = await world.api_key(captive.org.id, ["*"], rate_limit_override=5)
     h = {"Authorization": f"Bearer {raw}"}
     codes = [(await client.get(LOGS, headers=h)).status_code for _ in range(6)]

@@ -20,9 +20,8 @@ import uvicorn
 import websockets
 from sqlalchemy import update
 
-from arrears import config, ratelimit
+from arrears import config
 from arrears.db import transaction
-from arrears.faces.premium import ws as ws_face
 from arrears.identity import service as identity
 from arrears.identity.models import ApiKey, Organisation
 from arrears.realtime.hub import hub
@@ -59,8 +58,7 @@ async def live(app):
     yield sock.getsockname()[1]
     server.should_exit = True
     await asyncio.wait_for(task, 15)
-    sock.close()
-    await hub.shutdown()
+    sock.close()  # the hub's Redis tasks stop with the application state (env)
 
 
 async def _connect(port: int) -> Any:
@@ -154,7 +152,8 @@ async def test_refusals(client, world, live, captive):
 
 
 async def test_no_auth_message_in_time(live, env, monkeypatch):
-    monkeypatch.setattr(ws_face, "AUTH_TIMEOUT", 0.3)
+    monkeypatch.setenv("ARREARS_WS_AUTH_TIMEOUT", "0.3")
+    config.reset_settings()
     ws = await _connect(live)
     err = await _recv(ws)
     assert err["error"]["code"] == "AUTH_TIMEOUT" and (await _closed(ws))[0] == 4001
@@ -212,7 +211,7 @@ async def test_at_most_ten_connections_per_captive(world, live, captive):
     assert ok == {"type": "auth_success"}
     await sockets.pop().close()
     for _ in range(50):
-        if hub.count(captive.org.id) < 10:
+        if hub().count(captive.org.id) < 10:
             break
         await asyncio.sleep(0.02)
     ws, ok = await _auth(live, captive.key)
@@ -222,7 +221,8 @@ async def test_at_most_ten_connections_per_captive(world, live, captive):
 
 
 async def test_pings_keep_idle_connections_alive(live, captive, monkeypatch):
-    monkeypatch.setattr(ws_face, "PING_INTERVAL", 0.2)
+    monkeypatch.setenv("ARREARS_WS_PING_INTERVAL", "0.2")
+    config.reset_settings()
     ws, _ = await _auth(live, captive.key)
     assert (await _recv(ws, skip_pings=False))["type"] == "ping"
     await ws.send(json.dumps({"type": "ping"}))
@@ -244,10 +244,8 @@ async def with_redis(env, redis_url, monkeypatch):
     await r.flushdb()
     await r.aclose()
     monkeypatch.setenv("REDIS_URL", redis_url)
-    config.reset_settings()
-    ratelimit.reset_storage_cache()
-    yield redis_url
-    await hub.shutdown()
+    config.reset_settings()  # the state keeps one rate-limit storage per URL: Redis's from now on
+    return redis_url
 
 
 SECOND_PROCESS_START_TIMEOUT = 90.0

@@ -30,6 +30,15 @@ class Problem:
     headers: dict[str, str] | None = None
 
 
+class ProblemException(StarletteHTTPException):
+    """A problem raised where only an HTTPException passes (e.g. from a body being read inside
+    FastAPI's body parser), rendered as the problem it carries."""
+
+    def __init__(self, problem: Problem) -> None:
+        super().__init__(problem.status, problem.message, problem.headers)
+        self.problem = problem
+
+
 Renderer = Callable[[Problem], dict[str, Any]]
 
 
@@ -124,6 +133,8 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        if isinstance(exc, ProblemException):
+            return render(request, exc.problem)
         message = exc.detail if isinstance(exc.detail, str) else "Request failed"
         if exc.status_code == 404 and exc.detail == "Not Found":
             message = f"Not found: {request.method} {request.url.path}"

@@ -2,7 +2,7 @@
 signed in, in which organisation, the CSRF token and one-shot flash messages.
 
 The cookie is HttpOnly, SameSite=Lax, and Secure whenever the request came over HTTPS (behind a
-proxy, uvicorn's `--proxy-headers` makes the scheme right). Nothing secret is in it: it is
+proxy listed in ARREARS_TRUSTED_PROXIES, when it says `X-Forwarded-Proto: https`). Nothing secret is in it: it is
 signed, not encrypted, and holds only ids and a random token. A session ends after
 `IDLE_SECONDS` without a request or `ABSOLUTE_SECONDS` after sign-in, whichever comes first.
 """
@@ -19,6 +19,7 @@ from starlette.datastructures import MutableHeaders
 from starlette.requests import HTTPConnection
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from arrears import proxies
 from arrears.config import get_settings
 
 COOKIE = "arrears_session"
@@ -188,7 +189,7 @@ class SessionMiddleware:
         conn = HTTPConnection(scope)
         session = WebSession.load(conn.cookies.get(COOKIE))
         scope[SCOPE_KEY] = session
-        secure = conn.url.scheme == "https"
+        secure = proxies.is_https(conn)  # X-Forwarded-Proto counts from a trusted proxy only
 
         async def send_with_cookie(message: Message) -> None:
             if message["type"] == "http.response.start" and session.needs_cookie():

@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
-from arrears.errors import NotFound, RateLimited, Unauthorized
+from arrears.errors import NotFound, RateLimited, Unauthorized, ValidationFailed
 from arrears.faces.deps import SessionDep, client_ip
 from arrears.identity import service as identity
 from arrears.web.context import CtxDep, safe_next
@@ -46,6 +46,8 @@ async def login(request: Request, db: SessionDep) -> Response:
         except Unauthorized as exc:
             state.add("__all__", exc.message)
             status = 401
+        except ValidationFailed as exc:  # a username or password past its length
+            state.add("__all__", exc.message)
         else:
             caller = await identity.caller_for_user(db, user.id)
             get_session(request).sign_in(user.id, caller.org_id)

@@ -12,6 +12,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import DataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from arrears import validation
@@ -142,6 +143,25 @@ def install(app: FastAPI) -> None:
             message = f"Method {request.method} is not allowed on {request.url.path}"
         return render(request, Problem(exc.status_code, STATUS_CODES.get(exc.status_code, "ERROR"),
                                        message, headers=getattr(exc, "headers", None)))
+
+    # Input the request carried that Python or the database cannot hold: the client's error, in the
+    # face's body, never a 500 (issue 19): JSON nested past the parser's recursion, an integer past
+    # 64 bits (SQLite raises OverflowError; PostgreSQL a DataError, as it does for a too-long value).
+    @app.exception_handler(RecursionError)
+    async def _too_deep(request: Request, exc: RecursionError) -> JSONResponse:
+        return render(request, Problem(400, "VALIDATION_ERROR", "The request body is nested too deeply"))
+
+    @app.exception_handler(OverflowError)
+    async def _overflow(request: Request, exc: OverflowError) -> JSONResponse:
+        return render(request, Problem(400, "VALIDATION_ERROR",
+                                       "A number in the request is out of range (at most 64 bits)"))
+
+    @app.exception_handler(DataError)
+    async def _data(request: Request, exc: DataError) -> JSONResponse:
+        log.info("refused input the database cannot hold on %s %s: %s", request.method,
+                 request.url.path, type(exc.orig).__name__)
+        return render(request, Problem(400, "VALIDATION_ERROR",
+                                       "A value in the request is out of range or too long"))
 
     @app.exception_handler(Exception)
     async def _crash(request: Request, exc: Exception) -> JSONResponse:

@@ -12,7 +12,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from sqlalchemy.exc import DataError
+from sqlalchemy.exc import DataError, DBAPIError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from arrears import validation
@@ -122,6 +122,16 @@ def validation_problem(exc: RequestValidationError) -> Problem:
     return Problem(400, err.code, err.message, field_errors=err.field_errors)
 
 
+def _input_out_of_range(exc: DBAPIError) -> bool:
+    """A value the database cannot hold: a DataError, or asyncpg refusing to encode an argument
+    (an integer past int32/int64), which SQLAlchemy reports as a plain DBAPIError."""
+    if isinstance(exc, DataError):
+        return True
+    cause = getattr(exc.orig, "__cause__", None)
+    return isinstance(cause, (OverflowError, ValueError)) or (
+        type(cause).__name__ == "DataError" or "invalid input for query argument" in str(exc.orig))
+
+
 def install(app: FastAPI) -> None:
     @app.exception_handler(DomainError)
     async def _domain(request: Request, exc: DomainError) -> JSONResponse:
@@ -156,8 +166,10 @@ def install(app: FastAPI) -> None:
         return render(request, Problem(400, "VALIDATION_ERROR",
                                        "A number in the request is out of range (at most 64 bits)"))
 
-    @app.exception_handler(DataError)
-    async def _data(request: Request, exc: DataError) -> JSONResponse:
+    @app.exception_handler(DBAPIError)
+    async def _data(request: Request, exc: DBAPIError) -> JSONResponse:
+        if not _input_out_of_range(exc):
+            return await _crash(request, exc)
         log.info("refused input the database cannot hold on %s %s: %s", request.method,
                  request.url.path, type(exc.orig).__name__)
         return render(request, Problem(400, "VALIDATION_ERROR",

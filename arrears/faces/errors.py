@@ -7,6 +7,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
+from decimal import InvalidOperation
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -161,8 +162,9 @@ def install(app: FastAPI) -> None:
     async def _too_deep(request: Request, exc: RecursionError) -> JSONResponse:
         return render(request, Problem(400, "VALIDATION_ERROR", "The request body is nested too deeply"))
 
+    @app.exception_handler(InvalidOperation)  # a Decimal too large for its quantum (found by the fuzzer)
     @app.exception_handler(OverflowError)
-    async def _overflow(request: Request, exc: OverflowError) -> JSONResponse:
+    async def _overflow(request: Request, exc: ArithmeticError) -> JSONResponse:
         return render(request, Problem(400, "VALIDATION_ERROR",
                                        "A number in the request is out of range (at most 64 bits)"))
 

@@ -14,6 +14,7 @@ from fastapi.middleware.cors import CORSMiddleware
 from arrears.config import get_settings
 from arrears.faces import errors as face_errors
 from arrears.faces import unavailable
+from arrears.faces.bodylimit import BodyLimitMiddleware
 from arrears.identity.request_log import RequestLogMiddleware
 from arrears.ops import MetricsMiddleware, configure_logging
 from arrears.ops import router as ops_router
@@ -87,6 +88,7 @@ def create_app(*, run_worker: bool = False) -> FastAPI:
     web.mount(app)
 
     app.add_middleware(RequestLogMiddleware, prefixes=REPAYSYNC_PREFIXES)
+    app.add_middleware(BodyLimitMiddleware)  # inside the log: an oversized body is logged as refused
     app.add_middleware(MetricsMiddleware)
     if settings.cors_origins:
         app.add_middleware(CORSMiddleware, allow_origins=settings.cors_origins, allow_credentials=True,

@@ -6,6 +6,7 @@ import os
 import secrets
 from datetime import timedelta
 from functools import cached_property, lru_cache
+from ipaddress import IPv4Network, IPv6Network, ip_network
 from pathlib import Path
 from urllib.parse import quote
 
@@ -206,6 +207,39 @@ class LimitsSettings(_Section):
     @property
     def import_batch_rows(self) -> int:
         return self.arrears_import_batch_rows
+
+    # --- request bodies (arrears.faces.bodylimit), refused past these before they are read whole
+    arrears_json_max_bytes: int = Field(default=1024 * 1024, ge=1024)  # any body a route takes
+    arrears_selection_max_bytes: int = Field(default=16 * 1024 * 1024, ge=1024)  # id selections
+
+    # --- sign-in (arrears.identity.logins)
+    arrears_username_max_length: int = Field(default=150, ge=1, le=10_000)
+    arrears_password_max_length: int = Field(default=1024, ge=8, le=100_000)
+    arrears_login_fails_per_user: str = "10/15 minutes"  # per (username, address) pair
+    arrears_login_fails_per_address: str = "100/15 minutes"
+    # Peers whose X-Forwarded-For / X-Forwarded-Proto are believed: comma-separated IPs or CIDRs.
+    arrears_trusted_proxies: str = ""
+
+    @field_validator("arrears_login_fails_per_user", "arrears_login_fails_per_address")
+    @classmethod
+    def _rate(cls, value: str) -> str:
+        from limits import parse
+
+        parse(value)  # "10/15 minutes"; a typo fails at start, not at the first sign-in
+        return value
+
+    @field_validator("arrears_trusted_proxies")
+    @classmethod
+    def _networks(cls, value: str) -> str:
+        for part in value.split(","):
+            if part.strip():
+                ip_network(part.strip(), strict=False)  # ValueError names the bad entry
+        return value
+
+    @property
+    def trusted_proxies(self) -> list[IPv4Network | IPv6Network]:
+        return [ip_network(part.strip(), strict=False)
+                for part in self.arrears_trusted_proxies.split(",") if part.strip()]
 
 
 # ------------------------------------------------------------------ the premium face

@@ -53,4 +53,7 @@ UserDep = Annotated[Caller, Depends(user_caller)]
 
 
 def client_ip(request: Request) -> str:
-    return request.client.host if request.client else "unknown"
+    """The client's address: X-Forwarded-For only from ARREARS_TRUSTED_PROXIES (arrears.proxies)."""
+    from arrears import proxies
+
+    return proxies.client_ip(request)

@@ -7,11 +7,13 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
+from decimal import InvalidOperation
 from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import DataError, DBAPIError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from arrears import validation
@@ -28,6 +30,15 @@ class Problem:
     details: Any = None
     field_errors: dict[str, list[str]] | None = None
     headers: dict[str, str] | None = None
+
+
+class ProblemException(StarletteHTTPException):
+    """A problem raised where only an HTTPException passes (e.g. from a body being read inside
+    FastAPI's body parser), rendered as the problem it carries."""
+
+    def __init__(self, problem: Problem) -> None:
+        super().__init__(problem.status, problem.message, problem.headers)
+        self.problem = problem
 
 
 Renderer = Callable[[Problem], dict[str, Any]]
@@ -157,6 +168,16 @@ def validation_problem(exc: RequestValidationError) -> Problem:
     return Problem(400, err.code, err.message, field_errors=err.field_errors)
 
 
+def _input_out_of_range(exc: DBAPIError) -> bool:
+    """A value the database cannot hold: a DataError, or asyncpg refusing to encode an argument
+    (an integer past int32/int64), which SQLAlchemy reports as a plain DBAPIError."""
+    if isinstance(exc, DataError):
+        return True
+    cause = getattr(exc.orig, "__cause__", None)
+    return isinstance(cause, (OverflowError, ValueError)) or (
+        type(cause).__name__ == "DataError" or "invalid input for query argument" in str(exc.orig))
+
+
 def install(app: FastAPI) -> None:
     @app.exception_handler(DomainError)
     async def _domain(request: Request, exc: DomainError) -> JSONResponse:
@@ -169,6 +190,8 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        if isinstance(exc, ProblemException):
+            return render(request, exc.problem)
         message = exc.detail if isinstance(exc.detail, str) else "Request failed"
         if exc.status_code == 404 and exc.detail == "Not Found":
             message = f"Not found: {request.method} {request.url.path}"
@@ -176,6 +199,28 @@ def install(app: FastAPI) -> None:
             message = f"Method {request.method} is not allowed on {request.url.path}"
         return render(request, Problem(exc.status_code, STATUS_CODES.get(exc.status_code, ErrorCode.ERROR),
                                        message, headers=getattr(exc, "headers", None)))
+
+    # Input the request carried that Python or the database cannot hold: the client's error, in the
+    # face's body, never a 500 (issue 19): JSON nested past the parser's recursion, an integer past
+    # 64 bits (SQLite raises OverflowError; PostgreSQL a DataError, as it does for a too-long value).
+    @app.exception_handler(RecursionError)
+    async def _too_deep(request: Request, exc: RecursionError) -> JSONResponse:
+        return render(request, Problem(400, "VALIDATION_ERROR", "The request body is nested too deeply"))
+
+    @app.exception_handler(InvalidOperation)  # a Decimal too large for its quantum (found by the fuzzer)
+    @app.exception_handler(OverflowError)
+    async def _overflow(request: Request, exc: ArithmeticError) -> JSONResponse:
+        return render(request, Problem(400, "VALIDATION_ERROR",
+                                       "A number in the request is out of range (at most 64 bits)"))
+
+    @app.exception_handler(DBAPIError)
+    async def _data(request: Request, exc: DBAPIError) -> JSONResponse:
+        if not _input_out_of_range(exc):
+            return await _crash(request, exc)
+        log.info("refused input the database cannot hold on %s %s: %s", request.method,
+                 request.url.path, type(exc.orig).__name__)
+        return render(request, Problem(400, "VALIDATION_ERROR",
+                                       "A value in the request is out of range or too long"))
 
     @app.exception_handler(Exception)
     async def _crash(request: Request, exc: Exception) -> JSONResponse:

@@ -12,7 +12,7 @@ from collections.abc import Callable
 from typing import Any, Generic, Protocol, TypeVar
 
 from fastapi import Request
-from python_multipart.exceptions import MultipartParseError
+from python_multipart.exceptions import FormParserError
 from python_multipart.multipart import MultipartParser, parse_options_header
 
 MAX_PARTS = 32  # a form with a file and a few fields; more is not an upload
@@ -134,12 +134,12 @@ async def receive_file(request: Request, sink_for: Callable[[str], S], *, field:
     if kind != b"multipart/form-data" or not boundary:
         raise UploadProblem(UploadProblem.NOT_MULTIPART, "The body is not multipart/form-data")
     parts: _Parts[S] = _Parts(field, sink_for)
-    parser = MultipartParser(boundary, parts.callbacks())
     try:
+        parser = MultipartParser(boundary, parts.callbacks())  # refuses an absurd boundary
         async for chunk in request.stream():
             parser.write(chunk)
         parser.finalize()
-    except MultipartParseError as exc:
+    except FormParserError as exc:  # MultipartParseError, or a boundary past 256 bytes
         if parts.sink is not None:
             parts.sink.discard()
         raise UploadProblem(UploadProblem.MALFORMED, str(exc) or "Malformed multipart body") from None

@@ -41,7 +41,7 @@ def payload_text(body: bytes, content_type: str) -> str:
     if "json" in content_type:
         try:
             text = json.dumps(redact(json.loads(body)), ensure_ascii=False)
-        except (ValueError, UnicodeDecodeError):
+        except (ValueError, UnicodeDecodeError, RecursionError):  # nested past the parser: not logged
             text = "<unparseable JSON body>"
     elif "multipart" in content_type:
         text = f"<multipart body, {len(body)} bytes>"

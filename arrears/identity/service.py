@@ -14,11 +14,11 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.attributes import set_committed_value
 
-from arrears import events, ratelimit
+from arrears import events
 from arrears.config import get_settings
 from arrears.db import SQLITE_BUSY_MS, advisory_lock, utcnow
-from arrears.errors import DomainError, Forbidden, NotFound, RateLimited, Unauthorized, ValidationFailed
-from arrears.identity import crypto, tokens
+from arrears.errors import DomainError, Forbidden, NotFound, Unauthorized, ValidationFailed
+from arrears.identity import crypto, logins, tokens
 from arrears.identity.caller import Caller
 from arrears.identity.errors import IdentityErrorCode
 from arrears.identity.models import (
@@ -337,32 +337,20 @@ async def find_user(session: AsyncSession, username: str) -> User | None:
 
 # ---------------------------------------------------------------- logins
 
-LOGIN_FAILS_PER_USER = "10/15 minutes"
-LOGIN_FAILS_PER_IP = "100/15 minutes"
-
-
 async def login(session: AsyncSession, username: str, password: str, ip: str
                 ) -> tuple[User, dict[str, str]]:
-    """Tokens for a good password. Failures lock the account out; a success clears its count.
-
-    Each attempt takes a slot of the account's allowance before its password is checked (an
-    atomic hit, not a look then a later hit): concurrent guesses cannot all pass the check
-    before any of them is counted."""
-    uname = (username or "").strip().lower()
-    user_key = f"login-user:{uname}"
-    v = await ratelimit.peek(LOGIN_FAILS_PER_IP, f"login-ip:{ip}")
-    if v.allowed:
-        v = await ratelimit.hit(LOGIN_FAILS_PER_USER, user_key)
-    if not v.allowed:
-        raise RateLimited("Too many failed sign-in attempts; try again later",
-                          retry_after=v.retry_after)
-    user = await find_user(session, username or "")
-    ok = crypto.verify_password(password or "", user.password_hash if user else None)
+    """Tokens for a good password, throttled per (username, address) and per address
+    (arrears.identity.logins: the attempt is counted before the password is checked)."""
+    username, password = username or "", password or ""
+    logins.check_lengths(username, password)
+    await logins.admit(username, ip)
+    user = await find_user(session, username)
+    ok = crypto.verify_password(password, user.password_hash if user else None)
     if not ok or user is None or not user.is_active:
-        await ratelimit.hit(LOGIN_FAILS_PER_IP, f"login-ip:{ip}")
+        await logins.failed(username, ip)
         raise Unauthorized("No active account found with the given credentials",
                            code=IdentityErrorCode.INVALID_CREDENTIALS)
-    await ratelimit.clear(LOGIN_FAILS_PER_USER, user_key)
+    await logins.succeeded(username, ip)
     user.last_login_at = utcnow()
     return user, tokens.issue_pair(user.id)
 

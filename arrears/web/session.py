@@ -2,11 +2,11 @@
 signed in, in which organisation, the CSRF token and one-shot flash messages.
 
 The cookie is HttpOnly, SameSite=Lax, and Secure whenever the request came over HTTPS (behind a
-proxy, uvicorn's `--proxy-headers` makes the scheme right). Nothing secret is in it: it is
-signed, not encrypted, and holds only ids and a random token. The signed-in session also has a
-server-side record (arrears.identity.web_sessions), named by that token (made afresh at each
-sign-in; the cookie's signature binds it to the user): signing out ends the record, so a copy of
-the cookie stops working at once. A session ends after
+proxy listed in ARREARS_TRUSTED_PROXIES, when it says `X-Forwarded-Proto: https`). Nothing secret is
+in it: it is signed, not encrypted, and holds only ids and a random token. The signed-in session
+also has a server-side record (arrears.identity.web_sessions), named by that token (made afresh at
+each sign-in; the cookie's signature binds it to the user): signing out ends the record, so a copy
+of the cookie stops working at once. A session ends after
 `IDLE_SECONDS` without a request or `ABSOLUTE_SECONDS` after sign-in, whichever comes first.
 """
 
@@ -22,6 +22,7 @@ from starlette.datastructures import MutableHeaders
 from starlette.requests import HTTPConnection
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from arrears import proxies
 from arrears.config import get_settings
 
 COOKIE = "arrears_session"
@@ -199,7 +200,7 @@ class SessionMiddleware:
         conn = HTTPConnection(scope)
         session = WebSession.load(conn.cookies.get(COOKIE))
         scope[SCOPE_KEY] = session
-        secure = conn.url.scheme == "https"
+        secure = proxies.is_https(conn)  # X-Forwarded-Proto counts from a trusted proxy only
 
         async def send_with_cookie(message: Message) -> None:
             if message["type"] == "http.response.start" and session.needs_cookie():

@@ -80,7 +80,10 @@ def parse_ids(value: Any, *, required: bool, field: str = "debtor_ids", limit: i
     for item in value:
         if isinstance(item, bool) or not isinstance(item, int):
             raise _bad(field, f"must be a list of integer debtor ids, not {item!r}")
-        ids[item] = None
+        if not -(2**63) <= item < 2**63:
+            raise _bad(field, "must be a list of 64-bit integer debtor ids")
+        if 0 < item < 2**31:  # ids past the id column's range name no debtor (PostgreSQL would refuse them)
+            ids[item] = None
     if required and not ids:
         raise _bad(field, "must name at least one debtor")
     if len(ids) > limit:

@@ -26,7 +26,7 @@ from arrears import ratelimit, validation
 from arrears.config import get_settings
 from arrears.errors import DomainError, ErrorCode, Forbidden, RateLimited
 from arrears.faces.deps import SessionDep, client_ip
-from arrears.faces.errors import STATUS_CODES
+from arrears.faces.errors import STATUS_CODES, ProblemException
 from arrears.faces.premium.auth import require_active, resolve_pct_key
 from arrears.faces.premium.errors import premium_code
 from arrears.identity import crypto
@@ -172,6 +172,10 @@ def _as_domain_error(exc: Exception) -> DomainError | None:
         return exc
     if isinstance(exc, RequestValidationError):
         return validation.validation_failed(exc)
+    if isinstance(exc, ProblemException):  # e.g. a body past its limit: its own code
+        p = exc.problem
+        return DomainError(p.message, status=p.status, code=p.code, details=p.details,
+                           headers=dict(p.headers or {}))
     if isinstance(exc, HTTPException) and not isinstance(exc.detail, dict):
         message = exc.detail if isinstance(exc.detail, str) else "Request failed"
         return DomainError(message, status=exc.status_code,

@@ -17,9 +17,10 @@ from pydantic import BaseModel, BeforeValidator, WithJsonSchema
 from arrears.config import get_settings
 from arrears.customers.fields import money, parse_date
 from arrears.customers.schemas import ImportResult
-from arrears.db import isoz
+from arrears.db import isoz, transaction
 from arrears.errors import DomainError, ErrorCode, ValidationFailed
 from arrears.faces import multipart
+from arrears.faces.deps import current_caller, user_caller
 
 
 def _date_in(value: Any) -> Any:
@@ -163,6 +164,9 @@ class Upload:
 
 
 async def _upload(request: Request) -> Upload:
+    # The caller first, in a short read: a stranger's body is never read (issue 19).
+    async with transaction(readonly=True) as reading:
+        await user_caller(await current_caller(request, reading))
     try:
         return Upload(await read_upload(request))
     except DomainError as exc:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
-from arrears.errors import Forbidden, NotFound, RateLimited, Unauthorized
+from arrears.errors import Forbidden, NotFound, RateLimited, Unauthorized, ValidationFailed
 from arrears.faces.deps import SessionDep, client_ip
 from arrears.identity import service as identity
 from arrears.identity import web_sessions
@@ -47,6 +47,8 @@ async def login(request: Request, db: SessionDep) -> Response:
         except Unauthorized as exc:
             state.add("__all__", exc.message)
             status = 401
+        except ValidationFailed as exc:  # a username or password past its length
+            state.add("__all__", exc.message)
         else:
             try:
                 caller = await identity.caller_for_user(db, user.id)

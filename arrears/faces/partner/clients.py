@@ -9,7 +9,7 @@ from fastapi import Query, Response
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from arrears.faces.deps import SessionDep
-from arrears.faces.partner import views
+from arrears.faces.partner import listing, views
 from arrears.faces.partner.deps import PartnerDep
 from arrears.faces.partner.routing import partner_router
 from arrears.partners import service, usage, webhooks
@@ -36,15 +36,22 @@ async def create_client(body: ClientCreate, pc: PartnerDep, session: SessionDep)
 
 
 @router.get("/api-clients", summary="List API clients")
-async def list_clients(pc: PartnerDep, session: SessionDep, status: str | None = None,
+async def list_clients(pc: PartnerDep, session: SessionDep,
+                       status: str | None = Query(None, description="ACTIVE, INACTIVE or SUSPENDED"),
                        rate_limit_tier: str | None = Query(None, alias="rateLimitTier"),
                        contact_email: str | None = Query(None, alias="contactEmail"),
-                       search: str | None = None, page: int = 1, limit: int = 20,
-                       sort_by: str | None = Query(None, alias="sortBy"),
-                       sort_order: str | None = Query(None, alias="sortOrder")) -> dict[str, Any]:
-    rows, total = await service.list_clients(
-        session, pc, status=status, rate_limit_tier=rate_limit_tier, contact_email=contact_email,
-        search=search, page=page, limit=limit, sort_by=sort_by, sort_order=sort_order)
+                       search: str | None = Query(None, description="Name or e-mail contains (any case)"),
+                       date_from: str | None = Query(None, alias="dateFrom", description=listing.DATE_HELP),
+                       date_to: str | None = Query(None, alias="dateTo", description=listing.DATE_HELP),
+                       page: int = 1, limit: int = 20,
+                       sort_by: str | None = Query(None, alias="sortBy",
+                                                   description=listing.sort_help(service.CLIENT_LIST)),
+                       sort_order: str | None = Query(None, alias="sortOrder", description=listing.ORDER_HELP)
+                       ) -> dict[str, Any]:
+    lq = listing.list_query(service.CLIENT_LIST, status=status, date_from=date_from, date_to=date_to,
+                            search=search, sort_by=sort_by, sort_order=sort_order)
+    rows, total = await service.list_clients(session, pc, lq=lq, rate_limit_tier=rate_limit_tier,
+                                             contact_email=contact_email, page=page, limit=limit)
     return views.page([views.client_summary(c) for c in rows], page, limit, total)
 
 

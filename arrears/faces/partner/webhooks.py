@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import Response
+from fastapi import Query, Response
 
 from arrears.faces.deps import SessionDep
-from arrears.faces.partner import views
+from arrears.faces.partner import listing, views
 from arrears.faces.partner.deps import PartnerDep
 from arrears.faces.partner.routing import partner_router
 from arrears.partners import webhooks
@@ -24,10 +24,18 @@ async def create_webhook(client_id: str, body: WebhookCreate, pc: PartnerDep,
 
 
 @router.get("", summary="List a client's webhook subscriptions")
-async def list_webhooks(client_id: str, pc: PartnerDep, session: SessionDep, status: str | None = None,
-                        page: int = 1, limit: int = 20) -> dict[str, Any]:
-    subs, total = await webhooks.list_subscriptions(session, pc, client_id, status=status, page=page,
-                                                    limit=limit)
+async def list_webhooks(client_id: str, pc: PartnerDep, session: SessionDep,
+                        status: str | None = Query(None, description="ACTIVE or PAUSED"),
+                        date_from: str | None = Query(None, alias="dateFrom", description=listing.DATE_HELP),
+                        date_to: str | None = Query(None, alias="dateTo", description=listing.DATE_HELP),
+                        page: int = 1, limit: int = 20,
+                        sort_by: str | None = Query(None, alias="sortBy",
+                                                    description=listing.sort_help(webhooks.SUBSCRIPTION_LIST)),
+                        sort_order: str | None = Query(None, alias="sortOrder", description=listing.ORDER_HELP)
+                        ) -> dict[str, Any]:
+    lq = listing.list_query(webhooks.SUBSCRIPTION_LIST, status=status, date_from=date_from,
+                            date_to=date_to, sort_by=sort_by, sort_order=sort_order)
+    subs, total = await webhooks.list_subscriptions(session, pc, client_id, lq=lq, page=page, limit=limit)
     counts = await webhooks.delivery_counts(session, [s.id for s in subs])
     return views.page([views.subscription_out(s, deliveries=counts.get(s.id, 0)) for s in subs],
                       page, limit, total)
@@ -56,10 +64,20 @@ async def delete_webhook(client_id: str, webhook_id: str, pc: PartnerDep, sessio
 
 @router.get("/{webhook_id}/deliveries", summary="Delivery history of a webhook subscription")
 async def list_deliveries(client_id: str, webhook_id: str, pc: PartnerDep, session: SessionDep,
-                          status: str | None = None, page: int = 1,
-                          limit: int = webhooks.DELIVERIES_DEFAULT_LIMIT) -> dict[str, Any]:
-    rows, total = await webhooks.list_deliveries(session, pc, client_id, webhook_id, status=status,
-                                                 page=page, limit=limit)
+                          status: str | None = Query(None, description="PENDING, DELIVERED or FAILED"),
+                          date_from: str | None = Query(None, alias="dateFrom",
+                                                        description="On scheduledFor. " + listing.DATE_HELP),
+                          date_to: str | None = Query(None, alias="dateTo",
+                                                      description="On scheduledFor. " + listing.DATE_HELP),
+                          page: int = 1, limit: int = webhooks.DELIVERIES_DEFAULT_LIMIT,
+                          sort_by: str | None = Query(None, alias="sortBy",
+                                                      description=listing.sort_help(webhooks.DELIVERY_LIST)),
+                          sort_order: str | None = Query(None, alias="sortOrder", description=listing.ORDER_HELP)
+                          ) -> dict[str, Any]:
+    lq = listing.list_query(webhooks.DELIVERY_LIST, status=status, date_from=date_from,
+                            date_to=date_to, sort_by=sort_by, sort_order=sort_order)
+    rows, total = await webhooks.list_deliveries(session, pc, client_id, webhook_id, lq=lq, page=page,
+                                                 limit=limit)
     return views.page([views.delivery_out(d) for d in rows], page, limit, total)
 
 

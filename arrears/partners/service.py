@@ -93,6 +93,9 @@ async def authenticate(session: AsyncSession, token: str | None) -> PartnerCalle
     return PartnerCaller(caller, client)
 
 
+# Where a refused key is sent to read which scope each endpoint needs.
+SCOPES_WHERE = ("the scopes of every endpoint are listed in docs/contracts.md#partner-scopes "
+                "and in each route's description in GET /openapi.json")
 READS = {"clients:read", "webhooks:read", "usage:read"}
 OWN_CLIENT = {"webhooks:read": ("webhooks:read", "webhooks:write"),
               "webhooks:write": ("webhooks:write",),
@@ -116,7 +119,10 @@ def require(pc: PartnerCaller, scope: str, client_id: uuid.UUID | None = None) -
     own = OWN_CLIENT.get(scope, ())
     if own and any(s in scopes for s in own) and pc.client is not None and client_id == pc.client.id:
         return
-    raise Forbidden(f"This API key lacks the {scope} scope")
+    if own and any(s in scopes for s in own):
+        raise Forbidden(f"This API key lacks the {scope} scope for this API client: its {own[0]} scope "
+                        f"reaches only its own client, other clients need clients:write; {SCOPES_WHERE}")
+    raise Forbidden(f"This API key lacks the {scope} scope (this endpoint needs {scope}); {SCOPES_WHERE}")
 
 
 # ---------------------------------------------------------------- helpers

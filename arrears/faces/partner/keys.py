@@ -9,20 +9,22 @@ from fastapi import Query, Response
 from arrears.faces.deps import SessionDep
 from arrears.faces.partner import listing, views
 from arrears.faces.partner.deps import PartnerDep
-from arrears.faces.partner.routing import partner_router
+from arrears.faces.partner.routing import needs, partner_router
 from arrears.partners import service
 from arrears.partners.schemas import KeyCreate
 
 router = partner_router("/api/v1", "Partner: API keys")
 
 
-@router.post("/api-keys", status_code=201, summary="Create an API key (the full key is shown once)")
+@router.post("/api-keys", status_code=201, summary="Create an API key (the full key is shown once)",
+             description=needs("clients:write"))
 async def create_key(body: KeyCreate, pc: PartnerDep, session: SessionDep) -> dict[str, Any]:
     key, raw, metadata = await service.create_key(session, pc, body)
     return views.key_out(key, metadata, raw=raw)
 
 
-@router.get("/api-clients/{client_id}/api-keys", summary="List a client's API keys")
+@router.get("/api-clients/{client_id}/api-keys", summary="List a client's API keys",
+             description=needs("clients:read"))
 async def list_keys(client_id: str, pc: PartnerDep, session: SessionDep,
                     status: str | None = Query(None, description="ACTIVE, REVOKED or EXPIRED"),
                     search: str | None = Query(None, description="Name contains (any case)"),
@@ -41,7 +43,8 @@ async def list_keys(client_id: str, pc: PartnerDep, session: SessionDep,
 
 
 @router.delete("/api-clients/{client_id}/api-keys/{api_key_id}", status_code=204,
-               summary="Revoke an API key immediately")
+               summary="Revoke an API key immediately",
+             description=needs("clients:write"))
 async def revoke_key(client_id: str, api_key_id: str, pc: PartnerDep, session: SessionDep) -> Response:
     await service.revoke_key(session, pc, client_id, api_key_id)
     return Response(status_code=204)

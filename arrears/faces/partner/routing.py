@@ -98,7 +98,8 @@ def needs(scope: str | None, own_client: bool = False) -> str:
     """A route's OpenAPI description: the scope an `ins_` key needs for it (docs/contracts.md,
     "Partner scopes")."""
     if scope is None:
-        return "Scope: none — any valid partner credential (admin JWT or `ins_` key of any scope)."
+        return ("Scope: none — any valid partner credential (admin JWT or `ins_` key of any scope). "
+                "See docs/contracts.md#partner-scopes.")
     text = f"Scope: `{scope}`"
     if own_client:
         text += " on the key's own API client (`clients:write` covers every client)"

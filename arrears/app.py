@@ -87,6 +87,9 @@ def create_app(*, run_worker: bool = False) -> FastAPI:
 
     web.mount(app)
 
+    from arrears.faces.partner.unrouted import UnroutedRateHeaders
+
+    app.add_middleware(UnroutedRateHeaders)  # X-RateLimit-* on /api/v1 answers no route made
     app.add_middleware(RequestLogMiddleware, prefixes=REPAYSYNC_PREFIXES)
     app.add_middleware(BodyLimitMiddleware)  # inside the log: an oversized body is logged as refused
     app.add_middleware(MetricsMiddleware)

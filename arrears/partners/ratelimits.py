@@ -14,6 +14,10 @@ from limits import RateLimitItem, RateLimitItemPerDay, RateLimitItemPerHour, Rat
 from arrears import ratelimit
 from arrears.partners.catalogue import DEFAULT_TIER, TIERS, Tier
 
+# Callers the partner face cannot identify (no, bad or refused credentials, or a path no route
+# serves) are counted per client address at the lowest tier.
+UNIDENTIFIED_TIER = min(TIERS, key=lambda name: TIERS[name].per_minute)
+
 NAMESPACE = "partner"
 
 
@@ -90,3 +94,12 @@ def key_subject(api_key_id: object) -> str:
 
 def user_subject(user_id: int) -> str:
     return f"user:{user_id}"
+
+
+def address_subject(address: str) -> str:
+    return f"addr:{address}"
+
+
+async def hit_unidentified(address: str) -> Status:
+    """Count one request of a caller known only by its address."""
+    return await hit(address_subject(address), limits_for(UNIDENTIFIED_TIER))

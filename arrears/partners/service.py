@@ -13,6 +13,7 @@ from typing import Any
 
 from sqlalchemy import Select, delete, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import InstrumentedAttribute
 
 from arrears import events, paging
 from arrears.db import utcnow
@@ -93,6 +94,9 @@ async def authenticate(session: AsyncSession, token: str | None) -> PartnerCalle
     return PartnerCaller(caller, client)
 
 
+# Where a refused key is sent to read which scope each endpoint needs.
+SCOPES_WHERE = ("the scopes of every endpoint are listed in docs/contracts.md#partner-scopes "
+                "and in each route's description in GET /openapi.json")
 READS = {"clients:read", "webhooks:read", "usage:read"}
 OWN_CLIENT = {"webhooks:read": ("webhooks:read", "webhooks:write"),
               "webhooks:write": ("webhooks:write",),
@@ -116,7 +120,10 @@ def require(pc: PartnerCaller, scope: str, client_id: uuid.UUID | None = None) -
     own = OWN_CLIENT.get(scope, ())
     if own and any(s in scopes for s in own) and pc.client is not None and client_id == pc.client.id:
         return
-    raise Forbidden(f"This API key lacks the {scope} scope")
+    if own and any(s in scopes for s in own):
+        raise Forbidden(f"This API key lacks the {scope} scope for this API client: its {own[0]} scope "
+                        f"reaches only its own client, other clients need clients:write; {SCOPES_WHERE}")
+    raise Forbidden(f"This API key lacks the {scope} scope (this endpoint needs {scope}); {SCOPES_WHERE}")
 
 
 # ---------------------------------------------------------------- helpers
@@ -144,6 +151,49 @@ def parse_enum(value: str | None, allowed: tuple[str, ...], field: str) -> str |
         raise ValidationFailed(f"{field} must be one of {', '.join(allowed)}",
                                field_errors={field: [f"Must be one of {', '.join(allowed)}."]})
     return v
+
+
+@dataclass(frozen=True)
+class ListQuery:
+    """The spec's common list parameters, already parsed by the face. `date_from` and `date_to`
+    are inclusive bounds on the list's date column; `sort_by` is one of the list's sort names."""
+
+    status: str | None = None
+    date_from: datetime | None = None
+    date_to: datetime | None = None
+    search: str | None = None
+    sort_by: str | None = None
+    descending: bool = True
+
+
+@dataclass(frozen=True)
+class ListRule:
+    """What one list may be sorted by (spec names → columns), its default and its date column."""
+
+    sorts: dict[str, InstrumentedAttribute[Any]]
+    default: str
+    date_column: InstrumentedAttribute[Any]
+    id_column: InstrumentedAttribute[Any]
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        return tuple(self.sorts)
+
+    def apply(self, q: Select[Any], lq: ListQuery) -> Select[Any]:
+        """Date bounds, then the order: the sort column with NULLs last in both directions, then
+        the id in the same direction, so that equal values keep one order from page to page."""
+        if lq.date_from is not None:
+            q = q.where(self.date_column >= lq.date_from)
+        if lq.date_to is not None:
+            q = q.where(self.date_column <= lq.date_to)
+        name = lq.sort_by or self.default
+        col = self.sorts.get(name)
+        if col is None:
+            raise ValidationFailed(f"sortBy must be one of {', '.join(self.names)}",
+                                   field_errors={"sortBy": [f"Must be one of {', '.join(self.names)}."]})
+        if lq.descending:
+            return q.order_by(col.desc().nulls_last(), self.id_column.desc())
+        return q.order_by(col.asc().nulls_last(), self.id_column.asc())
 
 
 def _like(text: str) -> str:
@@ -198,43 +248,33 @@ async def create_client(session: AsyncSession, pc: PartnerCaller, data: ClientCr
     return client, secret
 
 
-SORTS = {"name": ApiClient.name, "createdat": ApiClient.created_at, "updatedat": ApiClient.updated_at,
-         "status": ApiClient.status, "ratelimittier": ApiClient.rate_limit_tier,
-         "contactemail": ApiClient.contact_email}
+CLIENT_LIST = ListRule({"createdAt": ApiClient.created_at, "updatedAt": ApiClient.updated_at,
+                        "name": ApiClient.name, "status": ApiClient.status,
+                        "rateLimitTier": ApiClient.rate_limit_tier,
+                        "contactEmail": ApiClient.contact_email},
+                       "createdAt", ApiClient.created_at, ApiClient.id)
 
 
-async def list_clients(session: AsyncSession, pc: PartnerCaller, *, status: str | None = None,
+async def list_clients(session: AsyncSession, pc: PartnerCaller, *, lq: ListQuery = ListQuery(),
                        rate_limit_tier: str | None = None, contact_email: str | None = None,
-                       search: str | None = None, page: int = 1, limit: int = 20,
-                       sort_by: str | None = None, sort_order: str | None = None
-                       ) -> tuple[list[ApiClient], int]:
+                       page: int = 1, limit: int = 20) -> tuple[list[ApiClient], int]:
+    """Filters: status, createdAt bounds, tier, contactEmail and search (name or e-mail,
+    case-insensitive substrings)."""
     require(pc, "clients:read")
     req = PAGES.check(page, limit)
-    errors: dict[str, list[str]] = {}
-    col = SORTS.get((sort_by or "createdAt").replace("_", "").lower())
-    if col is None:
-        errors["sortBy"] = ["Sort by one of name, createdAt, updatedAt, status, rateLimitTier, contactEmail."]
-    order = (sort_order or "desc").strip().lower()
-    if order not in ("asc", "desc"):
-        errors["sortOrder"] = ["Must be asc or desc."]
-    if errors:
-        raise ValidationFailed("Invalid sort", field_errors=errors)
-    assert col is not None
     q = select(ApiClient).where(ApiClient.org_id == pc.org_id)
-    if (st := parse_enum(status, CLIENT_STATUSES, "status")) is not None:
+    if (st := parse_enum(lq.status, CLIENT_STATUSES, "status")) is not None:
         q = q.where(ApiClient.status == st)
     tiers = tuple(t.upper() for t in TIERS)
     if (tier := parse_enum(rate_limit_tier, tiers, "rateLimitTier")) is not None:
         q = q.where(ApiClient.rate_limit_tier == tier.lower())
     if contact_email and contact_email.strip():
         q = q.where(func.lower(ApiClient.contact_email).like(_like(contact_email), escape="\\"))
-    if search and search.strip():
-        pattern = _like(search)
+    if lq.search and lq.search.strip():
+        pattern = _like(lq.search)
         q = q.where(or_(func.lower(ApiClient.name).like(pattern, escape="\\"),
                         func.lower(ApiClient.contact_email).like(pattern, escape="\\")))
-    q = q.order_by(col.asc() if order == "asc" else col.desc(),
-                   ApiClient.id.asc() if order == "asc" else ApiClient.id.desc())
-    return await paged(session, q, req)
+    return await paged(session, CLIENT_LIST.apply(q, lq), req)
 
 
 async def update_client(session: AsyncSession, pc: PartnerCaller, client_id: str, data: ClientUpdate
@@ -342,22 +382,29 @@ async def create_key(session: AsyncSession, pc: PartnerCaller, data: KeyCreate
     return key, raw, data.metadata
 
 
-async def list_keys(session: AsyncSession, pc: PartnerCaller, client_id: str, *, page: int = 1,
-                    limit: int = 20, status: str | None = None) -> tuple[list[ApiKey], int]:
+KEY_LIST = ListRule({"createdAt": ApiKey.created_at, "lastUsedAt": ApiKey.last_used_at,
+                     "expiresAt": ApiKey.expires_at, "name": ApiKey.name},
+                    "createdAt", ApiKey.created_at, ApiKey.id)
+
+
+async def list_keys(session: AsyncSession, pc: PartnerCaller, client_id: str, *, lq: ListQuery = ListQuery(),
+                    page: int = 1, limit: int = 20) -> tuple[list[ApiKey], int]:
+    """Filters: status (ACTIVE, REVOKED, EXPIRED as of now), createdAt bounds, search (name)."""
     client = await get_client(session, pc, client_id)
     require(pc, "clients:read")
     req = PAGES.check(page, limit)
     q = select(ApiKey).where(ApiKey.client_id == client.id, ApiKey.org_id == pc.org_id)
     now = utcnow()
-    st = parse_enum(status, KEY_STATUSES, "status")
+    st = parse_enum(lq.status, KEY_STATUSES, "status")
     if st == "REVOKED":
         q = q.where(ApiKey.revoked_at.is_not(None))
     elif st == "EXPIRED":
         q = q.where(ApiKey.revoked_at.is_(None), ApiKey.expires_at <= now)
     elif st == "ACTIVE":
         q = q.where(ApiKey.revoked_at.is_(None), or_(ApiKey.expires_at.is_(None), ApiKey.expires_at > now))
-    q = q.order_by(ApiKey.created_at.desc(), ApiKey.id)
-    return await paged(session, q, req)
+    if lq.search and lq.search.strip():
+        q = q.where(func.lower(ApiKey.name).like(_like(lq.search), escape="\\"))
+    return await paged(session, KEY_LIST.apply(q, lq), req)
 
 
 async def client_keys(session: AsyncSession, client: ApiClient) -> list[ApiKey]:

@@ -18,6 +18,8 @@ from arrears.partners.models import ApiClient, WebhookDelivery, WebhookSubscript
 from arrears.partners.schemas import RetryConfig, WebhookCreate, WebhookUpdate
 from arrears.partners.service import (
     PAGES,
+    ListQuery,
+    ListRule,
     PartnerCaller,
     check_webhook_url,
     decrypt_secret,
@@ -100,18 +102,22 @@ async def delivery_counts(session: AsyncSession, ids: list[uuid.UUID]) -> dict[u
     return {r[0]: int(r[1]) for r in rows}
 
 
-async def list_subscriptions(session: AsyncSession, pc: PartnerCaller, client_id: str, *,
-                             status: str | None = None, page: int = 1, limit: int = 20
-                             ) -> tuple[list[WebhookSubscription], int]:
+SUBSCRIPTION_LIST = ListRule({"createdAt": WebhookSubscription.created_at, "url": WebhookSubscription.url,
+                              "status": WebhookSubscription.status},
+                             "createdAt", WebhookSubscription.created_at, WebhookSubscription.id)
+
+
+async def list_subscriptions(session: AsyncSession, pc: PartnerCaller, client_id: str, *, lq: ListQuery = ListQuery(),
+                             page: int = 1, limit: int = 20) -> tuple[list[WebhookSubscription], int]:
+    """Filters: status, createdAt bounds. A subscription has no name, so no search."""
     client = await get_client(session, pc, client_id)
     require(pc, "webhooks:read", client.id)
     req = PAGES.check(page, limit)
     q = select(WebhookSubscription).where(WebhookSubscription.client_id == client.id,
                                           WebhookSubscription.org_id == pc.org_id)
-    if (st := parse_enum(status, SUBSCRIPTION_STATUSES, "status")) is not None:
+    if (st := parse_enum(lq.status, SUBSCRIPTION_STATUSES, "status")) is not None:
         q = q.where(WebhookSubscription.status == st)
-    q = q.order_by(WebhookSubscription.created_at.desc(), WebhookSubscription.id)
-    return await paged(session, q, req)
+    return await paged(session, SUBSCRIPTION_LIST.apply(q, lq), req)
 
 
 async def client_subscriptions(session: AsyncSession, client: ApiClient) -> list[WebhookSubscription]:
@@ -168,17 +174,24 @@ def subscription_secret(sub: WebhookSubscription) -> str:
     return secret
 
 
-async def list_deliveries(session: AsyncSession, pc: PartnerCaller, client_id: str, webhook_id: str, *,
-                          status: str | None = None, page: int = 1,
-                          limit: int = DELIVERIES_DEFAULT_LIMIT) -> tuple[list[WebhookDelivery], int]:
+# Deliveries are bounded by scheduledFor; without sortBy they keep today's order (newest first).
+DELIVERY_LIST = ListRule({"createdAt": WebhookDelivery.created_at, "scheduledFor": WebhookDelivery.scheduled_for,
+                          "deliveredAt": WebhookDelivery.delivered_at, "status": WebhookDelivery.status,
+                          "attemptCount": WebhookDelivery.attempt_count},
+                         "createdAt", WebhookDelivery.scheduled_for, WebhookDelivery.id)
+
+
+async def list_deliveries(session: AsyncSession, pc: PartnerCaller, client_id: str, webhook_id: str,
+                          *, lq: ListQuery = ListQuery(), page: int = 1, limit: int = DELIVERIES_DEFAULT_LIMIT
+                          ) -> tuple[list[WebhookDelivery], int]:
+    """Filters: status, scheduledFor bounds."""
     _, sub = await get_subscription(session, pc, client_id, webhook_id)
     req = PAGES.check(page, limit)
     q = select(WebhookDelivery).where(WebhookDelivery.subscription_id == sub.id,
                                       WebhookDelivery.org_id == pc.org_id)
-    if (st := parse_enum(status, DELIVERY_STATUSES, "status")) is not None:
+    if (st := parse_enum(lq.status, DELIVERY_STATUSES, "status")) is not None:
         q = q.where(WebhookDelivery.status == st)
-    q = q.order_by(WebhookDelivery.created_at.desc(), WebhookDelivery.id)
-    return await paged(session, q, req)
+    return await paged(session, DELIVERY_LIST.apply(q, lq), req)
 
 
 async def retry_delivery(session: AsyncSession, pc: PartnerCaller, client_id: str, webhook_id: str,

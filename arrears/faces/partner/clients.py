@@ -9,9 +9,9 @@ from fastapi import Query, Response
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from arrears.faces.deps import SessionDep
-from arrears.faces.partner import views
+from arrears.faces.partner import listing, views
 from arrears.faces.partner.deps import PartnerDep
-from arrears.faces.partner.routing import partner_router
+from arrears.faces.partner.routing import needs, partner_router
 from arrears.partners import service, usage, webhooks
 from arrears.partners.models import ApiClient
 from arrears.partners.schemas import ClientCreate, ClientUpdate
@@ -29,33 +29,44 @@ async def full_client(session: AsyncSession, client: ApiClient, webhook_secret: 
                             webhook_secret=webhook_secret)
 
 
-@router.post("/api-clients", status_code=201, summary="Create an API client")
+@router.post("/api-clients", status_code=201, summary="Create an API client",
+             description=needs("clients:write"))
 async def create_client(body: ClientCreate, pc: PartnerDep, session: SessionDep) -> dict[str, Any]:
     client, secret = await service.create_client(session, pc, body)
     return await full_client(session, client, secret)
 
 
-@router.get("/api-clients", summary="List API clients")
-async def list_clients(pc: PartnerDep, session: SessionDep, status: str | None = None,
+@router.get("/api-clients", summary="List API clients",
+             description=needs("clients:read"))
+async def list_clients(pc: PartnerDep, session: SessionDep,
+                       status: str | None = Query(None, description="ACTIVE, INACTIVE or SUSPENDED"),
                        rate_limit_tier: str | None = Query(None, alias="rateLimitTier"),
                        contact_email: str | None = Query(None, alias="contactEmail"),
-                       search: str | None = None, page: int = 1, limit: int = 20,
-                       sort_by: str | None = Query(None, alias="sortBy"),
-                       sort_order: str | None = Query(None, alias="sortOrder")) -> dict[str, Any]:
-    rows, total = await service.list_clients(
-        session, pc, status=status, rate_limit_tier=rate_limit_tier, contact_email=contact_email,
-        search=search, page=page, limit=limit, sort_by=sort_by, sort_order=sort_order)
+                       search: str | None = Query(None, description="Name or e-mail contains (any case)"),
+                       date_from: str | None = Query(None, alias="dateFrom", description=listing.DATE_HELP),
+                       date_to: str | None = Query(None, alias="dateTo", description=listing.DATE_HELP),
+                       page: int = 1, limit: int = 20,
+                       sort_by: str | None = Query(None, alias="sortBy",
+                                                   description=listing.sort_help(service.CLIENT_LIST)),
+                       sort_order: str | None = Query(None, alias="sortOrder", description=listing.ORDER_HELP)
+                       ) -> dict[str, Any]:
+    lq = listing.list_query(service.CLIENT_LIST, status=status, date_from=date_from, date_to=date_to,
+                            search=search, sort_by=sort_by, sort_order=sort_order)
+    rows, total = await service.list_clients(session, pc, lq=lq, rate_limit_tier=rate_limit_tier,
+                                             contact_email=contact_email, page=page, limit=limit)
     return views.page([views.client_summary(c) for c in rows], page, limit, total)
 
 
-@router.get("/api-clients/{client_id}", summary="Get an API client with its keys and webhooks")
+@router.get("/api-clients/{client_id}", summary="Get an API client with its keys and webhooks",
+             description=needs("clients:read"))
 async def get_client(client_id: str, pc: PartnerDep, session: SessionDep) -> dict[str, Any]:
     client = await service.get_client(session, pc, client_id)
     service.require(pc, "clients:read", client.id)
     return await full_client(session, client)
 
 
-@router.put("/api-clients/{client_id}", summary="Update an API client")
+@router.put("/api-clients/{client_id}", summary="Update an API client",
+             description=needs("clients:write"))
 async def update_client(client_id: str, body: ClientUpdate, pc: PartnerDep,
                         session: SessionDep) -> dict[str, Any]:
     client, secret = await service.update_client(session, pc, client_id, body)
@@ -63,13 +74,15 @@ async def update_client(client_id: str, body: ClientUpdate, pc: PartnerDep,
 
 
 @router.delete("/api-clients/{client_id}", status_code=204,
-               summary="Delete an API client with its keys and webhooks")
+               summary="Delete an API client with its keys and webhooks",
+             description=needs("clients:write"))
 async def delete_client(client_id: str, pc: PartnerDep, session: SessionDep) -> Response:
     await service.delete_client(session, pc, client_id)
     return Response(status_code=204)
 
 
-@router.get("/api-clients/{client_id}/dashboard", summary="Dashboard of an API client")
+@router.get("/api-clients/{client_id}/dashboard", summary="Dashboard of an API client",
+             description=needs("usage:read", own_client=True) + " `clients:read` covers every client.")
 async def dashboard(client_id: str, pc: PartnerDep, session: SessionDep) -> dict[str, Any]:
     d = await usage.dashboard(session, pc, client_id)
     return {"client": await full_client(session, d.client), "usageStats": d.usage,
@@ -77,7 +90,8 @@ async def dashboard(client_id: str, pc: PartnerDep, session: SessionDep) -> dict
             "rateLimitStatus": d.rate_limit.as_dict()}
 
 
-@router.get("/api-clients/{client_id}/usage", summary="Usage statistics of an API client")
+@router.get("/api-clients/{client_id}/usage", summary="Usage statistics of an API client",
+             description=needs("usage:read", own_client=True) + " `clients:read` covers every client.")
 async def get_usage(client_id: str, pc: PartnerDep, session: SessionDep,
                     date_from: datetime | None = Query(None, alias="dateFrom"),
                     date_to: datetime | None = Query(None, alias="dateTo"),

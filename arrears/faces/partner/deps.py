@@ -6,7 +6,8 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
-from arrears.faces.deps import SessionDep
+from arrears.errors import Forbidden, Unauthorized
+from arrears.faces.deps import SessionDep, client_ip
 from arrears.faces.partner.routing import PartnerRateLimited
 from arrears.identity import service as identity
 from arrears.partners import ratelimits
@@ -14,8 +15,17 @@ from arrears.partners.service import PartnerCaller, authenticate
 
 
 async def partner_caller(request: Request, session: SessionDep) -> PartnerCaller:
-    pc = await authenticate(session, identity.bearer_token(request.headers.get("authorization")))
     state = request.state
+    try:
+        pc = await authenticate(session, identity.bearer_token(request.headers.get("authorization")))
+    except (Unauthorized, Forbidden):
+        # Refused credentials still count, per address, so the 401/403 carries X-RateLimit-*
+        # and guessing keys is throttled like any other request.
+        status = await ratelimits.hit_unidentified(client_ip(request))
+        state.partner_rate = status
+        if not status.allowed:
+            raise PartnerRateLimited("API rate limit exceeded", retry_after=status.retry_after) from None
+        raise
     state.partner_org_id = pc.org_id
     state.partner_user_id = pc.caller.user_id
     if pc.client is not None and pc.api_key is not None:

@@ -4,34 +4,47 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import Response
+from fastapi import Query, Response
 
 from arrears.faces.deps import SessionDep
-from arrears.faces.partner import views
+from arrears.faces.partner import listing, views
 from arrears.faces.partner.deps import PartnerDep
-from arrears.faces.partner.routing import partner_router
+from arrears.faces.partner.routing import needs, partner_router
 from arrears.partners import service
 from arrears.partners.schemas import KeyCreate
 
 router = partner_router("/api/v1", "Partner: API keys")
 
 
-@router.post("/api-keys", status_code=201, summary="Create an API key (the full key is shown once)")
+@router.post("/api-keys", status_code=201, summary="Create an API key (the full key is shown once)",
+             description=needs("clients:write"))
 async def create_key(body: KeyCreate, pc: PartnerDep, session: SessionDep) -> dict[str, Any]:
     key, raw, metadata = await service.create_key(session, pc, body)
     return views.key_out(key, metadata, raw=raw)
 
 
-@router.get("/api-clients/{client_id}/api-keys", summary="List a client's API keys")
-async def list_keys(client_id: str, pc: PartnerDep, session: SessionDep, status: str | None = None,
-                    page: int = 1, limit: int = 20) -> dict[str, Any]:
-    keys, total = await service.list_keys(session, pc, client_id, page=page, limit=limit, status=status)
+@router.get("/api-clients/{client_id}/api-keys", summary="List a client's API keys",
+             description=needs("clients:read"))
+async def list_keys(client_id: str, pc: PartnerDep, session: SessionDep,
+                    status: str | None = Query(None, description="ACTIVE, REVOKED or EXPIRED"),
+                    search: str | None = Query(None, description="Name contains (any case)"),
+                    date_from: str | None = Query(None, alias="dateFrom", description=listing.DATE_HELP),
+                    date_to: str | None = Query(None, alias="dateTo", description=listing.DATE_HELP),
+                    page: int = 1, limit: int = 20,
+                    sort_by: str | None = Query(None, alias="sortBy",
+                                                description=listing.sort_help(service.KEY_LIST)),
+                    sort_order: str | None = Query(None, alias="sortOrder", description=listing.ORDER_HELP)
+                    ) -> dict[str, Any]:
+    lq = listing.list_query(service.KEY_LIST, status=status, date_from=date_from, date_to=date_to,
+                            search=search, sort_by=sort_by, sort_order=sort_order)
+    keys, total = await service.list_keys(session, pc, client_id, lq=lq, page=page, limit=limit)
     meta = await service.key_metadata(session, keys)
     return views.page([views.key_out(k, meta.get(k.id)) for k in keys], page, limit, total)
 
 
 @router.delete("/api-clients/{client_id}/api-keys/{api_key_id}", status_code=204,
-               summary="Revoke an API key immediately")
+               summary="Revoke an API key immediately",
+             description=needs("clients:write"))
 async def revoke_key(client_id: str, api_key_id: str, pc: PartnerDep, session: SessionDep) -> Response:
     await service.revoke_key(session, pc, client_id, api_key_id)
     return Response(status_code=204)

@@ -94,6 +94,22 @@ def _template(request: Request) -> str:
     return getattr(route, "path_format", None) or getattr(route, "path", None) or request.url.path
 
 
+def needs(scope: str | None, own_client: bool = False) -> str:
+    """A route's OpenAPI description: the scope an `ins_` key needs for it (docs/contracts.md,
+    "Partner scopes")."""
+    if scope is None:
+        return ("Scope: none — any valid partner credential (admin JWT or `ins_` key of any scope). "
+                "See docs/contracts.md#partner-scopes.")
+    text = f"Scope: `{scope}`"
+    if own_client:
+        text += " on the key's own API client (`clients:write` covers every client)"
+    elif scope == "clients:read":
+        text += " (or `clients:write`)"
+    text += ("; `*` covers every scope. Admin JWTs: organisation admins (read-only admins may only "
+             "read). See docs/contracts.md#partner-scopes.")
+    return text
+
+
 def partner_router(prefix: str, tag: str) -> Any:
     """An APIRouter whose routes are PartnerRoutes and whose requests are logged."""
     from fastapi import APIRouter, Depends

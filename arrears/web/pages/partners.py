@@ -62,8 +62,9 @@ async def clients(ctx: CtxDep) -> Response:
     search, status = p.get("search", "").strip(), p.get("status", "")
     status = status if status in CLIENT_STATUSES else ""
     pg, per = page_params(ctx.request, default=20, maximum=partners.MAX_PAGE_SIZE)
-    rows, total = await partners.list_clients(ctx.db, pc_of(ctx), status=status or None, search=search or None,
-                                              page=pg, limit=per, sort_by="name", sort_order="asc")
+    rows, total = await partners.list_clients(
+        ctx.db, pc_of(ctx), lq=partners.ListQuery(status=status or None, search=search or None, sort_by="name",
+                                                  descending=False), page=pg, limit=per)
     return page(ctx, "partners/clients.html", rows=as_page(rows, total, pg, per), search=search, status_filter=status,
                 statuses=CLIENT_STATUSES)
 
@@ -260,8 +261,8 @@ async def webhook_detail(ctx: CtxDep, client_id: str, webhook_id: str) -> Respon
     st = ctx.request.query_params.get("status", "")
     st = st if st in DELIVERY_STATUSES else ""
     pg, per = page_params(ctx.request, default=25, maximum=partners.MAX_PAGE_SIZE)
-    rows, total = await webhook_service.list_deliveries(ctx.db, pc, client_id, webhook_id, status=st or None,
-                                                        page=pg, limit=per)
+    rows, total = await webhook_service.list_deliveries(
+        ctx.db, pc, client_id, webhook_id, lq=partners.ListQuery(status=st or None), page=pg, limit=per)
     return page(ctx, "partners/webhook.html", client=client, sub=sub, rows=Page(rows, total, pg, per),
                 status_filter=st, statuses=DELIVERY_STATUSES, retry=webhook_service.retry_config(sub),
                 refresh=10)

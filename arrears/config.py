@@ -12,6 +12,8 @@ from urllib.parse import quote
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from arrears.durations import parse_duration
+
 # Values that must never protect a production database.
 WEAK_SECRETS = {"", "secret", "changeme", "change-me", "dev", "development", "test", "password",
                 "your-secret-key", "your-secret-key-here", "default", "arrears"}
@@ -36,8 +38,6 @@ UNKNOWN_OUTCOME_POLICIES = ("fail", "resend")
 
 
 def _duration(value: str, name: str) -> timedelta:
-    from arrears.messaging.durations import parse_duration  # a pure helper; no domain state
-
     try:
         return parse_duration(value)
     except ValueError as exc:

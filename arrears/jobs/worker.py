@@ -17,9 +17,7 @@ import uuid
 from datetime import timedelta
 
 from sqlalchemy import and_, or_, select, update
-from sqlalchemy import event as sa_event
 from sqlalchemy.ext.asyncio import AsyncEngine
-from sqlalchemy.orm import Session
 
 from arrears import outages
 from arrears.db import get_engine, transaction, utcnow
@@ -28,17 +26,6 @@ from arrears.jobs.models import Job
 from arrears.jobs.registry import JobContext, Permanent, Retry, get_handler
 
 log = logging.getLogger("arrears.worker")
-
-
-def _wake_after_commit(session: Session) -> None:
-    if session.info.pop("arrears_wake_workers", False):
-        queue.wake_workers()
-
-
-def install_session_hooks() -> None:
-    """Wake this process's workers when a transaction that enqueued a job commits (wiring)."""
-    if not sa_event.contains(Session, "after_commit", _wake_after_commit):
-        sa_event.listen(Session, "after_commit", _wake_after_commit)
 
 
 class Worker:

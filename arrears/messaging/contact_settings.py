@@ -13,7 +13,7 @@ from arrears.errors import Forbidden, ValidationFailed
 from arrears.identity import service as identity
 from arrears.identity.caller import Caller
 from arrears.identity.models import Organisation
-from arrears.messaging.durations import parse_duration
+from arrears.durations import parse_duration
 
 CONTACT_FIELDS = ("contact_hours", "holiday_country", "contact_cap", "contact_cap_window")
 

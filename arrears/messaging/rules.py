@@ -25,7 +25,7 @@ from arrears.debtors.reading.phones import normalise_phone
 from arrears.identity.models import Organisation
 from arrears.identity.service import org_setting
 from arrears.messaging.contact_rules import DEFAULT_COUNTRY, DEFAULT_TZ, ContactHours
-from arrears.messaging.durations import parse_duration
+from arrears.durations import parse_duration
 from arrears.messaging.models import Message, OptOut
 from arrears.messaging.settings import MessagingSettings
 

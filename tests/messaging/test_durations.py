@@ -4,7 +4,7 @@ from datetime import timedelta
 
 import pytest
 
-from arrears.messaging.durations import parse_duration
+from arrears.durations import parse_duration
 
 
 @pytest.mark.parametrize(("text", "expected"), [

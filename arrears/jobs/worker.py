@@ -15,6 +15,7 @@ import socket
 import traceback
 import uuid
 from datetime import timedelta
+from typing import Any
 
 from sqlalchemy import and_, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -56,7 +57,7 @@ class Worker:
             if self.kinds:
                 q = q.where(Job.kind.in_(self.kinds))
             q = q.order_by(Job.run_at, Job.id).limit(1)
-            if s.bind.dialect.name == "postgresql":
+            if s.get_bind().dialect.name == "postgresql":
                 q = q.with_for_update(skip_locked=True)
             job = await s.scalar(q)
             if job is None:
@@ -167,7 +168,7 @@ class Worker:
                 if until_idle and not self._running:
                     return
                 self._wake.clear()
-                waiters = [asyncio.create_task(self._wake.wait())]
+                waiters: list[asyncio.Task[Any]] = [asyncio.create_task(self._wake.wait())]
                 if self._running:
                     waiters.append(asyncio.create_task(
                         asyncio.wait(set(self._running), return_when=asyncio.FIRST_COMPLETED)))

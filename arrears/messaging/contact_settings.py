@@ -9,11 +9,11 @@ from datetime import timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from arrears.durations import parse_duration
 from arrears.errors import Forbidden, ValidationFailed
 from arrears.identity import service as identity
 from arrears.identity.caller import Caller
 from arrears.identity.models import Organisation
-from arrears.durations import parse_duration
 
 CONTACT_FIELDS = ("contact_hours", "holiday_country", "contact_cap", "contact_cap_window")
 

@@ -16,6 +16,7 @@ import json
 from typing import Any
 
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
+from starlette.types import Message
 from starlette.websockets import WebSocketState
 
 from arrears.db import isoz, transaction, utcnow
@@ -50,7 +51,7 @@ async def _refuse(ws: WebSocket, r: _Refused) -> None:
         await ws.close(code=r.close_code, reason=r.message[:120])
 
 
-def _decode(message: dict[str, Any]) -> Any:
+def _decode(message: Message) -> Any:
     if message["type"] == "websocket.disconnect":
         raise WebSocketDisconnect(message.get("code", 1000))
     text = message.get("text")

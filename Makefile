@@ -46,8 +46,14 @@ bench: setup  ## quick runs of the benchmarks (bounded); the full runs are in do
 	done; \
 	if [ -n "$$failed" ]; then echo "benchmarks that failed or timed out:$$failed"; exit 1; fi
 
-lint: setup
-	$(UV) run --frozen ruff check .
+# ruff, mypy on arrears/ and the import-linter contracts of the layers (pyproject.toml): all three
+# run, and the target fails if any of them does.
+lint: setup  ## ruff, mypy and the layers' contracts
+	@failed=""; \
+	echo "== ruff"; $(UV) run --frozen ruff check . || failed="$$failed ruff"; \
+	echo "== mypy"; $(UV) run --frozen mypy arrears || failed="$$failed mypy"; \
+	echo "== import-linter"; $(UV) run --frozen lint-imports || failed="$$failed import-linter"; \
+	if [ -n "$$failed" ]; then echo "lint failed:$$failed"; exit 1; fi
 
 clean:
 	rm -rf .venv .pytest_cache

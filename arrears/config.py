@@ -10,7 +10,7 @@ from ipaddress import IPv4Network, IPv6Network, ip_network
 from pathlib import Path
 from urllib.parse import quote
 
-from pydantic import Field, field_validator
+from pydantic import Field, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from arrears.durations import parse_duration
@@ -106,8 +106,8 @@ class MessagingSettings(_Section):
                      "messaging_reconcile_after", "messaging_lease", "messaging_simulation_latency",
                      "messaging_simulation_receipt_delay")
     @classmethod
-    def _valid_duration(cls, value: str, info) -> str:  # type: ignore[no-untyped-def]
-        _duration(value, info.field_name)
+    def _valid_duration(cls, value: str, info: ValidationInfo) -> str:
+        _duration(value, info.field_name or "duration")
         return value
 
     @field_validator("messaging_unknown_outcome")

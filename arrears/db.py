@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, overload
 
 from sqlalchemy import DateTime, MetaData, String, TypeDecorator, event, text
 from sqlalchemy.engine import Dialect
@@ -86,6 +86,18 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+@overload
+def isoz(value: datetime) -> str: ...
+
+
+@overload
+def isoz(value: None) -> None: ...
+
+
+@overload
+def isoz(value: datetime | None) -> str | None: ...
+
+
 def isoz(value: datetime | None) -> str | None:
     """ISO 8601 in UTC with a `Z`, as every face writes timestamps."""
     if value is None:
@@ -151,11 +163,11 @@ async def transaction(*, readonly: bool = False, engine: AsyncEngine | None = No
 def dialect_insert(session: AsyncSession, model: Any) -> Any:
     """`INSERT` for the session's database, with its `ON CONFLICT` clauses (PostgreSQL and SQLite
     spell them alike, but each dialect has its own construct)."""
+    from sqlalchemy.dialects import postgresql, sqlite
+
     if session.get_bind().dialect.name == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert
-    else:
-        from sqlalchemy.dialects.sqlite import insert
-    return insert(model)
+        return postgresql.insert(model)
+    return sqlite.insert(model)
 
 
 async def advisory_lock(session: AsyncSession, namespace: int, key: int | str) -> None:

@@ -95,18 +95,20 @@ class AppState:
     def rate_limit_storage(self, url: str | None) -> Any:
         """Redis when REDIS_URL is set, memory otherwise (one per URL, kept for the process)."""
         if url not in self.rate_limit_storages:
-            from limits.aio.storage import MemoryStorage
+            from limits.aio.storage import MemoryStorage, Storage
             from limits.storage import storage_from_string
 
             from arrears.ratelimit_fallback import FallbackStorage
 
             # redis-py is already a dependency; limits would otherwise want coredis. While Redis
             # is away the counters fall back to this process's memory (FallbackStorage).
-            self.rate_limit_storages[url] = (
-                FallbackStorage(storage_from_string("async+" + url, implementation="redispy",
-                                                    key_prefix="arrears-rl", socket_connect_timeout=1,
-                                                    socket_timeout=2))
-                if url else MemoryStorage())
+            if url:
+                redis = storage_from_string("async+" + url, implementation="redispy", key_prefix="arrears-rl",
+                                            socket_connect_timeout=1, socket_timeout=2)
+                assert isinstance(redis, Storage)  # an async+ URL gives the asyncio interface
+                self.rate_limit_storages[url] = FallbackStorage(redis)
+            else:
+                self.rate_limit_storages[url] = MemoryStorage()
         return self.rate_limit_storages[url]
 
     async def dispose_engines(self) -> None:

@@ -35,7 +35,7 @@ def _timeline_sources() -> list[Any]:
 def wire() -> None:
     from arrears import datadir, events
     from arrears.customers.timeline import register_timeline_source
-    from arrears.jobs import worker
+    from arrears.jobs import queue
     from arrears.partners import fanout
     from arrears.realtime import hub
 
@@ -47,7 +47,7 @@ def wire() -> None:
 
     events.install_session_hooks()
     fanout.install_session_hooks()
-    worker.install_session_hooks()
+    queue.install_session_hooks()
 
     events.subscribe(fanout.on_event)
     events.on_commit(hub.publish_event)

@@ -17,7 +17,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from itertools import repeat
 from operator import add
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import bindparam, delete, text
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -163,7 +163,7 @@ class SnapshotEncoder:
             fields += [cents[5], overdue, block.sheet_rows]
             rows = map(self._copy_rows[older], zip(*fields, strict=True))
             payload: Any = ("\n".join(rows) + "\n").encode() if count else b""
-            columns = COPY_COLUMNS_OLDER if older else COPY_COLUMNS
+            columns: tuple[str, ...] = COPY_COLUMNS_OLDER if older else COPY_COLUMNS
         else:
             zeros = repeat("0.00")
             amounts = [map(_MONEY, column) for column in cents]
@@ -177,13 +177,16 @@ class SnapshotEncoder:
         return Batch(payload, columns, count, [*block.errors, *refused], block, overdue)
 
 
-def _limited(values: list[str | None], limit: int) -> list[str | None]:
+_Text = TypeVar("_Text", str, str | None)  # a column of text, with or without NULLs
+
+
+def _limited(values: list[_Text], limit: int) -> list[_Text]:
     if max(map(len, filter(None, values)), default=0) <= limit:
         return values
     return [v[:limit] if v and len(v) > limit else v for v in values]
 
 
-def _copy_text(values: list[str | None]) -> list[str]:
+def _copy_text(values: Sequence[str | None]) -> list[str]:
     """Text values in PostgreSQL's COPY text format; None is NULL."""
     joined = "".join(filter(None, values))
     if "\\" in joined or "\t" in joined or "\n" in joined or "\r" in joined or "\x00" in joined:

@@ -9,8 +9,10 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
+from sqlalchemy import event as sa_event
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session
 
 from arrears.db import utcnow
 from arrears.jobs.models import Job
@@ -51,6 +53,17 @@ def unregister_wakeup(ev: Any) -> None:
 def wake_workers() -> None:
     for ev in list(_wakeups):
         ev.set()
+
+
+def _wake_after_commit(session: Session) -> None:
+    if session.info.pop("arrears_wake_workers", False):
+        wake_workers()
+
+
+def install_session_hooks() -> None:
+    """Wake this process's workers when a transaction that enqueued a job commits (wiring)."""
+    if not sa_event.contains(Session, "after_commit", _wake_after_commit):
+        sa_event.listen(Session, "after_commit", _wake_after_commit)
 
 
 # ------------------------------------------------------------------ leases renewed by the job itself

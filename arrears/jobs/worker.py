@@ -15,11 +15,10 @@ import socket
 import traceback
 import uuid
 from datetime import timedelta
+from typing import Any
 
 from sqlalchemy import and_, or_, select, update
-from sqlalchemy import event as sa_event
 from sqlalchemy.ext.asyncio import AsyncEngine
-from sqlalchemy.orm import Session
 
 from arrears import outages
 from arrears.db import get_engine, transaction, utcnow
@@ -28,17 +27,6 @@ from arrears.jobs.models import Job
 from arrears.jobs.registry import JobContext, Permanent, Retry, get_handler
 
 log = logging.getLogger("arrears.worker")
-
-
-def _wake_after_commit(session: Session) -> None:
-    if session.info.pop("arrears_wake_workers", False):
-        queue.wake_workers()
-
-
-def install_session_hooks() -> None:
-    """Wake this process's workers when a transaction that enqueued a job commits (wiring)."""
-    if not sa_event.contains(Session, "after_commit", _wake_after_commit):
-        sa_event.listen(Session, "after_commit", _wake_after_commit)
 
 
 class Worker:
@@ -69,7 +57,7 @@ class Worker:
             if self.kinds:
                 q = q.where(Job.kind.in_(self.kinds))
             q = q.order_by(Job.run_at, Job.id).limit(1)
-            if s.bind.dialect.name == "postgresql":
+            if s.get_bind().dialect.name == "postgresql":
                 q = q.with_for_update(skip_locked=True)
             job = await s.scalar(q)
             if job is None:
@@ -180,7 +168,7 @@ class Worker:
                 if until_idle and not self._running:
                     return
                 self._wake.clear()
-                waiters = [asyncio.create_task(self._wake.wait())]
+                waiters: list[asyncio.Task[Any]] = [asyncio.create_task(self._wake.wait())]
                 if self._running:
                     waiters.append(asyncio.create_task(
                         asyncio.wait(set(self._running), return_when=asyncio.FIRST_COMPLETED)))

@@ -15,6 +15,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 from typing import Any
+from uuid import UUID  # the class's own `uuid` column hides the module below it
 
 from sqlalchemy import JSON, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
@@ -50,9 +51,9 @@ class Message(Base):
     org_id: Mapped[int] = mapped_column(ForeignKey("organisations.id", ondelete="CASCADE"))
     channel: Mapped[str] = mapped_column(String(8))  # sms | email
     source: Mapped[str] = mapped_column(String(32), default="api")  # aama, pharmacy, api, cli …
-    batch_id: Mapped[uuid.UUID | None] = mapped_column(GUID, nullable=True)  # one send request
-    upload_id: Mapped[uuid.UUID | None] = mapped_column(GUID, nullable=True)  # debtor report
-    account_id: Mapped[uuid.UUID | None] = mapped_column(GUID, nullable=True)  # debtor snapshot (AAMA)
+    batch_id: Mapped[UUID | None] = mapped_column(GUID, nullable=True)  # one send request
+    upload_id: Mapped[UUID | None] = mapped_column(GUID, nullable=True)  # debtor report
+    account_id: Mapped[UUID | None] = mapped_column(GUID, nullable=True)  # debtor snapshot (AAMA)
     debtor_account_id: Mapped[int | None] = mapped_column(
         ForeignKey("debtor_accounts.id", ondelete="SET NULL"), nullable=True)
     customer_id: Mapped[int | None] = mapped_column(ForeignKey("customers.id", ondelete="SET NULL"),

@@ -39,9 +39,9 @@ from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import and_, bindparam, case, delete, func, or_, select, update
+from sqlalchemy import Table, and_, bindparam, case, delete, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
@@ -232,7 +232,7 @@ async def claim(lane: Lane, me: str, limit: int, settings: MessagingSettings, *,
                     Message.content, Message.subject, Message.html, Message.customer_id, Message.attempts)
              .where(*_due(now, me if mine else None), *conds)
              .order_by(Message.next_attempt_at, Message.id).limit(limit))
-        if s.bind.dialect.name == "postgresql":
+        if s.get_bind().dialect.name == "postgresql":
             q = q.with_for_update(skip_locked=True)
         rows = (await s.execute(q)).all()
         if not rows:
@@ -292,7 +292,7 @@ def opt_out_text(channel: str) -> str:
 
 # ---------------------------------------------------------------- recording answers
 
-_t = Message.__table__
+_t = cast(Table, Message.__table__)  # typed FromClause by SQLAlchemy; a model's is a Table
 _SENT = (update(_t).where(_t.c.id == bindparam("b_id"), _t.c.claimed_by == bindparam("b_me"),
                           _t.c.attempts == bindparam("b_attempt"))
          .values(status=case((_t.c.status == "sending", "sent"), else_=_t.c.status),
@@ -402,7 +402,7 @@ async def reconcile(settings: MessagingSettings, *, engine: AsyncEngine | None =
     async with transaction(engine=engine) as s:
         q = (select(Message).where(Message.status == "sending", Message.claim_until < now)
              .order_by(Message.claim_until).limit(limit))
-        if s.bind.dialect.name == "postgresql":
+        if s.get_bind().dialect.name == "postgresql":
             q = q.with_for_update(skip_locked=True)
         rows = (await s.scalars(q)).all()
         for m in rows:

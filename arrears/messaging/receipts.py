@@ -428,11 +428,11 @@ async def _sendgrid_event(session: AsyncSession, org: Organisation, item: Mappin
     if status is None or m is None:
         tally.ignored += 1
         return
-    reason = None
+    failure: str | None = None
     if status == "failed":
         why = item.get("reason") or item.get("response") or item.get("type") or event
-        reason = f"SendGrid {event}: {str(why)[:500]}"
-    changed = await apply_status(session, m, status, reason=reason, at=_epoch(item.get("timestamp")),
+        failure = f"SendGrid {event}: {str(why)[:500]}"
+    changed = await apply_status(session, m, status, reason=failure, at=_epoch(item.get("timestamp")),
                                  actor="provider:sendgrid")
     if changed:
         tally.applied += 1

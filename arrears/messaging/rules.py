@@ -151,9 +151,9 @@ async def recent_counts(session: AsyncSession, org_id: int, channel: str, since:
     if customers:
         rows = await session.execute(select(Message.customer_id, func.count()).where(
             live, Message.customer_id.in_(customers)).group_by(Message.customer_id))
-        by_customer = {r[0]: int(r[1]) for r in rows}
+        by_customer = {cid: int(n) for cid, n in rows if cid is not None}
     if recipients:
-        rows = await session.execute(select(Message.recipient, func.count()).where(
+        by_to = await session.execute(select(Message.recipient, func.count()).where(
             live, Message.customer_id.is_(None), Message.recipient.in_(recipients)).group_by(Message.recipient))
-        by_recipient = {r[0]: int(r[1]) for r in rows}
+        by_recipient = {to: int(n) for to, n in by_to}
     return by_customer, by_recipient

@@ -151,15 +151,17 @@ async def queue_messages(session: AsyncSession, org: Organisation, drafts: Seque
             await advisory_lock(session, locks.CONTACT_CAP, org.id)
             by_c, by_r = await rules.recent_counts(
                 session, org.id, channel, now - cap.window,
-                [drafts[i].customer_id for i in live if drafts[i].customer_id is not None],
+                [cid for i in live if (cid := drafts[i].customer_id) is not None],
                 [drafts[i].recipient or "" for i in live if drafts[i].customer_id is None])
+            # One tally: customer ids (int) and recipients (str) never collide.
+            counts: dict[int | str, int] = dict([*by_c.items(), *by_r.items()])
             for i in live:
                 d = drafts[i]
-                counts, key = (by_c, d.customer_id) if d.customer_id is not None else (by_r, d.recipient)
-                if counts.get(key, 0) >= cap.per_window:  # type: ignore[call-overload]
+                key = d.customer_id if d.customer_id is not None else d.recipient or ""
+                if counts.get(key, 0) >= cap.per_window:
                     problems[i] = (rules.CAP_REACHED, _cap_text(channel, cap.per_window, cap.window))
                 else:
-                    counts[key] = counts.get(key, 0) + 1  # type: ignore[index, call-overload]
+                    counts[key] = counts.get(key, 0) + 1
     rows: list[dict[str, Any]] = []
     for i, d in enumerate(drafts):
         problem = problems.get(i)

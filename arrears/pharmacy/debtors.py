@@ -160,7 +160,7 @@ async def export_rows(session: AsyncSession, caller: Caller, f: DebtorFilter) ->
 async def statistics(session: AsyncSession, caller: Caller, *, exclude_medical_aid: bool = True
                      ) -> dict[str, Any]:
     f = DebtorFilter(exclude_medical_aid=exclude_medical_aid)
-    columns = [func.count(A.id), func.coalesce(func.sum(A.total_balance), 0),
+    columns: list[ColumnElement[Any]] = [func.count(A.id), func.coalesce(func.sum(A.total_balance), 0),
                *[func.coalesce(func.sum(BUCKET_SQL[b]), 0) for b in BUCKETS]]
     row = (await session.execute(select(*columns).where(*conditions(caller.org_id, f)))).one()
     return {"total_accounts": int(row[0]), "total_outstanding": _money(row[1]),

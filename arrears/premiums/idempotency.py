@@ -17,8 +17,9 @@ import json
 import random
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import Any, cast
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import CursorResult, delete, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -111,13 +112,14 @@ async def store(session: AsyncSession, org_id: int, key: str, endpoint: str, req
     if random.random() < 0.01:  # now and then, forget this organisation's expired answers
         await session.execute(delete(IdempotencyRecord).where(IdempotencyRecord.org_id == org_id,
                                                               IdempotencyRecord.expires_at <= now))
-    done = await session.execute(
+    # An UPDATE's result is a CursorResult (it has the rowcount); execute() is typed for any statement.
+    done = cast("CursorResult[Any]", await session.execute(
         update(IdempotencyRecord)
         .where(IdempotencyRecord.org_id == org_id, IdempotencyRecord.key == key,
                IdempotencyRecord.request_hash == request_hash,
                IdempotencyRecord.response_status == RESERVED)
         .values(response_status=status, response_body=body.decode())
-        .execution_options(synchronize_session=False))
+        .execution_options(synchronize_session=False)))
     if done.rowcount:
         return
     session.add(IdempotencyRecord(org_id=org_id, key=key, endpoint=endpoint[:200],

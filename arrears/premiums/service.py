@@ -36,7 +36,7 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import and_, or_, select
+from sqlalchemy import ColumnElement, and_, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -505,11 +505,11 @@ class _Book:
                   .order_by(Policy.id).with_for_update(key_share=True))
             for pol in (await session.scalars(q0)).all():
                 self.add_policy(pol)
-        conds = []
+        conds: list[ColumnElement[bool]] = []
         if refs:
             conds.append(Collection.collection_reference.in_(refs))
         if numbers:
-            per_policy = Collection.status.in_(_OPEN_VALUES)
+            per_policy: ColumnElement[bool] = Collection.status.in_(_OPEN_VALUES)
             if dates:
                 per_policy = or_(per_policy, Collection.collection_date.in_(dates))
             conds.append(and_(Policy.policy_number.in_(numbers), per_policy))

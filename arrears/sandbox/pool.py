@@ -17,7 +17,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator, Iterator
 from multiprocessing.connection import Connection
 from typing import Any, TypeVar
 
@@ -213,11 +213,11 @@ class ParsePool:
         except (EOFError, OSError) as exc:
             raise _describe_death(child._reap(), self.limits) from exc
         if message[0] == "raise":
-            exc = message[1]
-            if isinstance(exc, MemoryError):
+            raised = message[1]
+            if isinstance(raised, MemoryError):
                 raise ParseFailed("memory", f"it needs more than the {self.limits.memory_mb} MiB a parse may "
                                             "use (ARREARS_PARSE_MEMORY_MB)") from None
-            raise exc
+            raise raised
         return message
 
     def call(self, function: Callable[..., T], *args: Any, **kwargs: Any) -> T:
@@ -229,7 +229,7 @@ class ParsePool:
             deadline = time.monotonic() + self.limits.wall_seconds
             kind, value = self._receive(child, deadline)
             healthy = kind == "result"
-            return value  # type: ignore[no-any-return]
+            return value
         except ParseFailed:
             raise
         except Exception:
@@ -238,7 +238,8 @@ class ParsePool:
         finally:
             self._release(child, healthy)
 
-    def stream(self, function: Callable[..., Iterator[T]], *args: Any, **kwargs: Any) -> Iterator[T]:
+    def stream(self, function: Callable[..., Iterator[T]], *args: Any,
+               **kwargs: Any) -> Generator[T, None, None]:
         """The items of function(*args, **kwargs) (an iterator) made in a child, as they come.
 
         The wall-clock limit covers the whole stream. Closing the iterator early stops the child

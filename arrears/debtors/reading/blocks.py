@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 from itertools import compress
 from operator import add, itemgetter, ne
+from typing import cast
 
 from arrears.debtors.reading.phones import read_phones, sms_reachable
 from arrears.debtors.reading.rows import Cell, NumberedRow
@@ -118,7 +119,7 @@ class AccountBlock:
         """The block less the accounts at the positions in `drop`."""
         keep = [index not in drop for index in range(len(self.accounts))]
 
-        def kept(values: list) -> list:  # type: ignore[type-arg]
+        def kept(values: list) -> list:
             return list(compress(values, keep))
 
         return AccountBlock(
@@ -144,13 +145,13 @@ def _float_cents(column: Sequence[float]) -> list[int] | None:
             return None
     if cents.size and not (-_CENTS_LIMIT < cents.min() and cents.max() < _CENTS_LIMIT):
         return None
-    return cents.astype(numpy.int64).tolist()  # type: ignore[no-any-return]
+    return cents.astype(numpy.int64).tolist()
 
 
 def _amount_cell(raw: Cell) -> int | None:
     """Whole cents of an amount cell, or None when the reference path must decide (not an amount)."""
-    if raw.__class__ is float and -FLOAT_LIMIT < raw < FLOAT_LIMIT:  # type: ignore[operator]
-        cents = round(raw * 100)  # type: ignore[operator]  # _float_cents's rule, for one cell
+    if raw.__class__ is float and -FLOAT_LIMIT < raw < FLOAT_LIMIT:
+        cents = round(raw * 100)  # _float_cents's rule, for one cell
         if cents / 100 == raw:
             return cents
     try:
@@ -200,7 +201,7 @@ class BlockValidator:
         raw_codes = columns[0]
         if set(map(type, raw_codes)) <= {str} and all(map(str.isalnum, raw_codes)) and all(
                 map(str.isascii, raw_codes)):
-            codes: Sequence[str] = raw_codes  # type: ignore[assignment]
+            codes: Sequence[str] = raw_codes
             keys = list(map(str.lower, codes))
             if not self._skip_keys.isdisjoint(keys):
                 slow.update(i for i, key in enumerate(keys) if key in self._skip_keys)
@@ -224,12 +225,14 @@ class BlockValidator:
             if plain is not None:
                 cents.append(plain)
                 continue
-            cells_read = list(map(_amount_cell, column))
-            if None in cells_read:  # (a placeholder 0 here: the row is decided there)
-                slow.update(i for i, c in enumerate(cells_read) if c is None)
-                cells_read = [0 if c is None else c for c in cells_read]
-            in_range = in_range and -_CENTS_LIMIT < min(cells_read) and max(cells_read) < _CENTS_LIMIT  # type: ignore[type-var]
-            cents.append(cells_read)  # type: ignore[arg-type]
+            read = list(map(_amount_cell, column))
+            if None in read:  # (a placeholder 0 here: the row is decided there)
+                slow.update(i for i, c in enumerate(read) if c is None)
+                cells_read = [0 if c is None else c for c in read]
+            else:
+                cells_read = cast("list[int]", read)  # no None in it: checked just above
+            in_range = in_range and -_CENTS_LIMIT < min(cells_read) and max(cells_read) < _CENTS_LIMIT
+            cents.append(cells_read)
         extras: list[dict[int, Decimal]] | None = None
         if self._extra_count:
             older = cents[6:]
@@ -297,4 +300,4 @@ class BlockValidator:
 def _texts(column: Sequence[Cell]) -> list[str]:
     if set(map(type, column)) <= {str}:
         return list(map(str.strip, column))  # type: ignore[arg-type]
-    return [c.strip() if c.__class__ is str else to_text(c) for c in column]  # type: ignore[union-attr]
+    return [c.strip() if c.__class__ is str else to_text(c) for c in column]

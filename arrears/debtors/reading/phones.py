@@ -63,7 +63,9 @@ _SA_VALID = _sa_valid_pattern()
 def _mobile_national() -> str:
     meta = phonenumbers.PhoneMetadata.metadata_for_region(DEFAULT_REGION)
     assert meta is not None and meta.mobile is not None
-    return meta.mobile.national_number_pattern
+    pattern = meta.mobile.national_number_pattern
+    assert pattern is not None  # ZA's metadata has a mobile pattern
+    return pattern
 
 
 _ZA_MOBILE = re.compile(_mobile_national())
@@ -142,7 +144,7 @@ def normalise_phone(value: object) -> PhoneResult:
 def read_phone(value: object) -> tuple[str, str | None, bool]:
     """(the cell as text, digits with country code or None, valid): normalise_phone plus the text
     it worked from, so that an import reads each telephone cell once."""
-    text = value.strip() if value.__class__ is str else to_text(value)  # type: ignore[attr-defined]
+    text = value.strip() if value.__class__ is str else to_text(value)
     if not text:
         return text, None, False
     compact = text

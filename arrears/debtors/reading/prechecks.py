@@ -8,6 +8,7 @@ message instead of a killed parser, and pick the streaming reader for sparse far
 
 from __future__ import annotations
 
+import os
 import re
 import zipfile
 from dataclasses import dataclass
@@ -55,7 +56,7 @@ def check_zip(path: str | Path, limits: ParseLimits | None = None) -> None:
                 "it looks built to exhaust the reader.", {"member": m.filename})
 
 
-def check_text_lines(path: str | Path, limits: ParseLimits | None = None) -> None:
+def check_text_lines(path: str | os.PathLike[str], limits: ParseLimits | None = None) -> None:
     """Refuse a text file with a line longer than the limit (the CSV reader holds a line's cells)."""
     limits = limits or get_parse_limits()
     longest = limits.max_line_kb << 10
@@ -124,9 +125,9 @@ def xlsx_sheet_parts(zf: zipfile.ZipFile) -> dict[str, str]:
         targets[rel.get("Id")] = _normalise(part)
     parts = {}
     for sheet in workbook.iter(f"{_MAIN_NS}sheet"):
-        part = targets.get(sheet.get(f"{_REL_NS}id"))
-        if part:
-            parts[sheet.get("name", "")] = part
+        sheet_part = targets.get(sheet.get(f"{_REL_NS}id"))
+        if sheet_part:
+            parts[sheet.get("name", "")] = sheet_part
     return parts
 
 

@@ -53,7 +53,7 @@ def upload_brief(report: DebtorReport) -> dict[str, Any]:
 
 
 def upload_detail(report: DebtorReport, user_uuid: str | None) -> dict[str, Any]:
-    out = {
+    out: dict[str, Any] = {
         "id": str(report.uuid), "user_id": user_uuid, "filename": report.filename,
         "original_filename": report.original_filename, "file_size": report.file_size,
         "mime_type": report.mime_type, "status": report.status,

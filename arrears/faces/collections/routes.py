@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 import uuid
 from datetime import date
+from decimal import Decimal
 from typing import Any
 
 from fastapi import APIRouter, Depends, Query, Request, Response
@@ -200,8 +201,9 @@ async def import_answer(request: Request, format: str | None = Query(None),
                                                 fmt=format, created_by=call.actor)
     refs = await reconciliation.collection_refs(call.session, [r.collection_id for r in result.records])
     data = {"file": files_svc.file_out(result.file), "replayed": result.replayed, "counts": result.counts(),
-            "records": [reconciliation.record_out(r, result.file, refs.get(r.collection_id))
-                        for r in result.records]}
+            "records": [reconciliation.record_out(
+                r, result.file, refs.get(r.collection_id) if r.collection_id is not None else None)
+                for r in result.records]}
     return JSONResponse({"data": data}, status_code=200 if result.replayed else 201)
 
 
@@ -234,4 +236,4 @@ async def settle_now(body: SettleIn, call: Call = access(True)) -> dict[str, Any
     authority.may_move_money(call.caller)
     moved = await settle(call.session, call.org_id, body.as_of or utcnow().date(), actor=call.actor)
     return {"data": {"settled": len(moved), "collections": [c.collection_reference for c in moved],
-                     "amount": money(sum((c.amount for c in moved), start=0) if moved else 0)}}
+                     "amount": money(sum((c.amount for c in moved), start=Decimal(0)))}}

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
+from starlette.types import Message
 from starlette.websockets import WebSocketState
 
 from arrears.config import get_settings
@@ -63,7 +64,7 @@ async def _refuse(ws: WebSocket, r: _Refused) -> None:
         await ws.close(code=r.close_code, reason=r.message[:120])
 
 
-def _decode(message: dict[str, Any]) -> Any:
+def _decode(message: Message) -> Any:
     if message["type"] == "websocket.disconnect":
         raise WebSocketDisconnect(message.get("code", 1000))
     text = message.get("text")

@@ -320,14 +320,15 @@ async def resolve_record(session: AsyncSession, org_id: int, record_uuid: Any, *
         if collection_reference:
             col, _ = await premiums.get_collection(session, org_id, collection_reference, for_update=True)
         elif rec.collection_id is not None:
-            col = await session.get(Collection, rec.collection_id)
-            assert col is not None
+            found = await session.get(Collection, rec.collection_id)
+            assert found is not None
+            col = found
         else:
             raise ValidationFailed("Name the collection_reference this line answers, or dismiss it",
                                    field_errors={"collection_reference": ["This field is required."]})
         ln = AnswerLine(line=rec.line, reference=rec.reference, status=rec.status, reason_code=rec.reason_code,
                         reason_text=rec.reason_text)
-        fields = {"failure_reason": ln.failure_reason} if ln.status == "failed" else {}
+        fields: dict[str, Any] = {"failure_reason": ln.failure_reason} if ln.status == "failed" else {}
         assert ln.status is not None
         await premiums.transition_collection(session, premiums.Actor.system(org_id, actor=actor), col,
                                              ln.status, **fields)

@@ -31,7 +31,7 @@ def _bucket() -> dict[str, Any]:
 
 def summarise(rows: list[tuple[str, Decimal, str | None]]) -> dict[str, Any]:
     """rows: (status, amount, failure_reason) of each collection."""
-    out = {"collected": _bucket(), "failed": _bucket(), "outstanding": _bucket(), "cancelled": _bucket(),
+    out: dict[str, Any] = {"collected": _bucket(), "failed": _bucket(), "outstanding": _bucket(), "cancelled": _bucket(),
            "total": _bucket()}
     reasons: dict[str, dict[str, Any]] = {}
     for status, amount, failure in rows:
@@ -54,7 +54,7 @@ def _jsonable(summary: dict[str, Any]) -> dict[str, Any]:
     def num(b: dict[str, Any]) -> dict[str, Any]:
         return {**b, "amount": float(b["amount"])}
 
-    out = {k: num(v) for k, v in summary.items() if k != "failed_by_reason"}
+    out: dict[str, Any] = {k: num(v) for k, v in summary.items() if k != "failed_by_reason"}
     out["failed_by_reason"] = [num(r) for r in summary["failed_by_reason"]]
     return out
 

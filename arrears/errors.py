@@ -50,32 +50,32 @@ class DomainError(Exception):
 
 
 class NotFound(DomainError):
-    code = ErrorCode.NOT_FOUND
+    code: str = ErrorCode.NOT_FOUND
     status = 404
 
 
 class Unauthorized(DomainError):
-    code = ErrorCode.UNAUTHORIZED
+    code: str = ErrorCode.UNAUTHORIZED
     status = 401
 
 
 class Forbidden(DomainError):
-    code = ErrorCode.FORBIDDEN
+    code: str = ErrorCode.FORBIDDEN
     status = 403
 
 
 class Conflict(DomainError):
-    code = ErrorCode.CONFLICT
+    code: str = ErrorCode.CONFLICT
     status = 409
 
 
 class ValidationFailed(DomainError):
-    code = ErrorCode.VALIDATION_ERROR
+    code: str = ErrorCode.VALIDATION_ERROR
     status = 400
 
 
 class RateLimited(DomainError):
-    code = ErrorCode.RATE_LIMIT_EXCEEDED
+    code: str = ErrorCode.RATE_LIMIT_EXCEEDED
     status = 429
 
     def __init__(self, message: str, *, retry_after: int, **kw: Any) -> None:

@@ -63,10 +63,10 @@ class AppState:
         with self._lock:
             held = self.objects.get(name)
             if held is None or (usable is not None and not usable(held.value)):
-                held = _Held(build(), close, lasting)  # type: ignore[arg-type]
+                held = _Held(build(), close, lasting)
                 self.objects.pop(name, None)
                 self.objects[name] = held
-            return held.value  # type: ignore[no-any-return]
+            return held.value
 
     async def close_objects(self, *, keep_lasting: bool = False) -> None:
         with self._lock:

@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute
 
 from arrears import events, paging
+from arrears import netguard as ssrf  # the webhooks' address checks (arrears.partners.ssrf)
 from arrears.db import utcnow
 from arrears.errors import Forbidden, NotFound, Unauthorized, ValidationFailed
 from arrears.identity import crypto
@@ -24,7 +25,7 @@ from arrears.identity.caller import Caller
 from arrears.identity.errors import IdentityErrorCode
 from arrears.identity.models import ApiKey
 from arrears.paging import PageRequest, PageRule
-from arrears.partners import fanout, ssrf
+from arrears.partners import fanout
 from arrears.partners.catalogue import CLIENT_STATUSES, DEFAULT_TIER, KEY_STATUSES, TIERS, USER_TIER, Tier
 from arrears.partners.models import ApiClient, ApiKeyMetadata, WebhookSubscription
 from arrears.partners.ratelimits import key_subject, limits_for, user_subject

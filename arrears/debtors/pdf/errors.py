@@ -55,7 +55,7 @@ class PdfReadError(DomainError):
     status = 400
 
     def __init__(self, code: str, message: str | None = None) -> None:
-        super().__init__(message or _MESSAGES[code], code=code)
+        super().__init__(message or _MESSAGES[DebtorErrorCode(code)], code=code)
 
     def __reduce__(self) -> tuple[type[PdfReadError], tuple[str, str]]:
         # Raised in the parser's child process and re-raised in the parent: pickled whole.

@@ -19,7 +19,7 @@ import asyncio
 import hashlib
 import json
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
+from collections.abc import Awaitable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
@@ -173,7 +173,17 @@ class _Http:
 
 
 USER_AGENT = "Arrears-Messaging/1.0"
-_CLOSE = on_this_loop(lambda h: h.client.aclose(), lambda h: h.loop)
+
+
+def _close_client(held: _Http) -> Awaitable[None]:
+    return held.client.aclose()
+
+
+def _loop_of(held: _Http) -> asyncio.AbstractEventLoop:
+    return held.loop
+
+
+_CLOSE = on_this_loop(_close_client, _loop_of)
 
 
 def _held() -> _Http:

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -47,5 +48,28 @@ def summary(fields: Mapping[str, list[str]]) -> str:
 def validation_failed(exc: Any, *, prefix: str = "", code: str = ErrorCode.VALIDATION_ERROR,
                       headers: dict[str, str] | None = None) -> ValidationFailed:
     """A RequestValidationError or a pydantic ValidationError as the domain's 400."""
-    fields = field_errors(exc.errors(), prefix=prefix)
+    errors = exc.errors()
+    broken = next((e for e in errors if e.get("type") == "json_invalid"), None)
+    if broken is not None:
+        # A body that is not JSON is one plain message, never a field keyed by a character offset.
+        return ValidationFailed(not_json_message(broken), code=code, headers=headers)
+    fields = field_errors(errors, prefix=prefix)
     return ValidationFailed(summary(fields), code=code, field_errors=fields, headers=headers)
+
+
+def not_json_message(err: Mapping[str, Any]) -> str:
+    """`Request body is not valid JSON: Expecting value (at character 1)`."""
+    reason = str((err.get("ctx") or {}).get("error") or "JSON decode error")
+    loc = [x for x in err.get("loc", ()) if isinstance(x, int)]
+    where = f" (at character {loc[0] + 1})" if loc else ""
+    return f"Request body is not valid JSON: {reason}{where}"
+
+
+def parse_json_body(raw: bytes) -> Any:
+    """A body read by hand (routes that take raw bytes), parsed with the same plain 400 as FastAPI's."""
+    try:
+        return json.loads(raw)
+    except json.JSONDecodeError as exc:
+        raise ValidationFailed(f"Request body is not valid JSON: {exc.msg} (at character {exc.pos + 1})") from None
+    except (ValueError, UnicodeDecodeError, RecursionError):
+        raise ValidationFailed("Request body is not valid JSON: it is not UTF-8 text or nests too deeply") from None

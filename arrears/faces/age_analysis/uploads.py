@@ -11,6 +11,7 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import StreamingResponse
 
+from arrears import validation
 from arrears.db import isoz, transaction
 from arrears.debtors import compare as compare_service
 from arrears.debtors import service, summary
@@ -226,11 +227,7 @@ async def get_summary(upload_id: str, caller: UserDep, session: SessionDep) -> A
 @router.put("/api/uploads/{upload_id}/selection")
 async def put_selection(upload_id: str, request: Request, caller: UserDep, session: SessionDep) -> Any:
     caller.require_write()
-    try:
-        body = await request.json()
-    except ValueError:
-        raise ValidationFailed("The body must be JSON: {\"account_ids\": [...], \"is_selected\": true}",
-                               details={"body": ["Invalid JSON."]}) from None
+    body = validation.parse_json_body(await request.body())
     problems: dict[str, list[str]] = {}
     ids = body.get("account_ids") if isinstance(body, dict) else None
     selected = body.get("is_selected") if isinstance(body, dict) else None

@@ -10,13 +10,13 @@ short read-only transaction and write in their own.
 from __future__ import annotations
 
 import asyncio
-import json
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import Response, StreamingResponse
 
+from arrears import validation
 from arrears.db import transaction, utcnow
 from arrears.debtors.storage import too_large_error
 from arrears.downloads import content_disposition
@@ -62,10 +62,7 @@ async def _body(request: Request) -> dict[str, Any]:
     raw = await request.body()
     if not raw.strip():
         return {}
-    try:
-        body = json.loads(raw)
-    except (ValueError, UnicodeDecodeError):
-        raise ValidationFailed("The request body must be JSON") from None
+    body = validation.parse_json_body(raw)
     if not isinstance(body, dict):
         raise ValidationFailed("The request body must be a JSON object")
     return body

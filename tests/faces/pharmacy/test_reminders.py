@@ -134,7 +134,7 @@ async def test_bad_requests_are_400(pharmacy, ids, with_sendgrid, body, words) -
     r = await pharmacy.post("/send-email", body)
     assert r.status_code == 400 and words in r.json()["detail"], r.text
     r = await pharmacy.client.post(pharmacy.url("/send-email"), headers=pharmacy.writer, content=b"{nope")
-    assert r.status_code == 400 and "must be JSON" in r.json()["detail"]
+    assert r.status_code == 400 and "Request body is not valid JSON" in r.json()["detail"]
 
 
 async def test_contact_rule_holds_are_reported(pharmacy, ids, with_smsportal, monkeypatch) -> None:

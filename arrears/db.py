@@ -143,7 +143,7 @@ def make_engine(url: str) -> AsyncEngine:
 def get_engine(settings: Settings | None = None) -> AsyncEngine:
     from arrears.state import state
 
-    return state.engine((settings or get_settings()).async_database_url)
+    return state.engine((settings or get_settings()).async_database_url, make_engine)
 
 
 def session_factory(*, readonly: bool = False, engine: AsyncEngine | None = None) -> AsyncSession:

@@ -85,11 +85,10 @@ class AppState:
 
     # -------------------------------------------------------------- the core's own
 
-    def engine(self, url: str) -> AsyncEngine:
-        from arrears.db import make_engine
-
+    def engine(self, url: str, build: Callable[[str], AsyncEngine]) -> AsyncEngine:
+        """The engine of `url`, made by `build` (arrears.db.make_engine) the first time."""
         if url not in self.engines:
-            self.engines[url] = make_engine(url)
+            self.engines[url] = build(url)
         return self.engines[url]
 
     def rate_limit_storage(self, url: str | None) -> Any:

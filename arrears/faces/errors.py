@@ -16,10 +16,11 @@ from fastapi.responses import JSONResponse
 from sqlalchemy.exc import DataError, DBAPIError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from arrears import validation
+from arrears import outages, validation
 from arrears.errors import DomainError, ErrorCode
 
 log = logging.getLogger("arrears.errors")
+outage_log = logging.getLogger("arrears.outages")
 
 
 @dataclass(frozen=True)
@@ -224,10 +225,29 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(Exception)
     async def _crash(request: Request, exc: Exception) -> JSONResponse:
-        from arrears.faces import unavailable  # an outage met outside a route: 503, not 500
-
-        if unavailable.is_outage(exc):
-            return unavailable.response(request, exc)
+        if is_outage(exc):  # an outage met outside a route: 503, not 500
+            return outage_response(request, exc)
         log.exception("unhandled error on %s %s", request.method, request.url.path)
         return render(request, Problem(500, ErrorCode.INTERNAL_ERROR,
                                        "Internal server error; the error was logged"))
+
+
+# ------------------------------------------------------------------ outages (arrears.faces.unavailable)
+
+
+def is_outage(exc: BaseException) -> bool:
+    return outages.db_unavailable(exc) or outages.redis_unavailable(exc)
+
+
+def outage_response(request: Request, exc: BaseException) -> JSONResponse:
+    """503 with Retry-After in the face's body: the database (or Redis, where it has no fallback)
+    cannot be reached. The client's retry gets the one answer once it is back."""
+    what = "database" if outages.db_unavailable(exc) else "redis"
+    outages.DB_UNAVAILABLE.labels("server" if what == "database" else "server-redis").inc()
+    outage_log.info("503 on %s %s: %s unavailable (%s)", request.method, request.url.path, what,
+                    type(exc).__name__)
+    problem = Problem(
+        503, ErrorCode.SERVICE_UNAVAILABLE,
+        f"The service is briefly unavailable ({what} unreachable); retry in "
+        f"{outages.DB_RETRY_AFTER} seconds", headers={"Retry-After": str(outages.DB_RETRY_AFTER)})
+    return render(request, problem)

@@ -1,36 +1,19 @@
 """A request that cannot reach the database (or Redis, where it has no fallback) is answered 503
 with Retry-After in its face's error body, never 500: the client's retry, with the same
-Idempotency-Key where it sent one, gets the one answer once the database is back."""
+Idempotency-Key where it sent one, gets the one answer once the database is back. The answer is
+rendered by arrears.faces.errors (`outage_response`); this module installs its handlers."""
 
 from __future__ import annotations
-
-import logging
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from sqlalchemy import exc as sa_exc
 
-from arrears import outages
-from arrears.errors import ErrorCode
-from arrears.faces import errors as face_errors
+from arrears.faces.errors import is_outage, outage_response
 
-log = logging.getLogger("arrears.outages")
+response = outage_response  # the name callers used
 
-
-def is_outage(exc: BaseException) -> bool:
-    return outages.db_unavailable(exc) or outages.redis_unavailable(exc)
-
-
-def response(request: Request, exc: BaseException) -> JSONResponse:
-    what = "database" if outages.db_unavailable(exc) else "redis"
-    outages.DB_UNAVAILABLE.labels("server" if what == "database" else "server-redis").inc()
-    log.info("503 on %s %s: %s unavailable (%s)", request.method, request.url.path, what,
-             type(exc).__name__)
-    problem = face_errors.Problem(
-        503, ErrorCode.SERVICE_UNAVAILABLE,
-        f"The service is briefly unavailable ({what} unreachable); retry in "
-        f"{outages.DB_RETRY_AFTER} seconds", headers={"Retry-After": str(outages.DB_RETRY_AFTER)})
-    return face_errors.render(request, problem)
+__all__ = ["install", "is_outage", "response"]
 
 
 def install(app: FastAPI) -> None:
@@ -39,7 +22,7 @@ def install(app: FastAPI) -> None:
 
     async def _handler(request: Request, exc: Exception) -> JSONResponse:
         if is_outage(exc):
-            return response(request, exc)
+            return outage_response(request, exc)
         raise exc  # a bug: the 500 handler logs and renders it
 
     for kind in (sa_exc.DBAPIError, sa_exc.TimeoutError, OSError, r_exc.ConnectionError,

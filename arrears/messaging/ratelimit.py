@@ -17,10 +17,11 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
+from arrears import outages
 from arrears.config import get_settings
 
 KEY_PREFIX = "arrears:msg-pace:"
@@ -141,8 +142,6 @@ def pacer() -> Pacer:
         return _memory
     loop = asyncio.get_running_loop()
     if _cached is None or _cached.loop is not loop or _cached.url != url:
-        from arrears.messaging.pace_fallback import FallbackPacer  # a per-process pace while Redis is away
-
         _cached = _Cached(loop, url, FallbackPacer(RedisPacer(url), lambda: _memory))
     return _cached.pacer
 
@@ -152,3 +151,45 @@ def reset() -> None:
     global _cached, _memory
     _cached = None
     _memory = MemoryPacer()
+
+
+# ------------------------------------------------------------------ through a Redis outage
+# The shared timeline while Redis answers, this process's own pace while it does not (so N workers
+# may send N x the rate for the outage), and the shared timeline again once Redis is back. Logged
+# once per outage (arrears.outages).
+
+FALLBACK_COMPONENT = "messaging-pacer"
+_T = TypeVar("_T")
+
+
+class FallbackPacer(Pacer):
+    def __init__(self, shared: RedisPacer, local: Callable[[], MemoryPacer]) -> None:
+        self.shared = shared
+        self.local = local  # the process's memory pacer (a getter: tests replace it)
+
+    async def _call(self, op: Callable[[Pacer], Awaitable[_T]]) -> _T:
+        if outages.redis_usable(FALLBACK_COMPONENT):
+            try:
+                result = await op(self.shared)
+            except Exception as exc:
+                if not outages.redis_unavailable(exc):
+                    raise
+                outages.fallback(FALLBACK_COMPONENT, exc)
+            else:
+                outages.recovered(FALLBACK_COMPONENT)
+                return result
+        else:
+            outages.fallback(FALLBACK_COMPONENT)
+        return await op(self.local())
+
+    async def reserve(self, account: str, count: int, rate: float) -> float:
+        return await self._call(lambda p: p.reserve(account, count, rate))
+
+    async def penalise(self, account: str, seconds: float) -> None:
+        await self._call(lambda p: p.penalise(account, seconds))
+
+    async def backlog(self, account: str) -> float:
+        return await self._call(lambda p: p.backlog(account))
+
+    async def aclose(self) -> None:
+        await self.shared.aclose()

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import csv
-import datetime as dt
 import os
 import zipfile
 import zlib
@@ -17,6 +16,7 @@ from xml.etree import ElementTree
 
 from python_calamine import CalamineSheet, CalamineWorkbook, PasswordError, SheetTypeEnum, SheetVisibleEnum
 
+from arrears.debtors.reading.cells import Cell, NumberedRow
 from arrears.debtors.reading.errors import CORRUPT_FILE, SHEET_TOO_LARGE, ReadError
 from arrears.debtors.reading.formats import FileFormat, detect_format
 from arrears.debtors.reading.prechecks import (
@@ -31,8 +31,6 @@ from arrears.debtors.reading.text import detect_encoding, rank_delimiters
 from arrears.sandbox.limits import get_parse_limits
 
 # What calamine hands back for a cell (a blank one is ""); csv only ever gives str.
-Cell = str | int | float | bool | dt.datetime | dt.date | dt.time | dt.timedelta
-NumberedRow = tuple[int, list[Cell]]
 
 _T = TypeVar("_T")
 _SNIFF_CHARS = 64 * 1024

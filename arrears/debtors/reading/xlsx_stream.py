@@ -15,8 +15,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from xml.etree import ElementTree
 
+from arrears.debtors.reading.cells import Cell, NumberedRow
 from arrears.debtors.reading.prechecks import column_number
-from arrears.debtors.reading.rows import Cell, NumberedRow
 
 _NS = "{http://schemas.openxmlformats.org/spreadsheetml/2006/main}"
 _ROW, _CELL, _V, _IS, _T, _SI, _R = (f"{_NS}{tag}" for tag in ("row", "c", "v", "is", "t", "si", "r"))

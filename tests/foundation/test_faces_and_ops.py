@@ -45,7 +45,8 @@ async def test_no_slash_redirects(client):
 async def test_validation_is_400_never_422(client):
     r = await client.post("/api/auth/token/", content=b"{not json", headers={"content-type": "application/json"})
     assert r.status_code == 400
-    assert "errors" in r.json()
+    # Issue 20 §4: one plain message, not a field error keyed by a character offset.
+    assert r.json()["error"].startswith("Request body is not valid JSON: ")
 
 
 async def test_unhandled_error_is_500_in_face_body(app, client, env):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 import secrets
 import uuid
+import zoneinfo
 from collections.abc import Iterable, Mapping
 from datetime import datetime, timedelta
 from typing import Any
@@ -90,10 +91,34 @@ async def default_org(session: AsyncSession) -> Organisation:
     return org
 
 
+def _org_value_errors(values: Mapping[str, str]) -> dict[str, list[str]]:
+    """The organisation's own values: a name, a real time zone, a two-letter region."""
+    errors: dict[str, list[str]] = {}
+    if "name" in values and not str(values["name"]).strip():
+        errors["name"] = ["The organisation needs a name."]
+    tz = values.get("timezone")
+    if tz:
+        try:
+            zoneinfo.ZoneInfo(tz)
+        except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+            errors["timezone"] = [f"{tz!r} is not a time zone; choose one from the list (e.g. Africa/Johannesburg)."]
+    region = values.get("default_region")
+    if region and (len(region) != 2 or not region.isalpha()):
+        errors["default_region"] = ["Use a two-letter country code such as ZA."]
+    return errors
+
+
 async def set_org_settings(session: AsyncSession, org: Organisation, values: Mapping[str, str],
                            actor: str = "system") -> None:
     before = masked_settings(org)
     settings = dict(org.settings or {})
+    values = dict(values)
+    if values.get("default_region"):
+        values["default_region"] = values["default_region"].upper()
+    errors = _org_value_errors(values)
+    if errors:
+        raise ValidationFailed("Invalid settings: " + "; ".join(f"{k}: {' '.join(v)}" for k, v in errors.items()),
+                               field_errors=errors)
     await check_outbound_settings(values, settings)  # gateway URL, SMTP host/port: public addresses only
     for key, value in values.items():
         key = key.strip()
@@ -541,3 +566,12 @@ def require_active(org: Organisation) -> Organisation:
     if org.status != "active":
         raise DomainError("This organisation is inactive", code=IdentityErrorCode.ORG_INACTIVE, status=403)
     return org
+
+
+async def user_uuids(session: AsyncSession, user_ids: Iterable[int]) -> dict[int, str]:
+    """The public UUIDs of these users (the faces that show a user by UUID)."""
+    ids = {i for i in user_ids if i is not None}
+    if not ids:
+        return {}
+    rows = await session.execute(select(User.id, User.uuid).where(User.id.in_(ids)))
+    return {uid: str(u) for uid, u in rows.all()}

@@ -22,6 +22,7 @@ from arrears.errors import ValidationFailed
 from arrears.faces import multipart
 from arrears.faces.age_analysis.json import AamaJSONResponse
 from arrears.faces.deps import SessionDep, UserDep, current_caller, user_caller
+from arrears.identity import service as identity
 from arrears.paging import Page
 
 router = APIRouter(tags=["AAMA: uploads and accounts"], default_response_class=AamaJSONResponse)
@@ -94,15 +95,7 @@ def _paged(name: str, page: Page[Any], items: list[Any]) -> dict[str, Any]:
 
 
 async def _user_uuids(session: SessionDep, reports: list[DebtorReport]) -> dict[int, str]:
-    from sqlalchemy import select
-
-    from arrears.identity.models import User
-
-    ids = {r.user_id for r in reports if r.user_id is not None}
-    if not ids:
-        return {}
-    rows = await session.execute(select(User.id, User.uuid).where(User.id.in_(ids)))
-    return {uid: str(u) for uid, u in rows.all()}
+    return await identity.user_uuids(session, (r.user_id for r in reports if r.user_id is not None))
 
 
 def _flag(value: str | None, name: str) -> bool | None:

@@ -89,20 +89,8 @@ async def save_org_settings(ctx: CtxDep) -> Response:
     ctx.require_admin()
     form = await ctx.form()
     state = FormState({k: text(form, k) for k in PLAIN_FIELDS})
-    values: dict[str, str] = {}
-    if not state.values["name"]:
-        state.add("name", "The organisation needs a name.")
-    tz = state.values["timezone"]
-    if tz:
-        try:
-            zoneinfo.ZoneInfo(tz)
-        except (zoneinfo.ZoneInfoNotFoundError, ValueError):
-            state.add("timezone", f"{tz!r} is not a time zone; choose one from the list (e.g. Africa/Johannesburg).")
-    region = state.values["default_region"].upper()
-    if region and (len(region) != 2 or not region.isalpha()):
-        state.add("default_region", "Use a two-letter country code such as ZA.")
-    for k in PLAIN_FIELDS:
-        values[k] = region if k == "default_region" else state.values[k]
+    # The values' rules (a name, a real time zone, a two-letter region) are identity's.
+    values: dict[str, str] = {k: state.values[k] for k in PLAIN_FIELDS}
     # Credentials: a blank field keeps the stored value; "remove" clears it.
     for key, _label, _secret in CREDENTIALS:
         new = form.get(f"cred_{key}")

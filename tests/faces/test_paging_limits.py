@@ -18,7 +18,9 @@ INT64 = 2**63 - 1
 def _face_body(face: str, body: Any) -> None:
     """The face's error body of a 400 (shared/DESIGN.md's table)."""
     if face == "aama":
-        assert set(body) == {"message", "code", "details"} and body["code"] == "VALIDATION_ERROR"
+        # Issue 20 §6: `details` a string; the fields' errors under `field_errors` beside it.
+        assert {"message", "code", "details"} <= set(body) <= {"message", "code", "details", "field_errors"}
+        assert isinstance(body["details"], str) and body["code"] == "VALIDATION_ERROR"
     elif face == "pharmacy":
         assert list(body) == ["detail"] and isinstance(body["detail"], str)
     elif face == "premium":

@@ -61,7 +61,7 @@ def test_one_head_on_the_premiums_branch():
     assert FK_REVISION in {r.revision for r in script.iterate_revisions(premium_heads[0], "base")}
 
 
-def test_policy_customer_fk_down_and_up(db_url):
+def test_policy_customer_fk_down_and_up(env, db_url):  # env: the test's own SECRET_KEY and rows (0015 decrypts on the way down)
     [fk] = _customer_fks(db_url)
     assert fk["referred_table"] == "customers" and fk["options"].get("ondelete") == "SET NULL"
     try:
@@ -73,7 +73,7 @@ def test_policy_customer_fk_down_and_up(db_url):
     assert len(_customer_fks(db_url)) == 1 and _applied(db_url, FK_REVISION)
 
 
-def test_premiums_branch_down_and_up(db_url):
+def test_premiums_branch_down_and_up(env, db_url):  # env: the test's own SECRET_KEY and rows (0015 decrypts on the way down)
     assert TABLES <= _tables(db_url)
     assert _applied(db_url, "0005_premiums") and _applied(db_url, FK_REVISION)
     try:

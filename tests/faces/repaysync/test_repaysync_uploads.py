@@ -360,7 +360,8 @@ async def test_file_is_read_before_the_transaction_and_errors_wait_for_auth(clie
     acme = await rs.tenant()
     r = await upload(client, CUSTOMERS, csv_bytes([["name"], ["Ann"]]), await acme.h())
     assert r.status_code == 201
-    assert seen == [False]
+    # Issue 19 §2: the caller is authenticated before a multipart body is read (it was read first).
+    assert seen == [True]
     # Without credentials it is a 401 first, whatever the body.
     for kwargs in ({}, {"files": {"file": ("a.csv", b"name\nAnn\n", "text/csv")}}):
         r = await client.post(CUSTOMERS, **kwargs)

@@ -39,7 +39,7 @@ def test_debit_orders_is_the_one_head_of_the_premiums_branch():
     assert script.get_revision("0015_encrypt_bank_details").down_revision == REVISION
 
 
-def test_down_and_up(db_url):
+def test_down_and_up(env, db_url):  # env: the test's own SECRET_KEY and rows (0015 decrypts on the way down)
     assert TABLES <= _tables(db_url)
     before = migrate._current_heads(db_url)
     assert "0015_encrypt_bank_details" in before  # the branch's head, after REVISION

@@ -31,29 +31,9 @@ router = APIRouter(tags=["RepaySync: customers"])
 RENAME = {"assigned_collection_officer_id": "assigned_collection_officer", "phone_e164": "phone"}
 
 
-class CustomerIn(BaseModel):
-    """POST and PUT: `name` is required; `customer_code` null or omitted is generated (on PUT it
-    keeps the current code). PUT changes only the fields it is sent, as Django REST framework does:
-    a client that sends the spec's `{"name", "phone"}` keeps the officer, e-mail and address."""
-
-    # `name` is required: the domain says so beside every other bad field (one 400 for all).
-    model_config = ConfigDict(extra="ignore", json_schema_extra={"required": ["name"]})
-
-    customer_code: AnyText = None
-    name: Annotated[Any, WithJsonSchema({"type": "string"})] = None
-    phone: AnyText = None
-    email: AnyEmail = None
-    assigned_collection_officer: AnyId = None
-    address_line_1: AnyText = None
-    address_line_2: AnyText = None
-    city: AnyText = None
-    state: AnyText = None
-    pincode: AnyText = None
-    date_of_birth: AnyDate = None
-
-
 class CustomerPatch(BaseModel):
-    """PATCH: only the fields given change."""
+    """PATCH: only the fields given change. Every field takes any JSON value: the domain checks
+    them all and names every bad one in one 400 (the schema still says what to send)."""
 
     model_config = ConfigDict(extra="ignore")
 
@@ -68,6 +48,17 @@ class CustomerPatch(BaseModel):
     state: AnyText = None
     pincode: AnyText = None
     date_of_birth: AnyDate = None
+
+
+class CustomerIn(CustomerPatch):
+    """POST and PUT: `name` is required (the domain says so beside every other bad field);
+    `customer_code` null or omitted is generated (on PUT it keeps the current code). PUT changes
+    only the fields it is sent, as Django REST framework does: a client that sends the spec's
+    `{"name", "phone"}` keeps the officer, e-mail and address."""
+
+    model_config = ConfigDict(extra="ignore", json_schema_extra={"required": ["name"]})
+
+    name: Annotated[Any, WithJsonSchema({"type": "string"})] = None
 
 
 class CustomerOut(BaseModel):

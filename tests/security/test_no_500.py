@@ -83,3 +83,32 @@ async def test_a_5000_character_file_name_is_not_a_500(client: httpx.AsyncClient
     if r.status_code >= 400:
         assert r.status_code == 400, r.text
     assert json.dumps(r.json())
+
+
+async def test_a_status_filter_past_any_http_status_is_400(client: httpx.AsyncClient, world: Any) -> None:
+    """Found by the fuzzer on PostgreSQL: an integer past int32 in a query filter was a 500."""
+    org = await world.org()
+    key = (await world.api_key(org.id, ["*"], kind="pct"))[1]
+    for value in ("211125245394977357824", "3000000000", "99"):
+        r = await client.get("/api/webhooks/logs", params={"status_code": value},
+                             headers={"Authorization": f"Bearer {key}"})
+        assert r.status_code == 400 and r.json()["error"]["code"] == "VALIDATION_ERROR", r.text
+
+
+async def test_a_value_the_database_cannot_hold_is_400_whatever_handler_was_installed_last(
+        app: Any, client: httpx.AsyncClient, world: Any) -> None:
+    """The outage handlers (503) are installed over the DBAPIError handler; an error that is not an
+    outage must still reach it: a value past the column's range is the client's 400, not a 500."""
+    from sqlalchemy import text
+
+    from arrears import db
+
+    async def out_of_range() -> dict[str, Any]:
+        async with db.transaction(readonly=True) as session:
+            await session.execute(text("SELECT count(*) FROM webhook_logs WHERE response_status = :v"),
+                                  {"v": 2**70})
+        return {}
+
+    app.add_api_route("/api/v1/collections/test-out-of-range", out_of_range, methods=["GET"])
+    r = await client.get("/api/v1/collections/test-out-of-range")
+    assert r.status_code == 400 and "out of range" in r.text, r.text

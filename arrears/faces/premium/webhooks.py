@@ -117,7 +117,7 @@ async def list_logs(_: None = Depends(_drain), call: PremiumCall = api_call(None
                     page: int = Query(1, description="Page number, from 1"),
                     limit: int = Query(webhook_log.DEFAULT_LIMIT,
                                        description=f"Items per page, at most {webhook_log.MAX_LIMIT}"),
-                    status_code: int | None = Query(None, description="Only this HTTP status")
+                    status_code: int | None = Query(None, ge=100, le=599, description="Only this HTTP status")
                     ) -> Response:
     found = await webhook_log.list_logs(call.session, call.org_id, page=page, limit=limit,
                                         status_code=status_code)

@@ -40,7 +40,7 @@ class Money:
         if value == 0:
             return self.zero
         whole, cents = f"{abs(value):.2f}".split(".")
-        groups = []
+        groups: list[str] = []
         while len(whole) > 3:
             groups.insert(0, whole[-3:])
             whole = whole[:-3]
@@ -85,12 +85,13 @@ class Plan:
         return dict(Counter(line.skip for page in self.pages for line in page if line.skip))
 
     def title_lines(self) -> list[str]:
-        """Page 1's text above its header, as a reader gives it (pieces joined by a space)."""
+        """Page 1's text above its header, as a reader gives it (words joined by one space)."""
         out = []
         for line in self.pages[0]:
             if line.skip != "title":
                 break
-            out.append(" ".join(p.text for p in sorted(line.pieces, key=lambda p: p.x) if p.text))
+            words = " ".join(p.text for p in sorted(line.pieces, key=lambda p: p.x)).split()
+            out.append(" ".join(words))
         return out
 
     def draw(self, path: Path) -> Path:

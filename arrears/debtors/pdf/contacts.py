@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 
 # One normaliser for every import format, so a number reads the same from Excel, CSV and PDF.
-from arrears.debtors.reading.phones import normalise_phone
+from arrears.debtors.reading.phones import normalise_phone, sms_reachable
 
 EMAIL = re.compile(r"[\w.+'-]+@[\w-]+(?:\.[\w-]+)+", re.ASCII)
 _PHONE_TEXT = r"\+?\(?\d[\d ()/.\-]{6,}\d"
@@ -47,6 +47,43 @@ def find_phone(text: str) -> str | None:
         if 9 <= _digits(m.group()) <= 12:  # 13 digits is an SA identity number, not a phone
             return m.group().strip()
     return None
+
+
+# Two numbers in one place: "061 555 0002 / 083 666 0003", "082 123 4567; 011 555 1234".
+_SEPARATORS = re.compile(r"\s*(?:/|;|,|&|\|)\s*|\s+or\s+|\s{2,}", re.IGNORECASE)
+
+
+def find_phones(text: str) -> list[str]:
+    """Every number on a contact line or in a phone cell, as printed, in the order printed (fax left out)."""
+    found: list[str] = []
+    spans: list[tuple[int, int]] = []
+    for m in _LABELLED.finditer(text):
+        spans.append(m.span())
+        if m["label"].lower() != "fax":
+            found += _parts(m["num"])
+    rest = text
+    for start, end in reversed(spans):
+        rest = rest[:start] + " " * (end - start) + rest[end:]
+    for m in _BARE.finditer(EMAIL.sub(" ", rest)):
+        found += _parts(m.group())
+    return found
+
+
+def _parts(number: str) -> list[str]:
+    parts = [p.strip() for p in _SEPARATORS.split(number.strip()) if p.strip()]
+    return [p for p in parts if 4 <= _digits(p) <= 15] if len(parts) > 1 else [number.strip()]
+
+
+def choose_phones(numbers: list[str]) -> tuple[str | None, str | None, str | None]:
+    """(phone as printed, its digits when valid, a second number) from a debtor's numbers: the first
+    mobile wins (reminders go out by SMS), else the first number; the second is another valid one."""
+    read = [(n, *normalise_phone(n)) for n in numbers]
+    mobile = next((r for r in read if r[2] and sms_reachable(r[1], True)), None)
+    first = mobile or next((r for r in read if r[2]), read[0] if read else None)
+    if first is None:
+        return None, None, None
+    second = next((r for r in read if r[2] and r[1] != first[1]), None)
+    return first[0], first[1] if first[2] else None, second[1] if second else None
 
 
 def looks_like_contact_line(text: str) -> bool:

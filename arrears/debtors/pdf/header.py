@@ -16,13 +16,16 @@ from arrears.debtors.pdf.model import BUCKETS
 from arrears.debtors.pdf.reader import Line, Word
 
 ACC, NAME, EMAIL, PHONE, BALANCE, OTHER = "acc", "name", "email", "phone", "balance", "other"
+ACC_NAME = "acc_name"  # one column holding the account and the name: "100234  DOE J MR"
 # Header words closer than this many line heights belong to the same label.
 LABEL_GAP = 0.7
 
-_ACC_WORDS = frozenset({"acc", "account", "acct", "a/c", "accno", "acc#", "account#", "code", "acc.no", "no", "#"})
+_ACC_WORDS = frozenset({"acc", "account", "acct", "a/c", "accno", "acc#", "account#", "code", "acc.no", "no", "#",
+                        "rekening", "rek"})
 _PERSON_WORDS = frozenset({"debtor", "customer", "patient", "client", "member", "account", "acc", "acct"})
 _ACC_SUFFIX = frozenset({"no", "number", "num", "nr", "#", "code", "id", "ref"})
-_NAME_WORDS = frozenset({"name", "debtor", "customer", "patient", "client", "surname", "description", "details"})
+_NAME_WORDS = frozenset({"name", "debtor", "customer", "patient", "client", "surname", "description", "details",
+                         "naam"})
 _EMAIL_WORDS = frozenset({"email", "e-mail", "mail", "emailaddress"})
 _PHONE_WORDS = frozenset({"phone", "tel", "telephone", "cell", "cellphone", "mobile", "contact", "cellno", "telno"})
 _BALANCE_WORDS = frozenset({"balance", "bal", "total", "outstanding", "due", "amount", "owing", "totals"})
@@ -30,6 +33,11 @@ _DAY_WORDS = frozenset({"days", "day", "dys", "d"})
 # What may follow a bucket's number: "Days", "+", "Days+", "& over".
 _BUCKET_SUFFIX = re.compile(r"(?:days?|dys|d)\+?|\+|over|plus|&|and|older")
 _CURRENT_WORDS = frozenset({"current", "curr", "cur"})
+_OVER_WORDS = frozenset({"and", "&", "over", "plus", "+"})
+_ACC_NAME = re.compile(r"(?:acc(?:ount)?|a/c)/(?:name|patient|debtor|customer)")
+# Day ranges and open ends are resolved once the whole header is known ("1 - 30" beside Current
+# means days past due): "range:LOW:HIGH" and "over:DAYS" until then.
+_RANGE_KIND, _OVER_KIND = "range:", "over:"
 
 _NUMBER = re.compile(r"(?:>|\+|over)?(\d{1,3})(?:\+)?(?:days?|d)?(?:\+)?")
 _RANGE = re.compile(r"(\d{1,3})[-\u2013](\d{1,3})(?:days?)?\+?")
@@ -89,14 +97,18 @@ def _match(t: _Tokens, i: int) -> tuple[str, int] | None:
         return "current", 1 + t.next_in(i, _DAY_WORDS)
     bucket, used = None, 0
     if m := _RANGE.fullmatch(w):
-        bucket, used = _bucket_for_range(int(m[1]), int(m[2])), 1
+        bucket, used = f"{_RANGE_KIND}{m[1]}:{m[2]}", 1
     elif w in (">", "over", "+") and t.adjacent(i) and (m := _NUMBER.fullmatch(t.norm[i + 1])):
         bucket, used = _bucket_for_days(int(m[1])), 2
+        if bucket is None:  # "> 90": more than 90 days
+            bucket = f"{_OVER_KIND}{int(m[1]) + 1}"
     elif m := _NUMBER.fullmatch(w):
         if t.next_in(i, frozenset({"-"})) and t.adjacent(i + 1) and t.norm[i + 2].isdigit():
-            bucket, used = _bucket_for_range(int(m[1]), int(t.norm[i + 2])), 3  # "31 - 60"
+            bucket, used = f"{_RANGE_KIND}{m[1]}:{t.norm[i + 2]}", 3  # "31 - 60"
         else:
             bucket, used = _bucket_for_days(int(m[1])), 1
+            if bucket is None and (w.endswith("+") or t.next_in(i, _OVER_WORDS)):
+                bucket = f"{_OVER_KIND}{m[1]}"  # "91 and over", "91+"
     if used:
         if bucket is None:
             return None
@@ -114,6 +126,9 @@ def _match(t: _Tokens, i: int) -> tuple[str, int] | None:
         return ACC, 2
     if w == "account" and t.next_in(i, frozenset({"holder"})):
         return NAME, 2
+    if _ACC_NAME.fullmatch(w) or (w in _ACC_WORDS and t.next_in(i, frozenset({"/", "&", "and"}))
+                                  and t.next_in(i + 1, frozenset({"name", "patient", "debtor", "customer"}))):
+        return ACC_NAME, 1 if "/" in w else 3  # "Account / Name": both in one column
     if w in _ACC_WORDS:
         return ACC, 1
     if w in _NAME_WORDS:
@@ -151,6 +166,8 @@ def parse_header(line: Line) -> list[Column] | None:
             keywords += 1  # "Current", "30 Days", "Balance": words, not just numbers
         cols.append(Column(kind, " ".join(w.text for w in span), span[0].x0, span[-1].x1))
         i += used
+    _resolve_days(cols)
+    _merge_alternatives(cols)
     buckets = {c.kind for c in cols if c.kind in BUCKETS}
     amounts = sum(c.numeric for c in cols)
     if len(buckets) < 2 or amounts < 3 or keywords < 2:
@@ -159,9 +176,45 @@ def parse_header(line: Line) -> list[Column] | None:
     return cols
 
 
+def _resolve_days(cols: list[Column]) -> None:
+    """Day ranges to buckets. Beside a Current column, a range starting at day 1 says the ranges count
+    days past due (1-30 -> d30, 31-60 -> d60, 91 and over -> d120); otherwise days since invoice
+    (0-30 -> current, 31-60 -> d30)."""
+    ranges = [c for c in cols if c.kind.startswith((_RANGE_KIND, _OVER_KIND))]
+    if not ranges:
+        return
+    past_due = any(c.kind == "current" for c in cols) and any(
+        c.kind.startswith(_RANGE_KIND) and int(c.kind.split(":")[1]) == 1 for c in ranges)
+    for c in ranges:
+        parts = [int(n) for n in c.kind.split(":")[1:]]
+        bucket: str | None
+        if c.kind.startswith(_RANGE_KIND):
+            low, high = parts
+            if past_due:
+                bucket = _bucket_for_days(min(180, -(-high // 30) * 30)) if high >= low else None
+            else:
+                bucket = _bucket_for_range(low, high)
+        else:
+            days = parts[0]
+            bucket = _bucket_for_days(min(180, ((days - 1) // 30 + past_due) * 30)) if days > 0 else None
+        c.kind = bucket or OTHER
+
+
+def _merge_alternatives(cols: list[Column]) -> None:
+    """'Naam / Name': one column named twice is one column, not a name and a stray 'other'."""
+    i = 0
+    while i + 2 < len(cols):
+        a, sep, b = cols[i: i + 3]
+        if a.kind == b.kind and a.kind not in BUCKETS and sep.kind == OTHER and sep.label in ("/", "|", "-"):
+            a.label, a.x1 = f"{a.label} {sep.label} {b.label}", b.x1
+            del cols[i + 1: i + 3]
+        else:
+            i += 1
+
+
 def _demote_duplicates(cols: list[Column]) -> None:
     """One account, name, email, phone and balance column each; the best-named wins, the rest are 'other'."""
-    for kind in (ACC, NAME, EMAIL, PHONE, BALANCE):
+    for kind in (ACC, ACC_NAME, NAME, EMAIL, PHONE, BALANCE):
         same = [c for c in cols if c.kind == kind]
         if len(same) < 2:
             continue

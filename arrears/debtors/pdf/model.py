@@ -32,6 +32,7 @@ class PdfDebtor:
     email: str | None = None
     phone: str | None = None  # as printed
     phone_normalised: str | None = None  # 27821234567, or None when not a valid number
+    phone2: str | None = None  # a second number printed for the debtor: 27... digits when valid, else as printed
     is_medical_aid_control: bool = False
     page: int = 0  # 1-based page the row is printed on, for messages
 
@@ -57,3 +58,9 @@ class PdfExtraction:
     issues: list[PdfRowIssue]
     pages: int
     buckets: tuple[str, ...] = field(default=())  # the ageing buckets the report prints, in order
+    # Lines that are not accounts, per reason: title, heading, total, repeated_header, footer, summary.
+    skipped: dict[str, int] = field(default_factory=dict)
+    # The report's own total: its grand total, else the sum of its page totals; None when it prints neither.
+    printed_total: Decimal | None = None
+    warnings: list[str] = field(default_factory=list)  # the total check, in words
+    title_lines: list[str] = field(default_factory=list)  # text above the first header (the report's date)

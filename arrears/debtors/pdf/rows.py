@@ -9,11 +9,12 @@ space apart), each going to the label it overlaps or the nearest one.
 from __future__ import annotations
 
 from bisect import bisect_right
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 
 from arrears.debtors.pdf.amounts import is_nil, joins, parse_amount
-from arrears.debtors.pdf.header import ACC, BALANCE, EMAIL, NAME, OTHER, PHONE, Column
+from arrears.debtors.pdf.header import ACC, ACC_NAME, BALANCE, EMAIL, NAME, OTHER, PHONE, Column
 from arrears.debtors.pdf.model import BUCKETS
 from arrears.debtors.pdf.reader import Line, Word
 
@@ -21,6 +22,8 @@ from arrears.debtors.pdf.reader import Line, Word
 PHRASE_GAP = 0.7
 _AMOUNT_START = frozenset("0123456789-(Rr\u2212\u2013\u2014nN")
 _JOIN_END = frozenset("0123456789Rr")
+# Right edges this close (points) are one place: a right-aligned column's figures.
+_SAME_EDGE = 1.5
 
 
 @dataclass(slots=True)
@@ -30,6 +33,7 @@ class Cells:
     real_amounts: int = 0  # amounts with digits (not "-" or "nil")
     nil_amounts: int = 0
     unreadable: list[str] = field(default_factory=list)  # text with digits under an amount column
+    name_x0: float | None = None  # where the name starts: a wrapped name's next line starts there too
 
     def get(self, kind: str) -> str:
         return " ".join(self.text.get(kind, ()))
@@ -42,7 +46,7 @@ class Cells:
 class TableLayout:
     """The columns of one header, and the rule that puts a line's words under them."""
 
-    def __init__(self, columns: list[Column]) -> None:
+    def __init__(self, columns: list[Column], sample: Sequence[Line] = ()) -> None:
         self.columns = sorted(columns, key=lambda c: c.x0)
         self.buckets = tuple(c.kind for c in self.columns if c.kind in BUCKETS)
         self.has = {c.kind for c in self.columns}
@@ -59,6 +63,41 @@ class TableLayout:
         for c in self.columns:
             reach = max(reach, c.x1)
             self._reach.append(reach)
+        self._anchors = self._right_edges(sample)
+
+    def _right_edges(self, sample: Sequence[Line]) -> list[tuple[float, Column]]:
+        """Where each amount column's figures end, when the lines under the header show it plainly.
+
+        Amounts are right-aligned, so a column's figures all end at one x. When the figures end at
+        exactly as many places as there are amount columns, in the same order as the labels and each
+        before the middle of the next label, the n-th place is the n-th column: labels that are left-
+        aligned or centred over figures that run into the next label are then read as printed."""
+        numeric = [c for c in self.columns if c.numeric]
+        edges: list[float] = []
+        for line in sample:
+            for w in _merge_amount_pieces(line.words, PHRASE_GAP * line.height):
+                if w.x1 > self.numeric_left and w.text[0] in _AMOUNT_START and parse_amount(w.text) is not None:
+                    edges.append(w.x1)
+        edges.sort()
+        places: list[list[float]] = []
+        for x in edges:
+            if places and x - places[-1][-1] <= _SAME_EDGE:
+                places[-1].append(x)
+            else:
+                places.append([x])
+        if len(places) != len(numeric):
+            return []
+        anchors = [(sum(p) / len(p), c) for p, c in zip(places, numeric, strict=True)]
+        for n, (x, col) in enumerate(anchors):
+            nxt = numeric[n + 1] if n + 1 < len(numeric) else None
+            if x < col.x0 or (nxt is not None and x > (nxt.x0 + nxt.x1) / 2):
+                return []
+        return anchors
+
+    def text_right(self, x: float) -> float:
+        """Where the column after the one that holds x begins: text that stays left of it is in that column."""
+        j = bisect_right(self._x0s, x + 1.0)
+        return self._x0s[j] if j < len(self._x0s) else self.numeric_left
 
     def _overlapping(self, x0: float, x1: float) -> Column | None:
         best, best_overlap = None, 0.0
@@ -73,6 +112,9 @@ class TableLayout:
         return best
 
     def _amount_column(self, w: Word) -> Column | None:
+        for x, anchor in self._anchors:
+            if abs(w.x1 - x) <= _SAME_EDGE:
+                return anchor
         col = self._overlapping(w.x0, w.x1)
         if col is None:
             # Right-aligned: the last label that starts before the amount ends.
@@ -122,22 +164,28 @@ class TableLayout:
             if not owners and col.numeric and (phrase[0].x0 > self.numeric_right
                                                or phrase[-1].x1 < self.numeric_left):
                 col = self._outside
-            self._put(col, " ".join(w.text for w in phrase), cells)
+            self._put(col, phrase, cells)
             return
         # A phrase across two labels (columns one space apart): word by word, a word over no label
         # continuing the column of the word before it.
         prev: Column | None = None
         for w in phrase:
             prev = self._overlapping(w.x0, w.x1) or prev or self._nearest(w.x0, w.x1)
-            self._put(prev, w.text, cells)
+            self._put(prev, [w], cells)
 
     @staticmethod
-    def _put(col: Column, text: str, cells: Cells) -> None:
+    def _put(col: Column, words: list[Word], cells: Cells) -> None:
+        text = " ".join(w.text for w in words)
         if col.numeric:
             if any(ch.isdigit() for ch in text):
                 cells.unreadable.append(text)
             return
-        if col.kind in (ACC, NAME, EMAIL, PHONE):
+        if cells.name_x0 is None:
+            if col.kind == NAME:
+                cells.name_x0 = words[0].x0
+            elif col.kind == ACC_NAME and len(words) > 1:
+                cells.name_x0 = words[1].x0
+        if col.kind in (ACC, ACC_NAME, NAME, EMAIL, PHONE):
             cells.text.setdefault(col.kind, []).append(text)
         elif col.kind == OTHER:
             cells.text.setdefault(OTHER, []).append(text)
@@ -159,4 +207,4 @@ def _merge_amount_pieces(words: list[Word], gap: float) -> list[Word]:
     return out
 
 
-__all__ = ["ACC", "BALANCE", "EMAIL", "NAME", "PHONE", "Cells", "TableLayout"]
+__all__ = ["ACC", "ACC_NAME", "BALANCE", "EMAIL", "NAME", "PHONE", "Cells", "TableLayout"]

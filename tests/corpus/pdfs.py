@@ -705,6 +705,39 @@ def _coarse_ageing_bare_groups() -> Layout:
                    plan, "debtors_by_aid.pdf", [r.exp for r in every], printed_total=_sum(every))
 
 
+# 14. Monospaced dispensing report: the account and the name under one "ACCOUNT" label, the phone
+#     in its own column, numbers that lost their leading zero or carry the country code.
+
+def _courier_shared_column_phone() -> Layout:
+    plan = Plan(font="Courier", size=7.5, leading=10)
+    cols = [Col("accname", "ACCOUNT", 30), Col("phone", "TELEPHONE", 250), Col("current", "CURRENT", 440),
+            Col("d30", "30 DAYS", 500), Col("d60", "60 DAYS", 560), Col("d90", "90+ DAYS", 620),
+            Col("balance", "BALANCE", 700)]
+    t = Table(plan, cols, Money(thousands="", negative="trail"))
+    rows = [
+        Row(E("100234", "DOE J MR", "310.00", "27821234567", current="310.00"),
+            printed={"phone": "821234567"}),
+        Row(E("100240", "VAN DER WESTHUIZEN A MRS", "42.50", "27731234567", d30="42.50"),
+            printed={"phone": "27 73 123 4567"}),
+        Row(E("100251", "SEBOLA K", "-5.00", None, current="-5.00")),
+        Row(E("100266", "ABRAHAMS Y", "1900.00", "27825550000", None, "27114441111", d60="400.00", d90="1500.00"),
+            printed={"phone": "011 444 1111 / 082 555 0000"}),
+    ]
+    plan.page()
+    plan.line(Piece(30, "WELLNESS PHARMACY CC"), skip="title")
+    plan.line(Piece(30, "DEBTORS AGE ANALYSIS AS AT 30/11/2026"), Piece(700, "PAGE 1 OF 1", True), skip="title")
+    t.header(None)
+    for r in rows:
+        t.row(r)
+    t.total("TOTAL", 30, rows, gap=2)
+    plan.line(Piece(30, "USER: CLERK1  PRINTED 01/12/2026 08:00"), skip="footer", gap=8)
+    return _layout("courier_account_and_name_under_one_label",
+                   "A monospaced dispensing-system report printing '100234  DOE J MR' under a single ACCOUNT "
+                   "label beside a TELEPHONE column (numbers without their leading zero, with 27, two in one "
+                   "cell: the mobile wins)",
+                   plan, "debtors_wellness.pdf", [r.exp for r in rows], printed_total=_sum(rows))
+
+
 LAYOUTS: list[Layout] = [
     _dispensing_medical_aid(),
     _acc_name_one_column(),
@@ -719,6 +752,7 @@ LAYOUTS: list[Layout] = [
     _total_mismatch(),
     _practice_contact_column(),
     _coarse_ageing_bare_groups(),
+    _courier_shared_column_phone(),
 ]
 
 __all__ = ["LAYOUTS", "PLANS"]

@@ -63,7 +63,8 @@ def extract_debtors(data: bytes | bytearray | memoryview | str | os.PathLike[str
     not accounts are counted in `skipped`; the report's printed total is checked in `warnings`.
     """
     blob = Path(data).read_bytes() if isinstance(data, str | os.PathLike) else bytes(data)
-    table = _TableReader()
+    is_medical_aid = MedicalAidMatcher(extra_medical_aid_names)
+    table = _TableReader(is_medical_aid)
     with PdfWords(blob) as pdf:
         pages = pdf.pages
         for page_no, words in enumerate(pdf, start=1):
@@ -73,11 +74,12 @@ def extract_debtors(data: bytes | bytearray | memoryview | str | os.PathLike[str
         raise PdfReadError(NO_TEXT)
     if table.layout is None:
         raise PdfReadError(NO_DEBTOR_TABLE)
-    return table.result(pages, MedicalAidMatcher(extra_medical_aid_names))
+    return table.result(pages)
 
 
 class _TableReader:
-    def __init__(self) -> None:
+    def __init__(self, is_medical_aid: MedicalAidMatcher) -> None:
+        self.is_medical_aid = is_medical_aid
         self.layout: TableLayout | None = None
         self.saw_text = False
         self.debtors: list[PdfDebtor] = []
@@ -90,9 +92,11 @@ class _TableReader:
         self.title_lines: list[str] = []
         self.headers = 0
         self.in_summary = False
+        self.after_total = False  # the last table line was a total: a summary may follow
         self.grand: Decimal | None = None  # the last grand-total line, unless an account follows it
         self.page_totals: list[Decimal] = []
         self._layouts: dict[tuple[tuple[str, float, float], ...], TableLayout] = {}
+        self._key_now: tuple[tuple[str, float, float], ...] = ()
 
     def _skip(self, reason: str, count: int = 1) -> None:
         if count:
@@ -117,8 +121,11 @@ class _TableReader:
                 last = self._row(page_no, cells)
                 last_bottom, name_x0 = line.bottom, cells.name_x0
                 continue
-            columns = None if self.in_summary else parse_header(line)
+            columns = parse_header(line)
+            if columns is not None and self.in_summary and self._key(columns) != self._key_now:
+                columns = None  # a summary table's own header; the list's header again ends the summary
             if columns is not None:
+                self.in_summary = False
                 in_table = True
                 self._skip("heading", pending)
                 pending = 0
@@ -139,7 +146,7 @@ class _TableReader:
                 self._skip("summary")
             elif _FOOTER.search(text):
                 self._skip("footer")
-            elif _SUMMARY.search(text):
+            elif self.after_total and _SUMMARY.search(text):
                 self.in_summary = True
                 self._skip("summary")
             elif last is not None and last_bottom - line.top < _CONTACT_REACH * line.height and (
@@ -150,8 +157,12 @@ class _TableReader:
                 pending += 1
         self._skip("footer", pending)  # below the page's last row: page numbers, notes, disclaimers
 
+    @staticmethod
+    def _key(columns: list[Column]) -> tuple[tuple[str, float, float], ...]:
+        return tuple((c.kind, round(c.x0, 1), round(c.x1, 1)) for c in columns)
+
     def _layout(self, columns: list[Column], sample: list[Line]) -> TableLayout:
-        key = tuple((c.kind, round(c.x0, 1), round(c.x1, 1)) for c in columns)
+        key = self._key_now = self._key(columns)
         layout = self._layouts.get(key)
         if layout is None:  # the same header on every page: learn its columns once
             layout = self._layouts[key] = TableLayout(columns, sample)
@@ -163,8 +174,8 @@ class _TableReader:
         layout = self.layout
         if name_x0 is None or layout is None or abs(line.words[0].x0 - name_x0) > _NAME_ALIGN:
             return False
-        if ":" in line.text or line.words[-1].x1 >= layout.text_right(name_x0):
-            return False
+        if ":" in line.text or line.words[-1].x1 >= layout.text_right(name_x0) or self.is_medical_aid(line.text):
+            return False  # a label, text in the next column, or a scheme's heading indented like a name
         debtor.name = f"{debtor.name} {line.text}"
         return True
 
@@ -174,6 +185,8 @@ class _TableReader:
         acc, name = cells.get(ACC), cells.get(NAME)
         if ACC_NAME in cells.text:  # "100234  DOE J MR" under one label
             acc, _, name = cells.get(ACC_NAME).partition(" ")
+        elif not name and NAME not in layout.has and " " in acc:  # ... under an "Account" label alone
+            acc, _, name = acc.partition(" ")
         label = f"{acc} {name} {cells.get(OTHER)}"
         if (_TOTAL.search(label) and (not acc or _TOTAL.search(acc))) or (not acc and not name):
             self._total(label, cells)
@@ -197,6 +210,7 @@ class _TableReader:
             debtor.email = contacts.find_email(other)
         self.rows.append(debtor)
         self.grand = None  # a total with accounts after it closed a group, not the report
+        self.after_total = False
 
         label = f"Account {acc or '(none)'} ({name}) on page {page_no}"
         if not acc:
@@ -219,6 +233,7 @@ class _TableReader:
 
     def _total(self, label: str, cells: Cells) -> None:
         self._skip("total")
+        self.after_total = True
         layout = self.layout
         assert layout is not None
         amounts = cells.amounts
@@ -256,11 +271,11 @@ class _TableReader:
         return printed, [f"The debtors add up to {total:,.2f} but the report's total is {printed:,.2f} "
                          f"(difference {printed - total:,.2f})."]
 
-    def result(self, pages: int, is_medical_aid: MedicalAidMatcher) -> PdfExtraction:
+    def result(self, pages: int) -> PdfExtraction:
         for debtor in self.rows:
             debtor.phone, debtor.phone_normalised, debtor.phone2 = contacts.choose_phones(
                 self.phones.get(id(debtor), []))
-            debtor.is_medical_aid_control = is_medical_aid(debtor.name)
+            debtor.is_medical_aid_control = self.is_medical_aid(debtor.name)
         printed, warnings = self._check_total()
         return PdfExtraction(debtors=self.debtors, issues=self.issues, pages=pages, buckets=self.buckets,
                              skipped=self.skipped, printed_total=printed, warnings=warnings,

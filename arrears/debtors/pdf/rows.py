@@ -180,11 +180,13 @@ class TableLayout:
             if any(ch.isdigit() for ch in text):
                 cells.unreadable.append(text)
             return
-        if cells.name_x0 is None:
+        if col.kind == NAME and cells.text.get(NAME) is None:
+            cells.name_x0 = words[0].x0
+        elif cells.name_x0 is None:
             if col.kind == NAME:
                 cells.name_x0 = words[0].x0
-            elif col.kind == ACC_NAME and len(words) > 1:
-                cells.name_x0 = words[1].x0
+            elif col.kind in (ACC, ACC_NAME) and len(words) > 1:
+                cells.name_x0 = words[1].x0  # "100234  DOE J MR" under one label (a NAME column overrides)
         if col.kind in (ACC, ACC_NAME, NAME, EMAIL, PHONE):
             cells.text.setdefault(col.kind, []).append(text)
         elif col.kind == OTHER:

@@ -4,6 +4,9 @@
     result = extract_debtors(pdf_bytes, extra_medical_aid_names=["Acme Health"])
     result.debtors  # PdfDebtor rows that add up
     result.issues   # PdfRowIssue rows read but not vouched for, each with its .debtor
+    result.skipped  # lines that are not accounts, per reason ("title", "heading", "total", ...)
+    result.printed_total, result.warnings  # the report's own total, and whether the debtors match it
+    result.title_lines  # page 1's text above the header: where the report's date is printed
 """
 
 from arrears.debtors.pdf.errors import (

@@ -65,7 +65,8 @@ def find_phones(text: str) -> list[str]:
     for start, end in reversed(spans):
         rest = rest[:start] + " " * (end - start) + rest[end:]
     for m in _BARE.finditer(EMAIL.sub(" ", rest)):
-        found += _parts(m.group())
+        if 9 <= _digits(m.group()) <= 12 or len(_parts(m.group())) > 1:  # 13 digits: an SA identity number
+            found += _parts(m.group())
     return found
 
 

@@ -18,7 +18,18 @@ from pathlib import Path
 
 from arrears.debtors.pdf import contacts
 from arrears.debtors.pdf.errors import NO_DEBTOR_TABLE, NO_TEXT, PdfReadError
-from arrears.debtors.pdf.header import ACC, ACC_NAME, BALANCE, EMAIL, NAME, OTHER, PHONE, Column, parse_header
+from arrears.debtors.pdf.header import (
+    ACC,
+    ACC_NAME,
+    BALANCE,
+    EMAIL,
+    NAME,
+    OTHER,
+    PHONE,
+    Column,
+    continues_header,
+    parse_header,
+)
 from arrears.debtors.pdf.medical import MedicalAidMatcher
 from arrears.debtors.pdf.model import (
     BUCKETS_DO_NOT_ADD_UP,
@@ -109,6 +120,7 @@ class _TableReader:
         name_x0: float | None = None  # where the last row's name starts
         in_table = False  # a header or an amount row seen on this page
         pending = 0  # lines that are not accounts, not yet known to be a heading or a footer
+        header: Line | None = None  # the header, while the line under it may be its second row
         for n, line in enumerate(lines):
             cells = self.layout.split(line) if self.layout is not None else None
             if cells is not None and cells.is_amount_row:  # a header has no amounts: no need to test
@@ -135,8 +147,12 @@ class _TableReader:
                 self.headers += 1
                 if self.headers > 1:
                     self._skip("repeated_header")
-                last = None
+                last, header = None, line
                 continue
+            if header is not None and continues_header(line, header):
+                header = None
+                continue  # the header's second row is part of the header
+            header = None
             text = line.text
             if not in_table:
                 self._skip("title")

@@ -176,6 +176,19 @@ def parse_header(line: Line) -> list[Column] | None:
     return cols
 
 
+# The second row of a header printed over two rows ("Acc" over "No", "30" over "Days").
+_SECOND_ROW = frozenset({"no", "number", "nr", "num", "#", "code", "ref", "name", "names", "holder", "details",
+                         "days", "day", "dys", "d", "+", "&", "and", "over", "older", "overdue", "(days)", "due",
+                         "amount", "balance", "outstanding", "address", "no.", "nommer"})
+
+
+def continues_header(line: Line, header: Line) -> bool:
+    """A line right under the header made only of the words a header's second row holds."""
+    if header.bottom - line.top > 1.5 * line.height:
+        return False
+    return all(_norm(w.text) in _SECOND_ROW for w in line.words)
+
+
 def _resolve_days(cols: list[Column]) -> None:
     """Day ranges to buckets. Beside a Current column, a range starting at day 1 says the ranges count
     days past due (1-30 -> d30, 31-60 -> d60, 91 and over -> d120); otherwise days since invoice

@@ -67,3 +67,21 @@ def test_a_grand_total_that_differs_is_named_with_the_difference(tmp_path: Path)
     assert result.printed_total == Decimal("1200.00")
     assert result.warnings == ["The debtors add up to 1,234.56 but the report's total is 1,200.00 "
                                "(difference -34.56)."]
+
+
+def test_a_header_over_two_rows_is_one_header(tmp_path: Path) -> None:
+    plan = Plan()
+    for page in (1, 2):
+        plan.page()
+        plan.line(Piece(30, f"Debtors Age Analysis - page {page}"))
+        plan.line(Piece(30, "Acc", bold=True), Piece(80, "Patient", bold=True), Piece(420, "Current", True, True),
+                  Piece(490, "30", True, True), Piece(560, "60", True, True), Piece(640, "Balance", True, True))
+        plan.line(Piece(30, "No", bold=True), Piece(80, "Name", bold=True), Piece(490, "Days", True, True),
+                  Piece(560, "Days", True, True))
+        t = Table(plan, [Col("acc", "", 30), Col("name", "", 80), Col("current", "", 420), Col("d30", "", 490),
+                         Col("d60", "", 560), Col("balance", "", 640)], Money())
+        t.row(Row(E(f"40{page}", "VAN ZYL R", "3.00", d60="3.00")))
+    result = extract_debtors(plan.draw(tmp_path / "r.pdf"))
+    assert [(d.acc_no, d.name, d.d60) for d in result.debtors] == [("401", "VAN ZYL R", Decimal("3.00")),
+                                                                  ("402", "VAN ZYL R", Decimal("3.00"))]
+    assert result.skipped == {"title": 2, "repeated_header": 1}

@@ -19,11 +19,11 @@ from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from sqlalchemy import ColumnElement, Date, and_, bindparam, func, or_, select, text, update
+from sqlalchemy import ColumnElement, Date, and_, bindparam, func, or_, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from arrears.db import UTCDateTime, utcnow
-from arrears.debtors.models import DebtorAccount, DebtorReport, DebtorSnapshot
+from arrears.debtors.models import DebtorAccount, DebtorReport
 from arrears.debtors.report_date import find_report_date
 from arrears.errors import ValidationFailed
 
@@ -202,11 +202,9 @@ async def copy_second_phones(session: AsyncSession, report_id: int, phones: list
     """Second phone numbers of a report's accounts ((sheet row, number)): onto its snapshots, then
     onto the accounts whose balances it gave."""
     if phones:
-        await session.execute(
-            update(DebtorSnapshot).where(DebtorSnapshot.report_id == report_id,
-                                         DebtorSnapshot.sheet_row == bindparam("row"))
-            .values(telephone2=bindparam("phone")).execution_options(synchronize_session=False),
-            [{"row": row, "phone": phone[:32]} for row, phone in phones])
+        await session.execute(text("UPDATE debtor_snapshots SET telephone2 = :phone "
+                                   "WHERE report_id = :rid AND sheet_row = :row"),
+                              [{"rid": report_id, "row": row, "phone": phone[:32]} for row, phone in phones])
 
 
 _ACCOUNT_PHONES = """

@@ -21,9 +21,9 @@ from arrears.db import transaction, utcnow
 from arrears.debtors import book, imports, service
 from arrears.debtors.models import DebtorAccount, DebtorReport, DebtorSnapshot
 from arrears.debtors.reading import AccountBlock, AccountRow
+from tests.faces.age_analysis.conftest import member
 from tests.faces.age_analysis.helpers import HEADER, import_file, write_book
 from tests.fixtures import cheap_password_hashing  # noqa: F401
-from tests.faces.age_analysis.conftest import member
 
 ZONE = ZoneInfo("Africa/Johannesburg")
 

@@ -13,8 +13,8 @@ from fastapi.responses import StreamingResponse
 
 from arrears import validation
 from arrears.db import isoz, transaction
-from arrears.debtors import compare as compare_service
 from arrears.debtors import book, service, summary
+from arrears.debtors import compare as compare_service
 from arrears.debtors.models import DebtorReport, DebtorRowError, DebtorSnapshot
 from arrears.debtors.storage import StoredFile, UploadSink, remove_stored, too_large_error
 from arrears.downloads import SafeCsvWriter, content_disposition

@@ -285,14 +285,14 @@ WHERE {_RANGE}
 ON CONFLICT (org_id, customer_code) DO NOTHING
 """
 
-# Existing customers: the phone and contact person follow the newest report. Book jobs take turns
-# but not always in upload order: an account already brought up to date by a newer report keeps
-# its customer's contacts (this runs before the accounts' upsert, which has the same rule).
 # An account already written by a newer report: newer by report date (the as-at date), then by
 # upload time (arrears.debtors.book).
 _NEWER = ("({a}.latest_report_date > :report_date OR ({a}.latest_report_date = :report_date"
           " AND {a}.latest_report_at > :report_at))")
 
+# Existing customers: the phone and contact person follow the newest report. Book jobs take turns
+# but not always in upload order: an account already brought up to date by a newer report keeps
+# its customer's contacts (this runs before the accounts' upsert, which has the same rule).
 _UPDATE_CUSTOMERS = f"""
 UPDATE customers SET
     phone = CASE WHEN s.phone_valid THEN substr(s.telephone_raw, 1, 32) ELSE customers.phone END,

@@ -60,11 +60,16 @@ def import_command(
     org: int = typer.Option(..., "--org", help="organisation id"),
     user: str | None = typer.Option(None, "--user", help="username the upload belongs to"),
     as_json: bool = typer.Option(False, "--json", help="print one JSON object last"),
+    report_date: str | None = typer.Option(None, "--report-date",
+                                           help="the date the report's balances stand at (YYYY-MM-DD); "
+                                                "read from the file when not given"),
+    partial: bool = typer.Option(False, "--partial",
+                                 help="the file lists only some accounts: leave the others as they are"),
 ) -> None:
     """Import an age analysis into an organisation's debtor book (as an upload would)."""
     from arrears.db import transaction
-    from arrears.debtors import service, storage
-    from arrears.debtors.imports import run_import, update_book
+    from arrears.debtors import book, service, storage
+    from arrears.debtors.imports import find_report, run_import, update_book
     from arrears.errors import DomainError
     from arrears.identity import service as identity
 
@@ -75,7 +80,11 @@ def import_command(
 
     async def go() -> dict[str, Any]:
         async with transaction() as s:
-            await identity.get_org(s, org)
+            found_org = await identity.get_org(s, org)
+            try:
+                as_at = book.parse_report_date(report_date, today=book.local_today(book.zone_of(found_org)))
+            except DomainError as exc:
+                fail(exc.message)
             user_id = None
             if user is not None:
                 found = await identity.find_user(s, user)
@@ -90,7 +99,7 @@ def import_command(
             fail(f"{file.name}: {exc.message}")
         async with transaction() as s:
             report = await service.create_report(s, None, stored, org_id=org, user_id=user_id,
-                                                 enqueue=False)
+                                                 enqueue=False, report_date=as_at, partial=partial)
         with Progress(*columns, console=console, transient=False) as bar:
             bars = StageBars(bar)
             outcome = await run_import(report.id, listener=bars, actor="cli", progress_interval=0.2)
@@ -99,7 +108,14 @@ def import_command(
                 bars.book(False)
                 created = await update_book(report.id, actor="cli")
                 bars.book(True)
+        async with transaction(readonly=True) as s:
+            done = await find_report(s, report.id)
         return {"upload_id": str(report.uuid), "status": outcome.status, "accounts": outcome.accounts,
+                "report_date": done.report_date.isoformat() if done and done.report_date else None,
+                "report_date_source": done.report_date_source if done else None, "partial": partial,
+                "skipped_rows": done.skipped_rows if done else 0,
+                "skipped_reasons": (done.skipped_reasons or {}) if done else {},
+                "warnings": (done.warnings or []) if done else [],
                 "failed_rows": outcome.failed_rows, "total_balance": str(outcome.total_balance),
                 "overdue_balance": str(outcome.overdue_balance), "customers_created": created,
                 "message": outcome.message, "error_code": outcome.error_code}
@@ -111,5 +127,11 @@ def import_command(
         fail(f"the import failed: {result['message']}")
     human = (f"imported {result['accounts']} accounts from {file.name} ({result['failed_rows']} rows failed); "
              f"total balance {_money(Decimal(result['total_balance']))}, overdue "
-             f"{_money(Decimal(result['overdue_balance']))}; upload {result['upload_id']}")
+             f"{_money(Decimal(result['overdue_balance']))}; report date {result['report_date']} "
+             f"({result['report_date_source']}){'; partial' if partial else ''}; upload {result['upload_id']}")
+    if result["skipped_rows"]:
+        human += f"\n{result['skipped_rows']} lines skipped: " + ", ".join(
+            f"{n} {reason}" for reason, n in sorted(result["skipped_reasons"].items()))
+    for warning in result["warnings"]:
+        human += f"\nwarning: {warning}"
     emit(result, as_json, human)

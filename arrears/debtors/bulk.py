@@ -13,13 +13,13 @@ import json
 import secrets
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from itertools import repeat
 from operator import add
 from typing import Any, TypeVar
 
-from sqlalchemy import bindparam, delete, text
+from sqlalchemy import Date, bindparam, delete, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from arrears.db import UTCDateTime
@@ -285,6 +285,11 @@ WHERE {_RANGE}
 ON CONFLICT (org_id, customer_code) DO NOTHING
 """
 
+# An account already written by a newer report: newer by report date (the as-at date), then by
+# upload time (arrears.debtors.book).
+_NEWER = ("({a}.latest_report_date > :report_date OR ({a}.latest_report_date = :report_date"
+          " AND {a}.latest_report_at > :report_at))")
+
 # Existing customers: the phone and contact person follow the newest report. Book jobs take turns
 # but not always in upload order: an account already brought up to date by a newer report keeps
 # its customer's contacts (this runs before the accounts' upsert, which has the same rule).
@@ -299,7 +304,7 @@ WHERE {_RANGE} AND customers.org_id = s.org_id AND customers.customer_code = {_C
   AND ((s.phone_valid AND (customers.phone_e164 IS NULL OR customers.phone_e164 <> '+' || s.telephone))
        OR (s.contact IS NOT NULL AND (customers.contact_person IS NULL OR customers.contact_person <> s.contact)))
   AND NOT EXISTS (SELECT 1 FROM debtor_accounts a WHERE a.org_id = s.org_id AND a.account_code = s.account_code
-                  AND a.latest_report_at > :report_at)
+                  AND {_NEWER.format(a="a")})
 """
 
 _BUCKETS = ("current", "d30", "d60", "d90", "d120", "d150", "d180", "total_balance", "overdue_amount")
@@ -307,9 +312,9 @@ _BUCKETS = ("current", "d30", "d60", "d90", "d120", "d150", "d180", "total_balan
 _UPSERT_ACCOUNTS = f"""
 INSERT INTO debtor_accounts (org_id, account_code, customer_id, customer_name, contact, telephone,
                              phone_valid, {", ".join(_BUCKETS)}, latest_report_id, latest_report_at,
-                             created_at, updated_at)
+                             latest_report_date, created_at, updated_at)
 SELECT s.org_id, s.account_code, c.id, s.customer_name, s.contact, s.telephone, s.phone_valid,
-       {", ".join("s." + b for b in _BUCKETS)}, s.report_id, :report_at, :now, :now
+       {", ".join("s." + b for b in _BUCKETS)}, s.report_id, :report_at, :report_date, :now, :now
 FROM debtor_snapshots s
 LEFT JOIN customers c ON c.org_id = s.org_id AND c.customer_code = {_CODE}
 WHERE {_RANGE}
@@ -320,8 +325,10 @@ ON CONFLICT (org_id, account_code) DO UPDATE SET
     phone_valid = excluded.phone_valid,
     {", ".join(f"{b} = excluded.{b}" for b in _BUCKETS)},
     latest_report_id = excluded.latest_report_id, latest_report_at = excluded.latest_report_at,
+    latest_report_date = excluded.latest_report_date, settled_at = NULL, settled_by_report_id = NULL,
     updated_at = excluded.updated_at
-WHERE debtor_accounts.latest_report_at IS NULL OR debtor_accounts.latest_report_at <= excluded.latest_report_at
+WHERE debtor_accounts.latest_report_at IS NULL OR debtor_accounts.latest_report_date IS NULL
+   OR NOT {_NEWER.format(a="debtor_accounts")}
 """
 
 
@@ -339,10 +346,12 @@ ORDER BY s.overdue_amount, s.total_balance, s.sheet_row, s.id
 def _params(statement: str) -> Any:
     return text(statement).bindparams(
         bindparam("now", type_=UTCDateTime),
-        *([bindparam("report_at", type_=UTCDateTime)] if ":report_at" in statement else []))
+        *([bindparam("report_at", type_=UTCDateTime)] if ":report_at" in statement else []),
+        *([bindparam("report_date", type_=Date)] if ":report_date" in statement else []))
 
 
-async def link_book(session: AsyncSession, report_id: int, report_at: datetime, now: datetime) -> int:
+async def link_book(session: AsyncSession, report_id: int, report_at: datetime, now: datetime, *,
+                    report_date: date) -> int:
     """Bring the book up to date from one report's snapshots, set-based: one INSERT … SELECT
     creates the missing customers, one UPDATE keeps phones and contacts of existing ones
     current, one upsert keeps each account's latest balances and its customer, one INSERT …
@@ -352,9 +361,10 @@ async def link_book(session: AsyncSession, report_id: int, report_at: datetime, 
     values = {"rid": report_id, "now": now}
     created = await session.execute(_params(_INSERT_CUSTOMERS.replace("{uuid}", uuid_sql)), values)
     await queue.renew_lease(session)  # SQLite: the heartbeat waits behind this write (see there)
-    await session.execute(_params(_UPDATE_CUSTOMERS), values | {"report_at": report_at})
+    newer = {"report_at": report_at, "report_date": report_date}
+    await session.execute(_params(_UPDATE_CUSTOMERS), values | newer)
     await queue.renew_lease(session)
-    await session.execute(_params(_UPSERT_ACCOUNTS), values | {"report_at": report_at})
+    await session.execute(_params(_UPSERT_ACCOUNTS), values | newer)
     await queue.renew_lease(session)
     await session.execute(delete(DebtorSnapshotRank).where(DebtorSnapshotRank.report_id == report_id))
     await session.execute(text(_RANK_ACCOUNTS), {"rid": report_id})

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import numpy  # noqa: F401 - the reading layer's money checks use it: loaded with the worker, not by its first import
 from sqlalchemy import update
@@ -29,7 +30,7 @@ from sqlalchemy import update
 from arrears import events
 from arrears.config import get_settings
 from arrears.db import transaction, utcnow
-from arrears.debtors import bulk, service, summary
+from arrears.debtors import book, bulk, service, summary
 from arrears.debtors.errors import DebtorErrorCode
 from arrears.debtors.gcpause import collector_paused
 from arrears.debtors.models import DebtorReport
@@ -136,6 +137,7 @@ async def run_import(upload: int | uuid.UUID | str, *, final_attempt: bool = Tru
             return _outcome_of(report)
         org = await identity.get_org(s, report.org_id)
         raw_aliases = identity.org_setting(org, ALIASES_SETTING)
+        zone = book.zone_of(org)
         report.status = "processing"
         report.stage = "starting"
         report.attempts = (report.attempts or 0) + 1
@@ -157,7 +159,8 @@ async def run_import(upload: int | uuid.UUID | str, *, final_attempt: bool = Tru
         aliases = org_aliases(raw_aliases)
         if not path.exists():
             raise ImportFailed(DebtorErrorCode.FILE_MISSING, "The uploaded file is no longer available; upload it again.")
-        outcome = await _import(report_id, upload_id, org_id, user_id, created_at, path, aliases, tracker, actor)
+        outcome = await _import(report_id, upload_id, org_id, user_id, created_at, path, aliases, tracker, actor,
+                                zone)
     except (ImportFailed, ReadError) as exc:
         await tracker.stop()
         return await _fail(report_id, org_id, exc.code, exc.message, getattr(exc, "details", None),
@@ -184,7 +187,8 @@ async def run_import(upload: int | uuid.UUID | str, *, final_attempt: bool = Tru
 
 
 async def _import(report_id: int, upload_id: uuid.UUID, org_id: int, user_id: int | None, created_at: Any, path: Path,
-                  aliases: dict[str, list[str]] | None, tracker: ProgressTracker, actor: str) -> ImportOutcome:
+                  aliases: dict[str, list[str]] | None, tracker: ProgressTracker, actor: str,
+                  zone: ZoneInfo) -> ImportOutcome:
     throttle = get_settings().limits.import_throttle
     loop = asyncio.get_running_loop()
     async with transaction() as s:
@@ -245,6 +249,7 @@ async def _import(report_id: int, upload_id: uuid.UUID, org_id: int, user_id: in
             failed = 0
             figures = summary.TotalsAccumulator()
             errors: list[RowError] = []
+            second_phones: list[tuple[int, str]] = []
 
             async def delivered() -> AsyncIterator[bulk.Batch]:
                 nonlocal accounts, failed
@@ -259,6 +264,7 @@ async def _import(report_id: int, upload_id: uuid.UUID, org_id: int, user_id: in
                     failed += len(item.errors)
                     if item.block is not None:
                         figures.add(item.block.cents, item.overdue, item.block.sheet_rows)
+                        second_phones.extend(_second_phones(item.block))
                     yield item
                     if throttle:
                         await asyncio.sleep(throttle)
@@ -286,6 +292,7 @@ async def _import(report_id: int, upload_id: uuid.UUID, org_id: int, user_id: in
         finally:
             reader.close()
 
+        await book.copy_second_phones(s, report_id, second_phones)
         clock["rows"] = time.perf_counter()
         tracker.total_rows = tracker.processed_rows = accounts + failed
         tracker.set_stage("saving")
@@ -311,7 +318,10 @@ async def _import(report_id: int, upload_id: uuid.UUID, org_id: int, user_id: in
         report.success_rows = accounts
         report.failed_rows = failed
         report.progress = 1.0
-        report.progress_message = f"Import completed: {accounts} accounts imported, {failed} rows failed"
+        book.date_report(report, getattr(reader, "title_lines", None) or getattr(header, "title_lines", None), zone)
+        reading = book.note_reading(report, reader, header)
+        report.progress_message = f"Import completed: {accounts} accounts imported, {failed} rows failed" + (
+            f"; {reading}" if reading else "")
         report.processing_completed_at = finished
         report.progress_updated_at = finished
         overdue = Decimal(totals["overdue_balance"])
@@ -332,6 +342,15 @@ async def _import(report_id: int, upload_id: uuid.UUID, org_id: int, user_id: in
              clock["commit"] - clock["summary"])
     return ImportOutcome(upload_id, "completed", accounts, failed, Decimal(totals["total_balance"]), overdue,
                          report.progress_message)
+
+
+def _second_phones(block: Any) -> list[tuple[int, str]]:
+    """(sheet row, second number) of a block's accounts that have one (the reader's `phone2`
+    column, when it gives one)."""
+    phones = getattr(block, "phone2", None)
+    if not phones or not any(phones):
+        return []
+    return [(row, phone) for row, phone in zip(block.sheet_rows, phones, strict=False) if phone]
 
 
 def _batches(reader: IsolatedReader, encoder: bulk.SnapshotEncoder, tracker: ProgressTracker,
@@ -357,7 +376,11 @@ async def update_book(upload: int | uuid.UUID | str, *, actor: str = "system") -
             return 0
         # Two workers on two uploads of the organisation (or on the same one) take turns.
         await service.lock_book(s, report.org_id)
-        created = await bulk.link_book(s, report.id, report.created_at, utcnow())
+        if report.report_date is None:  # imported before reports had dates
+            book.date_report(report, None, book.zone_of(await identity.get_org(s, report.org_id)))
+        assert report.report_date is not None
+        created = await bulk.link_book(s, report.id, report.created_at, utcnow(), report_date=report.report_date)
+        await book.reconcile(s, report)
         if created:
             await events.record(s, org_id=report.org_id, type="customer.bulk_created", actor=actor,
                                 subject_type="upload", subject_id=report.uuid,

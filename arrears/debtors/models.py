@@ -12,13 +12,14 @@ latest balances) in a few set-based statements.
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import (
     JSON,
     Boolean,
+    Date,
     Float,
     ForeignKey,
     Index,
@@ -53,6 +54,7 @@ class DebtorReport(Base):
     __table_args__ = (
         Index("ix_debtor_reports_org_id_created_at", "org_id", "created_at"),
         Index("ix_debtor_reports_org_id_user_id_created_at", "org_id", "user_id", "created_at"),
+        Index("ix_debtor_reports_org_id_report_date", "org_id", "report_date", "created_at"),
         NEVER_REUSE_IDS,
     )
 
@@ -82,6 +84,18 @@ class DebtorReport(Base):
     header: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
     # Figures that do not change after the import (totals per bucket, median …), as strings.
     totals: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    # The date the report's balances stand at ("as at"), and where it came from: "form" (given with
+    # the upload), "file" (its title block or name), "upload" (the upload's day in the
+    # organisation's time zone). Set by the import; "newest" is by this date, then created_at.
+    report_date: Mapped[date | None] = mapped_column(Date, nullable=True)
+    report_date_source: Mapped[str | None] = mapped_column(String(8), nullable=True)
+    # A partial report leaves the accounts it does not list as they are; a whole-book report
+    # (the default) settles them.
+    partial: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    # Lines of the file that are not accounts (titles, headings, totals …): how many, per reason.
+    skipped_rows: Mapped[int] = mapped_column(Integer, default=0, server_default=text("0"))
+    skipped_reasons: Mapped[dict[str, int] | None] = mapped_column(JSON, nullable=True)
+    warnings: Mapped[list[str] | None] = mapped_column(JSON, nullable=True)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     processing_started_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     processing_completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
@@ -127,6 +141,10 @@ class DebtorAccount(Base):
     # thousand, and a check per row would double that cost).
     latest_report_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
     latest_report_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    # The report date of the report the balances come from: with latest_report_at, what an older
+    # report may not overwrite ("newer" is by report date, then upload time).
+    latest_report_date: Mapped[date | None] = mapped_column(Date, nullable=True)
+    telephone2: Mapped[str | None] = mapped_column(String(32), nullable=True)  # a second number, as read
     # The pharmacy face's debtor: contacts as the newest PDF report prints them, whether the
     # account is a medical-aid control account, and when it left the book (missing from the
     # newest report: settled, kept with its history, never deleted).
@@ -134,6 +152,7 @@ class DebtorAccount(Base):
     telephone_raw: Mapped[str | None] = mapped_column(String(64), nullable=True)  # as printed
     is_medical_aid_control: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     settled_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    settled_by_report_id: Mapped[int | None] = mapped_column(Integer, nullable=True)  # the whole-book report
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 
@@ -170,6 +189,7 @@ class DebtorSnapshot(Base):
     contact: Mapped[str | None] = mapped_column(String(255), nullable=True)
     telephone: Mapped[str | None] = mapped_column(String(32), nullable=True)  # digits: 27821234567
     telephone_raw: Mapped[str | None] = mapped_column(String(64), nullable=True)  # as written
+    telephone2: Mapped[str | None] = mapped_column(String(32), nullable=True)  # a second number, as read
     phone_valid: Mapped[bool] = mapped_column(Boolean, default=False)
     sms_reachable: Mapped[bool] = mapped_column(Boolean, default=False)  # a valid mobile number
     current: Mapped[Decimal] = mapped_column(MONEY, default=Decimal("0"))

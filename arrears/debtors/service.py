@@ -11,7 +11,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import AsyncIterator, Iterable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any, TypeVar
 
@@ -20,7 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from arrears import events, paging
 from arrears.db import advisory_lock, utcnow
-from arrears.debtors import bulk, summary
+from arrears.debtors import book, bulk, summary
 from arrears.debtors.models import (
     DebtorAccount,
     DebtorReport,
@@ -139,9 +139,11 @@ def _split_ids(values: Iterable[Any]) -> tuple[list[int], list[uuid.UUID]]:
 
 async def create_report(session: AsyncSession, caller: Caller | None, stored: StoredFile, *,
                         org_id: int | None = None, user_id: int | None = None,
-                        source: str = "spreadsheet", enqueue: bool = True) -> DebtorReport:
+                        source: str = "spreadsheet", enqueue: bool = True, report_date: date | None = None,
+                        partial: bool = False) -> DebtorReport:
     """The report of a stored upload, pending; its import job is enqueued in the same transaction
-    (so the job exists exactly when the report does)."""
+    (so the job exists exactly when the report does). `report_date` is the date the upload gave
+    (checked by book.parse_report_date); without one the import reads it from the file."""
     if caller is not None:
         caller.require_write()
     org = org_id if org_id is not None else (caller.org_id if caller else stored.org_id)
@@ -151,7 +153,8 @@ async def create_report(session: AsyncSession, caller: Caller | None, stored: St
         source=source, filename=stored.filename, original_filename=stored.original_filename,
         file_size=stored.size, mime_type=stored.mime_type, file_format=stored.file_format,
         status="pending", stage="starting", total_rows=0, processed_rows=0, success_rows=0,
-        failed_rows=0, progress=0.0, progress_message="Waiting to be processed", attempts=0)
+        failed_rows=0, progress=0.0, progress_message="Waiting to be processed", attempts=0,
+        report_date=report_date, report_date_source="form" if report_date else None, partial=partial)
     session.add(report)
     await session.flush()
     if enqueue:
@@ -173,6 +176,17 @@ async def list_reports(session: AsyncSession, caller: Caller, *, page: int = 1,
     query = (select(DebtorReport).where(_report_scope(caller, own_only=not organisation))
              .order_by(DebtorReport.created_at.desc(), DebtorReport.id.desc()))
     return await paging.fetch(session, query, req)
+
+
+async def newest_reports(session: AsyncSession, caller: Caller, limit: int, *, scope: str = "own"
+                         ) -> list[DebtorReport]:
+    """The caller's completed reports (the organisation's with scope "organisation", for admins and
+    managers), newest first: by report date, then upload time (book.newest_first)."""
+    organisation = scope != "own" and caller.is_manager_or_admin
+    query = (select(DebtorReport).where(_report_scope(caller, own_only=not organisation),
+                                        DebtorReport.status == "completed")
+             .order_by(*book.newest_first()).limit(limit))
+    return list((await session.scalars(query)).all())
 
 
 async def get_report(session: AsyncSession, caller: Caller, report_id: Any, *,
@@ -443,6 +457,7 @@ async def store_report(session: AsyncSession, report: DebtorReport, rows: Iterab
     figures = summary.TotalsAccumulator()
     pending: list[AccountRow] = []
     errors: list[RowError] = []
+    second_phones: list[tuple[int, str]] = []
 
     async def flush() -> None:
         nonlocal failed
@@ -467,6 +482,8 @@ async def store_report(session: AsyncSession, report: DebtorReport, rows: Iterab
             else:
                 seen[item.account] = item.sheet_row
                 pending.append(item)
+                if phone2 := getattr(item, "phone2", None):
+                    second_phones.append((item.sheet_row, phone2))
         else:
             errors.append(item)
         if len(pending) + len(errors) >= batch_rows:
@@ -474,7 +491,13 @@ async def store_report(session: AsyncSession, report: DebtorReport, rows: Iterab
     await flush()
     totals = figures.figures()
     accounts = figures.accounts
-    created = await bulk.link_book(session, report.id, report.created_at, now)
+    await book.copy_second_phones(session, report.id, second_phones)
+    if report.report_date is None:
+        report.report_date, report.report_date_source = report.created_at.date(), "upload"
+    created = await bulk.link_book(session, report.id, report.created_at, now, report_date=report.report_date)
+    report.status = "completed"  # the newest whole-book report is looked up among completed ones
+    await session.flush()
+    settled = await book.reconcile(session, report)
     report.status = report.stage = "completed"
     report.totals = totals
     report.total_rows = report.processed_rows = accounts + failed
@@ -490,15 +513,18 @@ async def store_report(session: AsyncSession, report: DebtorReport, rows: Iterab
                               "source": report.source,
                               "records_processed": accounts, "records_failed": failed,
                               "total_balance": totals["total_balance"],
-                              "overdue_balance": totals["overdue_balance"], "customers_created": created})
+                              "overdue_balance": totals["overdue_balance"], "customers_created": created,
+                              "settled": settled})
     return report
 
 
 def new_report(org_id: int, *, user_id: int | None, source: str, filename: str, original_filename: str,
                file_size: int = 0, mime_type: str | None = None, file_format: str | None = None,
-               created_at: datetime | None = None) -> DebtorReport:
+               created_at: datetime | None = None, report_date: date | None = None,
+               report_date_source: str | None = None, partial: bool = False) -> DebtorReport:
     """A report row for store_report (not yet added to a session)."""
     return DebtorReport(
+        report_date=report_date, report_date_source=report_date_source, partial=partial,
         uuid=uuid.uuid4(), org_id=org_id, user_id=user_id, source=source, filename=filename,
         original_filename=original_filename, file_size=file_size, mime_type=mime_type,
         file_format=file_format, status="processing", stage="saving", total_rows=0, processed_rows=0,
@@ -513,6 +539,7 @@ def snapshot_buckets(snapshot: DebtorSnapshot | DebtorAccount) -> dict[str, Deci
 __all__ = [
     "IMPORT_JOB", "PAGES", "BookEntry", "Page", "account_history", "accounts_of_customer",
     "create_report", "get_account", "get_report", "get_snapshot", "get_snapshots", "iter_row_errors",
-    "list_reports", "list_row_errors", "list_snapshots", "lock_book", "lock_import", "new_report", "report_progress",
+    "list_reports", "list_row_errors", "list_snapshots", "lock_book", "lock_import", "new_report", "newest_reports",
+    "report_progress",
     "set_selection", "snapshot_buckets", "snapshot_with_book", "store_report",
 ]

@@ -17,6 +17,7 @@ from python_multipart.multipart import MultipartParser, parse_options_header
 
 MAX_PARTS = 32  # a form with a file and a few fields; more is not an upload
 MAX_PART_HEADERS = 16 * 1024  # the headers of one part, in bytes
+MAX_FIELD = 64 * 1024  # a text field beside the file (a date, a flag, a JSON mapping), in bytes
 
 
 class Sink(Protocol):
@@ -77,6 +78,10 @@ class _Parts(Generic[S]):
         self.filename = ""
         self.current: S | None = None
         self.done = False
+        # Text fields (parts without a file name), kept up to MAX_FIELD bytes each.
+        self.fields: dict[str, str] = {}
+        self._field: str | None = None
+        self._value = bytearray()
 
     def callbacks(self) -> Any:  # python-multipart's MultipartCallbacks
         return {"on_part_begin": self.on_part_begin, "on_header_field": self.on_header_field,
@@ -114,21 +119,37 @@ class _Parts(Generic[S]):
         if name == self.field and self.sink is None and b"filename" in options:
             self.filename = options.get(b"filename", b"").decode("utf-8", "replace")
             self.sink = self.current = self.sink_for(self.filename)
+        elif b"filename" not in options and name and name != self.field and name not in self.fields:
+            self._field, self._value = name, bytearray()
 
     def on_part_data(self, data: bytes, start: int, end: int) -> None:
         if self.current is not None:
             self.current.write(data[start:end])
+        elif self._field is not None:
+            self._value += data[start:end]
+            if len(self._value) > MAX_FIELD:
+                raise UploadProblem(UploadProblem.MALFORMED, f"The field {self._field!r} is longer than {MAX_FIELD} bytes")
 
     def on_part_end(self) -> None:
         if self.current is not None:
             self.done = True
-        self.current = None
+        elif self._field is not None:
+            self.fields[self._field] = self._value.decode("utf-8", "replace")
+        self.current, self._field = None, None
 
 
 async def receive_file(request: Request, sink_for: Callable[[str], S], *, field: str = "file"
                        ) -> tuple[str, S]:
     """(filename, sink) of the body's `field` part, streamed into `sink_for(filename)`. The sink is
     discarded when anything fails; a limit the sink raises passes through as it was raised."""
+    filename, sink, _ = await receive_form(request, sink_for, field=field)
+    return filename, sink
+
+
+async def receive_form(request: Request, sink_for: Callable[[str], S], *, field: str = "file"
+                       ) -> tuple[str, S, dict[str, str]]:
+    """receive_file, and the text fields sent beside the file (name → value; the first of a name
+    wins), whichever side of the file they come."""
     kind, params = parse_options_header(request.headers.get("content-type", ""))
     boundary = params.get(b"boundary")
     if kind != b"multipart/form-data" or not boundary:
@@ -151,4 +172,4 @@ async def receive_file(request: Request, sink_for: Callable[[str], S], *, field:
         if parts.sink is not None:
             parts.sink.discard()
         raise UploadProblem(UploadProblem.NO_FILE, f"No part named {field!r} with a file")
-    return parts.filename, parts.sink
+    return parts.filename, parts.sink, parts.fields

@@ -16,6 +16,7 @@ from sqlalchemy import ColumnElement, and_, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from arrears import paging
+from arrears.debtors.book import in_book
 from arrears.debtors.models import DebtorAccount
 from arrears.identity.caller import Caller
 from arrears.paging import Page, PageRule
@@ -108,8 +109,8 @@ def _blank(column: Any) -> ColumnElement[bool]:
 
 
 def listed(org_id: int) -> ColumnElement[bool]:
-    """The pharmacy's current debtors: in the book, in a report, not settled."""
-    return and_(A.org_id == org_id, A.latest_report_id.is_not(None), A.settled_at.is_(None))
+    """The pharmacy's current debtors: the organisation's one book (arrears.debtors.book)."""
+    return in_book(org_id)
 
 
 def chosen(org_id: int, ids: tuple[int, ...]) -> ColumnElement[bool]:

@@ -5,20 +5,21 @@ outside any transaction. Storing is one transaction: the book's `store_report` w
 report's snapshots and brings the accounts up to date (the same account number is the same
 debtor, its id stays); then the pharmacy's own fields (e-mail, phone as printed, medical-aid
 flag) are written beside them, and the debtors the report no longer lists are marked settled —
-kept with their history and communications, never deleted. All of it commits, or none.
+kept with their history and communications, never deleted (by the book's own rule, as for a
+spreadsheet: arrears.debtors.book; a partial report settles nothing). All of it commits, or none.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import date
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import select, text, update
+from sqlalchemy import func, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from arrears.db import utcnow
+from arrears.debtors import book
 from arrears.debtors.models import DebtorAccount, DebtorReport
 from arrears.debtors.pdf import (
     PARSE_FAILED,
@@ -108,8 +109,11 @@ WHERE org_id = :org AND account_code = :code AND latest_report_id = :rid
 
 
 async def store_upload(session: AsyncSession, caller: Caller, *, filename: str, size: int,
-                       extraction: PdfExtraction) -> StoredUpload:
-    """Store the extraction as a new report of the caller's pharmacy (write access needed)."""
+                       extraction: PdfExtraction, report_date: date | None = None,
+                       partial: bool = False) -> StoredUpload:
+    """Store the extraction as a new report of the caller's pharmacy (write access needed).
+    `report_date` is the date the upload gave (else the report's title or file name says it, else
+    today in the organisation's time zone); a `partial` report settles no debtor it does not list."""
     caller.require_write()
     if not extraction.debtors:
         detail = "The report lists no debtors: the table header was found but no debtor rows under it."
@@ -124,11 +128,18 @@ async def store_upload(session: AsyncSession, caller: Caller, *, filename: str, 
     await lock_book(session, caller.org_id)
     name = (filename or "report.pdf")[:255]
     report = new_report(caller.org_id, user_id=caller.user_id, source="pdf", filename=name,
-                        original_filename=name, file_size=size, mime_type="application/pdf", file_format="pdf")
+                        original_filename=name, file_size=size, mime_type="application/pdf", file_format="pdf",
+                        report_date=report_date, report_date_source="form" if report_date else None,
+                        partial=partial)
+    org = await session.get(Organisation, caller.org_id)
+    book.date_report(report, getattr(extraction, "title_lines", None), book.zone_of(org))
     count = len(extraction.debtors)
     rows: list[AccountRow | RowError] = [_account_row(d, n) for n, d in enumerate(extraction.debtors, 1)]
     rows += [_row_error(issue, count + n) for n, issue in enumerate(extraction.issues, 1)]
     await store_report(session, report, rows, actor=caller.actor)
+    reading = book.note_reading(report, extraction)
+    if reading:
+        report.progress_message = f"{report.progress_message}; {reading}"
 
     # The pharmacy's own fields. The flag is reset first: an account renamed away from a scheme.
     await session.execute(update(DebtorAccount).where(
@@ -140,30 +151,17 @@ async def store_upload(session: AsyncSession, caller: Caller, *, filename: str, 
               for d in extraction.debtors if d.email or d.phone or d.is_medical_aid_control]
     if params:
         await session.execute(_CONTACTS, params)
-    settled = await _settle_missing(session, caller.org_id, report.id,
-                                    {i.acc_no for i in extraction.issues if i.acc_no})
+    await book.copy_second_phones(session, report.id, [(n, p) for n, d in enumerate(extraction.debtors, 1)
+                                                      if (p := getattr(d, "phone2", None))])
+    await book.link_second_phones(session, report.id)
+    # The book settled what this report does not list (unless it is partial): store_report.
+    settled = await session.scalar(select(func.count()).select_from(DebtorAccount).where(
+        DebtorAccount.org_id == caller.org_id, DebtorAccount.settled_by_report_id == report.id)) or 0
     # Plain rows, not ORM objects: thousands of them, read once for the answer.
     accounts = {a.account_code: a for a in (await session.execute(select(*VIEW_COLUMNS).where(
         DebtorAccount.org_id == caller.org_id, DebtorAccount.latest_report_id == report.id))).all()}
     debtors = [debtor_view(accounts[d.acc_no]) for d in extraction.debtors if d.acc_no in accounts]
     return StoredUpload(report, debtors, list(extraction.issues), settled)
-
-
-async def _settle_missing(session: AsyncSession, org_id: int, report_id: int, unsure: Iterable[str]) -> int:
-    """Debtors the newest report does not list are settled (a debtor whose row it printed but
-    could not vouch for is not: its earlier balances stay as they were); debtors it lists again
-    are not settled any more."""
-    A = DebtorAccount
-    await session.execute(update(A).where(A.org_id == org_id, A.latest_report_id == report_id,
-                                          A.settled_at.is_not(None))
-                          .values(settled_at=None).execution_options(synchronize_session=False))
-    missing = [A.org_id == org_id, A.settled_at.is_(None),
-               A.latest_report_id.is_(None) | (A.latest_report_id != report_id)]
-    if codes := sorted(set(unsure)):
-        missing.append(A.account_code.not_in(codes))
-    result = await session.execute(update(A).where(*missing).values(settled_at=utcnow())
-                                   .execution_options(synchronize_session=False))
-    return max(int(getattr(result, "rowcount", 0) or 0), 0)
 
 
 __all__ = ["StoredUpload", "issue_view", "medical_aid_names", "read_pdf", "store_upload"]

@@ -49,28 +49,39 @@ async def _book(ctx: Ctx) -> Section | None:
     if ctx.caller.role not in OFFICE:
         return None
     from arrears.web.pages import books
-    from arrears.web.render import key_of, money, number, percent, svg
+    from arrears.web.render import money, number, percent, svg
 
     overview = await books.book_overview(ctx)
     if overview is None:
         return Section("Debtor book", empty=(
             "No debtor book yet.", "Upload your age analysis to see balances, ageing and trends here.",
             "/app/books" if ctx.can_write else None, "Upload a debtor book"))
+    # The book's figures: every account some report listed and none has settled since, the same
+    # accounts the pharmacy page lists, whichever reports (spreadsheets, PDFs) brought them.
     r = overview["report"]
-    s = overview["summary"]["summary"]
-    stats = overview["summary"]["age_analysis"]["statistics"]
-    base = f"/app/books/{key_of(r)}"
-    section = Section(f"Debtor book · {r.original_filename}", [
-        Stat("Total balance", money(s["total_balance"], ctx.currency), f"{base}/accounts",
-             f"{number(s['total_accounts'])} accounts"),
-        Stat("Overdue balance", money(s["overdue_balance"], ctx.currency),
-             f"{base}/accounts?overdue_only=1&sort=-overdue_amount",
-             f"{number(s['overdue_accounts'])} accounts ({percent(stats['overdue_percentage'])})"),
+    b = overview["book"]
+    share = 100 * b["overdue_balance"] / b["total_balance"] if b["total_balance"] else 0
+    as_at = f" (as at {r.report_date.isoformat()})" if r.report_date else ""
+    section = Section(f"Debtor book · {r.original_filename}{as_at}", [
+        Stat("Total balance", money(b["total_balance"], ctx.currency), "/app/pharmacy",
+             f"{number(b['total_accounts'])} accounts"),
+        Stat("Overdue balance", money(b["overdue_balance"], ctx.currency), "/app/pharmacy",
+             f"{number(b['overdue_accounts'])} accounts ({percent(share)})"),
     ])
-    section.charts.append(("Ageing by bucket", svg(overview["bucket_chart"])))
+    section.charts.append(("Ageing by bucket", svg(book_chart(b, ctx.currency))))
     if overview["trend_chart"]:
         section.charts.append(("Trend across the last uploads", svg(overview["trend_chart"])))
     return section
+
+
+def book_chart(figures: dict[str, Any], currency: str) -> str:
+    from arrears.debtors.summary import BUCKETS
+    from arrears.web import charts
+    from arrears.web.render import money
+
+    data = [charts.Datum(bucket.name, figures["buckets"][bucket.key], "/app/pharmacy",
+                         money(figures["buckets"][bucket.key], currency)) for bucket in BUCKETS]
+    return charts.bar_chart(data, title="Balance by age bucket", css_class="chart-bars-ageing")
 
 
 async def _premiums(ctx: Ctx) -> Section | None:

@@ -105,7 +105,10 @@ async def test_accounts_link_to_customers_created_and_kept_current(client, offic
     accounts = await _accounts(org.id)
     assert accounts["A1"].total_balance == Decimal("10.00")
     assert accounts["A1"].latest_report_id == (await _report(second)).id
-    assert accounts["A4"].total_balance == Decimal("1000.00")  # not in February's file: unchanged
+    # Not in February's file, a whole-book report: settled (balance zero), kept with its history.
+    assert accounts["A4"].total_balance == Decimal("0.00") and accounts["A4"].settled_at is not None
+    assert accounts["A4"].settled_by_report_id == (await _report(second)).id
+    assert accounts["A4"].latest_report_id == (await _report(first)).id  # where its last balances came from
     async with transaction(readonly=True) as s:
         created = (await s.scalars(select(DomainEvent).where(DomainEvent.type == "customer.bulk_created",
                                                              DomainEvent.org_id == org.id))).all()

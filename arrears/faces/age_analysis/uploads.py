@@ -13,8 +13,8 @@ from fastapi.responses import StreamingResponse
 
 from arrears import validation
 from arrears.db import isoz, transaction
+from arrears.debtors import book, service, summary
 from arrears.debtors import compare as compare_service
-from arrears.debtors import service, summary
 from arrears.debtors.models import DebtorReport, DebtorRowError, DebtorSnapshot
 from arrears.debtors.storage import StoredFile, UploadSink, remove_stored, too_large_error
 from arrears.downloads import SafeCsvWriter, content_disposition
@@ -34,7 +34,13 @@ UPLOAD_BODY = {
         "required": True,
         "content": {"multipart/form-data": {"schema": {
             "type": "object", "required": ["file"],
-            "properties": {"file": {"type": "string", "format": "binary"}}}}},
+            "properties": {"file": {"type": "string", "format": "binary"},
+                           "report_date": {"type": "string", "format": "date",
+                                           "description": "the date the report's balances stand at; "
+                                                          "read from the file when not given"},
+                           "partial": {"type": "boolean", "default": False,
+                                       "description": "the report lists only some accounts: the "
+                                                      "others are left as they are"}}}}},
     }
 }
 
@@ -63,6 +69,9 @@ def upload_detail(report: DebtorReport, user_uuid: str | None) -> dict[str, Any]
         "processing_completed_at": isoz(report.processing_completed_at),
         "records_processed": report.success_rows, "records_failed": report.failed_rows,
         "created_at": isoz(report.created_at), "updated_at": isoz(report.updated_at),
+        "report_date": report.report_date.isoformat() if report.report_date else None,
+        "partial": bool(report.partial), "skipped_rows": report.skipped_rows or 0,
+        "skipped_reasons": report.skipped_reasons or {}, "warnings": report.warnings or [],
     }
     if report.status == "failed":
         out["error_message"] = report.error_message
@@ -123,11 +132,12 @@ def _int(value: str | None, name: str, default: int) -> int:
 # ------------------------------------------------------------------ upload
 
 
-async def _receive_file(request: Request, sink_for: Any) -> StoredFile:
-    """Stream the multipart body: the `file` part goes to disk chunk by chunk as it arrives."""
+async def _receive_file(request: Request, sink_for: Any) -> tuple[StoredFile, dict[str, str]]:
+    """Stream the multipart body: the `file` part goes to disk chunk by chunk as it arrives; the
+    text fields beside it come back as they are."""
     required = {"file": ["This field is required."]}
     try:
-        _, sink = await multipart.receive_file(request, sink_for)
+        _, sink, fields = await multipart.receive_form(request, sink_for)
     except multipart.UploadProblem as exc:
         if exc.kind == exc.NOT_MULTIPART:
             raise ValidationFailed("Send the file as multipart/form-data in a field named 'file'",
@@ -136,7 +146,7 @@ async def _receive_file(request: Request, sink_for: Any) -> StoredFile:
             raise ValidationFailed("No file was sent: use a multipart field named 'file'",
                                    field_errors=required, details=required) from None
         raise ValidationFailed(f"The upload could not be read as multipart/form-data: {exc.message}") from None
-    return sink.finish()
+    return sink.finish(), fields
 
 
 @router.post("/api/uploads", status_code=202, openapi_extra=UPLOAD_BODY)
@@ -152,10 +162,14 @@ async def upload(request: Request) -> Any:
     declared = request.headers.get("content-length")
     if declared and declared.isdigit() and int(declared) > limit + MULTIPART_OVERHEAD:
         raise too_large_error(limit)
-    stored = await _receive_file(request, lambda name: UploadSink(caller.org_id, name, max_size=limit))
+    stored, fields = await _receive_file(request, lambda name: UploadSink(caller.org_id, name, max_size=limit))
     try:
         async with transaction() as session:
-            report = await service.create_report(session, caller, stored)
+            zone = book.zone_of(await identity.get_org(session, caller.org_id))
+            report_date = book.parse_report_date(fields.get("report_date"), today=book.local_today(zone))
+            partial = book.parse_flag(fields.get("partial"), "partial")
+            report = await service.create_report(session, caller, stored, report_date=report_date,
+                                                 partial=partial)
     except BaseException:
         remove_stored(stored)
         raise

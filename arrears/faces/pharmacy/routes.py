@@ -18,6 +18,7 @@ from fastapi.responses import Response, StreamingResponse
 
 from arrears import validation
 from arrears.db import transaction, utcnow
+from arrears.debtors import book
 from arrears.debtors.storage import too_large_error
 from arrears.downloads import content_disposition
 from arrears.errors import ValidationFailed
@@ -71,9 +72,9 @@ async def _body(request: Request) -> dict[str, Any]:
 # ------------------------------------------------------------------ upload
 
 
-async def _read_file(request: Request, limit: int) -> tuple[str, bytes]:
+async def _read_file(request: Request, limit: int) -> tuple[str, bytes, dict[str, str]]:
     try:
-        filename, sink = await multipart.receive_file(
+        filename, sink, fields = await multipart.receive_form(
             request, lambda _: multipart.MemorySink(limit, lambda: too_large_error(limit)))
     except multipart.UploadProblem as exc:
         if exc.kind == exc.NOT_MULTIPART:
@@ -82,7 +83,7 @@ async def _read_file(request: Request, limit: int) -> tuple[str, bytes]:
         if exc.kind == exc.NO_FILE:
             raise ValidationFailed("No file provided: send the PDF in the `file` field") from None
         raise ValidationFailed(f"The upload could not be read as multipart/form-data: {exc.message}") from None
-    return filename or "report.pdf", sink.data
+    return filename or "report.pdf", sink.data, fields
 
 
 @router.post(BASE + "/upload", openapi_extra=UPLOAD_BODY)
@@ -94,17 +95,24 @@ async def upload_report(pharmacy_id: int, request: Request) -> Any:
     declared = request.headers.get("content-length")
     if declared and declared.isdigit() and int(declared) > limit + MULTIPART_OVERHEAD:
         raise too_large_error(limit)
-    filename, data = await _read_file(request, limit)
+    filename, data, fields = await _read_file(request, limit)
     async with transaction(readonly=True) as session:
         org = await get_org(session, caller.org_id)
+    # Checked before the file is read: a wrong field stores nothing.
+    report_date = book.parse_report_date(fields.get("report_date"), today=book.local_today(book.zone_of(org)))
+    partial = book.parse_flag(fields.get("partial"), "partial")
     # PDFium reads in C without the GIL's help for Python: a thread keeps the loop answering.
     extraction = await asyncio.to_thread(upload.read_pdf, data, org)
     async with transaction() as session:
         stored = await upload.store_upload(session, caller, filename=filename, size=len(data),
-                                           extraction=extraction)
+                                           extraction=extraction, report_date=report_date, partial=partial)
     accounts, outstanding = stored.totals
-    body: dict[str, Any] = {"report_id": stored.report.id, "total_accounts": accounts,
-                            "total_outstanding": outstanding, "debtors": stored.debtors}
+    report = stored.report
+    body: dict[str, Any] = {"report_id": report.id, "total_accounts": accounts,
+                            "total_outstanding": outstanding, "debtors": stored.debtors,
+                            "report_date": report.report_date.isoformat() if report.report_date else None,
+                            "partial": report.partial, "skipped_rows": report.skipped_rows or 0,
+                            "skipped_reasons": report.skipped_reasons or {}, "warnings": report.warnings or []}
     if stored.issues:
         body["issues"] = [upload.issue_view(i) for i in stored.issues]
     body["settled"] = stored.settled

@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import io
 from collections.abc import AsyncIterator
+from datetime import date
 from decimal import Decimal
 from typing import Any
 
@@ -17,6 +18,7 @@ from starlette.datastructures import UploadFile
 
 from arrears.config import get_settings
 from arrears.db import transaction
+from arrears.debtors import book
 from arrears.debtors import compare as compare_service
 from arrears.debtors import dashboard as book_figures
 from arrears.debtors import service as debtors
@@ -61,16 +63,8 @@ async def _books_page(ctx: Ctx, form: FormState, status: int = 200) -> Response:
 
 
 async def _completed(ctx: Ctx, n: int) -> list[DebtorReport]:
-    out: list[DebtorReport] = []
-    pg = 1
-    while len(out) < n:
-        chunk = await debtors.list_reports(ctx.db, ctx.caller, page=pg, per_page=debtors.MAX_PER_PAGE,
-                                           scope=scope_of(ctx))
-        out.extend(r for r in chunk.items if r.status == "completed")
-        if not chunk.has_more:
-            break
-        pg += 1
-    return out[:n]
+    """The newest completed reports: by report date, then upload time."""
+    return await debtors.newest_reports(ctx.db, ctx.caller, n, scope=scope_of(ctx))
 
 
 @router.get("")
@@ -83,13 +77,19 @@ async def upload(ctx: CtxDep) -> Response:
     ctx.require_write()
     form = await ctx.form()
     file = form.get("file")
-    state = FormState()
+    state = FormState.of(form, "report_date", "partial")
     if not isinstance(file, UploadFile) or not file.filename:
         state.add("file", "Choose a spreadsheet or PDF report to upload (or drop it on the box).")
         return await _books_page(ctx, state, 400)
+    try:
+        report_date = book.parse_report_date(state.values["report_date"],
+                                             today=book.local_today(book.zone_of(ctx.org)))
+        partial = book.parse_flag(state.values["partial"], "partial")
+    except ValidationFailed as exc:
+        return await _books_page(ctx, state.error(exc), 400)
     first = await file.read(1 << 20)
     if first.startswith(b"%PDF") or (not first and file.filename.lower().endswith(".pdf")):
-        return await _upload_pdf(ctx, file, first, state)
+        return await _upload_pdf(ctx, file, first, state, report_date, partial)
     sink = UploadSink(ctx.org.id, file.filename)
     try:
         chunk = first
@@ -102,7 +102,7 @@ async def upload(ctx: CtxDep) -> Response:
         state.add("file", exc.message)
         return await _books_page(ctx, state, 413 if exc.code == ErrorCode.FILE_TOO_LARGE else 400)
     try:
-        report = await debtors.create_report(ctx.db, ctx.caller, stored)
+        report = await debtors.create_report(ctx.db, ctx.caller, stored, report_date=report_date, partial=partial)
     except BaseException:
         remove_stored(stored)
         raise
@@ -110,7 +110,8 @@ async def upload(ctx: CtxDep) -> Response:
                     flash=f"{report.original_filename} uploaded. The import runs in the background.")
 
 
-async def _upload_pdf(ctx: Ctx, file: UploadFile, first: bytes, state: FormState) -> Response:
+async def _upload_pdf(ctx: Ctx, file: UploadFile, first: bytes, state: FormState, report_date: date | None,
+                      partial: bool) -> Response:
     """A Debtors Age Analysis PDF: read and stored at once, all or nothing, by the same service
     as the pharmacy API's upload (so the same file gives the same book whichever way it came)."""
     limit = get_settings().upload_max_size
@@ -126,7 +127,8 @@ async def _upload_pdf(ctx: Ctx, file: UploadFile, first: bytes, state: FormState
         # PDFium works in C; a thread keeps the server answering other requests meanwhile.
         extraction = await asyncio.to_thread(pdf_upload.read_pdf, data, ctx.org)
         stored = await pdf_upload.store_upload(ctx.db, ctx.caller, filename=file.filename or "report.pdf",
-                                               size=size, extraction=extraction)
+                                               size=size, extraction=extraction, report_date=report_date,
+                                               partial=partial)
     except (PdfReadError, ValidationFailed) as exc:
         state.add("file", exc.message)
         return await _books_page(ctx, state, 400)
@@ -322,20 +324,22 @@ async def row_errors_csv(ctx: CtxDep, report_id: str) -> Response:
 
 
 def trend_chart(reports: list[tuple[DebtorReport, dict[str, Any]]], currency: str) -> str:
-    data = [charts.Datum(local_dt(r.created_at, "UTC", "%d %b"), t["total_balance"], f"/app/books/{key_of(r)}",
+    data = [charts.Datum(r.report_date.strftime("%d %b") if r.report_date else local_dt(r.created_at, "UTC", "%d %b"),
+                         t["total_balance"], f"/app/books/{key_of(r)}",
                          money(t["total_balance"], currency)) for r, t in reports]
     return charts.line_chart(data, title="Total balance across the last uploads")
 
 
 async def book_overview(ctx: Ctx) -> dict[str, Any] | None:
-    """The latest completed upload's summary and the trend over the last ones (for the home page)."""
+    """The book's figures (the same accounts the pharmacy page lists, whichever reports brought
+    them), the newest report (by report date) and the trend over the last ones (for the home page)."""
     completed = await _completed(ctx, 8)
     if not completed:
         return None
     latest = completed[0]
     summary = await summaries.report_summary(ctx.db, latest)
     trend = [(r, await summaries.report_totals(ctx.db, r)) for r in reversed(completed)]
-    return {"report": latest, "summary": summary, "trend": trend,
+    return {"report": latest, "summary": summary, "trend": trend, "book": await book.figures(ctx.db, ctx.org.id),
             "bucket_chart": bucket_chart(summary, key_of(latest), ctx.currency),
             "trend_chart": trend_chart(trend, ctx.currency) if len(trend) > 1 else None,
             "zero": Decimal("0")}

@@ -68,8 +68,8 @@ def can_manage_templates(ctx: Ctx) -> bool:
 
 async def latest_upload(ctx: Ctx) -> DebtorReport | None:
     scope = "organisation" if ctx.is_manager else "own"
-    reports = await debtors.list_reports(ctx.db, ctx.caller, page=1, per_page=20, scope=scope)
-    return next((r for r in reports.items if r.status == "completed"), None)
+    newest = await debtors.newest_reports(ctx.db, ctx.caller, 1, scope=scope)
+    return newest[0] if newest else None
 
 
 async def preview_accounts(ctx: Ctx, report: DebtorReport | None) -> list[DebtorSnapshot]:

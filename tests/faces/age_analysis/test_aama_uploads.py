@@ -61,7 +61,8 @@ async def test_every_format_imports_through_the_endpoint(client, team, tmp_path:
     detail = r.json()
     assert set(detail) == {"id", "user_id", "filename", "original_filename", "file_size", "mime_type",
                            "status", "processing_started_at", "processing_completed_at",
-                           "records_processed", "records_failed", "created_at", "updated_at"}
+                           "records_processed", "records_failed", "created_at", "updated_at",
+                           "report_date", "partial", "skipped_rows", "skipped_reasons", "warnings"}
     assert detail["status"] == "completed"
     assert detail["records_processed"] == 5 and detail["records_failed"] == 3
     assert detail["file_size"] == path.stat().st_size and detail["mime_type"] == MIME[kind]

@@ -298,9 +298,9 @@ class AliasTable:
                 if key:
                     self._extra[key] = (target, _ORG_ALIAS_RANK)
         self._overrides = dict(overrides or {})
-        for target in self._overrides.values():
-            if target is not None:
-                _validate_target(target)
+        for chosen in self._overrides.values():
+            if chosen is not None:
+                _validate_target(chosen)
 
     def classify(self, header: str) -> tuple[str, int] | None:
         """(field, rank) for a header text, or None when it is not one of ours."""

@@ -15,14 +15,13 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Iterable, Iterator, Mapping
+from decimal import Decimal
 from pathlib import Path
 from types import TracebackType
 
 from arrears.debtors.reading.blocks import AccountBlock
 from arrears.debtors.reading.errors import PARSE_FAILED, SHEET_TOO_LARGE, ReadError
 from arrears.debtors.reading.formats import FileFormat, detect_format
-from decimal import Decimal
-
 from arrears.debtors.reading.headers import ColumnInfo
 from arrears.debtors.reading.reader import DEFAULT_BLOCK_ROWS, HeaderInfo, ReadSummary, read_age_analysis
 from arrears.sandbox import ParseFailed, get_pool

@@ -155,7 +155,7 @@ class LineSorter:
 
     def _adds_up(self, amounts: dict[int, int]) -> bool:
         total = amounts.get(self._total)
-        if total is None or not (total in (self._group, self._page, self.all_cents)) or not self.all_cents:
+        if total is None or total not in (self._group, self._page, self.all_cents) or not self.all_cents:
             return False
         self._group = 0
         self._last_total = total

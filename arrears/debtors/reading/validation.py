@@ -7,9 +7,9 @@ from decimal import ROUND_HALF_UP, Decimal
 
 from arrears.debtors.errors import RowErrorCode
 from arrears.debtors.reading.headers import HeaderMatch, header_key, is_blank
-from arrears.debtors.reading.skips import LineSorter
 from arrears.debtors.reading.phones import read_phone_pair
 from arrears.debtors.reading.rows import Cell
+from arrears.debtors.reading.skips import LineSorter
 from arrears.debtors.reading.values import (
     CENT,
     ZERO,

@@ -94,3 +94,35 @@ def test_days_past_due_columns_say_so(tmp_path: Path) -> None:
         by_label = {column.label: column for column in reader.columns}
         assert by_label["1 - 30"].field == "d30" and "past due" in by_label["1 - 30"].reason
         assert by_label["91 and over"].field == "d120"
+
+
+AFRIKAANS = "Rekening,Naam,Selfoon,Huidig,30 Dae,Totaal\r\nR001,Jansen P,082 123 4567,10.00,5.50,15.50\r\n"
+MAPPING = {0: "account", 1: "name", 2: "telephone", 3: "current", 4: "d30", 5: "total_balance"}
+
+
+def test_a_mapping_reads_a_header_we_do_not_know(tmp_path: Path) -> None:
+    path = tmp_path / "ouderdom.csv"
+    path.write_text(AFRIKAANS)
+    with pytest.raises(Exception, match="missing required columns"):
+        read_age_analysis(path)
+    with read_age_analysis(path, mapping=MAPPING) as reader:
+        (row,) = list(reader)
+    assert isinstance(row, AccountRow)
+    assert (row.account, row.name, row.telephone, row.current, row.d30, row.total_balance) == (
+        "R001", "Jansen P", "27821234567", Decimal("10.00"), Decimal("5.50"), Decimal("15.50"))
+    assert [(c.field, c.reason) for c in reader.columns][4] == ("d30", "your mapping")
+    with open_isolated(path, mapping=MAPPING) as isolated:
+        (block,) = list(isolated.blocks())
+    assert [r.account for r in block.rows()] == ["R001"] and isolated.skipped == {}
+
+
+def test_a_mapping_can_ignore_a_column_and_the_warnings_name_it(tmp_path: Path) -> None:
+    path = tmp_path / "odd.csv"
+    path.write_text("Account,Name,Cell,Current,45 Days,Total\r\nA1,Jo,0821234567,10.00,0,10.00\r\n")
+    with read_age_analysis(path) as reader:
+        list(reader)
+    assert any("'45 Days' looks like an ageing bucket but is not read" in w for w in reader.warnings)
+    with read_age_analysis(path, mapping={3: None}) as reader:
+        (row,) = list(reader)
+    assert isinstance(row, AccountRow) and row.current == 0
+    assert [c.field for c in reader.columns][3] is None

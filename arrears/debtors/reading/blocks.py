@@ -184,6 +184,7 @@ class BlockValidator:
         self._extra_count = len(validator._extras)
         self._extra_days = [days for days, _ in validator._extras]
         self._skip_keys = _TOTAL_KEYS | {validator._header_account}
+        self._total_position = 4 + sum(self._has_money[:5])  # the total's place in self._columns
 
     def check_block(self, rows: Sequence[NumberedRow]) -> AccountBlock:
         return self._check(list(map(_first, rows)), list(map(_second, rows)))
@@ -258,8 +259,11 @@ class BlockValidator:
         raw_phones = _texts(columns[2])
         phones, valid, sms, second = read_phones_with_second(raw_phones)
         names = _texts(columns[1])
-        if not all(names):  # a heading or total line has no name: sorted by the reference path
-            slow.update(compress(range(count), map(not_, names)))
+        if not all(names):
+            # A line without a name and without a total may be a heading ("GAUTENG" in the account
+            # column): the reference path sorts it. One with a total is an account without a name.
+            totals = columns[self._total_position]
+            slow.update(i for i in compress(range(count), map(not_, names)) if totals[i] in ("", None))
         contacts: list[str | None] = (
             [text or None for text in _texts(columns[3])] if self._has_contact else [None] * count)
 

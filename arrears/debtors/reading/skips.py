@@ -97,7 +97,7 @@ class LineSorter:
         first = words[0][1].lower() if words else ""
         if words and _FOOTER.match(first) and not (amounts and any(amounts.values())):
             return "footer"
-        if self.summary:
+        if self.summary and not account:  # the row check passes an account it still reads
             return "summary"
         if self._repeats_header(texts):
             self._page = 0

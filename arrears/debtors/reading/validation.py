@@ -126,6 +126,12 @@ class RowValidator:
             return True
         return key == self._header_account and header_key(to_text(cells[self._name])) == self._header_name
 
+    def _still_an_account(self, cells: list[Cell]) -> bool:
+        """Below the grand total, a line with a name and a code with digits is still read (and then
+        counted against the printed total): a summary table has neither."""
+        code = account_code(cells[self._account])
+        return any(ch.isdigit() for ch in code) and bool(to_text(cells[self._name]))
+
     def check(self, number: int, cells: list[Cell]) -> AccountRow | RowError | None:
         """The row as an account, as a failure, or None when it is not a data row."""
         # The hot loop of every import (once per row): plain locals, the usual cell shapes (text
@@ -133,7 +139,7 @@ class RowValidator:
         if len(cells) < self._width:
             cells = cells + [""] * (self._width - len(cells))
         lines = self.lines
-        if lines.summary:  # past the grand total
+        if lines.summary and not self._still_an_account(cells):  # past the grand total
             lines.sort(cells, "")
             return None
         raw_account = cells[self._account]

@@ -126,3 +126,17 @@ def test_a_mapping_can_ignore_a_column_and_the_warnings_name_it(tmp_path: Path) 
         (row,) = list(reader)
     assert isinstance(row, AccountRow) and row.current == 0
     assert [c.field for c in reader.columns][3] is None
+
+
+def test_an_account_below_the_grand_total_is_read_and_the_difference_named(tmp_path: Path) -> None:
+    path = tmp_path / "late.csv"
+    path.write_text("Account,Name,Cell,Current,30 Days,Total\r\nA1,Jo,0821234567,10.00,0,10.00\r\n"
+                    ",Grand Total,,10.00,0,10.00\r\n\r\nSummary\r\nCurrent,,,10.00\r\n"
+                    "B2,Late Payer,0831234567,0,5.00,5.00\r\n")
+    for block_rows in (1, 5000):
+        with open_isolated(path, block_rows=block_rows) as reader:
+            blocks = list(reader.blocks())
+        assert [r.account for b in blocks for r in b.rows()] == ["A1", "B2"]
+        assert reader.skipped == {"total": 1, "blank": 1, "summary": 2}
+        assert reader.printed_total == Decimal("10.00")
+        assert any("(difference 5.00)" in w for w in reader.warnings), reader.warnings

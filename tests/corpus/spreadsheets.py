@@ -687,6 +687,77 @@ layout("xero_aged_by_due_date_total_off", "Xero Aged Receivables Summary by due 
        report_date=NOV_30, warnings=("difference 10.00",))
 
 
+# 23. A printed report saved as CSV: the title block and a two-row header at every page, "Continued"
+# and page-number footers, credit notes written "45.00 CR" style by the package ("-45.00" here).
+_F23 = ("current", "d30", "d60", "d90", "d120")
+_PAGES23 = [PEOPLE[0:6], PEOPLE[6:12]]
+_A23 = [_amounts(230 + i, 5, len(page)) for i, page in enumerate(_PAGES23)]
+OCT_31 = dt.date(2026, 10, 31)
+
+
+def _build_csv_pages(directory: Path) -> Path:
+    rows: list[Row] = []
+    for n, (page, lines) in enumerate(zip(_PAGES23, _A23, strict=True), start=1):
+        rows += [["SUNRISE PHARMACY"], ["DEBTORS AGE ANALYSIS AS AT 31/10/2026"],
+                 ["Account", "Debtor", "Cell", "Current", "30", "60", "90", "120+", "Total"],
+                 ["Number", "Name", "Phone", "", "Days", "Days", "Days", "Days", "Due"]]
+        for person, amounts in zip(page, lines, strict=True):
+            phone = person.phone_cell if isinstance(person.phone_cell, str) else "821234567"
+            rows.append([person.code, person.name, phone, *map(brackets, amounts), brackets(sum(amounts, ZERO))])
+        if n < len(_PAGES23):
+            rows.append(["Continued on next page"])
+        rows.append([f"Page {n} of {len(_PAGES23)}"])
+    all_lines = [a for lines in _A23 for a in lines]
+    rows.append(["", "Grand Total", "", *map(brackets, _sums(all_lines)), brackets(sum(map(sum, all_lines), ZERO))])
+    return _csv(directory / "DEBTAGE.CSV", rows)
+
+
+layout("printed_csv_two_row_header_per_page", "A pharmacy system's printed age analysis saved as CSV: title block "
+       "and two-row header on every page, Continued and page footers", _build_csv_pages,
+       [expect(p, _F23, a) for page, lines in zip(_PAGES23, _A23, strict=True)
+        for p, a in zip(page, lines, strict=True)],
+       skipped={"title": 4, "repeated_header": 2, "footer": 3, "total": 1},
+       printed_total=sum((sum(map(sum, lines), ZERO) for lines in _A23), ZERO), report_date=OCT_31)
+
+
+# 24. Excel's "Unicode Text" (UTF-16, tabs): credit balances written "45.00 CR", a rep heading,
+# labelled subtotals ("Total for Rep ...") and a report total.
+_F24 = ("current", "d30", "d60", "d90", "d120")
+_REPS24 = {"SALES REP: THANDI": PEOPLE[1:6], "SALES REP: PIETER": PEOPLE[6:13]}
+_A24 = {rep: _amounts(240 + i, 5, len(people)) for i, (rep, people) in enumerate(_REPS24.items())}
+_ALL24 = [a for lines in _A24.values() for a in lines]
+
+
+def credit_cr(x: Decimal) -> str:
+    return f"{abs(x):.2f} CR" if x < 0 else f"{x:.2f}"
+
+
+def _build_unicode_text(directory: Path) -> Path:
+    rows: list[Row] = [["Customer Ageing Report"], ["Run date: 01/12/2026"], [],
+                       ["Cust No", "Customer Name", "Cellphone", "Current", "30 Days", "60 Days", "90 Days",
+                        "120 Days", "Outstanding"]]
+    for rep, people in _REPS24.items():
+        rows.append([rep])
+        for person, amounts in zip(people, _A24[rep], strict=True):
+            phone = person.phone_cell if isinstance(person.phone_cell, str) else "821234567"
+            rows.append([person.code, person.name, phone, *map(credit_cr, amounts), credit_cr(sum(amounts, ZERO))])
+        name = rep.split(": ")[1].title()
+        rows.append([f"Total for Rep {name}", "", "", *map(credit_cr, _sums(_A24[rep])),
+                     credit_cr(sum(map(sum, _A24[rep]), ZERO))])
+    rows.append(["Report Total", "", "", *map(credit_cr, _sums(_ALL24)), credit_cr(sum(map(sum, _ALL24), ZERO))])
+    buffer = io.StringIO()
+    csv.writer(buffer, delimiter="\t", lineterminator="\r\n").writerows(rows)
+    path = directory / "ageing.txt"
+    path.write_bytes(buffer.getvalue().encode("utf-16"))
+    return path
+
+
+layout("unicode_text_tabs_cr_credits", "Excel 'Unicode Text' (UTF-16, tab-delimited) of a rep-grouped ageing "
+       "report with credits written '45.00 CR'", _build_unicode_text,
+       [expect(p, _F24, a) for rep, people in _REPS24.items() for p, a in zip(people, _A24[rep], strict=True)],
+       skipped={"title": 2, "blank": 1, "heading": 2, "total": 3}, printed_total=sum(map(sum, _ALL24), ZERO))
+
+
 def build_all(directory: Path) -> dict[str, Path]:
     """Every layout's file written into `directory` (one sub-folder each): name -> path."""
     out = {}

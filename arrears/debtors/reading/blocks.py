@@ -183,7 +183,7 @@ class BlockValidator:
         self._has_contact = validator._contact is not None
         self._extra_count = len(validator._extras)
         self._extra_days = [days for days, _ in validator._extras]
-        self._skip_keys = _TOTAL_KEYS | {validator._header_account}
+        self._skip_keys = _TOTAL_KEYS | validator._header_accounts
         self._total_position = 4 + sum(self._has_money[:5])  # the total's place in self._columns
 
     def check_block(self, rows: Sequence[NumberedRow]) -> AccountBlock:

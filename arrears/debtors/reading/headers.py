@@ -44,7 +44,8 @@ ALIASES: dict[str, tuple[str, ...]] = {
         "Debtor Code", "Debtor No", "Debtor Number", "Debtor Account", "Debtor Acc", "Debtor",
         "Customer Code", "Customer No", "Customer Number", "Customer Account", "Customer ID",
         "Client Code", "Client No", "Client Number", "Client Account", "Client ID", "Code",
-        "Reference", "Ref", "Customer Ref", "Partner Ref", "Internal Reference",
+        "Reference", "Ref", "Customer Ref", "Partner Ref", "Internal Reference", "Cust No", "Cust Code",
+        "Cust Acc", "Cust Account", "Customer Acc", "Debtor Acc No", "Patient No", "File No",
     ),
     "name": (
         "Name", "Customer Name", "Customer", "Client Name", "Client", "Company", "Company Name",

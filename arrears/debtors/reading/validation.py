@@ -97,6 +97,9 @@ class RowValidator:
         self._has_buckets = sum(f in columns for f in _AMOUNT_FIELDS) > 1 or bool(extra)
         self._labels = labels
         self._header_account = header_key(labels[self._account])
+        # The account column's label in each header row too: a two-row header printed again.
+        self._header_accounts = {self._header_account} | {
+            header_key(row[self._account]) for row in header_cells or [] if self._account < len(row)} - {""}
         self._header_name = header_key(labels[self._name])
         self._variance = variance
         self._seen: dict[str, int] = {}
@@ -157,7 +160,7 @@ class RowValidator:
         plain = account.isascii() and account.isalnum()
         key = account.lower() if plain else header_key(account)
         raw_name = cells[self._name]
-        if (not plain or key in _TOTAL_KEYS or key == self._header_account
+        if (not plain or key in _TOTAL_KEYS or key in self._header_accounts
                 or not (raw_name.strip() if raw_name.__class__ is str else to_text(raw_name))):
             if lines.sort(cells, account) is not None:
                 return None

@@ -54,7 +54,7 @@ class LineSorter:
     def __init__(self, header_cells: list[list[str]], title_lines: list[str], money: list[int],
                  total_column: int, name_column: int) -> None:
         self.skipped: Counter[str] = Counter()
-        self.summary = False  # past the grand total: what follows is not accounts
+        self.summary = False  # past a grand total named so (or a "Summary" line): not accounts
         self._headers = [[_key(label) for label in row] for row in header_cells]
         self._titles = {_key(line) for line in title_lines if _key(line)}
         self._money = money  # the columns of amounts (buckets and total)
@@ -65,6 +65,7 @@ class LineSorter:
         self._page = 0
         self._seen_heading = False
         self._grand: int | None = None
+        self._plain_totals = 0  # plain "Total" lines with no heading before them
         self._pages: list[int] = []
         self._last_total: int | None = None  # the last total line, while no account follows it
 
@@ -77,9 +78,6 @@ class LineSorter:
         self._last_total = None
 
     # --- sorting a line ----------------------------------------------------------------------
-
-    def skip(self, reason: str) -> None:
-        self.skipped[reason] += 1
 
     def sort(self, cells: list[Cell], account: str) -> str | None:
         """The reason a line is not an account, or None when it is one (or a failed one). Counts it."""
@@ -140,11 +138,14 @@ class LineSorter:
         total = amounts.get(self._total)
         words = _WORDS.findall(label)
         grand = _GRAND.search(label)
-        if grand or (words and set(words) <= _PLAIN_TOTAL and not self._seen_heading):
+        if grand:
             self._grand = total
-            # Lines after a grand total named so are a summary; after a plain "Total" they are
-            # still read (a book may print one under each group without headings).
-            self.summary = self.summary or bool(grand)
+            self.summary = True
+        elif words and set(words) <= _PLAIN_TOTAL and not self._seen_heading:
+            # A plain "Total" is the grand total, unless several follow groups without headings:
+            # then only one that adds up every account so far is (lines after it are still read).
+            self._plain_totals += 1
+            self._grand = total if self._plain_totals == 1 or total == self.all_cents else None
         elif _PAGE.search(label):
             if total is not None:
                 self._pages.append(total)

@@ -140,3 +140,16 @@ def test_an_account_below_the_grand_total_is_read_and_the_difference_named(tmp_p
         assert reader.skipped == {"total": 1, "blank": 1, "summary": 2}
         assert reader.printed_total == Decimal("10.00")
         assert any("(difference 5.00)" in w for w in reader.warnings), reader.warnings
+
+
+def test_plain_totals_under_groups_without_headings_are_group_totals(tmp_path: Path) -> None:
+    head = "Account,Name,Cell,Current,Total\r\n"
+    groups = "A1,Jo,0821234567,10.00,10.00\r\n,Total,,10.00,10.00\r\nB2,Ann,0821234568,5.00,5.00\r\n,Total,,5.00,5.00\r\n"
+    for tail, printed in (("", None), (",Total,,15.00,15.00\r\n", Decimal("15.00"))):
+        path = tmp_path / "groups.csv"
+        path.write_text(head + groups + tail)
+        with read_age_analysis(path) as reader:
+            assert [r.account for r in reader if isinstance(r, AccountRow)] == ["A1", "B2"]
+        assert reader.skipped == {"total": 2 + bool(tail)}
+        assert reader.printed_total == printed
+        assert not any("difference" in w for w in reader.warnings)

@@ -7,11 +7,19 @@ columns are also recognised by their day count ("Days 30", "31-60", "120+", "Ove
 from __future__ import annotations
 
 import re
-import unicodedata
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 
 from arrears.debtors.reading.errors import MISSING_COLUMNS, NO_DATA_ROWS, ReadError
+from arrears.debtors.reading.labels import (
+    MAX_BUCKET_DAYS,
+    DayLabel,
+    bucket_days,
+    day_label,
+    header_key,
+    is_group_label,
+    resolve_days,
+)
 from arrears.debtors.reading.rows import Cell, NumberedRow, Sheet
 from arrears.debtors.reading.values import to_text
 
@@ -32,7 +40,6 @@ FIELD_LABELS: dict[str, str] = {
     "d120": "120 Days",
     "total_balance": "Total Balance",
 }
-MAX_BUCKET_DAYS = 720
 SCAN_ROWS = 30  # non-blank rows searched per sheet: title lines sit above the header
 
 # Aliases per field, best first: when two columns claim one field, the better alias wins.
@@ -77,60 +84,6 @@ ALIASES: dict[str, tuple[str, ...]] = {
 
 _GENERIC_BUCKET_RANK = 10_000  # a column named only by its day count loses to any explicit alias
 _ORG_ALIAS_RANK = -1  # an organisation's own aliases beat ours
-_TOKENS = re.compile(r"[a-z]+|\d+")
-_NON_ALNUM = re.compile(r"[^0-9a-z]+")
-_BUCKET_NOISE = frozenset(
-    "days day d dys dy plus over older than and or more aged age above overdue od past due gt "
-    "balance bal amount amt".split()
-)
-_MONTH_WORDS = frozenset({"month", "months", "mth", "mths", "mnth", "m"})
-
-
-def _fold(text: str) -> str:
-    """Lower case without accents: 'Télephone' -> 'telephone'."""
-    decomposed = unicodedata.normalize("NFKD", text)
-    return "".join(ch for ch in decomposed if not unicodedata.combining(ch)).casefold()
-
-
-def header_key(text: str) -> str:
-    """The form headers are compared in: 'Acc. No.' -> 'accno'."""
-    if text.isascii():  # the common case, and 10x cheaper than Unicode folding
-        return _NON_ALNUM.sub("", text.lower())
-    return _NON_ALNUM.sub("", _fold(text))
-
-
-def bucket_days(text: str) -> int | None:
-    """The first day of the ageing bucket a header names, or None when it names none.
-
-    '30 Days', 'Days 30', '30', '31-60', '30-59 Days' -> 30; '0-30' -> 0; '120+', 'Over 120',
-    '121+' -> 120; '2 Months' -> 60. Buckets are 30 days wide and start at most at 720.
-    """
-    numbers: list[int] = []
-    months = False
-    for token in _TOKENS.findall(_fold(text)):
-        if token.isdigit():
-            numbers.append(int(token))
-        elif token in _MONTH_WORDS:
-            months = True
-        elif token not in _BUCKET_NOISE:
-            return None
-    if months:
-        numbers = [n * 30 for n in numbers]
-    if len(numbers) == 1:
-        start = numbers[0]
-    elif len(numbers) == 2:
-        start, end = numbers
-    else:
-        return None
-    if start % 30 == 1:
-        start -= 1  # "31-60", "121+": the bucket that starts at 30, at 120
-    if start % 30 or start > MAX_BUCKET_DAYS:
-        return None
-    if len(numbers) == 2 and end - start not in (29, 30):
-        return None  # "0-60" spans two buckets
-    return start
-
-
 def bucket_field(days: int) -> str:
     """The field a bucket fills: 'current', 'd30' ... 'd120', and 'd150' ... 'd720' beyond."""
     return BUCKET_FIELDS.get(days, f"d{days}")
@@ -211,76 +164,6 @@ class HeaderMatch:
         return [self.labels[i] for i in sorted(self.bucket_like) if i not in used]
 
 
-@dataclass(frozen=True, slots=True)
-class _Days:
-    """A header naming days or months: '31-60', '120+', '< 1 Month', 'Older'."""
-
-    start: int | None  # None: 'Older' (the bucket after the last one)
-    end: int | None = None
-    over: bool = False  # '120+', 'Over 90', '> 90', '91 and over'
-    under: bool = False  # '< 1 Month', 'Less than 30'
-    months: bool = False
-
-
-_OVER_WORDS = frozenset({"over", "plus", "more", "above", "gt", "older"})
-_UNDER_WORDS = frozenset({"less", "under", "within", "lt"})
-_DAY_NOISE = _BUCKET_NOISE | _UNDER_WORDS | frozenset({"to", "from", "dpd"})
-_OLDER = frozenset({"older", "olderthan", "older balance", "olderbalance", "prior", "beyond"})
-
-
-def _days_of(text: str) -> _Days | None:
-    key = header_key(text)
-    if key in _OLDER:
-        return _Days(None)
-    numbers: list[int] = []
-    months = over = under = False
-    for token in _TOKENS.findall(_fold(text)):
-        if token.isdigit():
-            numbers.append(int(token))
-        elif token in _MONTH_WORDS:
-            months = True
-        elif token not in _DAY_NOISE:
-            return None
-        over = over or token in _OVER_WORDS
-        under = under or token in _UNDER_WORDS
-    over = over or ">" in text or "+" in text
-    under = under or "<" in text
-    if len(numbers) == 1:
-        return _Days(numbers[0], None, over, under, months)
-    if len(numbers) == 2 and not months:
-        return _Days(numbers[0], numbers[1])
-    return None
-
-
-def _resolve_days(spec: _Days, past_due: bool, month_shift: bool, last: int) -> tuple[int | None, str]:
-    """The first day of our bucket a day/month column fills, and why (None: it fills none)."""
-    start = spec.start
-    if start is None:
-        return last + 30, f"older than the last bucket ({last} days)"
-    if spec.months:
-        days = 0 if spec.under and start == 1 else start * 30
-        if spec.under and start != 1:
-            return None, "a month range we cannot place"
-        if month_shift:
-            return days + 30, "months past due (the header has a Current column before '< 1 Month')"
-        return days, "months since invoice"
-    if spec.end is not None:
-        if past_due and spec.end % 30 == 0 and spec.end - start in (29, 30):
-            return spec.end, f"days past due {start}-{spec.end} (the header has a column starting at day 1)"
-        first = start - 1 if start % 30 == 1 else start
-        if first % 30 == 0 and spec.end - first in (29, 30):
-            return first, f"days since invoice {start}-{spec.end}"
-        return None, "a day range that spans more than one bucket"
-    if spec.over:
-        if past_due and start % 30 in (0, 1):
-            return start - start % 30 + 30, f"over {start} days past due"
-        first = start - 1 if start % 30 == 1 else start
-        return (first, f"{first} days and older") if first % 30 == 0 else (None, "not a bucket boundary")
-    if spec.under:
-        return (start - 30, f"under {start} days") if start % 30 == 0 and start else (None, "not a bucket boundary")
-    return (start, f"{start} days since invoice") if start % 30 == 0 else (None, "not a bucket boundary")
-
-
 class AliasTable:
     """Our aliases plus an organisation's own (canonical field -> list of header texts), and a
     caller's mapping (column index -> field or None) that overrides both."""
@@ -318,7 +201,7 @@ class AliasTable:
 
     def _known_label(self, label: str) -> bool:
         key = header_key(label)
-        return bool(key) and (key in self._extra or key in self._known or _days_of(label) is not None)
+        return bool(key) and (key in self._extra or key in self._known or day_label(label) is not None)
 
     def match_row(self, cells: list[Cell]) -> HeaderMatch:
         return self.match_labels([to_text(cell) for cell in cells])
@@ -339,9 +222,9 @@ class AliasTable:
             both = f"{top} {bottom}" if top and bottom else top or bottom
             if self._known_label(both):
                 labels.append(both)
-            elif bottom and self._known_label(bottom) and (not top or _is_group_label(top)):
+            elif bottom and self._known_label(bottom) and (not top or is_group_label(top)):
                 labels.append(bottom)  # 'Ageing (days)' over 'Current': the group label names no column
-            elif top and not bottom and _is_group_label(top):
+            elif top and not bottom and is_group_label(top):
                 labels.append("")
             else:
                 if top or bottom:
@@ -351,7 +234,7 @@ class AliasTable:
 
     def match_labels(self, labels: list[str]) -> HeaderMatch:
         known: dict[int, tuple[str, int, str]] = {}  # column -> (field, rank, why)
-        days: dict[int, _Days] = {}
+        days: dict[int, DayLabel] = {}
         for index, label in enumerate(labels):
             if not label:
                 continue
@@ -366,7 +249,7 @@ class AliasTable:
             if found:
                 known[index] = (*found, f"alias '{label}'")
                 continue
-            spec = _days_of(label)
+            spec = day_label(label)
             if spec is not None:
                 days[index] = spec
         bucket_like = set(days) | {i for i, (target, _, _) in known.items() if target in _BUCKETS}
@@ -376,7 +259,7 @@ class AliasTable:
                 t == "current" for t, _, _ in known.values())
             last = 0
             for index, spec in sorted(days.items(), key=lambda item: item[1].start is None):
-                start, why = _resolve_days(spec, past_due, month_shift, last)
+                start, why = resolve_days(spec, past_due, month_shift, last)
                 if start is None or start > MAX_BUCKET_DAYS:
                     known.setdefault(index, ("", _GENERIC_BUCKET_RANK, why))
                     continue
@@ -429,16 +312,6 @@ class AliasTable:
 
 
 _BUCKETS = frozenset({"current", "d30", "d60", "d90", "d120"})
-_GROUP_WORDS = frozenset({"ageing", "aging", "aged", "age", "days", "overdue", "past", "due", "analysis", "balances",
-                          "outstanding", "period", "periods", "months", "in"})
-
-
-def _is_group_label(text: str) -> bool:
-    """'Ageing (days)', 'Days overdue', 'Aged balances': a label over several bucket columns."""
-    words = _TOKENS.findall(_fold(text))
-    return bool(words) and all(w in _GROUP_WORDS for w in words)
-
-
 @dataclass(slots=True)
 class FoundHeader:
     sheet: Sheet

@@ -20,6 +20,7 @@ from collections import Counter
 from decimal import Decimal
 
 from arrears.debtors.reading.cells import Cell
+from arrears.debtors.reading.labels import header_key
 from arrears.debtors.reading.values import AmountError, format_amount, parse_amount, to_text
 
 SKIP_REASONS = ("title", "heading", "total", "repeated_header", "footer", "blank", "summary")
@@ -52,14 +53,15 @@ class LineSorter:
     page) and since the header (the report)."""
 
     def __init__(self, header_cells: list[list[str]], title_lines: list[str], money: list[int],
-                 total_column: int, name_column: int) -> None:
+                 total_column: int, name_column: int, account_column: int) -> None:
         self.skipped: Counter[str] = Counter()
         self.summary = False  # past a grand total named so (or a "Summary" line): not accounts
-        self._headers = [[_key(label) for label in row] for row in header_cells]
+        self._headers = [[header_key(label) for label in row] for row in header_cells]
         self._titles = {_key(line) for line in title_lines if _key(line)}
         self._money = money  # the columns of amounts (buckets and total)
         self._total = total_column
         self._name = name_column
+        self._account = account_column
         self.all_cents = 0  # every account read so far
         self._group = 0
         self._page = 0
@@ -97,7 +99,7 @@ class LineSorter:
             return "footer"
         if self.summary and not account:  # the row check passes an account it still reads
             return "summary"
-        if self._repeats_header(texts):
+        if self._repeats_header(cells, texts):
             self._page = 0
             return "repeated_header"
         # With an account code, only the code itself can say "total" (a name may be "Total Garage").
@@ -190,9 +192,14 @@ class LineSorter:
     def _name_text(self, cells: list[Cell]) -> str:
         return to_text(cells[self._name]) if self._name < len(cells) else ""
 
-    def _repeats_header(self, texts: list[tuple[int, str]]) -> bool:
+    def _repeats_header(self, cells: list[Cell], texts: list[tuple[int, str]]) -> bool:
+        """Every cell is the header's label in its column, or the account and name cells are."""
+        a, n = self._account, self._name
+        code, name = header_key(to_text(cells[a])), header_key(to_text(cells[n]))
         for row in self._headers:
-            if all(i < len(row) and row[i] and row[i] == _key(text) for i, text in texts):
+            if all(i < len(row) and row[i] and row[i] == header_key(text) for i, text in texts):
+                return True
+            if code and name and max(a, n) < len(row) and (row[a], row[n]) == (code, name):
                 return True
         return False
 

@@ -105,7 +105,8 @@ class RowValidator:
         self._seen: dict[str, int] = {}
         self._width = max(columns.values()) + 1
         money = [index for index, _ in self._money if index is not None]
-        self.lines = LineSorter(header_cells or [labels], title_lines or [], money, self._total, self._name)
+        self.lines = LineSorter([*(header_cells or []), labels], title_lines or [], money, self._total, self._name,
+                                self._account)
 
     def _padded(self, cells: list[Cell]) -> list[Cell]:
         # Rows may stop short of the last mapped column (CSV lines, trailing blank cells).

@@ -218,18 +218,25 @@ class AliasTable:
         if not any(bottoms) or not any(tops):
             return None
         labels: list[str] = []
+        continued = False  # the lower row completes at least one label we know
         for top, bottom in zip(tops, bottoms, strict=True):
             both = f"{top} {bottom}" if top and bottom else top or bottom
-            if self._known_label(both):
+            if not both:
+                labels.append("")
+            elif self._known_label(both):
                 labels.append(both)
+                continued = continued or bool(bottom)
             elif bottom and self._known_label(bottom) and (not top or is_group_label(top)):
                 labels.append(bottom)  # 'Ageing (days)' over 'Current': the group label names no column
+                continued = True
             elif top and not bottom and is_group_label(top):
                 labels.append("")
+            elif top and not self._known_label(top) and not self._known_label(bottom) and not _numeric(bottom):
+                labels.append(both)  # a column we do not read ('E-mail' over 'Address')
             else:
-                if top or bottom:
-                    return None
-                labels.append("")
+                return None  # a data row under the header ('Account' over 'MOK001'), a title over it
+        if not continued:
+            return None
         return self.match_labels(labels)
 
     def match_labels(self, labels: list[str]) -> HeaderMatch:
@@ -322,6 +329,10 @@ class FoundHeader:
     header_cells: list[list[str]] = field(default_factory=list)  # their labels, for repeated headers
     title_lines: list[str] = field(default_factory=list)  # the text of each non-blank line above
     pending: list[NumberedRow] = field(default_factory=list)  # rows read after the header already
+
+
+def _numeric(text: str) -> bool:
+    return any(ch.isdigit() for ch in text)
 
 
 def is_blank(cells: list[Cell]) -> bool:

@@ -153,3 +153,14 @@ def test_plain_totals_under_groups_without_headings_are_group_totals(tmp_path: P
         assert reader.skipped == {"total": 2 + bool(tail)}
         assert reader.printed_total == printed
         assert not any("difference" in w for w in reader.warnings)
+
+
+def test_split_labels_beside_columns_we_do_not_read(tmp_path: Path) -> None:
+    path = tmp_path / "split.csv"
+    path.write_text("Debtors\r\nAccount,Customer,E-mail,Cell,Current,30,Total\r\nNo,Name,Address,Number,,Days,Balance\r\n"
+                    "A1,Jo,jo@example.com,0821234567,10.00,5.00,15.00\r\n")
+    with read_age_analysis(path) as reader:
+        (row,) = list(reader)
+    assert isinstance(row, AccountRow) and (row.account, row.d30, row.total_balance) == ("A1", 5, 15)
+    assert reader.header_rows == [2, 3] and reader.title_lines == ["Debtors"]
+    assert reader.skipped == {"title": 1}

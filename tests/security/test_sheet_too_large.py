@@ -12,7 +12,7 @@ import pytest
 from arrears.debtors.reading import FileFormat, ReadError
 from arrears.debtors.reading.blocks import AccountBlock
 from arrears.debtors.reading.isolated import read_blocks, refusal
-from arrears.debtors.reading.reader import HeaderInfo
+from arrears.debtors.reading.reader import HeaderInfo, ReadSummary
 from arrears.sandbox import ParseFailed, ParseLimits, ParsePool
 from tests.security import hostile
 
@@ -26,8 +26,9 @@ def pool() -> Iterator[ParsePool]:
 
 def test_the_far_cell_xlsx_is_streamed_in_the_child(pool: ParsePool, tmp_path: Path) -> None:
     path = hostile.far_cell_xlsx(tmp_path / "solver.xlsx", count=30)
-    header, *blocks = pool.stream(read_blocks, str(path), None, 7)
+    header, *blocks, summary = pool.stream(read_blocks, str(path), None, 7)  # the skipped lines come last
     assert isinstance(header, HeaderInfo) and header.header_row == 1 and header.last_row == 1_048_576
+    assert isinstance(summary, ReadSummary)
     assert all(isinstance(b, AccountBlock) for b in blocks)
     accounts = [a for b in blocks for a in b.accounts]  # type: ignore[union-attr]
     assert accounts == [f"ACC{i:04d}" for i in range(30)]
@@ -64,8 +65,9 @@ def test_an_excel_written_solver_workbook_streams_with_shared_strings(pool: Pars
     ws.cell(row=1_048_576, column=16_384, value="solver")  # shared strings and a dimension of A1:XFD1048576
     path = tmp_path / "solver.xlsx"
     wb.save(path)
-    header, *blocks = pool.stream(read_blocks, str(path), None, 5000)
+    header, *blocks, summary = pool.stream(read_blocks, str(path), None, 5000)
     assert isinstance(header, HeaderInfo) and header.header_row == 2 and header.sheet_name == "Sheet"
+    assert isinstance(summary, ReadSummary)
     names = [n for b in blocks for n in b.names]  # type: ignore[union-attr]
     assert names == [f"Customer {i}" for i in range(12)]
     cents = [c for b in blocks for c in b.cents[5]]  # type: ignore[union-attr]

@@ -1,9 +1,13 @@
 """Reading debtor age analyses from spreadsheets: pure, no database, no HTTP.
 
-with read_age_analysis(path, extra_aliases=org_aliases) as rows:
-    print(rows.header.mapping)
+with read_age_analysis(path, extra_aliases=org_aliases, mapping=None) as rows:
+    print(rows.header.mapping, rows.sheet_name, rows.header_rows, rows.columns, rows.title_lines)
     for row in rows:  # AccountRow | RowError
         ...
+    rows.skipped, rows.printed_total, rows.warnings  # once every row is read
+
+Lines that are not accounts (titles, headings, totals, footers ...) are skipped and counted per
+reason (skips.py); see docs/contracts.md, "Reading real exports".
 """
 
 from arrears.debtors.reading.blocks import AccountBlock
@@ -15,10 +19,17 @@ from arrears.debtors.reading.errors import (
     ReadError,
 )
 from arrears.debtors.reading.formats import FileFormat, detect_format
-from arrears.debtors.reading.headers import CANONICAL_FIELDS, REQUIRED_FIELDS, AliasTable, bucket_days
+from arrears.debtors.reading.headers import (
+    CANONICAL_FIELDS,
+    REQUIRED_FIELDS,
+    AliasTable,
+    ColumnInfo,
+    bucket_days,
+)
 from arrears.debtors.reading.phones import normalise_phone
-from arrears.debtors.reading.reader import AgeAnalysisReader, HeaderInfo, read_age_analysis
+from arrears.debtors.reading.reader import AgeAnalysisReader, HeaderInfo, ReadSummary, read_age_analysis
 from arrears.debtors.reading.rows import iter_rows
+from arrears.debtors.reading.skips import SKIP_REASONS
 from arrears.debtors.reading.validation import (
     BALANCE_MISMATCH,
     DUPLICATE_ACCOUNT,
@@ -39,14 +50,17 @@ __all__ = [
     "MISSING_COLUMNS",
     "NO_DATA_ROWS",
     "REQUIRED_FIELDS",
+    "SKIP_REASONS",
     "UNSUPPORTED_FILE_TYPE",
     "AccountBlock",
     "AccountRow",
     "AgeAnalysisReader",
     "AliasTable",
     "AmountError",
+    "ColumnInfo",
     "FileFormat",
     "HeaderInfo",
+    "ReadSummary",
     "ReadError",
     "RowError",
     "account_code",

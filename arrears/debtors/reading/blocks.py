@@ -19,13 +19,13 @@ round(x * 100) is that number and dividing it by 100 gives x back. Other cells a
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal
 from itertools import compress
-from operator import add, itemgetter, ne
+from operator import add, itemgetter, ne, not_
 from typing import cast
 
-from arrears.debtors.reading.phones import read_phones, sms_reachable
+from arrears.debtors.reading.phones import read_phones_with_second, sms_reachable
 from arrears.debtors.reading.rows import Cell, NumberedRow
 from arrears.debtors.reading.validation import _TOTAL_KEYS, AccountRow, RowError, RowValidator
 from arrears.debtors.reading.values import CENT, AmountError, account_code, parse_amount, to_text
@@ -70,6 +70,8 @@ class AccountBlock:
     # Every amount is known to lie within ±FLOAT_LIMIT (checked while reading), so a writer need
     # not check it against the book's limit again.
     amounts_in_range: bool = False
+    # A second number per account, when the telephone cells hold two (else empty: all None).
+    phone2: list[str | None] = field(default_factory=list)
 
     def __len__(self) -> int:
         return len(self.accounts)
@@ -97,6 +99,10 @@ class AccountBlock:
         self.telephones.append(row.telephone)
         self.phone_valid.append(row.phone_valid)
         self.sms_reachable.append(sms_reachable(row.telephone, row.phone_valid))
+        if row.phone2 is not None and len(self.phone2) < len(self.accounts) - 1:
+            self.phone2.extend([None] * (len(self.accounts) - 1 - len(self.phone2)))
+        if row.phone2 is not None or self.phone2:
+            self.phone2.append(row.phone2)
         for column, amount in zip(self.cents, (row.current, row.d30, row.d60, row.d90, row.d120, row.total_balance),
                                   strict=True):
             column.append(cents_of(amount))
@@ -110,7 +116,8 @@ class AccountBlock:
         return AccountRow(
             self.accounts[index], self.names[index], self.telephone_raw[index], self.telephones[index],
             self.phone_valid[index], self.contacts[index], current, d30, d60, d90, d120,
-            self.extras[index] if self.extras is not None else {}, total, self.sheet_rows[index])
+            self.extras[index] if self.extras is not None else {}, total, self.sheet_rows[index],
+            self.phone2[index] if self.phone2 else None)
 
     def rows(self) -> Iterator[AccountRow]:
         return (self.row(index) for index in range(len(self.accounts)))
@@ -126,7 +133,8 @@ class AccountBlock:
             kept(self.accounts), kept(self.names), kept(self.contacts), kept(self.telephone_raw),
             kept(self.telephones), kept(self.phone_valid), kept(self.sms_reachable), [kept(c) for c in self.cents],
             kept(self.extras) if self.extras is not None else None,
-            kept(self.sheet_rows), list(self.errors), self.rows_read, self.amounts_in_range)
+            kept(self.sheet_rows), list(self.errors), self.rows_read, self.amounts_in_range,
+            kept(self.phone2) if self.phone2 else [])
 
 
 def _float_cents(column: Sequence[float]) -> list[int] | None:
@@ -175,7 +183,8 @@ class BlockValidator:
         self._has_contact = validator._contact is not None
         self._extra_count = len(validator._extras)
         self._extra_days = [days for days, _ in validator._extras]
-        self._skip_keys = _TOTAL_KEYS | {validator._header_account}
+        self._skip_keys = _TOTAL_KEYS | validator._header_accounts
+        self._total_position = 4 + sum(self._has_money[:5])  # the total's place in self._columns
 
     def check_block(self, rows: Sequence[NumberedRow]) -> AccountBlock:
         return self._check(list(map(_first, rows)), list(map(_second, rows)))
@@ -248,32 +257,44 @@ class BlockValidator:
                 slow.update(compress(range(count), map(ne, together, cents[5])))
 
         raw_phones = _texts(columns[2])
-        phones, valid, sms = read_phones(raw_phones)
+        phones, valid, sms, second = read_phones_with_second(raw_phones)
         names = _texts(columns[1])
+        if not all(names):
+            # A line without a name and without a total may be a heading ("GAUTENG" in the account
+            # column): the reference path sorts it. One with a total is an account without a name.
+            totals = columns[self._total_position]
+            slow.update(i for i in compress(range(count), map(not_, names)) if totals[i] in ("", None))
         contacts: list[str | None] = (
             [text or None for text in _texts(columns[3])] if self._has_contact else [None] * count)
 
         seen = v._seen
         fresh = dict(zip(codes, numbers, strict=True)) if not slow else {}
-        if not slow and len(fresh) == count and seen.keys().isdisjoint(fresh):
+        if not slow and len(fresh) == count and seen.keys().isdisjoint(fresh) and not v.lines.summary:
             seen.update(fresh)
+            v.lines.add(sum(cents[5]))
             return AccountBlock(list(codes), names, contacts, raw_phones, phones, valid, sms, cents, extras, numbers,
-                                [], count, in_range)
+                                [], count, in_range, second if any(second) else [])
         return self._mixed(numbers, cells, codes, slow, names, contacts, raw_phones, phones, valid, sms, cents,
-                           extras)
+                           extras, second)
 
     def _mixed(self, numbers: list[int], cells: list[list[Cell]], codes: Sequence[str], slow: set[int],
                names: list[str], contacts: list[str | None], raw_phones: list[str], phones: list[str | None],
                valid: list[bool], sms: list[bool], cents: list[list[int]],
-               extras: list[dict[int, Decimal]] | None) -> AccountBlock:
+               extras: list[dict[int, Decimal]] | None, second: list[str | None]) -> AccountBlock:
         """A block with rows for the reference path: every row in file order, the plain ones from
         the columns, the others through RowValidator.check."""
         v = self._v
         block = AccountBlock.empty(with_extras=extras is not None)
         block.rows_read = len(numbers)
         seen = v._seen
+        lines = v.lines
+        phone2 = block.phone2
         for i, number in enumerate(numbers):
-            if i not in slow and seen.setdefault(codes[i], number) == number:
+            if i not in slow and not lines.summary and seen.setdefault(codes[i], number) == number:
+                if second[i] is not None or phone2:
+                    phone2.extend([None] * (len(block.accounts) - len(phone2)))
+                    phone2.append(second[i])
+                lines.add(cents[5][i])
                 block.accounts.append(codes[i])
                 block.names.append(names[i])
                 block.contacts.append(contacts[i])

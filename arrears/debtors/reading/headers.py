@@ -7,11 +7,19 @@ columns are also recognised by their day count ("Days 30", "31-60", "120+", "Ove
 from __future__ import annotations
 
 import re
-import unicodedata
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 
 from arrears.debtors.reading.errors import MISSING_COLUMNS, NO_DATA_ROWS, ReadError
+from arrears.debtors.reading.labels import (
+    MAX_BUCKET_DAYS,
+    DayLabel,
+    bucket_days,
+    day_label,
+    header_key,
+    is_group_label,
+    resolve_days,
+)
 from arrears.debtors.reading.rows import Cell, NumberedRow, Sheet
 from arrears.debtors.reading.values import to_text
 
@@ -32,7 +40,6 @@ FIELD_LABELS: dict[str, str] = {
     "d120": "120 Days",
     "total_balance": "Total Balance",
 }
-MAX_BUCKET_DAYS = 720
 SCAN_ROWS = 30  # non-blank rows searched per sheet: title lines sit above the header
 
 # Aliases per field, best first: when two columns claim one field, the better alias wins.
@@ -44,11 +51,13 @@ ALIASES: dict[str, tuple[str, ...]] = {
         "Debtor Code", "Debtor No", "Debtor Number", "Debtor Account", "Debtor Acc", "Debtor",
         "Customer Code", "Customer No", "Customer Number", "Customer Account", "Customer ID",
         "Client Code", "Client No", "Client Number", "Client Account", "Client ID", "Code",
+        "Reference", "Ref", "Customer Ref", "Partner Ref", "Internal Reference", "Cust No", "Cust Code",
+        "Cust Acc", "Cust Account", "Customer Acc", "Debtor Acc No", "Patient No", "File No",
     ),
     "name": (
         "Name", "Customer Name", "Customer", "Client Name", "Client", "Company", "Company Name",
         "Debtor Name", "Account Name", "Account Holder", "Business Name", "Trading Name",
-        "Patient Name", "Patient", "Full Name", "Description",
+        "Patient Name", "Patient", "Full Name", "Description", "Partner", "Partner Name",
     ),
     "contact": (
         "Contact", "Contact Person", "Contact Name", "Rep", "Account Manager", "Sales Rep",
@@ -75,60 +84,6 @@ ALIASES: dict[str, tuple[str, ...]] = {
 
 _GENERIC_BUCKET_RANK = 10_000  # a column named only by its day count loses to any explicit alias
 _ORG_ALIAS_RANK = -1  # an organisation's own aliases beat ours
-_TOKENS = re.compile(r"[a-z]+|\d+")
-_NON_ALNUM = re.compile(r"[^0-9a-z]+")
-_BUCKET_NOISE = frozenset(
-    "days day d dys dy plus over older than and or more aged age above overdue od past due gt "
-    "balance bal amount amt".split()
-)
-_MONTH_WORDS = frozenset({"month", "months", "mth", "mths", "mnth", "m"})
-
-
-def _fold(text: str) -> str:
-    """Lower case without accents: 'Télephone' -> 'telephone'."""
-    decomposed = unicodedata.normalize("NFKD", text)
-    return "".join(ch for ch in decomposed if not unicodedata.combining(ch)).casefold()
-
-
-def header_key(text: str) -> str:
-    """The form headers are compared in: 'Acc. No.' -> 'accno'."""
-    if text.isascii():  # the common case, and 10x cheaper than Unicode folding
-        return _NON_ALNUM.sub("", text.lower())
-    return _NON_ALNUM.sub("", _fold(text))
-
-
-def bucket_days(text: str) -> int | None:
-    """The first day of the ageing bucket a header names, or None when it names none.
-
-    '30 Days', 'Days 30', '30', '31-60', '30-59 Days' -> 30; '0-30' -> 0; '120+', 'Over 120',
-    '121+' -> 120; '2 Months' -> 60. Buckets are 30 days wide and start at most at 720.
-    """
-    numbers: list[int] = []
-    months = False
-    for token in _TOKENS.findall(_fold(text)):
-        if token.isdigit():
-            numbers.append(int(token))
-        elif token in _MONTH_WORDS:
-            months = True
-        elif token not in _BUCKET_NOISE:
-            return None
-    if months:
-        numbers = [n * 30 for n in numbers]
-    if len(numbers) == 1:
-        start = numbers[0]
-    elif len(numbers) == 2:
-        start, end = numbers
-    else:
-        return None
-    if start % 30 == 1:
-        start -= 1  # "31-60", "121+": the bucket that starts at 30, at 120
-    if start % 30 or start > MAX_BUCKET_DAYS:
-        return None
-    if len(numbers) == 2 and end - start not in (29, 30):
-        return None  # "0-60" spans two buckets
-    return start
-
-
 def bucket_field(days: int) -> str:
     """The field a bucket fills: 'current', 'd30' ... 'd120', and 'd150' ... 'd720' beyond."""
     return BUCKET_FIELDS.get(days, f"d{days}")
@@ -150,12 +105,26 @@ def _validate_target(target: str) -> str:
     )
 
 
+@dataclass(frozen=True, slots=True)
+class ColumnInfo:
+    """One column of the header: its 0-based index, its label as read (two header rows joined),
+    the field it fills (None: not read) and why, in words for the preview."""
+
+    index: int
+    label: str
+    field: str | None
+    reason: str
+
+
 @dataclass(slots=True)
 class HeaderMatch:
-    """What one candidate header row maps to."""
+    """What one candidate header row (or pair of rows) maps to."""
 
     labels: list[str]  # every cell of the row as text, "" for blank ones
     columns: dict[str, int] = field(default_factory=dict)  # field -> column index
+    reasons: dict[int, str] = field(default_factory=dict)  # column index -> why it maps (or not)
+    bucket_like: set[int] = field(default_factory=set)  # columns that name an ageing bucket
+    overridden: bool = False  # a caller's mapping decided some columns
 
     @property
     def found_headers(self) -> list[str]:
@@ -184,11 +153,23 @@ class HeaderMatch:
         used = set(self.columns.values())
         return [label for i, label in enumerate(self.labels) if label and i not in used]
 
+    def column_infos(self) -> list[ColumnInfo]:
+        fields = {index: target for target, index in self.columns.items()}
+        return [ColumnInfo(i, label, fields.get(i), self.reasons.get(i) or "not a column we read")
+                for i, label in enumerate(self.labels) if label or i in fields]
+
+    def unread_buckets(self) -> list[str]:
+        """Labels of columns that look like ageing buckets but fill no field."""
+        used = set(self.columns.values())
+        return [self.labels[i] for i in sorted(self.bucket_like) if i not in used]
+
 
 class AliasTable:
-    """Our aliases plus an organisation's own (canonical field -> list of header texts)."""
+    """Our aliases plus an organisation's own (canonical field -> list of header texts), and a
+    caller's mapping (column index -> field or None) that overrides both."""
 
-    def __init__(self, extra_aliases: Mapping[str, Iterable[str]] | None = None) -> None:
+    def __init__(self, extra_aliases: Mapping[str, Iterable[str]] | None = None,
+                 overrides: Mapping[int, str | None] | None = None) -> None:
         self._known: dict[str, tuple[str, int]] = {}
         for target, aliases in ALIASES.items():
             for rank, alias in enumerate(aliases):
@@ -200,6 +181,10 @@ class AliasTable:
                 key = header_key(alias)
                 if key:
                     self._extra[key] = (target, _ORG_ALIAS_RANK)
+        self._overrides = dict(overrides or {})
+        for chosen in self._overrides.values():
+            if chosen is not None:
+                _validate_target(chosen)
 
     def classify(self, header: str) -> tuple[str, int] | None:
         """(field, rank) for a header text, or None when it is not one of ours."""
@@ -214,34 +199,153 @@ class AliasTable:
             return None
         return bucket_field(days), _GENERIC_BUCKET_RANK
 
+    def _known_label(self, label: str) -> bool:
+        key = header_key(label)
+        return bool(key) and (key in self._extra or key in self._known or day_label(label) is not None)
+
     def match_row(self, cells: list[Cell]) -> HeaderMatch:
-        labels = [to_text(cell) for cell in cells]
-        best: dict[str, tuple[int, int]] = {}  # field -> (rank, column)
+        return self.match_labels([to_text(cell) for cell in cells])
+
+    def match_two(self, upper: list[Cell], lower: list[Cell]) -> HeaderMatch | None:
+        """The header written over two rows (labels split, or a group label such as 'Ageing (days)'
+        over the bucket labels), or None when `lower` does not continue `upper`: every cell of each
+        row must take part in a label we know."""
+        tops = [to_text(cell) for cell in upper]
+        bottoms = [to_text(cell) for cell in lower]
+        width = max(len(tops), len(bottoms))
+        tops += [""] * (width - len(tops))
+        bottoms += [""] * (width - len(bottoms))
+        if not any(bottoms) or not any(tops):
+            return None
+        labels: list[str] = []
+        continued = False  # the lower row completes at least one label we know
+        for top, bottom in zip(tops, bottoms, strict=True):
+            both = f"{top} {bottom}" if top and bottom else top or bottom
+            if not both:
+                labels.append("")
+            elif self._known_label(both):
+                labels.append(both)
+                continued = continued or bool(bottom)
+            elif bottom and self._known_label(bottom) and (not top or is_group_label(top)):
+                labels.append(bottom)  # 'Ageing (days)' over 'Current': the group label names no column
+                continued = True
+            elif top and not bottom and is_group_label(top):
+                labels.append("")
+            elif top and not self._known_label(top) and not self._known_label(bottom) and not _numeric(bottom):
+                labels.append(both)  # a column we do not read ('E-mail' over 'Address')
+            else:
+                return None  # a data row under the header ('Account' over 'MOK001'), a title over it
+        if not continued:
+            return None
+        return self.match_labels(labels)
+
+    def match_labels(self, labels: list[str]) -> HeaderMatch:
+        known: dict[int, tuple[str, int, str]] = {}  # column -> (field, rank, why)
+        days: dict[int, DayLabel] = {}
         for index, label in enumerate(labels):
-            found = self.classify(label) if label else None
-            if found is None:
+            if not label:
                 continue
-            target, rank = found
+            key = header_key(label)
+            if not key:
+                continue
+            found = self._extra.get(key)
+            if found:
+                known[index] = (*found, f"your alias '{label}'")
+                continue
+            found = self._known.get(key)
+            if found:
+                known[index] = (*found, f"alias '{label}'")
+                continue
+            spec = day_label(label)
+            if spec is not None:
+                days[index] = spec
+        bucket_like = set(days) | {i for i, (target, _, _) in known.items() if target in _BUCKETS}
+        if days:
+            past_due = any(s.end is not None and s.start == 1 for s in days.values())
+            month_shift = any(s.months and s.under for s in days.values()) and any(
+                t == "current" for t, _, _ in known.values())
+            last = 0
+            for index, spec in sorted(days.items(), key=lambda item: item[1].start is None):
+                start, why = resolve_days(spec, past_due, month_shift, last)
+                if start is None or start > MAX_BUCKET_DAYS:
+                    known.setdefault(index, ("", _GENERIC_BUCKET_RANK, why))
+                    continue
+                last = max(last, start)
+                target = bucket_field(start)
+                if is_extra_bucket(target):
+                    why += f", kept as {target} and added into d120"
+                known[index] = (target, _GENERIC_BUCKET_RANK, why)
+        best: dict[str, tuple[int, int]] = {}  # field -> (rank, column)
+        reasons: dict[int, str] = {}
+        for index, (target, rank, why) in known.items():
+            reasons[index] = why
+            if not target:
+                continue
             if target not in best or rank < best[target][0]:
+                if target in best:
+                    reasons[best[target][1]] = f"{target} is read from '{labels[index]}' instead"
                 best[target] = (rank, index)
+            else:
+                reasons[index] = f"{target} is read from '{labels[best[target][1]]}' instead"
+        if "name" not in best:  # "Debtor" beside "Acc No": the debtor's name
+            debtor = next((i for i, label in enumerate(labels) if header_key(label) in ("debtor", "debtors")
+                           and i not in {column for _, column in best.values()}), None)
+            if debtor is not None:
+                best["name"] = (_GENERIC_BUCKET_RANK, debtor)
+                reasons[debtor] = f"'{labels[debtor]}' beside another account column: the debtor's name"
+        if "name" not in best and "contact" in best:  # Xero's "Contact" is the customer
+            best["name"] = best.pop("contact")
+            reasons[best["name"][1]] += " (no name column: the contact is the customer's name)"
         columns = {target: index for target, (_, index) in sorted(best.items(), key=lambda kv: kv[1][1])}
-        return HeaderMatch(labels, columns)
+        match = HeaderMatch(labels, columns, reasons, bucket_like)
+        if self._overrides:
+            self._override(match)
+        return match
+
+    def _override(self, match: HeaderMatch) -> None:
+        width = len(match.labels)
+        if any(index >= width or not match.labels[index] for index, t in self._overrides.items() if t):
+            match.columns = {}  # the mapping names a column this row has no label in: not its header
+            return
+        for index, target in self._overrides.items():
+            match.columns = {t: i for t, i in match.columns.items() if i != index and t != target}
+            if target is not None:
+                match.columns[target] = index
+                match.reasons[index] = "your mapping"
+            else:
+                match.reasons[index] = "ignored by your mapping"
+        match.columns = dict(sorted(match.columns.items(), key=lambda kv: kv[1]))
+        match.overridden = True
 
 
+_BUCKETS = frozenset({"current", "d30", "d60", "d90", "d120"})
 @dataclass(slots=True)
 class FoundHeader:
     sheet: Sheet
-    row_number: int
+    row_number: int  # the last header row: data follows it
     match: HeaderMatch
     rows: Iterator[NumberedRow]  # the rows below the header, not yet read
+    header_rows: list[int] = field(default_factory=list)  # every header row (one or two)
+    header_cells: list[list[str]] = field(default_factory=list)  # their labels, for repeated headers
+    title_lines: list[str] = field(default_factory=list)  # the text of each non-blank line above
+    pending: list[NumberedRow] = field(default_factory=list)  # rows read after the header already
+
+
+def _numeric(text: str) -> bool:
+    return any(ch.isdigit() for ch in text)
 
 
 def is_blank(cells: list[Cell]) -> bool:
     return all(cell is None or (isinstance(cell, str) and not cell.strip()) for cell in cells)
 
 
+def line_text(cells: list[Cell]) -> str:
+    return "  ".join(text for text in map(to_text, cells) if text)
+
+
 def find_header(sheets: Iterable[Sheet], aliases: AliasTable, scan_rows: int = SCAN_ROWS) -> FoundHeader:
-    """The first sheet, in order, with a complete header within its first `scan_rows` rows.
+    """The first sheet, in order, with a complete header within its first `scan_rows` rows: one
+    row, or two (labels split over two rows, a group label above the bucket labels).
 
     Raises MISSING_COLUMNS naming what the best candidate row lacks and what it holds, or
     NO_DATA_ROWS when no sheet has any row at all.
@@ -249,21 +353,37 @@ def find_header(sheets: Iterable[Sheet], aliases: AliasTable, scan_rows: int = S
     best: tuple[int, str, int, HeaderMatch] | None = None  # (fields recognised, sheet, row, match)
     for sheet in sheets:
         scanned = non_blank = 0
+        above: list[NumberedRow] = []  # non-blank rows above the header
+        waiting: tuple[int, list[Cell], HeaderMatch] | None = None  # a complete row: is the next its second?
         for number, cells in sheet.rows:
             scanned += 1
+            if waiting is not None:
+                w_number, w_cells, w_match = waiting
+                two = None if is_blank(cells) else aliases.match_two(w_cells, cells)
+                if two is not None and two.complete:
+                    return _found(sheet, [(w_number, w_cells), (number, cells)], two, above, [])
+                return _found(sheet, [(w_number, w_cells)], w_match, above, [(number, cells)])
             if is_blank(cells):
                 if scanned > scan_rows * 20:
                     break  # a sheet of blank rows: give up on it
                 continue
             non_blank += 1
             match = aliases.match_row(cells)
+            previous = above[-1] if above and above[-1][0] == number - 1 else None
+            if previous is not None:
+                two = aliases.match_two(previous[1], cells)
+                if two is not None and two.complete:
+                    return _found(sheet, [above.pop(), (number, cells)], two, above, [])
             if match.complete:
-                # The rows read so far are all at or above the header: the rest is data.
-                return FoundHeader(sheet, number, match, sheet.rows)
+                waiting = (number, cells, match)
+                continue
             if not sheet.alternative and (best is None or len(match.columns) > best[0]):
                 best = (len(match.columns), sheet.name, number, match)
+            above.append((number, cells))
             if non_blank >= scan_rows:
                 break
+        if waiting is not None:
+            return _found(sheet, [waiting[:2]], waiting[2], above, [])
         _close(sheet.rows)
     if best is None:
         raise ReadError(
@@ -271,6 +391,14 @@ def find_header(sheets: Iterable[Sheet], aliases: AliasTable, scan_rows: int = S
         )
     _, sheet_name, row_number, match = best
     raise missing_columns_error(match, sheet_name, row_number)
+
+
+def _found(sheet: Sheet, header: list[tuple[int, list[Cell]]], match: HeaderMatch, above: list[NumberedRow],
+           pending: list[NumberedRow]) -> FoundHeader:
+    # The rows read so far are all at or above the header (or in `pending`): the rest is data.
+    return FoundHeader(sheet, header[-1][0], match, sheet.rows, [n for n, _ in header],
+                       [[to_text(c) for c in cells] for _, cells in header],
+                       [line_text(cells) for _, cells in above], pending)
 
 
 def missing_columns_error(match: HeaderMatch, sheet_name: str, row_number: int) -> ReadError:

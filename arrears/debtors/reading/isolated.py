@@ -15,26 +15,29 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Iterable, Iterator, Mapping
+from decimal import Decimal
 from pathlib import Path
 from types import TracebackType
 
 from arrears.debtors.reading.blocks import AccountBlock
 from arrears.debtors.reading.errors import PARSE_FAILED, SHEET_TOO_LARGE, ReadError
 from arrears.debtors.reading.formats import FileFormat, detect_format
-from arrears.debtors.reading.reader import DEFAULT_BLOCK_ROWS, HeaderInfo, read_age_analysis
+from arrears.debtors.reading.headers import ColumnInfo
+from arrears.debtors.reading.reader import DEFAULT_BLOCK_ROWS, HeaderInfo, ReadSummary, read_age_analysis
 from arrears.sandbox import ParseFailed, get_pool
 
 ProgressCallback = Callable[[int], None]
 
 
-def read_blocks(path: str, aliases: Mapping[str, list[str]] | None, block_rows: int
-                ) -> Iterator[HeaderInfo | AccountBlock]:
-    """Runs in the child: the header first, then the blocks."""
+def read_blocks(path: str, aliases: Mapping[str, list[str]] | None, block_rows: int,
+                mapping: dict[int, str | None] | None = None) -> Iterator[HeaderInfo | AccountBlock | ReadSummary]:
+    """Runs in the child: the header first, then the blocks, then the summary of the lines skipped."""
     from arrears.debtors.gcpause import collector_paused
 
-    with read_age_analysis(path, aliases) as reader, collector_paused():
+    with read_age_analysis(path, aliases, mapping=mapping) as reader, collector_paused():
         yield reader.header
         yield from reader.blocks(block_rows)
+        yield reader.summary()
 
 
 def refusal(failure: ParseFailed, file_format: FileFormat | None) -> ReadError:
@@ -55,11 +58,13 @@ class IsolatedReader:
 
     def __init__(self, path: str | os.PathLike[str], extra_aliases: Mapping[str, Iterable[str]] | None = None,
                  on_progress: ProgressCallback | None = None, progress_every: int = 1000,
-                 block_rows: int = DEFAULT_BLOCK_ROWS) -> None:
+                 block_rows: int = DEFAULT_BLOCK_ROWS, mapping: Mapping[int, str | None] | None = None) -> None:
         self.path = Path(path)
         self._format = detect_format(self.path)  # cheap, Python only: refuses non-spreadsheets here
         aliases = {k: list(v) for k, v in extra_aliases.items()} if extra_aliases else None
-        self._stream = get_pool().stream(read_blocks, str(self.path), aliases, block_rows)
+        self._stream = get_pool().stream(read_blocks, str(self.path), aliases, block_rows,
+                                         dict(mapping) if mapping else None)
+        self._summary: ReadSummary | None = None
         self._on_progress = on_progress
         self._progress_every = progress_every
         first = self._next()
@@ -67,7 +72,40 @@ class IsolatedReader:
             raise ReadError(PARSE_FAILED, "The file could not be read: its reader answered out of turn.")
         self.header = first
 
-    def _next(self) -> HeaderInfo | AccountBlock | None:
+    @property
+    def sheet_name(self) -> str:
+        return self.header.sheet_name
+
+    @property
+    def header_rows(self) -> list[int]:
+        return self.header.header_rows
+
+    @property
+    def columns(self) -> list[ColumnInfo]:
+        return self.header.columns
+
+    @property
+    def title_lines(self) -> list[str]:
+        return self.header.title_lines
+
+    def _done(self) -> ReadSummary:
+        if self._summary is None:
+            raise RuntimeError("the skipped lines and the printed total are known once every block is read")
+        return self._summary
+
+    @property
+    def skipped(self) -> dict[str, int]:
+        return self._done().skipped
+
+    @property
+    def printed_total(self) -> Decimal | None:
+        return self._done().printed_total
+
+    @property
+    def warnings(self) -> list[str]:
+        return self._done().warnings
+
+    def _next(self) -> HeaderInfo | AccountBlock | ReadSummary | None:
         try:
             return next(self._stream, None)
         except ParseFailed as exc:
@@ -77,6 +115,9 @@ class IsolatedReader:
         report, every = self._on_progress, self._progress_every
         rows_read = reported = 0
         while (block := self._next()) is not None:
+            if isinstance(block, ReadSummary):
+                self._summary = block
+                continue
             assert isinstance(block, AccountBlock)
             rows_read += block.rows_read
             yield block
@@ -99,5 +140,6 @@ class IsolatedReader:
 
 def open_isolated(path: str | os.PathLike[str], extra_aliases: Mapping[str, Iterable[str]] | None = None,
                   on_progress: ProgressCallback | None = None, progress_every: int = 1000,
-                  block_rows: int = DEFAULT_BLOCK_ROWS) -> IsolatedReader:
-    return IsolatedReader(path, extra_aliases, on_progress, progress_every, block_rows)
+                  block_rows: int = DEFAULT_BLOCK_ROWS, mapping: Mapping[int, str | None] | None = None
+                  ) -> IsolatedReader:
+    return IsolatedReader(path, extra_aliases, on_progress, progress_every, block_rows, mapping)

@@ -94,6 +94,12 @@ def sms_reachable(telephone: str | None, valid: bool) -> bool:
 
 
 def read_phones(texts: list[str]) -> tuple[list[str | None], list[bool], list[bool]]:
+    """read_phones_with_second without the second numbers."""
+    return read_phones_with_second(texts)[:3]
+
+
+def read_phones_with_second(texts: list[str]
+                            ) -> tuple[list[str | None], list[bool], list[bool], list[str | None]]:
     """read_phone for a column of cells already read as text (stripped): (digits with country
     code or None, valid, SMS-reachable) per cell. The usual SA shapes are recognised with C-level
     passes: the formatting dropped from the whole column at once, then one regex match per cell
@@ -107,14 +113,15 @@ def read_phones(texts: list[str]) -> tuple[list[str | None], list[bool], list[bo
     for index in compress(range(len(compact)), map(not_, sms)):
         valid[index] = _SA_VALID_SHAPE.fullmatch(compact[index]) is not None
     digits: list[str | None] = list(map(add, repeat(SA_COUNTRY_CODE), map(getitem, compact, repeat(_NATIONAL))))
+    second: list[str | None] = [None] * len(texts)
     for index in compress(range(len(texts)), map(not_, valid)):  # blanks and the unusual shapes
         text = texts[index]
         if text:
-            _, digits[index], valid[index] = read_phone(text)
+            _, digits[index], valid[index], second[index] = read_phone_pair(text)
             sms[index] = sms_reachable(digits[index], valid[index])
         else:
             digits[index] = None
-    return digits, valid, sms
+    return digits, valid, sms, second
 
 
 def _sa_national(digits: str) -> str | None:
@@ -144,9 +151,15 @@ def normalise_phone(value: object) -> PhoneResult:
 def read_phone(value: object) -> tuple[str, str | None, bool]:
     """(the cell as text, digits with country code or None, valid): normalise_phone plus the text
     it worked from, so that an import reads each telephone cell once."""
+    return read_phone_pair(value)[:3]
+
+
+def read_phone_pair(value: object) -> tuple[str, str | None, bool, str | None]:
+    """read_phone and the cell's second number: of two numbers in one cell the first mobile one is
+    the account's number and the other its second (international digits), else None."""
     text = value.strip() if value.__class__ is str else to_text(value)
     if not text:
-        return text, None, False
+        return text, None, False, None
     compact = text
     if not compact.isdigit():
         # str.replace for the usual formatting is several times cheaper than translate().
@@ -162,24 +175,30 @@ def read_phone(value: object) -> tuple[str, str | None, bool]:
     else:
         national = None
     if national is not None and len(national) == SA_NATIONAL_DIGITS and _SA_VALID.fullmatch(national):
-        return text, SA_COUNTRY_CODE + national, True
-    return (text, *_slow_path(text))
+        return text, SA_COUNTRY_CODE + national, True, None
+    return (text, *_slow_pair(text))
+
+
+def _slow_path(text: str) -> PhoneResult:
+    return _slow_pair(text)[:2]
 
 
 @functools.lru_cache(maxsize=4096)  # the same rubbish ("n/a", "0", "TBA") fills whole columns
-def _slow_path(text: str) -> PhoneResult:
-    digits = _valid_digits(text)
-    if digits is not None:
-        return digits, True
+def _slow_pair(text: str) -> tuple[str | None, bool, str | None]:
     parts = [part for part in _SEPARATORS.split(text) if part.strip()]
     if len(parts) > 1:
-        for part in parts:
-            digits = _valid_digits(part)
-            if digits is not None:
-                return digits, True  # the first usable number of several
+        found = [digits for digits in map(_valid_digits, parts) if digits is not None]
+        if found:
+            # The first mobile number is the one to message; the other is kept as the second.
+            first = next((d for d in found if sms_reachable(d, True)), found[0])
+            others = [d for d in found if d != first]
+            return first, True, others[0] if others else None
+    digits = _valid_digits(text)
+    if digits is not None:
+        return digits, True, None
     # Invalid: keep the digits as written (no guessed country code), for people to correct.
     written = _NON_DIGITS.sub("", parts[0] if parts else text)
-    return (written or None), False
+    return (written or None), False, None
 
 
 def _valid_digits(text: str) -> str | None:

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Generator, Iterable, Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from decimal import Decimal
 from itertools import chain, islice
 from pathlib import Path
 from types import TracebackType
@@ -12,8 +13,9 @@ from types import TracebackType
 from arrears.debtors.reading.blocks import AccountBlock, BlockValidator
 from arrears.debtors.reading.errors import NO_DATA_ROWS, ReadError
 from arrears.debtors.reading.formats import FileFormat, detect_format
-from arrears.debtors.reading.headers import AliasTable, FoundHeader, find_header
+from arrears.debtors.reading.headers import AliasTable, ColumnInfo, FoundHeader, find_header
 from arrears.debtors.reading.rows import NumberedRow, Sheet, csv_sheet, open_sheets, text_layout
+from arrears.debtors.reading.skips import SKIP_REASONS
 from arrears.debtors.reading.validation import AccountRow, RowError, RowValidator
 
 ProgressCallback = Callable[[int], None]
@@ -35,11 +37,25 @@ class HeaderInfo:
     last_row: int | None  # last sheet row, when the format knows it before reading (not CSV)
     delimiter: str | None = None  # CSV only
     encoding: str | None = None  # CSV only
+    header_rows: list[int] = field(default_factory=list)  # every header row, 1-based (one or two)
+    columns: list[ColumnInfo] = field(default_factory=list)  # each column: the field it fills and why
+    title_lines: list[str] = field(default_factory=list)  # the text of each line above the header
+    header_warnings: list[str] = field(default_factory=list)  # e.g. a bucket-like column left unread
 
     @property
     def rows_estimate(self) -> int | None:
         """Rows below the header (blank and total rows included), for a progress bar's total."""
         return None if self.last_row is None else max(self.last_row - self.header_row, 0)
+
+
+@dataclass(frozen=True, slots=True)
+class ReadSummary:
+    """What is known once every row is read: the lines skipped per reason, the total the report
+    prints, and the warnings (unread bucket columns, the accounts against the printed total)."""
+
+    skipped: dict[str, int]
+    printed_total: Decimal | None
+    warnings: list[str]
 
 
 class AgeAnalysisReader(Iterator[AccountRow | RowError]):
@@ -56,15 +72,22 @@ class AgeAnalysisReader(Iterator[AccountRow | RowError]):
         extra_aliases: Mapping[str, Iterable[str]] | None = None,
         on_progress: ProgressCallback | None = None,
         progress_every: int = DEFAULT_PROGRESS_EVERY,
+        mapping: Mapping[int, str | None] | None = None,
     ) -> None:
         if progress_every < 1:
             raise ValueError("progress_every must be at least 1")
         self.path = Path(path)
         file_format = detect_format(self.path)
-        found = find_header(_candidate_sheets(self.path, file_format), AliasTable(extra_aliases))
+        found = find_header(_candidate_sheets(self.path, file_format), AliasTable(extra_aliases, mapping))
         self.header = _header_info(file_format, found)
-        self._validator = RowValidator(found.match)
+        self._validator = RowValidator(found.match, header_cells=found.header_cells, title_lines=found.title_lines)
+        # The lines above the header: its title block, and blank lines.
+        lines = self._validator.lines
+        titles = len(found.title_lines)
+        lines.skipped["title"] += titles
+        lines.skipped["blank"] += max(found.header_rows[0] - 1 - titles, 0)
         self._rows = found.rows
+        self._pending = found.pending
         self._first_rows = self._peek_first_data_row()
         self._on_progress = on_progress
         self._progress_every = progress_every
@@ -73,7 +96,7 @@ class AgeAnalysisReader(Iterator[AccountRow | RowError]):
     def _peek_first_data_row(self) -> list[NumberedRow]:
         # Read up to the first data row now, so that "no data" is a fatal error, not an empty stream.
         peeked: list[NumberedRow] = []
-        for number, cells in self._rows:
+        for number, cells in chain(self._pending, self._rows):
             peeked.append((number, cells))
             if self._validator.is_data(cells):
                 return peeked
@@ -128,6 +151,44 @@ class AgeAnalysisReader(Iterator[AccountRow | RowError]):
                 return
             yield checker.check_cells(first, cells)
 
+    @property
+    def sheet_name(self) -> str:
+        return self.header.sheet_name
+
+    @property
+    def header_rows(self) -> list[int]:
+        return self.header.header_rows
+
+    @property
+    def columns(self) -> list[ColumnInfo]:
+        return self.header.columns
+
+    @property
+    def title_lines(self) -> list[str]:
+        return self.header.title_lines
+
+    def summary(self) -> ReadSummary:
+        """The skipped lines, the printed total and the warnings: complete once every row is read."""
+        lines = self._validator.lines
+        skipped = {reason: lines.skipped[reason] for reason in SKIP_REASONS if lines.skipped[reason]}
+        warnings = list(self.header.header_warnings)
+        total = lines.total_warning()
+        if total is not None:
+            warnings.append(total)
+        return ReadSummary(skipped, lines.printed_total(), warnings)
+
+    @property
+    def skipped(self) -> dict[str, int]:
+        return self.summary().skipped
+
+    @property
+    def printed_total(self) -> Decimal | None:
+        return self.summary().printed_total
+
+    @property
+    def warnings(self) -> list[str]:
+        return self.summary().warnings
+
     def __iter__(self) -> AgeAnalysisReader:
         return self
 
@@ -155,6 +216,7 @@ def read_age_analysis(
     extra_aliases: Mapping[str, Iterable[str]] | None = None,
     on_progress: ProgressCallback | None = None,
     progress_every: int = DEFAULT_PROGRESS_EVERY,
+    mapping: Mapping[int, str | None] | None = None,
 ) -> AgeAnalysisReader:
     """Open an age analysis (xlsx, xlsm, xlsb, xls, ods, csv/tsv) and stream its rows.
 
@@ -162,8 +224,11 @@ def read_age_analysis(
     ReadError at once when the file cannot be imported at all. `extra_aliases` holds an
     organisation's own header names: {"telephone": ["Sel Nr"], "d150": ["5 Months"]}.
     `on_progress(rows_read)` is called every `progress_every` rows, and once at the end.
+    `mapping` (column index -> field, None to ignore the column) overrides the header's own.
+    After the rows: `.skipped`, `.printed_total`, `.warnings` (and `.sheet_name`, `.header_rows`,
+    `.columns`, `.title_lines` from the start).
     """
-    return AgeAnalysisReader(path, extra_aliases, on_progress, progress_every)
+    return AgeAnalysisReader(path, extra_aliases, on_progress, progress_every, mapping)
 
 
 def _candidate_sheets(path: Path, file_format: FileFormat) -> Iterator[Sheet]:
@@ -189,4 +254,9 @@ def _header_info(file_format: FileFormat, found: FoundHeader) -> HeaderInfo:
         last_row=found.sheet.last_row,
         delimiter=found.sheet.delimiter,
         encoding=found.sheet.encoding,
+        header_rows=found.header_rows,
+        columns=match.column_infos(),
+        title_lines=found.title_lines,
+        header_warnings=[f"The column '{label}' looks like an ageing bucket but is not read: map it or check "
+                         "the file." for label in match.unread_buckets()],
     )

@@ -7,8 +7,9 @@ from decimal import ROUND_HALF_UP, Decimal
 
 from arrears.debtors.errors import RowErrorCode
 from arrears.debtors.reading.headers import HeaderMatch, header_key, is_blank
-from arrears.debtors.reading.phones import read_phone
+from arrears.debtors.reading.phones import read_phone_pair
 from arrears.debtors.reading.rows import Cell
+from arrears.debtors.reading.skips import LineSorter
 from arrears.debtors.reading.values import (
     CENT,
     ZERO,
@@ -53,6 +54,7 @@ class AccountRow:
     extra_buckets: dict[int, Decimal]  # buckets older than 120 days as the file has them: {150: ...}
     total_balance: Decimal
     sheet_row: int
+    phone2: str | None = None  # a second number in the telephone cell (international digits)
 
     @property
     def overdue(self) -> Decimal:
@@ -74,7 +76,8 @@ class RowError:
 class RowValidator:
     """Checks data rows under one header. Stateful: it remembers account codes to find repeats."""
 
-    def __init__(self, match: HeaderMatch, variance: Decimal = BALANCE_VARIANCE) -> None:
+    def __init__(self, match: HeaderMatch, variance: Decimal = BALANCE_VARIANCE,
+                 header_cells: list[list[str]] | None = None, title_lines: list[str] | None = None) -> None:
         columns = match.columns
         labels = match.labels
         self._account = columns["account"]
@@ -94,10 +97,16 @@ class RowValidator:
         self._has_buckets = sum(f in columns for f in _AMOUNT_FIELDS) > 1 or bool(extra)
         self._labels = labels
         self._header_account = header_key(labels[self._account])
+        # The account column's label in each header row too: a two-row header printed again.
+        self._header_accounts = {self._header_account} | {
+            header_key(row[self._account]) for row in header_cells or [] if self._account < len(row)} - {""}
         self._header_name = header_key(labels[self._name])
         self._variance = variance
         self._seen: dict[str, int] = {}
         self._width = max(columns.values()) + 1
+        money = [index for index, _ in self._money if index is not None]
+        self.lines = LineSorter([*(header_cells or []), labels], title_lines or [], money, self._total, self._name,
+                                self._account)
 
     def _padded(self, cells: list[Cell]) -> list[Cell]:
         # Rows may stop short of the last mapped column (CSV lines, trailing blank cells).
@@ -121,26 +130,41 @@ class RowValidator:
             return True
         return key == self._header_account and header_key(to_text(cells[self._name])) == self._header_name
 
+    def _still_an_account(self, cells: list[Cell]) -> bool:
+        """Below the grand total, a line with a name and a code with digits is still read (and then
+        counted against the printed total): a summary table has neither."""
+        code = account_code(cells[self._account])
+        return any(ch.isdigit() for ch in code) and bool(to_text(cells[self._name]))
+
     def check(self, number: int, cells: list[Cell]) -> AccountRow | RowError | None:
         """The row as an account, as a failure, or None when it is not a data row."""
         # The hot loop of every import (once per row): plain locals, the usual cell shapes (text
         # codes, float or blank amounts) handled inline, the general functions for the rest.
         if len(cells) < self._width:
             cells = cells + [""] * (self._width - len(cells))
+        lines = self.lines
+        if lines.summary and not self._still_an_account(cells):  # past the grand total
+            lines.sort(cells, "")
+            return None
         raw_account = cells[self._account]
         if raw_account.__class__ is str and raw_account.isalnum():
             account = raw_account  # no spaces, no '.0' to drop
         else:
             account = account_code(raw_account)
         if not account:
-            if self._skip(cells, account):
+            if lines.sort(cells, account) is not None:
                 return None
             return RowError(number, self._labels[self._account], "", "The account code is missing.",
                             MISSING_ACCOUNT)
-        # A total row or the header repeated on a new page; header_key() only when needed.
-        key = account.lower() if account.isascii() and account.isalnum() else header_key(account)
-        if key in _TOTAL_KEYS or (key == self._header_account and self._skip(cells, account)):
-            return None
+        # A total row, a heading, a footer or the header repeated on a new page: only the lines
+        # that are not plainly accounts are sorted (header_key() only when needed).
+        plain = account.isascii() and account.isalnum()
+        key = account.lower() if plain else header_key(account)
+        raw_name = cells[self._name]
+        if (not plain or key in _TOTAL_KEYS or key in self._header_accounts
+                or not (raw_name.strip() if raw_name.__class__ is str else to_text(raw_name))):
+            if lines.sort(cells, account) is not None:
+                return None
         first_row = self._seen.setdefault(account, number)
         if first_row != number:
             reason = (
@@ -181,15 +205,15 @@ class RowValidator:
             if buckets != total and abs(buckets - total) > max(abs(total) * self._variance, CENT):
                 return self._mismatch(number, buckets, total, to_text(cells[self._total]), account)
 
-        telephone_raw, telephone, phone_valid = read_phone(cells[self._telephone])
-        raw_name = cells[self._name]
+        telephone_raw, telephone, phone_valid, phone2 = read_phone_pair(cells[self._telephone])
         name = raw_name.strip() if raw_name.__class__ is str else to_text(raw_name)
         contact = None
         if self._contact is not None:
             raw_contact = cells[self._contact]
             contact = (raw_contact.strip() if raw_contact.__class__ is str else to_text(raw_contact)) or None
+        lines.add(int(total.scaleb(2)))
         return AccountRow(account, name, telephone_raw, telephone, phone_valid, contact, current, d30, d60,
-                          d90, d120, extras, total, number)
+                          d90, d120, extras, total, number, phone2)
 
     def _mismatch(
         self, number: int, buckets: Decimal, total: Decimal, raw_total: str, account: str

@@ -3,6 +3,7 @@ amounts) for speed: whatever a cell holds, it must agree with the general functi
 
 from __future__ import annotations
 
+import re
 from decimal import Decimal
 
 from hypothesis import given, settings
@@ -13,6 +14,7 @@ from arrears.debtors.reading.errors import ReadError
 from arrears.debtors.reading.headers import find_header, header_key
 from arrears.debtors.reading.phones import normalise_phone
 from arrears.debtors.reading.rows import Sheet
+from arrears.debtors.reading.skips import _FOOTER
 from arrears.debtors.reading.validation import RowValidator
 from arrears.debtors.reading.values import AmountError, to_text
 
@@ -47,6 +49,12 @@ def reference(cells: list) -> tuple[str, object]:
         return ("skip", None)
     if key == "account" and header_key(to_text(cells[1])) == "name":
         return ("skip", None)
+    words = set(re.findall("[a-z]+", code.lower()))
+    if words & {"total", "totals", "subtotal", "subtotals"} or "subtotal" in key or _FOOTER.match(code.lower()):
+        return ("skip", None)  # a total line, a footer (issue 21)
+    money_blank = all(to_text(raw) in ("", "-") for raw in cells[3:10])
+    if money_blank and not to_text(cells[1]) and (":" in code or not any(ch.isdigit() for ch in code)):
+        return ("skip", None)  # a heading: words alone, no name, no amounts (issue 21)
     values = []
     for raw in cells[3:10]:
         try:

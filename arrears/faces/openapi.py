@@ -6,7 +6,7 @@ For each operation, by the face its path belongs to (`arrears.faces.errors.face_
   a route declares itself (the premium face's reused Idempotency-Key) stays;
 - the error statuses the server can answer are listed with the face's own error body (a component
   per face, the shapes `arrears.faces.errors` renders): 400 where the request carries input,
-  401/403 where a credential is needed, 404 where the path names something, 409 on writes, 413
+  401/403 where a credential is needed, 404 where the path, query or body names something, 409 on writes, 413
   where a body is read, 429 where requests are counted, 503 (an outage: Retry-After) everywhere
   the database is used. A status a route declares (`responses={…}`) keeps its description;
 - the security schemes the face admits (one per credential) are named on the operation, unless the
@@ -130,8 +130,8 @@ def error_statuses(face: str | None, method: str, path: str, op: dict[str, Any],
         statuses.add(400)
     if secured:
         statuses |= {401, 403}
-    if "{" in path:
-        statuses.add(404)
+    if "{" in path or (secured and (body or op.get("parameters"))):
+        statuses.add(404)  # the path's ids, or ids the query or body refers to
     if secured and method in WRITES:
         statuses.add(409)
     if body and not (face in UPLOAD_STATUS and set(body.get("content", {})) == {"multipart/form-data"}):

@@ -185,11 +185,11 @@ async def download_file(file_id: str, call: Call = access(False)) -> Response:
 # ---------------------------------------------------------------- reconciliation
 
 
-_FILE = {"schema": {"type": "string", "format": "binary"}}
+# The answer file: a multipart `file` field, or the raw body (of any other content type).
 ANSWER_BODY = {"requestBody": {"required": True, "content": {
     "multipart/form-data": {"schema": {"type": "object", "required": ["file"],
                                        "properties": {"file": {"type": "string", "format": "binary"}}}},
-    "text/plain": _FILE, "text/csv": _FILE, "application/octet-stream": _FILE}}}
+    "application/octet-stream": {"schema": {"type": "string", "format": "binary"}}}}}
 
 
 async def _upload(request: Request) -> tuple[bytes, str]:

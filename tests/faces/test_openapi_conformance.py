@@ -111,7 +111,7 @@ async def test_every_answer_conforms_to_the_documented_schema(app: Any, client: 
     schema = schemathesis.openapi.from_asgi("/openapi.json", app)
     operations = [result.ok() for result in schema.get_all_operations()]
     assert len(operations) > 50, "the schema lost its operations"
-    started, failures, statuses, unreached = time.monotonic(), [], set(), []
+    started, failures, statuses, unreached, checked = time.monotonic(), [], set(), [], 0
     for op in operations:
         if op.path.startswith(SKIP_PREFIXES):
             continue
@@ -138,6 +138,7 @@ async def test_every_answer_conforms_to_the_documented_schema(app: Any, client: 
                 if r is None:
                     continue
                 statuses.add(r.status_code)
+                checked += 1
                 try:
                     sent.validate_response(r, checks=CHECKS, headers=headers)
                 except (Exception, BaseExceptionGroup) as exc:  # FailureGroup: each check that failed
@@ -146,4 +147,5 @@ async def test_every_answer_conforms_to_the_documented_schema(app: Any, client: 
     if unreached:
         pytest.fail(f"{len(unreached)} operations not checked within {BUDGET_SECONDS:g} s: {unreached[:10]}")
     # The run saw successes and the faces' errors, not only one kind of answer.
-    assert {200, 201, 400, 401, 404} <= statuses, statuses
+    assert {200, 201, 400, 401, 403, 404} <= statuses, statuses
+    assert checked >= 3 * len(operations), checked  # most generated requests could be sent

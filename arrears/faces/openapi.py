@@ -59,7 +59,11 @@ FACE_SECURITY: dict[str | None, list[str]] = {
 # Paths outside the faces (arrears.ops): what they answer besides 200.
 OPERATIONS: dict[str, dict[str, Any]] = {
     "/healthz": {"errors": []},
-    "/readyz": {"errors": [503]},
+    "/readyz": {"errors": [], "responses": {  # its 503 is the readiness report, not an error body
+        "200": {"description": "Ready, or degraded (Redis away: the fallbacks serve)",
+                "content": {JSON: {"schema": {"$ref": "#/components/schemas/Readiness"}}}},
+        "503": {"description": "The database is unreachable: take this server out of rotation",
+                "content": {JSON: {"schema": {"$ref": "#/components/schemas/Readiness"}}}}}},
     "/metrics": {"errors": [401], "security": [{"metricsToken": []}, {}],
                  "content": {"text/plain": {"schema": {"type": "string"}}}},
 }
@@ -96,6 +100,11 @@ ERROR_SCHEMAS: dict[str, dict[str, Any]] = {
                        "more); a 429 has `retryAfter` (seconds) instead of `details`.",
         "properties": {"error": {"type": "string"}, "message": {"type": "string"}, "details": {},
                        "retryAfter": {"type": "integer"}}},
+    "Readiness": {
+        "type": "object", "title": "Readiness", "required": ["status", "database"],
+        "properties": {"status": {"type": "string", "enum": ["ready", "degraded", "unavailable"]},
+                       "database": {"type": "string"}, "redis": {"type": "string"}, "error": {"type": "string"},
+                       "fallbacks": {}}},
     "OperationsError": {
         "type": "object", "title": "OperationsError", "required": ["detail"],
         "properties": {"detail": {"type": "string"}}},
@@ -171,6 +180,7 @@ def document_operation(path: str, method: str, op: dict[str, Any]) -> None:
         responses[str(status)] = _error_response(status, ref, declared.get(status))
     if "content" in extra and "200" in responses:
         responses["200"]["content"] = copy.deepcopy(extra["content"])
+    responses.update(copy.deepcopy(extra.get("responses", {})))
 
 
 def truthful(schema: dict[str, Any]) -> dict[str, Any]:

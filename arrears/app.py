@@ -13,6 +13,7 @@ from fastapi.middleware.cors import CORSMiddleware
 
 from arrears.config import get_settings
 from arrears.faces import errors as face_errors
+from arrears.faces import openapi as face_openapi
 from arrears.faces import unavailable
 from arrears.faces.bodylimit import BodyLimitMiddleware
 from arrears.identity.request_log import RequestLogMiddleware
@@ -86,6 +87,7 @@ def create_app(*, run_worker: bool = False) -> FastAPI:
     from arrears import web
 
     web.mount(app)
+    face_openapi.install(app)  # /openapi.json as the server answers: errors, credentials
 
     from arrears.faces.partner.unrouted import UnroutedRateHeaders
 

@@ -8,7 +8,7 @@ import io
 from collections.abc import AsyncIterator
 from typing import Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import StreamingResponse
 
 from arrears import validation
@@ -22,12 +22,14 @@ from arrears.errors import ValidationFailed
 from arrears.faces import multipart
 from arrears.faces.age_analysis.json import AamaJSONResponse
 from arrears.faces.deps import SessionDep, UserDep, current_caller, user_caller
+from arrears.faces.openapi import boolean, comma_list, file_response, integer, number, one_of
 from arrears.identity import service as identity
 from arrears.paging import Page
 
 router = APIRouter(tags=["AAMA: uploads and accounts"], default_response_class=AamaJSONResponse)
 
-MULTIPART_OVERHEAD = 64 * 1024  # headers and boundaries around the file in a multipart body
+MULTIPART_OVERHEAD = 64 * 1024
+SCOPES = ("own", "organisation", "organization")  # headers and boundaries around the file in a multipart body
 
 UPLOAD_BODY = {
     "requestBody": {
@@ -46,6 +48,16 @@ UPLOAD_BODY = {
 
 
 # ------------------------------------------------------------------ shapes
+
+
+def _page() -> Any:
+    """The query's page, read by the paging rule (400 on anything else); one Query per parameter."""
+    return Query(None, json_schema_extra=integer(minimum=1, default=1))
+
+
+def _per_page() -> Any:
+    return Query(None, json_schema_extra=integer(minimum=1, maximum=service.PAGES.maximum,
+                                                 default=service.PAGES.default))
 
 
 def _user_uuid(report: DebtorReport, users: dict[int, str]) -> str | None:
@@ -191,8 +203,9 @@ def service_limit() -> int:
 
 
 @router.get("/api/uploads")
-async def list_uploads(caller: UserDep, session: SessionDep, page: str | None = None,
-                       per_page: str | None = None, scope: str = "own") -> Any:
+async def list_uploads(caller: UserDep, session: SessionDep, page: str | None = _page(),
+                       per_page: str | None = _per_page(),
+                       scope: str = Query("own", json_schema_extra=one_of(SCOPES, default="own"))) -> Any:
     req = service.PAGES.check(page, per_page)
     result = await service.list_reports(session, caller, page=req.page, per_page=req.size, scope=scope)
     return AamaJSONResponse(_paged("uploads", result, [upload_brief(r) for r in result.items]))
@@ -212,10 +225,13 @@ async def get_progress(upload_id: str, caller: UserDep, session: SessionDep) -> 
 
 
 @router.get("/api/uploads/{upload_id}/accounts")
-async def list_accounts(upload_id: str, caller: UserDep, session: SessionDep, page: str | None = None,
-                        per_page: str | None = None, search: str | None = None,
-                        min_balance: str | None = None, overdue_only: str | None = None,
-                        is_selected: str | None = None, sort: str | None = None) -> Any:
+async def list_accounts(upload_id: str, caller: UserDep, session: SessionDep, page: str | None = _page(),
+                        per_page: str | None = _per_page(), search: str | None = None,
+                        min_balance: str | None = Query(None, json_schema_extra=number()),
+                        overdue_only: str | None = Query(None, json_schema_extra=boolean()),
+                        is_selected: str | None = Query(None, json_schema_extra=boolean()),
+                        sort: str | None = Query(None, json_schema_extra=comma_list(service.SORT_KEYS, signed=True))
+                        ) -> Any:
     report = await service.get_report(session, caller, upload_id)
     req = service.PAGES.check(page, per_page)
     result = await service.list_snapshots(
@@ -253,9 +269,10 @@ async def put_selection(upload_id: str, request: Request, caller: UserDep, sessi
 # ------------------------------------------------------------------ beyond the spec
 
 
-@router.get("/api/uploads/{upload_id}/errors")
-async def list_errors(upload_id: str, caller: UserDep, session: SessionDep, page: str | None = None,
-                      per_page: str | None = None, format: str = "json") -> Any:
+@router.get("/api/uploads/{upload_id}/errors", responses=file_response("text/csv", json=True))
+async def list_errors(upload_id: str, caller: UserDep, session: SessionDep, page: str | None = _page(),
+                      per_page: str | None = _per_page(),
+                      format: str = Query("json", json_schema_extra=one_of(("json", "csv"), default="json"))) -> Any:
     if format not in ("json", "csv"):
         raise ValidationFailed("format must be json or csv", details={"format": ["Must be json or csv."]})
     if format == "csv":
@@ -285,6 +302,7 @@ async def list_errors(upload_id: str, caller: UserDep, session: SessionDep, page
 
 @router.get("/api/uploads/{upload_id}/compare/{other_id}")
 async def compare(upload_id: str, other_id: str, caller: UserDep, session: SessionDep,
-                  limit: str | None = None) -> Any:
+                  limit: str | None = Query(None, json_schema_extra=integer(
+                      minimum=1, maximum=compare_service.MAX_LIMIT, default=compare_service.DEFAULT_LIMIT))) -> Any:
     return AamaJSONResponse(await compare_service.compare_reports(
         session, caller, upload_id, other_id, limit=_int(limit, "limit", compare_service.DEFAULT_LIMIT)))

@@ -18,6 +18,7 @@ from arrears.downloads import content_disposition
 from arrears.errors import NotFound, ValidationFailed
 from arrears.faces import multipart
 from arrears.faces.collections.deps import Call, access, pagination, paging
+from arrears.faces.openapi import file_response, one_of, pattern, uuid_format
 from arrears.paging import PageRequest
 from arrears.premiums.debit_orders import authority, reconciliation, reports, service
 from arrears.premiums.debit_orders import files as files_svc
@@ -125,8 +126,13 @@ async def get_run(run_id: str, call: Call = access(False)) -> dict[str, Any]:
     return {"data": await service.run_out(call.session, run)}
 
 
-@router.get("/runs/{run_id}/report", summary="Collected, failed by reason, outstanding: JSON or CSV")
-async def run_report(run_id: str, format: str = Query("json"), call: Call = access(False)) -> Any:
+def _format_query() -> Any:
+    return Query("json", json_schema_extra=one_of(("json", "csv"), default="json"))
+
+
+@router.get("/runs/{run_id}/report", summary="Collected, failed by reason, outstanding: JSON or CSV",
+            responses=file_response("text/csv", json=True))
+async def run_report(run_id: str, format: str = _format_query(), call: Call = access(False)) -> Any:
     fmt = _format(format)
     run = await service.get_run(call.session, call.org_id, _uuid(run_id, "Debit-order run"))
     report = await reports.run_report(call.session, run)
@@ -135,8 +141,10 @@ async def run_report(run_id: str, format: str = Query("json"), call: Call = acce
     return {"data": report}
 
 
-@router.get("/reports/monthly", summary="A month's collections: JSON or CSV")
-async def month_report(month: str = Query(...), format: str = Query("json"),
+@router.get("/reports/monthly", summary="A month's collections: JSON or CSV",
+            responses=file_response("text/csv", json=True))
+async def month_report(month: str = Query(..., json_schema_extra=pattern(r"^\d{4}-\d{2}$", "2026-01")),
+                       format: str = _format_query(),
                        call: Call = access(False)) -> Any:
     fmt = _format(format)
     report = await reports.month_report(call.session, call.org_id, month)
@@ -149,7 +157,7 @@ async def month_report(month: str = Query(...), format: str = Query("json"),
 
 
 @router.get("/files", summary="Stored files: the runs' ACB files and CSVs, and imported answers")
-async def list_files(run_id: str | None = Query(None), kind: str | None = Query(None),
+async def list_files(run_id: str | None = Query(None, json_schema_extra=uuid_format()), kind: str | None = Query(None),
                      call: Call = access(False), pg: PageRequest = Depends(paging)) -> dict[str, Any]:
     run_pk = None
     if run_id is not None:
@@ -165,7 +173,8 @@ async def get_file(file_id: str, call: Call = access(False)) -> dict[str, Any]:
     return {"data": files_svc.file_out(f, run)}
 
 
-@router.get("/files/{file_id}/download", summary="Download a stored file as it was written")
+@router.get("/files/{file_id}/download", summary="Download a stored file as it was written",
+            responses=file_response("text/plain", "text/csv"))
 async def download_file(file_id: str, call: Call = access(False)) -> Response:
     f, _ = await files_svc.get_file(call.session, call.org_id, _uuid(file_id, "File"))
     return Response(f.content.encode(), media_type=f"{f.media_type}; charset=utf-8",
@@ -174,6 +183,13 @@ async def download_file(file_id: str, call: Call = access(False)) -> Response:
 
 
 # ---------------------------------------------------------------- reconciliation
+
+
+# The answer file: a multipart `file` field, or the raw body (of any other content type).
+ANSWER_BODY = {"requestBody": {"required": True, "content": {
+    "multipart/form-data": {"schema": {"type": "object", "required": ["file"],
+                                       "properties": {"file": {"type": "string", "format": "binary"}}}},
+    "application/octet-stream": {"schema": {"type": "string", "format": "binary"}}}}}
 
 
 async def _upload(request: Request) -> tuple[bytes, str]:
@@ -192,8 +208,10 @@ async def _upload(request: Request) -> tuple[bytes, str]:
 
 
 @router.post("/reconciliations", summary="Import the bank's answer: an unpaids file or a CSV",
-             responses={201: {"description": "Imported"}, 200: {"description": "The same file again"}})
-async def import_answer(request: Request, format: str | None = Query(None),
+             responses={201: {"description": "Imported"}, 200: {"description": "The same file again"}},
+             openapi_extra=ANSWER_BODY)
+async def import_answer(request: Request,
+                        format: str | None = Query(None, json_schema_extra=one_of(reconciliation.FORMATS)),
                         call: Call = access(True)) -> JSONResponse:
     authority.may_move_money(call.caller)
     content, filename = await _upload(request)
@@ -208,7 +226,8 @@ async def import_answer(request: Request, format: str | None = Query(None),
 
 
 @router.get("/reconciliation-records", summary="Reconciliation records; `open=true` lists what a person must resolve")
-async def list_records(outcome: str | None = Query(None), file_id: str | None = Query(None),
+async def list_records(outcome: str | None = Query(None, json_schema_extra=one_of(reconciliation.OUTCOMES)),
+                       file_id: str | None = Query(None, json_schema_extra=uuid_format()),
                        open: bool = Query(False), call: Call = access(False),
                        pg: PageRequest = Depends(paging)) -> dict[str, Any]:
     if outcome is not None and outcome not in reconciliation.OUTCOMES:

@@ -9,10 +9,11 @@ from fastapi import Query, Response
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from arrears.faces.deps import SessionDep
+from arrears.faces.openapi import one_of
 from arrears.faces.partner import listing, views
 from arrears.faces.partner.deps import PartnerDep
 from arrears.faces.partner.routing import needs, partner_router
-from arrears.partners import service, usage, webhooks
+from arrears.partners import catalogue, service, usage, webhooks
 from arrears.partners.models import ApiClient
 from arrears.partners.schemas import ClientCreate, ClientUpdate
 
@@ -39,16 +40,24 @@ async def create_client(body: ClientCreate, pc: PartnerDep, session: SessionDep)
 @router.get("/api-clients", summary="List API clients",
              description=needs("clients:read"))
 async def list_clients(pc: PartnerDep, session: SessionDep,
-                       status: str | None = Query(None, description="ACTIVE, INACTIVE or SUSPENDED"),
-                       rate_limit_tier: str | None = Query(None, alias="rateLimitTier"),
+                       status: str | None = Query(None, description="ACTIVE, INACTIVE or SUSPENDED",
+                                                  json_schema_extra=one_of(catalogue.CLIENT_STATUSES)),
+                       rate_limit_tier: str | None = Query(None, alias="rateLimitTier",
+                                                           json_schema_extra=one_of(t.upper() for t in catalogue.TIERS)),
                        contact_email: str | None = Query(None, alias="contactEmail"),
                        search: str | None = Query(None, description="Name or e-mail contains (any case)"),
-                       date_from: str | None = Query(None, alias="dateFrom", description=listing.DATE_HELP),
-                       date_to: str | None = Query(None, alias="dateTo", description=listing.DATE_HELP),
+                       date_from: str | None = Query(None, alias="dateFrom",
+                                                     json_schema_extra=listing.DATE_SCHEMA,
+                                                     description=listing.DATE_HELP),
+                       date_to: str | None = Query(None, alias="dateTo", json_schema_extra=listing.DATE_SCHEMA,
+                                                   description=listing.DATE_HELP),
                        page: int = 1, limit: int = 20,
                        sort_by: str | None = Query(None, alias="sortBy",
+                                                   json_schema_extra=listing.sort_schema(service.CLIENT_LIST),
                                                    description=listing.sort_help(service.CLIENT_LIST)),
-                       sort_order: str | None = Query(None, alias="sortOrder", description=listing.ORDER_HELP)
+                       sort_order: str | None = Query(None, alias="sortOrder",
+                                                      json_schema_extra=listing.ORDER_SCHEMA,
+                                                      description=listing.ORDER_HELP)
                        ) -> dict[str, Any]:
     lq = listing.list_query(service.CLIENT_LIST, status=status, date_from=date_from, date_to=date_to,
                             search=search, sort_by=sort_by, sort_order=sort_order)
@@ -95,6 +104,7 @@ async def dashboard(client_id: str, pc: PartnerDep, session: SessionDep) -> dict
 async def get_usage(client_id: str, pc: PartnerDep, session: SessionDep,
                     date_from: datetime | None = Query(None, alias="dateFrom"),
                     date_to: datetime | None = Query(None, alias="dateTo"),
-                    group_by: str | None = Query(None, alias="groupBy")) -> dict[str, Any]:
+                    group_by: str | None = Query(None, alias="groupBy", json_schema_extra=one_of(("day",
+                                                 "hour"), default="day"))) -> dict[str, Any]:
     return await usage.usage(session, pc, client_id, date_from=date_from, date_to=date_to,
                              group_by=group_by)

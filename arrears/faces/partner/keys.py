@@ -7,10 +7,11 @@ from typing import Any
 from fastapi import Query, Response
 
 from arrears.faces.deps import SessionDep
+from arrears.faces.openapi import one_of
 from arrears.faces.partner import listing, views
 from arrears.faces.partner.deps import PartnerDep
 from arrears.faces.partner.routing import needs, partner_router
-from arrears.partners import service
+from arrears.partners import catalogue, service
 from arrears.partners.schemas import KeyCreate
 
 router = partner_router("/api/v1", "Partner: API keys")
@@ -26,14 +27,21 @@ async def create_key(body: KeyCreate, pc: PartnerDep, session: SessionDep) -> di
 @router.get("/api-clients/{client_id}/api-keys", summary="List a client's API keys",
              description=needs("clients:read"))
 async def list_keys(client_id: str, pc: PartnerDep, session: SessionDep,
-                    status: str | None = Query(None, description="ACTIVE, REVOKED or EXPIRED"),
+                    status: str | None = Query(None, description="ACTIVE, REVOKED or EXPIRED",
+                                               json_schema_extra=one_of(catalogue.KEY_STATUSES)),
                     search: str | None = Query(None, description="Name contains (any case)"),
-                    date_from: str | None = Query(None, alias="dateFrom", description=listing.DATE_HELP),
-                    date_to: str | None = Query(None, alias="dateTo", description=listing.DATE_HELP),
+                    date_from: str | None = Query(None, alias="dateFrom",
+                                                  json_schema_extra=listing.DATE_SCHEMA,
+                                                  description=listing.DATE_HELP),
+                    date_to: str | None = Query(None, alias="dateTo", json_schema_extra=listing.DATE_SCHEMA,
+                                                description=listing.DATE_HELP),
                     page: int = 1, limit: int = 20,
                     sort_by: str | None = Query(None, alias="sortBy",
+                                                json_schema_extra=listing.sort_schema(service.KEY_LIST),
                                                 description=listing.sort_help(service.KEY_LIST)),
-                    sort_order: str | None = Query(None, alias="sortOrder", description=listing.ORDER_HELP)
+                    sort_order: str | None = Query(None, alias="sortOrder",
+                                                   json_schema_extra=listing.ORDER_SCHEMA,
+                                                   description=listing.ORDER_HELP)
                     ) -> dict[str, Any]:
     lq = listing.list_query(service.KEY_LIST, status=status, date_from=date_from, date_to=date_to,
                             search=search, sort_by=sort_by, sort_order=sort_order)

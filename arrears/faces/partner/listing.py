@@ -6,11 +6,19 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, time, timedelta
 
 from arrears.errors import ValidationFailed
+from arrears.faces.openapi import JsonSchemaExtra, date_or_datetime, one_of
 from arrears.partners.service import ListQuery, ListRule
 
 DATE_HELP = ("ISO 8601 date (2024-01-31) or date-time (2024-01-31T23:59:59Z; UTC when no zone "
              "is given); both bounds are inclusive, and a date-only dateTo includes that whole day.")
 ORDER_HELP = "asc or desc (default desc)."
+# What the parameters accept, for /openapi.json (list_query reads the text and answers 400).
+DATE_SCHEMA = date_or_datetime()
+ORDER_SCHEMA = one_of(("asc", "desc"), default="desc")
+
+
+def sort_schema(rule: ListRule) -> JsonSchemaExtra:
+    return one_of(rule.names, default=rule.default)
 
 
 def sort_help(rule: ListRule) -> str:

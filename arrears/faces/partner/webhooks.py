@@ -7,10 +7,11 @@ from typing import Any
 from fastapi import Query, Response
 
 from arrears.faces.deps import SessionDep
+from arrears.faces.openapi import one_of
 from arrears.faces.partner import listing, views
 from arrears.faces.partner.deps import PartnerDep
 from arrears.faces.partner.routing import needs, partner_router
-from arrears.partners import webhooks
+from arrears.partners import catalogue, webhooks
 from arrears.partners.schemas import WebhookCreate, WebhookUpdate
 
 router = partner_router("/api/v1/api-clients/{client_id}/webhooks", "Partner: webhooks")
@@ -27,13 +28,21 @@ async def create_webhook(client_id: str, body: WebhookCreate, pc: PartnerDep,
 @router.get("", summary="List a client's webhook subscriptions",
              description=needs("webhooks:read", own_client=True) + " `webhooks:write` or `clients:read` also reads.")
 async def list_webhooks(client_id: str, pc: PartnerDep, session: SessionDep,
-                        status: str | None = Query(None, description="ACTIVE or PAUSED"),
-                        date_from: str | None = Query(None, alias="dateFrom", description=listing.DATE_HELP),
-                        date_to: str | None = Query(None, alias="dateTo", description=listing.DATE_HELP),
+                        status: str | None = Query(None, description="ACTIVE or PAUSED",
+                                                   json_schema_extra=one_of(catalogue.SUBSCRIPTION_STATUSES)),
+                        date_from: str | None = Query(None, alias="dateFrom",
+                                                      json_schema_extra=listing.DATE_SCHEMA,
+                                                      description=listing.DATE_HELP),
+                        date_to: str | None = Query(None, alias="dateTo",
+                                                    json_schema_extra=listing.DATE_SCHEMA,
+                                                    description=listing.DATE_HELP),
                         page: int = 1, limit: int = 20,
                         sort_by: str | None = Query(None, alias="sortBy",
+                                                    json_schema_extra=listing.sort_schema(webhooks.SUBSCRIPTION_LIST),
                                                     description=listing.sort_help(webhooks.SUBSCRIPTION_LIST)),
-                        sort_order: str | None = Query(None, alias="sortOrder", description=listing.ORDER_HELP)
+                        sort_order: str | None = Query(None, alias="sortOrder",
+                                                       json_schema_extra=listing.ORDER_SCHEMA,
+                                                       description=listing.ORDER_HELP)
                         ) -> dict[str, Any]:
     lq = listing.list_query(webhooks.SUBSCRIPTION_LIST, status=status, date_from=date_from,
                             date_to=date_to, sort_by=sort_by, sort_order=sort_order)
@@ -70,15 +79,21 @@ async def delete_webhook(client_id: str, webhook_id: str, pc: PartnerDep, sessio
 @router.get("/{webhook_id}/deliveries", summary="Delivery history of a webhook subscription",
              description=needs("webhooks:read", own_client=True) + " `webhooks:write` or `clients:read` also reads.")
 async def list_deliveries(client_id: str, webhook_id: str, pc: PartnerDep, session: SessionDep,
-                          status: str | None = Query(None, description="PENDING, DELIVERED or FAILED"),
+                          status: str | None = Query(None, description="PENDING, DELIVERED or FAILED",
+                                                     json_schema_extra=one_of(catalogue.DELIVERY_STATUSES)),
                           date_from: str | None = Query(None, alias="dateFrom",
+                                                        json_schema_extra=listing.DATE_SCHEMA,
                                                         description="On scheduledFor. " + listing.DATE_HELP),
                           date_to: str | None = Query(None, alias="dateTo",
+                                                      json_schema_extra=listing.DATE_SCHEMA,
                                                       description="On scheduledFor. " + listing.DATE_HELP),
                           page: int = 1, limit: int = webhooks.DELIVERIES_DEFAULT_LIMIT,
                           sort_by: str | None = Query(None, alias="sortBy",
+                                                      json_schema_extra=listing.sort_schema(webhooks.DELIVERY_LIST),
                                                       description=listing.sort_help(webhooks.DELIVERY_LIST)),
-                          sort_order: str | None = Query(None, alias="sortOrder", description=listing.ORDER_HELP)
+                          sort_order: str | None = Query(None, alias="sortOrder",
+                                                         json_schema_extra=listing.ORDER_SCHEMA,
+                                                         description=listing.ORDER_HELP)
                           ) -> dict[str, Any]:
     lq = listing.list_query(webhooks.DELIVERY_LIST, status=status, date_from=date_from,
                             date_to=date_to, sort_by=sort_by, sort_order=sort_order)

@@ -13,7 +13,7 @@ import asyncio
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response, StreamingResponse
 
 from arrears import validation
@@ -24,6 +24,7 @@ from arrears.downloads import content_disposition
 from arrears.errors import ValidationFailed
 from arrears.faces import multipart
 from arrears.faces.deps import SessionDep, UserDep, current_caller, user_caller
+from arrears.faces.openapi import boolean, comma_list, file_response, integer, number
 from arrears.faces.pharmacy import params
 from arrears.faces.pharmacy.json import PharmacyJSONResponse
 from arrears.identity.caller import Caller
@@ -48,8 +49,25 @@ def _json_body(schema: dict[str, Any]) -> dict[str, Any]:
 IDS = {"type": "array", "items": {"type": "integer"}}
 BUCKETS = {"type": "array", "items": {"type": "string", "enum": list(debtors.SELECTABLE)}}
 SEND_BODY = _json_body({"debtor_ids": IDS, "ageing_buckets": BUCKETS})
-CSV_BODY = _json_body({"debtor_ids": IDS, "min_balance": {"type": "number"}})
-PDF_BODY = _json_body({"debtor_ids": IDS, "ageing_buckets": BUCKETS})
+# Both downloads read the same selection (ids, or filters when no ids are sent).
+EXPORT_BODY = _json_body({"debtor_ids": IDS, "min_balance": {"type": "number", "minimum": 0},
+                          "ageing_buckets": BUCKETS, "exclude_medical_aid": {"type": "boolean", "default": True}})
+CSV_BODY = PDF_BODY = EXPORT_BODY
+# Query values the face reads itself (arrears.faces.pharmacy.params answers 400 on anything else).
+# (A function each: FastAPI needs one Query object per parameter.)
+
+
+def _flag() -> Any:
+    return Query(None, json_schema_extra=boolean())
+
+
+def _page() -> Any:
+    return Query(None, json_schema_extra=integer(minimum=1, default=1))
+
+
+def _per_page() -> Any:
+    return Query(None, json_schema_extra=integer(minimum=1, maximum=debtors.PAGES.maximum,
+                                                 default=debtors.PAGES.default))
 
 
 async def _acting(request: Request, pharmacy_id: int, *, write: bool) -> Caller:
@@ -123,11 +141,12 @@ async def upload_report(pharmacy_id: int, request: Request) -> Any:
 
 
 @router.get(BASE)
-async def list_debtors(pharmacy_id: int, caller: UserDep, session: SessionDep, min_balance: str | None = None,
-                       ageing_buckets: str | None = None, has_email: str | None = None,
-                       has_phone: str | None = None, search: str | None = None,
-                       exclude_medical_aid: str | None = None, page: str | None = None,
-                       per_page: str | None = None) -> Any:
+async def list_debtors(pharmacy_id: int, caller: UserDep, session: SessionDep,
+                       min_balance: str | None = Query(None, json_schema_extra=number(minimum=0, maximum=999999999999.99)),
+                       ageing_buckets: str | None = Query(None, json_schema_extra=comma_list(debtors.SELECTABLE)),
+                       has_email: str | None = _flag(), has_phone: str | None = _flag(), search: str | None = None,
+                       exclude_medical_aid: str | None = _flag(), page: str | None = _page(),
+                       per_page: str | None = _per_page()) -> Any:
     acting = for_pharmacy(caller, pharmacy_id)
     f = params.debtor_filter(min_balance=min_balance, ageing_buckets=ageing_buckets, has_email=has_email,
                              has_phone=has_phone, search=search, exclude_medical_aid=exclude_medical_aid)
@@ -140,7 +159,7 @@ async def list_debtors(pharmacy_id: int, caller: UserDep, session: SessionDep, m
 
 @router.get(BASE + "/statistics")
 async def statistics(pharmacy_id: int, caller: UserDep, session: SessionDep,
-                     exclude_medical_aid: str | None = None) -> Any:
+                     exclude_medical_aid: str | None = _flag()) -> Any:
     acting = for_pharmacy(caller, pharmacy_id)
     exclude = params.parse_bool(exclude_medical_aid, "exclude_medical_aid")
     return PharmacyJSONResponse(await debtors.statistics(session, acting, exclude_medical_aid=exclude is not False))
@@ -188,7 +207,7 @@ def _attachment(name: str) -> dict[str, str]:
     return {"Content-Disposition": content_disposition(name, quoted=False)}
 
 
-@router.post(BASE + "/download-csv", openapi_extra=CSV_BODY)
+@router.post(BASE + "/download-csv", openapi_extra=CSV_BODY, responses=file_response("text/csv"))
 async def download_csv(pharmacy_id: int, request: Request) -> Any:
     from arrears.pharmacy import exports
 
@@ -203,7 +222,7 @@ async def download_csv(pharmacy_id: int, request: Request) -> Any:
                              headers=_attachment(f"debtors_{pharmacy_id}.csv"))
 
 
-@router.post(BASE + "/download-pdf", openapi_extra=PDF_BODY)
+@router.post(BASE + "/download-pdf", openapi_extra=PDF_BODY, responses=file_response("application/pdf"))
 async def download_pdf(pharmacy_id: int, request: Request) -> Any:
     from arrears.pharmacy import exports
 

@@ -9,6 +9,7 @@ from pydantic import BaseModel, ConfigDict
 
 from arrears.db import isoz
 from arrears.faces.deps import SessionDep, UserDep, client_ip
+from arrears.faces.openapi import PUBLIC
 from arrears.faces.repaysync.common import Deleted
 from arrears.faces.repaysync.schemas import (
     AccessToken,
@@ -31,7 +32,9 @@ def user_out(u: User) -> UserOut:
 
 
 @router.post("/api/auth/token/", response_model=TokenPair, status_code=200,
-             summary="Obtain JWT access and refresh tokens")
+             summary="Obtain JWT access and refresh tokens", openapi_extra=PUBLIC,
+             responses={401: {"description": "No active account with these credentials"},
+                        429: {"description": "Too many failed sign-ins for this account or address"}})
 async def obtain_token(body: TokenRequest, request: Request, session: SessionDep) -> dict[str, str]:
     user, pair = await identity.login(session, body.username, body.password, client_ip(request))
     request.state.user_id = user.id
@@ -40,13 +43,15 @@ async def obtain_token(body: TokenRequest, request: Request, session: SessionDep
 
 
 @router.post("/api/auth/token/refresh/", response_model=AccessToken, status_code=200,
-             summary="Exchange a refresh token for a new access token")
+             summary="Exchange a refresh token for a new access token", openapi_extra=PUBLIC,
+             responses={401: {"description": "The refresh token is invalid or expired"}})
 async def refresh_token(body: RefreshRequest, session: SessionDep) -> dict[str, str]:
     return await identity.refresh(session, body.refresh)
 
 
 @router.post("/api/users/register/", response_model=UserOut, status_code=201,
-             summary="Register: the account can sign in, and waits for an admin to accept it")
+             summary="Register: the account can sign in, and waits for an admin to accept it",
+             openapi_extra=PUBLIC, responses={403: {"description": "Open registration is turned off"}})
 async def register(body: RegisterRequest, request: Request, session: SessionDep) -> UserOut:
     user = await identity.register(session, username=body.username, password=body.password,
                                    role=body.role, email=body.email, manager_id=body.manager)

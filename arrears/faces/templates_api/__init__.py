@@ -19,13 +19,14 @@ from pydantic import BaseModel, ConfigDict, Field
 from arrears.db import isoz
 from arrears.errors import Forbidden, ValidationFailed
 from arrears.faces.deps import SessionDep
+from arrears.faces.openapi import one_of
 from arrears.faces.partner import views
 from arrears.faces.partner.deps import PartnerDep
 from arrears.faces.partner.routing import partner_router
 from arrears.identity.caller import Caller
 from arrears.messaging import optouts, template_store
 from arrears.messaging.errors import MessagingErrorCode
-from arrears.messaging.models import MessageTemplate, OptOut
+from arrears.messaging.models import CHANNELS, MessageTemplate, OptOut
 from arrears.messaging.templates import PLACEHOLDERS, validate_template
 from arrears.paging import PageRequest
 from arrears.partners.service import PAGES
@@ -90,7 +91,8 @@ def template_out(t: MessageTemplate) -> dict[str, Any]:
 
 
 @router.get("/templates", summary="List the organisation's message templates")
-async def list_templates(session: SessionDep, caller: ApiCaller, channel: str | None = None,
+async def list_templates(session: SessionDep, caller: ApiCaller,
+                         channel: str | None = Query(None, json_schema_extra=one_of(CHANNELS)),
                          page: int = Query(1), limit: int = Query(20)) -> dict[str, Any]:
     _scope(caller, "templates:read", "templates:write")
     req = _page(page, limit)
@@ -161,7 +163,8 @@ def opt_out_out(o: OptOut, customer_uuid: str | None = None) -> dict[str, Any]:
 
 
 @router.get("/opt-outs", summary="List opt-outs")
-async def list_opt_outs(session: SessionDep, caller: ApiCaller, channel: str | None = None,
+async def list_opt_outs(session: SessionDep, caller: ApiCaller,
+                        channel: str | None = Query(None, json_schema_extra=one_of((*CHANNELS, "all"))),
                         customer_id: str | None = Query(None, alias="customerId"), page: int = Query(1),
                         limit: int = Query(20)) -> dict[str, Any]:
     _scope(caller, "opt-outs:read", "opt-outs:write")

@@ -44,10 +44,12 @@ def test_the_revisions_end_the_debtor_book():
     assert script.get_revision("0011_snapshot_ranks").down_revision == REVISION
     # 0012 (ids never reused, issue 20) follows the debtor book's last revision.
     assert script.get_revision("0012_ids_never_reused").down_revision == "0011_snapshot_ranks"
-    # 0013 (waiting users) and 0014 (web sessions, issue 19) follow it; 0014 is the newest.
+    # 0013 (waiting users), 0014 (web sessions, issue 19) and 0018 (the book job's indexes, issue
+    # 21) follow it; 0018 is the newest.
     assert script.get_revision("0013_waiting_users").down_revision == "0012_ids_never_reused"
     assert script.get_revision("0014_web_sessions").down_revision == "0013_waiting_users"
-    assert "0014_web_sessions" in script.get_heads() and REVISION not in script.get_heads()
+    assert script.get_revision("0018_book_job_indexes").down_revision == "0014_web_sessions"
+    assert "0018_book_job_indexes" in script.get_heads() and REVISION not in script.get_heads()
 
 
 def test_down_and_up(db_url):

@@ -312,6 +312,7 @@ SELECT {{uuid}}, s.org_id, {_CODE},
        s.contact, :now, :now
 FROM debtor_snapshots s
 WHERE {_RANGE}
+  AND NOT EXISTS (SELECT 1 FROM customers c WHERE c.org_id = s.org_id AND c.customer_code = {_CODE})
 ON CONFLICT (org_id, customer_code) DO NOTHING
 """
 
@@ -349,6 +350,16 @@ ORDER BY s.overdue_amount, s.total_balance, s.sheet_row, s.id
 """
 
 
+# PostgreSQL's working memory for the book's statements: a 200,000-account report's sort (the
+# ranking) and hash joins (snapshots to customers) spill to disk in the default 4 MB.
+_WORK_MEM = "SET LOCAL work_mem = '64MB'"
+
+
+async def _working_memory(session: AsyncSession) -> None:
+    if is_postgres(session):
+        await session.execute(text(_WORK_MEM))
+
+
 def _params(statement: str) -> Any:
     return text(statement).bindparams(
         bindparam("now", type_=UTCDateTime),
@@ -364,6 +375,7 @@ async def link_book(session: AsyncSession, report_id: int, report_at: datetime, 
     accounts by overdue amount. Idempotent. Returns how many customers were created."""
     postgres = is_postgres(session)
     values = {"rid": report_id, "now": now}
+    await _working_memory(session)
     await session.execute(_params(_UPDATE_CUSTOMERS), values | {"report_at": report_at})
     await queue.renew_lease(session)  # SQLite: the heartbeat waits behind this write (see there)
     insert = _INSERT_CUSTOMERS.replace("{uuid}", _PG_UUID if postgres else _SQLITE_UUID)
@@ -380,5 +392,6 @@ async def link_book(session: AsyncSession, report_id: int, report_at: datetime, 
 async def rank_report(session: AsyncSession, report_id: int) -> None:
     """The report's accounts in overdue order (idempotent). It reads the report's snapshots
     only: the book's job runs it on a connection of its own beside the customers and accounts."""
+    await _working_memory(session)
     await session.execute(delete(DebtorSnapshotRank).where(DebtorSnapshotRank.report_id == report_id))
     await session.execute(text(_RANK_ACCOUNTS), {"rid": report_id})

@@ -137,7 +137,7 @@ def main() -> None:
 
     floor = min(floors)
     firsts = [r["first"] for r in runs]
-    print(f"{args.rows:,} rows; {firsts[0]['accounts']:,} accounts imported, status {firsts[0]['status']}, "  # type: ignore[index]
+    print(f"{path.name}: {firsts[0]['accounts']:,} accounts imported, status {firsts[0]['status']}, "  # type: ignore[index]
           f"{firsts[0]['created']:,} customers created; best of {len(runs)} rounds")  # type: ignore[index]
     print(f"{'':44s}{'seconds':>9s}  {'/ floor':>8s}")
     print(f"{'floor (python-calamine reads every cell)':44s}{floor:9.3f}  {1:8.2f}")

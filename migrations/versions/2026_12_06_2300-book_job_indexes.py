@@ -6,7 +6,7 @@ Create Date: 2026-12-06 23:00:00
 
 The book's job creates a customer for every new account of an import (200,000 for a large
 first upload), none of them with an officer. `ix_customers_org_id_officer` took an entry for each
-(org, NULL), about a tenth of the job's work on PostgreSQL (docs/benchmarks.md, issue 21). Every
+(org, NULL), about a tenth of the customers' insert on PostgreSQL (docs/benchmarks.md, issue 21). Every
 query it serves asks for one officer's customers (`assigned_collection_officer_id = :user`), which
 a partial index over assigned customers answers alike; queries by organisation alone have
 `uq_customers_org_id_customer_code`.

@@ -354,13 +354,15 @@ async def update_book(upload: int | uuid.UUID | str, *, actor: str = "system") -
     customers were created. On PostgreSQL the report's ranking (which reads its snapshots only)
     is written meanwhile on a second connection, in a transaction of its own: the server works on
     both at once."""
-    async with transaction() as s:
-        report = await find_report(s, upload)
-        if report is None or report.status != "completed":
-            return 0
-        apart = bulk.is_postgres(s)
-        ranking = asyncio.create_task(_rank_apart(report.id)) if apart else None
-        try:
+    ranking: asyncio.Task[None] | None = None
+    try:
+        async with transaction() as s:
+            report = await find_report(s, upload)
+            if report is None or report.status != "completed":
+                return 0
+            apart = bulk.is_postgres(s)
+            if apart:
+                ranking = asyncio.create_task(_rank_apart(report.id))
             # Two workers on two uploads of the organisation (or on the same one) take turns.
             await service.lock_book(s, report.org_id)
             created = await bulk.link_book(s, report.id, report.created_at, utcnow(), rank=not apart)
@@ -369,11 +371,11 @@ async def update_book(upload: int | uuid.UUID | str, *, actor: str = "system") -
                                     subject_type="upload", subject_id=report.uuid,
                                     data={"records_created": created, "source": "debtor_import",
                                           "upload_id": str(report.uuid)})
-        except BaseException:
-            if ranking is not None:
-                ranking.cancel()
-                await asyncio.gather(ranking, return_exceptions=True)
-            raise
+    except BaseException:
+        if ranking is not None:
+            ranking.cancel()
+            await asyncio.gather(ranking, return_exceptions=True)
+        raise
     if ranking is not None:
         await ranking
     return created

@@ -7,7 +7,7 @@ import uuid
 from datetime import date, datetime
 from decimal import Decimal
 
-from sqlalchemy import Date, ForeignKey, Index, Integer, Numeric, String, Text, UniqueConstraint
+from sqlalchemy import Date, ForeignKey, Index, Integer, Numeric, String, Text, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from arrears.db import GUID, NEVER_REUSE_IDS, Base, UTCDateTime, utcnow
@@ -23,7 +23,10 @@ class Customer(Base):
     __table_args__ = (
         UniqueConstraint("org_id", "customer_code", name="uq_customers_org_id_customer_code"),
         Index("ix_customers_org_id_phone_e164", "org_id", "phone_e164"),
-        Index("ix_customers_org_id_officer", "org_id", "assigned_collection_officer_id"),
+        # Over assigned customers only: an import's new customers have no officer (migration 0018).
+        Index("ix_customers_org_id_officer", "org_id", "assigned_collection_officer_id",
+              postgresql_where=text("assigned_collection_officer_id IS NOT NULL"),
+              sqlite_where=text("assigned_collection_officer_id IS NOT NULL")),
         NEVER_REUSE_IDS,
     )
 

@@ -29,7 +29,7 @@ from sqlalchemy import update
 
 from arrears import events
 from arrears.config import get_settings
-from arrears.db import transaction, utcnow
+from arrears.db import advisory_lock, transaction, utcnow
 from arrears.debtors import book, bulk, service, summary
 from arrears.debtors.errors import DebtorErrorCode
 from arrears.debtors.gcpause import collector_paused
@@ -50,6 +50,7 @@ ALIASES_SETTING = "column_aliases"
 # Tests only: seconds to wait after each batch, to make an import slow enough to kill mid-way.
 THROTTLE_ENV = "ARREARS_IMPORT_THROTTLE"
 BOOK_JOB = "debtors.update_book"
+RANK_LOCK = 0x52414E4B  # "RANK", keyed by the report id: two attempts of a book job rank one at a time
 
 
 @dataclass
@@ -369,24 +370,46 @@ def _batches(reader: IsolatedReader, encoder: bulk.SnapshotEncoder, tracker: Pro
 
 async def update_book(upload: int | uuid.UUID | str, *, actor: str = "system") -> int:
     """Customers and accounts from a completed report's snapshots (idempotent); returns how many
-    customers were created."""
-    async with transaction() as s:
-        report = await find_report(s, upload)
-        if report is None or report.status != "completed":
-            return 0
-        # Two workers on two uploads of the organisation (or on the same one) take turns.
-        await service.lock_book(s, report.org_id)
-        if report.report_date is None:  # imported before reports had dates
-            book.date_report(report, None, book.zone_of(await identity.get_org(s, report.org_id)))
-        assert report.report_date is not None
-        created = await bulk.link_book(s, report.id, report.created_at, utcnow(), report_date=report.report_date)
-        await book.reconcile(s, report)
-        if created:
-            await events.record(s, org_id=report.org_id, type="customer.bulk_created", actor=actor,
-                                subject_type="upload", subject_id=report.uuid,
-                                data={"records_created": created, "source": "debtor_import",
-                                      "upload_id": str(report.uuid)})
+    customers were created. On PostgreSQL the report's ranking (which reads its snapshots only)
+    is written meanwhile on a second connection, in a transaction of its own: the server works on
+    both at once. Settling the accounts a whole-book report does not list (arrears.debtors.book)
+    is in the main transaction, after the accounts' upsert."""
+    ranking: asyncio.Task[None] | None = None
+    try:
+        async with transaction() as s:
+            report = await find_report(s, upload)
+            if report is None or report.status != "completed":
+                return 0
+            apart = bulk.is_postgres(s)
+            if apart:
+                ranking = asyncio.create_task(_rank_apart(report.id))
+            # Two workers on two uploads of the organisation (or on the same one) take turns.
+            await service.lock_book(s, report.org_id)
+            if report.report_date is None:  # imported before reports had dates
+                book.date_report(report, None, book.zone_of(await identity.get_org(s, report.org_id)))
+            assert report.report_date is not None
+            created = await bulk.link_book(s, report.id, report.created_at, utcnow(),
+                                           report_date=report.report_date, rank=not apart)
+            await book.reconcile(s, report)
+            if created:
+                await events.record(s, org_id=report.org_id, type="customer.bulk_created", actor=actor,
+                                    subject_type="upload", subject_id=report.uuid,
+                                    data={"records_created": created, "source": "debtor_import",
+                                          "upload_id": str(report.uuid)})
+    except BaseException:
+        if ranking is not None:
+            ranking.cancel()
+            await asyncio.gather(ranking, return_exceptions=True)
+        raise
+    if ranking is not None:
+        await ranking
     return created
+
+
+async def _rank_apart(report_id: int) -> None:
+    async with transaction() as s:
+        await advisory_lock(s, RANK_LOCK, report_id)
+        await bulk.rank_report(s, report_id)
 
 
 async def _fail(report_id: int, org_id: int, code: str, message: str, details: Any,

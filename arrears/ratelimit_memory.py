@@ -20,7 +20,7 @@ STRANGERS = ("LIMITER/login-",)
 
 
 class BoundedMemoryStorage(MemoryStorage):
-    STORAGE_SCHEME = None  # built here, never from a URL
+    STORAGE_SCHEME = None  # type: ignore[assignment]  # built here, never from a URL
 
     def __init__(self, max_keys: int, bounded: tuple[str, ...] = STRANGERS) -> None:
         super().__init__()

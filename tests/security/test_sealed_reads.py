@@ -37,7 +37,7 @@ def decrypts(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     return calls
 
 
-async def test_reads_never_decrypt_and_the_bank_file_carries_the_numbers(client, world, people, decrypts):
+async def test_reads_never_decrypt_and_the_bank_file_carries_the_numbers(client, world, people, decrypts):  # noqa: F811
     cap = await setup_captive(client, world, policies=2)
     r = await client.post("/api/webhooks/policies/update", headers=cap.headers,
                           json=policy_body("P1", client_id_number=ID_NUMBER))

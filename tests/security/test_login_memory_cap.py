@@ -85,10 +85,10 @@ async def test_memory_per_counter_is_small_and_capped() -> None:
 
 
 @pytest.fixture
-def small_cap(monkeypatch: pytest.MonkeyPatch) -> Any:
+def small_cap(env: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> Any:
     monkeypatch.setenv("ARREARS_TRUSTED_PROXIES", "127.0.0.0/8, ::1")
     monkeypatch.setenv("ARREARS_LOGIN_MAX_TRACKED", "100")
-    monkeypatch.delenv("REDIS_URL", raising=False)
+    monkeypatch.delenv("REDIS_URL", raising=False)  # the memory store (Redis keys expire by themselves)
     reset_settings()
     ratelimit.reset_storage_cache()
     yield

@@ -433,8 +433,16 @@ def _xlsb_box(zf: zipfile.ZipFile, part: str) -> SheetBox:
                 buffer, pos = buffer[pos:] + fh.read(_CHUNK), 0
                 if not buffer:
                     break
-            kind, pos = _varint(buffer, pos, 2)
-            size, pos = _varint(buffer, pos, 4)
+            kind = buffer[pos]  # one byte, for all but a few record types: read inline
+            if kind < 0x80:
+                pos += 1
+            else:
+                kind, pos = _varint(buffer, pos, 2)
+            size = buffer[pos]
+            if size < 0x80:
+                pos += 1
+            else:
+                size, pos = _varint(buffer, pos, 4)
             if len(buffer) - pos < size:
                 if size > _CHUNK:  # a large record (a blob, a formula's cache): skipped, not held
                     _skip(fh, size - (len(buffer) - pos))
@@ -443,10 +451,12 @@ def _xlsb_box(zf: zipfile.ZipFile, part: str) -> SheetBox:
                 buffer, pos = buffer[pos:] + fh.read(_CHUNK), 0
                 if len(buffer) < size:
                     raise _Damaged("truncated record")
-            if kind == _XLSB_ROW and size >= 4:
+            if kind in _XLSB_CELLS and size >= 4:
+                column = unpack("<I", buffer, pos)[0]
+                if column >= columns:
+                    columns = column + 1
+            elif kind == _XLSB_ROW and size >= 4:
                 rows = max(rows, unpack("<I", buffer, pos)[0] + 1)
-            elif kind in _XLSB_CELLS and size >= 4:
-                columns = max(columns, unpack("<I", buffer, pos)[0] + 1)
             elif kind == _XLSB_DIMENSION and size >= 16:
                 _, last_row, _, last_col = unpack("<IIII", buffer, pos)
                 rows, columns = max(rows, last_row + 1), max(columns, last_col + 1)

@@ -26,6 +26,7 @@ from arrears.debtors.reading.prechecks import check_binary_sheets, xls_sheet_box
 from arrears.sandbox import ParseLimits
 from tests.faces.age_analysis.conftest import member
 from tests.faces.age_analysis.helpers import BOOK, post_file, write_book
+from tests.web.conftest import people  # noqa: F401
 
 LIMITS = ParseLimits(max_cells=10_000_000)
 
@@ -230,3 +231,13 @@ async def test_an_oversized_sheet_is_a_400_at_upload(client: Any, world: Any, tm
     r = await post_file(client, me.headers, write_book(tmp_path / "book.xls", BOOK))
     assert r.status_code == 202, r.text
     assert await _reports(org.id) == 1
+
+
+async def test_the_web_ui_refuses_it_on_the_upload_form(people: Any, world: Any, tmp_path: Path) -> None:  # noqa: F811
+    org = await world.org()
+    ui, _ = await people(org.id, role="admin")
+    await ui.get("/app/books")
+    path = _xlsb(tmp_path / "far.xlsb", [(0, [0]), (1_048_575, [16_383])])
+    r = await ui.c.post("/app/books", data={"csrf_token": ui.token}, files={"file": (path.name, path.read_bytes())})
+    assert r.status_code == 400 and "ARREARS_PARSE_MAX_CELLS" in r.text and ".xlsx" in r.text
+    assert await _reports(org.id) == 0

@@ -176,6 +176,18 @@ def test_xlsb_ranges_from_row_headers_cells_and_dimension(tmp_path: Path) -> Non
         check_binary_sheets(claims, "xlsb", LIMITS)
 
 
+def test_more_cell_records_than_the_limit_is_too_large_wherever_they_are(tmp_path: Path) -> None:
+    """calamine keeps every cell record before it builds the range: 3,000 records all at A1 are
+    3,000 cells to it. The scan stops once past the limit."""
+    piled = _xlsb(tmp_path / "piled.xlsb", [(0, [0] * 3000)], dimension=(0, 0))
+    [(_, box)] = xlsb_sheet_boxes(piled, ParseLimits(max_cells=1000))
+    assert (box.rows, box.columns) == (1, 1) and box.records == 1001  # stopped just past the limit
+    with pytest.raises(ReadError) as refused:
+        check_binary_sheets(piled, "xlsb", ParseLimits(max_cells=1000))
+    assert "holds more than 1,000 cells" in refused.value.message
+    check_binary_sheets(piled, "xlsb", ParseLimits(max_cells=5000))
+
+
 def test_files_the_check_cannot_read_are_left_to_the_parser(tmp_path: Path) -> None:
     """Damaged containers are not this check's to refuse: calamine, in the child, says why."""
     for name, data in (("junk.xls", b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\xff" * 600),

@@ -203,6 +203,19 @@ class _Damaged(Exception):
     """The container or its records are not what they claim: not this check's business."""
 
 
+@dataclass(frozen=True, slots=True)
+class CountedBox(SheetBox):
+    """A binary sheet's range and how many cell records it holds: calamine keeps every record
+    before it builds the range, so more records than the limit is too large whatever their
+    places (and the scan stops there: a sheet of millions of records at A1 costs no more)."""
+
+    records: int = 0
+
+    @property
+    def cells(self) -> int:
+        return max(self.rows * self.columns, self.records)
+
+
 _UNREADABLE = (_Damaged, struct.error, ValueError, IndexError, KeyError, OSError, EOFError,
                zipfile.BadZipFile, zlib.error, ElementTree.ParseError)
 
@@ -211,15 +224,17 @@ def check_binary_sheets(path: str | os.PathLike[str], file_format: str, limits: 
     """Refuse (SHEET_TOO_LARGE) an .xls or .xlsb with a sheet whose used range passes the limit."""
     limits = limits or get_parse_limits()
     try:
-        boxes = xls_sheet_boxes(path) if file_format == "xls" else xlsb_sheet_boxes(path, limits)
+        boxes = xls_sheet_boxes(path, limits) if file_format == "xls" else xlsb_sheet_boxes(path, limits)
     except _UNREADABLE:
         return
     for name, box in boxes:
         if box.cells > limits.max_cells:
+            size = (f"holds more than {limits.max_cells:,} cells" if box.cells > box.rows * box.columns else
+                    f"spans {box.rows:,} rows by {box.columns:,} columns ({box.cells:,} cells)")
             raise ReadError(
                 SHEET_TOO_LARGE,
-                f"The sheet {name!r} spans {box.rows:,} rows by {box.columns:,} columns ({box.cells:,} cells), more "
-                f"than the {limits.max_cells:,} cells an .{file_format} is read with (ARREARS_PARSE_MAX_CELLS). "
+                f"The sheet {name!r} {size}, more than the {limits.max_cells:,} cells an .{file_format} is read "
+                "with (ARREARS_PARSE_MAX_CELLS). "
                 "Save the workbook as .xlsx (which is read as a stream) and upload that.",
                 {"sheet": name, "rows": box.rows, "columns": box.columns, "max_cells": limits.max_cells})
 
@@ -303,8 +318,9 @@ class _CompoundFile:
         raise _Damaged("no workbook stream")
 
 
-def xls_sheet_boxes(path: str | os.PathLike[str]) -> list[tuple[str, SheetBox]]:
+def xls_sheet_boxes(path: str | os.PathLike[str], limits: ParseLimits | None = None) -> list[tuple[str, CountedBox]]:
     """Each worksheet of an .xls (BIFF5/8) and its used range, as calamine would build it."""
+    limits = limits or get_parse_limits()
     with Path(path).open("rb") as fh, mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) as data:
         stream = _CompoundFile(data).stream("Workbook", "Book")
     sheets: list[tuple[str, int]] = []
@@ -313,12 +329,15 @@ def xls_sheet_boxes(path: str | os.PathLike[str]) -> list[tuple[str, SheetBox]]:
         kind, length = struct.unpack_from("<HH", stream, pos)
         if kind == 0x0085 and length >= 8:
             offset, _state, sheet_type, chars = struct.unpack_from("<IBBB", stream, pos + 4)
-            if sheet_type == 0:  # a worksheet (not a chart or macro sheet)
+            if sheet_type == 0 and offset not in {o for _, o in sheets}:  # a worksheet, once
                 sheets.append((_xls_name(stream[pos + 11:pos + 4 + length], chars), offset))
         elif kind == 0x000A:  # EOF of the globals
             break
         pos += 4 + length
-    return [(name, _xls_box(stream, offset)) for name, offset in sheets]
+    # Sheets are disjoint stretches of the stream: offsets that overlap (a hostile list of them)
+    # would walk it again and again, so the walks together may pass over it once.
+    budget = [len(stream) // 4 + len(sheets)]
+    return [(name, _xls_box(stream, offset, limits.max_cells, budget)) for name, offset in sheets]
 
 
 def _xls_name(raw: bytes, chars: int) -> str:
@@ -329,20 +348,24 @@ def _xls_name(raw: bytes, chars: int) -> str:
     return raw[:chars].decode("latin-1")  # BIFF5: no flags byte
 
 
-def _xls_box(stream: bytes, pos: int) -> SheetBox:
-    rows = columns = 0
+def _xls_box(stream: bytes, pos: int, max_cells: int, budget: list[int]) -> CountedBox:
+    rows = columns = records = 0
     end = len(stream)
     unpack = struct.unpack_from
     while pos + 4 <= end:
+        budget[0] -= 1
+        if budget[0] < 0:
+            raise _Damaged("sheets overlap")
         kind, length = unpack("<HH", stream, pos)
         body = pos + 4
         if kind in _XLS_CELLS and length >= 4:
             row, col = unpack("<HH", stream, body)
-            rows, columns = max(rows, row + 1), max(columns, col + 1)
+            rows, columns, records = max(rows, row + 1), max(columns, col + 1), records + 1
         elif kind in _XLS_MULTI and length >= 6:
-            row, = unpack("<H", stream, body)
+            row, first = unpack("<HH", stream, body)
             last, = unpack("<H", stream, body + length - 2)
             rows, columns = max(rows, row + 1), max(columns, last + 1)
+            records += max(1, last - first + 1)
         elif kind == 0x0200:  # DIMENSIONS: BIFF8 rows are 32-bit, BIFF5 16-bit
             if length >= 14:
                 _, last_row, _, last_col = unpack("<IIHH", stream, body)
@@ -353,8 +376,10 @@ def _xls_box(stream: bytes, pos: int) -> SheetBox:
             rows, columns = max(rows, last_row), max(columns, last_col)
         elif kind == 0x000A:  # the sheet's EOF
             break
+        if records > max_cells:
+            break
         pos = body + length
-    return SheetBox(rows, columns)
+    return CountedBox(rows, columns, records)
 
 
 # --- .xlsb: BIFF12 records in each xl/worksheets/*.bin part
@@ -365,7 +390,7 @@ _XLSB_DIMENSION = 0x0094  # BrtWsDim: first row, last row, first column, last co
 _XLSB_SHEET_DATA_END = 0x0092  # BrtEndSheetData: no cells after it
 
 
-def xlsb_sheet_boxes(path: str | os.PathLike[str], limits: ParseLimits) -> list[tuple[str, SheetBox]]:
+def xlsb_sheet_boxes(path: str | os.PathLike[str], limits: ParseLimits) -> list[tuple[str, CountedBox]]:
     """Each worksheet part of an .xlsb and its used range (the zip is checked first: a bomb is
     left for check_zip to refuse in the child)."""
     try:
@@ -373,7 +398,7 @@ def xlsb_sheet_boxes(path: str | os.PathLike[str], limits: ParseLimits) -> list[
     except ReadError:
         return []
     with zipfile.ZipFile(path) as zf:
-        return [(name, _xlsb_box(zf, part)) for part, name in _xlsb_sheet_parts(zf).items()]
+        return [(name, _xlsb_box(zf, part, limits.max_cells)) for part, name in _xlsb_sheet_parts(zf).items()]
 
 
 def _xlsb_sheet_parts(zf: zipfile.ZipFile) -> dict[str, str]:
@@ -421,10 +446,10 @@ def _wide_string(data: bytes, pos: int) -> tuple[str, int]:
     return data[pos + 4:end].decode("utf-16-le", "replace"), end
 
 
-def _xlsb_box(zf: zipfile.ZipFile, part: str) -> SheetBox:
+def _xlsb_box(zf: zipfile.ZipFile, part: str, max_cells: int) -> CountedBox:
     """One pass over the part's records: each is a type and a size, both little-endian 7-bit
     varints (at most 2 and 4 bytes), then its body; the inflated part is read in chunks."""
-    rows = columns = 0
+    rows = columns = records = 0
     unpack = struct.unpack_from
     with zf.open(part) as fh:
         buffer, pos = b"", 0
@@ -455,6 +480,9 @@ def _xlsb_box(zf: zipfile.ZipFile, part: str) -> SheetBox:
                 column = unpack("<I", buffer, pos)[0]
                 if column >= columns:
                     columns = column + 1
+                records += 1
+                if records > max_cells:
+                    break
             elif kind == _XLSB_ROW and size >= 4:
                 rows = max(rows, unpack("<I", buffer, pos)[0] + 1)
             elif kind == _XLSB_DIMENSION and size >= 16:
@@ -463,7 +491,7 @@ def _xlsb_box(zf: zipfile.ZipFile, part: str) -> SheetBox:
             elif kind == _XLSB_SHEET_DATA_END:
                 break
             pos += size
-    return SheetBox(rows, columns)
+    return CountedBox(rows, columns, records)
 
 
 def _skip(fh: Any, count: int) -> None:
@@ -490,5 +518,5 @@ def inflate_error(exc: BaseException) -> ReadError:
     return ReadError(CORRUPT_FILE, f"The workbook could not be read: a part of it is damaged ({exc}).")
 
 
-__all__ = ["SheetBox", "check_binary_sheets", "check_text_lines", "check_zip", "column_number", "inflate_error",
+__all__ = ["CountedBox", "SheetBox", "check_binary_sheets", "check_text_lines", "check_zip", "column_number", "inflate_error",
            "sheet_box", "too_complex", "xls_sheet_boxes", "xlsb_sheet_boxes", "xlsx_sheet_parts"]

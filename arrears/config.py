@@ -217,6 +217,8 @@ class LimitsSettings(_Section):
     arrears_password_max_length: int = Field(default=1024, ge=8, le=100_000)
     arrears_login_fails_per_user: str = "10/15 minutes"  # per (username, address) pair
     arrears_login_fails_per_address: str = "100/15 minutes"
+    # Sign-in counters kept in memory (no Redis, or while it is away): the oldest past this go.
+    arrears_login_max_tracked: int = Field(default=10_000, ge=100, le=10_000_000)
     # Peers whose X-Forwarded-For / X-Forwarded-Proto are believed: comma-separated IPs or CIDRs.
     arrears_trusted_proxies: str = ""
 

@@ -94,10 +94,14 @@ class AppState:
     def rate_limit_storage(self, url: str | None) -> Any:
         """Redis when REDIS_URL is set, memory otherwise (one per URL, kept for the process)."""
         if url not in self.rate_limit_storages:
-            from limits.aio.storage import MemoryStorage, Storage
+            from limits.aio.storage import Storage
             from limits.storage import storage_from_string
 
             from arrears.ratelimit_fallback import FallbackStorage
+            from arrears.ratelimit_memory import BoundedMemoryStorage
+
+            # Memory counters hold at most this many sign-in keys (arrears.ratelimit_memory).
+            memory = BoundedMemoryStorage(self.settings.limits.arrears_login_max_tracked)
 
             # redis-py is already a dependency; limits would otherwise want coredis. While Redis
             # is away the counters fall back to this process's memory (FallbackStorage).
@@ -105,9 +109,9 @@ class AppState:
                 redis = storage_from_string("async+" + url, implementation="redispy", key_prefix="arrears-rl",
                                             socket_connect_timeout=1, socket_timeout=2)
                 assert isinstance(redis, Storage)  # an async+ URL gives the asyncio interface
-                self.rate_limit_storages[url] = FallbackStorage(redis)
+                self.rate_limit_storages[url] = FallbackStorage(redis, memory)
             else:
-                self.rate_limit_storages[url] = MemoryStorage()
+                self.rate_limit_storages[url] = memory
         return self.rate_limit_storages[url]
 
     async def dispose_engines(self) -> None:

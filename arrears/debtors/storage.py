@@ -14,6 +14,7 @@ from typing import BinaryIO
 from arrears.config import get_settings
 from arrears.debtors.errors import DebtorErrorCode
 from arrears.debtors.reading import UNSUPPORTED_FILE_TYPE, ReadError, detect_format
+from arrears.debtors.reading.prechecks import check_binary_sheets
 from arrears.errors import ErrorCode, ValidationFailed
 
 FILE_TOO_LARGE = ErrorCode.FILE_TOO_LARGE
@@ -28,6 +29,8 @@ MIME_TYPES: dict[str, str] = {
     "csv": "text/csv",
     "pdf": "application/pdf",
 }
+# Formats python-calamine reads whole, with no streaming reader: their sheets are measured first.
+BINARY_SHEETS = ("xls", "xlsb")
 _SAFE_EXT = re.compile(r"\.[A-Za-z0-9]{1,8}$")
 
 
@@ -89,6 +92,14 @@ class UploadSink:
         with contextlib.suppress(OSError):
             self.part.unlink()
 
+    def _check_sheets(self, file_format: str) -> None:
+        """An .xls or .xlsb sheet too large for its parser is refused now, not in the import."""
+        try:
+            check_binary_sheets(self.part, file_format)
+        except ReadError as exc:
+            self.discard()
+            raise ValidationFailed(exc.message, code=exc.code, details=exc.details) from exc
+
     def finish(self) -> StoredFile:
         assert self._fh is not None
         self._fh.close()
@@ -104,6 +115,8 @@ class UploadSink:
                 self.discard()
                 raise ValidationFailed(exc.message, code=UNSUPPORTED_FILE_TYPE) from exc
             file_format = None  # damaged workbook: stored, and the import fails saying so
+        if file_format in BINARY_SHEETS:
+            self._check_sheets(file_format)
         ext = _extension(file_format, self.original_filename)
         filename = f"{self.upload_id}{ext}"
         path = self.folder / filename

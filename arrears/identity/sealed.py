@@ -2,7 +2,16 @@
 numbers): Fernet-encrypted with the key derived from SECRET_KEY (the same helper as provider
 secrets, arrears.identity.crypto), tagged `f1:` so that a row written before encryption (and not
 yet migrated) still reads. The ciphertext is random per write, so these columns cannot be
-searched or compared in SQL: nothing does."""
+searched or compared in SQL: nothing does.
+
+Reading a row does not decrypt: the attribute is a `SealedText`, a string whose text is the
+masked form (`******7890`, kept beside the ciphertext when it was written), so every API
+answer, page, log line and CSV shows the masked number whatever forgets to mask it. Only the
+code that needs the number itself calls `reveal()`: the bank file's writer, the check that a
+policy can be debited, and the comparison of a resent number with the stored one.
+
+Stored form: `f1:<masked>:<token>`; `f1:<token>` (written before the masked form was kept)
+reads as `********` until it is written again."""
 
 from __future__ import annotations
 
@@ -15,14 +24,67 @@ from sqlalchemy.types import TypeDecorator
 from arrears.identity import crypto
 
 TAG = "f1:"
+UNKNOWN = "********"  # the masked form of a value stored without one
+
+
+def masked(value: str) -> str:
+    """The shown form: stars, then the last four characters, never more than half of them."""
+    if isinstance(value, SealedText):
+        return str.__str__(value)
+    keep = min(4, len(value) // 2)
+    return "*" * (len(value) - keep) + value[len(value) - keep:]
 
 
 def seal(value: str) -> str:
-    return TAG + crypto.encrypt(value)
+    return f"{TAG}{masked(value)}:{crypto.encrypt(value)}"
+
+
+def _parts(stored: str) -> tuple[str | None, str]:
+    """(masked form or None, token) of a sealed value."""
+    hint, _, token = stored[len(TAG):].rpartition(":")
+    return (hint or None), token
 
 
 def unseal(stored: str) -> str:
-    return crypto.decrypt(stored[len(TAG):]) if stored.startswith(TAG) else stored
+    return crypto.decrypt(_parts(stored)[1]) if stored.startswith(TAG) else stored
+
+
+class SealedText(str):
+    """A sealed column's value as read: its text is the masked number; `reveal()` decrypts."""
+
+    stored: str
+
+    def __new__(cls, stored: str) -> SealedText:
+        if stored.startswith(TAG):
+            shown = _parts(stored)[0] or UNKNOWN
+        else:  # a row from before encryption: its number is in clear anyway
+            shown = masked(stored)
+        obj = super().__new__(cls, shown)
+        obj.stored = stored
+        return obj
+
+    def reveal(self) -> str:
+        return unseal(self.stored)
+
+    def __repr__(self) -> str:
+        return f"SealedText({str.__repr__(self)})"
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return SealedText, (self.stored,)
+
+
+def reveal(value: str | None) -> str | None:
+    """The number itself: decrypted when read from the database, as it is when just assigned."""
+    return value.reveal() if isinstance(value, SealedText) else value
+
+
+def same(current: str | None, new: str | None) -> bool:
+    """Whether a stored number equals `new`, decrypting only when their masked forms agree."""
+    if not isinstance(current, SealedText) or new is None:
+        return current == new
+    if str.__str__(current) not in (masked(new), UNKNOWN):
+        return False
+    return current.reveal() == new
 
 
 class Sealed(TypeDecorator[str]):
@@ -32,8 +94,10 @@ class Sealed(TypeDecorator[str]):
     def process_bind_param(self, value: Any, dialect: Dialect) -> str | None:
         if value is None:
             return None
+        if isinstance(value, SealedText):
+            return value.stored
         value = str(value)
         return value if value.startswith(TAG) else seal(value)
 
     def process_result_value(self, value: Any, dialect: Dialect) -> str | None:
-        return None if value is None else unseal(str(value))
+        return None if value is None else SealedText(str(value))

@@ -21,6 +21,7 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationEr
 from arrears import validation
 from arrears.db import isoz
 from arrears.errors import ErrorCode, ValidationFailed
+from arrears.identity import sealed
 from arrears.premiums import banking
 from arrears.premiums.errors import PremiumErrorCode
 from arrears.premiums.models import Collection, Policy, WebhookLog
@@ -290,10 +291,9 @@ def money(value: Decimal | None) -> float | None:
     return None if value is None else float(value)
 
 
-def mask(value: str | None, keep: int = 4) -> str | None:
-    if not value:
-        return value
-    return "*" * max(0, len(value) - keep) + value[-keep:]
+def mask(value: str | None) -> str | None:
+    """An account or ID number as shown: masked, without decrypting one read from the database."""
+    return sealed.masked(value) if value else value
 
 
 def policy_out(p: Policy) -> dict[str, Any]:

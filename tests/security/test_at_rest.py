@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import create_async_engine
 
 from arrears import datadir, migrate
 from arrears.db import transaction
+from arrears.identity.sealed import reveal
 
 ACCOUNT = "62001234567"
 ID_NUMBER = "8001015009087"
@@ -101,8 +102,8 @@ async def test_bank_and_id_numbers_are_encrypted_at_rest(env, world):
     async with transaction(readonly=True) as s:
         settings = await s.get(DebitOrderSettings, org_id)
         policy = await s.scalar(select(Policy).where(Policy.org_id == org_id))
-        assert policy.bank_account_number == ACCOUNT and policy.client_id_number == ID_NUMBER
-        assert settings.nominated_account == NOMINATED
+        assert reveal(policy.bank_account_number) == ACCOUNT and reveal(policy.client_id_number) == ID_NUMBER
+        assert reveal(settings.nominated_account) == NOMINATED
     # Nothing in clear anywhere in a SQLite file (pages, journal): the whole file is searched.
     if env["db_url"].startswith("sqlite"):
         db_file = Path(env["db_url"].split(":///", 1)[1])
@@ -149,8 +150,8 @@ async def test_migration_encrypts_existing_rows_and_downgrade_restores_them(env,
     async with transaction(readonly=True) as s:
         policy = await s.scalar(select(Policy).where(Policy.org_id == org_id))
         settings = await s.get(DebitOrderSettings, org_id)
-        assert policy.bank_account_number == "62009999999" and policy.client_id_number == ID_NUMBER
-        assert settings.nominated_account == NOMINATED
+        assert reveal(policy.bank_account_number) == "62009999999" and reveal(policy.client_id_number) == ID_NUMBER
+        assert reveal(settings.nominated_account) == NOMINATED
 
 
 async def test_metrics_needs_the_token_when_set(env, client, monkeypatch):

@@ -8,14 +8,18 @@ message instead of a killed parser, and pick the streaming reader for sparse far
 
 from __future__ import annotations
 
+import mmap
 import os
 import re
+import struct
 import zipfile
+import zlib
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
+from typing import Any
 from xml.etree import ElementTree
 
-from arrears.debtors.reading.errors import CORRUPT_FILE, FILE_TOO_COMPLEX, ReadError
+from arrears.debtors.reading.errors import CORRUPT_FILE, FILE_TOO_COMPLEX, SHEET_TOO_LARGE, ReadError
 from arrears.sandbox.limits import ParseLimits, get_parse_limits
 
 _RATIO_FLOOR = 1 << 20  # members smaller than this inflate to too little to matter, whatever their ratio
@@ -186,9 +190,333 @@ def sheet_box(zf: zipfile.ZipFile, part: str) -> SheetBox:
     return SheetBox(max_row, max(max_col, 1))
 
 
+# ------------------------------------------------------------------ xls and xlsb sheets
+#
+# python-calamine builds a sheet's whole used range (rows x columns, each cell a value) for these
+# formats, and has no streaming reader for them: a sheet past ARREARS_PARSE_MAX_CELLS is refused
+# before it runs. The range is read as calamine would see it: the sheet's declared dimensions
+# (it may size its grid by them) and its cells' largest row and column, in one pass over the
+# sheet's records. A file these readers cannot make sense of is left to calamine, in the child.
+
+
+class _Damaged(Exception):
+    """The container or its records are not what they claim: not this check's business."""
+
+
+@dataclass(frozen=True, slots=True)
+class CountedBox(SheetBox):
+    """A binary sheet's range and how many cell records it holds: calamine keeps every record
+    before it builds the range, so more records than the limit is too large whatever their
+    places (and the scan stops there: a sheet of millions of records at A1 costs no more)."""
+
+    records: int = 0
+
+    @property
+    def cells(self) -> int:
+        return max(self.rows * self.columns, self.records)
+
+
+_UNREADABLE = (_Damaged, struct.error, ValueError, IndexError, KeyError, OSError, EOFError,
+               zipfile.BadZipFile, zlib.error, ElementTree.ParseError)
+
+
+def check_binary_sheets(path: str | os.PathLike[str], file_format: str, limits: ParseLimits | None = None) -> None:
+    """Refuse (SHEET_TOO_LARGE) an .xls or .xlsb with a sheet whose used range passes the limit."""
+    limits = limits or get_parse_limits()
+    try:
+        boxes = xls_sheet_boxes(path, limits) if file_format == "xls" else xlsb_sheet_boxes(path, limits)
+    except _UNREADABLE:
+        return
+    for name, box in boxes:
+        if box.cells > limits.max_cells:
+            size = (f"holds more than {limits.max_cells:,} cells" if box.cells > box.rows * box.columns else
+                    f"spans {box.rows:,} rows by {box.columns:,} columns ({box.cells:,} cells)")
+            raise ReadError(
+                SHEET_TOO_LARGE,
+                f"The sheet {name!r} {size}, more than the {limits.max_cells:,} cells an .{file_format} is read "
+                "with (ARREARS_PARSE_MAX_CELLS). "
+                "Save the workbook as .xlsx (which is read as a stream) and upload that.",
+                {"sheet": name, "rows": box.rows, "columns": box.columns, "max_cells": limits.max_cells})
+
+
+# --- .xls: BIFF records in the "Workbook" stream of an OLE2 compound file
+
+_CFB_MAGIC = bytes.fromhex("D0CF11E0A1B11AE1")
+_NO_SECTOR = 0xFFFFFFFA  # ids from here up are markers (end of chain, free, FAT, DIFAT)
+_XLS_CELLS = frozenset({0x0006, 0x00FD, 0x0203, 0x027E, 0x0201, 0x0205, 0x0204, 0x00D6})  # (row, col) first
+_XLS_MULTI = frozenset({0x00BD, 0x00BE})  # MULRK, MULBLANK: row, first col, ..., last col
+
+
+class _CompoundFile:
+    """Just enough of [MS-CFB] to read one stream: the FAT, the directory, the mini stream."""
+
+    def __init__(self, data: bytes | mmap.mmap) -> None:
+        if data[:8] != _CFB_MAGIC:
+            raise _Damaged("not a compound file")
+        self.data = data
+        shift, mini_shift = struct.unpack_from("<HH", data, 0x1E)
+        if shift not in (9, 12) or mini_shift != 6:
+            raise _Damaged("sector size")
+        self.size = 1 << shift
+        self.sectors = len(data) // self.size  # at most: sector n starts at (n + 1) * size
+        n_fat, dir_start = struct.unpack_from("<II", data, 0x2C)
+        self.cutoff, minifat_start, _n_minifat, difat_start, n_difat = struct.unpack_from("<IIIII", data, 0x38)
+        fat_ids = list(struct.unpack_from("<109I", data, 0x4C))
+        per = self.size // 4
+        sector, seen = difat_start, 0
+        while sector < _NO_SECTOR and seen < min(n_difat, self.sectors):
+            entries = struct.unpack_from(f"<{per}I", self._sector(sector))
+            fat_ids.extend(entries[:-1])
+            sector, seen = entries[-1], seen + 1
+        fat_ids = [i for i in fat_ids[:n_fat] if i < _NO_SECTOR]
+        self.fat = b"".join(self._sector(i) for i in fat_ids)
+        self.minifat = self._chain_bytes(minifat_start, self.fat, self.size) if minifat_start < _NO_SECTOR else b""
+        self.directory = self._chain_bytes(dir_start, self.fat, self.size)
+        root_start, root_size = self._entry(0)[2:]
+        self.mini = (self._chain_bytes(root_start, self.fat, self.size)[:root_size]
+                     if root_start < _NO_SECTOR else b"")
+
+    def _sector(self, number: int) -> bytes:
+        start = (number + 1) * self.size
+        if start >= len(self.data):
+            raise _Damaged("sector out of the file")
+        return bytes(self.data[start:start + self.size])
+
+    def _chain_bytes(self, start: int, fat: bytes, size: int, source: bytes | None = None) -> bytes:
+        """The sectors of a chain, concatenated (from the file, or from the mini stream)."""
+        out, sector, steps = [], start, 0
+        limit = len(fat) // 4
+        while sector < _NO_SECTOR:
+            if sector >= limit or steps > limit:
+                raise _Damaged("broken chain")
+            if source is None:
+                out.append(self._sector(sector))
+            else:
+                out.append(source[sector * size:(sector + 1) * size])
+            sector = struct.unpack_from("<I", fat, sector * 4)[0]
+            steps += 1
+        return b"".join(out)
+
+    def _entry(self, index: int) -> tuple[str, int, int, int]:
+        raw = self.directory[index * 128:(index + 1) * 128]
+        if len(raw) < 128:
+            raise _Damaged("directory")
+        name_len = min(struct.unpack_from("<H", raw, 64)[0], 64)
+        name = raw[:max(0, name_len - 2)].decode("utf-16-le", "replace")
+        kind = raw[66]
+        start, size = struct.unpack_from("<II", raw, 116)
+        return name, kind, start, size
+
+    def stream(self, *names: str) -> bytes:
+        wanted = {n.lower() for n in names}
+        for index in range(len(self.directory) // 128):
+            name, kind, start, size = self._entry(index)
+            if kind == 2 and name.lower() in wanted:
+                if size < self.cutoff:
+                    return self._chain_bytes(start, self.minifat, 64, self.mini)[:size]
+                return self._chain_bytes(start, self.fat, self.size)[:size]
+        raise _Damaged("no workbook stream")
+
+
+def xls_sheet_boxes(path: str | os.PathLike[str], limits: ParseLimits | None = None) -> list[tuple[str, CountedBox]]:
+    """Each worksheet of an .xls (BIFF5/8) and its used range, as calamine would build it."""
+    limits = limits or get_parse_limits()
+    with Path(path).open("rb") as fh, mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) as data:
+        stream = _CompoundFile(data).stream("Workbook", "Book")
+    sheets: list[tuple[str, int]] = []
+    pos = 0
+    while pos + 4 <= len(stream):  # the workbook globals: each BOUNDSHEET names a sheet's offset
+        kind, length = struct.unpack_from("<HH", stream, pos)
+        if kind == 0x0085 and length >= 8:
+            offset, _state, sheet_type, chars = struct.unpack_from("<IBBB", stream, pos + 4)
+            if sheet_type == 0 and offset not in {o for _, o in sheets}:  # a worksheet, once
+                sheets.append((_xls_name(stream[pos + 11:pos + 4 + length], chars), offset))
+        elif kind == 0x000A:  # EOF of the globals
+            break
+        pos += 4 + length
+    # Sheets are disjoint stretches of the stream: offsets that overlap (a hostile list of them)
+    # would walk it again and again, so the walks together may pass over it once.
+    budget = [len(stream) // 4 + len(sheets)]
+    return [(name, _xls_box(stream, offset, limits.max_cells, budget)) for name, offset in sheets]
+
+
+def _xls_name(raw: bytes, chars: int) -> str:
+    if raw[:1] == b"\x01":
+        return raw[1:1 + 2 * chars].decode("utf-16-le", "replace")
+    if raw[:1] == b"\x00":
+        return raw[1:1 + chars].decode("latin-1")
+    return raw[:chars].decode("latin-1")  # BIFF5: no flags byte
+
+
+def _xls_box(stream: bytes, pos: int, max_cells: int, budget: list[int]) -> CountedBox:
+    rows = columns = records = 0
+    end = len(stream)
+    unpack = struct.unpack_from
+    while pos + 4 <= end:
+        budget[0] -= 1
+        if budget[0] < 0:
+            raise _Damaged("sheets overlap")
+        kind, length = unpack("<HH", stream, pos)
+        body = pos + 4
+        if kind in _XLS_CELLS and length >= 4:
+            row, col = unpack("<HH", stream, body)
+            rows, columns, records = max(rows, row + 1), max(columns, col + 1), records + 1
+        elif kind in _XLS_MULTI and length >= 6:
+            row, first = unpack("<HH", stream, body)
+            last, = unpack("<H", stream, body + length - 2)
+            rows, columns = max(rows, row + 1), max(columns, last + 1)
+            records += max(1, last - first + 1)
+        elif kind == 0x0200:  # DIMENSIONS: BIFF8 rows are 32-bit, BIFF5 16-bit
+            if length >= 14:
+                _, last_row, _, last_col = unpack("<IIHH", stream, body)
+            elif length >= 8:
+                _, last_row, _, last_col = unpack("<HHHH", stream, body)
+            else:
+                last_row = last_col = 0
+            rows, columns = max(rows, last_row), max(columns, last_col)
+        elif kind == 0x000A:  # the sheet's EOF
+            break
+        if records > max_cells:
+            break
+        pos = body + length
+    return CountedBox(rows, columns, records)
+
+
+# --- .xlsb: BIFF12 records in each xl/worksheets/*.bin part
+
+_XLSB_ROW = 0x0000  # BrtRowHdr: the row of the cells that follow
+_XLSB_CELLS = frozenset((*range(0x0001, 0x000C), 0x003E))  # BrtCellBlank .. BrtFmlaError, BrtCellRString
+_XLSB_DIMENSION = 0x0094  # BrtWsDim: first row, last row, first column, last column
+_XLSB_SHEET_DATA_END = 0x0092  # BrtEndSheetData: no cells after it
+
+
+def xlsb_sheet_boxes(path: str | os.PathLike[str], limits: ParseLimits) -> list[tuple[str, CountedBox]]:
+    """Each worksheet part of an .xlsb and its used range (the zip is checked first: a bomb is
+    left for check_zip to refuse in the child)."""
+    try:
+        check_zip(Path(path), limits)
+    except ReadError:
+        return []
+    with zipfile.ZipFile(path) as zf:
+        return [(name, _xlsb_box(zf, part, limits.max_cells)) for part, name in _xlsb_sheet_parts(zf).items()]
+
+
+def _xlsb_sheet_parts(zf: zipfile.ZipFile) -> dict[str, str]:
+    """Worksheet part -> sheet name: every worksheet the relations name (with its name from the
+    workbook's BrtBundleSh records), and any other part under xl/worksheets/."""
+    names = set(zf.namelist())
+    try:
+        rels = ElementTree.fromstring(_small_part(zf, "xl/_rels/workbook.bin.rels"))
+    except KeyError:
+        rels = None
+    try:
+        titles = _xlsb_sheet_names(_small_part(zf, "xl/workbook.bin"))
+    except (KeyError, *_UNREADABLE):
+        titles = {}
+    parts: dict[str, str] = {}
+    if rels is not None:
+        for rel in rels.iter(f"{_PKG_REL_NS}Relationship"):
+            if rel.get("Type", "").endswith("/worksheet"):
+                target = rel.get("Target", "")
+                part = target.lstrip("/") if target.startswith("/") else str(PurePosixPath("xl") / target)
+                parts[_normalise(part)] = titles.get(rel.get("Id", ""), "")
+    for name in sorted(names):
+        if name.startswith("xl/worksheets/") and name.endswith(".bin"):
+            parts.setdefault(name, "")
+    return {p: (title or p.rsplit("/", 1)[-1]) for p, title in parts.items() if p in names}
+
+
+def _xlsb_sheet_names(workbook: bytes) -> dict[str, str]:
+    """Relationship id -> sheet name, from the BrtBundleSh records (0x9C) of workbook.bin."""
+    out, pos = {}, 0
+    while pos < len(workbook):
+        kind, pos = _varint(workbook, pos, 2)
+        size, pos = _varint(workbook, pos, 4)
+        if kind == 0x9C and size >= 12:
+            rel_id, at = _wide_string(workbook, pos + 8)
+            name, _ = _wide_string(workbook, at)
+            out[rel_id] = name
+        pos += size
+    return out
+
+
+def _wide_string(data: bytes, pos: int) -> tuple[str, int]:
+    chars = struct.unpack_from("<I", data, pos)[0]
+    end = pos + 4 + 2 * min(chars, 1 << 16)
+    return data[pos + 4:end].decode("utf-16-le", "replace"), end
+
+
+def _xlsb_box(zf: zipfile.ZipFile, part: str, max_cells: int) -> CountedBox:
+    """One pass over the part's records: each is a type and a size, both little-endian 7-bit
+    varints (at most 2 and 4 bytes), then its body; the inflated part is read in chunks."""
+    rows = columns = records = 0
+    unpack = struct.unpack_from
+    with zf.open(part) as fh:
+        buffer, pos = b"", 0
+        while True:
+            if len(buffer) - pos < 32:
+                buffer, pos = buffer[pos:] + fh.read(_CHUNK), 0
+                if not buffer:
+                    break
+            kind = buffer[pos]  # one byte, for all but a few record types: read inline
+            if kind < 0x80:
+                pos += 1
+            else:
+                kind, pos = _varint(buffer, pos, 2)
+            size = buffer[pos]
+            if size < 0x80:
+                pos += 1
+            else:
+                size, pos = _varint(buffer, pos, 4)
+            if len(buffer) - pos < size:
+                if size > _CHUNK:  # a large record (a blob, a formula's cache): skipped, not held
+                    _skip(fh, size - (len(buffer) - pos))
+                    buffer, pos = b"", 0
+                    continue
+                buffer, pos = buffer[pos:] + fh.read(_CHUNK), 0
+                if len(buffer) < size:
+                    raise _Damaged("truncated record")
+            if kind in _XLSB_CELLS and size >= 4:
+                column = unpack("<I", buffer, pos)[0]
+                if column >= columns:
+                    columns = column + 1
+                records += 1
+                if records > max_cells:
+                    break
+            elif kind == _XLSB_ROW and size >= 4:
+                rows = max(rows, unpack("<I", buffer, pos)[0] + 1)
+            elif kind == _XLSB_DIMENSION and size >= 16:
+                _, last_row, _, last_col = unpack("<IIII", buffer, pos)
+                rows, columns = max(rows, last_row + 1), max(columns, last_col + 1)
+            elif kind == _XLSB_SHEET_DATA_END:
+                break
+            pos += size
+    return CountedBox(rows, columns, records)
+
+
+def _skip(fh: Any, count: int) -> None:
+    while count > 0:
+        got = len(fh.read(min(count, _CHUNK)))
+        if not got:
+            raise _Damaged("truncated record")
+        count -= got
+
+
+def _varint(buffer: bytes, pos: int, most: int) -> tuple[int, int]:
+    value = shift = 0
+    for _ in range(most):
+        byte = buffer[pos]
+        pos += 1
+        value |= (byte & 0x7F) << shift
+        shift += 7
+        if byte < 0x80:
+            break
+    return value, pos
+
+
 def inflate_error(exc: BaseException) -> ReadError:
     return ReadError(CORRUPT_FILE, f"The workbook could not be read: a part of it is damaged ({exc}).")
 
 
-__all__ = ["SheetBox", "check_text_lines", "check_zip", "column_number", "inflate_error", "sheet_box",
-           "too_complex", "xlsx_sheet_parts"]
+__all__ = ["CountedBox", "SheetBox", "check_binary_sheets", "check_text_lines", "check_zip", "column_number", "inflate_error",
+           "sheet_box", "too_complex", "xls_sheet_boxes", "xlsb_sheet_boxes", "xlsx_sheet_parts"]

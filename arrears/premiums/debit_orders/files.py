@@ -23,6 +23,7 @@ from arrears import events
 from arrears.db import isoz, utcnow
 from arrears.downloads import SafeCsvWriter
 from arrears.errors import NotFound
+from arrears.identity.sealed import reveal
 from arrears.premiums import service as premiums
 from arrears.premiums.acb import DebitItem, build_debit_file
 from arrears.premiums.debit_orders.models import DebitOrderFile, DebitOrderItem, DebitOrderRun
@@ -91,7 +92,7 @@ async def generate_files(session: AsyncSession, run: DebitOrderRun, actor: premi
     creation = min(today or utcnow().date(), run.action_date)
     info = user_info(settings)
     items = [DebitItem(reference=item.reference, homing_branch=pol.bank_branch_code or "",
-                       homing_account_number=pol.bank_account_number or "",
+                       homing_account_number=reveal(pol.bank_account_number) or "",
                        account_type=pol.bank_account_type, amount=item.amount,
                        homing_account_name=pol.bank_account_holder or pol.client_name)
              for item, _, pol in rows]

@@ -27,6 +27,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from arrears import events
 from arrears.db import utcnow
 from arrears.errors import NotFound
+from arrears.identity.sealed import reveal
 from arrears.premiums import schedule
 from arrears.premiums import service as premiums
 from arrears.premiums.acb import AcbFormatError
@@ -79,7 +80,7 @@ def mandate_problem(p: Policy) -> str | None:
         return "no bank account type"
     try:
         validate_branch_code(p.bank_branch_code)
-        validate_account_number(p.bank_account_number)
+        validate_account_number(reveal(p.bank_account_number) or "")  # decrypted: it goes into the bank file
         parse_account_type(p.bank_account_type)
     except BankDetailsError as exc:
         return exc.message

@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from arrears import events
 from arrears.db import utcnow
 from arrears.errors import Conflict, ValidationFailed
+from arrears.identity.sealed import reveal
 from arrears.premiums.acb import AcbFormatError, UserInfo
 from arrears.premiums.debit_orders.models import DebitOrderSettings
 from arrears.premiums.errors import PremiumErrorCode
@@ -37,7 +38,7 @@ class SettingsChange:
 
 def user_info(s: DebitOrderSettings) -> UserInfo:
     return UserInfo(user_code=s.user_code, abbreviated_name=s.abbreviated_name,
-                    nominated_branch=s.nominated_branch, nominated_account=s.nominated_account,
+                    nominated_branch=s.nominated_branch, nominated_account=reveal(s.nominated_account) or "",
                     generation_number=s.generation_number, entry_class=s.entry_class,
                     type_of_service=s.type_of_service)
 

@@ -64,6 +64,7 @@ def import_command(
     """Import an age analysis into an organisation's debtor book (as an upload would)."""
     from arrears.db import transaction
     from arrears.debtors import service, storage
+    from arrears.debtors.hooks import after_upload
     from arrears.debtors.imports import run_import, update_book
     from arrears.errors import DomainError
     from arrears.identity import service as identity
@@ -98,6 +99,7 @@ def import_command(
             if outcome.status == "completed":
                 bars.book(False)
                 created = await update_book(report.id, actor="cli")
+                await after_upload(report.id)
                 bars.book(True)
         return {"upload_id": str(report.uuid), "status": outcome.status, "accounts": outcome.accounts,
                 "failed_rows": outcome.failed_rows, "total_balance": str(outcome.total_balance),

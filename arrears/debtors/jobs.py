@@ -5,13 +5,14 @@ from __future__ import annotations
 from sqlalchemy import text
 
 from arrears.db import get_engine
+from arrears.debtors.hooks import after_upload
 from arrears.debtors.imports import BOOK_JOB, ImportFailed, run_import, update_book
 from arrears.debtors.service import IMPORT_JOB
 from arrears.jobs.registry import JobContext, Permanent, handler
 
 # The tables each bulk load fills (fixed names: never built from input).
 IMPORT_TABLES = ("debtor_snapshots",)
-BOOK_TABLES = ("debtor_accounts", "debtor_snapshot_ranks", "customers")
+BOOK_TABLES = ("debtor_accounts", "debtor_snapshot_ranks", "customers", "accounts")
 
 
 async def analyze(tables: tuple[str, ...]) -> None:
@@ -47,4 +48,5 @@ async def import_upload(ctx: JobContext) -> None:
 async def update_book_from_upload(ctx: JobContext) -> None:
     """Customers and accounts of the book from a completed upload (idempotent upserts)."""
     await update_book(str(ctx.payload.get("upload_id")), actor=f"job:{ctx.job_id}")
+    await after_upload(str(ctx.payload.get("upload_id")))  # the accounts owed (arrears.accounts)
     await analyze(BOOK_TABLES)

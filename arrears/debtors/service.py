@@ -20,7 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from arrears import events, paging
 from arrears.db import advisory_lock, utcnow
-from arrears.debtors import bulk, summary
+from arrears.debtors import bulk, hooks, summary
 from arrears.debtors.models import (
     DebtorAccount,
     DebtorReport,
@@ -475,6 +475,7 @@ async def store_report(session: AsyncSession, report: DebtorReport, rows: Iterab
     totals = figures.figures()
     accounts = figures.accounts
     created = await bulk.link_book(session, report.id, report.created_at, now)
+    await hooks.book_updated(session, report.org_id)  # the accounts owed (arrears.accounts)
     report.status = report.stage = "completed"
     report.totals = totals
     report.total_rows = report.processed_rows = accounts + failed

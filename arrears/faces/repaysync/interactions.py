@@ -25,16 +25,19 @@ from arrears.faces.repaysync.common import (
 
 router = APIRouter(tags=["RepaySync: interactions"])
 
-RENAME = {"loan_id": "loan"}
+RENAME = {"loan_id": "loan", "account_id": "account"}
 
 
 class InteractionIn(BaseModel):
     """POST and PUT: `loan` and `disposition` are required; `comment` defaults to "" and
-    `next_call_date` to null. `timestamp`, `created_by` and `interaction_type` are the server's."""
+    `next_call_date` to null. `timestamp`, `created_by` and `interaction_type` are the server's.
+    Beyond the spec: `account` (an account owed's UUID, docs/contracts.md) instead of `loan`,
+    exactly one of the two."""
 
     model_config = ConfigDict(extra="ignore")
 
-    loan: int
+    loan: int | None = None
+    account: str | None = None
     comment: str | None = ""
     disposition: str
     next_call_date: DateIn | None = None
@@ -44,6 +47,7 @@ class InteractionPatch(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
     loan: int | None = None
+    account: str | None = None
     comment: str | None = None
     disposition: str | None = None
     next_call_date: DateIn | None = None
@@ -51,7 +55,8 @@ class InteractionPatch(BaseModel):
 
 class InteractionOut(BaseModel):
     id: int
-    loan: int
+    loan: int | None
+    account: str | None  # beyond the spec: the account owed it was recorded on, if named so
     comment: str
     disposition: str
     timestamp: str
@@ -67,15 +72,20 @@ class DueOut(InteractionOut):
 
 
 def interaction_out(row: Interaction) -> InteractionOut:
-    return InteractionOut(id=row.id, loan=row.loan_id, comment=row.comment, disposition=row.disposition,
+    return InteractionOut(id=row.id, loan=row.loan_id, account=str(row.account_id) if row.account_id else None,
+                          comment=row.comment, disposition=row.disposition,
                           timestamp=isoz(row.timestamp) or "", next_call_date=row.next_call_date,
                           created_by=row.created_by_id, interaction_type=row.interaction_type)
 
 
 def _domain(body: BaseModel, *, only_set: bool) -> dict[str, Any]:
     data = body.model_dump(exclude_unset=only_set)
-    if "loan" in data:
-        data["loan_id"] = data.pop("loan")
+    given = {n: data.pop(n) for n in ("loan", "account") if n in data}
+    named = [n for n, v in given.items() if v is not None]
+    for name, value in given.items():
+        # A null loan or account is "not this one" beside the other, and an error on its own.
+        if value is not None or (not named and name in body.model_fields_set):
+            data[{"loan": "loan_id", "account": "account_id"}[name]] = value
     return data
 
 

@@ -7,7 +7,16 @@ from datetime import date
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
-from pydantic import BaseModel, ConfigDict
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SerializerFunctionWrapHandler,
+    ValidationInfo,
+    field_validator,
+    model_serializer,
+)
+from pydantic_core import PydanticCustomError
 
 from arrears.customers import interaction_upload, interactions
 from arrears.customers.models import INTERACTION_TYPES, Interaction
@@ -36,11 +45,18 @@ class InteractionIn(BaseModel):
 
     model_config = ConfigDict(extra="ignore")
 
-    loan: int | None = None
-    account: str | None = None
+    account: str | None = None  # before `loan`: its check reads it
+    loan: int | None = Field(default=None, validate_default=True)
     comment: str | None = ""
     disposition: str
     next_call_date: DateIn | None = None
+
+    @field_validator("loan")
+    @classmethod
+    def _loan_or_account(cls, value: int | None, info: ValidationInfo) -> int | None:
+        if value is None and info.data.get("account") is None:
+            raise PydanticCustomError("missing", "Field required")  # the spec's "required" on `loan`
+        return value
 
 
 class InteractionPatch(BaseModel):
@@ -56,13 +72,23 @@ class InteractionPatch(BaseModel):
 class InteractionOut(BaseModel):
     id: int
     loan: int | None
-    account: str | None  # beyond the spec: the account owed it was recorded on, if named so
+    # Beyond the spec: the account owed it was recorded on, shown only when it was named so (a
+    # loan's interaction keeps the spec's shape exactly).
+    account: str | None = None
     comment: str
     disposition: str
     timestamp: str
     next_call_date: date | None
     created_by: int | None
     interaction_type: str
+
+
+    @model_serializer(mode="wrap")
+    def _spec_shape(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        out: dict[str, Any] = handler(self)
+        if out.get("account") is None:
+            out.pop("account", None)
+        return out
 
 
 class DueOut(InteractionOut):

@@ -25,8 +25,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from arrears import events
 from arrears.accounts.models import Account
 from arrears.accounts.service import account_scope, get_account, parse_account_id
-from arrears.customers.models import Interaction
+from arrears.customers.models import Customer, Interaction, Loan
 from arrears.db import utcnow
+from arrears.debtors.models import DebtorAccount
 from arrears.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from arrears.identity import service as identity
 from arrears.identity.caller import Caller
@@ -301,3 +302,30 @@ async def on_event(session: AsyncSession, ev: Any) -> None:
         await complete_for_interactions(session, ev.org_id, [int(ev.subject_id)], ev.actor)
     elif ev.type == "interaction.bulk_created":
         await complete_for_interactions(session, ev.org_id, list((ev.data or {}).get("interaction_ids", [])), ev.actor)
+
+
+# ------------------------------------------------------------------ the work queue
+
+
+@dataclass(frozen=True)
+class DueTask:
+    task: Task
+    account_kind: str
+    reference: str  # the book's account code or the loan's number
+    customer: Customer
+    loan_id: int | None
+
+
+async def due_tasks(session: AsyncSession, caller: Caller, on: date) -> list[DueTask]:
+    """The open tasks due on or before `on` that are this person's: their own and unassigned ones
+    (admins and managers: all they see). Oldest first."""
+    q = (select(Task, Account.kind, func.coalesce(DebtorAccount.account_code, Loan.loan_account_number),
+                Customer, Account.loan_id)
+         .join(Account, Account.id == Task.account_id).join(Customer, Customer.id == Account.customer_id)
+         .outerjoin(DebtorAccount, DebtorAccount.id == Account.debtor_account_id)
+         .outerjoin(Loan, Loan.id == Account.loan_id)
+         .where(task_scope(caller), Task.status == "open", Task.due_date <= on))
+    if not _is_manager(caller):
+        q = q.where(or_(Task.assignee_id == caller.user_id, Task.assignee_id.is_(None)))
+    rows = await session.execute(q.order_by(Task.due_date, Task.created_at, Task.id))
+    return [DueTask(r[0], r[1], r[2] or "", r[3], r[4]) for r in rows.all()]

@@ -13,7 +13,6 @@ from pathlib import Path
 from sqlalchemy import func, select
 
 from arrears import migrate
-from arrears.state import state
 from arrears.accounts import service as accounts
 from arrears.accounts.models import Account, AccountStatusChange
 from arrears.db import transaction, utcnow
@@ -21,6 +20,7 @@ from arrears.debtors.hooks import after_upload
 from arrears.debtors.imports import update_book
 from arrears.debtors.models import DebtorAccount, DebtorReport
 from arrears.events import DomainEvent
+from arrears.state import state
 from tests.faces.age_analysis.conftest import member
 from tests.faces.age_analysis.helpers import HEADER, import_file, write_book
 from tests.faces.repaysync.conftest import RS, rs  # noqa: F401

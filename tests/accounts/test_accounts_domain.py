@@ -23,7 +23,7 @@ from arrears.events import DomainEvent
 from arrears.state import state
 from tests.faces.age_analysis.conftest import member
 from tests.faces.age_analysis.helpers import HEADER, import_file, write_book
-from tests.faces.repaysync.conftest import RS, rs  # noqa: F401
+from tests.faces.repaysync.conftest import RS
 from tests.fixtures import cheap_password_hashing  # noqa: F401
 
 ROWS = [

@@ -16,7 +16,7 @@ from arrears.customers.models import Interaction
 from arrears.db import transaction, utcnow
 from arrears.events import DomainEvent
 from tests.faces.age_analysis.helpers import HEADER, import_file, write_book
-from tests.faces.repaysync.conftest import RS, Tenant, rs  # noqa: F401
+from tests.faces.repaysync.conftest import RS, Tenant
 from tests.fixtures import cheap_password_hashing  # noqa: F401
 from tests.partners.fixtures import Partner
 

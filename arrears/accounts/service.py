@@ -374,3 +374,30 @@ async def interaction_refs(session: AsyncSession, caller: Caller, values: Sequen
                                      .where(Account.id.in_(wanted[i:i + 500]), account_scope(caller)))
         found.update({r.id: AccountRef(r.id, r.loan_id) for r in rows})
     return {v: found[k] for v, k in keys.items() if k in found}
+
+
+# ------------------------------------------------------------------ messaging holds
+
+# Statuses under which no collection message goes out unless a manager overrides.
+NO_COLLECTION = ("disputed", "handed_over", "written_off")
+
+
+async def collection_holds(session: AsyncSession, org_id: int, debtor_account_ids: Sequence[int]
+                           ) -> dict[int, tuple[str, str | None]]:
+    """The book accounts among these (debtor_accounts ids) whose account is disputed, handed over
+    or written off: {debtor account id: (status, reason)}."""
+    wanted = sorted({i for i in debtor_account_ids if i is not None})
+    out: dict[int, tuple[str, str | None]] = {}
+    for start in range(0, len(wanted), 500):
+        rows = await session.execute(
+            select(Account.debtor_account_id, Account.status, Account.status_reason)
+            .where(Account.org_id == org_id, Account.debtor_account_id.in_(wanted[start:start + 500]),
+                   Account.status.in_(NO_COLLECTION)))
+        out.update({r[0]: (r[1], r[2]) for r in rows if r[0] is not None})
+    return out
+
+
+def hold_text(status: str, reason: str | None) -> str:
+    what = {"disputed": "disputed", "handed_over": "handed over", "written_off": "written off"}[status]
+    return (f"Not sent: the account is {what}" + (f" ({reason[:200]})" if reason else "")
+            + "; a manager can override")

@@ -36,6 +36,7 @@ from arrears.customers.models import Customer, Loan
 from arrears.customers.service import customer_scope
 from arrears.db import new_uuid_sql, utcnow
 from arrears.debtors.models import DebtorAccount, DebtorReport
+from arrears.debtors.service import lock_book
 from arrears.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from arrears.identity.caller import Caller
 
@@ -89,6 +90,9 @@ async def sync_book_accounts(session: AsyncSession, org_id: int) -> int:
     uploads and pharmacy reports alike), its customer kept in step, and `paid_up`/`active`
     following the balances. Idempotent; a few statements whatever the book's size. Returns how
     many accounts were created."""
+    # The book's jobs of two uploads take turns here too (a paid_up settled twice would be two
+    # history rows); re-entrant where the caller already holds it (pharmacy uploads).
+    await lock_book(session, org_id)
     now = utcnow()
     created = await session.execute(text(_INSERT_BOOK.format(uuid=new_uuid_sql(session))),
                                     {"org": org_id, "now": now})
@@ -130,13 +134,18 @@ async def settle_book_statuses(session: AsyncSession, org_id: int) -> int:
     if not rows:
         return 0
     now = utcnow()
+    changes: list[tuple[uuid.UUID, str, str]] = []
     for old, new in (("active", "paid_up"), ("paid_up", "active")):
         ids = [r.id for r in rows if r.status == old]
         if ids:
-            await session.execute(update(Account).where(Account.id.in_(ids), Account.status == old)
-                                  .values(status=new, status_reason=None, status_changed_at=now, updated_at=now))
+            # Only what this statement changed (a person may have changed one meanwhile).
+            done = await session.scalars(update(Account).where(Account.id.in_(ids), Account.status == old)
+                                         .values(status=new, status_reason=None, status_changed_at=now, updated_at=now)
+                                         .returning(Account.id))
+            changes.extend((i, old, new) for i in sorted(done.all()))
+    if not changes:
+        return 0
     why = {"paid_up": "The balance is nothing or less.", "active": "The balance is owed again."}
-    changes = [(r.id, r.status, "paid_up" if r.status == "active" else "active") for r in rows]
     session.add_all([AccountStatusChange(org_id=org_id, account_id=i, from_status=a, to_status=b, reason=why[b],
                                          actor="system", created_at=now) for i, a, b in changes])
     await session.flush()

@@ -170,3 +170,14 @@ async def test_the_migration_makes_accounts_for_the_rows_that_exist(client, worl
         assert after == before
         assert any(row[2] == loan["id"] for row in after)
         assert all(a.status == "active" for a in await s.scalars(select(Account)))
+
+
+async def test_the_cli_import_makes_the_accounts(world, tmp_path, env):
+    from tests.debtors.test_debtor_import_runtime import _cli
+
+    org = await world.org("CLI Org")
+    book = write_book(tmp_path / "book.csv", [HEADER, *ROWS])
+    out = await asyncio.to_thread(_cli, str(book), "--org", str(org.id), "--json")
+    assert out.returncode == 0, out.stderr
+    rows = await _accounts(org.id)
+    assert [(d.account_code, a.status) for a, d in rows] == [("B1", "active"), ("B2", "paid_up"), ("B3", "active")]

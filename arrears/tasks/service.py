@@ -222,6 +222,8 @@ async def list_tasks(session: AsyncSession, caller: Caller, f: TaskFilter, *, so
                                  ("source", f.source, SOURCES)):
         if value is not None and value not in allowed:
             errors[name] = [f"Must be one of {', '.join(allowed)}."]
+    if f.assignee_id is not None and not 0 < f.assignee_id < 2**63:
+        errors["assigneeId"] = ["Not a valid user id."]
     account_key = None
     if f.account_id is not None:
         account_key = parse_account_id(f.account_id)

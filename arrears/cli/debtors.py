@@ -64,8 +64,8 @@ def import_command(
     """Import an age analysis into an organisation's debtor book (as an upload would)."""
     from arrears.db import transaction
     from arrears.debtors import service, storage
-    from arrears.debtors.hooks import after_upload
     from arrears.debtors.imports import run_import, update_book
+    from arrears.debtors.jobs import after_upload
     from arrears.errors import DomainError
     from arrears.identity import service as identity
 

@@ -4,12 +4,9 @@ session of one transaction and the organisation, and is idempotent."""
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Awaitable, Callable
 
 from sqlalchemy.ext.asyncio import AsyncSession
-
-from arrears.db import transaction
 
 BookHook = Callable[[AsyncSession, int], Awaitable[object]]
 _after_book: list[BookHook] = []
@@ -31,14 +28,3 @@ def reset() -> None:
 async def book_updated(session: AsyncSession, org_id: int) -> None:
     for hook in list(_after_book):
         await hook(session, org_id)
-
-
-async def after_upload(upload: int | uuid.UUID | str) -> None:
-    """The hooks for the organisation of a completed upload, in their own transaction (after the
-    book's; a worker killed in between runs the whole job again, and both parts are idempotent)."""
-    from arrears.debtors.imports import find_report
-
-    async with transaction() as s:
-        report = await find_report(s, upload)
-        if report is not None and report.status == "completed":
-            await book_updated(s, report.org_id)

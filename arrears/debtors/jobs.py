@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from sqlalchemy import text
 
-from arrears.db import get_engine
-from arrears.debtors.hooks import after_upload
-from arrears.debtors.imports import BOOK_JOB, ImportFailed, run_import, update_book
+from arrears.db import get_engine, transaction
+from arrears.debtors.hooks import book_updated
+from arrears.debtors.imports import BOOK_JOB, ImportFailed, find_report, run_import, update_book
 from arrears.debtors.service import IMPORT_JOB
 from arrears.jobs.registry import JobContext, Permanent, handler
 
@@ -29,6 +29,16 @@ async def analyze(tables: tuple[str, ...]) -> None:
             await conn.exec_driver_sql("PRAGMA analysis_limit=1000")
             for table in tables:
                 await conn.exec_driver_sql(f"ANALYZE {table}")
+
+
+async def after_upload(upload: int | str) -> None:
+    """The after-book hooks (the accounts owed, arrears.accounts) for the organisation of a
+    completed upload, in their own transaction after the book's: a worker killed in between runs
+    the whole job again, and both parts are idempotent."""
+    async with transaction() as s:
+        report = await find_report(s, upload)
+        if report is not None and report.status == "completed":
+            await book_updated(s, report.org_id)
 
 
 @handler(IMPORT_JOB)

@@ -16,8 +16,8 @@ from arrears import migrate
 from arrears.accounts import service as accounts
 from arrears.accounts.models import Account, AccountStatusChange
 from arrears.db import transaction, utcnow
-from arrears.debtors.hooks import after_upload
 from arrears.debtors.imports import update_book
+from arrears.debtors.jobs import after_upload
 from arrears.debtors.models import DebtorAccount, DebtorReport
 from arrears.events import DomainEvent
 from arrears.state import state

@@ -301,3 +301,22 @@ async def test_the_bulk_csv_takes_an_account_column(rs: RS, tmp_path):
     assert (first["loan"], first["account"]) == (None, book)
     assert (second["loan"], second["account"]) == (loan["id"], loan_acc)
     assert (await t.client.get(f"/api/v1/tasks/{task}", headers=manager)).json()["status"] == "done"
+
+
+async def test_an_interaction_moves_between_an_account_and_a_loan(rs: RS, tmp_path):
+    t = await rs.tenant()
+    book = await _book_account(t, tmp_path)
+    loan, loan_acc = await _loan_account(t)
+    agent = await t.h("calling_agent")
+    r = await t.client.post("/api/interactions/calling/create/", headers=agent,
+                            json={"account": book, "disposition": "called"})
+    url = f"/api/interactions/calling/{r.json()['id']}/"
+    r = await t.client.patch(url, json={"loan": loan["id"]}, headers=agent)
+    assert r.status_code == 200 and r.json()["loan"] == loan["id"] and "account" not in r.json()
+    r = await t.client.patch(url, json={"account": loan_acc}, headers=agent)
+    assert r.status_code == 200 and (r.json()["loan"], r.json()["account"]) == (loan["id"], loan_acc)
+    r = await t.client.patch(url, json={"account": "nope"}, headers=agent)
+    assert r.status_code == 400 and r.json()["errors"] == {"account": ["Must be a valid UUID."]}
+    r = await t.client.patch(url, json={"loan": loan["id"], "account": book}, headers=agent)
+    assert r.status_code == 400 and "non_field_errors" in r.json()["errors"]
+    assert (await t.client.get(url, headers=agent)).json()["account"] == loan_acc

@@ -25,11 +25,12 @@ def _import_all(suffixes: tuple[str, ...]) -> None:
 
 def _timeline_sources() -> list[Any]:
     """The other domains' customer-timeline sources (the customers domain has its own three)."""
+    from arrears.accounts.timeline import status_entries
     from arrears.debtors.timeline import balance_entries
     from arrears.messaging.service import _timeline_entries as message_entries
     from arrears.premiums.timeline import policy_entries
 
-    return [message_entries, balance_entries, policy_entries]
+    return [message_entries, balance_entries, policy_entries, status_entries]
 
 
 def wire() -> None:

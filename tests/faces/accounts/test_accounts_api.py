@@ -103,6 +103,11 @@ async def test_status_changes_by_role_with_history_event_and_audit(rs: RS):
         ("active", "written_off", "Deceased")]
     assert evs[2].before["status"] == "active" and evs[2].after["writtenOffAmount"] == "1234.56"
     assert evs[0].actor == f"user:{(await t.member('calling_agent')).id}"
+    # The customer's timeline shows each change.
+    customer_id = (await t.client.get(f"/api/v1/accounts/{acc}", headers=manager)).json()["customer"]["id"]
+    timeline = (await t.client.get(f"/api/customers/{customer_id}/timeline/", headers=manager)).json()
+    summaries = [e["summary"] for e in timeline if e["type"] == "account.status"]
+    assert len(summaries) == 3 and any("active → written off (Deceased)" in x for x in summaries)
 
 
 async def test_a_collection_officer_sees_only_assigned_customers_accounts(rs: RS):

@@ -37,6 +37,7 @@ OPENAPI_TAGS = [
 def _faces() -> tuple[Any, ...]:
     """Each face is a package exposing `router`, imported explicitly: a broken one is an error."""
     from arrears.faces import (
+        accounts_api,
         age_analysis,
         collections,
         partner,
@@ -47,7 +48,8 @@ def _faces() -> tuple[Any, ...]:
         templates_api,
     )
 
-    return (repaysync, age_analysis, pharmacy, premium, partner, providers, templates_api, collections)
+    return (repaysync, age_analysis, pharmacy, premium, partner, providers, templates_api, accounts_api,
+            collections)
 
 
 def create_app(*, run_worker: bool = False) -> FastAPI:

@@ -191,3 +191,14 @@ async def dispose_engines() -> None:
     from arrears.state import state
 
     await state.dispose_engines()
+
+
+# A random (version 4) UUID made by the database, for set-based INSERT … SELECT: PostgreSQL's own
+# function, and on SQLite the same 36-character text that GUID stores.
+SQLITE_UUID_SQL = ("lower(hex(randomblob(4)) || '-' || hex(randomblob(2)) || '-4' || substr(hex(randomblob(2)), 2)"
+                   " || '-' || substr('89ab', 1 + (abs(random()) % 4), 1) || substr(hex(randomblob(2)), 2)"
+                   " || '-' || hex(randomblob(6)))")
+
+
+def new_uuid_sql(session: AsyncSession) -> str:
+    return "gen_random_uuid()" if session.get_bind().dialect.name == "postgresql" else SQLITE_UUID_SQL

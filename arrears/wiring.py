@@ -25,19 +25,24 @@ def _import_all(suffixes: tuple[str, ...]) -> None:
 
 def _timeline_sources() -> list[Any]:
     """The other domains' customer-timeline sources (the customers domain has its own three)."""
+    from arrears.accounts.timeline import status_entries
     from arrears.debtors.timeline import balance_entries
     from arrears.messaging.service import _timeline_entries as message_entries
     from arrears.premiums.timeline import policy_entries
 
-    return [message_entries, balance_entries, policy_entries]
+    return [message_entries, balance_entries, policy_entries, status_entries]
 
 
 def wire() -> None:
     from arrears import datadir, events
+    from arrears.accounts import service as accounts
+    from arrears.customers.interactions import register_account_resolver
     from arrears.customers.timeline import register_timeline_source
+    from arrears.debtors.hooks import on_book_updated
     from arrears.jobs import queue
     from arrears.partners import fanout
     from arrears.realtime import hub
+    from arrears.tasks import service as tasks
 
     datadir.secure()  # the data directory 0700, its files 0600, from here on
     # Every table (a foreign key may name another domain's table) and every job handler.
@@ -49,8 +54,12 @@ def wire() -> None:
     fanout.install_session_hooks()
     queue.install_session_hooks()
 
+    events.subscribe(accounts.on_event)  # a new loan gets its account before the webhooks see it
+    events.subscribe(tasks.on_event)  # an interaction completes its account's open tasks
     events.subscribe(fanout.on_event)
     events.on_commit(hub.publish_event)
+    on_book_updated(accounts.sync_book_accounts)
+    register_account_resolver(accounts.interaction_refs)
     for source in _timeline_sources():
         register_timeline_source(source)
 
@@ -58,22 +67,30 @@ def wire() -> None:
 def registered() -> dict[str, list[str]]:
     """What is wired, by qualified name (tests compare the entry points with it)."""
     from arrears import events
+    from arrears.customers import interactions
     from arrears.customers import timeline as customers
+    from arrears.debtors import hooks
 
     def names(fns: Any) -> list[str]:
         return [f"{fn.__module__}.{fn.__qualname__}" for fn in fns]
 
     in_tx, publishers = events.registered()
     return {"in_transaction": names(in_tx), "after_commit": names(publishers),
-            "timeline": names(customers._timeline_sources)}
+            "timeline": names(customers._timeline_sources), "after_book": names(hooks.registered()),
+            "account_resolvers": names(interactions._account_resolvers)}
 
 
 def unwire() -> None:
     """Undo `wire()`'s registrations (tests start an entry point from nothing with it)."""
     from arrears import events
+    from arrears.accounts import service as accounts
+    from arrears.customers import interactions
     from arrears.customers import timeline as customers
+    from arrears.debtors import hooks
 
     events.reset()
+    hooks.reset()
+    interactions.unregister_account_resolver(accounts.interaction_refs)
     for source in _timeline_sources():
         if source in customers._timeline_sources:
             customers._timeline_sources.remove(source)

@@ -70,6 +70,7 @@ def import_command(
     from arrears.db import transaction
     from arrears.debtors import book, service, storage
     from arrears.debtors.imports import find_report, run_import, update_book
+    from arrears.debtors.jobs import after_upload
     from arrears.errors import DomainError
     from arrears.identity import service as identity
 
@@ -107,6 +108,7 @@ def import_command(
             if outcome.status == "completed":
                 bars.book(False)
                 created = await update_book(report.id, actor="cli")
+                await after_upload(report.id)
                 bars.book(True)
         async with transaction(readonly=True) as s:
             done = await find_report(s, report.id)

@@ -15,7 +15,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from arrears import events
 from arrears.customers import csv_import
 from arrears.customers.fields import BATCH, REQUIRED, FieldErrors, clean_int, invalid_pk
-from arrears.customers.interactions import RECORDERS, clean_interaction_value, normalise_disposition
+from arrears.customers.interactions import (
+    ONE_OF_LOAN_OR_ACCOUNT,
+    RECORDERS,
+    clean_interaction_value,
+    normalise_disposition,
+    resolve_accounts,
+)
 from arrears.customers.loans import visible_loan_ids
 from arrears.customers.models import INTERACTION_TYPES, Customer, Interaction, Loan
 from arrears.customers.schemas import ImportResult, RowError
@@ -24,18 +30,20 @@ from arrears.db import utcnow
 from arrears.errors import Conflict
 from arrears.identity.caller import Caller
 
-INTERACTION_CSV_COLUMNS = ("loan_id", "loan_account_number", "comment", "disposition",
+INTERACTION_CSV_COLUMNS = ("loan_id", "loan_account_number", "account", "comment", "disposition",
                            "next_call_date", "interaction_type")
 INTERACTION_CSV_ALIASES = {"loan": "loan_id", "type": "interaction_type", "notes": "comment",
-                           "follow_up_date": "next_call_date", "account_number": "loan_account_number"}
+                           "follow_up_date": "next_call_date", "account_number": "loan_account_number",
+                           "account_id": "account"}
 
 
 async def bulk_create_interactions(session: AsyncSession, caller: Caller, content: bytes) -> ImportResult:
     """Record an interaction from each good row of a CSV file (`interaction_type` defaults to
-    field). A row names its loan by `loan_id` or, beyond the spec, `loan_account_number`."""
+    field). A row names its loan by `loan_id` or, beyond the spec, `loan_account_number`, or
+    (beyond the spec) an account owed by `account` (its UUID): exactly one of loan and account."""
     caller.require_write()
     table = csv_import.read_table(content, columns=INTERACTION_CSV_COLUMNS, required=("disposition",),
-                                  one_of=(("loan_id", "loan_account_number"),),
+                                  one_of=(("loan_id", "loan_account_number", "account"),),
                                   aliases=INTERACTION_CSV_ALIASES)
     parsed: list[tuple[int, dict[str, Any], FieldErrors, str | None]] = []
     numbers: set[str] = set()
@@ -66,7 +74,16 @@ async def bulk_create_interactions(session: AsyncSession, caller: Caller, conten
                 errors[key] = [str(exc)]
         loan_text = row.values.get("loan_id", "")
         number = row.values.get("loan_account_number", "")
-        if loan_text:
+        account_text = row.values.get("account", "")
+        if account_text and (loan_text or number):
+            errors["non_field_errors"] = [ONE_OF_LOAN_OR_ACCOUNT]
+        elif account_text:
+            try:
+                clean["account_id"] = clean_interaction_value(kind if kind in INTERACTION_TYPES else "field",
+                                                              "account_id", account_text)
+            except ValueError as exc:
+                errors["account"] = [str(exc)]
+        elif loan_text:
             try:
                 clean["loan_id"] = clean_int(loan_text)
             except ValueError:
@@ -75,7 +92,7 @@ async def bulk_create_interactions(session: AsyncSession, caller: Caller, conten
             numbers.add(number)
         else:
             errors["loan_id"] = [REQUIRED]
-        parsed.append((row.line, clean, errors, None if loan_text or not number else number))
+        parsed.append((row.line, clean, errors, None if loan_text or account_text or not number else number))
 
     by_number: dict[str, int] = {}
     wanted_numbers = sorted(numbers)
@@ -93,18 +110,30 @@ async def bulk_create_interactions(session: AsyncSession, caller: Caller, conten
                 errors["loan_account_number"] = [f'No loan with account number "{account[:64]}".']
     visible = await visible_loan_ids(session, caller, [c["loan_id"] for _, c, _, _ in parsed
                                                         if "loan_id" in c])
+    accounts = await resolve_accounts(session, caller, sorted({c["account_id"] for _, c, _, _ in parsed
+                                                                if "account_id" in c}))
+    for _line, clean, errors, _ in parsed:
+        if "account_id" in clean:
+            ref = accounts.get(clean["account_id"])
+            if ref is None:
+                errors["account"] = [invalid_pk(clean.pop("account_id"))]
+            else:
+                clean["account_id"], clean["loan_id"] = ref.id, ref.loan_id
+                if ref.loan_id is not None:  # the account's own loan: visible with it
+                    visible.add(ref.loan_id)
 
     result = ImportResult()
     now = utcnow()
     rows_out: list[dict[str, Any]] = []
     for line, clean, errors, _ in parsed:
-        if "loan_id" in clean and clean["loan_id"] not in visible and "loan_id" not in errors:
+        if clean.get("loan_id") is not None and clean["loan_id"] not in visible and "loan_id" not in errors:
             errors["loan_id"] = [invalid_pk(clean["loan_id"])]
         if errors:
             result.errors.append(RowError(line, errors))
             continue
         rows_out.append({"org_id": caller.org_id, "uuid": uuid.uuid4(), "timestamp": now, "created_at": now,
-                         "updated_at": now, "created_by_id": caller.user_id, **clean})
+                         "updated_at": now, "created_by_id": caller.user_id,
+                         "account_id": None, **clean})
     result.created_ids = await _insert_many(session, Interaction, rows_out,
                                             "The upload clashed with another; upload it again.")
     result.records_created = len(result.created_ids)

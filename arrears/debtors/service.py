@@ -20,7 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from arrears import events, paging
 from arrears.db import advisory_lock, utcnow
-from arrears.debtors import book, bulk, summary
+from arrears.debtors import book, bulk, hooks, summary
 from arrears.debtors.models import (
     DebtorAccount,
     DebtorReport,
@@ -498,6 +498,7 @@ async def store_report(session: AsyncSession, report: DebtorReport, rows: Iterab
     report.status = "completed"  # the newest whole-book report is looked up among completed ones
     await session.flush()
     settled = await book.reconcile(session, report)
+    await hooks.book_updated(session, report.org_id)  # the accounts owed (arrears.accounts), after settling
     report.status = report.stage = "completed"
     report.totals = totals
     report.total_rows = report.processed_rows = accounts + failed

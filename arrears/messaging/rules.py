@@ -37,6 +37,8 @@ CAP_REACHED = "CAP_REACHED"
 INVALID_RECIPIENT = "INVALID_RECIPIENT"
 NO_RECIPIENT = "NO_RECIPIENT"
 DUPLICATE = "DUPLICATE"
+# The account is disputed, handed over or written off (arrears.accounts): no collection message.
+ACCOUNT_ON_HOLD = "ACCOUNT_ON_HOLD"
 OUTSIDE_HOURS = "OUTSIDE_CONTACT_HOURS"  # held (pending), not failed: it goes at the next permitted minute
 
 

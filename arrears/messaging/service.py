@@ -21,6 +21,7 @@ from sqlalchemy import func, insert, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from arrears import events, paging
+from arrears.accounts import service as accounts
 from arrears.db import advisory_lock, utcnow
 from arrears.errors import Forbidden, NotFound, ValidationFailed
 from arrears.identity.caller import Caller
@@ -106,8 +107,11 @@ def _cap_text(channel: str, per_window: int, window: timedelta) -> str:
 async def queue_messages(session: AsyncSession, org: Organisation, drafts: Sequence[Draft], *, actor: str,
                          user_id: int | None, source: str, max_retries: int | None = None,
                          override_cap: bool = False, settings: MessagingSettings | None = None,
-                         batch_id: uuid.UUID | None = None, drain: bool = True) -> Queued:
+                         batch_id: uuid.UUID | None = None, drain: bool = True,
+                         override_status: bool = False) -> Queued:
     """Write one message row per draft, applying the contact rules; pending rows get a drain job.
+    A draft for a book account that is disputed, handed over or written off is refused (failed,
+    `ACCOUNT_ON_HOLD`) unless `override_status` (a manager's, checked by the caller).
     Raises ProviderNotConfigured (400) when a channel has no provider, before writing anything."""
     s = settings or messaging_settings()
     batch_id = batch_id or uuid.uuid4()
@@ -120,12 +124,16 @@ async def queue_messages(session: AsyncSession, org: Organisation, drafts: Seque
     reasons: Counter[str] = Counter()
     problems: dict[int, tuple[str, str]] = {}
     region = rules.region_or_default(rules.org_setting(org, "default_region"))
+    holds = {} if override_status else await accounts.collection_holds(
+        session, org.id, [d.debtor_account_id for d in drafts if d.debtor_account_id is not None])
     for channel in providers:
         idx = [i for i, d in enumerate(drafts) if d.channel == channel]
         for i in idx:
             d = drafts[i]
             if d.problem is not None:
                 problems[i] = d.problem
+            elif d.debtor_account_id is not None and d.debtor_account_id in holds:
+                problems[i] = (rules.ACCOUNT_ON_HOLD, accounts.hold_text(*holds[d.debtor_account_id]))
             elif not d.recipient:
                 problems[i] = (rules.NO_RECIPIENT, "Not sent: no " + ("mobile number" if channel == "sms"
                                                                       else "e-mail address"))
@@ -261,6 +269,12 @@ def may_override_cap(caller: Caller) -> bool:
 def require_cap_override(caller: Caller) -> None:
     if not may_override_cap(caller):
         raise Forbidden("Only managers and admins may override the contact cap")
+
+
+def require_status_override(caller: Caller) -> None:
+    """Messaging a disputed, handed-over or written-off account: managers and admins only."""
+    if not may_override_cap(caller):
+        raise Forbidden("Only managers and admins may message a disputed, handed-over or written-off account")
 
 
 # ------------------------------------------------------------------ logs and summaries

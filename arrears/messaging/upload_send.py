@@ -25,6 +25,7 @@ from arrears.messaging.service import (
     humanise_seconds,
     queue_messages,
     require_cap_override,
+    require_status_override,
 )
 from arrears.messaging.settings import messaging_settings
 from arrears.messaging.templates import TemplateContext, check_template, render_template
@@ -45,7 +46,8 @@ class SendOutcome:
 
 
 async def send_to_accounts(session: AsyncSession, caller: Caller, account_ids: Sequence[Any], template: str, *,
-                           max_retries: int | None = None, override_cap: bool = False) -> SendOutcome:
+                           max_retries: int | None = None, override_cap: bool = False,
+                           override_status: bool = False) -> SendOutcome:
     """POST /api/messaging/send: one SMS per account (all of one upload the caller may see)."""
     from arrears.debtors import service as debtors
     from arrears.debtors.models import DebtorAccount, DebtorReport
@@ -55,6 +57,8 @@ async def send_to_accounts(session: AsyncSession, caller: Caller, account_ids: S
     retries = check_retries(max_retries, s)
     if override_cap:
         require_cap_override(caller)
+    if override_status:
+        require_status_override(caller)
     if not isinstance(account_ids, (list, tuple)) or not account_ids:
         raise ValidationFailed("account_ids must list at least one account",
                                field_errors={"account_ids": ["At least one account id."]})
@@ -112,5 +116,6 @@ async def send_to_accounts(session: AsyncSession, caller: Caller, account_ids: S
                             upload_id=report.uuid, problem=problem))
     org = await get_org(session, caller.org_id)
     queued = await queue_messages(session, org, drafts, actor=caller.actor, user_id=caller.user_id, source="aama",
-                                  max_retries=retries, override_cap=override_cap, settings=s)
+                                  max_retries=retries, override_cap=override_cap, settings=s,
+                                  override_status=override_status)
     return SendOutcome(report.uuid, len(found), template, queued)

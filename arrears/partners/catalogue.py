@@ -40,7 +40,8 @@ SPEC_EVENTS = (
     "quote.created", "quote.sent", "quote.accepted", "quote.rejected",
     "proposal.created", "proposal.sent", "proposal.accepted", "proposal.rejected",
 )
-ARREARS_EVENTS = ("collection.updated", "upload.completed", "message.delivered", "message.failed")
+ARREARS_EVENTS = ("collection.updated", "upload.completed", "message.delivered", "message.failed",
+                  "account.status_changed", "task.created")
 WEBHOOK_EVENTS: tuple[str, ...] = SPEC_EVENTS + ARREARS_EVENTS
 WEBHOOK_EVENT_SET = frozenset(WEBHOOK_EVENTS)
 

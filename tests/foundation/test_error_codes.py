@@ -32,6 +32,8 @@ EXPECTED = {
     "arrears.debtors.errors": {"DebtorErrorCode", "RowErrorCode"},
     "arrears.customers.errors": {"CustomerErrorCode"},
     "arrears.pharmacy.errors": {"PharmacyErrorCode"},
+    "arrears.accounts.errors": {"AccountErrorCode"},
+    "arrears.tasks.errors": {"TaskErrorCode"},
 }
 
 

@@ -79,12 +79,16 @@ async def test_wire_is_idempotent_and_unwire_forgets(env):
     first = expected()
     wiring.wire()
     assert wiring.registered() == first
-    assert first["in_transaction"] == ["arrears.partners.fanout.on_event"]
+    assert first["in_transaction"] == ["arrears.accounts.service.on_event", "arrears.tasks.service.on_event",
+                                       "arrears.partners.fanout.on_event"]
+    assert first["after_book"] == ["arrears.accounts.service.sync_book_accounts"]
+    assert first["account_resolvers"] == ["arrears.accounts.service.interaction_refs"]
     assert first["after_commit"] == ["arrears.realtime.hub.publish_event"]
     assert {"arrears.debtors.timeline.balance_entries", "arrears.premiums.timeline.policy_entries"
             } <= set(first["timeline"])
     wiring.unwire()
     assert wiring.registered()["in_transaction"] == [] and wiring.registered()["after_commit"] == []
+    assert wiring.registered()["after_book"] == [] and wiring.registered()["account_resolvers"] == []
     wiring.wire()
     assert wiring.registered() == first
 

@@ -33,6 +33,9 @@ class SendBody(BaseModel):
     max_retries: int | None = Field(default=None, description="Retries of transient failures (default 3)")
     override_cap: bool = Field(default=False, description="Managers and admins: send past the "
                                                           "per-customer contact cap")
+    override_account_status: bool = Field(
+        default=False, description="Beyond the spec — managers and admins: message accounts that are disputed, "
+                                   "handed over or written off (otherwise skipped, ACCOUNT_ON_HOLD)")
 
 
 def template_out(t: service.TemplateView) -> dict[str, Any]:
@@ -61,7 +64,8 @@ async def templates(session: SessionDep, caller: UserDep) -> dict[str, Any]:
 @router.post("/send", status_code=202, summary="Send messages to accounts of one upload")
 async def send(body: SendBody, session: SessionDep, caller: UserDep) -> AamaJSONResponse:
     out = await upload_send.send_to_accounts(session, caller, body.account_ids, body.message_template,
-                                         max_retries=body.max_retries, override_cap=body.override_cap)
+                                         max_retries=body.max_retries, override_cap=body.override_cap,
+                                         override_status=body.override_account_status)
     q = out.queued
     return AamaJSONResponse({
         "message": "Messaging job started successfully", "account_count": out.account_count,

@@ -7,7 +7,16 @@ from datetime import date
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
-from pydantic import BaseModel, ConfigDict
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SerializerFunctionWrapHandler,
+    ValidationInfo,
+    field_validator,
+    model_serializer,
+)
+from pydantic_core import PydanticCustomError
 
 from arrears.customers import interaction_upload, interactions
 from arrears.customers.models import INTERACTION_TYPES, Interaction
@@ -25,25 +34,36 @@ from arrears.faces.repaysync.common import (
 
 router = APIRouter(tags=["RepaySync: interactions"])
 
-RENAME = {"loan_id": "loan"}
+RENAME = {"loan_id": "loan", "account_id": "account"}
 
 
 class InteractionIn(BaseModel):
     """POST and PUT: `loan` and `disposition` are required; `comment` defaults to "" and
-    `next_call_date` to null. `timestamp`, `created_by` and `interaction_type` are the server's."""
+    `next_call_date` to null. `timestamp`, `created_by` and `interaction_type` are the server's.
+    Beyond the spec: `account` (an account owed's UUID, docs/contracts.md) instead of `loan`,
+    exactly one of the two."""
 
     model_config = ConfigDict(extra="ignore")
 
-    loan: int
+    account: str | None = None  # before `loan`: its check reads it
+    loan: int | None = Field(default=None, validate_default=True)
     comment: str | None = ""
     disposition: str
     next_call_date: DateIn | None = None
+
+    @field_validator("loan")
+    @classmethod
+    def _loan_or_account(cls, value: int | None, info: ValidationInfo) -> int | None:
+        if value is None and info.data.get("account") is None:
+            raise PydanticCustomError("missing", "Field required")  # the spec's "required" on `loan`
+        return value
 
 
 class InteractionPatch(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
     loan: int | None = None
+    account: str | None = None
     comment: str | None = None
     disposition: str | None = None
     next_call_date: DateIn | None = None
@@ -51,13 +71,24 @@ class InteractionPatch(BaseModel):
 
 class InteractionOut(BaseModel):
     id: int
-    loan: int
+    loan: int | None
+    # Beyond the spec: the account owed it was recorded on, shown only when it was named so (a
+    # loan's interaction keeps the spec's shape exactly).
+    account: str | None = None
     comment: str
     disposition: str
     timestamp: str
     next_call_date: date | None
     created_by: int | None
     interaction_type: str
+
+
+    @model_serializer(mode="wrap")
+    def _spec_shape(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        out: dict[str, Any] = handler(self)
+        if out.get("account") is None:
+            out.pop("account", None)
+        return out
 
 
 class DueOut(InteractionOut):
@@ -67,15 +98,20 @@ class DueOut(InteractionOut):
 
 
 def interaction_out(row: Interaction) -> InteractionOut:
-    return InteractionOut(id=row.id, loan=row.loan_id, comment=row.comment, disposition=row.disposition,
+    return InteractionOut(id=row.id, loan=row.loan_id, account=str(row.account_id) if row.account_id else None,
+                          comment=row.comment, disposition=row.disposition,
                           timestamp=isoz(row.timestamp) or "", next_call_date=row.next_call_date,
                           created_by=row.created_by_id, interaction_type=row.interaction_type)
 
 
 def _domain(body: BaseModel, *, only_set: bool) -> dict[str, Any]:
     data = body.model_dump(exclude_unset=only_set)
-    if "loan" in data:
-        data["loan_id"] = data.pop("loan")
+    given = {n: data.pop(n) for n in ("loan", "account") if n in data}
+    named = [n for n, v in given.items() if v is not None]
+    for name, value in given.items():
+        # A null loan or account is "not this one" beside the other, and an error on its own.
+        if value is not None or (not named and name in body.model_fields_set):
+            data[{"loan": "loan_id", "account": "account_id"}[name]] = value
     return data
 
 

@@ -16,7 +16,8 @@ from arrears.customers import loans as customer_loans
 from arrears.customers import service as customers
 from arrears.customers import timeline as customer_timeline
 from arrears.customers.models import INTERACTION_TYPES, Customer, Loan
-from arrears.errors import ValidationFailed
+from arrears.errors import DomainError, ValidationFailed
+from arrears.tasks import service as tasks
 from arrears.web import nav
 from arrears.web.context import Ctx, CtxDep
 from arrears.web.forms import FormState, text
@@ -239,9 +240,30 @@ async def work_queue(ctx: CtxDep) -> Response:
     pg, per = page_params(ctx.request, default=25)
     items = paged_list(due, pg, per)
     types = recordable_types(ctx)
+    # Beside the due interactions: the open call and visit tasks on accounts owed (arrears.tasks).
+    due_tasks = await tasks.due_tasks(ctx.db, ctx.caller, today)
     return page(ctx, "agents/queue.html", items=items, today=today, types=types, type_labels=TYPE_LABELS,
-                dispositions={t: dispositions(t) for t in INTERACTION_TYPES},
+                dispositions={t: dispositions(t) for t in INTERACTION_TYPES}, tasks=due_tasks,
+                can_close=ctx.caller.access == "write",
                 empty_form=FormState({"interaction_type": types[0] if types else ""}))
+
+
+@router.post("/queue/tasks/{task_id}")
+async def queue_close_task(ctx: CtxDep, task_id: str) -> Response:
+    """Mark a task done or cancelled (the tasks service decides who may)."""
+    form = await ctx.form()
+    status = text(form, "status") or "done"
+    try:
+        task = await tasks.update_task(ctx.db, ctx.caller, task_id, {"status": status})
+    except ValidationFailed as exc:
+        ctx.flash(exc.message, "error")
+        return redirect(ctx.request, "/app/queue")
+    except DomainError as exc:
+        if exc.status == 404:
+            raise
+        ctx.flash(exc.message, "error")
+        return redirect(ctx.request, "/app/queue")
+    return redirect(ctx.request, "/app/queue", flash=f"Task {task.status}.")
 
 
 @router.post("/queue/{loan_id:int}")

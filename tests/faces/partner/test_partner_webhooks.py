@@ -19,7 +19,8 @@ async def test_webhook_events_catalogue(client, partner):
     r = await client.get("/api/v1/webhook-events", headers=partner.headers)
     assert r.status_code == 200
     assert r.json() == {"data": SPEC_EVENTS + ["collection.updated", "upload.completed",
-                                               "message.delivered", "message.failed"]}
+                                               "message.delivered", "message.failed",
+                                               "account.status_changed", "task.created"]}
     assert (await client.get("/api/v1/webhook-events")).status_code == 401
 
 

@@ -340,7 +340,7 @@ async def test_interactions_upload_roles_and_file_errors(client, rs):
     assert r.json()["error"].startswith("Missing required column(s): disposition.")
     r = await upload(client, INTERACTIONS, b"comment,disposition\nx,visited\n", h)
     assert r.status_code == 400
-    assert r.json()["error"].startswith("Missing required column(s): loan_id or loan_account_number.")
+    assert r.json()["error"].startswith("Missing required column(s): loan_id or loan_account_number or account.")
     r = await upload(client, INTERACTIONS, b"1,hello,visited,2025-01-01\n", h)
     assert r.status_code == 400
     assert r.json()["error"].startswith("The first line must be a header")

@@ -1,0 +1,412 @@
+"""The rules of accounts owed: which exist (set-based, from the book and the loans), who sees
+which, what each owes and how late it is, and who may change its collection status.
+
+Visibility: a user sees the accounts of the customers they may see (the RepaySync rules of
+customers.service.customer_scope); a partner `ins_` key sees its organisation's accounts (its
+scopes are the face's check). Another organisation's account is a 404.
+
+Collection status: `promised` and `paid_up` follow from promises and balances; the others are
+set by people:
+- `disputed` (a reason is required): anyone with write access who sees the customer;
+- lifting a dispute (back to `active`), `handed_over` (reason: to whom) and `written_off`
+  (amount and reason), and taking an account back from hand-over or write-off: admins and
+  managers only (never an API key).
+Every change is one history row and one `account.status_changed` event (from, to, why), which
+is also the audit trail (before/after).
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from sqlalchemy import ColumnElement, and_, func, or_, select, text, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from arrears import events
+from arrears.accounts.ageing import book_days_past_due, loan_days_past_due
+from arrears.accounts.errors import AccountErrorCode
+from arrears.accounts.models import STATUSES, Account, AccountStatusChange
+from arrears.customers.interactions import AccountRef
+from arrears.customers.models import Customer, Loan
+from arrears.customers.service import customer_scope
+from arrears.db import new_uuid_sql, utcnow
+from arrears.debtors.models import DebtorAccount, DebtorReport
+from arrears.debtors.service import lock_book
+from arrears.errors import Conflict, Forbidden, NotFound, ValidationFailed
+from arrears.identity.caller import Caller
+
+STATUS_EVENT = "account.status_changed"
+MAX_REASON = 2000
+MAX_AMOUNT = Decimal("999999999999.99")
+
+# ------------------------------------------------------------------ creation (set-based)
+
+_INSERT_BOOK = """
+INSERT INTO accounts (id, org_id, customer_id, kind, debtor_account_id, status, created_at, updated_at)
+SELECT {uuid}, d.org_id, d.customer_id, 'book', d.id, 'active', :now, :now
+FROM debtor_accounts d
+WHERE d.org_id = :org AND d.customer_id IS NOT NULL
+  AND NOT EXISTS (SELECT 1 FROM accounts a WHERE a.debtor_account_id = d.id)
+ORDER BY d.id
+ON CONFLICT (debtor_account_id) DO NOTHING
+"""
+
+# A book account whose customer changed (the upsert of bulk.link_book re-links it) moves with it.
+_RELINK_BOOK = """
+UPDATE accounts SET customer_id = d.customer_id, updated_at = :now
+FROM debtor_accounts d
+WHERE accounts.debtor_account_id = d.id AND accounts.org_id = :org
+  AND d.customer_id IS NOT NULL AND accounts.customer_id <> d.customer_id
+"""
+
+_INSERT_LOANS = """
+INSERT INTO accounts (id, org_id, customer_id, kind, loan_id, status, created_at, updated_at)
+SELECT {uuid}, l.org_id, l.customer_id, 'loan', l.id, 'active', :now, :now
+FROM loans l
+WHERE l.org_id = :org {only}
+  AND NOT EXISTS (SELECT 1 FROM accounts a WHERE a.loan_id = l.id)
+ORDER BY l.id
+ON CONFLICT (loan_id) DO NOTHING
+"""
+
+_RELINK_LOANS = """
+UPDATE accounts SET customer_id = l.customer_id, updated_at = :now
+FROM loans l
+WHERE accounts.loan_id = l.id AND accounts.org_id = :org {only} AND accounts.customer_id <> l.customer_id
+"""
+
+
+def _rowcount(result: Any) -> int:
+    return max(int(getattr(result, "rowcount", 0) or 0), 0)
+
+
+async def sync_book_accounts(session: AsyncSession, org_id: int) -> int:
+    """An account for every debtor-book account of the organisation that has a customer (AAMA
+    uploads and pharmacy reports alike), its customer kept in step, and `paid_up`/`active`
+    following the balances. Idempotent; a few statements whatever the book's size. Returns how
+    many accounts were created."""
+    # The book's jobs of two uploads take turns here too (a paid_up settled twice would be two
+    # history rows); re-entrant where the caller already holds it (pharmacy uploads).
+    await lock_book(session, org_id)
+    now = utcnow()
+    created = await session.execute(text(_INSERT_BOOK.format(uuid=new_uuid_sql(session))),
+                                    {"org": org_id, "now": now})
+    await session.execute(text(_RELINK_BOOK), {"org": org_id, "now": now})
+    await settle_book_statuses(session, org_id)
+    return _rowcount(created)
+
+
+async def sync_loan_accounts(session: AsyncSession, org_id: int, loan_id: int | None = None) -> int:
+    """An account for every loan of the organisation (or just `loan_id`), its customer kept in step."""
+    only = "AND l.id = :loan" if loan_id is not None else ""
+    params: dict[str, Any] = {"org": org_id, "now": utcnow()} | ({"loan": loan_id} if loan_id is not None else {})
+    created = await session.execute(text(_INSERT_LOANS.format(uuid=new_uuid_sql(session), only=only)), params)
+    await session.execute(text(_RELINK_LOANS.format(only=only)), params)
+    return _rowcount(created)
+
+
+async def on_event(session: AsyncSession, ev: Any) -> None:
+    """In-transaction subscriber (wired in arrears.wiring): a new loan gets its account at once, and
+    a loan moved to another customer takes its account along."""
+    if ev.org_id is None or ev.type not in ("loan.created", "loan.updated"):
+        return
+    if ev.type == "loan.updated" and "customer_id" not in (ev.data or {}).get("changed", []):
+        return
+    await sync_loan_accounts(session, ev.org_id, int(ev.subject_id))
+
+
+async def settle_book_statuses(session: AsyncSession, org_id: int) -> int:
+    """`paid_up` for an active book account whose balance is nothing or less, `active` again for a
+    paid-up one that owes again: one query finds them, one update each way, history and events as
+    one batch."""
+    rows = (await session.execute(
+        select(Account.id, Account.status, Account.customer_id)
+        .join(DebtorAccount, DebtorAccount.id == Account.debtor_account_id)
+        .where(Account.org_id == org_id, Account.kind == "book",
+               or_(and_(Account.status == "active", DebtorAccount.total_balance <= 0),
+                   and_(Account.status == "paid_up", DebtorAccount.total_balance > 0)))
+        .order_by(Account.id))).all()
+    if not rows:
+        return 0
+    now = utcnow()
+    changes: list[tuple[uuid.UUID, str, str]] = []
+    for old, new in (("active", "paid_up"), ("paid_up", "active")):
+        ids = [r.id for r in rows if r.status == old]
+        if ids:
+            # Only what this statement changed (a person may have changed one meanwhile).
+            done = await session.scalars(update(Account).where(Account.id.in_(ids), Account.status == old)
+                                         .values(status=new, status_reason=None, status_changed_at=now, updated_at=now)
+                                         .returning(Account.id))
+            changes.extend((i, old, new) for i in sorted(done.all()))
+    if not changes:
+        return 0
+    why = {"paid_up": "The balance is nothing or less.", "active": "The balance is owed again."}
+    session.add_all([AccountStatusChange(org_id=org_id, account_id=i, from_status=a, to_status=b, reason=why[b],
+                                         actor="system", created_at=now) for i, a, b in changes])
+    await session.flush()
+    await events.record_many(session, [
+        {"org_id": org_id, "type": STATUS_EVENT, "actor": "system", "subject_type": "account", "subject_id": i,
+         "before": {"status": a}, "after": {"status": b},
+         "data": {"accountId": str(i), "from": a, "to": b, "why": why[b]}} for i, a, b in changes])
+    return len(changes)
+
+
+# ------------------------------------------------------------------ the payments seam
+
+# Net payments per account (payments minus reversals), from the payments domain when it exists:
+# it registers one source through arrears.wiring. Until then a loan owes its whole principal.
+PaymentsSource = Callable[[AsyncSession, Sequence[uuid.UUID]], Awaitable[Mapping[uuid.UUID, Decimal]]]
+_payments_sources: list[PaymentsSource] = []
+
+
+def register_payments_source(source: PaymentsSource) -> None:
+    if source not in _payments_sources:
+        _payments_sources.append(source)
+
+
+def unregister_payments_source(source: PaymentsSource) -> None:
+    if source in _payments_sources:
+        _payments_sources.remove(source)
+
+
+async def net_payments(session: AsyncSession, account_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, Decimal]:
+    out = {i: Decimal("0") for i in account_ids}
+    for source in _payments_sources:
+        for key, amount in (await source(session, account_ids)).items():
+            out[key] = out.get(key, Decimal("0")) + amount
+    return out
+
+
+# ------------------------------------------------------------------ reading
+
+
+def account_scope(caller: Caller) -> ColumnElement[bool]:
+    """The accounts this caller may see: a user's through their customers, a key's in its organisation."""
+    org = Account.org_id == caller.org_id
+    if caller.kind == "api_key":
+        return org
+    return and_(org, Account.customer_id.in_(select(Customer.id).where(customer_scope(caller))))
+
+
+def parse_account_id(value: Any) -> uuid.UUID | None:
+    try:
+        return value if isinstance(value, uuid.UUID) else uuid.UUID(str(value).strip())
+    except (ValueError, AttributeError):
+        return None
+
+
+async def get_account(session: AsyncSession, caller: Caller, account_id: Any, *, for_update: bool = False) -> Account:
+    """The account if the caller may see it (404 otherwise, also for another organisation's);
+    `for_update` locks it, then reads it again."""
+    key = parse_account_id(account_id)
+    row = None
+    if key is not None:
+        q = select(Account).where(Account.id == key, account_scope(caller))
+        if for_update:
+            q = q.with_for_update(of=Account).execution_options(populate_existing=True)
+        row = await session.scalar(q)
+    if row is None:
+        raise NotFound(f"Account {str(account_id)[:64]} not found.")
+    return row
+
+
+@dataclass(frozen=True)
+class AccountFigures:
+    """What an account owes and how late it is, as of `today`."""
+
+    account: Account
+    customer: Customer
+    reference: str  # the book's account code or the loan's account number
+    balance: Decimal
+    days_past_due: int
+    report_date: date | None  # book accounts: the date their balances are as of
+
+
+def report_date_of(report: DebtorReport | None, fallback: datetime | None) -> date | None:
+    """The date a report states balances as of: its `report_date` where reports have one, else the
+    day it was uploaded."""
+    if report is not None:
+        stated = getattr(report, "report_date", None)
+        if stated is not None:
+            return stated if isinstance(stated, date) and not isinstance(stated, datetime) else stated.date()
+        return report.created_at.date()
+    return fallback.date() if fallback is not None else None
+
+
+async def figures(session: AsyncSession, account: Account, today: date | None = None) -> AccountFigures:
+    today = today or utcnow().date()
+    customer = await session.get(Customer, account.customer_id)
+    assert customer is not None  # the foreign key cascades
+    if account.kind == "loan":
+        loan = await session.get(Loan, account.loan_id)
+        assert loan is not None
+        paid = (await net_payments(session, [account.id]))[account.id]
+        return AccountFigures(account, customer, loan.loan_account_number, loan.principal_amount - paid,
+                              loan_days_past_due(loan.principal_amount, loan.tenure_months, loan.loan_date, paid, today),
+                              None)
+    book = await session.get(DebtorAccount, account.debtor_account_id)
+    assert book is not None
+    report = await session.get(DebtorReport, book.latest_report_id) if book.latest_report_id else None
+    as_of = report_date_of(report, book.latest_report_at)
+    paid = (await net_payments(session, [account.id]))[account.id]
+    buckets = {name: getattr(book, name) for name in ("d30", "d60", "d90", "d120", "d150", "d180")}
+    return AccountFigures(account, customer, book.account_code, book.total_balance - paid,
+                          book_days_past_due(buckets, as_of, today), as_of)
+
+
+async def status_history(session: AsyncSession, account: Account) -> list[AccountStatusChange]:
+    return list(await session.scalars(select(AccountStatusChange).where(AccountStatusChange.account_id == account.id)
+                                      .order_by(AccountStatusChange.id)))
+
+
+async def account_refs(session: AsyncSession, ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, tuple[str, str]]:
+    """Each account's kind and reference (the book's account code or the loan's number), for lists."""
+    if not ids:
+        return {}
+    rows = await session.execute(
+        select(Account.id, Account.kind, func.coalesce(DebtorAccount.account_code, Loan.loan_account_number))
+        .outerjoin(DebtorAccount, DebtorAccount.id == Account.debtor_account_id)
+        .outerjoin(Loan, Loan.id == Account.loan_id).where(Account.id.in_(list(ids))))
+    return {r[0]: (r[1], r[2] or "") for r in rows}
+
+
+# ------------------------------------------------------------------ collection status
+
+# Who may move an account to each status, and from which.
+MANUAL_TARGETS: dict[str, tuple[str, ...]] = {
+    "disputed": ("active", "promised", "paid_up"),
+    "active": ("disputed", "handed_over", "written_off"),
+    "handed_over": ("active", "promised", "disputed"),
+    "written_off": ("active", "promised", "disputed", "handed_over", "paid_up"),
+}
+DERIVED = ("promised", "paid_up")
+
+
+def _clean_reason(reason: Any, required: bool) -> str | None:
+    if reason is None or (isinstance(reason, str) and not reason.strip()):
+        if required:
+            raise ValueError("A reason is required.")
+        return None
+    if not isinstance(reason, str):
+        raise ValueError("Not a valid string.")
+    text_ = reason.strip()
+    if len(text_) > MAX_REASON:
+        raise ValueError(f"Ensure this field has no more than {MAX_REASON} characters.")
+    return text_
+
+
+def _clean_amount(amount: Any) -> Decimal:
+    if amount is None or isinstance(amount, bool):
+        raise ValueError("An amount is required.")
+    try:
+        value = Decimal(str(amount).strip())
+    except InvalidOperation as exc:
+        raise ValueError("Not a valid amount.") from exc
+    if not value.is_finite() or value <= 0 or value > MAX_AMOUNT or value != value.quantize(Decimal("0.01")):
+        raise ValueError(f"Must be more than 0 and at most {MAX_AMOUNT}, with at most two decimals.")
+    return value
+
+
+def _check_caller(caller: Caller, account: Account, to: str) -> None:
+    if to == "disputed" and account.status in ("active", "promised", "paid_up"):
+        return  # anyone with write access who sees the customer
+    if caller.kind != "user" or not caller.is_manager_or_admin:
+        what = {"active": "lift a dispute or take an account back", "handed_over": "hand an account over",
+                "written_off": "write an account off", "disputed": "change this account's status"}[to]
+        raise Forbidden(f"Only admins and managers may {what}.")
+
+
+async def change_status(session: AsyncSession, caller: Caller, account_id: Any, to: Any, *,
+                        reason: Any = None, amount: Any = None) -> Account:
+    """Move an account to `to` (a status people set), with its reason (and amount for a write-off)."""
+    caller.require_write()
+    account = await get_account(session, caller, account_id, for_update=True)
+    errors: dict[str, list[str]] = {}
+    if not isinstance(to, str) or to not in STATUSES:
+        errors["status"] = [f"Must be one of {', '.join(MANUAL_TARGETS)}."]
+    elif to in DERIVED:
+        errors["status"] = [f"{to} follows from the account's promises and balance; it is not set by hand."]
+    clean_reason: str | None = None
+    clean_amount: Decimal | None = None
+    if not errors:
+        try:
+            clean_reason = _clean_reason(reason, required=to != "active")
+        except ValueError as exc:
+            errors["reason"] = [str(exc)]
+        if to == "written_off":
+            try:
+                clean_amount = _clean_amount(amount)
+            except ValueError as exc:
+                errors["amount"] = [str(exc)]
+        elif amount is not None:
+            errors["amount"] = ["Only a write-off takes an amount."]
+    if errors:
+        raise ValidationFailed("Invalid status change: " + ", ".join(errors), field_errors=errors)
+    assert isinstance(to, str)
+    if account.status == to or account.status not in MANUAL_TARGETS[to]:
+        raise Conflict(f"An account that is {account.status} cannot become {to}.",
+                       code=AccountErrorCode.STATUS_CHANGE_REFUSED)
+    _check_caller(caller, account, to)
+    before = {"status": account.status, "reason": account.status_reason,
+              "writtenOffAmount": account.written_off_amount}
+    now = utcnow()
+    from_status = account.status
+    account.status, account.status_reason, account.status_changed_at = to, clean_reason, now
+    account.written_off_amount = clean_amount if to == "written_off" else None
+    session.add(AccountStatusChange(org_id=account.org_id, account_id=account.id, from_status=from_status,
+                                    to_status=to, reason=clean_reason, amount=clean_amount, actor=caller.actor,
+                                    created_at=now))
+    await session.flush()
+    after = {"status": to, "reason": clean_reason, "writtenOffAmount": account.written_off_amount}
+    await events.record(session, org_id=account.org_id, type=STATUS_EVENT, actor=caller.actor,
+                        subject_type="account", subject_id=account.id, before=before, after=after,
+                        data={"accountId": str(account.id), "from": from_status, "to": to, "why": clean_reason,
+                              "amount": clean_amount})
+    return account
+
+
+async def interaction_refs(session: AsyncSession, caller: Caller, values: Sequence[str]) -> dict[str, AccountRef]:
+    """The accounts among `values` the caller may record an interaction on (registered with the
+    customers domain by arrears.wiring), by the value given."""
+    keys = {v: k for v in values if (k := parse_account_id(v)) is not None}
+    if not keys:
+        return {}
+    found: dict[uuid.UUID, AccountRef] = {}
+    wanted = sorted(set(keys.values()))
+    for i in range(0, len(wanted), 500):
+        rows = await session.execute(select(Account.id, Account.loan_id)
+                                     .where(Account.id.in_(wanted[i:i + 500]), account_scope(caller)))
+        found.update({r.id: AccountRef(r.id, r.loan_id) for r in rows})
+    return {v: found[k] for v, k in keys.items() if k in found}
+
+
+# ------------------------------------------------------------------ messaging holds
+
+# Statuses under which no collection message goes out unless a manager overrides.
+NO_COLLECTION = ("disputed", "handed_over", "written_off")
+
+
+async def collection_holds(session: AsyncSession, org_id: int, debtor_account_ids: Sequence[int]
+                           ) -> dict[int, tuple[str, str | None]]:
+    """The book accounts among these (debtor_accounts ids) whose account is disputed, handed over
+    or written off: {debtor account id: (status, reason)}."""
+    wanted = sorted({i for i in debtor_account_ids if i is not None})
+    out: dict[int, tuple[str, str | None]] = {}
+    for start in range(0, len(wanted), 500):
+        rows = await session.execute(
+            select(Account.debtor_account_id, Account.status, Account.status_reason)
+            .where(Account.org_id == org_id, Account.debtor_account_id.in_(wanted[start:start + 500]),
+                   Account.status.in_(NO_COLLECTION)))
+        out.update({r[0]: (r[1], r[2]) for r in rows if r[0] is not None})
+    return out
+
+
+def hold_text(status: str, reason: str | None) -> str:
+    what = {"disputed": "disputed", "handed_over": "handed over", "written_off": "written off"}[status]
+    return (f"Not sent: the account is {what}" + (f" ({reason[:200]})" if reason else "")
+            + "; a manager can override")

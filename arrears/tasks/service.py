@@ -1,0 +1,333 @@
+"""The rules of tasks: a call or a visit owed to an account by a date.
+
+- Who sees which: the tasks of the accounts the caller sees (accounts.service.account_scope).
+- Who creates: anyone with write access who sees the account; agents and officers assign tasks to
+  themselves only, admins and managers to any member of the organisation (or nobody). An API key
+  (tasks:write) assigns to any member or nobody. The API makes `manual` tasks; broken promises and
+  strategy steps open theirs through `open_task`.
+- Who closes: an open task becomes done or cancelled, by its assignee, an admin or a manager, or an
+  API key; a closed task stays closed.
+- An interaction recorded on a task's account (or on the loan of a loan account) completes the
+  account's open tasks (`complete_for_interactions`, set-based, subscribed in arrears.wiring).
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+from sqlalchemy import ColumnElement, and_, func, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from arrears import events
+from arrears.accounts.models import Account
+from arrears.accounts.service import account_scope, get_account, parse_account_id
+from arrears.customers.models import Customer, Interaction, Loan
+from arrears.db import utcnow
+from arrears.debtors.models import DebtorAccount
+from arrears.errors import Conflict, Forbidden, NotFound, ValidationFailed
+from arrears.identity import service as identity
+from arrears.identity.caller import Caller
+from arrears.identity.models import User
+from arrears.tasks.errors import TaskErrorCode
+from arrears.tasks.models import KINDS, SOURCES, STATUSES, Task
+
+MAX_NOTE = 2000
+CLOSED = ("done", "cancelled")
+
+
+def task_snapshot(t: Task) -> dict[str, Any]:
+    return {"id": str(t.id), "accountId": str(t.account_id), "assigneeId": t.assignee_id, "kind": t.kind,
+            "dueDate": t.due_date, "source": t.source, "status": t.status, "note": t.note}
+
+
+def task_scope(caller: Caller) -> ColumnElement[bool]:
+    return and_(Task.org_id == caller.org_id, Task.account_id.in_(select(Account.id).where(account_scope(caller))))
+
+
+def _is_manager(caller: Caller) -> bool:
+    return caller.kind == "user" and caller.is_manager_or_admin
+
+
+async def get_task(session: AsyncSession, caller: Caller, task_id: Any, *, for_update: bool = False) -> Task:
+    key = parse_account_id(task_id)
+    row = None
+    if key is not None:
+        q = select(Task).where(Task.id == key, task_scope(caller))
+        if for_update:
+            q = q.with_for_update(of=Task).execution_options(populate_existing=True)
+        row = await session.scalar(q)
+    if row is None:
+        raise NotFound(f"Task {str(task_id)[:64]} not found.")
+    return row
+
+
+def _clean_date(raw: Any) -> date:
+    if isinstance(raw, date):
+        return raw
+    if not isinstance(raw, str):
+        raise ValueError("Not a valid date (YYYY-MM-DD).")
+    try:
+        return date.fromisoformat(raw.strip())
+    except ValueError as exc:
+        raise ValueError("Not a valid date (YYYY-MM-DD).") from exc
+
+
+def _clean_note(raw: Any) -> str | None:
+    if raw is None or (isinstance(raw, str) and not raw.strip()):
+        return None
+    if not isinstance(raw, str):
+        raise ValueError("Not a valid string.")
+    if len(raw.strip()) > MAX_NOTE:
+        raise ValueError(f"Ensure this field has no more than {MAX_NOTE} characters.")
+    return raw.strip()
+
+
+async def _clean_assignee(session: AsyncSession, caller: Caller, raw: Any) -> int | None:
+    if raw is None:
+        return None
+    if isinstance(raw, bool) or not isinstance(raw, int):
+        raise ValueError("Not a valid user id.")
+    user = await session.get(User, raw) if 0 < raw < 2**63 else None
+    if user is None or not await identity.is_member(session, user, caller.org_id):
+        raise ValueError(f"No user {raw} in this organisation.")
+    if caller.kind == "user" and not _is_manager(caller) and raw != caller.user_id:
+        raise ValueError("Only admins and managers assign tasks to someone else.")
+    return raw
+
+
+async def create_task(session: AsyncSession, caller: Caller, data: dict[str, Any]) -> Task:
+    """A manual task: `accountId`, `kind` and `dueDate` required; `assigneeId` defaults to the
+    calling user (nobody for an API key); `note` optional."""
+    caller.require_write()
+    errors: dict[str, list[str]] = {}
+    for key in ("accountId", "kind", "dueDate"):
+        if data.get(key) is None:
+            errors[key] = ["This field is required."]
+    account = None
+    if "accountId" not in errors:  # an account the caller may not see is a 404, as everywhere
+        account = await get_account(session, caller, data["accountId"])
+    kind = data.get("kind")
+    if "kind" not in errors and kind not in KINDS:
+        errors["kind"] = [f"Must be one of {', '.join(KINDS)}."]
+    due = None
+    if "dueDate" not in errors:
+        try:
+            due = _clean_date(data["dueDate"])
+        except ValueError as exc:
+            errors["dueDate"] = [str(exc)]
+    assignee = caller.user_id if caller.kind == "user" else None
+    if "assigneeId" in data:
+        try:
+            assignee = await _clean_assignee(session, caller, data["assigneeId"])
+        except ValueError as exc:
+            errors["assigneeId"] = [str(exc)]
+    note = None
+    try:
+        note = _clean_note(data.get("note"))
+    except ValueError as exc:
+        errors["note"] = [str(exc)]
+    if errors:
+        raise ValidationFailed("Invalid task: " + ", ".join(errors), field_errors=errors)
+    assert account is not None and due is not None and isinstance(kind, str)
+    return await open_task(session, account, kind=kind, due_date=due, source="manual", assignee_id=assignee,
+                           note=note, actor=caller.actor)
+
+
+async def open_task(session: AsyncSession, account: Account, *, kind: str, due_date: date, source: str,
+                    assignee_id: int | None, actor: str, note: str | None = None) -> Task:
+    """Open a task on an account (the API's manual ones, and later broken promises and strategy
+    steps); raises `task.created`."""
+    if kind not in KINDS or source not in SOURCES:
+        raise ValueError(f"kind {kind!r} or source {source!r}")
+    task = Task(org_id=account.org_id, account_id=account.id, assignee_id=assignee_id, kind=kind, due_date=due_date,
+                source=source, status="open", note=note, created_by=actor)
+    session.add(task)
+    await session.flush()
+    await events.record(session, org_id=account.org_id, type="task.created", actor=actor, subject_type="task",
+                        subject_id=task.id, after=task_snapshot(task), data={"task": task_snapshot(task)})
+    return task
+
+
+async def update_task(session: AsyncSession, caller: Caller, task_id: Any, changes: dict[str, Any]) -> Task:
+    """Change a task's `status` (open → done | cancelled), `dueDate`, `assigneeId` or `note`."""
+    caller.require_write()
+    task = await get_task(session, caller, task_id, for_update=True)
+    if caller.kind == "user" and not _is_manager(caller) and task.assignee_id != caller.user_id:
+        raise Forbidden("Only the task's assignee, an admin or a manager may change it.")
+    errors: dict[str, list[str]] = {}
+    clean: dict[str, Any] = {}
+    if "status" in changes:
+        status = changes["status"]
+        if status not in STATUSES:
+            errors["status"] = [f"Must be one of {', '.join(STATUSES)}."]
+        else:
+            clean["status"] = status
+    if "dueDate" in changes:
+        try:
+            clean["due_date"] = _clean_date(changes["dueDate"])
+        except ValueError as exc:
+            errors["dueDate"] = [str(exc)]
+    if "assigneeId" in changes:
+        try:
+            clean["assignee_id"] = await _clean_assignee(session, caller, changes["assigneeId"])
+        except ValueError as exc:
+            errors["assigneeId"] = [str(exc)]
+    if "note" in changes:
+        try:
+            clean["note"] = _clean_note(changes["note"])
+        except ValueError as exc:
+            errors["note"] = [str(exc)]
+    if errors:
+        raise ValidationFailed("Invalid task: " + ", ".join(errors), field_errors=errors)
+    if task.status in CLOSED and any(getattr(task, k) != v for k, v in clean.items()):
+        raise Conflict(f"The task is {task.status}; a closed task does not change.",
+                       code=TaskErrorCode.TASK_CLOSED)
+    if clean.get("status", task.status) != task.status:  # open → done | cancelled
+        task.closed_at, task.closed_by = utcnow(), caller.actor
+    before = task_snapshot(task)
+    for key, value in clean.items():
+        setattr(task, key, value)
+    await session.flush()
+    after = task_snapshot(task)
+    changed = sorted(k for k in after if after[k] != before[k])
+    if changed:
+        await events.record(session, org_id=task.org_id, type="task.updated", actor=caller.actor,
+                            subject_type="task", subject_id=task.id, before=before, after=after,
+                            data={"changed": changed})
+    return task
+
+
+@dataclass
+class TaskFilter:
+    status: str | None = None
+    kind: str | None = None
+    source: str | None = None
+    assignee_id: int | None = None
+    account_id: str | None = None
+    due_from: date | None = None
+    due_to: date | None = None
+
+
+SORTS = {"dueDate": Task.due_date, "createdAt": Task.created_at, "status": Task.status}
+
+
+async def list_tasks(session: AsyncSession, caller: Caller, f: TaskFilter, *, sort_by: str = "dueDate",
+                     descending: bool = False, offset: int = 0, limit: int = 20) -> tuple[list[Task], int]:
+    errors: dict[str, list[str]] = {}
+    for name, value, allowed in (("status", f.status, STATUSES), ("kind", f.kind, KINDS),
+                                 ("source", f.source, SOURCES)):
+        if value is not None and value not in allowed:
+            errors[name] = [f"Must be one of {', '.join(allowed)}."]
+    if f.assignee_id is not None and not 0 < f.assignee_id < 2**63:
+        errors["assigneeId"] = ["Not a valid user id."]
+    account_key = None
+    if f.account_id is not None:
+        account_key = parse_account_id(f.account_id)
+        if account_key is None:
+            errors["accountId"] = ["Not a valid UUID."]
+    if errors:
+        raise ValidationFailed("Invalid list parameters: " + ", ".join(errors), field_errors=errors)
+    where = [task_scope(caller)]
+    if f.status is not None:
+        where.append(Task.status == f.status)
+    if f.kind is not None:
+        where.append(Task.kind == f.kind)
+    if f.source is not None:
+        where.append(Task.source == f.source)
+    if f.assignee_id is not None:
+        where.append(Task.assignee_id == f.assignee_id)
+    if account_key is not None:
+        where.append(Task.account_id == account_key)
+    if f.due_from is not None:
+        where.append(Task.due_date >= f.due_from)
+    if f.due_to is not None:
+        where.append(Task.due_date <= f.due_to)
+    total = await session.scalar(select(func.count()).select_from(Task).where(*where)) or 0
+    key = SORTS[sort_by]
+    q = (select(Task).where(*where)
+         .order_by(key.desc() if descending else key.asc(), Task.created_at, Task.id).offset(offset).limit(limit))
+    return list(await session.scalars(q)), int(total)
+
+
+async def open_tasks_of(session: AsyncSession, account_ids: Sequence[uuid.UUID]) -> list[Task]:
+    if not account_ids:
+        return []
+    return list(await session.scalars(select(Task).where(Task.account_id.in_(list(account_ids)), Task.status == "open")
+                                      .order_by(Task.due_date, Task.id)))
+
+
+async def tasks_of_account(session: AsyncSession, account: Account) -> list[Task]:
+    return list(await session.scalars(select(Task).where(Task.account_id == account.id)
+                                      .order_by(Task.due_date, Task.created_at, Task.id)))
+
+
+# ------------------------------------------------------------------ completed by interactions
+
+
+async def complete_for_interactions(session: AsyncSession, org_id: int, interaction_ids: Sequence[int],
+                                    actor: str) -> int:
+    """Close (done) the open tasks of the accounts these interactions were recorded on: the
+    interaction's account, or the account of its loan. Set-based; returns how many closed."""
+    ids = sorted({int(i) for i in interaction_ids})
+    if not ids:
+        return 0
+    on_account = select(Interaction.account_id).where(Interaction.id.in_(ids), Interaction.org_id == org_id,
+                                                      Interaction.account_id.is_not(None))
+    on_loan = (select(Account.id).join(Interaction, Interaction.loan_id == Account.loan_id)
+               .where(Interaction.id.in_(ids), Interaction.org_id == org_id))
+    targets = list(await session.scalars(
+        select(Task.id).where(Task.org_id == org_id, Task.status == "open",
+                              or_(Task.account_id.in_(on_account), Task.account_id.in_(on_loan)))
+        .order_by(Task.id)))
+    if not targets:
+        return 0
+    now = utcnow()
+    closed_by = f"interaction:{ids[0]}" if len(ids) == 1 else actor
+    await session.execute(update(Task).where(Task.id.in_(targets), Task.status == "open")
+                          .values(status="done", closed_at=now, closed_by=closed_by, updated_at=now))
+    await events.record_many(session, [
+        {"org_id": org_id, "type": "task.updated", "actor": actor, "subject_type": "task", "subject_id": t,
+         "before": {"status": "open"}, "after": {"status": "done"},
+         "data": {"changed": ["status"], "completedBy": closed_by}} for t in targets])
+    return len(targets)
+
+
+async def on_event(session: AsyncSession, ev: Any) -> None:
+    """In-transaction subscriber (wired in arrears.wiring): interactions complete tasks."""
+    if ev.org_id is None:
+        return
+    if ev.type == "interaction.created":
+        await complete_for_interactions(session, ev.org_id, [int(ev.subject_id)], ev.actor)
+    elif ev.type == "interaction.bulk_created":
+        await complete_for_interactions(session, ev.org_id, list((ev.data or {}).get("interaction_ids", [])), ev.actor)
+
+
+# ------------------------------------------------------------------ the work queue
+
+
+@dataclass(frozen=True)
+class DueTask:
+    task: Task
+    account_kind: str
+    reference: str  # the book's account code or the loan's number
+    customer: Customer
+    loan_id: int | None
+
+
+async def due_tasks(session: AsyncSession, caller: Caller, on: date) -> list[DueTask]:
+    """The open tasks due on or before `on` that are this person's: their own and unassigned ones
+    (admins and managers: all they see). Oldest first."""
+    q = (select(Task, Account.kind, func.coalesce(DebtorAccount.account_code, Loan.loan_account_number),
+                Customer, Account.loan_id)
+         .join(Account, Account.id == Task.account_id).join(Customer, Customer.id == Account.customer_id)
+         .outerjoin(DebtorAccount, DebtorAccount.id == Account.debtor_account_id)
+         .outerjoin(Loan, Loan.id == Account.loan_id)
+         .where(task_scope(caller), Task.status == "open", Task.due_date <= on))
+    if not _is_manager(caller):
+        q = q.where(or_(Task.assignee_id == caller.user_id, Task.assignee_id.is_(None)))
+    rows = await session.execute(q.order_by(Task.due_date, Task.created_at, Task.id))
+    return [DueTask(r[0], r[1], r[2] or "", r[3], r[4]) for r in rows.all()]

@@ -25,7 +25,6 @@ from tests.corpus.model import Expected, Layout
 from tests.faces.age_analysis.helpers import import_file
 from tests.fixtures import cheap_password_hashing  # noqa: F401
 
-ZERO = Decimal("0.00")
 FIVE = ("current", "d30", "d60", "d90", "d120")
 # What one stored account is compared on: code, name, non-zero buckets, total, phone, second phone.
 Stored = tuple[str, str, dict[str, Decimal], Decimal, str | None, str | None]
@@ -61,15 +60,16 @@ def _pdf_row(row: Any) -> Stored:
 
 
 def _book_account(account: DebtorAccount) -> Stored:
-    return (account.account_code, account.customer_name, _nonzero({n: getattr(account, n) for n in FIVE}),
-            account.total_balance, account.telephone, account.telephone2)
+    buckets = {name: getattr(account, name) for name in (*FIVE, "d150", "d180")}
+    return account.account_code, account.customer_name, _nonzero(buckets), account.total_balance, \
+        account.telephone, account.telephone2
 
 
-def _five(account: Expected) -> Stored:
+def _in_book(account: Expected) -> Stored:
     """A spreadsheet's account as the book keeps it: the five AAMA brackets (the corpus's d120 is
-    already 120 days and older)."""
-    return (account.code, account.name, _nonzero({name: account.bucket(name) for name in FIVE}), account.total,
-            account.phone, account.phone2)
+    already 120 days and older) and the 150- and 180-day split beside them."""
+    buckets = {name: account.bucket(name) for name in (*FIVE, "d150", "d180")}
+    return account.code, account.name, _nonzero(buckets), account.total, account.phone, account.phone2
 
 
 async def _stored(org_id: int) -> tuple[DebtorReport, list[DebtorSnapshot], list[DebtorAccount], int, int]:
@@ -86,14 +86,18 @@ async def _stored(org_id: int) -> tuple[DebtorReport, list[DebtorSnapshot], list
     return report, snaps, accounts, errors, all_snaps
 
 
-def _check_report(layout: Layout, detail: dict[str, Any]) -> None:
-    """The upload's own figures: skipped lines per reason, the report's date, the warnings with
-    the total check said once."""
+def _check_report(layout: Layout, detail: dict[str, Any], report: DebtorReport) -> None:
+    """The upload's own figures: skipped lines per reason, the report's date and where it came
+    from, the warnings with the total check said once, and both in the progress message."""
     skipped = {reason: count for reason, count in layout.skipped.items() if count}
     assert detail["skipped_reasons"] == skipped
     assert detail["skipped_rows"] == sum(skipped.values())
     today = local_today(zone_of(None))  # no date in the file: the upload's, in Johannesburg
     assert detail["report_date"] == (layout.report_date or today).isoformat()
+    assert report.report_date_source == ("file" if layout.report_date else "upload")
+    message = report.progress_message or ""
+    if skipped:
+        assert f"{sum(skipped.values())} lines skipped (" in message, message
     warnings = detail["warnings"]
     assert len(set(warnings)) == len(warnings), warnings
     for text in layout.warnings:
@@ -105,6 +109,7 @@ def _check_report(layout: Layout, detail: dict[str, Any]) -> None:
         assert len(checks) == 1, warnings  # said once, in one wording
         off = any("difference" in text for text in layout.warnings)
         assert ("difference" in checks[0]) is off and ("matches the report's total" in checks[0]) is not off
+        assert checks[0] in message, message
 
 
 @pytest.mark.parametrize("layout", spreadsheets.LAYOUTS, ids=[item.name for item in spreadsheets.LAYOUTS])
@@ -118,14 +123,14 @@ async def test_a_spreadsheet_layout_is_stored_exactly(client: httpx.AsyncClient,
     detail = r.json()
     assert detail["status"] == "completed", detail
     assert detail["records_processed"] == len(layout.accounts) and detail["records_failed"] == 0
-    _check_report(layout, detail)
+    report, snaps, accounts, errors, all_snaps = await _stored(org.id)
+    _check_report(layout, detail, report)
 
     want = [_expected(account) for account in layout.accounts]
-    report, snaps, accounts, errors, all_snaps = await _stored(org.id)
     assert [_sheet_snapshot(snap) for snap in snaps] == want
     assert errors == 0 and all_snaps == len(want)
-    # The book: each account once, with the report's balances (the older split is the snapshot's).
-    assert [_book_account(a) for a in accounts] == sorted((_five(a) for a in layout.accounts), key=lambda a: a[0])
+    # The book: each account once, with the report's balances.
+    assert [_book_account(a) for a in accounts] == sorted((_in_book(a) for a in layout.accounts), key=lambda a: a[0])
     assert all(a.latest_report_id == report.id and a.settled_at is None for a in accounts)
 
     # The AAMA's own view of the accounts: the same codes, names, brackets, totals and phones.
@@ -135,7 +140,8 @@ async def test_a_spreadsheet_layout_is_stored_exactly(client: httpx.AsyncClient,
     shown = sorted((a["account_code"], a["customer_name"],
                     _nonzero({n: a[f"amount_{n[1:]}d" if n != "current" else "amount_current"] for n in FIVE}),
                     _money(a["total_balance"]), a["telephone"]) for a in page["accounts"])
-    assert shown == sorted(s[:5] for s in (_five(a) for a in layout.accounts))
+    assert shown == sorted((a.code, a.name, _nonzero({n: a.bucket(n) for n in FIVE}), a.total, a.phone)
+                           for a in layout.accounts)
 
 
 @pytest.mark.parametrize("layout", pdfs.LAYOUTS, ids=[item.name for item in pdfs.LAYOUTS])
@@ -149,10 +155,10 @@ async def test_a_pdf_layout_is_stored_exactly(client: httpx.AsyncClient, world: 
     assert r.status_code == 200, r.text
     body = r.json()
     assert "issues" not in body and body["settled"] == 0
-    _check_report(layout, body)
+    report, snaps, accounts, errors, all_snaps = await _stored(org.id)
+    _check_report(layout, body, report)
 
     want = [_expected(account) for account in layout.accounts]
-    report, snaps, accounts, errors, all_snaps = await _stored(org.id)
     assert report.id == body["report_id"] and report.success_rows == len(want) and report.failed_rows == 0
     assert [_pdf_row(snap) for snap in snaps] == want
     assert errors == 0 and all_snaps == len(want)

@@ -121,8 +121,8 @@ def total_check(stored: Decimal, printed: Any) -> str | None:
     stored = stored.quantize(CENT)
     if stored == expected:
         return f"The accounts add up to {expected:,.2f}: matches the report's total."
-    return (f"The accounts add up to {stored:,.2f} but the report's total is {expected:,.2f}: "
-            f"a difference of {stored - expected:,.2f}.")
+    return (f"The accounts add up to {stored:,.2f} but the report's total is {expected:,.2f} "
+            f"(difference {abs(expected - stored):,.2f}).")
 
 
 def note_reading(report: DebtorReport, result: Any, header: Any = None) -> str:
@@ -140,8 +140,10 @@ def note_reading(report: DebtorReport, result: Any, header: Any = None) -> str:
     warnings = [str(w) for w in (attr("warnings") or [])]
     stored = Decimal(str((report.totals or {}).get("total_balance", "0")))
     check = total_check(stored, attr("printed_total"))
-    if check is not None and not check.endswith("matches the report's total.") and check not in warnings:
-        warnings.append(check)
+    if check is not None:
+        # The readers check the total over what they read, each in its own words; the check over
+        # what was stored replaces theirs, so that the upload says it once.
+        warnings = [w for w in warnings if "report's total" not in w] + [check]
     report.skipped_rows = sum(skipped.values())
     report.skipped_reasons = skipped or None
     report.warnings = warnings or None

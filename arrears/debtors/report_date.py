@@ -46,7 +46,7 @@ _MONTH_ONLY = [
 ]
 # A line that says which date it holds.
 _LABELLED = re.compile(r"\b(as\s+(?:at|of|on)|at\s+date|period\s+end(?:ing|ed)?|ending|ended|end\s+of|"
-                       r"month\s+end|balances?\s+(?:at|as)|age(?:d|ing)?\s+(?:as\s+)?at|statement\s+date|"
+                       r"month\s+end|balances?\s+(?:at|as)|age(?:d|ing)?\s+(?:as\s+)?at|analys[ie]s\s+at|statement\s+date|"
                        r"report\s+date|cut[\s-]?off)\b", re.IGNORECASE)
 # A line whose date is when the file was made, not what it reports.
 _PRINTED = re.compile(r"\b(print(?:ed)?|run\s+(?:on|date|at)|generated|created|exported|page\s+\d)\b",

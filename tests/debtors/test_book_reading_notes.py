@@ -31,7 +31,7 @@ def test_total_check_says_by_how_much() -> None:
     assert book.total_check(Decimal("100.00"), Decimal("100")) == (
         "The accounts add up to 100.00: matches the report's total.")
     assert book.total_check(Decimal("1100.00"), "1000.50") == (
-        "The accounts add up to 1,100.00 but the report's total is 1,000.50: a difference of 99.50.")
+        "The accounts add up to 1,100.00 but the report's total is 1,000.50 (difference 99.50).")
 
 
 def test_note_reading_stores_skipped_lines_warnings_and_the_total_check() -> None:
@@ -41,14 +41,18 @@ def test_note_reading_stores_skipped_lines_warnings_and_the_total_check() -> Non
     note = book.note_reading(report, result)
     assert report.skipped_rows == 5 and report.skipped_reasons == {"title": 2, "total": 3}
     assert report.warnings == ["Column 'Notes' is not mapped.",
-                               "The accounts add up to 250.00 but the report's total is 260.00: a difference "
-                               "of -10.00."]
+                               "The accounts add up to 250.00 but the report's total is 260.00 (difference 10.00)."]
     assert note.startswith("5 lines skipped (2 title, 3 total); The accounts add up to 250.00 but")
 
     report = DebtorReport(totals={"total_balance": "250.00"})
     note = book.note_reading(report, SimpleNamespace(), SimpleNamespace(printed_total="250"))  # on the header
-    assert report.skipped_rows == 0 and report.skipped_reasons is None and report.warnings is None
-    assert note == "The accounts add up to 250.00: matches the report's total."
+    assert report.skipped_rows == 0 and report.skipped_reasons is None
+    assert report.warnings == [note] == ["The accounts add up to 250.00: matches the report's total."]
+    # The reader's own check (in its words) gives way to the book's: the total is checked once.
+    report = DebtorReport(totals={"total_balance": "250.00"})
+    book.note_reading(report, SimpleNamespace(printed_total=Decimal("250"), warnings=[
+        "Column 'Notes' is not mapped.", "The 3 debtors add up to 250.00: matches the report's total."]))
+    assert report.warnings == ["Column 'Notes' is not mapped.", "The accounts add up to 250.00: matches the report's total."]
     # A reader without any of it (main before the readers' change): nothing to say.
     report = DebtorReport(totals={"total_balance": "1.00"})
     assert book.note_reading(report, object()) == "" and report.skipped_rows == 0

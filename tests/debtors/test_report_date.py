@@ -24,6 +24,7 @@ TODAY = date(2026, 12, 6)
     (["Age analysis as at 30-Nov-2026"], date(2026, 11, 30)),
     (["Printed on 06/12/2026 10:15", "Age analysis as at 30/11/2026"], date(2026, 11, 30)),
     (["Age analysis as at 30/11/2026   Printed 06/12/2026"], date(2026, 11, 30)),
+    (["SUNNINGHILL MEDICAL CENTRE", "Age Analysis at 30 November 2026 Page 1 of 2"], date(2026, 11, 30)),
     (["Printed on 06/12/2026"], None),  # when it was printed is not what it reports
     (["Age analysis as at 31/12/2026"], None),  # after today: no report's date
     (["Acc 123456 balances"], None),

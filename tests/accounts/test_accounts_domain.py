@@ -77,10 +77,11 @@ async def test_a_newer_report_moves_paid_up_back_and_keeps_one_account(client, w
     newer = [["B2", "Beta CC", None, "0831234567", 0, 80, 0, 0, 0, 80], ["B4", "Delta", None, "", 10, 0, 0, 0, 0, 10]]
     await import_file(client, who.headers, write_book(tmp_path / "newer.csv", [HEADER, *newer]))
     rows = await _accounts(org.id)
+    # A whole-book report settles the accounts it does not list (issue 21): B1 and B3 are paid up.
     assert [(d.account_code, a.status) for a, d in rows] == [
-        ("B1", "active"), ("B2", "active"), ("B3", "active"), ("B4", "active")]
+        ("B1", "paid_up"), ("B2", "active"), ("B3", "paid_up"), ("B4", "active")]
     async with transaction() as s:
-        assert await s.scalar(select(func.count()).select_from(AccountStatusChange)) == 2
+        assert await s.scalar(select(func.count()).select_from(AccountStatusChange)) == 4
 
 
 async def test_book_figures_count_from_the_report_and_its_oldest_bucket(client, world, tmp_path):
@@ -181,3 +182,18 @@ async def test_the_cli_import_makes_the_accounts(world, tmp_path, env):
     assert out.returncode == 0, out.stderr
     rows = await _accounts(org.id)
     assert [(d.account_code, a.status) for a, d in rows] == [("B1", "active"), ("B2", "paid_up"), ("B3", "active")]
+
+
+async def test_a_partial_report_leaves_the_accounts_it_does_not_list(client, world, tmp_path):
+    from arrears.jobs.worker import run_until_idle
+
+    org, _ = await _book(client, world, tmp_path)
+    who = await member(client, world, org.id, "manager")
+    newer = [["B2", "Beta CC", None, "0831234567", 0, 80, 0, 0, 0, 80]]
+    path = write_book(tmp_path / "partial.csv", [HEADER, *newer])
+    r = await client.post("/api/uploads", headers=who.headers, data={"partial": "true"},
+                          files={"file": (path.name, path.read_bytes())})
+    assert r.status_code == 202, r.text
+    await run_until_idle()
+    rows = await _accounts(org.id)
+    assert [(d.account_code, a.status) for a, d in rows] == [("B1", "active"), ("B2", "active"), ("B3", "active")]

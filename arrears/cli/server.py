@@ -30,7 +30,7 @@ def worker(concurrency: int = 4,
     """Run a background worker until interrupted."""
     import signal
 
-    from arrears.jobs.worker import Worker
+    from arrears.worker import Worker
     from arrears.ops import configure_logging
 
     ensure_schema()

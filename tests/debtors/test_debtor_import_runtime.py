@@ -24,7 +24,7 @@ from arrears.debtors.service import IMPORT_JOB
 from arrears.jobs import queue
 from arrears.jobs.models import Job
 from arrears.jobs.registry import load_all_handlers
-from arrears.jobs.worker import Worker, run_until_idle
+from arrears.worker import Worker, run_until_idle
 from tests.faces.age_analysis.conftest import member  # noqa: F401
 from tests.faces.age_analysis.helpers import BOOK, big_csv, post_file, write_book
 from tests.fixtures import cheap_password_hashing  # noqa: F401
@@ -81,7 +81,7 @@ async def test_progress_is_readable_while_the_import_runs(client, officer, tmp_p
 
 WORKER = textwrap.dedent("""
     import asyncio
-    from arrears.jobs.worker import Worker
+    from arrears.worker import Worker
 
     asyncio.run(Worker(lease_seconds=3, poll_seconds=0.1, concurrency=1).run())
 """)

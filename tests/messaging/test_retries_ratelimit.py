@@ -14,7 +14,7 @@ from sqlalchemy import select, update
 
 from arrears.db import transaction, utcnow
 from arrears.jobs.models import Job
-from arrears.jobs.worker import Worker, run_until_idle
+from arrears.worker import Worker, run_until_idle
 from arrears.messaging import ratelimit
 from arrears.messaging.models import Message
 from arrears.messaging.outbox import DRAIN_JOB, aware, retry_delay

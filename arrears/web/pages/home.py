@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter
 from fastapi.responses import Response
 
-from arrears.web import dashboard
+from arrears.web.pages import dashboard
 from arrears.web.context import CtxDep
 from arrears.web.render import page
 

@@ -9,7 +9,7 @@ import time
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from arrears.jobs.worker import run_until_idle
+from arrears.worker import run_until_idle
 from arrears.messaging.outbox import aware
 from tests.faces.messaging.helpers import (
     caller_for,

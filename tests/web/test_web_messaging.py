@@ -80,8 +80,8 @@ async def test_template_save_validation_and_roles(people, world):
 
 
 async def test_send_to_selection_with_confirmation_then_log(people, world):
-    from arrears.worker import run_until_idle
     from arrears.messaging import outbox
+    from arrears.worker import run_until_idle
 
     org = await world.org()
     await _no_contact_hours(org.id)

@@ -25,6 +25,7 @@ from arrears.db import get_engine, transaction, utcnow
 from arrears.jobs import queue
 from arrears.jobs.models import Job
 from arrears.jobs.registry import JobContext, Permanent, Retry, get_handler
+from arrears.state import state
 
 log = logging.getLogger("arrears.worker")
 
@@ -50,9 +51,10 @@ class Worker:
 
     async def claim(self) -> Job | None:
         now = utcnow()
+        leased = queue.lease_now()  # leases keep the state's clock (a test's, when it injects one)
         async with transaction(engine=self.engine) as s:
             due = or_(and_(Job.status == "queued", Job.run_at <= now),
-                      and_(Job.status == "running", Job.lease_until < now))
+                      and_(Job.status == "running", Job.lease_until < leased))
             q = select(Job).where(due)
             if self.kinds:
                 q = q.where(Job.kind.in_(self.kinds))
@@ -70,17 +72,17 @@ class Worker:
                 return None
             job.status = "running"
             job.attempts += 1
-            job.lease_until = now + self.lease
+            job.lease_until = leased + self.lease
             job.locked_by = self.id
             return job
 
     async def _heartbeat(self, job_id: int) -> None:
         while True:
-            await asyncio.sleep(self.lease.total_seconds() / 3)
+            await state.clock.sleep(self.lease.total_seconds() / 3)
             try:
                 async with transaction(engine=self.engine) as s:
                     await s.execute(update(Job).where(Job.id == job_id, Job.locked_by == self.id)
-                                    .values(lease_until=utcnow() + self.lease))
+                                    .values(lease_until=queue.lease_now() + self.lease))
             except Exception as exc:  # noqa: BLE001 - e.g. SQLite busy behind the job's own write
                 # The job may hold SQLite's write lock (it renews its lease itself then, see
                 # queue.renew_lease); a failed beat must not end the heartbeat for good.

@@ -22,6 +22,7 @@ class SimulatedClock(Clock):
         self.now = start
         self.scale = scale
         self.wakes: list[float] = []
+        self._waiting: list[tuple[float, asyncio.Future[None]]] = []
 
     def time(self) -> float:
         return self.now
@@ -31,3 +32,17 @@ class SimulatedClock(Clock):
         self.wakes.append(target)
         await asyncio.sleep(max(0.0, seconds) * self.scale)
         self.now = max(self.now, target)
+        for moment, reached in self._waiting:
+            if moment <= self.now and not reached.done():
+                reached.set_result(None)
+
+    async def until(self, moment: float) -> None:
+        """Return once the clock is at `moment` (woken by the sleep that takes it there)."""
+        if self.now >= moment:
+            return
+        reached = asyncio.get_running_loop().create_future()
+        self._waiting.append((moment, reached))
+        try:
+            await reached
+        finally:
+            self._waiting.remove((moment, reached))

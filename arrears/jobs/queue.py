@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import random
-import time
 from contextvars import ContextVar
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import event as sa_event
@@ -16,6 +15,7 @@ from sqlalchemy.orm import Session
 
 from arrears.db import utcnow
 from arrears.jobs.models import Job
+from arrears.state import state
 
 _wakeups: list[Any] = []  # asyncio.Event of in-process workers, set after a commit
 
@@ -76,7 +76,13 @@ class Lease:
     job_id: int
     worker_id: str
     seconds: float
-    renewed: float = field(default_factory=time.monotonic)  # monotonic time of the last renewal
+    renewed: float = field(default_factory=lambda: state.clock.time())  # the last renewal, on the lease clock
+
+
+def lease_now() -> datetime:
+    """Now, for leases: the state's clock (the system's; a test's own, so that whether a lease ran
+    out depends on the time the test lets pass and not on how loaded the machine is)."""
+    return datetime.fromtimestamp(state.clock.time(), UTC)
 
 
 _current_lease: ContextVar[Lease | None] = ContextVar("arrears_job_lease", default=None)
@@ -105,10 +111,10 @@ async def renew_lease(session: AsyncSession, *, force: bool = False) -> bool:
     lease = _current_lease.get()
     if lease is None or session.get_bind().dialect.name != "sqlite":
         return False
-    now = time.monotonic()
+    now = state.clock.time()
     if not force and now - lease.renewed < lease.seconds / 3:
         return False
     await session.execute(update(Job).where(Job.id == lease.job_id, Job.locked_by == lease.worker_id)
-                          .values(lease_until=utcnow() + timedelta(seconds=lease.seconds)))
+                          .values(lease_until=lease_now() + timedelta(seconds=lease.seconds)))
     lease.renewed = now
     return True

@@ -24,7 +24,9 @@ from arrears.debtors.service import IMPORT_JOB
 from arrears.jobs import queue
 from arrears.jobs.models import Job
 from arrears.jobs.registry import load_all_handlers
+from arrears.state import state
 from arrears.worker import Worker, run_until_idle
+from tests.clocks import SimulatedClock
 from tests.faces.age_analysis.conftest import member  # noqa: F401
 from tests.faces.age_analysis.helpers import BOOK, big_csv, post_file, write_book
 from tests.fixtures import cheap_password_hashing  # noqa: F401
@@ -176,12 +178,17 @@ async def test_a_long_import_keeps_its_job_lease_from_other_workers(client, offi
     # The import outlives its worker's lease (1 s) several times over. On SQLite its transaction
     # holds the write lock the heartbeat needs, so the import renews the lease itself; either way
     # no other worker may take the job while it runs, or the moment it commits.
+    # The leases keep a clock of the test's that only the import's pauses between batches (and
+    # the heartbeat's sleeps) move on: 0.25 s a batch, 12 batches. A loaded machine makes the
+    # import slower, not its lease shorter, so a renewal that comes late is a bug, not a stall.
     _, who = officer
     monkeypatch.setenv(imports.THROTTLE_ENV, "0.25")
     monkeypatch.setenv(imports.BATCH_ROWS_ENV, "500")
-    r = await post_file(client, who.headers, big_csv(tmp_path / "long.csv", 6000))  # ~3 s of batches
+    r = await post_file(client, who.headers, big_csv(tmp_path / "long.csv", 6000))  # 3 s of batches
     uid = r.json()["upload"]["id"]
     load_all_handlers()
+    clock = SimulatedClock(start=time.time())  # leases are stored as datetimes: today's
+    state.clock = clock  # the env fixture's reset puts the system's back
     first = Worker(lease_seconds=1.0, poll_seconds=0.05, concurrency=1)
     async with transaction(readonly=True) as s:
         sqlite = s.get_bind().dialect.name == "sqlite"
@@ -199,24 +206,30 @@ async def test_a_long_import_keeps_its_job_lease_from_other_workers(client, offi
         # After the import's commit, before the worker marks the job done: still leased?
         async with transaction(readonly=True) as s:
             leased = (await s.get(Job, job_id)).lease_until
-        lease_left_at_finish.append((leased - utcnow()).total_seconds())
+        lease_left_at_finish.append((leased - queue.lease_now()).total_seconds())
         await finish(job_id, **values)
 
     monkeypatch.setattr(first, "_finish", finish_and_look)
     job = await first.claim()
     assert job is not None and job.kind == IMPORT_JOB
+    claimed_at = clock.now
     running = asyncio.create_task(first.run_one(job))
-    await asyncio.sleep(1.5)  # past the lease the claim gave
+    # Past the lease the claim gave: the import is half-way on the lease clock.
+    past = asyncio.create_task(clock.until(claimed_at + 1.5))
+    await asyncio.wait([past, running], return_when=asyncio.FIRST_COMPLETED)
+    assert past.done() and not running.done(), "the import ended before it outlived its lease"
     other = Worker(lease_seconds=1.0, poll_seconds=0.05, concurrency=1, kinds={IMPORT_JOB})
     claims = 0
-    while not running.done():
+    while True:
         # On SQLite this waits for the import's commit, then must still find the lease held.
         stolen = await other.claim()
         claims += 1
         assert stolen is None, "another worker took the running import"
+        if running.done():
+            break
         await asyncio.sleep(0.2)
     await running
-    assert claims >= 1
+    assert clock.now - claimed_at >= 3.0  # it ran three leases long, on the lease clock
     assert len(lease_left_at_finish) == 1 and lease_left_at_finish[0] > 0, lease_left_at_finish
     async with transaction(readonly=True) as s:
         row = await s.scalar(select(Job).where(Job.id == job.id))

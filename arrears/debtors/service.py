@@ -160,9 +160,19 @@ async def create_report(session: AsyncSession, caller: Caller | None, stored: St
     return report
 
 
+def default_scope(caller: Caller) -> str:
+    """Whose uploads a caller's lists show unless they ask: the organisation's for admins and
+    managers, their own for everyone else."""
+    return "organisation" if caller.is_manager_or_admin else "own"
+
+
 async def list_reports(session: AsyncSession, caller: Caller, *, page: int = 1,
-                       per_page: int = DEFAULT_PER_PAGE, scope: str = "own") -> Page[DebtorReport]:
+                       per_page: int = DEFAULT_PER_PAGE, scope: str | None = "own") -> Page[DebtorReport]:
+    """The uploads in `scope` (own or organisation; None: the caller's `default_scope`), newest
+    first."""
     req = PAGES.check(page, per_page)
+    if scope is None:
+        scope = default_scope(caller)
     if scope not in ("own", "organisation", "organization"):
         raise ValidationFailed("scope must be own or organisation", field_errors={"scope": ["Unknown scope."]})
     organisation = scope != "own"
@@ -173,6 +183,15 @@ async def list_reports(session: AsyncSession, caller: Caller, *, page: int = 1,
     query = (select(DebtorReport).where(_report_scope(caller, own_only=not organisation))
              .order_by(DebtorReport.created_at.desc(), DebtorReport.id.desc()))
     return await paging.fetch(session, query, req)
+
+
+async def completed_reports(session: AsyncSession, caller: Caller, limit: int) -> list[DebtorReport]:
+    """The caller's `limit` latest completed uploads, in their `default_scope`, newest first."""
+    query = (select(DebtorReport)
+             .where(_report_scope(caller, own_only=default_scope(caller) == "own"),
+                    DebtorReport.status == "completed")
+             .order_by(DebtorReport.created_at.desc(), DebtorReport.id.desc()).limit(limit))
+    return list((await session.scalars(query)).all())
 
 
 async def get_report(session: AsyncSession, caller: Caller, report_id: Any, *,

@@ -96,7 +96,10 @@ def _like(text: str) -> str:
 
 
 def members(caller: Caller, search: str | None = None) -> Any:
-    """(User, access) rows of the caller's organisation, by username; search name or email."""
+    """(User, access) rows of the caller's organisation, by username; search name or email.
+    Admins and managers only."""
+    if not caller.is_manager_or_admin:
+        raise Forbidden("Only admins and managers can see the organisation's users.")
     q = (select(User, Membership.access).join(Membership, Membership.user_id == User.id)
          .where(Membership.org_id == caller.org_id))
     if search and search.strip():

@@ -41,10 +41,6 @@ ACCOUNT_SORTS = {"account_code": "Account", "customer_name": "Customer", "curren
 SELECT_ALL_PAGE = debtors.MAX_PER_PAGE
 
 
-def scope_of(ctx: Ctx) -> str:
-    return "organisation" if ctx.is_manager else "own"
-
-
 def as_page(p: debtors.Page[Any]) -> Page[Any]:
     return p
 
@@ -54,23 +50,14 @@ def as_page(p: debtors.Page[Any]) -> Page[Any]:
 
 async def _books_page(ctx: Ctx, form: FormState, status: int = 200) -> Response:
     pg, per = page_params(ctx.request, default=20)
-    reports = await debtors.list_reports(ctx.db, ctx.caller, page=pg, per_page=per, scope=scope_of(ctx))
+    reports = await debtors.list_reports(ctx.db, ctx.caller, page=pg, per_page=per, scope=None)
     completed = await _completed(ctx, 20)
     return page(ctx, "books/index.html", status=status, reports=as_page(reports), form=form,
                 completed=completed, max_mb=get_settings().upload_max_size // (1024 * 1024))
 
 
 async def _completed(ctx: Ctx, n: int) -> list[DebtorReport]:
-    out: list[DebtorReport] = []
-    pg = 1
-    while len(out) < n:
-        chunk = await debtors.list_reports(ctx.db, ctx.caller, page=pg, per_page=debtors.MAX_PER_PAGE,
-                                           scope=scope_of(ctx))
-        out.extend(r for r in chunk.items if r.status == "completed")
-        if not chunk.has_more:
-            break
-        pg += 1
-    return out[:n]
+    return await debtors.completed_reports(ctx.db, ctx.caller, n)
 
 
 @router.get("")

@@ -63,13 +63,12 @@ SAMPLE = TemplateContext(customer_name="Thandi Mokoena", account_code="ACC0001",
 
 
 def can_manage_templates(ctx: Ctx) -> bool:
-    return ctx.can_write and ctx.caller.role in messaging.TEMPLATE_MANAGERS
+    return messaging.may_manage_templates(ctx.caller)
 
 
 async def latest_upload(ctx: Ctx) -> DebtorReport | None:
-    scope = "organisation" if ctx.is_manager else "own"
-    reports = await debtors.list_reports(ctx.db, ctx.caller, page=1, per_page=20, scope=scope)
-    return next((r for r in reports.items if r.status == "completed"), None)
+    latest = await debtors.completed_reports(ctx.db, ctx.caller, 1)
+    return latest[0] if latest else None
 
 
 async def preview_accounts(ctx: Ctx, report: DebtorReport | None) -> list[DebtorSnapshot]:

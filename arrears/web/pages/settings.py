@@ -122,11 +122,10 @@ def _user_form() -> FormState:
 
 
 async def _users_page(ctx: CtxDep, form: FormState, status: int = 200) -> Response:
-    if not ctx.is_manager:
-        raise Forbidden("Only admins and managers can see the organisation's users.")
     search = ctx.request.query_params.get("search", "")
+    members = admin.members(ctx.caller, search)  # admins and managers only
     pg, per = page_params(ctx.request)
-    users = await paged_query(ctx.db, admin.members(ctx.caller, search), pg, per, scalars=False)
+    users = await paged_query(ctx.db, members, pg, per, scalars=False)
     try:  # self-registered accounts: shown to the default organisation's admins only
         waiting = await identity.list_waiting(ctx.db, ctx.caller)
     except Forbidden:

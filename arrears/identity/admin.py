@@ -87,6 +87,29 @@ async def _managed_user(session: AsyncSession, caller: Caller, user_id: int, sel
     return user
 
 
+def require_admin(caller: Caller, *, write: bool = True) -> None:
+    if not caller.is_admin:
+        raise Forbidden("Only organisation admins can do this.")
+    if write:
+        caller.require_write()
+
+
+async def revoke_premium_key(session: AsyncSession, caller: Caller, key_id: str) -> ApiKey:
+    """Revoke one of the organisation's own `pct_` keys (an admin with write access). Another
+    organisation's key, or a partner client's (revoked with its client), is not found here."""
+    from arrears.identity.service import find_api_key, revoke_api_key
+
+    require_admin(caller)
+    try:
+        key = await find_api_key(session, key_id)
+    except NotFound:
+        key = None
+    if key is None or key.org_id != caller.org_id or key.client_id is not None:
+        raise NotFound(f"API key {key_id} not found")
+    await revoke_api_key(session, key, actor=caller.actor)
+    return key
+
+
 # ---------------------------------------------------------------- lists for the admin pages
 
 
@@ -111,7 +134,8 @@ def members(caller: Caller, search: str | None = None) -> Any:
 
 def premium_keys(caller: Caller, status: str | None = None) -> Select[Any]:
     """The organisation's own `pct_` keys (premium collection API), newest first; a partner
-    client's keys are listed with their client. `status`: active, revoked or expired."""
+    client's keys are listed with their client. `status`: active, revoked or expired. Admins only."""
+    require_admin(caller, write=False)
     q = select(ApiKey).where(ApiKey.org_id == caller.org_id, ApiKey.kind == "pct", ApiKey.client_id.is_(None))
     now = utcnow()
     if status == "active":

@@ -98,3 +98,26 @@ async def test_the_member_list_and_template_management_are_the_domains_rules(env
         admin.members(o)
     assert messaging.may_manage_templates(m)
     assert not messaging.may_manage_templates(o) and not messaging.may_manage_templates(r)
+
+
+async def test_premium_keys_are_listed_and_revoked_by_their_own_admins(env, world):
+    org, other = await world.org("Mine"), await world.org("Theirs")
+    boss, manager = await world.user(org.id, role="admin"), await world.user(org.id, role="manager")
+    viewer = await world.user(org.id, role="admin", access="read")
+    a, m, v = await _caller(boss, org.id), await _caller(manager, org.id), await _caller(viewer, org.id)
+    mine, _ = await world.api_key(org.id, ["policies:read"], kind="pct")
+    theirs, _ = await world.api_key(other.id, ["policies:read"], kind="pct")
+    async with transaction(readonly=True) as s:
+        assert [k.key_id for k in (await s.scalars(admin.premium_keys(v))).all()] == [mine.key_id]
+    with pytest.raises(Forbidden):
+        admin.premium_keys(m)
+    async with transaction() as s:
+        for caller in (m, v):  # a manager; an admin with read-only access
+            with pytest.raises(Forbidden):
+                await admin.revoke_premium_key(s, caller, mine.key_id)
+        for ident in (theirs.key_id, str(theirs.id), "pct_nope"):  # another organisation's is not found
+            with pytest.raises(NotFound):
+                await admin.revoke_premium_key(s, a, ident)
+        assert (await admin.revoke_premium_key(s, a, mine.key_id)).revoked_at is not None
+    async with transaction(readonly=True) as s:
+        assert (await identity.find_api_key(s, theirs.key_id)).revoked_at is None

@@ -10,7 +10,7 @@ from fastapi import APIRouter
 from fastapi.responses import Response
 
 from arrears.db import utcnow
-from arrears.errors import Forbidden, NotFound, ValidationFailed
+from arrears.errors import Forbidden, ValidationFailed
 from arrears.identity import admin
 from arrears.identity import service as identity
 from arrears.identity.models import ACCESS, ROLES
@@ -238,10 +238,10 @@ def _key_form() -> FormState:
 
 async def _keys_page(ctx: CtxDep, form: FormState, *, status: int = 200, new_key: str | None = None,
                      checked: list[str] | None = None) -> Response:
-    ctx.require_admin(write=False)
     st = ctx.request.query_params.get("status") or None
+    listed = admin.premium_keys(ctx.caller, st)  # its admins only
     pg, per = page_params(ctx.request)
-    keys = await paged_query(ctx.db, admin.premium_keys(ctx.caller, st), pg, per)
+    keys = await paged_query(ctx.db, listed, pg, per)
     return page(ctx, "settings/api_keys.html", status=status, keys=keys, form=form, new_key=new_key,
                 permissions=PREMIUM_PERMISSIONS, checked=checked or [], status_filter=st or "",
                 now=utcnow(), tab="keys")
@@ -287,13 +287,6 @@ async def create_api_key(ctx: CtxDep) -> Response:
 
 @router.post("/api-keys/{key_id}/revoke")
 async def revoke_api_key(ctx: CtxDep, key_id: str) -> Response:
-    ctx.require_admin()
-    try:
-        key = await identity.find_api_key(ctx.db, key_id)
-    except NotFound:
-        key = None
-    if key is None or key.org_id != ctx.org.id or key.client_id is not None:
-        raise NotFound(f"API key {key_id} not found")
-    await identity.revoke_api_key(ctx.db, key, actor=ctx.caller.actor)
+    key = await admin.revoke_premium_key(ctx.db, ctx.caller, key_id)
     return redirect(ctx.request, "/app/settings/api-keys", flash=f"Key {key.key_id} revoked; it stops working now.")
 

@@ -21,11 +21,11 @@ from sqlalchemy import and_, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from arrears import outages
+from arrears.clock import SYSTEM, Clock
 from arrears.db import get_engine, transaction, utcnow
 from arrears.jobs import queue
 from arrears.jobs.models import Job
 from arrears.jobs.registry import JobContext, Permanent, Retry, get_handler
-from arrears.state import state
 
 log = logging.getLogger("arrears.worker")
 
@@ -33,13 +33,14 @@ log = logging.getLogger("arrears.worker")
 class Worker:
     def __init__(self, *, concurrency: int = 4, lease_seconds: float = 30.0,
                  poll_seconds: float = 1.0, engine: AsyncEngine | None = None,
-                 kinds: set[str] | None = None) -> None:
+                 kinds: set[str] | None = None, clock: Clock = SYSTEM) -> None:
         self.id = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
         self.concurrency = concurrency
         self.lease = timedelta(seconds=lease_seconds)
         self.poll_seconds = poll_seconds
         self.engine = engine
         self.kinds = kinds
+        self.clock = clock  # the leases' (a test's own: whether one ran out is its time, not the machine's)
         self._stop = asyncio.Event()
         self._wake = asyncio.Event()
         self._running: set[asyncio.Task[None]] = set()
@@ -51,7 +52,7 @@ class Worker:
 
     async def claim(self) -> Job | None:
         now = utcnow()
-        leased = queue.lease_now()  # leases keep the state's clock (a test's, when it injects one)
+        leased = queue.on_clock(self.clock)
         async with transaction(engine=self.engine) as s:
             due = or_(and_(Job.status == "queued", Job.run_at <= now),
                       and_(Job.status == "running", Job.lease_until < leased))
@@ -78,11 +79,11 @@ class Worker:
 
     async def _heartbeat(self, job_id: int) -> None:
         while True:
-            await state.clock.sleep(self.lease.total_seconds() / 3)
+            await self.clock.sleep(self.lease.total_seconds() / 3)
             try:
                 async with transaction(engine=self.engine) as s:
                     await s.execute(update(Job).where(Job.id == job_id, Job.locked_by == self.id)
-                                    .values(lease_until=queue.lease_now() + self.lease))
+                                    .values(lease_until=queue.on_clock(self.clock) + self.lease))
             except Exception as exc:  # noqa: BLE001 - e.g. SQLite busy behind the job's own write
                 # The job may hold SQLite's write lock (it renews its lease itself then, see
                 # queue.renew_lease); a failed beat must not end the heartbeat for good.
@@ -107,7 +108,7 @@ class Worker:
         ctx = JobContext.of(job)
         beat = asyncio.create_task(self._heartbeat(job.id))
         # Lets a long write transaction of the handler renew the lease itself (SQLite).
-        token = queue.set_current_lease(queue.Lease(job.id, self.id, self.lease.total_seconds()))
+        token = queue.set_current_lease(queue.Lease(job.id, self.id, self.lease.total_seconds(), clock=self.clock))
         try:
             if fn is None:
                 raise Permanent(f"no handler for job kind {job.kind!r}")

@@ -5,6 +5,10 @@ loaded the machine is."""
 from __future__ import annotations
 
 import asyncio
+import math
+from typing import Any
+
+import pytest
 
 from arrears.clock import Clock
 
@@ -46,3 +50,33 @@ class SimulatedClock(Clock):
             await reached
         finally:
             self._waiting.remove((moment, reached))
+
+
+def pace_on_a_simulated_clock(stand_in: Any) -> SimulatedClock:
+    """The messaging pacer and a provider's stand-in (its `clock`) keep the time of a clock of the
+    test's: the pacer never finds itself late (a loaded machine stalls the sends, not the clock),
+    so its schedule is exact. The env fixture's reset puts the system's clock back."""
+    from arrears.state import state
+
+    clock = SimulatedClock()
+    state.clock = clock
+    stand_in.clock = clock.time  # a message's time is the clock's when the stand-in takes it
+    return clock
+
+
+def assert_paced(clock: SimulatedClock, taken_at: list[float], start: float, count: int, rate: float,
+                 batch: int) -> None:
+    """`count` messages went in batches of `batch` (the last one may be short) at exactly `rate`."""
+    step = batch / rate
+    batches = math.ceil(count / batch)
+    # The slots were handed out back to back, whoever asked: the drains slept until exactly these
+    # moments, and the last batch's slot began (batches - 1) steps after the first — the rate, exactly.
+    assert sorted(clock.wakes) == pytest.approx([start + step * k for k in range(1, batches)]), (
+        [w - start for w in sorted(clock.wakes)], step)
+    assert clock.now == pytest.approx(start + step * (batches - 1))
+    # Never faster: the i-th message taken (in the stand-in's order) was taken no sooner than the
+    # slot of the i-th message scheduled.
+    times = sorted(taken_at)
+    assert len(times) == count
+    for i, at in enumerate(times):
+        assert at >= start + (i // batch) * step - 1e-6, (i, at - start)

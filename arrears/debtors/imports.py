@@ -39,7 +39,6 @@ from arrears.debtors.reading.isolated import IsolatedReader, open_isolated
 from arrears.errors import ErrorCode
 from arrears.identity import service as identity
 from arrears.jobs import queue
-from arrears.state import state
 
 log = logging.getLogger("arrears.debtors.imports")
 
@@ -261,8 +260,8 @@ async def _import(report_id: int, upload_id: uuid.UUID, org_id: int, user_id: in
                     if item.block is not None:
                         figures.add(item.block.cents, item.overdue, item.block.sheet_rows)
                     yield item
-                    if throttle:  # on the state's clock: a test's, when it injects one
-                        await state.clock.sleep(throttle)
+                    if throttle:  # on the job's clock: a test's own, when its worker has one
+                        await queue.job_clock().sleep(throttle)
 
             async def payloads() -> AsyncIterator[bytes]:
                 async for batch in delivered():

@@ -24,7 +24,6 @@ from arrears.debtors.service import IMPORT_JOB
 from arrears.jobs import queue
 from arrears.jobs.models import Job
 from arrears.jobs.registry import load_all_handlers
-from arrears.state import state
 from arrears.worker import Worker, run_until_idle
 from tests.clocks import SimulatedClock
 from tests.faces.age_analysis.conftest import member  # noqa: F401
@@ -178,9 +177,9 @@ async def test_a_long_import_keeps_its_job_lease_from_other_workers(client, offi
     # The import outlives its worker's lease (1 s) several times over. On SQLite its transaction
     # holds the write lock the heartbeat needs, so the import renews the lease itself; either way
     # no other worker may take the job while it runs, or the moment it commits.
-    # The leases keep a clock of the test's that only the import's pauses between batches (and
-    # the heartbeat's sleeps) move on: 0.25 s a batch, 12 batches. A loaded machine makes the
-    # import slower, not its lease shorter, so a renewal that comes late is a bug, not a stall.
+    # The workers keep their leases by a clock of the test's that only the import's pauses between
+    # batches (and the heartbeat's sleeps) move on: 0.25 s a batch, 12 batches. A loaded machine
+    # makes the import slower, not its lease shorter, so a renewal that comes late is a bug.
     _, who = officer
     monkeypatch.setenv(imports.THROTTLE_ENV, "0.25")
     monkeypatch.setenv(imports.BATCH_ROWS_ENV, "500")
@@ -188,8 +187,7 @@ async def test_a_long_import_keeps_its_job_lease_from_other_workers(client, offi
     uid = r.json()["upload"]["id"]
     load_all_handlers()
     clock = SimulatedClock(start=time.time())  # leases are stored as datetimes: today's
-    state.clock = clock  # the env fixture's reset puts the system's back
-    first = Worker(lease_seconds=1.0, poll_seconds=0.05, concurrency=1)
+    first = Worker(lease_seconds=1.0, poll_seconds=0.05, concurrency=1, clock=clock)
     async with transaction(readonly=True) as s:
         sqlite = s.get_bind().dialect.name == "sqlite"
     if sqlite:
@@ -206,7 +204,7 @@ async def test_a_long_import_keeps_its_job_lease_from_other_workers(client, offi
         # After the import's commit, before the worker marks the job done: still leased?
         async with transaction(readonly=True) as s:
             leased = (await s.get(Job, job_id)).lease_until
-        lease_left_at_finish.append((leased - queue.lease_now()).total_seconds())
+        lease_left_at_finish.append((leased - queue.on_clock(clock)).total_seconds())
         await finish(job_id, **values)
 
     monkeypatch.setattr(first, "_finish", finish_and_look)
@@ -218,7 +216,7 @@ async def test_a_long_import_keeps_its_job_lease_from_other_workers(client, offi
     past = asyncio.create_task(clock.until(claimed_at + 1.5))
     await asyncio.wait([past, running], return_when=asyncio.FIRST_COMPLETED)
     assert past.done() and not running.done(), "the import ended before it outlived its lease"
-    other = Worker(lease_seconds=1.0, poll_seconds=0.05, concurrency=1, kinds={IMPORT_JOB})
+    other = Worker(lease_seconds=1.0, poll_seconds=0.05, concurrency=1, kinds={IMPORT_JOB}, clock=clock)
     claims = 0
     while True:
         # On SQLite this waits for the import's commit, then must still find the lease held.

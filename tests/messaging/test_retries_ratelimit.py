@@ -19,7 +19,7 @@ from arrears.messaging.models import Message
 from arrears.messaging.outbox import DRAIN_JOB, aware, retry_delay
 from arrears.messaging.settings import MessagingSettings
 from arrears.worker import Worker, run_until_idle
-from tests.clocks import SimulatedClock
+from tests.clocks import SimulatedClock, assert_paced, pace_on_a_simulated_clock
 from tests.faces.messaging.helpers import (  # noqa: F401
     caller_for,
     live,
@@ -107,41 +107,15 @@ async def test_429_retry_after_is_honoured_for_the_message_and_the_account(env, 
     assert second_call_at - smsportal.requests[0].at >= 1.9
 
 
-def _on_a_simulated_clock(smsportal) -> SimulatedClock:
-    """The pacer and the stand-in keep the time of a clock of the test's: the pacer never finds
-    itself late (a loaded machine stalls the sends, not the clock), so its schedule is exact."""
-    from arrears.state import state
-
-    clock = SimulatedClock()
-    state.clock = clock  # the env fixture's reset puts the system's back
-    smsportal.clock = clock.time  # a message's time is the clock's when the stand-in takes it
-    return clock
-
-
-def _assert_paced(clock: SimulatedClock, smsportal, start: float, count: int, rate: float, batch: int) -> None:
-    # The slots were handed out back to back, `batch` messages each, whoever asked: the drains
-    # slept until exactly these moments, and the last slot began (count - batch) / rate after
-    # the first — the rate exactly.
-    step = batch / rate
-    assert sorted(clock.wakes) == pytest.approx([start + step * k for k in range(1, count // batch)])
-    assert clock.now == pytest.approx(start + (count - batch) / rate)
-    # Never faster: the i-th message taken (in the stand-in's order) was taken no sooner than
-    # the slot of the i-th message scheduled.
-    times = sorted(smsportal.accept_times)
-    assert len(times) == count
-    for i, at in enumerate(times):
-        assert at >= start + (i // batch) * step - 1e-6, (i, at - start)
-
-
 async def test_rate_limit_paces_the_sends(env, world, live, smsportal, monkeypatch):
     monkeypatch.setenv("MESSAGING_RATE_LIMIT", "20")
     org, c = await _org(world, monkeypatch, smsportal)
     await queue(org, c, [sms(f"2782{i:07d}") for i in range(60)])
-    clock = _on_a_simulated_clock(smsportal)
+    clock = pace_on_a_simulated_clock(smsportal)
     start = clock.now
     await run_until_idle()
     assert len(smsportal.accepted) == 60 and smsportal.duplicates == 0
-    _assert_paced(clock, smsportal, start, 60, 20.0, 4)  # 4 a batch: 0.2 s of 20/s
+    assert_paced(clock, smsportal.accept_times, start, 60, 20.0, 4)  # 4 a batch: 0.2 s of 20/s
 
 
 async def test_two_workers_share_one_rate(env, world, live, smsportal, monkeypatch):
@@ -153,14 +127,14 @@ async def test_two_workers_share_one_rate(env, world, live, smsportal, monkeypat
 
     async with transaction() as s:
         await request_drain(s, at=None)  # a second drain job: each worker takes one
-    clock = _on_a_simulated_clock(smsportal)
+    clock = pace_on_a_simulated_clock(smsportal)
     start = clock.now
     w1, w2 = Worker(concurrency=2, poll_seconds=0.1), Worker(concurrency=2, poll_seconds=0.1)
     await asyncio.gather(w1.run(until_idle=True), w2.run(until_idle=True))
     await run_until_idle()
     assert len(smsportal.accepted) == 60 and smsportal.duplicates == 0
     # One timeline for both drains: the slots they were given never overlap.
-    _assert_paced(clock, smsportal, start, 60, 20.0, 4)
+    assert_paced(clock, smsportal.accept_times, start, 60, 20.0, 4)
 
 
 async def test_pacer_spaces_reservations_evenly_in_memory():

@@ -10,6 +10,7 @@ organisation the user is in keeps an active admin (the caller), so no one can lo
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Select, func, or_, select
@@ -108,6 +109,38 @@ async def revoke_premium_key(session: AsyncSession, caller: Caller, key_id: str)
         raise NotFound(f"API key {key_id} not found")
     await revoke_api_key(session, key, actor=caller.actor)
     return key
+
+
+# The premium collection spec's permissions, the scopes a `pct_` key may hold.
+PREMIUM_SCOPES = ("collections:read", "collections:write", "policies:read", "policies:write",
+                  "webhooks:receive", "*")
+
+
+def premium_key_errors(caller: Caller, name: str, scopes: list[str]) -> dict[str, list[str]]:
+    """What is wrong with a new premium key's name and scopes (empty: nothing), for an admin with
+    write access (anyone else is refused before their input is looked at)."""
+    require_admin(caller)
+    errors: dict[str, list[str]] = {}
+    if not name.strip():
+        errors["name"] = ["Give the key a name, so that you recognise it later (e.g. the system that uses it)."]
+    if not scopes:
+        errors["scopes"] = ["Choose at least one permission."]
+    elif set(scopes) - set(PREMIUM_SCOPES):
+        errors["scopes"] = ["Unknown permission."]
+    return errors
+
+
+async def create_premium_key(session: AsyncSession, caller: Caller, *, name: str, scopes: list[str],
+                             expires_at: datetime | None = None) -> tuple[ApiKey, str]:
+    """A new `pct_` key of the caller's organisation (an admin with write access); the clear key
+    is returned once."""
+    from arrears.identity.service import create_api_key
+
+    errors = premium_key_errors(caller, name, scopes)
+    if errors:
+        raise ValidationFailed("The key's name or permissions are not valid", field_errors=errors)
+    return await create_api_key(session, org_id=caller.org_id, kind="pct", scopes=scopes, name=name.strip(),
+                                expires_at=expires_at, created_by_user_id=caller.user_id, actor=caller.actor)
 
 
 # ---------------------------------------------------------------- lists for the admin pages

@@ -12,7 +12,7 @@ import pytest
 from arrears.db import transaction
 from arrears.debtors import service as debtors
 from arrears.debtors.models import DebtorReport
-from arrears.errors import Forbidden, NotFound
+from arrears.errors import Forbidden, NotFound, ValidationFailed
 from arrears.identity import admin
 from arrears.identity import service as identity
 from arrears.messaging import service as messaging
@@ -121,3 +121,28 @@ async def test_premium_keys_are_listed_and_revoked_by_their_own_admins(env, worl
         assert (await admin.revoke_premium_key(s, a, mine.key_id)).revoked_at is not None
     async with transaction(readonly=True) as s:
         assert (await identity.find_api_key(s, theirs.key_id)).revoked_at is None
+
+
+async def test_premium_keys_are_made_by_admins_with_known_permissions(env, world):
+    org = await world.org()
+    boss, manager = await world.user(org.id, role="admin"), await world.user(org.id, role="manager")
+    viewer = await world.user(org.id, role="admin", access="read")
+    a, m, v = await _caller(boss, org.id), await _caller(manager, org.id), await _caller(viewer, org.id)
+    async with transaction() as s:
+        for caller in (m, v):
+            with pytest.raises(Forbidden):
+                admin.premium_key_errors(caller, "", [])  # refused before the input is looked at
+            with pytest.raises(Forbidden):
+                await admin.create_premium_key(s, caller, name="Sync", scopes=["policies:read"])
+        assert admin.premium_key_errors(a, " ", ["policies:read", "root"]) == {
+            "name": ["Give the key a name, so that you recognise it later (e.g. the system that uses it)."],
+            "scopes": ["Unknown permission."]}
+        assert admin.premium_key_errors(a, "Sync", []) == {"scopes": ["Choose at least one permission."]}
+        with pytest.raises(ValidationFailed) as bad:
+            await admin.create_premium_key(s, a, name="Sync", scopes=["root"])
+        assert bad.value.field_errors == {"scopes": ["Unknown permission."]}
+        key, raw = await admin.create_premium_key(s, a, name=" Sync ", scopes=["policies:read", "*"])
+        assert (key.org_id, key.kind, key.name, key.scopes) == (org.id, "pct", "Sync", ["*", "policies:read"])
+        assert raw.startswith("pct_") and key.created_by_user_id == boss.id
+    async with transaction(readonly=True) as s:
+        assert [k.key_id for k in (await s.scalars(admin.premium_keys(a))).all()] == [key.key_id]

@@ -24,7 +24,8 @@ from arrears.web.session import get_session
 
 router = APIRouter(prefix="/settings")
 
-# The premium collection spec's permissions ("Permissions"), in its order.
+# The premium collection spec's permissions ("Permissions"), in its order, with their labels
+# (the scopes a key may hold are identity's: admin.PREMIUM_SCOPES).
 PREMIUM_PERMISSIONS = [
     ("collections:read", "View collection data"),
     ("collections:write", "Create and update collections"),
@@ -254,17 +255,13 @@ async def api_keys(ctx: CtxDep) -> Response:
 
 @router.post("/api-keys")
 async def create_api_key(ctx: CtxDep) -> Response:
-    ctx.require_admin()
+    admin.require_admin(ctx.caller)  # before the body is read
     form = await ctx.form()
     state = FormState({"name": text(form, "name"), "expires_on": text(form, "expires_on")})
     scopes = many(form, "scopes")
-    allowed = {p for p, _ in PREMIUM_PERMISSIONS}
-    if not state.values["name"]:
-        state.add("name", "Give the key a name, so that you recognise it later (e.g. the system that uses it).")
-    if not scopes:
-        state.add("scopes", "Choose at least one permission.")
-    elif set(scopes) - allowed:
-        state.add("scopes", "Unknown permission.")
+    for field, messages in admin.premium_key_errors(ctx.caller, state.values["name"], scopes).items():
+        for message in messages:  # shown with the date's, all at once
+            state.add(field, message)
     expires_at = None
     if state.values["expires_on"]:
         try:
@@ -274,9 +271,8 @@ async def create_api_key(ctx: CtxDep) -> Response:
             state.add("expires_on", "Use a date such as 2026-12-31.")
     if state.ok:
         try:
-            key, raw = await identity.create_api_key(
-                ctx.db, org_id=ctx.org.id, kind="pct", scopes=scopes, name=state.values["name"],
-                expires_at=expires_at, created_by_user_id=ctx.caller.user_id, actor=ctx.caller.actor)
+            key, raw = await admin.create_premium_key(ctx.db, ctx.caller, name=state.values["name"], scopes=scopes,
+                                                      expires_at=expires_at)
         except ValidationFailed as exc:
             state.error(exc, {"expiresAt": "expires_on"})
         else:

@@ -64,7 +64,7 @@ def create_app(*, run_worker: bool = False) -> FastAPI:
         worker = None
         warm_pool_in_background()  # the first upload finds a parser child ready
         if run_worker:
-            from arrears.jobs.worker import Worker
+            from arrears.worker import Worker
 
             worker = Worker()
             worker_task = asyncio.create_task(worker.run())

@@ -4,7 +4,8 @@ Engines (one per database URL), rate-limit counters' storage, and the objects th
 for the process (the WebSocket hub, the partner HTTP client, the messaging pacer, the password
 hasher, the parse pool) are built on first use through this object and closed together by
 `close()`: the server's lifespan and every CLI command (the worker's included) end with it, and
-tests reset this one object instead of each module's globals.
+tests reset this one object instead of each module's globals. `clock` is the time those objects
+keep (the system's; a test's own when it injects one).
 
 The core imports no domain, so a domain hands its object's recipe to `obtain()` (how to build
 it, whether it is still usable, how to close it) from a module-level accessor of its own, e.g.
@@ -23,6 +24,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from arrears import config
+from arrears.clock import SYSTEM, Clock
 
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncEngine
@@ -44,6 +46,9 @@ class AppState:
         self.rate_limit_storages: dict[str | None, Any] = {}
         self.objects: dict[str, _Held] = {}  # in the order they were built
         self._lock = threading.RLock()  # the parse pool is obtained from worker threads too
+        # The objects that keep time read it here: a test injects its own clock (reset() puts the
+        # system's back), and objects built on another clock are rebuilt (their `usable`).
+        self.clock: Clock = SYSTEM
 
     @property
     def settings(self) -> config.Settings:
@@ -134,6 +139,7 @@ class AppState:
         await self.close_objects(keep_lasting=True)
         await self.dispose_engines()
         self.rate_limit_storages.clear()
+        self.clock = SYSTEM
         config.reset_settings()
 
 

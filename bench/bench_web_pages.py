@@ -75,7 +75,7 @@ async def seed(accounts: int, data_dir: Path) -> tuple[int, str]:
     from arrears.debtors import service as debtors
     from arrears.debtors.storage import store_local_file
     from arrears.identity import service as identity
-    from arrears.jobs.worker import run_until_idle
+    from arrears.worker import run_until_idle
 
     async with transaction() as s:
         org = await identity.create_org(s, name="Bench Pharmacy", kind="pharmacy")

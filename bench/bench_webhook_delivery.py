@@ -182,7 +182,7 @@ async def bare_httpx_pools(url: str, bodies: list[bytes], concurrency: int, per_
 
 
 async def ours() -> tuple[float, float]:
-    from arrears.jobs.worker import Worker
+    from arrears.worker import Worker
 
     started, cpu = time.perf_counter(), time.process_time()
     await Worker(concurrency=1).run(until_idle=True)

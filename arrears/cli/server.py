@@ -30,8 +30,8 @@ def worker(concurrency: int = 4,
     """Run a background worker until interrupted."""
     import signal
 
-    from arrears.jobs.worker import Worker
     from arrears.ops import configure_logging
+    from arrears.worker import Worker
 
     ensure_schema()
     configure_logging(get_settings().arrears_log_level)

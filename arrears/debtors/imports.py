@@ -267,8 +267,8 @@ async def _import(report_id: int, upload_id: uuid.UUID, org_id: int, user_id: in
                         figures.add(item.block.cents, item.overdue, item.block.sheet_rows)
                         second_phones.extend(_second_phones(item.block))
                     yield item
-                    if throttle:
-                        await asyncio.sleep(throttle)
+                    if throttle:  # on the job's clock: a test's own, when its worker has one
+                        await queue.job_clock().sleep(throttle)
 
             async def payloads() -> AsyncIterator[bytes]:
                 async for batch in delivered():

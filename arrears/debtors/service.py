@@ -163,9 +163,19 @@ async def create_report(session: AsyncSession, caller: Caller | None, stored: St
     return report
 
 
+def default_scope(caller: Caller) -> str:
+    """Whose uploads a caller's lists show unless they ask: the organisation's for admins and
+    managers, their own for everyone else."""
+    return "organisation" if caller.is_manager_or_admin else "own"
+
+
 async def list_reports(session: AsyncSession, caller: Caller, *, page: int = 1,
-                       per_page: int = DEFAULT_PER_PAGE, scope: str = "own") -> Page[DebtorReport]:
+                       per_page: int = DEFAULT_PER_PAGE, scope: str | None = "own") -> Page[DebtorReport]:
+    """The uploads in `scope` (own or organisation; None: the caller's `default_scope`), newest
+    first."""
     req = PAGES.check(page, per_page)
+    if scope is None:
+        scope = default_scope(caller)
     if scope not in ("own", "organisation", "organization"):
         raise ValidationFailed("scope must be own or organisation", field_errors={"scope": ["Unknown scope."]})
     organisation = scope != "own"
@@ -178,13 +188,12 @@ async def list_reports(session: AsyncSession, caller: Caller, *, page: int = 1,
     return await paging.fetch(session, query, req)
 
 
-async def newest_reports(session: AsyncSession, caller: Caller, limit: int, *, scope: str = "own"
-                         ) -> list[DebtorReport]:
-    """The caller's completed reports (the organisation's with scope "organisation", for admins and
-    managers), newest first: by report date, then upload time (book.newest_first)."""
-    organisation = scope != "own" and caller.is_manager_or_admin
-    query = (select(DebtorReport).where(_report_scope(caller, own_only=not organisation),
-                                        DebtorReport.status == "completed")
+async def completed_reports(session: AsyncSession, caller: Caller, limit: int) -> list[DebtorReport]:
+    """The caller's `limit` newest completed reports, in their `default_scope`: by report date,
+    then upload time (book.newest_first)."""
+    query = (select(DebtorReport)
+             .where(_report_scope(caller, own_only=default_scope(caller) == "own"),
+                    DebtorReport.status == "completed")
              .order_by(*book.newest_first()).limit(limit))
     return list((await session.scalars(query)).all())
 
@@ -540,7 +549,7 @@ def snapshot_buckets(snapshot: DebtorSnapshot | DebtorAccount) -> dict[str, Deci
 __all__ = [
     "IMPORT_JOB", "PAGES", "BookEntry", "Page", "account_history", "accounts_of_customer",
     "create_report", "get_account", "get_report", "get_snapshot", "get_snapshots", "iter_row_errors",
-    "list_reports", "list_row_errors", "list_snapshots", "lock_book", "lock_import", "new_report", "newest_reports",
+    "list_reports", "list_row_errors", "list_snapshots", "lock_book", "lock_import", "new_report",
     "report_progress",
     "set_selection", "snapshot_buckets", "snapshot_with_book", "store_report",
 ]

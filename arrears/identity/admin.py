@@ -10,6 +10,7 @@ organisation the user is in keeps an active admin (the caller), so no one can lo
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Select, func, or_, select
@@ -87,6 +88,61 @@ async def _managed_user(session: AsyncSession, caller: Caller, user_id: int, sel
     return user
 
 
+def require_admin(caller: Caller, *, write: bool = True) -> None:
+    if not caller.is_admin:
+        raise Forbidden("Only organisation admins can do this.")
+    if write:
+        caller.require_write()
+
+
+async def revoke_premium_key(session: AsyncSession, caller: Caller, key_id: str) -> ApiKey:
+    """Revoke one of the organisation's own `pct_` keys (an admin with write access). Another
+    organisation's key, or a partner client's (revoked with its client), is not found here."""
+    from arrears.identity.service import find_api_key, revoke_api_key
+
+    require_admin(caller)
+    try:
+        key = await find_api_key(session, key_id)
+    except NotFound:
+        key = None
+    if key is None or key.org_id != caller.org_id or key.client_id is not None:
+        raise NotFound(f"API key {key_id} not found")
+    await revoke_api_key(session, key, actor=caller.actor)
+    return key
+
+
+# The premium collection spec's permissions, the scopes a `pct_` key may hold.
+PREMIUM_SCOPES = ("collections:read", "collections:write", "policies:read", "policies:write",
+                  "webhooks:receive", "*")
+
+
+def premium_key_errors(caller: Caller, name: str, scopes: list[str]) -> dict[str, list[str]]:
+    """What is wrong with a new premium key's name and scopes (empty: nothing), for an admin with
+    write access (anyone else is refused before their input is looked at)."""
+    require_admin(caller)
+    errors: dict[str, list[str]] = {}
+    if not name.strip():
+        errors["name"] = ["Give the key a name, so that you recognise it later (e.g. the system that uses it)."]
+    if not scopes:
+        errors["scopes"] = ["Choose at least one permission."]
+    elif set(scopes) - set(PREMIUM_SCOPES):
+        errors["scopes"] = ["Unknown permission."]
+    return errors
+
+
+async def create_premium_key(session: AsyncSession, caller: Caller, *, name: str, scopes: list[str],
+                             expires_at: datetime | None = None) -> tuple[ApiKey, str]:
+    """A new `pct_` key of the caller's organisation (an admin with write access); the clear key
+    is returned once."""
+    from arrears.identity.service import create_api_key
+
+    errors = premium_key_errors(caller, name, scopes)
+    if errors:
+        raise ValidationFailed("The key's name or permissions are not valid", field_errors=errors)
+    return await create_api_key(session, org_id=caller.org_id, kind="pct", scopes=scopes, name=name.strip(),
+                                expires_at=expires_at, created_by_user_id=caller.user_id, actor=caller.actor)
+
+
 # ---------------------------------------------------------------- lists for the admin pages
 
 
@@ -96,7 +152,10 @@ def _like(text: str) -> str:
 
 
 def members(caller: Caller, search: str | None = None) -> Any:
-    """(User, access) rows of the caller's organisation, by username; search name or email."""
+    """(User, access) rows of the caller's organisation, by username; search name or email.
+    Admins and managers only."""
+    if not caller.is_manager_or_admin:
+        raise Forbidden("Only admins and managers can see the organisation's users.")
     q = (select(User, Membership.access).join(Membership, Membership.user_id == User.id)
          .where(Membership.org_id == caller.org_id))
     if search and search.strip():
@@ -108,7 +167,8 @@ def members(caller: Caller, search: str | None = None) -> Any:
 
 def premium_keys(caller: Caller, status: str | None = None) -> Select[Any]:
     """The organisation's own `pct_` keys (premium collection API), newest first; a partner
-    client's keys are listed with their client. `status`: active, revoked or expired."""
+    client's keys are listed with their client. `status`: active, revoked or expired. Admins only."""
+    require_admin(caller, write=False)
     q = select(ApiKey).where(ApiKey.org_id == caller.org_id, ApiKey.kind == "pct", ApiKey.client_id.is_(None))
     now = utcnow()
     if status == "active":

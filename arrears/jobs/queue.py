@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import random
-import time
 from contextvars import ContextVar
-from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import event as sa_event
@@ -14,6 +13,7 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 
+from arrears.clock import SYSTEM, Clock
 from arrears.db import utcnow
 from arrears.jobs.models import Job
 
@@ -71,12 +71,30 @@ def install_session_hooks() -> None:
 
 @dataclass
 class Lease:
-    """The lease of the job the current task runs (set by the worker around the handler)."""
+    """The lease of the job the current task runs (set by the worker around the handler). It
+    keeps its worker's clock (the system's; a test's own, so that whether a lease ran out depends
+    on the time the test lets pass, not on how loaded the machine is)."""
 
     job_id: int
     worker_id: str
     seconds: float
-    renewed: float = field(default_factory=time.monotonic)  # monotonic time of the last renewal
+    renewed: float | None = None  # the clock's time of the last renewal (None: now)
+    clock: Clock = SYSTEM
+
+    def __post_init__(self) -> None:
+        if self.renewed is None:
+            self.renewed = self.clock.time()
+
+
+def on_clock(clock: Clock) -> datetime:
+    """The clock's time as an aware UTC datetime (leases are stored so)."""
+    return datetime.fromtimestamp(clock.time(), UTC)
+
+
+def job_clock() -> Clock:
+    """The clock of the job the current task runs (its worker's), the system's outside a job."""
+    lease = _current_lease.get()
+    return lease.clock if lease is not None else SYSTEM
 
 
 _current_lease: ContextVar[Lease | None] = ContextVar("arrears_job_lease", default=None)
@@ -105,10 +123,10 @@ async def renew_lease(session: AsyncSession, *, force: bool = False) -> bool:
     lease = _current_lease.get()
     if lease is None or session.get_bind().dialect.name != "sqlite":
         return False
-    now = time.monotonic()
-    if not force and now - lease.renewed < lease.seconds / 3:
+    now = lease.clock.time()
+    if not force and lease.renewed is not None and now - lease.renewed < lease.seconds / 3:
         return False
     await session.execute(update(Job).where(Job.id == lease.job_id, Job.locked_by == lease.worker_id)
-                          .values(lease_until=utcnow() + timedelta(seconds=lease.seconds)))
+                          .values(lease_until=on_clock(lease.clock) + timedelta(seconds=lease.seconds)))
     lease.renewed = now
     return True

@@ -40,6 +40,7 @@ from arrears.messaging.template_store import (  # noqa: F401 (the faces' and pag
     delete_template,
     get_template,
     list_templates,
+    may_manage_templates,
     parse_uuid,
     update_template,
     validate_template_parts,

@@ -114,6 +114,15 @@ def _require_template_manager(caller: Caller, scope: str = "templates:write") ->
         raise Forbidden(f"This API key lacks the {scope} scope")
 
 
+def may_manage_templates(caller: Caller) -> bool:
+    """Whether the caller may create, change and delete the organisation's templates."""
+    try:
+        _require_template_manager(caller)
+    except Forbidden:
+        return False
+    return True
+
+
 def _clean_name(name: Any) -> str:
     if not isinstance(name, str) or not name.strip():
         raise ValidationFailed("name is required", field_errors={"name": ["Required."]})

@@ -185,7 +185,7 @@ async def test_the_cli_import_makes_the_accounts(world, tmp_path, env):
 
 
 async def test_a_partial_report_leaves_the_accounts_it_does_not_list(client, world, tmp_path):
-    from arrears.jobs.worker import run_until_idle
+    from arrears.worker import run_until_idle
 
     org, _ = await _book(client, world, tmp_path)
     who = await member(client, world, org.id, "manager")

@@ -17,7 +17,7 @@ from arrears.debtors import imports
 from arrears.debtors.models import DebtorAccount, DebtorReport, DebtorSnapshot, DebtorSnapshotRank
 from arrears.events import DomainEvent
 from arrears.jobs.models import Job
-from arrears.jobs.worker import Worker
+from arrears.worker import Worker
 from tests.faces.age_analysis.conftest import member  # noqa: F401
 from tests.faces.age_analysis.helpers import HEADER, post_file
 from tests.fixtures import cheap_password_hashing  # noqa: F401

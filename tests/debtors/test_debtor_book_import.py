@@ -19,7 +19,7 @@ from arrears.debtors.reading import AccountRow, RowError
 from arrears.events import DomainEvent
 from arrears.identity import service as identity
 from arrears.jobs.models import Job
-from arrears.jobs.worker import run_until_idle
+from arrears.worker import run_until_idle
 from tests.faces.age_analysis.conftest import member  # noqa: F401
 from tests.faces.age_analysis.helpers import BOOK, HEADER, big_csv, import_file, post_file, write_book
 from tests.fixtures import cheap_password_hashing  # noqa: F401

@@ -24,7 +24,8 @@ from arrears.debtors.service import IMPORT_JOB
 from arrears.jobs import queue
 from arrears.jobs.models import Job
 from arrears.jobs.registry import load_all_handlers
-from arrears.jobs.worker import Worker, run_until_idle
+from arrears.worker import Worker, run_until_idle
+from tests.clocks import SimulatedClock
 from tests.faces.age_analysis.conftest import member  # noqa: F401
 from tests.faces.age_analysis.helpers import BOOK, big_csv, post_file, write_book
 from tests.fixtures import cheap_password_hashing  # noqa: F401
@@ -81,7 +82,7 @@ async def test_progress_is_readable_while_the_import_runs(client, officer, tmp_p
 
 WORKER = textwrap.dedent("""
     import asyncio
-    from arrears.jobs.worker import Worker
+    from arrears.worker import Worker
 
     asyncio.run(Worker(lease_seconds=3, poll_seconds=0.1, concurrency=1).run())
 """)
@@ -176,13 +177,17 @@ async def test_a_long_import_keeps_its_job_lease_from_other_workers(client, offi
     # The import outlives its worker's lease (1 s) several times over. On SQLite its transaction
     # holds the write lock the heartbeat needs, so the import renews the lease itself; either way
     # no other worker may take the job while it runs, or the moment it commits.
+    # The workers keep their leases by a clock of the test's that only the import's pauses between
+    # batches (and the heartbeat's sleeps) move on: 0.25 s a batch, 12 batches. A loaded machine
+    # makes the import slower, not its lease shorter, so a renewal that comes late is a bug.
     _, who = officer
     monkeypatch.setenv(imports.THROTTLE_ENV, "0.25")
     monkeypatch.setenv(imports.BATCH_ROWS_ENV, "500")
-    r = await post_file(client, who.headers, big_csv(tmp_path / "long.csv", 6000))  # ~3 s of batches
+    r = await post_file(client, who.headers, big_csv(tmp_path / "long.csv", 6000))  # 3 s of batches
     uid = r.json()["upload"]["id"]
     load_all_handlers()
-    first = Worker(lease_seconds=1.0, poll_seconds=0.05, concurrency=1)
+    clock = SimulatedClock(start=time.time())  # leases are stored as datetimes: today's
+    first = Worker(lease_seconds=1.0, poll_seconds=0.05, concurrency=1, clock=clock)
     async with transaction(readonly=True) as s:
         sqlite = s.get_bind().dialect.name == "sqlite"
     if sqlite:
@@ -199,24 +204,30 @@ async def test_a_long_import_keeps_its_job_lease_from_other_workers(client, offi
         # After the import's commit, before the worker marks the job done: still leased?
         async with transaction(readonly=True) as s:
             leased = (await s.get(Job, job_id)).lease_until
-        lease_left_at_finish.append((leased - utcnow()).total_seconds())
+        lease_left_at_finish.append((leased - queue.on_clock(clock)).total_seconds())
         await finish(job_id, **values)
 
     monkeypatch.setattr(first, "_finish", finish_and_look)
     job = await first.claim()
     assert job is not None and job.kind == IMPORT_JOB
+    claimed_at = clock.now
     running = asyncio.create_task(first.run_one(job))
-    await asyncio.sleep(1.5)  # past the lease the claim gave
-    other = Worker(lease_seconds=1.0, poll_seconds=0.05, concurrency=1, kinds={IMPORT_JOB})
+    # Past the lease the claim gave: the import is half-way on the lease clock.
+    past = asyncio.create_task(clock.until(claimed_at + 1.5))
+    await asyncio.wait([past, running], return_when=asyncio.FIRST_COMPLETED)
+    assert past.done() and not running.done(), "the import ended before it outlived its lease"
+    other = Worker(lease_seconds=1.0, poll_seconds=0.05, concurrency=1, kinds={IMPORT_JOB}, clock=clock)
     claims = 0
-    while not running.done():
+    while True:
         # On SQLite this waits for the import's commit, then must still find the lease held.
         stolen = await other.claim()
         claims += 1
         assert stolen is None, "another worker took the running import"
+        if running.done():
+            break
         await asyncio.sleep(0.2)
     await running
-    assert claims >= 1
+    assert clock.now - claimed_at >= 3.0  # it ran three leases long, on the lease clock
     assert len(lease_left_at_finish) == 1 and lease_left_at_finish[0] > 0, lease_left_at_finish
     async with transaction(readonly=True) as s:
         row = await s.scalar(select(Job).where(Job.id == job.id))

@@ -176,6 +176,7 @@ async def test_the_state_builds_each_process_wide_object_once_and_closes_it(env,
     from arrears.config import reset_settings
     from arrears.identity import crypto
     from arrears.messaging.providers.base import http_client as providers_http
+    from arrears.messaging.ratelimit import MemoryPacer, pacer
     from arrears.partners.delivery import http_client
     from arrears.realtime.hub import Hub, hub
     from arrears.sandbox import ParsePool, get_pool
@@ -185,13 +186,13 @@ async def test_the_state_builds_each_process_wide_object_once_and_closes_it(env,
     monkeypatch.delenv("REDIS_URL", raising=False)  # no Redis here (the Redis objects: the next test)
     await state.close()  # what this test's set-up built does not count
     reset_settings()
-    built = (hub(), http_client(), None, crypto.password_hasher(), get_pool(), providers_http())
-    assert isinstance(built[0], Hub)
+    built = (hub(), http_client(), pacer(), crypto.password_hasher(), get_pool(), providers_http())
+    assert isinstance(built[0], Hub) and isinstance(built[2], MemoryPacer)
     assert isinstance(built[3], PasswordHasher) and isinstance(built[4], ParsePool)
     # One of each per process: the accessors hand back what the state keeps.
-    assert (hub(), http_client(), None, crypto.password_hasher(), get_pool(), providers_http()) == built
-    assert set(state.objects) == {"realtime.hub", "partners.http", "identity.hasher", "sandbox.pool",
-                                  "messaging.http"}
+    assert (hub(), http_client(), pacer(), crypto.password_hasher(), get_pool(), providers_http()) == built
+    assert set(state.objects) == {"realtime.hub", "partners.http", "messaging.memory_pacer", "identity.hasher",
+                                  "sandbox.pool", "messaging.http"}
     pool = built[4]
     pool.warm(1)  # a real child process
     child = pool._idle[0].process
@@ -202,9 +203,30 @@ async def test_the_state_builds_each_process_wide_object_once_and_closes_it(env,
     assert built[1].client.is_closed and built[5].is_closed  # the partners' and the providers' clients
     assert pool._closed and child.poll() is not None  # the parser's child is gone
     # The next use builds afresh.
-    again = (hub(), http_client(), crypto.password_hasher(), get_pool(), providers_http())
-    assert all(new is not old for new, old in zip(again, built[:2] + built[3:], strict=True))
+    again = (hub(), http_client(), pacer(), crypto.password_hasher(), get_pool(), providers_http())
+    assert all(new is not old for new, old in zip(again, built, strict=True))
     await state.close()
+
+
+async def test_the_pacer_keeps_the_clock_the_state_gives_it(env, monkeypatch):
+    from arrears.clock import SYSTEM
+    from arrears.messaging.ratelimit import pacer
+    from arrears.state import state
+    from tests.clocks import SimulatedClock
+
+    monkeypatch.delenv("REDIS_URL", raising=False)
+    from arrears.config import reset_settings
+
+    reset_settings()
+    assert pacer().clock is SYSTEM
+    clock = SimulatedClock()
+    state.clock = clock
+    paced = pacer()
+    assert paced.clock is clock and pacer() is paced  # rebuilt on the new clock, then kept
+    assert await paced.reserve("acct", 2, 10.0) == 0.0
+    assert await paced.backlog("acct") == pytest.approx(0.2)
+    await state.reset()  # a test's end: the system's clock again, and a fresh timeline
+    assert state.clock is SYSTEM and pacer().clock is SYSTEM and pacer() is not paced
 
 
 async def test_the_hasher_follows_its_settings(env, monkeypatch):
@@ -233,11 +255,14 @@ async def test_the_hasher_follows_its_settings(env, monkeypatch):
 
 async def test_redis_objects_are_closed_with_the_state(env, redis_url, monkeypatch):
     from arrears.config import reset_settings
+    from arrears.messaging.ratelimit import pacer
     from arrears.realtime.hub import hub
     from arrears.state import state
 
     monkeypatch.setenv("REDIS_URL", redis_url)
     reset_settings()
+    shared = pacer()
+    assert await shared.backlog("acct") == 0.0  # talks to Redis
     conn = await hub().connect(1)  # a Redis slot and this loop's subscriber
     assert conn is not None
     loop = asyncio.get_running_loop()
@@ -245,6 +270,7 @@ async def test_redis_objects_are_closed_with_the_state(env, redis_url, monkeypat
     assert tasks and not tasks[0].done()
     await state.close()
     assert tasks[0].done()  # the subscriber stopped
+    assert pacer() is not shared  # its Redis client was closed with the state: a new one
     await state.close()
 
 

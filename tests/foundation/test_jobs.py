@@ -18,7 +18,7 @@ from sqlalchemy import select
 from arrears.db import transaction, utcnow
 from arrears.jobs import queue, registry
 from arrears.jobs.models import Job
-from arrears.jobs.worker import Worker, run_until_idle
+from arrears.worker import Worker, run_until_idle
 
 calls: list[dict] = []
 
@@ -147,7 +147,7 @@ WORKER_SCRIPT = textwrap.dedent("""
     import asyncio, sys
     from pathlib import Path
     from arrears.jobs import registry
-    from arrears.jobs.worker import Worker
+    from arrears.worker import Worker
 
     marker = Path(sys.argv[1])
 

@@ -116,8 +116,8 @@ async def test_the_server_wires_at_start(env, world):
 
 
 async def test_the_worker_wires_at_start(env, world):
-    from arrears.jobs.worker import Worker
     from arrears.premiums.debit_orders.jobs import DAILY, schedule_daily
+    from arrears.worker import Worker
 
     want = expected()
     today = utcnow().date()

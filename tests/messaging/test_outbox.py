@@ -3,8 +3,8 @@
 
 from __future__ import annotations
 
-from arrears.jobs.worker import run_until_idle
 from arrears.messaging.providers import simulation as sim
+from arrears.worker import run_until_idle
 from tests.faces.messaging.helpers import caller_for, messages, queue, quick, sms  # noqa: F401
 
 

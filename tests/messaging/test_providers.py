@@ -6,7 +6,7 @@ from __future__ import annotations
 import base64
 import json
 
-from arrears.jobs.worker import run_until_idle
+from arrears.worker import run_until_idle
 from tests.faces.messaging.helpers import (  # noqa: F401
     caller_for,
     email,

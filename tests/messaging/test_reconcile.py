@@ -17,9 +17,9 @@ import pytest
 from sqlalchemy import update
 
 from arrears.db import transaction, utcnow
-from arrears.jobs.worker import run_until_idle
 from arrears.messaging import outbox, receipts
 from arrears.messaging.models import Message
+from arrears.worker import run_until_idle
 from tests.faces.messaging.helpers import (  # noqa: F401
     caller_for,
     email,

@@ -14,11 +14,12 @@ from sqlalchemy import select, update
 
 from arrears.db import transaction, utcnow
 from arrears.jobs.models import Job
-from arrears.jobs.worker import Worker, run_until_idle
 from arrears.messaging import ratelimit
 from arrears.messaging.models import Message
 from arrears.messaging.outbox import DRAIN_JOB, aware, retry_delay
 from arrears.messaging.settings import MessagingSettings
+from arrears.worker import Worker, run_until_idle
+from tests.clocks import SimulatedClock, assert_paced, pace_on_a_simulated_clock
 from tests.faces.messaging.helpers import (  # noqa: F401
     caller_for,
     live,
@@ -110,14 +111,11 @@ async def test_rate_limit_paces_the_sends(env, world, live, smsportal, monkeypat
     monkeypatch.setenv("MESSAGING_RATE_LIMIT", "20")
     org, c = await _org(world, monkeypatch, smsportal)
     await queue(org, c, [sms(f"2782{i:07d}") for i in range(60)])
+    clock = pace_on_a_simulated_clock(smsportal)
+    start = clock.now
     await run_until_idle()
-    assert len(smsportal.accepted) == 60
-    times = sorted(smsportal.accept_times)
-    batch = 4  # 0.2 s of 20/s
-    rate = (60 - batch) / (times[-1] - times[0])
-    # Never faster than the limit. A loaded machine only slows the sends down, so the lower
-    # bound is loose: it catches pacing that waits far too long, not the machine's stalls.
-    assert 10.0 <= rate <= 21.0, rate
+    assert len(smsportal.accepted) == 60 and smsportal.duplicates == 0
+    assert_paced(clock, smsportal.accept_times, start, 60, 20.0, 4)  # 4 a batch: 0.2 s of 20/s
 
 
 async def test_two_workers_share_one_rate(env, world, live, smsportal, monkeypatch):
@@ -129,30 +127,31 @@ async def test_two_workers_share_one_rate(env, world, live, smsportal, monkeypat
 
     async with transaction() as s:
         await request_drain(s, at=None)  # a second drain job: each worker takes one
+    clock = pace_on_a_simulated_clock(smsportal)
+    start = clock.now
     w1, w2 = Worker(concurrency=2, poll_seconds=0.1), Worker(concurrency=2, poll_seconds=0.1)
     await asyncio.gather(w1.run(until_idle=True), w2.run(until_idle=True))
     await run_until_idle()
     assert len(smsportal.accepted) == 60 and smsportal.duplicates == 0
-    times = sorted(smsportal.accept_times)
-    rate = (60 - 4) / (times[-1] - times[0])
-    assert rate <= 21.5, rate
+    # One timeline for both drains: the slots they were given never overlap.
+    assert_paced(clock, smsportal.accept_times, start, 60, 20.0, 4)
 
 
 async def test_pacer_spaces_reservations_evenly_in_memory():
     # The clock is ours and stands still: the schedule's arithmetic is checked exactly.
-    now = [1_000_000.0]
-    pacer = ratelimit.MemoryPacer(clock=lambda: now[0])
+    clock = SimulatedClock()
+    pacer = ratelimit.MemoryPacer(clock)
     account = "acct:test"
     waits = await asyncio.gather(*(pacer.reserve(account, 1, 10.0) for _ in range(20)))
     assert sorted(waits) == pytest.approx([0.1 * k for k in range(20)])
     assert await pacer.backlog(account) == pytest.approx(2.0)
-    now[0] += 0.5
+    clock.now += 0.5
     assert await pacer.backlog(account) == pytest.approx(1.5)
     await pacer.penalise(account, 5.0)
     assert await pacer.backlog(account) == pytest.approx(5.0)
     await pacer.penalise(account, 1.0)  # a shorter penalty never brings the schedule forward
     assert await pacer.backlog(account) == pytest.approx(5.0)
-    now[0] += 10.0
+    clock.now += 10.0
     assert await pacer.backlog(account) == 0.0 and await pacer.reserve(account, 1, 10.0) == 0.0
 
 
@@ -184,12 +183,34 @@ async def test_pacer_spaces_reservations_evenly_on_redis(redis_url):
         await b.aclose()
 
 
+async def test_pacer_on_redis_keeps_an_injected_clock_exactly(redis_url):
+    # With a test's clock the scripts take its time instead of the server's: the same exact
+    # arithmetic as in memory, shared by two workers' clients.
+    account = f"acct:test:{uuid.uuid4().hex}"
+    clock = SimulatedClock()
+    a, b = ratelimit.RedisPacer(redis_url, clock), ratelimit.RedisPacer(redis_url, clock)
+    try:
+        waits = await asyncio.gather(*(p.reserve(account, 1, 10.0) for p in [a, b] * 10))
+        assert sorted(waits) == pytest.approx([0.1 * k for k in range(20)])
+        assert await b.backlog(account) == pytest.approx(2.0)
+        clock.now += 0.5
+        assert await a.backlog(account) == pytest.approx(1.5)
+        await a.penalise(account, 5.0)
+        assert await b.backlog(account) == pytest.approx(5.0)
+        clock.now += 0.1  # some of the penalty has passed
+        await a.acquire(account, 1, 10.0)  # sleeps on our clock until the penalty is over
+        assert clock.wakes == [pytest.approx(clock.now)] and await a.backlog(account) == pytest.approx(0.1)
+    finally:
+        await a.aclose()
+        await b.aclose()
+
+
 async def test_pacer_keeps_its_schedule_when_slightly_late_and_restarts_after_a_pause():
-    now = [1_000_000.0]  # our clock: the lateness is exact, whatever the machine's load
-    p = ratelimit.MemoryPacer(clock=lambda: now[0])
+    clock = SimulatedClock()  # ours: the lateness is exact, whatever the machine's load
+    p = ratelimit.MemoryPacer(clock)
     assert await p.reserve("a", 1, 10.0) == 0.0  # slot [now, now + 0.1)
-    now[0] += 0.15  # woke 0.05 s late: the next slot was due 0.05 s ago
+    clock.now += 0.15  # woke 0.05 s late: the next slot was due 0.05 s ago
     assert await p.reserve("a", 1, 10.0) == pytest.approx(-0.05)  # send at once; the schedule is kept
-    now[0] += 0.5  # a pause: start again from now, no burst
+    clock.now += 0.5  # a pause: start again from now, no burst
     assert await p.reserve("a", 1, 10.0) == 0.0
     assert await p.reserve("a", 1, 10.0) == pytest.approx(0.1)

@@ -14,7 +14,7 @@ import sys
 import pytest
 
 from arrears.errors import ValidationFailed
-from arrears.jobs.worker import run_until_idle
+from arrears.worker import run_until_idle
 from tests.faces.messaging.helpers import (  # noqa: F401
     caller_for,
     email,

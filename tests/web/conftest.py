@@ -128,7 +128,7 @@ async def upload_book(ui: UI, content: bytes | None = None, name: str = "book.xl
     location = r.headers["location"]
     assert location.startswith("/app/books/")
     if run_jobs:
-        from arrears.jobs.worker import run_until_idle
+        from arrears.worker import run_until_idle
 
         await run_until_idle()
     await ui.get(location)

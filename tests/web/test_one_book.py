@@ -15,8 +15,8 @@ from sqlalchemy import func, select
 
 from arrears.db import transaction
 from arrears.debtors.models import DebtorAccount, DebtorReport
-from arrears.jobs.worker import run_until_idle
 from arrears.web.render import money, number
+from arrears.worker import run_until_idle
 from tests.debtors.pdf.make_pdfs import Debtor, build_report, sample_debtors
 from tests.fixtures import cheap_password_hashing  # noqa: F401
 

@@ -20,7 +20,7 @@ async def test_upload_progress_summary_and_home(people, world):
     assert 'hx-trigger="every 1s"' in r.text  # polls while the job has not run
     r = await ui.c.get(f"/app/books/{upload_id}/progress", headers={"HX-Request": "true"})
     assert r.status_code == 200 and "hx-refresh" not in r.headers
-    from arrears.jobs.worker import run_until_idle
+    from arrears.worker import run_until_idle
 
     await run_until_idle()
     r = await ui.c.get(f"/app/books/{upload_id}/progress", headers={"HX-Request": "true"})

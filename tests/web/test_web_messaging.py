@@ -80,8 +80,8 @@ async def test_template_save_validation_and_roles(people, world):
 
 
 async def test_send_to_selection_with_confirmation_then_log(people, world):
-    from arrears.jobs.worker import run_until_idle
     from arrears.messaging import outbox
+    from arrears.worker import run_until_idle
 
     org = await world.org()
     await _no_contact_hours(org.id)
@@ -141,7 +141,7 @@ async def test_read_only_member_cannot_send(people, world):
 
 
 async def test_opt_outs_are_skipped_and_contact_rules(people, world):
-    from arrears.jobs.worker import run_until_idle
+    from arrears.worker import run_until_idle
 
     org = await world.org()
     await _no_contact_hours(org.id)
@@ -203,7 +203,7 @@ async def test_customer_page_shows_book_accounts_and_messages(people, world):
     from sqlalchemy import select
 
     from arrears.customers.models import Customer
-    from arrears.jobs.worker import run_until_idle
+    from arrears.worker import run_until_idle
 
     org = await world.org()
     await _no_contact_hours(org.id)

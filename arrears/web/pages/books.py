@@ -43,10 +43,6 @@ ACCOUNT_SORTS = {"account_code": "Account", "customer_name": "Customer", "curren
 SELECT_ALL_PAGE = debtors.MAX_PER_PAGE
 
 
-def scope_of(ctx: Ctx) -> str:
-    return "organisation" if ctx.is_manager else "own"
-
-
 def as_page(p: debtors.Page[Any]) -> Page[Any]:
     return p
 
@@ -56,7 +52,7 @@ def as_page(p: debtors.Page[Any]) -> Page[Any]:
 
 async def _books_page(ctx: Ctx, form: FormState, status: int = 200) -> Response:
     pg, per = page_params(ctx.request, default=20)
-    reports = await debtors.list_reports(ctx.db, ctx.caller, page=pg, per_page=per, scope=scope_of(ctx))
+    reports = await debtors.list_reports(ctx.db, ctx.caller, page=pg, per_page=per, scope=None)
     completed = await _completed(ctx, 20)
     return page(ctx, "books/index.html", status=status, reports=as_page(reports), form=form,
                 completed=completed, max_mb=get_settings().upload_max_size // (1024 * 1024))
@@ -64,7 +60,7 @@ async def _books_page(ctx: Ctx, form: FormState, status: int = 200) -> Response:
 
 async def _completed(ctx: Ctx, n: int) -> list[DebtorReport]:
     """The newest completed reports: by report date, then upload time."""
-    return await debtors.newest_reports(ctx.db, ctx.caller, n, scope=scope_of(ctx))
+    return await debtors.completed_reports(ctx.db, ctx.caller, n)
 
 
 @router.get("")

@@ -5,8 +5,8 @@ from __future__ import annotations
 from fastapi import APIRouter
 from fastapi.responses import Response
 
-from arrears.web import dashboard
 from arrears.web.context import CtxDep
+from arrears.web.pages import dashboard
 from arrears.web.render import page
 
 router = APIRouter()

@@ -63,13 +63,12 @@ SAMPLE = TemplateContext(customer_name="Thandi Mokoena", account_code="ACC0001",
 
 
 def can_manage_templates(ctx: Ctx) -> bool:
-    return ctx.can_write and ctx.caller.role in messaging.TEMPLATE_MANAGERS
+    return messaging.may_manage_templates(ctx.caller)
 
 
 async def latest_upload(ctx: Ctx) -> DebtorReport | None:
-    scope = "organisation" if ctx.is_manager else "own"
-    newest = await debtors.newest_reports(ctx.db, ctx.caller, 1, scope=scope)
-    return newest[0] if newest else None
+    latest = await debtors.completed_reports(ctx.db, ctx.caller, 1)
+    return latest[0] if latest else None
 
 
 async def preview_accounts(ctx: Ctx, report: DebtorReport | None) -> list[DebtorSnapshot]:

@@ -9,24 +9,17 @@ from typing import Any
 from fastapi import APIRouter
 from fastapi.responses import Response
 
-from arrears.errors import Forbidden
 from arrears.premiums import listing as premium_lists
-from arrears.premiums import service as premiums
 from arrears.premiums import webhook_log
 from arrears.premiums.schemas import collection_out, policy_out
 from arrears.premiums.state import FREQUENCIES, POLICY_STATUSES, STATUSES
-from arrears.web.context import Ctx, CtxDep
+from arrears.web.context import CtxDep
 from arrears.web.forms import FormState
 from arrears.web.paging import page_params, paged_query
 from arrears.web.render import is_htmx, page, render_html
 
 router = APIRouter(prefix="/premiums")
 REFRESH_SECONDS = 10
-
-
-def _require(ctx: Ctx) -> None:
-    if not ctx.is_manager:
-        raise Forbidden("Premium collections are for admins and managers.")
 
 
 def _date(value: str | None, name: str, state: FormState) -> date | None:
@@ -46,7 +39,6 @@ async def index(ctx: CtxDep) -> Response:
 
 @router.get("/policies")
 async def policies(ctx: CtxDep) -> Response:
-    _require(ctx)
     p = ctx.request.query_params
     f = {"search": p.get("search", "").strip(), "status": p.get("status", ""), "frequency": p.get("frequency", "")}
     f["status"] = f["status"] if f["status"] in POLICY_STATUSES else ""
@@ -64,8 +56,7 @@ async def policies(ctx: CtxDep) -> Response:
 
 @router.get("/policies/{policy_number}")
 async def policy(ctx: CtxDep, policy_number: str) -> Response:
-    _require(ctx)
-    p = await premiums.get_policy(ctx.db, ctx.org.id, policy_number)
+    p = await premium_lists.policy(ctx.db, ctx.caller, policy_number)
     pg, per = page_params(ctx.request)
     rows = await paged_query(ctx.db, premium_lists.collection_list(ctx.caller, policy_id=p.id), pg, per, scalars=False)
     items = rows.with_items([collection_out(c, pol) for c, pol in rows.items])
@@ -74,7 +65,6 @@ async def policy(ctx: CtxDep, policy_number: str) -> Response:
 
 @router.get("/collections")
 async def collections(ctx: CtxDep) -> Response:
-    _require(ctx)
     p = ctx.request.query_params
     state = FormState()
     f: dict[str, Any] = {"search": p.get("search", "").strip(), "status": p.get("status", ""),
@@ -94,9 +84,8 @@ async def collections(ctx: CtxDep) -> Response:
 
 @router.get("/log")
 async def log(ctx: CtxDep) -> Response:
-    _require(ctx)
     pg, per = page_params(ctx.request, default=50, maximum=webhook_log.MAX_LIMIT)
-    result = await webhook_log.list_logs(ctx.db, ctx.org.id, page=pg, limit=per)
+    result = await premium_lists.request_log(ctx.db, ctx.caller, page=pg, limit=per)
     return page(ctx, "premiums/log.html", rows=result,
                 tab="log")
 

@@ -10,7 +10,7 @@ from fastapi import APIRouter
 from fastapi.responses import Response
 
 from arrears.db import utcnow
-from arrears.errors import Forbidden, NotFound, ValidationFailed
+from arrears.errors import Forbidden, ValidationFailed
 from arrears.identity import admin
 from arrears.identity import service as identity
 from arrears.identity.models import ACCESS, ROLES
@@ -24,7 +24,8 @@ from arrears.web.session import get_session
 
 router = APIRouter(prefix="/settings")
 
-# The premium collection spec's permissions ("Permissions"), in its order.
+# The premium collection spec's permissions ("Permissions"), in its order, with their labels
+# (the scopes a key may hold are identity's: admin.PREMIUM_SCOPES).
 PREMIUM_PERMISSIONS = [
     ("collections:read", "View collection data"),
     ("collections:write", "Create and update collections"),
@@ -122,11 +123,10 @@ def _user_form() -> FormState:
 
 
 async def _users_page(ctx: CtxDep, form: FormState, status: int = 200) -> Response:
-    if not ctx.is_manager:
-        raise Forbidden("Only admins and managers can see the organisation's users.")
     search = ctx.request.query_params.get("search", "")
+    members = admin.members(ctx.caller, search)  # admins and managers only
     pg, per = page_params(ctx.request)
-    users = await paged_query(ctx.db, admin.members(ctx.caller, search), pg, per, scalars=False)
+    users = await paged_query(ctx.db, members, pg, per, scalars=False)
     try:  # self-registered accounts: shown to the default organisation's admins only
         waiting = await identity.list_waiting(ctx.db, ctx.caller)
     except Forbidden:
@@ -239,10 +239,10 @@ def _key_form() -> FormState:
 
 async def _keys_page(ctx: CtxDep, form: FormState, *, status: int = 200, new_key: str | None = None,
                      checked: list[str] | None = None) -> Response:
-    ctx.require_admin(write=False)
     st = ctx.request.query_params.get("status") or None
+    listed = admin.premium_keys(ctx.caller, st)  # its admins only
     pg, per = page_params(ctx.request)
-    keys = await paged_query(ctx.db, admin.premium_keys(ctx.caller, st), pg, per)
+    keys = await paged_query(ctx.db, listed, pg, per)
     return page(ctx, "settings/api_keys.html", status=status, keys=keys, form=form, new_key=new_key,
                 permissions=PREMIUM_PERMISSIONS, checked=checked or [], status_filter=st or "",
                 now=utcnow(), tab="keys")
@@ -255,17 +255,13 @@ async def api_keys(ctx: CtxDep) -> Response:
 
 @router.post("/api-keys")
 async def create_api_key(ctx: CtxDep) -> Response:
-    ctx.require_admin()
+    admin.require_admin(ctx.caller)  # before the body is read
     form = await ctx.form()
     state = FormState({"name": text(form, "name"), "expires_on": text(form, "expires_on")})
     scopes = many(form, "scopes")
-    allowed = {p for p, _ in PREMIUM_PERMISSIONS}
-    if not state.values["name"]:
-        state.add("name", "Give the key a name, so that you recognise it later (e.g. the system that uses it).")
-    if not scopes:
-        state.add("scopes", "Choose at least one permission.")
-    elif set(scopes) - allowed:
-        state.add("scopes", "Unknown permission.")
+    for field, messages in admin.premium_key_errors(ctx.caller, state.values["name"], scopes).items():
+        for message in messages:  # shown with the date's, all at once
+            state.add(field, message)
     expires_at = None
     if state.values["expires_on"]:
         try:
@@ -275,9 +271,8 @@ async def create_api_key(ctx: CtxDep) -> Response:
             state.add("expires_on", "Use a date such as 2026-12-31.")
     if state.ok:
         try:
-            key, raw = await identity.create_api_key(
-                ctx.db, org_id=ctx.org.id, kind="pct", scopes=scopes, name=state.values["name"],
-                expires_at=expires_at, created_by_user_id=ctx.caller.user_id, actor=ctx.caller.actor)
+            key, raw = await admin.create_premium_key(ctx.db, ctx.caller, name=state.values["name"], scopes=scopes,
+                                                      expires_at=expires_at)
         except ValidationFailed as exc:
             state.error(exc, {"expiresAt": "expires_on"})
         else:
@@ -288,13 +283,6 @@ async def create_api_key(ctx: CtxDep) -> Response:
 
 @router.post("/api-keys/{key_id}/revoke")
 async def revoke_api_key(ctx: CtxDep, key_id: str) -> Response:
-    ctx.require_admin()
-    try:
-        key = await identity.find_api_key(ctx.db, key_id)
-    except NotFound:
-        key = None
-    if key is None or key.org_id != ctx.org.id or key.client_id is not None:
-        raise NotFound(f"API key {key_id} not found")
-    await identity.revoke_api_key(ctx.db, key, actor=ctx.caller.actor)
+    key = await admin.revoke_premium_key(ctx.db, ctx.caller, key_id)
     return redirect(ctx.request, "/app/settings/api-keys", flash=f"Key {key.key_id} revoked; it stops working now.")
 

@@ -76,7 +76,7 @@ async def post_file(client: httpx.AsyncClient, headers: dict[str, str], path: Pa
 
 async def import_file(client: httpx.AsyncClient, headers: dict[str, str], path: Path, **kw: Any) -> str:
     """Upload, let the worker import it, and return the upload id."""
-    from arrears.jobs.worker import run_until_idle
+    from arrears.worker import run_until_idle
 
     r = await post_file(client, headers, path, **kw)
     assert r.status_code == 202, r.text

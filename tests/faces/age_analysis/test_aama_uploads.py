@@ -13,7 +13,7 @@ from arrears.config import reset_settings
 from arrears.db import transaction
 from arrears.debtors.models import DebtorReport, DebtorSnapshot
 from arrears.events import DomainEvent
-from arrears.jobs.worker import run_until_idle
+from arrears.worker import run_until_idle
 from tests.faces.age_analysis.helpers import BOOK, GOOD_ROWS, HEADER, import_file, post_file, write_book
 
 MIME = {

@@ -19,9 +19,6 @@ def quick(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("MESSAGING_CONTACT_HOURS", "false")
     monkeypatch.setenv("MESSAGING_RETRY_DELAY", "0s")
     monkeypatch.setenv("MESSAGING_RATE_LIMIT", "1000")
-    from arrears.messaging import ratelimit
-
-    ratelimit.reset()
 
 
 async def caller_for(user: Any, org_id: int | None = None) -> Any:

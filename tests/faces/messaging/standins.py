@@ -119,6 +119,7 @@ class SMSPortalStandIn:
         self.invalid: set[str] = set()
         self.accepted: dict[str, dict[str, Any]] = {}
         self.accept_times: list[float] = []
+        self.clock: Callable[[], float] = time.monotonic  # a test may stamp with its own clock
         self.duplicates = 0
         self.calls = 0
         self.events = itertools.count(1001)
@@ -170,7 +171,7 @@ class SMSPortalStandIn:
                                "Reason": "Invalid destination number"})
                 continue
             taken.append(m)
-        now = time.monotonic()
+        now = self.clock()
         for m in taken:
             ref = str(m.get("CustomerId"))
             if ref in self.accepted:

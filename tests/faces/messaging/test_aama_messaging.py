@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from arrears.jobs.worker import run_until_idle
+from arrears.worker import run_until_idle
 from tests.faces.age_analysis.helpers import BOOK, HEADER, import_file, write_book
 from tests.faces.messaging.helpers import messages
 

@@ -9,8 +9,8 @@ import time
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from arrears.jobs.worker import run_until_idle
 from arrears.messaging.outbox import aware
+from arrears.worker import run_until_idle
 from tests.faces.messaging.helpers import (
     caller_for,
     customer,

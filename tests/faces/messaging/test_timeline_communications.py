@@ -7,9 +7,9 @@ from pathlib import Path
 import pytest
 
 from arrears.db import transaction
-from arrears.jobs.worker import run_until_idle
 from arrears.messaging import service
 from arrears.messaging.dispatch import Recipient, dispatch_now
+from arrears.worker import run_until_idle
 from tests.faces.age_analysis.helpers import BOOK, import_file, write_book
 from tests.faces.messaging.helpers import caller_for
 

@@ -99,7 +99,7 @@ async def test_delivered_through_the_job_queue(partner, receiver):
 
     from arrears.db import transaction
     from arrears.jobs.models import Job
-    from arrears.jobs.worker import run_until_idle
+    from arrears.worker import run_until_idle
 
     await setup_sub(partner, receiver)
     await fire(partner.org.id, count=5)
@@ -227,7 +227,7 @@ async def test_manual_retry_of_a_failed_delivery(client, partner, receiver):
 
 
 async def test_manual_retry_through_the_job_queue(client, partner, receiver):
-    from arrears.jobs.worker import run_until_idle
+    from arrears.worker import run_until_idle
 
     c, s = await setup_sub(partner, receiver, maxRetries=0)
     receiver.reply(Reply(500))

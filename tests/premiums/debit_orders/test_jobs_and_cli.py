@@ -14,12 +14,12 @@ from sqlalchemy import select, update
 from arrears.db import transaction, utcnow
 from arrears.jobs.models import Job
 from arrears.jobs.registry import JobContext
-from arrears.jobs.worker import Worker
 from arrears.premiums.acb import parse_file
 from arrears.premiums.debit_orders.jobs import DAILY, RUN_HOUR, daily_key, daily_run, schedule_daily
 from arrears.premiums.debit_orders.models import DebitOrderFile, DebitOrderRun
 from arrears.premiums.debit_orders.settings import update_settings
 from arrears.premiums.models import Collection
+from arrears.worker import Worker
 from tests.premiums.debit_orders.helpers import captive, count, policy, rows
 
 

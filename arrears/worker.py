@@ -21,6 +21,7 @@ from sqlalchemy import and_, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from arrears import outages
+from arrears.clock import SYSTEM, Clock
 from arrears.db import get_engine, transaction, utcnow
 from arrears.jobs import queue
 from arrears.jobs.models import Job
@@ -32,13 +33,14 @@ log = logging.getLogger("arrears.worker")
 class Worker:
     def __init__(self, *, concurrency: int = 4, lease_seconds: float = 30.0,
                  poll_seconds: float = 1.0, engine: AsyncEngine | None = None,
-                 kinds: set[str] | None = None) -> None:
+                 kinds: set[str] | None = None, clock: Clock = SYSTEM) -> None:
         self.id = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
         self.concurrency = concurrency
         self.lease = timedelta(seconds=lease_seconds)
         self.poll_seconds = poll_seconds
         self.engine = engine
         self.kinds = kinds
+        self.clock = clock  # the leases' (a test's own: whether one ran out is its time, not the machine's)
         self._stop = asyncio.Event()
         self._wake = asyncio.Event()
         self._running: set[asyncio.Task[None]] = set()
@@ -50,9 +52,10 @@ class Worker:
 
     async def claim(self) -> Job | None:
         now = utcnow()
+        leased = queue.on_clock(self.clock)
         async with transaction(engine=self.engine) as s:
             due = or_(and_(Job.status == "queued", Job.run_at <= now),
-                      and_(Job.status == "running", Job.lease_until < now))
+                      and_(Job.status == "running", Job.lease_until < leased))
             q = select(Job).where(due)
             if self.kinds:
                 q = q.where(Job.kind.in_(self.kinds))
@@ -70,17 +73,17 @@ class Worker:
                 return None
             job.status = "running"
             job.attempts += 1
-            job.lease_until = now + self.lease
+            job.lease_until = leased + self.lease
             job.locked_by = self.id
             return job
 
     async def _heartbeat(self, job_id: int) -> None:
         while True:
-            await asyncio.sleep(self.lease.total_seconds() / 3)
+            await self.clock.sleep(self.lease.total_seconds() / 3)
             try:
                 async with transaction(engine=self.engine) as s:
                     await s.execute(update(Job).where(Job.id == job_id, Job.locked_by == self.id)
-                                    .values(lease_until=utcnow() + self.lease))
+                                    .values(lease_until=queue.on_clock(self.clock) + self.lease))
             except Exception as exc:  # noqa: BLE001 - e.g. SQLite busy behind the job's own write
                 # The job may hold SQLite's write lock (it renews its lease itself then, see
                 # queue.renew_lease); a failed beat must not end the heartbeat for good.
@@ -105,7 +108,7 @@ class Worker:
         ctx = JobContext.of(job)
         beat = asyncio.create_task(self._heartbeat(job.id))
         # Lets a long write transaction of the handler renew the lease itself (SQLite).
-        token = queue.set_current_lease(queue.Lease(job.id, self.id, self.lease.total_seconds()))
+        token = queue.set_current_lease(queue.Lease(job.id, self.id, self.lease.total_seconds(), clock=self.clock))
         try:
             if fn is None:
                 raise Permanent(f"no handler for job kind {job.kind!r}")

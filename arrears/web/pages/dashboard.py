@@ -85,11 +85,12 @@ def book_chart(figures: dict[str, Any], currency: str) -> str:
 
 
 async def _premiums(ctx: Ctx) -> Section | None:
-    if not ctx.is_manager:
+    from arrears.premiums.listing import collection_outcomes, may_view
+
+    if not may_view(ctx.caller):
         return None
     from datetime import date, timedelta
 
-    from arrears.premiums.listing import collection_outcomes
     from arrears.web.render import number, percent
 
     since = date.today() - timedelta(days=COLLECTION_WINDOW_DAYS)

@@ -27,12 +27,24 @@ from arrears.sandbox import ParseFailed, get_pool
 ProgressCallback = Callable[[int], None]
 
 
-def read_blocks(path: str, aliases: Mapping[str, list[str]] | None, block_rows: int
-                ) -> Iterator[HeaderInfo | AccountBlock]:
-    """Runs in the child: the header first, then the blocks."""
+def read_blocks(path: str, aliases: Mapping[str, list[str]] | None, block_rows: int,
+                mapping: dict[int, str | None] | None = None,
+                profiles: Mapping[str, Mapping[str, str | None]] | None = None) -> Iterator[HeaderInfo | AccountBlock]:
+    """Runs in the child: the header first, then the blocks. `mapping` (column index -> field)
+    is laid over the header's; without one, a saved profile whose header signature matches is."""
     from arrears.debtors.gcpause import collector_paused
 
-    with read_age_analysis(path, aliases) as reader, collector_paused():
+    if mapping is None and not profiles:
+        reader = read_age_analysis(path, aliases)
+    else:
+        from arrears.debtors.mapping import mapping_refused, open_mapped
+
+        opened = open_mapped(path, aliases, mapping, profiles)
+        if opened.source == "request" and (refused := mapping_refused(opened)) is not None:
+            opened.reader.close()
+            raise refused
+        reader = opened.reader
+    with reader, collector_paused():
         yield reader.header
         yield from reader.blocks(block_rows)
 
@@ -55,11 +67,12 @@ class IsolatedReader:
 
     def __init__(self, path: str | os.PathLike[str], extra_aliases: Mapping[str, Iterable[str]] | None = None,
                  on_progress: ProgressCallback | None = None, progress_every: int = 1000,
-                 block_rows: int = DEFAULT_BLOCK_ROWS) -> None:
+                 block_rows: int = DEFAULT_BLOCK_ROWS, mapping: dict[int, str | None] | None = None,
+                 profiles: Mapping[str, Mapping[str, str | None]] | None = None) -> None:
         self.path = Path(path)
         self._format = detect_format(self.path)  # cheap, Python only: refuses non-spreadsheets here
         aliases = {k: list(v) for k, v in extra_aliases.items()} if extra_aliases else None
-        self._stream = get_pool().stream(read_blocks, str(self.path), aliases, block_rows)
+        self._stream = get_pool().stream(read_blocks, str(self.path), aliases, block_rows, mapping, profiles)
         self._on_progress = on_progress
         self._progress_every = progress_every
         first = self._next()
@@ -99,5 +112,6 @@ class IsolatedReader:
 
 def open_isolated(path: str | os.PathLike[str], extra_aliases: Mapping[str, Iterable[str]] | None = None,
                   on_progress: ProgressCallback | None = None, progress_every: int = 1000,
-                  block_rows: int = DEFAULT_BLOCK_ROWS) -> IsolatedReader:
-    return IsolatedReader(path, extra_aliases, on_progress, progress_every, block_rows)
+                  block_rows: int = DEFAULT_BLOCK_ROWS, mapping: dict[int, str | None] | None = None,
+                  profiles: Mapping[str, Mapping[str, str | None]] | None = None) -> IsolatedReader:
+    return IsolatedReader(path, extra_aliases, on_progress, progress_every, block_rows, mapping, profiles)

@@ -1,6 +1,7 @@
 """The one reader of multipart uploads, for every upload route: the body is streamed, the part
-named `file` (with a filename) goes to the route's sink chunk by chunk as it arrives, and every
-other part is skipped without being kept. Nothing is buffered whole here; the sink decides where
+named `file` (with a filename) goes to the route's sink chunk by chunk as it arrives, the small
+text fields a route asks for (`fields=`) are kept (each at most MAX_FIELD bytes), and every other
+part is skipped without being kept. Nothing is buffered whole here; the sink decides where
 the bytes go (disk for spreadsheets, memory for PDFs and CSVs) and refuses past its limit.
 
 Each face says what went wrong in its own words: this module raises `UploadProblem` with a kind.
@@ -8,7 +9,7 @@ Each face says what went wrong in its own words: this module raises `UploadProbl
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from typing import Any, Generic, Protocol, TypeVar
 
 from fastapi import Request
@@ -17,6 +18,7 @@ from python_multipart.multipart import MultipartParser, parse_options_header
 
 MAX_PARTS = 32  # a form with a file and a few fields; more is not an upload
 MAX_PART_HEADERS = 16 * 1024  # the headers of one part, in bytes
+MAX_FIELD = 64 * 1024  # a text field a route asked for (a column mapping's JSON), in bytes
 
 
 class Sink(Protocol):
@@ -66,8 +68,12 @@ class MemorySink:
 class _Parts(Generic[S]):
     """python-multipart's callbacks: which part is being read, and where its bytes go."""
 
-    def __init__(self, field: str, sink_for: Callable[[str], S]) -> None:
+    def __init__(self, field: str, sink_for: Callable[[str], S], fields: Collection[str] = ()) -> None:
         self.field, self.sink_for = field, sink_for
+        self.wanted = frozenset(fields)
+        self.values: dict[str, str] = {}
+        self.text_name: str | None = None  # the text field being read
+        self.text = bytearray()
         self.header_field = b""
         self.header_value = b""
         self.header_bytes = 0
@@ -111,6 +117,9 @@ class _Parts(Generic[S]):
         _, options = parse_options_header(self.headers.get("content-disposition", b""))
         name = options.get(b"name", b"").decode("utf-8", "replace")
         self.current = None
+        self.text_name = None
+        if name in self.wanted and b"filename" not in options and name not in self.values:
+            self.text_name, self.text = name, bytearray()
         if name == self.field and self.sink is None and b"filename" in options:
             self.filename = options.get(b"filename", b"").decode("utf-8", "replace")
             self.sink = self.current = self.sink_for(self.filename)
@@ -118,8 +127,15 @@ class _Parts(Generic[S]):
     def on_part_data(self, data: bytes, start: int, end: int) -> None:
         if self.current is not None:
             self.current.write(data[start:end])
+        elif self.text_name is not None:
+            self.text += data[start:end]
+            if len(self.text) > MAX_FIELD:
+                raise UploadProblem(UploadProblem.MALFORMED, f"The field {self.text_name!r} is too long")
 
     def on_part_end(self) -> None:
+        if self.text_name is not None:
+            self.values[self.text_name] = self.text.decode("utf-8", "replace")
+            self.text_name = None
         if self.current is not None:
             self.done = True
         self.current = None
@@ -129,11 +145,19 @@ async def receive_file(request: Request, sink_for: Callable[[str], S], *, field:
                        ) -> tuple[str, S]:
     """(filename, sink) of the body's `field` part, streamed into `sink_for(filename)`. The sink is
     discarded when anything fails; a limit the sink raises passes through as it was raised."""
+    filename, sink, _ = await receive_form(request, sink_for, field=field)
+    return filename, sink
+
+
+async def receive_form(request: Request, sink_for: Callable[[str], S], *, field: str = "file",
+                       fields: Collection[str] = ()) -> tuple[str, S, dict[str, str]]:
+    """receive_file, and the text fields named in `fields` that the form carries (the first of
+    each name): (filename, sink, {name: value})."""
     kind, params = parse_options_header(request.headers.get("content-type", ""))
     boundary = params.get(b"boundary")
     if kind != b"multipart/form-data" or not boundary:
         raise UploadProblem(UploadProblem.NOT_MULTIPART, "The body is not multipart/form-data")
-    parts: _Parts[S] = _Parts(field, sink_for)
+    parts: _Parts[S] = _Parts(field, sink_for, fields)
     try:
         parser = MultipartParser(boundary, parts.callbacks())  # refuses an absurd boundary
         async for chunk in request.stream():
@@ -151,4 +175,4 @@ async def receive_file(request: Request, sink_for: Callable[[str], S], *, field:
         if parts.sink is not None:
             parts.sink.discard()
         raise UploadProblem(UploadProblem.NO_FILE, f"No part named {field!r} with a file")
-    return parts.filename, parts.sink
+    return parts.filename, parts.sink, parts.values

@@ -35,10 +35,11 @@ class UploadProblem(Exception):
     MALFORMED = "malformed"  # the body is not valid multipart
     NO_FILE = "no_file"  # no part named `file` with a filename
 
-    def __init__(self, kind: str, message: str) -> None:
+    def __init__(self, kind: str, message: str, values: dict[str, str] | None = None) -> None:
         super().__init__(message)
         self.kind = kind
         self.message = message
+        self.values = values or {}  # the text fields read (NO_FILE: the whole form's)
 
 
 class MemorySink:
@@ -174,5 +175,5 @@ async def receive_form(request: Request, sink_for: Callable[[str], S], *, field:
     if not parts.done or parts.sink is None:
         if parts.sink is not None:
             parts.sink.discard()
-        raise UploadProblem(UploadProblem.NO_FILE, f"No part named {field!r} with a file")
+        raise UploadProblem(UploadProblem.NO_FILE, f"No part named {field!r} with a file", parts.values)
     return parts.filename, parts.sink, parts.values

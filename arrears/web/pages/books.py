@@ -146,7 +146,7 @@ async def upload(ctx: CtxDep) -> Response:
         if exc.kind == exc.NO_FILE:
             check_streamed_csrf(ctx.request, exc.values.get(CSRF_FIELD))
         state.add("file", "Choose a spreadsheet or PDF report to upload (or drop it on the box)."
-                  if exc.kind == exc.NO_FILE else f"The upload could not be read: {exc.message}")
+                  if exc.kind != exc.MALFORMED else f"The upload could not be read: {exc.message}")
         return await _books_page(ctx, state, 400)
     except DomainError as exc:  # past the size limit: refused, nothing kept
         state.add("file", exc.message)

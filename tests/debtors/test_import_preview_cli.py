@@ -16,8 +16,8 @@ from sqlalchemy import func, select
 from arrears.db import transaction
 from arrears.debtors.models import DebtorReport, DebtorSnapshot, ImportProfile
 from arrears.jobs.models import Job
-from tests.faces.age_analysis.test_aama_preview import HEADER, ROWS
 from tests.faces.age_analysis.helpers import write_book
+from tests.faces.age_analysis.test_aama_preview import HEADER, ROWS
 
 ROOT = Path(__file__).resolve().parents[2]
 

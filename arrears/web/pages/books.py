@@ -18,14 +18,14 @@ from fastapi.responses import Response, StreamingResponse
 from arrears.config import get_settings
 from arrears.db import transaction
 from arrears.debtors import compare as compare_service
-from arrears.debtors import preview as preview_service
 from arrears.debtors import dashboard as book_figures
+from arrears.debtors import preview as preview_service
 from arrears.debtors import service as debtors
 from arrears.debtors import summary as summaries
-from arrears.debtors.models import DebtorReport
-from arrears.debtors.pdf import PdfReadError
 from arrears.debtors.errors import DebtorErrorCode
 from arrears.debtors.mapping import FIELDS, field_label
+from arrears.debtors.models import DebtorReport
+from arrears.debtors.pdf import PdfReadError
 from arrears.debtors.storage import (
     PendingSink,
     claim_pending,
@@ -37,9 +37,9 @@ from arrears.debtors.storage import (
 )
 from arrears.downloads import SafeCsvWriter, content_disposition
 from arrears.errors import DomainError, ErrorCode, ValidationFailed
+from arrears.faces import multipart
 from arrears.pharmacy import upload as pdf_upload
 from arrears.web import charts
-from arrears.faces import multipart
 from arrears.web.context import CSRF_FIELD, Ctx, CtxDep, check_streamed_csrf
 from arrears.web.forms import FormState, many, text
 from arrears.web.paging import Page, page_params

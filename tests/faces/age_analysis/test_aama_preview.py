@@ -44,7 +44,8 @@ def files_on_disk() -> list[Path]:
 
 async def post(client: Any, url: str, headers: dict[str, str], path: Path, mapping: Any = None) -> Any:
     data = {} if mapping is None else {"mapping": mapping if isinstance(mapping, str) else json.dumps(mapping)}
-    return await client.post(url, headers=headers, data=data, files={"file": (path.name, path.read_bytes())})
+    return await client.post(url, headers=headers, data=data,
+                             files={"file": (path.name, path.read_bytes())})  # noqa: ASYNC240
 
 
 async def test_preview_answers_and_stores_nothing(client, team, tmp_path: Path):

@@ -209,6 +209,9 @@ def open_mapped(path: str, aliases: Mapping[str, list[str]] | None, mapping: Col
     if mapping is None:
         return Opened(reader, columns, sig, None, None, [])
     if check_mapping(columns, mapping):
+        if source == "profile":  # a profile this reader cannot apply any more: read by the headings
+            return Opened(reader, columns, sig, None, None,
+                          ["The mapping saved for these columns does not fit this file; it was read by its headings."])
         return Opened(reader, columns, sig, mapping, source, [])  # the caller reports the problems
     reader.close()
     warnings: list[str] = []

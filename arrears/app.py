@@ -38,6 +38,7 @@ def _faces() -> tuple[Any, ...]:
     from arrears.faces import (
         age_analysis,
         collections,
+        import_profiles,
         partner,
         pharmacy,
         premium,
@@ -46,7 +47,8 @@ def _faces() -> tuple[Any, ...]:
         templates_api,
     )
 
-    return (repaysync, age_analysis, pharmacy, premium, partner, providers, templates_api, collections)
+    return (repaysync, age_analysis, pharmacy, premium, partner, providers, templates_api, collections,
+            import_profiles)
 
 
 def create_app(*, run_worker: bool = False) -> FastAPI:

@@ -30,10 +30,11 @@ from sqlalchemy import update
 from arrears import events
 from arrears.config import get_settings
 from arrears.db import transaction, utcnow
-from arrears.debtors import book, bulk, service, summary
+from arrears.debtors import book, bulk, profiles, service, summary
 from arrears.debtors.errors import DebtorErrorCode
 from arrears.debtors.gcpause import collector_paused
 from arrears.debtors.models import DebtorReport
+from arrears.debtors.preview import run_saved_mapping
 from arrears.debtors.progress import Progress, ProgressTracker, clear_side_file
 from arrears.debtors.reading import AliasTable, ReadError, RowError
 from arrears.debtors.reading.isolated import IsolatedReader, open_isolated
@@ -125,9 +126,12 @@ def _count_lines(path: Path) -> int:
 
 async def run_import(upload: int | uuid.UUID | str, *, final_attempt: bool = True,
                      listener: Callable[[Progress], None] | None = None,
-                     actor: str = "system", progress_interval: float = 0.5) -> ImportOutcome:
+                     actor: str = "system", progress_interval: float = 0.5,
+                     mapping: Mapping[Any, str | None] | None = None) -> ImportOutcome:
     """Import the report's file (idempotent: a finished report is returned as it is). `upload` is
-    the report's integer id or its UUID."""
+    the report's integer id or its UUID. `mapping` (column index -> field or None, checked by the
+    upload) is laid over the file's header; without one the organisation's saved profile for the
+    header's signature is, when there is one."""
     started = utcnow()
     async with transaction() as s:
         report = await find_report(s, upload)
@@ -138,6 +142,7 @@ async def run_import(upload: int | uuid.UUID | str, *, final_attempt: bool = Tru
         org = await identity.get_org(s, report.org_id)
         raw_aliases = identity.org_setting(org, ALIASES_SETTING)
         zone = book.zone_of(org)
+        saved = await profiles.for_org(s, report.org_id) if mapping is None else None
         report.status = "processing"
         report.stage = "starting"
         report.attempts = (report.attempts or 0) + 1
@@ -159,8 +164,12 @@ async def run_import(upload: int | uuid.UUID | str, *, final_attempt: bool = Tru
         aliases = org_aliases(raw_aliases)
         if not path.exists():
             raise ImportFailed(DebtorErrorCode.FILE_MISSING, "The uploaded file is no longer available; upload it again.")
+        columns = {int(k): v for k, v in mapping.items()} if mapping is not None else None
+        said: list[str] = []
+        if columns is None and saved:  # the saved profile of this header, looked up before the reader opens
+            columns, said = await asyncio.to_thread(run_saved_mapping, path, aliases, saved)
         outcome = await _import(report_id, upload_id, org_id, user_id, created_at, path, aliases, tracker, actor,
-                                zone)
+                                zone, columns, said)
     except (ImportFailed, ReadError) as exc:
         await tracker.stop()
         return await _fail(report_id, org_id, exc.code, exc.message, getattr(exc, "details", None),
@@ -188,7 +197,8 @@ async def run_import(upload: int | uuid.UUID | str, *, final_attempt: bool = Tru
 
 async def _import(report_id: int, upload_id: uuid.UUID, org_id: int, user_id: int | None, created_at: Any, path: Path,
                   aliases: dict[str, list[str]] | None, tracker: ProgressTracker, actor: str,
-                  zone: ZoneInfo) -> ImportOutcome:
+                  zone: ZoneInfo, mapping: dict[int, str | None] | None = None,
+                  said: list[str] | None = None) -> ImportOutcome:
     throttle = get_settings().limits.import_throttle
     loop = asyncio.get_running_loop()
     async with transaction() as s:
@@ -209,7 +219,7 @@ async def _import(report_id: int, upload_id: uuid.UUID, org_id: int, user_id: in
         # Parsed in the parse pool's child (hard memory, CPU and time limits): a file that kills
         # its parser raises ReadError here or from the blocks, and the report fails for good.
         batch_rows = get_settings().limits.import_batch_rows
-        reader = await asyncio.to_thread(open_isolated, path, aliases, on_rows_read, 1000, batch_rows)
+        reader = await asyncio.to_thread(open_isolated, path, aliases, on_rows_read, 1000, batch_rows, mapping)
         clock["opened"] = time.perf_counter()
         try:
             await queue.renew_lease(s)
@@ -313,6 +323,8 @@ async def _import(report_id: int, upload_id: uuid.UUID, org_id: int, user_id: in
             "unmapped_headers": header.unmapped_headers,
             "delimiter": header.delimiter, "encoding": header.encoding,
         }
+        if mapping is not None:
+            report.header["column_mapping"] = {str(k): v for k, v in sorted(mapping.items())}
         report.totals = totals
         report.total_rows = report.processed_rows = accounts + failed
         report.success_rows = accounts
@@ -320,6 +332,8 @@ async def _import(report_id: int, upload_id: uuid.UUID, org_id: int, user_id: in
         report.progress = 1.0
         book.date_report(report, getattr(reader, "title_lines", None) or getattr(header, "title_lines", None), zone)
         reading = book.note_reading(report, reader, header)
+        if said:  # what the saved profile's lookup said (one that no longer fits)
+            report.warnings = [*said, *(report.warnings or [])]
         report.progress_message = f"Import completed: {accounts} accounts imported, {failed} rows failed" + (
             f"; {reading}" if reading else "")
         report.processing_completed_at = finished

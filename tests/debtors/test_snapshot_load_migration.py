@@ -45,11 +45,13 @@ def test_the_revisions_end_the_debtor_book():
     # 0012 (ids never reused, issue 20) follows the debtor book's last revision.
     assert script.get_revision("0012_ids_never_reused").down_revision == "0011_snapshot_ranks"
     # 0013 (waiting users) and 0014 (web sessions, issue 19) follow it, then 0016 (report dates,
-    # issue 21), the newest.
+    # issue 21) and 0017 (import profiles, issue 21), the newest.
     assert script.get_revision("0013_waiting_users").down_revision == "0012_ids_never_reused"
     assert script.get_revision("0014_web_sessions").down_revision == "0013_waiting_users"
     assert script.get_revision("0016_report_dates").down_revision == "0014_web_sessions"
-    assert "0016_report_dates" in script.get_heads() and REVISION not in script.get_heads()
+    assert script.get_revision("0017_import_profiles").down_revision == "0016_report_dates"
+    assert "0017_import_profiles" in script.get_heads() and "0016_report_dates" not in script.get_heads()
+    assert REVISION not in script.get_heads()
 
 
 def test_down_and_up(db_url):

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -125,6 +125,8 @@ def preview_file(path: str, aliases: Mapping[str, list[str]] | None, mapping: Co
         reader = read_age_analysis(path, aliases, mapping=choice.mapping)
     assert reader is not None
     out.columns = columns_of(reader)
+    if out.using_saved_mapping:  # the reader says "your mapping": this one was saved before
+        out.columns = [replace(c, reason=c.reason.replace("your mapping", "your saved mapping")) for c in out.columns]
     out.sheet_name, out.header_rows = reader.sheet_name, list(reader.header_rows)
     out.title_lines = list(reader.title_lines)
     if not read_rows:

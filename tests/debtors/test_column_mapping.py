@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from arrears.debtors.mapping import Column, check_mapping, open_mapped, parse_mapping, signature
+from arrears.debtors.mapping import Column, check_mapping, parse_mapping, read_layout, signature
 from arrears.debtors.preview import preview_file
 
 HEADER = "Account,Name,Telephone,Cell,Current,30 Days,Total Balance\n"
@@ -35,7 +35,10 @@ def test_every_problem_is_named():
     columns = [Column(0, "Account", "account", ""), Column(1, "Name", "name", ""),
                Column(2, "Telephone", "telephone", ""), Column(3, "Total", "total_balance", ""),
                Column(4, "31-45", "d30", ""), Column(5, "46-60", None, "")]
-    assert check_mapping(columns, {5: "d30"}) == []  # two columns on one bucket are added
+    # The reader reads a bucket from one column: a second one on it would be dropped, so it is named.
+    assert [(p["code"], p["field"], p["columns"]) for p in check_mapping(columns, {5: "d30"})] == [
+        ("duplicate_field", "d30", [4, 5])]
+    assert check_mapping(columns, {5: "d60"}) == []
     codes = sorted((p["code"], p.get("field"), p.get("column")) for p in check_mapping(
         columns, {0: None, 1: "telephone", 3: "balance", 9: "name"}))
     assert codes == [("duplicate_field", "telephone", None), ("missing_field", "account", None),
@@ -53,9 +56,10 @@ def test_a_mapping_is_laid_over_the_header(tmp_path: Path):
 
 def test_a_saved_profile_applies_by_signature_and_one_that_does_not_fit_is_left(tmp_path: Path):
     path = book(tmp_path)
-    opened = open_mapped(path, None, None, None)
-    sig = opened.signature
-    opened.reader.close()
+    layout = read_layout(path, None)
+    sig = layout.signature
+    assert layout.reader is not None and layout.missing == []
+    layout.reader.close()
     saved = {sig: {"0": "account", "1": "name", "2": None, "3": "telephone", "4": "current", "5": "d30",
                    "6": "total_balance"}}
     preview = preview_file(path, None, None, saved)

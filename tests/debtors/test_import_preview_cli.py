@@ -45,10 +45,10 @@ async def test_preview_prints_what_the_import_would_take(world, tmp_path: Path):
     assert out.returncode == 0, out.stderr
     text = _words(out.stderr)
     assert "Debtors Nov.xlsx: sheet 'Debtors', header on row 2 (xlsx)" in text
-    assert "Cell (ignored) no field has this heading" in text
-    assert "2 accounts, 0 failed rows, 2 lines skipped" in text
+    assert "Cell (ignored) telephone is read from 'Telephone' instead" in text
+    assert "2 accounts, 0 failed rows, 3 lines skipped (blank 1, title 1, total 1)" in text
     assert "A1 Alpha Ltd 011 555 0001 100.00 50.00" in text
-    assert "Total check:" in text
+    assert "Total check: The accounts add up to the report's total: matches the report's total." in text
     assert await _counts() == (0, 0, 0, 0)
 
     out = await asyncio.to_thread(_cli, str(path), "--org", str(org.id), "--preview", "--json",

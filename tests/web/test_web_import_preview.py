@@ -63,7 +63,7 @@ async def test_preview_then_a_changed_mapping_is_imported_and_saved(people, worl
     assert r.status_code == 200, r.text
     html = r.text
     assert "Check how October.xlsx will be read" in html and "Sheet <strong>Debtors</strong>" in html
-    assert "header on row <strong>2</strong>" in html and "2 accounts" in html and "2 lines skipped" in html
+    assert "header on row <strong>2</strong>" in html and "2 accounts" in html and "3 lines skipped" in html
     form = preview_form(html)
     assert form["col_2"] == "telephone" and form["col_3"] == "" and form["col_9"] == "total_balance"
     assert "Alpha Ltd" in html and "011 555 0001" in html and 'data-testid="total-check"' in html

@@ -127,6 +127,9 @@ def preview_form(html: str) -> dict[str, str]:
     """The preview's confirmation form as a browser would send it: the hidden fields and each
     column's selected field."""
     form = {name: value for name, value in re.findall(r'<input type="hidden" name="(\w+)" value="([^"]*)">', html)}
+    # The report date as shown (editable there), and the partial box when ticked.
+    form |= dict(re.findall(r'<input id="[\w-]+" type="date" name="(\w+)" value="([^"]*)"', html))
+    form |= dict(re.findall(r'<input type="checkbox" name="(\w+)" value="([^"]*)" checked>', html))
     for index, options in SELECT_RE.findall(html):
         chosen = SELECTED_RE.search(options)
         form[f"col_{index}"] = chosen.group(1) if chosen else ""

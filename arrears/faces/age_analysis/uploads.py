@@ -213,10 +213,16 @@ async def preview_upload(request: Request) -> Any:
         raise too_large_error(limit)
     stored, fields = await _receive_file(request, lambda name: UploadSink(caller.org_id, name, max_size=limit))
     try:
+        async with transaction(readonly=True) as reading:
+            zone = book.zone_of(await identity.get_org(reading, caller.org_id))
+        given = book.parse_report_date(fields.get("report_date"), today=book.local_today(zone))
+        partial = book.parse_flag(fields.get("partial"), "partial")
         result = await preview.preview_path(stored.path, setting, fields.get("mapping"))
     finally:
         remove_stored(stored)
     body = preview.as_dict(result)
+    as_at, source = book.preview_date(given, result.title_lines, stored.original_filename, zone)
+    body |= {"report_date": as_at.isoformat(), "report_date_source": source, "partial": partial}
     note = f" ({preview.SAVED_NOTE})" if result.using_saved_mapping else ""
     return AamaJSONResponse({"message": f"Preview of {stored.original_filename}: {result.account_count} accounts, "
                                         f"{result.failed_count} failed rows, {result.skipped_rows} lines skipped{note}.",

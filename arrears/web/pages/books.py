@@ -200,7 +200,8 @@ async def _preview_page(ctx: Ctx, pending: Any, path: Any, filename: str, mappin
     chosen = {str(k): v for k, v in json.loads(mapping).items()} if mapping and status == 400 else {}
     return page(ctx, "books/preview.html", status=status, preview=result, pending=str(pending), filename=filename,
                 fields=FIELD_CHOICES, chosen=chosen, form=state, saved_note=preview_service.SAVED_NOTE,
-                dating={name: state.get(name) for name in DATE_FIELDS})
+                dating={name: state.get(name) for name in DATE_FIELDS},
+                found_date=book.preview_date(None, result.title_lines, filename, book.zone_of(ctx.org)))
 
 
 @router.post("/confirm")

@@ -70,6 +70,19 @@ async def test_preview_answers_and_stores_nothing(client, team, tmp_path: Path):
     assert p["title_lines"] == ["Debtors age analysis"]
     assert p["total_check"]["accounts_total"] == 350 and p["total_check"]["printed_total"] == 350
     assert p["total_check"]["matches"] is True and p["using_saved_mapping"] is False
+    assert p["report_date_source"] == "upload" and p["partial"] is False  # no date in its title or name
+    assert await counts() == before and files_on_disk() == disk
+
+    # A date given is shown as given; one in the future is a 400, nothing kept.
+    files = {"file": (path.name, path.read_bytes())}  # noqa: ASYNC240
+    r = await client.post("/api/uploads/preview", headers=team.reader.headers, files=files,
+                          data={"report_date": "2026-01-31", "partial": "true"})
+    assert r.status_code == 200, r.text
+    shown = r.json()["preview"]
+    assert (shown["report_date"], shown["report_date_source"], shown["partial"]) == ("2026-01-31", "form", True)
+    r = await client.post("/api/uploads/preview", headers=team.reader.headers, files=files,
+                          data={"report_date": "2999-01-01"})
+    assert r.status_code == 400 and "report_date" in r.json()["field_errors"]
     assert await counts() == before and files_on_disk() == disk
 
 

@@ -65,10 +65,13 @@ def import_command(
                                                 "read from the file when not given"),
     partial: bool = typer.Option(False, "--partial",
                                  help="the file lists only some accounts: leave the others as they are"),
+    preview: bool = typer.Option(False, "--preview", help="only show how the file would be read; store nothing"),
+    mapping: str | None = typer.Option(None, "--mapping", help='column mapping, JSON {"3": "telephone", "2": null}'),
 ) -> None:
     """Import an age analysis into an organisation's debtor book (as an upload would)."""
     from arrears.db import transaction
     from arrears.debtors import book, service, storage
+    from arrears.debtors import preview as previews
     from arrears.debtors.imports import find_report, run_import, update_book
     from arrears.debtors.jobs import after_upload
     from arrears.errors import DomainError
@@ -77,6 +80,9 @@ def import_command(
     if not file.is_file():
         fail(f"{file} is not a file")
     ensure_schema()
+    if preview:
+        show_preview(file, org, mapping, as_json)
+        return
     columns = (TextColumn("{task.description:<26}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
 
     async def go() -> dict[str, Any]:
@@ -94,6 +100,11 @@ def import_command(
                 if not await identity.is_member(s, found, org):
                     fail(f"user {user!r} does not belong to organisation {org}")
                 user_id = found.id
+        checked = None
+        if mapping is not None:  # checked against the header before anything is stored
+            async with transaction(readonly=True) as s:
+                setting = await previews.setting_of(s, org)
+            checked = await previews.preview_path(file, setting, mapping, read_rows=False)
         try:
             stored = storage.store_local_file(org, file)
         except DomainError as exc:
@@ -103,7 +114,8 @@ def import_command(
                                                  enqueue=False, report_date=as_at, partial=partial)
         with Progress(*columns, console=console, transient=False) as bar:
             bars = StageBars(bar)
-            outcome = await run_import(report.id, listener=bars, actor="cli", progress_interval=0.2)
+            outcome = await run_import(report.id, listener=bars, actor="cli", progress_interval=0.2,
+                                       mapping=checked.mapping if checked else None)
             created = 0
             if outcome.status == "completed":
                 bars.book(False)
@@ -137,3 +149,52 @@ def import_command(
     for warning in result["warnings"]:
         human += f"\nwarning: {warning}"
     emit(result, as_json, human)
+
+
+def show_preview(file: Path, org: int, mapping: str | None, as_json: bool) -> None:
+    """`arrears import FILE --preview`: what POST /api/uploads/preview answers, as tables."""
+    from rich.table import Table
+
+    from arrears.db import transaction
+    from arrears.debtors import preview as previews
+    from arrears.identity import service as identity
+
+    async def go() -> previews.Preview:
+        async with transaction(readonly=True) as s:
+            await identity.get_org(s, org)
+            setting = await previews.setting_of(s, org)
+        return await previews.preview_path(file, setting, mapping)
+
+    result = run(go)
+    body = previews.as_dict(result)
+    if as_json:
+        print(json.dumps(body, default=str))
+        return
+    out = console
+    rows = ", ".join(str(r) for r in result.header_rows)
+    out.print(f"[bold]{file.name}[/bold]: sheet '{result.sheet_name}', header on row {rows} "
+              f"({result.file_format})" + (f"; {previews.SAVED_NOTE}" if result.using_saved_mapping else ""))
+    for line in result.title_lines:
+        out.print(f"  title: {line}")
+    table = Table(title="Columns")
+    for name in ("#", "Heading", "Field", "Why"):
+        table.add_column(name)
+    for c in result.columns:
+        table.add_row(str(c.index), c.label, c.field or "(ignored)", c.reason)
+    out.print(table)
+    skipped = ", ".join(f"{reason} {count}" for reason, count in sorted(result.skipped.items())) or "none"
+    out.print(f"{result.account_count} accounts, {result.failed_count} failed rows, "
+              f"{result.skipped_rows} lines skipped ({skipped})")
+    accounts = Table(title=f"First {len(result.accounts)} accounts")
+    for name in ("Row", "Account", "Name", "Telephone", "Current", "30", "60", "90", "120+", "Total"):
+        accounts.add_column(name, justify="right" if name in ("Row", "Current", "30", "60", "90", "120+", "Total")
+                            else "left")
+    for a in result.accounts:
+        accounts.add_row(str(a.sheet_row), a.account, a.name, a.telephone_raw,
+                         *(_money(v) for v in (a.current, a.d30, a.d60, a.d90, a.d120, a.total_balance)))
+    out.print(accounts)
+    for e in result.failed:
+        out.print(f"  row {e.sheet_row}: {e.reason}")
+    for warning in result.warnings:
+        out.print(f"[yellow]warning:[/yellow] {warning}")
+    out.print(f"Total check: {result.total_check['message']}")

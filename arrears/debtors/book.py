@@ -94,6 +94,14 @@ def date_report(report: DebtorReport, title_lines: Any, zone: ZoneInfo, *, now: 
         report.report_date, report.report_date_source = uploaded.astimezone(zone).date(), "upload"
 
 
+def preview_date(given: date | None, title_lines: Any, filename: str, zone: ZoneInfo) -> tuple[date, str]:
+    """The date a preview shows: the one given, else as date_report would find it (source beside)."""
+    report = DebtorReport(original_filename=filename, report_date=given, report_date_source="form" if given else None)
+    date_report(report, title_lines, zone)
+    assert report.report_date is not None and report.report_date_source is not None
+    return report.report_date, report.report_date_source
+
+
 def newest_first() -> list[Any]:
     """Reports newest first: by report date, then upload time (undated ones, still waiting for
     their import, last)."""

@@ -26,6 +26,7 @@ class DebtorErrorCode(StrEnum):
     EMPTY_FILE = "EMPTY_FILE"
     FILE_MISSING = "FILE_MISSING"
     INVALID_SETTINGS = "INVALID_SETTINGS"
+    INVALID_MAPPING = "INVALID_MAPPING"  # a column mapping the file cannot take
     IMPORT_ERROR = "IMPORT_ERROR"
 
 

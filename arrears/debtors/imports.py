@@ -12,7 +12,6 @@ ends with exactly the file's accounts, once.
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import threading
 import time
@@ -30,12 +29,14 @@ from sqlalchemy import update
 from arrears import events
 from arrears.config import get_settings
 from arrears.db import advisory_lock, transaction, utcnow
-from arrears.debtors import book, bulk, service, summary
+from arrears.debtors import book, bulk, profiles, service, summary
+from arrears.debtors.aliases import ALIASES_SETTING, ImportFailed, org_aliases
 from arrears.debtors.errors import DebtorErrorCode
 from arrears.debtors.gcpause import collector_paused
 from arrears.debtors.models import DebtorReport
+from arrears.debtors.preview import run_saved_mapping
 from arrears.debtors.progress import Progress, ProgressTracker, clear_side_file
-from arrears.debtors.reading import AliasTable, ReadError, RowError
+from arrears.debtors.reading import ReadError, RowError
 from arrears.debtors.reading.isolated import IsolatedReader, open_isolated
 from arrears.errors import ErrorCode
 from arrears.identity import service as identity
@@ -46,7 +47,6 @@ log = logging.getLogger("arrears.debtors.imports")
 # Rows per batch: the `limits` section's ARREARS_IMPORT_BATCH_ROWS (default 5000).
 BATCH_ROWS_ENV = "ARREARS_IMPORT_BATCH_ROWS"
 QUEUE_BATCHES = 3
-ALIASES_SETTING = "column_aliases"
 # Tests only: seconds to wait after each batch, to make an import slow enough to kill mid-way.
 THROTTLE_ENV = "ARREARS_IMPORT_THROTTLE"
 BOOK_JOB = "debtors.update_book"
@@ -63,16 +63,6 @@ class ImportOutcome:
     overdue_balance: Decimal
     message: str
     error_code: str | None = None
-
-
-class ImportFailed(Exception):
-    """An import that cannot succeed (bad file); the report is marked failed."""
-
-    def __init__(self, code: str, message: str, details: Mapping[str, Any] | None = None) -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
-        self.details = dict(details or {})
 
 
 async def find_report(session: Any, upload: int | uuid.UUID | str) -> DebtorReport | None:
@@ -92,27 +82,6 @@ def report_path(report: DebtorReport) -> Path:
     return get_settings().uploads_path / str(report.org_id) / report.filename
 
 
-def org_aliases(value: Any) -> dict[str, list[str]] | None:
-    """The organisation's `column_aliases` setting: JSON text or a mapping, field -> header(s)."""
-    if value in (None, ""):
-        return None
-    if isinstance(value, str):
-        try:
-            value = json.loads(value)
-        except ValueError as exc:
-            raise ImportFailed(DebtorErrorCode.INVALID_SETTINGS, "The organisation setting column_aliases is not "
-                               'valid JSON (expected {"telephone": ["Sel Nr"]}).') from exc
-    if not isinstance(value, Mapping):
-        raise ImportFailed(DebtorErrorCode.INVALID_SETTINGS, "The organisation setting column_aliases must map "
-                           'fields to header names, e.g. {"telephone": ["Sel Nr"]}.')
-    aliases = {str(k): ([v] if isinstance(v, str) else [str(x) for x in v]) for k, v in value.items()}
-    try:
-        AliasTable(aliases)
-    except ValueError as exc:
-        raise ImportFailed(DebtorErrorCode.INVALID_SETTINGS, f"The organisation setting column_aliases is wrong: {exc}.") from exc
-    return aliases
-
-
 def _count_lines(path: Path) -> int:
     lines = 0
     with path.open("rb") as fh:
@@ -126,9 +95,12 @@ def _count_lines(path: Path) -> int:
 
 async def run_import(upload: int | uuid.UUID | str, *, final_attempt: bool = True,
                      listener: Callable[[Progress], None] | None = None,
-                     actor: str = "system", progress_interval: float = 0.5) -> ImportOutcome:
+                     actor: str = "system", progress_interval: float = 0.5,
+                     mapping: Mapping[Any, str | None] | None = None) -> ImportOutcome:
     """Import the report's file (idempotent: a finished report is returned as it is). `upload` is
-    the report's integer id or its UUID."""
+    the report's integer id or its UUID. `mapping` (column index -> field or None, checked by the
+    upload) is laid over the file's header; without one the organisation's saved profile for the
+    header's signature is, when there is one."""
     started = utcnow()
     async with transaction() as s:
         report = await find_report(s, upload)
@@ -139,6 +111,7 @@ async def run_import(upload: int | uuid.UUID | str, *, final_attempt: bool = Tru
         org = await identity.get_org(s, report.org_id)
         raw_aliases = identity.org_setting(org, ALIASES_SETTING)
         zone = book.zone_of(org)
+        saved = await profiles.for_org(s, report.org_id) if mapping is None else None
         report.status = "processing"
         report.stage = "starting"
         report.attempts = (report.attempts or 0) + 1
@@ -160,8 +133,12 @@ async def run_import(upload: int | uuid.UUID | str, *, final_attempt: bool = Tru
         aliases = org_aliases(raw_aliases)
         if not path.exists():
             raise ImportFailed(DebtorErrorCode.FILE_MISSING, "The uploaded file is no longer available; upload it again.")
+        columns = {int(k): v for k, v in mapping.items()} if mapping is not None else None
+        said: list[str] = []
+        if columns is None and saved:  # the saved profile of this header, looked up before the reader opens
+            columns, said = await asyncio.to_thread(run_saved_mapping, path, aliases, saved)
         outcome = await _import(report_id, upload_id, org_id, user_id, created_at, path, aliases, tracker, actor,
-                                zone)
+                                zone, columns, said)
     except (ImportFailed, ReadError) as exc:
         await tracker.stop()
         return await _fail(report_id, org_id, exc.code, exc.message, getattr(exc, "details", None),
@@ -189,7 +166,8 @@ async def run_import(upload: int | uuid.UUID | str, *, final_attempt: bool = Tru
 
 async def _import(report_id: int, upload_id: uuid.UUID, org_id: int, user_id: int | None, created_at: Any, path: Path,
                   aliases: dict[str, list[str]] | None, tracker: ProgressTracker, actor: str,
-                  zone: ZoneInfo) -> ImportOutcome:
+                  zone: ZoneInfo, mapping: dict[int, str | None] | None = None,
+                  said: list[str] | None = None) -> ImportOutcome:
     throttle = get_settings().limits.import_throttle
     loop = asyncio.get_running_loop()
     async with transaction() as s:
@@ -210,7 +188,7 @@ async def _import(report_id: int, upload_id: uuid.UUID, org_id: int, user_id: in
         # Parsed in the parse pool's child (hard memory, CPU and time limits): a file that kills
         # its parser raises ReadError here or from the blocks, and the report fails for good.
         batch_rows = get_settings().limits.import_batch_rows
-        reader = await asyncio.to_thread(open_isolated, path, aliases, on_rows_read, 1000, batch_rows)
+        reader = await asyncio.to_thread(open_isolated, path, aliases, on_rows_read, 1000, batch_rows, mapping)
         clock["opened"] = time.perf_counter()
         try:
             await queue.renew_lease(s)
@@ -314,6 +292,8 @@ async def _import(report_id: int, upload_id: uuid.UUID, org_id: int, user_id: in
             "unmapped_headers": header.unmapped_headers,
             "delimiter": header.delimiter, "encoding": header.encoding,
         }
+        if mapping is not None:
+            report.header["column_mapping"] = {str(k): v for k, v in sorted(mapping.items())}
         report.totals = totals
         report.total_rows = report.processed_rows = accounts + failed
         report.success_rows = accounts
@@ -321,6 +301,8 @@ async def _import(report_id: int, upload_id: uuid.UUID, org_id: int, user_id: in
         report.progress = 1.0
         book.date_report(report, getattr(reader, "title_lines", None) or getattr(header, "title_lines", None), zone)
         reading = book.note_reading(report, reader, header)
+        if said:  # what the saved profile's lookup said (one that no longer fits)
+            report.warnings = [*said, *(report.warnings or [])]
         report.progress_message = f"Import completed: {accounts} accounts imported, {failed} rows failed" + (
             f"; {reading}" if reading else "")
         report.processing_completed_at = finished

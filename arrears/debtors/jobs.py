@@ -57,7 +57,7 @@ async def import_upload(ctx: JobContext) -> None:
     interrupted attempt's rows are deleted when the next attempt starts."""
     try:
         outcome = await run_import(str(ctx.payload.get("upload_id")), final_attempt=ctx.attempt >= ctx.max_attempts,
-                                   actor=f"job:{ctx.job_id}")
+                                   actor=f"job:{ctx.job_id}", mapping=ctx.payload.get("mapping"))
     except ImportFailed as exc:
         raise Permanent(exc.message) from exc
     if outcome.status == "completed":

@@ -238,3 +238,22 @@ class DebtorRowError(Base):
     reason: Mapped[str] = mapped_column(Text)
     code: Mapped[str] = mapped_column(String(32))
     account_code: Mapped[str | None] = mapped_column(String(100), nullable=True)
+
+
+class ImportProfile(Base):
+    """A mapping an organisation confirmed for one spreadsheet layout: the header's signature (a hash
+    of its normalised labels) -> {column index: field or None}. Applied to later files whose header
+    has the same signature, so a layout is explained once (arrears.debtors.mapping)."""
+
+    __tablename__ = "import_profiles"
+    __table_args__ = (UniqueConstraint("org_id", "signature", name="uq_import_profiles_org_id_signature"),)
+
+    id: Mapped[uuid.UUID] = mapped_column(GUID, primary_key=True, default=uuid.uuid4)
+    org_id: Mapped[int] = mapped_column(ForeignKey("organisations.id", ondelete="CASCADE"))
+    signature: Mapped[str] = mapped_column(String(64))
+    labels: Mapped[dict[str, str]] = mapped_column(JSON)  # "column index" -> heading as written
+    mapping: Mapped[dict[str, str | None]] = mapped_column(JSON)  # "column index" -> field or None
+    sample_filename: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    created_by: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)

@@ -140,10 +140,11 @@ def _split_ids(values: Iterable[Any]) -> tuple[list[int], list[uuid.UUID]]:
 async def create_report(session: AsyncSession, caller: Caller | None, stored: StoredFile, *,
                         org_id: int | None = None, user_id: int | None = None,
                         source: str = "spreadsheet", enqueue: bool = True, report_date: date | None = None,
-                        partial: bool = False) -> DebtorReport:
+                        partial: bool = False, mapping: dict[int, str | None] | None = None) -> DebtorReport:
     """The report of a stored upload, pending; its import job is enqueued in the same transaction
     (so the job exists exactly when the report does). `report_date` is the date the upload gave
-    (checked by book.parse_report_date); without one the import reads it from the file."""
+    (checked by book.parse_report_date); without one the import reads it from the file. `mapping`,
+    a column mapping the upload checked, travels with the job."""
     if caller is not None:
         caller.require_write()
     org = org_id if org_id is not None else (caller.org_id if caller else stored.org_id)
@@ -158,7 +159,10 @@ async def create_report(session: AsyncSession, caller: Caller | None, stored: St
     session.add(report)
     await session.flush()
     if enqueue:
-        await queue.enqueue(session, IMPORT_JOB, {"upload_id": str(report.uuid)}, org_id=org,
+        payload: dict[str, Any] = {"upload_id": str(report.uuid)}
+        if mapping is not None:
+            payload["mapping"] = {str(k): v for k, v in sorted(mapping.items())}
+        await queue.enqueue(session, IMPORT_JOB, payload, org_id=org,
                             max_attempts=3, dedupe_key=f"import:{report.uuid}")
     return report
 

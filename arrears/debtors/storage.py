@@ -63,13 +63,15 @@ class UploadSink:
     """Receives an upload's bytes chunk by chunk into a temporary file in the organisation's
     upload folder; `finish()` checks it and gives it its final name."""
 
+    SUBFOLDER = ""  # beside the organisation's other uploads
+
     def __init__(self, org_id: int, original_filename: str | None, *, max_size: int | None = None) -> None:
         settings = get_settings()
         self.org_id = org_id
         self.upload_id = uuid.uuid4()
         self.original_filename = clean_filename(original_filename)
         self.max_size = settings.upload_max_size if max_size is None else max_size
-        self.folder = settings.uploads_path / str(org_id)
+        self.folder = settings.uploads_path / str(org_id) / self.SUBFOLDER
         self.folder.mkdir(parents=True, exist_ok=True)
         self.part = self.folder / f".{self.upload_id}.part"
         self._fh: BinaryIO | None = self.part.open("wb")
@@ -148,3 +150,64 @@ def store_local_file(org_id: int, source: Path, *, max_size: int | None = None) 
 def remove_stored(stored: StoredFile) -> None:
     with contextlib.suppress(OSError):
         stored.path.unlink()
+
+
+# ------------------------------------------------------------------ waiting for a preview's confirmation
+
+PENDING_DIR = ".pending"  # under the organisation's folder: previewed, not yet confirmed
+PENDING_SECONDS = 24 * 3600  # a preview left unconfirmed this long is removed
+
+
+class PendingSink(UploadSink):
+    """An upload the web UI previews before importing: kept aside until confirmed (claim_pending)."""
+
+    SUBFOLDER = PENDING_DIR
+
+
+def claim_pending(org_id: int, upload_id: str, original_filename: str) -> StoredFile | None:
+    """The previewed upload `upload_id` of this organisation, moved beside the others; None when it
+    is not (or no longer) waiting (already confirmed, removed, or another organisation's)."""
+    source = pending_path(org_id, upload_id)
+    if source is None:
+        return None
+    path = source.parent.parent / source.name
+    os.replace(source, path)
+    try:
+        file_format: str | None = detect_format(path).value
+    except ReadError:
+        file_format = None
+    return StoredFile(uuid.UUID(upload_id), org_id, path.name, clean_filename(original_filename), path,
+                      path.stat().st_size, file_format, MIME_TYPES.get(file_format or "", "application/octet-stream"))
+
+
+def sweep_pending(org_id: int, now: float | None = None) -> int:
+    """Remove the organisation's previews left unconfirmed for a day; how many went."""
+    import time
+
+    folder = get_settings().uploads_path / str(org_id) / PENDING_DIR
+    if not folder.is_dir():
+        return 0
+    cutoff = (now if now is not None else time.time()) - PENDING_SECONDS
+    removed = 0
+    for path in folder.iterdir():
+        with contextlib.suppress(OSError):
+            if path.is_file() and path.stat().st_mtime < cutoff:
+                path.unlink()
+                removed += 1
+    return removed
+
+
+def pending_path(org_id: int, upload_id: str) -> Path | None:
+    """Where the organisation's previewed upload `upload_id` waits, or None."""
+    try:
+        key = uuid.UUID(upload_id)
+    except ValueError:
+        return None
+    folder = get_settings().uploads_path / str(org_id) / PENDING_DIR
+    found = [p for p in folder.glob(f"{key}*") if p.is_file()] if folder.is_dir() else []
+    return found[0] if len(found) == 1 else None
+
+
+def remove_path(path: Path) -> None:
+    with contextlib.suppress(OSError):
+        path.unlink()

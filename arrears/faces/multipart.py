@@ -1,6 +1,7 @@
 """The one reader of multipart uploads, for every upload route: the body is streamed, the part
-named `file` (with a filename) goes to the route's sink chunk by chunk as it arrives, and every
-other part is skipped without being kept. Nothing is buffered whole here; the sink decides where
+named `file` (with a filename) goes to the route's sink chunk by chunk as it arrives, the small
+text fields beside it are kept (each at most MAX_FIELD bytes; `fields=` narrows them to the names a
+route reads), and every other part is skipped without being kept. Nothing is buffered whole here; the sink decides where
 the bytes go (disk for spreadsheets, memory for PDFs and CSVs) and refuses past its limit.
 
 Each face says what went wrong in its own words: this module raises `UploadProblem` with a kind.
@@ -8,7 +9,7 @@ Each face says what went wrong in its own words: this module raises `UploadProbl
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from typing import Any, Generic, Protocol, TypeVar
 
 from fastapi import Request
@@ -34,10 +35,11 @@ class UploadProblem(Exception):
     MALFORMED = "malformed"  # the body is not valid multipart
     NO_FILE = "no_file"  # no part named `file` with a filename
 
-    def __init__(self, kind: str, message: str) -> None:
+    def __init__(self, kind: str, message: str, values: dict[str, str] | None = None) -> None:
         super().__init__(message)
         self.kind = kind
         self.message = message
+        self.values = values or {}  # the text fields read (NO_FILE: the whole form's)
 
 
 class MemorySink:
@@ -67,8 +69,9 @@ class MemorySink:
 class _Parts(Generic[S]):
     """python-multipart's callbacks: which part is being read, and where its bytes go."""
 
-    def __init__(self, field: str, sink_for: Callable[[str], S]) -> None:
+    def __init__(self, field: str, sink_for: Callable[[str], S], fields: Collection[str] = ()) -> None:
         self.field, self.sink_for = field, sink_for
+        self.wanted = frozenset(fields)  # empty: every text field
         self.header_field = b""
         self.header_value = b""
         self.header_bytes = 0
@@ -119,7 +122,8 @@ class _Parts(Generic[S]):
         if name == self.field and self.sink is None and b"filename" in options:
             self.filename = options.get(b"filename", b"").decode("utf-8", "replace")
             self.sink = self.current = self.sink_for(self.filename)
-        elif b"filename" not in options and name and name != self.field and name not in self.fields:
+        elif (b"filename" not in options and name and name != self.field and name not in self.fields
+              and (not self.wanted or name in self.wanted)):
             self._field, self._value = name, bytearray()
 
     def on_part_data(self, data: bytes, start: int, end: int) -> None:
@@ -146,15 +150,15 @@ async def receive_file(request: Request, sink_for: Callable[[str], S], *, field:
     return filename, sink
 
 
-async def receive_form(request: Request, sink_for: Callable[[str], S], *, field: str = "file"
-                       ) -> tuple[str, S, dict[str, str]]:
-    """receive_file, and the text fields sent beside the file (name → value; the first of a name
-    wins), whichever side of the file they come."""
+async def receive_form(request: Request, sink_for: Callable[[str], S], *, field: str = "file",
+                       fields: Collection[str] = ()) -> tuple[str, S, dict[str, str]]:
+    """receive_file, and the text fields sent beside the file, whichever side of it they come
+    (name → value; the first of a name wins; only those in `fields` when it names any)."""
     kind, params = parse_options_header(request.headers.get("content-type", ""))
     boundary = params.get(b"boundary")
     if kind != b"multipart/form-data" or not boundary:
         raise UploadProblem(UploadProblem.NOT_MULTIPART, "The body is not multipart/form-data")
-    parts: _Parts[S] = _Parts(field, sink_for)
+    parts: _Parts[S] = _Parts(field, sink_for, fields)
     try:
         parser = MultipartParser(boundary, parts.callbacks())  # refuses an absurd boundary
         async for chunk in request.stream():
@@ -171,5 +175,5 @@ async def receive_form(request: Request, sink_for: Callable[[str], S], *, field:
     if not parts.done or parts.sink is None:
         if parts.sink is not None:
             parts.sink.discard()
-        raise UploadProblem(UploadProblem.NO_FILE, f"No part named {field!r} with a file")
+        raise UploadProblem(UploadProblem.NO_FILE, f"No part named {field!r} with a file", parts.fields)
     return parts.filename, parts.sink, parts.fields

@@ -18,7 +18,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = '0018_book_job_indexes'
-down_revision: str | Sequence[str] | None = '0016_report_dates'
+down_revision: str | Sequence[str] | None = '0017_import_profiles'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -41,8 +41,10 @@ async def _read(url: str, statement: str | None = None) -> tuple[dict[str, set[s
 def test_the_revision_follows_web_sessions() -> None:
     script = ScriptDirectory.from_config(migrate.alembic_config("sqlite+aiosqlite:///unused.db"))
     assert script.get_revision(REVISION).down_revision == "0014_web_sessions"
-    # One chain: nothing else branches off 0014, so `upgrade heads` meets no second head there.
+    # One chain: nothing else branches off 0014 (so `upgrade heads` meets no second head there),
+    # and 0017 (import profiles) follows it.
     assert [r.revision for r in script.walk_revisions() if r.down_revision == "0014_web_sessions"] == [REVISION]
+    assert script.get_revision("0017_import_profiles").down_revision == REVISION
 
 
 async def test_down_and_up_dates_existing_reports(env, world, db_url) -> None:

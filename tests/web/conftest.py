@@ -119,11 +119,35 @@ def workbook_bytes(rows: list[list[Any]] | None = None) -> bytes:
     return out.getvalue()
 
 
+SELECT_RE = re.compile(r'<select id="col-(\d+)" name="col_\d+">(.*?)</select>', re.S)
+SELECTED_RE = re.compile(r'<option value="([^"]*)" selected>')
+
+
+def preview_form(html: str) -> dict[str, str]:
+    """The preview's confirmation form as a browser would send it: the hidden fields and each
+    column's selected field."""
+    form = {name: value for name, value in re.findall(r'<input type="hidden" name="(\w+)" value="([^"]*)">', html)}
+    # The report date as shown (editable there), and the partial box when ticked.
+    form |= dict(re.findall(r'<input id="[\w-]+" type="date" name="(\w+)" value="([^"]*)"', html))
+    form |= dict(re.findall(r'<input type="checkbox" name="(\w+)" value="([^"]*)" checked>', html))
+    for index, options in SELECT_RE.findall(html):
+        chosen = SELECTED_RE.search(options)
+        form[f"col_{index}"] = chosen.group(1) if chosen else ""
+    return form
+
+
+async def confirm_preview(ui: UI, html: str, changes: dict[str, str] | None = None) -> httpx.Response:
+    form = preview_form(html) | (changes or {})
+    return await ui.c.post("/app/books/confirm", data=form)
+
+
 async def upload_book(ui: UI, content: bytes | None = None, name: str = "book.xlsx", *,
                       run_jobs: bool = True) -> str:
     """Upload through the UI's form and (by default) let the worker import it; returns the id."""
     r = await ui.c.post("/app/books", data={"csrf_token": ui.token},
                         files={"file": (name, content if content is not None else workbook_bytes())})
+    if r.status_code == 200 and 'action="/app/books/confirm"' in r.text:
+        r = await confirm_preview(ui, r.text)  # a spreadsheet is previewed first: confirm it as shown
     assert r.status_code == 303, r.text
     location = r.headers["location"]
     assert location.startswith("/app/books/")

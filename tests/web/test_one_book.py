@@ -19,6 +19,7 @@ from arrears.web.render import money, number
 from arrears.worker import run_until_idle
 from tests.debtors.pdf.make_pdfs import Debtor, build_report, sample_debtors
 from tests.fixtures import cheap_password_hashing  # noqa: F401
+from tests.web.conftest import confirm_preview, preview_form
 
 HEADER = ["Account", "Name", "Contact", "Telephone", "Current", "30 Days", "60 Days", "90 Days", "120 Days",
           "Total Balance"]
@@ -217,9 +218,19 @@ async def test_report_date_and_partial_fields(client, world, people) -> None:
     assert r.status_code == 400 and "report cannot be dated in the future" in r.text
     assert await _reports(org.id) == before and await _reports(other.id) == 0
 
-    # The web form: a date and the partial box.
+    # The web form: a date and the partial box, carried through the preview (where they can be changed).
     r = await ui.c.post("/app/books", data={"csrf_token": ui.token, "report_date": NOV.isoformat(), "partial": "1"},
                         files={"file": ("web.xlsx", xlsx(rows))})
+    assert r.status_code == 200 and 'action="/app/books/confirm"' in r.text, r.text
+    form = preview_form(r.text)
+    assert form["report_date"] == NOV.isoformat() and form["partial"] == "1"
+    assert await _reports(org.id) == before  # nothing stored before the preview is confirmed
+    r = await confirm_preview(ui, r.text, {"report_date": future})
+    assert r.status_code == 400 and "report cannot be dated in the future" in r.text
+    assert await _reports(org.id) == before
+    shown = preview_form(r.text)  # the page again, the date as typed, the columns as chosen
+    assert shown["report_date"] == future and shown["partial"] == "1" and shown["col_0"] == "account"
+    r = await confirm_preview(ui, r.text, {"report_date": NOV.isoformat()})
     assert r.status_code == 303, r.text
     async with transaction(readonly=True) as s:
         web = await s.scalar(select(DebtorReport).where(DebtorReport.original_filename == "web.xlsx"))

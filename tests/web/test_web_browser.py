@@ -199,6 +199,7 @@ async def test_upload_select_and_send_in_simulation(live_server, chromium_browse
     book.write_bytes(workbook_bytes())
     await page.get_by_label("Drop a spreadsheet or PDF report here").set_input_files(str(book))
     await page.get_by_role("button", name="Upload and import").click()
+    await page.get_by_role("button", name="Import with these columns").click()  # the preview, as read
     await page.wait_for_url(re.compile(r"/app/books/[0-9a-f-]{36}$"))
     upload_id = page.url.rsplit("/", 1)[1]
     # The progress panel polls until the job is done, then the page shows the summary by itself.

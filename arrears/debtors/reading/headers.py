@@ -411,7 +411,10 @@ def missing_columns_error(match: HeaderMatch, sheet_name: str, row_number: int) 
         f"Required columns are {', '.join(FIELD_LABELS[f] for f in REQUIRED_FIELDS)}; rename the "
         "columns, or add their names as aliases in the organisation settings."
     )
-    details = {"missing": missing, "found_headers": found, "sheet": sheet_name, "row": row_number}
+    # Every column of that row with its real index, so that a preview can list them and a mapping rescue the file.
+    columns = [{"index": c.index, "label": c.label, "field": c.field, "reason": c.reason} for c in match.column_infos()]
+    details = {"missing": missing, "found_headers": found, "sheet": sheet_name, "row": row_number,
+               "columns": columns}
     return ReadError(MISSING_COLUMNS, message, details)
 
 

@@ -14,7 +14,7 @@ from fastapi.responses import StreamingResponse
 
 from arrears import validation
 from arrears.db import isoz, transaction
-from arrears.debtors import book, service, summary
+from arrears.debtors import book, preview, service, summary
 from arrears.debtors import compare as compare_service
 from arrears.debtors.models import DebtorReport, DebtorRowError, DebtorSnapshot
 from arrears.debtors.storage import StoredFile, UploadSink, remove_stored, too_large_error
@@ -32,6 +32,10 @@ router = APIRouter(tags=["AAMA: uploads and accounts"], default_response_class=A
 MULTIPART_OVERHEAD = 64 * 1024
 SCOPES = ("own", "organisation", "organization")  # headers and boundaries around the file in a multipart body
 
+FORM_FIELDS = ("report_date", "partial", "mapping")  # the text fields read beside the file
+_MAPPING_FIELD = {"type": "string", "description": 'Beyond the spec: JSON {"column index": "field" or null} '
+                  "laid over the header's own mapping (see POST /api/uploads/preview); on an upload it is "
+                  "saved as the organisation's import profile for this header"}
 UPLOAD_BODY = {
     "requestBody": {
         "required": True,
@@ -43,9 +47,11 @@ UPLOAD_BODY = {
                                                           "read from the file when not given"},
                            "partial": {"type": "boolean", "default": False,
                                        "description": "the report lists only some accounts: the "
-                                                      "others are left as they are"}}}}},
+                                                      "others are left as they are"},
+                           "mapping": _MAPPING_FIELD}}}},
     }
 }
+PREVIEW_BODY = UPLOAD_BODY
 
 
 # ------------------------------------------------------------------ shapes
@@ -147,10 +153,10 @@ def _int(value: str | None, name: str, default: int) -> int:
 
 async def _receive_file(request: Request, sink_for: Any) -> tuple[StoredFile, dict[str, str]]:
     """Stream the multipart body: the `file` part goes to disk chunk by chunk as it arrives; the
-    text fields beside it come back as they are."""
+    text fields beside it (FORM_FIELDS) come back as they are."""
     required = {"file": ["This field is required."]}
     try:
-        _, sink, fields = await multipart.receive_form(request, sink_for)
+        _, sink, fields = await multipart.receive_form(request, sink_for, fields=FORM_FIELDS)
     except multipart.UploadProblem as exc:
         if exc.kind == exc.NOT_MULTIPART:
             raise ValidationFailed("Send the file as multipart/form-data in a field named 'file'",
@@ -177,12 +183,15 @@ async def upload(request: Request) -> Any:
         raise too_large_error(limit)
     stored, fields = await _receive_file(request, lambda name: UploadSink(caller.org_id, name, max_size=limit))
     try:
+        checked = await _checked_mapping(caller, stored, fields.get("mapping"))
         async with transaction() as session:
             zone = book.zone_of(await identity.get_org(session, caller.org_id))
             report_date = book.parse_report_date(fields.get("report_date"), today=book.local_today(zone))
             partial = book.parse_flag(fields.get("partial"), "partial")
+            if checked is not None:  # a confirmed mapping becomes the organisation's profile
+                await preview.remember(session, caller, checked, stored.original_filename)
             report = await service.create_report(session, caller, stored, report_date=report_date,
-                                                 partial=partial)
+                                                 partial=partial, mapping=checked.mapping if checked else None)
     except BaseException:
         remove_stored(stored)
         raise
@@ -192,6 +201,45 @@ async def upload(request: Request) -> Any:
                    "original_filename": report.original_filename, "status": report.status,
                    "created_at": isoz(report.created_at)},
     }, status_code=202)
+
+
+async def _checked_mapping(caller: Any, stored: StoredFile, text: str | None) -> preview.Preview | None:
+    """The `mapping` form field checked against the file's header (read in the parse child, no
+    rows): None without one; a 400 naming each problem."""
+    if text is None or not text.strip():
+        return None
+    async with transaction(readonly=True) as reading:
+        setting = await preview.setting_of(reading, caller.org_id)
+    return await preview.preview_path(stored.path, setting, text, read_rows=False)
+
+
+@router.post("/api/uploads/preview", openapi_extra=PREVIEW_BODY)
+async def preview_upload(request: Request) -> Any:
+    """Beyond the spec: the file read as the import would read it, nothing stored (the file is
+    removed once read). Answers what the import would take, and why."""
+    async with transaction(readonly=True) as reading:
+        caller = await user_caller(await current_caller(request, reading))
+        setting = await preview.setting_of(reading, caller.org_id)
+    limit = service_limit()
+    declared = request.headers.get("content-length")
+    if declared and declared.isdigit() and int(declared) > limit + MULTIPART_OVERHEAD:
+        raise too_large_error(limit)
+    stored, fields = await _receive_file(request, lambda name: UploadSink(caller.org_id, name, max_size=limit))
+    try:
+        async with transaction(readonly=True) as reading:
+            zone = book.zone_of(await identity.get_org(reading, caller.org_id))
+        given = book.parse_report_date(fields.get("report_date"), today=book.local_today(zone))
+        partial = book.parse_flag(fields.get("partial"), "partial")
+        result = await preview.preview_path(stored.path, setting, fields.get("mapping"))
+    finally:
+        remove_stored(stored)
+    body = preview.as_dict(result)
+    as_at, source = book.preview_date(given, result.title_lines, stored.original_filename, zone)
+    body |= {"report_date": as_at.isoformat(), "report_date_source": source, "partial": partial}
+    note = f" ({preview.SAVED_NOTE})" if result.using_saved_mapping else ""
+    return AamaJSONResponse({"message": f"Preview of {stored.original_filename}: {result.account_count} accounts, "
+                                        f"{result.failed_count} failed rows, {result.skipped_rows} lines skipped{note}.",
+                             "filename": stored.original_filename, "preview": body})
 
 
 def service_limit() -> int:

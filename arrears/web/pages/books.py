@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import io
+import json
 from collections.abc import AsyncIterator
 from datetime import date
 from decimal import Decimal
@@ -14,23 +15,34 @@ from typing import Any
 
 from fastapi import APIRouter
 from fastapi.responses import Response, StreamingResponse
-from starlette.datastructures import UploadFile
 
 from arrears.config import get_settings
 from arrears.db import transaction
 from arrears.debtors import book
 from arrears.debtors import compare as compare_service
 from arrears.debtors import dashboard as book_figures
+from arrears.debtors import preview as preview_service
 from arrears.debtors import service as debtors
 from arrears.debtors import summary as summaries
+from arrears.debtors.errors import DebtorErrorCode
+from arrears.debtors.mapping import FIELDS, field_label
 from arrears.debtors.models import DebtorReport
 from arrears.debtors.pdf import PdfReadError
-from arrears.debtors.storage import UploadSink, remove_stored, too_large_error
+from arrears.debtors.storage import (
+    PendingSink,
+    claim_pending,
+    pending_path,
+    remove_path,
+    remove_stored,
+    sweep_pending,
+    too_large_error,
+)
 from arrears.downloads import SafeCsvWriter, content_disposition
 from arrears.errors import DomainError, ErrorCode, ValidationFailed
+from arrears.faces import multipart
 from arrears.pharmacy import upload as pdf_upload
 from arrears.web import charts
-from arrears.web.context import Ctx, CtxDep
+from arrears.web.context import CSRF_FIELD, Ctx, CtxDep, check_streamed_csrf
 from arrears.web.forms import FormState, many, text
 from arrears.web.paging import Page, page_params
 from arrears.web.render import is_htmx, key_of, local_dt, money, page, redirect, render_html, svg
@@ -41,6 +53,8 @@ ACCOUNT_SORTS = {"account_code": "Account", "customer_name": "Customer", "curren
                  "d60": "60 days", "d90": "90 days", "d120": "120+ days", "total_balance": "Balance",
                  "overdue_amount": "Overdue"}
 SELECT_ALL_PAGE = debtors.MAX_PER_PAGE
+FIELD_CHOICES = [(f, field_label(f)) for f in FIELDS]
+DATE_FIELDS = ("report_date", "partial")  # the upload form's fields beside the file, carried through the preview
 
 
 def as_page(p: debtors.Page[Any]) -> Page[Any]:
@@ -68,61 +82,174 @@ async def books(ctx: CtxDep) -> Response:
     return await _books_page(ctx, FormState())
 
 
+class _BookSink:
+    """Where the book form's file goes, decided by its first bytes: a PDF report to memory (it is
+    read at once), a spreadsheet to disk, aside until its preview is confirmed."""
+
+    def __init__(self, org_id: int, filename: str, limit: int) -> None:
+        self.org_id, self.filename, self.limit = org_id, filename, limit
+        self.head = b""
+        self.inner: PendingSink | multipart.MemorySink | None = None
+
+    def _open(self, pdf: bool) -> None:
+        if pdf:
+            self.inner = multipart.MemorySink(self.limit, lambda: too_large_error(self.limit))
+        else:
+            self.inner = PendingSink(self.org_id, self.filename, max_size=self.limit)
+        head, self.head = self.head, b""
+        self.inner.write(head)
+
+    def write(self, chunk: bytes) -> None:
+        if self.inner is None:
+            self.head += chunk
+            if len(self.head) < 5:
+                return
+            self._open(self.head.startswith(b"%PDF"))
+        else:
+            self.inner.write(chunk)
+
+    def settle(self) -> None:
+        """The part ended: decide now for a file shorter than its sniff."""
+        if self.inner is None:
+            self._open(self.head.startswith(b"%PDF") or (not self.head and self.filename.lower().endswith(".pdf")))
+
+    @property
+    def is_pdf(self) -> bool:
+        return isinstance(self.inner, multipart.MemorySink)
+
+    def discard(self) -> None:
+        if self.inner is not None:
+            self.inner.discard()
+
+
 @router.post("")
 async def upload(ctx: CtxDep) -> Response:
+    """The book form: a PDF report is read and stored at once; a spreadsheet is previewed first
+    (the columns, what they fill, the first accounts), and imported when the preview is confirmed."""
     ctx.require_write()
-    form = await ctx.form()
-    file = form.get("file")
-    state = FormState.of(form, "report_date", "partial")
-    if not isinstance(file, UploadFile) or not file.filename:
-        state.add("file", "Choose a spreadsheet or PDF report to upload (or drop it on the box).")
+    limit = get_settings().upload_max_size
+    state = FormState()
+    try:
+        filename, sink, fields = await multipart.receive_form(
+            ctx.request, lambda name: _BookSink(ctx.org.id, name, limit), fields=(CSRF_FIELD, *DATE_FIELDS))
+    except multipart.UploadProblem as exc:
+        # Nothing was kept; a whole form without a file still answers only with its token.
+        if exc.kind == exc.NO_FILE:
+            check_streamed_csrf(ctx.request, exc.values.get(CSRF_FIELD))
+        state.add("file", "Choose a spreadsheet or PDF report to upload (or drop it on the box)."
+                  if exc.kind != exc.MALFORMED else f"The upload could not be read: {exc.message}")
         return await _books_page(ctx, state, 400)
-    try:
-        report_date = book.parse_report_date(state.values["report_date"],
-                                             today=book.local_today(book.zone_of(ctx.org)))
-        partial = book.parse_flag(state.values["partial"], "partial")
-    except ValidationFailed as exc:
-        return await _books_page(ctx, state.error(exc), 400)
-    first = await file.read(1 << 20)
-    if first.startswith(b"%PDF") or (not first and file.filename.lower().endswith(".pdf")):
-        return await _upload_pdf(ctx, file, first, state, report_date, partial)
-    sink = UploadSink(ctx.org.id, file.filename)
-    try:
-        chunk = first
-        while chunk:
-            sink.write(chunk)
-            chunk = await file.read(1 << 20)
-        stored = await asyncio.to_thread(sink.finish)  # measures an .xls/.xlsb's sheets: not on the loop
-    except DomainError as exc:
-        sink.discard()
+    except DomainError as exc:  # past the size limit: refused, nothing kept
         state.add("file", exc.message)
         return await _books_page(ctx, state, 413 if exc.code == ErrorCode.FILE_TOO_LARGE else 400)
     try:
-        report = await debtors.create_report(ctx.db, ctx.caller, stored, report_date=report_date, partial=partial)
+        check_streamed_csrf(ctx.request, fields.get(CSRF_FIELD))
+    except BaseException:
+        sink.discard()
+        raise
+    sink.settle()
+    state = FormState({name: fields.get(name, "") for name in DATE_FIELDS})
+    if not filename:
+        sink.discard()
+        state.add("file", "Choose a spreadsheet or PDF report to upload (or drop it on the box).")
+        return await _books_page(ctx, state, 400)
+    try:
+        report_date, partial = _dating(ctx, state)
+    except ValidationFailed as exc:
+        sink.discard()
+        return await _books_page(ctx, state.error(exc), 400)
+    if isinstance(sink.inner, multipart.MemorySink):
+        return await _upload_pdf(ctx, filename, sink.inner.data, sink.inner.size, state, report_date, partial)
+    assert isinstance(sink.inner, PendingSink)
+    try:
+        stored = await asyncio.to_thread(sink.inner.finish)  # measures an .xls/.xlsb's sheets: not on the loop
+    except DomainError as exc:
+        state.add("file", exc.message)
+        return await _books_page(ctx, state, 400)
+    await asyncio.to_thread(sweep_pending, ctx.org.id)
+    return await _preview_page(ctx, stored.upload_id, stored.path, stored.original_filename, None, state)
+
+
+def _dating(ctx: Ctx, state: FormState) -> tuple[date | None, bool]:
+    """The form's report date (not in the future, in the organisation's zone) and partial flag."""
+    report_date = book.parse_report_date(state.get("report_date"), today=book.local_today(book.zone_of(ctx.org)))
+    return report_date, book.parse_flag(state.get("partial"), "partial")
+
+
+async def _preview_page(ctx: Ctx, pending: Any, path: Any, filename: str, mapping: str | None,
+                        form: FormState | None = None, status: int = 200) -> Response:
+    """The preview of a waiting upload, with a field to choose per column; its confirmation imports it."""
+    setting = await preview_service.setting_of(ctx.db, ctx.org.id)
+    state = form or FormState()
+    try:
+        result = await preview_service.preview_path(path, setting, mapping)
+    except ValidationFailed as exc:
+        if mapping is not None and exc.code == DebtorErrorCode.INVALID_MAPPING:
+            # Show the file as its header (or profile) reads it, with what was wrong beside it.
+            state.error(exc)
+            result = await preview_service.preview_path(path, setting, None)
+            status = 400
+        else:
+            remove_path(path)
+            state.add("file", exc.message)
+            return await _books_page(ctx, state, 400)
+    chosen = {str(k): v for k, v in json.loads(mapping).items()} if mapping and status == 400 else {}
+    return page(ctx, "books/preview.html", status=status, preview=result, pending=str(pending), filename=filename,
+                fields=FIELD_CHOICES, chosen=chosen, form=state, saved_note=preview_service.SAVED_NOTE,
+                dating={name: state.get(name) for name in DATE_FIELDS},
+                found_date=book.preview_date(None, result.title_lines, filename, book.zone_of(ctx.org)))
+
+
+@router.post("/confirm")
+async def confirm(ctx: CtxDep) -> Response:
+    """The preview confirmed: its mapping saved as the organisation's profile for this header, and
+    the upload imported with it (in the background, as every import)."""
+    ctx.require_write()
+    form = await ctx.form()
+    pending, filename = text(form, "pending"), text(form, "filename") or "upload"
+    state = FormState.of(form, *DATE_FIELDS)
+    mapping = {key[4:]: (value or None) for key, value in form.items()
+               if key.startswith("col_") and isinstance(value, str)}
+    mapping_text = json.dumps(mapping)
+    path = pending_path(ctx.org.id, pending)
+    if path is None:
+        ctx.flash("That upload is no longer waiting to be imported: upload the file again.", "error")
+        return redirect(ctx.request, "/app/books")
+    setting = await preview_service.setting_of(ctx.db, ctx.org.id)
+    try:
+        checked = await preview_service.preview_path(path, setting, mapping_text, read_rows=False)
+    except ValidationFailed as exc:
+        if exc.code != DebtorErrorCode.INVALID_MAPPING:
+            raise
+        return await _preview_page(ctx, pending, path, filename, mapping_text, state)
+    try:
+        report_date, partial = _dating(ctx, state)
+    except ValidationFailed as exc:
+        return await _preview_page(ctx, pending, path, filename, mapping_text, state.error(exc), 400)
+    stored = claim_pending(ctx.org.id, pending, filename)
+    if stored is None:
+        ctx.flash("That upload is no longer waiting to be imported: upload the file again.", "error")
+        return redirect(ctx.request, "/app/books")
+    try:
+        await preview_service.remember(ctx.db, ctx.caller, checked, stored.original_filename)
+        report = await debtors.create_report(ctx.db, ctx.caller, stored, report_date=report_date, partial=partial,
+                                             mapping=checked.mapping)
     except BaseException:
         remove_stored(stored)
         raise
     return redirect(ctx.request, f"/app/books/{key_of(report)}",
-                    flash=f"{report.original_filename} uploaded. The import runs in the background.")
+                    flash=f"{report.original_filename} uploaded with your column choices (saved for files with "
+                          "the same columns). The import runs in the background.")
 
 
-async def _upload_pdf(ctx: Ctx, file: UploadFile, first: bytes, state: FormState, report_date: date | None,
+async def _upload_pdf(ctx: Ctx, filename: str, data: bytes, size: int, state: FormState, report_date: date | None,
                       partial: bool) -> Response:
     """A Debtors Age Analysis PDF: read and stored at once, all or nothing, by the same service
     as the pharmacy API's upload (so the same file gives the same book whichever way it came)."""
-    limit = get_settings().upload_max_size
-    chunks, size = [first], len(first)
-    while chunk := await file.read(1 << 20):
-        size += len(chunk)
-        if size > limit:
-            state.add("file", too_large_error(limit).message)
-            return await _books_page(ctx, state, 413)
-        chunks.append(chunk)
-    data = b"".join(chunks)
     try:
         # PDFium works in C; a thread keeps the server answering other requests meanwhile.
         extraction = await asyncio.to_thread(pdf_upload.read_pdf, data, ctx.org)
-        stored = await pdf_upload.store_upload(ctx.db, ctx.caller, filename=file.filename or "report.pdf",
+        stored = await pdf_upload.store_upload(ctx.db, ctx.caller, filename=filename or "report.pdf",
                                                size=size, extraction=extraction, report_date=report_date,
                                                partial=partial)
     except (PdfReadError, ValidationFailed) as exc:

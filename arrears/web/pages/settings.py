@@ -1,5 +1,6 @@
 """Settings: the organisation's settings (credentials write-only), its users and their access,
-and the premium collection API keys (generate with permissions, shown once, list, revoke)."""
+the premium collection API keys (generate with permissions, shown once, list, revoke), and the
+saved column mappings of spreadsheet imports (list, delete)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from fastapi import APIRouter
 from fastapi.responses import Response
 
 from arrears.db import utcnow
+from arrears.debtors import profiles
 from arrears.errors import Forbidden, ValidationFailed
 from arrears.identity import admin
 from arrears.identity import service as identity
@@ -18,7 +20,7 @@ from arrears.identity.outbound import OUTBOUND_KEYS
 from arrears.messaging.providers import registry as provider_registry
 from arrears.web.context import CtxDep
 from arrears.web.forms import FormState, many, text
-from arrears.web.paging import page_params, paged_query
+from arrears.web.paging import Page, page_params, paged_query
 from arrears.web.render import page, redirect
 from arrears.web.session import get_session
 
@@ -286,3 +288,23 @@ async def revoke_api_key(ctx: CtxDep, key_id: str) -> Response:
     key = await admin.revoke_premium_key(ctx.db, ctx.caller, key_id)
     return redirect(ctx.request, "/app/settings/api-keys", flash=f"Key {key.key_id} revoked; it stops working now.")
 
+
+
+# ------------------------------------------------------------------ import profiles
+
+
+@router.get("/import-profiles")
+async def import_profiles(ctx: CtxDep) -> Response:
+    """The column mappings confirmed in import previews, one per spreadsheet layout."""
+    pg, per = page_params(ctx.request)
+    rows, total = await profiles.list_profiles(ctx.db, ctx.caller, offset=(pg - 1) * per, limit=per)
+    listing = Page(items=rows, total=total, page=pg, size=per)
+    return page(ctx, "settings/import_profiles.html", profiles=listing,
+                views={str(p.id): profiles.mapping_view(p) for p in rows}, tab="profiles")
+
+
+@router.post("/import-profiles/{profile_id}/delete")
+async def delete_import_profile(ctx: CtxDep, profile_id: str) -> Response:
+    await profiles.delete(ctx.db, ctx.caller, profile_id)
+    return redirect(ctx.request, "/app/settings/import-profiles",
+                    flash="Saved mapping deleted: files with those columns are read by their headings again.")

@@ -35,7 +35,8 @@ def profile_out(p: ImportProfile) -> dict[str, Any]:
             "createdAt": isoz(p.created_at), "updatedAt": isoz(p.updated_at)}
 
 
-@router.get("/import-profiles", summary="List the organisation's saved column mappings")
+@router.get("/import-profiles", summary="List the organisation's saved column mappings",
+            description="Scope: none for partner keys — user JWTs of admins and managers only (docs/contracts.md#partner-scopes).")
 async def list_profiles(session: SessionDep, caller: ApiCaller, page: int = Query(1),
                         limit: int = Query(20)) -> dict[str, Any]:
     req = PAGES.check(page, limit)
@@ -43,7 +44,8 @@ async def list_profiles(session: SessionDep, caller: ApiCaller, page: int = Quer
     return views.page([profile_out(p) for p in rows], req.page, req.size, total)
 
 
-@router.delete("/import-profiles/{profile_id}", status_code=204, summary="Delete a saved column mapping")
+@router.delete("/import-profiles/{profile_id}", status_code=204, summary="Delete a saved column mapping",
+               description="Scope: none for partner keys — user JWTs of admins and managers only (docs/contracts.md#partner-scopes).")
 async def delete_profile(profile_id: str, session: SessionDep, caller: ApiCaller) -> Response:
     await profiles.delete(session, caller, profile_id)
     return Response(status_code=204)

@@ -41,6 +41,13 @@ async def api_caller(pc: PartnerDep) -> Caller:
 
 ApiCaller = Annotated[Caller, Depends(api_caller)]
 
+# The scope an `ins_` key needs, in each route's OpenAPI description (issue 20, point 10).
+_SCOPES = "; `*` covers every scope; user JWTs go by role. See docs/contracts.md#partner-scopes."
+READ_T = "Scope: `templates:read` (or `templates:write`)" + _SCOPES
+WRITE_T = "Scope: `templates:write`" + _SCOPES
+READ_O = "Scope: `opt-outs:read` (or `opt-outs:write`)" + _SCOPES
+WRITE_O = "Scope: `opt-outs:write`" + _SCOPES
+
 
 def _scope(caller: Caller, *scopes: str) -> None:
     if caller.kind == "api_key" and not any(caller.has_scope(s) for s in scopes):
@@ -90,7 +97,8 @@ def template_out(t: MessageTemplate) -> dict[str, Any]:
             "createdAt": isoz(t.created_at), "updatedAt": isoz(t.updated_at)}
 
 
-@router.get("/templates", summary="List the organisation's message templates")
+@router.get("/templates", summary="List the organisation's message templates",
+            description=READ_T)
 async def list_templates(session: SessionDep, caller: ApiCaller,
                          channel: str | None = Query(None, json_schema_extra=one_of(CHANNELS)),
                          page: int = Query(1), limit: int = Query(20)) -> dict[str, Any]:
@@ -101,14 +109,14 @@ async def list_templates(session: SessionDep, caller: ApiCaller,
     return _listing([template_out(t) for t in rows], req, total)
 
 
-@router.post("/templates", status_code=201, summary="Create a message template")
+@router.post("/templates", status_code=201, summary="Create a message template", description=WRITE_T)
 async def create_template(body: TemplateIn, session: SessionDep, caller: ApiCaller) -> dict[str, Any]:
     row = await template_store.create_template(session, caller, name=body.name, body=body.body, channel=body.channel,
                                         subject=body.subject)
     return template_out(row)
 
 
-@router.post("/templates/validate", summary="Check a template without saving it")
+@router.post("/templates/validate", summary="Check a template without saving it", description=READ_T)
 async def validate(body: TemplateCheck, caller: ApiCaller) -> dict[str, Any]:
     _scope(caller, "templates:read", "templates:write")
     problems: list[Any] = []
@@ -121,13 +129,14 @@ async def validate(body: TemplateCheck, caller: ApiCaller) -> dict[str, Any]:
             "unknown": [p.placeholder for p in validate_template(body.body) if p.code == MessagingErrorCode.UNKNOWN_PLACEHOLDER]}
 
 
-@router.get("/templates/{template_id}", summary="Get a message template")
+@router.get("/templates/{template_id}", summary="Get a message template", description=READ_T)
 async def get_template(template_id: str, session: SessionDep, caller: ApiCaller) -> dict[str, Any]:
     _scope(caller, "templates:read", "templates:write")
     return template_out(await template_store.get_template(session, caller, template_id))
 
 
-@router.put("/templates/{template_id}", summary="Change a message template (fields given are changed)")
+@router.put("/templates/{template_id}", summary="Change a message template (fields given are changed)",
+            description=WRITE_T)
 async def update_template(template_id: str, body: TemplatePatch, session: SessionDep,
                           caller: ApiCaller) -> dict[str, Any]:
     changes = body.model_dump(exclude_unset=True)
@@ -138,7 +147,8 @@ async def update_template(template_id: str, body: TemplatePatch, session: Sessio
     return template_out(row)
 
 
-@router.delete("/templates/{template_id}", status_code=204, summary="Delete a message template")
+@router.delete("/templates/{template_id}", status_code=204, summary="Delete a message template",
+               description=WRITE_T)
 async def delete_template(template_id: str, session: SessionDep, caller: ApiCaller) -> Response:
     await template_store.delete_template(session, caller, template_id)
     return Response(status_code=204)
@@ -162,7 +172,7 @@ def opt_out_out(o: OptOut, customer_uuid: str | None = None) -> dict[str, Any]:
             "createdAt": isoz(o.created_at)}
 
 
-@router.get("/opt-outs", summary="List opt-outs")
+@router.get("/opt-outs", summary="List opt-outs", description=READ_O)
 async def list_opt_outs(session: SessionDep, caller: ApiCaller,
                         channel: str | None = Query(None, json_schema_extra=one_of((*CHANNELS, "all"))),
                         customer_id: str | None = Query(None, alias="customerId"), page: int = Query(1),
@@ -176,7 +186,8 @@ async def list_opt_outs(session: SessionDep, caller: ApiCaller,
     return _listing([opt_out_out(r, uuids.get(r.customer_id or 0)) for r in rows], req, total)
 
 
-@router.post("/opt-outs", status_code=201, summary="Record an opt-out (per customer and channel)")
+@router.post("/opt-outs", status_code=201, summary="Record an opt-out (per customer and channel)",
+             description=WRITE_O)
 async def create_opt_out(body: OptOutIn, session: SessionDep, caller: ApiCaller) -> dict[str, Any]:
     _scope(caller, "opt-outs:write")
     caller.require_write()
@@ -187,7 +198,8 @@ async def create_opt_out(body: OptOutIn, session: SessionDep, caller: ApiCaller)
     return {"data": [opt_out_out(r, uuids.get(r.customer_id or 0)) for r in rows]}
 
 
-@router.delete("/opt-outs/{opt_out_id}", status_code=204, summary="Remove an opt-out (opt back in)")
+@router.delete("/opt-outs/{opt_out_id}", status_code=204, summary="Remove an opt-out (opt back in)",
+               description=WRITE_O)
 async def delete_opt_out(opt_out_id: str, session: SessionDep, caller: ApiCaller) -> Response:
     _scope(caller, "opt-outs:write")
     caller.require_write()

@@ -9,7 +9,6 @@ import json
 from pathlib import Path
 from typing import Any
 
-from arrears.jobs.worker import run_until_idle
 from sqlalchemy import func, select
 
 from arrears.config import get_settings
@@ -17,6 +16,7 @@ from arrears.db import transaction
 from arrears.debtors.models import DebtorAccount, DebtorReport, DebtorRowError, DebtorSnapshot, ImportProfile
 from arrears.events import DomainEvent
 from arrears.jobs.models import Job
+from arrears.worker import run_until_idle
 from tests.faces.age_analysis.helpers import write_book
 
 # "Cell" holds the numbers people want texted; "Telephone" is the office line the header maps.

@@ -30,7 +30,7 @@ MIME_TYPES: dict[str, str] = {
     "pdf": "application/pdf",
 }
 # Formats python-calamine reads whole, with no streaming reader: their sheets are measured first.
-BINARY_SHEETS = ("xls", "xlsb")
+BINARY_SHEETS = ("xls", "xlsb", "ods")
 _SAFE_EXT = re.compile(r"\.[A-Za-z0-9]{1,8}$")
 
 
@@ -95,7 +95,7 @@ class UploadSink:
             self.part.unlink()
 
     def _check_sheets(self, file_format: str) -> None:
-        """An .xls or .xlsb sheet too large for its parser is refused now, not in the import."""
+        """An .xls, .xlsb or .ods sheet too large for its parser is refused now, not in the import."""
         try:
             check_binary_sheets(self.part, file_format)
         except ReadError as exc:

@@ -30,12 +30,21 @@ def _cell(value: Any) -> str:
 def write_ods(path: Path, sheets: dict[str, Sequence[Sequence[Any]]]) -> Path:
     tables = []
     for name, rows in sheets.items():
-        body = "".join(
-            "<table:table-row>" + ("".join(map(_cell, row)) or "<table:table-cell/>") + "</table:table-row>"
-            for row in rows)
+        body = "".join(map(ods_row, rows))
         tables.append(f"<table:table table:name={quoteattr(name)}>{body}</table:table>")
+    return write_ods_xml(path, "".join(tables))
+
+
+def ods_row(row: Sequence[Any], repeat: int = 1) -> str:
+    """One <table:table-row> of the values, repeated (table:number-rows-repeated) when repeat > 1."""
+    attr = f' table:number-rows-repeated="{repeat}"' if repeat > 1 else ""
+    return f"<table:table-row{attr}>" + ("".join(map(_cell, row)) or "<table:table-cell/>") + "</table:table-row>"
+
+
+def write_ods_xml(path: Path, tables: str) -> Path:
+    """An .ods whose spreadsheet body is the given <table:table> elements, as written."""
     content = (f'<?xml version="1.0" encoding="UTF-8"?><office:document-content {_NS} office:version="1.2">'
-               f"<office:body><office:spreadsheet>{''.join(tables)}</office:spreadsheet></office:body>"
+               f"<office:body><office:spreadsheet>{tables}</office:spreadsheet></office:body>"
                "</office:document-content>")
     manifest = (
         '<?xml version="1.0" encoding="UTF-8"?>'

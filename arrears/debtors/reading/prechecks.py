@@ -193,7 +193,7 @@ def sheet_box(zf: zipfile.ZipFile, part: str) -> SheetBox:
 # ------------------------------------------------------------------ xls and xlsb sheets
 #
 # python-calamine builds a sheet's whole used range (rows x columns, each cell a value) for these
-# formats, and has no streaming reader for them: a sheet past ARREARS_PARSE_MAX_CELLS is refused
+# formats (and for .ods, below), and has no streaming reader for them: a sheet past ARREARS_PARSE_MAX_CELLS is refused
 # before it runs. The range is read as calamine would see it: the sheet's declared dimensions
 # (it may size its grid by them) and its cells' largest row and column, in one pass over the
 # sheet's records. A file these readers cannot make sense of is left to calamine, in the child.
@@ -221,10 +221,11 @@ _UNREADABLE = (_Damaged, struct.error, ValueError, IndexError, KeyError, OSError
 
 
 def check_binary_sheets(path: str | os.PathLike[str], file_format: str, limits: ParseLimits | None = None) -> None:
-    """Refuse (SHEET_TOO_LARGE) an .xls or .xlsb with a sheet whose used range passes the limit."""
+    """Refuse (SHEET_TOO_LARGE) an .xls, .xlsb or .ods with a sheet whose used range passes the limit."""
     limits = limits or get_parse_limits()
+    measure = {"xls": xls_sheet_boxes, "xlsb": xlsb_sheet_boxes, "ods": ods_sheet_boxes}[file_format]
     try:
-        boxes = xls_sheet_boxes(path, limits) if file_format == "xls" else xlsb_sheet_boxes(path, limits)
+        boxes = measure(path, limits)
     except _UNREADABLE:
         return
     for name, box in boxes:
@@ -514,9 +515,112 @@ def _varint(buffer: bytes, pos: int, most: int) -> tuple[int, int]:
     return value, pos
 
 
+# --- .ods: the table:table elements of content.xml
+#
+# calamine reads a row element once, then copies it table:number-rows-repeated times into the
+# range it builds, which spans the rows and columns that hold something: the runs of empty rows
+# and cells LibreOffice writes to the end of the grid (a row repeated 1,048,000 times) cost it
+# nothing, and cost the count nothing either. A row that holds something, repeated, counts every
+# time; so does a cell that holds something, repeated along its row.
+
+_TABLE_NS = "{urn:oasis:names:tc:opendocument:xmlns:table:1.0}"
+_OFFICE_NS = "{urn:oasis:names:tc:opendocument:xmlns:office:1.0}"
+_ODS_TABLE = f"{_TABLE_NS}table"
+_ODS_ROW = f"{_TABLE_NS}table-row"
+_ODS_CELLS = frozenset({f"{_TABLE_NS}table-cell", f"{_TABLE_NS}covered-table-cell"})
+_ODS_ROWS_REPEATED = f"{_TABLE_NS}number-rows-repeated"
+_ODS_COLUMNS_REPEATED = f"{_TABLE_NS}number-columns-repeated"
+_ODS_VALUE_MARKS = (f"{_OFFICE_NS}value-type", f"{_TABLE_NS}formula")
+
+
+def ods_sheet_boxes(path: str | os.PathLike[str], limits: ParseLimits) -> list[tuple[str, CountedBox]]:
+    """Each table of an .ods and the range of its cells that hold something (a value, a formula
+    or any text), in one streaming pass over content.xml (the zip is checked first: a bomb is
+    left for check_zip to refuse in the child). The pass stops at the first table past the limit."""
+    try:
+        check_zip(Path(path), limits)
+    except ReadError:
+        return []
+    with zipfile.ZipFile(path) as zf, zf.open("content.xml") as fh:
+        return _ods_boxes(fh, limits.max_cells)
+
+
+@dataclass(slots=True)
+class _OdsTable:
+    name: str
+    row: int = 0  # the sheet row the next row element starts at
+    first: int = -1  # the first and last sheet rows that hold something
+    last: int = -1
+    columns: int = 0  # the last column that holds something, plus one
+    cells: int = 0  # cells that hold something, repeats expanded
+
+    def box(self) -> CountedBox:
+        rows = self.last - self.first + 1 if self.first >= 0 else 0
+        return CountedBox(rows, self.columns if rows else 0, self.cells)
+
+
+def _repeats(elem: ElementTree.Element, name: str) -> int:
+    value = elem.get(name)
+    return 1 if value is None else max(int(value), 1)  # not a number: calamine refuses it too
+
+
+def _ods_boxes(fh: Any, max_cells: int) -> list[tuple[str, CountedBox]]:
+    out: list[tuple[str, CountedBox]] = []
+    stack: list[ElementTree.Element] = []
+    table: _OdsTable | None = None
+    depth = 0  # tables inside a cell (a sub-table) are part of that cell
+    column = row_cells = row_columns = 0
+    filled = False  # the open cell holds something
+    for event, elem in ElementTree.iterparse(fh, events=("start", "end")):
+        tag = elem.tag
+        if event == "start":
+            stack.append(elem)
+            if tag == _ODS_TABLE:
+                depth += 1
+                if depth == 1:
+                    table = _OdsTable(elem.get(f"{_TABLE_NS}name", ""))
+            elif depth == 1 and tag == _ODS_ROW:
+                column = row_cells = row_columns = 0
+            elif depth == 1 and tag in _ODS_CELLS:
+                filled = any(elem.get(mark) is not None for mark in _ODS_VALUE_MARKS)
+            continue
+        stack.pop()
+        parent = stack[-1] if stack else None
+        if table is not None and depth == 1:
+            if tag in _ODS_CELLS:
+                repeat = _repeats(elem, _ODS_COLUMNS_REPEATED)
+                if filled:
+                    row_cells += repeat
+                    row_columns = column + repeat
+                column += repeat
+            elif tag == _ODS_ROW:
+                repeat = _repeats(elem, _ODS_ROWS_REPEATED)
+                if row_cells:
+                    table.first = table.row if table.first < 0 else table.first
+                    table.last = table.row + repeat - 1
+                    table.columns = max(table.columns, row_columns)
+                    table.cells += row_cells * repeat
+                    if table.box().cells > max_cells:
+                        return [*out, (table.name, table.box())]
+                table.row += repeat
+            elif parent is not None and parent.tag in _ODS_CELLS:
+                filled = True  # a text:p (or anything else) inside the cell
+        if tag == _ODS_TABLE:
+            depth -= 1
+            if depth == 0 and table is not None:
+                out.append((table.name, table.box()))
+                table = None
+            elif depth == 1 and parent is not None and parent.tag in _ODS_CELLS:
+                filled = True  # a sub-table inside the cell
+        elem.clear()  # and let go of it: only the open elements are held
+        if parent is not None:
+            parent.remove(elem)
+    return out
+
+
 def inflate_error(exc: BaseException) -> ReadError:
     return ReadError(CORRUPT_FILE, f"The workbook could not be read: a part of it is damaged ({exc}).")
 
 
 __all__ = ["CountedBox", "SheetBox", "check_binary_sheets", "check_text_lines", "check_zip", "column_number", "inflate_error",
-           "sheet_box", "too_complex", "xls_sheet_boxes", "xlsb_sheet_boxes", "xlsx_sheet_parts"]
+           "ods_sheet_boxes", "sheet_box", "too_complex", "xls_sheet_boxes", "xlsb_sheet_boxes", "xlsx_sheet_parts"]

@@ -9,13 +9,13 @@ import io
 from typing import Any
 
 import openpyxl
-from arrears.jobs.worker import run_until_idle
 from sqlalchemy import func, select
 
 from arrears.config import get_settings, reset_settings
 from arrears.db import transaction
 from arrears.debtors.models import DebtorReport, DebtorSnapshot, ImportProfile
 from arrears.jobs.models import Job
+from arrears.worker import run_until_idle
 from tests.web.conftest import confirm_preview, preview_form
 
 HEADER = ["Account", "Name", "Telephone", "Cell", "Current", "30 Days", "60 Days", "90 Days", "120 Days",

@@ -164,6 +164,23 @@ class PendingSink(UploadSink):
     SUBFOLDER = PENDING_DIR
 
 
+class PendingPdfSink(PendingSink):
+    """A PDF report the web UI previews before storing: kept aside as `<id>.pdf` (the PDF reader,
+    not the spreadsheet sniffing, says later whether it can be read)."""
+
+    def finish(self) -> StoredFile:
+        assert self._fh is not None
+        self._fh.close()
+        self._fh = None
+        if self.size == 0:
+            self.discard()
+            raise ValidationFailed("The file is empty.", code=EMPTY_FILE)
+        path = self.folder / f"{self.upload_id}.pdf"
+        os.replace(self.part, path)
+        return StoredFile(self.upload_id, self.org_id, path.name, self.original_filename, path, self.size,
+                          "pdf", MIME_TYPES["pdf"])
+
+
 def claim_pending(org_id: int, upload_id: str, original_filename: str) -> StoredFile | None:
     """The previewed upload `upload_id` of this organisation, moved beside the others; None when it
     is not (or no longer) waiting (already confirmed, removed, or another organisation's)."""
@@ -171,7 +188,10 @@ def claim_pending(org_id: int, upload_id: str, original_filename: str) -> Stored
     if source is None:
         return None
     path = source.parent.parent / source.name
-    os.replace(source, path)
+    try:
+        os.replace(source, path)
+    except FileNotFoundError:  # a confirmation at the same moment took it first
+        return None
     try:
         file_format: str | None = detect_format(path).value
     except ReadError:

@@ -87,6 +87,17 @@ def issue_view(issue: PdfRowIssue) -> dict[str, Any]:
             "error": issue.message}
 
 
+def check_storable(extraction: PdfExtraction) -> None:
+    """A report with no usable debtor is refused (400), before anything is stored or previewed."""
+    if not extraction.debtors:
+        detail = "The report lists no debtors: the table header was found but no debtor rows under it."
+        if extraction.issues:
+            detail = ("None of the report's debtor rows could be used: "
+                      + "; ".join(i.message for i in extraction.issues[:5])
+                      + (f" (and {len(extraction.issues) - 5} more)" if len(extraction.issues) > 5 else ""))
+        raise ValidationFailed(detail, code=NO_DEBTORS)
+
+
 @dataclass
 class StoredUpload:
     report: DebtorReport
@@ -115,13 +126,7 @@ async def store_upload(session: AsyncSession, caller: Caller, *, filename: str, 
     `report_date` is the date the upload gave (else the report's title or file name says it, else
     today in the organisation's time zone); a `partial` report settles no debtor it does not list."""
     caller.require_write()
-    if not extraction.debtors:
-        detail = "The report lists no debtors: the table header was found but no debtor rows under it."
-        if extraction.issues:
-            detail = ("None of the report's debtor rows could be used: "
-                      + "; ".join(i.message for i in extraction.issues[:5])
-                      + (f" (and {len(extraction.issues) - 5} more)" if len(extraction.issues) > 5 else ""))
-        raise ValidationFailed(detail, code=NO_DEBTORS)
+    check_storable(extraction)
     # Uploads of one pharmacy take turns, and a report is dated once it has its turn: the newest
     # report is the one stored last, so marking the debtors it does not list settled never settles
     # those of a report that committed meanwhile.
@@ -164,4 +169,4 @@ async def store_upload(session: AsyncSession, caller: Caller, *, filename: str, 
     return StoredUpload(report, debtors, list(extraction.issues), settled)
 
 
-__all__ = ["StoredUpload", "issue_view", "medical_aid_names", "read_pdf", "store_upload"]
+__all__ = ["StoredUpload", "check_storable", "issue_view", "medical_aid_names", "read_pdf", "store_upload"]

@@ -136,9 +136,15 @@ def preview_form(html: str) -> dict[str, str]:
     return form
 
 
+CONFIRM_RE = re.compile(r'<form method="post" action="(/app/books/(?:pdf/)?confirm)"')
+
+
 async def confirm_preview(ui: UI, html: str, changes: dict[str, str] | None = None) -> httpx.Response:
+    """Confirm the preview on the page (a spreadsheet's or a PDF report's) as shown, or changed."""
     form = preview_form(html) | (changes or {})
-    return await ui.c.post("/app/books/confirm", data=form)
+    action = CONFIRM_RE.search(html)
+    assert action, "no preview to confirm on the page"
+    return await ui.c.post(action.group(1), data=form)
 
 
 async def upload_book(ui: UI, content: bytes | None = None, name: str = "book.xlsx", *,
@@ -146,8 +152,8 @@ async def upload_book(ui: UI, content: bytes | None = None, name: str = "book.xl
     """Upload through the UI's form and (by default) let the worker import it; returns the id."""
     r = await ui.c.post("/app/books", data={"csrf_token": ui.token},
                         files={"file": (name, content if content is not None else workbook_bytes())})
-    if r.status_code == 200 and 'action="/app/books/confirm"' in r.text:
-        r = await confirm_preview(ui, r.text)  # a spreadsheet is previewed first: confirm it as shown
+    if r.status_code == 200 and CONFIRM_RE.search(r.text):
+        r = await confirm_preview(ui, r.text)  # previewed first (a spreadsheet or a PDF): confirm it as shown
     assert r.status_code == 303, r.text
     location = r.headers["location"]
     assert location.startswith("/app/books/")

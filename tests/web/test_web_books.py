@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 
 from tests.debtors.pdf.make_pdfs import Debtor, build_report, scanned_pdf
-from tests.web.conftest import BOOK_ROWS, upload_book, workbook_bytes
+from tests.web.conftest import BOOK_ROWS, confirm_preview, upload_book, workbook_bytes
 
 
 async def test_upload_progress_summary_and_home(people, world):
@@ -219,13 +219,16 @@ async def _reports_of(org_id: int) -> list[tuple[str, str, int, int]]:
         return [tuple(r) for r in rows]
 
 
-async def test_pdf_report_upload_is_read_at_once(people, world):
+async def test_pdf_report_upload_is_previewed_then_stored(people, world):
     org = await world.org("Sunrise Pharmacy", kind="pharmacy")
     ui, _ = await people(org.id, role="manager")
     r = await ui.get("/app/books")
     assert "Drop a spreadsheet or PDF report here" in r.text and ".pdf,application/pdf" in r.text
     r = await ui.c.post("/app/books", data={"csrf_token": ui.token},
                         files={"file": ("age-analysis.pdf", _pdf_report(bad_row=True), "application/pdf")})
+    assert r.status_code == 200 and 'action="/app/books/pdf/confirm"' in r.text, r.text
+    assert await _reports_of(org.id) == []  # read, not stored
+    r = await confirm_preview(ui, r.text)
     assert r.status_code == 303, r.text
     location = r.headers["location"]
     assert re.fullmatch(r"/app/books/[0-9a-f-]{36}", location)
@@ -256,5 +259,6 @@ async def test_pdf_upload_errors_store_nothing(people, world):
     stranger, _ = await people(other.id, role="admin")
     r = await stranger.c.post("/app/books", data={"csrf_token": stranger.token},
                               files={"file": ("age-analysis.pdf", _pdf_report())})
-    assert r.status_code == 303
+    assert r.status_code == 200 and await _reports_of(other.id) == []
+    assert (await confirm_preview(stranger, r.text)).status_code == 303
     assert await _reports_of(org.id) == [] and len(await _reports_of(other.id)) == 1

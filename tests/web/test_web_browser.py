@@ -325,6 +325,7 @@ async def test_pharmacy_pdf_upload_reminders_and_downloads(live_server, chromium
     await page.get_by_role("link", name="Debtor books").click()
     await page.get_by_label("Drop a spreadsheet or PDF report here").set_input_files(str(report))
     await page.get_by_role("button", name="Upload and import").click()
+    await page.get_by_role("button", name="Store this report").click()  # after its preview
     await page.get_by_text("2 accounts read from debtors-age-analysis.pdf.").wait_for()
     await page.get_by_role("link", name="Pharmacy").click()
     await page.get_by_role("link", name="P200").wait_for()

@@ -14,6 +14,7 @@ import pypdfium2 as pdfium
 
 from arrears.db import transaction
 from tests.debtors.pdf.make_pdfs import Debtor, build_report
+from tests.web.conftest import confirm_preview
 
 ROWS = [
     Debtor("A1", "Ann Smith", {"current": D("10.00"), "d60": D("100.00"), "d120": D("20.00")},
@@ -34,6 +35,8 @@ async def _pharmacy(world: Any, people: Any, *, name: str = "Sunrise Pharmacy", 
     ui, _ = await people(org.id, role="manager")
     r = await ui.c.post("/app/books", data={"csrf_token": ui.token},
                         files={"file": ("age-analysis.pdf", build_report(ROWS), "application/pdf")})
+    assert r.status_code == 200, r.text  # the report's preview: stored once confirmed
+    r = await confirm_preview(ui, r.text)
     assert r.status_code == 303, r.text
     return org, ui
 

@@ -29,16 +29,16 @@ from arrears.debtors.mapping import FIELDS, field_label
 from arrears.debtors.models import DebtorReport
 from arrears.debtors.pdf import PdfReadError
 from arrears.debtors.storage import (
+    PendingPdfSink,
     PendingSink,
     claim_pending,
     pending_path,
     remove_path,
     remove_stored,
     sweep_pending,
-    too_large_error,
 )
 from arrears.downloads import SafeCsvWriter, content_disposition
-from arrears.errors import DomainError, ErrorCode, ValidationFailed
+from arrears.errors import DomainError, ErrorCode, NotFound, ValidationFailed
 from arrears.faces import multipart
 from arrears.pharmacy import upload as pdf_upload
 from arrears.web import charts
@@ -55,6 +55,7 @@ ACCOUNT_SORTS = {"account_code": "Account", "customer_name": "Customer", "curren
 SELECT_ALL_PAGE = debtors.MAX_PER_PAGE
 FIELD_CHOICES = [(f, field_label(f)) for f in FIELDS]
 DATE_FIELDS = ("report_date", "partial")  # the upload form's fields beside the file, carried through the preview
+PDF_PREVIEW_ROWS = 20  # debtors a PDF report's preview lists
 
 
 def as_page(p: debtors.Page[Any]) -> Page[Any]:
@@ -83,19 +84,17 @@ async def books(ctx: CtxDep) -> Response:
 
 
 class _BookSink:
-    """Where the book form's file goes, decided by its first bytes: a PDF report to memory (it is
-    read at once), a spreadsheet to disk, aside until its preview is confirmed."""
+    """Where the book form's file goes: to disk, aside until its preview is confirmed; its first
+    bytes decide whether it waits as a PDF report or as a spreadsheet."""
 
     def __init__(self, org_id: int, filename: str, limit: int) -> None:
         self.org_id, self.filename, self.limit = org_id, filename, limit
         self.head = b""
-        self.inner: PendingSink | multipart.MemorySink | None = None
+        self.inner: PendingSink | None = None
 
     def _open(self, pdf: bool) -> None:
-        if pdf:
-            self.inner = multipart.MemorySink(self.limit, lambda: too_large_error(self.limit))
-        else:
-            self.inner = PendingSink(self.org_id, self.filename, max_size=self.limit)
+        kind = PendingPdfSink if pdf else PendingSink
+        self.inner = kind(self.org_id, self.filename, max_size=self.limit)
         head, self.head = self.head, b""
         self.inner.write(head)
 
@@ -115,7 +114,7 @@ class _BookSink:
 
     @property
     def is_pdf(self) -> bool:
-        return isinstance(self.inner, multipart.MemorySink)
+        return isinstance(self.inner, PendingPdfSink)
 
     def discard(self) -> None:
         if self.inner is not None:
@@ -124,8 +123,9 @@ class _BookSink:
 
 @router.post("")
 async def upload(ctx: CtxDep) -> Response:
-    """The book form: a PDF report is read and stored at once; a spreadsheet is previewed first
-    (the columns, what they fill, the first accounts), and imported when the preview is confirmed."""
+    """The book form: the file is kept aside and previewed first — a spreadsheet's columns, what
+    they fill and its first accounts; a PDF report's date, skipped lines, total check and first
+    debtors — and imported (or, for a PDF, stored) when the preview is confirmed."""
     ctx.require_write()
     limit = get_settings().upload_max_size
     state = FormState()
@@ -158,8 +158,6 @@ async def upload(ctx: CtxDep) -> Response:
     except ValidationFailed as exc:
         sink.discard()
         return await _books_page(ctx, state.error(exc), 400)
-    if isinstance(sink.inner, multipart.MemorySink):
-        return await _upload_pdf(ctx, filename, sink.inner.data, sink.inner.size, state, report_date, partial)
     assert isinstance(sink.inner, PendingSink)
     try:
         stored = await asyncio.to_thread(sink.inner.finish)  # measures an .xls/.xlsb's sheets: not on the loop
@@ -167,6 +165,8 @@ async def upload(ctx: CtxDep) -> Response:
         state.add("file", exc.message)
         return await _books_page(ctx, state, 400)
     await asyncio.to_thread(sweep_pending, ctx.org.id)
+    if sink.is_pdf:
+        return await _pdf_preview_page(ctx, stored.upload_id, stored.path, stored.original_filename, state)
     return await _preview_page(ctx, stored.upload_id, stored.path, stored.original_filename, None, state)
 
 
@@ -240,6 +240,67 @@ async def confirm(ctx: CtxDep) -> Response:
     return redirect(ctx.request, f"/app/books/{key_of(report)}",
                     flash=f"{report.original_filename} uploaded with your column choices (saved for files with "
                           "the same columns). The import runs in the background.")
+
+
+async def _pdf_preview_page(ctx: Ctx, pending: Any, path: Any, filename: str, state: FormState,
+                            status: int = 200) -> Response:
+    """A waiting PDF report as the pharmacy upload's reader reads it (nothing stored): its date,
+    the lines skipped, the total check, the first debtors and the rows it would not vouch for."""
+    try:
+        data = await asyncio.to_thread(path.read_bytes)
+        # PDFium works in C, in the parse pool; a thread keeps the server answering meanwhile.
+        extraction = await asyncio.to_thread(pdf_upload.read_pdf, data, ctx.org)
+        pdf_upload.check_storable(extraction)
+    except (PdfReadError, ValidationFailed) as exc:
+        remove_path(path)
+        state.add("file", exc.message)
+        return await _books_page(ctx, state, 400)
+    return page(ctx, "books/preview_pdf.html", status=status, extraction=extraction, pending=str(pending),
+                filename=filename, first=extraction.debtors[:PDF_PREVIEW_ROWS], form=state,
+                skipped=book.skipped_counts(extraction.skipped), dating={name: state.get(name) for name in DATE_FIELDS},
+                found_date=book.preview_date(None, extraction.title_lines, filename, book.zone_of(ctx.org)))
+
+
+def _waiting_pdf(ctx: Ctx, pending: str) -> Any:
+    """The organisation's PDF report waiting for its preview's confirmation; 404 otherwise (another
+    organisation's, already confirmed or cancelled)."""
+    path = pending_path(ctx.org.id, pending)
+    if path is None or path.suffix != ".pdf":
+        raise NotFound("That PDF report is no longer waiting to be stored: upload it again.")
+    return path
+
+
+@router.post("/pdf/confirm")
+async def confirm_pdf(ctx: CtxDep) -> Response:
+    """A PDF report's preview confirmed: stored by the same path as a direct upload, at most once."""
+    ctx.require_write()
+    form = await ctx.form()
+    pending, filename = text(form, "pending"), text(form, "filename") or "report.pdf"
+    state = FormState.of(form, *DATE_FIELDS)
+    path = _waiting_pdf(ctx, pending)
+    try:
+        report_date, partial = _dating(ctx, state)
+    except ValidationFailed as exc:
+        return await _pdf_preview_page(ctx, pending, path, filename, state.error(exc), 400)
+    stored = claim_pending(ctx.org.id, pending, filename)  # moved out of the waiting folder: once only
+    if stored is None:
+        raise NotFound("That PDF report is no longer waiting to be stored: upload it again.")
+    try:
+        data = await asyncio.to_thread(stored.path.read_bytes)
+    finally:
+        remove_stored(stored)  # a PDF report is stored as its rows, never kept as a file
+    return await _upload_pdf(ctx, stored.original_filename, data, len(data), state, report_date, partial)
+
+
+@router.post("/pdf/cancel")
+async def cancel_pdf(ctx: CtxDep) -> Response:
+    """A PDF report's preview cancelled: the waiting file is removed, nothing was stored."""
+    ctx.require_write()
+    form = await ctx.form()
+    path = _waiting_pdf(ctx, text(form, "pending"))
+    remove_path(path)
+    return redirect(ctx.request, "/app/books",
+                    flash=f"{text(form, 'filename') or 'The report'} was not stored.")
 
 
 async def _upload_pdf(ctx: Ctx, filename: str, data: bytes, size: int, state: FormState, report_date: date | None,

@@ -30,6 +30,7 @@ _lock = threading.Lock()
 
 def arrears(*args: str, env: Mapping[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     """`arrears ARGS` with `env` as its whole environment (the test's own when None)."""
+    from arrears.cli.common import console
     from arrears.cli.main import main
 
     overrides: dict[str, str | None] = {}
@@ -41,6 +42,9 @@ def arrears(*args: str, env: Mapping[str, str] | None = None) -> subprocess.Comp
         argv = sys.argv
         sys.argv = ["arrears", *args]
         config.reset_settings()
+        # The console was made at import: its width from this command's COLUMNS, as at a start.
+        width, columns = console._width, os.environ.get("COLUMNS", "")
+        console._width = int(columns) if columns.isdigit() else None
         saved = (state.engines, state.objects, state.rate_limit_storages, state.clock)
         state.engines, state.objects, state.rate_limit_storages, state.clock = {}, {}, {}, SYSTEM
         code = 0
@@ -53,6 +57,7 @@ def arrears(*args: str, env: Mapping[str, str] | None = None) -> subprocess.Comp
                 asyncio.run(state.close())
             state.engines, state.objects, state.rate_limit_storages, state.clock = saved
             sys.argv = argv
+            console._width = width
             sys.stdout.flush()
             sys.stderr.flush()
             config.reset_settings()  # the test's own settings again

@@ -29,6 +29,7 @@ from tests.clocks import SimulatedClock
 from tests.faces.age_analysis.conftest import member  # noqa: F401
 from tests.faces.age_analysis.helpers import BOOK, big_csv, post_file, write_book
 from tests.fixtures import cheap_password_hashing  # noqa: F401
+from tests.inprocess_cli import arrears
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -137,8 +138,7 @@ async def test_a_worker_killed_mid_import_is_retried_to_exactly_the_files_accoun
 
 
 def _cli(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "arrears", "import", *args], capture_output=True, text=True,
-                          env=os.environ.copy(), cwd=ROOT, timeout=120, check=False)
+    return arrears("import", *args)  # in-process (tests/inprocess_cli.py); called in a thread
 
 
 async def test_the_import_command(officer, tmp_path: Path):

@@ -6,9 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import subprocess
-import sys
 from datetime import date, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -18,13 +16,11 @@ from sqlalchemy import func, select
 from arrears.db import transaction
 from arrears.debtors.models import DebtorAccount, DebtorReport
 from tests.faces.age_analysis.helpers import HEADER, write_book
-
-ROOT = Path(__file__).resolve().parents[2]
+from tests.inprocess_cli import arrears
 
 
 def _cli(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "arrears", "import", *args], capture_output=True, text=True,
-                          env=os.environ.copy(), cwd=ROOT, timeout=120, check=False)
+    return arrears("import", *args)  # in-process (tests/inprocess_cli.py); called in a thread
 
 
 async def _accounts(org_id: int) -> dict[str, DebtorAccount]:

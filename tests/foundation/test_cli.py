@@ -1,4 +1,5 @@
-"""The CLI as a new user runs it: real subprocesses, a real server on loopback."""
+"""The CLI as a new user runs it: its commands in-process (tests/inprocess_cli.py, the same entry
+point), a real server and the installed script in real subprocesses."""
 
 from __future__ import annotations
 
@@ -15,11 +16,13 @@ from pathlib import Path
 import httpx
 import pytest
 
+from tests.inprocess_cli import arrears
+
 ARREARS = [sys.executable, "-m", "arrears"]
 
 
 def cli(env: dict[str, str], *args: str, ok: bool = True) -> subprocess.CompletedProcess[str]:
-    p = subprocess.run([*ARREARS, *args], env=env, capture_output=True, text=True, timeout=120)
+    p = arrears(*args, env=env)
     if ok:
         assert p.returncode == 0, p.stderr + p.stdout
     return p

@@ -5,15 +5,14 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import subprocess
-import sys
 from datetime import UTC, datetime
 
 import pytest
 
 from arrears.messaging import outbox, service
 from tests.faces.messaging.helpers import caller_for, customer, messages, opt_outs, queue, quick, set_org, sms  # noqa: F401
+from tests.inprocess_cli import arrears
 
 # 2026-12-16 is the Day of Reconciliation (a Wednesday); 2026-11-28 is a Saturday.
 HOLIDAY_MORNING = datetime(2026, 12, 16, 8, 0, tzinfo=UTC)  # 10:00 in Johannesburg
@@ -160,8 +159,7 @@ async def test_cap_setting_of_the_organisation(env, world, quick):
 
 
 def _cli(*args: str, ok: bool = True) -> subprocess.CompletedProcess[str]:
-    p = subprocess.run([sys.executable, "-m", "arrears", *args], env=os.environ.copy(), capture_output=True,
-                       text=True, timeout=120)
+    p = arrears(*args)  # in-process (tests/inprocess_cli.py); called in a thread
     if ok:
         assert p.returncode == 0, p.stderr + p.stdout
     return p

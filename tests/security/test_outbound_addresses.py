@@ -6,10 +6,7 @@ stored trimmed."""
 
 from __future__ import annotations
 
-import asyncio
 import os
-import subprocess
-import sys
 
 import pytest
 
@@ -28,6 +25,7 @@ from tests.faces.messaging.helpers import (  # noqa: F401
     smtp_server,
 )
 from tests.faces.messaging.standins import Reply
+from tests.inprocess_cli import arrears_async
 from tests.web.conftest import UI
 
 HOSTILE_URLS = [
@@ -104,10 +102,7 @@ async def test_web_settings_page_answers_400_with_the_reason(env, world, strict,
 async def test_cli_orgs_set_refuses(env, world, strict):
     org = await world.org()
     environ = {k: v for k, v in os.environ.items() if k != "ARREARS_WEBHOOKS_ALLOW_PRIVATE"}
-    p = await asyncio.to_thread(
-        subprocess.run, [sys.executable, "-m", "arrears", "orgs", "set", str(org.id),
-                         "messaging_api_url=http://[::ffff:7f00:1]/x"],
-        env=environ, capture_output=True, text=True, timeout=120)
+    p = await arrears_async("orgs", "set", str(org.id), "messaging_api_url=http://[::ffff:7f00:1]/x", env=environ)
     assert p.returncode != 0
     assert "messaging_api_url" in p.stdout + p.stderr
 

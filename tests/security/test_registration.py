@@ -3,17 +3,15 @@ the default organisation accepts them with the role and access the admin chooses
 
 from __future__ import annotations
 
-import asyncio
 import json
-import os
 import re
-import sys
 
 from sqlalchemy import select
 
 from arrears.db import transaction
 from arrears.events import DomainEvent
 from arrears.identity.models import Membership, User
+from tests.inprocess_cli import arrears_async
 
 WAITING = "Your account is waiting for an administrator to accept it"
 PASSWORD = "Sup3r-secret-pw"
@@ -134,11 +132,8 @@ async def test_the_cli_lists_and_approves(world, client):
     assert (await _register(client, "clifford", role="manager")).status_code == 201
 
     async def cli(*args: str) -> tuple[int, str, str]:
-        proc = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "arrears", *args, env=dict(os.environ),
-            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
-        out, err = await asyncio.wait_for(proc.communicate(), timeout=300)
-        return proc.returncode or 0, out.decode(), err.decode()
+        p = await arrears_async(*args)  # in-process, its own loop in a thread (tests/inprocess_cli.py)
+        return p.returncode, p.stdout, p.stderr
 
     code, out, err = await cli("users", "waiting", "--json")
     assert code == 0, err

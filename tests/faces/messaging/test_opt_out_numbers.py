@@ -7,9 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import subprocess
-import sys
 
 import pytest
 
@@ -17,6 +15,7 @@ from arrears.db import transaction
 from arrears.messaging import receipts, rules
 from arrears.messaging.dispatch import Recipient, dispatch_now
 from tests.faces.messaging.helpers import caller_for, messages, opt_outs, queue, quick, set_org, sms  # noqa: F401
+from tests.inprocess_cli import arrears
 
 
 @pytest.fixture
@@ -77,8 +76,7 @@ async def test_opt_out_of_another_region_reads_numbers_in_that_region(client, ac
 
 
 def _cli(*args: str) -> subprocess.CompletedProcess[str]:
-    p = subprocess.run([sys.executable, "-m", "arrears", *args], env=os.environ.copy(), capture_output=True,
-                       text=True, timeout=120)
+    p = arrears(*args)  # in-process (tests/inprocess_cli.py); called in a thread
     assert p.returncode == 0, p.stderr + p.stdout
     return p
 

@@ -1,12 +1,9 @@
 """The daily scheduled run (a per-captive setting, run by the worker) and the CLI commands, run
-as a real process against the test's database."""
+in-process (as a process would, tests/inprocess_cli.py) against the test's database."""
 
 from __future__ import annotations
 
-import asyncio
 import json
-import os
-import sys
 from datetime import UTC, date, datetime, time, timedelta
 
 from sqlalchemy import select, update
@@ -20,6 +17,7 @@ from arrears.premiums.debit_orders.models import DebitOrderFile, DebitOrderRun
 from arrears.premiums.debit_orders.settings import update_settings
 from arrears.premiums.models import Collection
 from arrears.worker import Worker
+from tests.inprocess_cli import arrears_async
 from tests.premiums.debit_orders.helpers import captive, count, policy, rows
 
 
@@ -58,11 +56,8 @@ async def test_the_daily_schedule_runs_with_the_lead_days_and_chains_itself(worl
 
 
 async def _cli(*args: str) -> tuple[int, str, str]:
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "arrears", *args, env=dict(os.environ),
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
-    out, err = await asyncio.wait_for(proc.communicate(), timeout=300)  # a loaded CI machine imports slowly
-    return proc.returncode or 0, out.decode(), err.decode()
+    p = await arrears_async(*args)  # in-process, its own loop in a thread (tests/inprocess_cli.py)
+    return p.returncode, p.stdout, p.stderr
 
 
 async def test_cli_configure_run_reconcile_settle_report_export(world, tmp_path):

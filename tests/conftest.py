@@ -15,11 +15,18 @@ from typing import Any
 
 import httpx
 import pytest
+from hypothesis import HealthCheck, settings
 from sqlalchemy import text
 
 from arrears.config import to_async_url
 from arrears.state import state
 from arrears.wiring import wire
+
+# Property tests check what they generate, not how fast: on a loaded two-core machine (two suites,
+# CI) input generation and examples run slower than Hypothesis' defaults allow, which failed
+# tests that had found nothing wrong. Each test's own @settings still sets its examples.
+settings.register_profile("arrears", deadline=None, suppress_health_check=[HealthCheck.too_slow])
+settings.load_profile("arrears")
 
 STRONG_SECRET = "test-secret-" + "x" * 40
 DEFAULT_PG = "postgresql://postgres@127.0.0.1:5432/test"

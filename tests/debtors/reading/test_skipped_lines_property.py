@@ -31,7 +31,7 @@ def _money(cents: int) -> str:
     return f"{Decimal(cents).scaleb(-2):.2f}"
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 @given(LINES)
 def test_accounts_among_any_other_lines_read_exactly(tmp_path: Path, lines: list) -> None:
     rows: list[list[str]] = [["Acme Pharmacy"], HEADER]

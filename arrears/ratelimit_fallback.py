@@ -9,6 +9,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
 from limits.aio.storage import MemoryStorage, MovingWindowSupport, Storage
+from redis import exceptions as redis_exceptions
 
 from arrears import outages
 
@@ -29,7 +30,14 @@ class FallbackStorage(Storage, MovingWindowSupport):
     async def _call(self, op: Callable[[Any], Awaitable[T]]) -> T:
         if outages.redis_usable(COMPONENT):
             try:
-                result = await op(self.primary)
+                try:
+                    result = await op(self.primary)
+                except (TimeoutError, redis_exceptions.TimeoutError):
+                    # A slow answer is not yet an outage: a loaded server (or event loop) can pass
+                    # the socket timeout once, and switching to this process's empty counters then
+                    # would forget the attempts Redis holds (the sign-in lockout among them). Ask
+                    # once more; a hit the first call did count is counted twice: stricter, never looser.
+                    result = await op(self.primary)
             except Exception as exc:
                 if not outages.redis_unavailable(exc):
                     raise

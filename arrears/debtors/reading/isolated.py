@@ -22,8 +22,13 @@ from types import TracebackType
 from arrears.debtors.reading.blocks import AccountBlock
 from arrears.debtors.reading.errors import PARSE_FAILED, SHEET_TOO_LARGE, ReadError
 from arrears.debtors.reading.formats import FileFormat, detect_format
-from arrears.debtors.reading.headers import ColumnInfo
-from arrears.debtors.reading.reader import DEFAULT_BLOCK_ROWS, HeaderInfo, ReadSummary, read_age_analysis
+from arrears.debtors.reading.reader import (
+    DEFAULT_BLOCK_ROWS,
+    HeaderFacts,
+    HeaderInfo,
+    ReadSummary,
+    read_age_analysis,
+)
 from arrears.sandbox import ParseFailed, get_pool
 
 ProgressCallback = Callable[[int], None]
@@ -53,7 +58,7 @@ def refusal(failure: ParseFailed, file_format: FileFormat | None) -> ReadError:
                      {"reason": failure.reason})
 
 
-class IsolatedReader:
+class IsolatedReader(HeaderFacts):
     """An age analysis read in the parse pool's child; `.header`, then `.blocks()` once."""
 
     def __init__(self, path: str | os.PathLike[str], extra_aliases: Mapping[str, Iterable[str]] | None = None,
@@ -71,22 +76,6 @@ class IsolatedReader:
         if not isinstance(first, HeaderInfo):
             raise ReadError(PARSE_FAILED, "The file could not be read: its reader answered out of turn.")
         self.header = first
-
-    @property
-    def sheet_name(self) -> str:
-        return self.header.sheet_name
-
-    @property
-    def header_rows(self) -> list[int]:
-        return self.header.header_rows
-
-    @property
-    def columns(self) -> list[ColumnInfo]:
-        return self.header.columns
-
-    @property
-    def title_lines(self) -> list[str]:
-        return self.header.title_lines
 
     def _done(self) -> ReadSummary:
         if self._summary is None:

@@ -48,6 +48,29 @@ class HeaderInfo:
         return None if self.last_row is None else max(self.last_row - self.header_row, 0)
 
 
+class HeaderFacts:
+    """What a reader knows once its header is found, read off its `header` (the plain reader and
+    the one in the parse child expose the same names)."""
+
+    header: HeaderInfo
+
+    @property
+    def sheet_name(self) -> str:
+        return self.header.sheet_name
+
+    @property
+    def header_rows(self) -> list[int]:
+        return self.header.header_rows
+
+    @property
+    def columns(self) -> list[ColumnInfo]:
+        return self.header.columns
+
+    @property
+    def title_lines(self) -> list[str]:
+        return self.header.title_lines
+
+
 @dataclass(frozen=True, slots=True)
 class ReadSummary:
     """What is known once every row is read: the lines skipped per reason, the total the report
@@ -58,7 +81,7 @@ class ReadSummary:
     warnings: list[str]
 
 
-class AgeAnalysisReader(Iterator[AccountRow | RowError]):
+class AgeAnalysisReader(HeaderFacts, Iterator[AccountRow | RowError]):
     """Streams the rows of one age analysis; one pass, rows are never all held in memory.
 
     Every fatal problem (unsupported or corrupt file, missing columns, no data rows) is raised
@@ -150,22 +173,6 @@ class AgeAnalysisReader(Iterator[AccountRow | RowError]):
             if not cells:
                 return
             yield checker.check_cells(first, cells)
-
-    @property
-    def sheet_name(self) -> str:
-        return self.header.sheet_name
-
-    @property
-    def header_rows(self) -> list[int]:
-        return self.header.header_rows
-
-    @property
-    def columns(self) -> list[ColumnInfo]:
-        return self.header.columns
-
-    @property
-    def title_lines(self) -> list[str]:
-        return self.header.title_lines
 
     def summary(self) -> ReadSummary:
         """The skipped lines, the printed total and the warnings: complete once every row is read."""

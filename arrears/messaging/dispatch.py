@@ -42,7 +42,13 @@ from arrears.identity.caller import Caller
 from arrears.identity.service import get_org, org_setting
 from arrears.messaging import outbox, rules
 from arrears.messaging.models import CHANNELS, Message
-from arrears.messaging.service import Draft, check_retries, queue_messages, require_cap_override
+from arrears.messaging.service import (
+    Draft,
+    check_retries,
+    queue_messages,
+    require_cap_override,
+    require_status_override,
+)
 from arrears.messaging.settings import messaging_settings
 
 INLINE_RETRY_WINDOW = 6.0  # seconds: a retry due sooner than this is made before answering
@@ -122,27 +128,31 @@ def _result(r: Recipient, m: Message | None) -> DispatchResult:
 
 async def dispatch_now(caller: Caller, *, channel: str, recipients: Sequence[Recipient], source: str = "pharmacy",
                        idempotency_key: str | None = None, override_cap: bool = False,
-                       max_retries: int | None = None, engine: AsyncEngine | None = None) -> list[DispatchResult]:
+                       max_retries: int | None = None, engine: AsyncEngine | None = None,
+                       override_status: bool = False) -> list[DispatchResult]:
     """Write the messages, send them at once through the organisation's provider, and answer per
-    recipient (in the order given). Raises ProviderNotConfigured (400) before writing anything
-    when the channel has no provider."""
+    recipient (in the order given). A recipient whose book account is disputed, handed over or
+    written off is refused (`ACCOUNT_ON_HOLD`) unless `override_status` (managers and admins).
+    Raises ProviderNotConfigured (400) before writing anything when the channel has no provider."""
     if channel not in CHANNELS:
         raise ValidationFailed("channel must be sms or email", field_errors={"channel": ["Must be sms or email."]})
     caller.require_write()
     if override_cap:
         require_cap_override(caller)
+    if override_status:
+        require_status_override(caller)
     s = messaging_settings()
     retries = check_retries(max_retries, s)
     me = outbox.worker_name()
     try:
         drafts, existing, fresh, queued = await _write(caller, channel, recipients, source, idempotency_key,
-                                                       override_cap, retries, s, me, engine)
+                                                       override_cap, retries, s, me, engine, override_status)
     except IntegrityError:
         if not idempotency_key:
             raise
         # A concurrent call with the same key wrote its rows first: answer with those.
         drafts, existing, fresh, queued = await _write(caller, channel, recipients, source, idempotency_key,
-                                                       override_cap, retries, s, me, engine)
+                                                       override_cap, retries, s, me, engine, override_status)
     new_ids = set(queued.ids) if queued else set()
     if new_ids:
         if await _due_now(new_ids, utcnow(), engine):
@@ -181,8 +191,8 @@ async def dispatch_now(caller: Caller, *, channel: str, recipients: Sequence[Rec
 
 
 async def _write(caller: Caller, channel: str, recipients: Sequence[Recipient], source: str, key: str | None,
-                 override_cap: bool, retries: int, s: Any, me: str, engine: AsyncEngine | None
-                 ) -> tuple[list[Draft], dict[str, Message], list[Draft], Any]:
+                 override_cap: bool, retries: int, s: Any, me: str, engine: AsyncEngine | None,
+                 override_status: bool = False) -> tuple[list[Draft], dict[str, Message], list[Draft], Any]:
     """Write the rows (one commit), skipping those an earlier call with the same key wrote, and
     claim the new ones for this call so that no worker takes them meanwhile."""
     async with transaction(engine=engine) as session:
@@ -207,7 +217,7 @@ async def _write(caller: Caller, channel: str, recipients: Sequence[Recipient], 
         if fresh:
             queued = await queue_messages(session, org, fresh, actor=caller.actor, user_id=caller.user_id,
                                           source=source, max_retries=retries, override_cap=override_cap,
-                                          settings=s, drain=False)
+                                          settings=s, drain=False, override_status=override_status)
             if queued.ids:
                 await session.execute(update(Message).where(Message.id.in_(queued.ids), Message.status == "pending")
                                       .values(claimed_by=me, claim_until=utcnow() + s.lease))

@@ -138,13 +138,16 @@ def _error_text(r: DispatchResult) -> str:
     return r.error or "Failed"
 
 
-async def send(caller: Caller, p: Plan, *, idempotency_key: str | None = None) -> dict[str, Any]:
+async def send(caller: Caller, p: Plan, *, idempotency_key: str | None = None,
+               override_status: bool = False) -> dict[str, Any]:
     """Dispatch the plan (outside any transaction: dispatch commits on its own) and answer in the
-    spec's shape, debtors in the order they were asked for."""
+    spec's shape, debtors in the order they were asked for. A debtor whose account is disputed,
+    handed over or written off is an error with the reason unless `override_status` (managers
+    and admins)."""
     results: Sequence[DispatchResult] = []
     if p.recipients:
         results = await dispatch_now(caller, channel=p.channel, recipients=p.recipients, source="pharmacy",
-                                     idempotency_key=idempotency_key)
+                                     idempotency_key=idempotency_key, override_status=override_status)
     by_ref = {r.ref: r for r in results}
     known = {e["debtor_id"]: e for e in p.errors}
     key = "email" if p.channel == "email" else "phone"

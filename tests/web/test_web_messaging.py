@@ -219,3 +219,48 @@ async def test_customer_page_shows_book_accounts_and_messages(people, world):
     r = await ui.get(f"/app/customers/{customer_id}")
     assert r.status_code == 200 and "Accounts in the debtor book" in r.text
     assert "R\u00a01\u00a0000.00" in r.text and "SMS to 27847654321" in r.text
+
+
+async def test_disputed_accounts_are_skipped_unless_a_manager_ticks_the_override(people, world):
+    """Issue 22, point 5: the send form skips a disputed account (the reason in the log) unless a
+    manager ticks "Message disputed, handed-over and written-off accounts too"."""
+    from sqlalchemy import select, update
+
+    from arrears.accounts.models import Account
+    from arrears.debtors.models import DebtorAccount
+    from arrears.messaging.models import Message
+
+    org = await world.org()
+    await _no_contact_hours(org.id)
+    ui, _ = await people(org.id, role="manager")
+    officer, _ = await people(org.id, role="collection_officer")
+    upload_id = await upload_book(ui)
+    await _select(ui, upload_id, ["Alpha Ltd", "Beta CC"])
+    async with transaction() as s:
+        alpha = (await s.execute(select(DebtorAccount.id).where(DebtorAccount.org_id == org.id,
+                                                                DebtorAccount.customer_name == "Alpha Ltd"))).scalar_one()
+        await s.execute(update(Account).where(Account.debtor_account_id == alpha)
+                        .values(status="disputed", status_reason="Goods returned"))
+    body = "Hi [CustomerName], account [AccountCode] owes R[TotalBalance]."
+    r = await ui.get(f"/app/messaging/send?upload={upload_id}")
+    assert 'name="override_status"' in r.text
+    r = await ui.post("/app/messaging/send", {"upload": upload_id, "body": body})
+    assert r.status_code == 303 and "1 message queued" in ui.followed.text and "1 not sent" in ui.followed.text
+    async with transaction() as s:
+        held = (await s.scalars(select(Message).where(Message.debtor_account_id == alpha))).one()
+        assert (held.status, held.error_code) == ("failed", "ACCOUNT_ON_HOLD")
+        assert "disputed (Goods returned)" in (held.response or "")
+    # An officer's form never shows the box, and ticking it by hand is refused.
+    own = await upload_book(officer)
+    await _select(officer, own, ["Alpha Ltd"])
+    r = await officer.get(f"/app/messaging/send?upload={own}")
+    assert r.status_code == 200 and 'name="override_status"' not in r.text
+    r = await officer.post("/app/messaging/send", {"upload": own, "body": body, "override_status": "1"})
+    assert r.status_code == 403
+    r = await ui.post("/app/messaging/send", {"upload": upload_id, "body": body, "override_status": "1",
+                                              "override_cap": "1"})
+    assert r.status_code == 303 and "2 messages queued" in ui.followed.text
+    async with transaction() as s:
+        sent = (await s.scalars(select(Message).where(Message.debtor_account_id == alpha,
+                                                      Message.status != "failed"))).all()
+        assert len(sent) == 1

@@ -48,7 +48,10 @@ def _json_body(schema: dict[str, Any]) -> dict[str, Any]:
 
 IDS = {"type": "array", "items": {"type": "integer"}}
 BUCKETS = {"type": "array", "items": {"type": "string", "enum": list(debtors.SELECTABLE)}}
-SEND_BODY = _json_body({"debtor_ids": IDS, "ageing_buckets": BUCKETS})
+SEND_BODY = _json_body({"debtor_ids": IDS, "ageing_buckets": BUCKETS,
+                        # Beyond the spec (docs/contracts.md): managers and admins may message a
+                        # disputed, handed-over or written-off account.
+                        "override_account_status": {"type": "boolean", "default": False}})
 # Both downloads read the same selection (ids, or filters when no ids are sent).
 EXPORT_BODY = _json_body({"debtor_ids": IDS, "min_balance": {"type": "number", "minimum": 0},
                           "ageing_buckets": BUCKETS, "exclude_medical_aid": {"type": "boolean", "default": True}})
@@ -173,10 +176,12 @@ async def _send(request: Request, pharmacy_id: int, channel: str) -> Any:
     body = await _body(request)
     ids = params.parse_ids(body.get("debtor_ids"), required=True) or ()
     buckets = params.parse_buckets(body.get("ageing_buckets"))
+    override = params.parse_bool(body.get("override_account_status"), "override_account_status") or False
     async with transaction(readonly=True) as session:
         plan = await reminders.plan(session, caller, channel, ids, buckets)
     key = request.headers.get("idempotency-key")
-    return PharmacyJSONResponse(await reminders.send(caller, plan, idempotency_key=key[:100] if key else None))
+    return PharmacyJSONResponse(await reminders.send(caller, plan, idempotency_key=key[:100] if key else None,
+                                                     override_status=override))
 
 
 @router.post(BASE + "/send-email", openapi_extra=SEND_BODY)

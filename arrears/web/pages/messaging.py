@@ -268,8 +268,9 @@ async def _send_page(ctx: Ctx, report: DebtorReport | None, form: FormState, *, 
 
 def _send_state(form: Any = None, default_body: str = "") -> FormState:
     if form is None:
-        return FormState({"body": default_body, "override_cap": ""})
-    return FormState({"body": str(form.get("body") or ""), "override_cap": text(form, "override_cap")})
+        return FormState({"body": default_body, "override_cap": "", "override_status": ""})
+    return FormState({"body": str(form.get("body") or ""), "override_cap": text(form, "override_cap"),
+                      "override_status": text(form, "override_status")})
 
 
 @router.get("/send")
@@ -311,7 +312,8 @@ async def send(ctx: CtxDep) -> Response:
     accounts = await selected_accounts(ctx, report)
     try:
         outcome = await upload_send.send_to_accounts(ctx.db, ctx.caller, [str(key_of(a)) for a in accounts],
-                                                     state.get("body"), override_cap=bool(state.get("override_cap")))
+                                                     state.get("body"), override_cap=bool(state.get("override_cap")),
+                                                     override_status=bool(state.get("override_status")))
     except ValidationFailed as exc:
         if exc.code == MessagingErrorCode.INVALID_TEMPLATE:
             state.add("body", exc.message)
@@ -321,7 +323,8 @@ async def send(ctx: CtxDep) -> Response:
     q = outcome.queued
     note = f"{q.queued} message{'s' if q.queued != 1 else ''} queued; estimated time {outcome.estimated_time}."
     if q.skipped:
-        note += f" {q.skipped} not sent (no mobile number, opted out or contact cap) — see the log."
+        note += (f" {q.skipped} not sent (no mobile number, opted out, contact cap, or a disputed, handed-over "
+                 "or written-off account) — see the log.")
     return redirect(ctx.request, f"/app/messaging/log?upload={key_of(report)}", flash=note)
 
 

@@ -89,7 +89,6 @@ def unwire() -> None:
     from arrears.customers import interactions
     from arrears.customers import timeline as customers
     from arrears.debtors import hooks
-
     from arrears.payments import hooks as payment_hooks
     from arrears.payments.balances import counted_payments
 

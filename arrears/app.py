@@ -42,6 +42,7 @@ def _faces() -> tuple[Any, ...]:
         collections,
         import_profiles,
         partner,
+        payments_api,
         pharmacy,
         premium,
         providers,
@@ -50,7 +51,7 @@ def _faces() -> tuple[Any, ...]:
     )
 
     return (repaysync, age_analysis, pharmacy, premium, partner, providers, templates_api, accounts_api,
-            collections, import_profiles)
+            collections, import_profiles, payments_api)
 
 
 def create_app(*, run_worker: bool = False) -> FastAPI:

@@ -41,6 +41,7 @@ def wire() -> None:
     from arrears.debtors.hooks import on_book_updated
     from arrears.jobs import queue
     from arrears.partners import fanout
+    from arrears.payments.balances import counted_payments
     from arrears.realtime import hub
     from arrears.tasks import service as tasks
 
@@ -59,6 +60,7 @@ def wire() -> None:
     events.subscribe(fanout.on_event)
     events.on_commit(hub.publish_event)
     on_book_updated(accounts.sync_book_accounts)
+    accounts.register_payments_source(counted_payments)  # balances net of payments
     register_account_resolver(accounts.interaction_refs)
     for source in _timeline_sources():
         register_timeline_source(source)
@@ -87,9 +89,13 @@ def unwire() -> None:
     from arrears.customers import interactions
     from arrears.customers import timeline as customers
     from arrears.debtors import hooks
+    from arrears.payments import hooks as payment_hooks
+    from arrears.payments.balances import counted_payments
 
     events.reset()
     hooks.reset()
+    payment_hooks.reset()
+    accounts.unregister_payments_source(counted_payments)
     interactions.unregister_account_resolver(accounts.interaction_refs)
     for source in _timeline_sources():
         if source in customers._timeline_sources:

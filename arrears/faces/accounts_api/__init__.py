@@ -21,6 +21,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from arrears.accounts import service as accounts
 from arrears.db import isoz
 from arrears.errors import Forbidden, ValidationFailed
+from arrears.faces.accounts_api.payment_shapes import account_payments
 from arrears.faces.deps import SessionDep
 from arrears.faces.exact_json import dumps
 from arrears.faces.partner import views
@@ -92,6 +93,7 @@ async def account_out(session: Any, caller: Caller, account_id: Any) -> dict[str
         "statusHistory": [{"from": h.from_status, "to": h.to_status, "reason": h.reason, "amount": h.amount,
                            "actor": h.actor, "at": isoz(h.created_at)} for h in history],
         "tasks": [task_out(t) for t in await tasks.tasks_of_account(session, account)],
+        **await account_payments(session, account),
         "createdAt": isoz(account.created_at),
     }
 

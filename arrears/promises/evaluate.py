@@ -209,10 +209,14 @@ async def _pass(session: AsyncSession, org: Any, today: date, account_ids: list[
         await session.execute(update(Promise), [
             {"id": e.promise_id, "updated_at": now, "evidence": {
                 "reportId": e.report_id, "reportDate": _iso(e.paid_on), "baselineReportId": e.baseline_report_id,
-                "baselineBalance": str(e.baseline_balance), "fall": str(Decimal(e.cents) / 100),
-                "balance": str(e.baseline_balance - Decimal(e.cents) / 100)}} for e in evidence])
+                "baselineBalance": str(e.baseline_balance), "fall": str(_money(e.cents)),
+                "balance": str(e.baseline_balance - _money(e.cents))}} for e in evidence])
     await _drop_temp(session)
     return await _consequences(session, org, today, moves, now, actor)
+
+
+def _money(cents: Any) -> Decimal:
+    return (Decimal(int(cents)) / 100).quantize(Decimal("0.01"))
 
 
 def _iso(value: Any) -> str | None:
@@ -230,7 +234,7 @@ async def _consequences(session: AsyncSession, org: Any, today: date, moves: Seq
     items: list[dict[str, Any]] = []
     broken: list[tuple[uuid.UUID, int | None]] = []
     for m in moves:
-        paid = Decimal(m.paid) / 100
+        paid = _money(m.paid)
         data = {"promiseId": str(m.id), "accountId": str(m.account_id), "agentId": m.agent_id,
                 "amount": m.amount, "paidAmount": paid, "from": m.old, "to": m.new}
         kind = {"kept": "promise.kept", "broken": "promise.broken", "open": "promise.reopened"}[m.new]

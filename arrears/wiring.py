@@ -29,19 +29,23 @@ def _timeline_sources() -> list[Any]:
     from arrears.debtors.timeline import balance_entries
     from arrears.messaging.service import _timeline_entries as message_entries
     from arrears.premiums.timeline import policy_entries
+    from arrears.promises.timeline import promise_entries
 
-    return [message_entries, balance_entries, policy_entries, status_entries]
+    return [message_entries, balance_entries, policy_entries, status_entries, promise_entries]
 
 
 def wire() -> None:
     from arrears import datadir, events
     from arrears.accounts import service as accounts
-    from arrears.customers.interactions import register_account_resolver
+    from arrears.customers.interactions import register_account_resolver, register_promise_recorder
     from arrears.customers.timeline import register_timeline_source
     from arrears.debtors.hooks import on_book_updated
     from arrears.jobs import queue
     from arrears.partners import fanout
     from arrears.payments.balances import counted_payments
+    from arrears.payments.hooks import on_payments_changed
+    from arrears.promises import evaluate as promises
+    from arrears.promises import service as promise_service
     from arrears.realtime import hub
     from arrears.tasks import service as tasks
 
@@ -61,9 +65,22 @@ def wire() -> None:
     events.on_commit(hub.publish_event)
     on_book_updated(accounts.sync_book_accounts)
     accounts.register_payments_source(counted_payments)  # balances net of payments
+    on_book_updated(promises.on_book_updated)  # after the accounts: a later report may keep a promise
+    on_payments_changed(promises.on_payments_changed)
     register_account_resolver(accounts.interaction_refs)
+    register_promise_recorder(promise_service.record_for_interactions)
     for source in _timeline_sources():
         register_timeline_source(source)
+
+
+async def worker_started() -> None:
+    """What a worker does once at start, after `wire()`: the daily chains of jobs (the promises'
+    evaluation at each organisation's local midnight) are there."""
+    from arrears.db import transaction
+    from arrears.promises import jobs as promises
+
+    async with transaction() as s:
+        await promises.seed(s)
 
 
 def registered() -> dict[str, list[str]]:
@@ -72,6 +89,7 @@ def registered() -> dict[str, list[str]]:
     from arrears.customers import interactions
     from arrears.customers import timeline as customers
     from arrears.debtors import hooks
+    from arrears.payments import hooks as payments
 
     def names(fns: Any) -> list[str]:
         return [f"{fn.__module__}.{fn.__qualname__}" for fn in fns]
@@ -79,7 +97,9 @@ def registered() -> dict[str, list[str]]:
     in_tx, publishers = events.registered()
     return {"in_transaction": names(in_tx), "after_commit": names(publishers),
             "timeline": names(customers._timeline_sources), "after_book": names(hooks.registered()),
-            "account_resolvers": names(interactions._account_resolvers)}
+            "account_resolvers": names(interactions._account_resolvers),
+            "after_payments": names(payments.registered()),
+            "promise_recorders": names(interactions._promise_recorders)}
 
 
 def unwire() -> None:
@@ -91,12 +111,14 @@ def unwire() -> None:
     from arrears.debtors import hooks
     from arrears.payments import hooks as payment_hooks
     from arrears.payments.balances import counted_payments
+    from arrears.promises import service as promise_service
 
     events.reset()
     hooks.reset()
     payment_hooks.reset()
     accounts.unregister_payments_source(counted_payments)
     interactions.unregister_account_resolver(accounts.interaction_refs)
+    interactions.unregister_promise_recorder(promise_service.record_for_interactions)
     for source in _timeline_sources():
         if source in customers._timeline_sources:
             customers._timeline_sources.remove(source)

@@ -35,7 +35,7 @@ def reset() -> None:
     _handlers.clear()
 
 
-async def payments_changed(session: AsyncSession, org_id: int, account_ids: Iterable[uuid.UUID | None]) -> None:
+async def notify(session: AsyncSession, org_id: int, account_ids: Iterable[uuid.UUID | None]) -> None:
     ids = sorted({i for i in account_ids if i is not None})
     if not ids:
         return

@@ -44,7 +44,7 @@ from arrears.debtors.models import DebtorAccount
 from arrears.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from arrears.identity.caller import Caller
 from arrears.payments.allocation import OLDEST_FIRST, allocate_buckets, fill_instalments
-from arrears.payments.hooks import payments_changed
+from arrears.payments.hooks import notify as notify_payments_changed
 from arrears.payments.models import STATUSES, Payment, PaymentImport
 
 RECORDED_EVENT = "payment.recorded"
@@ -330,7 +330,7 @@ async def changed(session: AsyncSession, org_id: int, account_ids: Sequence[uuid
     if not ids:
         return
     await accounts.settle_balances(session, org_id, ids, actor="system")
-    await payments_changed(session, org_id, ids)
+    await notify_payments_changed(session, org_id, ids)
 
 
 # ------------------------------------------------------------------ reading

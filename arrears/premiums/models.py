@@ -67,7 +67,7 @@ class Policy(Base):
         it (the constructor's too). A value read from a row (SealedText) keeps the facts it has."""
         if isinstance(value, SealedText) or (isinstance(value, str) and value.startswith(TAG)):
             return value
-        setattr(self, self.FINGERPRINTS[key], None if value is None else crypto.fingerprint(value))
+        setattr(self, self.FINGERPRINTS[key], None if value is None else crypto.fingerprint(str(value)))
         if key == "bank_account_number":
             self.bank_account_problem = account_problem(value)
         return value

@@ -82,6 +82,21 @@ def encrypt(value: str) -> str:
     return _fernet(get_settings().resolved_secret()).encrypt(value.encode()).decode()
 
 
+@lru_cache(maxsize=4)
+def _fingerprint_key(secret: str) -> bytes:
+    # Derived from SECRET_KEY as the encryption key is, under its own label: one key per purpose.
+    return hashlib.sha256(b"arrears-number-fingerprint:" + secret.encode()).digest()
+
+
+def fingerprint(value: str) -> str:
+    """A keyed fingerprint (HMAC-SHA256) of a number encrypted at rest, stored beside it: equal
+    numbers have equal fingerprints, so a resent number is compared without decrypting the stored
+    one, and without the key the fingerprint does not tell the number (account and ID numbers are
+    too few to hash unkeyed)."""
+    key = _fingerprint_key(get_settings().resolved_secret())
+    return hmac.new(key, value.encode(), hashlib.sha256).hexdigest()
+
+
 def decrypt(token: str) -> str:
     try:
         return _fernet(get_settings().resolved_secret()).decrypt(token.encode()).decode()

@@ -2,16 +2,18 @@
 numbers): Fernet-encrypted with the key derived from SECRET_KEY (the same helper as provider
 secrets, arrears.identity.crypto), tagged `f1:` so that a row written before encryption (and not
 yet migrated) still reads. The ciphertext is random per write, so these columns cannot be
-searched or compared in SQL: nothing does.
+searched or compared in SQL: a keyed fingerprint (`crypto.fingerprint`) kept in a column of its
+own beside each one is what a resent number is compared with (`same`).
 
 Reading a row does not decrypt: the attribute is a `SealedText`, a string whose text is the
 masked form (`******7890`, kept beside the ciphertext when it was written), so every API
 answer, page, log line and CSV shows the masked number whatever forgets to mask it. Only the
-code that needs the number itself calls `reveal()`: the bank file's writer, the check that a
-policy can be debited, and the comparison of a resent number with the stored one.
+code that needs the number itself calls `reveal()`: the bank file's writer. What else needs to
+know of a number (whether it can go into a bank file) is worked out when it is written, and
+kept beside it as well.
 
-Stored form: `f1:<masked>:<token>`; `f1:<token>` (written before the masked form was kept)
-reads as `********` until it is written again."""
+Stored form: `f1:<masked>:<token>`; `f1:<token>` was written before the masked form was kept
+(migration 0021 gives those rows their masks and fingerprints) and reads as `********`."""
 
 from __future__ import annotations
 
@@ -78,13 +80,17 @@ def reveal(value: str | None) -> str | None:
     return value.reveal() if isinstance(value, SealedText) else value
 
 
-def same(current: str | None, new: str | None) -> bool:
-    """Whether a stored number equals `new`, decrypting only when their masked forms agree."""
+def same(current: str | None, new: str | None, fingerprint: str | None) -> bool:
+    """Whether a stored number equals `new`, by its masked form and then by `fingerprint` (the
+    one stored beside it): nothing is decrypted. A sealed number without a fingerprint (only a
+    hand-written row: 0021 gave every row one) counts as changed, and is written again with one."""
     if not isinstance(current, SealedText) or new is None:
         return current == new
+    if not current.stored.startswith(TAG):  # a row from before encryption: in clear anyway
+        return current.stored == new
     if str.__str__(current) not in (masked(new), UNKNOWN):
         return False
-    return current.reveal() == new
+    return fingerprint is not None and crypto.constant_eq(fingerprint, crypto.fingerprint(new))
 
 
 class Sealed(TypeDecorator[str]):

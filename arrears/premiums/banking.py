@@ -144,3 +144,15 @@ def validate_account_number(value: str | int) -> str:
 def is_non_standard_account(account_number: str) -> bool:
     """True when the number is too long for the ACB 11-digit homing account field."""
     return len(account_number) > ACB_STANDARD_ACCOUNT_DIGITS
+
+
+def account_problem(number: str | None) -> str | None:
+    """Why an account number cannot go into a bank file (None: it can, or there is none). Kept
+    beside the encrypted number when it is written, so that nothing decrypts it to ask again."""
+    if number is None:
+        return None
+    try:
+        validate_account_number(number)
+    except BankDetailsError as exc:
+        return exc.message
+    return None

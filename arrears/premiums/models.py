@@ -8,12 +8,16 @@ from __future__ import annotations
 import uuid
 from datetime import date, datetime
 from decimal import Decimal
+from typing import Any, ClassVar
 
 from sqlalchemy import Date, ForeignKey, Index, Integer, Numeric, String, Text, UniqueConstraint
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import Mapped, mapped_column, validates
 
 from arrears.db import GUID, Base, UTCDateTime, utcnow
-from arrears.identity.sealed import Sealed
+from arrears.identity import crypto
+from arrears.identity.sealed import TAG, Sealed, SealedText
+from arrears.identity.sealed import same as sealed_same
+from arrears.premiums.banking import account_problem
 
 
 class Policy(Base):
@@ -41,12 +45,38 @@ class Policy(Base):
     mandate_reference: Mapped[str | None] = mapped_column(String(64), nullable=True)
     bank_account_holder: Mapped[str | None] = mapped_column(String(255), nullable=True)
     bank_account_number: Mapped[str | None] = mapped_column(Sealed, nullable=True)  # encrypted at rest
+    # Beside each sealed number, what is known of it without decrypting it, set when it is
+    # written (`_numbers_written`): its keyed fingerprint (a resent number is compared with it),
+    # and for the account why it cannot go into a bank file (None: it can), for the mandate check.
+    client_id_fingerprint: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    bank_account_fingerprint: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    bank_account_problem: Mapped[str | None] = mapped_column(String(255), nullable=True)
     bank_branch_code: Mapped[str | None] = mapped_column(String(6), nullable=True)
     bank_account_type: Mapped[str] = mapped_column(String(16), default="current")
     next_collection_date: Mapped[date | None] = mapped_column(Date, nullable=True)
     collection_day: Mapped[int | None] = mapped_column(Integer, nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    #: Each sealed number's fingerprint column.
+    FINGERPRINTS: ClassVar[dict[str, str]] = {"client_id_number": "client_id_fingerprint", "bank_account_number": "bank_account_fingerprint"}
+
+    @validates("client_id_number", "bank_account_number")
+    def _numbers_written(self, key: str, value: str | None) -> str | None:
+        """The facts of a number are worked out here, while it is in clear, on every write of
+        it (the constructor's too). A value read from a row (SealedText) keeps the facts it has."""
+        if isinstance(value, SealedText) or (isinstance(value, str) and value.startswith(TAG)):
+            return value
+        setattr(self, self.FINGERPRINTS[key], None if value is None else crypto.fingerprint(str(value)))
+        if key == "bank_account_number":
+            self.bank_account_problem = account_problem(value)
+        return value
+
+    def holds(self, field: str, value: Any) -> bool:
+        """Whether the policy's `field` already is `value` (a sealed number by its fingerprint)."""
+        if field in self.FINGERPRINTS:
+            return sealed_same(getattr(self, field), value, getattr(self, self.FINGERPRINTS[field]))
+        return bool(getattr(self, field) == value)
 
 
 class Collection(Base):

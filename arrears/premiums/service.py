@@ -44,7 +44,6 @@ import arrears.realtime.hub  # noqa: F401  (committed events reach the WebSocket
 from arrears import events
 from arrears.db import utcnow
 from arrears.errors import DomainError, NotFound, ValidationFailed
-from arrears.identity import sealed
 from arrears.identity.caller import Caller
 from arrears.identity.models import Organisation
 from arrears.premiums.errors import PremiumErrorCode
@@ -261,7 +260,7 @@ async def _update_policy(session: AsyncSession, actor: Actor, policy: Policy,
     if (values.get("next_collection_date") and "collection_day" not in values
             and policy.collection_day is None):
         values["collection_day"] = values["next_collection_date"].day
-    changes = {f: v for f, v in values.items() if not sealed.same(getattr(policy, f), v)}
+    changes = {f: v for f, v in values.items() if not policy.holds(f, v)}
     if not changes:
         return PolicyResult(policy, False, None)
     before_status = policy.status

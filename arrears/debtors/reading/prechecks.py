@@ -517,11 +517,17 @@ def _varint(buffer: bytes, pos: int, most: int) -> tuple[int, int]:
 
 # --- .ods: the table:table elements of content.xml
 #
-# calamine reads a row element once, then copies it table:number-rows-repeated times into the
-# range it builds, which spans the rows and columns that hold something: the runs of empty rows
-# and cells LibreOffice writes to the end of the grid (a row repeated 1,048,000 times) cost it
-# nothing, and cost the count nothing either. A row that holds something, repeated, counts every
-# time; so does a cell that holds something, repeated along its row.
+# calamine builds a sheet in two steps, and both hold memory:
+# 1. It reads each row element once into one vector of cells: every cell of the row, empty or
+#    not, repeats expanded (table:number-columns-repeated), except the row's last cell when that
+#    one is empty (a run of empty cells is only written out when another cell follows it). So
+#    `<cell repeated=100000/><cell/>` costs 100,000 cells on every row element it is written in,
+#    whatever the rows hold; a row element's own table:number-rows-repeated does not multiply it.
+# 2. It then copies the rows into the range that spans the rows and columns that hold something,
+#    each row table:number-rows-repeated times (and the empty rows between two filled ones too).
+# The runs LibreOffice writes to the end of the grid (each row's last cell repeated to column
+# 1024, a last row repeated 1,048,000 times) cost neither step anything, and count nothing.
+# A sheet is measured as the larger of the two: step 1's cells (`records`) and step 2's range.
 
 _TABLE_NS = "{urn:oasis:names:tc:opendocument:xmlns:table:1.0}"
 _OFFICE_NS = "{urn:oasis:names:tc:opendocument:xmlns:office:1.0}"
@@ -552,11 +558,36 @@ class _OdsTable:
     first: int = -1  # the first and last sheet rows that hold something
     last: int = -1
     columns: int = 0  # the last column that holds something, plus one
-    cells: int = 0  # cells that hold something, repeats expanded
+    read: int = 0  # the cells calamine reads in before it builds the range (step 1 above)
 
     def box(self) -> CountedBox:
         rows = self.last - self.first + 1 if self.first >= 0 else 0
-        return CountedBox(rows, self.columns if rows else 0, self.cells)
+        return CountedBox(rows, self.columns if rows else 0, self.read)
+
+
+@dataclass(slots=True)
+class _OdsRow:
+    """The row element being read: where its next cell starts and what calamine keeps of it."""
+
+    column: int = 0
+    filled: int = 0  # cells that hold something, repeats expanded
+    columns: int = 0  # the last column that holds something, plus one
+    read: int = 0  # cells calamine has written out for this row element so far
+    pending: int = 0  # the empty run just read: written out only if another cell follows
+
+    def cell(self, repeat: int, filled: bool) -> None:
+        if filled:
+            self.filled += repeat
+            self.columns = self.column + repeat
+            self.read += repeat
+            self.pending = 0
+        else:
+            self.pending = repeat
+        self.column += repeat
+
+    def cell_starts(self) -> None:
+        self.read += self.pending
+        self.pending = 0
 
 
 def _repeats(elem: ElementTree.Element, name: str) -> int:
@@ -569,7 +600,7 @@ def _ods_boxes(fh: Any, max_cells: int) -> list[tuple[str, CountedBox]]:
     stack: list[ElementTree.Element] = []
     table: _OdsTable | None = None
     depth = 0  # tables inside a cell (a sub-table) are part of that cell
-    column = row_cells = row_columns = 0
+    row = _OdsRow()
     filled = False  # the open cell holds something
     for event, elem in ElementTree.iterparse(fh, events=("start", "end")):
         tag = elem.tag
@@ -580,28 +611,25 @@ def _ods_boxes(fh: Any, max_cells: int) -> list[tuple[str, CountedBox]]:
                 if depth == 1:
                     table = _OdsTable(elem.get(f"{_TABLE_NS}name", ""))
             elif depth == 1 and tag == _ODS_ROW:
-                column = row_cells = row_columns = 0
+                row = _OdsRow()
             elif depth == 1 and tag in _ODS_CELLS:
+                row.cell_starts()
                 filled = any(elem.get(mark) is not None for mark in _ODS_VALUE_MARKS)
             continue
         stack.pop()
         parent = stack[-1] if stack else None
         if table is not None and depth == 1:
             if tag in _ODS_CELLS:
-                repeat = _repeats(elem, _ODS_COLUMNS_REPEATED)
-                if filled:
-                    row_cells += repeat
-                    row_columns = column + repeat
-                column += repeat
+                row.cell(_repeats(elem, _ODS_COLUMNS_REPEATED), filled)
             elif tag == _ODS_ROW:
                 repeat = _repeats(elem, _ODS_ROWS_REPEATED)
-                if row_cells:
+                table.read += row.read  # once per row element: the copies are step 2's
+                if row.filled:
                     table.first = table.row if table.first < 0 else table.first
                     table.last = table.row + repeat - 1
-                    table.columns = max(table.columns, row_columns)
-                    table.cells += row_cells * repeat
-                    if table.box().cells > max_cells:
-                        return [*out, (table.name, table.box())]
+                    table.columns = max(table.columns, row.columns)
+                if table.box().cells > max_cells:
+                    return [*out, (table.name, table.box())]
                 table.row += repeat
             elif parent is not None and parent.tag in _ODS_CELLS:
                 filled = True  # a text:p (or anything else) inside the cell

@@ -21,10 +21,11 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
 )
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import Mapped, mapped_column, validates
 
 from arrears.db import GUID, Base, UTCDateTime, utcnow
-from arrears.identity.sealed import Sealed
+from arrears.identity import crypto
+from arrears.identity.sealed import TAG, Sealed, SealedText
 
 
 class DebitOrderSettings(Base):
@@ -38,6 +39,9 @@ class DebitOrderSettings(Base):
     abbreviated_name: Mapped[str] = mapped_column(String(10))
     nominated_branch: Mapped[str] = mapped_column(String(6))
     nominated_account: Mapped[str] = mapped_column(Sealed)  # encrypted at rest
+    # Its keyed fingerprint, set when it is written: a resent account is compared with it (and
+    # a change to another account that ends in the same four digits is still a change).
+    nominated_account_fingerprint: Mapped[str | None] = mapped_column(String(64), nullable=True)
     # The generation number of the next file (the last one the bank accepted + 1).
     generation_number: Mapped[int] = mapped_column(Integer, default=1)
     entry_class: Mapped[str] = mapped_column(String(2), default="44")
@@ -49,6 +53,12 @@ class DebitOrderSettings(Base):
     auto_success_days: Mapped[int] = mapped_column(Integer, default=5)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    @validates("nominated_account")
+    def _account_written(self, key: str, value: str) -> str:
+        if not isinstance(value, SealedText) and not str(value).startswith(TAG):  # in clear: now or never
+            self.nominated_account_fingerprint = crypto.fingerprint(str(value))
+        return value
 
 
 class DebitOrderRun(Base):

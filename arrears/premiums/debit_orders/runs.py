@@ -27,7 +27,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from arrears import events
 from arrears.db import utcnow
 from arrears.errors import NotFound
-from arrears.identity.sealed import reveal
 from arrears.premiums import schedule
 from arrears.premiums import service as premiums
 from arrears.premiums.acb import AcbFormatError
@@ -35,7 +34,6 @@ from arrears.premiums.acb.debit import check_reference
 from arrears.premiums.banking import (
     BankDetailsError,
     parse_account_type,
-    validate_account_number,
     validate_branch_code,
 )
 from arrears.premiums.debit_orders.models import DebitOrderItem, DebitOrderRun
@@ -80,7 +78,8 @@ def mandate_problem(p: Policy) -> str | None:
         return "no bank account type"
     try:
         validate_branch_code(p.bank_branch_code)
-        validate_account_number(reveal(p.bank_account_number) or "")  # decrypted: it goes into the bank file
+        if p.bank_account_problem:  # worked out when the number was written: nothing is decrypted here
+            return p.bank_account_problem
         parse_account_type(p.bank_account_type)
     except BankDetailsError as exc:
         return exc.message

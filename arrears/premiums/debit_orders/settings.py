@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from arrears import events
 from arrears.db import utcnow
 from arrears.errors import Conflict, ValidationFailed
-from arrears.identity.sealed import reveal
+from arrears.identity.sealed import reveal, same
 from arrears.premiums.acb import AcbFormatError, UserInfo
 from arrears.premiums.debit_orders.models import DebitOrderSettings
 from arrears.premiums.errors import PremiumErrorCode
@@ -37,6 +37,8 @@ class SettingsChange:
 
 
 def user_info(s: DebitOrderSettings) -> UserInfo:
+    """The ACB user as the bank file's header needs it: the one place the nominated account is
+    decrypted (it is written into the file)."""
     return UserInfo(user_code=s.user_code, abbreviated_name=s.abbreviated_name,
                     nominated_branch=s.nominated_branch, nominated_account=reveal(s.nominated_account) or "",
                     generation_number=s.generation_number, entry_class=s.entry_class,
@@ -97,6 +99,20 @@ def _check(values: dict[str, Any]) -> dict[str, Any]:
     return clean
 
 
+#: Stands in for a stored nominated account when the settings are checked: that one was checked
+#: when it was written, and it is not decrypted to be checked again.
+_CHECKED_ACCOUNT = "1000000001"
+
+
+def _validated(row: DebitOrderSettings, new_account: str | None) -> None:
+    """Check the settings as the file writer will use them, the nominated account only when it
+    is being written (in clear)."""
+    UserInfo(user_code=row.user_code, abbreviated_name=row.abbreviated_name,
+             nominated_branch=row.nominated_branch, nominated_account=new_account or _CHECKED_ACCOUNT,
+             generation_number=row.generation_number, entry_class=row.entry_class,
+             type_of_service=row.type_of_service).validated()
+
+
 async def update_settings(session: AsyncSession, org_id: int, values: dict[str, Any],
                           actor: str = "system") -> SettingsChange:
     """Create or change the settings (only the fields given). The ACB user is validated as the
@@ -114,17 +130,20 @@ async def update_settings(session: AsyncSession, org_id: int, values: dict[str, 
                                  **{k: clean.get(k, d) for k, d in FIELDS.items()})
         session.add(row)
     else:
+        if "nominated_account" in clean and same(row.nominated_account, clean["nominated_account"],
+                                                  row.nominated_account_fingerprint):
+            del clean["nominated_account"]  # resent as it is: not written again
         for k, v in clean.items():
             setattr(row, k, v)
     try:
-        user_info(row).validated()
+        _validated(row, clean.get("nominated_account"))
     except AcbFormatError as exc:
         field = exc.field or "settings"
         raise ValidationFailed(f"Invalid settings: {exc.reason}", field_errors={field: [exc.reason]}) from None
     row.updated_at = utcnow()
     await session.flush()
     after = settings_out(row)
-    if after != before:
+    if after != before or "nominated_account" in clean:  # a new account may end as the old one did
         await events.record(session, org_id=org_id, type="debit_orders.settings_updated", actor=actor,
                             subject_type="debit_order_settings", subject_id=org_id,
                             before=before, after=after, data={"settings": after})

@@ -20,10 +20,10 @@ import datetime as dt
 import hashlib
 import re
 from collections import Counter
-from itertools import chain
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
+from itertools import chain
 from typing import Any, ClassVar, NamedTuple
 
 from arrears.debtors.reading.cells import Cell
@@ -185,9 +185,9 @@ class ParsedPayments:
             if name == "line":
                 columns.append(map(int, text.split(_SEP)))
             elif name == "derived_id":
-                columns.append((ch == "1" for ch in text))
+                columns.append(ch == "1" for ch in text)
             elif name == "method":
-                columns.append((v or None for v in text.split(_SEP)))
+                columns.append(v or None for v in text.split(_SEP))
             else:
                 columns.append(text.split(_SEP))
         self.lines = list(map(PaymentLine._make, zip(*columns, strict=True)))

@@ -44,8 +44,8 @@ from arrears.db import utcnow
 from arrears.debtors.models import DebtorAccount
 from arrears.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from arrears.identity.caller import Caller
-from arrears.payments.allocation import OLDEST_FIRST, allocate_buckets, fill_instalments
 from arrears.payments import balances
+from arrears.payments.allocation import OLDEST_FIRST, allocate_buckets, fill_instalments
 from arrears.payments.hooks import payments_changed
 from arrears.payments.models import STATUSES, Payment, PaymentImport
 

@@ -73,7 +73,7 @@ def _sql(dialect: str) -> dict[str, str]:
     plus_grace = "(i.due_date + CAST(:grace AS INTEGER))" if pg else "date(i.due_date, :grace_mod)"
     report_day = ("COALESCE(d.latest_report_date, CAST(d.latest_report_at AS DATE))" if pg
                   else "COALESCE(d.latest_report_date, date(d.latest_report_at))")
-    cents = "CAST(ROUND({} * 100) AS BIGINT)"
+    cents = "CAST(ROUND(({}) * 100) AS BIGINT)"
     return {
         "cand": """
 CREATE TEMP TABLE tmp_promise_cand AS

@@ -24,7 +24,7 @@ from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, func, insert, or_, select, text, update
+from sqlalchemy import ColumnElement, Select, and_, func, insert, or_, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from arrears import events
@@ -169,10 +169,12 @@ async def follow_promises(session: AsyncSession, org_id: int, among: Any, with_o
     status machinery. Two updates, history and events as one batch; returns how many changed."""
     now = utcnow()
     changes: list[tuple[uuid.UUID, str, str]] = []
-    for old, new, which in (("active", "promised", Account.id.in_(with_open_promise)),
-                            ("promised", "active", Account.id.not_in(with_open_promise))):
+    among_q = among if isinstance(among, Select) else select(Account.id).where(Account.id.in_(list(among)))
+    # IN (… EXCEPT …), not NOT IN: a large NOT IN subquery is rescanned row by row on PostgreSQL.
+    for old, new, which in (("active", "promised", among_q.intersect(with_open_promise)),
+                            ("promised", "active", among_q.except_(with_open_promise))):
         done = await session.scalars(
-            update(Account).where(Account.org_id == org_id, Account.status == old, Account.id.in_(among), which)
+            update(Account).where(Account.org_id == org_id, Account.status == old, Account.id.in_(which))
             .values(status=new, status_reason=None, status_changed_at=now, updated_at=now)
             .returning(Account.id).execution_options(synchronize_session=False))
         changes.extend((i, old, new) for i in sorted(done.all()))

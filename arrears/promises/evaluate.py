@@ -185,17 +185,21 @@ async def _pass(session: AsyncSession, org: Any, today: date, account_ids: list[
     if account_ids is not None:
         cand = cand.bindparams(bindparam("accounts", expanding=True, type_=GUID))
         params["accounts"] = account_ids
+    pg = dialect == "postgresql"
+
+    async def make(name: str, stmt: Any, values: dict[str, Any] | None = None) -> None:
+        await session.execute(stmt, values or {})
+        if pg:  # the planner's row counts for what reads it next (no statistics: nested loops)
+            await session.execute(text(f"ANALYZE {name}"))
+
     await _drop_temp(session)
-    await session.execute(cand, params)
-    await session.execute(text(sql["pay"]))
-    grace_params = {"grace": grace} if dialect == "postgresql" else {"grace_mod": f"+{grace} days"}
-    await session.execute(text(sql["inst"]), grace_params)
+    await make("tmp_promise_cand", cand, params)
+    await make("tmp_promise_pay", text(sql["pay"]))
+    grace_params = {"grace": grace} if pg else {"grace_mod": f"+{grace} days"}
+    await make("tmp_promise_inst", text(sql["inst"]), grace_params)
     # Broken once its date plus grace is behind us: due_date + grace < today.
     cutoff = today - timedelta(days=grace)
-    await session.execute(text(sql["eval"]).bindparams(bindparam("cutoff", type_=Date)), {"cutoff": cutoff})
-    if dialect == "postgresql":
-        for name in _TEMP:
-            await session.execute(text(f"ANALYZE {name}"))
+    await make("tmp_promise_eval", text(sql["eval"]).bindparams(bindparam("cutoff", type_=Date)), {"cutoff": cutoff})
 
     moves = (await session.execute(text(sql["transitions"]).columns(
         id=GUID, old=String, new=String, account_id=GUID, agent_id=Integer, amount=Numeric(14, 2),

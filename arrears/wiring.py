@@ -58,10 +58,11 @@ def wire() -> None:
     fanout.install_session_hooks()
     queue.install_session_hooks()
 
-    events.subscribe(accounts.on_event)  # a new loan gets its account before the webhooks see it
-    events.subscribe(tasks.on_event)  # an interaction completes its account's open tasks
-    events.subscribe(fanout.on_event)
-    events.on_commit(hub.publish_event)
+    # (`wants`: which events written in bulk each needs to see at all.)
+    events.subscribe(accounts.on_event, wants=accounts.wants_events)  # a new loan gets its account first
+    events.subscribe(tasks.on_event, wants=tasks.wants_events)  # an interaction completes its account's tasks
+    events.subscribe(fanout.on_event, wants=fanout.wants)
+    events.on_commit(hub.publish_event, wants=hub.shows)
     on_book_updated(accounts.sync_book_accounts)
     on_book_updated(promises.on_book_updated)  # after the accounts: a later report may keep a promise
     on_payments_changed(promises.on_payments_changed)

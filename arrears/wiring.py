@@ -72,14 +72,20 @@ def wire() -> None:
         register_timeline_source(source)
 
 
-async def worker_started() -> None:
+async def worker_started(engine: Any = None) -> None:
     """What a worker does once at start, after `wire()`: the daily chains of jobs (the promises'
-    evaluation at each organisation's local midnight) are there."""
+    evaluation at each organisation's local midnight) are there. A database that is away now is
+    not the worker's end: the chains are also started by each promise and by each day's job."""
+    import logging
+
     from arrears.db import transaction
     from arrears.promises import jobs as promises
 
-    async with transaction() as s:
-        await promises.seed(s)
+    try:
+        async with transaction(engine=engine) as s:
+            await promises.seed(s)
+    except Exception:
+        logging.getLogger("arrears.worker").warning("could not seed the daily jobs at start", exc_info=True)
 
 
 def registered() -> dict[str, list[str]]:

@@ -151,20 +151,18 @@ async def record_select(session: AsyncSession, org_id: int, source: Any, types: 
 
     from arrears.db import new_uuid_sql
 
+    kinds = frozenset(types)
+    handlers = [h for h in _in_tx if h not in _wants or await _wants[h](session, org_id, kinds)]
+    publishers = [p for p in _publishers if p not in _wants or _wants[p](kinds)]
     src = source.subquery()
     now = utcnow()
     stmt = insert(DomainEvent).from_select(
         ["uuid", "org_id", *BULK_COLUMNS, "created_at"],
         select(literal_column(new_uuid_sql(session)), literal(org_id),
                *(src.c[name] for name in BULK_COLUMNS), literal(now, UTCDateTime)))
+    if not handlers and not publishers:  # nobody reads them back: no ids either
+        return max(int(getattr(await session.execute(stmt), "rowcount", 0) or 0), 0)
     ids = list(await session.scalars(stmt.returning(DomainEvent.id)))
-    if not ids:
-        return 0
-    kinds = frozenset(types)
-    handlers = [h for h in _in_tx if h not in _wants or await _wants[h](session, org_id, kinds)]
-    publishers = [p for p in _publishers if p not in _wants or _wants[p](kinds)]
-    if not handlers and not publishers:
-        return len(ids)
     sync = session.sync_session
     tx = sync.get_nested_transaction() or sync.get_transaction()
     pending = sync.info.setdefault("arrears_events", [])

@@ -41,6 +41,7 @@ def _faces() -> tuple[Any, ...]:
         age_analysis,
         collections,
         import_profiles,
+        letters_api,
         partner,
         pharmacy,
         premium,
@@ -50,7 +51,7 @@ def _faces() -> tuple[Any, ...]:
     )
 
     return (repaysync, age_analysis, pharmacy, premium, partner, providers, templates_api, accounts_api,
-            collections, import_profiles)
+            collections, import_profiles, letters_api)
 
 
 def create_app(*, run_worker: bool = False) -> FastAPI:

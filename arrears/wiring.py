@@ -40,6 +40,8 @@ def wire() -> None:
     from arrears.customers.timeline import register_timeline_source
     from arrears.debtors.hooks import on_book_updated
     from arrears.jobs import queue
+    from arrears.letters import service as letters
+    from arrears.messaging.attachments import register_attachment_source
     from arrears.partners import fanout
     from arrears.realtime import hub
     from arrears.tasks import service as tasks
@@ -60,6 +62,7 @@ def wire() -> None:
     events.on_commit(hub.publish_event)
     on_book_updated(accounts.sync_book_accounts)
     register_account_resolver(accounts.interaction_refs)
+    register_attachment_source(letters.attachments_for_messages)  # a letter's PDF rides on its e-mail
     for source in _timeline_sources():
         register_timeline_source(source)
 
@@ -87,10 +90,13 @@ def unwire() -> None:
     from arrears.customers import interactions
     from arrears.customers import timeline as customers
     from arrears.debtors import hooks
+    from arrears.letters import service as letters
+    from arrears.messaging.attachments import unregister_attachment_source
 
     events.reset()
     hooks.reset()
     interactions.unregister_account_resolver(accounts.interaction_refs)
+    unregister_attachment_source(letters.attachments_for_messages)
     for source in _timeline_sources():
         if source in customers._timeline_sources:
             customers._timeline_sources.remove(source)

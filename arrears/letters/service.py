@@ -416,3 +416,21 @@ async def attachments_for_messages(session: AsyncSession, message_ids: Sequence[
         name = safe_filename(f"letter-{reference or 'account'}-{created:%Y%m%d}.pdf", "letter.pdf")
         out.setdefault(message_id, []).append(Attachment(name, "application/pdf", pdf))
     return out
+
+
+async def find_account(session: AsyncSession, caller: Caller, text: str) -> uuid.UUID:
+    """An account the caller sees, by its id or its reference (a book account's code or a loan's
+    number); 404 when none (or more than one) matches."""
+    wanted = (text or "").strip()
+    key = parse_account_id(wanted)
+    if key is not None:
+        return (await _visible(session, caller, [key]))[0]
+    if wanted:
+        rows = list(await session.scalars(
+            select(Account.id).outerjoin(DebtorAccount, DebtorAccount.id == Account.debtor_account_id)
+            .outerjoin(Loan, Loan.id == Account.loan_id)
+            .where(account_scope(caller), func.coalesce(DebtorAccount.account_code, Loan.loan_account_number) == wanted)
+            .limit(2)))
+        if len(rows) == 1:
+            return rows[0]
+    raise NotFound(f"No account {wanted[:64]!r} that you can see.")

@@ -182,9 +182,10 @@ def main() -> None:
     print(f"letters: {args.letters} ({args.template}); ours {ours_info[1]} pages, {ours_info[0]:,} bytes; "
           f"baseline {base_info[1]} pages, {base_info[0]:,} bytes")
     med_o, med_b = statistics.median(ours_t), statistics.median(base_t)
+    paired = statistics.median(o / b for o, b in zip(ours_t, base_t, strict=True))
     print(f"median: ours {med_o:.2f} s ({args.letters / med_o:.0f} letters/s), baseline {med_b:.2f} s; "
-          f"ratio {med_o / med_b:.2f} (best rounds {min(ours_t) / min(base_t):.2f}); goal <= 3.00: "
-          f"{'met' if med_o / med_b <= 3 else 'NOT met'}")
+          f"ratio of the medians {med_o / med_b:.2f}, median of the paired rounds {paired:.2f}, best rounds "
+          f"{min(ours_t) / min(base_t):.2f}; goal <= 3.00: {'met' if max(med_o / med_b, paired) <= 3 else 'NOT met'}")
 
 
 if __name__ == "__main__":

@@ -101,7 +101,7 @@ def pdf_response(name: str, data: bytes, disposition: str = "attachment") -> Res
 # ------------------------------------------------------------------ letters
 
 
-class LettersIn(BaseModel):
+class LettersCreateIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     accountIds: list[str] = Field(description=f"1 to {letters.MAX_ACCOUNTS} account ids (UUIDs)")
@@ -110,7 +110,7 @@ class LettersIn(BaseModel):
     sendEmail: bool = Field(default=False, description="E-mail each letter as a PDF attachment to its customer")
 
 
-class PreviewIn(BaseModel):
+class LetterPreviewIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     accountId: str
@@ -120,7 +120,7 @@ class PreviewIn(BaseModel):
 
 @router.post("/letters", status_code=201, summary="Make letters for accounts (one PDF each), optionally e-mailed",
              description=needs(WRITE, "anyone with write access who sees the accounts"))
-async def create_letters(body: LettersIn, session: SessionDep, caller: ApiCaller) -> MoneyJSON:
+async def create_letters(body: LettersCreateIn, session: SessionDep, caller: ApiCaller) -> MoneyJSON:
     _scope(caller, True)
     made = await letters.create_letters(session, caller, body.accountIds, body.templateId, reply_by=body.replyBy,
                                         send_email=body.sendEmail, source="manual")
@@ -131,7 +131,7 @@ async def create_letters(body: LettersIn, session: SessionDep, caller: ApiCaller
 @router.post("/letters/preview", summary="A letter as it would be made now, as a PDF (nothing stored)",
              description=needs(READ, "any member who sees the account"),
              responses={200: {"content": {"application/pdf": {}}}})
-async def preview_letter(body: PreviewIn, session: SessionDep, caller: ApiCaller) -> Response:
+async def preview_letter(body: LetterPreviewIn, session: SessionDep, caller: ApiCaller) -> Response:
     _scope(caller, False)
     pdf = await letters.preview(session, caller, body.accountId, body.templateId, reply_by=body.replyBy)
     return pdf_response("letter-preview.pdf", pdf, "inline")
@@ -176,7 +176,7 @@ async def letter_pdf(letter_id: str, session: SessionDep, caller: ApiCaller) -> 
 # ------------------------------------------------------------------ templates
 
 
-class TemplateIn(BaseModel):
+class LetterTemplateIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     name: str | None = Field(default=None, description="Unique in the organisation (required unless copyOf)")
@@ -187,7 +187,7 @@ class TemplateIn(BaseModel):
     copyOf: str | None = Field(default=None, description="A template's id whose fields fill those left out")
 
 
-class TemplatePatch(BaseModel):
+class LetterTemplatePatch(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     name: str | None = None
@@ -219,7 +219,7 @@ async def list_placeholders(caller: ApiCaller) -> MoneyJSON:
 
 @router.post("/letter-templates", status_code=201, summary="Create a letter template (or copy one: copyOf)",
              description=needs(WRITE, WRITERS))
-async def create_template(body: TemplateIn, session: SessionDep, caller: ApiCaller) -> MoneyJSON:
+async def create_template(body: LetterTemplateIn, session: SessionDep, caller: ApiCaller) -> MoneyJSON:
     _scope(caller, True)
     t = await templates.create_template(session, caller, body.model_dump(exclude_none=True))
     return MoneyJSON(template_out(t), status_code=201)
@@ -233,7 +233,7 @@ async def get_template(template_id: str, session: SessionDep, caller: ApiCaller)
 
 @router.patch("/letter-templates/{template_id}", summary="Change a letter template (built-ins: 409)",
               description=needs(WRITE, WRITERS))
-async def update_template(template_id: str, body: TemplatePatch, session: SessionDep, caller: ApiCaller) -> MoneyJSON:
+async def update_template(template_id: str, body: LetterTemplatePatch, session: SessionDep, caller: ApiCaller) -> MoneyJSON:
     _scope(caller, True)
     t = await templates.update_template(session, caller, template_id, body.model_dump(exclude_unset=True))
     return MoneyJSON(template_out(t))
@@ -250,7 +250,7 @@ async def delete_template(template_id: str, session: SessionDep, caller: ApiCall
 # ------------------------------------------------------------------ letterhead
 
 
-class LetterheadIn(BaseModel):
+class LetterheadTextIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     name: str
@@ -278,7 +278,7 @@ async def get_letterhead(session: SessionDep, caller: ApiCaller) -> MoneyJSON:
 
 @router.put("/letterhead", summary="Replace the letterhead's text (the logo stays: PUT /letterhead/logo)",
             description=needs(WRITE, WRITERS))
-async def put_letterhead(body: LetterheadIn, session: SessionDep, caller: ApiCaller) -> MoneyJSON:
+async def put_letterhead(body: LetterheadTextIn, session: SessionDep, caller: ApiCaller) -> MoneyJSON:
     _scope(caller, True)
     data = {"name": body.name, "address": body.address, "registration_number": body.registrationNumber,
             "vat_number": body.vatNumber, "phone": body.phone, "email": body.email, "website": body.website}
@@ -328,7 +328,8 @@ async def delete_logo(session: SessionDep, caller: ApiCaller) -> MoneyJSON:
 
 
 @router.get("/letterhead/logo", summary="The letterhead's logo image", description=needs(READ, "any member"),
-            responses={200: {"content": {"image/png": {}, "image/jpeg": {}}}})
+            responses={200: {"content": {"image/png": {}, "image/jpeg": {}}},
+                       404: {"description": "The letterhead has no logo"}})
 async def get_logo(session: SessionDep, caller: ApiCaller) -> Response:
     _scope(caller, False)
     lh = await letterheads.get_letterhead(session, caller.org_id)

@@ -384,6 +384,16 @@ async def get_letter(session: AsyncSession, caller: Caller, letter_id: Any) -> L
     return _view(row)
 
 
+async def views_of(session: AsyncSession, caller: Caller, letters: Sequence[Letter]) -> list[LetterView]:
+    """These letters as lists show them, in their order (one query)."""
+    out: dict[uuid.UUID, LetterView] = {}
+    ids = [x.id for x in letters]
+    for start in range(0, len(ids), 500):
+        rows = await session.execute(_view_query().where(Letter.id.in_(ids[start:start + 500]), letter_scope(caller)))
+        out.update({v.id: v for v in map(_view, rows)})
+    return [out[i] for i in ids if i in out]
+
+
 def pdf_name(view: LetterView) -> str:
     return safe_filename(f"letter-{view.reference or view.account_id}-{view.created_at:%Y%m%d}.pdf", "letter.pdf")
 

@@ -124,8 +124,8 @@ async def create_letters(body: LettersCreateIn, session: SessionDep, caller: Api
     _scope(caller, True)
     made = await letters.create_letters(session, caller, body.accountIds, body.templateId, reply_by=body.replyBy,
                                         send_email=body.sendEmail, source="manual")
-    views_ = [await letters.get_letter(session, caller, x.id) for x in made]
-    return MoneyJSON({"data": [letter_out(v) for v in views_]}, status_code=201)
+    return MoneyJSON({"data": [letter_out(v) for v in await letters.views_of(session, caller, made)]},
+                     status_code=201)
 
 
 @router.post("/letters/preview", summary="A letter as it would be made now, as a PDF (nothing stored)",

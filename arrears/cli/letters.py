@@ -72,11 +72,11 @@ def print_(org: int = typer.Option(..., "--org", help="organisation id"),
             ids = list(account) or await letters.active_accounts(s, caller)
             if not ids:
                 fail("no accounts to write to")
-            pdf, made = await letters.print_letters(s, caller, ids, chosen.id, reply_by=reply_by, source="cli")
+            done = await letters.print_letters(s, caller, ids, chosen.id, reply_by=reply_by, source="cli")
             # Written before the letters commit: a file that cannot be written records nothing.
-            await asyncio.to_thread(output.write_bytes, pdf)
-            return {"output": str(output), "letters": len(made), "pages": sum(x.pages for x in made),
-                    "template": chosen.name, "bytes": len(pdf)}
+            await asyncio.to_thread(output.write_bytes, done.pdf)
+            return {"output": str(output), "letters": len(done.letter_ids), "pages": done.pages,
+                    "template": chosen.name, "bytes": len(done.pdf)}
 
     out = run(go)
     console.print(f"wrote {out['letters']} letter(s), {out['pages']} page(s), to {out['output']}")

@@ -213,26 +213,32 @@ async def preview(session: AsyncSession, caller: Caller, account_id: Any, templa
     return pdf
 
 
+@dataclass(frozen=True)
+class PrintRun:
+    pdf: bytes  # every letter, each from a new page
+    letter_ids: list[uuid.UUID]  # the letters stored, in the accounts' order
+    pages: int
+
+
 async def print_letters(session: AsyncSession, caller: Caller, account_ids: Sequence[Any], template_id: Any, *,
-                        reply_by: Any = None, source: str = "cli", today: date | None = None
-                        ) -> tuple[bytes, list[Letter]]:
-    """Letters for every account (stored, one `letter.created` each, as `create_letters`) and
-    one PDF of all of them to print, each letter from a new page."""
+                        reply_by: Any = None, source: str = "cli", today: date | None = None) -> PrintRun:
+    """Letters for every account (stored, one `letter.created` each, as `create_letters`, in
+    calls of MAX_ACCOUNTS) and one PDF of all of them to print, each letter from a new page. The
+    rows of each call leave the session once flushed, so a long run holds only its PDF."""
     caller.require_write()
-    letters: list[Letter] = []
     ids = list(dict.fromkeys(account_ids))
     template = await get_template(session, caller, template_id)
-    writer: PdfWriter | None = None
+    writer = PdfWriter(await head_for(session, caller.org_id))
+    made_ids: list[uuid.UUID] = []
+    pages = 0
     for start in range(0, len(ids), MAX_ACCOUNTS):
         p = await _prepare(session, caller, ids[start:start + MAX_ACCOUNTS], template, reply_by, today)
         made, contents = await _make(session, caller, p, send_email=False, source=source)
-        letters.extend(made)
-        writer = writer or PdfWriter(p.head)
-        for content in contents:
-            writer.add(content)
-    if writer is None:
-        writer = PdfWriter(await head_for(session, caller.org_id))
-    return writer.finish(), letters
+        for letter, content in zip(made, contents, strict=True):
+            pages += writer.add(content)
+            made_ids.append(letter.id)
+            session.expunge(letter)
+    return PrintRun(writer.finish(), made_ids, pages)
 
 
 async def active_accounts(session: AsyncSession, caller: Caller) -> list[uuid.UUID]:

@@ -11,6 +11,7 @@ spreadsheet: arrears.debtors.book; a partial report settles nothing). All of it 
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
@@ -20,6 +21,7 @@ from sqlalchemy import func, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from arrears.debtors import book
+from arrears.debtors.mapping import parse_mapping
 from arrears.debtors.models import DebtorAccount, DebtorReport
 from arrears.debtors.pdf import (
     PARSE_FAILED,
@@ -29,6 +31,7 @@ from arrears.debtors.pdf import (
     PdfRowIssue,
     extract_debtors,
 )
+from arrears.debtors.preview import mapping_failed
 from arrears.debtors.reading import AccountRow, RowError
 from arrears.debtors.service import lock_book, new_report, store_report
 from arrears.errors import ValidationFailed
@@ -54,17 +57,32 @@ def medical_aid_names(org: Organisation) -> list[str]:
     return [str(p).strip() for p in parts if str(p).strip()]
 
 
-def read_pdf(data: bytes, org: Organisation) -> PdfExtraction:
-    """The report's debtors, or PdfReadError (400) saying what is wrong with the file.
+def read_pdf(data: bytes, org: Organisation, mapping: Mapping[int, str | None] | None = None) -> PdfExtraction:
+    """The report's debtors, or PdfReadError (400) saying what is wrong with the file; with a
+    `mapping` (arrears.debtors.pdf.mapping) laid over the header's columns, or a 400 naming each
+    of its problems (INVALID_MAPPING) when it does not fit the report's header.
 
     PDFium reads the file in the parse pool's child process under hard limits (a form that draws
     itself four times per level costs gigabytes): a parse that dies or passes a limit is a 400."""
     names = medical_aid_names(org)
     try:
-        return get_pool().call(extract_debtors, data, extra_medical_aid_names=names)
+        extraction: PdfExtraction = get_pool().call(extract_debtors, data, extra_medical_aid_names=names,
+                                                    mapping=mapping)
     except ParseFailed as exc:
         raise PdfReadError(PARSE_FAILED, f"The PDF could not be read: {exc.message}. It was refused; "
                                          "export the report again and upload the new file.") from None
+    if extraction.mapping_problems:
+        raise mapping_failed(extraction.mapping_problems)
+    return extraction
+
+
+def parse_pdf_mapping(text: str | None) -> dict[int, str | None] | None:
+    """The `mapping` form field ({"column index": "field" or null}, the JSON rules of the
+    spreadsheet mapping), or a 400 naming what is wrong with it; None when not sent."""
+    mapping, problems = parse_mapping(text)
+    if problems:
+        raise mapping_failed(problems)
+    return mapping
 
 
 def _account_row(d: PdfDebtor, sheet_row: int) -> AccountRow:
@@ -169,4 +187,5 @@ async def store_upload(session: AsyncSession, caller: Caller, *, filename: str, 
     return StoredUpload(report, debtors, list(extraction.issues), settled)
 
 
-__all__ = ["StoredUpload", "check_storable", "issue_view", "medical_aid_names", "read_pdf", "store_upload"]
+__all__ = ["StoredUpload", "check_storable", "issue_view", "medical_aid_names", "parse_pdf_mapping", "read_pdf",
+           "store_upload"]

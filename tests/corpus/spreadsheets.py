@@ -1,7 +1,7 @@
 """Spreadsheet layouts of debtor age analyses as packages and people export them (issue 21).
 
-Every file is written here (openpyxl, xlwt, the csv module, tests/corpus/ods.py), never taken from
-elsewhere. Each layout names the export it imitates and lists exactly what reading it must give:
+Every file is written here (openpyxl, xlwt, the csv module, tests/corpus/ods.py and xlsb.py), never
+taken from elsewhere. Each layout names the export it imitates and lists exactly what reading it must give:
 the accounts, the lines skipped per reason, the printed total and the report's date.
 
 Counting rules for `skipped` (every line of the sheet the accounts are on is either a header row,
@@ -30,6 +30,7 @@ import xlwt
 
 from tests.corpus.model import Expected, Layout
 from tests.corpus.ods import write_ods
+from tests.corpus.xlsb import write_xlsb
 
 D = Decimal
 ZERO = D("0.00")
@@ -756,6 +757,69 @@ layout("unicode_text_tabs_cr_credits", "Excel 'Unicode Text' (UTF-16, tab-delimi
        "report with credits written '45.00 CR'", _build_unicode_text,
        [expect(p, _F24, a) for rep, people in _REPS24.items() for p, a in zip(people, _A24[rep], strict=True)],
        skipped={"title": 2, "blank": 1, "heading": 2, "total": 3}, printed_total=sum(map(sum, _ALL24), ZERO))
+
+
+# 25. Sage Pastel Evolution Customer Age Analysis saved as Excel Binary (.xlsb): a title block, area
+# headings, "Total for Area" subtotals, a page break (page title and the header again), a 150-day
+# column beyond the face's last bucket (added into d120), a grand total and the "Printed by" footer.
+_F25 = ("current", "d30", "d60", "d90", "d120", "d150")
+_AREAS25 = {"JOHANNESBURG": PEOPLE[0:5], "PRETORIA": PEOPLE[5:11]}
+_A25 = {area: _amounts(250 + i, 6, len(people)) for i, (area, people) in enumerate(_AREAS25.items())}
+_ALL25 = [a for lines in _A25.values() for a in lines]
+_HEADER25 = ["Code", "Customer Name", "Contact No", "Current", "30 Days", "60 Days", "90 Days", "120 Days",
+             "150 Days+", "Total Due"]
+
+
+def _build_evolution_xlsb(directory: Path) -> Path:
+    rows: list[Row] = [["ACME DISTRIBUTORS (PTY) LTD"], ["Customer Age Analysis - Detailed"],
+                       ["As at 30/11/2026"], [], list(_HEADER25)]
+    for page, (area, people) in enumerate(_AREAS25.items(), start=1):
+        if page > 1:
+            rows += [[f"Customer Age Analysis - Page {page} of 2"], list(_HEADER25)]
+        rows.append([f"Area: {area}"])
+        for person, amounts in zip(people, _A25[area], strict=True):
+            rows.append([person.code, person.name, person.phone_cell, *map(num, amounts), num(sum(amounts, ZERO))])
+        rows.append(["", f"Total for Area: {area}", "", *map(num, _sums(_A25[area])),
+                     num(sum(map(sum, _A25[area]), ZERO))])
+        rows.append([])
+    rows.append(["", "Grand Total", "", *map(num, _sums(_ALL25)), num(sum(map(sum, _ALL25), ZERO))])
+    rows.append([])
+    rows.append(["Printed by: JOHANNES  01/12/2026 07:45"])
+    rows.append(["Page 2 of 2"])
+    return write_xlsb(directory / "Customer Age Analysis.xlsb", {"Age Analysis": rows})
+
+
+layout("sage_evolution_age_analysis_xlsb", "Sage Pastel Evolution Customer Age Analysis saved as Excel Binary "
+       "(.xlsb): area headings and totals, a page break, 150 Days+, Printed by", _build_evolution_xlsb,
+       [expect(p, _F25, a) for area, people in _AREAS25.items() for p, a in zip(people, _A25[area], strict=True)],
+       skipped={"title": 4, "blank": 4, "heading": 2, "total": 3, "repeated_header": 1, "footer": 2},
+       printed_total=sum(map(sum, _ALL25), ZERO), report_date=NOV_30, warnings=("matches the report's total",))
+
+# 26. A hand-made .xlsb: a summary sheet first, then the accounts under a two-row "Ageing (days)"
+# header, amounts typed as text in places ("R 1 234,56", "(45.00)", "-").
+_F26 = ("current", "d30", "d60", "d90", "d120")
+_P26 = PEOPLE[2:12]
+_A26 = _amounts(26, 5, len(_P26))
+
+
+def _build_cover_xlsb(directory: Path) -> Path:
+    sums = _sums(_A26)
+    cover: list[Row] = [["Debtors Summary"], ["Bucket", "Amount"], *[[label, num(v)] for label, v in zip(
+        ("Current", "30 Days", "60 Days", "90 Days", "120 Days"), sums, strict=True)], ["Total", num(sum(sums, ZERO))]]
+    detail: list[Row] = [["Debtors Age Analysis as at 30 November 2026"], [],
+                         ["Acc No", "Debtor", "Cell", "Ageing (days)", None, None, None, None, "Balance"],
+                         [None, None, None, "Current", 30, 60, 90, "120+", None]]
+    for i, (person, amounts) in enumerate(zip(_P26, _A26, strict=True)):
+        render = (num, r_space_comma, brackets)[i % 3]
+        detail.append([person.code, person.name, person.phone_cell, *map(render, amounts),
+                       render(sum(amounts, ZERO))])
+    return write_xlsb(directory / "debtors.xlsb", {"Summary": cover, "Debtors": detail})
+
+
+layout("cover_sheet_two_row_header_xlsb", "A hand-made Excel Binary workbook: a summary sheet, then a two-row "
+       "'Ageing (days)' header and amounts typed as text", _build_cover_xlsb,
+       [expect(p, _F26, a) for p, a in zip(_P26, _A26, strict=True)],
+       skipped={"title": 1, "blank": 1}, report_date=NOV_30)
 
 
 def build_all(directory: Path) -> dict[str, Path]:

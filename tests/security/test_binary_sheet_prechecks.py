@@ -4,14 +4,12 @@ range, with no streaming reader for these formats) ever sees it. The range is th
 dimensions and its cells' largest row and column: a far cell inside the grid counts.
 
 The .xls files are written by xlwt (and one patched as a hostile writer would leave it); the
-.xlsb files are made here record by record (no writer is installed): a zip holding BIFF12
-records, the only parts the check reads."""
+.xlsb files are made record by record by tests/corpus/xlsb.py (no writer is installed)."""
 
 from __future__ import annotations
 
 import struct
 import time
-import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +22,7 @@ from arrears.debtors.models import DebtorReport
 from arrears.debtors.reading import ReadError
 from arrears.debtors.reading.prechecks import check_binary_sheets, xls_sheet_boxes, xlsb_sheet_boxes
 from arrears.sandbox import ParseLimits
+from tests.corpus import xlsb
 from tests.faces.age_analysis.conftest import member
 from tests.faces.age_analysis.helpers import BOOK, post_file, write_book
 from tests.web.conftest import people  # noqa: F401
@@ -91,41 +90,12 @@ def _in_mini_stream(source: Path, path: Path) -> Path:
     return path
 
 
-def _record(kind: int, body: bytes) -> bytes:
-    def varint(value: int) -> bytes:
-        out = bytearray()
-        while True:
-            byte, value = value & 0x7F, value >> 7
-            out.append(byte | (0x80 if value else 0))
-            if not value:
-                return bytes(out)
-    return varint(kind) + varint(len(body)) + body
-
-
 def _xlsb(path: Path, rows: list[tuple[int, list[int]]], dimension: tuple[int, int] | None = None) -> Path:
-    """An .xlsb sheet part: BrtBeginSheet, BrtWsDim, BrtBeginSheetData, per row a BrtRowHdr and its
-    BrtCellReal cells, BrtEndSheetData, BrtEndSheet."""
-    records = [_record(0x81, b"")]
-    if dimension is not None:
-        records.append(_record(0x94, struct.pack("<IIII", 0, dimension[0], 0, dimension[1])))
-    records.append(_record(0x91, b""))
-    for row, columns in rows:
-        records.append(_record(0x00, struct.pack("<IIHBBI", row, 0, 300, 0, 0, 0)))
-        records += [_record(0x05, struct.pack("<IId", col, 0, 1.5)) for col in columns]
-    records += [_record(0x92, b""), _record(0x82, b"")]
-    rels = ('<?xml version="1.0" encoding="UTF-8"?><Relationships xmlns="http://schemas.openxmlformats.org/'
-            'package/2006/relationships"><Relationship Id="rId1" Type="http://schemas.openxmlformats.org/'
-            'officeDocument/2006/relationships/worksheet" Target="worksheets/sheet1.bin"/></Relationships>')
-    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as zf:
-        zf.writestr("[Content_Types].xml", '<?xml version="1.0"?><Types xmlns="http://schemas.openxmlformats.org/'
-                    'package/2006/content-types"><Override PartName="/xl/workbook.bin" ContentType="application/'
-                    'vnd.ms-excel.sheet.binary.macroEnabled.main"/></Types>')
-        name = "Debtors".encode("utf-16-le")
-        bundle = struct.pack("<III", 0, 1, 4) + "rId1".encode("utf-16-le") + struct.pack("<I", 7) + name
-        zf.writestr("xl/workbook.bin", _record(0x83, b"") + _record(0x9C, bundle) + _record(0x84, b""))
-        zf.writestr("xl/_rels/workbook.bin.rels", rels)
-        zf.writestr("xl/worksheets/sheet1.bin", b"".join(records))
-    return path
+    """An .xlsb whose one sheet has, per row, number cells (1.5) in the given columns, and the
+    BrtWsDim (last row, last column) when given."""
+    part = xlsb.sheet_part([(row, [(col, xlsb.real_cell(col, 1.5)) for col in columns]) for row, columns in rows],
+                           dimension=dimension)
+    return xlsb.write_parts(path, {"Debtors": part})
 
 
 # ------------------------------------------------------------------ the measures

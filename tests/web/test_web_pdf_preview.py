@@ -178,3 +178,35 @@ async def test_confirm_and_cancel_need_the_csrf_token_and_cancel_discards(people
     assert pending_files(org.id) == []
     r = await confirm_preview(ui, html)
     assert r.status_code == 404 and await counts() == (0, 0, 0, 0)
+
+
+async def test_a_misread_column_is_chosen_in_the_preview(people, world):
+    """The preview lists the report's columns with what each holds; changing one re-reads the
+    report with it when confirmed, and a choice that cannot be used shows the preview again."""
+    from tests.faces.pharmacy.test_upload_mapping import report as misread_report
+
+    org = await world.org("Sunrise Pharmacy", kind="pharmacy")
+    ui, _ = await people(org.id, role="manager")
+    await ui.get("/app/books")
+    r = await upload(ui, misread_report())
+    assert r.status_code == 200, r.text
+    html = r.text
+    assert "1 debtors on 1 page, 2 rows it would not vouch for" in html
+    assert re.search(r'<td data-label="Heading">Overdue</td>.*?<option value="" selected>— ignore —</option>',
+                     html, re.S)
+    form = preview_form(html)
+    assert form["col_5"] == "" and form["read_5"] == "" and form["col_3"] == form["read_3"] == "d30"
+
+    r = await confirm_preview(ui, html, {"col_5": "d30"})  # two columns on d30
+    assert r.status_code == 400, r.text
+    assert 'id="mapping-errors"' in r.text and "Columns 3 and 5 both map to d30" in r.text
+    assert await counts() == (0, 0, 0, 0) and len(pending_files(org.id)) == 1
+
+    r = await confirm_preview(ui, r.text, {"col_5": "d90"})
+    assert r.status_code == 303, r.text
+    async with transaction(readonly=True) as s:
+        accounts = sorted((a.account_code, a.d90, a.total_balance) for a in await s.scalars(select(DebtorAccount)))
+        errors = int(await s.scalar(select(func.count()).select_from(DebtorRowError)) or 0)
+    assert accounts == [("AC1001", D("40.00"), D("100.00")), ("AC1002", D("4.50"), D("10.50")),
+                        ("AC1003", D("0.00"), D("5.00"))]
+    assert errors == 0 and pending_files(org.id) == []

@@ -12,11 +12,12 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from decimal import Decimal
 from pathlib import Path
 
 from arrears.debtors.pdf import contacts
+from arrears.debtors.pdf import mapping as column_mapping
 from arrears.debtors.pdf.errors import NO_DEBTOR_TABLE, NO_TEXT, PdfReadError
 from arrears.debtors.pdf.header import (
     ACC,
@@ -64,7 +65,8 @@ _SAMPLE_LINES = 40
 
 
 def extract_debtors(data: bytes | bytearray | memoryview | str | os.PathLike[str],
-                    extra_medical_aid_names: Iterable[str] = ()) -> PdfExtraction:
+                    extra_medical_aid_names: Iterable[str] = (),
+                    mapping: Mapping[int, str | None] | None = None) -> PdfExtraction:
     """Read every debtor row of a Debtors Age Analysis PDF (bytes or a path).
 
     Raises PdfReadError (NOT_A_PDF, ENCRYPTED_PDF, BROKEN_PDF, NO_TEXT, NO_DEBTOR_TABLE) when the
@@ -72,10 +74,13 @@ def extract_debtors(data: bytes | bytearray | memoryview | str | os.PathLike[str
     add up to the balance, no account number, an unreadable amount, an account printed twice) are
     in `issues`, each with the row as read, and not in `debtors`: the caller decides. Lines that are
     not accounts are counted in `skipped`; the report's printed total is checked in `warnings`.
+    `mapping` ({column index: field or None}, arrears.debtors.pdf.mapping) corrects what the header
+    says its columns hold; one that does not fit the first header is left aside, its problems in
+    `mapping_problems`.
     """
     blob = Path(data).read_bytes() if isinstance(data, str | os.PathLike) else bytes(data)
     is_medical_aid = MedicalAidMatcher(extra_medical_aid_names)
-    table = _TableReader(is_medical_aid)
+    table = _TableReader(is_medical_aid, mapping)
     with PdfWords(blob) as pdf:
         pages = pdf.pages
         for page_no, words in enumerate(pdf, start=1):
@@ -89,8 +94,11 @@ def extract_debtors(data: bytes | bytearray | memoryview | str | os.PathLike[str
 
 
 class _TableReader:
-    def __init__(self, is_medical_aid: MedicalAidMatcher) -> None:
+    def __init__(self, is_medical_aid: MedicalAidMatcher, mapping: Mapping[int, str | None] | None = None) -> None:
         self.is_medical_aid = is_medical_aid
+        self.mapping = dict(mapping) if mapping else None
+        self.columns: list[dict[str, object]] = []  # the first header's, as described
+        self.mapping_problems: list[dict[str, object]] = []
         self.layout: TableLayout | None = None
         self.saw_text = False
         self.debtors: list[PdfDebtor] = []
@@ -134,6 +142,8 @@ class _TableReader:
                 last_bottom, name_x0 = line.bottom, cells.name_x0
                 continue
             columns = parse_header(line)
+            if columns is not None:
+                columns = self._mapped(columns)
             if columns is not None and self.in_summary and self._key(columns) != self._key_now:
                 columns = None  # a summary table's own header; the list's header again ends the summary
             if columns is not None:
@@ -172,6 +182,16 @@ class _TableReader:
                 last = None
                 pending += 1
         self._skip("footer", pending)  # below the page's last row: page numbers, notes, disclaimers
+
+    def _mapped(self, columns: list[Column]) -> list[Column]:
+        """The header's columns with the mapping laid over them, once it is checked on the first."""
+        if not self.columns:
+            if self.mapping is not None:
+                self.mapping_problems = column_mapping.check(columns, self.mapping)
+                if self.mapping_problems:
+                    self.mapping = None  # a mapping that does not fit is not half applied
+            self.columns = column_mapping.describe(columns, self.mapping)
+        return column_mapping.apply(columns, self.mapping) if self.mapping else columns
 
     @staticmethod
     def _key(columns: list[Column]) -> tuple[tuple[str, float, float], ...]:
@@ -295,4 +315,5 @@ class _TableReader:
         printed, warnings = self._check_total()
         return PdfExtraction(debtors=self.debtors, issues=self.issues, pages=pages, buckets=self.buckets,
                              skipped=self.skipped, printed_total=printed, warnings=warnings,
-                             title_lines=self.title_lines)
+                             title_lines=self.title_lines, columns=self.columns,
+                             mapping_problems=self.mapping_problems)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from decimal import Decimal
+from typing import Any
 
 from arrears.debtors.errors import RowErrorCode
 
@@ -64,3 +65,7 @@ class PdfExtraction:
     printed_total: Decimal | None = None
     warnings: list[str] = field(default_factory=list)  # the total check, in words
     title_lines: list[str] = field(default_factory=list)  # text above the first header (the report's date)
+    # The first header's columns, left to right from 0 (index, label, field, reason): what a mapping names.
+    columns: list[dict[str, Any]] = field(default_factory=list)
+    # A mapping that does not fit the first header, each problem named; it was not applied.
+    mapping_problems: list[dict[str, Any]] = field(default_factory=list)

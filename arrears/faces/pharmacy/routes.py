@@ -39,7 +39,13 @@ BASE = "/pharmacies/{pharmacy_id:int}/debtors"
 MULTIPART_OVERHEAD = 64 * 1024
 
 UPLOAD_BODY = {"requestBody": {"required": True, "content": {"multipart/form-data": {"schema": {
-    "type": "object", "required": ["file"], "properties": {"file": {"type": "string", "format": "binary"}}}}}}}
+    "type": "object", "required": ["file"], "properties": {
+        "file": {"type": "string", "format": "binary"},
+        "report_date": {"type": "string", "format": "date"},
+        "partial": {"type": "boolean", "default": False},
+        "mapping": {"type": "string", "description": 'JSON {"column index": "field" or null}: the answer\'s '
+                    "`columns` indexes (the report's header, left to right from 0); fields account, "
+                    "account_name, name, telephone, email, current, d30 ... d180, total_balance."}}}}}}}
 
 
 def _json_body(schema: dict[str, Any]) -> dict[str, Any]:
@@ -122,8 +128,9 @@ async def upload_report(pharmacy_id: int, request: Request) -> Any:
     # Checked before the file is read: a wrong field stores nothing.
     report_date = book.parse_report_date(fields.get("report_date"), today=book.local_today(book.zone_of(org)))
     partial = book.parse_flag(fields.get("partial"), "partial")
+    mapping = upload.parse_pdf_mapping(fields.get("mapping"))
     # PDFium reads in C without the GIL's help for Python: a thread keeps the loop answering.
-    extraction = await asyncio.to_thread(upload.read_pdf, data, org)
+    extraction = await asyncio.to_thread(upload.read_pdf, data, org, mapping)
     async with transaction() as session:
         stored = await upload.store_upload(session, caller, filename=filename, size=len(data),
                                            extraction=extraction, report_date=report_date, partial=partial)
@@ -133,7 +140,8 @@ async def upload_report(pharmacy_id: int, request: Request) -> Any:
                             "total_outstanding": outstanding, "debtors": stored.debtors,
                             "report_date": report.report_date.isoformat() if report.report_date else None,
                             "partial": report.partial, "skipped_rows": report.skipped_rows or 0,
-                            "skipped_reasons": report.skipped_reasons or {}, "warnings": report.warnings or []}
+                            "skipped_reasons": report.skipped_reasons or {}, "warnings": report.warnings or [],
+                            "columns": extraction.columns}
     if stored.issues:
         body["issues"] = [upload.issue_view(i) for i in stored.issues]
     body["settled"] = stored.settled

@@ -28,6 +28,8 @@ from arrears.debtors.errors import DebtorErrorCode
 from arrears.debtors.mapping import FIELDS, field_label
 from arrears.debtors.models import DebtorReport
 from arrears.debtors.pdf import PdfReadError
+from arrears.debtors.pdf.mapping import FIELDS as PDF_FIELDS
+from arrears.debtors.pdf.mapping import field_label as pdf_field_label
 from arrears.debtors.storage import (
     PendingPdfSink,
     PendingSink,
@@ -56,6 +58,7 @@ SELECT_ALL_PAGE = debtors.MAX_PER_PAGE
 FIELD_CHOICES = [(f, field_label(f)) for f in FIELDS]
 DATE_FIELDS = ("report_date", "partial")  # the upload form's fields beside the file, carried through the preview
 PDF_PREVIEW_ROWS = 20  # debtors a PDF report's preview lists
+PDF_FIELD_CHOICES = [(f, pdf_field_label(f)) for f in PDF_FIELDS]
 
 
 def as_page(p: debtors.Page[Any]) -> Page[Any]:
@@ -243,13 +246,22 @@ async def confirm(ctx: CtxDep) -> Response:
 
 
 async def _pdf_preview_page(ctx: Ctx, pending: Any, path: Any, filename: str, state: FormState,
-                            status: int = 200) -> Response:
+                            status: int = 200, mapping: dict[int, str | None] | None = None) -> Response:
     """A waiting PDF report as the pharmacy upload's reader reads it (nothing stored): its date,
-    the lines skipped, the total check, the first debtors and the rows it would not vouch for."""
+    its columns (each one's field can be changed), the lines skipped, the total check, the first
+    debtors and the rows it would not vouch for."""
     try:
         data = await asyncio.to_thread(path.read_bytes)
         # PDFium works in C, in the parse pool; a thread keeps the server answering meanwhile.
-        extraction = await asyncio.to_thread(pdf_upload.read_pdf, data, ctx.org)
+        try:
+            extraction = await asyncio.to_thread(pdf_upload.read_pdf, data, ctx.org, mapping)
+        except ValidationFailed as exc:
+            if mapping is None or exc.code != DebtorErrorCode.INVALID_MAPPING:
+                raise
+            # Show the report as its header reads it, with what was wrong beside it.
+            state.error(exc)
+            status, mapping = 400, None
+            extraction = await asyncio.to_thread(pdf_upload.read_pdf, data, ctx.org)
         pdf_upload.check_storable(extraction)
     except (PdfReadError, ValidationFailed) as exc:
         remove_path(path)
@@ -257,6 +269,7 @@ async def _pdf_preview_page(ctx: Ctx, pending: Any, path: Any, filename: str, st
         return await _books_page(ctx, state, 400)
     return page(ctx, "books/preview_pdf.html", status=status, extraction=extraction, pending=str(pending),
                 filename=filename, first=extraction.debtors[:PDF_PREVIEW_ROWS], form=state,
+                fields=PDF_FIELD_CHOICES,
                 skipped=book.skipped_counts(extraction.skipped), dating={name: state.get(name) for name in DATE_FIELDS},
                 found_date=book.preview_date(None, extraction.title_lines, filename, book.zone_of(ctx.org)))
 
@@ -278,10 +291,22 @@ async def confirm_pdf(ctx: CtxDep) -> Response:
     pending, filename = text(form, "pending"), text(form, "filename") or "report.pdf"
     state = FormState.of(form, *DATE_FIELDS)
     path = _waiting_pdf(ctx, pending)
+    # The columns' fields as chosen; only those changed from what the header says are a mapping.
+    mapping = {int(key[4:]): (value or None) for key, value in form.items()
+               if key.startswith("col_") and key[4:].isdigit() and isinstance(value, str)
+               and (value or None) != (text(form, f"read_{key[4:]}") or None)} or None
     try:
         report_date, partial = _dating(ctx, state)
     except ValidationFailed as exc:
-        return await _pdf_preview_page(ctx, pending, path, filename, state.error(exc), 400)
+        return await _pdf_preview_page(ctx, pending, path, filename, state.error(exc), 400, mapping)
+    if mapping is not None:  # checked while the file still waits: a wrong choice shows the preview again
+        data = await asyncio.to_thread(path.read_bytes)
+        try:
+            await asyncio.to_thread(pdf_upload.read_pdf, data, ctx.org, mapping)
+        except ValidationFailed as exc:
+            if exc.code != DebtorErrorCode.INVALID_MAPPING:
+                raise
+            return await _pdf_preview_page(ctx, pending, path, filename, state, 400, mapping)
     stored = claim_pending(ctx.org.id, pending, filename)  # moved out of the waiting folder: once only
     if stored is None:
         raise NotFound("That PDF report is no longer waiting to be stored: upload it again.")
@@ -289,7 +314,7 @@ async def confirm_pdf(ctx: CtxDep) -> Response:
         data = await asyncio.to_thread(stored.path.read_bytes)
     finally:
         remove_stored(stored)  # a PDF report is stored as its rows, never kept as a file
-    return await _upload_pdf(ctx, stored.original_filename, data, len(data), state, report_date, partial)
+    return await _upload_pdf(ctx, stored.original_filename, data, len(data), state, report_date, partial, mapping)
 
 
 @router.post("/pdf/cancel")
@@ -304,12 +329,12 @@ async def cancel_pdf(ctx: CtxDep) -> Response:
 
 
 async def _upload_pdf(ctx: Ctx, filename: str, data: bytes, size: int, state: FormState, report_date: date | None,
-                      partial: bool) -> Response:
+                      partial: bool, mapping: dict[int, str | None] | None = None) -> Response:
     """A Debtors Age Analysis PDF: read and stored at once, all or nothing, by the same service
     as the pharmacy API's upload (so the same file gives the same book whichever way it came)."""
     try:
         # PDFium works in C; a thread keeps the server answering other requests meanwhile.
-        extraction = await asyncio.to_thread(pdf_upload.read_pdf, data, ctx.org)
+        extraction = await asyncio.to_thread(pdf_upload.read_pdf, data, ctx.org, mapping)
         stored = await pdf_upload.store_upload(ctx.db, ctx.caller, filename=filename or "report.pdf",
                                                size=size, extraction=extraction, report_date=report_date,
                                                partial=partial)

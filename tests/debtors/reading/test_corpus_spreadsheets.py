@@ -11,6 +11,7 @@ import pytest
 
 from arrears.debtors.reading import AccountRow, RowError, read_age_analysis
 from arrears.debtors.reading.isolated import open_isolated
+from tests.corpus import spreadsheets
 from tests.corpus.model import Expected, Layout
 from tests.corpus.spreadsheets import LAYOUTS
 
@@ -66,10 +67,12 @@ def test_the_import_path_reads_the_layout_exactly(layout: Layout, tmp_path: Path
     assert reader.sheet_name and reader.header_rows and reader.columns
 
 
-def test_the_corpus_covers_every_skip_reason_and_format() -> None:
+def test_the_corpus_covers_every_skip_reason_and_format(tmp_path: Path) -> None:
     reasons = {reason for layout in LAYOUTS for reason, count in layout.skipped.items() if count}
     assert reasons == {"title", "heading", "total", "repeated_header", "footer", "blank", "summary"}
     assert len(LAYOUTS) >= 20
+    suffixes = {path.suffix for path in spreadsheets.build_all(tmp_path).values()}
+    assert {".xlsx", ".xls", ".xlsb", ".ods", ".csv"} <= suffixes, suffixes
 
 
 def test_the_cover_sheet_is_passed_over_and_named(tmp_path: Path) -> None:

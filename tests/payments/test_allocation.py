@@ -58,8 +58,8 @@ async def test_hook_gets_the_accounts_once_and_nothing_without_accounts():
     hooks.on_payments_changed(fn)
     hooks.on_payments_changed(fn)  # registered once
     try:
-        await hooks.payments_changed(None, 7, [b, None, a, b])  # type: ignore[arg-type]
-        await hooks.payments_changed(None, 7, [None])  # type: ignore[arg-type]
+        await hooks.notify(None, 7, [b, None, a, b])  # type: ignore[arg-type]
+        await hooks.notify(None, 7, [None])  # type: ignore[arg-type]
     finally:
         hooks.reset()
         for handler in wired:

@@ -19,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import os
 import re
+import time
 import uuid
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -238,14 +239,15 @@ def _esc(value: str | None) -> str:
 
 
 def new_ids(count: int) -> list[str]:
-    """`count` random (version 4) UUIDs as text, from one read of the system's randomness:
-    uuid.uuid4() one at a time costs a tenth of a large import's time."""
-    raw = os.urandom(16 * count).hex()
-    out = []
-    for i in range(0, 32 * count, 32):
-        h = raw[i:i + 32]
-        out.append(f"{h[:8]}-{h[8:12]}-4{h[13:16]}-{'89ab'[int(h[16], 16) & 3]}{h[17:20]}-{h[20:]}")
-    return out
+    """`count` time-ordered (version 7) UUIDs as text, ascending: the time in milliseconds and 28
+    random bits, then a 48-bit counter from a random start below 2**47. In order, each id lands at
+    the right edge of the primary key's index instead of on a random page of it (uuid4 keys cost
+    that index several times more), and each costs one format."""
+    ms = int(time.time() * 1000) & 0xFFFF_FFFF_FFFF
+    rand = int.from_bytes(os.urandom(8))
+    head = f"{ms >> 16:08x}-{ms & 0xFFFF:04x}-7{rand >> 52 & 0xFFF:03x}-{8 | rand >> 50 & 3:x}{rand >> 38 & 0xFFF:03x}-"
+    start = rand & (1 << 37) - 1 | (int.from_bytes(os.urandom(2)) & 0x3FF) << 37  # below 2**47
+    return [f"{head}{value:012x}" for value in range(start, start + count)]
 
 
 async def _write(session: AsyncSession, row: PaymentImport, p: Plan, *, on_progress: Progress) -> None:

@@ -46,11 +46,13 @@ from arrears.customers.interactions import AccountRef
 from arrears.customers.models import Customer, Loan
 from arrears.customers.service import customer_scope
 from arrears.db import new_uuid_sql, utcnow
+from arrears.debtors.book import local_today, zone_of
 from arrears.debtors.bulk import uuid7_prefix
 from arrears.debtors.models import DebtorAccount, DebtorReport
 from arrears.debtors.service import lock_book
 from arrears.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from arrears.identity.caller import Caller
+from arrears.identity.models import Organisation
 
 STATUS_EVENT = "account.status_changed"
 MAX_REASON = 2000
@@ -339,7 +341,10 @@ def report_date_of(report: DebtorReport | None, fallback: datetime | None) -> da
 
 
 async def figures(session: AsyncSession, account: Account, today: date | None = None) -> AccountFigures:
-    today = today or utcnow().date()
+    """As of `today`, by default the organisation's today (its time zone: just after midnight in
+    Johannesburg it is already tomorrow there, and a day later past due)."""
+    if today is None:
+        today = local_today(zone_of(await session.get(Organisation, account.org_id)))
     customer = await session.get(Customer, account.customer_id)
     assert customer is not None  # the foreign key cascades
     if account.kind == "loan":

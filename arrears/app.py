@@ -40,6 +40,7 @@ def _faces() -> tuple[Any, ...]:
         accounts_api,
         age_analysis,
         collections,
+        figures_api,
         import_profiles,
         partner,
         pharmacy,
@@ -50,7 +51,7 @@ def _faces() -> tuple[Any, ...]:
     )
 
     return (repaysync, age_analysis, pharmacy, premium, partner, providers, templates_api, accounts_api,
-            collections, import_profiles)
+            figures_api, collections, import_profiles)
 
 
 def create_app(*, run_worker: bool = False) -> FastAPI:

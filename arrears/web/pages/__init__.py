@@ -5,6 +5,7 @@ from arrears.web.pages import (
     agents,
     auth,
     books,
+    figures,
     home,
     messaging,
     partners,
@@ -13,4 +14,4 @@ from arrears.web.pages import (
     settings,
 )
 
-__all__ = ["agents", "auth", "books", "home", "messaging", "partners", "pharmacy", "premiums", "settings"]
+__all__ = ["agents", "auth", "books", "figures", "home", "messaging", "partners", "pharmacy", "premiums", "settings"]

@@ -45,13 +45,14 @@ def _faces() -> tuple[Any, ...]:
         partner,
         pharmacy,
         premium,
+        promises_api,
         providers,
         repaysync,
         templates_api,
     )
 
     return (repaysync, age_analysis, pharmacy, premium, partner, providers, templates_api, accounts_api,
-            figures_api, collections, import_profiles)
+            figures_api, collections, import_profiles, promises_api)
 
 
 def create_app(*, run_worker: bool = False) -> FastAPI:

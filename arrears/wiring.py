@@ -29,8 +29,9 @@ def _timeline_sources() -> list[Any]:
     from arrears.debtors.timeline import balance_entries
     from arrears.messaging.service import _timeline_entries as message_entries
     from arrears.premiums.timeline import policy_entries
+    from arrears.promises.timeline import promise_entries
 
-    return [message_entries, balance_entries, policy_entries, status_entries]
+    return [message_entries, balance_entries, policy_entries, status_entries, promise_entries]
 
 
 def wire() -> None:
@@ -41,6 +42,8 @@ def wire() -> None:
     from arrears.debtors.hooks import on_book_updated
     from arrears.jobs import queue
     from arrears.partners import fanout
+    from arrears.payments.hooks import on_payments_changed
+    from arrears.promises import evaluate as promises
     from arrears.realtime import hub
     from arrears.tasks import service as tasks
 
@@ -59,9 +62,21 @@ def wire() -> None:
     events.subscribe(fanout.on_event)
     events.on_commit(hub.publish_event)
     on_book_updated(accounts.sync_book_accounts)
+    on_book_updated(promises.on_book_updated)  # after the accounts: a later report may keep a promise
+    on_payments_changed(promises.on_payments_changed)
     register_account_resolver(accounts.interaction_refs)
     for source in _timeline_sources():
         register_timeline_source(source)
+
+
+async def worker_started() -> None:
+    """What a worker does once at start, after `wire()`: the daily chains of jobs (the promises'
+    evaluation at each organisation's local midnight) are there."""
+    from arrears.db import transaction
+    from arrears.promises import jobs as promises
+
+    async with transaction() as s:
+        await promises.seed(s)
 
 
 def registered() -> dict[str, list[str]]:
@@ -70,6 +85,7 @@ def registered() -> dict[str, list[str]]:
     from arrears.customers import interactions
     from arrears.customers import timeline as customers
     from arrears.debtors import hooks
+    from arrears.payments import hooks as payments
 
     def names(fns: Any) -> list[str]:
         return [f"{fn.__module__}.{fn.__qualname__}" for fn in fns]
@@ -77,7 +93,8 @@ def registered() -> dict[str, list[str]]:
     in_tx, publishers = events.registered()
     return {"in_transaction": names(in_tx), "after_commit": names(publishers),
             "timeline": names(customers._timeline_sources), "after_book": names(hooks.registered()),
-            "account_resolvers": names(interactions._account_resolvers)}
+            "account_resolvers": names(interactions._account_resolvers),
+            "after_payments": names(payments.registered())}
 
 
 def unwire() -> None:
@@ -87,9 +104,11 @@ def unwire() -> None:
     from arrears.customers import interactions
     from arrears.customers import timeline as customers
     from arrears.debtors import hooks
+    from arrears.payments import hooks as payments
 
     events.reset()
     hooks.reset()
+    payments.reset()
     interactions.unregister_account_resolver(accounts.interaction_refs)
     for source in _timeline_sources():
         if source in customers._timeline_sources:

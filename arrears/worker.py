@@ -148,9 +148,10 @@ class Worker:
 
     async def run(self, *, until_idle: bool = False) -> None:
         """Work until stopped (or, with until_idle, until no job is due)."""
-        from arrears.wiring import wire
+        from arrears.wiring import wire, worker_started
 
         wire()  # every job handler, event handler and table, as in the server and the CLI
+        await worker_started()
         queue.register_wakeup(self._wake)
         try:
             while not self._stop.is_set():

@@ -24,7 +24,7 @@ from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, func, or_, select, text, update
+from sqlalchemy import ColumnElement, and_, func, insert, or_, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from arrears import events
@@ -153,6 +153,38 @@ async def settle_book_statuses(session: AsyncSession, org_id: int) -> int:
         {"org_id": org_id, "type": STATUS_EVENT, "actor": "system", "subject_type": "account", "subject_id": i,
          "before": {"status": a}, "after": {"status": b},
          "data": {"accountId": str(i), "from": a, "to": b, "why": why[b]}} for i, a, b in changes])
+    return len(changes)
+
+
+# ------------------------------------------------------------------ `promised` (set by the promises domain)
+
+PROMISED_WHY = {"promised": "A promise to pay is open.", "active": "No promise to pay is open."}
+
+
+async def follow_promises(session: AsyncSession, org_id: int, among: Any, with_open_promise: Any,
+                          actor: str = "system") -> int:
+    """`promised` for the active accounts among `among` (a SELECT of account ids) that are in
+    `with_open_promise` (another), `active` again for the promised ones that are not: the
+    promises domain (above this one) says which accounts have an open promise, this one keeps the
+    status machinery. Two updates, history and events as one batch; returns how many changed."""
+    now = utcnow()
+    changes: list[tuple[uuid.UUID, str, str]] = []
+    for old, new, which in (("active", "promised", Account.id.in_(with_open_promise)),
+                            ("promised", "active", Account.id.not_in(with_open_promise))):
+        done = await session.scalars(
+            update(Account).where(Account.org_id == org_id, Account.status == old, Account.id.in_(among), which)
+            .values(status=new, status_reason=None, status_changed_at=now, updated_at=now)
+            .returning(Account.id).execution_options(synchronize_session=False))
+        changes.extend((i, old, new) for i in sorted(done.all()))
+    if not changes:
+        return 0
+    await session.execute(insert(AccountStatusChange), [
+        {"org_id": org_id, "account_id": i, "from_status": a, "to_status": b, "reason": PROMISED_WHY[b],
+         "actor": actor, "created_at": now} for i, a, b in changes])
+    await events.record_many(session, [
+        {"org_id": org_id, "type": STATUS_EVENT, "actor": actor, "subject_type": "account", "subject_id": i,
+         "before": {"status": a}, "after": {"status": b},
+         "data": {"accountId": str(i), "from": a, "to": b, "why": PROMISED_WHY[b]}} for i, a, b in changes])
     return len(changes)
 
 

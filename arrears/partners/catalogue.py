@@ -41,7 +41,7 @@ SPEC_EVENTS = (
     "proposal.created", "proposal.sent", "proposal.accepted", "proposal.rejected",
 )
 ARREARS_EVENTS = ("collection.updated", "upload.completed", "message.delivered", "message.failed",
-                  "account.status_changed", "task.created")
+                  "account.status_changed", "task.created", "promise.created", "promise.kept", "promise.broken")
 WEBHOOK_EVENTS: tuple[str, ...] = SPEC_EVENTS + ARREARS_EVENTS
 WEBHOOK_EVENT_SET = frozenset(WEBHOOK_EVENTS)
 

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, func, or_, select, update
+from sqlalchemy import ColumnElement, and_, func, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from arrears import events
@@ -294,6 +294,46 @@ async def complete_for_interactions(session: AsyncSession, org_id: int, interact
          "before": {"status": "open"}, "after": {"status": "done"},
          "data": {"changed": ["status"], "completedBy": closed_by}} for t in targets])
     return len(targets)
+
+
+async def complete_for_accounts(session: AsyncSession, org_id: int, account_ids: Sequence[uuid.UUID], actor: str,
+                                *, closed_by: str) -> int:
+    """Close (done) the open tasks of these accounts, as an interaction does (a promise recorded on
+    a task's account completes it). Set-based; returns how many closed."""
+    wanted = sorted(set(account_ids))
+    if not wanted:
+        return 0
+    now = utcnow()
+    targets = list(await session.scalars(
+        update(Task).where(Task.org_id == org_id, Task.status == "open", Task.account_id.in_(wanted))
+        .values(status="done", closed_at=now, closed_by=closed_by, updated_at=now)
+        .returning(Task.id).execution_options(synchronize_session=False)))
+    await events.record_many(session, [
+        {"org_id": org_id, "type": "task.updated", "actor": actor, "subject_type": "task", "subject_id": t,
+         "before": {"status": "open"}, "after": {"status": "done"},
+         "data": {"changed": ["status"], "completedBy": closed_by}} for t in sorted(targets)])
+    return len(targets)
+
+
+async def open_tasks(session: AsyncSession, org_id: int, items: Sequence[tuple[uuid.UUID, int | None]], *,
+                     kind: str, due_date: date, source: str, actor: str, note: str | None = None) -> int:
+    """`open_task` for many accounts at once ((account id, assignee) each): one INSERT, one batch of
+    `task.created` events. Returns how many were opened."""
+    if kind not in KINDS or source not in SOURCES:
+        raise ValueError(f"kind {kind!r} or source {source!r}")
+    if not items:
+        return 0
+    now = utcnow()
+    rows = [{"id": uuid.uuid4(), "org_id": org_id, "account_id": a, "assignee_id": who, "kind": kind,
+             "due_date": due_date, "source": source, "status": "open", "note": note, "created_by": actor,
+             "created_at": now, "updated_at": now} for a, who in items]
+    await session.execute(insert(Task), rows)
+    snaps = [{"id": str(r["id"]), "accountId": str(r["account_id"]), "assigneeId": r["assignee_id"], "kind": kind,
+              "dueDate": due_date, "source": source, "status": "open", "note": note} for r in rows]
+    await events.record_many(session, [
+        {"org_id": org_id, "type": "task.created", "actor": actor, "subject_type": "task", "subject_id": s["id"],
+         "after": s, "data": {"task": s}} for s in snaps])
+    return len(rows)
 
 
 async def on_event(session: AsyncSession, ev: Any) -> None:

@@ -26,8 +26,10 @@ from arrears.faces.exact_json import dumps
 from arrears.faces.partner import views
 from arrears.faces.partner.deps import PartnerDep
 from arrears.faces.partner.routing import partner_router
+from arrears.faces.promises_api import promises_out
 from arrears.identity.caller import Caller
 from arrears.partners.service import PAGES
+from arrears.promises.service import promises_of_account
 from arrears.tasks import service as tasks
 from arrears.tasks.models import Task
 
@@ -92,8 +94,13 @@ async def account_out(session: Any, caller: Caller, account_id: Any) -> dict[str
         "statusHistory": [{"from": h.from_status, "to": h.to_status, "reason": h.reason, "amount": h.amount,
                            "actor": h.actor, "at": isoz(h.created_at)} for h in history],
         "tasks": [task_out(t) for t in await tasks.tasks_of_account(session, account)],
+        "promises": await _promises(session, account),
         "createdAt": isoz(account.created_at),
     }
+
+
+async def _promises(session: Any, account: Any) -> list[dict[str, Any]]:
+    return await promises_out(session, await promises_of_account(session, account), with_refs=False)
 
 
 # ------------------------------------------------------------------ accounts

@@ -1,0 +1,272 @@
+"""Promise evaluation: which open promises were kept, which broken, what was paid — in a few
+set-based statements per pass, whatever the number of promises (never one promise at a time).
+
+The rules:
+- What counts as paid towards a promise: the account's `recorded` payments dated on or after the
+  promise's `made_on`. A book account without such payments counts a later report (its latest,
+  after the promise's `baseline_report_id`) whose balance fell below the baseline: the fall is a
+  payment dated on that report's date, and the promise's `evidence` says which report and the
+  balances.
+- Payments fill the instalments in date order (`covered`), the promise's `paid_amount` is their sum.
+- An instalment is late when what was paid by its date plus the organisation's grace days
+  (`promise_grace_days`, default 2) does not cover it and every instalment before it.
+- A promise is broken as soon as an instalment is late and its date plus grace is behind us
+  ("today" is the organisation's local date); kept when no instalment is late (all covered in
+  time, the last included); otherwise open.
+- A kept promise evaluated again (after a payment changed: a reversal) goes back to open, or to
+  broken when it is too late; a broken one stays broken.
+- Kept: `promise.kept`. Broken: `promise.broken`, a call task for the agent who took it, due the
+  next working day (weekends and the organisation's `holiday_country` holidays skipped), and the
+  customer's timeline shows it (promises.timeline). The account's `promised` status follows.
+
+The pass works through temporary tables (the candidates, what was paid, each instalment, each
+promise), so that the evaluation is computed once and the updates, events and tasks read it.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import Date, Integer, Numeric, String, bindparam, func, select, text, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from arrears import events
+from arrears.accounts import service as accounts
+from arrears.db import GUID, UTCDateTime, utcnow
+from arrears.identity.service import get_org
+from arrears.promises.calendar import grace_days, holiday_country, next_working_day, org_today
+from arrears.promises.models import Promise
+from arrears.tasks import service as tasks
+
+ACTOR = "system"
+CHUNK = 500
+_TEMP = ("tmp_promise_eval", "tmp_promise_inst", "tmp_promise_pay", "tmp_promise_cand")
+
+
+@dataclass
+class Outcome:
+    """What one pass did: promises newly kept, broken, re-opened; open ones left (in the organisation)."""
+
+    kept: int = 0
+    broken: int = 0
+    reopened: int = 0
+    open: int = 0
+    tasks: int = 0
+
+    def add(self, other: Outcome) -> None:
+        self.kept += other.kept
+        self.broken += other.broken
+        self.reopened += other.reopened
+        self.tasks += other.tasks
+
+
+# ------------------------------------------------------------------ the statements
+
+
+def _sql(dialect: str) -> dict[str, str]:
+    pg = dialect == "postgresql"
+    plus_grace = "(i.due_date + CAST(:grace AS INTEGER))" if pg else "date(i.due_date, :grace_mod)"
+    report_day = ("COALESCE(d.latest_report_date, CAST(d.latest_report_at AS DATE))" if pg
+                  else "COALESCE(d.latest_report_date, date(d.latest_report_at))")
+    cents = "CAST(ROUND({} * 100) AS BIGINT)"
+    return {
+        "cand": """
+CREATE TEMP TABLE tmp_promise_cand AS
+SELECT p.id, p.account_id, p.made_on, p.baseline_balance, p.baseline_report_id
+FROM promises p WHERE p.org_id = :org AND p.status IN ({statuses}) {accounts}""",
+        # Recorded payments since each promise was made; for a book account without any, the fall
+        # in balance of a report newer than the promise's baseline, dated on that report's date.
+        "pay": f"""
+CREATE TEMP TABLE tmp_promise_pay AS
+SELECT c.id AS promise_id, x.paid_on AS paid_on, {cents.format('x.amount')} AS cents,
+       CAST(NULL AS INTEGER) AS report_id
+FROM tmp_promise_cand c JOIN payments x ON x.account_id = c.account_id
+WHERE x.status = 'recorded' AND x.paid_on >= c.made_on
+UNION ALL
+SELECT c.id, {report_day}, {cents.format('c.baseline_balance - d.total_balance')}, d.latest_report_id
+FROM tmp_promise_cand c JOIN accounts a ON a.id = c.account_id
+JOIN debtor_accounts d ON d.id = a.debtor_account_id
+WHERE a.kind = 'book' AND c.baseline_report_id IS NOT NULL AND d.latest_report_id > c.baseline_report_id
+  AND d.total_balance < c.baseline_balance
+  AND NOT EXISTS (SELECT 1 FROM payments y WHERE y.account_id = c.account_id AND y.status = 'recorded'
+                  AND y.paid_on >= c.made_on)""",
+        # Each instalment: its amount, what was paid by its date plus grace, what was paid in all,
+        # and the plan's running total up to it (all in cents: exact on both engines).
+        "inst": f"""
+CREATE TEMP TABLE tmp_promise_inst AS
+WITH per AS (
+  SELECT i.id, i.promise_id, i.number, i.due_date, {cents.format('i.amount')} AS cents,
+         {cents.format('i.covered')} AS old_cents, COALESCE(SUM(x.cents), 0) AS in_time
+  FROM promise_instalments i JOIN tmp_promise_cand c ON c.id = i.promise_id
+  LEFT JOIN tmp_promise_pay x ON x.promise_id = i.promise_id AND x.paid_on <= {plus_grace}
+  GROUP BY i.id, i.promise_id, i.number, i.due_date, i.amount, i.covered
+), tot AS (SELECT promise_id, SUM(cents) AS paid FROM tmp_promise_pay GROUP BY promise_id)
+SELECT per.id, per.promise_id, per.due_date, per.cents, per.old_cents, per.in_time,
+       SUM(per.cents) OVER (PARTITION BY per.promise_id ORDER BY per.number) AS through,
+       COALESCE(tot.paid, 0) AS paid
+FROM per LEFT JOIN tot ON tot.promise_id = per.promise_id""",
+        "eval": """
+CREATE TEMP TABLE tmp_promise_eval AS
+SELECT promise_id, MAX(paid) AS paid,
+  CASE WHEN SUM(CASE WHEN in_time < through AND due_date < :cutoff THEN 1 ELSE 0 END) > 0 THEN 'broken'
+       WHEN SUM(CASE WHEN in_time < through THEN 1 ELSE 0 END) = 0 THEN 'kept'
+       ELSE 'open' END AS status
+FROM tmp_promise_inst GROUP BY promise_id""",
+        "transitions": """
+SELECT p.id, p.status AS old, e.status AS new, p.account_id, p.agent_id, p.amount, e.paid
+FROM tmp_promise_eval e JOIN promises p ON p.id = e.promise_id
+WHERE p.status <> e.status ORDER BY p.id""",
+        "evidence": """
+SELECT x.promise_id, x.report_id, x.paid_on, x.cents, c.baseline_balance, c.baseline_report_id
+FROM tmp_promise_pay x JOIN tmp_promise_cand c ON c.id = x.promise_id
+WHERE x.report_id IS NOT NULL""",
+        "update_promises": """
+UPDATE promises SET status = e.status, paid_amount = e.paid / 100.0,
+  closed_at = CASE WHEN e.status IN ('kept', 'broken') THEN :now ELSE NULL END,
+  closed_by = CASE WHEN e.status IN ('kept', 'broken') THEN 'system' ELSE NULL END,
+  updated_at = :now
+FROM tmp_promise_eval e
+WHERE promises.id = e.promise_id
+  AND (promises.status <> e.status OR CAST(ROUND(promises.paid_amount * 100) AS BIGINT) <> e.paid)""",
+        # Payments fill the instalments in date order: each covers what is left after the ones before.
+        "update_instalments": """
+UPDATE promise_instalments SET covered = e.new_cents / 100.0
+FROM (SELECT id, old_cents,
+             CASE WHEN paid - (through - cents) >= cents THEN cents
+                  WHEN paid - (through - cents) > 0 THEN paid - (through - cents)
+                  ELSE 0 END AS new_cents
+      FROM tmp_promise_inst) e
+WHERE promise_instalments.id = e.id AND e.new_cents <> e.old_cents""",
+    }
+
+
+async def _drop_temp(session: AsyncSession) -> None:
+    for name in _TEMP:
+        await session.execute(text(f"DROP TABLE IF EXISTS {name}"))
+
+
+# ------------------------------------------------------------------ a pass
+
+
+async def evaluate(session: AsyncSession, org_id: int, *, account_ids: Sequence[uuid.UUID] | None = None,
+                   today: date | None = None, actor: str = ACTOR) -> Outcome:
+    """Evaluate the organisation's open promises (all of them: the daily pass), or those of these
+    accounts, their kept ones included (after payments changed: a reversal re-opens). `today` is
+    the organisation's local date (default: now). Flushes; the caller commits."""
+    org = await get_org(session, org_id)
+    today = today or await org_today(session, org_id)
+    outcome = Outcome()
+    if account_ids is None:
+        outcome.add(await _pass(session, org, today, None, actor))
+    else:
+        wanted = sorted({k for k in account_ids if k is not None})
+        for start in range(0, len(wanted), CHUNK):
+            outcome.add(await _pass(session, org, today, wanted[start:start + CHUNK], actor))
+    outcome.open = int(await session.scalar(select(func.count()).select_from(Promise).where(
+        Promise.org_id == org_id, Promise.status == "open")) or 0)
+    return outcome
+
+
+async def _pass(session: AsyncSession, org: Any, today: date, account_ids: list[uuid.UUID] | None,
+                actor: str) -> Outcome:
+    dialect = session.get_bind().dialect.name
+    sql = _sql(dialect)
+    grace = grace_days(org)
+    now = utcnow()
+    statuses = "'open'" if account_ids is None else "'open', 'kept'"
+    accounts_clause = "AND p.account_id IN :accounts" if account_ids is not None else ""
+    params: dict[str, Any] = {"org": org.id}
+    cand = text(sql["cand"].format(statuses=statuses, accounts=accounts_clause))
+    if account_ids is not None:
+        cand = cand.bindparams(bindparam("accounts", expanding=True, type_=GUID))
+        params["accounts"] = account_ids
+    await _drop_temp(session)
+    await session.execute(cand, params)
+    await session.execute(text(sql["pay"]))
+    grace_params = {"grace": grace} if dialect == "postgresql" else {"grace_mod": f"+{grace} days"}
+    await session.execute(text(sql["inst"]), grace_params)
+    # Broken once its date plus grace is behind us: due_date + grace < today.
+    cutoff = today - timedelta(days=grace)
+    await session.execute(text(sql["eval"]).bindparams(bindparam("cutoff", type_=Date)), {"cutoff": cutoff})
+    if dialect == "postgresql":
+        for name in _TEMP:
+            await session.execute(text(f"ANALYZE {name}"))
+
+    moves = (await session.execute(text(sql["transitions"]).columns(
+        id=GUID, old=String, new=String, account_id=GUID, agent_id=Integer, amount=Numeric(14, 2),
+        paid=Integer))).all()
+    evidence = (await session.execute(text(sql["evidence"]).columns(
+        promise_id=GUID, report_id=Integer, paid_on=Date, cents=Integer, baseline_balance=Numeric(14, 2),
+        baseline_report_id=Integer))).all()
+    await session.execute(text(sql["update_promises"]).bindparams(bindparam("now", type_=UTCDateTime)), {"now": now})
+    await session.execute(text(sql["update_instalments"]))
+    if evidence:
+        await session.execute(update(Promise), [
+            {"id": e.promise_id, "updated_at": now, "evidence": {
+                "reportId": e.report_id, "reportDate": _iso(e.paid_on), "baselineReportId": e.baseline_report_id,
+                "baselineBalance": str(e.baseline_balance), "fall": str(_money(e.cents)),
+                "balance": str(e.baseline_balance - _money(e.cents))}} for e in evidence])
+    await _drop_temp(session)
+    return await _consequences(session, org, today, moves, now, actor)
+
+
+def _money(cents: Any) -> Decimal:
+    return (Decimal(int(cents)) / 100).quantize(Decimal("0.01"))
+
+
+def _iso(value: Any) -> str | None:
+    if value is None:
+        return None
+    return value.isoformat() if isinstance(value, (date, datetime)) else str(value)
+
+
+async def _consequences(session: AsyncSession, org: Any, today: date, moves: Sequence[Any], now: datetime,
+                        actor: str) -> Outcome:
+    """Events, tasks and account statuses for the promises whose status moved in this pass."""
+    out = Outcome()
+    if not moves:
+        return out
+    items: list[dict[str, Any]] = []
+    broken: list[tuple[uuid.UUID, int | None]] = []
+    for m in moves:
+        paid = _money(m.paid)
+        data = {"promiseId": str(m.id), "accountId": str(m.account_id), "agentId": m.agent_id,
+                "amount": m.amount, "paidAmount": paid, "from": m.old, "to": m.new}
+        kind = {"kept": "promise.kept", "broken": "promise.broken", "open": "promise.reopened"}[m.new]
+        items.append({"org_id": org.id, "type": kind, "actor": actor, "subject_type": "promise", "subject_id": m.id,
+                      "before": {"status": m.old}, "after": {"status": m.new, "paidAmount": paid}, "data": data})
+        if m.new == "kept":
+            out.kept += 1
+        elif m.new == "broken":
+            out.broken += 1
+            broken.append((m.account_id, m.agent_id))
+        else:
+            out.reopened += 1
+    await events.record_many(session, items)
+    if broken:
+        due = next_working_day(today, holiday_country(org))
+        out.tasks = await tasks.open_tasks(session, org.id, broken, kind="call", due_date=due,
+                                           source="broken_promise", actor=actor,
+                                           note="The customer did not keep a promise to pay.")
+    # The accounts of the promises this pass changed (stamped `updated_at = now`) follow: set-based.
+    changed = select(Promise.account_id).where(Promise.org_id == org.id, Promise.updated_at == now)
+    with_open = select(Promise.account_id).where(Promise.org_id == org.id, Promise.status == "open")
+    await accounts.follow_promises(session, org.id, changed, with_open, actor)
+    return out
+
+
+async def on_payments_changed(session: AsyncSession, org_id: int, account_ids: Sequence[uuid.UUID]) -> None:
+    """The payments hook (arrears.payments.hooks, wired in arrears.wiring): evaluate these accounts'
+    promises in the payment's transaction."""
+    await evaluate(session, org_id, account_ids=list(account_ids))
+
+
+async def on_book_updated(session: AsyncSession, org_id: int) -> None:
+    """The book hook (arrears.debtors.hooks, wired in arrears.wiring): a completed upload may be
+    the evidence a book account's promise was kept."""
+    await evaluate(session, org_id)

@@ -43,6 +43,7 @@ def _faces() -> tuple[Any, ...]:
         figures_api,
         import_profiles,
         partner,
+        payments_api,
         pharmacy,
         premium,
         promises_api,
@@ -52,7 +53,7 @@ def _faces() -> tuple[Any, ...]:
     )
 
     return (repaysync, age_analysis, pharmacy, premium, partner, providers, templates_api, accounts_api,
-            figures_api, collections, import_profiles, promises_api)
+            figures_api, collections, import_profiles, promises_api, payments_api)
 
 
 def create_app(*, run_worker: bool = False) -> FastAPI:

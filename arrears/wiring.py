@@ -42,6 +42,7 @@ def wire() -> None:
     from arrears.debtors.hooks import on_book_updated
     from arrears.jobs import queue
     from arrears.partners import fanout
+    from arrears.payments.balances import counted_payments
     from arrears.payments.hooks import on_payments_changed
     from arrears.promises import evaluate as promises
     from arrears.realtime import hub
@@ -62,6 +63,7 @@ def wire() -> None:
     events.subscribe(fanout.on_event)
     events.on_commit(hub.publish_event)
     on_book_updated(accounts.sync_book_accounts)
+    accounts.register_payments_source(counted_payments)  # balances net of payments
     on_book_updated(promises.on_book_updated)  # after the accounts: a later report may keep a promise
     on_payments_changed(promises.on_payments_changed)
     register_account_resolver(accounts.interaction_refs)
@@ -104,11 +106,13 @@ def unwire() -> None:
     from arrears.customers import interactions
     from arrears.customers import timeline as customers
     from arrears.debtors import hooks
-    from arrears.payments import hooks as payments
+    from arrears.payments import hooks as payment_hooks
+    from arrears.payments.balances import counted_payments
 
     events.reset()
     hooks.reset()
-    payments.reset()
+    payment_hooks.reset()
+    accounts.unregister_payments_source(counted_payments)
     interactions.unregister_account_resolver(accounts.interaction_refs)
     for source in _timeline_sources():
         if source in customers._timeline_sources:

@@ -121,11 +121,11 @@ async def on_event(session: AsyncSession, ev: Any) -> None:
 
 
 async def settle_book_statuses(session: AsyncSession, org_id: int) -> int:
-    """`paid_up` for an active book account whose balance is nothing or less, `active` again for a
-    paid-up one that owes again: one query finds them, one update each way, history and events as
-    one batch."""
+    """`paid_up` for an active book account whose balance (net of the payments its report has not
+    taken in) is nothing or less, `active` again for a paid-up one that owes again: one query
+    finds the candidates, one update each way, history and events as one batch."""
     rows = (await session.execute(
-        select(Account.id, Account.status, Account.customer_id)
+        select(Account.id, Account.status, DebtorAccount.total_balance)
         .join(DebtorAccount, DebtorAccount.id == Account.debtor_account_id)
         .where(Account.org_id == org_id, Account.kind == "book",
                or_(and_(Account.status == "active", DebtorAccount.total_balance <= 0),
@@ -133,24 +133,64 @@ async def settle_book_statuses(session: AsyncSession, org_id: int) -> int:
         .order_by(Account.id))).all()
     if not rows:
         return 0
+    # A paid-up account whose report still shows a balance may owe nothing once the payments dated
+    # after that report are taken off (and the reverse cannot happen: payments only lower it).
+    paid = await net_payments(session, [r.id for r in rows if r.status == "paid_up"]) if _payments_sources else {}
+    wanted = [(r.id, r.status, "paid_up" if r.status == "active" else "active") for r in rows
+              if r.status == "active" or r.total_balance - paid.get(r.id, Decimal("0")) > 0]
+    return await _apply_derived(session, org_id, wanted)
+
+
+async def settle_balances(session: AsyncSession, org_id: int, account_ids: Sequence[uuid.UUID],
+                          actor: str = "system") -> int:
+    """After payments changed: each of these accounts (book or loan) whose balance net of payments
+    is nothing or less becomes `paid_up` (from `active` or `promised`), and a paid-up one that owes
+    again (a reversal) `active`. Set-based: one query for the balances, one for the payments."""
+    wanted_ids = sorted(set(account_ids))
+    rows: list[Any] = []
+    for start in range(0, len(wanted_ids), 500):
+        rows.extend((await session.execute(
+            select(Account.id, Account.status,
+                   func.coalesce(DebtorAccount.total_balance, Loan.principal_amount).label("gross"))
+            .outerjoin(DebtorAccount, DebtorAccount.id == Account.debtor_account_id)
+            .outerjoin(Loan, Loan.id == Account.loan_id)
+            .where(Account.org_id == org_id, Account.id.in_(wanted_ids[start:start + 500]),
+                   Account.status.in_(("active", "promised", "paid_up"))))).all())
+    if not rows:
+        return 0
+    paid = await net_payments(session, [r.id for r in rows])
+    wanted: list[tuple[uuid.UUID, str, str]] = []
+    for r in sorted(rows, key=lambda r: r.id):
+        owes = Decimal(str(r.gross or 0)) - paid.get(r.id, Decimal("0")) > 0
+        if r.status == "paid_up" and owes:
+            wanted.append((r.id, "paid_up", "active"))
+        elif r.status != "paid_up" and not owes:
+            wanted.append((r.id, r.status, "paid_up"))
+    return await _apply_derived(session, org_id, wanted, actor)
+
+
+async def _apply_derived(session: AsyncSession, org_id: int, wanted: Sequence[tuple[uuid.UUID, str, str]],
+                         actor: str = "system") -> int:
+    """Move each (account, from, to) that is still `from`: the history rows and the events as one batch."""
+    if not wanted:
+        return 0
     now = utcnow()
     changes: list[tuple[uuid.UUID, str, str]] = []
-    for old, new in (("active", "paid_up"), ("paid_up", "active")):
-        ids = [r.id for r in rows if r.status == old]
-        if ids:
-            # Only what this statement changed (a person may have changed one meanwhile).
-            done = await session.scalars(update(Account).where(Account.id.in_(ids), Account.status == old)
-                                         .values(status=new, status_reason=None, status_changed_at=now, updated_at=now)
-                                         .returning(Account.id))
-            changes.extend((i, old, new) for i in sorted(done.all()))
+    for old, new in sorted({(a, b) for _, a, b in wanted}):
+        ids = [i for i, a, b in wanted if (a, b) == (old, new)]
+        # Only what this statement changed (a person may have changed one meanwhile).
+        done = await session.scalars(update(Account).where(Account.id.in_(ids), Account.status == old)
+                                     .values(status=new, status_reason=None, status_changed_at=now, updated_at=now)
+                                     .returning(Account.id))
+        changes.extend((i, old, new) for i in sorted(done.all()))
     if not changes:
         return 0
     why = {"paid_up": "The balance is nothing or less.", "active": "The balance is owed again."}
     session.add_all([AccountStatusChange(org_id=org_id, account_id=i, from_status=a, to_status=b, reason=why[b],
-                                         actor="system", created_at=now) for i, a, b in changes])
+                                         actor=actor, created_at=now) for i, a, b in changes])
     await session.flush()
     await events.record_many(session, [
-        {"org_id": org_id, "type": STATUS_EVENT, "actor": "system", "subject_type": "account", "subject_id": i,
+        {"org_id": org_id, "type": STATUS_EVENT, "actor": actor, "subject_type": "account", "subject_id": i,
          "before": {"status": a}, "after": {"status": b},
          "data": {"accountId": str(i), "from": a, "to": b, "why": why[b]}} for i, a, b in changes])
     return len(changes)
@@ -190,8 +230,10 @@ async def follow_promises(session: AsyncSession, org_id: int, among: Any, with_o
 
 # ------------------------------------------------------------------ the payments seam
 
-# Net payments per account (payments minus reversals), from the payments domain when it exists:
-# it registers one source through arrears.wiring. Until then a loan owes its whole principal.
+# Net payments per account that its balance has not taken in yet, from the payments domain (it
+# registers one source through arrears.wiring): a loan's recorded payments, a book account's
+# recorded payments dated after its report's report date (those on or before it are in the report
+# already). Until one is registered a loan owes its whole principal.
 PaymentsSource = Callable[[AsyncSession, Sequence[uuid.UUID]], Awaitable[Mapping[uuid.UUID, Decimal]]]
 _payments_sources: list[PaymentsSource] = []
 

@@ -41,7 +41,8 @@ SPEC_EVENTS = (
     "proposal.created", "proposal.sent", "proposal.accepted", "proposal.rejected",
 )
 ARREARS_EVENTS = ("collection.updated", "upload.completed", "message.delivered", "message.failed",
-                  "account.status_changed", "task.created", "promise.created", "promise.kept", "promise.broken")
+                  "account.status_changed", "task.created", "promise.created", "promise.kept", "promise.broken",
+                  "payment.recorded", "payment.reversed")
 WEBHOOK_EVENTS: tuple[str, ...] = SPEC_EVENTS + ARREARS_EVENTS
 WEBHOOK_EVENT_SET = frozenset(WEBHOOK_EVENTS)
 

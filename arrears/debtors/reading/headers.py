@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
+from typing import ClassVar
 
 from arrears.debtors.reading.errors import MISSING_COLUMNS, NO_DATA_ROWS, ReadError
 from arrears.debtors.reading.labels import (
@@ -125,6 +126,10 @@ class HeaderMatch:
     reasons: dict[int, str] = field(default_factory=dict)  # column index -> why it maps (or not)
     bucket_like: set[int] = field(default_factory=set)  # columns that name an ageing bucket
     overridden: bool = False  # a caller's mapping decided some columns
+    # The fields a complete header needs and their names in messages: another importer (payments)
+    # reuses the header search with its own vocabulary by overriding these.
+    required: ClassVar[tuple[str, ...]] = REQUIRED_FIELDS
+    field_labels: ClassVar[Mapping[str, str]] = FIELD_LABELS
 
     @property
     def found_headers(self) -> list[str]:
@@ -132,7 +137,7 @@ class HeaderMatch:
 
     @property
     def missing(self) -> list[str]:
-        return [f for f in REQUIRED_FIELDS if f not in self.columns]
+        return [f for f in self.required if f not in self.columns]
 
     @property
     def complete(self) -> bool:
@@ -402,13 +407,13 @@ def _found(sheet: Sheet, header: list[tuple[int, list[Cell]]], match: HeaderMatc
 
 
 def missing_columns_error(match: HeaderMatch, sheet_name: str, row_number: int) -> ReadError:
-    missing = [FIELD_LABELS[f] for f in match.missing]
+    missing = [match.field_labels[f] for f in match.missing]
     found = match.found_headers
     found_text = ", ".join(f"'{h}'" for h in found) if found else "none"
     message = (
         f"The file is missing required columns: {', '.join(missing)}. "
         f"Headers found (sheet '{sheet_name}', row {row_number}): {found_text}. "
-        f"Required columns are {', '.join(FIELD_LABELS[f] for f in REQUIRED_FIELDS)}; rename the "
+        f"Required columns are {', '.join(match.field_labels[f] for f in match.required)}; rename the "
         "columns, or add their names as aliases in the organisation settings."
     )
     # Every column of that row with its real index, so that a preview can list them and a mapping rescue the file.

@@ -22,6 +22,7 @@ from arrears.accounts import service as accounts
 from arrears.db import isoz
 from arrears.errors import Forbidden, ValidationFailed
 from arrears.faces.deps import SessionDep
+from arrears.faces.accounts_api.payment_shapes import account_payments
 from arrears.faces.exact_json import dumps
 from arrears.faces.partner import views
 from arrears.faces.partner.deps import PartnerDep
@@ -95,6 +96,7 @@ async def account_out(session: Any, caller: Caller, account_id: Any) -> dict[str
                            "actor": h.actor, "at": isoz(h.created_at)} for h in history],
         "tasks": [task_out(t) for t in await tasks.tasks_of_account(session, account)],
         "promises": await _promises(session, account),
+        **await account_payments(session, account),
         "createdAt": isoz(account.created_at),
     }
 

@@ -1,0 +1,225 @@
+"""Importing a payments file: a CSV of payments or a bank statement export (arrears.payments.reading
+says what is read and how), parsed in the parse pool's child process like a book file.
+
+`preview` reads the file and answers the mapping used, the first lines as mapped (with the account
+each matches) and the counts an import would make; it writes nothing. `import_file` writes one
+`payment_imports` row with the counts (recorded, unmatched, duplicates, failed with line and
+reason, skipped) and the payments set-based (COPY on PostgreSQL, executemany on SQLite). A line
+whose external id (given, or derived from its content: see reading) the organisation already has
+is a duplicate and adds nothing, so the same file twice adds nothing. A file that cannot be read
+(no payments header, not a spreadsheet or CSV, a parse that died) is a 400 and nothing is written.
+
+Auditing: one `payments.imported` event per file (the import's counts, before/after), rather than
+one `payment.recorded` event per line: a 100,000-line file is one change made by one person, and
+its payments carry their import's id.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import uuid
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import insert, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from arrears import events
+from arrears.db import utcnow
+from arrears.debtors.reading.errors import ReadError
+from arrears.debtors.reading.formats import detect_format
+from arrears.debtors.reading.isolated import refusal
+from arrears.errors import ValidationFailed
+from arrears.identity.caller import Caller
+from arrears.payments import service
+from arrears.payments.models import Payment, PaymentImport
+from arrears.payments.reading import ParsedPayments, PaymentLine, read_payments
+from arrears.sandbox import ParseFailed, get_pool
+
+PREVIEW_LINES = 20
+EXISTING_CHUNK_PG = 20000
+EXISTING_CHUNK_SQLITE = 500
+COLUMNS = ("id", "org_id", "account_id", "amount", "paid_on", "method", "reference", "external_id", "status",
+           "source", "import_id", "line_number", "note", "created_by", "created_at", "updated_at")
+Progress = Callable[[str, int, int], None]  # (stage, done, total)
+
+
+def _mapping_overrides(mapping: Mapping[Any, Any] | None) -> dict[int, str | None] | None:
+    """A caller's mapping {column index: field or null} checked."""
+    if not mapping:
+        return None
+    out: dict[int, str | None] = {}
+    for key, value in mapping.items():
+        try:
+            index = int(key)
+        except (TypeError, ValueError):
+            raise ValidationFailed("Invalid mapping", field_errors={"mapping": [f"{key!r} is not a column index."]}) from None
+        if value is not None and not isinstance(value, str):
+            raise ValidationFailed("Invalid mapping", field_errors={"mapping": [f"Column {index}: not a field name."]})
+        out[index] = value
+    return out
+
+
+async def parse(path: str | os.PathLike[str], mapping: Mapping[Any, Any] | None = None) -> ParsedPayments:
+    """The file read in the parse child; a file that cannot be read is ValidationFailed (400)."""
+    overrides = _mapping_overrides(mapping)
+    fmt = None
+    try:
+        fmt = detect_format(path)
+        return await asyncio.to_thread(get_pool().call, read_payments, str(path), overrides)
+    except ReadError as exc:
+        raise ValidationFailed(exc.message, code=str(exc.code), details=exc.details) from None
+    except ParseFailed as exc:
+        err = refusal(exc, fmt)
+        raise ValidationFailed(err.message, code=str(err.code), details=err.details) from None
+    except ValueError as exc:  # a mapping naming an unknown field
+        raise ValidationFailed("Invalid mapping", field_errors={"mapping": [str(exc)]}) from None
+
+
+def require_payments(parsed: ParsedPayments) -> None:
+    """A file none of whose lines is a payment and some of which failed is refused whole."""
+    if not parsed.lines and parsed.failed_count:
+        first = "; ".join(f"line {e['line']}: {e['reason']}" for e in parsed.failed[:5])
+        raise ValidationFailed(f"The file has no payment line that could be read ({first}).",
+                               code="NO_PAYMENT_LINES", details={"errors": parsed.failed[:100]})
+
+
+async def _existing_ids(session: AsyncSession, org_id: int, ids: Sequence[str]) -> set[str]:
+    chunk = EXISTING_CHUNK_PG if session.get_bind().dialect.name == "postgresql" else EXISTING_CHUNK_SQLITE
+    found: set[str] = set()
+    for start in range(0, len(ids), chunk):
+        found.update(await session.scalars(select(Payment.external_id).where(
+            Payment.org_id == org_id, Payment.external_id.in_(ids[start:start + chunk]))))
+    return found
+
+
+@dataclass
+class Plan:
+    """What an import of the parsed file makes: each line new (with its account or none) or a duplicate."""
+
+    new: list[tuple[PaymentLine, uuid.UUID | None]]
+    duplicates: int
+
+    @property
+    def recorded(self) -> int:
+        return sum(1 for _, a in self.new if a is not None)
+
+    @property
+    def unmatched(self) -> int:
+        return sum(1 for _, a in self.new if a is None)
+
+
+async def plan(session: AsyncSession, org_id: int, parsed: ParsedPayments) -> Plan:
+    lines = parsed.lines
+    existing = await _existing_ids(session, org_id, sorted({ln.external_id for ln in lines}))
+    accounts = await service.match_lines(session, org_id, [ln.reference for ln in lines])
+    new: list[tuple[PaymentLine, uuid.UUID | None]] = []
+    duplicates = 0
+    for ln in lines:
+        if ln.external_id in existing:
+            duplicates += 1
+            continue
+        existing.add(ln.external_id)  # an id given twice in one file: the second is a duplicate
+        new.append((ln, accounts.get(ln.reference)))
+    return Plan(new, duplicates)
+
+
+def _counts(parsed: ParsedPayments, p: Plan) -> dict[str, Any]:
+    return {"lines": len(parsed.lines) + parsed.failed_count + sum(parsed.skipped.values()),
+            "payments": len(parsed.lines), "recorded": p.recorded, "unmatched": p.unmatched,
+            "duplicates": p.duplicates, "failed": parsed.failed_count, "skipped": sum(parsed.skipped.values()),
+            "skippedReasons": dict(parsed.skipped),
+            "amountRecorded": sum((ln.amount for ln, a in p.new if a is not None), Decimal("0.00")),
+            "amountUnmatched": sum((ln.amount for ln, a in p.new if a is None), Decimal("0.00"))}
+
+
+def _who(caller: Caller | None, org_id: int | None) -> tuple[int, str]:
+    """The organisation and the actor: a caller's (checked), or the CLI's (trusted, as for the book)."""
+    if caller is not None:
+        service.require_recorder(caller)
+        return caller.org_id, caller.actor
+    assert org_id is not None
+    return org_id, "cli"
+
+
+async def preview(session: AsyncSession, caller: Caller | None, path: str | os.PathLike[str],
+                  mapping: Mapping[Any, Any] | None = None, *, org_id: int | None = None) -> dict[str, Any]:
+    """The file as an import would read it: mapping, columns, title lines, the first lines as
+    mapped with their accounts, and the counts. Nothing is written."""
+    org, _ = _who(caller, org_id)
+    parsed = await parse(path, mapping)
+    p = await plan(session, org, parsed)
+    accounts = {ln.line: a for ln, a in p.new}
+    duplicates = {ln.line for ln in parsed.lines} - set(accounts)
+    sample = [{"line": ln.line, "paidOn": ln.paid_on.isoformat(), "amount": ln.amount, "reference": ln.reference,
+               "description": ln.description, "method": ln.method,
+               "externalId": None if ln.derived_id else ln.external_id,
+               "accountId": str(accounts[ln.line]) if accounts.get(ln.line) else None,
+               "outcome": ("duplicate" if ln.line in duplicates else
+                           "recorded" if accounts.get(ln.line) else "unmatched")}
+              for ln in parsed.lines[:PREVIEW_LINES]]
+    return {"sheet": parsed.sheet, "headerRow": parsed.header_row, "mapping": parsed.mapping,
+            "columns": parsed.columns, "titleLines": parsed.title_lines, "lines": sample,
+            "counts": _counts(parsed, p), "errors": parsed.failed[:PREVIEW_LINES]}
+
+
+async def import_file(session: AsyncSession, caller: Caller | None, path: str | os.PathLike[str],
+                      filename: str | None = None, mapping: Mapping[Any, Any] | None = None,
+                      on_progress: Progress | None = None, *, org_id: int | None = None) -> PaymentImport:
+    """Import the file: one payment_imports row, its new payments written set-based, the accounts'
+    statuses settled and the payments hooks run. Returns the import row. `caller` None: the CLI,
+    for `org_id`."""
+    org, actor = _who(caller, org_id)
+    report = on_progress or (lambda stage, done, total: None)
+    report("reading", 0, 0)
+    parsed = await parse(path, mapping)
+    require_payments(parsed)
+    report("matching", 0, len(parsed.lines))
+    p = await plan(session, org, parsed)
+    now = utcnow()
+    counts = _counts(parsed, p)
+    row = PaymentImport(id=uuid.uuid4(), org_id=org, filename=(filename or Path(path).name)[:255],
+                        status="done", total_lines=counts["lines"], recorded=p.recorded, unmatched=p.unmatched,
+                        duplicates=p.duplicates, failed=parsed.failed_count, skipped=counts["skipped"],
+                        mapping=parsed.mapping, errors=parsed.failed or None, created_by=actor,
+                        created_at=now)
+    session.add(row)
+    await session.flush()
+    await _write(session, row, p, on_progress=report)
+    await events.record(session, org_id=org, type=service.IMPORTED_EVENT, actor=actor,
+                        subject_type="payment_import", subject_id=row.id, before=None,
+                        after={"filename": row.filename, **counts},
+                        data={"importId": str(row.id), "filename": row.filename, **counts})
+    await service.changed(session, org, [a for _, a in p.new], actor)
+    report("done", len(p.new), len(p.new))
+    return row
+
+
+WRITE_BATCH = 10000
+
+
+async def _write(session: AsyncSession, row: PaymentImport, p: Plan, *, on_progress: Progress) -> None:
+    total = len(p.new)
+    if not total:
+        return
+    now = row.created_at
+    records = [(uuid.uuid4(), row.org_id, account, ln.amount, ln.paid_on, ln.method, ln.reference,
+                ln.external_id, "recorded" if account else "unmatched", "import", row.id, ln.line,
+                ln.description or None, row.created_by, now, now) for ln, account in p.new]
+    if session.get_bind().dialect.name == "postgresql":
+        conn = await session.connection()
+        raw = await conn.get_raw_connection()
+        driver: Any = raw.driver_connection
+        for start in range(0, total, WRITE_BATCH * 5):
+            await driver.copy_records_to_table("payments", records=records[start:start + WRITE_BATCH * 5],
+                                               columns=list(COLUMNS))
+            on_progress("writing", min(start + WRITE_BATCH * 5, total), total)
+        return
+    for start in range(0, total, WRITE_BATCH):
+        await session.execute(insert(Payment), [dict(zip(COLUMNS, r, strict=True))
+                                                for r in records[start:start + WRITE_BATCH]])
+        on_progress("writing", min(start + WRITE_BATCH, total), total)

@@ -27,6 +27,7 @@ ITEMS: tuple[Item, ...] = (
     Item("agents", "Work queue", "/app/queue"),
     Item("agents", "Customers", "/app/customers"),
     Item("figures", "Agents", "/app/agents"),
+    Item("collections", "Payments", "/app/payments", OFFICE),
     Item("premiums", "Premiums", "/app/premiums", ("admin", "manager")),
     Item("partners", "Partners", "/app/partners", ("admin",), admin_only=True),
     Item("settings", "Settings", "/app/settings"),

@@ -5,6 +5,7 @@ from arrears.web.pages import (
     agents,
     auth,
     books,
+    collections,
     figures,
     home,
     messaging,
@@ -14,4 +15,4 @@ from arrears.web.pages import (
     settings,
 )
 
-__all__ = ["agents", "auth", "books", "figures", "home", "messaging", "partners", "pharmacy", "premiums", "settings"]
+__all__ = ["agents", "auth", "books", "collections", "figures", "home", "messaging", "partners", "pharmacy", "premiums", "settings"]

@@ -37,7 +37,7 @@ def _timeline_sources() -> list[Any]:
 def wire() -> None:
     from arrears import datadir, events
     from arrears.accounts import service as accounts
-    from arrears.customers.interactions import register_account_resolver
+    from arrears.customers.interactions import register_account_resolver, register_promise_recorder
     from arrears.customers.timeline import register_timeline_source
     from arrears.debtors.hooks import on_book_updated
     from arrears.jobs import queue
@@ -45,6 +45,7 @@ def wire() -> None:
     from arrears.payments.balances import counted_payments
     from arrears.payments.hooks import on_payments_changed
     from arrears.promises import evaluate as promises
+    from arrears.promises import service as promise_service
     from arrears.realtime import hub
     from arrears.tasks import service as tasks
 
@@ -67,6 +68,7 @@ def wire() -> None:
     on_book_updated(promises.on_book_updated)  # after the accounts: a later report may keep a promise
     on_payments_changed(promises.on_payments_changed)
     register_account_resolver(accounts.interaction_refs)
+    register_promise_recorder(promise_service.record_for_interactions)
     for source in _timeline_sources():
         register_timeline_source(source)
 
@@ -96,7 +98,8 @@ def registered() -> dict[str, list[str]]:
     return {"in_transaction": names(in_tx), "after_commit": names(publishers),
             "timeline": names(customers._timeline_sources), "after_book": names(hooks.registered()),
             "account_resolvers": names(interactions._account_resolvers),
-            "after_payments": names(payments.registered())}
+            "after_payments": names(payments.registered()),
+            "promise_recorders": names(interactions._promise_recorders)}
 
 
 def unwire() -> None:
@@ -108,12 +111,14 @@ def unwire() -> None:
     from arrears.debtors import hooks
     from arrears.payments import hooks as payment_hooks
     from arrears.payments.balances import counted_payments
+    from arrears.promises import service as promise_service
 
     events.reset()
     hooks.reset()
     payment_hooks.reset()
     accounts.unregister_payments_source(counted_payments)
     interactions.unregister_account_resolver(accounts.interaction_refs)
+    interactions.unregister_promise_recorder(promise_service.record_for_interactions)
     for source in _timeline_sources():
         if source in customers._timeline_sources:
             customers._timeline_sources.remove(source)

@@ -8,7 +8,7 @@ import sys
 
 import typer
 
-from arrears.cli import api_keys, backup, db, debit_orders, debtors, messaging, orgs, payments, server, users
+from arrears.cli import api_keys, backup, db, debit_orders, debtors, messaging, orgs, payments, promises, server, users
 from arrears.cli.common import console
 from arrears.config import ConfigError
 
@@ -20,6 +20,7 @@ app.add_typer(api_keys.app, name="api-keys")
 app.add_typer(messaging.app, name="opt-out")
 app.add_typer(debit_orders.app, name="debit-orders")
 app.add_typer(payments.app, name="payments")
+app.add_typer(promises.app, name="promises")
 app.command("serve")(server.serve)
 app.command("worker")(server.worker)
 app.command("import")(debtors.import_command)

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
+from datetime import date
+from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import insert, select
@@ -18,8 +20,12 @@ from arrears.customers.fields import BATCH, REQUIRED, FieldErrors, clean_int, in
 from arrears.customers.interactions import (
     ONE_OF_LOAN_OR_ACCOUNT,
     RECORDERS,
+    PromiseRequest,
     clean_interaction_value,
+    clean_promise_fields,
     normalise_disposition,
+    org_today,
+    record_promises,
     resolve_accounts,
 )
 from arrears.customers.loans import visible_loan_ids
@@ -27,11 +33,11 @@ from arrears.customers.models import INTERACTION_TYPES, Customer, Interaction, L
 from arrears.customers.schemas import ImportResult, RowError
 from arrears.customers.service import customer_scope
 from arrears.db import utcnow
-from arrears.errors import Conflict
+from arrears.errors import Conflict, ValidationFailed
 from arrears.identity.caller import Caller
 
 INTERACTION_CSV_COLUMNS = ("loan_id", "loan_account_number", "account", "comment", "disposition",
-                           "next_call_date", "interaction_type")
+                           "next_call_date", "interaction_type", "promise_amount", "promise_date")
 INTERACTION_CSV_ALIASES = {"loan": "loan_id", "type": "interaction_type", "notes": "comment",
                            "follow_up_date": "next_call_date", "account_number": "loan_account_number",
                            "account_id": "account"}
@@ -40,8 +46,12 @@ INTERACTION_CSV_ALIASES = {"loan": "loan_id", "type": "interaction_type", "notes
 async def bulk_create_interactions(session: AsyncSession, caller: Caller, content: bytes) -> ImportResult:
     """Record an interaction from each good row of a CSV file (`interaction_type` defaults to
     field). A row names its loan by `loan_id` or, beyond the spec, `loan_account_number`, or
-    (beyond the spec) an account owed by `account` (its UUID): exactly one of loan and account."""
+    (beyond the spec) an account owed by `account` (its UUID): exactly one of loan and account.
+    Beyond the spec: `promise_amount` and `promise_date` (both or neither) record a promise to pay
+    with the row's interaction, on its account (a loan's account for a loan)."""
     caller.require_write()
+    today = await org_today(session, caller.org_id)
+    promised: dict[str, tuple[Decimal, date]] = {}  # by the row's uuid
     table = csv_import.read_table(content, columns=INTERACTION_CSV_COLUMNS, required=("disposition",),
                                   one_of=(("loan_id", "loan_account_number", "account"),),
                                   aliases=INTERACTION_CSV_ALIASES)
@@ -72,6 +82,13 @@ async def bulk_create_interactions(session: AsyncSession, caller: Caller, conten
                                                       key, raw)
             except ValueError as exc:
                 errors[key] = [str(exc)]
+        try:
+            promise = clean_promise_fields(row.values.get("promise_amount"), row.values.get("promise_date"), today)
+        except ValidationFailed as exc:
+            errors.update(exc.field_errors or {})
+            promise = None
+        if promise is not None:
+            clean["_promise"] = promise
         loan_text = row.values.get("loan_id", "")
         number = row.values.get("loan_account_number", "")
         account_text = row.values.get("account", "")
@@ -131,9 +148,12 @@ async def bulk_create_interactions(session: AsyncSession, caller: Caller, conten
         if errors:
             result.errors.append(RowError(line, errors))
             continue
+        promise = clean.pop("_promise", None)
         rows_out.append({"org_id": caller.org_id, "uuid": uuid.uuid4(), "timestamp": now, "created_at": now,
                          "updated_at": now, "created_by_id": caller.user_id,
                          "account_id": None, **clean})
+        if promise is not None:
+            promised[str(rows_out[-1]["uuid"])] = promise
     result.created_ids = await _insert_many(session, Interaction, rows_out,
                                             "The upload clashed with another; upload it again.")
     result.records_created = len(result.created_ids)
@@ -143,6 +163,9 @@ async def bulk_create_interactions(session: AsyncSession, caller: Caller, conten
                             subject_id=result.created_ids[0],
                             data={"records_created": result.records_created,
                                   "errors": len(result.errors), "interaction_ids": result.created_ids})
+    await record_promises(session, caller, [
+        PromiseRequest(new_id, row["account_id"], row.get("loan_id"), *promised[str(row["uuid"])])
+        for new_id, row in zip(result.created_ids, rows_out, strict=True) if str(row["uuid"]) in promised])
     return result
 
 

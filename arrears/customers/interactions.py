@@ -9,6 +9,7 @@ import uuid
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
+from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from sqlalchemy import ColumnElement, and_, false, func, or_, select
@@ -32,6 +33,7 @@ from arrears.customers.models import INTERACTION_TYPES, Customer, Interaction, L
 from arrears.customers.service import MANAGERS, customer_scope
 from arrears.db import utcnow
 from arrears.errors import Forbidden, NotFound, ValidationFailed
+from arrears.identity import service as identity
 from arrears.identity.caller import Caller
 
 FIELD_DISPOSITIONS = ("visited", "not_home", "promise_to_pay", "paid", "partial_payment", "refused",
@@ -82,6 +84,90 @@ async def resolve_accounts(session: AsyncSession, caller: Caller, values: Sequen
     for resolver in _account_resolvers:
         found.update(await resolver(session, caller, values))
     return found
+
+
+# ------------------------------------------------------------------ promises to pay (beyond the spec)
+
+
+@dataclass(frozen=True)
+class PromiseRequest:
+    """A promise to pay recorded with an interaction (its `promise_amount` and `promise_date`,
+    cleaned): made on the interaction's account, or its loan's account."""
+
+    interaction_id: int
+    account_id: uuid.UUID | None
+    loan_id: int | None
+    amount: Decimal
+    due_date: date
+
+
+# The promises domain (above this one) records them: it registers one recorder through arrears.wiring.
+PromiseRecorder = Callable[[AsyncSession, Caller, Sequence[PromiseRequest]], Awaitable[object]]
+_promise_recorders: list[PromiseRecorder] = []
+MAX_PROMISE_AMOUNT = Decimal("999999999999.99")
+
+
+def register_promise_recorder(recorder: PromiseRecorder) -> None:
+    if recorder not in _promise_recorders:
+        _promise_recorders.append(recorder)
+
+
+def unregister_promise_recorder(recorder: PromiseRecorder) -> None:
+    if recorder in _promise_recorders:
+        _promise_recorders.remove(recorder)
+
+
+async def record_promises(session: AsyncSession, caller: Caller, items: Sequence[PromiseRequest]) -> None:
+    if items:
+        for recorder in _promise_recorders:
+            await recorder(session, caller, items)
+
+
+def clean_promise_fields(amount: Any, due: Any, today: date) -> tuple[Decimal, date] | None:
+    """`promise_amount` and `promise_date` as given with an interaction: both or neither; an
+    amount more than 0 with two decimals at most, a date not before `today` (the organisation's).
+    Raises ValidationFailed naming the fields."""
+    blank = [v is None or (isinstance(v, str) and not v.strip()) for v in (amount, due)]
+    if all(blank):
+        return None
+    errors: FieldErrors = {}
+    if blank[0] or blank[1]:
+        missing = "promise_amount" if blank[0] else "promise_date"
+        raise ValidationFailed("Invalid interaction", field_errors={
+            missing: ["Give promise_amount and promise_date together."]})
+    value = None
+    try:
+        if isinstance(amount, bool):
+            raise InvalidOperation
+        value = Decimal(repr(amount) if isinstance(amount, float) else str(amount).strip())
+        if not value.is_finite() or value <= 0 or value > MAX_PROMISE_AMOUNT or value != value.quantize(Decimal("0.01")):
+            errors["promise_amount"] = ["Must be more than 0, with at most two decimals."]
+    except InvalidOperation:
+        errors["promise_amount"] = ["Not a valid amount."]
+    day = None
+    try:
+        day = due if isinstance(due, date) else date.fromisoformat(str(due).strip())
+        if day < today:
+            errors["promise_date"] = [f"Must not be in the past (today is {today.isoformat()})."]
+    except ValueError:
+        errors["promise_date"] = ["Not a valid date (YYYY-MM-DD)."]
+    if errors:
+        raise ValidationFailed("Invalid interaction", field_errors=errors)
+    assert value is not None and day is not None
+    return value.quantize(Decimal("0.01")), day
+
+
+async def org_today(session: AsyncSession, org_id: int) -> date:
+    """Today in the organisation's time zone (its `timezone` setting, Johannesburg by default)."""
+    from zoneinfo import ZoneInfo
+
+    org = await identity.get_org(session, org_id)
+    name = identity.org_setting(org, "timezone")
+    try:
+        zone = ZoneInfo(name if isinstance(name, str) and name else "Africa/Johannesburg")
+    except (ValueError, KeyError):
+        zone = ZoneInfo("Africa/Johannesburg")
+    return utcnow().astimezone(zone).date()
 
 
 def normalise_disposition(value: str) -> str:

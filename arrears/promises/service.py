@@ -318,3 +318,23 @@ async def list_promises(session: AsyncSession, caller: Caller, f: PromiseFilter,
 async def promises_of_account(session: AsyncSession, account: Account) -> list[Promise]:
     return list(await session.scalars(select(Promise).where(Promise.account_id == account.id)
                                       .order_by(Promise.created_at, Promise.id)))
+
+
+async def record_for_interactions(session: AsyncSession, caller: Caller, items: Sequence[Any]) -> list[Promise]:
+    """The promises given with RepaySync interactions (customers.interactions.PromiseRequest:
+    registered by arrears.wiring), each on its interaction's account or its loan's account, in the
+    interaction's transaction."""
+    loans = sorted({i.loan_id for i in items if i.account_id is None and i.loan_id is not None})
+    by_loan: dict[int | None, uuid.UUID] = {}
+    for start in range(0, len(loans), 500):
+        rows = await session.execute(select(Account.loan_id, Account.id).where(
+            Account.org_id == caller.org_id, Account.loan_id.in_(loans[start:start + 500])))
+        by_loan.update({r[0]: r[1] for r in rows})
+    made = []
+    for item in items:
+        account_id = item.account_id or by_loan.get(item.loan_id)
+        if account_id is None:
+            raise NotFound(f"No account owed for loan {item.loan_id}.")
+        made.append(await create_promise(session, caller, account_id, [{"amount": item.amount, "date": item.due_date}],
+                                         interaction_id=item.interaction_id))
+    return made

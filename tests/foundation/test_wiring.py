@@ -81,14 +81,18 @@ async def test_wire_is_idempotent_and_unwire_forgets(env):
     assert wiring.registered() == first
     assert first["in_transaction"] == ["arrears.accounts.service.on_event", "arrears.tasks.service.on_event",
                                        "arrears.partners.fanout.on_event"]
-    assert first["after_book"] == ["arrears.accounts.service.sync_book_accounts"]
+    assert first["after_book"] == ["arrears.accounts.service.sync_book_accounts",
+                                   "arrears.promises.evaluate.on_book_updated"]
     assert first["account_resolvers"] == ["arrears.accounts.service.interaction_refs"]
+    assert first["after_payments"] == ["arrears.promises.evaluate.on_payments_changed"]
+    assert first["promise_recorders"] == ["arrears.promises.service.record_for_interactions"]
     assert first["after_commit"] == ["arrears.realtime.hub.publish_event"]
     assert {"arrears.debtors.timeline.balance_entries", "arrears.premiums.timeline.policy_entries"
             } <= set(first["timeline"])
     wiring.unwire()
     assert wiring.registered()["in_transaction"] == [] and wiring.registered()["after_commit"] == []
     assert wiring.registered()["after_book"] == [] and wiring.registered()["account_resolvers"] == []
+    assert wiring.registered()["after_payments"] == [] and wiring.registered()["promise_recorders"] == []
     wiring.wire()
     assert wiring.registered() == first
 

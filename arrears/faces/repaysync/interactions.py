@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from datetime import date
+from decimal import Decimal
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
@@ -50,6 +51,9 @@ class InteractionIn(BaseModel):
     comment: str | None = ""
     disposition: str
     next_call_date: DateIn | None = None
+    # Beyond the spec: a promise to pay recorded with the interaction (both or neither).
+    promise_amount: Any = None
+    promise_date: Any = None
 
     @field_validator("loan")
     @classmethod
@@ -81,13 +85,18 @@ class InteractionOut(BaseModel):
     next_call_date: date | None
     created_by: int | None
     interaction_type: str
-
+    # Beyond the spec: the promise to pay recorded with it (create only; shown only then).
+    promise_amount: Decimal | None = None
+    promise_date: date | None = None
 
     @model_serializer(mode="wrap")
     def _spec_shape(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
         out: dict[str, Any] = handler(self)
-        if out.get("account") is None:
-            out.pop("account", None)
+        for name in ("account", "promise_amount", "promise_date"):
+            if out.get(name) is None:
+                out.pop(name, None)
+        if out.get("promise_amount") is not None:
+            out["promise_amount"] = str(out["promise_amount"])
         return out
 
 
@@ -139,8 +148,18 @@ def _routes(kind: str) -> None:
 
     async def create(body: InteractionIn, caller: UserDep, session: SessionDep) -> InteractionOut:
         with spec_fields(RENAME):
-            return interaction_out(await interactions.create_interaction(
-                session, caller, kind, _domain(body, only_set=False)))
+            caller.require_write()
+            promise = interactions.clean_promise_fields(body.promise_amount, body.promise_date,
+                                                        await interactions.org_today(session, caller.org_id))
+            data = _domain(body, only_set=False)
+            data.pop("promise_amount", None), data.pop("promise_date", None)
+            row = await interactions.create_interaction(session, caller, kind, data)
+            out = interaction_out(row)
+            if promise is not None:
+                await interactions.record_promises(session, caller, [interactions.PromiseRequest(
+                    row.id, row.account_id, row.loan_id, *promise)])
+                out.promise_amount, out.promise_date = promise
+            return out
 
     async def retrieve(interaction_id: int, caller: UserDep, session: SessionDep) -> InteractionOut:
         return interaction_out(await interactions.get_interaction(session, caller, kind, interaction_id))

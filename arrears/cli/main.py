@@ -8,7 +8,19 @@ import sys
 
 import typer
 
-from arrears.cli import api_keys, backup, db, debit_orders, debtors, messaging, orgs, payments, promises, server, users
+from arrears.cli import (
+    api_keys,
+    backup,
+    db,
+    debit_orders,
+    debtors,
+    messaging,
+    orgs,
+    payments,
+    promises,
+    server,
+    users,
+)
 from arrears.cli.common import console
 from arrears.config import ConfigError
 

@@ -30,7 +30,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from arrears import events
 from arrears.db import utcnow
-from arrears.debtors.reading.errors import ReadError
+from arrears.debtors.reading.errors import MISSING_COLUMNS, ReadError
 from arrears.debtors.reading.formats import detect_format
 from arrears.debtors.reading.isolated import refusal
 from arrears.errors import ValidationFailed
@@ -72,12 +72,26 @@ async def parse(path: str | os.PathLike[str], mapping: Mapping[Any, Any] | None 
         fmt = detect_format(path)
         return await asyncio.to_thread(get_pool().call, read_payments, str(path), overrides)
     except ReadError as exc:
-        raise ValidationFailed(exc.message, code=str(exc.code), details=exc.details) from None
+        raise _refused(exc) from None
     except ParseFailed as exc:
-        err = refusal(exc, fmt)
-        raise ValidationFailed(err.message, code=str(err.code), details=err.details) from None
+        raise _refused(refusal(exc, fmt)) from None
     except ValueError as exc:  # a mapping naming an unknown field
         raise ValidationFailed("Invalid mapping", field_errors={"mapping": [str(exc)]}) from None
+
+
+def _refused(exc: ReadError) -> ValidationFailed:
+    """The reader's refusal as a 400; its code goes in `details.code` (the partner face's 400s are
+    all VALIDATION_ERROR)."""
+    details = {"code": str(exc.code), **exc.details}
+    if exc.code != MISSING_COLUMNS:
+        return ValidationFailed(exc.message, code=str(exc.code), details=details)
+    details.pop("sheet", None)  # the upload's temporary name means nothing to its sender
+    found = ", ".join(f"'{h}'" for h in exc.details.get("found_headers", [])) or "none"
+    return ValidationFailed(
+        f"The file has no payments header: it needs {', '.join(exc.details.get('missing', []))}. Columns found "
+        f"(row {exc.details.get('row')}): {found}. Rename the columns, or send a mapping "
+        '({"column index": "date" | "reference" | "description" | "amount" | "credit" | "debit" | "method" | '
+        '"external_id" | null}).', code=str(exc.code), details=details)
 
 
 def require_payments(parsed: ParsedPayments) -> None:
@@ -85,7 +99,8 @@ def require_payments(parsed: ParsedPayments) -> None:
     if not parsed.lines and parsed.failed_count:
         first = "; ".join(f"line {e['line']}: {e['reason']}" for e in parsed.failed[:5])
         raise ValidationFailed(f"The file has no payment line that could be read ({first}).",
-                               code="NO_PAYMENT_LINES", details={"errors": parsed.failed[:100]})
+                               code="NO_PAYMENT_LINES", details={"code": "NO_PAYMENT_LINES",
+                                                                 "errors": parsed.failed[:100]})
 
 
 async def _existing_ids(session: AsyncSession, org_id: int, ids: Sequence[str]) -> set[str]:
@@ -117,6 +132,11 @@ async def plan(session: AsyncSession, org_id: int, parsed: ParsedPayments) -> Pl
     lines = parsed.lines
     existing = await _existing_ids(session, org_id, sorted({ln.external_id for ln in lines}))
     accounts = await service.match_lines(session, org_id, [ln.reference for ln in lines])
+    # A bank export's reference column may name the bank's own account (Capitec's "Account"): a
+    # line its reference does not match is matched by the words of its description.
+    by_description = await service.match_lines(session, org_id, sorted(
+        {ln.description for ln in lines if ln.reference not in accounts and ln.description != ln.reference
+         and ln.description}))
     new: list[tuple[PaymentLine, uuid.UUID | None]] = []
     duplicates = 0
     for ln in lines:
@@ -124,7 +144,7 @@ async def plan(session: AsyncSession, org_id: int, parsed: ParsedPayments) -> Pl
             duplicates += 1
             continue
         existing.add(ln.external_id)  # an id given twice in one file: the second is a duplicate
-        new.append((ln, accounts.get(ln.reference)))
+        new.append((ln, accounts.get(ln.reference) or by_description.get(ln.description)))
     return Plan(new, duplicates)
 
 

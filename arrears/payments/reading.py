@@ -167,7 +167,7 @@ _COMPACT = re.compile(r"(\d{4})(\d{2})(\d{2})")
 _WORDS = re.compile(r"(\d{1,2})[ -]([A-Za-z]{3,9})\.?,?[ -](\d{2,4})")
 
 
-def parse_day(value: Cell) -> dt.date | None:
+def parse_day(value: Cell | None) -> dt.date | None:
     """A date from a cell: ISO, 2026/11/03, 03/11/2026 (day first, as South African banks write
     it), 20261103, 3 Nov 2026, or a workbook's date; None when it is not one."""
     if isinstance(value, dt.datetime):
@@ -205,7 +205,7 @@ def derived_external_id(paid_on: dt.date, amount: Decimal, reference: str, descr
 # ------------------------------------------------------------------ the file
 
 
-def _cell(cells: list[Cell], index: int | None) -> Cell:
+def _cell(cells: list[Cell], index: int | None) -> Cell | None:
     return cells[index] if index is not None and index < len(cells) else None
 
 

@@ -288,8 +288,8 @@ async def record_many(session: AsyncSession, caller: Caller, items: Sequence[Map
         raise ValidationFailed("Invalid payment: " + ", ".join(errors), field_errors=errors)
     # Named accounts must be ones the caller sees (404 otherwise, another organisation's too).
     by_id: dict[uuid.UUID, Account] = {}
-    for account_id in sorted({p.account_id for p in clean if p.account_id is not None}):
-        by_id[account_id] = await accounts.get_account(session, caller, account_id)
+    for named in sorted({p.account_id for p in clean if p.account_id is not None}):
+        by_id[named] = await accounts.get_account(session, caller, named)
     matched = await match_lines(session, caller.org_id, [p.reference for p in clean
                                                          if p.account_id is None and p.reference])
     existing = await _existing(session, caller.org_id, [p.external_id for p in clean if p.external_id])

@@ -32,7 +32,7 @@ async def upload_book(t: Tenant, path: Path, rows: list[list[Any]], report_date:
     with path.open("w", newline="", encoding="utf-8") as fh:
         csv.writer(fh).writerows([BOOK_HEADER, *rows])
     r = await t.client.post("/api/uploads", headers=await t.h("manager"),
-                            files={"file": (path.name, path.read_bytes())}, data={"report_date": report_date})
+                            files={"file": (path.name, path.read_bytes())}, data={"report_date": report_date})  # noqa: ASYNC240
     assert r.status_code == 202, r.text
     await run_until_idle()
 
@@ -62,4 +62,4 @@ async def import_file(t: Tenant, path: Path, headers: dict[str, str] | None = No
                       **data: str) -> Any:
     return await t.client.post("/api/v1/payments/import", params={"preview": "true"} if preview else None,
                                headers=headers or await t.h("manager"),
-                               files={"file": (path.name, path.read_bytes())}, data=data or None)
+                               files={"file": (path.name, path.read_bytes())}, data=data or None)  # noqa: ASYNC240

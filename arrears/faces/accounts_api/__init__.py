@@ -21,8 +21,8 @@ from pydantic import BaseModel, ConfigDict, Field
 from arrears.accounts import service as accounts
 from arrears.db import isoz
 from arrears.errors import Forbidden, ValidationFailed
-from arrears.faces.deps import SessionDep
 from arrears.faces.accounts_api.payment_shapes import account_payments
+from arrears.faces.deps import SessionDep
 from arrears.faces.exact_json import dumps
 from arrears.faces.partner import views
 from arrears.faces.partner.deps import PartnerDep

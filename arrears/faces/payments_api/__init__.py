@@ -28,9 +28,9 @@ from arrears.faces.accounts_api.payment_shapes import import_out, payment_out
 from arrears.faces.deps import SessionDep
 from arrears.faces.partner import views
 from arrears.faces.partner.routing import partner_router
+from arrears.partners.service import PAGES
 from arrears.payments import importing
 from arrears.payments import service as payments
-from arrears.partners.service import PAGES
 
 router = partner_router("/api/v1", "Payments")
 READ = ("Scope for `ins_` keys: `payments:read` (or `payments:write`). Users (JWT): any member of the organisation "

@@ -28,7 +28,8 @@ organisation's; collection officers their assigned customers'), an `ins_` key it
   "credit sales" = the later report's `current` bucket (a debtor book carries no sales ledger: what
   is current in the later report is what was newly invoiced). With that choice the denominator is
   the beginning receivables, and the index is how much of what was owed at the start no longer sits
-  overdue at the end. Each report counts the accounts it lists (a partial report lists only some).
+  overdue at the end. Each report counts the accounts it lists (a partial report lists only some):
+  all of them for a caller who sees the organisation's accounts, else those the caller sees.
 """
 
 from __future__ import annotations
@@ -40,12 +41,13 @@ from datetime import date, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
-from sqlalchemy import Date, case, func, literal, select, union_all
+from sqlalchemy import Date, case, func, literal, select, true, union_all
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.elements import ColumnElement
 
 from arrears.accounts.models import MONEY, Account
 from arrears.accounts.service import account_scope
+from arrears.customers.service import SEE_ALL_CUSTOMERS
 from arrears.debtors.book import local_today, zone_of
 from arrears.debtors.models import DebtorAccount, DebtorReport, DebtorSnapshot
 from arrears.debtors.summary import money
@@ -134,8 +136,20 @@ def _month(session: AsyncSession, column: Any) -> ColumnElement[str]:
     return func.strftime("%Y-%m", column)
 
 
-def _visible_accounts(caller: Caller) -> Any:
-    return select(Account.id).where(account_scope(caller))
+def _whole_org(caller: Caller) -> bool:
+    """A key, or a role that sees every customer, sees every account of the organisation (each
+    account has a customer of its own organisation): its figures need no visibility subquery."""
+    return caller.kind == "api_key" or caller.role in SEE_ALL_CUSTOMERS
+
+
+def _accounts_seen(caller: Caller) -> ColumnElement[bool]:
+    """On a statement joined to `accounts`: the rows of accounts this caller sees."""
+    return Account.org_id == caller.org_id if _whole_org(caller) else account_scope(caller)
+
+
+def _of_accounts_seen(column: Any, caller: Caller) -> ColumnElement[bool]:
+    """On a statement of rows naming an account (`column`, already within the organisation)."""
+    return true() if _whole_org(caller) else column.in_(select(Account.id).where(account_scope(caller)))
 
 
 def rate(part: int, whole: int) -> Decimal | None:
@@ -178,7 +192,7 @@ async def promise_figures(session: AsyncSession, caller: Caller, span: Period) -
         select(Promise.agent_id, month, func.count(), count("kept"), count("broken"), count("open"),
                count("cancelled"), func.sum(case((live, Promise.amount), else_=0)),
                func.sum(case((live, Promise.paid_amount), else_=0)))
-        .where(Promise.org_id == caller.org_id, Promise.account_id.in_(_visible_accounts(caller)),
+        .where(Promise.org_id == caller.org_id, _of_accounts_seen(Promise.account_id, caller),
                Promise.made_on >= span.date_from, Promise.made_on <= span.date_to)
         .group_by(Promise.agent_id, month))).all()
     names = await _agent_names(session, [r[0] for r in rows if r[0] is not None])
@@ -239,7 +253,7 @@ async def collected(session: AsyncSession, caller: Caller, span: Period) -> list
     paid = dict((await session.execute(
         select(month, func.sum(Payment.amount))
         .where(Payment.org_id == caller.org_id, Payment.status == "recorded",
-               Payment.account_id.in_(_visible_accounts(caller)),
+               _of_accounts_seen(Payment.account_id, caller),
                Payment.paid_on >= span.date_from, Payment.paid_on <= span.date_to)
         .group_by(month))).all())
     falls = {r[0]: (money(r[1]), money(r[2])) for r in await _book_falls(session, caller, span)}
@@ -263,7 +277,7 @@ async def _book_falls(session: AsyncSession, caller: Caller, span: Period) -> li
                     & (DebtorAccount.account_code == DebtorSnapshot.account_code))
               .join(Account, Account.debtor_account_id == DebtorAccount.id)
               .where(DebtorSnapshot.org_id == org, DebtorReport.org_id == org, DebtorReport.status == "completed",
-                     DebtorReport.report_date.is_not(None), account_scope(caller)))
+                     DebtorReport.report_date.is_not(None), _accounts_seen(caller)))
     # An account a whole-book report no longer lists is settled by it: zero from that report on.
     settled = (select(Account.id, literal(ZERO, MONEY), DebtorReport.report_date, DebtorReport.created_at,
                       DebtorReport.id)
@@ -272,7 +286,7 @@ async def _book_falls(session: AsyncSession, caller: Caller, span: Period) -> li
                .join(Account, Account.debtor_account_id == DebtorAccount.id)
                .where(DebtorAccount.org_id == org, DebtorAccount.settled_at.is_not(None),
                       DebtorReport.status == "completed", DebtorReport.report_date.is_not(None),
-                      account_scope(caller)))
+                      _accounts_seen(caller)))
     obs = union_all(listed, settled).cte("observations")
     by, order = obs.c.account_id, (obs.c.as_of, obs.c.made_at, obs.c.report_id)
     steps = select(obs.c.account_id, obs.c.as_of, obs.c.balance,
@@ -350,14 +364,15 @@ async def cei(session: AsyncSession, caller: Caller, from_report: Any = None, to
         if (earlier.report_date, earlier.created_at, earlier.id) >= (later.report_date, later.created_at, later.id):
             raise ValidationFailed("Invalid fromReport", field_errors={
                 "fromReport": ["Must be an earlier report than toReport (by report date, then upload time)."]})
-    totals = dict((r[0], (money(r[1]), money(r[2]))) for r in (await session.execute(
-        select(DebtorSnapshot.report_id, func.sum(DebtorSnapshot.total_balance), func.sum(DebtorSnapshot.current))
-        .join(DebtorAccount, (DebtorAccount.org_id == DebtorSnapshot.org_id)
-              & (DebtorAccount.account_code == DebtorSnapshot.account_code))
-        .join(Account, Account.debtor_account_id == DebtorAccount.id)
-        .where(DebtorSnapshot.org_id == caller.org_id, DebtorSnapshot.report_id.in_([earlier.id, later.id]),
-               account_scope(caller))
-        .group_by(DebtorSnapshot.report_id))).all())
+    sums = (select(DebtorSnapshot.report_id, func.sum(DebtorSnapshot.total_balance), func.sum(DebtorSnapshot.current))
+            .where(DebtorSnapshot.org_id == caller.org_id, DebtorSnapshot.report_id.in_([earlier.id, later.id]))
+            .group_by(DebtorSnapshot.report_id))
+    if not _whole_org(caller):
+        # Only the accounts this person sees; whoever sees the organisation's reads the reports whole.
+        sums = (sums.join(DebtorAccount, (DebtorAccount.org_id == DebtorSnapshot.org_id)
+                          & (DebtorAccount.account_code == DebtorSnapshot.account_code))
+                .join(Account, Account.debtor_account_id == DebtorAccount.id).where(account_scope(caller)))
+    totals = dict((r[0], (money(r[1]), money(r[2]))) for r in (await session.execute(sums)).all())
     begin, _ = totals.get(earlier.id, (ZERO, ZERO))
     end, end_current = totals.get(later.id, (ZERO, ZERO))
     return Cei(earlier, later, begin, end_current, end, end_current)

@@ -268,6 +268,7 @@ async def _book_falls(session: AsyncSession, caller: Caller, span: Period) -> li
     """(month, falls, payments explaining them) per month of the later report's date: one statement
     (the accounts' observations, their steps by a window function, the payments between)."""
     org = caller.org_id
+    # Reports after the period cannot make a step in it (reports before it can: a step's start).
     listed = (select(Account.id.label("account_id"), DebtorSnapshot.total_balance.label("balance"),
                      DebtorReport.report_date.label("as_of"), DebtorReport.created_at.label("made_at"),
                      DebtorReport.id.label("report_id"))
@@ -277,7 +278,7 @@ async def _book_falls(session: AsyncSession, caller: Caller, span: Period) -> li
                     & (DebtorAccount.account_code == DebtorSnapshot.account_code))
               .join(Account, Account.debtor_account_id == DebtorAccount.id)
               .where(DebtorSnapshot.org_id == org, DebtorReport.org_id == org, DebtorReport.status == "completed",
-                     DebtorReport.report_date.is_not(None), _accounts_seen(caller)))
+                     DebtorReport.report_date <= span.date_to, _accounts_seen(caller)))
     # An account a whole-book report no longer lists is settled by it: zero from that report on.
     settled = (select(Account.id, literal(ZERO, MONEY), DebtorReport.report_date, DebtorReport.created_at,
                       DebtorReport.id)
@@ -285,7 +286,7 @@ async def _book_falls(session: AsyncSession, caller: Caller, span: Period) -> li
                .join(DebtorReport, DebtorReport.id == DebtorAccount.settled_by_report_id)
                .join(Account, Account.debtor_account_id == DebtorAccount.id)
                .where(DebtorAccount.org_id == org, DebtorAccount.settled_at.is_not(None),
-                      DebtorReport.status == "completed", DebtorReport.report_date.is_not(None),
+                      DebtorReport.status == "completed", DebtorReport.report_date <= span.date_to,
                       _accounts_seen(caller)))
     obs = union_all(listed, settled).cte("observations")
     by, order = obs.c.account_id, (obs.c.as_of, obs.c.made_at, obs.c.report_id)

@@ -50,18 +50,28 @@ class DomainEvent(Base):
 InTransactionHandler = Callable[[AsyncSession, DomainEvent], Awaitable[None]]
 Publisher = Callable[[DomainEvent], None]
 
+# For events the database writes in bulk (`record_select`), a handler or publisher may say whether
+# it needs to see events of these types at all; one that does not say sees every event.
+Wants = Callable[[AsyncSession, int, frozenset[str]], Awaitable[bool]]
+PublisherWants = Callable[[frozenset[str]], bool]
+
 _in_tx: list[InTransactionHandler] = []
 _publishers: list[Publisher] = []
+_wants: dict[Any, Any] = {}
 
 
-def subscribe(handler: InTransactionHandler) -> None:
+def subscribe(handler: InTransactionHandler, *, wants: Wants | None = None) -> None:
     if handler not in _in_tx:
         _in_tx.append(handler)
+    if wants is not None:
+        _wants[handler] = wants
 
 
-def on_commit(publisher: Publisher) -> None:
+def on_commit(publisher: Publisher, *, wants: PublisherWants | None = None) -> None:
     if publisher not in _publishers:
         _publishers.append(publisher)
+    if wants is not None:
+        _wants[publisher] = wants
 
 
 def registered() -> tuple[tuple[InTransactionHandler, ...], tuple[Publisher, ...]]:
@@ -73,6 +83,7 @@ def reset() -> None:
     """Forget every handler and publisher (tests check that wiring alone puts them back)."""
     _in_tx.clear()
     _publishers.clear()
+    _wants.clear()
 
 
 def install_session_hooks() -> None:
@@ -123,6 +134,45 @@ async def record_many(session: AsyncSession, items: Sequence[Mapping[str, Any]])
             await handler(session, ev)
         pending.append((tx, ev))
     return evs
+
+
+BULK_COLUMNS = ("type", "actor", "subject_type", "subject_id", "before", "after", "data")
+
+
+async def record_select(session: AsyncSession, org_id: int, source: Any, types: Sequence[str]) -> int:
+    """Events computed by the database, for passes over many rows (the daily evaluation of
+    promises): one INSERT … SELECT from `source`, a SELECT whose columns are BULK_COLUMNS (type,
+    actor, subject_type, subject_id as text, before, after, data as JSON built in SQL, with
+    Decimals, dates and UUIDs as strings as `record` writes them) and whose `type` is among
+    `types`. The in-transaction subscribers and after-commit publishers see each new event as
+    with `record_many`, except those that said (`wants`) they need none of these types in this
+    organisation: then the rows are not read back at all. Returns how many were written."""
+    from sqlalchemy import insert, literal, literal_column, select
+
+    from arrears.db import new_uuid_sql
+
+    kinds = frozenset(types)
+    handlers = [h for h in _in_tx if h not in _wants or await _wants[h](session, org_id, kinds)]
+    publishers = [p for p in _publishers if p not in _wants or _wants[p](kinds)]
+    src = source.subquery()
+    now = utcnow()
+    stmt = insert(DomainEvent).from_select(
+        ["uuid", "org_id", *BULK_COLUMNS, "created_at"],
+        select(literal_column(new_uuid_sql(session)), literal(org_id),
+               *(src.c[name] for name in BULK_COLUMNS), literal(now, UTCDateTime)))
+    if not handlers and not publishers:  # nobody reads them back: no ids either
+        return max(int(getattr(await session.execute(stmt), "rowcount", 0) or 0), 0)
+    ids = list(await session.scalars(stmt.returning(DomainEvent.id)))
+    sync = session.sync_session
+    tx = sync.get_nested_transaction() or sync.get_transaction()
+    pending = sync.info.setdefault("arrears_events", [])
+    for start in range(0, len(ids), 1000):
+        for ev in await session.scalars(select(DomainEvent).where(DomainEvent.id.in_(ids[start:start + 1000]))
+                                        .order_by(DomainEvent.id)):
+            for handler in handlers:
+                await handler(session, ev)
+            pending.append((tx, ev))
+    return len(ids)
 
 
 def _jsonable(value: Any) -> Any:

@@ -59,10 +59,11 @@ def wire() -> None:
     fanout.install_session_hooks()
     queue.install_session_hooks()
 
-    events.subscribe(accounts.on_event)  # a new loan gets its account before the webhooks see it
-    events.subscribe(tasks.on_event)  # an interaction completes its account's open tasks
-    events.subscribe(fanout.on_event)
-    events.on_commit(hub.publish_event)
+    # (`wants`: which events written in bulk each needs to see at all.)
+    events.subscribe(accounts.on_event, wants=accounts.wants_events)  # a new loan gets its account first
+    events.subscribe(tasks.on_event, wants=tasks.wants_events)  # an interaction completes its account's tasks
+    events.subscribe(fanout.on_event, wants=fanout.wants)
+    events.on_commit(hub.publish_event, wants=hub.shows)
     on_book_updated(accounts.sync_book_accounts)
     accounts.register_payments_source(counted_payments)  # balances net of payments
     on_book_updated(promises.on_book_updated)  # after the accounts: a later report may keep a promise
@@ -73,14 +74,20 @@ def wire() -> None:
         register_timeline_source(source)
 
 
-async def worker_started() -> None:
+async def worker_started(engine: Any = None) -> None:
     """What a worker does once at start, after `wire()`: the daily chains of jobs (the promises'
-    evaluation at each organisation's local midnight) are there."""
+    evaluation at each organisation's local midnight) are there. A database that is away now is
+    not the worker's end: the chains are also started by each promise and by each day's job."""
+    import logging
+
     from arrears.db import transaction
     from arrears.promises import jobs as promises
 
-    async with transaction() as s:
-        await promises.seed(s)
+    try:
+        async with transaction(engine=engine) as s:
+            await promises.seed(s)
+    except Exception:
+        logging.getLogger("arrears.worker").warning("could not seed the daily jobs at start", exc_info=True)
 
 
 def registered() -> dict[str, list[str]]:

@@ -151,7 +151,7 @@ class Worker:
         from arrears.wiring import wire, worker_started
 
         wire()  # every job handler, event handler and table, as in the server and the CLI
-        await worker_started()
+        await worker_started(self.engine)
         queue.register_wakeup(self._wake)
         try:
             while not self._stop.is_set():

@@ -24,7 +24,19 @@ from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, func, insert, or_, select, text, update
+from sqlalchemy import (
+    ColumnElement,
+    Select,
+    and_,
+    func,
+    insert,
+    literal,
+    literal_column,
+    or_,
+    select,
+    text,
+    update,
+)
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from arrears import events
@@ -203,29 +215,48 @@ PROMISED_WHY = {"promised": "A promise to pay is open.", "active": "No promise t
 
 async def follow_promises(session: AsyncSession, org_id: int, among: Any, with_open_promise: Any,
                           actor: str = "system") -> int:
-    """`promised` for the active accounts among `among` (a SELECT of account ids) that are in
-    `with_open_promise` (another), `active` again for the promised ones that are not: the
-    promises domain (above this one) says which accounts have an open promise, this one keeps the
-    status machinery. Two updates, history and events as one batch; returns how many changed."""
+    """`promised` for the active accounts among `among` (a SELECT of account ids, or ids) that are
+    in `with_open_promise` (another SELECT), `active` again for the promised ones that are not:
+    the promises domain (above this one) says which accounts have an open promise, this one keeps
+    the status machinery. Set-based whatever the number of accounts: per direction one UPDATE, one
+    INSERT … SELECT of history rows and one of `account.status_changed` events. Returns how many
+    changed."""
+    from arrears import sqljson
+
+    among_q = among if isinstance(among, Select) else select(Account.id).where(Account.id.in_(list(among)))
     now = utcnow()
-    changes: list[tuple[uuid.UUID, str, str]] = []
-    for old, new, which in (("active", "promised", Account.id.in_(with_open_promise)),
-                            ("promised", "active", Account.id.not_in(with_open_promise))):
-        done = await session.scalars(
-            update(Account).where(Account.org_id == org_id, Account.status == old, Account.id.in_(among), which)
+    changed = 0
+    # IN (… EXCEPT …), not NOT IN: a large NOT IN subquery is rescanned row by row on PostgreSQL.
+    for old, new, which in (("active", "promised", among_q.intersect(with_open_promise)),
+                            ("promised", "active", among_q.except_(with_open_promise))):
+        done = await session.execute(
+            update(Account).where(Account.org_id == org_id, Account.status == old, Account.id.in_(which))
             .values(status=new, status_reason=None, status_changed_at=now, updated_at=now)
-            .returning(Account.id).execution_options(synchronize_session=False))
-        changes.extend((i, old, new) for i in sorted(done.all()))
-    if not changes:
-        return 0
-    await session.execute(insert(AccountStatusChange), [
-        {"org_id": org_id, "account_id": i, "from_status": a, "to_status": b, "reason": PROMISED_WHY[b],
-         "actor": actor, "created_at": now} for i, a, b in changes])
-    await events.record_many(session, [
-        {"org_id": org_id, "type": STATUS_EVENT, "actor": actor, "subject_type": "account", "subject_id": i,
-         "before": {"status": a}, "after": {"status": b},
-         "data": {"accountId": str(i), "from": a, "to": b, "why": PROMISED_WHY[b]}} for i, a, b in changes])
-    return len(changes)
+            .execution_options(synchronize_session=False))
+        if not _rowcount(done):
+            continue
+        changed += _rowcount(done)
+        moved = and_(Account.org_id == org_id, Account.status == new, Account.status_changed_at == now)
+        why = PROMISED_WHY[new]
+        await session.execute(insert(AccountStatusChange).from_select(
+            ["org_id", "account_id", "from_status", "to_status", "reason", "actor", "created_at"],
+            select(Account.org_id, Account.id, literal(old), literal(new), literal(why), literal(actor),
+                   literal(now, Account.status_changed_at.type)).where(moved).order_by(Account.id)))
+        key = sqljson.text(session, Account.id)
+        await events.record_select(session, org_id, select(
+            literal(STATUS_EVENT).label("type"), literal(actor).label("actor"), literal("account").label("subject_type"),
+            key.label("subject_id"),
+            sqljson.obj(session, status=literal_column(f"'{old}'")).label("before"),
+            sqljson.obj(session, status=literal_column(f"'{new}'")).label("after"),
+            sqljson.obj(session, accountId=key, **{"from": literal_column(f"'{old}'"), "to": literal_column(f"'{new}'"),
+                                                  "why": literal_column(f"'{why}'")}).label("data"),
+        ).where(moved).order_by(Account.id), [STATUS_EVENT])
+    return changed
+
+
+async def wants_events(session: AsyncSession, org_id: int, types: frozenset[str]) -> bool:
+    """`on_event` needs to see only loan events (for events written in bulk)."""
+    return bool(types & {"loan.created", "loan.updated"})
 
 
 # ------------------------------------------------------------------ the payments seam

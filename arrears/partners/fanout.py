@@ -65,6 +65,14 @@ def forget_subscriptions(session: AsyncSession) -> None:
     session.info.pop(_SUBS, None)
 
 
+async def wants(session: AsyncSession, org_id: int, types: frozenset[str]) -> bool:
+    """Whether an active subscription of the organisation takes any of these types (events written
+    in bulk are read back for `on_event` only then)."""
+    if not types & WEBHOOK_EVENT_SET:
+        return False
+    return any(s.events & types for s in await _subscriptions(session, org_id))
+
+
 async def on_event(session: AsyncSession, ev: DomainEvent) -> None:
     if ev.org_id is None or ev.type not in WEBHOOK_EVENT_SET:
         return

@@ -32,10 +32,25 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Date, Integer, Numeric, String, bindparam, func, select, text, update
+from sqlalchemy import (
+    Date,
+    Integer,
+    Numeric,
+    bindparam,
+    case,
+    cast,
+    column,
+    func,
+    literal,
+    literal_column,
+    select,
+    table,
+    text,
+    update,
+)
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from arrears import events
+from arrears import events, sqljson
 from arrears.accounts import service as accounts
 from arrears.db import GUID, UTCDateTime, utcnow
 from arrears.identity.service import get_org
@@ -45,7 +60,7 @@ from arrears.tasks import service as tasks
 
 ACTOR = "system"
 CHUNK = 500
-_TEMP = ("tmp_promise_eval", "tmp_promise_inst", "tmp_promise_pay", "tmp_promise_cand")
+_TEMP = ("tmp_promise_moves", "tmp_promise_eval", "tmp_promise_inst", "tmp_promise_pay", "tmp_promise_cand")
 
 
 @dataclass
@@ -73,7 +88,7 @@ def _sql(dialect: str) -> dict[str, str]:
     plus_grace = "(i.due_date + CAST(:grace AS INTEGER))" if pg else "date(i.due_date, :grace_mod)"
     report_day = ("COALESCE(d.latest_report_date, CAST(d.latest_report_at AS DATE))" if pg
                   else "COALESCE(d.latest_report_date, date(d.latest_report_at))")
-    cents = "CAST(ROUND({} * 100) AS BIGINT)"
+    cents = "CAST(ROUND(({}) * 100) AS BIGINT)"
     return {
         "cand": """
 CREATE TEMP TABLE tmp_promise_cand AS
@@ -117,10 +132,11 @@ SELECT promise_id, MAX(paid) AS paid,
        WHEN SUM(CASE WHEN in_time < through THEN 1 ELSE 0 END) = 0 THEN 'kept'
        ELSE 'open' END AS status
 FROM tmp_promise_inst GROUP BY promise_id""",
-        "transitions": """
+        "moves": """
+CREATE TEMP TABLE tmp_promise_moves AS
 SELECT p.id, p.status AS old, e.status AS new, p.account_id, p.agent_id, p.amount, e.paid
 FROM tmp_promise_eval e JOIN promises p ON p.id = e.promise_id
-WHERE p.status <> e.status ORDER BY p.id""",
+WHERE p.status <> e.status""",
         "evidence": """
 SELECT x.promise_id, x.report_id, x.paid_on, x.cents, c.baseline_balance, c.baseline_report_id
 FROM tmp_promise_pay x JOIN tmp_promise_cand c ON c.id = x.promise_id
@@ -185,21 +201,26 @@ async def _pass(session: AsyncSession, org: Any, today: date, account_ids: list[
     if account_ids is not None:
         cand = cand.bindparams(bindparam("accounts", expanding=True, type_=GUID))
         params["accounts"] = account_ids
-    await _drop_temp(session)
-    await session.execute(cand, params)
-    await session.execute(text(sql["pay"]))
-    grace_params = {"grace": grace} if dialect == "postgresql" else {"grace_mod": f"+{grace} days"}
-    await session.execute(text(sql["inst"]), grace_params)
-    # Broken once its date plus grace is behind us: due_date + grace < today.
-    cutoff = today - timedelta(days=grace)
-    await session.execute(text(sql["eval"]).bindparams(bindparam("cutoff", type_=Date)), {"cutoff": cutoff})
-    if dialect == "postgresql":
-        for name in _TEMP:
+    pg = dialect == "postgresql"
+
+    async def make(name: str, stmt: Any, values: dict[str, Any] | None = None) -> None:
+        await session.execute(stmt, values or {})
+        if pg:  # the planner's row counts for what reads it next (no statistics: nested loops)
             await session.execute(text(f"ANALYZE {name}"))
 
-    moves = (await session.execute(text(sql["transitions"]).columns(
-        id=GUID, old=String, new=String, account_id=GUID, agent_id=Integer, amount=Numeric(14, 2),
-        paid=Integer))).all()
+    await _drop_temp(session)
+    await make("tmp_promise_cand", cand, params)
+    await make("tmp_promise_pay", text(sql["pay"]))
+    grace_params = {"grace": grace} if pg else {"grace_mod": f"+{grace} days"}
+    await make("tmp_promise_inst", text(sql["inst"]), grace_params)
+    # Broken once its date plus grace is behind us: due_date + grace < today.
+    cutoff = today - timedelta(days=grace)
+    await make("tmp_promise_eval", text(sql["eval"]).bindparams(bindparam("cutoff", type_=Date)), {"cutoff": cutoff})
+
+    # The promises whose status moves, with what they were: the events, tasks and accounts read it.
+    await make("tmp_promise_moves", text(sql["moves"]))
+    counts: dict[str, int] = {str(r[0]): int(r[1]) for r in await session.execute(
+        text("SELECT new, COUNT(*) FROM tmp_promise_moves GROUP BY new"))}
     evidence = (await session.execute(text(sql["evidence"]).columns(
         promise_id=GUID, report_id=Integer, paid_on=Date, cents=Integer, baseline_balance=Numeric(14, 2),
         baseline_report_id=Integer))).all()
@@ -211,8 +232,12 @@ async def _pass(session: AsyncSession, org: Any, today: date, account_ids: list[
                 "reportId": e.report_id, "reportDate": _iso(e.paid_on), "baselineReportId": e.baseline_report_id,
                 "baselineBalance": str(e.baseline_balance), "fall": str(_money(e.cents)),
                 "balance": str(e.baseline_balance - _money(e.cents))}} for e in evidence])
+    out = Outcome(kept=int(counts.get("kept", 0)), broken=int(counts.get("broken", 0)),
+                  reopened=int(counts.get("open", 0)))
+    if counts:
+        out.tasks = await _consequences(session, org, today, actor)
     await _drop_temp(session)
-    return await _consequences(session, org, today, moves, now, actor)
+    return out
 
 
 def _money(cents: Any) -> Decimal:
@@ -225,39 +250,34 @@ def _iso(value: Any) -> str | None:
     return value.isoformat() if isinstance(value, (date, datetime)) else str(value)
 
 
-async def _consequences(session: AsyncSession, org: Any, today: date, moves: Sequence[Any], now: datetime,
-                        actor: str) -> Outcome:
-    """Events, tasks and account statuses for the promises whose status moved in this pass."""
-    out = Outcome()
-    if not moves:
-        return out
-    items: list[dict[str, Any]] = []
-    broken: list[tuple[uuid.UUID, int | None]] = []
-    for m in moves:
-        paid = _money(m.paid)
-        data = {"promiseId": str(m.id), "accountId": str(m.account_id), "agentId": m.agent_id,
-                "amount": m.amount, "paidAmount": paid, "from": m.old, "to": m.new}
-        kind = {"kept": "promise.kept", "broken": "promise.broken", "open": "promise.reopened"}[m.new]
-        items.append({"org_id": org.id, "type": kind, "actor": actor, "subject_type": "promise", "subject_id": m.id,
-                      "before": {"status": m.old}, "after": {"status": m.new, "paidAmount": paid}, "data": data})
-        if m.new == "kept":
-            out.kept += 1
-        elif m.new == "broken":
-            out.broken += 1
-            broken.append((m.account_id, m.agent_id))
-        else:
-            out.reopened += 1
-    await events.record_many(session, items)
-    if broken:
-        due = next_working_day(today, holiday_country(org))
-        out.tasks = await tasks.open_tasks(session, org.id, broken, kind="call", due_date=due,
-                                           source="broken_promise", actor=actor,
-                                           note="The customer did not keep a promise to pay.")
-    # The accounts of the promises this pass changed (stamped `updated_at = now`) follow: set-based.
-    changed = select(Promise.account_id).where(Promise.org_id == org.id, Promise.updated_at == now)
+MOVES = table("tmp_promise_moves", column("id"), column("old"), column("new"), column("account_id"),
+              column("agent_id"), column("amount"), column("paid"))
+EVENT_OF = {"kept": "promise.kept", "broken": "promise.broken", "open": "promise.reopened"}
+
+
+async def _consequences(session: AsyncSession, org: Any, today: date, actor: str) -> int:
+    """Events, tasks and account statuses for the promises whose status moved in this pass
+    (tmp_promise_moves), each set-based. Returns how many tasks were opened."""
+    m = MOVES.c
+    paid = sqljson.money(session, cast(m.paid / 100.0, Numeric(14, 2)))
+    kind = case(*((m.new == new, literal_column(f"'{ev}'")) for new, ev in EVENT_OF.items()))
+    key = sqljson.text(session, m.id)
+    await events.record_select(session, org.id, select(
+        kind.label("type"), literal(actor).label("actor"), literal("promise").label("subject_type"),
+        key.label("subject_id"), sqljson.obj(session, status=m.old).label("before"),
+        sqljson.obj(session, status=m.new, paidAmount=paid).label("after"),
+        sqljson.obj(session, promiseId=key, accountId=sqljson.text(session, m.account_id), agentId=m.agent_id,
+                    amount=sqljson.money(session, m.amount), paidAmount=paid,
+                    **{"from": m.old, "to": m.new}).label("data")).select_from(MOVES).order_by(m.id),
+        list(EVENT_OF.values()))
+    due = next_working_day(today, holiday_country(org))
+    opened = await tasks.open_tasks_from(session, org.id, select(m.account_id, m.agent_id).select_from(MOVES)
+                                         .where(m.new == "broken").order_by(m.id),
+                                         kind="call", due_date=due, source="broken_promise", actor=actor,
+                                         note="The customer did not keep a promise to pay.")
     with_open = select(Promise.account_id).where(Promise.org_id == org.id, Promise.status == "open")
-    await accounts.follow_promises(session, org.id, changed, with_open, actor)
-    return out
+    await accounts.follow_promises(session, org.id, select(m.account_id).select_from(MOVES), with_open, actor)
+    return opened
 
 
 async def on_payments_changed(session: AsyncSession, org_id: int, account_ids: Sequence[uuid.UUID]) -> None:

@@ -38,6 +38,7 @@ from arrears.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from arrears.identity.caller import Caller
 from arrears.identity.service import get_org
 from arrears.promises.evaluate import evaluate
+from arrears.promises.jobs import ensure_chain
 from arrears.promises.models import STATUSES, Promise, PromiseInstalment
 from arrears.tasks import service as tasks
 
@@ -218,6 +219,7 @@ async def create_promise(session: AsyncSession, caller: Caller, account_id: Any,
     await tasks.complete_for_accounts(session, account.org_id, [account.id], caller.actor,
                                       closed_by=f"promise:{promise.id}")
     await evaluate(session, account.org_id, account_ids=[account.id], today=today)
+    await ensure_chain(session, account.org_id)  # the daily evaluation's jobs (the first promise starts them)
     await session.refresh(promise)
     return promise
 

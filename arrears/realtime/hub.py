@@ -352,6 +352,12 @@ def hub() -> Hub:
     return state.obtain("realtime.hub", Hub, close=Hub.drain)
 
 
+def shows(types: frozenset[str]) -> bool:
+    """Whether sockets show any of these event types (events written in bulk reach
+    `publish_event` only then)."""
+    return bool(types & MESSAGE_TYPES.keys())
+
+
 def publish_event(ev: Any) -> None:
     message = message_for(ev)
     if message is not None:

@@ -19,7 +19,22 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, func, insert, or_, select, update
+from sqlalchemy import (
+    JSON,
+    ColumnElement,
+    Date,
+    Text,
+    and_,
+    cast,
+    func,
+    insert,
+    literal,
+    literal_column,
+    null,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from arrears import events
@@ -334,6 +349,44 @@ async def open_tasks(session: AsyncSession, org_id: int, items: Sequence[tuple[u
         {"org_id": org_id, "type": "task.created", "actor": actor, "subject_type": "task", "subject_id": s["id"],
          "after": s, "data": {"task": s}} for s in snaps])
     return len(rows)
+
+
+async def open_tasks_from(session: AsyncSession, org_id: int, rows: Any, *, kind: str, due_date: date, source: str,
+                          actor: str, note: str | None = None) -> int:
+    """`open_task` for every (account_id, assignee_id) row of the SELECT `rows`, set-based (the
+    daily evaluation of promises opens thousands): one INSERT … SELECT of tasks and one of their
+    `task.created` events. Returns how many were opened."""
+    from arrears import sqljson
+    from arrears.db import new_uuid_sql
+
+    if kind not in KINDS or source not in SOURCES:
+        raise ValueError(f"kind {kind!r} or source {source!r}")
+    src = rows.subquery()
+    now = utcnow()
+    made = await session.execute(insert(Task).from_select(
+        ["id", "org_id", "account_id", "assignee_id", "kind", "due_date", "source", "status", "note", "created_by",
+         "created_at", "updated_at"],
+        select(literal_column(new_uuid_sql(session)), literal(org_id), src.c[0], src.c[1], literal(kind),
+               literal(due_date, Date), literal(source), literal("open"), literal(note, Text), literal(actor),
+               literal(now, Task.created_at.type), literal(now, Task.created_at.type))))
+    count = max(int(getattr(made, "rowcount", 0) or 0), 0)
+    if not count:
+        return 0
+    snap = sqljson.obj(session, id=sqljson.text(session, Task.id), accountId=sqljson.text(session, Task.account_id),
+                       assigneeId=Task.assignee_id, kind=Task.kind, dueDate=sqljson.text(session, Task.due_date),
+                       source=Task.source, status=Task.status, note=Task.note)
+    await events.record_select(session, org_id, select(
+        literal("task.created").label("type"), literal(actor).label("actor"), literal("task").label("subject_type"),
+        sqljson.text(session, Task.id).label("subject_id"), cast(null(), JSON).label("before"), snap.label("after"),
+        sqljson.obj(session, task=snap).label("data"))
+        .where(Task.org_id == org_id, Task.source == source, Task.created_at == now).order_by(Task.id),
+        ["task.created"])
+    return count
+
+
+async def wants_events(session: AsyncSession, org_id: int, types: frozenset[str]) -> bool:
+    """`on_event` needs to see only interaction events (for events written in bulk)."""
+    return bool(types & {"interaction.created", "interaction.bulk_created"})
 
 
 async def on_event(session: AsyncSession, ev: Any) -> None:

@@ -174,3 +174,34 @@ async def test_payments_before_the_promise_do_not_count_and_a_new_promise_supers
     second = await promise(t, acc, [("200.00", day + days(5))])
     assert (await state(first["id"]))[0].status == "cancelled"
     assert (await state(second["id"]))[0].status == "open" and await _status(acc) == "promised"
+
+
+async def test_webhooks_get_the_bulk_passs_events_only_when_subscribed(rs: RS):
+    """The pass writes its events with INSERT … SELECT; a partner's webhook for promise.broken and
+    task.created still gets one delivery per event, with the payload the event carries."""
+    from tests.foundation.test_wiring import deliveries, subscribe
+
+    t = await rs.tenant()
+    _, acc = await loan_account(t)
+    day = await today(t)
+    p = await promise(t, acc, [("40.00", day)])
+    await subscribe(t.org.id, "promise.broken", "task.created")
+    assert await deliveries(t.org.id) == []
+    await run(t, day + days(3))
+    assert await deliveries(t.org.id) == ["promise.broken", "task.created"]
+    async with transaction() as s:
+        from arrears.partners.models import WebhookDelivery
+
+        body = (await s.scalars(select(WebhookDelivery.payload).where(WebhookDelivery.event_type == "promise.broken"))).one()
+    assert body["type"] == "promise.broken" and body["data"]["promiseId"] == p["id"]
+    assert (body["data"]["amount"], body["data"]["paidAmount"], body["data"]["to"]) == ("40.00", "0.00", "broken")
+    # Another organisation without subscriptions: no delivery, events written all the same.
+    other = await rs.tenant("Quiet Lending")
+    _, acc2 = await loan_account(other)
+    await promise(other, acc2, [("40.00", day)])
+    await run(other, day + days(3))
+    assert await deliveries(other.org.id) == []
+    async with transaction() as s:
+        quiet = list(await s.scalars(select(DomainEvent.type).where(DomainEvent.org_id == other.org.id,
+                                                                    DomainEvent.type.like("promise.%"))))
+    assert sorted(quiet) == ["promise.broken", "promise.created"]

@@ -1,0 +1,181 @@
+"""Benchmark (not a test): the daily evaluation of 100,000 open promises on PostgreSQL (issue 22).
+
+    uv run --frozen python bench/bench_promises.py [--count 100000] [--rounds 3]
+        [--database-url postgresql://postgres@127.0.0.1:5432/postgres]
+
+Creates its own database on the server (dropped at the end), migrates it, and seeds one
+organisation with --count loans, their accounts (promised), one open promise each (one instalment
+of 100.00) and one recorded payment each: a third paid in full in time (kept), a third half paid
+and past the date plus grace (broken), a third half paid and not yet due (still open).
+
+Then, in the same run, interleaved for --rounds rounds, each in a transaction that is rolled back
+(so every round starts from the same rows):
+- bare: one UPDATE that marks the same rows kept or broken from the payments (no instalments,
+  no paid amounts, no events, no tasks, no account statuses);
+- ours: `arrears.promises.evaluate.evaluate` — the daily pass, with the instalments' `covered`,
+  the promises' `paid_amount`, the `promise.kept`/`promise.broken` events, the broken promises'
+  call tasks and their `task.created` events, the accounts going back to `active` with their
+  history rows and `account.status_changed` events (the timeline reads these rows).
+Prints both times (best round), the ratio (goal: ≤ 3×) and the counts, which must be a third
+each.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import secrets
+import sys
+import time
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+DEFAULT_PG = "postgresql://postgres@127.0.0.1:5432/postgres"
+
+BARE = """
+UPDATE promises p SET status = CASE WHEN s.paid >= p.amount THEN 'kept' ELSE 'broken' END
+FROM (SELECT q.id, COALESCE(SUM(x.amount) FILTER (WHERE x.paid_on <= q.due_date + CAST(:grace AS INTEGER)), 0) AS paid
+      FROM promises q LEFT JOIN payments x
+        ON x.account_id = q.account_id AND x.status = 'recorded' AND x.paid_on >= q.made_on
+      WHERE q.org_id = :org AND q.status = 'open' GROUP BY q.id) s
+WHERE p.id = s.id AND (s.paid >= p.amount OR p.due_date + CAST(:grace AS INTEGER) < CAST(:today AS DATE))
+"""
+
+
+async def _pg(url: str, sql: str) -> None:
+    import asyncpg
+
+    conn = await asyncpg.connect(url)
+    try:
+        await conn.execute(sql)
+    finally:
+        await conn.close()
+
+
+async def seed(n: int) -> tuple[int, Any]:
+    from sqlalchemy import text
+
+    from arrears.accounts.service import sync_loan_accounts
+    from arrears.db import transaction
+    from arrears.identity import service as identity
+    from arrears.promises.calendar import org_today
+
+    async with transaction() as s:
+        org = await identity.create_org(s, name="Bench Lending")
+        agent = await identity.create_user(s, username="bench-agent", password="bench-password-1",
+                                           role="calling_agent", org_id=org.id)
+        today = await org_today(s, org.id)
+        p = {"org": org.id, "n": n, "agent": agent.id, "today": today, "made": today - timedelta(days=10),
+             "late": today - timedelta(days=5), "ahead": today + timedelta(days=10),
+             "paid_on": today - timedelta(days=6)}
+        await s.execute(text("""
+INSERT INTO customers (uuid, org_id, customer_code, name, created_at, updated_at)
+SELECT gen_random_uuid(), :org, 'C' || g, 'Customer ' || g, now(), now() FROM generate_series(1, :n) g"""), p)
+        await s.execute(text("""
+INSERT INTO loans (uuid, org_id, customer_id, loan_account_number, principal_amount, interest_rate, loan_type,
+                   tenure_months, loan_date, created_at, updated_at)
+SELECT gen_random_uuid(), :org, c.id, 'L' || c.id, 1000, 10, 'personal', 12, :made, now(), now()
+FROM customers c WHERE c.org_id = :org"""), p)
+        await sync_loan_accounts(s, org.id)
+        await s.execute(text("UPDATE accounts SET status = 'promised' WHERE org_id = :org"), p)
+        # note = which third: 0 kept, 1 broken, 2 still open.
+        await s.execute(text("""
+INSERT INTO promises (id, org_id, account_id, agent_id, amount, made_on, due_date, status, paid_amount, note,
+                      created_by, created_at, updated_at)
+SELECT gen_random_uuid(), :org, a.id, :agent, 100, :made, CASE WHEN a.rn % 3 = 2 THEN CAST(:ahead AS DATE) ELSE CAST(:late AS DATE) END,
+       'open', 0, (a.rn % 3)::text, 'bench', now(), now()
+FROM (SELECT id, row_number() OVER (ORDER BY id) AS rn FROM accounts WHERE org_id = :org) a"""), p)
+        await s.execute(text("""
+INSERT INTO promise_instalments (promise_id, number, due_date, amount, covered)
+SELECT id, 1, due_date, amount, 0 FROM promises WHERE org_id = :org"""), p)
+        await s.execute(text("""
+INSERT INTO payments (id, org_id, account_id, amount, paid_on, status, source, created_by, created_at, updated_at)
+SELECT gen_random_uuid(), :org, account_id, CASE WHEN note = '0' THEN 100 ELSE 50 END, :paid_on, 'recorded', 'api',
+       'bench', now(), now() FROM promises WHERE org_id = :org"""), p)
+    return org.id, today
+
+
+async def bare_round(org_id: int, today: Any) -> tuple[float, int]:
+    from sqlalchemy import text
+
+    from arrears.db import session_factory
+
+    async with session_factory() as s:
+        tx = await s.begin()
+        t0 = time.perf_counter()
+        result = await s.execute(text(BARE), {"org": org_id, "grace": 2, "today": today})
+        took = time.perf_counter() - t0
+        await tx.rollback()
+    return took, int(getattr(result, "rowcount", 0) or 0)
+
+
+async def our_round(org_id: int, today: Any) -> tuple[float, Any]:
+    from arrears.db import session_factory
+    from arrears.promises.evaluate import evaluate
+
+    async with session_factory() as s:
+        tx = await s.begin()
+        t0 = time.perf_counter()
+        out = await evaluate(s, org_id, today=today)
+        await s.flush()
+        took = time.perf_counter() - t0
+        await tx.rollback()
+    return took, out
+
+
+async def main(args: argparse.Namespace) -> int:
+    from sqlalchemy import text
+
+    from arrears import config, migrate
+    from arrears.db import dispose_engines, transaction
+    from arrears.wiring import wire
+
+    name = f"bench_promises_{secrets.token_hex(4)}"
+    base = args.database_url.rsplit("/", 1)[0]
+    url = config.to_async_url(f"{base}/{name}")
+    await _pg(args.database_url, f'CREATE DATABASE "{name}"')
+    try:
+        os.environ["DATABASE_URL"] = url
+        config.reset_settings()
+        await asyncio.to_thread(migrate.upgrade, url)
+        wire()
+        t0 = time.perf_counter()
+        org_id, today = await seed(args.count)
+        async with transaction() as s:
+            await s.execute(text("ANALYZE"))
+        print(f"seeded {args.count:,} promises, payments and accounts in {time.perf_counter() - t0:.1f} s")
+        # A worker has the holiday calendars loaded after its first day: not part of a pass.
+        from arrears.promises.calendar import next_working_day
+
+        next_working_day(today)
+        bare: list[float] = []
+        ours: list[float] = []
+        for r in range(args.rounds):
+            took, marked = await bare_round(org_id, today)
+            bare.append(took)
+            took2, out = await our_round(org_id, today)
+            ours.append(took2)
+            print(f"round {r + 1}: bare {took:.2f} s ({marked:,} rows marked), ours {took2:.2f} s "
+                  f"(kept {out.kept:,}, broken {out.broken:,}, open {out.open:,}, tasks {out.tasks:,})")
+        ratio = min(ours) / min(bare)
+        print(f"best: bare {min(bare):.2f} s, ours {min(ours):.2f} s, ratio {ratio:.2f}× (goal ≤ 3×): "
+              f"{'OK' if ratio <= 3 else 'OVER'}")
+        third = args.count // 3
+        ok = abs(out.kept - third) <= 1 and abs(out.broken - third) <= 1 and abs(out.open - third) <= 1
+        print(f"counts a third each: {'yes' if ok else 'NO'}")
+        return 0 if ok else 1
+    finally:
+        await dispose_engines()
+        await _pg(args.database_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--count", type=int, default=100_000)
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--database-url", default=os.environ.get("BENCH_DATABASE_URL", DEFAULT_PG))
+    sys.exit(asyncio.run(main(parser.parse_args())))

@@ -150,40 +150,13 @@ async def settle_book_statuses(session: AsyncSession, org_id: int) -> int:
     paid = await net_payments(session, [r.id for r in rows if r.status == "paid_up"]) if _payments_sources else {}
     wanted = [(r.id, r.status, "paid_up" if r.status == "active" else "active") for r in rows
               if r.status == "active" or r.total_balance - paid.get(r.id, Decimal("0")) > 0]
-    return await _apply_derived(session, org_id, wanted)
+    return await apply_derived(session, org_id, wanted)
 
 
-async def settle_balances(session: AsyncSession, org_id: int, account_ids: Sequence[uuid.UUID],
-                          actor: str = "system") -> int:
-    """After payments changed: each of these accounts (book or loan) whose balance net of payments
-    is nothing or less becomes `paid_up` (from `active` or `promised`), and a paid-up one that owes
-    again (a reversal) `active`. Set-based: one query for the balances, one for the payments."""
-    wanted_ids = sorted(set(account_ids))
-    rows: list[Any] = []
-    for start in range(0, len(wanted_ids), 500):
-        rows.extend((await session.execute(
-            select(Account.id, Account.status,
-                   func.coalesce(DebtorAccount.total_balance, Loan.principal_amount).label("gross"))
-            .outerjoin(DebtorAccount, DebtorAccount.id == Account.debtor_account_id)
-            .outerjoin(Loan, Loan.id == Account.loan_id)
-            .where(Account.org_id == org_id, Account.id.in_(wanted_ids[start:start + 500]),
-                   Account.status.in_(("active", "promised", "paid_up"))))).all())
-    if not rows:
-        return 0
-    paid = await net_payments(session, [r.id for r in rows])
-    wanted: list[tuple[uuid.UUID, str, str]] = []
-    for r in sorted(rows, key=lambda r: r.id):
-        owes = Decimal(str(r.gross or 0)) - paid.get(r.id, Decimal("0")) > 0
-        if r.status == "paid_up" and owes:
-            wanted.append((r.id, "paid_up", "active"))
-        elif r.status != "paid_up" and not owes:
-            wanted.append((r.id, r.status, "paid_up"))
-    return await _apply_derived(session, org_id, wanted, actor)
-
-
-async def _apply_derived(session: AsyncSession, org_id: int, wanted: Sequence[tuple[uuid.UUID, str, str]],
+async def apply_derived(session: AsyncSession, org_id: int, wanted: Sequence[tuple[uuid.UUID, str, str]],
                          actor: str = "system") -> int:
-    """Move each (account, from, to) that is still `from`: the history rows and the events as one batch."""
+    """Move each (account, from, to) that is still `from` between the derived statuses (`paid_up`,
+    `active`): the history rows and the events as one batch (the payments domain settles with it too)."""
     if not wanted:
         return 0
     now = utcnow()

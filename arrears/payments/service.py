@@ -31,7 +31,8 @@ from datetime import date
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, and_, func, or_, select
+from sqlalchemy import ColumnElement, Select, String, and_, any_, bindparam, func, or_, select
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from arrears import events
@@ -43,6 +44,7 @@ from arrears.db import utcnow
 from arrears.debtors.models import DebtorAccount
 from arrears.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from arrears.identity.caller import Caller
+from arrears.payments import balances
 from arrears.payments.allocation import OLDEST_FIRST, allocate_buckets, fill_instalments
 from arrears.payments.hooks import payments_changed
 from arrears.payments.models import STATUSES, Payment, PaymentImport
@@ -184,26 +186,33 @@ def clean_payment(data: Mapping[str, Any]) -> tuple[PaymentIn | None, dict[str, 
 # ------------------------------------------------------------------ matching by reference
 
 
+def among(session: AsyncSession, column: Any, values: Sequence[str]) -> list[ColumnElement[bool]]:
+    """`column` among `values`, as few conditions as the engine allows: one `= ANY(array)` on
+    PostgreSQL (one parameter however many values), IN lists of MATCH_CHUNK on SQLite."""
+    wanted = sorted(set(values))
+    if not wanted:
+        return []
+    if session.get_bind().dialect.name == "postgresql":
+        return [column == any_(bindparam(None, wanted, type_=ARRAY(String())))]
+    return [column.in_(wanted[i:i + MATCH_CHUNK]) for i in range(0, len(wanted), MATCH_CHUNK)]
+
+
 async def match_references(session: AsyncSession, org_id: int, references: Sequence[str]
                            ) -> dict[str, uuid.UUID]:
     """The account of each reference that names exactly one: a book account's code or a loan's
     account number, as written or in capitals."""
-    wanted = sorted({r for r in references if r} | {r.upper() for r in references if r})
+    wanted = {r for r in references if r} | {r.upper() for r in references if r}
     found: dict[str, set[uuid.UUID]] = {}
-    chunk = 20000 if session.get_bind().dialect.name == "postgresql" else MATCH_CHUNK
-    for start in range(0, len(wanted), chunk):
-        part = wanted[start:start + chunk]
-        for q in (
-            select(DebtorAccount.account_code, Account.id).join(Account, Account.debtor_account_id == DebtorAccount.id)
-            .where(DebtorAccount.org_id == org_id, DebtorAccount.account_code.in_(part)),
-            select(Loan.loan_account_number, Account.id).join(Account, Account.loan_id == Loan.id)
-            .where(Loan.org_id == org_id, Loan.loan_account_number.in_(part)),
-        ):
-            for ref, account_id in await session.execute(q):
-                found.setdefault(ref, set()).add(account_id)
+    queries = [select(DebtorAccount.account_code, Account.id).join(Account, Account.debtor_account_id == DebtorAccount.id)
+               .where(DebtorAccount.org_id == org_id, c) for c in among(session, DebtorAccount.account_code, list(wanted))]
+    queries += [select(Loan.loan_account_number, Account.id).join(Account, Account.loan_id == Loan.id)
+                .where(Loan.org_id == org_id, c) for c in among(session, Loan.loan_account_number, list(wanted))]
+    for q in queries:
+        for ref, account_id in await session.execute(q):
+            found.setdefault(ref, set()).add(account_id)
     out: dict[str, uuid.UUID] = {}
     for ref in references:
-        hits = found.get(ref) or found.get(ref.upper()) if ref else None
+        hits = (found.get(ref) or found.get(ref.upper())) if ref else None
         if hits and len(hits) == 1:
             out[ref] = next(iter(hits))
     return out
@@ -313,7 +322,7 @@ async def record_many(session: AsyncSession, caller: Caller, items: Sequence[Map
         session.add_all(new)
         await session.flush()
         await events.record_many(session, [_event(p, RECORDED_EVENT, caller.actor, None) for p in new])
-        await changed(session, caller.org_id, [p.account_id for p in new], caller.actor)
+        await changed(session, caller.org_id, [p.account_id for p in new])
     return out
 
 
@@ -324,12 +333,13 @@ async def record(session: AsyncSession, caller: Caller, data: Mapping[str, Any])
 
 
 async def changed(session: AsyncSession, org_id: int, account_ids: Sequence[uuid.UUID | None],
-                  actor: str = "system") -> None:
-    """After payments changed: settle the accounts' paid_up/active statuses, then the hooks."""
+                  import_id: uuid.UUID | None = None) -> None:
+    """After payments changed (these accounts', or an import's): settle the accounts' paid_up/active
+    statuses, then run the hooks."""
     ids = sorted({i for i in account_ids if i is not None})
     if not ids:
         return
-    await accounts.settle_balances(session, org_id, ids, actor="system")
+    await balances.settle(session, org_id, account_ids=() if import_id else ids, import_id=import_id)
     await payments_changed(session, org_id, ids)
 
 
@@ -435,7 +445,7 @@ async def match(session: AsyncSession, caller: Caller, payment_id: Any, account_
     payment.matched_by, payment.matched_at, payment.updated_at = caller.actor, now, now
     await session.flush()
     await events.record_many(session, [_event(payment, MATCHED_EVENT, caller.actor, before)])
-    await changed(session, caller.org_id, [account.id], caller.actor)
+    await changed(session, caller.org_id, [account.id])
     return payment
 
 
@@ -460,7 +470,7 @@ async def reverse(session: AsyncSession, caller: Caller, payment_id: Any, reason
     ev = _event(payment, REVERSED_EVENT, caller.actor, before)
     ev["data"]["reason"] = clean_reason
     await events.record_many(session, [ev])
-    await changed(session, caller.org_id, [payment.account_id], caller.actor)
+    await changed(session, caller.org_id, [payment.account_id])
     return payment
 
 

@@ -21,7 +21,8 @@ async def test_webhook_events_catalogue(client, partner):
     assert r.json() == {"data": SPEC_EVENTS + ["collection.updated", "upload.completed",
                                                "message.delivered", "message.failed",
                                                "account.status_changed", "task.created", "promise.created",
-                                               "promise.kept", "promise.broken"]}
+                                               "promise.kept", "promise.broken",
+                                               "payment.recorded", "payment.reversed"]}
     assert (await client.get("/api/v1/webhook-events")).status_code == 401
 
 

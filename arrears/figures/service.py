@@ -61,6 +61,7 @@ from arrears.promises.models import Promise
 ZERO = Decimal("0.00")
 DEFAULT_MONTHS = 12
 MAX_MONTHS = 120
+MIN_YEAR, MAX_YEAR = 1900, 2999  # a month's arithmetic stays within what `date` holds
 
 # ------------------------------------------------------------------ the period
 
@@ -98,13 +99,13 @@ def _parse_day(name: str, raw: Any, *, end: bool) -> date | None:
     if not text_:
         return None
     try:
-        if len(text_) == 7:
-            first = date.fromisoformat(text_ + "-01")
-            return _month_end(first) if end else first
-        return date.fromisoformat(text_)
+        day = date.fromisoformat(text_ + "-01" if len(text_) == 7 else text_)
     except ValueError:
+        day = None
+    if day is None or not MIN_YEAR <= day.year <= MAX_YEAR:
         raise ValidationFailed(f"Invalid {name}", field_errors={
-            name: ["Not a valid date (YYYY-MM-DD or YYYY-MM)."]}) from None
+            name: [f"Not a valid date (YYYY-MM-DD or YYYY-MM, years {MIN_YEAR} to {MAX_YEAR})."]})
+    return _month_end(day) if end and len(text_) == 7 else day
 
 
 def period(date_from: Any = None, date_to: Any = None, *, today: date) -> Period:

@@ -159,7 +159,8 @@ async def test_periods_default_to_twelve_months_and_bad_dates_are_400(rs: RS):
     assert body["data"][-1]["month"] == body["dateTo"][:7]
     for params, name in (({"dateFrom": "2026-13-01"}, "dateFrom"), ({"dateTo": "yesterday"}, "dateTo"),
                          ({"dateFrom": "2026-10-02", "dateTo": "2026-10-01"}, "dateFrom"),
-                         ({"dateFrom": "2000-01", "dateTo": "2026-10"}, "dateFrom")):
+                         ({"dateFrom": "2000-01", "dateTo": "2026-10"}, "dateFrom"),
+                         ({"dateTo": "0001-01"}, "dateTo"), ({"dateTo": "9999-12"}, "dateTo")):
         for path in ("collected", "promises"):
             r = await t.client.get(f"/api/v1/figures/{path}", headers=h, params=params)
             assert r.status_code == 400, (path, params, r.text)

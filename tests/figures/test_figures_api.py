@@ -8,11 +8,11 @@ from __future__ import annotations
 from typing import Any
 
 from tests.faces.repaysync.conftest import RS, Tenant
-from tests.figures.book import assign_k1_to, make_book
+from tests.figures.book import M1, M1_START, M2, M3, M3_END, M3_START, R1, assign_k1_to, make_book
 from tests.fixtures import cheap_password_hashing  # noqa: F401
 from tests.partners.fixtures import Partner
 
-OCT_NOV = {"dateFrom": "2026-09", "dateTo": "2026-11"}
+OCT_NOV = {"dateFrom": M1, "dateTo": M3}  # the book's three months
 
 
 async def _key(t: Tenant, scopes: list[str]) -> dict[str, str]:
@@ -38,17 +38,17 @@ async def test_collected_counts_a_payment_between_two_reports_once(rs: RS, tmp_p
     r = await t.client.get("/api/v1/figures/collected", headers=await t.h("manager"), params=OCT_NOV)
     assert r.status_code == 200, r.text
     body = r.json()
-    assert [row["month"] for row in body["data"]] == ["2026-09", "2026-10", "2026-11"]
+    assert [row["month"] for row in body["data"]] == [M1, M2, M3]
     months = _months(body)
-    # September: the payment dated on the first report's date (it is in that report's balance).
-    assert months["2026-09"] == {"month": "2026-09", "payments": 100, "bookFalls": 0, "paymentsInFalls": 0,
+    # M1: the payment dated on the first report's date (it is in that report's balance).
+    assert months[M1] == {"month": M1, "payments": 100, "bookFalls": 0, "paymentsInFalls": 0,
                                  "book": 0, "collected": 100}
-    # October: 300 paid; the book fell 900 (K1 600, K3 settled 300), 250 of it the payments between
-    # the reports (15 and 31 October) explain: 650 more, 950 in all — never 1200.
-    assert months["2026-10"] == {"month": "2026-10", "payments": 300, "bookFalls": 900, "paymentsInFalls": 250,
+    # M2: 300 paid; the book fell 900 (K1 600, K3 settled 300), 250 of it the payments between
+    # the reports (M2's 15th and R2) explain: 650 more, 950 in all — never 1200.
+    assert months[M2] == {"month": M2, "payments": 300, "bookFalls": 900, "paymentsInFalls": 250,
                                  "book": 650, "collected": 950}
-    assert months["2026-11"]["collected"] == 0
-    assert body["totals"]["collected"] == 1050 and body["dateFrom"] == "2026-09-01" and body["dateTo"] == "2026-11-30"
+    assert months[M3]["collected"] == 0
+    assert body["totals"]["collected"] == 1050 and body["dateFrom"] == M1_START.isoformat() and body["dateTo"] == M3_END.isoformat()
     assert '"payments":300.00' in r.text  # JSON numbers to the cent, never through float
 
 
@@ -57,7 +57,7 @@ async def test_cei_of_a_two_report_book_by_default_and_by_ids(rs: RS, tmp_path):
     b = await make_book(t, tmp_path, promises=False)
     body = await _get(t, "cei", await t.h("manager"))
     assert body["fromReport"]["id"] == b.reports[0] and body["toReport"]["id"] == b.reports[1]
-    assert body["fromReport"]["reportDate"] == "2026-09-30" and body["toReport"]["partial"] is False
+    assert body["fromReport"]["reportDate"] == R1 and body["toReport"]["partial"] is False
     assert (body["beginningReceivables"], body["creditSales"], body["endingReceivables"],
             body["endingCurrentReceivables"]) == (1800, 800, 1100, 800)
     assert body["cei"] == 83.33
@@ -85,24 +85,24 @@ async def test_promises_per_agent_and_month_with_kept_rate_and_amounts(rs: RS, t
     body = await _get(t, "promises", await t.h("manager"), **OCT_NOV)
     a, bb = b.agents["A"], b.agents["B"]
     rows = {(row["agentId"], row["month"]): row for row in body["data"]}
-    assert set(rows) == {(a.id, "2026-10"), (a.id, "2026-11"), (bb.id, "2026-10")}
-    assert rows[(a.id, "2026-10")] == {"agentId": a.id, "agent": a.username, "month": "2026-10", "made": 2,
+    assert set(rows) == {(a.id, M2), (a.id, M3), (bb.id, M2)}
+    assert rows[(a.id, M2)] == {"agentId": a.id, "agent": a.username, "month": M2, "made": 2,
                                        "kept": 1, "broken": 1, "open": 0, "cancelled": 0, "keptRate": 50.0,
                                        "promised": 350, "paid": 290}
-    assert rows[(a.id, "2026-11")]["keptRate"] is None and rows[(a.id, "2026-11")]["open"] == 1
+    assert rows[(a.id, M3)]["keptRate"] is None and rows[(a.id, M3)]["open"] == 1
     # A cancelled promise is made, but promises nothing any more.
-    assert rows[(bb.id, "2026-10")] | {} == {"agentId": bb.id, "agent": bb.username, "month": "2026-10", "made": 2,
+    assert rows[(bb.id, M2)] | {} == {"agentId": bb.id, "agent": bb.username, "month": M2, "made": 2,
                                             "kept": 1, "broken": 0, "open": 0, "cancelled": 1, "keptRate": 100.0,
                                             "promised": 50, "paid": 50}
     agents = {row["agentId"]: row for row in body["agents"]}
     assert agents[a.id]["made"] == 3 and agents[a.id]["promised"] == 410 and agents[a.id]["keptRate"] == 50.0
     months = {row["month"]: row for row in body["months"]}
-    assert list(months) == ["2026-09", "2026-10", "2026-11"]
-    assert months["2026-10"]["made"] == 4 and months["2026-10"]["keptRate"] == 66.67
-    assert months["2026-09"]["made"] == 0
+    assert list(months) == [M1, M2, M3]
+    assert months[M2]["made"] == 4 and months[M2]["keptRate"] == 66.67
+    assert months[M1]["made"] == 0
     # The period narrows what counts (made_on).
-    only_nov = await _get(t, "promises", await t.h("manager"), dateFrom="2026-11-01", dateTo="2026-11-30")
-    assert [(r["agentId"], r["month"]) for r in only_nov["data"]] == [(a.id, "2026-11")]
+    only_m3 = await _get(t, "promises", await t.h("manager"), dateFrom=M3_START.isoformat(), dateTo=M3_END.isoformat())
+    assert [(r["agentId"], r["month"]) for r in only_m3["data"]] == [(a.id, M3)]
 
 
 async def test_every_role_sees_the_figures_of_the_accounts_it_may_see(rs: RS, tmp_path):
@@ -112,17 +112,17 @@ async def test_every_role_sees_the_figures_of_the_accounts_it_may_see(rs: RS, tm
     for role in ("admin", "manager", "calling_agent", "field_officer"):
         for access in ("write", "read"):
             h = await t.h(role, access=access)
-            assert _months(await _get(t, "collected", h, **OCT_NOV))["2026-10"]["collected"] == 950, role
+            assert _months(await _get(t, "collected", h, **OCT_NOV))[M2]["collected"] == 950, role
             assert (await _get(t, "cei", h))["cei"] == 83.33
             assert len((await _get(t, "promises", h, **OCT_NOV))["data"]) == 3
     # A collection officer sees the customers assigned to them: none yet, then K1's.
     h = officer.headers
-    assert _months(await _get(t, "collected", h, **OCT_NOV))["2026-10"]["collected"] == 0
+    assert _months(await _get(t, "collected", h, **OCT_NOV))[M2]["collected"] == 0
     assert (await _get(t, "promises", h, **OCT_NOV))["data"] == []
     await assign_k1_to(b, officer.id)
     months = _months(await _get(t, "collected", h, **OCT_NOV))
-    assert months["2026-09"]["payments"] == 100
-    assert months["2026-10"] | {} == {"month": "2026-10", "payments": 250, "bookFalls": 600, "paymentsInFalls": 250,
+    assert months[M1]["payments"] == 100
+    assert months[M2] | {} == {"month": M2, "payments": 250, "bookFalls": 600, "paymentsInFalls": 250,
                                      "book": 350, "collected": 600}
     cei = await _get(t, "cei", h)
     assert (cei["beginningReceivables"], cei["endingReceivables"], cei["cei"]) == (1000, 400, 70.0)
@@ -134,7 +134,7 @@ async def test_ins_keys_by_scope_and_another_organisations_reports(rs: RS, tmp_p
     b = await make_book(t, tmp_path, promises=False)
     for scopes in (["figures:read"], ["accounts:read"], ["*"]):
         key = await _key(t, scopes)
-        assert _months(await _get(t, "collected", key, **OCT_NOV))["2026-10"]["collected"] == 950
+        assert _months(await _get(t, "collected", key, **OCT_NOV))[M2]["collected"] == 950
         assert (await _get(t, "cei", key))["cei"] == 83.33
     r = await t.client.get("/api/v1/figures/collected", headers=await _key(t, ["tasks:read"]))
     assert r.status_code == 403 and r.json()["error"] == "FORBIDDEN"
@@ -147,7 +147,7 @@ async def test_ins_keys_by_scope_and_another_organisations_reports(rs: RS, tmp_p
                                    params={"fromReport": b.reports[0], "toReport": b.reports[1]})
         assert r.status_code == 404 and r.json()["error"] == "NOT_FOUND", r.text
         # Nothing of the first organisation's money shows in the other's figures.
-        assert _months(await _get(other, "collected", h, **OCT_NOV))["2026-10"]["collected"] == 0
+        assert _months(await _get(other, "collected", h, **OCT_NOV))[M2]["collected"] == 0
         assert (await _get(other, "cei", h))["cei"] is None
 
 
@@ -159,7 +159,7 @@ async def test_periods_default_to_twelve_months_and_bad_dates_are_400(rs: RS):
     assert body["data"][-1]["month"] == body["dateTo"][:7]
     for params, name in (({"dateFrom": "2026-13-01"}, "dateFrom"), ({"dateTo": "yesterday"}, "dateTo"),
                          ({"dateFrom": "2026-10-02", "dateTo": "2026-10-01"}, "dateFrom"),
-                         ({"dateFrom": "2000-01", "dateTo": "2026-10"}, "dateFrom"),
+                         ({"dateFrom": "2000-01", "dateTo": M2}, "dateFrom"),
                          ({"dateTo": "0001-01"}, "dateTo"), ({"dateTo": "9999-12"}, "dateTo")):
         for path in ("collected", "promises"):
             r = await t.client.get(f"/api/v1/figures/{path}", headers=h, params=params)

@@ -38,7 +38,8 @@ BENCHES := \
 	"bench_web_pages.py --accounts 500 --requests 10 --rounds 1" \
 	"bench_import_xlsx.py --rows 2000 --repeat 1 --no-pandas --pg $(BENCH_PG)/postgres" \
 	"bench_premium_webhook.py --duration 2 --warmup 1 --rounds 1" \
-	"bench_figures.py --accounts 1000 --rounds 1 --database-url $(BENCH_PG)/arrears_figbench_quick"
+	"bench_figures.py --accounts 1000 --rounds 1 --database-url $(BENCH_PG)/arrears_figbench_quick" \
+	"bench_promises.py --count 3000 --rounds 1 --database-url $(BENCH_PG)/postgres"
 
 bench: setup  ## quick runs of the benchmarks (bounded); the full runs are in docs/benchmarks.md
 	@failed=""; for b in $(BENCHES); do \

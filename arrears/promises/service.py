@@ -37,6 +37,7 @@ from arrears.debtors.models import DebtorAccount
 from arrears.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from arrears.identity.caller import Caller
 from arrears.identity.service import get_org
+from arrears.promises.errors import PromiseErrorCode
 from arrears.promises.evaluate import evaluate
 from arrears.promises.jobs import ensure_chain
 from arrears.promises.models import STATUSES, Promise, PromiseInstalment
@@ -246,7 +247,7 @@ async def cancel_promise(session: AsyncSession, caller: Caller, promise_id: Any,
         raise Forbidden("Only the agent who took the promise, an admin or a manager may cancel it.")
     if promise.status != "open":
         raise Conflict(f"The promise is {promise.status}; only an open promise can be cancelled.",
-                       code="PROMISE_CLOSED")
+                       code=PromiseErrorCode.PROMISE_CLOSED)
     why = _clean_note(reason)
     before = promise_snapshot(promise)
     promise.status, promise.closed_at, promise.closed_by = "cancelled", utcnow(), caller.actor

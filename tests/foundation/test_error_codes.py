@@ -34,6 +34,7 @@ EXPECTED = {
     "arrears.pharmacy.errors": {"PharmacyErrorCode"},
     "arrears.accounts.errors": {"AccountErrorCode"},
     "arrears.tasks.errors": {"TaskErrorCode"},
+    "arrears.promises.errors": {"PromiseErrorCode"},
 }
 
 

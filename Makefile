@@ -37,6 +37,7 @@ BENCHES := \
 	"bench_messaging.py --count 100 --skip-kill" \
 	"bench_web_pages.py --accounts 500 --requests 10 --rounds 1" \
 	"bench_import_xlsx.py --rows 2000 --repeat 1 --no-pandas --pg $(BENCH_PG)/postgres" \
+	"bench_payments_import.py --lines 2000 --accounts 500 --repeat 1 --pg $(BENCH_PG)/postgres" \
 	"bench_premium_webhook.py --duration 2 --warmup 1 --rounds 1" \
 	"bench_figures.py --accounts 1000 --rounds 1 --database-url $(BENCH_PG)/arrears_figbench_quick" \
 	"bench_promises.py --count 3000 --rounds 1 --database-url $(BENCH_PG)/postgres"

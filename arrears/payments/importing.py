@@ -197,6 +197,7 @@ async def import_file(session: AsyncSession, caller: Caller | None, path: str | 
     parsed = await parse(path, mapping)
     require_payments(parsed)
     report("matching", 0, len(parsed.lines))
+    await service.lock_payments(session, org)  # after the parse: a long read holds nothing
     p = await plan(session, org, parsed)
     report("writing", 0, len(p.new))
     now = utcnow()

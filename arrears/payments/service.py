@@ -40,7 +40,7 @@ from arrears.accounts import service as accounts
 from arrears.accounts.ageing import level_schedule
 from arrears.accounts.models import Account
 from arrears.customers.models import Loan
-from arrears.db import utcnow
+from arrears.db import advisory_lock, utcnow
 from arrears.debtors.models import DebtorAccount
 from arrears.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from arrears.identity.caller import Caller
@@ -60,6 +60,14 @@ MAX_NOTE = 2000
 CENT = Decimal("0.01")
 _METHOD = re.compile(r"[a-z0-9_ -]{1,32}")
 MATCH_CHUNK = 500
+PAYMENTS_LOCK = 0x5041594D  # "PAYM", keyed by the organisation
+
+
+async def lock_payments(session: AsyncSession, org_id: int) -> None:
+    """Hold the organisation's payments until this transaction ends: two requests (or imports)
+    recording the same external id take turns, so the second finds the first's payment instead of
+    failing on the unique index."""
+    await advisory_lock(session, PAYMENTS_LOCK, org_id)
 
 
 # ------------------------------------------------------------------ who may
@@ -301,6 +309,7 @@ async def record_many(session: AsyncSession, caller: Caller, items: Sequence[Map
         by_id[named] = await accounts.get_account(session, caller, named)
     matched = await match_lines(session, caller.org_id, [p.reference for p in clean
                                                          if p.account_id is None and p.reference])
+    await lock_payments(session, caller.org_id)
     existing = await _existing(session, caller.org_id, [p.external_id for p in clean if p.external_id])
     now = utcnow()
     out: list[Recorded] = []

@@ -185,3 +185,16 @@ async def test_amounts_are_exact_decimals(rs: RS):
     async with transaction() as s:
         total = await s.scalar(select(func.sum(Payment.amount)).where(Payment.org_id == t.org.id))
     assert Decimal(str(total)) == Decimal("0.30")
+
+
+async def test_the_same_external_id_at_once_is_one_payment(rs: RS):
+    import asyncio
+
+    t = await rs.tenant()
+    _, acc = await loan_account(t)
+    h = await t.h("manager")
+    body = {"account": acc, "amount": "10.00", "paidOn": "2025-05-01", "externalId": "RACE-1"}
+    answers = await asyncio.gather(*(t.client.post("/api/v1/payments", headers=h, json=body) for _ in range(4)))
+    assert sorted(r.status_code for r in answers) == [200, 200, 200, 201], [r.text for r in answers]
+    assert len({r.json()["id"] for r in answers}) == 1
+    assert await _count(Payment, org_id=t.org.id) == 1

@@ -27,6 +27,8 @@ ITEMS: tuple[Item, ...] = (
     Item("pharmacy", "Pharmacy", "/app/pharmacy", OFFICE),
     Item("agents", "Work queue", "/app/queue"),
     Item("agents", "Customers", "/app/customers"),
+    Item("figures", "Agents", "/app/agents"),
+    Item("collections", "Payments", "/app/payments", OFFICE),
     Item("premiums", "Premiums", "/app/premiums", ("admin", "manager")),
     Item("partners", "Partners", "/app/partners", ("admin",), admin_only=True),
     Item("settings", "Settings", "/app/settings"),

@@ -5,6 +5,8 @@ from arrears.web.pages import (
     agents,
     auth,
     books,
+    collections,
+    figures,
     home,
     letters,
     messaging,
@@ -14,4 +16,5 @@ from arrears.web.pages import (
     settings,
 )
 
-__all__ = ["agents", "auth", "books", "home", "letters", "messaging", "partners", "pharmacy", "premiums", "settings"]
+__all__ = ["agents", "auth", "books", "collections", "figures", "home", "letters", "messaging", "partners", "pharmacy",
+           "premiums", "settings"]

@@ -199,11 +199,11 @@ class World:
                    email: str | None = None) -> Any:
         from arrears.db import transaction
         from arrears.identity import service
+        from arrears.identity.caller import Caller
 
         async with transaction() as s:
-            return await service.create_user(s, username=username or f"u{uuid.uuid4().hex[:8]}",
-                                             password=password, role=role, org_id=org_id,
-                                             access=access, email=email)
+            return await service.create_user(s, Caller.system(org_id), username=username or f"u{uuid.uuid4().hex[:8]}",
+                                             password=password, role=role, access=access, email=email)
 
     async def token(self, client: httpx.AsyncClient, username: str,
                     password: str = "Sup3r-secret-pw") -> str:

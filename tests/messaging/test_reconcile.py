@@ -187,8 +187,8 @@ async def _expire_claims_of(pid: int, smsportal: Any) -> None:
     First every delivery report of what it had sent is in (the stand-in posts them 0.15 s after
     its answer), as after the real wait: a row still `sending` then was never taken."""
     await asyncio.sleep(0.3)  # a request it finished sending is answered
-    while smsportal._tasks:
-        await asyncio.sleep(0.01)
+    if smsportal._tasks:
+        await asyncio.wait(set(smsportal._tasks))
     past = utcnow() - timedelta(seconds=30)  # > MESSAGING_RECONCILE_AFTER and the lease
     mine = Message.claimed_by.like(f"%:{pid}:%")  # outbox.worker_name(): host:pid:random
     async with transaction() as s:

@@ -15,7 +15,7 @@ from sqlalchemy import select
 from tests.security import hostile
 from tests.security.conftest import Server, StartServer, sign_in
 
-pytestmark = pytest.mark.timeout(600)
+pytestmark = [pytest.mark.timeout(600), pytest.mark.slow]  # a real server per test
 
 
 async def _aama_upload(server: Server, path: Path) -> dict[str, Any]:

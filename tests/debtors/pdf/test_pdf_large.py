@@ -5,7 +5,6 @@ from __future__ import annotations
 import time
 
 import pypdfium2 as pdfium
-import pytest
 
 from arrears.debtors.pdf import extract_debtors
 from tests.debtors.pdf.make_pdfs import Layout, build_report, sample_debtors
@@ -22,7 +21,6 @@ def _read_every_char_box(data: bytes) -> None:
     pdf.close()
 
 
-@pytest.mark.slow
 def test_three_hundred_pages() -> None:
     source = sample_debtors(7200)
     data = build_report(source, LAYOUT)

@@ -18,6 +18,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import httpx
+import pytest
 from sqlalchemy import select, update
 
 from arrears import wiring
@@ -140,6 +141,7 @@ async def test_the_worker_wires_at_start(env, world):
     assert await deliveries(org.id) == ["policy.updated"]
 
 
+@pytest.mark.slow
 async def test_the_cli_import_wires_at_start(env, world, tmp_path):
     want = expected()
     org = await world.org("Import Org")
@@ -152,6 +154,7 @@ async def test_the_cli_import_wires_at_start(env, world, tmp_path):
     assert await deliveries(org.id) == ["upload.completed"]
 
 
+@pytest.mark.slow
 async def test_the_cli_debit_order_run_wires_at_start(env, world):
     want = expected()
     org = await captive(world)

@@ -47,6 +47,7 @@ def wire() -> None:
     from arrears.promises import evaluate as promises
     from arrears.promises import service as promise_service
     from arrears.realtime import hub
+    from arrears.strategies import jobs as strategies
     from arrears.tasks import service as tasks
 
     datadir.secure()  # the data directory 0700, its files 0600, from here on
@@ -66,6 +67,7 @@ def wire() -> None:
     on_book_updated(accounts.sync_book_accounts)
     accounts.register_payments_source(counted_payments)  # balances net of payments
     on_book_updated(promises.on_book_updated)  # after the accounts: a later report may keep a promise
+    on_book_updated(strategies.on_book_updated)  # after the promises: queues a run for after this commit
     on_payments_changed(promises.on_payments_changed)
     register_account_resolver(accounts.interaction_refs)
     register_promise_recorder(promise_service.record_for_interactions)
@@ -75,12 +77,14 @@ def wire() -> None:
 
 async def worker_started() -> None:
     """What a worker does once at start, after `wire()`: the daily chains of jobs (the promises'
-    evaluation at each organisation's local midnight) are there."""
+    evaluation at each organisation's local midnight, the strategies' runs at its chosen time) are there."""
     from arrears.db import transaction
     from arrears.promises import jobs as promises
+    from arrears.strategies import jobs as strategies
 
     async with transaction() as s:
         await promises.seed(s)
+        await strategies.seed(s)
 
 
 def registered() -> dict[str, list[str]]:

@@ -51,7 +51,7 @@ BUCKETS = ("current", "d30", "d60", "d90", "d120", "d150", "d180")
 ACCOUNT_KINDS = ("book", "loan")
 VARIANTS = ("A", "B")
 RUN_TRIGGERS = ("schedule", "upload", "manual")
-RUN_STATUSES = ("running", "completed", "failed")
+RUN_STATUSES = ("queued", "running", "completed", "failed")
 # Statuses during which an account is out of its strategy (it keeps its place for its return).
 LEAVING_STATUSES = ("promised", "disputed", "paid_up", "handed_over", "written_off")
 

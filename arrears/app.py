@@ -48,11 +48,12 @@ def _faces() -> tuple[Any, ...]:
         promises_api,
         providers,
         repaysync,
+        strategies_api,
         templates_api,
     )
 
     return (repaysync, age_analysis, pharmacy, premium, partner, providers, templates_api, accounts_api,
-            collections, import_profiles, payments_api, promises_api)
+            collections, import_profiles, payments_api, promises_api, strategies_api)
 
 
 def create_app(*, run_worker: bool = False) -> FastAPI:

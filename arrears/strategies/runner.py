@@ -47,8 +47,13 @@ from arrears.messaging.settings import MessagingSettings, messaging_settings
 from arrears.messaging.templates import TemplateContext, render_email, render_template
 from arrears.promises.calendar import org_today
 from arrears.strategies import letter_step
-from arrears.strategies.models import LEAVING_STATUSES, StrategyAccountState, StrategyRun, StrategyStep, \
-    StrategyStepExecution
+from arrears.strategies.models import (
+    LEAVING_STATUSES,
+    StrategyAccountState,
+    StrategyRun,
+    StrategyStep,
+    StrategyStepExecution,
+)
 from arrears.strategies.selection import Plan, fetch_due, left_out
 from arrears.strategies.service import list_strategies, owner_allowed, steps_of
 from arrears.tasks.models import Task
@@ -130,6 +135,11 @@ def _draft(step: StrategyStep, template: MessageTemplate, row: Any, day: date) -
                  idempotency_key=idempotency_key(step.id, row.account_id, day))
 
 
+def _cap_key(d: Draft) -> int | str:
+    """Whom the cap counts: the customer, else the recipient (as queue_messages does)."""
+    return d.customer_id if d.customer_id is not None else d.recipient or ""
+
+
 async def check_drafts(session: AsyncSession, org: Organisation, drafts: list[Draft], tally: CapTally,
                        settings: MessagingSettings) -> dict[int, str]:
     """Which drafts the outbox would refuse, and why (index → reason code): queue_messages' checks
@@ -156,8 +166,7 @@ async def check_drafts(session: AsyncSession, org: Organisation, drafts: list[Dr
     live = [i for i in live if i not in problems]
     cap = rules.cap(org, settings)
     if cap.per_window and live:
-        keys: list[int | str] = [drafts[i].customer_id if drafts[i].customer_id is not None
-                                 else drafts[i].recipient or "" for i in live]
+        keys: list[int | str] = [_cap_key(drafts[i]) for i in live]
         await tally.load(session, org.id, channel, utcnow() - cap.window, keys)
         for i, key in zip(live, keys, strict=True):
             n = tally.counts.get((channel, key), 0)

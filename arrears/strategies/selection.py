@@ -23,8 +23,21 @@ from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import (ColumnElement, Date, String, and_, bindparam, case, false, func, literal, not_, or_, select,
-                        true)
+from sqlalchemy import (
+    ColumnElement,
+    Date,
+    String,
+    and_,
+    bindparam,
+    case,
+    false,
+    func,
+    literal,
+    not_,
+    or_,
+    select,
+    true,
+)
 from sqlalchemy.sql import Subquery
 
 from arrears.accounts.models import Account
@@ -137,12 +150,13 @@ def _condition(acct: Subquery, cond: dict[str, Any]) -> ColumnElement[bool]:
             "addressLine2": "address_line_2", "name": "customer_name"}.get(cond["field"], cond["field"])
     col = acct.c[name]
     op, value = cond["op"], cond.get("value")
+    values: list[Any] = value if isinstance(value, list) else [value]
     if cond["field"] == "assignedCollectionOfficerId":
         if op == "empty":
             return col.is_(None)
         if op == "present":
             return col.is_not(None)
-        ids = [int(v) for v in (value if isinstance(value, list) else [value])]
+        ids = [int(v) for v in values]
         return col.in_(ids) if op in ("eq", "in") else or_(col.is_(None), col.not_in(ids))
     text = func.lower(func.coalesce(col, ""))
     if op == "empty":
@@ -150,7 +164,7 @@ def _condition(acct: Subquery, cond: dict[str, Any]) -> ColumnElement[bool]:
     if op == "present":
         return text != ""
     if op == "in":
-        return text.in_([str(v).lower() for v in value])
+        return text.in_([str(v).lower() for v in values])
     if op == "prefix":
         escaped = str(value).lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
         return text.like(escaped + "%", escape="\\")

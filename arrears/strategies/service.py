@@ -27,8 +27,16 @@ from arrears.errors import Forbidden, NotFound, ValidationFailed
 from arrears.identity.caller import Caller
 from arrears.identity.models import Membership, User
 from arrears.messaging.models import MessageTemplate
-from arrears.strategies.models import (ACCOUNT_KINDS, ACTIONS, BUCKETS, VARIANTS, Strategy, StrategyAccountState,
-                                       StrategyRun, StrategyStep)
+from arrears.strategies.models import (
+    ACCOUNT_KINDS,
+    ACTIONS,
+    BUCKETS,
+    VARIANTS,
+    Strategy,
+    StrategyAccountState,
+    StrategyRun,
+    StrategyStep,
+)
 from arrears.strategies.selection import CONDITION_OPS, CUSTOMER_FIELDS, ordered
 
 MAX_STEPS = 30
@@ -315,9 +323,6 @@ async def create_strategy(session: AsyncSession, caller: Caller, data: dict[str,
     await session.flush()
     await _one_default(session, st)
     await _store_steps(session, st, steps or [])
-    from arrears.strategies.jobs import ensure_chain  # the jobs run strategies: imported when needed
-
-    await ensure_chain(session, caller.org_id)  # the organisation's daily runs start with its first strategy
     return st
 
 

@@ -27,8 +27,19 @@ from arrears.strategies.selection import variant_of
 from arrears.tasks.models import Task
 from tests.promises.helpers import promise, today
 from tests.promises.helpers import run as evaluate_promises
-from tests.strategies.helpers import (REPORT_DAY, book, caller, count, executions, messages, preview, row, run,
-                                      strategy, template)
+from tests.strategies.helpers import (
+    REPORT_DAY,
+    book,
+    caller,
+    count,
+    executions,
+    messages,
+    preview,
+    row,
+    run,
+    strategy,
+    template,
+)
 
 
 async def _settings(t, **values):

@@ -165,9 +165,12 @@ async def check_drafts(session: AsyncSession, org: Organisation, drafts: list[Dr
         else:
             d.recipient = norm
     live = [i for i in range(len(drafts)) if i not in problems]
-    out = await rules.opted_out(session, org.id, channel, [(drafts[i].customer_id, drafts[i].recipient) for i in live])
-    for j in out:
-        problems[live[j]] = rules.OPTED_OUT
+    for start in range(0, len(live), 5000):  # a query's parameters are bounded (32,767 on PostgreSQL)
+        part = live[start:start + 5000]
+        out = await rules.opted_out(session, org.id, channel, [(drafts[i].customer_id, drafts[i].recipient)
+                                                               for i in part])
+        for j in out:
+            problems[part[j]] = rules.OPTED_OUT
     live = [i for i in live if i not in problems]
     cap = rules.cap(org, settings)
     if cap.per_window and live:

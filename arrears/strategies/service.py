@@ -287,7 +287,7 @@ async def _clean(session: AsyncSession, caller: Caller, data: dict[str, Any], cu
             errors["segment.accountKind"] = ["Must be book, loan or null (both)."]
         values["account_kind"] = kind if kind in ACCOUNT_KINDS else None
         values["customer_conditions"] = _conditions(errors, seg.get("customerConditions"))
-    steps = await _steps(session, caller.org_id, errors, data["steps"]) if current is None or "steps" in data \
+    steps = await _steps(session, caller.org_id, errors, data.get("steps")) if current is None or "steps" in data \
         else None
     if errors:
         raise ValidationFailed("Invalid strategy: " + ", ".join(sorted(errors)), field_errors=errors)

@@ -6,6 +6,7 @@ from arrears.web.pages import (
     auth,
     books,
     home,
+    letters,
     messaging,
     partners,
     pharmacy,
@@ -13,4 +14,4 @@ from arrears.web.pages import (
     settings,
 )
 
-__all__ = ["agents", "auth", "books", "home", "messaging", "partners", "pharmacy", "premiums", "settings"]
+__all__ = ["agents", "auth", "books", "home", "letters", "messaging", "partners", "pharmacy", "premiums", "settings"]

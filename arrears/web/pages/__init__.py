@@ -11,6 +11,7 @@ from arrears.web.pages import (
     pharmacy,
     premiums,
     settings,
+    strategies,
 )
 
-__all__ = ["agents", "auth", "books", "home", "messaging", "partners", "pharmacy", "premiums", "settings"]
+__all__ = ["agents", "auth", "books", "home", "messaging", "partners", "pharmacy", "premiums", "settings", "strategies"]

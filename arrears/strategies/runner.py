@@ -22,6 +22,8 @@ account moves on to the next step. At most one step fires per account and day: t
 
 from __future__ import annotations
 
+import asyncio
+import os
 import uuid
 from collections import Counter
 from collections.abc import Awaitable, Callable, Sequence
@@ -60,7 +62,10 @@ from arrears.tasks.models import Task
 from arrears.tasks.service import open_tasks
 
 EVENT = "strategy.step_executed"
-CHUNK = 5000
+CHUNK = 5000  # accounts per transaction of a run (ARREARS_STRATEGY_CHUNK overrides)
+CHUNK_ENV = "ARREARS_STRATEGY_CHUNK"
+# Tests only: seconds to wait after each chunk, to make a run slow enough to kill mid-way.
+THROTTLE_ENV = "ARREARS_STRATEGY_THROTTLE"
 ZERO = Decimal("0")
 # The contact rules' refusals, as the preview and the executions name them.
 REASONS = {rules.NO_RECIPIENT: "no_contact", rules.INVALID_RECIPIENT: "invalid_contact",
@@ -160,9 +165,12 @@ async def check_drafts(session: AsyncSession, org: Organisation, drafts: list[Dr
         else:
             d.recipient = norm
     live = [i for i in range(len(drafts)) if i not in problems]
-    out = await rules.opted_out(session, org.id, channel, [(drafts[i].customer_id, drafts[i].recipient) for i in live])
-    for j in out:
-        problems[live[j]] = rules.OPTED_OUT
+    for start in range(0, len(live), 5000):  # a query's parameters are bounded (32,767 on PostgreSQL)
+        part = live[start:start + 5000]
+        out = await rules.opted_out(session, org.id, channel, [(drafts[i].customer_id, drafts[i].recipient)
+                                                               for i in part])
+        for j in out:
+            problems[part[j]] = rules.OPTED_OUT
     live = [i for i in live if i not in problems]
     cap = rules.cap(org, settings)
     if cap.per_window and live:
@@ -381,8 +389,10 @@ async def _fire(session: AsyncSession, org: Organisation, work: StepWork, day: d
                 checkpoint: Checkpoint | None, progress: Progress | None, label: str) -> set[uuid.UUID]:
     fired: set[uuid.UUID] = set()
     total = len(work.rows)
-    for start in range(0, total, CHUNK):
-        chunk = work.rows[start:start + CHUNK]
+    size = max(1, int(os.environ.get(CHUNK_ENV) or CHUNK))
+    throttle = float(os.environ.get(THROTTLE_ENV) or 0)
+    for start in range(0, total, size):
+        chunk = work.rows[start:start + size]
         claimed = await _claim(session, work, chunk, day, run_id)
         mine = [r for r in chunk if r.account_id in claimed]
         if mine:
@@ -393,7 +403,9 @@ async def _fire(session: AsyncSession, org: Organisation, work: StepWork, day: d
         if checkpoint is not None:
             await checkpoint()
         if progress is not None:
-            progress(label, min(start + CHUNK, total), total)
+            progress(label, min(start + size, total), total)
+        if throttle:
+            await asyncio.sleep(throttle)
     return fired
 
 

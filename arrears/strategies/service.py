@@ -143,8 +143,14 @@ def _conditions(errors: dict[str, list[str]], raw: Any) -> list[dict[str, Any]] 
         elif value is None or isinstance(value, dict | list):
             errors[where] = ["Needs a value."]
             continue
-        if c["field"] == "assignedCollectionOfficerId" and c["op"] == "prefix":
-            errors[where] = ["An officer is compared with eq, ne, in, empty or present."]
+        if c["field"] == "assignedCollectionOfficerId":
+            ids = value if isinstance(value, list) else [value]
+            if c["op"] == "prefix" or (value is not None and not all(
+                    isinstance(v, int) and not isinstance(v, bool) and 0 < v < 2**31 for v in ids)):
+                errors[where] = ["An officer is a user id, compared with eq, ne, in, empty or present."]
+                continue
+        elif value is not None and any(len(str(v)) > 255 for v in (value if isinstance(value, list) else [value])):
+            errors[where] = ["A value is at most 255 characters."]
             continue
         out.append({"field": c["field"], "op": c["op"], "value": value})
     return out
@@ -214,7 +220,8 @@ async def _owner(session: AsyncSession, caller: Caller, errors: dict[str, list[s
             return caller.user_id
         errors["ownerId"] = ["Name the owner: a manager or admin of the organisation."]
         return None
-    if isinstance(raw, bool) or not isinstance(raw, int) or not await owner_allowed(session, caller.org_id, raw):
+    if isinstance(raw, bool) or not isinstance(raw, int) or not 0 < raw < 2**31 or \
+            not await owner_allowed(session, caller.org_id, raw):
         errors["ownerId"] = ["Must be an active manager or admin of the organisation."]
         return None
     return raw
@@ -280,7 +287,7 @@ async def _clean(session: AsyncSession, caller: Caller, data: dict[str, Any], cu
             errors["segment.accountKind"] = ["Must be book, loan or null (both)."]
         values["account_kind"] = kind if kind in ACCOUNT_KINDS else None
         values["customer_conditions"] = _conditions(errors, seg.get("customerConditions"))
-    steps = await _steps(session, caller.org_id, errors, data["steps"]) if current is None or "steps" in data \
+    steps = await _steps(session, caller.org_id, errors, data.get("steps")) if current is None or "steps" in data \
         else None
     if errors:
         raise ValidationFailed("Invalid strategy: " + ", ".join(sorted(errors)), field_errors=errors)

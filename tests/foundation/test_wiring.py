@@ -82,7 +82,8 @@ async def test_wire_is_idempotent_and_unwire_forgets(env):
     assert first["in_transaction"] == ["arrears.accounts.service.on_event", "arrears.tasks.service.on_event",
                                        "arrears.partners.fanout.on_event"]
     assert first["after_book"] == ["arrears.accounts.service.sync_book_accounts",
-                                   "arrears.promises.evaluate.on_book_updated"]
+                                   "arrears.promises.evaluate.on_book_updated",
+                                   "arrears.strategies.jobs.on_book_updated"]
     assert first["account_resolvers"] == ["arrears.accounts.service.interaction_refs"]
     assert first["after_payments"] == ["arrears.promises.evaluate.on_payments_changed"]
     assert first["promise_recorders"] == ["arrears.promises.service.record_for_interactions"]

@@ -1,5 +1,8 @@
 """Results per strategy, step and variant (champion A, challenger B): what happened within
-`WINDOW_DAYS` (30) days of each step execution, counted in one grouped SQL query on both engines.
+`WINDOW_DAYS` (30) days of each step execution, counted in one grouped SQL query on both engines:
+the executions left-joined to the set of those whose message went out, whose task is done, after
+which a promise was made, and to their payments summed per execution (joins, not a probe per row:
+bench/bench_strategy_results.py, docs/benchmarks.md).
 
 Per (step, variant), over the step executions on days `since` … `until` (all when not given):
 - **entered**: step executions (an account that had the step twice — a repeat — counts twice);
@@ -30,7 +33,7 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import String, and_, case, cast, exists, func, literal, or_, select
+from sqlalchemy import String, and_, case, cast, func, literal, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -62,34 +65,34 @@ def _within(day: Any) -> ColumnElement[bool]:
     return and_(day >= E.run_on, gap <= WINDOW_DAYS)
 
 
-def _contacted() -> ColumnElement[bool]:
-    key = (literal("strategy:") + cast(E.step_id, String) + literal(":") + cast(E.account_id, String)
-           + literal(":") + cast(E.run_on, String))
-    message_out = exists(select(Message.id).where(Message.org_id == E.org_id, Message.idempotency_key == key,
-                                                  Message.status.in_(SENT_STATUSES)))
-
-    def task_done(kind: str) -> ColumnElement[bool]:
-        return exists(select(Task.id).where(Task.account_id == E.account_id, Task.org_id == E.org_id,
-                                            Task.source == "strategy", Task.kind == kind,
-                                            Task.due_date == E.run_on, Task.status == "done"))
-
-    return or_(and_(E.action.in_(("sms", "email")), E.outcome == "queued", message_out),
-               and_(E.action == "letter", E.outcome == "letter"),
-               *(and_(E.action == action, task_done(kind)) for action, kind in TASK_KIND.items()))
+def _key() -> ColumnElement[str]:
+    """The execution's message idempotency key, as the runner writes it."""
+    return (literal("strategy:") + cast(E.step_id, String) + literal(":") + cast(E.account_id, String)
+            + literal(":") + cast(E.run_on, String))
 
 
-def _promised() -> ColumnElement[bool]:
-    return exists(select(Promise.id).where(Promise.account_id == E.account_id, Promise.org_id == E.org_id,
-                                           Promise.status != "cancelled", _within(Promise.made_on)))
-
-
-def _payments(*cols: Any) -> Any:
-    return select(*cols).where(Payment.account_id == E.account_id, Payment.org_id == E.org_id,
-                               Payment.status == "recorded", _within(Payment.paid_on))
-
-
-def _count(cond: ColumnElement[bool]) -> Any:
-    return func.coalesce(func.sum(case((cond, 1), else_=0)), 0)
+def _hits(conds: list[ColumnElement[bool]]) -> dict[str, Any]:
+    """Per execution (its id as `eid`), joined set-based rather than probed row by row: the
+    executions whose message went out, whose task is done, after which a promise was made, and the
+    payments that followed (their sum)."""
+    message = (select(E.id.label("eid"))
+               .join(Message, and_(Message.org_id == E.org_id, Message.idempotency_key == _key(),
+                                   Message.status.in_(SENT_STATUSES)))
+               .where(*conds, E.action.in_(("sms", "email")), E.outcome == "queued").subquery())
+    task_kind = case(*((E.action == a, literal(k)) for a, k in TASK_KIND.items()), else_=literal(""))
+    task = (select(E.id.label("eid"))
+            .join(Task, and_(Task.account_id == E.account_id, Task.org_id == E.org_id, Task.source == "strategy",
+                             Task.kind == task_kind, Task.due_date == E.run_on, Task.status == "done"))
+            .where(*conds, E.action.in_(tuple(TASK_KIND))).distinct().subquery())
+    promise = (select(E.id.label("eid"))
+               .join(Promise, and_(Promise.account_id == E.account_id, Promise.org_id == E.org_id,
+                                   Promise.status != "cancelled", _within(Promise.made_on)))
+               .where(*conds).distinct().subquery())
+    payment = (select(E.id.label("eid"), func.sum(Payment.amount).label("amount"))
+               .join(Payment, and_(Payment.account_id == E.account_id, Payment.org_id == E.org_id,
+                                   Payment.status == "recorded", _within(Payment.paid_on)))
+               .where(*conds).group_by(E.id).subquery())
+    return {"message": message, "task": task, "promise": promise, "payment": payment}
 
 
 @dataclass
@@ -105,16 +108,21 @@ class Row:
 
 async def tally(session: AsyncSession, org_id: int, strategy_id: uuid.UUID, *, since: date | None = None,
                 until: date | None = None) -> list[Row]:
-    """The counts per (step, variant), one grouped query over the executions."""
-    collected = func.coalesce(_payments(func.sum(Payment.amount)).scalar_subquery(), 0)
-    conds = [E.org_id == org_id, E.strategy_id == strategy_id]
+    """The counts per (step, variant): the executions, left-joined to what followed each, grouped."""
+    conds: list[ColumnElement[bool]] = [E.org_id == org_id, E.strategy_id == strategy_id]
     if since is not None:
         conds.append(E.run_on >= since)
     if until is not None:
         conds.append(E.run_on <= until)
-    q = (select(E.step_id, E.variant, func.count().label("entered"), _count(_contacted()).label("contacted"),
-                _count(_promised()).label("promised"), _count(exists(_payments(Payment.id))).label("paid"),
-                func.coalesce(func.sum(collected), 0).label("collected"))
+    h = _hits(conds)
+    letter = func.coalesce(func.sum(case((and_(E.action == "letter", E.outcome == "letter"), 1), else_=0)), 0)
+    q = (select(E.step_id, E.variant, func.count().label("entered"),
+                (func.count(h["message"].c.eid) + func.count(h["task"].c.eid) + letter).label("contacted"),
+                func.count(h["promise"].c.eid).label("promised"), func.count(h["payment"].c.eid).label("paid"),
+                func.coalesce(func.sum(h["payment"].c.amount), 0).label("collected"))
+         .select_from(E)
+         .outerjoin(h["message"], h["message"].c.eid == E.id).outerjoin(h["task"], h["task"].c.eid == E.id)
+         .outerjoin(h["promise"], h["promise"].c.eid == E.id).outerjoin(h["payment"], h["payment"].c.eid == E.id)
          .where(*conds).group_by(E.step_id, E.variant))
     return [Row(r.step_id, r.variant, int(r.entered), int(r.contacted), int(r.promised), int(r.paid),
                 Decimal(str(r.collected)).quantize(ZERO)) for r in (await session.execute(q)).all()]

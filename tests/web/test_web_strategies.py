@@ -186,6 +186,28 @@ async def test_preview_panel_shows_the_api_preview(rs, people, tmp_path):
             assert api["steps"][0]["tasks"] == [{"assigneeId": agent.user.id, "count": 1}]
             assert agent.user.username in panel.text  # the task's assignee by name
 
+    # The preview of unsaved changes: a wider segment, previewed, then saved — the same numbers.
+    async with transaction() as s:
+        name = (await s.get(Strategy, small)).name
+    sms_step = {"id": str((await _steps(small))[0].id), "action": "sms", "messageTemplateId": sms,
+                "minDaysPastDue": "30", "waitDays": "0"}
+    wider = _form(name, [sms_step], priority="1", **{"segment.maxBalance": "1000"})
+    draft = await ui.htmx_post(f"/app/strategies/{small}/preview", wider)
+    assert draft.status_code == 200 and "Preview of your changes (not saved)" in draft.text
+    assert 'data-accounts="3"' in draft.text  # A3 (300) joins
+    api = (await t.client.get(f"/api/v1/strategies/{small}/preview", headers=await t.h("manager"))).json()
+    assert api["accounts"] == 2  # nothing was saved
+    async with transaction() as s:
+        assert str((await s.get(Strategy, small)).max_balance) == "150.00"
+    bad = await ui.htmx_post(f"/app/strategies/{small}/preview", wider | {"steps[0].minDaysPastDue": "x"})
+    assert bad.status_code == 200 and "steps[0].minDaysPastDue" in bad.text and "No preview yet" in bad.text
+    assert (await ui.post(f"/app/strategies/{small}", wider | {"op": "save"})).status_code == 303
+    api = (await t.client.get(f"/api/v1/strategies/{small}/preview", headers=await t.h("manager"))).json()
+    assert api["accounts"] == 3
+    reader, _ = await people(t.org.id, role="calling_agent")
+    await reader.get(f"/app/strategies/{small}")
+    assert (await reader.htmx_post(f"/app/strategies/{small}/preview", wider)).status_code == 403
+
 
 async def test_dry_run_from_the_runs_page_and_results(rs, people, tmp_path):
     t = await rs.tenant()

@@ -258,6 +258,11 @@ async def edit(ctx: CtxDep, strategy_id: str) -> Response:
     return await _editor(ctx, st, state, steps, buckets)
 
 
+@router.post("/preview")  # before "/{strategy_id}", which would take it
+async def preview_new(ctx: CtxDep) -> Response:
+    return await _draft_preview(ctx, None)
+
+
 async def _save(ctx: Ctx, strategy_id: str | None) -> Response:
     service.require_writer(ctx.caller)  # before anything, the step buttons included
     st = await service.get_strategy(ctx.db, ctx.caller, strategy_id) if strategy_id else None
@@ -302,7 +307,42 @@ async def preview(ctx: CtxDep, strategy_id: str) -> Response:
     steps = out["strategies"][0]["steps"] if out["strategies"] else []
     names = await _usernames(ctx, {t["assigneeId"] for s in steps for t in s["tasks"] if t["assigneeId"]})
     return render_html(ctx.request, "strategies/_preview.html",
-                       {"strategy": st, "out": out, "steps": steps, "names": names, "labels": ACTION_LABELS}, ctx=ctx)
+                       {"strategy": st, "out": out, "steps": steps, "names": names, "labels": ACTION_LABELS,
+                        "draft": False, "paused": st.paused}, ctx=ctx)
+
+
+async def _draft_preview(ctx: Ctx, strategy_id: str | None) -> Response:
+    """The preview of the form as it stands, unsaved: the strategy is written inside a savepoint,
+    previewed, and the savepoint rolled back — the same runner.preview as for a saved one."""
+    service.require_writer(ctx.caller)
+    saved = await service.get_strategy(ctx.db, ctx.caller, strategy_id) if strategy_id else None
+    state, steps, buckets = _read_form(await ctx.form())
+    data = _data(state, steps, buckets)
+    savepoint = await ctx.db.begin_nested()
+    try:
+        if saved is None:
+            draft = await service.create_strategy(ctx.db, ctx.caller, data)
+        else:
+            draft = await service.update_strategy(ctx.db, ctx.caller, saved.id, data)
+        out = await runner.preview(ctx.db, ctx.caller.org_id, draft.id)
+    except ValidationFailed as exc:
+        await savepoint.rollback()
+        errors = _errors(FormState(), exc, steps).errors
+        return render_html(ctx.request, "strategies/_draft_errors.html", {"errors": errors}, ctx=ctx)
+    else:
+        await savepoint.rollback()  # nothing of the draft stays
+    if saved is not None:
+        await ctx.db.refresh(saved)  # as saved, not as the draft left it
+    steps_out = out["strategies"][0]["steps"] if out["strategies"] else []
+    names = await _usernames(ctx, {t["assigneeId"] for s in steps_out for t in s["tasks"] if t["assigneeId"]})
+    return render_html(ctx.request, "strategies/_preview.html",
+                       {"strategy": saved, "out": out, "steps": steps_out, "names": names, "labels": ACTION_LABELS,
+                        "draft": True, "paused": saved.paused if saved else False}, ctx=ctx)
+
+
+@router.post("/{strategy_id}/preview")
+async def preview_draft(ctx: CtxDep, strategy_id: str) -> Response:
+    return await _draft_preview(ctx, strategy_id)
 
 
 # ------------------------------------------------------------------ runs

@@ -41,6 +41,7 @@ def _faces() -> tuple[Any, ...]:
         age_analysis,
         collections,
         import_profiles,
+        letters_api,
         partner,
         payments_api,
         pharmacy,
@@ -53,7 +54,8 @@ def _faces() -> tuple[Any, ...]:
     )
 
     return (repaysync, age_analysis, pharmacy, premium, partner, providers, templates_api, accounts_api,
-            collections, import_profiles, payments_api, promises_api, strategies_api)
+            collections, import_profiles, payments_api, promises_api, strategies_api,
+            letters_api)
 
 
 def create_app(*, run_worker: bool = False) -> FastAPI:

@@ -41,6 +41,8 @@ def wire() -> None:
     from arrears.customers.timeline import register_timeline_source
     from arrears.debtors.hooks import on_book_updated
     from arrears.jobs import queue
+    from arrears.letters import service as letters
+    from arrears.messaging.attachments import register_attachment_source
     from arrears.partners import fanout
     from arrears.payments.balances import counted_payments
     from arrears.payments.hooks import on_payments_changed
@@ -71,6 +73,7 @@ def wire() -> None:
     on_payments_changed(promises.on_payments_changed)
     register_account_resolver(accounts.interaction_refs)
     register_promise_recorder(promise_service.record_for_interactions)
+    register_attachment_source(letters.attachments_for_messages)  # a letter's PDF rides on its e-mail
     for source in _timeline_sources():
         register_timeline_source(source)
 
@@ -113,6 +116,8 @@ def unwire() -> None:
     from arrears.customers import interactions
     from arrears.customers import timeline as customers
     from arrears.debtors import hooks
+    from arrears.letters import service as letters
+    from arrears.messaging.attachments import unregister_attachment_source
     from arrears.payments import hooks as payment_hooks
     from arrears.payments.balances import counted_payments
     from arrears.promises import service as promise_service
@@ -123,6 +128,7 @@ def unwire() -> None:
     accounts.unregister_payments_source(counted_payments)
     interactions.unregister_account_resolver(accounts.interaction_refs)
     interactions.unregister_promise_recorder(promise_service.record_for_interactions)
+    unregister_attachment_source(letters.attachments_for_messages)
     for source in _timeline_sources():
         if source in customers._timeline_sources:
             customers._timeline_sources.remove(source)

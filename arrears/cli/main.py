@@ -14,6 +14,7 @@ from arrears.cli import (
     db,
     debit_orders,
     debtors,
+    letters,
     messaging,
     orgs,
     payments,
@@ -35,6 +36,7 @@ app.add_typer(debit_orders.app, name="debit-orders")
 app.add_typer(payments.app, name="payments")
 app.add_typer(promises.app, name="promises")
 app.add_typer(strategies.app, name="strategies")
+app.add_typer(letters.app, name="letters")
 app.command("serve")(server.serve)
 app.command("worker")(server.worker)
 app.command("import")(debtors.import_command)

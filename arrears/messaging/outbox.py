@@ -50,7 +50,7 @@ from arrears.db import transaction, utcnow
 from arrears.identity.models import Organisation
 from arrears.jobs import queue
 from arrears.jobs.models import Job
-from arrears.messaging import rules
+from arrears.messaging import attachments, rules
 from arrears.messaging.errors import MessagingErrorCode
 from arrears.messaging.models import Message
 from arrears.messaging.providers import Provider, ProviderNotConfigured, rate_for, resolve
@@ -458,8 +458,9 @@ RECOVERY = _recovery_table()
 
 async def _send_batch(lane: Lane, batch: list[Claimed], me: str, settings: MessagingSettings,
                       stats: DrainStats, engine: AsyncEngine | None) -> None:
+    files = await attachments.attachments_for([c.id for c in batch if c.channel == "email"], engine=engine)
     outbound = [Outbound(c.id, c.ref, c.org_id, c.channel, c.recipient, c.content, c.subject, c.html,
-                         attempt=c.attempts + 1) for c in batch]
+                         attempt=c.attempts + 1, attachments=files.get(c.id, ())) for c in batch]
     try:
         results = await lane.provider.send(outbound)
     except Exception as exc:  # a provider bug must not lose the batch: treat as transient

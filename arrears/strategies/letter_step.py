@@ -1,11 +1,9 @@
-"""The letter step's one call into the letters domain (arrears.letters, below this one): one
-letter per account from the step's letter template, made as the strategy's owner. Until that
-domain is there, `available()` is False and a run counts the step's accounts as excluded
-(`letters_unavailable`) rather than firing it."""
+"""The letter step's calls into the letters domain (arrears.letters, below this one): whether a
+letter template is one the organisation may use (a built-in or its own), and one stored letter per
+account from the step's template, made with the strategy owner's rights (`letter.created` each)."""
 
 from __future__ import annotations
 
-import importlib
 import uuid
 from collections.abc import Sequence
 from datetime import date
@@ -13,26 +11,27 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from arrears.errors import NotFound
 from arrears.identity.caller import Caller
+from arrears.letters import service as letters
+from arrears.letters.templates import get_template
 
 
-def _service() -> Any | None:
+async def template_ok(session: AsyncSession, org_id: int, template_id: uuid.UUID) -> bool:
+    """A built-in letter template or one of the organisation's own."""
     try:
-        return importlib.import_module("arrears.letters.service")
-    except ModuleNotFoundError:
-        return None
-
-
-def available() -> bool:
-    return _service() is not None
+        await get_template(session, Caller(kind="user", org_id=org_id), template_id)
+    except NotFound:
+        return False
+    return True
 
 
 async def make_letters(session: AsyncSession, owner: Caller, account_ids: Sequence[uuid.UUID],
                        template_id: uuid.UUID, today: date) -> list[Any]:
     """The letters (one per account, stored), made with the owner's rights; `letter.created` each."""
-    service = _service()
-    if service is None:
-        raise RuntimeError("the letters domain is not installed")
-    letters: list[Any] = await service.create_letters(session, owner, list(account_ids), template_id,
-                                                      source="strategy", today=today)
-    return letters
+    made: list[Any] = []
+    ids = list(account_ids)
+    for start in range(0, len(ids), letters.MAX_ACCOUNTS):  # the letters domain's bound per call
+        made.extend(await letters.create_letters(session, owner, ids[start:start + letters.MAX_ACCOUNTS],
+                                                 template_id, source="strategy", today=today))
+    return made

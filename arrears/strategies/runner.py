@@ -264,8 +264,6 @@ async def plan_step(session: AsyncSession, org: Organisation, plan: Plan, step: 
     blocked = None
     if step.action in ("hand_over", "letter") and not await owner_allowed(session, org.id, plan.strategy.owner_id):
         blocked = "owner_not_allowed"  # the owner lends the step its rights: a manager or admin
-    elif step.action == "letter" and not letter_step.available():
-        blocked = "letters_unavailable"
     template = None
     if step.action in ("sms", "email"):
         template = await session.get(MessageTemplate, step.message_template_id) if step.message_template_id else None

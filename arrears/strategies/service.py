@@ -27,6 +27,7 @@ from arrears.errors import Forbidden, NotFound, ValidationFailed
 from arrears.identity.caller import Caller
 from arrears.identity.models import Membership, User
 from arrears.messaging.models import MessageTemplate
+from arrears.strategies import letter_step
 from arrears.strategies.models import (
     ACCOUNT_KINDS,
     ACTIONS,
@@ -201,7 +202,11 @@ async def _steps(session: AsyncSession, org_id: int, errors: dict[str, list[str]
             try:
                 step["letter_template_id"] = uuid.UUID(str(s.get("letterTemplateId")))
             except ValueError:
-                errors[f"{at}.letterTemplateId"] = ["Must be a letter template's id."]
+                step["letter_template_id"] = None
+            if step["letter_template_id"] is None or not await letter_step.template_ok(
+                    session, org_id, step["letter_template_id"]):
+                errors[f"{at}.letterTemplateId"] = ["Must be a letter template's id (a built-in or the "
+                                                    "organisation's own)."]
         elif action == "hand_over":
             to = str(s.get("handOverTo") or "").strip()
             if not to or len(to) > 255:

@@ -27,7 +27,7 @@ CSRF_FIELD = "csrf_token"
 CSRF_HEADER = "x-csrf-token"
 # Upload forms read their multipart body themselves, streamed (arrears.faces.multipart): the
 # token in their form is checked by the route (check_streamed_csrf) before anything is kept.
-STREAMED_FORMS = frozenset({"/app/books"})
+STREAMED_FORMS = frozenset({"/app/books", "/app/settings/letterhead"})
 
 
 class LoginRequired(Exception):

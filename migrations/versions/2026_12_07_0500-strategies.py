@@ -1,7 +1,7 @@
 """collection strategies: strategies, steps, per-account state, runs and step executions
 
 Revision ID: 0023_strategies
-Revises: 0020_promises_payments
+Revises: 0022_letters
 Create Date: 2026-12-07 05:00:00
 
 Issue 23: `strategies` (segment, default, priority, pause, owner, run time, challenger split),
@@ -18,7 +18,7 @@ from alembic import op
 import arrears.db
 
 revision: str = '0023_strategies'
-down_revision: str | Sequence[str] | None = '0020_promises_payments'
+down_revision: str | Sequence[str] | None = '0022_letters'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -263,3 +263,26 @@ async def test_loan_days_past_due_in_sql_match_the_python_rule(rs, paid):
         want = loan_days_past_due(Decimal("50000.00"), 12, datetime(2025, 3, 9).date(), Decimal(paid), day)
         assert (r.dpd, Decimal(str(r.balance)).quantize(Decimal("0.01"))) == (want, Decimal("50000.00") - Decimal(paid))
     assert loan
+
+
+async def test_a_letter_step_makes_one_stored_letter_per_account_as_the_owner(rs, tmp_path):
+    from arrears.letters.builtins import FINAL_DEMAND
+    from arrears.letters.models import Letter
+
+    t = await rs.tenant()
+    ids = await book(t, tmp_path, [row("L1", "Letter One", "082 123 4567", d60=250),
+                                   row("L2", "Letter Two", "082 123 4568", d60=300)])
+    r = await t.client.post("/api/v1/strategies", headers=await t.h("manager"), json={
+        "name": "Letters", "isDefault": True,
+        "steps": [{"action": "letter", "letterTemplateId": str(uuid.uuid4()), "minDaysPastDue": 60}]})
+    assert r.status_code == 400 and "steps[0].letterTemplateId" in r.json()["details"]
+    await strategy(t, [{"action": "letter", "letterTemplateId": str(FINAL_DEMAND.id), "minDaysPastDue": 60}])
+    seen = await preview(t, REPORT_DAY)
+    done = await run(t, REPORT_DAY)
+    assert done.letters == 2 and done.counts["strategies"] == seen["strategies"]
+    async with transaction() as s:
+        letters = list(await s.scalars(select(Letter).where(Letter.org_id == t.org.id)))
+    assert {x.account_id for x in letters} == set(ids.values())
+    assert all(x.source == "strategy" and x.pdf[:4] == b"%PDF" for x in letters)
+    assert {x.created_by for x in letters} == {f"user:{(await t.member('manager')).user.id}"}
+    assert (await run(t, REPORT_DAY)).letters == 0  # once a day

@@ -27,6 +27,7 @@ from typing import Any, Literal
 
 import httpx
 
+from arrears.messaging.attachments import Attachment
 from arrears.state import on_this_loop, state
 
 Outcome = Literal["sent", "transient", "permanent"]
@@ -53,6 +54,7 @@ class Outbound:
     subject: str | None = None
     html: str | None = None
     attempt: int = 1  # this call's number for the message, 1-based
+    attachments: tuple[Attachment, ...] = ()  # e-mail only (a letter's PDF): arrears.messaging.attachments
 
 
 @dataclass(slots=True)

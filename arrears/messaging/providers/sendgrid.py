@@ -6,6 +6,7 @@ Event Webhook, which settles an interrupted call (recovery "receipt").
 
 from __future__ import annotations
 
+import base64
 from collections.abc import Sequence
 from typing import Any
 
@@ -51,9 +52,13 @@ class SendGridProvider(Provider):
         content = [{"type": "text/plain", "value": m.content}]
         if m.html:
             content.append({"type": "text/html", "value": m.html})
-        return {"personalizations": [{"to": [{"email": m.recipient}]}], "from": sender,
-                "subject": m.subject or "", "content": content,
-                "custom_args": {REFERENCE_ARG: m.ref, "arrears_org": str(m.org_id)}}
+        body: dict[str, Any] = {"personalizations": [{"to": [{"email": m.recipient}]}], "from": sender,
+                                "subject": m.subject or "", "content": content,
+                                "custom_args": {REFERENCE_ARG: m.ref, "arrears_org": str(m.org_id)}}
+        if m.attachments:  # v3 mail/send: each file base64-encoded, as an attachment
+            body["attachments"] = [{"content": base64.b64encode(a.data).decode("ascii"), "type": a.content_type,
+                                    "filename": a.filename, "disposition": "attachment"} for a in m.attachments]
+        return body
 
     async def _one(self, m: Outbound) -> SendResult:
         try:

@@ -64,6 +64,8 @@ class SimulationProvider(Provider):
             if local == "busy" or (local == "busy-once" and m.attempt < 2):
                 return SendResult(m.id, "transient", response="503 Service unavailable (simulated)")
             ok = f"Accepted for delivery (simulated, {ext})"
+            if m.attachments:  # what would have been attached, in the log's response
+                ok = f"Accepted for delivery with {_files(m)} (simulated, {ext})"
             if local == "bounce":
                 return SendResult(m.id, "sent", ext, ok, later=[("failed:bounce: 550 mailbox unavailable "
                                                                   "(simulated)", later)])
@@ -83,3 +85,9 @@ class SimulationProvider(Provider):
         if number == SMS_NO_REPORT:
             return SendResult(m.id, "sent", ext, ok)
         return SendResult(m.id, "sent", ext, ok, later=[("delivered", later)])
+
+
+def _files(m: Outbound) -> str:
+    names = ", ".join(f"{a.filename} {len(a.data):,} B" for a in m.attachments[:3])
+    more = f" and {len(m.attachments) - 3} more" if len(m.attachments) > 3 else ""
+    return f"{len(m.attachments)} attachment{'s' if len(m.attachments) != 1 else ''} ({names}{more})"

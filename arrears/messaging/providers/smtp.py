@@ -58,6 +58,9 @@ class SmtpProvider(Provider):
         msg.set_content(m.content)
         if m.html:
             msg.add_alternative(f"<!doctype html>\n<html><body>\n{m.html}\n</body></html>\n", subtype="html")
+        for a in m.attachments:  # the alternative parts become the first part of multipart/mixed
+            maintype, _, subtype = a.content_type.partition("/")
+            msg.add_attachment(a.data, maintype=maintype, subtype=subtype or "octet-stream", filename=a.filename)
         return msg
 
     async def send(self, batch: Sequence[Outbound]) -> list[SendResult]:

@@ -6,6 +6,7 @@ from arrears.web.pages import (
     auth,
     books,
     home,
+    letters,
     messaging,
     partners,
     pharmacy,
@@ -14,4 +15,5 @@ from arrears.web.pages import (
     strategies,
 )
 
-__all__ = ["agents", "auth", "books", "home", "messaging", "partners", "pharmacy", "premiums", "settings", "strategies"]
+__all__ = ["agents", "auth", "books", "home", "letters", "messaging", "partners", "pharmacy", "premiums", "settings",
+           "strategies"]

@@ -20,7 +20,8 @@ async def test_webhook_events_catalogue(client, partner):
     assert r.status_code == 200
     assert r.json() == {"data": SPEC_EVENTS + ["collection.updated", "upload.completed",
                                                "message.delivered", "message.failed",
-                                               "account.status_changed", "task.created"]}
+                                               "account.status_changed", "task.created",
+                                               "letter.created"]}
     assert (await client.get("/api/v1/webhook-events")).status_code == 401
 
 

@@ -43,6 +43,8 @@ async def test_the_editor_adds_moves_and_saves_steps_and_shows_field_errors(rs, 
     ui, _ = await people(t.org.id, role="manager")
     r = await ui.get("/app/strategies/new")
     assert r.status_code == 200 and 'name="steps[0].action"' in r.text and "Add a step" in r.text
+    letter_tpl = re.search(r'<option value="([^"]+)">[^<]+ \(built in\)</option>', r.text)
+    assert letter_tpl, "the letter template picker lists the built-in templates"
     first = {"action": "sms", "minDaysPastDue": "30", "messageTemplateId": sms, "waitDays": "7"}
     second = {"action": "call_task", "minDaysPastDue": "60", "minBalance": "100.50"}
     # Add a step: the form comes back with one more, unsaved.
@@ -56,14 +58,16 @@ async def test_the_editor_adds_moves_and_saves_steps_and_shows_field_errors(rs, 
         assert await s.scalar(select(Strategy.id).where(Strategy.org_id == t.org.id)) is None  # nothing saved yet
     third = {"action": "email", "minDaysPastDue": "90", "messageTemplateId": mail, "variant": "B",
              "repeatDays": "14"}
-    r = await ui.post("/app/strategies", _form("Gentle", [first, second, third], op="save", isDefault="1",
+    letter = {"action": "letter", "minDaysPastDue": "120", "letterTemplateId": letter_tpl.group(1)}
+    r = await ui.post("/app/strategies", _form("Gentle", [first, second, third, letter], op="save", isDefault="1",
                                                challengerPercent="20", **{"segment.minBalance": "50",
                                                                           "segment.oldestBuckets": "d30"}))
     assert r.status_code == 303, r.text
     sid = uuid.UUID(r.headers["location"].rsplit("/", 1)[1])
     steps = await _steps(sid)
     assert [(s.position, s.action, s.min_days_past_due, s.variant) for s in steps] == [
-        (1, "sms", 30, None), (2, "call_task", 60, None), (3, "email", 90, "B")]
+        (1, "sms", 30, None), (2, "call_task", 60, None), (3, "email", 90, "B"), (4, "letter", 120, None)]
+    assert str(steps[3].letter_template_id) == letter_tpl.group(1)
     assert str(steps[0].message_template_id) == sms and steps[0].wait_days == 7 and steps[2].repeat_days == 14
     assert str(steps[1].min_balance) == "100.50"
     async with transaction() as s:
@@ -75,6 +79,7 @@ async def test_the_editor_adds_moves_and_saves_steps_and_shows_field_errors(rs, 
     r = await ui.get(f"/app/strategies/{sid}")
     ids = re.findall(r'name="steps\[\d+\]\.id" value="([^"]+)"', r.text)
     assert ids == [str(s.id) for s in steps]
+    assert f'<option value="{letter_tpl.group(1)}" selected>' in r.text  # the picker shows the saved choice
     r = await ui.post(f"/app/strategies/{sid}", _form("Gentle", [first | {"id": ids[0]}, second | {"id": ids[1]},
                                                                 third | {"id": ids[2]}], op="remove-0"))
     assert r.status_code == 200 and 'name="steps[2].action"' not in r.text
@@ -92,7 +97,7 @@ async def test_the_editor_adds_moves_and_saves_steps_and_shows_field_errors(rs, 
                  "steps[0].messageTemplateId", "steps[1].handOverTo"):
         assert f'id="{name}-error"' in r.text, name
     assert 'value="soon"' in r.text and "city eq Durban" in r.text  # kept as typed
-    assert [str(s.id) for s in await _steps(sid)] == ids[1:]  # nothing changed
+    assert [str(s.id) for s in await _steps(sid)] == ids[1:3]  # nothing changed
     # Another strategy's name is refused beside the name.
     r = await ui.post("/app/strategies", _form("gentle", [second]) | {"op": "save"})
     assert r.status_code == 400 and 'id="name-error"' in r.text and "Another strategy has this name" in r.text

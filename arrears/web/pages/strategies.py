@@ -1,5 +1,6 @@
 """Collection strategies: the list (default first, paused or running, pause/resume), the editor
-(segment, steps as a list to add, remove and reorder, template pickers, champion/challenger) with
+(segment, steps as a list to add, remove and reorder, message and letter template pickers,
+champion/challenger) with
 the preview beside it (htmx), run history with "dry run" and "run now", and the results per step
 and variant with a chart.
 
@@ -25,6 +26,7 @@ from starlette.datastructures import FormData
 from arrears.errors import ValidationFailed
 from arrears.identity.models import Membership, User
 from arrears.jobs.queue import enqueue
+from arrears.letters import templates as letter_templates
 from arrears.messaging.models import MessageTemplate
 from arrears.strategies import jobs, runner, service
 from arrears.strategies import results as strategy_results
@@ -201,10 +203,10 @@ async def _usernames(ctx: Ctx, ids: set[int]) -> dict[int, str]:
     return {r.id: r.username for r in rows}
 
 
-def _letters_available() -> bool:
-    from arrears.strategies import letter_step
-
-    return letter_step.available()
+async def _letter_templates(ctx: Ctx) -> list[tuple[str, str]]:
+    """The letter templates a step may use: the built-ins, then the organisation's own."""
+    views = await letter_templates.list_templates(ctx.db, ctx.caller)
+    return [(str(v.id), f"{v.name} (built in)" if v.builtin else v.name) for v in views]
 
 
 async def _editor(ctx: Ctx, st: Strategy | None, state: FormState, steps: list[dict[str, str]], buckets: list[str],
@@ -213,7 +215,7 @@ async def _editor(ctx: Ctx, st: Strategy | None, state: FormState, steps: list[d
                 templates=await _templates(ctx), actions=[(a, ACTION_LABELS[a]) for a in ACTIONS],
                 bucket_options=[(b, BUCKET_LABELS[b]) for b in BUCKETS],
                 kinds=[(k, "Book accounts" if k == "book" else "Loans") for k in ACCOUNT_KINDS],
-                fields=CUSTOMER_FIELDS, ops=CONDITION_OPS, editable=can_edit(ctx), letters=_letters_available(),
+                fields=CUSTOMER_FIELDS, ops=CONDITION_OPS, editable=can_edit(ctx), letter_templates=await _letter_templates(ctx),
                 tab="editor", managers=ctx.is_manager)
 
 

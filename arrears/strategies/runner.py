@@ -223,6 +223,7 @@ class StepWork:
     outcome: dict[uuid.UUID, str] = field(default_factory=dict)
     drafts: dict[uuid.UUID, Draft] = field(default_factory=dict)
     assignee: dict[uuid.UUID, int | None] = field(default_factory=dict)
+    segments: dict[uuid.UUID, int] = field(default_factory=dict)  # an SMS's segments, counted once
     excluded: Counter[str] = field(default_factory=Counter)
 
     def summary(self, only: set[uuid.UUID] | None = None) -> dict[str, Any]:
@@ -237,7 +238,7 @@ class StepWork:
                 excluded[o.split(":", 1)[1]] += 1
             elif o == "queued" and self.step.action == "sms":
                 sms += 1
-                segments += count_segments(self.drafts[r.account_id].content).segments
+                segments += self.segments[r.account_id]
             elif o == "queued":
                 emails += 1
             elif o == "letter":
@@ -280,6 +281,8 @@ async def plan_step(session: AsyncSession, org: Organisation, plan: Plan, step: 
         for i, (r, d) in enumerate(zip(rows, drafts, strict=True)):
             work.drafts[r.account_id] = d
             work.outcome[r.account_id] = f"skipped:{REASONS[problems[i]]}" if i in problems else "queued"
+            if step.action == "sms" and i not in problems:
+                work.segments[r.account_id] = count_segments(d.content).segments
     elif step.action in TASK_KINDS:
         work.assignee = await assignees(session, org.id, step.action, rows)
         work.outcome = {r.account_id: "task" for r in rows}

@@ -23,6 +23,7 @@ ITEMS: tuple[Item, ...] = (
     Item("home", "Home", "/app/"),
     Item("books", "Debtor books", "/app/books", OFFICE),
     Item("messaging", "Messaging", "/app/messaging", OFFICE),
+    Item("strategies", "Strategies", "/app/strategies"),  # agents read; managers and admins write
     Item("letters", "Letters", "/app/letters", OFFICE),
     Item("pharmacy", "Pharmacy", "/app/pharmacy", OFFICE),
     Item("agents", "Work queue", "/app/queue"),

@@ -260,3 +260,9 @@ async def account_strategy(account_id: str, session: SessionDep, caller: ApiCall
 async def pause_account(account_id: str, body: AccountStrategyIn, session: SessionDep, caller: ApiCaller) -> MoneyJSON:
     _scope(caller, "strategies:write")
     return MoneyJSON(state_out(account_id, await service.set_account_paused(session, caller, account_id, body.paused)))
+
+
+# Results live in their own module (arrears.faces.strategies_api.results); this router serves them.
+from arrears.faces.strategies_api import results as _results  # noqa: E402
+
+router.include_router(_results.router)

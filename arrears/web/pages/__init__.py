@@ -14,7 +14,8 @@ from arrears.web.pages import (
     pharmacy,
     premiums,
     settings,
+    strategies,
 )
 
 __all__ = ["agents", "auth", "books", "collections", "figures", "home", "letters", "messaging", "partners", "pharmacy",
-           "premiums", "settings"]
+           "premiums", "settings", "strategies"]

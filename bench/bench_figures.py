@@ -109,14 +109,14 @@ async def seed(accounts: int, data_dir: Path) -> tuple[Any, int]:
     from arrears.debtors import service as debtors
     from arrears.debtors.storage import store_local_file
     from arrears.identity import service as identity
+    from arrears.identity.caller import Caller
     from arrears.worker import run_until_idle
 
     async with transaction() as s:
         org = await identity.create_org(s, name="Bench Figures", kind="business")
-        user = await identity.create_user(s, username="bench", password="Bench-password-1", role="manager",
-                                          org_id=org.id)
-        agents = [await identity.create_user(s, username=f"agent{n}", password="Bench-password-1",
-                                             role="calling_agent", org_id=org.id) for n in range(20)]
+        user = await identity.create_user(s, Caller.system(org.id), username="bench", password="Bench-password-1", role="manager")
+        agents = [await identity.create_user(s, Caller.system(org.id), username=f"agent{n}", password="Bench-password-1",
+                                             role="calling_agent") for n in range(20)]
     started = time.perf_counter()
     for month, day in ((1, date(2026, 9, 30)), (2, date(2026, 10, 31))):
         book = data_dir / f"book{month}.csv"

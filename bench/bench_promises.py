@@ -63,12 +63,13 @@ async def seed(n: int) -> tuple[int, Any]:
     from arrears.accounts.service import sync_loan_accounts
     from arrears.db import transaction
     from arrears.identity import service as identity
+    from arrears.identity.caller import Caller
     from arrears.promises.calendar import org_today
 
     async with transaction() as s:
         org = await identity.create_org(s, name="Bench Lending")
-        agent = await identity.create_user(s, username="bench-agent", password="bench-password-1",
-                                           role="calling_agent", org_id=org.id)
+        agent = await identity.create_user(s, Caller.system(org.id), username="bench-agent", password="bench-password-1",
+                                           role="calling_agent")
         today = await org_today(s, org.id)
         p = {"org": org.id, "n": n, "agent": agent.id, "today": today, "made": today - timedelta(days=10),
              "late": today - timedelta(days=5), "ahead": today + timedelta(days=10),

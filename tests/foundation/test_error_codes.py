@@ -35,6 +35,8 @@ EXPECTED = {
     "arrears.accounts.errors": {"AccountErrorCode"},
     "arrears.tasks.errors": {"TaskErrorCode"},
     "arrears.promises.errors": {"PromiseErrorCode"},
+    "arrears.payments.errors": {"PaymentErrorCode"},
+    "arrears.letters.errors": {"LetterErrorCode"},
 }
 
 

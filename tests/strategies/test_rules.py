@@ -286,3 +286,43 @@ async def test_a_letter_step_makes_one_stored_letter_per_account_as_the_owner(rs
     assert all(x.source == "strategy" and x.pdf[:4] == b"%PDF" for x in letters)
     assert {x.created_by for x in letters} == {f"user:{(await t.member('manager')).user.id}"}
     assert (await run(t, REPORT_DAY)).letters == 0  # once a day
+
+
+async def test_letters_print_step_writes_the_letters_the_step_made_that_day(rs, tmp_path):
+    """`arrears letters print --step ID --date D`: one PDF of the letters that step made that day
+    (nothing made again), each letter from a new page; a step that is not a letter step, or a day
+    it made nothing, says so."""
+    import asyncio
+
+    import pypdfium2 as pdfium
+
+    from arrears.letters.builtins import FINAL_DEMAND
+    from arrears.letters.models import Letter
+    from tests.inprocess_cli import arrears
+
+    t = await rs.tenant()
+    await book(t, tmp_path, [row("P1", "Print One", "082 123 4567", d60=250),
+                             row("P2", "Print Two", "082 123 4568", d60=300)])
+    sid = await strategy(t, [{"action": "letter", "letterTemplateId": str(FINAL_DEMAND.id), "minDaysPastDue": 60},
+                             {"action": "call_task", "minDaysPastDue": 60, "waitDays": 1}])
+    assert (await run(t, REPORT_DAY)).letters == 2
+    async with transaction() as s:
+        steps = {st.position: st.id for st in (await service.steps_of(s, [sid]))[sid]}
+        made = len((await s.scalars(select(Letter.id).where(Letter.org_id == t.org.id))).all())
+        manager = (await s.get(User, (await t.member("manager")).user.id)).username
+    out = tmp_path / "step.pdf"
+    done = await asyncio.to_thread(arrears, "letters", "print", "--org", str(t.org.id), "--step", str(steps[1]),
+                                   "--date", REPORT_DAY.isoformat(), "-o", str(out), "--user", manager)
+    assert done.returncode == 0, done.stderr
+    pdf = pdfium.PdfDocument(out.read_bytes())
+    text = " ".join(pdf[i].get_textpage().get_text_range() for i in range(len(pdf)))
+    assert "Print One" in text and "Print Two" in text and "250.00" in text and "300.00" in text
+    assert len(pdf) >= 2
+    async with transaction() as s:  # printing made no letter
+        assert len((await s.scalars(select(Letter.id).where(Letter.org_id == t.org.id))).all()) == made
+    bad = await asyncio.to_thread(arrears, "letters", "print", "--org", str(t.org.id), "--step", str(steps[2]),
+                                  "--date", REPORT_DAY.isoformat(), "-o", str(out), "--user", manager)
+    assert bad.returncode != 0 and "not a letter step" in (bad.stdout + bad.stderr)
+    none = await asyncio.to_thread(arrears, "letters", "print", "--org", str(t.org.id), "--step", str(steps[1]),
+                                   "--date", "2026-11-01", "-o", str(out), "--user", manager)
+    assert none.returncode != 0 and "made no letter on 2026-11-01" in (none.stdout + none.stderr)

@@ -39,6 +39,7 @@ BENCHES := \
 	"bench_import_xlsx.py --rows 2000 --repeat 1 --no-pandas --pg $(BENCH_PG)/postgres" \
 	"bench_payments_import.py --lines 2000 --accounts 500 --repeat 1 --pg $(BENCH_PG)/postgres" \
 	"bench_premium_webhook.py --duration 2 --warmup 1 --rounds 1" \
+	"bench_figures.py --accounts 1000 --rounds 1 --database-url $(BENCH_PG)/arrears_figbench_quick" \
 	"bench_promises.py --count 3000 --rounds 1 --database-url $(BENCH_PG)/postgres"
 
 bench: setup  ## quick runs of the benchmarks (bounded); the full runs are in docs/benchmarks.md

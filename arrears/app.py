@@ -40,6 +40,7 @@ def _faces() -> tuple[Any, ...]:
         accounts_api,
         age_analysis,
         collections,
+        figures_api,
         import_profiles,
         letters_api,
         partner,
@@ -49,11 +50,13 @@ def _faces() -> tuple[Any, ...]:
         promises_api,
         providers,
         repaysync,
+        strategies_api,
         templates_api,
     )
 
     return (repaysync, age_analysis, pharmacy, premium, partner, providers, templates_api, accounts_api,
-            collections, import_profiles, payments_api, promises_api, letters_api)
+            figures_api, collections, import_profiles, payments_api, promises_api, strategies_api,
+            letters_api)
 
 
 def create_app(*, run_worker: bool = False) -> FastAPI:

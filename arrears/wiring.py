@@ -49,6 +49,7 @@ def wire() -> None:
     from arrears.promises import evaluate as promises
     from arrears.promises import service as promise_service
     from arrears.realtime import hub
+    from arrears.strategies import jobs as strategies
     from arrears.tasks import service as tasks
 
     datadir.secure()  # the data directory 0700, its files 0600, from here on
@@ -69,6 +70,7 @@ def wire() -> None:
     on_book_updated(accounts.sync_book_accounts)
     accounts.register_payments_source(counted_payments)  # balances net of payments
     on_book_updated(promises.on_book_updated)  # after the accounts: a later report may keep a promise
+    on_book_updated(strategies.on_book_updated)  # after the promises: queues a run for after this commit
     on_payments_changed(promises.on_payments_changed)
     register_account_resolver(accounts.interaction_refs)
     register_promise_recorder(promise_service.record_for_interactions)
@@ -79,16 +81,19 @@ def wire() -> None:
 
 async def worker_started(engine: Any = None) -> None:
     """What a worker does once at start, after `wire()`: the daily chains of jobs (the promises'
-    evaluation at each organisation's local midnight) are there. A database that is away now is
-    not the worker's end: the chains are also started by each promise and by each day's job."""
+    evaluation at each organisation's local midnight, the strategies' runs at its chosen time) are
+    there. A database that is away now is not the worker's end: the chains are also started by
+    each promise, each strategy and by each day's job."""
     import logging
 
     from arrears.db import transaction
     from arrears.promises import jobs as promises
+    from arrears.strategies import jobs as strategies
 
     try:
         async with transaction(engine=engine) as s:
             await promises.seed(s)
+            await strategies.seed(s)
     except Exception:
         logging.getLogger("arrears.worker").warning("could not seed the daily jobs at start", exc_info=True)
 

@@ -79,11 +79,12 @@ async def setup(tmp: Path) -> tuple[httpx.AsyncClient, str]:
     from arrears.app import create_app
     from arrears.db import transaction
     from arrears.identity import service as identity
+    from arrears.identity.caller import Caller
 
     async with transaction() as s:
         org = await identity.create_org(s, name="Bench Pharmacy", kind="pharmacy")
-        await identity.create_user(s, username="bench", password="Bench-pass-123", role="admin", org_id=org.id,
-                                   access="write", email=None)
+        await identity.create_user(s, Caller.system(org.id), username="bench", password="Bench-pass-123",
+                                   role="admin", access="write", email=None)
     from arrears.sandbox import get_pool
 
     get_pool().warm(1)  # the parser's child, started as the server starts it

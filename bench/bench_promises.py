@@ -10,8 +10,9 @@ and past the date plus grace (broken), a third half paid and not yet due (still 
 
 Then, in the same run, interleaved for --rounds rounds, each in a transaction that is rolled back
 (so every round starts from the same rows):
-- bare: one UPDATE that marks the same rows kept or broken from the payments (no instalments,
-  no paid amounts, no events, no tasks, no account statuses);
+- bare: one UPDATE that marks the same rows kept or broken, with their paid amounts, from the
+  payments (no instalments, no events, no tasks, no account statuses), under the same session
+  settings as our pass (`PASS_SETTINGS`: no JIT);
 - ours: `arrears.promises.evaluate.evaluate` — the daily pass, with the instalments' `covered`,
   the promises' `paid_amount`, the `promise.kept`/`promise.broken` events, the broken promises'
   call tasks and their `task.created` events, the accounts going back to `active` with their
@@ -37,7 +38,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 DEFAULT_PG = "postgresql://postgres@127.0.0.1:5432/postgres"
 
 BARE = """
-UPDATE promises p SET status = CASE WHEN s.paid >= p.amount THEN 'kept' ELSE 'broken' END
+UPDATE promises p SET status = CASE WHEN s.paid >= p.amount THEN 'kept' ELSE 'broken' END, paid_amount = s.paid
 FROM (SELECT q.id, COALESCE(SUM(x.amount) FILTER (WHERE x.paid_on <= q.due_date + CAST(:grace AS INTEGER)), 0) AS paid
       FROM promises q LEFT JOIN payments x
         ON x.account_id = q.account_id AND x.status = 'recorded' AND x.paid_on >= q.made_on
@@ -62,12 +63,13 @@ async def seed(n: int) -> tuple[int, Any]:
     from arrears.accounts.service import sync_loan_accounts
     from arrears.db import transaction
     from arrears.identity import service as identity
+    from arrears.identity.caller import Caller
     from arrears.promises.calendar import org_today
 
     async with transaction() as s:
         org = await identity.create_org(s, name="Bench Lending")
-        agent = await identity.create_user(s, username="bench-agent", password="bench-password-1",
-                                           role="calling_agent", org_id=org.id)
+        agent = await identity.create_user(s, Caller.system(org.id), username="bench-agent", password="bench-password-1",
+                                           role="calling_agent")
         today = await org_today(s, org.id)
         p = {"org": org.id, "n": n, "agent": agent.id, "today": today, "made": today - timedelta(days=10),
              "late": today - timedelta(days=5), "ahead": today + timedelta(days=10),
@@ -103,9 +105,13 @@ async def bare_round(org_id: int, today: Any) -> tuple[float, int]:
     from sqlalchemy import text
 
     from arrears.db import session_factory
+    from arrears.promises.evaluate import PASS_SETTINGS
 
     async with session_factory() as s:
         tx = await s.begin()
+        # The same session settings as our pass (no JIT, its sort memory): a like-for-like baseline.
+        for name, value in PASS_SETTINGS.items():
+            await s.execute(text("SELECT set_config(:n, :v, true)"), {"n": name, "v": value})
         t0 = time.perf_counter()
         result = await s.execute(text(BARE), {"org": org_id, "grace": 2, "today": today})
         took = time.perf_counter() - t0

@@ -75,11 +75,13 @@ async def seed(accounts: int, data_dir: Path) -> tuple[int, str]:
     from arrears.debtors import service as debtors
     from arrears.debtors.storage import store_local_file
     from arrears.identity import service as identity
+    from arrears.identity.caller import Caller
     from arrears.worker import run_until_idle
 
     async with transaction() as s:
         org = await identity.create_org(s, name="Bench Pharmacy", kind="pharmacy")
-        user = await identity.create_user(s, username="bench", password=PASSWORD, role="manager", org_id=org.id)
+        user = await identity.create_user(s, Caller.system(org.id), username="bench", password=PASSWORD,
+                                          role="manager")
         await identity.set_org_settings(s, org, {"contact_hours": "off"})
     book = data_dir / "book.csv"
     write_book(book, accounts)

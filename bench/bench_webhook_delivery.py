@@ -99,13 +99,14 @@ async def setup(url: str) -> int:
     """Org, client, subscription; returns the organisation's id."""
     from arrears.db import transaction
     from arrears.identity import service as identity
+    from arrears.identity.caller import Caller
     from arrears.partners import service, webhooks
     from arrears.partners.schemas import ClientCreate, WebhookCreate
 
     async with transaction() as s:
         org = await identity.create_org(s, name="Bench")
-        admin = await identity.create_user(s, username="bench-admin", password="Bench-pass-123",
-                                           role="admin", org_id=org.id)
+        admin = await identity.create_user(s, Caller.system(org.id), username="bench-admin",
+                                           password="Bench-pass-123", role="admin")
         pc = service.PartnerCaller(await identity.caller_for_user(s, admin.id))
         client, _ = await service.create_client(s, pc, ClientCreate.model_validate({
             "name": "Bench", "redirectUris": [], "contactEmail": "bench@example.com"}))

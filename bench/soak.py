@@ -147,6 +147,7 @@ async def seed(url: str) -> dict[str, Any]:
     from arrears.config import to_async_url
     from arrears.db import transaction
     from arrears.identity import service
+    from arrears.identity.caller import Caller
 
     engine = create_async_engine(to_async_url(url))
     try:
@@ -155,8 +156,8 @@ async def seed(url: str) -> dict[str, Any]:
             _, key = await service.create_api_key(s, org_id=org.id, kind="pct", scopes=["*"])
             _, limited = await service.create_api_key(s, org_id=org.id, kind="pct", scopes=["*"],
                                                       rate_limit_override=LIMIT)
-            await service.create_user(s, username="soak-officer", password="Soak-pass-123!",
-                                      role="admin", org_id=org.id)
+            await service.create_user(s, Caller.system(org.id), username="soak-officer",
+                                      password="Soak-pass-123!", role="admin")
             return {"org": org.id, "key": key, "limited": limited}
     finally:
         await engine.dispose()

@@ -33,6 +33,31 @@ DEFAULT_PG = "postgresql://postgres@127.0.0.1:5432/test"
 DEFAULT_REDIS = "redis://127.0.0.1:6379/0"
 
 
+# ------------------------------------------------------------------ the order of files on xdist workers
+
+# `make test` runs `pytest -n 2 --dist loadfile`: whole files go to the two workers, queued by xdist
+# by their number of tests. That put the files of one or two long tests (a killed worker, the
+# OpenAPI runs, server start-ups) last, each alone on one worker while the other had nothing left
+# to run. They are queued by an estimate of their time instead: a test counts one, a `slow` one
+# SLOW_WEIGHT (about its seconds over a typical test's), so the long files start first and the
+# many short ones fill in around them.
+SLOW_WEIGHT = 60
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    if hasattr(config.option, "loadscopereorder"):  # xdist: keep the order made below
+        config.option.loadscopereorder = False
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    weight: dict[str, int] = {}
+    for item in items:
+        path = item.nodeid.split("::", 1)[0]
+        weight[path] = weight.get(path, 0) + (SLOW_WEIGHT if item.get_closest_marker("slow") else 1)
+    # Stable: a file's tests keep their order, files of equal weight theirs.
+    items.sort(key=lambda item: -weight[item.nodeid.split("::", 1)[0]])
+
+
 def _worker_index() -> int:
     wid = os.environ.get("PYTEST_XDIST_WORKER", "gw0")
     return int(wid[2:]) if wid[2:].isdigit() else 0
@@ -199,11 +224,11 @@ class World:
                    email: str | None = None) -> Any:
         from arrears.db import transaction
         from arrears.identity import service
+        from arrears.identity.caller import Caller
 
         async with transaction() as s:
-            return await service.create_user(s, username=username or f"u{uuid.uuid4().hex[:8]}",
-                                             password=password, role=role, org_id=org_id,
-                                             access=access, email=email)
+            return await service.create_user(s, Caller.system(org_id), username=username or f"u{uuid.uuid4().hex[:8]}",
+                                             password=password, role=role, access=access, email=email)
 
     async def token(self, client: httpx.AsyncClient, username: str,
                     password: str = "Sup3r-secret-pw") -> str:

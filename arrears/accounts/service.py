@@ -46,11 +46,13 @@ from arrears.customers.interactions import AccountRef
 from arrears.customers.models import Customer, Loan
 from arrears.customers.service import customer_scope
 from arrears.db import new_uuid_sql, utcnow
+from arrears.debtors.book import local_today, zone_of
 from arrears.debtors.bulk import uuid7_prefix
 from arrears.debtors.models import DebtorAccount, DebtorReport
 from arrears.debtors.service import lock_book
 from arrears.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from arrears.identity.caller import Caller
+from arrears.identity.models import Organisation
 
 STATUS_EVENT = "account.status_changed"
 MAX_REASON = 2000
@@ -339,7 +341,10 @@ def report_date_of(report: DebtorReport | None, fallback: datetime | None) -> da
 
 
 async def figures(session: AsyncSession, account: Account, today: date | None = None) -> AccountFigures:
-    today = today or utcnow().date()
+    """As of `today`, by default the organisation's today (its time zone: just after midnight in
+    Johannesburg it is already tomorrow there, and a day later past due)."""
+    if today is None:
+        today = local_today(zone_of(await session.get(Organisation, account.org_id)))
     customer = await session.get(Customer, account.customer_id)
     assert customer is not None  # the foreign key cascades
     if account.kind == "loan":
@@ -373,6 +378,29 @@ async def account_refs(session: AsyncSession, ids: Sequence[uuid.UUID]) -> dict[
         .outerjoin(DebtorAccount, DebtorAccount.id == Account.debtor_account_id)
         .outerjoin(Loan, Loan.id == Account.loan_id).where(Account.id.in_(list(ids))))
     return {r[0]: (r[1], r[2] or "") for r in rows}
+
+
+async def accounts_of_customer(session: AsyncSession, caller: Caller, customer_id: int
+                               ) -> list[tuple[Account, str]]:
+    """The customer's accounts the caller sees, each with its reference (the book's account code or
+    the loan's number), loans first then book accounts, by reference (for pickers in the web UI)."""
+    rows = await session.execute(
+        select(Account, func.coalesce(DebtorAccount.account_code, Loan.loan_account_number))
+        .outerjoin(DebtorAccount, DebtorAccount.id == Account.debtor_account_id)
+        .outerjoin(Loan, Loan.id == Account.loan_id)
+        .where(Account.customer_id == customer_id, account_scope(caller)))
+    return sorted(((a, ref or "") for a, ref in rows.all()), key=lambda ar: (ar[0].kind != "loan", ar[1]))
+
+
+async def accounts_of_loans(session: AsyncSession, caller: Caller, loan_ids: Sequence[int]) -> dict[int, uuid.UUID]:
+    """The accounts of these loans that the caller sees: {loan id: account id}."""
+    wanted = sorted(set(loan_ids))
+    out: dict[int, uuid.UUID] = {}
+    for i in range(0, len(wanted), 500):
+        rows = await session.execute(select(Account.loan_id, Account.id)
+                                     .where(Account.loan_id.in_(wanted[i:i + 500]), account_scope(caller)))
+        out.update({r[0]: r[1] for r in rows if r[0] is not None})
+    return out
 
 
 # ------------------------------------------------------------------ collection status

@@ -3,7 +3,8 @@
 Each letter is also stored (as `arrears.letters.service.create_letters` makes them: source `cli`,
 one `letter.created` event each), so the account's history shows what was posted. The command
 acts as a user of the organisation (`--user`, default: its first active admin) with that user's
-rights. `--step` (a strategy's letter step) is for collection strategies, which are not built yet.
+rights. `--step STEP_ID [--date]` prints instead the letters a strategy's letter step made that day
+(stored when the step fired; nothing is made again).
 """
 
 from __future__ import annotations
@@ -22,15 +23,18 @@ app = typer.Typer(help="Letters: PDF letters to accounts owed", no_args_is_help=
 
 @app.command("print")
 def print_(org: int = typer.Option(..., "--org", help="organisation id"),
-           template: str = typer.Option(..., "--template", help="a letter template's name or id "
-                                        "(built-ins: reminder, final_demand, letter_of_demand, section_129)"),
+           template: str | None = typer.Option(None, "--template", help="a letter template's name or id "
+                                               "(built-ins: reminder, final_demand, letter_of_demand, section_129)"),
            account: list[str] = typer.Option([], "--account", help="an account id (UUID); repeat for more; "
                                               "default: every active account you see"),
            output: Path = typer.Option(..., "-o", "--output", help="the PDF to write"),
            reply_by: str | None = typer.Option(None, "--reply-by", help="YYYY-MM-DD (default: in 14 days)"),
            user: str | None = typer.Option(None, "--user", help="act as this username (default: the "
                                            "organisation's first active admin)"),
-           step: str | None = typer.Option(None, "--step", help="a strategy's letter step (not available yet)"),
+           step: str | None = typer.Option(None, "--step", help="a strategy's letter step (its id): print the "
+                                           "letters it made on --date instead of making letters"),
+           day: str | None = typer.Option(None, "--date", help="with --step: YYYY-MM-DD (default: the "
+                                          "organisation's today)"),
            ) -> None:
     """Make letters for accounts and write them as one PDF (each letter from a new page)."""
     from sqlalchemy import select
@@ -41,8 +45,18 @@ def print_(org: int = typer.Option(..., "--org", help="organisation id"),
     from arrears.letters import service as letters
     from arrears.letters.templates import find_template
 
-    if step is not None:
-        fail("--step needs collection strategies, which this version does not have yet; name --account ids")
+    if step is not None and (template is not None or account):
+        fail("--step prints the letters the step made: give neither --template nor --account with it")
+    if step is None and template is None:
+        fail("name a --template (or a strategy's letter --step)")
+    if day is not None and step is None:
+        fail("--date goes with --step")
+    on: date | None = None
+    if day is not None:
+        try:
+            on = date.fromisoformat(day)
+        except ValueError:
+            fail(f"--date {day!r} is not a date (YYYY-MM-DD)")
     if reply_by is not None:
         try:
             date.fromisoformat(reply_by)
@@ -68,6 +82,15 @@ def print_(org: int = typer.Option(..., "--org", help="organisation id"),
             caller = await identity.caller_for_user(s, user_id, org)
             if caller.org_id != org:
                 fail(f"user {user or user_id} is not a member of organisation {org}")
+            if step is not None:
+                from arrears.promises.calendar import org_today
+                from arrears.strategies.letter_step import step_letters
+
+                printed = await step_letters(s, caller, step, on or await org_today(s, org))
+                await asyncio.to_thread(output.write_bytes, printed.pdf)
+                return {"output": str(output), "letters": printed.letters, "pages": printed.pages,
+                        "step": step, "bytes": len(printed.pdf)}
+            assert template is not None
             chosen = await find_template(s, caller, template)
             ids = list(account) or await letters.active_accounts(s, caller)
             if not ids:

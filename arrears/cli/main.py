@@ -20,6 +20,7 @@ from arrears.cli import (
     payments,
     promises,
     server,
+    strategies,
     users,
 )
 from arrears.cli.common import console
@@ -34,6 +35,7 @@ app.add_typer(messaging.app, name="opt-out")
 app.add_typer(debit_orders.app, name="debit-orders")
 app.add_typer(payments.app, name="payments")
 app.add_typer(promises.app, name="promises")
+app.add_typer(strategies.app, name="strategies")
 app.add_typer(letters.app, name="letters")
 app.command("serve")(server.serve)
 app.command("worker")(server.worker)

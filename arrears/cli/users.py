@@ -21,14 +21,15 @@ def users_create(username: str = typer.Option(..., "--username"),
     """Create a user (any role, admin included) in an organisation."""
     from arrears.db import transaction
     from arrears.identity import service
+    from arrears.identity.caller import Caller
 
     ensure_schema()
 
     async def go() -> dict[str, Any]:
         async with transaction() as s:
             org_id = org if org is not None else (await service.default_org(s)).id
-            user = await service.enrol_user(s, username=username, password=password, role=role, email=email,
-                                            org_id=org_id, access=access, actor="cli")
+            user = await service.enrol_user(s, Caller.system(org_id, "cli"), username=username,
+                                            password=password, role=role, email=email, access=access)
             return {"id": user.id, "uuid": str(user.uuid), "username": user.username, "role": user.role,
                     "org_id": org_id, "access": access}
 

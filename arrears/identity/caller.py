@@ -11,7 +11,7 @@ from arrears.identity.models import ApiKey, User
 
 @dataclass(frozen=True)
 class Caller:
-    kind: Literal["user", "api_key"]
+    kind: Literal["user", "api_key", "system"]
     org_id: int
     user: User | None = None
     api_key: ApiKey | None = None
@@ -20,6 +20,15 @@ class Caller:
     scopes: frozenset[str] = frozenset()
     # For users: every organisation they belong to and their access there.
     memberships: dict[int, str] = field(default_factory=dict)
+    # For the system caller: how the audit trail names it (`cli`, `system`).
+    system_name: str = "system"
+
+    @classmethod
+    def system(cls, org_id: int, name: str = "system") -> Caller:
+        """The deployment's operator acting in `org_id` (the CLI, start-up, set-up scripts): whoever
+        runs the process may do anything there, so it is an admin with write access and every scope."""
+        return cls(kind="system", org_id=org_id, role="admin", access="write", scopes=frozenset({"*"}),
+                   system_name=name)
 
     @property
     def user_id(self) -> int | None:
@@ -30,6 +39,8 @@ class Caller:
         """How the audit trail names this caller."""
         if self.user:
             return f"user:{self.user.id}"
+        if self.kind == "system":
+            return self.system_name
         assert self.api_key is not None
         return f"api_key:{self.api_key.key_id}"
 
@@ -43,7 +54,7 @@ class Caller:
 
     def has_scope(self, scope: str) -> bool:
         """API keys need the scope (`*` grants all); users are governed by role and access."""
-        if self.kind == "user":
+        if self.kind != "api_key":
             return True
         return "*" in self.scopes or scope in self.scopes
 

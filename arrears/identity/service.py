@@ -166,12 +166,31 @@ MIN_PASSWORD = 8
 USERNAME_TAKEN = "A user with that username already exists."
 
 
-async def create_user(session: AsyncSession, *, username: str, password: str, role: str,
-                      org_id: int, email: str | None = None, access: str = "write",
-                      manager_id: int | None = None, actor: str = "system",
-                      waiting: bool = False) -> User:
-    """A user and their membership of `org_id`; a `waiting` user (open registration) gets no
-    membership: `org_id` is only where an admin may accept them."""
+def require_user_admin(caller: Caller) -> None:
+    """Who may create users (and add people to) an organisation: its admins with write access, and
+    the system caller (the CLI). API keys never may."""
+    if caller.kind == "api_key" or not caller.is_admin:
+        raise Forbidden("Only organisation admins can do this.")
+    caller.require_write()
+
+
+async def create_user(session: AsyncSession, caller: Caller, *, username: str, password: str, role: str,
+                      email: str | None = None, access: str = "write",
+                      manager_id: int | None = None) -> User:
+    """A user (any role, admin included) and their membership of the caller's organisation;
+    only that organisation's admins (or the system caller) may create one."""
+    require_user_admin(caller)
+    return await _new_user(session, username=username, password=password, role=role,
+                           org_id=caller.org_id, email=email, access=access, manager_id=manager_id,
+                           actor=caller.actor)
+
+
+async def _new_user(session: AsyncSession, *, username: str, password: str, role: str, org_id: int,
+                    email: str | None, access: str, manager_id: int | None, actor: str,
+                    waiting: bool = False) -> User:
+    """The user row and its membership, once the caller was authorised (`create_user`) or open
+    registration admitted them (`register`): a `waiting` user gets no membership, `org_id` is
+    only where an admin may accept them."""
     errors: dict[str, list[str]] = {}
     username = (username or "").strip()
     if not username:
@@ -244,9 +263,9 @@ async def register(session: AsyncSession, *, username: str, password: str, role:
         raise Forbidden("Open registration is turned off on this deployment; ask an administrator",
                         code=IdentityErrorCode.REGISTRATION_CLOSED)
     org = await default_org(session)
-    return await create_user(session, username=username, password=password, role=role, email=email,
-                             org_id=org.id, manager_id=manager_id, actor="self-registration",
-                             waiting=True)
+    return await _new_user(session, username=username, password=password, role=role, email=email,
+                           org_id=org.id, access="write", manager_id=manager_id,
+                           actor="self-registration", waiting=True)
 
 
 async def require_registrar(session: AsyncSession, caller: Caller) -> Organisation:
@@ -327,17 +346,18 @@ async def add_membership(session: AsyncSession, user: User, org_id: int, access:
     return m
 
 
-async def enrol_user(session: AsyncSession, *, username: str, password: str, role: str, email: str | None,
-                     org_id: int, access: str, actor: str = "system") -> User:
-    """Create a user in an organisation; a user of another organisation with that name is the same
-    person joining this one (a membership, their password and role unchanged)."""
-    await get_org(session, org_id)
+async def enrol_user(session: AsyncSession, caller: Caller, *, username: str, password: str, role: str,
+                     email: str | None, access: str) -> User:
+    """Create a user in the caller's organisation; a user of another organisation with that name is
+    the same person joining this one (a membership, their password and role unchanged)."""
+    require_user_admin(caller)
+    await get_org(session, caller.org_id)
     existing = await find_user(session, username)
-    if existing is not None and existing.primary_org_id != org_id:
-        await add_membership(session, existing, org_id, access)
+    if existing is not None and existing.primary_org_id != caller.org_id:
+        await add_membership(session, existing, caller.org_id, access)
         return existing
-    return await create_user(session, username=username, password=password, role=role, email=email,
-                             org_id=org_id, access=access, actor=actor)
+    return await create_user(session, caller, username=username, password=password, role=role,
+                             email=email, access=access)
 
 
 async def is_member(session: AsyncSession, user: User, org_id: int) -> bool:

@@ -1,4 +1,5 @@
-"""The letters domain's error codes."""
+"""The letters domain's error codes (a template's INVALID_TEMPLATE and TEMPLATE_NAME_TAKEN are
+messaging's: one code, one enum)."""
 
 from __future__ import annotations
 
@@ -6,7 +7,5 @@ from enum import StrEnum
 
 
 class LetterErrorCode(StrEnum):
-    INVALID_TEMPLATE = "INVALID_TEMPLATE"
     INVALID_LOGO = "INVALID_LOGO"
     BUILTIN_READ_ONLY = "BUILTIN_READ_ONLY"
-    TEMPLATE_NAME_TAKEN = "TEMPLATE_NAME_TAKEN"

@@ -16,7 +16,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from arrears.errors import ValidationFailed
-from arrears.letters.errors import LetterErrorCode
+from arrears.messaging.errors import MessagingErrorCode
 from arrears.messaging.templates import PLACEHOLDERS as MESSAGE_PLACEHOLDERS
 
 AGEING_TABLE = "AgeingTable"
@@ -90,7 +90,7 @@ def check(subject: str, body: str) -> None:
     found = problems(subject, body)
     if found:
         raise ValidationFailed("Invalid letter template: " + "; ".join(m for ms in found.values() for m in ms),
-                               code=LetterErrorCode.INVALID_TEMPLATE, field_errors=found)
+                               code=MessagingErrorCode.INVALID_TEMPLATE, field_errors=found)
 
 
 @dataclass(frozen=True, slots=True)

@@ -22,6 +22,7 @@ from arrears.letters import placeholders
 from arrears.letters.builtins import BUILTINS, BY_ID, Builtin
 from arrears.letters.errors import LetterErrorCode
 from arrears.letters.models import KINDS, LetterTemplate
+from arrears.messaging.errors import MessagingErrorCode
 
 MAX_NAME = 100
 
@@ -122,7 +123,7 @@ def _clean(data: dict[str, Any], base: TemplateView | None) -> dict[str, Any]:
         for field, messages in placeholders.problems(out.get("subject") or "", out.get("body") or "").items():
             errors.setdefault(field, []).extend(messages)
     if errors:
-        code = (LetterErrorCode.INVALID_TEMPLATE if set(errors) <= {"subject", "body"} else None)
+        code = (MessagingErrorCode.INVALID_TEMPLATE if set(errors) <= {"subject", "body"} else None)
         raise ValidationFailed("Invalid letter template: " + "; ".join(m for ms in errors.values() for m in ms),
                                code=code, field_errors=errors)
     return out
@@ -133,7 +134,7 @@ async def _name_free(session: AsyncSession, org_id: int, name: str, but: uuid.UU
     if but is not None:
         q = q.where(LetterTemplate.id != but)
     if await session.scalar(q) is not None:
-        raise Conflict(f"A letter template named {name!r} exists already.", code=LetterErrorCode.TEMPLATE_NAME_TAKEN)
+        raise Conflict(f"A letter template named {name!r} exists already.", code=MessagingErrorCode.TEMPLATE_NAME_TAKEN)
 
 
 def _snapshot(t: LetterTemplate) -> dict[str, Any]:

@@ -8,7 +8,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -30,6 +30,9 @@ from arrears.messaging.service import (
 from arrears.messaging.settings import messaging_settings
 from arrears.messaging.templates import TemplateContext, check_template, render_template
 
+if TYPE_CHECKING:
+    from arrears.debtors.models import DebtorSnapshot
+
 MAX_ACCOUNTS_PER_SEND = 10_000
 
 
@@ -43,6 +46,16 @@ class SendOutcome:
     @property
     def estimated_time(self) -> str:
         return humanise_seconds(self.queued.estimated_seconds)
+
+
+def snapshot_context(snap: DebtorSnapshot) -> TemplateContext:
+    """An account's values for a template, as a send fills them in. The book's `d120` is 120 days
+    and older, `d150`/`d180` being its finer split inside it: they are not passed again, or
+    [120Days] would count them twice."""
+    return TemplateContext(customer_name=snap.customer_name, account_code=snap.account_code,
+                           total_balance=snap.total_balance, current=snap.current, d30=snap.d30, d60=snap.d60,
+                           d90=snap.d90, d120=snap.d120, contact_person=snap.contact or "",
+                           telephone=snap.telephone or "", overdue_amount=snap.overdue_amount)
 
 
 async def send_to_accounts(session: AsyncSession, caller: Caller, account_ids: Sequence[Any], template: str, *,
@@ -99,11 +112,7 @@ async def send_to_accounts(session: AsyncSession, caller: Caller, account_ids: S
         book.update({r[0]: (r[1], r[2]) for r in rows})
     drafts = []
     for snap in found:
-        ctx = TemplateContext(customer_name=snap.customer_name, account_code=snap.account_code,
-                              total_balance=snap.total_balance, current=snap.current, d30=snap.d30, d60=snap.d60,
-                              d90=snap.d90, d120=snap.d120, d150=snap.d150, d180=snap.d180,
-                              contact_person=snap.contact or "", telephone=snap.telephone or "",
-                              overdue_amount=snap.overdue_amount)
+        ctx = snapshot_context(snap)
         account_id, customer_id = book.get(snap.account_code, (None, None))
         problem = None
         if not snap.telephone:

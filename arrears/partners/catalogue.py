@@ -42,7 +42,8 @@ SPEC_EVENTS = (
 )
 ARREARS_EVENTS = ("collection.updated", "upload.completed", "message.delivered", "message.failed",
                   "account.status_changed", "task.created", "payment.recorded", "payment.reversed",
-                  "promise.created", "promise.kept", "promise.broken", "letter.created")
+                  "promise.created", "promise.kept", "promise.broken", "strategy.step_executed",
+                  "letter.created")
 WEBHOOK_EVENTS: tuple[str, ...] = SPEC_EVENTS + ARREARS_EVENTS
 WEBHOOK_EVENT_SET = frozenset(WEBHOOK_EVENTS)
 

@@ -39,6 +39,7 @@ from arrears.debtors.reading.isolated import refusal
 from arrears.errors import ValidationFailed
 from arrears.identity.caller import Caller
 from arrears.payments import service
+from arrears.payments.errors import PaymentErrorCode
 from arrears.payments.models import Payment, PaymentImport
 from arrears.payments.reading import ParsedPayments, PaymentLine, read_payments
 from arrears.sandbox import ParseFailed, get_pool
@@ -100,7 +101,7 @@ def require_payments(parsed: ParsedPayments) -> None:
     if not parsed.lines and parsed.failed_count:
         first = "; ".join(f"line {e['line']}: {e['reason']}" for e in parsed.failed[:5])
         raise ValidationFailed(f"The file has no payment line that could be read ({first}).",
-                               code="NO_PAYMENT_LINES", details={"code": "NO_PAYMENT_LINES",
+                               code=PaymentErrorCode.NO_PAYMENT_LINES, details={"code": PaymentErrorCode.NO_PAYMENT_LINES,
                                                                  "errors": parsed.failed[:100]})
 
 

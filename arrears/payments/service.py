@@ -46,6 +46,7 @@ from arrears.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from arrears.identity.caller import Caller
 from arrears.payments import balances
 from arrears.payments.allocation import OLDEST_FIRST, allocate_buckets, fill_instalments
+from arrears.payments.errors import PaymentErrorCode
 from arrears.payments.hooks import notify as notify_payments_changed
 from arrears.payments.models import STATUSES, Payment, PaymentImport
 
@@ -447,7 +448,7 @@ async def match(session: AsyncSession, caller: Caller, payment_id: Any, account_
     account = await accounts.get_account(session, caller, account_id)
     if payment.status != "unmatched":
         raise Conflict(f"Only an unmatched payment can be matched; this one is {payment.status}.",
-                       code="PAYMENT_NOT_UNMATCHED")
+                       code=PaymentErrorCode.PAYMENT_NOT_UNMATCHED)
     before = payment_after(payment)
     now = utcnow()
     payment.account_id, payment.status = account.id, "recorded"
@@ -469,7 +470,7 @@ async def reverse(session: AsyncSession, caller: Caller, payment_id: Any, reason
     if not clean_reason:
         raise ValidationFailed("Invalid reversal: reason", field_errors={"reason": ["A reason is required."]})
     if payment.status == "reversed":
-        raise Conflict("This payment is reversed already.", code="PAYMENT_REVERSED")
+        raise Conflict("This payment is reversed already.", code=PaymentErrorCode.PAYMENT_REVERSED)
     before = payment_after(payment)
     now = utcnow()
     payment.status = "reversed"

@@ -26,8 +26,8 @@ from arrears.web.session import SessionMiddleware, get_session
 log = logging.getLogger("arrears.web")
 
 # Page modules, in menu order: each is imported explicitly, so a broken one stops the app.
-PAGES = (pages.auth, pages.home, pages.settings, pages.agents, pages.books, pages.messaging, pages.letters, pages.pharmacy,
-         pages.premiums, pages.partners)
+PAGES = (pages.auth, pages.home, pages.settings, pages.agents, pages.figures, pages.collections, pages.books,
+         pages.messaging, pages.strategies, pages.letters, pages.pharmacy, pages.premiums, pages.partners)
 
 CSP = ("default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
        "connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'self'; "

@@ -23,10 +23,13 @@ ITEMS: tuple[Item, ...] = (
     Item("home", "Home", "/app/"),
     Item("books", "Debtor books", "/app/books", OFFICE),
     Item("messaging", "Messaging", "/app/messaging", OFFICE),
+    Item("strategies", "Strategies", "/app/strategies"),  # agents read; managers and admins write
     Item("letters", "Letters", "/app/letters", OFFICE),
     Item("pharmacy", "Pharmacy", "/app/pharmacy", OFFICE),
     Item("agents", "Work queue", "/app/queue"),
     Item("agents", "Customers", "/app/customers"),
+    Item("figures", "Agents", "/app/agents"),
+    Item("collections", "Payments", "/app/payments", OFFICE),
     Item("premiums", "Premiums", "/app/premiums", ("admin", "manager")),
     Item("partners", "Partners", "/app/partners", ("admin",), admin_only=True),
     Item("settings", "Settings", "/app/settings"),

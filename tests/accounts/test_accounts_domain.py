@@ -197,3 +197,28 @@ async def test_a_partial_report_leaves_the_accounts_it_does_not_list(client, wor
     await run_until_idle()
     rows = await _accounts(org.id)
     assert [(d.account_code, a.status) for a, d in rows] == [("B1", "active"), ("B2", "active"), ("B3", "active")]
+
+
+async def test_figures_count_days_in_the_organisations_time_zone(client, world, tmp_path, monkeypatch):
+    """Without a date, "today" is the organisation's: at 22:30 UTC it is already the next day in
+    Johannesburg (the default) and still the same day in New York."""
+    from datetime import UTC, datetime, time
+
+    import arrears.debtors.book as book
+    from arrears.identity import service as identity
+
+    org, _ = await _book(client, world, tmp_path)
+    rows = {d.account_code: a for a, d in await _accounts(org.id)}
+    async with transaction() as s:
+        report = (await s.scalars(select(DebtorReport).where(DebtorReport.org_id == org.id))).one()
+        as_of = accounts.report_date_of(report, None)
+        assert as_of is not None
+        day = as_of + timedelta(days=10)
+    monkeypatch.setattr(book, "utcnow", lambda: datetime.combine(day, time(22, 30), UTC))
+    async with transaction() as s:
+        f = await accounts.figures(s, await s.get(Account, rows["B3"].id))
+        assert f.days_past_due == 131  # 120 + 11 days: Johannesburg's tomorrow
+        await identity.set_org_settings(s, await identity.get_org(s, org.id), {"timezone": "America/New_York"})
+    async with transaction() as s:
+        f = await accounts.figures(s, await s.get(Account, rows["B3"].id))
+        assert f.days_past_due == 130

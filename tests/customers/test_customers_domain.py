@@ -19,6 +19,7 @@ from arrears.db import transaction
 from arrears.errors import ValidationFailed
 from arrears.events import DomainEvent
 from arrears.identity import service as identity
+from arrears.identity.caller import Caller
 from tests.fixtures import cheap_password_hashing  # noqa: F401
 
 # ------------------------------------------------------------------ phones and emails
@@ -207,8 +208,8 @@ async def test_timeline_registry(env):
         assert timeline._timeline_sources.count(source) == 1
         async with transaction() as s:
             org = await identity.create_org(s, name="T")
-            user = await identity.create_user(s, username="tim", password="Sup3r-secret-pw", role="manager",
-                                              org_id=org.id)
+            user = await identity.create_user(s, Caller.system(org.id), username="tim",
+                                              password="Sup3r-secret-pw", role="manager")
             caller = await identity.caller_for_user(s, user.id)
             c = await service.create_customer(s, caller, {"name": "Tim"})
             entries = await timeline.timeline(s, caller, c.id)

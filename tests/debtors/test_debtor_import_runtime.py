@@ -89,6 +89,7 @@ WORKER = textwrap.dedent("""
 """)
 
 
+@pytest.mark.slow
 async def test_a_worker_killed_mid_import_is_retried_to_exactly_the_files_accounts(
         client, officer, tmp_path: Path):
     org, who = officer
@@ -141,6 +142,7 @@ def _cli(*args: str) -> subprocess.CompletedProcess[str]:
     return arrears("import", *args)  # in-process (tests/inprocess_cli.py); called in a thread
 
 
+@pytest.mark.slow
 async def test_the_import_command(officer, tmp_path: Path):
     org, who = officer
     good = write_book(tmp_path / "Debtors Jan.xlsx", BOOK)

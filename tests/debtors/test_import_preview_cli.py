@@ -8,7 +8,6 @@ import json
 import os
 import re
 import subprocess
-import sys
 from pathlib import Path
 
 from sqlalchemy import func, select
@@ -18,13 +17,13 @@ from arrears.debtors.models import DebtorReport, DebtorSnapshot, ImportProfile
 from arrears.jobs.models import Job
 from tests.faces.age_analysis.helpers import write_book
 from tests.faces.age_analysis.test_aama_preview import HEADER, ROWS
-
-ROOT = Path(__file__).resolve().parents[2]
+from tests.inprocess_cli import arrears
 
 
 def _cli(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "arrears", "import", *args], capture_output=True, text=True,
-                          env=os.environ | {"COLUMNS": "200"}, cwd=ROOT, timeout=120, check=False)
+    """In-process (tests/inprocess_cli.py: the same entry point, without a Python start-up per
+    command); called in a thread, as the command runs a loop of its own."""
+    return arrears("import", *args, env=os.environ | {"COLUMNS": "200"})
 
 
 def _words(text: str) -> str:

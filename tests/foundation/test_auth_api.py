@@ -206,6 +206,7 @@ async def test_failed_logins_are_throttled_per_username(client, world):
     assert r.status_code == 200
 
 
+@pytest.mark.slow
 async def test_successful_logins_are_never_throttled(client, world):
     org = await world.org()
     await world.user(org.id, username="alice")

@@ -46,6 +46,7 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+@pytest.mark.slow
 def test_bootstrap_then_login_and_read_logs(fresh_env: dict[str, str], tmp_path: Path):
     org = last_json(cli(fresh_env, "orgs", "create", "--name", "Sunrise Pharmacy", "--kind", "pharmacy", "--json"))
     assert org["kind"] == "pharmacy" and isinstance(org["id"], int)
@@ -100,6 +101,7 @@ def test_bootstrap_then_login_and_read_logs(fresh_env: dict[str, str], tmp_path:
     assert missing.returncode == 1 and "not found" in missing.stderr
 
 
+@pytest.mark.slow
 def test_postgres_refuses_an_old_schema_until_upgraded(pg_url: str, fresh_env: dict[str, str]):
     from arrears.config import to_async_url
     from tests.conftest import _pg_exec
@@ -120,6 +122,7 @@ def test_postgres_refuses_an_old_schema_until_upgraded(pg_url: str, fresh_env: d
         asyncio.run(_pg_exec(base, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
 
+@pytest.mark.slow
 def test_the_installed_script_turns_a_configuration_error_into_a_message(fresh_env: dict[str, str]):
     from importlib.metadata import entry_points
 

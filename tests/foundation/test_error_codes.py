@@ -35,6 +35,8 @@ EXPECTED = {
     "arrears.accounts.errors": {"AccountErrorCode"},
     "arrears.tasks.errors": {"TaskErrorCode"},
     "arrears.promises.errors": {"PromiseErrorCode"},
+    "arrears.payments.errors": {"PaymentErrorCode"},
+    "arrears.letters.errors": {"LetterErrorCode"},
 }
 
 
@@ -125,6 +127,7 @@ def test_no_code_is_defined_by_two_enums() -> None:
     assert {code: names for code, names in owners.items() if len(names) > 1} == {}
 
 
+@pytest.mark.slow
 def test_no_code_literal_remains_in_the_source() -> None:
     trees = parse({str(p.relative_to(SOURCE.parent)): p.read_text(encoding="utf-8")
                    for p in sorted(SOURCE.rglob("*.py"))})

@@ -160,6 +160,7 @@ WORKER_SCRIPT = textwrap.dedent("""
 """)
 
 
+@pytest.mark.slow
 async def test_killed_worker_job_runs_again_after_lease(env, tmp_path: Path):
     async with transaction() as s:
         job = await queue.enqueue(s, "test.slow", max_attempts=3)

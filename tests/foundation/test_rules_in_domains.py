@@ -146,3 +146,41 @@ async def test_premium_keys_are_made_by_admins_with_known_permissions(env, world
         assert raw.startswith("pct_") and key.created_by_user_id == boss.id
     async with transaction(readonly=True) as s:
         assert [k.key_id for k in (await s.scalars(admin.premium_keys(a))).all()] == [key.key_id]
+
+
+async def test_who_may_create_users_is_the_identity_services_rule(env, world):
+    """`create_user` and `enrol_user` take the caller and authorise: the organisation's admins with
+    write access and the system caller (the CLI) may; a manager, a read-only admin and an API key
+    (even one with every scope) may not. The user lands in the caller's organisation."""
+    from sqlalchemy import select
+
+    from arrears.events import DomainEvent
+    from arrears.identity.caller import Caller
+    from arrears.identity.models import Membership
+
+    org = await world.org("Mine")
+    admin_user = await world.user(org.id, role="admin")
+    admin_c = await _caller(admin_user, org.id)
+    reader_c = await _caller(await world.user(org.id, role="admin", access="read"), org.id)
+    manager_c = await _caller(await world.user(org.id, role="manager"), org.id)
+    async with transaction() as s:
+        key, _ = await identity.create_api_key(s, org_id=org.id, kind="pct", scopes=["*"])
+    key_c = Caller(kind="api_key", org_id=org.id, api_key=key, access="write", scopes=frozenset({"*"}))
+    fields = {"password": "Sup3r-secret-pw", "role": "collection_officer"}
+    for who, refusal in ((manager_c, "Only organisation admins"), (reader_c, "read-only"),
+                         (key_c, "Only organisation admins")):
+        for make in (identity.create_user, identity.enrol_user):
+            async with transaction() as s:
+                with pytest.raises(Forbidden, match=refusal):
+                    extra = {"email": None, "access": "write"} if make is identity.enrol_user else {}
+                    await make(s, who, username=f"x{uuid.uuid4().hex[:6]}", **fields, **extra)
+    async with transaction() as s:
+        made = await identity.create_user(s, admin_c, username="by-admin", **fields)
+        cli = await identity.enrol_user(s, Caller.system(org.id, "cli"), username="by-cli", email=None,
+                                        access="read", **fields)
+    async with transaction(readonly=True) as s:
+        for user, actor, access in ((made, f"user:{admin_user.id}", "write"), (cli, "cli", "read")):
+            assert (await s.scalar(select(Membership.access).where(Membership.user_id == user.id,
+                                                                   Membership.org_id == org.id))) == access
+            assert (await s.scalar(select(DomainEvent.actor).where(
+                DomainEvent.type == "user.created", DomainEvent.subject_id == str(user.id)))) == actor

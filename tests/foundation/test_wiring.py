@@ -18,6 +18,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import httpx
+import pytest
 from sqlalchemy import select, update
 
 from arrears import wiring
@@ -82,7 +83,8 @@ async def test_wire_is_idempotent_and_unwire_forgets(env):
     assert first["in_transaction"] == ["arrears.accounts.service.on_event", "arrears.tasks.service.on_event",
                                        "arrears.partners.fanout.on_event"]
     assert first["after_book"] == ["arrears.accounts.service.sync_book_accounts",
-                                   "arrears.promises.evaluate.on_book_updated"]
+                                   "arrears.promises.evaluate.on_book_updated",
+                                   "arrears.strategies.jobs.on_book_updated"]
     assert first["account_resolvers"] == ["arrears.accounts.service.interaction_refs"]
     assert first["after_payments"] == ["arrears.promises.evaluate.on_payments_changed"]
     assert first["promise_recorders"] == ["arrears.promises.service.record_for_interactions"]
@@ -140,6 +142,7 @@ async def test_the_worker_wires_at_start(env, world):
     assert await deliveries(org.id) == ["policy.updated"]
 
 
+@pytest.mark.slow
 async def test_the_cli_import_wires_at_start(env, world, tmp_path):
     want = expected()
     org = await world.org("Import Org")
@@ -152,6 +155,7 @@ async def test_the_cli_import_wires_at_start(env, world, tmp_path):
     assert await deliveries(org.id) == ["upload.completed"]
 
 
+@pytest.mark.slow
 async def test_the_cli_debit_order_run_wires_at_start(env, world):
     want = expected()
     org = await captive(world)

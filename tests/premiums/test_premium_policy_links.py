@@ -12,6 +12,7 @@ from sqlalchemy import delete, select, text
 from arrears.db import transaction
 from arrears.errors import NotFound
 from arrears.events import DomainEvent
+from arrears.identity.caller import Caller
 from arrears.premiums import service
 from arrears.premiums.models import Collection, Policy
 from arrears.premiums.schemas import PolicyUpdateIn
@@ -151,8 +152,8 @@ async def test_the_policyholders_timeline_shows_the_policy_and_its_collections(w
     org = await _captive(world)
     other = await _captive(world, "Beta Captive")
     async with transaction() as s:
-        manager = await identity.create_user(s, username="tl-manager", password="Sup3r-secret-pw",
-                                             role="manager", org_id=org.id)
+        manager = await identity.create_user(s, Caller.system(org.id), username="tl-manager",
+                                             password="Sup3r-secret-pw", role="manager")
         caller = await identity.caller_for_user(s, manager.id, org.id)
         thandi = await customers.create_customer(s, caller, {"name": "Thandi Nkosi"})
         actor = service.Actor.system(org.id)

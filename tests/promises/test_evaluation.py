@@ -205,3 +205,26 @@ async def test_webhooks_get_the_bulk_passs_events_only_when_subscribed(rs: RS):
         quiet = list(await s.scalars(select(DomainEvent.type).where(DomainEvent.org_id == other.org.id,
                                                                     DomainEvent.type.like("promise.%"))))
     assert sorted(quiet) == ["promise.broken", "promise.created"]
+
+
+async def test_the_pass_puts_the_sessions_settings_back(rs: RS):
+    """On PostgreSQL the pass runs without JIT and with more sort memory (evaluate.PASS_SETTINGS),
+    transaction-local; the rest of the caller's transaction gets its own settings back."""
+    from sqlalchemy import text
+
+    from arrears.promises.evaluate import PASS_SETTINGS, evaluate
+
+    t = await rs.tenant()
+    _, acc = await loan_account(t)
+    day = await today(t)
+    await promise(t, acc, [("100.00", day + days(1))], role="calling_agent")
+    async with transaction() as s:
+        pg = s.get_bind().dialect.name == "postgresql"
+        if pg:
+            await s.execute(text("SELECT set_config('work_mem', '5MB', true)"))
+            before = {n: await s.scalar(text("SELECT current_setting(:n)"), {"n": n}) for n in PASS_SETTINGS}
+        out = await evaluate(s, t.org.id, today=day + days(10))  # nothing paid: broken
+        assert out.broken == 1
+        if pg:
+            after = {n: await s.scalar(text("SELECT current_setting(:n)"), {"n": n}) for n in PASS_SETTINGS}
+            assert after == before and after["work_mem"] == "5MB"

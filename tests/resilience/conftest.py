@@ -53,6 +53,7 @@ async def _seed(url: str) -> tuple[int, str, str]:
     from arrears.config import to_async_url
     from arrears.db import transaction
     from arrears.identity import service
+    from arrears.identity.caller import Caller
 
     engine = create_async_engine(to_async_url(url))
     try:
@@ -61,8 +62,8 @@ async def _seed(url: str) -> tuple[int, str, str]:
             _, key = await service.create_api_key(s, org_id=org.id, kind="pct", scopes=["*"])
             _, limited = await service.create_api_key(s, org_id=org.id, kind="pct", scopes=["*"],
                                                       rate_limit_override=RATE)
-            await service.create_user(s, username=ADMIN, password=PASSWORD, role="admin",
-                                      org_id=org.id)
+            await service.create_user(s, Caller.system(org.id), username=ADMIN, password=PASSWORD,
+                                      role="admin")
             return org.id, key, limited
     finally:
         await engine.dispose()

@@ -6,22 +6,23 @@ from __future__ import annotations
 
 import sqlite3
 import subprocess
-import sys
 import threading
 from pathlib import Path
 
 import pytest
 
+from tests.inprocess_cli import arrears as cli
 from tests.resilience.fleet import SECRET
 
 pytestmark = pytest.mark.timeout(300)
 
 
 def arrears(data: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    """The command in-process (tests/inprocess_cli.py: the same entry point and a whole environment
+    of its own, without a Python start-up per command)."""
     env = {"PATH": "/usr/bin:/bin", "ARREARS_DATA_DIR": str(data), "SECRET_KEY": SECRET,
            "HOME": str(data.parent), "COLUMNS": "300"}
-    return subprocess.run([sys.executable, "-m", "arrears", *args], env=env, capture_output=True,
-                          text=True, timeout=240)
+    return cli(*args, env=env)
 
 
 def orgs(db: Path) -> list[str]:
@@ -101,6 +102,5 @@ def test_restore_refuses_what_is_not_an_arrears_backup(tmp_path: Path) -> None:
 def test_backup_on_postgresql_points_to_pg_dump(tmp_path: Path) -> None:
     env = {"PATH": "/usr/bin:/bin", "DATABASE_URL": "postgresql://postgres@127.0.0.1:1/none",
            "SECRET_KEY": SECRET, "HOME": str(tmp_path), "COLUMNS": "300"}
-    r = subprocess.run([sys.executable, "-m", "arrears", "backup", str(tmp_path / "x.db")], env=env,
-                       capture_output=True, text=True, timeout=240)
+    r = cli("backup", str(tmp_path / "x.db"), env=env)
     assert r.returncode == 1 and "pg_dump" in r.stderr

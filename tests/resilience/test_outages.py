@@ -18,7 +18,7 @@ import websockets
 from tests.partners.receiver import Receiver, Reply
 from tests.resilience.conftest import RATE, Stack
 
-pytestmark = [pytest.mark.postgres, pytest.mark.redis, pytest.mark.timeout(300)]
+pytestmark = [pytest.mark.postgres, pytest.mark.redis, pytest.mark.timeout(300), pytest.mark.slow]
 
 POLICY_URL = "/api/webhooks/policies/update"
 COLL_URL = "/api/webhooks/collections/update"

@@ -75,24 +75,20 @@ class Server:
 StartServer = Callable[..., Awaitable[Server]]
 
 
-@pytest.fixture
-async def start_server(env: dict[str, Any], tmp_path: Path) -> AsyncIterator[StartServer]:
-    """start_server(**extra_env) -> a Server on a free loopback port, on this test's database."""
-    started: list[Server] = []
-
-    async def start(**extra: str) -> Server:
-        port = _free_port()
-        environ = os.environ.copy()
-        environ.update({"ARREARS_PARSE_MEMORY_MB": str(PARSE_MEMORY_MB), "ARREARS_PARSE_CPU_SECONDS": "30",
-                        "ARREARS_PARSE_WALL_SECONDS": "60", "ARREARS_PARSE_WORKERS": "1",
-                        "UPLOAD_MAX_SIZE": str(64 << 20), **extra})
-        log = tmp_path / f"server-{port}.log"
-        with log.open("wb") as out:
-            process = subprocess.Popen([sys.executable, "-m", "arrears", "serve", "--port", str(port)],  # noqa: ASYNC220
-                                       env=environ, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT)
-        server = Server(process, f"http://127.0.0.1:{port}", log)
-        started.append(server)
-        deadline = time.monotonic() + 90
+async def launch(log_dir: Path, **extra: str) -> Server:
+    """A server on a free loopback port, on the database of the environment at this moment."""
+    port = _free_port()
+    environ = os.environ.copy()
+    environ.update({"ARREARS_PARSE_MEMORY_MB": str(PARSE_MEMORY_MB), "ARREARS_PARSE_CPU_SECONDS": "30",
+                    "ARREARS_PARSE_WALL_SECONDS": "60", "ARREARS_PARSE_WORKERS": "1",
+                    "UPLOAD_MAX_SIZE": str(64 << 20), **extra})
+    log = log_dir / f"server-{port}.log"
+    with log.open("wb") as out:
+        process = subprocess.Popen([sys.executable, "-m", "arrears", "serve", "--port", str(port)],  # noqa: ASYNC220
+                                   env=environ, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT)
+    server = Server(process, f"http://127.0.0.1:{port}", log)
+    deadline = time.monotonic() + 90
+    try:
         async with server.client(5) as c:
             while True:
                 assert process.poll() is None, f"the server did not start:\n{log.read_text()[-3000:]}"
@@ -103,15 +99,33 @@ async def start_server(env: dict[str, Any], tmp_path: Path) -> AsyncIterator[Sta
                     pass
                 assert time.monotonic() < deadline, "the server did not answer in 90 s"
                 await asyncio.sleep(0.2)
+    except BaseException:
+        stop(server)
+        raise
+
+
+def stop(server: Server) -> None:
+    server.process.terminate()
+    try:
+        server.process.wait(30)
+    except subprocess.TimeoutExpired:
+        server.process.kill()
+        server.process.wait(10)
+
+
+@pytest.fixture
+async def start_server(env: dict[str, Any], tmp_path: Path) -> AsyncIterator[StartServer]:
+    """start_server(**extra_env) -> a Server on a free loopback port, on this test's database."""
+    started: list[Server] = []
+
+    async def start(**extra: str) -> Server:
+        server = await launch(tmp_path, **extra)
+        started.append(server)
+        return server
 
     yield start
     for server in started:
-        server.process.terminate()
-        try:
-            server.process.wait(30)
-        except subprocess.TimeoutExpired:
-            server.process.kill()
-            server.process.wait(10)
+        stop(server)
 
 
 async def sign_in(server: Server, world: Any, org_id: int, role: str = "manager") -> dict[str, str]:

@@ -13,6 +13,7 @@ from datetime import date
 from decimal import Decimal
 from pathlib import Path
 
+import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
 
@@ -36,6 +37,7 @@ def _run(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
                            *args], env=env, capture_output=True, text=True, timeout=120)
 
 
+@pytest.mark.slow
 async def test_data_dir_and_its_files_are_private(tmp_path: Path):
     data = tmp_path / "fresh"
     env = {k: v for k, v in os.environ.items()

@@ -168,6 +168,7 @@ def test_files_the_check_cannot_read_are_left_to_the_parser(tmp_path: Path) -> N
         check_binary_sheets(path, name.rsplit(".", 1)[1], LIMITS)  # no exception
 
 
+@pytest.mark.slow
 def test_the_scan_is_cheap(tmp_path: Path) -> None:
     """A full .xls (65,536 rows by 10 columns, the grid's every row) is measured in well under
     a second or two on a quiet machine; the bound here allows for a loaded one."""

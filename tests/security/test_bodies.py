@@ -123,6 +123,7 @@ async def test_a_stranger_gets_401_before_a_multipart_body_is_read(client: httpx
     assert feed.sent <= 64 * 1024 + 200, f"{feed.sent} bytes read before the 401"
 
 
+@pytest.mark.slow
 async def test_huge_bodies_cost_a_real_server_little_memory(start_server: StartServer, world: Any) -> None:
     """500 MB to a delivery-report URL and a 200 MB username, chunked, through uvicorn on loopback."""
     server = await start_server()

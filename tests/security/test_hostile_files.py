@@ -5,7 +5,9 @@ stays under 300 MiB plus ARREARS_PARSE_MEMORY_MB. The parsers run in the server'
 from __future__ import annotations
 
 import asyncio
+import shutil
 import uuid
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -13,9 +15,9 @@ import pytest
 from sqlalchemy import select
 
 from tests.security import hostile
-from tests.security.conftest import Server, StartServer, sign_in
+from tests.security.conftest import Server, StartServer, launch, sign_in, stop
 
-pytestmark = pytest.mark.timeout(600)
+pytestmark = [pytest.mark.timeout(600), pytest.mark.slow]  # a real server per test
 
 
 async def _aama_upload(server: Server, path: Path) -> dict[str, Any]:
@@ -32,18 +34,63 @@ async def _pharmacy_upload(server: Server, org_id: int, data: bytes) -> Any:
                             files={"file": ("report.pdf", data, "application/pdf")})
 
 
+# One server serves the tests below that take it with its default limits (a server start was most
+# of each test's time): they share its database, each with an organisation and a user of its own,
+# and each checks the server is alive and its peak memory (over all the files it has taken so
+# far) under the bound. A test that needs other limits starts its own (`start_server`).
+
+
+@pytest.fixture(scope="module")
+def module_db(template_db: dict[str, Any], tmp_path_factory: pytest.TempPathFactory) -> str:
+    if template_db["kind"] == "sqlite":
+        target = tmp_path_factory.mktemp("hostile") / "data" / "arrears.db"
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy(template_db["path"], target)
+        return f"sqlite+aiosqlite:///{target}"
+    return str(template_db["url"])  # PostgreSQL: the worker's database, emptied per test as always
+
+
 @pytest.fixture
-async def aama(start_server: StartServer, world: Any) -> Server:
+def db_url(request: pytest.FixtureRequest, template_db: dict[str, Any], tmp_path: Path) -> str:
+    """The database of a test on the shared server is the server's (its `env` points at it); a test
+    with a server of its own gets a fresh one, as everywhere else."""
+    if "shared_servers" in request.fixturenames:
+        return str(request.getfixturevalue("module_db"))
+    if template_db["kind"] == "sqlite":
+        target = tmp_path / "data" / "arrears.db"
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy(template_db["path"], target)
+        return f"sqlite+aiosqlite:///{target}"
+    return str(template_db["url"])
+
+
+@pytest.fixture(scope="module")
+async def shared_servers(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[list[Server]]:
+    servers: list[Server] = []  # started by the first test that asks, in its environment
+    yield servers
+    for server in servers:
+        stop(server)
+
+
+async def _shared(servers: list[Server], tmp_path_factory: pytest.TempPathFactory) -> Server:
+    if not servers:
+        servers.append(await launch(tmp_path_factory.mktemp("hostile-server")))
+    return servers[0]
+
+
+@pytest.fixture
+async def aama(shared_servers: list[Server], tmp_path_factory: pytest.TempPathFactory, world: Any) -> Server:
     org = await world.org("Hostile Files Ltd")
-    server = await start_server()
+    server = await _shared(shared_servers, tmp_path_factory)
     await sign_in(server, world, org.id)
     return server
 
 
 @pytest.fixture
-async def pharmacy(start_server: StartServer, world: Any) -> tuple[Server, int]:
+async def pharmacy(shared_servers: list[Server], tmp_path_factory: pytest.TempPathFactory,
+                   world: Any) -> tuple[Server, int]:
     org = await world.org("Hostile Pharmacy", kind="pharmacy")
-    server = await start_server()
+    server = await _shared(shared_servers, tmp_path_factory)
     await sign_in(server, world, org.id)
     return server, org.id
 

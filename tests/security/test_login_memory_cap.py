@@ -66,6 +66,7 @@ async def _fill(lim: MovingWindowRateLimiter, net: int) -> None:
             await lim.hit(PAIR, f"login-pair:{n:032x}:{address}")
 
 
+@pytest.mark.slow
 async def test_memory_per_counter_is_small_and_capped() -> None:
     """What the cap costs: 500 full counters at a cap of 500, then 500 more: no growth."""
     store = BoundedMemoryStorage(max_keys=500)

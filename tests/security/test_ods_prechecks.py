@@ -171,6 +171,7 @@ def test_files_the_check_cannot_read_are_left_to_the_parser(tmp_path: Path) -> N
         check_binary_sheets(path, "ods", ParseLimits(max_cells=1000))  # no exception
 
 
+@pytest.mark.slow
 def test_the_scan_is_cheap_and_bounded(tmp_path: Path) -> None:
     """A normal 50,000-row ODS (10 cells a row, 500,000 cells) is measured in a second or two on a
     quiet machine (the bound allows for a loaded one), holding no more than a few rows at a time."""

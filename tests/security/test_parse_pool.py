@@ -50,6 +50,7 @@ def test_an_aborted_parser_is_a_refusal(pool: ParsePool) -> None:
     assert pool.call(child_tasks.pid) != before
 
 
+@pytest.mark.slow
 def test_cpu_time_is_limited_by_the_kernel(pool: ParsePool) -> None:
     with pytest.raises(ParseFailed) as failed:
         pool.call(child_tasks.spin)
@@ -57,6 +58,7 @@ def test_cpu_time_is_limited_by_the_kernel(pool: ParsePool) -> None:
     assert pool.call(child_tasks.allocate, 1) == 1 << 20
 
 
+@pytest.mark.slow
 def test_wall_time_is_limited_by_the_parent(pool: ParsePool) -> None:
     with pytest.raises(ParseFailed) as failed:
         pool.call(child_tasks.sleep, 60)

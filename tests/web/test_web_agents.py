@@ -33,9 +33,10 @@ async def world_admin(s, org_id):
                           .where(Membership.org_id == org_id, User.role == "admin").limit(1))
     if user is None:
         from arrears.identity import service as identity
+        from arrears.identity.caller import Caller
 
-        user = await identity.create_user(s, username=f"admin{org_id}", password="Sup3r-secret-pw",
-                                          role="admin", org_id=org_id)
+        user = await identity.create_user(s, Caller.system(org_id), username=f"admin{org_id}",
+                                          password="Sup3r-secret-pw", role="admin")
     return user
 
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import re
 
+import pytest
+
 from arrears.db import transaction
 from tests.web.conftest import upload_book
 
@@ -27,6 +29,7 @@ async def _select(ui, upload_id: str, names: list[str] | None = None) -> None:
     assert r.status_code == 200
 
 
+@pytest.mark.slow
 async def test_template_editor_preview_and_counter(people, world):
     org = await world.org()
     ui, _ = await people(org.id, role="manager")

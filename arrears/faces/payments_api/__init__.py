@@ -21,7 +21,7 @@ from fastapi import Body, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
 
 from arrears.config import get_settings
-from arrears.errors import ValidationFailed
+from arrears.errors import ErrorCode, ValidationFailed
 from arrears.faces import multipart
 from arrears.faces.accounts_api import ApiCaller, MoneyJSON, _scope
 from arrears.faces.accounts_api.payment_shapes import import_out, payment_out
@@ -140,7 +140,7 @@ async def import_payments(request: Request, session: SessionDep, caller: ApiCall
     limit = get_settings().upload_max_size
 
     def too_large() -> Exception:
-        return ValidationFailed(f"The file is larger than {limit} bytes.", code="FILE_TOO_LARGE")
+        return ValidationFailed(f"The file is larger than {limit} bytes.", code=ErrorCode.FILE_TOO_LARGE)
 
     try:
         filename, sink, fields = await multipart.receive_form(

@@ -5,6 +5,8 @@ from arrears.web.pages import (
     agents,
     auth,
     books,
+    collections,
+    figures,
     home,
     letters,
     messaging,
@@ -12,6 +14,8 @@ from arrears.web.pages import (
     pharmacy,
     premiums,
     settings,
+    strategies,
 )
 
-__all__ = ["agents", "auth", "books", "home", "letters", "messaging", "partners", "pharmacy", "premiums", "settings"]
+__all__ = ["agents", "auth", "books", "collections", "figures", "home", "letters", "messaging", "partners", "pharmacy",
+           "premiums", "settings", "strategies"]

@@ -10,6 +10,7 @@ from typing import Any
 from fastapi import APIRouter
 from fastapi.responses import Response
 
+from arrears.accounts.service import accounts_of_customer, accounts_of_loans
 from arrears.customers import interactions as customer_interactions
 from arrears.customers import listing as customer_lists
 from arrears.customers import loans as customer_loans
@@ -21,6 +22,7 @@ from arrears.tasks import service as tasks
 from arrears.web import nav
 from arrears.web.context import Ctx, CtxDep
 from arrears.web.forms import FormState, text
+from arrears.web.pages import collections
 from arrears.web.paging import page_params, paged_list, paged_query
 from arrears.web.render import is_htmx, page, redirect, render_html, zone
 
@@ -104,6 +106,12 @@ async def create_customer(ctx: CtxDep) -> Response:
 
 @router.get("/customers/{customer_id:int}")
 async def customer_detail(ctx: CtxDep, customer_id: int) -> Response:
+    return await customer_page(ctx, customer_id)
+
+
+async def customer_page(ctx: Ctx, customer_id: int, *, promise_form: FormState | None = None,
+                        status: int = 200) -> Response:
+    """The customer page; `promise_form` shows the promise form as sent, with its errors."""
     customer = await customers.get_customer(ctx.db, ctx.caller, customer_id)
     loans = await customer_loans.list_loans(ctx.db, ctx.caller, customer.id)
     pg, per = page_params(ctx.request, default=20)
@@ -116,8 +124,23 @@ async def customer_detail(ctx: CtxDep, customer_id: int) -> Response:
         from arrears.debtors import service as debtors
 
         accounts = await debtors.accounts_of_customer(ctx.db, ctx.caller, customer.id)
-    return page(ctx, "agents/customer.html", customer=customer, loans=loans, timeline=timeline, officer=officer,
-                can_delete=customers.may_delete(ctx.caller), accounts=accounts)
+    owed, promises = await collections.customer_promises(ctx, customer.id)
+    return page(ctx, "agents/customer.html", status=status, customer=customer, loans=loans, timeline=timeline,
+                officer=officer, can_delete=customers.may_delete(ctx.caller), accounts=accounts,
+                owed=owed, promises=promises, plan_rows=collections.PLAN_ROWS,
+                promise_form=promise_form or collections.promise_state())
+
+
+@router.post("/customers/{customer_id:int}/promises")
+async def customer_record_promise(ctx: CtxDep, customer_id: int) -> Response:
+    """A promise on one of the customer's accounts (the promises service decides who may)."""
+    form = await ctx.form()
+    owned = await accounts_of_customer(ctx.db, ctx.caller, customer_id)
+    state, promise = await collections.record_promise(ctx, form, collections.PLAN_ROWS, {a.id for a, _ in owned})
+    if promise is None:
+        return await customer_page(ctx, customer_id, promise_form=state, status=400)
+    return redirect(ctx.request, f"/app/customers/{customer_id}",
+                    flash=f"Promise recorded: {collections.promise_summary(promise)}.")
 
 
 @router.get("/customers/{customer_id:int}/edit")
@@ -245,7 +268,15 @@ async def work_queue(ctx: CtxDep) -> Response:
     return page(ctx, "agents/queue.html", items=items, today=today, types=types, type_labels=TYPE_LABELS,
                 dispositions={t: dispositions(t) for t in INTERACTION_TYPES}, tasks=due_tasks,
                 can_close=ctx.caller.access == "write",
-                empty_form=FormState({"interaction_type": types[0] if types else ""}))
+                empty_form=FormState({"interaction_type": types[0] if types else ""}),
+                **await _promise_context(ctx, [loan.id for _, loan, _ in items.items]))
+
+
+async def _promise_context(ctx: Ctx, loan_ids: list[int]) -> dict[str, Any]:
+    """What the queue's promise forms need: each loan's account, an empty form."""
+    return {"can_promise": ctx.can_write, "loan_accounts": await accounts_of_loans(ctx.db, ctx.caller, loan_ids),
+            "promise_rows": collections.QUEUE_PLAN_ROWS,
+            "promise_empty": collections.promise_state(collections.QUEUE_PLAN_ROWS)}
 
 
 @router.post("/queue/tasks/{task_id}")
@@ -274,7 +305,8 @@ async def queue_record(ctx: CtxDep, loan_id: int) -> Response:
     customer = await customers.get_customer(ctx.db, ctx.caller, loan.customer_id)
     context = {"loan": loan, "customer": customer, "form": state, "row": row, "types": recordable_types(ctx),
                "type_labels": TYPE_LABELS, "dispositions": {t: dispositions(t) for t in INTERACTION_TYPES},
-               "previous": None, "today": local_today(ctx), "empty_form": FormState()}
+               "previous": None, "today": local_today(ctx), "empty_form": FormState(),
+               **await _promise_context(ctx, [loan.id])}
     if not is_htmx(ctx.request):
         if row is None:
             ctx.flash("; ".join(m for ms in state.errors.values() for m in ms), "error")

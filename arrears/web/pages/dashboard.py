@@ -130,4 +130,38 @@ async def _messages(ctx: Ctx) -> Section | None:
     ])
 
 
-BUILDERS: list[Any] = [_book, _messages, _premiums, _agents]
+async def _collections(ctx: Ctx) -> Section | None:
+    """Collected per month, the promises' kept rate (the last 12 months) and the CEI of the two
+    newest reports, over the accounts this person sees (arrears.figures)."""
+    from arrears.figures import service as figures
+    from arrears.web import charts
+    from arrears.web.render import money, number, percent, svg
+
+    span = figures.period(today=await figures.org_today(ctx.db, ctx.caller.org_id))
+    collected = await figures.collected(ctx.db, ctx.caller, span)
+    promises = figures.agent_totals(await figures.promise_figures(ctx.db, ctx.caller, span))
+    cei = await figures.cei(ctx.db, ctx.caller)
+    if cei is not None and cei.index is None:
+        cei = None  # nothing owed at the start, among the accounts this person sees
+    total = sum((c.collected for c in collected), figures.ZERO)
+    made, kept, broken = (sum(getattr(p, k) for p in promises) for k in ("made", "kept", "broken"))
+    if not total and not made and cei is None:
+        return None
+    this_month = collected[-1]
+    stats = [Stat("Collected this month", money(this_month.collected, ctx.currency), None,
+                  f"{money(this_month.payments, ctx.currency)} in payments; {money(total, ctx.currency)} "
+                  f"in the last {len(collected)} months"),
+             Stat("Promises kept", percent(figures.rate(kept, kept + broken)), "/app/agents",
+                  f"{number(kept)} kept, {number(broken)} broken of {number(made)} made in the last "
+                  f"{len(collected)} months")]
+    if cei is not None:
+        stats.append(Stat("Collection effectiveness", percent(cei.index), None,
+                          f"{cei.earlier.report_date} to {cei.later.report_date} (the two newest reports)"))
+    data = [charts.Datum(c.month, c.collected, None, money(c.collected, ctx.currency)) for c in collected]
+    section = Section("Collections", stats)
+    section.charts.append(("Collected per month", svg(charts.bar_chart(data, title="Collected per month",
+                                                                         css_class="chart-bars-collected"))))
+    return section
+
+
+BUILDERS: list[Any] = [_book, _collections, _messages, _premiums, _agents]

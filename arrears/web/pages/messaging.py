@@ -49,11 +49,7 @@ RECEIPT_WAIT_MINUTES = 10
 
 def context_of(snap: DebtorSnapshot) -> TemplateContext:
     """An account's values for a template, as the send fills them in."""
-    return TemplateContext(customer_name=snap.customer_name, account_code=snap.account_code,
-                           total_balance=snap.total_balance, current=snap.current, d30=snap.d30, d60=snap.d60,
-                           d90=snap.d90, d120=snap.d120, d150=snap.d150, d180=snap.d180,
-                           contact_person=snap.contact or "", telephone=snap.telephone or "",
-                           overdue_amount=snap.overdue_amount)
+    return upload_send.snapshot_context(snap)
 
 
 SAMPLE = TemplateContext(customer_name="Thandi Mokoena", account_code="ACC0001", total_balance=Decimal("1250.00"),

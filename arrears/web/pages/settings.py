@@ -147,15 +147,14 @@ async def users(ctx: CtxDep) -> Response:
 
 @router.post("/users")
 async def create_user(ctx: CtxDep) -> Response:
-    ctx.require_admin()
     form = await ctx.form()
     state = FormState({k: text(form, k) for k in ("username", "email", "role", "access")})
     password = form.get("password")
-    try:
+    try:  # the service decides who may (the organisation's admins with write access)
         user = await identity.create_user(
-            ctx.db, username=state.values["username"], password=password if isinstance(password, str) else "",
-            role=state.values["role"], org_id=ctx.org.id, email=state.values["email"] or None,
-            access=state.values["access"] or "write", actor=ctx.caller.actor)
+            ctx.db, ctx.caller, username=state.values["username"],
+            password=password if isinstance(password, str) else "", role=state.values["role"],
+            email=state.values["email"] or None, access=state.values["access"] or "write")
     except ValidationFailed as exc:
         return await _users_page(ctx, state.error(exc), 400)
     return redirect(ctx.request, "/app/settings/users", flash=f"User {user.username} created.")

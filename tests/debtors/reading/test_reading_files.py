@@ -376,6 +376,7 @@ def test_progress_every_must_be_positive(book, age_analysis_rows) -> None:
         read_age_analysis(book("csv", age_analysis_rows), progress_every=0)
 
 
+@pytest.mark.slow
 def test_200k_row_csv_streams(tmp_path) -> None:
     path = tmp_path / "big.csv"
     with path.open("w", encoding="utf-8", newline="") as fh:

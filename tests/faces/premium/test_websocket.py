@@ -283,6 +283,7 @@ async def second_process(env, with_redis):
             await proc.wait()
 
 
+@pytest.mark.slow
 async def test_an_event_reaches_a_socket_held_by_another_process(client, world, captive, second_process):
     other = await make_captive(world, "Beta Captive")
     ws, ok = await _auth(second_process, captive.key)
@@ -298,6 +299,7 @@ async def test_an_event_reaches_a_socket_held_by_another_process(client, world, 
     await ws_other.close()
 
 
+@pytest.mark.slow
 async def test_the_connection_limit_spans_processes(world, live, captive, second_process):
     sockets = []
     for i in range(10):
@@ -312,6 +314,7 @@ async def test_the_connection_limit_spans_processes(world, live, captive, second
         await s.close()
 
 
+@pytest.mark.slow
 async def test_the_rate_limit_spans_processes(client, world, captive, second_process):
     """With REDIS_URL, one key's requests count against one limit in every server process."""
     _, raw = await world.api_key(captive.org.id, ["*"], rate_limit_override=4)

@@ -1,0 +1,1 @@
+"""Figures: promises kept and broken, money collected, the collection effectiveness index (read only)."""

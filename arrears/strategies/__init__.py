@@ -1,0 +1,1 @@
+"""Collection strategies: segments, ordered steps, daily runs, previews and champion/challenger."""

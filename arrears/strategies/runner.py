@@ -1,0 +1,519 @@
+"""Runs and previews: what each step does today, worked out once (`plan_step`) and then either
+reported (the preview) or done (the run) — so a run does what its preview said when nothing
+changed in between.
+
+A run, per strategy (firing order) and step (position order):
+1. the due accounts in SQL (arrears.strategies.selection), set-based;
+2. what would happen to each: the message drafts and the contact rules' verdicts (no number or
+   address, invalid, opted out, the daily cap: the same checks, in the same order, as
+   arrears.messaging.service.queue_messages), the tasks' assignees (the customer's collection
+   officer, else round-robin among the calling agents or field officers), letters, hand-overs;
+3. in chunks, each its own transaction when the caller gives a `checkpoint`: claim the step
+   executions (INSERT … ON CONFLICT (account, step, day) DO NOTHING RETURNING), then act for the
+   claimed accounts only — messages through the outbox (idempotency key
+   `strategy:<step>:<account>:<day>`; outside contact hours they wait there), tasks, letters,
+   hand-overs — move their strategy state on, and raise `strategy.step_executed`. A run killed
+   half-way and started again finds the claimed accounts claimed: nobody gets a step twice.
+
+A step with a message refused by the contact rules still executes (outcome `skipped`): the
+account moves on to the next step. At most one step fires per account and day: the next may fire
+`wait_days` (at least one) after.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import uuid
+from collections import Counter
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import and_, func, insert, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from arrears import events
+from arrears.accounts.models import Account, AccountStatusChange
+from arrears.accounts.service import STATUS_EVENT
+from arrears.db import dialect_insert, utcnow
+from arrears.identity.models import Membership, Organisation, User
+from arrears.identity.service import caller_for_user
+from arrears.messaging import rules
+from arrears.messaging.models import MessageTemplate
+from arrears.messaging.segments import count_segments
+from arrears.messaging.service import Draft, queue_messages
+from arrears.messaging.settings import MessagingSettings, messaging_settings
+from arrears.messaging.templates import TemplateContext, render_email, render_template
+from arrears.promises.calendar import org_today
+from arrears.strategies import letter_step
+from arrears.strategies.models import (
+    LEAVING_STATUSES,
+    StrategyAccountState,
+    StrategyRun,
+    StrategyStep,
+    StrategyStepExecution,
+)
+from arrears.strategies.selection import Plan, fetch_due, left_out
+from arrears.strategies.service import list_strategies, owner_allowed, steps_of
+from arrears.tasks.models import Task
+from arrears.tasks.service import open_tasks
+
+EVENT = "strategy.step_executed"
+CHUNK = 5000  # accounts per transaction of a run (ARREARS_STRATEGY_CHUNK overrides)
+CHUNK_ENV = "ARREARS_STRATEGY_CHUNK"
+# Tests only: seconds to wait after each chunk, to make a run slow enough to kill mid-way.
+THROTTLE_ENV = "ARREARS_STRATEGY_THROTTLE"
+ZERO = Decimal("0")
+# The contact rules' refusals, as the preview and the executions name them.
+REASONS = {rules.NO_RECIPIENT: "no_contact", rules.INVALID_RECIPIENT: "invalid_contact",
+           rules.OPTED_OUT: "opted_out", rules.CAP_REACHED: "cap_reached"}
+TASK_KINDS = {"call_task": ("call", "calling_agent"), "visit_task": ("visit", "field_officer")}
+Progress = Callable[[str, int, int], None]
+Checkpoint = Callable[[], Awaitable[None]]
+
+
+def actor_of(strategy_id: uuid.UUID) -> str:
+    return f"strategy:{strategy_id}"
+
+
+def idempotency_key(step_id: uuid.UUID, account_id: uuid.UUID, day: date) -> str:
+    return f"strategy:{step_id}:{account_id}:{day.isoformat()}"
+
+
+async def load_plans(session: AsyncSession, org_id: int, strategy_id: uuid.UUID | None = None) -> list[Plan]:
+    """The organisation's strategies in firing order, each with the ones before it; paused ones
+    keep their accounts (they are not passed on to a later strategy) but do not fire."""
+    strategies = await list_strategies(session, org_id)
+    steps = await steps_of(session, [s.id for s in strategies])
+    plans = [Plan(st, steps[st.id], strategies[:i]) for i, st in enumerate(strategies)]
+    return [p for p in plans if strategy_id is None or p.strategy.id == strategy_id]
+
+
+# ------------------------------------------------------------------ the contact rules, as the outbox applies them
+
+
+class CapTally:
+    """Messages per customer (or recipient) in the cap's window, loaded once per person and counted
+    up as the run (or preview) goes: what queue_messages would find in the messages table."""
+
+    def __init__(self) -> None:
+        self.counts: dict[tuple[str, int | str], int] = {}
+
+    async def load(self, session: AsyncSession, org_id: int, channel: str, since: datetime,
+                   keys: Sequence[int | str]) -> None:
+        todo = [k for k in dict.fromkeys(keys) if (channel, k) not in self.counts]
+        if not todo:
+            return
+        customers = [k for k in todo if isinstance(k, int)]
+        recipients = [k for k in todo if isinstance(k, str)]
+        for start in range(0, max(len(customers), len(recipients)), 500):
+            by_c, by_r = await rules.recent_counts(session, org_id, channel, since, customers[start:start + 500],
+                                                   recipients[start:start + 500])
+            for c in customers[start:start + 500]:
+                self.counts[(channel, c)] = by_c.get(c, 0)
+            for r in recipients[start:start + 500]:
+                self.counts[(channel, r)] = by_r.get(r, 0)
+
+
+def _context(row: Any) -> TemplateContext:
+    return TemplateContext(
+        customer_name=row.customer_name or "", account_code=row.account_code or row.loan_account_number or "",
+        total_balance=row.balance if row.balance is not None else ZERO,
+        current=row.current or ZERO, d30=row.d30 or ZERO, d60=row.d60 or ZERO, d90=row.d90 or ZERO,
+        d120=row.d120 or ZERO, d150=row.d150 or ZERO, d180=row.d180 or ZERO,
+        contact_person=row.contact or row.contact_person or "", telephone=row.telephone or row.phone_e164 or "")
+
+
+def _draft(step: StrategyStep, template: MessageTemplate, row: Any, day: date) -> Draft:
+    ctx = _context(row)
+    if step.action == "sms":
+        recipient = row.phone_e164 or row.telephone
+        return Draft("sms", recipient, render_template(template.body, ctx), template=template.name,
+                     customer_id=row.customer_id, debtor_account_id=row.debtor_account_id,
+                     idempotency_key=idempotency_key(step.id, row.account_id, day))
+    mail = render_email(template.subject or "", template.body, ctx)
+    return Draft("email", row.customer_email or row.book_email, mail.text, subject=mail.subject, html=mail.html,
+                 template=template.name, customer_id=row.customer_id, debtor_account_id=row.debtor_account_id,
+                 idempotency_key=idempotency_key(step.id, row.account_id, day))
+
+
+def _cap_key(d: Draft) -> int | str:
+    """Whom the cap counts: the customer, else the recipient (as queue_messages does)."""
+    return d.customer_id if d.customer_id is not None else d.recipient or ""
+
+
+async def check_drafts(session: AsyncSession, org: Organisation, drafts: list[Draft], tally: CapTally,
+                       settings: MessagingSettings) -> dict[int, str]:
+    """Which drafts the outbox would refuse, and why (index → reason code): queue_messages' checks
+    in its order — no recipient, invalid, opted out, the cap — without writing anything. The
+    drafts' recipients are normalised as it does."""
+    problems: dict[int, str] = {}
+    if not drafts:
+        return problems
+    channel = drafts[0].channel
+    region = rules.region_or_default(rules.org_setting(org, "default_region"))
+    for i, d in enumerate(drafts):
+        if not d.recipient:
+            problems[i] = rules.NO_RECIPIENT
+            continue
+        norm = rules.phone_key(d.recipient, region) if channel == "sms" else d.recipient.strip() or None
+        if norm is None:
+            problems[i] = rules.INVALID_RECIPIENT
+        else:
+            d.recipient = norm
+    live = [i for i in range(len(drafts)) if i not in problems]
+    for start in range(0, len(live), 5000):  # a query's parameters are bounded (32,767 on PostgreSQL)
+        part = live[start:start + 5000]
+        out = await rules.opted_out(session, org.id, channel, [(drafts[i].customer_id, drafts[i].recipient)
+                                                               for i in part])
+        for j in out:
+            problems[part[j]] = rules.OPTED_OUT
+    live = [i for i in live if i not in problems]
+    cap = rules.cap(org, settings)
+    if cap.per_window and live:
+        keys: list[int | str] = [_cap_key(drafts[i]) for i in live]
+        await tally.load(session, org.id, channel, utcnow() - cap.window, keys)
+        for i, key in zip(live, keys, strict=True):
+            n = tally.counts.get((channel, key), 0)
+            if n >= cap.per_window:
+                problems[i] = rules.CAP_REACHED
+            else:
+                tally.counts[(channel, key)] = n + 1
+    return problems
+
+
+# ------------------------------------------------------------------ tasks
+
+
+async def assignees(session: AsyncSession, org_id: int, action: str, rows: Sequence[Any]) -> dict[uuid.UUID, int | None]:
+    """The customer's collection officer, else the next calling agent (call) or field officer
+    (visit) of the organisation in turn, continuing from the strategy tasks of that kind so far."""
+    kind, role = TASK_KINDS[action]
+    agents = list(await session.scalars(
+        select(User.id).join(Membership, Membership.user_id == User.id)
+        .where(Membership.org_id == org_id, User.role == role, User.is_active.is_(True)).order_by(User.id)))
+    turn = int(await session.scalar(select(func.count()).select_from(Task).where(
+        Task.org_id == org_id, Task.kind == kind, Task.source == "strategy")) or 0)
+    out: dict[uuid.UUID, int | None] = {}
+    for row in rows:
+        if row.officer_id is not None:
+            out[row.account_id] = row.officer_id
+        elif agents:
+            out[row.account_id] = agents[turn % len(agents)]
+            turn += 1
+        else:
+            out[row.account_id] = None
+    return out
+
+
+# ------------------------------------------------------------------ one step's work
+
+
+@dataclass
+class StepWork:
+    """What one step does today: the accounts it fires on (`rows`), per account its outcome, the
+    message draft or task assignee, and who is left out and why."""
+
+    plan: Plan
+    step: StrategyStep
+    rows: list[Any] = field(default_factory=list)
+    outcome: dict[uuid.UUID, str] = field(default_factory=dict)
+    drafts: dict[uuid.UUID, Draft] = field(default_factory=dict)
+    assignee: dict[uuid.UUID, int | None] = field(default_factory=dict)
+    segments: dict[uuid.UUID, int] = field(default_factory=dict)  # an SMS's segments, counted once
+    excluded: Counter[str] = field(default_factory=Counter)
+
+    def summary(self, only: set[uuid.UUID] | None = None) -> dict[str, Any]:
+        """Counts (of the accounts in `only`, when given: what a run did): the preview's shape."""
+        rows = [r for r in self.rows if only is None or r.account_id in only]
+        excluded = Counter(self.excluded)
+        sms = emails = segments = letters = handovers = 0
+        tasks: Counter[int | None] = Counter()
+        for r in rows:
+            o = self.outcome[r.account_id]
+            if o.startswith("skipped:"):
+                excluded[o.split(":", 1)[1]] += 1
+            elif o == "queued" and self.step.action == "sms":
+                sms += 1
+                segments += self.segments[r.account_id]
+            elif o == "queued":
+                emails += 1
+            elif o == "letter":
+                letters += 1
+            elif o == "task":
+                tasks[self.assignee.get(r.account_id)] += 1
+            elif o == "handed_over":
+                handovers += 1
+        return {"stepId": str(self.step.id), "position": self.step.position, "name": self.step.name,
+                "action": self.step.action, "variant": self.step.variant, "accounts": len(rows),
+                "variants": dict(sorted(Counter(r.variant for r in rows).items())),
+                "sms": sms, "smsSegments": segments, "emails": emails, "letters": letters,
+                "tasks": [{"assigneeId": a, "count": n} for a, n in sorted(tasks.items(), key=lambda x: (x[0] is None,
+                                                                                                         x[0] or 0))],
+                "handOvers": handovers, "excluded": dict(sorted(excluded.items()))}
+
+
+async def plan_step(session: AsyncSession, org: Organisation, plan: Plan, step: StrategyStep, day: date,
+                    tally: CapTally, settings: MessagingSettings) -> StepWork:
+    """What the step would do today (nothing is written): the preview's and the run's one source."""
+    work = StepWork(plan, step)
+    work.excluded.update(await left_out(session, org.id, plan, step, day))
+    rows = await fetch_due(session, org.id, plan, step, day)
+    blocked = None
+    if step.action in ("hand_over", "letter") and not await owner_allowed(session, org.id, plan.strategy.owner_id):
+        blocked = "owner_not_allowed"  # the owner lends the step its rights: a manager or admin
+    template = None
+    if step.action in ("sms", "email"):
+        template = await session.get(MessageTemplate, step.message_template_id) if step.message_template_id else None
+        if template is None or template.org_id != org.id:
+            blocked = "no_template"
+    if blocked:
+        work.excluded[blocked] += len(rows)
+        return work
+    work.rows = rows
+    if step.action in ("sms", "email"):
+        assert template is not None
+        drafts = [_draft(step, template, r, day) for r in rows]
+        problems = await check_drafts(session, org, drafts, tally, settings)
+        for i, (r, d) in enumerate(zip(rows, drafts, strict=True)):
+            work.drafts[r.account_id] = d
+            work.outcome[r.account_id] = f"skipped:{REASONS[problems[i]]}" if i in problems else "queued"
+            if step.action == "sms" and i not in problems:
+                work.segments[r.account_id] = count_segments(d.content).segments
+    elif step.action in TASK_KINDS:
+        work.assignee = await assignees(session, org.id, step.action, rows)
+        work.outcome = {r.account_id: "task" for r in rows}
+    else:
+        work.outcome = {r.account_id: "letter" if step.action == "letter" else "handed_over" for r in rows}
+    return work
+
+
+# ------------------------------------------------------------------ doing it
+
+
+async def _claim(session: AsyncSession, work: StepWork, rows: list[Any], day: date, run_id: uuid.UUID) -> set[uuid.UUID]:
+    """Insert the step executions; only those that were not there yet come back."""
+    st, step = work.plan.strategy, work.step
+    now = utcnow()
+    values = [{"org_id": st.org_id, "strategy_id": st.id, "step_id": step.id, "account_id": r.account_id,
+               "run_id": run_id, "run_on": day, "variant": r.variant, "position": step.position,
+               "action": step.action, "outcome": work.outcome[r.account_id].split(":")[0],
+               "balance": r.balance, "days_past_due": r.dpd,
+               "detail": {"reason": work.outcome[r.account_id].split(":", 1)[1]}
+               if work.outcome[r.account_id].startswith("skipped:") else
+               ({"assigneeId": work.assignee.get(r.account_id)} if step.action in TASK_KINDS else
+                {"handOverTo": step.hand_over_to} if step.action == "hand_over" else None),
+               "created_at": now} for r in rows]
+    stmt = (dialect_insert(session, StrategyStepExecution)
+            .on_conflict_do_nothing(index_elements=["account_id", "step_id", "run_on"])
+            .returning(StrategyStepExecution.account_id))
+    claimed: set[uuid.UUID] = set()
+    for start in range(0, len(values), 1000):
+        result = await session.execute(stmt, values[start:start + 1000])
+        claimed.update(r[0] for r in result.all())
+    return claimed
+
+
+async def _move_on(session: AsyncSession, work: StepWork, rows: list[Any], day: date) -> None:
+    st, step = work.plan.strategy, work.step
+    now = utcnow()
+    next_due = day + timedelta(days=max(step.wait_days, 1))
+    values = [{"account_id": r.account_id, "org_id": st.org_id, "strategy_id": st.id, "variant": r.variant,
+               "position": step.position, "step_id": step.id, "last_fired_on": day, "next_due_on": next_due,
+               "paused": False, "left_at_position": None, "left_status": None, "left_on": None, "updated_at": now}
+              for r in rows]
+    ins = dialect_insert(session, StrategyAccountState)
+    stmt = ins.on_conflict_do_update(index_elements=["account_id"], set_={
+        k: ins.excluded[k] for k in ("strategy_id", "variant", "position", "step_id", "last_fired_on", "next_due_on",
+                                     "left_at_position", "left_status", "left_on", "updated_at")})
+    for start in range(0, len(values), 1000):
+        await session.execute(stmt, values[start:start + 1000])
+
+
+async def _hand_over(session: AsyncSession, org_id: int, ids: list[uuid.UUID], to: str, actor: str) -> list[uuid.UUID]:
+    """`handed_over` (reason: to whom) for the still-active accounts among `ids`, with history and
+    `account.status_changed` events, set-based."""
+    now = utcnow()
+    done: list[uuid.UUID] = []
+    for start in range(0, len(ids), 500):
+        result = await session.scalars(
+            update(Account).where(Account.id.in_(ids[start:start + 500]), Account.status == "active")
+            .values(status="handed_over", status_reason=to, status_changed_at=now, updated_at=now)
+            .returning(Account.id).execution_options(synchronize_session=False))
+        done.extend(result.all())
+    done.sort()
+    if done:
+        await session.execute(insert(AccountStatusChange), [
+            {"org_id": org_id, "account_id": i, "from_status": "active", "to_status": "handed_over", "reason": to,
+             "actor": actor, "created_at": now} for i in done])
+        await events.record_many(session, [
+            {"org_id": org_id, "type": STATUS_EVENT, "actor": actor, "subject_type": "account", "subject_id": i,
+             "before": {"status": "active"}, "after": {"status": "handed_over", "reason": to},
+             "data": {"accountId": str(i), "from": "active", "to": "handed_over", "why": to}} for i in done])
+    return done
+
+
+async def _act(session: AsyncSession, org: Organisation, work: StepWork, rows: list[Any], day: date) -> None:
+    st, step = work.plan.strategy, work.step
+    actor = actor_of(st.id)
+    ids = [r.account_id for r in rows]
+    if step.action in ("sms", "email"):
+        drafts = [work.drafts[i] for i in ids]
+        if drafts:
+            await queue_messages(session, org, drafts, actor=actor, user_id=None, source="strategy")
+    elif step.action in TASK_KINDS:
+        kind = TASK_KINDS[step.action][0]
+        await open_tasks(session, org.id, [(i, work.assignee.get(i)) for i in ids], kind=kind, due_date=day,
+                         source="strategy", actor=actor, note=step.name or f"{st.name}: step {step.position}")
+    elif step.action == "letter":
+        assert st.owner_id is not None and step.letter_template_id is not None
+        owner = await caller_for_user(session, st.owner_id, org.id)
+        made = await letter_step.make_letters(session, owner, ids, step.letter_template_id, day)
+        await letter_step.note_letters(session, step.id, day, made)  # what `letters print --step` prints
+    elif step.action == "hand_over":
+        await _hand_over(session, org.id, ids, step.hand_over_to or "", actor)
+
+
+async def _announce(session: AsyncSession, work: StepWork, rows: list[Any], day: date, run_id: uuid.UUID) -> None:
+    st, step = work.plan.strategy, work.step
+    await events.record_many(session, [
+        {"org_id": st.org_id, "type": EVENT, "actor": actor_of(st.id), "subject_type": "account",
+         "subject_id": r.account_id,
+         "data": {"strategyId": str(st.id), "stepId": str(step.id), "position": step.position, "action": step.action,
+                  "accountId": str(r.account_id), "variant": r.variant, "day": day.isoformat(), "runId": str(run_id),
+                  "outcome": work.outcome[r.account_id].split(":")[0]}} for r in rows])
+
+
+async def _fire(session: AsyncSession, org: Organisation, work: StepWork, day: date, run_id: uuid.UUID,
+                checkpoint: Checkpoint | None, progress: Progress | None, label: str) -> set[uuid.UUID]:
+    fired: set[uuid.UUID] = set()
+    total = len(work.rows)
+    size = max(1, int(os.environ.get(CHUNK_ENV) or CHUNK))
+    throttle = float(os.environ.get(THROTTLE_ENV) or 0)
+    for start in range(0, total, size):
+        chunk = work.rows[start:start + size]
+        claimed = await _claim(session, work, chunk, day, run_id)
+        mine = [r for r in chunk if r.account_id in claimed]
+        if mine:
+            await _act(session, org, work, mine, day)
+            await _move_on(session, work, mine, day)
+            await _announce(session, work, mine, day, run_id)
+        fired |= claimed
+        if checkpoint is not None:
+            await checkpoint()
+        if progress is not None:
+            progress(label, min(start + size, total), total)
+        if throttle:
+            await asyncio.sleep(throttle)
+    return fired
+
+
+async def _note_leavers(session: AsyncSession, org_id: int, day: date) -> None:
+    """Where accounts left their strategy (promised, disputed, …), and that they came back."""
+    status = select(Account.status).where(Account.id == StrategyAccountState.account_id).scalar_subquery()
+    await session.execute(
+        update(StrategyAccountState)
+        .where(StrategyAccountState.org_id == org_id, StrategyAccountState.left_status.is_(None),
+               StrategyAccountState.account_id.in_(select(Account.id).where(
+                   Account.org_id == org_id, Account.status.in_(LEAVING_STATUSES))))
+        .values(left_at_position=StrategyAccountState.position, left_status=status, left_on=day)
+        .execution_options(synchronize_session=False))
+    await session.execute(
+        update(StrategyAccountState)
+        .where(StrategyAccountState.org_id == org_id, StrategyAccountState.left_status.is_not(None),
+               StrategyAccountState.account_id.in_(select(Account.id).where(
+                   and_(Account.org_id == org_id, Account.status == "active"))))
+        .values(left_at_position=None, left_status=None, left_on=None)
+        .execution_options(synchronize_session=False))
+
+
+# ------------------------------------------------------------------ entry points
+
+
+async def preview(session: AsyncSession, org_id: int, strategy_id: uuid.UUID | None = None, *,
+                  day: date | None = None, settings: MessagingSettings | None = None) -> dict[str, Any]:
+    """Per strategy and step: how many accounts, SMS (and their segments), e-mails, letters, tasks
+    by assignee, hand-overs, and who is left out and why. Writes nothing."""
+    org = await session.get(Organisation, org_id)
+    assert org is not None
+    day = day or await org_today(session, org_id)
+    s = settings or messaging_settings()
+    tally = CapTally()
+    out = []
+    for plan in await load_plans(session, org_id, strategy_id):
+        steps = []
+        if not plan.strategy.paused:
+            for step in plan.steps:
+                steps.append((await plan_step(session, org, plan, step, day, tally, s)).summary())
+        out.append(_strategy_summary(plan, steps))
+    return {"day": day.isoformat(), "strategies": out, **_totals(out)}
+
+
+def _strategy_summary(plan: Plan, steps: list[dict[str, Any]]) -> dict[str, Any]:
+    st = plan.strategy
+    return {"strategyId": str(st.id), "name": st.name, "paused": st.paused, "steps": steps}
+
+
+def _totals(strategies: list[dict[str, Any]]) -> dict[str, int]:
+    steps = [s for st in strategies for s in st["steps"]]
+    return {"accounts": sum(s["accounts"] for s in steps), "messages": sum(s["sms"] + s["emails"] for s in steps),
+            "letters": sum(s["letters"] for s in steps), "tasks": sum(t["count"] for s in steps for t in s["tasks"]),
+            "handedOver": sum(s["handOvers"] for s in steps),
+            "excluded": sum(n for s in steps for n in s["excluded"].values())}
+
+
+async def start_run(session: AsyncSession, org_id: int, *, strategy_id: uuid.UUID | None, trigger: str, actor: str,
+                    dry_run: bool = False, status: str = "running", day: date | None = None) -> StrategyRun:
+    """The run's row; `day` (tests, back-dated runs) defaults to the organisation's local today."""
+    run = StrategyRun(id=uuid.uuid4(), org_id=org_id, strategy_id=strategy_id,
+                      run_on=day or await org_today(session, org_id),
+                      trigger=trigger, dry_run=dry_run, status=status, started_by=actor, started_at=utcnow())
+    session.add(run)
+    await session.flush()
+    return run
+
+
+async def execute(session: AsyncSession, run: StrategyRun, *, checkpoint: Checkpoint | None = None,
+                  progress: Progress | None = None, settings: MessagingSettings | None = None) -> StrategyRun:
+    """Do the run (or, for a dry run, record its preview). With a `checkpoint` (a commit) each
+    chunk of each step is its own transaction; without one the caller's transaction holds it all."""
+    org = await session.get(Organisation, run.org_id)
+    assert org is not None
+    day = run.run_on
+    s = settings or messaging_settings()
+    run.status = "running"
+    if run.dry_run:
+        summary = await preview(session, run.org_id, run.strategy_id, day=day, settings=s)
+    else:
+        await _note_leavers(session, run.org_id, day)
+        tally = CapTally()
+        out = []
+        for plan in await load_plans(session, run.org_id, run.strategy_id):
+            steps = []
+            if not plan.strategy.paused:
+                for step in plan.steps:
+                    work = await plan_step(session, org, plan, step, day, tally, s)
+                    label = f"{plan.strategy.name}: step {step.position} ({step.action})"
+                    fired = await _fire(session, org, work, day, run.id, checkpoint, progress, label)
+                    steps.append(work.summary(only=fired))
+            out.append(_strategy_summary(plan, steps))
+        summary = {"day": day.isoformat(), "strategies": out, **_totals(out)}
+    run.counts = summary
+    run.accounts, run.messages, run.letters = summary["accounts"], summary["messages"], summary["letters"]
+    run.tasks, run.handed_over, run.excluded = summary["tasks"], summary["handedOver"], summary["excluded"]
+    run.status, run.finished_at = "completed", utcnow()
+    await session.flush()
+    return run
+
+
+async def run_now(session: AsyncSession, org_id: int, *, strategy_id: uuid.UUID | None = None, trigger: str,
+                  actor: str, dry_run: bool = False, checkpoint: Checkpoint | None = None,
+                  progress: Progress | None = None, day: date | None = None) -> StrategyRun:
+    run = await start_run(session, org_id, strategy_id=strategy_id, trigger=trigger, actor=actor, dry_run=dry_run,
+                          day=day)
+    if checkpoint is not None:
+        await checkpoint()
+    return await execute(session, run, checkpoint=checkpoint, progress=progress)

@@ -182,7 +182,7 @@ async def evaluate(session: AsyncSession, org_id: int, *, account_ids: Sequence[
         if account_ids is None:
             outcome.add(await _pass(session, org, today, None, actor))
         else:
-            wanted = sorted({k for k in account_ids if k is not None})
+            wanted = await _with_promises(session, org_id, {k for k in account_ids if k is not None})
             for start in range(0, len(wanted), CHUNK):
                 outcome.add(await _pass(session, org, today, wanted[start:start + CHUNK], actor))
     finally:
@@ -190,6 +190,23 @@ async def evaluate(session: AsyncSession, org_id: int, *, account_ids: Sequence[
     outcome.open = int(await session.scalar(select(func.count()).select_from(Promise).where(
         Promise.org_id == org_id, Promise.status == "open")) or 0)
     return outcome
+
+
+async def _with_promises(session: AsyncSession, org_id: int, account_ids: set[uuid.UUID]) -> list[uuid.UUID]:
+    """The accounts among these that have an open or kept promise, the only ones a pass can
+    change: a payments import touches thousands of accounts, most of them without any promise, and
+    a pass builds its temporary tables whatever it is given."""
+    if not account_ids:
+        return []
+    live = Promise.status.in_(("open", "kept"))
+    if await session.scalar(select(Promise.id).where(Promise.org_id == org_id, live).limit(1)) is None:
+        return []
+    ordered = sorted(account_ids)
+    found: set[uuid.UUID] = set()
+    for start in range(0, len(ordered), 500):
+        found.update(await session.scalars(select(Promise.account_id).distinct().where(
+            Promise.org_id == org_id, live, Promise.account_id.in_(ordered[start:start + 500]))))
+    return sorted(found)
 
 
 # PostgreSQL settings for the length of a pass (transaction-local, put back afterwards): no JIT —

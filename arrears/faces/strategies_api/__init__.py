@@ -189,7 +189,7 @@ async def preview(strategy_id: str, session: SessionDep, caller: ApiCaller) -> M
                       **{k: out[k] for k in ("accounts", "messages", "letters", "tasks", "handedOver", "excluded")}})
 
 
-class RunIn(BaseModel):
+class StrategyRunIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     dryRun: bool = Field(default=False, description="record what a run would do, and do nothing")
@@ -198,7 +198,7 @@ class RunIn(BaseModel):
 @router.post("/strategies/{strategy_id}/runs", status_code=202,
              summary="Start a run of this strategy now (a dry run answers at once, 201)",
              description=needs("strategies:write"))
-async def start_run(strategy_id: str, session: SessionDep, caller: ApiCaller, body: RunIn | None = None) -> MoneyJSON:
+async def start_run(strategy_id: str, session: SessionDep, caller: ApiCaller, body: StrategyRunIn | None = None) -> MoneyJSON:
     _scope(caller, "strategies:write")
     service.require_writer(caller)
     st = await service.get_strategy(session, caller, strategy_id)

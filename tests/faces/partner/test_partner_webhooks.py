@@ -22,7 +22,8 @@ async def test_webhook_events_catalogue(client, partner):
                                                "message.delivered", "message.failed",
                                                "account.status_changed", "task.created",
                                                "payment.recorded", "payment.reversed", "promise.created",
-                                               "promise.kept", "promise.broken", "letter.created"]}
+                                               "promise.kept", "promise.broken", "strategy.step_executed",
+                                               "letter.created"]}
     assert (await client.get("/api/v1/webhook-events")).status_code == 401
 
 

@@ -11,21 +11,18 @@ JSON numbers, digit for digit.
 
 from __future__ import annotations
 
-from datetime import date, datetime
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import Depends, Query
-from fastapi.responses import JSONResponse
+from fastapi import Query
 from pydantic import BaseModel, ConfigDict, Field
 
 from arrears.accounts import service as accounts
 from arrears.db import isoz
-from arrears.errors import Forbidden, ValidationFailed
+from arrears.errors import ValidationFailed
 from arrears.faces.accounts_api.payment_shapes import account_payments
 from arrears.faces.deps import SessionDep
-from arrears.faces.exact_json import dumps
+from arrears.faces.own_api import ApiCaller, MoneyJSON, list_day, require_scope
 from arrears.faces.partner import views
-from arrears.faces.partner.deps import PartnerDep
 from arrears.faces.partner.routing import partner_router
 from arrears.faces.promises_api import promises_out
 from arrears.identity.caller import Caller
@@ -37,20 +34,6 @@ from arrears.tasks.models import Task
 router = partner_router("/api/v1", "Accounts owed and tasks")
 
 
-class MoneyJSON(JSONResponse):
-    """Decimals as JSON numbers (never through float), times in UTC with Z."""
-
-    def render(self, content: Any) -> bytes:
-        return dumps(content, when=lambda v: isoz(v) if isinstance(v, datetime) else v.isoformat()).encode()
-
-
-async def api_caller(pc: PartnerDep) -> Caller:
-    return pc.caller
-
-
-ApiCaller = Annotated[Caller, Depends(api_caller)]
-
-
 def needs(scope: str) -> str:
     """A route's OpenAPI description: what an `ins_` key and a user need."""
     read = scope.replace(":write", ":read")
@@ -58,11 +41,6 @@ def needs(scope: str) -> str:
     return (f"Scope for `ins_` keys: `{scope}`{also}; `*` covers every scope. Users (JWT): any member of the "
             f"organisation, by role and access (docs/contracts.md, \"Accounts owed and tasks\"); `{read}` "
             "lists only what the user may see.")
-
-
-def _scope(caller: Caller, *scopes: str) -> None:
-    if caller.kind == "api_key" and not any(caller.has_scope(s) for s in scopes):
-        raise Forbidden(f"This API key needs the {scopes[0]} scope")
 
 
 # ------------------------------------------------------------------ shapes
@@ -119,14 +97,14 @@ class StatusIn(BaseModel):
 @router.get("/accounts/{account_id}", summary="An account owed: status, balance, days past due, tasks",
             description=needs("accounts:read"))
 async def get_account(account_id: str, session: SessionDep, caller: ApiCaller) -> MoneyJSON:
-    _scope(caller, "accounts:read", "accounts:write")
+    require_scope(caller, "accounts:read", "accounts:write")
     return MoneyJSON(await account_out(session, caller, account_id))
 
 
 @router.post("/accounts/{account_id}/status", summary="Change an account's collection status",
              description=needs("accounts:write"))
 async def change_status(account_id: str, body: StatusIn, session: SessionDep, caller: ApiCaller) -> MoneyJSON:
-    _scope(caller, "accounts:write")
+    require_scope(caller, "accounts:write")
     await accounts.change_status(session, caller, account_id, body.status, reason=body.reason, amount=body.amount)
     return MoneyJSON(await account_out(session, caller, account_id))
 
@@ -153,16 +131,6 @@ class TaskPatch(BaseModel):
     note: str | None = None
 
 
-def _day(name: str, raw: str | None) -> date | None:
-    if raw is None or not raw.strip():
-        return None
-    try:
-        return date.fromisoformat(raw.strip())
-    except ValueError:
-        raise ValidationFailed(f"Invalid list parameters: {name}",
-                               field_errors={name: ["Not a valid date (YYYY-MM-DD)."]}) from None
-
-
 @router.get("/tasks", summary="List tasks", description=needs("tasks:read"))
 async def list_tasks(session: SessionDep, caller: ApiCaller, status: str | None = None, kind: str | None = None,
                      source: str | None = None, assignee_id: int | None = Query(None, alias="assigneeId"),
@@ -172,7 +140,7 @@ async def list_tasks(session: SessionDep, caller: ApiCaller, status: str | None 
                      sort_by: str | None = Query(None, alias="sortBy", description="dueDate, createdAt or status"),
                      sort_order: str | None = Query(None, alias="sortOrder", description="asc (default) or desc"),
                      page: int = Query(1), limit: int = Query(20)) -> MoneyJSON:
-    _scope(caller, "tasks:read", "tasks:write")
+    require_scope(caller, "tasks:read", "tasks:write")
     req = PAGES.check(page, limit)
     errors: dict[str, list[str]] = {}
     if sort_by is not None and sort_by not in tasks.SORTS:
@@ -182,7 +150,7 @@ async def list_tasks(session: SessionDep, caller: ApiCaller, status: str | None 
     if errors:
         raise ValidationFailed("Invalid list parameters: " + ", ".join(errors), field_errors=errors)
     f = tasks.TaskFilter(status=status, kind=kind, source=source, assignee_id=assignee_id, account_id=account_id,
-                         due_from=_day("dateFrom", due_from), due_to=_day("dateTo", due_to))
+                         due_from=list_day("dateFrom", due_from), due_to=list_day("dateTo", due_to))
     rows, total = await tasks.list_tasks(session, caller, f, sort_by=sort_by or "dueDate",
                                          descending=(sort_order or "asc").lower() == "desc",
                                          offset=req.offset, limit=req.size)
@@ -193,14 +161,14 @@ async def list_tasks(session: SessionDep, caller: ApiCaller, status: str | None 
 @router.post("/tasks", status_code=201, summary="Open a task (a call or a visit) on an account",
              description=needs("tasks:write"))
 async def create_task(body: TaskIn, session: SessionDep, caller: ApiCaller) -> MoneyJSON:
-    _scope(caller, "tasks:write")
+    require_scope(caller, "tasks:write")
     task = await tasks.create_task(session, caller, body.model_dump(exclude_unset=True))
     return MoneyJSON(task_out(task, await accounts.account_refs(session, [task.account_id])), status_code=201)
 
 
 @router.get("/tasks/{task_id}", summary="A task", description=needs("tasks:read"))
 async def get_task(task_id: str, session: SessionDep, caller: ApiCaller) -> MoneyJSON:
-    _scope(caller, "tasks:read", "tasks:write")
+    require_scope(caller, "tasks:read", "tasks:write")
     task = await tasks.get_task(session, caller, task_id)
     return MoneyJSON(task_out(task, await accounts.account_refs(session, [task.account_id])))
 
@@ -208,7 +176,7 @@ async def get_task(task_id: str, session: SessionDep, caller: ApiCaller) -> Mone
 @router.patch("/tasks/{task_id}", summary="Close a task (done, cancelled) or change its date, assignee, note",
               description=needs("tasks:write"))
 async def update_task(task_id: str, body: TaskPatch, session: SessionDep, caller: ApiCaller) -> MoneyJSON:
-    _scope(caller, "tasks:write")
+    require_scope(caller, "tasks:write")
     task = await tasks.update_task(session, caller, task_id, body.model_dump(exclude_unset=True))
     return MoneyJSON(task_out(task, await accounts.account_refs(session, [task.account_id])))
 

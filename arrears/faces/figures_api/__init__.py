@@ -18,8 +18,8 @@ from fastapi import Query
 from arrears.db import isoz
 from arrears.debtors.models import DebtorReport
 from arrears.errors import Forbidden
-from arrears.faces.accounts_api import ApiCaller, MoneyJSON
 from arrears.faces.deps import SessionDep
+from arrears.faces.own_api import ApiCaller, MoneyJSON
 from arrears.faces.partner.routing import partner_router
 from arrears.figures import service as figures
 from arrears.identity.caller import Caller

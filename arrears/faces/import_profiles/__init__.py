@@ -5,28 +5,20 @@ confirmed upload (`mapping` on POST /api/uploads, or the web UI's preview)."""
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import Depends, Query, Response
+from fastapi import Query, Response
 
 from arrears.db import isoz
 from arrears.debtors import profiles
 from arrears.debtors.models import ImportProfile
 from arrears.faces.deps import SessionDep
+from arrears.faces.own_api import ApiCaller
 from arrears.faces.partner import views
-from arrears.faces.partner.deps import PartnerDep
 from arrears.faces.partner.routing import partner_router
-from arrears.identity.caller import Caller
 from arrears.partners.service import PAGES
 
 router = partner_router("/api/v1", "Import profiles (saved column mappings)")
-
-
-async def api_caller(pc: PartnerDep) -> Caller:
-    return pc.caller
-
-
-ApiCaller = Annotated[Caller, Depends(api_caller)]
 
 
 def profile_out(p: ImportProfile) -> dict[str, Any]:

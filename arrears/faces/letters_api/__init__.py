@@ -12,7 +12,6 @@ arrears.letters; this module only translates.
 
 from __future__ import annotations
 
-from datetime import date
 from typing import Any
 
 from fastapi import Query, Request
@@ -23,8 +22,8 @@ from arrears.db import isoz
 from arrears.downloads import content_disposition
 from arrears.errors import Forbidden, NotFound, ValidationFailed
 from arrears.faces import multipart
-from arrears.faces.accounts_api import ApiCaller, MoneyJSON
 from arrears.faces.deps import SessionDep
+from arrears.faces.own_api import ApiCaller, MoneyJSON, list_day
 from arrears.faces.partner import views
 from arrears.faces.partner.routing import partner_router
 from arrears.identity.caller import Caller
@@ -80,16 +79,6 @@ def letterhead_out(lh: Letterhead | None, org_name: str) -> dict[str, Any]:
     return {"name": lh.name, "address": lh.address, "registrationNumber": lh.registration_number,
             "vatNumber": lh.vat_number, "phone": lh.phone, "email": lh.email, "website": lh.website, "logo": logo,
             "updatedBy": lh.updated_by, "updatedAt": isoz(lh.updated_at)}
-
-
-def _day(name: str, raw: str | None) -> date | None:
-    if raw is None or not raw.strip():
-        return None
-    try:
-        return date.fromisoformat(raw.strip())
-    except ValueError:
-        raise ValidationFailed(f"Invalid list parameters: {name}",
-                               field_errors={name: ["Not a valid date (YYYY-MM-DD)."]}) from None
 
 
 def pdf_response(name: str, data: bytes, disposition: str = "attachment") -> Response:
@@ -152,7 +141,7 @@ async def list_letters(session: SessionDep, caller: ApiCaller,
     if sort_order is not None and sort_order.lower() not in ("asc", "desc"):
         raise ValidationFailed("Invalid list parameters: sortOrder", field_errors={"sortOrder": ["Must be asc or desc."]})
     f = letters.LetterFilter(account_id=account_id, status=status, template_id=template_id, source=source,
-                             created_from=_day("dateFrom", date_from), created_to=_day("dateTo", date_to))
+                             created_from=list_day("dateFrom", date_from), created_to=list_day("dateTo", date_to))
     rows, total = await letters.list_letters(session, caller, f, offset=req.offset, limit=req.size,
                                              descending=(sort_order or "desc").lower() == "desc")
     return MoneyJSON(views.page([letter_out(v) for v in rows], req.page, req.size, total))

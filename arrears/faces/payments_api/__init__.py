@@ -13,7 +13,6 @@ import asyncio
 import json
 import os
 import tempfile
-from datetime import date
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -23,9 +22,9 @@ from pydantic import BaseModel, ConfigDict, Field
 from arrears.config import get_settings
 from arrears.errors import ErrorCode, ValidationFailed
 from arrears.faces import multipart
-from arrears.faces.accounts_api import ApiCaller, MoneyJSON, _scope
 from arrears.faces.accounts_api.payment_shapes import import_out, payment_out
 from arrears.faces.deps import SessionDep
+from arrears.faces.own_api import ApiCaller, MoneyJSON, list_day, require_scope
 from arrears.faces.partner import views
 from arrears.faces.partner.routing import partner_router
 from arrears.partners.service import PAGES
@@ -40,16 +39,6 @@ WRITE = ("Scope for `ins_` keys: `payments:write`. Users (JWT): admins, managers
 REVERSE = "Users (JWT): admins and managers with write access only; `ins_` keys may not reverse."
 
 
-def _day(name: str, raw: str | None) -> date | None:
-    if raw is None or not raw.strip():
-        return None
-    try:
-        return date.fromisoformat(raw.strip())
-    except ValueError:
-        raise ValidationFailed(f"Invalid list parameters: {name}",
-                               field_errors={name: ["Not a valid date (YYYY-MM-DD)."]}) from None
-
-
 @router.get("/payments", summary="List payments", description=READ)
 async def list_payments(session: SessionDep, caller: ApiCaller, status: str | None = None,
                         account_id: str | None = Query(None, alias="accountId"),
@@ -57,10 +46,10 @@ async def list_payments(session: SessionDep, caller: ApiCaller, status: str | No
                         date_from: str | None = Query(None, alias="dateFrom", description="paid on or after"),
                         date_to: str | None = Query(None, alias="dateTo", description="paid on or before"),
                         page: int = Query(1), limit: int = Query(20)) -> MoneyJSON:
-    _scope(caller, "payments:read", "payments:write")
+    require_scope(caller, "payments:read", "payments:write")
     req = PAGES.check(page, limit)
     f = payments.PaymentFilter(status=status, account_id=account_id, import_id=import_id,
-                               date_from=_day("dateFrom", date_from), date_to=_day("dateTo", date_to))
+                               date_from=list_day("dateFrom", date_from), date_to=list_day("dateTo", date_to))
     rows, total = await payments.list_payments(session, caller, f, offset=req.offset, limit=req.size)
     return MoneyJSON(views.page([payment_out(p) for p in rows], req.page, req.size, total))
 
@@ -73,7 +62,7 @@ PAYMENT_BODY = ("One payment `{account | reference, amount, paidOn, method?, ext
              description=WRITE + " " + PAYMENT_BODY)
 async def record_payments(session: SessionDep, caller: ApiCaller,
                           body: Annotated[Any, Body(description=PAYMENT_BODY)]) -> MoneyJSON:
-    _scope(caller, "payments:write")
+    require_scope(caller, "payments:write")
     if not isinstance(body, dict):
         raise ValidationFailed("The body must be a JSON object.")
     if "payments" in body:
@@ -90,13 +79,13 @@ async def record_payments(session: SessionDep, caller: ApiCaller,
 
 @router.get("/payments/imports/{import_id}", summary="A payments import and its counts", description=READ)
 async def get_import(import_id: str, session: SessionDep, caller: ApiCaller) -> MoneyJSON:
-    _scope(caller, "payments:read", "payments:write")
+    require_scope(caller, "payments:read", "payments:write")
     return MoneyJSON(import_out(await payments.get_import(session, caller, import_id)))
 
 
 @router.get("/payments/{payment_id}", summary="A payment", description=READ)
 async def get_payment(payment_id: str, session: SessionDep, caller: ApiCaller) -> MoneyJSON:
-    _scope(caller, "payments:read", "payments:write")
+    require_scope(caller, "payments:read", "payments:write")
     return MoneyJSON(payment_out(await payments.get_payment(session, caller, payment_id)))
 
 
@@ -114,13 +103,13 @@ class MatchIn(BaseModel):
 
 @router.post("/payments/{payment_id}/reverse", summary="Reverse a payment (it bounced)", description=REVERSE)
 async def reverse_payment(payment_id: str, body: ReverseIn, session: SessionDep, caller: ApiCaller) -> MoneyJSON:
-    _scope(caller, "payments:write")
+    require_scope(caller, "payments:write")
     return MoneyJSON(payment_out(await payments.reverse(session, caller, payment_id, body.reason)))
 
 
 @router.post("/payments/{payment_id}/match", summary="Match an unmatched payment to an account", description=WRITE)
 async def match_payment(payment_id: str, body: MatchIn, session: SessionDep, caller: ApiCaller) -> MoneyJSON:
-    _scope(caller, "payments:write")
+    require_scope(caller, "payments:write")
     return MoneyJSON(payment_out(await payments.match(session, caller, payment_id, body.accountId)))
 
 
@@ -135,7 +124,7 @@ IMPORT_BODY = {"requestBody": {"required": True, "content": {"multipart/form-dat
              description=WRITE)
 async def import_payments(request: Request, session: SessionDep, caller: ApiCaller,
                           preview: bool = Query(False, description="true: the preview, nothing written")) -> MoneyJSON:
-    _scope(caller, "payments:write")
+    require_scope(caller, "payments:write")
     payments.require_recorder(caller)  # before the body is read
     limit = get_settings().upload_max_size
 

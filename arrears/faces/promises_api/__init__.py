@@ -10,56 +10,23 @@ Money is written as JSON numbers, digit for digit.
 
 from __future__ import annotations
 
-from datetime import date, datetime
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import Depends, Query
-from fastapi.responses import JSONResponse
+from fastapi import Query
 from pydantic import BaseModel, ConfigDict, Field
 
 from arrears.accounts import service as accounts
 from arrears.db import isoz
-from arrears.errors import Forbidden, ValidationFailed
+from arrears.errors import ValidationFailed
 from arrears.faces.deps import SessionDep
-from arrears.faces.exact_json import dumps
+from arrears.faces.own_api import ApiCaller, MoneyJSON, list_day, require_scope
 from arrears.faces.partner import views
-from arrears.faces.partner.deps import PartnerDep
 from arrears.faces.partner.routing import partner_router
-from arrears.identity.caller import Caller
 from arrears.partners.service import PAGES
 from arrears.promises import service as promises
 from arrears.promises.models import Promise, PromiseInstalment
 
 router = partner_router("/api/v1", "Promises to pay")
-
-
-class MoneyJSON(JSONResponse):
-    """Decimals as JSON numbers (never through float), times in UTC with Z (as accounts_api)."""
-
-    def render(self, content: Any) -> bytes:
-        return dumps(content, when=lambda v: isoz(v) if isinstance(v, datetime) else v.isoformat()).encode()
-
-
-async def api_caller(pc: PartnerDep) -> Caller:
-    return pc.caller
-
-
-ApiCaller = Annotated[Caller, Depends(api_caller)]
-
-
-def _scope(caller: Caller, *scopes: str) -> None:
-    if caller.kind == "api_key" and not any(caller.has_scope(s) for s in scopes):
-        raise Forbidden(f"This API key needs the {scopes[0]} scope")
-
-
-def _day(name: str, raw: str | None) -> date | None:
-    if raw is None or not raw.strip():
-        return None
-    try:
-        return date.fromisoformat(raw.strip())
-    except ValueError:
-        raise ValidationFailed(f"Invalid list parameters: {name}",
-                               field_errors={name: ["Not a valid date (YYYY-MM-DD)."]}) from None
 
 
 def needs(scope: str) -> str:
@@ -133,10 +100,10 @@ async def list_promises(session: SessionDep, caller: ApiCaller, status: str | No
                         date_from: str | None = Query(None, alias="dateFrom", description="due on or after"),
                         date_to: str | None = Query(None, alias="dateTo", description="due on or before"),
                         page: int = Query(1), limit: int = Query(20)) -> MoneyJSON:
-    _scope(caller, "promises:read", "promises:write")
+    require_scope(caller, "promises:read", "promises:write")
     req = PAGES.check(page, limit)
     f = promises.PromiseFilter(status=status, account_id=account_id, agent_id=agent_id,
-                               date_from=_day("dateFrom", date_from), date_to=_day("dateTo", date_to))
+                               date_from=list_day("dateFrom", date_from), date_to=list_day("dateTo", date_to))
     rows, total = await promises.list_promises(session, caller, f, offset=req.offset, limit=req.size)
     return MoneyJSON(views.page(await promises_out(session, rows), req.page, req.size, total))
 
@@ -144,14 +111,14 @@ async def list_promises(session: SessionDep, caller: ApiCaller, status: str | No
 @router.post("/promises", status_code=201, summary="Record a promise to pay (an amount by a date, or a plan)",
              description=needs("promises:write"))
 async def create_promise(body: PromiseIn, session: SessionDep, caller: ApiCaller) -> MoneyJSON:
-    _scope(caller, "promises:write")
+    require_scope(caller, "promises:write")
     promise = await promises.create_promise(session, caller, body.accountId, plan_of(body), note=body.note)
     return MoneyJSON((await promises_out(session, [promise]))[0], status_code=201)
 
 
 @router.get("/promises/{promise_id}", summary="A promise to pay", description=needs("promises:read"))
 async def get_promise(promise_id: str, session: SessionDep, caller: ApiCaller) -> MoneyJSON:
-    _scope(caller, "promises:read", "promises:write")
+    require_scope(caller, "promises:read", "promises:write")
     promise = await promises.get_promise(session, caller, promise_id)
     return MoneyJSON((await promises_out(session, [promise]))[0])
 
@@ -159,7 +126,7 @@ async def get_promise(promise_id: str, session: SessionDep, caller: ApiCaller) -
 @router.post("/promises/{promise_id}/cancel", summary="Cancel an open promise", description=needs("promises:write"))
 async def cancel_promise(promise_id: str, session: SessionDep, caller: ApiCaller,
                          body: CancelIn | None = None) -> MoneyJSON:
-    _scope(caller, "promises:write")
+    require_scope(caller, "promises:write")
     promise = await promises.cancel_promise(session, caller, promise_id, reason=body.reason if body else None)
     return MoneyJSON((await promises_out(session, [promise]))[0])
 

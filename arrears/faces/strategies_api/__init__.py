@@ -18,9 +18,8 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from arrears.db import isoz
 from arrears.downloads import content_disposition
-from arrears.errors import Forbidden
-from arrears.faces.accounts_api import ApiCaller, MoneyJSON
 from arrears.faces.deps import SessionDep
+from arrears.faces.own_api import ApiCaller, MoneyJSON, require_scope
 from arrears.faces.partner import views
 from arrears.faces.partner.routing import partner_router
 from arrears.identity.caller import Caller
@@ -40,13 +39,8 @@ def needs(scope: str) -> str:
     return f"Scope for `ins_` keys: `{scope}`{also}; `*` covers every scope. Users (JWT): {who}."
 
 
-def _scope(caller: Caller, *scopes: str) -> None:
-    if caller.kind == "api_key" and not any(caller.has_scope(s) for s in scopes):
-        raise Forbidden(f"This API key needs the {scopes[0]} scope")
-
-
 def _read(caller: Caller) -> None:
-    _scope(caller, "strategies:read", "strategies:write")
+    require_scope(caller, "strategies:read", "strategies:write")
 
 
 # ------------------------------------------------------------------ shapes
@@ -138,7 +132,7 @@ async def list_strategies(session: SessionDep, caller: ApiCaller, page: int = Qu
 @router.post("/strategies", status_code=201, summary="Create a strategy with its steps",
              description=needs("strategies:write"))
 async def create_strategy(body: StrategyIn, session: SessionDep, caller: ApiCaller) -> MoneyJSON:
-    _scope(caller, "strategies:write")
+    require_scope(caller, "strategies:write")
     st = await service.create_strategy(session, caller, _body(body))
     await jobs.ensure_chain(session, caller.org_id)  # the organisation's daily runs start with its first strategy
     return MoneyJSON(await _one(session, st), status_code=201)
@@ -153,7 +147,7 @@ async def get_strategy(strategy_id: str, session: SessionDep, caller: ApiCaller)
 @router.patch("/strategies/{strategy_id}", summary="Change a strategy (and its steps)",
               description=needs("strategies:write"))
 async def update_strategy(strategy_id: str, body: StrategyIn, session: SessionDep, caller: ApiCaller) -> MoneyJSON:
-    _scope(caller, "strategies:write")
+    require_scope(caller, "strategies:write")
     st = await service.update_strategy(session, caller, strategy_id, _body(body))
     return MoneyJSON(await _one(session, st))
 
@@ -161,21 +155,21 @@ async def update_strategy(strategy_id: str, body: StrategyIn, session: SessionDe
 @router.delete("/strategies/{strategy_id}", status_code=204, summary="Delete a strategy (its history goes too)",
                description=needs("strategies:write"))
 async def delete_strategy(strategy_id: str, session: SessionDep, caller: ApiCaller) -> Response:
-    _scope(caller, "strategies:write")
+    require_scope(caller, "strategies:write")
     await service.delete_strategy(session, caller, strategy_id)
     return Response(status_code=204)
 
 
 @router.post("/strategies/{strategy_id}/pause", summary="Pause a strategy", description=needs("strategies:write"))
 async def pause_strategy(strategy_id: str, session: SessionDep, caller: ApiCaller) -> MoneyJSON:
-    _scope(caller, "strategies:write")
+    require_scope(caller, "strategies:write")
     return MoneyJSON(await _one(session, await service.set_paused(session, caller, strategy_id, True)))
 
 
 @router.post("/strategies/{strategy_id}/resume", summary="Resume a paused strategy",
              description=needs("strategies:write"))
 async def resume_strategy(strategy_id: str, session: SessionDep, caller: ApiCaller) -> MoneyJSON:
-    _scope(caller, "strategies:write")
+    require_scope(caller, "strategies:write")
     return MoneyJSON(await _one(session, await service.set_paused(session, caller, strategy_id, False)))
 
 
@@ -199,7 +193,7 @@ class StrategyRunIn(BaseModel):
              summary="Start a run of this strategy now (a dry run answers at once, 201)",
              description=needs("strategies:write"))
 async def start_run(strategy_id: str, session: SessionDep, caller: ApiCaller, body: StrategyRunIn | None = None) -> MoneyJSON:
-    _scope(caller, "strategies:write")
+    require_scope(caller, "strategies:write")
     service.require_writer(caller)
     st = await service.get_strategy(session, caller, strategy_id)
     dry = bool(body and body.dryRun)
@@ -258,7 +252,7 @@ async def account_strategy(account_id: str, session: SessionDep, caller: ApiCall
 @router.put("/accounts/{account_id}/strategy", summary="Pause or resume one account in its strategy",
             description=needs("strategies:write"))
 async def pause_account(account_id: str, body: AccountStrategyIn, session: SessionDep, caller: ApiCaller) -> MoneyJSON:
-    _scope(caller, "strategies:write")
+    require_scope(caller, "strategies:write")
     return MoneyJSON(state_out(account_id, await service.set_account_paused(session, caller, account_id, body.paused)))
 
 

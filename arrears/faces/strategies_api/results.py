@@ -12,8 +12,8 @@ from datetime import date
 from fastapi import APIRouter, Query
 
 from arrears.errors import Forbidden, ValidationFailed
-from arrears.faces.accounts_api import ApiCaller, MoneyJSON
 from arrears.faces.deps import SessionDep
+from arrears.faces.own_api import ApiCaller, MoneyJSON
 from arrears.faces.partner.routing import PartnerRoute
 from arrears.strategies import results
 

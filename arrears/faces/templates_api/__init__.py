@@ -11,19 +11,18 @@ in its usage. Shapes follow the partner spec: camelCase, UUID ids, lists as
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import Depends, Query, Response
+from fastapi import Query, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from arrears.db import isoz
-from arrears.errors import Forbidden, ValidationFailed
+from arrears.errors import ValidationFailed
 from arrears.faces.deps import SessionDep
 from arrears.faces.openapi import one_of
+from arrears.faces.own_api import ApiCaller, require_scope
 from arrears.faces.partner import views
-from arrears.faces.partner.deps import PartnerDep
 from arrears.faces.partner.routing import partner_router
-from arrears.identity.caller import Caller
 from arrears.messaging import optouts, template_store
 from arrears.messaging.errors import MessagingErrorCode
 from arrears.messaging.models import CHANNELS, MessageTemplate, OptOut
@@ -35,23 +34,12 @@ from arrears.partners.service import PAGES
 router = partner_router("/api/v1", "Messaging: templates and opt-outs")
 
 
-async def api_caller(pc: PartnerDep) -> Caller:
-    return pc.caller
-
-
-ApiCaller = Annotated[Caller, Depends(api_caller)]
-
 # The scope an `ins_` key needs, in each route's OpenAPI description (issue 20, point 10).
 _SCOPES = "; `*` covers every scope; user JWTs go by role. See docs/contracts.md#partner-scopes."
 READ_T = "Scope: `templates:read` (or `templates:write`)" + _SCOPES
 WRITE_T = "Scope: `templates:write`" + _SCOPES
 READ_O = "Scope: `opt-outs:read` (or `opt-outs:write`)" + _SCOPES
 WRITE_O = "Scope: `opt-outs:write`" + _SCOPES
-
-
-def _scope(caller: Caller, *scopes: str) -> None:
-    if caller.kind == "api_key" and not any(caller.has_scope(s) for s in scopes):
-        raise Forbidden(f"This API key needs the {scopes[0]} scope")
 
 
 def _page(page: int, limit: int) -> PageRequest:
@@ -102,7 +90,7 @@ def template_out(t: MessageTemplate) -> dict[str, Any]:
 async def list_templates(session: SessionDep, caller: ApiCaller,
                          channel: str | None = Query(None, json_schema_extra=one_of(CHANNELS)),
                          page: int = Query(1), limit: int = Query(20)) -> dict[str, Any]:
-    _scope(caller, "templates:read", "templates:write")
+    require_scope(caller, "templates:read", "templates:write")
     req = _page(page, limit)
     rows, total = await template_store.list_templates(session, caller, channel=channel, offset=req.offset,
                                                       limit=req.size)
@@ -118,7 +106,7 @@ async def create_template(body: TemplateIn, session: SessionDep, caller: ApiCall
 
 @router.post("/templates/validate", summary="Check a template without saving it", description=READ_T)
 async def validate(body: TemplateCheck, caller: ApiCaller) -> dict[str, Any]:
-    _scope(caller, "templates:read", "templates:write")
+    require_scope(caller, "templates:read", "templates:write")
     problems: list[Any] = []
     try:
         template_store.validate_template_parts(body.channel, body.body, body.subject)
@@ -131,7 +119,7 @@ async def validate(body: TemplateCheck, caller: ApiCaller) -> dict[str, Any]:
 
 @router.get("/templates/{template_id}", summary="Get a message template", description=READ_T)
 async def get_template(template_id: str, session: SessionDep, caller: ApiCaller) -> dict[str, Any]:
-    _scope(caller, "templates:read", "templates:write")
+    require_scope(caller, "templates:read", "templates:write")
     return template_out(await template_store.get_template(session, caller, template_id))
 
 
@@ -177,7 +165,7 @@ async def list_opt_outs(session: SessionDep, caller: ApiCaller,
                         channel: str | None = Query(None, json_schema_extra=one_of((*CHANNELS, "all"))),
                         customer_id: str | None = Query(None, alias="customerId"), page: int = Query(1),
                         limit: int = Query(20)) -> dict[str, Any]:
-    _scope(caller, "opt-outs:read", "opt-outs:write")
+    require_scope(caller, "opt-outs:read", "opt-outs:write")
     req = _page(page, limit)
     cid = await optouts.customer_ref(session, caller.org_id, customer_id)
     rows, total = await optouts.list_for(session, caller.org_id, channel=channel, customer_id=cid,
@@ -189,7 +177,7 @@ async def list_opt_outs(session: SessionDep, caller: ApiCaller,
 @router.post("/opt-outs", status_code=201, summary="Record an opt-out (per customer and channel)",
              description=WRITE_O)
 async def create_opt_out(body: OptOutIn, session: SessionDep, caller: ApiCaller) -> dict[str, Any]:
-    _scope(caller, "opt-outs:write")
+    require_scope(caller, "opt-outs:write")
     caller.require_write()
     cid = await optouts.customer_ref(session, caller.org_id, body.customerId)
     rows = await optouts.add(session, caller.org_id, channel=body.channel, customer_id=cid,
@@ -201,7 +189,7 @@ async def create_opt_out(body: OptOutIn, session: SessionDep, caller: ApiCaller)
 @router.delete("/opt-outs/{opt_out_id}", status_code=204, summary="Remove an opt-out (opt back in)",
                description=WRITE_O)
 async def delete_opt_out(opt_out_id: str, session: SessionDep, caller: ApiCaller) -> Response:
-    _scope(caller, "opt-outs:write")
+    require_scope(caller, "opt-outs:write")
     caller.require_write()
     await optouts.remove(session, caller.org_id, opt_out_id, actor=caller.actor)
     return Response(status_code=204)

@@ -294,7 +294,7 @@ async def test_record_an_interaction_from_the_work_queue_on_a_phone(live_server,
     await shot(page, "work-queue-phone")
     await page.get_by_label("Outcome").select_option("promise_to_pay")
     await page.get_by_label("Next contact").fill((date.today() + timedelta(days=7)).isoformat())
-    await page.get_by_label("Note").fill("Will pay on Friday")
+    await page.get_by_label("Note", exact=True).fill("Will pay on Friday")
     await page.get_by_role("button", name="Record outcome").click()
     await page.get_by_text("Recorded: Call — Promise to pay").wait_for()
     await page.get_by_role("link", name="Thandi Mokoena").click()

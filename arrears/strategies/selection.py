@@ -24,12 +24,14 @@ from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import (
+    BigInteger,
     ColumnElement,
     Date,
     String,
     and_,
     bindparam,
     case,
+    cast,
     false,
     func,
     literal,
@@ -81,10 +83,21 @@ def salt(strategy_id: uuid.UUID) -> int:
     return int(hashlib.sha256(str(strategy_id).encode()).hexdigest()[:6], 16)
 
 
+# Multiplicative hashing (Knuth): consecutive ids (a book's accounts are numbered in its order)
+# land far apart, so a split by percentage is not a split by position in the book.
+_MIX = 2654435761
+_SPAN = 1 << 24
+
+
+def bucket_of(strategy_id: uuid.UUID, account_id: uuid.UUID) -> int:
+    """0 … 99, stable per (strategy, account) — what `variant_expr` computes in SQL."""
+    tail = int(str(account_id).replace("-", "")[-6:], 16)
+    return (tail + salt(strategy_id)) * _MIX % _SPAN * 100 // _SPAN
+
+
 def variant_of(strategy_id: uuid.UUID, account_id: uuid.UUID, challenger_percent: int) -> str:
     """The variant a stable hash of (strategy, account) picks — what `variant_expr` computes in SQL."""
-    value = (int(str(account_id).replace("-", "")[:6], 16) + salt(strategy_id)) % 100
-    return "B" if value < challenger_percent else "A"
+    return "B" if bucket_of(strategy_id, account_id) < challenger_percent else "A"
 
 
 def _paid(org_id: int) -> Subquery:
@@ -204,8 +217,8 @@ def variant_expr(acct: Subquery, plan: Plan) -> ColumnElement[Any]:
     st = plan.strategy
     hashed: ColumnElement[Any] = literal("A", String)
     if st.challenger_percent > 0:
-        hashed = case((((hex6(acct.c.account_id) + salt(st.id)) % 100) < st.challenger_percent, literal("B", String)),
-                      else_=literal("A", String))
+        mixed = (cast(hex6(acct.c.account_id) + salt(st.id), BigInteger) * _MIX) % _SPAN * 100 // _SPAN
+        hashed = case((mixed < st.challenger_percent, literal("B", String)), else_=literal("A", String))
     return case((and_(same_strategy(acct, plan), acct.c.s_variant.is_not(None)), acct.c.s_variant), else_=hashed)
 
 

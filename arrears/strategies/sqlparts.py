@@ -1,6 +1,6 @@
 """Three SQL expressions the two engines spell differently: days between two dates, months added to
 a date (clamped to the month's last day, as arrears.accounts.ageing.add_months does) and the first
-six hex digits of a UUID as an integer (the champion/challenger hash)."""
+last six hex digits of a UUID as an integer (the champion/challenger hash)."""
 
 from __future__ import annotations
 
@@ -55,7 +55,9 @@ def _months_sqlite(element: Any, compiler: Any, **kw: Any) -> str:
 
 
 class hex6(FunctionElement[int]):  # noqa: N801
-    """The first six hex digits of a UUID (its text form) as an integer, 0 … 16**6 − 1."""
+    """The last six hex digits of a UUID (its text form) as an integer, 0 … 16**6 − 1: the random
+    tail of a version 4 id, the counter of the time-ordered ids the book gives accounts (their
+    first digits are the time: the same for a whole book)."""
 
     type = Integer()
     inherit_cache = True
@@ -64,13 +66,13 @@ class hex6(FunctionElement[int]):  # noqa: N801
 @compiles(hex6)
 def _hex6_pg(element: Any, compiler: Any, **kw: Any) -> str:
     (value,) = (compiler.process(c, **kw) for c in element.clauses)
-    return f"('x' || substr(CAST({value} AS TEXT), 1, 6))::bit(24)::int"
+    return f"('x' || substr(CAST({value} AS TEXT), 31, 6))::bit(24)::int"
 
 
 @compiles(hex6, "sqlite")
 def _hex6_sqlite(element: Any, compiler: Any, **kw: Any) -> str:
     (value,) = (compiler.process(c, **kw) for c in element.clauses)
-    digits = [f"(instr('0123456789abcdef', lower(substr({value}, {i + 1}, 1))) - 1) * {16 ** (5 - i)}"
+    digits = [f"(instr('0123456789abcdef', lower(substr({value}, {i + 31}, 1))) - 1) * {16 ** (5 - i)}"
               for i in range(6)]
     return "(" + " + ".join(digits) + ")"
 

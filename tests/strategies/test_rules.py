@@ -326,3 +326,22 @@ async def test_letters_print_step_writes_the_letters_the_step_made_that_day(rs, 
     none = await asyncio.to_thread(arrears, "letters", "print", "--org", str(t.org.id), "--step", str(steps[1]),
                                    "--date", "2026-11-01", "-o", str(out), "--user", manager)
     assert none.returncode != 0 and "made no letter on 2026-11-01" in (none.stdout + none.stderr)
+
+
+def test_a_split_of_a_books_consecutive_ids_follows_the_percentage():
+    """A book's accounts get time-ordered ids that differ only in a counter (their first digits are
+    the time): the split hashes the tail, mixed, so 30 % of a thousand consecutive ids is about 300
+    and not a block of them."""
+    from arrears.debtors.bulk import uuid7_prefix
+
+    prefix = uuid7_prefix(datetime.now(UTC))
+    ids = [uuid.UUID(f"{prefix}{n:08x}") for n in range(1000)]
+    sid = uuid.uuid4()
+    chosen = [variant_of(sid, i, 30) for i in ids]
+    assert 250 <= chosen.count("B") <= 350
+    # Not in runs: no more than a handful of consecutive ids in one variant.
+    longest = run_length = 1
+    for a, b in zip(chosen, chosen[1:], strict=False):
+        run_length = run_length + 1 if a == b else 1
+        longest = max(longest, run_length)
+    assert longest < 30

@@ -50,9 +50,10 @@ from arrears.debtors.book import local_today, zone_of
 from arrears.debtors.bulk import uuid7_prefix
 from arrears.debtors.models import DebtorAccount, DebtorReport
 from arrears.debtors.service import lock_book
-from arrears.errors import Conflict, Forbidden, NotFound, ValidationFailed
+from arrears.errors import Conflict, Forbidden, ValidationFailed
 from arrears.identity.caller import Caller
 from arrears.identity.models import Organisation
+from arrears.visible import get_visible, parse_uuid
 
 STATUS_EVENT = "account.status_changed"
 MAX_REASON = 2000
@@ -295,26 +296,13 @@ def account_scope(caller: Caller) -> ColumnElement[bool]:
     return and_(org, Account.customer_id.in_(select(Customer.id).where(customer_scope(caller))))
 
 
-def parse_account_id(value: Any) -> uuid.UUID | None:
-    try:
-        return value if isinstance(value, uuid.UUID) else uuid.UUID(str(value).strip())
-    except (ValueError, AttributeError):
-        return None
+parse_account_id = parse_uuid  # the name the other domains call it by
 
 
 async def get_account(session: AsyncSession, caller: Caller, account_id: Any, *, for_update: bool = False) -> Account:
     """The account if the caller may see it (404 otherwise, also for another organisation's);
     `for_update` locks it, then reads it again."""
-    key = parse_account_id(account_id)
-    row = None
-    if key is not None:
-        q = select(Account).where(Account.id == key, account_scope(caller))
-        if for_update:
-            q = q.with_for_update(of=Account).execution_options(populate_existing=True)
-        row = await session.scalar(q)
-    if row is None:
-        raise NotFound(f"Account {str(account_id)[:64]} not found.")
-    return row
+    return await get_visible(session, Account, account_id, account_scope(caller), "Account", for_update=for_update)
 
 
 @dataclass(frozen=True)

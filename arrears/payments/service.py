@@ -49,6 +49,7 @@ from arrears.payments.allocation import OLDEST_FIRST, allocate_buckets, fill_ins
 from arrears.payments.errors import PaymentErrorCode
 from arrears.payments.hooks import notify as notify_payments_changed
 from arrears.payments.models import STATUSES, Payment, PaymentImport
+from arrears.visible import get_visible, parse_uuid
 
 RECORDED_EVENT = "payment.recorded"
 REVERSED_EVENT = "payment.reversed"
@@ -356,24 +357,8 @@ async def changed(session: AsyncSession, org_id: int, account_ids: Sequence[uuid
 # ------------------------------------------------------------------ reading
 
 
-def _key(payment_id: Any) -> uuid.UUID | None:
-    try:
-        return payment_id if isinstance(payment_id, uuid.UUID) else uuid.UUID(str(payment_id).strip())
-    except (ValueError, AttributeError):
-        return None
-
-
 async def get_payment(session: AsyncSession, caller: Caller, payment_id: Any, *, for_update: bool = False) -> Payment:
-    key = _key(payment_id)
-    row = None
-    if key is not None:
-        q = select(Payment).where(Payment.id == key, payment_scope(caller))
-        if for_update:
-            q = q.with_for_update(of=Payment).execution_options(populate_existing=True)
-        row = await session.scalar(q)
-    if row is None:
-        raise NotFound(f"Payment {str(payment_id)[:64]} not found.")
-    return row
+    return await get_visible(session, Payment, payment_id, payment_scope(caller), "Payment", for_update=for_update)
 
 
 @dataclass(frozen=True)
@@ -398,7 +383,7 @@ def list_query(caller: Caller, f: PaymentFilter) -> Select[Any]:
             errors["accountId"] = ["Not a valid account id (a UUID)."]
         q = q.where(Payment.account_id == key)
     if f.import_id is not None:
-        key = _key(f.import_id)
+        key = parse_uuid(f.import_id)
         if key is None:
             errors["importId"] = ["Not a valid import id (a UUID)."]
         q = q.where(Payment.import_id == key)
@@ -428,7 +413,7 @@ async def payments_of_account(session: AsyncSession, account: Account) -> list[P
 
 
 async def get_import(session: AsyncSession, caller: Caller, import_id: Any) -> PaymentImport:
-    key = _key(import_id)
+    key = parse_uuid(import_id)
     row = await session.scalar(select(PaymentImport).where(PaymentImport.id == key,
                                                           PaymentImport.org_id == caller.org_id)) if key else None
     if row is None:

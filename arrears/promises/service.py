@@ -42,6 +42,7 @@ from arrears.promises.evaluate import evaluate
 from arrears.promises.jobs import ensure_chain
 from arrears.promises.models import STATUSES, Promise, PromiseInstalment
 from arrears.tasks import service as tasks
+from arrears.visible import get_visible
 
 MAX_INSTALMENTS = 36
 MAX_AMOUNT = Decimal("999999999999.99")
@@ -67,16 +68,7 @@ def promise_scope(caller: Caller) -> ColumnElement[bool]:
 
 async def get_promise(session: AsyncSession, caller: Caller, promise_id: Any, *,
                       for_update: bool = False) -> Promise:
-    key = accounts.parse_account_id(promise_id)
-    row = None
-    if key is not None:
-        q = select(Promise).where(Promise.id == key, promise_scope(caller))
-        if for_update:
-            q = q.with_for_update(of=Promise).execution_options(populate_existing=True)
-        row = await session.scalar(q)
-    if row is None:
-        raise NotFound(f"Promise {str(promise_id)[:64]} not found.")
-    return row
+    return await get_visible(session, Promise, promise_id, promise_scope(caller), "Promise", for_update=for_update)
 
 
 async def instalments_of(session: AsyncSession, promise_ids: Sequence[uuid.UUID]

@@ -43,12 +43,13 @@ from arrears.accounts.service import account_scope, get_account, parse_account_i
 from arrears.customers.models import Customer, Interaction, Loan
 from arrears.db import utcnow
 from arrears.debtors.models import DebtorAccount
-from arrears.errors import Conflict, Forbidden, NotFound, ValidationFailed
+from arrears.errors import Conflict, Forbidden, ValidationFailed
 from arrears.identity import service as identity
 from arrears.identity.caller import Caller
 from arrears.identity.models import User
 from arrears.tasks.errors import TaskErrorCode
 from arrears.tasks.models import KINDS, SOURCES, STATUSES, Task
+from arrears.visible import get_visible
 
 MAX_NOTE = 2000
 CLOSED = ("done", "cancelled")
@@ -68,16 +69,7 @@ def _is_manager(caller: Caller) -> bool:
 
 
 async def get_task(session: AsyncSession, caller: Caller, task_id: Any, *, for_update: bool = False) -> Task:
-    key = parse_account_id(task_id)
-    row = None
-    if key is not None:
-        q = select(Task).where(Task.id == key, task_scope(caller))
-        if for_update:
-            q = q.with_for_update(of=Task).execution_options(populate_existing=True)
-        row = await session.scalar(q)
-    if row is None:
-        raise NotFound(f"Task {str(task_id)[:64]} not found.")
-    return row
+    return await get_visible(session, Task, task_id, task_scope(caller), "Task", for_update=for_update)
 
 
 def _clean_date(raw: Any) -> date:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from fastapi import Query, Response
+from fastapi import Depends, Query, Response
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from arrears.faces.deps import SessionDep
@@ -16,6 +16,7 @@ from arrears.faces.partner.routing import needs, partner_router
 from arrears.partners import catalogue, service, usage, webhooks
 from arrears.partners.models import ApiClient
 from arrears.partners.schemas import ClientCreate, ClientUpdate
+from arrears.partners.service import ListQuery
 
 router = partner_router("/api/v1", "Partner: API clients")
 
@@ -40,27 +41,14 @@ async def create_client(body: ClientCreate, pc: PartnerDep, session: SessionDep)
 @router.get("/api-clients", summary="List API clients",
              description=needs("clients:read"))
 async def list_clients(pc: PartnerDep, session: SessionDep,
-                       status: str | None = Query(None, description="ACTIVE, INACTIVE or SUSPENDED",
-                                                  json_schema_extra=one_of(catalogue.CLIENT_STATUSES)),
+                       lq: ListQuery = Depends(listing.list_params(
+                           service.CLIENT_LIST, statuses=catalogue.CLIENT_STATUSES,
+                           status_help="ACTIVE, INACTIVE or SUSPENDED",
+                           search_help="Name or e-mail contains (any case)")),
                        rate_limit_tier: str | None = Query(None, alias="rateLimitTier",
                                                            json_schema_extra=one_of(t.upper() for t in catalogue.TIERS)),
                        contact_email: str | None = Query(None, alias="contactEmail"),
-                       search: str | None = Query(None, description="Name or e-mail contains (any case)"),
-                       date_from: str | None = Query(None, alias="dateFrom",
-                                                     json_schema_extra=listing.DATE_SCHEMA,
-                                                     description=listing.DATE_HELP),
-                       date_to: str | None = Query(None, alias="dateTo", json_schema_extra=listing.DATE_SCHEMA,
-                                                   description=listing.DATE_HELP),
-                       page: int = 1, limit: int = 20,
-                       sort_by: str | None = Query(None, alias="sortBy",
-                                                   json_schema_extra=listing.sort_schema(service.CLIENT_LIST),
-                                                   description=listing.sort_help(service.CLIENT_LIST)),
-                       sort_order: str | None = Query(None, alias="sortOrder",
-                                                      json_schema_extra=listing.ORDER_SCHEMA,
-                                                      description=listing.ORDER_HELP)
-                       ) -> dict[str, Any]:
-    lq = listing.list_query(service.CLIENT_LIST, status=status, date_from=date_from, date_to=date_to,
-                            search=search, sort_by=sort_by, sort_order=sort_order)
+                       page: int = 1, limit: int = 20) -> dict[str, Any]:
     rows, total = await service.list_clients(session, pc, lq=lq, rate_limit_tier=rate_limit_tier,
                                              contact_email=contact_email, page=page, limit=limit)
     return views.page([views.client_summary(c) for c in rows], page, limit, total)

@@ -4,15 +4,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import Query, Response
+from fastapi import Depends, Response
 
 from arrears.faces.deps import SessionDep
-from arrears.faces.openapi import one_of
 from arrears.faces.partner import listing, views
 from arrears.faces.partner.deps import PartnerDep
 from arrears.faces.partner.routing import needs, partner_router
 from arrears.partners import catalogue, service
 from arrears.partners.schemas import KeyCreate
+from arrears.partners.service import ListQuery
 
 router = partner_router("/api/v1", "Partner: API keys")
 
@@ -27,24 +27,10 @@ async def create_key(body: KeyCreate, pc: PartnerDep, session: SessionDep) -> di
 @router.get("/api-clients/{client_id}/api-keys", summary="List a client's API keys",
              description=needs("clients:read"))
 async def list_keys(client_id: str, pc: PartnerDep, session: SessionDep,
-                    status: str | None = Query(None, description="ACTIVE, REVOKED or EXPIRED",
-                                               json_schema_extra=one_of(catalogue.KEY_STATUSES)),
-                    search: str | None = Query(None, description="Name contains (any case)"),
-                    date_from: str | None = Query(None, alias="dateFrom",
-                                                  json_schema_extra=listing.DATE_SCHEMA,
-                                                  description=listing.DATE_HELP),
-                    date_to: str | None = Query(None, alias="dateTo", json_schema_extra=listing.DATE_SCHEMA,
-                                                description=listing.DATE_HELP),
-                    page: int = 1, limit: int = 20,
-                    sort_by: str | None = Query(None, alias="sortBy",
-                                                json_schema_extra=listing.sort_schema(service.KEY_LIST),
-                                                description=listing.sort_help(service.KEY_LIST)),
-                    sort_order: str | None = Query(None, alias="sortOrder",
-                                                   json_schema_extra=listing.ORDER_SCHEMA,
-                                                   description=listing.ORDER_HELP)
-                    ) -> dict[str, Any]:
-    lq = listing.list_query(service.KEY_LIST, status=status, date_from=date_from, date_to=date_to,
-                            search=search, sort_by=sort_by, sort_order=sort_order)
+                    lq: ListQuery = Depends(listing.list_params(
+                        service.KEY_LIST, statuses=catalogue.KEY_STATUSES, status_help="ACTIVE, REVOKED or EXPIRED",
+                        search_help="Name contains (any case)")),
+                    page: int = 1, limit: int = 20) -> dict[str, Any]:
     keys, total = await service.list_keys(session, pc, client_id, lq=lq, page=page, limit=limit)
     meta = await service.key_metadata(session, keys)
     return views.page([views.key_out(k, meta.get(k.id)) for k in keys], page, limit, total)

@@ -3,7 +3,10 @@ the query string into the domain's `ListQuery`; every bad one is named in one 40
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
 from datetime import UTC, date, datetime, time, timedelta
+
+from fastapi import Query
 
 from arrears.errors import ValidationFailed
 from arrears.faces.openapi import JsonSchemaExtra, date_or_datetime, one_of
@@ -61,3 +64,31 @@ def list_query(rule: ListRule, *, status: str | None = None, date_from: str | No
         raise ValidationFailed("Invalid list parameters: " + ", ".join(errors), field_errors=errors)
     return ListQuery(status=status, date_from=bounds["dateFrom"], date_to=bounds["dateTo"],
                      search=search, sort_by=sort_name, descending=order == "desc")
+
+
+def list_params(rule: ListRule, *, statuses: Iterable[str], status_help: str, search_help: str | None = None,
+                date_help: str = "") -> Callable[..., ListQuery]:
+    """The list's filter and sort parameters as one dependency (`Depends(list_params(...))`), so each
+    list route declares only its own extras; `date_help` prefixes the date bounds' description."""
+    status_q = Query(None, description=status_help, json_schema_extra=one_of(tuple(statuses)))
+    from_q = Query(None, alias="dateFrom", json_schema_extra=DATE_SCHEMA, description=date_help + DATE_HELP)
+    to_q = Query(None, alias="dateTo", json_schema_extra=DATE_SCHEMA, description=date_help + DATE_HELP)
+    sort_q = Query(None, alias="sortBy", json_schema_extra=sort_schema(rule), description=sort_help(rule))
+    order_q = Query(None, alias="sortOrder", json_schema_extra=ORDER_SCHEMA, description=ORDER_HELP)
+
+    if search_help is None:
+        def without_search(status: str | None = status_q, date_from: str | None = from_q,
+                           date_to: str | None = to_q, sort_by: str | None = sort_q,
+                           sort_order: str | None = order_q) -> ListQuery:
+            return list_query(rule, status=status, date_from=date_from, date_to=date_to, sort_by=sort_by,
+                              sort_order=sort_order)
+        return without_search
+
+    search_q = Query(None, description=search_help)
+
+    def with_search(status: str | None = status_q, search: str | None = search_q, date_from: str | None = from_q,
+                    date_to: str | None = to_q, sort_by: str | None = sort_q,
+                    sort_order: str | None = order_q) -> ListQuery:
+        return list_query(rule, status=status, date_from=date_from, date_to=date_to, search=search,
+                          sort_by=sort_by, sort_order=sort_order)
+    return with_search

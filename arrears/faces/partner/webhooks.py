@@ -4,15 +4,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import Query, Response
+from fastapi import Depends, Response
 
 from arrears.faces.deps import SessionDep
-from arrears.faces.openapi import one_of
 from arrears.faces.partner import listing, views
 from arrears.faces.partner.deps import PartnerDep
 from arrears.faces.partner.routing import needs, partner_router
 from arrears.partners import catalogue, webhooks
 from arrears.partners.schemas import WebhookCreate, WebhookUpdate
+from arrears.partners.service import ListQuery
 
 router = partner_router("/api/v1/api-clients/{client_id}/webhooks", "Partner: webhooks")
 
@@ -28,24 +28,10 @@ async def create_webhook(client_id: str, body: WebhookCreate, pc: PartnerDep,
 @router.get("", summary="List a client's webhook subscriptions",
              description=needs("webhooks:read", own_client=True) + " `webhooks:write` or `clients:read` also reads.")
 async def list_webhooks(client_id: str, pc: PartnerDep, session: SessionDep,
-                        status: str | None = Query(None, description="ACTIVE or PAUSED",
-                                                   json_schema_extra=one_of(catalogue.SUBSCRIPTION_STATUSES)),
-                        date_from: str | None = Query(None, alias="dateFrom",
-                                                      json_schema_extra=listing.DATE_SCHEMA,
-                                                      description=listing.DATE_HELP),
-                        date_to: str | None = Query(None, alias="dateTo",
-                                                    json_schema_extra=listing.DATE_SCHEMA,
-                                                    description=listing.DATE_HELP),
-                        page: int = 1, limit: int = 20,
-                        sort_by: str | None = Query(None, alias="sortBy",
-                                                    json_schema_extra=listing.sort_schema(webhooks.SUBSCRIPTION_LIST),
-                                                    description=listing.sort_help(webhooks.SUBSCRIPTION_LIST)),
-                        sort_order: str | None = Query(None, alias="sortOrder",
-                                                       json_schema_extra=listing.ORDER_SCHEMA,
-                                                       description=listing.ORDER_HELP)
-                        ) -> dict[str, Any]:
-    lq = listing.list_query(webhooks.SUBSCRIPTION_LIST, status=status, date_from=date_from,
-                            date_to=date_to, sort_by=sort_by, sort_order=sort_order)
+                        lq: ListQuery = Depends(listing.list_params(
+                            webhooks.SUBSCRIPTION_LIST, statuses=catalogue.SUBSCRIPTION_STATUSES,
+                            status_help="ACTIVE or PAUSED")),
+                        page: int = 1, limit: int = 20) -> dict[str, Any]:
     subs, total = await webhooks.list_subscriptions(session, pc, client_id, lq=lq, page=page, limit=limit)
     counts = await webhooks.delivery_counts(session, [s.id for s in subs])
     return views.page([views.subscription_out(s, deliveries=counts.get(s.id, 0)) for s in subs],
@@ -79,24 +65,10 @@ async def delete_webhook(client_id: str, webhook_id: str, pc: PartnerDep, sessio
 @router.get("/{webhook_id}/deliveries", summary="Delivery history of a webhook subscription",
              description=needs("webhooks:read", own_client=True) + " `webhooks:write` or `clients:read` also reads.")
 async def list_deliveries(client_id: str, webhook_id: str, pc: PartnerDep, session: SessionDep,
-                          status: str | None = Query(None, description="PENDING, DELIVERED or FAILED",
-                                                     json_schema_extra=one_of(catalogue.DELIVERY_STATUSES)),
-                          date_from: str | None = Query(None, alias="dateFrom",
-                                                        json_schema_extra=listing.DATE_SCHEMA,
-                                                        description="On scheduledFor. " + listing.DATE_HELP),
-                          date_to: str | None = Query(None, alias="dateTo",
-                                                      json_schema_extra=listing.DATE_SCHEMA,
-                                                      description="On scheduledFor. " + listing.DATE_HELP),
-                          page: int = 1, limit: int = webhooks.DELIVERIES_DEFAULT_LIMIT,
-                          sort_by: str | None = Query(None, alias="sortBy",
-                                                      json_schema_extra=listing.sort_schema(webhooks.DELIVERY_LIST),
-                                                      description=listing.sort_help(webhooks.DELIVERY_LIST)),
-                          sort_order: str | None = Query(None, alias="sortOrder",
-                                                         json_schema_extra=listing.ORDER_SCHEMA,
-                                                         description=listing.ORDER_HELP)
-                          ) -> dict[str, Any]:
-    lq = listing.list_query(webhooks.DELIVERY_LIST, status=status, date_from=date_from,
-                            date_to=date_to, sort_by=sort_by, sort_order=sort_order)
+                          lq: ListQuery = Depends(listing.list_params(
+                              webhooks.DELIVERY_LIST, statuses=catalogue.DELIVERY_STATUSES,
+                              status_help="PENDING, DELIVERED or FAILED", date_help="On scheduledFor. ")),
+                          page: int = 1, limit: int = webhooks.DELIVERIES_DEFAULT_LIMIT) -> dict[str, Any]:
     rows, total = await webhooks.list_deliveries(session, pc, client_id, webhook_id, lq=lq, page=page,
                                                  limit=limit)
     return views.page([views.delivery_out(d) for d in rows], page, limit, total)

@@ -5,10 +5,11 @@ each e-mailed as a PDF attachment through the outbox to the accounts with an e-m
 noted on its step execution, and one PDF of the step's letters of a day that were not e-mailed,
 to print (`arrears letters print --step`).
 
-Delivery: a letter goes by e-mail when the customer (else the book account) has an e-mail address
-and the outbox takes it — not opted out, under the daily cap; outside the contact hours it waits
-in the outbox — and to the print batch otherwise: no address, refused by the contact rules, no
-e-mail provider configured, or its e-mail failed later. The e-mail carries the step's
+Delivery (the step's `letter_delivery`): `email`, the default — a letter goes by e-mail when the
+customer (else the book account) has an e-mail address and the outbox takes it (not opted out,
+under the daily cap; outside the contact hours it waits in the outbox), and to the print batch
+otherwise: no address, refused by the contact rules, no e-mail provider configured, or its e-mail
+failed later; `print` — every letter to the print batch (a notice the law wants posted). The e-mail carries the step's
 idempotency key `strategy:<step>:<account>:<day>`, as the SMS and e-mail steps' messages do, so a
 repeated run sends nothing twice. `deliveries` says beforehand (the preview) which way each
 account's letter goes, with the outbox's checks as the run's `check_drafts` applies them."""
@@ -48,6 +49,11 @@ PRINT_REASONS = {rules.NO_RECIPIENT: "no_contact", rules.INVALID_RECIPIENT: "inv
                  rules.OPTED_OUT: "opted_out", rules.CAP_REACHED: "cap_reached",
                  rules.ACCOUNT_ON_HOLD: "on_hold"}
 NO_PROVIDER = "no_provider"
+PRINT_ONLY = "print_only"
+# What the letters list says of a letter the step did not try to e-mail (the letters domain says
+# it of a customer with no address).
+NOT_EMAILED = {PRINT_ONLY: "Not e-mailed: the strategy's step sends its letters by post.",
+               NO_PROVIDER: "Not e-mailed: no e-mail provider is configured."}
 Check = Callable[[list[Draft]], Awaitable[dict[int, str]]]
 
 
@@ -83,11 +89,12 @@ def email_address(row: Any) -> str | None:
 async def deliveries(org: Any, step: StrategyStep, rows: Sequence[Any], day: date, check: Check,
                      settings: MessagingSettings | None = None) -> dict[uuid.UUID, str]:
     """Which way each due account's letter goes today, writing nothing: `email`, or
-    `print:<reason>` (no_contact, invalid_contact, opted_out, cap_reached, no_provider). `check` is
+    `print:<reason>` (print_only, no_provider, no_contact, invalid_contact, opted_out, cap_reached). `check` is
     the outbox's checks without writing (the runner's `check_drafts` with its cap tally and
     settings): the e-mails count towards the cap as the run's will."""
-    if not email_ready(org, settings):
-        return {r.account_id: f"{PRINT}:{NO_PROVIDER}" for r in rows}
+    why = _not_emailing(org, step, settings)
+    if why:
+        return {r.account_id: f"{PRINT}:{why}" for r in rows}
     drafts = [Draft("email", email_address(r), "", customer_id=r.customer_id, debtor_account_id=r.debtor_account_id,
                     idempotency_key=email_key(step.id, r.account_id, day)) for r in rows]
     refused = await check(drafts)
@@ -110,19 +117,30 @@ async def send_letters(session: AsyncSession, org: Any, owner: Caller, step: Str
     """The step's letters for these (claimed) accounts: made with the owner's rights, e-mailed
     where the outbox takes them, each noted on its execution with the way it went."""
     assert step.letter_template_id is not None
-    ready = email_ready(org)
+    why = _not_emailing(org, step)
     made: list[Any] = []
     ids = list(account_ids)
     for start in range(0, len(ids), letters.MAX_ACCOUNTS):  # the letters domain's bound per call
         part = ids[start:start + letters.MAX_ACCOUNTS]
         made.extend(await letters.create_letters(
-            session, owner, part, step.letter_template_id, source="strategy", today=day, send_email=ready,
+            session, owner, part, step.letter_template_id, source="strategy", today=day, send_email=not why,
             email_keys={i: email_key(step.id, i, day) for i in part}))
-    await _note(session, step.id, day, made, ready)
+    if why:
+        for x in made:
+            x.email_reason = NOT_EMAILED[why]
+    await _note(session, step.id, day, made, why)
     return made
 
 
-async def _note(session: AsyncSession, step_id: uuid.UUID, day: date, made: Sequence[Any], ready: bool) -> None:
+def _not_emailing(org: Any, step: StrategyStep, settings: MessagingSettings | None = None) -> str | None:
+    """Why none of the step's letters is e-mailed today (print_only, no_provider), if so."""
+    if step.letter_delivery == PRINT:
+        return PRINT_ONLY
+    return None if email_ready(org, settings) else NO_PROVIDER
+
+
+async def _note(session: AsyncSession, step_id: uuid.UUID, day: date, made: Sequence[Any], why: str | None
+                ) -> None:
     """Each letter's id on the execution that made it (`detail.letterId`), and which way it went
     (`detail.delivery`: email, or print with `detail.reason`): a print run of the step finds
     exactly these letters, whatever else was made for the accounts that day."""
@@ -130,11 +148,11 @@ async def _note(session: AsyncSession, step_id: uuid.UUID, day: date, made: Sequ
         return
     refused = dict((await session.execute(select(Message.id, Message.error_code).where(
         Message.id.in_([x.message_id for x in made if x.message_id is not None]),
-        Message.status == "failed"))).all()) if ready else {}
+        Message.status == "failed"))).all()) if not why else {}
     noted = []
     for x in made:
-        if not ready:
-            how = {"delivery": PRINT, "reason": NO_PROVIDER}
+        if why:
+            how = {"delivery": PRINT, "reason": why}
         elif x.message_id is None:
             how = {"delivery": PRINT, "reason": PRINT_REASONS[rules.NO_RECIPIENT]}
         elif x.message_id in refused:

@@ -158,3 +158,36 @@ async def test_outside_contact_hours_the_letters_email_waits_and_is_not_printed(
     printed = await _print(t, sid)
     assert (printed.letters, printed.emailed) == (1, 1)
     assert "On Paper" in pdf_text(printed.pdf) and "Waits Monday" not in pdf_text(printed.pdf)
+
+
+async def test_a_print_only_letter_step_emails_nothing(rs, tmp_path, quick):
+    """`letterDelivery: print` (a notice to post): every letter in the print batch, none e-mailed,
+    though the customer has an address; the letters say why."""
+    t = await rs.tenant()
+    await _settings(t, contact_hours="off", contact_cap="0")
+    ids = await book(t, tmp_path, [row("P1", "Posted Only", "082 123 4567", d60="512.34")])
+    await _email(ids, "P1", "posted@example.com")
+    steps = [{"action": "letter", "letterTemplateId": str(FINAL_DEMAND.id), "minDaysPastDue": 60}]
+    r = await t.client.post("/api/v1/strategies", headers=await t.h("manager"), json={
+        "name": "Bad", "steps": [steps[0] | {"letterDelivery": "pigeon"}]})
+    assert r.status_code == 400 and "steps[0].letterDelivery" in r.json()["details"]
+    r = await t.client.post("/api/v1/strategies", headers=await t.h("manager"), json={
+        "name": "Posted", "isDefault": True, "steps": [steps[0] | {"letterDelivery": "print"}]})
+    assert r.status_code == 201, r.text
+    assert r.json()["steps"][0]["letterDelivery"] == "print"
+    sid = uuid.UUID(r.json()["id"])
+    assert await _deliveries(t, sid) == {ids["P1"]: "print:print_only"}
+    assert (await run(t, REPORT_DAY)).letters == 1
+    await run_until_idle()
+    async with transaction() as s:
+        assert (await s.scalars(select(Message.id).where(Message.org_id == t.org.id))).all() == []
+    assert (await _executions(t))[ids["P1"]]["reason"] == "print_only"
+    printed = await _print(t, sid)
+    assert (printed.letters, printed.emailed) == (1, 0) and "512.34" in pdf_text(printed.pdf)
+    [letter] = (await t.client.get("/api/v1/letters", headers=await t.h())).json()["data"]
+    assert letter["status"] == "created" and letter["statusReason"] == letter_step.NOT_EMAILED["print_only"]
+    # Changing the step back to the default (the whole list, the step kept by id) e-mails again.
+    step_id = r.json()["steps"][0]["id"]
+    r = await t.client.patch(f"/api/v1/strategies/{sid}", headers=await t.h("manager"),
+                             json={"steps": [steps[0] | {"id": step_id}]})
+    assert r.status_code == 200 and r.json()["steps"][0]["letterDelivery"] == "email"

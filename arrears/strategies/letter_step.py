@@ -9,9 +9,9 @@ Delivery (the step's `letter_delivery`): `email`, the default — a letter goes 
 customer (else the book account) has an e-mail address and the outbox takes it (not opted out,
 under the daily cap; outside the contact hours it waits in the outbox), and to the print batch
 otherwise: no address, refused by the contact rules, no e-mail provider configured, or its e-mail
-failed later; `print` — every letter to the print batch (a notice the law wants posted). The e-mail carries the step's
-idempotency key `strategy:<step>:<account>:<day>`, as the SMS and e-mail steps' messages do, so a
-repeated run sends nothing twice. `deliveries` says beforehand (the preview) which way each
+failed later; `print` — every letter to the print batch (a notice the law wants posted). The
+e-mail carries the step's idempotency key `strategy:<step>:<account>:<day>`, as the SMS and
+e-mail steps' messages do, so a repeated run sends nothing twice. `deliveries` says beforehand (the preview) which way each
 account's letter goes, with the outbox's checks as the run's `check_drafts` applies them."""
 
 from __future__ import annotations
@@ -89,9 +89,9 @@ def email_address(row: Any) -> str | None:
 async def deliveries(org: Any, step: StrategyStep, rows: Sequence[Any], day: date, check: Check,
                      settings: MessagingSettings | None = None) -> dict[uuid.UUID, str]:
     """Which way each due account's letter goes today, writing nothing: `email`, or
-    `print:<reason>` (print_only, no_provider, no_contact, invalid_contact, opted_out, cap_reached). `check` is
-    the outbox's checks without writing (the runner's `check_drafts` with its cap tally and
-    settings): the e-mails count towards the cap as the run's will."""
+    `print:<reason>` (print_only, no_provider, no_contact, invalid_contact, opted_out,
+    cap_reached). `check` is the outbox's checks without writing (the runner's `check_drafts` with
+    its cap tally and settings): the e-mails count towards the cap as the run's will."""
     why = _not_emailing(org, step, settings)
     if why:
         return {r.account_id: f"{PRINT}:{why}" for r in rows}
@@ -102,8 +102,9 @@ async def deliveries(org: Any, step: StrategyStep, rows: Sequence[Any], day: dat
             for i, r in enumerate(rows)}
 
 
-def tally(routes: dict[uuid.UUID, str]) -> dict[str, Any]:
-    """The preview's letter counts from `deliveries`: e-mailed, printed, and why printed."""
+def letter_counts(routes: dict[uuid.UUID, str]) -> dict[str, Any]:
+    """The preview's letter counts from `deliveries` (of the accounts the step fires on): e-mailed,
+    printed, and why printed."""
     printed = [r.split(":", 1)[1] for r in routes.values() if r != EMAIL]
     why: dict[str, int] = {}
     for reason in printed:
@@ -146,9 +147,11 @@ async def _note(session: AsyncSession, step_id: uuid.UUID, day: date, made: Sequ
     exactly these letters, whatever else was made for the accounts that day."""
     if not made:
         return
-    refused = dict((await session.execute(select(Message.id, Message.error_code).where(
-        Message.id.in_([x.message_id for x in made if x.message_id is not None]),
-        Message.status == "failed"))).all()) if not why else {}
+    refused: dict[int, str | None] = {}
+    sent = [x.message_id for x in made if x.message_id is not None and not why]
+    for start in range(0, len(sent), 500):
+        refused.update({i: code for i, code in await session.execute(select(Message.id, Message.error_code).where(
+            Message.id.in_(sent[start:start + 500]), Message.status == "failed"))})
     noted = []
     for x in made:
         if why:

@@ -97,7 +97,7 @@ async def test_a_letter_step_emails_its_letters_and_prints_the_rest(rs, tmp_path
     said = await _deliveries(t, sid)
     assert said == {ids["E1"]: "email", ids["E2"]: "print:opted_out", ids["E3"]: "print:cap_reached",
                     ids["N1"]: "print:no_contact"}
-    assert letter_step.tally(said) == {"lettersEmailed": 1, "lettersPrinted": 3, "lettersPrintedWhy": {
+    assert letter_step.letter_counts(said) == {"lettersEmailed": 1, "lettersPrinted": 3, "lettersPrintedWhy": {
         "cap_reached": 1, "no_contact": 1, "opted_out": 1}}
 
     done = await run(t, REPORT_DAY)

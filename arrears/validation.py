@@ -1,10 +1,15 @@
 """The one translation of pydantic's validation errors (a request's or a model's) to field errors,
-{field: [message]}, which each face then renders in its own body."""
+{field: [message]}, which each face then renders in its own body; and the one reading of the
+plain values the domains' services take from a body (an amount of money, a date, a note or
+reason): each raises ValueError with the field's message, which the caller files under its own
+field name."""
 
 from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Mapping
+from datetime import date, datetime
+from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from arrears.errors import ErrorCode, ValidationFailed
@@ -73,3 +78,57 @@ def parse_json_body(raw: bytes) -> Any:
         raise ValidationFailed(f"Request body is not valid JSON: {exc.msg} (at character {exc.pos + 1})") from None
     except (ValueError, UnicodeDecodeError, RecursionError):
         raise ValidationFailed("Request body is not valid JSON: it is not UTF-8 text or nests too deeply") from None
+
+
+# ------------------------------------------------------------------ a body's plain values
+
+MAX_AMOUNT = Decimal("999999999999.99")  # the money columns' Numeric(14, 2)
+CENT = Decimal("0.01")
+NOT_A_DATE = "Not a valid date (YYYY-MM-DD)."
+
+
+def clean_amount(raw: Any) -> Decimal:
+    """A positive amount of money (a number, or text such as "1250.50") with at most two
+    decimals, up to MAX_AMOUNT, in cents; a float is read as written (0.1 is 0.10)."""
+    if raw is None or isinstance(raw, bool) or (isinstance(raw, str) and not raw.strip()):
+        raise ValueError("An amount is required.")
+    if isinstance(raw, float):
+        raw = repr(raw)
+    try:
+        value = Decimal(str(raw).strip())
+    except InvalidOperation:
+        raise ValueError("Not a valid amount.") from None
+    if not value.is_finite() or value <= 0 or value > MAX_AMOUNT or value != value.quantize(CENT):
+        raise ValueError(f"Must be more than 0 and at most {MAX_AMOUNT}, with at most two decimals.")
+    return value.quantize(CENT)
+
+
+def clean_date(raw: Any) -> date:
+    """A calendar day: a date, or ISO text (YYYY-MM-DD); a datetime's day."""
+    if isinstance(raw, datetime):
+        return raw.date()
+    if isinstance(raw, date):
+        return raw
+    if raw is None or (isinstance(raw, str) and not raw.strip()):
+        raise ValueError("A date (YYYY-MM-DD) is required.")
+    if not isinstance(raw, str):
+        raise ValueError(NOT_A_DATE)
+    try:
+        return date.fromisoformat(raw.strip())
+    except ValueError:
+        raise ValueError(NOT_A_DATE) from None
+
+
+def clean_text(raw: Any, limit: int, *, required: str | None = None) -> str | None:
+    """Free text (a note, a reason), stripped, at most `limit` characters; None when absent or
+    blank — unless `required`, the message that it is missing."""
+    if raw is None or (isinstance(raw, str) and not raw.strip()):
+        if required:
+            raise ValueError(required)
+        return None
+    if not isinstance(raw, str):
+        raise ValueError("Not a valid string.")
+    text = raw.strip()
+    if len(text) > limit:
+        raise ValueError(f"Ensure this field has no more than {limit} characters.")
+    return text

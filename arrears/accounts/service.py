@@ -21,7 +21,7 @@ import uuid
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import (
@@ -53,11 +53,11 @@ from arrears.debtors.service import lock_book
 from arrears.errors import Conflict, Forbidden, ValidationFailed
 from arrears.identity.caller import Caller
 from arrears.identity.models import Organisation
+from arrears.validation import clean_amount, clean_text
 from arrears.visible import get_visible, parse_uuid
 
 STATUS_EVENT = "account.status_changed"
 MAX_REASON = 2000
-MAX_AMOUNT = Decimal("999999999999.99")
 
 # ------------------------------------------------------------------ creation (set-based)
 
@@ -403,31 +403,6 @@ MANUAL_TARGETS: dict[str, tuple[str, ...]] = {
 DERIVED = ("promised", "paid_up")
 
 
-def _clean_reason(reason: Any, required: bool) -> str | None:
-    if reason is None or (isinstance(reason, str) and not reason.strip()):
-        if required:
-            raise ValueError("A reason is required.")
-        return None
-    if not isinstance(reason, str):
-        raise ValueError("Not a valid string.")
-    text_ = reason.strip()
-    if len(text_) > MAX_REASON:
-        raise ValueError(f"Ensure this field has no more than {MAX_REASON} characters.")
-    return text_
-
-
-def _clean_amount(amount: Any) -> Decimal:
-    if amount is None or isinstance(amount, bool):
-        raise ValueError("An amount is required.")
-    try:
-        value = Decimal(str(amount).strip())
-    except InvalidOperation as exc:
-        raise ValueError("Not a valid amount.") from exc
-    if not value.is_finite() or value <= 0 or value > MAX_AMOUNT or value != value.quantize(Decimal("0.01")):
-        raise ValueError(f"Must be more than 0 and at most {MAX_AMOUNT}, with at most two decimals.")
-    return value
-
-
 def _check_caller(caller: Caller, account: Account, to: str) -> None:
     if to == "disputed" and account.status in ("active", "promised", "paid_up"):
         return  # anyone with write access who sees the customer
@@ -448,15 +423,16 @@ async def change_status(session: AsyncSession, caller: Caller, account_id: Any, 
     elif to in DERIVED:
         errors["status"] = [f"{to} follows from the account's promises and balance; it is not set by hand."]
     clean_reason: str | None = None
-    clean_amount: Decimal | None = None
+    written_off: Decimal | None = None
     if not errors:
         try:
-            clean_reason = _clean_reason(reason, required=to != "active")
+            clean_reason = clean_text(reason, MAX_REASON,
+                                      required="A reason is required." if to != "active" else None)
         except ValueError as exc:
             errors["reason"] = [str(exc)]
         if to == "written_off":
             try:
-                clean_amount = _clean_amount(amount)
+                written_off = clean_amount(amount)
             except ValueError as exc:
                 errors["amount"] = [str(exc)]
         elif amount is not None:
@@ -473,16 +449,16 @@ async def change_status(session: AsyncSession, caller: Caller, account_id: Any, 
     now = utcnow()
     from_status = account.status
     account.status, account.status_reason, account.status_changed_at = to, clean_reason, now
-    account.written_off_amount = clean_amount if to == "written_off" else None
+    account.written_off_amount = written_off if to == "written_off" else None
     session.add(AccountStatusChange(org_id=account.org_id, account_id=account.id, from_status=from_status,
-                                    to_status=to, reason=clean_reason, amount=clean_amount, actor=caller.actor,
+                                    to_status=to, reason=clean_reason, amount=written_off, actor=caller.actor,
                                     created_at=now))
     await session.flush()
     after = {"status": to, "reason": clean_reason, "writtenOffAmount": account.written_off_amount}
     await events.record(session, org_id=account.org_id, type=STATUS_EVENT, actor=caller.actor,
                         subject_type="account", subject_id=account.id, before=before, after=after,
                         data={"accountId": str(account.id), "from": from_status, "to": to, "why": clean_reason,
-                              "amount": clean_amount})
+                              "amount": written_off})
     return account
 
 

@@ -4,7 +4,7 @@ Each letter is also stored (as `arrears.letters.service.create_letters` makes th
 one `letter.created` event each), so the account's history shows what was posted. The command
 acts as a user of the organisation (`--user`, default: its first active admin) with that user's
 rights. `--step STEP_ID [--date]` prints instead the letters a strategy's letter step made that day
-(stored when the step fired; nothing is made again).
+and did not e-mail (stored when the step fired; nothing is made again).
 """
 
 from __future__ import annotations
@@ -32,7 +32,8 @@ def print_(org: int = typer.Option(..., "--org", help="organisation id"),
            user: str | None = typer.Option(None, "--user", help="act as this username (default: the "
                                            "organisation's first active admin)"),
            step: str | None = typer.Option(None, "--step", help="a strategy's letter step (its id): print the "
-                                           "letters it made on --date instead of making letters"),
+                                           "letters it made on --date and did not e-mail, instead of making "
+                                           "letters"),
            day: str | None = typer.Option(None, "--date", help="with --step: YYYY-MM-DD (default: the "
                                           "organisation's today)"),
            ) -> None:
@@ -89,7 +90,7 @@ def print_(org: int = typer.Option(..., "--org", help="organisation id"),
                 printed = await step_letters(s, caller, step, on or await org_today(s, org))
                 await asyncio.to_thread(output.write_bytes, printed.pdf)
                 return {"output": str(output), "letters": printed.letters, "pages": printed.pages,
-                        "step": step, "bytes": len(printed.pdf)}
+                        "step": step, "emailed": printed.emailed, "bytes": len(printed.pdf)}
             assert template is not None
             chosen = await find_template(s, caller, template)
             ids = list(account) or await letters.active_accounts(s, caller)

@@ -141,22 +141,25 @@ def _email(f: facts_.AccountFacts, subject: str, head: Head) -> tuple[str, str]:
 
 async def create_letters(session: AsyncSession, caller: Caller, account_ids: Sequence[Any], template_id: Any, *,
                          reply_by: Any = None, send_email: bool = False, source: str = "manual",
-                         today: date | None = None) -> list[Letter]:
+                         today: date | None = None, email_keys: Mapping[uuid.UUID, str] | None = None
+                         ) -> list[Letter]:
     """One letter per account (in the order given, duplicates once), each its own PDF, stored;
     with `send_email` each is e-mailed as an attachment through the outbox (the contact rules
     apply: opt-outs, the cap, accounts on hold), except to customers without an e-mail address —
-    their letter stays `created`, with the reason. Raises 404 for an account or template the
+    their letter stays `created`, with the reason. `email_keys` (by account) are the e-mails'
+    idempotency keys when the caller has its own (a strategy's step); else `letter:<letter id>`.
+    Raises 404 for an account or template the
     caller may not see, 400 for a bad reply-by date or more than MAX_ACCOUNTS accounts.
     Events: one `letter.created` per letter."""
     caller.require_write()
     template = await get_template(session, caller, template_id)
     p = await _prepare(session, caller, account_ids, template, reply_by, today)
-    letters, _ = await _make(session, caller, p, send_email=send_email, source=source)
+    letters, _ = await _make(session, caller, p, send_email=send_email, source=source, email_keys=email_keys)
     return letters
 
 
-async def _make(session: AsyncSession, caller: Caller, p: Prepared, *, send_email: bool, source: str
-                ) -> tuple[list[Letter], list[LetterContent]]:
+async def _make(session: AsyncSession, caller: Caller, p: Prepared, *, send_email: bool, source: str,
+                email_keys: Mapping[uuid.UUID, str] | None = None) -> tuple[list[Letter], list[LetterContent]]:
     if source not in SOURCES:
         raise ValueError(f"source must be one of {SOURCES}")
     contents = p.contents()
@@ -169,7 +172,7 @@ async def _make(session: AsyncSession, caller: Caller, p: Prepared, *, send_emai
     session.add_all(letters)
     await session.flush()
     if send_email:
-        await _email_letters(session, caller, p, letters)
+        await _email_letters(session, caller, p, letters, email_keys or {})
     statuses = await _statuses(session, [x.message_id for x in letters if x.message_id is not None])
     await events.record_many(session, [
         {"org_id": caller.org_id, "type": EVENT, "actor": caller.actor, "subject_type": "letter",
@@ -177,7 +180,8 @@ async def _make(session: AsyncSession, caller: Caller, p: Prepared, *, send_emai
     return letters, contents
 
 
-async def _email_letters(session: AsyncSession, caller: Caller, p: Prepared, letters: list[Letter]) -> None:
+async def _email_letters(session: AsyncSession, caller: Caller, p: Prepared, letters: list[Letter],
+                         keys: Mapping[uuid.UUID, str]) -> None:
     org = await session.get(Organisation, caller.org_id)
     assert org is not None
     drafts: list[Draft] = []
@@ -190,7 +194,7 @@ async def _email_letters(session: AsyncSession, caller: Caller, p: Prepared, let
         text, body_html = _email(f, x.subject, p.head)
         drafts.append(Draft("email", f.email, text, subject=x.subject, html=body_html, template=x.template_name,
                             customer_id=f.customer_id, debtor_account_id=f.debtor_account_id,
-                            idempotency_key=f"letter:{x.id}"))
+                            idempotency_key=keys.get(x.account_id) or f"letter:{x.id}"))
         sent.append(x)
     if drafts:
         queued = await queue_messages(session, org, drafts, actor=caller.actor, user_id=caller.user_id,

@@ -28,7 +28,7 @@ import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import ColumnElement, Select, String, and_, any_, bindparam, func, or_, select
@@ -49,6 +49,7 @@ from arrears.payments.allocation import OLDEST_FIRST, allocate_buckets, fill_ins
 from arrears.payments.errors import PaymentErrorCode
 from arrears.payments.hooks import notify as notify_payments_changed
 from arrears.payments.models import STATUSES, Payment, PaymentImport
+from arrears.validation import NOT_A_DATE, clean_amount, clean_date, clean_text
 from arrears.visible import get_visible, parse_uuid
 
 RECORDED_EVENT = "payment.recorded"
@@ -56,10 +57,8 @@ REVERSED_EVENT = "payment.reversed"
 MATCHED_EVENT = "payment.matched"
 IMPORTED_EVENT = "payments.imported"
 RECORDERS = ("admin", "manager", "collection_officer")
-MAX_AMOUNT = Decimal("999999999999.99")
 MAX_BULK = 1000
 MAX_NOTE = 2000
-CENT = Decimal("0.01")
 _METHOD = re.compile(r"[a-z0-9_ -]{1,32}")
 MATCH_CHUNK = 500
 PAYMENTS_LOCK = 0x5041594D  # "PAYM", keyed by the organisation
@@ -110,29 +109,6 @@ class PaymentIn:
     note: str | None
 
 
-def clean_amount(value: Any) -> Decimal:
-    if value is None or isinstance(value, bool) or (isinstance(value, str) and not value.strip()):
-        raise ValueError("An amount is required.")
-    try:
-        amount = Decimal(str(value).strip())
-    except InvalidOperation:
-        raise ValueError("Not a valid amount.") from None
-    if not amount.is_finite() or amount <= 0 or amount > MAX_AMOUNT or amount != amount.quantize(CENT):
-        raise ValueError(f"Must be more than 0 and at most {MAX_AMOUNT}, with at most two decimals.")
-    return amount.quantize(CENT)
-
-
-def _text(value: Any, limit: int, name: str) -> str | None:
-    if value is None:
-        return None
-    if not isinstance(value, str):
-        raise ValueError("Not a valid string.")
-    value = value.strip()
-    if len(value) > limit:
-        raise ValueError(f"Ensure this field has no more than {limit} characters.")
-    return value or None
-
-
 def clean_payment(data: Mapping[str, Any]) -> tuple[PaymentIn | None, dict[str, list[str]]]:
     """A payment body (camelCase keys) checked: (the payment, {}) or (None, field errors)."""
     errors: dict[str, list[str]] = {}
@@ -148,7 +124,7 @@ def clean_payment(data: Mapping[str, Any]) -> tuple[PaymentIn | None, dict[str, 
             errors["account"] = ["Not a valid account id (a UUID)."]
     reference = None
     try:
-        reference = _text(data.get("reference"), 255, "reference")
+        reference = clean_text(data.get("reference"), 255)
     except ValueError as exc:
         errors["reference"] = [str(exc)]
     if account_raw is None and not reference and "reference" not in errors:
@@ -159,18 +135,15 @@ def clean_payment(data: Mapping[str, Any]) -> tuple[PaymentIn | None, dict[str, 
     except ValueError as exc:
         errors["amount"] = [str(exc)]
     paid_on = date.min
-    raw_day = data.get("paidOn")
     try:
-        if not isinstance(raw_day, str) or not raw_day.strip():
-            raise ValueError("A date (YYYY-MM-DD) is required.")
-        paid_on = date.fromisoformat(raw_day.strip())
+        paid_on = clean_date(data.get("paidOn"))
         if paid_on.year < 1900:
-            raise ValueError("Not a valid date.")
+            raise ValueError(NOT_A_DATE)
     except ValueError as exc:
-        errors["paidOn"] = [str(exc) if "required" in str(exc) else "Not a valid date (YYYY-MM-DD)."]
+        errors["paidOn"] = [str(exc)]
     method = None
     try:
-        method = _text(data.get("method"), 32, "method")
+        method = clean_text(data.get("method"), 32)
         if method is not None:
             method = method.lower()
             if not _METHOD.fullmatch(method):
@@ -180,7 +153,7 @@ def clean_payment(data: Mapping[str, Any]) -> tuple[PaymentIn | None, dict[str, 
     external_id = note = None
     for key, limit in (("externalId", 128), ("note", MAX_NOTE)):
         try:
-            value = _text(data.get(key), limit, key)
+            value = clean_text(data.get(key), limit)
         except ValueError as exc:
             errors[key] = [str(exc)]
             continue
@@ -449,11 +422,9 @@ async def reverse(session: AsyncSession, caller: Caller, payment_id: Any, reason
     require_reverser(caller)
     payment = await get_payment(session, caller, payment_id, for_update=True)
     try:
-        clean_reason = _text(reason, MAX_NOTE, "reason")
+        clean_reason = clean_text(reason, MAX_NOTE, required="A reason is required.")
     except ValueError as exc:
         raise ValidationFailed("Invalid reversal: reason", field_errors={"reason": [str(exc)]}) from None
-    if not clean_reason:
-        raise ValidationFailed("Invalid reversal: reason", field_errors={"reason": ["A reason is required."]})
     if payment.status == "reversed":
         raise Conflict("This payment is reversed already.", code=PaymentErrorCode.PAYMENT_REVERSED)
     before = payment_after(payment)

@@ -22,7 +22,7 @@ import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import ColumnElement, and_, func, select, update
@@ -42,13 +42,13 @@ from arrears.promises.evaluate import evaluate
 from arrears.promises.jobs import ensure_chain
 from arrears.promises.models import STATUSES, Promise, PromiseInstalment
 from arrears.tasks import service as tasks
+from arrears.validation import clean_amount, clean_text
+from arrears.validation import clean_date as clean_day
 from arrears.visible import get_visible
 
 MAX_INSTALMENTS = 36
-MAX_AMOUNT = Decimal("999999999999.99")
 MAX_YEARS_AHEAD = 5
 MAX_NOTE = 2000
-CENT = Decimal("0.01")
 
 
 # ------------------------------------------------------------------ snapshots and scope
@@ -93,30 +93,9 @@ class Instalment:
     due_date: date
 
 
-def clean_amount(raw: Any) -> Decimal:
-    if raw is None or isinstance(raw, bool) or (isinstance(raw, str) and not raw.strip()):
-        raise ValueError("An amount is required.")
-    if isinstance(raw, float):
-        raw = repr(raw)
-    try:
-        value = Decimal(str(raw).strip())
-    except InvalidOperation as exc:
-        raise ValueError("Not a valid amount.") from exc
-    if not value.is_finite() or value <= 0 or value > MAX_AMOUNT or value != value.quantize(CENT):
-        raise ValueError(f"Must be more than 0 and at most {MAX_AMOUNT}, with at most two decimals.")
-    return value.quantize(CENT)
-
-
 def clean_date(raw: Any, today: date) -> date:
-    if isinstance(raw, date):
-        day = raw
-    elif isinstance(raw, str) and raw.strip():
-        try:
-            day = date.fromisoformat(raw.strip())
-        except ValueError as exc:
-            raise ValueError("Not a valid date (YYYY-MM-DD).") from exc
-    else:
-        raise ValueError("A date (YYYY-MM-DD) is required.")
+    """An instalment's day: from today (the organisation's) to MAX_YEARS_AHEAD years ahead."""
+    day = clean_day(raw)
     if day < today:
         raise ValueError(f"Must not be in the past (today is {today.isoformat()} in the organisation's time zone).")
     if day > today + timedelta(days=366 * MAX_YEARS_AHEAD):
@@ -158,14 +137,10 @@ def clean_plan(raw: Any, today: date) -> list[Instalment]:
 
 
 def _clean_note(raw: Any) -> str | None:
-    if raw is None or (isinstance(raw, str) and not raw.strip()):
-        return None
-    if not isinstance(raw, str):
-        raise ValidationFailed("Invalid promise: note", field_errors={"note": ["Not a valid string."]})
-    if len(raw.strip()) > MAX_NOTE:
-        raise ValidationFailed("Invalid promise: note",
-                               field_errors={"note": [f"Ensure this field has no more than {MAX_NOTE} characters."]})
-    return raw.strip()
+    try:
+        return clean_text(raw, MAX_NOTE)
+    except ValueError as exc:
+        raise ValidationFailed("Invalid promise: note", field_errors={"note": [str(exc)]}) from None
 
 
 # ------------------------------------------------------------------ recording and cancelling

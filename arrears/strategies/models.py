@@ -50,6 +50,9 @@ ACTIONS = ("sms", "email", "letter", "call_task", "visit_task", "hand_over")
 BUCKETS = ("current", "d30", "d60", "d90", "d120", "d150", "d180")
 ACCOUNT_KINDS = ("book", "loan")
 VARIANTS = ("A", "B")
+# How a letter step sends its letters: e-mailed where the outbox takes them, the rest printed; or
+# all printed (a notice the law wants posted, a debtor book with no trusted addresses).
+LETTER_DELIVERIES = ("email", "print")
 RUN_TRIGGERS = ("schedule", "upload", "manual")
 RUN_STATUSES = ("queued", "running", "completed", "failed")
 # Statuses during which an account is out of its strategy (it keeps its place for its return).
@@ -104,6 +107,7 @@ class StrategyStep(Base):
     message_template_id: Mapped[uuid.UUID | None] = mapped_column(
         GUID, ForeignKey("message_templates.id", ondelete="SET NULL"), nullable=True)  # sms, email
     letter_template_id: Mapped[uuid.UUID | None] = mapped_column(GUID, nullable=True)  # letter
+    letter_delivery: Mapped[str] = mapped_column(String(8), default="email", server_default="email")  # letter
     hand_over_to: Mapped[str | None] = mapped_column(String(255), nullable=True)  # agency or attorney
     wait_days: Mapped[int] = mapped_column(Integer, default=0)  # before the next step may fire
     repeat_days: Mapped[int | None] = mapped_column(Integer, nullable=True)  # fire again every N days

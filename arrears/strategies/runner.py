@@ -371,8 +371,7 @@ async def _act(session: AsyncSession, org: Organisation, work: StepWork, rows: l
     elif step.action == "letter":
         assert st.owner_id is not None and step.letter_template_id is not None
         owner = await caller_for_user(session, st.owner_id, org.id)
-        made = await letter_step.make_letters(session, owner, ids, step.letter_template_id, day)
-        await letter_step.note_letters(session, step.id, day, made)  # what `letters print --step` prints
+        await letter_step.send_letters(session, org, owner, step, ids, day)  # e-mailed, else printed
     elif step.action == "hand_over":
         await _hand_over(session, org.id, ids, step.hand_over_to or "", actor)
 

@@ -32,6 +32,7 @@ from arrears.strategies.models import (
     ACCOUNT_KINDS,
     ACTIONS,
     BUCKETS,
+    LETTER_DELIVERIES,
     VARIANTS,
     Strategy,
     StrategyAccountState,
@@ -192,6 +193,7 @@ async def _steps(session: AsyncSession, org_id: int, errors: dict[str, list[str]
             "wait_days": _int(errors, f"{at}.waitDays", s.get("waitDays"), low=0, high=365, default=0),
             "repeat_days": _int(errors, f"{at}.repeatDays", s.get("repeatDays"), low=1, high=365, default=None),
             "message_template_id": None, "letter_template_id": None, "hand_over_to": None,
+            "letter_delivery": "email",
         }
         if action in ("sms", "email"):
             tid = await _template_ok(session, org_id, s.get("messageTemplateId"), action)
@@ -207,6 +209,11 @@ async def _steps(session: AsyncSession, org_id: int, errors: dict[str, list[str]
                     session, org_id, step["letter_template_id"]):
                 errors[f"{at}.letterTemplateId"] = ["Must be a letter template's id (a built-in or the "
                                                     "organisation's own)."]
+            delivery = s.get("letterDelivery")
+            if delivery not in (None, *LETTER_DELIVERIES):
+                errors[f"{at}.letterDelivery"] = ["Must be email (e-mail where possible, print the rest) or "
+                                                  "print (print every letter)."]
+            step["letter_delivery"] = delivery or "email"
         elif action == "hand_over":
             to = str(s.get("handOverTo") or "").strip()
             if not to or len(to) > 255:

@@ -49,6 +49,7 @@ from arrears.identity.caller import Caller
 from arrears.identity.models import User
 from arrears.tasks.errors import TaskErrorCode
 from arrears.tasks.models import KINDS, SOURCES, STATUSES, Task
+from arrears.validation import clean_date, clean_text
 from arrears.visible import get_visible
 
 MAX_NOTE = 2000
@@ -70,27 +71,6 @@ def _is_manager(caller: Caller) -> bool:
 
 async def get_task(session: AsyncSession, caller: Caller, task_id: Any, *, for_update: bool = False) -> Task:
     return await get_visible(session, Task, task_id, task_scope(caller), "Task", for_update=for_update)
-
-
-def _clean_date(raw: Any) -> date:
-    if isinstance(raw, date):
-        return raw
-    if not isinstance(raw, str):
-        raise ValueError("Not a valid date (YYYY-MM-DD).")
-    try:
-        return date.fromisoformat(raw.strip())
-    except ValueError as exc:
-        raise ValueError("Not a valid date (YYYY-MM-DD).") from exc
-
-
-def _clean_note(raw: Any) -> str | None:
-    if raw is None or (isinstance(raw, str) and not raw.strip()):
-        return None
-    if not isinstance(raw, str):
-        raise ValueError("Not a valid string.")
-    if len(raw.strip()) > MAX_NOTE:
-        raise ValueError(f"Ensure this field has no more than {MAX_NOTE} characters.")
-    return raw.strip()
 
 
 async def _clean_assignee(session: AsyncSession, caller: Caller, raw: Any) -> int | None:
@@ -123,7 +103,7 @@ async def create_task(session: AsyncSession, caller: Caller, data: dict[str, Any
     due = None
     if "dueDate" not in errors:
         try:
-            due = _clean_date(data["dueDate"])
+            due = clean_date(data["dueDate"])
         except ValueError as exc:
             errors["dueDate"] = [str(exc)]
     assignee = caller.user_id if caller.kind == "user" else None
@@ -134,7 +114,7 @@ async def create_task(session: AsyncSession, caller: Caller, data: dict[str, Any
             errors["assigneeId"] = [str(exc)]
     note = None
     try:
-        note = _clean_note(data.get("note"))
+        note = clean_text(data.get("note"), MAX_NOTE)
     except ValueError as exc:
         errors["note"] = [str(exc)]
     if errors:
@@ -175,7 +155,7 @@ async def update_task(session: AsyncSession, caller: Caller, task_id: Any, chang
             clean["status"] = status
     if "dueDate" in changes:
         try:
-            clean["due_date"] = _clean_date(changes["dueDate"])
+            clean["due_date"] = clean_date(changes["dueDate"])
         except ValueError as exc:
             errors["dueDate"] = [str(exc)]
     if "assigneeId" in changes:
@@ -185,7 +165,7 @@ async def update_task(session: AsyncSession, caller: Caller, task_id: Any, chang
             errors["assigneeId"] = [str(exc)]
     if "note" in changes:
         try:
-            clean["note"] = _clean_note(changes["note"])
+            clean["note"] = clean_text(changes["note"], MAX_NOTE)
         except ValueError as exc:
             errors["note"] = [str(exc)]
     if errors:

@@ -1,10 +1,12 @@
 """The shared readers every face and import goes through: CSV text (arrears.csvfiles), multipart
-uploads (arrears.faces.multipart), validation errors as field errors (arrears.validation) and the
-messaging provider registry."""
+uploads (arrears.faces.multipart), validation errors as field errors and a body's amounts, dates
+and notes (arrears.validation) and the messaging provider registry."""
 
 from __future__ import annotations
 
 import codecs
+from datetime import date, datetime
+from decimal import Decimal
 
 import httpx
 import pytest
@@ -63,6 +65,42 @@ def test_field_errors_one_translation():
                                    top_level=True) == {"items": ["m"]}
     err = validation.validation_failed(caught.value)
     assert err.status == 400 and err.message.startswith("Invalid request: name: This field is required.")
+
+
+@pytest.mark.parametrize(("raw", "want"), [
+    ("1250.5", Decimal("1250.50")), (0.1, Decimal("0.10")), (7, Decimal("7.00")), (" 12.34 ", Decimal("12.34")),
+    (Decimal("999999999999.99"), Decimal("999999999999.99")),
+    (None, "An amount is required."), ("  ", "An amount is required."), (True, "An amount is required."),
+    ("abc", "Not a valid amount."), ("0", "at most 999999999999.99"), ("-5", "with at most two decimals"),
+    ("1.005", "two decimals"), ("1e15", "at most"), ("NaN", "at most"), ("Infinity", "at most"),
+])
+def test_one_reading_of_an_amount(raw, want):
+    """Accounts' write-offs, promises' instalments and payments read amounts the same way."""
+    if isinstance(want, Decimal):
+        got = validation.clean_amount(raw)
+        assert got == want and got.as_tuple().exponent == -2
+    else:
+        with pytest.raises(ValueError, match=want):
+            validation.clean_amount(raw)
+
+
+def test_one_reading_of_a_date_and_of_free_text():
+    assert validation.clean_date(" 2026-12-07 ") == date(2026, 12, 7)
+    assert validation.clean_date(date(2026, 1, 2)) == date(2026, 1, 2)
+    assert validation.clean_date(datetime(2026, 1, 2, 23, 59)) == date(2026, 1, 2)
+    for raw, message in ((None, "A date (YYYY-MM-DD) is required."), ("", "A date (YYYY-MM-DD) is required."),
+                         ("2026-02-30", "Not a valid date (YYYY-MM-DD)."), (20261207, "Not a valid date (YYYY-MM-DD).")):
+        with pytest.raises(ValueError) as caught:
+            validation.clean_date(raw)
+        assert str(caught.value) == message
+    assert validation.clean_text("  a note ", 10) == "a note"
+    assert validation.clean_text("   ", 10) is None and validation.clean_text(None, 10) is None
+    for raw, kw, message in ((5, {}, "Not a valid string."),
+                             ("x" * 11, {}, "Ensure this field has no more than 10 characters."),
+                             (" ", {"required": "A reason is required."}, "A reason is required.")):
+        with pytest.raises(ValueError) as caught:
+            validation.clean_text(raw, 10, **kw)
+        assert str(caught.value) == message
 
 
 def test_provider_registry_feeds_the_resolver_and_the_settings_page():

@@ -58,7 +58,8 @@ async def test_the_editor_adds_moves_and_saves_steps_and_shows_field_errors(rs, 
         assert await s.scalar(select(Strategy.id).where(Strategy.org_id == t.org.id)) is None  # nothing saved yet
     third = {"action": "email", "minDaysPastDue": "90", "messageTemplateId": mail, "variant": "B",
              "repeatDays": "14"}
-    letter = {"action": "letter", "minDaysPastDue": "120", "letterTemplateId": letter_tpl.group(1)}
+    letter = {"action": "letter", "minDaysPastDue": "120", "letterTemplateId": letter_tpl.group(1),
+              "letterDelivery": "print"}
     r = await ui.post("/app/strategies", _form("Gentle", [first, second, third, letter], op="save", isDefault="1",
                                                challengerPercent="20", **{"segment.minBalance": "50",
                                                                           "segment.oldestBuckets": "d30"}))
@@ -67,7 +68,8 @@ async def test_the_editor_adds_moves_and_saves_steps_and_shows_field_errors(rs, 
     steps = await _steps(sid)
     assert [(s.position, s.action, s.min_days_past_due, s.variant) for s in steps] == [
         (1, "sms", 30, None), (2, "call_task", 60, None), (3, "email", 90, "B"), (4, "letter", 120, None)]
-    assert str(steps[3].letter_template_id) == letter_tpl.group(1)
+    assert str(steps[3].letter_template_id) == letter_tpl.group(1) and steps[3].letter_delivery == "print"
+    assert steps[0].letter_delivery == "email"  # the default (a letter step's own choice)
     assert str(steps[0].message_template_id) == sms and steps[0].wait_days == 7 and steps[2].repeat_days == 14
     assert str(steps[1].min_balance) == "100.50"
     async with transaction() as s:
@@ -80,6 +82,7 @@ async def test_the_editor_adds_moves_and_saves_steps_and_shows_field_errors(rs, 
     ids = re.findall(r'name="steps\[\d+\]\.id" value="([^"]+)"', r.text)
     assert ids == [str(s.id) for s in steps]
     assert f'<option value="{letter_tpl.group(1)}" selected>' in r.text  # the picker shows the saved choice
+    assert '<option value="print" selected>All printed, none e-mailed</option>' in r.text
     r = await ui.post(f"/app/strategies/{sid}", _form("Gentle", [first | {"id": ids[0]}, second | {"id": ids[1]},
                                                                 third | {"id": ids[2]}], op="remove-0"))
     assert r.status_code == 200 and 'name="steps[2].action"' not in r.text

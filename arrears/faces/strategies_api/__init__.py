@@ -51,6 +51,7 @@ def step_out(s: StrategyStep) -> dict[str, Any]:
             "minDaysPastDue": s.min_days_past_due, "minBalance": s.min_balance, "action": s.action,
             "messageTemplateId": str(s.message_template_id) if s.message_template_id else None,
             "letterTemplateId": str(s.letter_template_id) if s.letter_template_id else None,
+            "letterDelivery": s.letter_delivery if s.action == "letter" else None,
             "handOverTo": s.hand_over_to, "waitDays": s.wait_days, "repeatDays": s.repeat_days}
 
 
@@ -109,7 +110,8 @@ class StrategyIn(BaseModel):
                                            "accountKind (book|loan), customerConditions [{field, op, value}]")
     challengerPercent: int | None = Field(default=None, description="0–100: the share that follows variant B")
     steps: list[dict[str, Any]] | None = Field(default=None, description="in firing order: action, minDaysPastDue, "
-                                               "minBalance, messageTemplateId, letterTemplateId, handOverTo, "
+                                               "minBalance, messageTemplateId, letterTemplateId, letterDelivery "
+                                               "(email|print), handOverTo, "
                                                "waitDays, repeatDays, variant (A, B or null), name; id to keep one")
 
 

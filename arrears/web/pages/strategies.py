@@ -47,7 +47,7 @@ BUCKET_LABELS = {"current": "Current", "d30": "30 days", "d60": "60 days", "d90"
 STRATEGY_FIELDS = ("name", "description", "priority", "runTime", "challengerPercent", "segment.minBalance",
                    "segment.maxBalance", "segment.accountKind", "segment.customerConditions")
 STEP_FIELDS = ("id", "name", "variant", "action", "minDaysPastDue", "minBalance", "messageTemplateId",
-               "letterTemplateId", "handOverTo", "waitDays", "repeatDays")
+               "letterTemplateId", "letterDelivery", "handOverTo", "waitDays", "repeatDays")
 STEP_RE = re.compile(r"^steps\[(\d+)\]\.(\w+)$")
 OP_RE = re.compile(r"^(add|remove|up|down)(?:-(\d+))?$")
 
@@ -60,7 +60,8 @@ def can_edit(ctx: Ctx) -> bool:
 
 
 def _blank_step() -> dict[str, str]:
-    return {k: "" for k in STEP_FIELDS} | {"action": "sms", "minDaysPastDue": "0", "waitDays": "0"}
+    return {k: "" for k in STEP_FIELDS} | {"action": "sms", "minDaysPastDue": "0", "waitDays": "0",
+                                           "letterDelivery": "email"}
 
 
 def _state_of(st: Strategy | None, steps: list[StrategyStep]) -> tuple[FormState, list[dict[str, str]], list[str]]:
@@ -81,7 +82,7 @@ def _state_of(st: Strategy | None, steps: list[StrategyStep]) -> tuple[FormState
     rows = [{"id": str(s.id), "name": s.name or "", "variant": s.variant or "", "action": s.action,
              "minDaysPastDue": str(s.min_days_past_due), "minBalance": "" if s.min_balance is None else str(s.min_balance),
              "messageTemplateId": str(s.message_template_id or ""), "letterTemplateId": str(s.letter_template_id or ""),
-             "handOverTo": s.hand_over_to or "", "waitDays": str(s.wait_days),
+             "letterDelivery": s.letter_delivery or "email", "handOverTo": s.hand_over_to or "", "waitDays": str(s.wait_days),
              "repeatDays": "" if s.repeat_days is None else str(s.repeat_days)} for s in steps]
     return FormState(values), rows, list(st.oldest_buckets or [])
 
@@ -158,7 +159,9 @@ def _data(state: FormState, steps: list[dict[str, str]], buckets: list[str]) -> 
         "steps": [{"id": s["id"] or None, "name": s["name"] or None, "variant": s["variant"] or None,
                    "action": s["action"], "minDaysPastDue": _whole(s["minDaysPastDue"]),
                    "minBalance": s["minBalance"] or None, "messageTemplateId": s["messageTemplateId"] or None,
-                   "letterTemplateId": s["letterTemplateId"] or None, "handOverTo": s["handOverTo"] or None,
+                   "letterTemplateId": s["letterTemplateId"] or None,
+                   "letterDelivery": s["letterDelivery"] or None,
+                   "handOverTo": s["handOverTo"] or None,
                    "waitDays": _whole(s["waitDays"]), "repeatDays": _whole(s["repeatDays"])} for s in steps],
     }
     if v["priority"]:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from typing import Any
 
 from arrears.messaging.ageing import oldest_age_bracket, overdue_amount
 from arrears.messaging.segments import GSM7_BASIC, LIMITS, count_segments
@@ -32,13 +33,21 @@ _VALUE: dict[str, Callable[[TemplateContext], str]] = {
 }
 
 
+# The placeholders printed from one attribute each (no buckets involved).
+SIMPLE = frozenset({"CustomerName", "AccountCode", "TotalBalance", "Current", "30Days", "60Days", "90Days",
+                    "ContactPerson", "Telephone"})
+
+
 class CompiledTemplate:
     def __init__(self, body: str) -> None:
         pieces = _PLACEHOLDER_RE.split(body)  # text, name, text, name, …, text
         self._pieces = pieces
         self._slots = [(i, _VALUE[pieces[i]]) for i in range(1, len(pieces), 2)]
+        # Only SIMPLE placeholders: `render` reads nothing but those attributes, so any object
+        # that has them (money as Decimal, text as str) will do in place of a TemplateContext.
+        self.simple = set(pieces[1::2]) <= SIMPLE
 
-    def render(self, ctx: TemplateContext) -> str:
+    def render(self, ctx: Any) -> str:
         if not self._slots:
             return self._pieces[0]
         out = list(self._pieces)

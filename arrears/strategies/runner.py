@@ -144,17 +144,35 @@ def _context(row: Any) -> TemplateContext:
         contact_person=row.contact or row.contact_person or "", telephone=row.telephone or row.phone_e164 or "")
 
 
+class _Simple:
+    """The attributes of a TemplateContext that CompiledTemplate's simple placeholders read, as
+    _context fills them (format_amount takes the Decimals as they are)."""
+
+    __slots__ = ("customer_name", "account_code", "total_balance", "current", "d30", "d60", "d90", "contact_person",
+                 "telephone")
+
+    def __init__(self, row: Any) -> None:
+        self.customer_name = row.customer_name or ""
+        self.account_code = row.account_code or row.loan_account_number or ""
+        self.total_balance = row.balance if row.balance is not None else ZERO
+        self.current, self.d30, self.d60, self.d90 = row.current or ZERO, row.d30 or ZERO, row.d60 or ZERO, row.d90 or ZERO
+        self.contact_person = row.contact or row.contact_person or ""
+        self.telephone = row.telephone or row.phone_e164 or ""
+
+
 def _draft(step: StrategyStep, template: MessageTemplate, row: Any, day: date,
            sms: CompiledTemplate | None = None) -> Draft:
     """The account's message; `sms` is the SMS template compiled once for the step."""
-    ctx = _context(row)
     if step.action == "sms":
         recipient = row.phone_e164 or row.telephone
-        body = sms.render(ctx) if sms is not None else render_template(template.body, ctx)
+        if sms is None:
+            body = render_template(template.body, _context(row))
+        else:  # a template of simple placeholders reads the row's values without a TemplateContext
+            body = sms.render(_Simple(row) if sms.simple else _context(row))
         return Draft("sms", recipient, body, template=template.name,
                      customer_id=row.customer_id, debtor_account_id=row.debtor_account_id,
                      idempotency_key=idempotency_key(step.id, row.account_id, day))
-    mail = render_email(template.subject or "", template.body, ctx)
+    mail = render_email(template.subject or "", template.body, _context(row))
     return Draft("email", row.customer_email or row.book_email, mail.text, subject=mail.subject, html=mail.html,
                  template=template.name, customer_id=row.customer_id, debtor_account_id=row.debtor_account_id,
                  idempotency_key=idempotency_key(step.id, row.account_id, day))

@@ -184,3 +184,26 @@ async def test_the_bulk_outbox_counts_the_cap_at_write_time(rs):
     assert {k: (m.status, m.error_code) for k, m in found.items()} == {
         f"{prefix}:0": ("failed", "CAP_REACHED"), f"{prefix}:1": ("pending", None),
         f"{prefix}:again": ("failed", "CAP_REACHED")}
+
+
+@pytest.mark.parametrize("body", [EVERY, "Dear [CustomerName] ([ContactPerson], [Telephone]): R[TotalBalance], "
+                                         "[Current]/[30Days]/[60Days]/[90Days] on [AccountCode]."])
+def test_a_run_renders_each_row_as_render_template_does(body):
+    from types import SimpleNamespace
+
+    from arrears.messaging.models import MessageTemplate
+    from arrears.strategies import runner
+    from arrears.strategies.models import StrategyStep
+
+    step = StrategyStep(id=uuid.uuid4(), action="sms", position=1)
+    tpl = MessageTemplate(name="t", channel="sms", body=body)
+    compiled = CompiledTemplate(body)
+    assert compiled.simple == (body != EVERY)
+    base = dict(customer_name="Ann", account_code=None, loan_account_number="L-9", balance=Decimal("1234.5"),
+                current=None, d30=Decimal("10"), d60=None, d90=Decimal("0.005"), d120=Decimal("3"), d150=None,
+                d180=Decimal("7"), contact=None, contact_person="Cee", telephone=None, phone_e164="27821234567",
+                customer_id=1, debtor_account_id=2, account_id=uuid.uuid4())
+    for changes in ({}, {"customer_name": None, "balance": None, "contact": "Dee", "telephone": "082 1"}):
+        r = SimpleNamespace(**{**base, **changes})
+        draft = runner._draft(step, tpl, r, REPORT_DAY, compiled)
+        assert draft.content == render_template(body, runner._context(r))

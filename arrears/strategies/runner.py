@@ -8,12 +8,15 @@ A run, per strategy (firing order) and step (position order):
    address, invalid, opted out, the daily cap: the same checks, in the same order, as
    arrears.messaging.service.queue_messages), the tasks' assignees (the customer's collection
    officer, else round-robin among the calling agents or field officers), letters, hand-overs;
-3. in chunks, each its own transaction when the caller gives a `checkpoint`: claim the step
-   executions (INSERT … ON CONFLICT (account, step, day) DO NOTHING RETURNING), then act for the
-   claimed accounts only — messages through the outbox (idempotency key
-   `strategy:<step>:<account>:<day>`; outside contact hours they wait there), tasks, letters,
-   hand-overs — move their strategy state on, and raise `strategy.step_executed`. A run killed
-   half-way and started again finds the claimed accounts claimed: nobody gets a step twice.
+3. in chunks, each its own transaction when the caller gives a `checkpoint`, each written
+   set-based: claim the step executions (on PostgreSQL COPYed into a temporary table, then one
+   INSERT … SELECT … ON CONFLICT (account, step, day) DO NOTHING RETURNING), then act for the
+   claimed accounts only — messages through the bulk outbox (arrears.messaging.bulk_outbox: the
+   contact rules again at write time, idempotency key `strategy:<step>:<account>:<day>`; outside
+   contact hours they wait there), tasks, letters, hand-overs — move their strategy state on (one
+   upsert from the claimed executions), and raise `strategy.step_executed` (one INSERT … SELECT
+   from them, arrears.events.record_select). A run killed half-way and started again finds the
+   claimed accounts claimed: nobody gets a step twice.
 
 A step with a message refused by the contact rules still executes (outcome `skipped`): the
 account moves on to the next step. At most one step fires per account and day: the next may fire

@@ -13,10 +13,11 @@ What it does:
    - the preview (`runner.preview`: the selection in SQL, every message rendered, its segments
      counted, recipients, opt-outs and the cap checked) against a bare SQL count of the same
      segment (`SELECT count(*)` of the organisation's active accounts that owe); goal ≤ 3×;
-   - the run (`runner.run_now`, chunks of 5,000 committed as they go: executions claimed, the
-     messages written through the outbox, states moved on, `strategy.step_executed` raised)
-     against a bare COPY of the same message rows (the rows the run wrote, read back) into the
-     messages table; goal ≤ 2×. Between rounds the run's rows are deleted, so each round starts
+   - the run (`runner.run_now`, chunks of 5,000 committed as they go, each set-based: executions
+     COPYed and claimed by one INSERT … SELECT … ON CONFLICT DO NOTHING, the messages through
+     the bulk outbox (contact rules at write time, then COPY), states moved on by one upsert,
+     one `strategy.step_executed` per account by one INSERT … SELECT) against a bare COPY of the
+     same message rows (the rows the run wrote, read back) into the messages table; goal ≤ 2×. Between rounds the run's rows are deleted, so each round starts
      from the same state.
 Prints each time and the ratios.
 """

@@ -8,12 +8,15 @@ A run, per strategy (firing order) and step (position order):
    address, invalid, opted out, the daily cap: the same checks, in the same order, as
    arrears.messaging.service.queue_messages), the tasks' assignees (the customer's collection
    officer, else round-robin among the calling agents or field officers), letters, hand-overs;
-3. in chunks, each its own transaction when the caller gives a `checkpoint`: claim the step
-   executions (INSERT … ON CONFLICT (account, step, day) DO NOTHING RETURNING), then act for the
-   claimed accounts only — messages through the outbox (idempotency key
-   `strategy:<step>:<account>:<day>`; outside contact hours they wait there), tasks, letters,
-   hand-overs — move their strategy state on, and raise `strategy.step_executed`. A run killed
-   half-way and started again finds the claimed accounts claimed: nobody gets a step twice.
+3. in chunks, each its own transaction when the caller gives a `checkpoint`, each written
+   set-based: claim the step executions (on PostgreSQL COPYed into a temporary table, then one
+   INSERT … SELECT … ON CONFLICT (account, step, day) DO NOTHING RETURNING), then act for the
+   claimed accounts only — messages through the bulk outbox (arrears.messaging.bulk_outbox: the
+   contact rules again at write time, idempotency key `strategy:<step>:<account>:<day>`; outside
+   contact hours they wait there), tasks, letters, hand-overs — move their strategy state on (one
+   upsert from the claimed executions), and raise `strategy.step_executed` (one INSERT … SELECT
+   from them, arrears.events.record_select). A run killed half-way and started again finds the
+   claimed accounts claimed: nobody gets a step twice.
 
 A step with a message refused by the contact rules still executes (outcome `skipped`): the
 account moves on to the next step. At most one step fires per account and day: the next may fire
@@ -23,6 +26,7 @@ account moves on to the next step. At most one step fires per account and day: t
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import uuid
 from collections import Counter
@@ -32,19 +36,35 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import and_, func, insert, select, update
+from sqlalchemy import (
+    JSON,
+    Date,
+    Integer,
+    String,
+    and_,
+    cast,
+    false,
+    func,
+    insert,
+    literal,
+    null,
+    select,
+    text,
+    update,
+)
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from arrears import events
+from arrears import events, sqljson
 from arrears.accounts.models import Account, AccountStatusChange
 from arrears.accounts.service import STATUS_EVENT
-from arrears.db import dialect_insert, utcnow
+from arrears.db import UTCDateTime, dialect_insert, utcnow
 from arrears.identity.models import Membership, Organisation, User
 from arrears.identity.service import caller_for_user
 from arrears.messaging import rules
+from arrears.messaging.bulk_outbox import opted_out, queue_bulk
+from arrears.messaging.compiled import CompiledTemplate, segments
 from arrears.messaging.models import MessageTemplate
-from arrears.messaging.segments import count_segments
-from arrears.messaging.service import Draft, queue_messages
+from arrears.messaging.service import Draft
 from arrears.messaging.settings import MessagingSettings, messaging_settings
 from arrears.messaging.templates import TemplateContext, render_email, render_template
 from arrears.promises.calendar import org_today
@@ -127,14 +147,35 @@ def _context(row: Any) -> TemplateContext:
         contact_person=row.contact or row.contact_person or "", telephone=row.telephone or row.phone_e164 or "")
 
 
-def _draft(step: StrategyStep, template: MessageTemplate, row: Any, day: date) -> Draft:
-    ctx = _context(row)
+class _Simple:
+    """The attributes of a TemplateContext that CompiledTemplate's simple placeholders read, as
+    _context fills them (format_amount takes the Decimals as they are)."""
+
+    __slots__ = ("customer_name", "account_code", "total_balance", "current", "d30", "d60", "d90", "contact_person",
+                 "telephone")
+
+    def __init__(self, row: Any) -> None:
+        self.customer_name = row.customer_name or ""
+        self.account_code = row.account_code or row.loan_account_number or ""
+        self.total_balance = row.balance if row.balance is not None else ZERO
+        self.current, self.d30, self.d60, self.d90 = row.current or ZERO, row.d30 or ZERO, row.d60 or ZERO, row.d90 or ZERO
+        self.contact_person = row.contact or row.contact_person or ""
+        self.telephone = row.telephone or row.phone_e164 or ""
+
+
+def _draft(step: StrategyStep, template: MessageTemplate, row: Any, day: date,
+           sms: CompiledTemplate | None = None) -> Draft:
+    """The account's message; `sms` is the SMS template compiled once for the step."""
     if step.action == "sms":
         recipient = row.phone_e164 or row.telephone
-        return Draft("sms", recipient, render_template(template.body, ctx), template=template.name,
+        if sms is None:
+            body = render_template(template.body, _context(row))
+        else:  # a template of simple placeholders reads the row's values without a TemplateContext
+            body = sms.render(_Simple(row) if sms.simple else _context(row))
+        return Draft("sms", recipient, body, template=template.name,
                      customer_id=row.customer_id, debtor_account_id=row.debtor_account_id,
                      idempotency_key=idempotency_key(step.id, row.account_id, day))
-    mail = render_email(template.subject or "", template.body, ctx)
+    mail = render_email(template.subject or "", template.body, _context(row))
     return Draft("email", row.customer_email or row.book_email, mail.text, subject=mail.subject, html=mail.html,
                  template=template.name, customer_id=row.customer_id, debtor_account_id=row.debtor_account_id,
                  idempotency_key=idempotency_key(step.id, row.account_id, day))
@@ -165,12 +206,8 @@ async def check_drafts(session: AsyncSession, org: Organisation, drafts: list[Dr
         else:
             d.recipient = norm
     live = [i for i in range(len(drafts)) if i not in problems]
-    for start in range(0, len(live), 5000):  # a query's parameters are bounded (32,767 on PostgreSQL)
-        part = live[start:start + 5000]
-        out = await rules.opted_out(session, org.id, channel, [(drafts[i].customer_id, drafts[i].recipient)
-                                                               for i in part])
-        for j in out:
-            problems[part[j]] = rules.OPTED_OUT
+    for j in await opted_out(session, org.id, channel, [(drafts[i].customer_id, drafts[i].recipient) for i in live]):
+        problems[live[j]] = rules.OPTED_OUT
     live = [i for i in live if i not in problems]
     cap = rules.cap(org, settings)
     if cap.per_window and live:
@@ -276,13 +313,14 @@ async def plan_step(session: AsyncSession, org: Organisation, plan: Plan, step: 
     work.rows = rows
     if step.action in ("sms", "email"):
         assert template is not None
-        drafts = [_draft(step, template, r, day) for r in rows]
+        sms = CompiledTemplate(template.body) if step.action == "sms" else None
+        drafts = [_draft(step, template, r, day, sms) for r in rows]
         problems = await check_drafts(session, org, drafts, tally, settings)
         for i, (r, d) in enumerate(zip(rows, drafts, strict=True)):
             work.drafts[r.account_id] = d
             work.outcome[r.account_id] = f"skipped:{REASONS[problems[i]]}" if i in problems else "queued"
             if step.action == "sms" and i not in problems:
-                work.segments[r.account_id] = count_segments(d.content).segments
+                work.segments[r.account_id] = segments(d.content)
     elif step.action in TASK_KINDS:
         work.assignee = await assignees(session, org.id, step.action, rows)
         work.outcome = {r.account_id: "task" for r in rows}
@@ -294,43 +332,86 @@ async def plan_step(session: AsyncSession, org: Organisation, plan: Plan, step: 
 # ------------------------------------------------------------------ doing it
 
 
-async def _claim(session: AsyncSession, work: StepWork, rows: list[Any], day: date, run_id: uuid.UUID) -> set[uuid.UUID]:
-    """Insert the step executions; only those that were not there yet come back."""
+def _detail(work: StepWork, account_id: uuid.UUID) -> dict[str, Any] | None:
+    outcome, step = work.outcome[account_id], work.step
+    if outcome.startswith("skipped:"):
+        return {"reason": outcome.split(":", 1)[1]}
+    if step.action in TASK_KINDS:
+        return {"assigneeId": work.assignee.get(account_id)}
+    return {"handOverTo": step.hand_over_to} if step.action == "hand_over" else None
+
+
+async def _claim(session: AsyncSession, work: StepWork, rows: list[Any], day: date, run_id: uuid.UUID
+                 ) -> tuple[set[uuid.UUID], int, int]:
+    """Insert the step executions; only those that were not there yet come back, with the lowest
+    and highest execution id this claim wrote (the chunk's rows, for the set-based steps after)."""
     st, step = work.plan.strategy, work.step
     now = utcnow()
     values = [{"org_id": st.org_id, "strategy_id": st.id, "step_id": step.id, "account_id": r.account_id,
                "run_id": run_id, "run_on": day, "variant": r.variant, "position": step.position,
                "action": step.action, "outcome": work.outcome[r.account_id].split(":")[0],
-               "balance": r.balance, "days_past_due": r.dpd,
-               "detail": {"reason": work.outcome[r.account_id].split(":", 1)[1]}
-               if work.outcome[r.account_id].startswith("skipped:") else
-               ({"assigneeId": work.assignee.get(r.account_id)} if step.action in TASK_KINDS else
-                {"handOverTo": step.hand_over_to} if step.action == "hand_over" else None),
+               "balance": r.balance, "days_past_due": r.dpd, "detail": _detail(work, r.account_id),
                "created_at": now} for r in rows]
-    stmt = (dialect_insert(session, StrategyStepExecution)
-            .on_conflict_do_nothing(index_elements=["account_id", "step_id", "run_on"])
-            .returning(StrategyStepExecution.account_id))
-    claimed: set[uuid.UUID] = set()
-    for start in range(0, len(values), 1000):
-        result = await session.execute(stmt, values[start:start + 1000])
-        claimed.update(r[0] for r in result.all())
-    return claimed
+    if _pg(session):
+        got = await _claim_copy(session, values)
+    else:
+        stmt = (dialect_insert(session, StrategyStepExecution)
+                .on_conflict_do_nothing(index_elements=["account_id", "step_id", "run_on"])
+                .returning(StrategyStepExecution.id, StrategyStepExecution.account_id))
+        got = []
+        for start in range(0, len(values), 1000):
+            got.extend((await session.execute(stmt, values[start:start + 1000])).all())
+    ids = [i for i, _ in got]
+    return {a for _, a in got}, min(ids, default=0), max(ids, default=-1)
 
 
-async def _move_on(session: AsyncSession, work: StepWork, rows: list[Any], day: date) -> None:
-    st, step = work.plan.strategy, work.step
-    now = utcnow()
+CLAIM_COLUMNS = ("org_id", "strategy_id", "step_id", "account_id", "run_id", "run_on", "variant", "position",
+                 "action", "outcome", "balance", "days_past_due", "detail", "created_at")
+
+
+async def _claim_copy(session: AsyncSession, values: list[dict[str, Any]]) -> list[Any]:
+    """PostgreSQL: the executions COPYed into a temporary table, then one INSERT … SELECT … ON
+    CONFLICT DO NOTHING RETURNING (the unique index on account, step and day decides)."""
+    cols = ", ".join(CLAIM_COLUMNS)
+    await session.execute(text(f"CREATE TEMP TABLE IF NOT EXISTS tmp_strategy_claim ON COMMIT DROP AS "
+                               f"SELECT {cols} FROM strategy_step_executions WITH NO DATA"))
+    conn = await session.connection()
+    driver: Any = (await conn.get_raw_connection()).driver_connection
+    records = [tuple(json.dumps(v[c]) if c == "detail" and v[c] is not None else v[c] for c in CLAIM_COLUMNS)
+               for v in values]
+    await driver.copy_records_to_table("tmp_strategy_claim", records=records, columns=list(CLAIM_COLUMNS))
+    got = (await session.execute(text(
+        f"INSERT INTO strategy_step_executions ({cols}) SELECT {cols} FROM tmp_strategy_claim "
+        "ON CONFLICT (account_id, step_id, run_on) DO NOTHING RETURNING id, account_id"))).all()
+    await session.execute(text("DROP TABLE tmp_strategy_claim"))  # the next chunk in this transaction starts afresh
+    return list(got)
+
+
+def _pg(session: AsyncSession) -> bool:
+    return session.get_bind().dialect.name == "postgresql"
+
+
+def _claimed(work: StepWork, run_id: uuid.UUID, lo: int, hi: int) -> Any:
+    """The executions this chunk's claim wrote: a range of ids of this run's step (set-based
+    statements read them rather than a list of accounts)."""
+    e = StrategyStepExecution
+    return and_(e.run_id == run_id, e.step_id == work.step.id, e.id >= lo, e.id <= hi)
+
+
+async def _move_on(session: AsyncSession, work: StepWork, day: date, run_id: uuid.UUID, lo: int, hi: int) -> None:
+    """The claimed accounts' states: at this step, the next due after its wait (one upsert)."""
+    step = work.step
+    e = StrategyStepExecution
     next_due = day + timedelta(days=max(step.wait_days, 1))
-    values = [{"account_id": r.account_id, "org_id": st.org_id, "strategy_id": st.id, "variant": r.variant,
-               "position": step.position, "step_id": step.id, "last_fired_on": day, "next_due_on": next_due,
-               "paused": False, "left_at_position": None, "left_status": None, "left_on": None, "updated_at": now}
-              for r in rows]
-    ins = dialect_insert(session, StrategyAccountState)
-    stmt = ins.on_conflict_do_update(index_elements=["account_id"], set_={
+    cols = ("account_id", "org_id", "strategy_id", "variant", "position", "step_id", "last_fired_on", "next_due_on",
+            "paused", "left_at_position", "left_status", "left_on", "updated_at")
+    source = select(e.account_id, e.org_id, e.strategy_id, e.variant, e.position, e.step_id, e.run_on,
+                    literal(next_due, Date), false(), null(), null(), null(), literal(utcnow(), UTCDateTime)
+                    ).where(_claimed(work, run_id, lo, hi))
+    ins = dialect_insert(session, StrategyAccountState).from_select(cols, source)
+    await session.execute(ins.on_conflict_do_update(index_elements=["account_id"], set_={
         k: ins.excluded[k] for k in ("strategy_id", "variant", "position", "step_id", "last_fired_on", "next_due_on",
-                                     "left_at_position", "left_status", "left_on", "updated_at")})
-    for start in range(0, len(values), 1000):
-        await session.execute(stmt, values[start:start + 1000])
+                                     "left_at_position", "left_status", "left_on", "updated_at")}))
 
 
 async def _hand_over(session: AsyncSession, org_id: int, ids: list[uuid.UUID], to: str, actor: str) -> list[uuid.UUID]:
@@ -362,8 +443,10 @@ async def _act(session: AsyncSession, org: Organisation, work: StepWork, rows: l
     ids = [r.account_id for r in rows]
     if step.action in ("sms", "email"):
         drafts = [work.drafts[i] for i in ids]
-        if drafts:
-            await queue_messages(session, org, drafts, actor=actor, user_id=None, source="strategy")
+        if drafts:  # set-based: the same contact rules as queue_messages, the rows in bulk
+            # fresh_keys: the keys are this step's, claimed just now in this transaction
+            await queue_bulk(session, org, drafts, actor=actor, source="strategy",
+                             segments=[work.segments.get(i) for i in ids], fresh_keys=True)
     elif step.action in TASK_KINDS:
         kind = TASK_KINDS[step.action][0]
         await open_tasks(session, org.id, [(i, work.assignee.get(i)) for i in ids], kind=kind, due_date=day,
@@ -376,14 +459,23 @@ async def _act(session: AsyncSession, org: Organisation, work: StepWork, rows: l
         await _hand_over(session, org.id, ids, step.hand_over_to or "", actor)
 
 
-async def _announce(session: AsyncSession, work: StepWork, rows: list[Any], day: date, run_id: uuid.UUID) -> None:
+async def _announce(session: AsyncSession, work: StepWork, day: date, run_id: uuid.UUID, lo: int, hi: int) -> None:
+    """One `strategy.step_executed` per claimed account, written by one INSERT … SELECT from the
+    executions (the webhook fan-out sees each event as before; arrears.events.record_select)."""
     st, step = work.plan.strategy, work.step
-    await events.record_many(session, [
-        {"org_id": st.org_id, "type": EVENT, "actor": actor_of(st.id), "subject_type": "account",
-         "subject_id": r.account_id,
-         "data": {"strategyId": str(st.id), "stepId": str(step.id), "position": step.position, "action": step.action,
-                  "accountId": str(r.account_id), "variant": r.variant, "day": day.isoformat(), "runId": str(run_id),
-                  "outcome": work.outcome[r.account_id].split(":")[0]}} for r in rows])
+    e = StrategyStepExecution
+
+    def lit(value: str) -> Any:
+        return literal(value, String)
+
+    data = sqljson.obj(session, strategyId=lit(str(st.id)), stepId=lit(str(step.id)),
+                       position=literal(step.position, Integer), action=lit(step.action),
+                       accountId=sqljson.text(session, e.account_id), variant=e.variant, day=lit(day.isoformat()),
+                       runId=lit(str(run_id)), outcome=e.outcome)
+    await events.record_select(session, st.org_id, select(
+        lit(EVENT).label("type"), lit(actor_of(st.id)).label("actor"), lit("account").label("subject_type"),
+        sqljson.text(session, e.account_id).label("subject_id"), cast(null(), JSON).label("before"), cast(null(), JSON).label("after"),
+        data.label("data")).where(_claimed(work, run_id, lo, hi)).order_by(e.id), [EVENT])
 
 
 async def _fire(session: AsyncSession, org: Organisation, work: StepWork, day: date, run_id: uuid.UUID,
@@ -394,12 +486,12 @@ async def _fire(session: AsyncSession, org: Organisation, work: StepWork, day: d
     throttle = float(os.environ.get(THROTTLE_ENV) or 0)
     for start in range(0, total, size):
         chunk = work.rows[start:start + size]
-        claimed = await _claim(session, work, chunk, day, run_id)
+        claimed, lo, hi = await _claim(session, work, chunk, day, run_id)
         mine = [r for r in chunk if r.account_id in claimed]
         if mine:
             await _act(session, org, work, mine, day)
-            await _move_on(session, work, mine, day)
-            await _announce(session, work, mine, day, run_id)
+            await _move_on(session, work, day, run_id, lo, hi)
+            await _announce(session, work, day, run_id, lo, hi)
         fired |= claimed
         if checkpoint is not None:
             await checkpoint()

@@ -17,8 +17,7 @@ from arrears.db import transaction
 from arrears.events import DomainEvent
 from arrears.identity.models import User
 from arrears.identity.service import set_org_settings
-from arrears.messaging import optouts
-from arrears.messaging import service as messaging
+from arrears.messaging import bulk_outbox, optouts
 from arrears.messaging.models import Message
 from arrears.strategies import service
 from arrears.strategies.handover import handover_csv
@@ -99,7 +98,7 @@ async def test_messages_outside_contact_hours_wait_in_the_outbox(rs, tmp_path, m
     t = await rs.tenant()
     monkeypatch.setenv("MESSAGING_CONTACT_HOURS", "true")
     saturday = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)  # 14:00 in Johannesburg: after Saturday's hours
-    monkeypatch.setattr(messaging, "utcnow", lambda: saturday)
+    monkeypatch.setattr(bulk_outbox, "utcnow", lambda: saturday)  # the outbox a run writes through
     await _settings(t, contact_cap="0")
     await book(t, tmp_path, [row("A1", "Alpha", "082 123 4567", d30=100)])
     await strategy(t, [{"action": "sms", "messageTemplateId": await template(t), "minDaysPastDue": 30}])

@@ -169,20 +169,17 @@ async def record_select(session: AsyncSession, org_id: int, source: Any, types: 
     organisation: then the rows are not read back at all. Returns how many were written."""
     from sqlalchemy import insert, literal, literal_column, select
 
-    from arrears.db import new_uuid_sql
-
     kinds = frozenset(types)
     handlers = [h for h in _in_tx if h not in _wants or await _wants[h](session, org_id, kinds)]
     publishers = [p for p in _publishers if p not in _wants or _wants[p](kinds)]
     src = source.subquery()
     now = utcnow()
-    if session.get_bind().dialect.name == "postgresql":
-        # Time-ordered: this statement's prefix (time and random bits) and the row's number, so
-        # that the unique index takes the new ids at its right edge, not on random pages.
-        new_uuid: Any = literal_column(f"CAST('{_uuid7_prefix(now)}' || lpad(to_hex(row_number() OVER ()), 8, '0')"
-                                       " AS uuid)")
-    else:
-        new_uuid = literal_column(new_uuid_sql(session))
+    # Time-ordered ids (version 7): this statement's prefix (time and random bits) and each row's
+    # number, so that the unique index takes them at its right edge instead of on random pages.
+    prefix, number = _uuid7_prefix(now), "row_number() OVER ()"
+    new_uuid: Any = literal_column(f"CAST('{prefix}' || lpad(to_hex({number}), 8, '0') AS uuid)"
+                              if session.get_bind().dialect.name == "postgresql"
+                              else f"'{prefix}' || printf('%08x', {number})")
     stmt = insert(DomainEvent).from_select(
         ["uuid", "org_id", *BULK_COLUMNS, "created_at"],
         select(new_uuid, literal(org_id), *(src.c[name] for name in BULK_COLUMNS), literal(now, UTCDateTime)))

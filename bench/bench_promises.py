@@ -17,8 +17,10 @@ Then, in the same run, interleaved for --rounds rounds, each in a transaction th
   the promises' `paid_amount`, the `promise.kept`/`promise.broken` events, the broken promises'
   call tasks and their `task.created` events, the accounts going back to `active` with their
   history rows and `account.status_changed` events (the timeline reads these rows).
-Prints both times (best round), the ratio (goal: ≤ 3×) and the counts, which must be a third
-each.
+Before each round the database is vacuumed (outside the clock): the rows a rolled-back round
+wrote are dead, and with autovacuum off (as on the shared test server) both sides of the next round
+would wade through them. Prints each round's times and the load average, then the best of each
+side, the ratio (goal: ≤ 3×) and the counts, which must be a third each.
 """
 
 from __future__ import annotations
@@ -161,11 +163,12 @@ async def main(args: argparse.Namespace) -> int:
         bare: list[float] = []
         ours: list[float] = []
         for r in range(args.rounds):
+            await _pg(f"{base}/{name}", "VACUUM")
             took, marked = await bare_round(org_id, today)
             bare.append(took)
             took2, out = await our_round(org_id, today)
             ours.append(took2)
-            print(f"round {r + 1}: bare {took:.2f} s ({marked:,} rows marked), ours {took2:.2f} s "
+            print(f"round {r + 1} (load {os.getloadavg()[0]:.1f}): bare {took:.2f} s ({marked:,} rows marked), ours {took2:.2f} s "
                   f"(kept {out.kept:,}, broken {out.broken:,}, open {out.open:,}, tasks {out.tasks:,})")
         ratio = min(ours) / min(bare)
         print(f"best: bare {min(bare):.2f} s, ours {min(ours):.2f} s, ratio {ratio:.2f}× (goal ≤ 3×): "

@@ -90,10 +90,11 @@ def _sql(dialect: str) -> dict[str, str]:
                   else "COALESCE(d.latest_report_date, date(d.latest_report_at))")
     cents = "CAST(ROUND(({}) * 100) AS BIGINT)"
     return {
-        "cand": """
+        "cand": f"""
 CREATE TEMP TABLE tmp_promise_cand AS
-SELECT p.id, p.account_id, p.made_on, p.baseline_balance, p.baseline_report_id
-FROM promises p WHERE p.org_id = :org AND p.status IN ({statuses}) {accounts}""",
+SELECT p.id, p.account_id, p.made_on, p.baseline_balance, p.baseline_report_id, p.status, p.agent_id, p.amount,
+       {cents.format('p.paid_amount')} AS old_paid
+FROM promises p WHERE p.org_id = :org AND p.status IN ({{statuses}}) {{accounts}}""",
         # Recorded payments since each promise was made; for a book account without any, the fall
         # in balance of a report newer than the promise's baseline, dated on that report's date.
         "pay": f"""
@@ -110,33 +111,38 @@ WHERE a.kind = 'book' AND c.baseline_report_id IS NOT NULL AND d.latest_report_i
   AND d.total_balance < c.baseline_balance
   AND NOT EXISTS (SELECT 1 FROM payments y WHERE y.account_id = c.account_id AND y.status = 'recorded'
                   AND y.paid_on >= c.made_on)""",
-        # Each instalment: its amount, what was paid by its date plus grace, what was paid in all,
-        # and the plan's running total up to it (all in cents: exact on both engines).
+        # Each instalment: its amount, what was paid by its date plus grace, what was paid towards
+        # the promise in all, and the plan's running total up to it (all in cents: exact on both
+        # engines). One join of the payments gives both sums.
         "inst": f"""
 CREATE TEMP TABLE tmp_promise_inst AS
 WITH per AS (
   SELECT i.id, i.promise_id, i.number, i.due_date, {cents.format('i.amount')} AS cents,
-         {cents.format('i.covered')} AS old_cents, COALESCE(SUM(x.cents), 0) AS in_time
+         {cents.format('i.covered')} AS old_cents,
+         COALESCE(SUM(CASE WHEN x.paid_on <= {plus_grace} THEN x.cents ELSE 0 END), 0) AS in_time,
+         COALESCE(SUM(x.cents), 0) AS paid
   FROM promise_instalments i JOIN tmp_promise_cand c ON c.id = i.promise_id
-  LEFT JOIN tmp_promise_pay x ON x.promise_id = i.promise_id AND x.paid_on <= {plus_grace}
+  LEFT JOIN tmp_promise_pay x ON x.promise_id = i.promise_id
   GROUP BY i.id, i.promise_id, i.number, i.due_date, i.amount, i.covered
-), tot AS (SELECT promise_id, SUM(cents) AS paid FROM tmp_promise_pay GROUP BY promise_id)
-SELECT per.id, per.promise_id, per.due_date, per.cents, per.old_cents, per.in_time,
-       SUM(per.cents) OVER (PARTITION BY per.promise_id ORDER BY per.number) AS through,
-       COALESCE(tot.paid, 0) AS paid
-FROM per LEFT JOIN tot ON tot.promise_id = per.promise_id""",
+)
+SELECT id, promise_id, due_date, cents, old_cents, in_time,
+       SUM(cents) OVER (PARTITION BY promise_id ORDER BY number) AS through, paid
+FROM per""",
+        # Each promise's verdict beside what it was (status, paid): the updates, events, tasks and
+        # accounts read it, none of them the promises again.
         "eval": """
 CREATE TEMP TABLE tmp_promise_eval AS
-SELECT promise_id, MAX(paid) AS paid,
-  CASE WHEN SUM(CASE WHEN in_time < through AND due_date < :cutoff THEN 1 ELSE 0 END) > 0 THEN 'broken'
-       WHEN SUM(CASE WHEN in_time < through THEN 1 ELSE 0 END) = 0 THEN 'kept'
-       ELSE 'open' END AS status
-FROM tmp_promise_inst GROUP BY promise_id""",
+SELECT v.promise_id, v.paid, v.status, c.status AS old, c.old_paid, c.account_id, c.agent_id, c.amount
+FROM (SELECT promise_id, MAX(paid) AS paid,
+        CASE WHEN SUM(CASE WHEN in_time < through AND due_date < :cutoff THEN 1 ELSE 0 END) > 0 THEN 'broken'
+             WHEN SUM(CASE WHEN in_time < through THEN 1 ELSE 0 END) = 0 THEN 'kept'
+             ELSE 'open' END AS status
+      FROM tmp_promise_inst GROUP BY promise_id) v
+JOIN tmp_promise_cand c ON c.id = v.promise_id""",
         "moves": """
 CREATE TEMP TABLE tmp_promise_moves AS
-SELECT p.id, p.status AS old, e.status AS new, p.account_id, p.agent_id, p.amount, e.paid
-FROM tmp_promise_eval e JOIN promises p ON p.id = e.promise_id
-WHERE p.status <> e.status""",
+SELECT promise_id AS id, old, status AS new, account_id, agent_id, amount, paid
+FROM tmp_promise_eval WHERE old <> status""",
         "evidence": """
 SELECT x.promise_id, x.report_id, x.paid_on, x.cents, c.baseline_balance, c.baseline_report_id
 FROM tmp_promise_pay x JOIN tmp_promise_cand c ON c.id = x.promise_id
@@ -147,8 +153,7 @@ UPDATE promises SET status = e.status, paid_amount = e.paid / 100.0,
   closed_by = CASE WHEN e.status IN ('kept', 'broken') THEN 'system' ELSE NULL END,
   updated_at = :now
 FROM tmp_promise_eval e
-WHERE promises.id = e.promise_id
-  AND (promises.status <> e.status OR CAST(ROUND(promises.paid_amount * 100) AS BIGINT) <> e.paid)""",
+WHERE promises.id = e.promise_id AND (e.old <> e.status OR e.old_paid <> e.paid)""",
         # Payments fill the instalments in date order: each covers what is left after the ones before.
         "update_instalments": """
 UPDATE promise_instalments SET covered = e.new_cents / 100.0

@@ -18,7 +18,6 @@ with a character outside the BMP gives NULL there as well (SQLite cannot count t
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 

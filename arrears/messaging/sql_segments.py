@@ -18,10 +18,11 @@ with a character outside the BMP gives NULL there as well (SQLite cannot count t
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import ColumnElement, Integer, String, and_, case, cast, func, literal, or_, true
+from sqlalchemy import ColumnElement, Integer, String, and_, case, cast, false, func, literal, or_
 
 from arrears.messaging.ageing import AGE_BRACKETS
 from arrears.messaging.segments import GSM7_BASIC, GSM7_EXTENSION, LIMITS
@@ -31,6 +32,8 @@ TEXT_PLACEHOLDERS = ("CustomerName", "AccountCode", "ContactPerson", "Telephone"
 AMOUNT_PLACEHOLDERS = ("TotalBalance", "Current", "30Days", "60Days", "90Days", "120Days", "OverdueAmount")
 _ALL_GSM = sorted(GSM7_BASIC | GSM7_EXTENSION)
 _ASTRAL_MIN, _ASTRAL_MAX = "\U00010000", "\U0010ffff"
+_ASCII_NON_GSM = "[\x01-\x09\x0b\x0e-\x1f\x7f`]"
+assert {chr(c) for c in range(1, 128)} - set(_ALL_GSM) == {chr(c) for c in [*range(1, 10), 11, *range(14, 32), 127, 96]}
 
 
 @dataclass(frozen=True)
@@ -71,7 +74,11 @@ class _Dialect:
 
     def non_gsm(self, v: ColumnElement[Any]) -> ColumnElement[bool]:
         if self.pg:
-            return v.op("~", is_comparison=True)(literal("[^" + _pg_class(_ALL_GSM) + "]", String))
+            # Most values are ASCII (one byte a character): then only a backtick or a control
+            # character other than \n, \r and \f leaves GSM-7 — a short class, checked fast.
+            full = v.op("~", is_comparison=True)(literal("[^" + _pg_class(_ALL_GSM) + "]", String))
+            ascii_out = v.op("~", is_comparison=True)(literal(_ASCII_NON_GSM, String))
+            return case((func.octet_length(v) == func.length(v), ascii_out), else_=full)
         return v.op("GLOB", is_comparison=True)(literal("*[^" + _glob_class(_ALL_GSM) + "]*", String))
 
     def extension_count(self, v: ColumnElement[Any]) -> ColumnElement[int]:
@@ -169,41 +176,60 @@ def _count(total: ColumnElement[int], single: int, multi: int, exact: ColumnElem
                 else_=literal(None, Integer))
 
 
-def segments_sql(body: str, values: SqlValues, dialect: str) -> ColumnElement[Any]:
-    """The SMS segments of `body` rendered with `values`; NULL where only rendering can tell (see
-    the module's text)."""
+def segment_parts(body: str, values: SqlValues, dialect: str) -> dict[str, ColumnElement[Any]]:
+    """What `segments_of` needs, per row, as columns to select once in a subquery (each value's
+    length, extension characters, characters outside the BMP, whether it leaves GSM-7; the money
+    placeholders' printed length): the final expression uses each several times."""
     d = _Dialect(dialect)
     static = StaticText.of(body)
     texts, lengths = placeholder_sql(values, dialect)
-    used = [p for p in static.placeholders if p in texts]
-    fixed = [lengths[p] for p in static.placeholders if p not in texts]
-    fixed_len: ColumnElement[int] = literal(0, Integer)
-    for n in fixed:
-        fixed_len = fixed_len + n
-    # GSM-7 unless the static text or a value has a character outside it.
-    gsm: ColumnElement[bool] = true() if static.gsm else literal(False)
-    if static.gsm and used:
-        gsm = and_(*[~d.non_gsm(texts[p]) for p in dict.fromkeys(used)])
-    septets: ColumnElement[int] = literal(static.septets, Integer) + fixed_len
-    extensions: ColumnElement[int] = literal(static.extensions, Integer)
-    units: ColumnElement[int] = literal(static.units, Integer) + fixed_len
-    astral: ColumnElement[int] = literal(static.astral, Integer)
-    unknown: list[ColumnElement[bool]] = []
-    for p in used:
+    parts: dict[str, ColumnElement[Any]] = {}
+    fixed: ColumnElement[int] = literal(0, Integer)
+    for p in static.placeholders:
+        if p not in texts:
+            fixed = fixed + lengths[p]
+    parts["fixed_len"] = fixed
+    for i, p in enumerate(dict.fromkeys(p for p in static.placeholders if p in texts)):
         v = texts[p]
-        ext = d.extension_count(v)
-        septets = septets + func.length(v) + ext
-        extensions = extensions + ext
-        a = d.astral_count(v)
-        if a is None:  # SQLite: a value with an astral character is left to Python
-            units = units + func.length(v)
-            unknown.append(d.has_astral(v))
-        else:
-            units = units + func.length(v) + a
-            astral = astral + a
+        parts[f"v{i}_len"] = func.length(v)
+        parts[f"v{i}_ext"] = d.extension_count(v)
+        astral = d.astral_count(v)
+        # Outside the BMP is outside GSM-7, and ASCII is inside the BMP: count only what may hold one.
+        maybe = func.octet_length(v) != func.length(v)
+        parts[f"v{i}_astral"] = case((maybe, astral if astral is not None else case((d.has_astral(v), -1), else_=0)),
+                                     else_=0)
+        parts[f"v{i}_non_gsm"] = case((d.non_gsm(v), 1), else_=0)
+    return parts
+
+
+def segments_of(body: str, parts: Mapping[str, ColumnElement[Any]]) -> ColumnElement[Any]:
+    """The SMS segments of `body` from `segment_parts`' columns; NULL where only rendering can tell
+    (see the module's text). An astral count of -1 means "some, not counted" (SQLite)."""
+    static = StaticText.of(body)
+    used = [p for p in static.placeholders if p in TEXT_PLACEHOLDERS]
+    index = {p: i for i, p in enumerate(dict.fromkeys(used))}
+    fixed = parts["fixed_len"]
+    septets: ColumnElement[int] = literal(static.septets, Integer) + fixed
+    extensions: ColumnElement[int] = literal(static.extensions, Integer)
+    units: ColumnElement[int] = literal(static.units, Integer) + fixed
+    astral: ColumnElement[int] = literal(static.astral, Integer)
+    for p in used:
+        i = index[p]
+        septets = septets + parts[f"v{i}_len"] + parts[f"v{i}_ext"]
+        extensions = extensions + parts[f"v{i}_ext"]
+        units = units + parts[f"v{i}_len"] + parts[f"v{i}_astral"]
+        astral = astral + parts[f"v{i}_astral"]
+    uncounted = or_(false(), *[parts[f"v{i}_astral"] < 0 for i in index.values()])
+    # GSM-7 unless the static text or a value has a character outside it.
+    gsm: ColumnElement[bool] = literal(static.gsm)
+    if static.gsm and index:
+        gsm = and_(*[parts[f"v{i}_non_gsm"] == 0 for i in index.values()])
     g_single, g_multi = LIMITS["GSM-7"]
     u_single, u_multi = LIMITS["UCS-2"]
-    ucs = _count(units, u_single, u_multi, astral == 0)
-    if unknown:
-        ucs = case((or_(*unknown), literal(None, Integer)), else_=ucs)
+    ucs = case((uncounted, literal(None, Integer)), else_=_count(units, u_single, u_multi, astral == 0))
     return case((gsm, _count(septets, g_single, g_multi, extensions == 0)), else_=ucs)
+
+
+def segments_sql(body: str, values: SqlValues, dialect: str) -> ColumnElement[Any]:
+    """`segments_of(segment_parts(…))` in one expression (each part written out where it is used)."""
+    return segments_of(body, segment_parts(body, values, dialect))

@@ -34,13 +34,13 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import ColumnElement, Integer, String, and_, case, exists, func, literal, not_, or_, select
+from sqlalchemy import ColumnElement, Integer, String, and_, case, false, func, literal, not_, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql import Subquery
 
 from arrears.customers.service import SEE_ALL_CUSTOMERS
 from arrears.db import utcnow
-from arrears.debtors.reading.phones import _SA_VALID_SHAPE, DEFAULT_REGION
+from arrears.debtors.reading.phones import _SA_VALID, _SA_VALID_SHAPE, DEFAULT_REGION
 from arrears.errors import Forbidden
 from arrears.identity.caller import Caller
 from arrears.identity.models import Membership, Organisation, User
@@ -48,7 +48,7 @@ from arrears.messaging import rules
 from arrears.messaging.models import Message, MessageTemplate, OptOut
 from arrears.messaging.segments import count_segments
 from arrears.messaging.settings import MessagingSettings, messaging_settings
-from arrears.messaging.sql_segments import SqlValues, segments_sql
+from arrears.messaging.sql_segments import SqlValues, segment_parts, segments_of
 from arrears.messaging.templates import TemplateContext, render_template
 from arrears.promises.calendar import org_today
 from arrears.strategies.models import StrategyStep
@@ -61,8 +61,16 @@ ZERO = Decimal("0")
 REASONS = {rules.NO_RECIPIENT: "no_contact", rules.INVALID_RECIPIENT: "invalid_contact",
            rules.OPTED_OUT: "opted_out", rules.CAP_REACHED: "cap_reached"}
 TASK_KINDS = {"call_task": ("call", "calling_agent"), "visit_task": ("visit", "field_officer")}
-# An SMS number phone_key reads as 27 + its last nine digits (its fast path for the ZA region).
-_ZA_NUMBER = "^(?:" + _SA_VALID_SHAPE.pattern + ")$"
+# An SMS number phone_key reads as 27 + its last nine digits (its fast path for the ZA region):
+# _SA_VALID_SHAPE, split in two for PostgreSQL's regex engine (slow on lookaheads) — a prefix and
+# nine digits, and the nine digits a valid ZA national number (its general and type patterns).
+_GENERAL_HEAD, _GENERAL_TAIL = "(?=(?:", r")\Z)"
+_SA_VALID_GENERAL, _SA_VALID_TYPES = _SA_VALID.pattern[len(_GENERAL_HEAD):].split(_GENERAL_TAIL, 1)
+assert _SA_VALID.pattern == _GENERAL_HEAD + _SA_VALID_GENERAL + _GENERAL_TAIL + _SA_VALID_TYPES
+assert _SA_VALID_SHAPE.pattern.endswith(_SA_VALID.pattern)
+_ZA_SHAPE = r"^(?:\+270|\+27|0027|27|0)?[0-9]{9}$"
+_ZA_NATIONAL_GENERAL = "^(?:" + _SA_VALID_GENERAL + ")$"
+_ZA_NATIONAL_TYPES = "^(?:" + _SA_VALID_TYPES + ")$"
 # An address `strip()` leaves alone and `lower()` lowers as SQL does: printable ASCII, no space at either end.
 _PLAIN_ADDRESS_PG = "^[!-~]([ -~]*[!-~])?$"
 
@@ -183,17 +191,26 @@ def _base(ctx: _Context, acct: Subquery, plan: Plan, step: StrategyStep) -> Colu
     return where
 
 
+async def _grouped(session: AsyncSession, acct: Subquery, base: ColumnElement[bool], variant: ColumnElement[Any],
+                   counts: _Counts, *extra: ColumnElement[Any]) -> list[tuple[Any, ...]]:
+    """One scan of the step's due accounts, grouped: those left out for their status or a pause go
+    to `excluded`; the rest come back as (variant, *extra, count)."""
+    reason = leave_reason(acct)
+    q = select(reason, variant, *extra, func.count()).where(base).group_by(reason, variant, *extra)
+    rest = []
+    for r in (await session.execute(q)).all():
+        if r[0] is not None:
+            counts.excluded[str(r[0])] += int(r[-1])
+        else:
+            rest.append(tuple(r[1:]))
+    return rest
+
+
 async def _step(session: AsyncSession, ctx: _Context, plan: Plan, step: StrategyStep) -> dict[str, Any]:
     org_id = ctx.org.id
     acct = account_rows(org_id, ctx.day)
     base = _base(ctx, acct, plan, step)
     counts = _Counts()
-    reason = leave_reason(acct)
-    for r, n in (await session.execute(select(reason, func.count()).where(base, not_(active(acct)))
-                                       .group_by(reason))).all():
-        if r is not None:
-            counts.excluded[str(r)] += int(n)
-    live = and_(base, active(acct))
     variant = variant_expr(acct, plan)
     blocked = None
     if step.action in ("hand_over", "letter") and not await owner_allowed(session, org_id, plan.strategy.owner_id):
@@ -204,15 +221,15 @@ async def _step(session: AsyncSession, ctx: _Context, plan: Plan, step: Strategy
         if template is None or template.org_id != org_id:
             blocked = "no_template"
     if blocked:
-        counts.excluded[blocked] += int(await session.scalar(select(func.count()).select_from(acct).where(live)) or 0)
+        counts.excluded[blocked] += sum(int(n) for _v, n in await _grouped(session, acct, base, variant, counts))
         return counts.summary(step)
     if step.action in ("sms", "email"):
         assert template is not None
-        await _messages(session, ctx, acct, live, variant, step, template, counts)
+        await _messages(session, ctx, acct, base, variant, step, template, counts)
     elif step.action in TASK_KINDS:
-        await _tasks(session, ctx, acct, live, variant, step, counts)
+        await _tasks(session, ctx, acct, base, variant, step, counts)
     else:
-        for v, n in (await session.execute(select(variant, func.count()).where(live).group_by(variant))).all():
+        for v, n in await _grouped(session, acct, base, variant, counts):
             counts.variants[v] += int(n)
         if step.action == "letter":
             counts.letters = sum(counts.variants.values())
@@ -221,14 +238,13 @@ async def _step(session: AsyncSession, ctx: _Context, plan: Plan, step: Strategy
     return counts.summary(step)
 
 
-async def _tasks(session: AsyncSession, ctx: _Context, acct: Subquery, live: ColumnElement[bool],
+async def _tasks(session: AsyncSession, ctx: _Context, acct: Subquery, base: ColumnElement[bool],
                  variant: ColumnElement[Any], step: StrategyStep, counts: _Counts) -> None:
     """The collection officer's, else round-robin among the calling agents (calls) or field
     officers (visits) in account order, from the strategy tasks of that kind so far."""
     kind, role = TASK_KINDS[step.action]
     unassigned = 0
-    q = select(variant, acct.c.officer_id, func.count()).where(live).group_by(variant, acct.c.officer_id)
-    for v, officer, n in (await session.execute(q)).all():
+    for v, officer, n in await _grouped(session, acct, base, variant, counts, acct.c.officer_id):
         counts.variants[v] += int(n)
         if officer is None:
             unassigned += int(n)
@@ -267,27 +283,29 @@ def _first(*cols: ColumnElement[Any]) -> ColumnElement[Any]:
     return func.coalesce(*[func.nullif(c, "") for c in cols])
 
 
-def _segments(ctx: _Context, acct: Subquery, body: str) -> ColumnElement[Any]:
-    values = SqlValues(customer_name=acct.c.customer_name, account_code=_first(acct.c.account_code,
-                                                                               acct.c.loan_account_number),
-                       contact_person=_first(acct.c.contact, acct.c.contact_person),
-                       telephone=_first(acct.c.telephone, acct.c.phone_e164), total_balance=acct.c.balance,
-                       current=acct.c.current, d30=acct.c.d30, d60=acct.c.d60, d90=acct.c.d90, d120=acct.c.d120,
-                       d150=acct.c.d150, d180=acct.c.d180)
-    return segments_sql(body, values, ctx.dialect)
+def _values(acct: Subquery) -> SqlValues:
+    """runner._context's values, as SQL."""
+    return SqlValues(customer_name=acct.c.customer_name,
+                     account_code=_first(acct.c.account_code, acct.c.loan_account_number),
+                     contact_person=_first(acct.c.contact, acct.c.contact_person),
+                     telephone=_first(acct.c.telephone, acct.c.phone_e164), total_balance=acct.c.balance,
+                     current=acct.c.current, d30=acct.c.d30, d60=acct.c.d60, d90=acct.c.d90, d120=acct.c.d120,
+                     d150=acct.c.d150, d180=acct.c.d180)
 
 
-def _recipient(ctx: _Context, acct: Subquery, channel: str) -> tuple[ColumnElement[Any], ColumnElement[Any],
-                                                                     ColumnElement[Any]]:
-    """(state: none | ok | py, the normalised recipient when ok, how opt-outs store it)."""
+def _recipient(ctx: _Context, acct: Subquery, channel: str) -> tuple[ColumnElement[Any], ColumnElement[Any]]:
+    """(state: none | ok | py, the recipient as opt-outs store it when ok)."""
     pg = ctx.dialect == "postgresql"
     if channel == "sms":
         raw = _first(acct.c.phone_e164, acct.c.telephone)
         region = rules.region_or_default(rules.org_setting(ctx.org, "default_region"))
-        known: ColumnElement[bool] = (raw.op("~", is_comparison=True)(literal(_ZA_NUMBER, String))
-                                      if pg and region == DEFAULT_REGION else literal(False))
-        key: ColumnElement[Any] = literal("27", String) + func.substr(raw, func.length(raw) - 8)
-        stored = key
+        known: ColumnElement[bool] = literal(False)
+        if pg and region == DEFAULT_REGION:
+            national = func.right(raw, 9)
+            known = and_(raw.op("~", is_comparison=True)(literal(_ZA_SHAPE, String)),
+                         national.op("~", is_comparison=True)(literal(_ZA_NATIONAL_GENERAL, String)),
+                         national.op("~", is_comparison=True)(literal(_ZA_NATIONAL_TYPES, String)))
+        stored: ColumnElement[Any] = literal("27", String) + func.substr(raw, func.length(raw) - 8)
     else:
         raw = _first(acct.c.customer_email, acct.c.book_email)
         if pg:
@@ -296,58 +314,94 @@ def _recipient(ctx: _Context, acct: Subquery, channel: str) -> tuple[ColumnEleme
             glob = raw.op("GLOB", is_comparison=True)
             known = and_(glob(literal("[!-~]*", String)), glob(literal("*[!-~]", String)),
                          not_(glob(literal("*[^ -~]*", String))))
-        key, stored = raw, func.lower(raw)
+        stored = func.lower(raw)
     state = case((raw.is_(None), literal("none", String)), (known, literal("ok", String)), else_=literal("py", String))
-    return state, key, stored
+    return state, stored
 
 
-async def _messages(session: AsyncSession, ctx: _Context, acct: Subquery, live: ColumnElement[bool],
+async def _messages(session: AsyncSession, ctx: _Context, acct: Subquery, base: ColumnElement[bool],
                     variant: ColumnElement[Any], step: StrategyStep, template: MessageTemplate,
                     counts: _Counts) -> None:
     channel = step.action
     org_id = ctx.org.id
-    state, key, stored = _recipient(ctx, acct, channel)
-    opt = OptOut
-    opted = or_(exists().where(opt.org_id == org_id, opt.channel == channel, opt.customer_id == acct.c.customer_id),
-                and_(state == "ok", exists().where(opt.org_id == org_id, opt.channel == channel,
-                                                   opt.recipient == stored)))
-    segments = _segments(ctx, acct, template.body) if channel == "sms" else literal(0, Integer)
-    needs_python = or_(state == "py", and_(state == "ok", not_(opted), segments.is_(None)))
     cap = rules.cap(ctx.org, ctx.settings)
-    passes = and_(state == "ok", not_(opted))
-    # 1. What SQL settles: no recipient, opted out and (without a cap) the messages, grouped.
-    grouped = and_(live, not_(needs_python))
-    if cap.per_window:
-        grouped = and_(grouped, not_(passes))
-    outcome = case((state == "none", literal("no_contact", String)), (opted, literal("opted_out", String)),
-                   else_=literal("queued", String))
-    q = (select(variant, outcome, segments, func.count()).where(grouped).group_by(variant, outcome, segments))
-    for v, o, seg, n in (await session.execute(q)).all():
-        counts.variants[v] += int(n)
-        if o != "queued":
-            counts.excluded[o] += int(n)
-        elif channel == "sms":
-            counts.sms += int(n)
-            counts.segments += int(seg) * int(n)
+    # In stages (subqueries PostgreSQL must not flatten: OFFSET 0), so that each expression is
+    # worked out once per row: (1) the recipient's shape and the segments' parts; (2) opt-outs and
+    # segments; (3) the outcome.
+    state, stored = _recipient(ctx, acct, channel)
+    parts = segment_parts(template.body, _values(acct), ctx.dialect) if channel == "sms" else {}
+    one = (select(acct.c.account_id, acct.c.customer_id, leave_reason(acct).label("reason"),
+                  variant.label("variant"), state.label("state"), stored.label("stored"),
+                  *[c.label(k) for k, c in parts.items()])
+           .where(base).offset(0).subquery("one"))
+    # Opted out: IN over the organisation's opt-outs of the channel (one hashed scan), not EXISTS per row.
+    opt = OptOut
+    of_channel = and_(opt.org_id == org_id, opt.channel == channel)
+    by_customer = one.c.customer_id.in_(select(opt.customer_id).where(of_channel, opt.customer_id.is_not(None)))
+    by_recipient = one.c.stored.in_(select(opt.recipient).where(of_channel, opt.recipient.is_not(None)))
+    opted = or_(func.coalesce(by_customer, false()), and_(one.c.state == "ok", func.coalesce(by_recipient, false())))
+    segments = segments_of(template.body, {k: one.c[k] for k in parts}) if channel == "sms" else literal(0, Integer)
+    two = (select(one.c.account_id, one.c.customer_id, one.c.reason, one.c.variant, one.c.state,
+                  opted.label("opted"), segments.label("segments")).offset(0).subquery("two"))
+    outcome = case((two.c.state == "none", literal("no_contact", String)),
+                   (or_(two.c.state == "py", and_(not_(two.c.opted), two.c.segments.is_(None))),
+                    literal("python", String)),
+                   (two.c.opted, literal("opted_out", String)),
+                   else_=literal("capped" if cap.per_window else "queued", String))
+    three = (select(two.c.account_id, two.c.customer_id, two.c.reason, two.c.variant, two.c.segments,
+                    outcome.label("outcome")).subquery("three"))
+    # One scan, grouped: what SQL settles (no recipient, opted out, and without a cap the messages
+    # with their segments); how many are left to the cap and to Python.
+    settled = case((three.c.outcome == "queued", three.c.segments), else_=literal(None, Integer))
+    q = (select(three.c.reason, three.c.variant, three.c.outcome, settled, func.count())
+         .group_by(three.c.reason, three.c.variant, three.c.outcome, settled))
+    todo: Counter[str] = Counter()
+    for reason, v, o, seg, n in (await session.execute(q)).all():
+        if reason is not None:
+            counts.excluded[str(reason)] += int(n)
+        elif o in ("python", "capped"):
+            todo[o] += int(n)
         else:
-            counts.emails += int(n)
+            counts.variants[v] += int(n)
+            if o != "queued":
+                counts.excluded[o] += int(n)
+            elif channel == "sms":
+                counts.sms += int(n)
+                counts.segments += int(seg) * int(n)
+            else:
+                counts.emails += int(n)
+    if not todo:
+        return
     recent = (select(Message.customer_id.label("customer_id"), func.count().label("n"))
               .where(Message.org_id == org_id, Message.channel == channel, Message.status != "failed",
                      func.coalesce(Message.sent_at, Message.created_at) > ctx.since)
               .group_by(Message.customer_id).subquery("recent"))
-    frm = acct.outerjoin(recent, recent.c.customer_id == acct.c.customer_id)
-    # 2. Those that pass the other rules, for the cap: in account order, with their customer's count.
+    # With a cap, those that pass the other rules, with their customer's messages in the window.
     queued: list[tuple[uuid.UUID, int, int, int]] = []  # (account, customer, segments, in the window)
-    if cap.per_window:
-        q2 = (select(acct.c.account_id, acct.c.customer_id, segments, func.coalesce(recent.c.n, 0), variant)
-              .select_from(frm).where(live, not_(needs_python), passes))
+    if todo["capped"]:
+        q2 = (select(three.c.account_id, three.c.customer_id, three.c.segments, func.coalesce(recent.c.n, 0),
+                     three.c.variant)
+              .select_from(three.outerjoin(recent, recent.c.customer_id == three.c.customer_id))
+              .where(three.c.reason.is_(None), three.c.outcome == "capped"))
         for account_id, customer_id, seg, n, v in (await session.execute(q2)).all():
             counts.variants[v] += 1
             queued.append((account_id, customer_id, int(seg or 0), int(n)))
-    # 3. Row by row, as the outbox would: the rest.
-    q3 = (select(acct, variant.label("variant"), func.coalesce(recent.c.n, 0).label("recent"))
-          .select_from(frm).where(live, needs_python).order_by(acct.c.account_id))
-    rows = list((await session.execute(q3)).all())
+    # Row by row, as the outbox would: the rest.
+    if todo["python"]:
+        ids = select(three.c.account_id).where(three.c.reason.is_(None), three.c.outcome == "python")
+        q3 = (select(acct, variant.label("variant"), func.coalesce(recent.c.n, 0).label("recent"))
+              .select_from(acct.outerjoin(recent, recent.c.customer_id == acct.c.customer_id))
+              .where(base, active(acct), acct.c.account_id.in_(ids)).order_by(acct.c.account_id))
+        queued += await _in_python(session, ctx, channel, template, list((await session.execute(q3)).all()),
+                                   counts, bool(cap.per_window))
+    if cap.per_window:
+        _count_against_cap(ctx, channel, cap.per_window, queued, counts)
+
+
+async def _in_python(session: AsyncSession, ctx: _Context, channel: str, template: MessageTemplate, rows: list[Any],
+                     counts: _Counts, capped: bool) -> list[tuple[uuid.UUID, int, int, int]]:
+    """runner.check_drafts' rules for rows SQL could not settle: the recipient normalised, opt-outs,
+    the message rendered for its segments. Those that pass go to the cap when there is one."""
     region = rules.region_or_default(rules.org_setting(ctx.org, "default_region"))
     people: list[tuple[Any, str]] = []
     for r in rows:
@@ -364,22 +418,22 @@ async def _messages(session: AsyncSession, ctx: _Context, acct: Subquery, live: 
     out: set[int] = set()
     for start in range(0, len(people), 5000):  # a query's parameters are bounded
         part = people[start:start + 5000]
-        out |= {start + i for i in await rules.opted_out(session, org_id, channel,
+        out |= {start + i for i in await rules.opted_out(session, ctx.org.id, channel,
                                                          [(r.customer_id, norm) for r, norm in part])}
+    queued = []
     for i, (r, _norm) in enumerate(people):
         if i in out:
             counts.excluded["opted_out"] += 1
             continue
         seg = count_segments(render_template(template.body, _context(r))).segments if channel == "sms" else 0
-        if cap.per_window:
+        if capped:
             queued.append((r.account_id, r.customer_id, seg, int(r.recent)))
         elif channel == "sms":
             counts.sms += 1
             counts.segments += seg
         else:
             counts.emails += 1
-    if cap.per_window:
-        _count_against_cap(ctx, channel, cap.per_window, queued, counts)
+    return queued
 
 
 def _count_against_cap(ctx: _Context, channel: str, per_window: int, queued: list[tuple[uuid.UUID, int, int, int]],

@@ -22,7 +22,19 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import ColumnElement, Integer, String, and_, case, cast, false, func, literal, or_
+from sqlalchemy import (
+    ColumnElement,
+    Integer,
+    LargeBinary,
+    String,
+    and_,
+    case,
+    cast,
+    false,
+    func,
+    literal,
+    or_,
+)
 
 from arrears.messaging.ageing import AGE_BRACKETS
 from arrears.messaging.segments import GSM7_BASIC, GSM7_EXTENSION, LIMITS
@@ -78,8 +90,12 @@ class _Dialect:
             # character other than \n, \r and \f leaves GSM-7 — a short class, checked fast.
             full = v.op("~", is_comparison=True)(literal("[^" + _pg_class(_ALL_GSM) + "]", String))
             ascii_out = v.op("~", is_comparison=True)(literal(_ASCII_NON_GSM, String))
-            return case((func.octet_length(v) == func.length(v), ascii_out), else_=full)
+            return case((self.byte_length(v) == func.length(v), ascii_out), else_=full)
         return v.op("GLOB", is_comparison=True)(literal("*[^" + _glob_class(_ALL_GSM) + "]*", String))
+
+    def byte_length(self, v: ColumnElement[Any]) -> ColumnElement[int]:
+        """UTF-8 bytes (SQLite before 3.43 has no octet_length)."""
+        return func.octet_length(v) if self.pg else func.length(cast(v, LargeBinary))
 
     def extension_count(self, v: ColumnElement[Any]) -> ColumnElement[int]:
         if self.pg:
@@ -195,7 +211,7 @@ def segment_parts(body: str, values: SqlValues, dialect: str) -> dict[str, Colum
         parts[f"v{i}_ext"] = d.extension_count(v)
         astral = d.astral_count(v)
         # Outside the BMP is outside GSM-7, and ASCII is inside the BMP: count only what may hold one.
-        maybe = func.octet_length(v) != func.length(v)
+        maybe = d.byte_length(v) != func.length(v)
         parts[f"v{i}_astral"] = case((maybe, astral if astral is not None else case((d.has_astral(v), -1), else_=0)),
                                      else_=0)
         parts[f"v{i}_non_gsm"] = case((d.non_gsm(v), 1), else_=0)

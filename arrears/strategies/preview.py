@@ -52,7 +52,7 @@ from arrears.messaging.sql_segments import SqlValues, segment_parts, segments_of
 from arrears.messaging.templates import TemplateContext, render_template
 from arrears.promises.calendar import org_today
 from arrears.strategies.models import StrategyStep
-from arrears.strategies.selection import Plan, account_rows, active, due, leave_reason, member, variant_expr
+from arrears.strategies.selection import Plan, account_rows, due, leave_reason, member, variant_expr
 from arrears.strategies.service import get_strategy, list_strategies, owner_allowed, steps_of
 from arrears.tasks.models import Task
 
@@ -388,12 +388,17 @@ async def _messages(session: AsyncSession, ctx: _Context, acct: Subquery, base: 
             queued.append((account_id, customer_id, int(seg or 0), int(n)))
     # Row by row, as the outbox would: the rest.
     if todo["python"]:
-        ids = select(three.c.account_id).where(three.c.reason.is_(None), three.c.outcome == "python")
-        q3 = (select(acct, variant.label("variant"), func.coalesce(recent.c.n, 0).label("recent"))
-              .select_from(acct.outerjoin(recent, recent.c.customer_id == acct.c.customer_id))
-              .where(base, active(acct), acct.c.account_id.in_(ids)).order_by(acct.c.account_id))
-        queued += await _in_python(session, ctx, channel, template, list((await session.execute(q3)).all()),
-                                   counts, bool(cap.per_window))
+        # Their ids first, then their rows by id (one query of both nests too deep for SQLite's parser).
+        ids = list(await session.scalars(select(three.c.account_id).where(three.c.reason.is_(None),
+                                                                          three.c.outcome == "python")))
+        rows: list[Any] = []
+        for start in range(0, len(ids), 1000):
+            q3 = (select(acct, variant.label("variant"), func.coalesce(recent.c.n, 0).label("recent"))
+                  .select_from(acct.outerjoin(recent, recent.c.customer_id == acct.c.customer_id))
+                  .where(acct.c.account_id.in_(ids[start:start + 1000])))
+            rows += (await session.execute(q3)).all()
+        rows.sort(key=lambda r: r.account_id)
+        queued += await _in_python(session, ctx, channel, template, rows, counts, bool(cap.per_window))
     if cap.per_window:
         _count_against_cap(ctx, channel, cap.per_window, queued, counts)
 

@@ -34,7 +34,20 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import ColumnElement, Integer, String, and_, case, false, func, literal, not_, or_, select
+from sqlalchemy import (
+    ColumnElement,
+    Integer,
+    String,
+    and_,
+    case,
+    false,
+    func,
+    literal,
+    not_,
+    or_,
+    select,
+    true,
+)
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql import Subquery
 
@@ -302,9 +315,15 @@ def _recipient(ctx: _Context, acct: Subquery, channel: str) -> tuple[ColumnEleme
         known: ColumnElement[bool] = literal(False)
         if pg and region == DEFAULT_REGION:
             national = func.right(raw, 9)
-            known = and_(raw.op("~", is_comparison=True)(literal(_ZA_SHAPE, String)),
-                         national.op("~", is_comparison=True)(literal(_ZA_NATIONAL_GENERAL, String)),
-                         national.op("~", is_comparison=True)(literal(_ZA_NATIONAL_TYPES, String)))
+            matches = and_(raw.op("~", is_comparison=True)(literal(_ZA_SHAPE, String)),
+                           national.op("~", is_comparison=True)(literal(_ZA_NATIONAL_GENERAL, String)),
+                           national.op("~", is_comparison=True)(literal(_ZA_NATIONAL_TYPES, String)))
+            # The book's own number, which the import found a valid ZA number (27 and nine digits),
+            # as the recipient or behind the customer's +27…: no need to ask the pattern again.
+            tel = acct.c.telephone
+            booked = and_(acct.c.phone_valid.is_(True), func.length(tel) == 11, tel.like("27%"),
+                          or_(raw == tel, raw == literal("+", String) + tel))
+            known = case((booked, true()), else_=matches)
         stored: ColumnElement[Any] = literal("27", String) + func.substr(raw, func.length(raw) - 8)
     else:
         raw = _first(acct.c.customer_email, acct.c.book_email)

@@ -76,6 +76,8 @@ from arrears.strategies.models import (
     StrategyStep,
     StrategyStepExecution,
 )
+from arrears.strategies.preview import _strategy_summary, _totals
+from arrears.strategies.preview import preview_org as preview
 from arrears.strategies.selection import Plan, fetch_due, left_out
 from arrears.strategies.service import list_strategies, owner_allowed, steps_of
 from arrears.tasks.models import Task
@@ -522,38 +524,6 @@ async def _note_leavers(session: AsyncSession, org_id: int, day: date) -> None:
 
 
 # ------------------------------------------------------------------ entry points
-
-
-async def preview(session: AsyncSession, org_id: int, strategy_id: uuid.UUID | None = None, *,
-                  day: date | None = None, settings: MessagingSettings | None = None) -> dict[str, Any]:
-    """Per strategy and step: how many accounts, SMS (and their segments), e-mails, letters, tasks
-    by assignee, hand-overs, and who is left out and why. Writes nothing."""
-    org = await session.get(Organisation, org_id)
-    assert org is not None
-    day = day or await org_today(session, org_id)
-    s = settings or messaging_settings()
-    tally = CapTally()
-    out = []
-    for plan in await load_plans(session, org_id, strategy_id):
-        steps = []
-        if not plan.strategy.paused:
-            for step in plan.steps:
-                steps.append((await plan_step(session, org, plan, step, day, tally, s)).summary())
-        out.append(_strategy_summary(plan, steps))
-    return {"day": day.isoformat(), "strategies": out, **_totals(out)}
-
-
-def _strategy_summary(plan: Plan, steps: list[dict[str, Any]]) -> dict[str, Any]:
-    st = plan.strategy
-    return {"strategyId": str(st.id), "name": st.name, "paused": st.paused, "steps": steps}
-
-
-def _totals(strategies: list[dict[str, Any]]) -> dict[str, int]:
-    steps = [s for st in strategies for s in st["steps"]]
-    return {"accounts": sum(s["accounts"] for s in steps), "messages": sum(s["sms"] + s["emails"] for s in steps),
-            "letters": sum(s["letters"] for s in steps), "tasks": sum(t["count"] for s in steps for t in s["tasks"]),
-            "handedOver": sum(s["handOvers"] for s in steps),
-            "excluded": sum(n for s in steps for n in s["excluded"].values())}
 
 
 async def start_run(session: AsyncSession, org_id: int, *, strategy_id: uuid.UUID | None, trigger: str, actor: str,

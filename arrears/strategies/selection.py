@@ -142,7 +142,7 @@ def account_rows(org_id: int, run_on: date) -> Subquery:
         Customer.contact_person, Customer.address_line_1, Customer.address_line_2,
         Customer.assigned_collection_officer_id.label("officer_id"),
         d.account_code, d.current, d.d30, d.d60, d.d90, d.d120, d.d150, d.d180, d.total_balance,
-        d.telephone, d.email.label("book_email"), d.contact, Loan.loan_account_number,
+        d.telephone, d.phone_valid, d.email.label("book_email"), d.contact, Loan.loan_account_number,
         balance.label("balance"), dpd.label("dpd"),
         case((Account.kind == "loan", loan_oldest), else_=book_oldest).label("oldest"),
         s.strategy_id.label("s_strategy_id"), s.variant.label("s_variant"), s.position.label("s_position"),

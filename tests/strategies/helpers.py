@@ -16,6 +16,7 @@ from arrears.db import session_factory, transaction
 from arrears.debtors.models import DebtorAccount
 from arrears.identity.service import caller_for_user
 from arrears.messaging.models import Message, MessageTemplate
+from arrears.strategies import preview as previews
 from arrears.strategies import runner, service
 from arrears.strategies.models import StrategyRun, StrategyStepExecution
 from tests.faces.age_analysis.helpers import HEADER, import_file, write_book
@@ -77,7 +78,7 @@ async def run(t: Tenant, day: date, *, dry: bool = False, strategy_id: uuid.UUID
 
 async def preview(t: Tenant, day: date, strategy_id: uuid.UUID | None = None) -> dict[str, Any]:
     async with transaction() as s:
-        return await runner.preview(s, t.org.id, strategy_id, day=day)
+        return await previews.preview_org(s, t.org.id, strategy_id, day=day)
 
 
 async def executions(t: Tenant) -> list[StrategyStepExecution]:

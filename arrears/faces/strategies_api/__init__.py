@@ -26,6 +26,7 @@ from arrears.identity.caller import Caller
 from arrears.jobs.queue import enqueue
 from arrears.partners.service import PAGES
 from arrears.strategies import jobs, runner, service
+from arrears.strategies import preview as previews
 from arrears.strategies.handover import handover_csv
 from arrears.strategies.models import Strategy, StrategyAccountState, StrategyRun, StrategyStep
 
@@ -176,12 +177,13 @@ async def resume_strategy(strategy_id: str, session: SessionDep, caller: ApiCall
 
 
 @router.get("/strategies/{strategy_id}/preview", summary="What a run would do today, step by step",
-            description=needs("strategies:read"))
+            description=needs("strategies:read") + " A collection officer's preview counts their own "
+            "customers' accounts only (`scope`: `own`); everyone else's the organisation's (`organisation`).")
 async def preview(strategy_id: str, session: SessionDep, caller: ApiCaller) -> MoneyJSON:
     _read(caller)
-    st = await service.get_strategy(session, caller, strategy_id)
-    out = await runner.preview(session, caller.org_id, st.id)
-    return MoneyJSON({"strategyId": str(st.id), "day": out["day"], "steps": out["strategies"][0]["steps"],
+    out = await previews.preview(session, caller, strategy_id)
+    [st] = out["strategies"]
+    return MoneyJSON({"strategyId": st["strategyId"], "day": out["day"], "scope": out["scope"], "steps": st["steps"],
                       **{k: out[k] for k in ("accounts", "messages", "letters", "tasks", "handedOver", "excluded")}})
 
 

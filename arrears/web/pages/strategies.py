@@ -29,6 +29,7 @@ from arrears.jobs.queue import enqueue
 from arrears.letters import templates as letter_templates
 from arrears.messaging.models import MessageTemplate
 from arrears.strategies import jobs, runner, service
+from arrears.strategies import preview as previews
 from arrears.strategies import results as strategy_results
 from arrears.strategies.models import ACCOUNT_KINDS, ACTIONS, BUCKETS, Strategy, StrategyStep
 from arrears.strategies.selection import CONDITION_OPS, CUSTOMER_FIELDS
@@ -306,9 +307,10 @@ async def update(ctx: CtxDep, strategy_id: str) -> Response:
 
 @router.get("/{strategy_id}/preview")
 async def preview(ctx: CtxDep, strategy_id: str) -> Response:
-    """What a run would do today, per step: the same runner.preview the API's preview answers with."""
+    """What a run would do today, per step: the same preview service the API's preview answers with
+    (a collection officer's counts their own customers' accounts)."""
     st = await service.get_strategy(ctx.db, ctx.caller, strategy_id)
-    out = await runner.preview(ctx.db, ctx.caller.org_id, st.id)
+    out = await previews.preview(ctx.db, ctx.caller, st.id)
     steps = out["strategies"][0]["steps"] if out["strategies"] else []
     names = await _usernames(ctx, {t["assigneeId"] for s in steps for t in s["tasks"] if t["assigneeId"]})
     return render_html(ctx.request, "strategies/_preview.html",
@@ -318,7 +320,7 @@ async def preview(ctx: CtxDep, strategy_id: str) -> Response:
 
 async def _draft_preview(ctx: Ctx, strategy_id: str | None) -> Response:
     """The preview of the form as it stands, unsaved: the strategy is written inside a savepoint,
-    previewed, and the savepoint rolled back — the same runner.preview as for a saved one."""
+    previewed, and the savepoint rolled back — the same preview service as for a saved one."""
     service.require_writer(ctx.caller)
     saved = await service.get_strategy(ctx.db, ctx.caller, strategy_id) if strategy_id else None
     state, steps, buckets = _read_form(await ctx.form())
@@ -329,7 +331,7 @@ async def _draft_preview(ctx: Ctx, strategy_id: str | None) -> Response:
             draft = await service.create_strategy(ctx.db, ctx.caller, data)
         else:
             draft = await service.update_strategy(ctx.db, ctx.caller, saved.id, data)
-        out = await runner.preview(ctx.db, ctx.caller.org_id, draft.id)
+        out = await previews.preview(ctx.db, ctx.caller, draft.id)
     except ValidationFailed as exc:
         await savepoint.rollback()
         errors = _errors(FormState(), exc, steps).errors

@@ -21,6 +21,7 @@ from sqlalchemy import text
 from arrears.config import to_async_url
 from arrears.state import state
 from arrears.wiring import wire
+from tests.fixtures import cheap_password_hashing  # noqa: F401  (autouse: the whole suite)
 
 # Property tests check what they generate, not how fast: on a loaded two-core machine (two suites,
 # CI) input generation and examples run slower than Hypothesis' defaults allow, which failed

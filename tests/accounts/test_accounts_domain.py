@@ -24,7 +24,6 @@ from arrears.state import state
 from tests.faces.age_analysis.conftest import member
 from tests.faces.age_analysis.helpers import HEADER, import_file, write_book
 from tests.faces.repaysync.conftest import RS
-from tests.fixtures import cheap_password_hashing  # noqa: F401
 
 ROWS = [
     ["B1", "Alpha Ltd", "Ann", "082 123 4567", 100, 50, 0, 0, 0, 150],

@@ -19,7 +19,6 @@ from arrears.customers.models import Customer, Interaction, Loan
 from arrears.customers.schemas import CustomerSeed
 from arrears.db import transaction
 from arrears.events import DomainEvent as Event
-from tests.fixtures import cheap_password_hashing  # noqa: F401
 from tests.rows import count_rows
 
 CODE_TAKEN = "A customer with this customer code already exists."

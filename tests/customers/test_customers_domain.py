@@ -20,7 +20,6 @@ from arrears.errors import ValidationFailed
 from arrears.events import DomainEvent
 from arrears.identity import service as identity
 from arrears.identity.caller import Caller
-from tests.fixtures import cheap_password_hashing  # noqa: F401
 
 # ------------------------------------------------------------------ phones and emails
 

@@ -1,4 +1,3 @@
 """Fixtures: the RepaySync builders (organisations, members by role) and the figures' book."""
 
 from tests.faces.repaysync.conftest import rs  # noqa: F401
-from tests.fixtures import cheap_password_hashing  # noqa: F401

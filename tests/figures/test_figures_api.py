@@ -9,7 +9,6 @@ from typing import Any
 
 from tests.faces.repaysync.conftest import RS, Tenant
 from tests.figures.book import M1, M1_START, M2, M3, M3_END, M3_START, R1, assign_k1_to, make_book
-from tests.fixtures import cheap_password_hashing  # noqa: F401
 from tests.partners.fixtures import Partner
 
 OCT_NOV = {"dateFrom": M1, "dateTo": M3}  # the book's three months

@@ -15,7 +15,6 @@ from arrears.db import transaction, utcnow
 from arrears.errors import ValidationFailed
 from arrears.identity import service as identity
 from arrears.identity.models import ApiKey, Organisation, User
-from tests.fixtures import cheap_password_hashing  # noqa: F401
 from tests.rows import count_rows
 
 PASSWORD = "Sup3r-secret-pw"

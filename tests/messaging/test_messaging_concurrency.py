@@ -27,7 +27,6 @@ from tests.faces.messaging.helpers import (  # noqa: F401
     quick,
     sms,
 )
-from tests.fixtures import cheap_password_hashing  # noqa: F401
 from tests.rows import count_rows
 
 TEMPLATE = "Hi [CustomerName], account [AccountCode] owes R[TotalBalance]. Please contact us."

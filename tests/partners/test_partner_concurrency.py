@@ -17,7 +17,6 @@ from arrears.db import transaction, utcnow
 from arrears.identity import crypto
 from arrears.partners import delivery
 from arrears.partners.models import PartnerRequest, WebhookDelivery, WebhookSubscription
-from tests.fixtures import cheap_password_hashing  # noqa: F401
 from tests.partners.fixtures import CLIENT_BODY, delivery_rows, fire
 from tests.rows import count_rows
 

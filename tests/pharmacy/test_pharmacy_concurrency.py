@@ -18,7 +18,6 @@ from arrears.messaging.models import Message
 from tests.debtors.pdf.make_pdfs import Debtor, build_report, sample_debtors
 from tests.faces.messaging.helpers import quick, set_org  # noqa: F401
 from tests.faces.pharmacy.conftest import pharmacy  # noqa: F401
-from tests.fixtures import cheap_password_hashing  # noqa: F401
 
 
 def _reports(round_: int) -> tuple[list[Debtor], list[Debtor]]:

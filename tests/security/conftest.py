@@ -18,8 +18,6 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.fixtures import cheap_password_hashing  # noqa: F401
-
 ROOT = Path(__file__).resolve().parents[2]
 PARSE_MEMORY_MB = 256
 # The server's own peak memory may not pass this, whatever the file (the parser's child is apart).

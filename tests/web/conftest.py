@@ -9,8 +9,6 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.fixtures import cheap_password_hashing  # noqa: F401
-
 PASSWORD = "Sup3r-secret-pw"
 
 

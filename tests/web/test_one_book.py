@@ -18,7 +18,6 @@ from arrears.debtors.models import DebtorAccount, DebtorReport
 from arrears.web.render import money, number
 from arrears.worker import run_until_idle
 from tests.debtors.pdf.make_pdfs import Debtor, build_report, sample_debtors
-from tests.fixtures import cheap_password_hashing  # noqa: F401
 from tests.web.conftest import confirm_preview, preview_form
 
 HEADER = ["Account", "Name", "Contact", "Telephone", "Current", "30 Days", "60 Days", "90 Days", "120 Days",

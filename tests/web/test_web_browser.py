@@ -81,8 +81,10 @@ def live_server(env: dict[str, Any], tmp_path: Path) -> Iterator[str]:
     log.close()
 
 
-@pytest.fixture
-async def chromium_browser() -> AsyncIterator[Any]:
+@pytest.fixture(scope="module")
+async def module_chromium() -> AsyncIterator[Any]:
+    """One Chromium for the module (a launch costs seconds on a loaded machine); each test has
+    contexts of its own (`new_page`), closed at its end."""
     from playwright.async_api import async_playwright
 
     path = _chromium_or_skip()
@@ -92,6 +94,13 @@ async def chromium_browser() -> AsyncIterator[Any]:
             yield b
         finally:
             await b.close()
+
+
+@pytest.fixture
+async def chromium_browser(module_chromium: Any) -> AsyncIterator[Any]:
+    yield module_chromium
+    for ctx in list(module_chromium.contexts):  # no page, cookie or storage outlives its test
+        await ctx.close()
 
 
 async def new_page(browser: Any, base: str, *, phone: bool = False) -> Any:

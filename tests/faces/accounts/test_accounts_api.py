@@ -17,7 +17,6 @@ from arrears.db import transaction, utcnow
 from arrears.events import DomainEvent
 from tests.faces.age_analysis.helpers import HEADER, import_file, write_book
 from tests.faces.repaysync.conftest import RS, Tenant
-from tests.fixtures import cheap_password_hashing  # noqa: F401
 from tests.partners.fixtures import Partner
 
 BOOK = [["K1", "Kappa Ltd", "Kim", "082 123 4567", 0, 40, 60, 0, 0, 100]]

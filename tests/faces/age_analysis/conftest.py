@@ -7,8 +7,6 @@ from typing import Any
 
 import pytest
 
-from tests.fixtures import cheap_password_hashing  # noqa: F401
-
 
 @dataclass
 class Member:

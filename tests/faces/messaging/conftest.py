@@ -10,6 +10,5 @@ from tests.faces.messaging.helpers import (  # noqa: F401
     smsportal,
     smtp_server,
 )
-from tests.fixtures import cheap_password_hashing  # noqa: F401
 
 

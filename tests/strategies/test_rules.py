@@ -15,6 +15,7 @@ from arrears.accounts.models import Account
 from arrears.customers.models import Customer
 from arrears.db import transaction
 from arrears.events import DomainEvent
+from arrears.identity.caller import Caller
 from arrears.identity.models import User
 from arrears.identity.service import set_org_settings
 from arrears.messaging import optouts
@@ -45,7 +46,7 @@ from tests.strategies.helpers import (
 async def _settings(t, **values):
     async with transaction() as s:
         org = await s.get(type(t.org), t.org.id)
-        await set_org_settings(s, org, values)
+        await set_org_settings(s, Caller.system(org.id), org, values)
 
 
 async def _customer_of(account_id):

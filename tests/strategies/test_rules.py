@@ -63,7 +63,7 @@ async def test_the_run_does_what_the_preview_said_and_the_outbox_rules_apply(rs,
     sid = await strategy(t, [{"action": "sms", "messageTemplateId": sms, "minDaysPastDue": 30}])
     a2, a3 = await _customer_of(ids["A2"]), await _customer_of(ids["A3"])
     async with transaction() as s:  # A2 opted out; A3 already had its one SMS today (the cap)
-        await optouts.add(s, t.org.id, channel="sms", customer_id=a2, actor="test")
+        await optouts.add(s, Caller.system(t.org.id, "test"), channel="sms", customer_id=a2)
         s.add(Message(org_id=t.org.id, channel="sms", recipient="27821234563", content="earlier", status="sent",
                       customer_id=a3, sent_at=datetime.now(UTC)))
     await promise(t, str(ids["A4"]), [("50.00", REPORT_DAY + timedelta(days=400))])  # A4 promised (far ahead)

@@ -135,7 +135,7 @@ async def customer(org: Any, code: str = "C1", name: str = "John Smith", phone: 
     from arrears.customers.service import get_or_create_by_code
 
     async with transaction() as s:
-        return await get_or_create_by_code(s, org.id, code, name=name, phone=phone, email=email_address)
+        return await get_or_create_by_code(s, Caller.system(org.id), code, name=name, phone=phone, email=email_address)
 
 
 async def domain_events(type_: str | None = None) -> list[Any]:

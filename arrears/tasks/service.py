@@ -391,13 +391,13 @@ async def wants_events(session: AsyncSession, org_id: int, types: frozenset[str]
 
 async def on_event(session: AsyncSession, ev: Any) -> None:
     """In-transaction subscriber (wired in arrears.wiring): interactions complete tasks."""
-    if ev.org_id is None:
+    if ev.org_id is None or ev.type not in ("interaction.created", "interaction.bulk_created"):
         return
     # The interaction's author was authorised to record it; the system closes its tasks in their name.
     recorder = Caller.system(ev.org_id, ev.actor)
     if ev.type == "interaction.created":
         await complete_for_interactions(session, recorder, [int(ev.subject_id)])
-    elif ev.type == "interaction.bulk_created":
+    else:
         await complete_for_interactions(session, recorder, list((ev.data or {}).get("interaction_ids", [])))
 
 

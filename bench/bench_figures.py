@@ -113,7 +113,7 @@ async def seed(accounts: int, data_dir: Path) -> tuple[Any, int]:
     from arrears.worker import run_until_idle
 
     async with transaction() as s:
-        org = await identity.create_org(s, name="Bench Figures", kind="business")
+        org = await identity.create_org(s, Caller.operator(), name="Bench Figures", kind="business")
         user = await identity.create_user(s, Caller.system(org.id), username="bench", password="Bench-password-1", role="manager")
         agents = [await identity.create_user(s, Caller.system(org.id), username=f"agent{n}", password="Bench-password-1",
                                              role="calling_agent") for n in range(20)]

@@ -40,6 +40,8 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
+from arrears.identity.caller import Caller
+
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the repo root, for tests.faces.messaging
 
 import httpx  # noqa: E402
@@ -115,8 +117,8 @@ class Run:
         from arrears.messaging.service import Draft, queue_messages
 
         async with transaction() as s:
-            org = await identity.create_org(s, name="Bench Collections")
-            await identity.set_org_settings(s, org, {"smsportal_client_id": CLIENT_ID,
+            org = await identity.create_org(s, Caller.operator(), name="Bench Collections")
+            await identity.set_org_settings(s, Caller.system(org.id), org, {"smsportal_client_id": CLIENT_ID,
                                                      "smsportal_api_secret": SECRET})
             self.token = org.callback_token
             drafts = [Draft("sms", f"2782{i:07d}", f"Hi customer {i}, account A{i} owes R{i}.00. Please pay.")

@@ -57,7 +57,7 @@ async def main():
     from arrears.identity import service as identity
 
     async with transaction() as s:
-        org = await identity.create_org(s, name="Bench " + uuid.uuid4().hex[:6])
+        org = await identity.create_org(s, Caller.operator(), name="Bench " + uuid.uuid4().hex[:6])
     stored = storage.store_local_file(org.id, Path(sys.argv[1]), max_size=1 << 31)
     async with transaction() as s:
         report = await service.create_report(s, None, stored, org_id=org.id, enqueue=False)

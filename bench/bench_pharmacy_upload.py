@@ -82,7 +82,7 @@ async def setup(tmp: Path) -> tuple[httpx.AsyncClient, str]:
     from arrears.identity.caller import Caller
 
     async with transaction() as s:
-        org = await identity.create_org(s, name="Bench Pharmacy", kind="pharmacy")
+        org = await identity.create_org(s, Caller.operator(), name="Bench Pharmacy", kind="pharmacy")
         await identity.create_user(s, Caller.system(org.id), username="bench", password="Bench-pass-123",
                                    role="admin", access="write", email=None)
     from arrears.sandbox import get_pool

@@ -73,7 +73,7 @@ async def main():
 
     wire()  # as the worker does: the after-book hooks (the accounts owed) are registered there
     async with transaction() as s:
-        org = await identity.create_org(s, name="Bench " + uuid.uuid4().hex[:6])
+        org = await identity.create_org(s, Caller.operator(), name="Bench " + uuid.uuid4().hex[:6])
     get_pool().warm(1)  # as the server and the worker do at start
     first = await one(org.id, Path(sys.argv[1]))
     second = await one(org.id, Path(sys.argv[1])) if sys.argv[2] == "1" else None

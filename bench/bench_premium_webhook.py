@@ -41,6 +41,8 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
+from arrears.identity.caller import Caller
+
 ROOT = Path(__file__).resolve().parent.parent
 PG_ADMIN = os.environ.get("BENCH_PG", "postgresql://postgres@127.0.0.1:5432/test")
 DB_NAME = "arrears_bench_premium"
@@ -105,8 +107,8 @@ async def _seed() -> dict[str, Any]:
     from arrears.premiums.schemas import PolicyUpdateIn
 
     async with transaction() as s:
-        org = await identity.create_org(s, name="Bench Captive", kind="cell_captive")
-        _, raw = await identity.create_api_key(s, org_id=org.id, kind="pct", scopes=["*"],
+        org = await identity.create_org(s, Caller.operator(), name="Bench Captive", kind="cell_captive")
+        _, raw = await identity.create_api_key(s, Caller.system(org.id), kind="pct", scopes=["*"],
                                                rate_limit_override=1_000_000_000)
         result = await service.upsert_policy(s, service.Actor.system(org.id), PolicyUpdateIn(
             policy_number="POL_BENCH", client_name="Bench Client", premium_amount="1500.00",

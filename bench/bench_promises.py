@@ -69,7 +69,7 @@ async def seed(n: int) -> tuple[int, Any]:
     from arrears.promises.calendar import org_today
 
     async with transaction() as s:
-        org = await identity.create_org(s, name="Bench Lending")
+        org = await identity.create_org(s, Caller.operator(), name="Bench Lending")
         agent = await identity.create_user(s, Caller.system(org.id), username="bench-agent", password="bench-password-1",
                                            role="calling_agent")
         today = await org_today(s, org.id)

@@ -35,6 +35,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from arrears.identity.caller import Caller
+
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
@@ -94,7 +96,7 @@ async def main(args: argparse.Namespace, data_dir: Path) -> None:
 
     async with transaction() as s:
         org = await identity.get_org(s, org_id)
-        await identity.set_org_settings(s, org, {"contact_hours": "off", "contact_cap": "0"})
+        await identity.set_org_settings(s, Caller.system(org.id), org, {"contact_hours": "off", "contact_cap": "0"})
     sid = await _strategy(org_id)
     url = get_settings().async_database_url.replace("postgresql+asyncpg://", "postgresql://")
     conn = await asyncpg.connect(url)

@@ -27,6 +27,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from arrears.identity.caller import Caller
+
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
@@ -64,7 +66,7 @@ async def main(args: argparse.Namespace, data_dir: Path) -> None:
     org_id, _ = await seed(args.accounts, data_dir)
     async with transaction() as s:
         org = await identity.get_org(s, org_id)
-        await identity.set_org_settings(s, org, {"contact_hours": "off", "contact_cap": "0"})
+        await identity.set_org_settings(s, Caller.system(org.id), org, {"contact_hours": "off", "contact_cap": "0"})
     sid = await _strategy(org_id)
     async with session_factory() as s:
         run = await runner.run_now(s, org_id, trigger="manual", actor="bench", checkpoint=s.commit)

@@ -79,10 +79,10 @@ async def seed(accounts: int, data_dir: Path) -> tuple[int, str]:
     from arrears.worker import run_until_idle
 
     async with transaction() as s:
-        org = await identity.create_org(s, name="Bench Pharmacy", kind="pharmacy")
+        org = await identity.create_org(s, Caller.operator(), name="Bench Pharmacy", kind="pharmacy")
         user = await identity.create_user(s, Caller.system(org.id), username="bench", password=PASSWORD,
                                           role="manager")
-        await identity.set_org_settings(s, org, {"contact_hours": "off"})
+        await identity.set_org_settings(s, Caller.system(org.id), org, {"contact_hours": "off"})
     book = data_dir / "book.csv"
     write_book(book, accounts)
     async with transaction() as s:

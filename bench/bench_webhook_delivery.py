@@ -104,7 +104,7 @@ async def setup(url: str) -> int:
     from arrears.partners.schemas import ClientCreate, WebhookCreate
 
     async with transaction() as s:
-        org = await identity.create_org(s, name="Bench")
+        org = await identity.create_org(s, Caller.operator(), name="Bench")
         admin = await identity.create_user(s, Caller.system(org.id), username="bench-admin",
                                            password="Bench-pass-123", role="admin")
         pc = service.PartnerCaller(await identity.caller_for_user(s, admin.id))

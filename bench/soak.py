@@ -152,9 +152,9 @@ async def seed(url: str) -> dict[str, Any]:
     engine = create_async_engine(to_async_url(url))
     try:
         async with transaction(engine=engine) as s:
-            org = await service.create_org(s, name="Soak Captive", kind="cell_captive")
-            _, key = await service.create_api_key(s, org_id=org.id, kind="pct", scopes=["*"])
-            _, limited = await service.create_api_key(s, org_id=org.id, kind="pct", scopes=["*"],
+            org = await service.create_org(s, Caller.operator(), name="Soak Captive", kind="cell_captive")
+            _, key = await service.create_api_key(s, Caller.system(org.id), kind="pct", scopes=["*"])
+            _, limited = await service.create_api_key(s, Caller.system(org.id), kind="pct", scopes=["*"],
                                                       rate_limit_override=LIMIT)
             await service.create_user(s, Caller.system(org.id), username="soak-officer",
                                       password="Soak-pass-123!", role="admin")

@@ -216,9 +216,10 @@ class World:
     async def org(self, name: str = "Acme Collections", kind: str = "business") -> Any:
         from arrears.db import transaction
         from arrears.identity import service
+        from arrears.identity.caller import Caller
 
         async with transaction() as s:
-            return await service.create_org(s, name=name, kind=kind)
+            return await service.create_org(s, Caller.operator(), name=name, kind=kind)
 
     async def user(self, org_id: int, username: str | None = None, role: str = "admin",
                    password: str = "Sup3r-secret-pw", access: str = "write",
@@ -246,9 +247,10 @@ class World:
                       **kw: Any) -> tuple[Any, str]:
         from arrears.db import transaction
         from arrears.identity import service
+        from arrears.identity.caller import Caller
 
         async with transaction() as s:
-            return await service.create_api_key(s, org_id=org_id, kind=kind, scopes=scopes, **kw)
+            return await service.create_api_key(s, Caller.system(org_id), kind=kind, scopes=scopes, **kw)
 
 
 @pytest.fixture

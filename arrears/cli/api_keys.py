@@ -23,6 +23,7 @@ def keys_create(org: int = typer.Option(..., "--org"), scopes: str = typer.Optio
 
     from arrears.db import transaction
     from arrears.identity import service
+    from arrears.identity.caller import Caller
 
     exp = None
     if expires_at:
@@ -37,8 +38,8 @@ def keys_create(org: int = typer.Option(..., "--org"), scopes: str = typer.Optio
         async with transaction() as s:
             await service.get_org(s, org)
             key, raw = await service.create_api_key(
-                s, org_id=org, kind=kind, scopes=[x.strip() for x in scopes.split(",") if x.strip()],
-                name=name, expires_at=exp, actor="cli")
+                s, Caller.system(org, "cli"), kind=kind, scopes=[x.strip() for x in scopes.split(",") if x.strip()],
+                name=name, expires_at=exp)
             return {"id": str(key.id), "key_id": key.key_id, "key": raw, "scopes": key.scopes,
                     "expires_at": key.expires_at.isoformat() if key.expires_at else None}
 
@@ -51,12 +52,14 @@ def keys_revoke(key_id: str) -> None:
     """Revoke an API key (by id or key id); it stops working at once."""
     from arrears.db import transaction
     from arrears.identity import service
+    from arrears.identity.caller import Caller
 
     ensure_schema()
 
     async def go() -> None:
         async with transaction() as s:
-            await service.revoke_api_key(s, await service.find_api_key(s, key_id), actor="cli")
+            key = await service.find_api_key(s, key_id)
+            await service.revoke_api_key(s, Caller.system(key.org_id, "cli"), key)
 
     run(go)
     console.print(f"revoked {key_id}")

@@ -48,6 +48,7 @@ def configure(org: int = typer.Option(..., "--org", help="organisation (cell cap
     """Set the captive's ACB user, schedule and auto-success days (only the options given)."""
     from arrears.db import transaction
     from arrears.identity import service as identity
+    from arrears.identity.caller import Caller
     from arrears.premiums.debit_orders import service
     from arrears.premiums.debit_orders.settings import settings_out
 
@@ -61,7 +62,7 @@ def configure(org: int = typer.Option(..., "--org", help="organisation (cell cap
     async def go() -> dict[str, Any]:
         async with transaction() as s:
             await identity.get_org(s, org)
-            return settings_out(await service.configure(s, org, values, actor="cli"))
+            return settings_out(await service.configure(s, Caller.system(org, "cli"), values))
 
     out = run(go)
     emit(out, as_json, f"debit orders of organisation {org} configured")
@@ -78,6 +79,7 @@ def run_cmd(org: int = typer.Option(..., "--org", help="organisation (cell capti
 
     from arrears.db import transaction
     from arrears.identity import service as identity
+    from arrears.identity.caller import Caller
     from arrears.premiums.debit_orders.service import execute_run
     from arrears.premiums.debit_orders.settings import require_settings
 
@@ -96,7 +98,7 @@ def run_cmd(org: int = typer.Option(..., "--org", help="organisation (cell capti
             def progress(stage: str, done: int, total: int) -> None:
                 bar.update(tasks[stage], completed=done, total=total)
 
-            outcome = await execute_run(org, action_date, started_by="cli", batch_size=batch_size,
+            outcome = await execute_run(Caller.system(org, "cli"), action_date, batch_size=batch_size,
                                         progress=progress)
         return {"run_id": str(outcome.run_id), "new_run": outcome.created_run,
                 "collections_created": outcome.collections_created, "skipped": outcome.skipped,
@@ -115,6 +117,7 @@ def reconcile(file: Path = typer.Argument(..., exists=True, dir_okay=False, read
     """Import the bank's answer (an ACB unpaids file or a CSV) and apply it."""
     from arrears.db import transaction
     from arrears.identity import service as identity
+    from arrears.identity.caller import Caller
     from arrears.premiums.debit_orders.reconciliation import import_answer
 
     _ready()
@@ -123,7 +126,7 @@ def reconcile(file: Path = typer.Argument(..., exists=True, dir_okay=False, read
     async def go() -> dict[str, Any]:
         async with transaction() as s:
             await identity.get_org(s, org)
-            res = await import_answer(s, org, content, filename=file.name, fmt=fmt, created_by="cli")
+            res = await import_answer(s, Caller.system(org, "cli"), content, filename=file.name, fmt=fmt)
             return {"file_id": str(res.file.uuid), "replayed": res.replayed, "counts": res.counts()}
 
     out = run(go)
@@ -137,6 +140,7 @@ def settle_cmd(org: int = typer.Option(..., "--org"),
                as_json: bool = typer.Option(False, "--json")) -> None:
     """Mark successful the debits still submitted auto_success_days after their action date."""
     from arrears.db import transaction, utcnow
+    from arrears.identity.caller import Caller
     from arrears.premiums.debit_orders.settlement import settle
 
     day = _date(as_of, "--date")
@@ -144,7 +148,7 @@ def settle_cmd(org: int = typer.Option(..., "--org"),
 
     async def go() -> dict[str, Any]:
         async with transaction() as s:
-            moved = await settle(s, org, day or utcnow().date(), actor="cli")
+            moved = await settle(s, Caller.system(org, "cli"), day or utcnow().date())
             return {"settled": [c.collection_reference for c in moved]}
 
     out = run(go)

@@ -27,6 +27,7 @@ def add(org: int = typer.Option(..., "--org", help="organisation id"),
     """Opt a customer (or a bare number/address) out of a channel."""
     from arrears.db import transaction
     from arrears.identity import service as identity
+    from arrears.identity.caller import Caller
     from arrears.messaging import optouts
 
     _target(customer, recipient)
@@ -35,8 +36,8 @@ def add(org: int = typer.Option(..., "--org", help="organisation id"),
     async def go() -> dict[str, Any]:
         async with transaction() as s:
             await identity.get_org(s, org)
-            rows = await optouts.add(s, org, channel=channel, customer_id=customer, recipient=recipient,
-                                     source="cli", reason=reason, actor="cli")
+            rows = await optouts.add(s, Caller.system(org, "cli"), channel=channel, customer_id=customer,
+                                     recipient=recipient, source="cli", reason=reason)
             return {"opt_outs": [optouts.describe(r) for r in rows]}
 
     out = run(go)
@@ -51,6 +52,7 @@ def remove(org: int = typer.Option(..., "--org"), customer: int | None = typer.O
     """Opt back in: remove the opt-outs of a customer (or number/address) on a channel."""
     from arrears.db import transaction
     from arrears.identity import service as identity
+    from arrears.identity.caller import Caller
     from arrears.messaging import optouts
 
     _target(customer, recipient)
@@ -59,8 +61,8 @@ def remove(org: int = typer.Option(..., "--org"), customer: int | None = typer.O
     async def go() -> int:
         async with transaction() as s:
             await identity.get_org(s, org)
-            return await optouts.remove_for(s, org, channel=channel, customer_id=customer, recipient=recipient,
-                                            actor="cli")
+            return await optouts.remove_for(s, Caller.system(org, "cli"), channel=channel, customer_id=customer,
+                                            recipient=recipient)
 
     count = run(go)
     console.print(f"removed {count} opt-out{'s' if count != 1 else ''}")

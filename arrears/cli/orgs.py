@@ -18,12 +18,13 @@ def orgs_create(name: str = typer.Option(..., "--name"), kind: str = typer.Optio
     """Create an organisation."""
     from arrears.db import transaction
     from arrears.identity import service
+    from arrears.identity.caller import Caller
 
     ensure_schema()
 
     async def go() -> dict[str, Any]:
         async with transaction() as s:
-            org = await service.create_org(s, name=name, kind=kind, actor="cli")
+            org = await service.create_org(s, Caller.operator("cli"), name=name, kind=kind)
             return {"id": org.id, "uuid": str(org.uuid), "name": org.name, "kind": org.kind,
                     "status": org.status}
 
@@ -36,6 +37,7 @@ def orgs_set(org_id: int, pairs: list[str] = typer.Argument(..., help="key=value
     """Set organisation settings (secrets are stored encrypted)."""
     from arrears.db import transaction
     from arrears.identity import service
+    from arrears.identity.caller import Caller
 
     values: dict[str, str] = {}
     for pair in pairs:
@@ -48,7 +50,7 @@ def orgs_set(org_id: int, pairs: list[str] = typer.Argument(..., help="key=value
     async def go() -> dict[str, Any]:
         async with transaction() as s:
             org = await service.get_org(s, org_id)
-            await service.set_org_settings(s, org, values, actor="cli")
+            await service.set_org_settings(s, Caller.system(org.id, "cli"), org, values)
             return service.masked_settings(org)
 
     out = run(go)

@@ -359,15 +359,13 @@ async def insert_new_customers(session: AsyncSession, rows: Sequence[dict[str, A
 # ------------------------------------------------------------------ customers: for other domains
 
 
-async def get_or_create_by_code(session: AsyncSession, org_id: int, code: str, *,
+async def get_or_create_by_code(session: AsyncSession, caller: Caller, code: str, *,
                                 name: str | None = None, phone: str | None = None,
-                                email: str | None = None, contact: str | None = None,
-                                actor: str = "system") -> Customer:
-    """The organisation's customer with this code, created when missing. For imports: lenient
-    (an invalid phone keeps its text with no E.164 form; an invalid email is dropped) and
+                                email: str | None = None, contact: str | None = None) -> Customer:
+    """The caller's organisation's customer with this code, created when missing. For imports:
+    lenient (an invalid phone keeps its text with no E.164 form; an invalid email is dropped) and
     never overwriting — an existing customer only gains the details it lacks."""
-    found = await get_or_create_many(session, org_id, [CustomerSeed(code, name, phone, email, contact)],
-                                     actor=actor)
+    found = await get_or_create_many(session, caller, [CustomerSeed(code, name, phone, email, contact)])
     customer = await session.get(Customer, found[_seed_code(code)])
     assert customer is not None
     return customer
@@ -399,10 +397,13 @@ def _seed_values(seed: CustomerSeed, region: str) -> dict[str, Any]:
             "contact_person": cut(seed.contact, 255)}
 
 
-async def get_or_create_many(session: AsyncSession, org_id: int, seeds: Iterable[CustomerSeed], *,
-                             actor: str = "system") -> dict[str, int]:
-    """{code: customer id} for every seed, creating the missing customers in batched inserts and
-    filling in blank phone/email/contact/name of existing ones. The first seed of a code wins."""
+async def get_or_create_many(session: AsyncSession, caller: Caller, seeds: Iterable[CustomerSeed]
+                             ) -> dict[str, int]:
+    """{code: customer id} for every seed, in the caller's organisation, creating the missing
+    customers in batched inserts and filling in blank phone/email/contact/name of existing ones.
+    The first seed of a code wins. Anyone with write access, as `create_customer`."""
+    caller.require_write()
+    org_id, actor = caller.org_id, caller.actor
     region = await org_region(session, org_id)
     wanted: dict[str, dict[str, Any]] = {}
     for seed in seeds:

@@ -65,7 +65,7 @@ async def change_access(session: AsyncSession, caller: Caller, user_id: int, acc
         raise NotFound(f"User {user_id} not found")
     if user.id == caller.user_id:
         raise ValidationFailed("You cannot change your own access; ask another admin.")
-    await add_membership(session, user, caller.org_id, access)
+    await add_membership(session, caller, user, access)
     return user
 
 
@@ -107,7 +107,7 @@ async def revoke_premium_key(session: AsyncSession, caller: Caller, key_id: str)
         key = None
     if key is None or key.org_id != caller.org_id or key.client_id is not None:
         raise NotFound(f"API key {key_id} not found")
-    await revoke_api_key(session, key, actor=caller.actor)
+    await revoke_api_key(session, caller, key)
     return key
 
 
@@ -139,8 +139,8 @@ async def create_premium_key(session: AsyncSession, caller: Caller, *, name: str
     errors = premium_key_errors(caller, name, scopes)
     if errors:
         raise ValidationFailed("The key's name or permissions are not valid", field_errors=errors)
-    return await create_api_key(session, org_id=caller.org_id, kind="pct", scopes=scopes, name=name.strip(),
-                                expires_at=expires_at, created_by_user_id=caller.user_id, actor=caller.actor)
+    return await create_api_key(session, caller, kind="pct", scopes=scopes, name=name.strip(),
+                                expires_at=expires_at)
 
 
 # ---------------------------------------------------------------- lists for the admin pages

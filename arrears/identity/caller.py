@@ -8,6 +8,9 @@ from typing import Literal
 from arrears.errors import Forbidden, NotFound
 from arrears.identity.models import ApiKey, User
 
+# The organisation of `Caller.operator()`: none (ids start at 1).
+NO_ORG = 0
+
 
 @dataclass(frozen=True)
 class Caller:
@@ -29,6 +32,13 @@ class Caller:
         runs the process may do anything there, so it is an admin with write access and every scope."""
         return cls(kind="system", org_id=org_id, role="admin", access="write", scopes=frozenset({"*"}),
                    system_name=name)
+
+    @classmethod
+    def operator(cls, name: str = "system") -> Caller:
+        """The deployment's operator before there is an organisation to act in (creating one:
+        the CLI, open registration's first default organisation, set-up scripts). Organisation
+        ids start at 1, so anything org-scoped it tries finds nothing."""
+        return cls.system(NO_ORG, name)
 
     @property
     def user_id(self) -> int | None:

@@ -50,8 +50,13 @@ def is_secret_setting(name: str) -> bool:
     return any(m in name.lower() for m in SECRET_MARKERS)
 
 
-async def create_org(session: AsyncSession, *, name: str, kind: str = "business",
-                     is_default: bool = False, actor: str = "system") -> Organisation:
+async def create_org(session: AsyncSession, caller: Caller, *, name: str, kind: str = "business",
+                     is_default: bool = False) -> Organisation:
+    """A new organisation. Only the deployment's operator makes one (`Caller.operator()`: the CLI,
+    set-up scripts, open registration's first default organisation): no user or API key belongs
+    to an organisation that does not exist yet, and none may add tenants to the deployment."""
+    if caller.kind != "system":
+        raise Forbidden("Only the deployment's operator can create organisations.")
     name = (name or "").strip()
     if not name:
         raise ValidationFailed("Organisation name is required", field_errors={"name": ["Required."]})
@@ -62,7 +67,7 @@ async def create_org(session: AsyncSession, *, name: str, kind: str = "business"
                        callback_token=secrets.token_urlsafe(24))
     session.add(org)
     await session.flush()
-    await events.record(session, org_id=org.id, type="organisation.created", actor=actor,
+    await events.record(session, org_id=org.id, type="organisation.created", actor=caller.actor,
                         subject_type="organisation", subject_id=org.id,
                         after={"name": org.name, "kind": org.kind})
     return org
@@ -86,7 +91,7 @@ async def default_org(session: AsyncSession) -> Organisation:
         org = await session.scalar(select(Organisation).order_by(Organisation.is_default.desc(),
                                                                  Organisation.id).limit(1))
     if org is None:
-        org = await create_org(session, name=get_settings().arrears_default_org_name,
+        org = await create_org(session, Caller.operator(), name=get_settings().arrears_default_org_name,
                                is_default=True)
     return org
 
@@ -108,8 +113,13 @@ def _org_value_errors(values: Mapping[str, str]) -> dict[str, list[str]]:
     return errors
 
 
-async def set_org_settings(session: AsyncSession, org: Organisation, values: Mapping[str, str],
-                           actor: str = "system") -> None:
+async def set_org_settings(session: AsyncSession, caller: Caller, org: Organisation,
+                           values: Mapping[str, str]) -> None:
+    """Change the organisation's name, kind, status and settings: its admins with write access, or
+    the system caller; another organisation is not found."""
+    require_user_admin(caller)
+    if org.id != caller.org_id:
+        raise NotFound(f"Organisation {org.id} not found")
     before = masked_settings(org)
     settings = dict(org.settings or {})
     values = dict(values)
@@ -138,7 +148,7 @@ async def set_org_settings(session: AsyncSession, org: Organisation, values: Map
             settings[key] = value
     org.settings = settings
     await session.flush()
-    await events.record(session, org_id=org.id, type="organisation.updated", actor=actor,
+    await events.record(session, org_id=org.id, type="organisation.updated", actor=caller.actor,
                         subject_type="organisation", subject_id=org.id, before=before,
                         after=masked_settings(org))
 
@@ -291,18 +301,19 @@ async def _waiting_user(session: AsyncSession, user_id: int) -> User:
     return user
 
 
-async def _registrar(session: AsyncSession, caller: Caller | None) -> tuple[Organisation, str]:
-    """The default organisation and the actor; `None` is the deployment's operator (the CLI)."""
+async def _registrar(session: AsyncSession, caller: Caller | None) -> tuple[Organisation, Caller]:
+    """The default organisation and who acts there; `None` is the deployment's operator (the CLI)."""
     if caller is None:
-        return await default_org(session), "cli"
-    return await require_registrar(session, caller), caller.actor
+        org = await default_org(session)
+        return org, Caller.system(org.id, "cli")
+    return await require_registrar(session, caller), caller
 
 
 async def approve(session: AsyncSession, caller: Caller | None, user_id: int, *, role: str,
                   access: str) -> User:
     """Accept a waiting user into the default organisation with the role and access the admin
     chooses (the registrant's request is only shown)."""
-    org, actor = await _registrar(session, caller)
+    org, registrar = await _registrar(session, caller)
     errors: dict[str, list[str]] = {}
     if role not in ROLES:
         errors["role"] = [f"Must be one of: {', '.join(ROLES)}."]
@@ -313,8 +324,8 @@ async def approve(session: AsyncSession, caller: Caller | None, user_id: int, *,
     user = await _waiting_user(session, user_id)
     before = {"waiting": True, "requested_role": user.requested_role, "role": None, "access": None}
     user.role, user.waiting_since, user.primary_org_id = role, None, org.id
-    await add_membership(session, user, org.id, access)
-    await events.record(session, org_id=org.id, type="user.approved", actor=actor,
+    await add_membership(session, registrar, user, access)
+    await events.record(session, org_id=org.id, type="user.approved", actor=registrar.actor,
                         subject_type="user", subject_id=user.id, before=before,
                         after={"waiting": False, "requested_role": user.requested_role,
                                "role": role, "access": access})
@@ -323,16 +334,20 @@ async def approve(session: AsyncSession, caller: Caller | None, user_id: int, *,
 
 async def decline(session: AsyncSession, caller: Caller | None, user_id: int) -> None:
     """Refuse a waiting user: the account is deleted (its name is free again)."""
-    org, actor = await _registrar(session, caller)
+    org, registrar = await _registrar(session, caller)
     user = await _waiting_user(session, user_id)
     before = {"username": user.username, "requested_role": user.requested_role, "waiting": True}
     await session.delete(user)
     await session.flush()
-    await events.record(session, org_id=org.id, type="user.declined", actor=actor,
+    await events.record(session, org_id=org.id, type="user.declined", actor=registrar.actor,
                         subject_type="user", subject_id=user_id, before=before, after=None)
 
 
-async def add_membership(session: AsyncSession, user: User, org_id: int, access: str) -> Membership:
+async def add_membership(session: AsyncSession, caller: Caller, user: User, access: str) -> Membership:
+    """The user's membership of the caller's organisation, with this access (made, or changed):
+    its admins with write access or the system caller decide who belongs to it."""
+    require_user_admin(caller)
+    org_id = caller.org_id
     if access not in ACCESS:
         raise ValidationFailed("access must be read or write")
     m = await session.scalar(select(Membership).where(Membership.user_id == user.id,
@@ -354,7 +369,7 @@ async def enrol_user(session: AsyncSession, caller: Caller, *, username: str, pa
     await get_org(session, caller.org_id)
     existing = await find_user(session, username)
     if existing is not None and existing.primary_org_id != caller.org_id:
-        await add_membership(session, existing, caller.org_id, access)
+        await add_membership(session, caller, existing, access)
         return existing
     return await create_user(session, caller, username=username, password=password, role=role,
                              email=email, access=access)
@@ -412,12 +427,23 @@ async def refresh(session: AsyncSession, refresh_token: str) -> dict[str, str]:
 # ---------------------------------------------------------------- API keys
 
 
-async def create_api_key(session: AsyncSession, *, org_id: int, kind: str, scopes: Iterable[str],
+def require_key_admin(caller: Caller) -> None:
+    """Who may create and revoke the organisation's API keys: its admins with write access, the
+    system caller, or an API key with write access (which scope it needs, `clients:write`, is its
+    face's rule: the partner service checks it)."""
+    if caller.kind == "user" and not caller.is_admin:
+        raise Forbidden("Only organisation admins can do this.")
+    caller.require_write()
+
+
+async def create_api_key(session: AsyncSession, caller: Caller, *, kind: str, scopes: Iterable[str],
                          name: str | None = None, expires_at: datetime | None = None,
-                         client_id: uuid.UUID | None = None, rate_limit_override: int | None = None,
-                         created_by_user_id: int | None = None, actor: str = "system"
+                         client_id: uuid.UUID | None = None, rate_limit_override: int | None = None
                          ) -> tuple[ApiKey, str]:
-    """A new key; the clear key is returned once and never stored."""
+    """A new key of the caller's organisation, made by the calling user (if one); the clear key
+    is returned once and never stored."""
+    require_key_admin(caller)
+    org_id = caller.org_id
     if kind == "pct":
         raw = crypto.new_pct_key()
         key_id = "pct_" + raw[4:16]
@@ -431,20 +457,24 @@ async def create_api_key(session: AsyncSession, *, org_id: int, kind: str, scope
     key = ApiKey(org_id=org_id, kind=kind, name=name, key_id=key_id, prefix=raw[:8],
                  key_hash=crypto.hash_key(raw), scopes=sorted(set(scopes)), expires_at=expires_at,
                  client_id=client_id, rate_limit_override=rate_limit_override,
-                 created_by_user_id=created_by_user_id)
+                 created_by_user_id=caller.user_id)
     session.add(key)
     await session.flush()
-    await events.record(session, org_id=org_id, type="api_key.created", actor=actor,
+    await events.record(session, org_id=org_id, type="api_key.created", actor=caller.actor,
                         subject_type="api_key", subject_id=key.key_id,
                         after={"name": name, "scopes": key.scopes, "kind": kind})
     return key, raw
 
 
-async def revoke_api_key(session: AsyncSession, key: ApiKey, actor: str = "system") -> None:
+async def revoke_api_key(session: AsyncSession, caller: Caller, key: ApiKey) -> None:
+    """Revoke a key of the caller's organisation (another organisation's is not found)."""
+    require_key_admin(caller)
+    if key.org_id != caller.org_id:
+        raise NotFound(f"API key {key.key_id} not found")
     if key.revoked_at is None:
         key.revoked_at = utcnow()
         await session.flush()
-        await events.record(session, org_id=key.org_id, type="api_key.revoked", actor=actor,
+        await events.record(session, org_id=key.org_id, type="api_key.revoked", actor=caller.actor,
                             subject_type="api_key", subject_id=key.key_id)
 
 

@@ -48,5 +48,5 @@ async def save_contact_settings(session: AsyncSession, caller: Caller, org: Orga
     if org.id != caller.org_id:
         raise Forbidden("Only organisation admins can do this.")
     clean = clean_contact_settings(values)
-    await identity.set_org_settings(session, org, clean, actor=caller.actor)
+    await identity.set_org_settings(session, caller, org, clean)
     return clean

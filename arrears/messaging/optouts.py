@@ -36,10 +36,13 @@ def channels_of(channel: str) -> tuple[str, ...]:
     return (channel,)
 
 
-async def add(session: AsyncSession, org_id: int, *, channel: str, customer_id: int | None = None,
-              recipient: str | None = None, source: str = "api", reason: str | None = None,
-              actor: str = "system") -> list[OptOut]:
-    """Opt out on one channel or all; idempotent (an existing opt-out is returned as it is)."""
+async def add(session: AsyncSession, caller: Caller, *, channel: str, customer_id: int | None = None,
+              recipient: str | None = None, source: str = "api", reason: str | None = None) -> list[OptOut]:
+    """Opt out on one channel or all, in the caller's organisation; idempotent (an existing
+    opt-out is returned as it is). Anyone with write access (an API key: opt-outs:write); a STOP
+    reply or a provider's unsubscribe comes as the system caller (`provider:<name>`)."""
+    _require_opt_out_writer(caller)
+    org_id, actor = caller.org_id, caller.actor
     if source not in OPT_OUT_SOURCES:
         raise ValidationFailed(f"source must be one of {', '.join(OPT_OUT_SOURCES)}")
     if customer_id is None and not recipient:
@@ -93,17 +96,14 @@ def _require_opt_out_writer(caller: Caller) -> None:
 
 async def opt_out(session: AsyncSession, caller: Caller, *, channel: str, customer_id: int | None = None,
                   recipient: str | None = None, reason: str | None = None) -> list[OptOut]:
-    """A person of the organisation (or an API key with opt-outs:write) records an opt-out: add,
-    authorised. The STOP replies and the CLI, which act for the organisation itself, call add."""
-    _require_opt_out_writer(caller)
-    return await add(session, caller.org_id, channel=channel, customer_id=customer_id, recipient=recipient,
-                     source="api", reason=reason, actor=caller.actor)
+    """A person of the organisation (or an API key) records an opt-out: `add` from the API."""
+    return await add(session, caller, channel=channel, customer_id=customer_id, recipient=recipient,
+                     source="api", reason=reason)
 
 
 async def opt_in(session: AsyncSession, caller: Caller, opt_out_id: int | str) -> None:
-    """Remove an opt-out of the caller's organisation, authorised as opt_out is."""
-    _require_opt_out_writer(caller)
-    await remove(session, caller.org_id, opt_out_id, actor=caller.actor)
+    """Remove an opt-out of the caller's organisation (`remove`)."""
+    await remove(session, caller, opt_out_id)
 
 
 def _targets(channel: str, recipient: str | None, region: str) -> list[tuple[str, str | None]]:
@@ -125,7 +125,11 @@ def _targets(channel: str, recipient: str | None, region: str) -> list[tuple[str
     return [(kind, norm)]
 
 
-async def remove(session: AsyncSession, org_id: int, opt_out_id: int | str, actor: str = "system") -> None:
+async def remove(session: AsyncSession, caller: Caller, opt_out_id: int | str) -> None:
+    """Remove an opt-out of the caller's organisation (another's is not found), authorised as
+    `add` is."""
+    _require_opt_out_writer(caller)
+    org_id, actor = caller.org_id, caller.actor
     row = await get(session, org_id, opt_out_id)
     await session.execute(delete(OptOut).where(OptOut.id == row.id))
     await events.record(session, org_id=org_id, type="customer.opted_in", actor=actor,
@@ -134,8 +138,12 @@ async def remove(session: AsyncSession, org_id: int, opt_out_id: int | str, acto
                         data={"channel": row.channel})
 
 
-async def remove_for(session: AsyncSession, org_id: int, *, channel: str, customer_id: int | None = None,
-                     recipient: str | None = None, actor: str = "system") -> int:
+async def remove_for(session: AsyncSession, caller: Caller, *, channel: str, customer_id: int | None = None,
+                     recipient: str | None = None) -> int:
+    """Remove the caller's organisation's opt-outs of a customer or a number/address on a channel
+    (or all); how many went."""
+    _require_opt_out_writer(caller)
+    org_id = caller.org_id
     count = 0
     region = await org_region(session, org_id)
     for ch, norm in _targets(channel, None if customer_id is not None else recipient, region):
@@ -145,7 +153,7 @@ async def remove_for(session: AsyncSession, org_id: int, *, channel: str, custom
         else:
             q = q.where(OptOut.recipient == norm)
         for row in (await session.scalars(q)).all():
-            await remove(session, org_id, row.id, actor)
+            await remove(session, caller, row.id)
             count += 1
     return count
 

@@ -40,6 +40,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from arrears import events
 from arrears.db import utcnow
 from arrears.errors import Forbidden, NotFound, ValidationFailed
+from arrears.identity.caller import Caller
 from arrears.identity.models import Organisation
 from arrears.identity.service import org_setting
 from arrears.messaging import optouts, rules
@@ -97,10 +98,23 @@ async def org_by_token(session: AsyncSession, token: str) -> Organisation:
 # ---------------------------------------------------------------- applying a status
 
 
-async def apply_status(session: AsyncSession, m: Message, status: str, *, reason: str | None = None,
-                       at: datetime | None = None, actor: str = "provider") -> bool:
+def provider_caller(org_id: int, name: str) -> Caller:
+    """Who acts when a provider reports: the system caller of the organisation whose callback
+    URL (or simulated message) it is, named `provider:<name>` in the audit trail."""
+    return Caller.system(org_id, f"provider:{name}")
+
+
+async def apply_status(session: AsyncSession, caller: Caller, m: Message, status: str, *,
+                       reason: str | None = None, at: datetime | None = None) -> bool:
     """Move a message to sent/delivered/read/failed as a receipt says; False when the receipt
-    changes nothing (an older or repeated report)."""
+    changes nothing (an older or repeated report). Only a provider's report (the system caller)
+    says what became of a message: no user or API key may; another organisation's message is
+    not found."""
+    if caller.kind != "system":
+        raise Forbidden("Only a provider's report changes a message's delivery status")
+    if m.org_id != caller.org_id:
+        raise NotFound(f"Message {m.uuid} not found")
+    actor = caller.actor
     now = utcnow()
     at = at or now
     unknown_before = m.status == "failed" and m.error_code == OUTCOME_UNKNOWN
@@ -299,8 +313,8 @@ async def _smsportal_dlr(session: AsyncSession, org: Organisation, item: Mapping
         tally.duplicates += 1
         return
     reason = f"SMSPortal delivery report: {raw}" if status == "failed" else None
-    changed = await apply_status(session, m, status, reason=reason, at=_epoch(_first(item, "Received")),
-                                 actor="provider:smsportal")
+    changed = await apply_status(session, provider_caller(org.id, "smsportal"), m, status, reason=reason,
+                                 at=_epoch(_first(item, "Received")))
     if changed:
         tally.applied += 1
     else:
@@ -333,12 +347,11 @@ async def _smsportal_reply(session: AsyncSession, org: Organisation, item: Mappi
     if m is not None and m.customer_id is not None:
         customers.add(m.customer_id)
     reason = f"Replied {text.strip()[:40]!r} by SMS"
+    reporter = provider_caller(org.id, "smsportal")
     if number:
-        await optouts.add(session, org.id, channel="sms", recipient=number, source="reply", reason=reason,
-                          actor="provider:smsportal")
+        await optouts.add(session, reporter, channel="sms", recipient=number, source="reply", reason=reason)
     for cid in customers:
-        await optouts.add(session, org.id, channel="sms", customer_id=cid, source="reply", reason=reason,
-                          actor="provider:smsportal")
+        await optouts.add(session, reporter, channel="sms", customer_id=cid, source="reply", reason=reason)
     tally.opted_out += 1
 
 
@@ -417,12 +430,13 @@ async def _sendgrid_event(session: AsyncSession, org: Organisation, item: Mappin
         if m is not None and m.customer_id is not None:
             customers.add(m.customer_id)
         reason = f"SendGrid {event} event"
+        reporter = provider_caller(org.id, "sendgrid")
         if address:
-            await optouts.add(session, org.id, channel="email", recipient=address, source="provider",
-                              reason=reason, actor="provider:sendgrid")
+            await optouts.add(session, reporter, channel="email", recipient=address, source="provider",
+                              reason=reason)
         for cid in customers:
-            await optouts.add(session, org.id, channel="email", customer_id=cid, source="provider",
-                              reason=reason, actor="provider:sendgrid")
+            await optouts.add(session, reporter, channel="email", customer_id=cid, source="provider",
+                              reason=reason)
         tally.opted_out += 1
         return
     if status is None or m is None:
@@ -432,8 +446,8 @@ async def _sendgrid_event(session: AsyncSession, org: Organisation, item: Mappin
     if status == "failed":
         why = item.get("reason") or item.get("response") or item.get("type") or event
         failure = f"SendGrid {event}: {str(why)[:500]}"
-    changed = await apply_status(session, m, status, reason=failure, at=_epoch(item.get("timestamp")),
-                                 actor="provider:sendgrid")
+    changed = await apply_status(session, provider_caller(org.id, "sendgrid"), m, status, reason=failure,
+                                 at=_epoch(item.get("timestamp")))
     if changed:
         tally.applied += 1
     else:
@@ -459,7 +473,7 @@ async def simulated(session: AsyncSession, refs: Iterable[str], status: str) -> 
     for m in rows:
         if m.provider != "simulation":
             continue
-        if await apply_status(session, m, target, reason=f"Simulated report: {reason}" if reason else None,
-                              actor="provider:simulation"):
+        if await apply_status(session, provider_caller(m.org_id, "simulation"), m, target,
+                              reason=f"Simulated report: {reason}" if reason else None):
             changed += 1
     return changed

@@ -374,9 +374,8 @@ async def create_key(session: AsyncSession, pc: PartnerCaller, data: KeyCreate
     if expires_at is not None and expires_at.tzinfo is None:
         expires_at = expires_at.replace(tzinfo=UTC)
     key, raw = await identity.create_api_key(
-        session, org_id=pc.org_id, kind="ins", scopes=scopes, name=data.name, expires_at=expires_at,
-        client_id=client.id, rate_limit_override=data.rate_limit_override,
-        created_by_user_id=pc.caller.user_id, actor=pc.actor)
+        session, pc.caller, kind="ins", scopes=scopes, name=data.name, expires_at=expires_at,
+        client_id=client.id, rate_limit_override=data.rate_limit_override)
     if data.metadata is not None:
         session.add(ApiKeyMetadata(api_key_id=key.id, meta=data.metadata))
         await session.flush()
@@ -424,4 +423,4 @@ async def revoke_key(session: AsyncSession, pc: PartnerCaller, client_id: str, a
     key = await session.scalar(q)
     if key is None:
         raise NotFound(f"API key {api_key_id} not found")
-    await identity.revoke_api_key(session, key, actor=pc.actor)
+    await identity.revoke_api_key(session, pc.caller, key)

@@ -4,7 +4,7 @@
 - Who creates: anyone with write access who sees the account; agents and officers assign tasks to
   themselves only, admins and managers to any member of the organisation (or nobody). An API key
   (tasks:write) assigns to any member or nobody. The API makes `manual` tasks; broken promises and
-  strategy steps open theirs through `open_task`.
+  strategy steps open theirs through `open_tasks` / `open_tasks_from`.
 - Who closes: an open task becomes done or cancelled, by its assignee, an admin or a manager, or an
   API key; a closed task stays closed.
 - An interaction recorded on a task's account (or on the loan of a loan account) completes the
@@ -43,7 +43,7 @@ from arrears.accounts.service import account_scope, get_account, parse_account_i
 from arrears.customers.models import Customer, Interaction, Loan
 from arrears.db import utcnow
 from arrears.debtors.models import DebtorAccount
-from arrears.errors import Conflict, Forbidden, ValidationFailed
+from arrears.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from arrears.identity import service as identity
 from arrears.identity.caller import Caller
 from arrears.identity.models import User
@@ -120,16 +120,21 @@ async def create_task(session: AsyncSession, caller: Caller, data: dict[str, Any
     if errors:
         raise ValidationFailed("Invalid task: " + ", ".join(errors), field_errors=errors)
     assert account is not None and due is not None and isinstance(kind, str)
-    return await open_task(session, account, kind=kind, due_date=due, source="manual", assignee_id=assignee,
-                           note=note, actor=caller.actor)
+    return await open_task(session, caller, account, kind=kind, due_date=due, source="manual", assignee_id=assignee,
+                           note=note)
 
 
-async def open_task(session: AsyncSession, account: Account, *, kind: str, due_date: date, source: str,
-                    assignee_id: int | None, actor: str, note: str | None = None) -> Task:
-    """Open a task on an account (the API's manual ones, and later broken promises and strategy
-    steps); raises `task.created`."""
+async def open_task(session: AsyncSession, caller: Caller, account: Account, *, kind: str, due_date: date,
+                    source: str, assignee_id: int | None, note: str | None = None) -> Task:
+    """Open a task on an account of the caller's organisation (another's is not found): the API's
+    manual ones (`create_task`, which checks what the caller may see and assign) and the system's;
+    raises `task.created`."""
+    caller.require_write()
+    if account.org_id != caller.org_id:
+        raise NotFound(f"Account {account.id} not found.")
     if kind not in KINDS or source not in SOURCES:
         raise ValueError(f"kind {kind!r} or source {source!r}")
+    actor = caller.actor
     task = Task(org_id=account.org_id, account_id=account.id, assignee_id=assignee_id, kind=kind, due_date=due_date,
                 source=source, status="open", note=note, created_by=actor)
     session.add(task)
@@ -255,10 +260,13 @@ async def tasks_of_account(session: AsyncSession, account: Account) -> list[Task
 # ------------------------------------------------------------------ completed by interactions
 
 
-async def complete_for_interactions(session: AsyncSession, org_id: int, interaction_ids: Sequence[int],
-                                    actor: str) -> int:
+async def complete_for_interactions(session: AsyncSession, caller: Caller, interaction_ids: Sequence[int]) -> int:
     """Close (done) the open tasks of the accounts these interactions were recorded on: the
-    interaction's account, or the account of its loan. Set-based; returns how many closed."""
+    interaction's account, or the account of its loan. Set-based; returns how many closed. Only
+    the caller's organisation's interactions count (another's close nothing). Whoever recorded
+    the interactions (write access) closes the tasks: the event subscriber acts as them."""
+    caller.require_write()
+    org_id, actor = caller.org_id, caller.actor
     ids = sorted({int(i) for i in interaction_ids})
     if not ids:
         return 0
@@ -363,12 +371,14 @@ async def wants_events(session: AsyncSession, org_id: int, types: frozenset[str]
 
 async def on_event(session: AsyncSession, ev: Any) -> None:
     """In-transaction subscriber (wired in arrears.wiring): interactions complete tasks."""
-    if ev.org_id is None:
+    if ev.org_id is None or ev.type not in ("interaction.created", "interaction.bulk_created"):
         return
+    # The interaction's author was authorised to record it; the system closes its tasks in their name.
+    recorder = Caller.system(ev.org_id, ev.actor)
     if ev.type == "interaction.created":
-        await complete_for_interactions(session, ev.org_id, [int(ev.subject_id)], ev.actor)
-    elif ev.type == "interaction.bulk_created":
-        await complete_for_interactions(session, ev.org_id, list((ev.data or {}).get("interaction_ids", [])), ev.actor)
+        await complete_for_interactions(session, recorder, [int(ev.subject_id)])
+    else:
+        await complete_for_interactions(session, recorder, list((ev.data or {}).get("interaction_ids", [])))
 
 
 # ------------------------------------------------------------------ the work queue

@@ -20,6 +20,7 @@ from arrears.debtors.imports import update_book
 from arrears.debtors.jobs import after_upload
 from arrears.debtors.models import DebtorAccount, DebtorReport
 from arrears.events import DomainEvent
+from arrears.identity.caller import Caller
 from arrears.state import state
 from tests.faces.age_analysis.conftest import member
 from tests.faces.age_analysis.helpers import HEADER, import_file, write_book
@@ -217,7 +218,7 @@ async def test_figures_count_days_in_the_organisations_time_zone(client, world, 
     async with transaction() as s:
         f = await accounts.figures(s, await s.get(Account, rows["B3"].id))
         assert f.days_past_due == 131  # 120 + 11 days: Johannesburg's tomorrow
-        await identity.set_org_settings(s, await identity.get_org(s, org.id), {"timezone": "America/New_York"})
+        await identity.set_org_settings(s, Caller.system(org.id), await identity.get_org(s, org.id), {"timezone": "America/New_York"})
     async with transaction() as s:
         f = await accounts.figures(s, await s.get(Account, rows["B3"].id))
         assert f.days_past_due == 130

@@ -19,6 +19,7 @@ from arrears.customers.models import Customer, Interaction, Loan
 from arrears.customers.schemas import CustomerSeed
 from arrears.db import transaction
 from arrears.events import DomainEvent as Event
+from arrears.identity.caller import Caller
 from tests.rows import count_rows
 
 CODE_TAKEN = "A customer with this customer code already exists."
@@ -138,7 +139,7 @@ async def test_concurrent_get_or_create_makes_each_customer_once(world):
 
     async def run(order: list[CustomerSeed]) -> dict[str, int]:
         async with transaction() as s:
-            return await service.get_or_create_many(s, org.id, order)
+            return await service.get_or_create_many(s, Caller.system(org.id), order)
 
     first, second, third = await asyncio.gather(run(seeds), run(seeds[::-1]), run(seeds[5:15]))
     assert first == second

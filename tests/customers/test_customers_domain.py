@@ -16,7 +16,7 @@ from arrears.customers import csv_import, fields, interactions, phones, service,
 from arrears.customers.models import Customer
 from arrears.customers.schemas import CustomerSeed, TimelineEntry
 from arrears.db import transaction
-from arrears.errors import ValidationFailed
+from arrears.errors import Forbidden, ValidationFailed
 from arrears.events import DomainEvent
 from arrears.identity import service as identity
 from arrears.identity.caller import Caller
@@ -145,9 +145,9 @@ def test_header_problems():
 
 async def test_get_or_create_by_code(env):
     async with transaction() as s:
-        org = await identity.create_org(s, name="Pharmacy One", kind="pharmacy")
+        org = await identity.create_org(s, Caller.operator(), name="Pharmacy One", kind="pharmacy")
     async with transaction() as s:
-        c = await service.get_or_create_by_code(s, org.id, "  ACC 001 ", name="ABC Company Ltd",
+        c = await service.get_or_create_by_code(s, Caller.system(org.id), "  ACC 001 ", name="ABC Company Ltd",
                                                 phone="011 555 1234", email="not-an-email",
                                                 contact="John Smith")
         assert (c.customer_code, c.name, c.phone, c.phone_e164, c.email, c.contact_person) == (
@@ -155,17 +155,17 @@ async def test_get_or_create_by_code(env):
         first_id = c.id
     async with transaction() as s:
         # Found again: never overwritten, only gaps filled.
-        again = await service.get_or_create_by_code(s, org.id, "ACC 001", name="Renamed",
+        again = await service.get_or_create_by_code(s, Caller.system(org.id), "ACC 001", name="Renamed",
                                                     phone="082 000 0000", email="ap@abc.example.com")
         assert again.id == first_id
         await s.refresh(again)
         assert (again.name, again.phone, again.email) == ("ABC Company Ltd", "011 555 1234",
                                                           "ap@abc.example.com")
         # An unreadable phone keeps its text with no E.164 form; a missing name takes the code.
-        odd = await service.get_or_create_by_code(s, org.id, "ACC002", phone="call reception")
+        odd = await service.get_or_create_by_code(s, Caller.system(org.id), "ACC002", phone="call reception")
         assert (odd.name, odd.phone, odd.phone_e164) == ("ACC002", "call reception", None)
         with pytest.raises(ValidationFailed):
-            await service.get_or_create_by_code(s, org.id, "   ")
+            await service.get_or_create_by_code(s, Caller.system(org.id), "   ")
     async with transaction() as s:
         types = list(await s.scalars(select(DomainEvent.type).where(DomainEvent.subject_type == "customer")))
         assert types == ["customer.created", "customer.created"]
@@ -173,15 +173,15 @@ async def test_get_or_create_by_code(env):
 
 async def test_get_or_create_many_in_batches(env):
     async with transaction() as s:
-        org = await identity.create_org(s, name="Big Book")
-        other = await identity.create_org(s, name="Other")
+        org = await identity.create_org(s, Caller.operator(), name="Big Book")
+        other = await identity.create_org(s, Caller.operator(), name="Other")
     seeds = [CustomerSeed(f"D{i:05d}", f"Debtor {i}", f"08{2 + i % 2}{i:07d}") for i in range(2500)]
     seeds.append(CustomerSeed("D00001", "Duplicate seed, first wins"))
     async with transaction() as s:
-        await service.get_or_create_by_code(s, other.id, "D00001", name="Other org's customer")
-        existing = await service.get_or_create_by_code(s, org.id, "D00002", name="Already here")
+        await service.get_or_create_by_code(s, Caller.system(other.id), "D00001", name="Other org's customer")
+        existing = await service.get_or_create_by_code(s, Caller.system(org.id), "D00002", name="Already here")
     async with transaction() as s:
-        found = await service.get_or_create_many(s, org.id, seeds)
+        found = await service.get_or_create_many(s, Caller.system(org.id), seeds)
     assert len(found) == 2500 and found["D00002"] == existing.id
     async with transaction() as s:
         assert await s.scalar(select(func.count()).select_from(Customer).where(Customer.org_id == org.id)) == 2500
@@ -190,8 +190,30 @@ async def test_get_or_create_many_in_batches(env):
         ev = await s.scalar(select(DomainEvent).where(DomainEvent.type == "customer.bulk_created"))
         assert ev.data["records_created"] == 2499
     async with transaction() as s:
-        again = await service.get_or_create_many(s, org.id, seeds[:10])
+        again = await service.get_or_create_many(s, Caller.system(org.id), seeds[:10])
     assert again == {k: found[k] for k in again}
+
+
+async def test_get_or_create_needs_write_access_and_works_in_the_callers_organisation(env, world):
+    org, other = await world.org(), await world.org("Other")
+    async with transaction() as s:
+        ours = await service.get_or_create_by_code(s, Caller.system(org.id), "SHARED", name="Ours")
+    reader = await world.user(org.id, role="admin", access="read")
+    async with transaction() as s:
+        refused = await identity.caller_for_user(s, reader.id)
+        with pytest.raises(Forbidden) as err:
+            await service.get_or_create_many(s, refused, [CustomerSeed("NEW1", "New")])
+    assert err.value.status == 403
+    officer = await world.user(other.id, role="collection_officer")
+    async with transaction() as s:
+        # Another organisation's caller naming our code gets a customer of its own, ours untouched.
+        found = await service.get_or_create_many(s, await identity.caller_for_user(s, officer.id),
+                                                 [CustomerSeed("SHARED", "Theirs", "0821234567")])
+    assert found["SHARED"] != ours.id
+    async with transaction() as s:
+        rows = (await s.execute(select(Customer.org_id, Customer.name, Customer.phone)
+                                .where(Customer.customer_code.in_(["SHARED", "NEW1"])).order_by(Customer.org_id))).all()
+    assert [tuple(r) for r in rows] == [(org.id, "Ours", None), (other.id, "Theirs", "0821234567")]
 
 
 async def test_timeline_registry(env):
@@ -206,7 +228,7 @@ async def test_timeline_registry(env):
         assert timeline.register_timeline_source(source) is source
         assert timeline._timeline_sources.count(source) == 1
         async with transaction() as s:
-            org = await identity.create_org(s, name="T")
+            org = await identity.create_org(s, Caller.operator(), name="T")
             user = await identity.create_user(s, Caller.system(org.id), username="tim",
                                               password="Sup3r-secret-pw", role="manager")
             caller = await identity.caller_for_user(s, user.id)
@@ -220,8 +242,8 @@ async def test_timeline_registry(env):
 
 async def test_generated_codes_avoid_taken_ones(env, monkeypatch):
     async with transaction() as s:
-        org = await identity.create_org(s, name="Codes")
-        await service.get_or_create_by_code(s, org.id, "AAAAAAAA")
+        org = await identity.create_org(s, Caller.operator(), name="Codes")
+        await service.get_or_create_by_code(s, Caller.system(org.id), "AAAAAAAA")
     # Taken in the database (A), repeated within the batch (B), on the avoid list (C): all skipped.
     sequence = iter(["AAAAAAAA", "BBBBBBBB", "BBBBBBBB", "CCCCCCCC", "DDDDDDDD"])
     monkeypatch.setattr(service, "new_code", lambda: next(sequence))

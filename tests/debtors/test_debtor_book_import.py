@@ -18,6 +18,7 @@ from arrears.debtors.models import DebtorAccount, DebtorReport, DebtorSnapshot
 from arrears.debtors.reading import AccountRow, RowError
 from arrears.events import DomainEvent
 from arrears.identity import service as identity
+from arrears.identity.caller import Caller
 from arrears.jobs.models import Job
 from arrears.worker import run_until_idle
 from tests.faces.age_analysis.conftest import member  # noqa: F401
@@ -81,7 +82,7 @@ async def _accounts(org_id: int) -> dict[str, DebtorAccount]:
 async def test_accounts_link_to_customers_created_and_kept_current(client, officer, tmp_path: Path):
     org, who = officer
     async with transaction() as s:  # an existing customer with an old number
-        await customers.get_or_create_by_code(s, org.id, "A2", name="Beta Close Corporation",
+        await customers.get_or_create_by_code(s, Caller.system(org.id), "A2", name="Beta Close Corporation",
                                               phone="011 000 0000")
     first = await import_file(client, who.headers, write_book(tmp_path / "jan.xlsx", BOOK))
     found = await _customers(org.id)

@@ -8,6 +8,7 @@ import pytest
 from arrears.db import transaction
 from arrears.errors import ValidationFailed
 from arrears.identity import service as identity
+from arrears.identity.caller import Caller
 from arrears.identity.models import Organisation
 
 
@@ -16,7 +17,7 @@ async def test_bad_values_are_named_and_change_nothing(world):
     async with transaction() as s:
         row = await s.get(Organisation, org.id)
         with pytest.raises(ValidationFailed) as caught:
-            await identity.set_org_settings(s, row, {"name": " ", "timezone": "Mars/Olympus",
+            await identity.set_org_settings(s, Caller.system(row.id), row, {"name": " ", "timezone": "Mars/Olympus",
                                                      "default_region": "ZAF"})
     assert set(caught.value.field_errors or {}) == {"name", "timezone", "default_region"}
     async with transaction(readonly=True) as s:
@@ -28,7 +29,7 @@ async def test_good_values_are_kept_and_the_region_upper_cased(world):
     org = await world.org()
     async with transaction() as s:
         row = await s.get(Organisation, org.id)
-        await identity.set_org_settings(s, row, {"timezone": "Africa/Johannesburg", "default_region": "za"})
+        await identity.set_org_settings(s, Caller.system(row.id), row, {"timezone": "Africa/Johannesburg", "default_region": "za"})
     async with transaction(readonly=True) as s:
         row = await s.get(Organisation, org.id)
         assert identity.org_setting(row, "timezone") == "Africa/Johannesburg"

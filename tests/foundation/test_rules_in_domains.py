@@ -164,7 +164,7 @@ async def test_who_may_create_users_is_the_identity_services_rule(env, world):
     reader_c = await _caller(await world.user(org.id, role="admin", access="read"), org.id)
     manager_c = await _caller(await world.user(org.id, role="manager"), org.id)
     async with transaction() as s:
-        key, _ = await identity.create_api_key(s, org_id=org.id, kind="pct", scopes=["*"])
+        key, _ = await identity.create_api_key(s, Caller.system(org.id), kind="pct", scopes=["*"])
     key_c = Caller(kind="api_key", org_id=org.id, api_key=key, access="write", scopes=frozenset({"*"}))
     fields = {"password": "Sup3r-secret-pw", "role": "collection_officer"}
     for who, refusal in ((manager_c, "Only organisation admins"), (reader_c, "read-only"),

@@ -23,6 +23,7 @@ from sqlalchemy import select, update
 
 from arrears import wiring
 from arrears.db import transaction, utcnow
+from arrears.identity.caller import Caller
 from arrears.jobs.models import Job
 from arrears.partners.models import ApiClient, WebhookDelivery, WebhookSubscription
 from tests.premiums.debit_orders.helpers import captive, policy
@@ -132,7 +133,7 @@ async def test_the_worker_wires_at_start(env, world):
     wiring.unwire()  # what the policy below records goes nowhere: nothing is wired yet
     await policy(org.id, "P1", due=(today + timedelta(days=2)).isoformat())
     async with transaction() as s:
-        await schedule_daily(s, org.id, today)
+        await schedule_daily(s, Caller.system(org.id), today)
     async with transaction() as s:
         await s.execute(update(Job).where(Job.kind == DAILY).values(run_at=utcnow()))
     assert await deliveries(org.id) == []

@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 
 import pytest
 
+from arrears.identity.caller import Caller
 from arrears.messaging import outbox, service
 from tests.faces.messaging.helpers import caller_for, customer, messages, opt_outs, queue, quick, set_org, sms  # noqa: F401
 from tests.inprocess_cli import arrears
@@ -108,7 +109,7 @@ async def test_opted_out_customer_is_skipped_per_channel(env, world, quick):
     org, c = await _org(world)
     john = await customer(org)
     async with transaction() as s:
-        await optouts.add(s, org.id, channel="sms", customer_id=john.id, reason="asked by phone", actor="test")
+        await optouts.add(s, Caller.system(org.id, "test"), channel="sms", customer_id=john.id, reason="asked by phone")
     q = await queue(org, c, [sms("27821234567", customer_id=john.id), sms("27831234567")])
     assert q.skipped == 1 and q.reasons["OPTED_OUT"] == 1
     john_msg, other = await messages()
@@ -130,7 +131,7 @@ async def test_opt_out_arriving_while_queued_stops_the_message(env, world, quick
     john = await customer(org)
     await queue(org, c, [sms("27821234567", customer_id=john.id)])
     async with transaction() as s:
-        await optouts.add(s, org.id, channel="all", customer_id=john.id, actor="test")
+        await optouts.add(s, Caller.system(org.id, "test"), channel="all", customer_id=john.id)
     stats = await outbox.drain()
     [m] = await messages()
     assert stats.skipped == 1 and m.status == "failed" and m.error_code == "OPTED_OUT" and m.attempts == 0

@@ -8,6 +8,7 @@ import pytest
 
 from arrears.db import transaction
 from arrears.errors import Forbidden
+from arrears.identity.caller import Caller
 from arrears.jobs.models import Job
 from arrears.messaging import optouts
 from arrears.messaging.dispatch import Recipient, dispatch_now
@@ -44,7 +45,7 @@ async def test_sms_results_per_recipient(env, world, live, smsportal, monkeypatc
     john = await customer(org, "C1", phone="0821234567")
     jane = await customer(org, "C2", phone="0831234567")
     async with transaction() as s:
-        await optouts.add(s, org.id, channel="sms", customer_id=jane.id, actor="test")
+        await optouts.add(s, Caller.system(org.id, "test"), channel="sms", customer_id=jane.id)
     results = await dispatch_now(c, channel="sms", recipients=[
         Recipient(1, "082 123 4567", "Dear John, your account is overdue", customer_id=john.id),
         Recipient(2, None, "x"),

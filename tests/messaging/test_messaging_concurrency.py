@@ -15,6 +15,7 @@ from typing import Any
 from sqlalchemy import select, update
 
 from arrears.db import transaction, utcnow
+from arrears.identity.caller import Caller
 from arrears.messaging.models import Message, MessageReceipt, MessageTemplate, OptOut
 from tests.faces.age_analysis.helpers import BOOK, import_file, write_book
 from tests.faces.messaging.helpers import (  # noqa: F401
@@ -286,7 +287,7 @@ async def test_opt_out_counted_once_when_a_customer_and_number_race(world):
 
     async def add(**kw: Any) -> Any:
         async with transaction() as s:
-            return await optouts.add(s, org.id, channel="sms", source="api", actor="t", **kw)
+            return await optouts.add(s, Caller.system(org.id, "t"), channel="sms", source="api", **kw)
 
     await asyncio.gather(*([add(customer_id=john.id) for _ in range(3)]
                            + [add(recipient="0821234567") for _ in range(3)]))

@@ -13,6 +13,7 @@ from pathlib import Path
 from sqlalchemy import select, update
 
 from arrears.db import transaction
+from arrears.identity.caller import Caller
 from arrears.identity.service import get_org, set_org_settings
 from arrears.jobs.models import Job
 from arrears.promises.calendar import org_today
@@ -73,7 +74,7 @@ async def test_the_organisations_time_zone_decides_today_at_midnight(rs: RS):
         assert local_midnight(org, date(2026, 12, 8)) == datetime(2026, 12, 7, 22, 0, tzinfo=UTC)
         assert await org_today(s, t.org.id, datetime(2026, 12, 7, 21, 59, 59, tzinfo=UTC)) == date(2026, 12, 7)
         assert await org_today(s, t.org.id, datetime(2026, 12, 7, 22, 0, tzinfo=UTC)) == date(2026, 12, 8)
-        await set_org_settings(s, org, {"timezone": "America/New_York"})
+        await set_org_settings(s, Caller.system(org.id), org, {"timezone": "America/New_York"})
         assert local_midnight(org, date(2026, 12, 8)) == datetime(2026, 12, 8, 5, 0, tzinfo=UTC)
         assert await org_today(s, t.org.id, datetime(2026, 12, 8, 4, 59, tzinfo=UTC)) == date(2026, 12, 7)
     _, acc = await loan_account(t)

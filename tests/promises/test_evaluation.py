@@ -12,6 +12,7 @@ from sqlalchemy import select
 from arrears.accounts.models import Account, AccountStatusChange
 from arrears.db import transaction
 from arrears.events import DomainEvent
+from arrears.identity.caller import Caller
 from arrears.promises.calendar import next_working_day
 from arrears.tasks.models import Task
 from tests.faces.repaysync.conftest import RS
@@ -92,7 +93,7 @@ async def test_the_organisations_grace_days_setting(rs: RS):
     async with transaction() as s:
         from arrears.identity.service import get_org, set_org_settings
 
-        await set_org_settings(s, await get_org(s, t.org.id), {"promise_grace_days": "0"})
+        await set_org_settings(s, Caller.system(t.org.id), await get_org(s, t.org.id), {"promise_grace_days": "0"})
     _, acc = await loan_account(t)
     day = await today(t)
     p = await promise(t, acc, [("100.00", day + days(1))])

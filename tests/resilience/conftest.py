@@ -58,9 +58,9 @@ async def _seed(url: str) -> tuple[int, str, str]:
     engine = create_async_engine(to_async_url(url))
     try:
         async with transaction(engine=engine) as s:
-            org = await service.create_org(s, name="Outage Captive", kind="cell_captive")
-            _, key = await service.create_api_key(s, org_id=org.id, kind="pct", scopes=["*"])
-            _, limited = await service.create_api_key(s, org_id=org.id, kind="pct", scopes=["*"],
+            org = await service.create_org(s, Caller.operator(), name="Outage Captive", kind="cell_captive")
+            _, key = await service.create_api_key(s, Caller.system(org.id), kind="pct", scopes=["*"])
+            _, limited = await service.create_api_key(s, Caller.system(org.id), kind="pct", scopes=["*"],
                                                       rate_limit_override=RATE)
             await service.create_user(s, Caller.system(org.id), username=ADMIN, password=PASSWORD,
                                       role="admin")

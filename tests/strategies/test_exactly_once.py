@@ -16,6 +16,7 @@ from pathlib import Path
 from sqlalchemy import func, select
 
 from arrears.db import transaction
+from arrears.identity.caller import Caller
 from arrears.messaging.models import Message
 from arrears.strategies.models import StrategyStepExecution
 from tests.inprocess_cli import arrears_async
@@ -41,7 +42,7 @@ async def test_a_run_killed_mid_way_and_run_again_sends_each_message_once(rs, tm
     from arrears.identity.service import set_org_settings
 
     async with transaction() as s:
-        await set_org_settings(s, await s.get(type(t.org), t.org.id), {"contact_hours": "off", "contact_cap": "0"})
+        await set_org_settings(s, Caller.system(t.org.id), await s.get(type(t.org), t.org.id), {"contact_hours": "off", "contact_cap": "0"})
     await book(t, tmp_path, [row(f"K{i:04d}", f"N{i}", f"082 {1000000 + i}", d30=10 + i) for i in range(ACCOUNTS)])
     await strategy(t, [{"action": "sms", "messageTemplateId": await template(t), "minDaysPastDue": 30}])
 

@@ -15,6 +15,7 @@ from arrears.accounts.models import Account
 from arrears.customers.models import Customer
 from arrears.db import transaction
 from arrears.events import DomainEvent
+from arrears.identity.caller import Caller
 from arrears.identity.models import User
 from arrears.identity.service import set_org_settings
 from arrears.messaging import bulk_outbox, optouts
@@ -44,7 +45,7 @@ from tests.strategies.helpers import (
 async def _settings(t, **values):
     async with transaction() as s:
         org = await s.get(type(t.org), t.org.id)
-        await set_org_settings(s, org, values)
+        await set_org_settings(s, Caller.system(org.id), org, values)
 
 
 async def _customer_of(account_id):
@@ -61,7 +62,7 @@ async def test_the_run_does_what_the_preview_said_and_the_outbox_rules_apply(rs,
     sid = await strategy(t, [{"action": "sms", "messageTemplateId": sms, "minDaysPastDue": 30}])
     a2, a3 = await _customer_of(ids["A2"]), await _customer_of(ids["A3"])
     async with transaction() as s:  # A2 opted out; A3 already had its one SMS today (the cap)
-        await optouts.add(s, t.org.id, channel="sms", customer_id=a2, actor="test")
+        await optouts.add(s, Caller.system(t.org.id, "test"), channel="sms", customer_id=a2)
         s.add(Message(org_id=t.org.id, channel="sms", recipient="27821234563", content="earlier", status="sent",
                       customer_id=a3, sent_at=datetime.now(UTC)))
     await promise(t, str(ids["A4"]), [("50.00", REPORT_DAY + timedelta(days=400))])  # A4 promised (far ahead)

@@ -22,6 +22,7 @@ from typing import Any
 import httpx
 import pytest
 
+from arrears.identity.caller import Caller
 from tests.web.conftest import PASSWORD, workbook_bytes
 
 # A live server and Chromium start within 180 s on a loaded machine (the fixture's deadline).
@@ -136,7 +137,7 @@ async def _setup(world: Any, *, name: str = "Sunrise Pharmacy", kind: str = "pha
     org = await world.org(name, kind=kind)
     async with transaction() as s:
         o = await identity.get_org(s, org.id)
-        await identity.set_org_settings(s, o, {"contact_hours": "off", "contact_cap": "0"})
+        await identity.set_org_settings(s, Caller.system(o.id), o, {"contact_hours": "off", "contact_cap": "0"})
     return org
 
 
@@ -321,7 +322,7 @@ async def test_pharmacy_pdf_upload_reminders_and_downloads(live_server, chromium
     org = await _setup(world)
     async with transaction() as s:
         o = await identity.get_org(s, org.id)
-        await identity.set_org_settings(s, o, {"sendgrid_api_key": "SG.test", "sendgrid_from_email": "shop@example.com"})
+        await identity.set_org_settings(s, Caller.system(o.id), o, {"sendgrid_api_key": "SG.test", "sendgrid_from_email": "shop@example.com"})
     await world.user(org.id, username="pharmacist", role="manager")
     report = tmp_path / "debtors-age-analysis.pdf"
     report.write_bytes(build_report([

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 
+from arrears.identity.caller import Caller
 from tests.web.conftest import PASSWORD, UI, csrf_of
 
 
@@ -201,7 +202,7 @@ async def test_org_switcher(people, world):
     assert 'id="org-switch"' not in r.text  # one organisation: no switcher
     async with transaction() as s:
         u = await s.get(type(user), user.id)
-        await service.add_membership(s, u, b.id, "read")
+        await service.add_membership(s, Caller.system(b.id), u, "read")
     r = await ui.get("/app/")
     assert 'id="org-switch"' in r.text and "Beta Pharmacy" in r.text
     r = await ui.post("/app/org", {"org_id": str(b.id)})

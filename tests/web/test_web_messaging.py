@@ -8,6 +8,7 @@ import re
 import pytest
 
 from arrears.db import transaction
+from arrears.identity.caller import Caller
 from tests.web.conftest import upload_book
 
 
@@ -17,7 +18,7 @@ async def _no_contact_hours(org_id: int) -> None:
 
     async with transaction() as s:
         org = await identity.get_org(s, org_id)
-        await identity.set_org_settings(s, org, {"contact_hours": "off", "contact_cap": "0"})
+        await identity.set_org_settings(s, Caller.system(org.id), org, {"contact_hours": "off", "contact_cap": "0"})
 
 
 async def _select(ui, upload_id: str, names: list[str] | None = None) -> None:

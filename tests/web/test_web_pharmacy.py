@@ -13,6 +13,7 @@ from typing import Any
 import pypdfium2 as pdfium
 
 from arrears.db import transaction
+from arrears.identity.caller import Caller
 from tests.debtors.pdf.make_pdfs import Debtor, build_report
 from tests.web.conftest import confirm_preview
 
@@ -31,7 +32,7 @@ async def _pharmacy(world: Any, people: Any, *, name: str = "Sunrise Pharmacy", 
     org = await world.org(name, kind="pharmacy")
     async with transaction() as s:
         o = await identity.get_org(s, org.id)
-        await identity.set_org_settings(s, o, {"contact_hours": "off", "contact_cap": "0", **settings})
+        await identity.set_org_settings(s, Caller.system(o.id), o, {"contact_hours": "off", "contact_cap": "0", **settings})
     ui, _ = await people(org.id, role="manager")
     r = await ui.c.post("/app/books", data={"csrf_token": ui.token},
                         files={"file": ("age-analysis.pdf", build_report(ROWS), "application/pdf")})

@@ -12,6 +12,7 @@ from sqlalchemy import select
 
 from arrears.accounts.models import Account
 from arrears.db import transaction
+from arrears.identity.caller import Caller
 from arrears.payments.models import Payment
 from arrears.promises.models import Promise, PromiseInstalment
 from arrears.tasks import service as tasks
@@ -89,8 +90,9 @@ async def test_queue_records_a_promise_on_a_task_and_on_a_due_loan(people, world
     _, loan_id = await _customer_with_loan(world, org.id)
     async with transaction() as s:
         account = (await s.scalars(select(Account).where(Account.loan_id == loan_id))).one()
-        task = await tasks.open_task(s, account, kind="call", due_date=date.today() - timedelta(days=1),
-                                     source="manual", assignee_id=agent.id, actor="test", note="Chase")
+        task = await tasks.open_task(s, Caller.system(org.id, "test"), account, kind="call",
+                                     due_date=date.today() - timedelta(days=1), source="manual",
+                                     assignee_id=agent.id, note="Chase")
     r = await ui.get("/app/queue")
     assert 'action="/app/queue/promises"' in r.text and f'name="account_id" value="{account.id}"' in r.text
 

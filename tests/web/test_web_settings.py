@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from arrears.db import transaction
+from arrears.identity.caller import Caller
 from tests.web.conftest import PASSWORD
 
 
@@ -208,7 +209,7 @@ async def test_a_user_of_two_organisations_is_changed_only_by_an_admin_of_both(p
     north, south = await world.org("North"), await world.org("South")
     shared = await world.user(north.id, username="shared", role="calling_agent")
     async with transaction() as s:
-        await identity.add_membership(s, await s.get(User, shared.id), south.id, "write")
+        await identity.add_membership(s, Caller.system(south.id), await s.get(User, shared.id), "write")
     north_admin, _ = await people(north.id, role="admin")
     r = await north_admin.post(f"/app/settings/users/{shared.id}/deactivate")
     assert r.status_code == 403 and "also belongs to an organisation you do not administer" in r.text
@@ -217,6 +218,6 @@ async def test_a_user_of_two_organisations_is_changed_only_by_an_admin_of_both(p
     # An admin with write access in both may.
     both, both_user = await people(north.id, role="admin")
     async with transaction() as s:
-        await identity.add_membership(s, await s.get(User, both_user.id), south.id, "write")
+        await identity.add_membership(s, Caller.system(south.id), await s.get(User, both_user.id), "write")
     assert (await both.post(f"/app/settings/users/{shared.id}/role", {"role": "manager"})).status_code == 303
     assert (await _user_row(shared.id))[0] == "manager"

@@ -8,6 +8,7 @@ from sqlalchemy import select
 
 from arrears.accounts.models import Account
 from arrears.db import transaction
+from arrears.identity.caller import Caller
 from arrears.tasks import service as tasks
 from arrears.tasks.models import Task
 from tests.web.test_web_agents import _customer_with_loan
@@ -16,8 +17,8 @@ from tests.web.test_web_agents import _customer_with_loan
 async def _task(loan_id: int, assignee_id: int | None, due: date, note: str) -> str:
     async with transaction() as s:
         account = (await s.scalars(select(Account).where(Account.loan_id == loan_id))).one()
-        t = await tasks.open_task(s, account, kind="call", due_date=due, source="manual", assignee_id=assignee_id,
-                                  actor="test", note=note)
+        t = await tasks.open_task(s, Caller.system(account.org_id, "test"), account, kind="call", due_date=due,
+                                  source="manual", assignee_id=assignee_id, note=note)
         return str(t.id)
 
 

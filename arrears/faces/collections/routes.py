@@ -95,8 +95,7 @@ async def get_settings(call: Call = access(False)) -> dict[str, Any]:
 
 @router.put("/settings", summary="Set the ACB user, the daily schedule and the auto-success days")
 async def put_settings(body: dict[str, Any], call: Call = access(True)) -> dict[str, Any]:
-    authority.may_change_settings(call.caller)
-    row = await service.configure(call.session, call.org_id, body, actor=call.actor)
+    row = await service.configure(call.session, call.caller, body)
     return {"data": settings_svc.settings_out(row)}
 
 
@@ -106,8 +105,7 @@ async def put_settings(body: dict[str, Any], call: Call = access(True)) -> dict[
 @router.post("/runs", summary="Start (or continue) the debit-order run of an action date",
              responses={201: {"description": "A new run"}, 200: {"description": "The run existed"}})
 async def start_run(body: RunIn, call: Call = access(True)) -> JSONResponse:
-    authority.may_move_money(call.caller)
-    started = await service.start_run(call.session, call.org_id, body.action_date, started_by=call.actor)
+    started = await service.start_run(call.session, call.caller, body.action_date)
     data = await service.run_out(call.session, started.run)
     data["collections_created"] = started.collections_created
     data["files_created"] = [files_svc.file_out(f, started.run) for f in started.files]
@@ -213,10 +211,9 @@ async def _upload(request: Request) -> tuple[bytes, str]:
 async def import_answer(request: Request,
                         format: str | None = Query(None, json_schema_extra=one_of(reconciliation.FORMATS)),
                         call: Call = access(True)) -> JSONResponse:
-    authority.may_move_money(call.caller)
+    authority.may_move_money(call.caller)  # before the upload is read; the service asks again
     content, filename = await _upload(request)
-    result = await reconciliation.import_answer(call.session, call.org_id, content, filename=filename,
-                                                fmt=format, created_by=call.actor)
+    result = await reconciliation.import_answer(call.session, call.caller, content, filename=filename, fmt=format)
     refs = await reconciliation.collection_refs(call.session, [r.collection_id for r in result.records])
     data = {"file": files_svc.file_out(result.file), "replayed": result.replayed, "counts": result.counts(),
             "records": [reconciliation.record_out(
@@ -243,16 +240,13 @@ async def list_records(outcome: str | None = Query(None, json_schema_extra=one_o
 
 @router.post("/reconciliation-records/{record_id}/resolve", summary="Apply an open record to a collection, or dismiss it")
 async def resolve(record_id: str, body: ResolveIn, call: Call = access(True)) -> dict[str, Any]:
-    authority.may_move_money(call.caller)
-    out = await reconciliation.resolve_record(call.session, call.org_id, _uuid(record_id, "Reconciliation record"),
-                                              actor=call.actor, collection_reference=body.collection_reference,
-                                              dismiss=body.dismiss)
+    out = await reconciliation.resolve_record(call.session, call.caller, _uuid(record_id, "Reconciliation record"),
+                                              collection_reference=body.collection_reference, dismiss=body.dismiss)
     return {"data": out}
 
 
 @router.post("/settle", summary="Apply the auto-success rule now")
 async def settle_now(body: SettleIn, call: Call = access(True)) -> dict[str, Any]:
-    authority.may_move_money(call.caller)
-    moved = await settle(call.session, call.org_id, body.as_of or utcnow().date(), actor=call.actor)
+    moved = await settle(call.session, call.caller, body.as_of or utcnow().date())
     return {"data": {"settled": len(moved), "collections": [c.collection_reference for c in moved],
                      "amount": money(sum((c.amount for c in moved), start=Decimal(0)))}}

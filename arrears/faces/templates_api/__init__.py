@@ -178,10 +178,9 @@ async def list_opt_outs(session: SessionDep, caller: ApiCaller,
              description=WRITE_O)
 async def create_opt_out(body: OptOutIn, session: SessionDep, caller: ApiCaller) -> dict[str, Any]:
     require_scope(caller, "opt-outs:write")
-    caller.require_write()
     cid = await optouts.customer_ref(session, caller.org_id, body.customerId)
-    rows = await optouts.add(session, caller.org_id, channel=body.channel, customer_id=cid,
-                             recipient=body.recipient, source="api", reason=body.reason, actor=caller.actor)
+    rows = await optouts.opt_out(session, caller, channel=body.channel, customer_id=cid,
+                                 recipient=body.recipient, reason=body.reason)
     uuids = await optouts.customer_uuids(session, caller.org_id, rows)
     return {"data": [opt_out_out(r, uuids.get(r.customer_id or 0)) for r in rows]}
 
@@ -190,8 +189,7 @@ async def create_opt_out(body: OptOutIn, session: SessionDep, caller: ApiCaller)
                description=WRITE_O)
 async def delete_opt_out(opt_out_id: str, session: SessionDep, caller: ApiCaller) -> Response:
     require_scope(caller, "opt-outs:write")
-    caller.require_write()
-    await optouts.remove(session, caller.org_id, opt_out_id, actor=caller.actor)
+    await optouts.opt_in(session, caller, opt_out_id)
     return Response(status_code=204)
 
 

@@ -1,8 +1,9 @@
-"""Who may move a captive's money: the rules every face and the web UI apply before the debit-order
-services run (the CLI is the deployment's operator and is not asked).
+"""Who may move a captive's money: the rules the debit-order services apply to their `Caller`
+(the CLI, the daily job and set-up pass the system caller, an admin with every scope).
 
 - The ACB user and the nominated (payee) account decide where collected money goes: only the
-  captive's admins with write access change the settings; no API key does, whatever its scopes.
+  captive's admins with write access change the settings (and so the daily schedule); no API key
+  does, whatever its scopes.
 - Runs, reconciliation and settling move collections' states: a manager or an admin with write
   access, or an API key with `collections:write`."""
 
@@ -16,7 +17,7 @@ MONEY_ROLES = ("admin", "manager")
 
 
 def may_change_settings(caller: Caller) -> None:
-    if caller.kind != "user":
+    if caller.kind == "api_key":
         raise Forbidden("Debit-order settings (the ACB user and the nominated account) are changed by "
                         "the captive's admins only, never with an API key")
     if not caller.is_admin:

@@ -9,7 +9,9 @@ from datetime import UTC, date, datetime, time, timedelta
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from arrears.db import utcnow
+from arrears.identity.caller import Caller
 from arrears.jobs.queue import enqueue
+from arrears.premiums.debit_orders.authority import may_change_settings
 
 DAILY = "debit_orders.daily"
 #: The hour (UTC) a scheduled run starts: early, so the file reaches the bank in time.
@@ -20,9 +22,12 @@ def daily_key(org_id: int, day: date) -> str:
     return f"debit_orders:daily:{org_id}:{day.isoformat()}"
 
 
-async def schedule_daily(session: AsyncSession, org_id: int, day: date) -> None:
-    """Queue the captive's job of `day` (at RUN_HOUR, or now when that has passed); a day whose job
-    already ran is followed by the next day's."""
+async def schedule_daily(session: AsyncSession, caller: Caller, day: date) -> None:
+    """Queue the caller's captive's job of `day` (at RUN_HOUR, or now when that has passed); a day
+    whose job already ran is followed by the next day's. The schedule is a setting: who may change
+    the settings may queue it."""
+    may_change_settings(caller)
+    org_id = caller.org_id
     at = max(datetime.combine(day, time(RUN_HOUR), tzinfo=UTC), utcnow())
     job = await enqueue(session, DAILY, {"org_id": org_id, "date": day.isoformat()}, org_id=org_id,
                         run_at=at, dedupe_key=daily_key(org_id, day))

@@ -13,12 +13,13 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, time, timedelta
 
 from arrears.db import transaction, utcnow
+from arrears.identity.caller import Caller
 from arrears.jobs.queue import enqueue
 from arrears.jobs.registry import JobContext, Permanent, handler
 from arrears.premiums.debit_orders.daily import DAILY, RUN_HOUR, daily_key, schedule_daily
 from arrears.premiums.debit_orders.service import execute_run
 from arrears.premiums.debit_orders.settings import get_settings
-from arrears.premiums.debit_orders.settlement import settle
+from arrears.premiums.debit_orders.settlement import auto_success, settle
 
 
 @handler(DAILY)
@@ -39,10 +40,10 @@ async def daily_run(ctx: JobContext) -> None:
         await enqueue(s, DAILY, {"org_id": org_id, "date": nxt.isoformat()}, org_id=org_id,
                       run_at=datetime.combine(nxt, time(RUN_HOUR), tzinfo=UTC),
                       dedupe_key=daily_key(org_id, nxt))
-    await execute_run(org_id, day + timedelta(days=lead), started_by="schedule", today=day)
+    await execute_run(Caller.system(org_id, "schedule"), day + timedelta(days=lead), today=day)
     async with transaction() as s:
         # `settle` never looks past today (a job run early by a skewed clock must not fail).
-        await settle(s, org_id, min(day, utcnow().date()))
+        await settle(s, auto_success(org_id), min(day, utcnow().date()))
 
 
 __all__ = ["DAILY", "RUN_HOUR", "daily_key", "daily_run", "schedule_daily"]

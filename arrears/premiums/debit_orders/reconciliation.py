@@ -27,8 +27,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from arrears import csvfiles, events
 from arrears.db import isoz, utcnow
 from arrears.errors import Conflict, NotFound, ValidationFailed
+from arrears.identity.caller import Caller
 from arrears.premiums import service as premiums
 from arrears.premiums.acb import AcbFormatError, parse_answers_csv, parse_unpaids_file
+from arrears.premiums.debit_orders.authority import may_move_money
 from arrears.premiums.debit_orders.files import _digest, file_out, new_file
 from arrears.premiums.debit_orders.models import DebitOrderFile, DebitOrderItem, ReconciliationRecord
 from arrears.premiums.errors import PremiumErrorCode
@@ -190,9 +192,12 @@ async def _replay(session: AsyncSession, org_id: int, kind: str, text: str) -> I
     return ImportResult(existing, list(records), True)
 
 
-async def import_answer(session: AsyncSession, org_id: int, content: bytes | str, *, filename: str = "answer",
-                        fmt: str | None = None, created_by: str = "system") -> ImportResult:
-    """Store the answer file, match and apply every line, keep one record per line."""
+async def import_answer(session: AsyncSession, caller: Caller, content: bytes | str, *, filename: str = "answer",
+                        fmt: str | None = None) -> ImportResult:
+    """Store the answer file in the caller's captive, match and apply every line, keep one record
+    per line. Who may: see `authority.may_move_money`."""
+    may_move_money(caller)
+    org_id, created_by = caller.org_id, caller.actor
     raw = content.encode() if isinstance(content, str) else content
     if not raw.strip():
         raise ValidationFailed("The answer file is empty", field_errors={"file": ["The file is empty."]})
@@ -298,10 +303,13 @@ async def list_records(session: AsyncSession, org_id: int, *, outcome: str | Non
     return [record_out(r, f, ref) for r, f, ref in rows], total
 
 
-async def resolve_record(session: AsyncSession, org_id: int, record_uuid: Any, *, actor: str,
+async def resolve_record(session: AsyncSession, caller: Caller, record_uuid: Any, *,
                          collection_reference: str | None = None, dismiss: bool = False) -> dict[str, Any]:
-    """A person resolves an open record: apply its answer to a collection they name (or, for an
-    amount mismatch, to the collection it matched), or dismiss it."""
+    """A person resolves an open record of their captive (another's is not found): apply its
+    answer to a collection they name (or, for an amount mismatch, to the collection it matched),
+    or dismiss it. Who may: see `authority.may_move_money`."""
+    may_move_money(caller)
+    org_id, actor = caller.org_id, caller.actor
     row = (await session.execute(
         select(ReconciliationRecord, DebitOrderFile).join(DebitOrderFile, DebitOrderFile.id == ReconciliationRecord.file_id)
         .where(ReconciliationRecord.org_id == org_id, ReconciliationRecord.uuid == record_uuid)

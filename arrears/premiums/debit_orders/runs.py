@@ -27,6 +27,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from arrears import events
 from arrears.db import utcnow
 from arrears.errors import NotFound
+from arrears.identity.caller import Caller
 from arrears.premiums import schedule
 from arrears.premiums import service as premiums
 from arrears.premiums.acb import AcbFormatError
@@ -36,6 +37,7 @@ from arrears.premiums.banking import (
     parse_account_type,
     validate_branch_code,
 )
+from arrears.premiums.debit_orders.authority import may_move_money
 from arrears.premiums.debit_orders.models import DebitOrderItem, DebitOrderRun
 from arrears.premiums.debit_orders.settings import require_settings
 from arrears.premiums.errors import PremiumErrorCode
@@ -96,9 +98,11 @@ async def get_run(session: AsyncSession, org_id: int, run_uuid: Any) -> DebitOrd
     return run
 
 
-async def open_run(session: AsyncSession, org_id: int, action_date: date,
-                   started_by: str = "system") -> tuple[DebitOrderRun, bool]:
-    """The captive's run for `action_date`, created when new (True). Needs the captive's settings."""
+async def open_run(session: AsyncSession, caller: Caller, action_date: date) -> tuple[DebitOrderRun, bool]:
+    """The caller's captive's run for `action_date`, created when new (True), started by the caller
+    (who must be allowed to move money, see `authority`). Needs the captive's settings."""
+    may_move_money(caller)
+    org_id, started_by = caller.org_id, caller.actor
     await require_settings(session, org_id)
     q = select(DebitOrderRun).where(DebitOrderRun.org_id == org_id, DebitOrderRun.action_date == action_date)
     run = await session.scalar(q)

@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import defer
 
 from arrears.db import isoz, transaction, utcnow
+from arrears.identity.caller import Caller
 from arrears.premiums.debit_orders.daily import schedule_daily
 from arrears.premiums.debit_orders.files import file_out, generate_files
 from arrears.premiums.debit_orders.models import (
@@ -30,13 +31,12 @@ from arrears.premiums.debit_orders.settings import update_settings
 from arrears.premiums.schemas import money
 
 
-async def configure(session: AsyncSession, org_id: int, values: dict[str, Any], *,
-                    actor: str = "system") -> DebitOrderSettings:
-    """Change the captive's settings (only the keys given); turning the schedule on queues the
-    daily run from today."""
-    change = await update_settings(session, org_id, values, actor=actor)
+async def configure(session: AsyncSession, caller: Caller, values: dict[str, Any]) -> DebitOrderSettings:
+    """Change the caller's captive's settings (only the keys given); turning the schedule on queues
+    the daily run from today. Who may: `authority.may_change_settings`."""
+    change = await update_settings(session, caller, values)
     if change.schedule_turned_on:
-        await schedule_daily(session, org_id, utcnow().date())
+        await schedule_daily(session, caller, utcnow().date())
     return change.settings
 
 
@@ -48,11 +48,12 @@ class Started:
     files: list[DebitOrderFile] = field(default_factory=list)
 
 
-async def start_run(session: AsyncSession, org_id: int, action_date: date, *, started_by: str,
+async def start_run(session: AsyncSession, caller: Caller, action_date: date, *,
                     today: date | None = None) -> Started:
-    """Open (or continue) the run, collect every due policy and write the files, all in the
-    caller's transaction: the request commits all of it or nothing."""
-    run, created = await open_run(session, org_id, action_date, started_by)
+    """Open (or continue) the caller's captive's run, collect every due policy and write the files,
+    all in the caller's transaction: the request commits all of it or nothing. Who may:
+    `authority.may_move_money`."""
+    run, created = await open_run(session, caller, action_date)
     res = await collect(session, run)
     files = await generate_files(session, run, run_actor(run), today=today)
     return Started(run, created, res.created, files)
@@ -70,15 +71,15 @@ class RunOutcome:
     files: list[Any]
 
 
-async def execute_run(org_id: int, action_date: date, *, started_by: str = "system",
-                      batch_size: int = BATCH_SIZE, today: date | None = None,
-                      progress: ProgressFn | None = None) -> RunOutcome:
-    """A whole run in its own transactions: open it, collect in batches, write the files.
+async def execute_run(caller: Caller, action_date: date, *, batch_size: int = BATCH_SIZE,
+                      today: date | None = None, progress: ProgressFn | None = None) -> RunOutcome:
+    """A whole run of the caller's captive in its own transactions: open it (authorised there),
+    collect in batches, write the files.
 
     Each batch commits on its own, so dying between (or inside) batches loses at most the batch
     in flight, and calling this again picks up where it stopped."""
     async with transaction() as s:
-        run, created = await open_run(s, org_id, action_date, started_by)
+        run, created = await open_run(s, caller, action_date)
         run_id, run_uuid = run.id, run.uuid
         total = await count_due(s, run)
     if progress:

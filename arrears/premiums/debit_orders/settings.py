@@ -11,8 +11,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from arrears import events
 from arrears.db import utcnow
 from arrears.errors import Conflict, ValidationFailed
+from arrears.identity.caller import Caller
 from arrears.identity.sealed import reveal, same
 from arrears.premiums.acb import AcbFormatError, UserInfo
+from arrears.premiums.debit_orders.authority import may_change_settings
 from arrears.premiums.debit_orders.models import DebitOrderSettings
 from arrears.premiums.errors import PremiumErrorCode
 from arrears.premiums.schemas import mask
@@ -113,10 +115,12 @@ def _validated(row: DebitOrderSettings, new_account: str | None) -> None:
              type_of_service=row.type_of_service).validated()
 
 
-async def update_settings(session: AsyncSession, org_id: int, values: dict[str, Any],
-                          actor: str = "system") -> SettingsChange:
-    """Create or change the settings (only the fields given). The ACB user is validated as the
-    file writer will use it, so a bad user code fails here and not at the first run."""
+async def update_settings(session: AsyncSession, caller: Caller, values: dict[str, Any]) -> SettingsChange:
+    """Create or change the caller's captive's settings (only the fields given; its admins, see
+    `authority`). The ACB user is validated as the file writer will use it, so a bad user code
+    fails here and not at the first run."""
+    may_change_settings(caller)
+    org_id, actor = caller.org_id, caller.actor
     clean = _check(values)
     row = await get_settings(session, org_id, for_update=True)
     before = settings_out(row) if row is not None else None

@@ -11,7 +11,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from arrears.db import utcnow
 from arrears.errors import ValidationFailed
+from arrears.identity.caller import Caller
 from arrears.premiums import service as premiums
+from arrears.premiums.debit_orders.authority import may_move_money
 from arrears.premiums.debit_orders.models import DebitOrderItem, ReconciliationRecord
 from arrears.premiums.debit_orders.reconciliation import OPEN_OUTCOMES
 from arrears.premiums.debit_orders.settings import require_settings
@@ -20,14 +22,21 @@ from arrears.premiums.models import Collection
 AUTO_SUCCESS = "debit_orders:auto_success"
 
 
-async def settle(session: AsyncSession, org_id: int, as_of: date, *, limit: int | None = None,
-                 actor: str = AUTO_SUCCESS) -> list[Collection]:
-    """Mark successful the captive's debits submitted on or before `as_of` - auto_success_days.
+def auto_success(org_id: int) -> Caller:
+    """Who settles on the daily job: the system caller, named as the rule."""
+    return Caller.system(org_id, AUTO_SUCCESS)
+
+
+async def settle(session: AsyncSession, caller: Caller, as_of: date, *, limit: int | None = None
+                 ) -> list[Collection]:
+    """Mark successful the caller's captive's debits submitted on or before `as_of` - auto_success_days.
 
     A collection with an unresolved reconciliation record (an amount mismatch or a conflict a
     person must look at) is left alone. Idempotent: a second call finds nothing left to move.
     `as_of` is never after today: settling "as of" a future day would mark paid debits the bank
-    may still return."""
+    may still return. Who may: see `authority.may_move_money`."""
+    may_move_money(caller)
+    org_id, actor = caller.org_id, caller.actor
     if as_of > utcnow().date():
         raise ValidationFailed("as_of cannot be after today", field_errors={"as_of": ["Must not be after today."]})
     settings = await require_settings(session, org_id)

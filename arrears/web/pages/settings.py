@@ -109,7 +109,7 @@ async def save_org_settings(ctx: CtxDep) -> Response:
     if not state.ok:
         return _org_page(ctx, state, 400)
     try:
-        await identity.set_org_settings(ctx.db, ctx.org, values, actor=ctx.caller.actor)
+        await identity.set_org_settings(ctx.db, ctx.caller, ctx.org, values)
     except ValidationFailed as exc:
         aliases = {"non_field_errors": "__all__"} | dict.fromkeys(OUTBOUND_KEYS, "__all__")
         return _org_page(ctx, state.error(exc, aliases) if exc.field_errors

@@ -13,6 +13,7 @@ from arrears.config import reset_settings
 from arrears.db import transaction
 from arrears.debtors.models import DebtorReport, DebtorSnapshot
 from arrears.events import DomainEvent
+from arrears.identity.caller import Caller
 from arrears.worker import run_until_idle
 from tests.faces.age_analysis.helpers import BOOK, GOOD_ROWS, HEADER, import_file, post_file, write_book
 
@@ -310,7 +311,7 @@ async def test_organisation_column_aliases_are_used(client, team, tmp_path: Path
 
     async with transaction() as s:
         org = await identity.get_org(s, team.org.id)
-        await identity.set_org_settings(s, org, {"column_aliases": '{"telephone": ["Sel Nr"]}'})
+        await identity.set_org_settings(s, Caller.system(org.id), org, {"column_aliases": '{"telephone": ["Sel Nr"]}'})
     rows = [[*HEADER[:3], "Sel Nr", *HEADER[4:]], *GOOD_ROWS]
     uid = await import_file(client, team.officer.headers, write_book(tmp_path / "alias.xlsx", rows))
     detail = (await client.get(f"/api/uploads/{uid}", headers=team.officer.headers)).json()

@@ -8,6 +8,7 @@ import pytest
 from sqlalchemy import select
 
 from arrears.db import transaction
+from arrears.identity.caller import Caller
 from arrears.messaging.models import Message, MessageReceipt, OptOut
 
 
@@ -126,7 +127,7 @@ async def set_org(org: Any, **values: str) -> None:
 
     async with transaction() as s:
         o = await identity.get_org(s, org.id)
-        await identity.set_org_settings(s, o, values)
+        await identity.set_org_settings(s, Caller.system(o.id), o, values)
 
 
 async def customer(org: Any, code: str = "C1", name: str = "John Smith", phone: str | None = "0821234567",
@@ -134,7 +135,7 @@ async def customer(org: Any, code: str = "C1", name: str = "John Smith", phone: 
     from arrears.customers.service import get_or_create_by_code
 
     async with transaction() as s:
-        return await get_or_create_by_code(s, org.id, code, name=name, phone=phone, email=email_address)
+        return await get_or_create_by_code(s, Caller.system(org.id), code, name=name, phone=phone, email=email_address)
 
 
 async def domain_events(type_: str | None = None) -> list[Any]:

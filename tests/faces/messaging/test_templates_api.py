@@ -171,3 +171,17 @@ async def test_api_keys_need_the_scopes(client, world, admin):
     assert r.status_code == 200 and r.json()["pagination"]["total"] == 1
     r = await client.get("/api/v1/opt-outs", headers={"Authorization": f"Bearer {reader}"})
     assert r.status_code == 403
+
+
+async def test_read_only_members_neither_record_nor_remove_opt_outs(client, world, admin):
+    # The opt-out service refuses them (issue 18, point 6): the face only parses and renders.
+    org, h = admin
+    john = await customer(org)
+    reader = await world.login_headers(client, org.id, role="admin", access="read")
+    r = await client.post("/api/v1/opt-outs", headers=reader, json={"customerId": john.id, "channel": "sms"})
+    assert r.status_code == 403 and r.json()["error"] == "FORBIDDEN"
+    assert await opt_outs() == []
+    [o] = (await client.post("/api/v1/opt-outs", headers=h, json={"customerId": john.id, "channel": "sms"})).json()["data"]
+    r = await client.delete(f"/api/v1/opt-outs/{o['id']}", headers=reader)
+    assert r.status_code == 403 and r.json()["error"] == "FORBIDDEN"
+    assert len(await opt_outs()) == 1

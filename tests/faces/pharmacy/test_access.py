@@ -7,6 +7,7 @@ from decimal import Decimal
 
 import pytest
 
+from arrears.identity.caller import Caller
 from tests.debtors.pdf.make_pdfs import Debtor, build_report
 
 D = Decimal
@@ -85,7 +86,7 @@ async def test_a_user_of_two_pharmacies_acts_in_the_one_named(pharmacy, world, d
 
     user = await world.user(pharmacy.other_org.id, role="manager")
     async with transaction() as s:
-        await identity.add_membership(s, await s.get(User, user.id), pharmacy.org.id, access="read")
+        await identity.add_membership(s, Caller.system(pharmacy.org.id), await s.get(User, user.id), access="read")
     headers = {"Authorization": f"Bearer {await world.token(pharmacy.client, user.username)}"}
     listed = await pharmacy.get(headers=headers)
     assert listed.status_code == 200 and listed.json()["total"] == 1

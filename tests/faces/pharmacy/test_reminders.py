@@ -10,6 +10,7 @@ from decimal import Decimal
 import pytest
 
 from arrears.db import transaction
+from arrears.identity.caller import Caller
 from arrears.messaging import optouts
 from arrears.messaging.models import Message
 from tests.debtors.pdf.make_pdfs import Debtor, build_report
@@ -140,7 +141,7 @@ async def test_bad_requests_are_400(pharmacy, ids, with_sendgrid, body, words) -
 async def test_contact_rule_holds_are_reported(pharmacy, ids, with_smsportal, monkeypatch) -> None:
     # Opted out: written failed with the reason, never sent.
     async with transaction() as s:
-        await optouts.add(s, pharmacy.org.id, channel="sms", recipient="27821234567", actor="test")
+        await optouts.add(s, Caller.system(pharmacy.org.id, "test"), channel="sms", recipient="27821234567")
     r = (await pharmacy.post("/send-sms", {"debtor_ids": [ids["A1"]]})).json()
     assert r["sent"] == [] and r["errors"] == [
         {"debtor_id": ids["A1"], "error": "Not sent: the customer opted out of SMS messages"}]

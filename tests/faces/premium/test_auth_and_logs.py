@@ -9,6 +9,7 @@ from sqlalchemy import update
 
 from arrears.db import transaction, utcnow
 from arrears.identity import service as identity
+from arrears.identity.caller import Caller
 from arrears.identity.models import ApiKey, Organisation
 from tests.faces.premium.conftest import SPEC_POLICY, make_captive, put_policy
 
@@ -44,7 +45,7 @@ async def test_invalid_api_key(client, world, captive):
 async def test_revoked_and_expired_keys(client, world, captive):
     key, raw = await world.api_key(captive.org.id, ["*"])
     async with transaction() as s:
-        await identity.revoke_api_key(s, await s.get(ApiKey, key.id))
+        await identity.revoke_api_key(s, Caller.system(key.org_id), await s.get(ApiKey, key.id))
     _error(await client.post(POLICY, headers={"Authorization": f"Bearer {raw}"}, json=SPEC_POLICY),
            401, "API_KEY_REVOKED")
     key, raw = await world.api_key(captive.org.id, ["*"], expires_at=utcnow() + timedelta(hours=1))
@@ -106,7 +107,7 @@ async def test_every_request_is_logged(client, world, captive):
     await client.post(COLL, headers={"Authorization": "Bearer pct_" + "a" * 64}, json={})
     key, raw = await world.api_key(captive.org.id, ["*"])
     async with transaction() as s:
-        await identity.revoke_api_key(s, await s.get(ApiKey, key.id))
+        await identity.revoke_api_key(s, Caller.system(key.org_id), await s.get(ApiKey, key.id))
     await client.post(COLL, headers={"Authorization": f"Bearer {raw}"}, json={})
     r = await client.get(LOGS, headers=captive.headers)
     assert r.status_code == 200, r.text

@@ -23,6 +23,7 @@ from sqlalchemy import update
 from arrears import config
 from arrears.db import transaction
 from arrears.identity import service as identity
+from arrears.identity.caller import Caller
 from arrears.identity.models import ApiKey, Organisation
 from arrears.realtime.hub import hub
 from tests.conftest import STRONG_SECRET
@@ -127,7 +128,7 @@ async def test_refusals(client, world, live, captive):
     _, no_scope = await world.api_key(captive.org.id, ["collections:read"])
     key, revoked = await world.api_key(captive.org.id, ["*"])
     async with transaction() as s:
-        await identity.revoke_api_key(s, await s.get(ApiKey, key.id))
+        await identity.revoke_api_key(s, Caller.system(key.org_id), await s.get(ApiKey, key.id))
     cases = [
         ({"type": "auth", "token": "garbage"}, "TOKEN_INVALID", 4001),
         ({"type": "auth", "token": "pct_" + "b" * 64}, "INVALID_API_KEY", 4001),

@@ -11,6 +11,7 @@ from sqlalchemy import select
 from arrears.db import transaction, utcnow
 from arrears.events import DomainEvent
 from arrears.identity import service as identity
+from arrears.identity.caller import Caller
 
 SPEC_FIELDS = {"id", "customer_code", "name", "phone", "email", "assigned_collection_officer",
                "address_line_1", "address_line_2", "city", "state", "pincode", "date_of_birth"}
@@ -84,7 +85,7 @@ async def test_phone_normalised_with_org_region_display_kept(client, rs):
     # An organisation in India reads national numbers as Indian ones.
     async with transaction() as s:
         org = await identity.get_org(s, acme.org.id)
-        await identity.set_org_settings(s, org, {"default_region": "IN"})
+        await identity.set_org_settings(s, Caller.system(org.id), org, {"default_region": "IN"})
     c2 = await acme.customer(phone="098765 43210")
     async with transaction() as s:
         assert (await s.get(Customer, c2["id"])).phone_e164 == "+919876543210"

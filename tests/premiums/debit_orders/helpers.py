@@ -8,6 +8,8 @@ from typing import Any
 
 from sqlalchemy import func, select
 
+from arrears.identity.caller import Caller
+
 ACB_USER = {"user_code": "AB12", "abbreviated_name": "ALPHACAP", "nominated_branch": "580105",
             "nominated_account": "10012345678", "generation_number": 7, "auto_success_days": 5}
 
@@ -18,7 +20,7 @@ async def captive(world: Any, name: str = "Alpha Captive", **settings: Any) -> A
 
     org = await world.org(name, kind="cell_captive")
     async with transaction() as s:
-        await update_settings(s, org.id, {**ACB_USER, **settings})
+        await update_settings(s, Caller.system(org.id), {**ACB_USER, **settings})
     return org
 
 
@@ -57,5 +59,5 @@ async def start(org_id: int, on: date, today: date | None = None) -> Any:
     from arrears.premiums.debit_orders import service
 
     async with transaction() as s:
-        started = await service.start_run(s, org_id, on, started_by="test", today=today)
+        started = await service.start_run(s, Caller.system(org_id, "test"), on, today=today)
         return started

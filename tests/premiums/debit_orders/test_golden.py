@@ -15,6 +15,7 @@ from pathlib import Path
 from sqlalchemy import select
 
 from arrears.db import transaction
+from arrears.identity.caller import Caller
 from arrears.premiums.debit_orders.models import ReconciliationRecord
 from arrears.premiums.debit_orders.reconciliation import import_answer
 from arrears.premiums.models import Collection, Policy
@@ -55,7 +56,7 @@ async def test_the_golden_unpaids_file_is_parsed_into_records(world):
     org, _ = await _fixed_run(world)
     text = (GOLDEN / "unpaids_20240229.txt").read_bytes()
     async with transaction() as s:
-        res = await import_answer(s, org.id, text, filename="unpaids_20240229.txt")
+        res = await import_answer(s, Caller.system(org.id), text, filename="unpaids_20240229.txt")
     got = await rows(select(ReconciliationRecord.line, ReconciliationRecord.reference, ReconciliationRecord.amount,
                             ReconciliationRecord.action_date, ReconciliationRecord.reason_code,
                             ReconciliationRecord.reason_text, ReconciliationRecord.outcome)

@@ -9,6 +9,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from sqlalchemy import select, update
 
 from arrears.db import transaction, utcnow
+from arrears.identity.caller import Caller
 from arrears.jobs.models import Job
 from arrears.jobs.registry import JobContext
 from arrears.premiums.acb import parse_file
@@ -27,9 +28,9 @@ async def test_the_daily_schedule_runs_with_the_lead_days_and_chains_itself(worl
     await policy(org.id, "P1", due=(today + timedelta(days=2)).isoformat())
     await policy(org.id, "P2", due=(today + timedelta(days=3)).isoformat())  # tomorrow's run
     async with transaction() as s:
-        change = await update_settings(s, org.id, {"schedule_enabled": True})
+        change = await update_settings(s, Caller.system(org.id), {"schedule_enabled": True})
         assert change.schedule_turned_on
-        await schedule_daily(s, org.id, today)
+        await schedule_daily(s, Caller.system(org.id), today)
     [job] = await rows(select(Job.run_at).where(Job.kind == DAILY))
     assert job.run_at >= datetime.combine(today, time(RUN_HOUR), tzinfo=UTC)
     async with transaction() as s:  # the clock reaches the run hour
@@ -48,7 +49,7 @@ async def test_the_daily_schedule_runs_with_the_lead_days_and_chains_itself(worl
     assert await count(Collection) == 1 and await count(DebitOrderFile) == 2
     # Turned off: tomorrow's job does nothing and queues nothing.
     async with transaction() as s:
-        await update_settings(s, org.id, {"schedule_enabled": False})
+        await update_settings(s, Caller.system(org.id), {"schedule_enabled": False})
     tomorrow = today + timedelta(days=1)
     await daily_run(JobContext(0, DAILY, {"org_id": org.id, "date": tomorrow.isoformat()}, org.id, 1, 5))
     assert await count(DebitOrderRun) == 1

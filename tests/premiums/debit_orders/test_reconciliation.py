@@ -9,11 +9,12 @@ from sqlalchemy import select
 
 from arrears.db import transaction
 from arrears.events import DomainEvent
+from arrears.identity.caller import Caller
 from arrears.premiums.acb import UnpaidItem, build_unpaids_file, parse_file
 from arrears.premiums.debit_orders.models import ReconciliationRecord
 from arrears.premiums.debit_orders.reconciliation import import_answer, resolve_record
 from arrears.premiums.debit_orders.settings import get_settings, user_info
-from arrears.premiums.debit_orders.settlement import settle
+from arrears.premiums.debit_orders.settlement import auto_success, settle
 from arrears.premiums.models import Collection, Policy
 from tests.premiums.debit_orders.helpers import captive, count, policy, rows, start
 
@@ -58,7 +59,7 @@ async def test_an_unpaids_file_fails_its_debits_with_the_reason_and_keeps_record
     text = await _unpaids_for(org.id, started.files[0].content, {"MP1": "12", "MP3": "02"},
                               returned=date(2024, 2, 2))
     async with transaction() as s:
-        res = await import_answer(s, org.id, text.encode(), filename="unpaids.txt")
+        res = await import_answer(s, Caller.system(org.id), text.encode(), filename="unpaids.txt")
     assert res.file.kind == "unpaids" and not res.replayed
     assert res.counts()["matched"] == 2 and sum(res.counts().values()) == 2
     assert {r.matched_by for r in res.records} == {"reference"}
@@ -71,7 +72,7 @@ async def test_an_unpaids_file_fails_its_debits_with_the_reason_and_keeps_record
                     ("MP3", "02", "Not provided for", Decimal("75.50"))]
     # The same file again is the same import: nothing applied twice, no new records.
     async with transaction() as s:
-        again = await import_answer(s, org.id, text.encode())
+        again = await import_answer(s, Caller.system(org.id), text.encode())
     assert again.replayed and again.file.id == res.file.id
     assert await count(ReconciliationRecord) == 2
     # The failure went through the state machine with the webhook's event.
@@ -101,7 +102,7 @@ async def test_a_csv_answer_unmatched_duplicate_mismatch_invalid_and_fallback(wo
         "MP1,abc,failed,12\n"                           # unreadable amount
     )
     async with transaction() as s:
-        res = await import_answer(s, org.id, answer, filename="answer.csv")
+        res = await import_answer(s, Caller.system(org.id), answer, filename="answer.csv")
     assert res.file.kind == "answers_csv"
     outcomes = [(r.line, r.outcome, r.matched_by) for r in res.records]
     assert outcomes == [(2, "matched", "reference"), (3, "matched", "reference"), (4, "duplicate", "reference"),
@@ -111,7 +112,7 @@ async def test_a_csv_answer_unmatched_duplicate_mismatch_invalid_and_fallback(wo
                                      "P3": ("submitted", None)}
     # The policy + amount + date fallback: a line naming the policy with the right amount.
     async with transaction() as s:
-        res2 = await import_answer(s, org.id, "reference,amount,status,reason\nP3,75.50,failed,18\n")
+        res2 = await import_answer(s, Caller.system(org.id), "reference,amount,status,reason\nP3,75.50,failed,18\n")
     [rec] = res2.records
     assert (rec.outcome, rec.matched_by) == ("matched", "policy_amount_date")
     assert (await _status(org.id))["P3"] == ("failed", "18 Account holder deceased")
@@ -121,14 +122,14 @@ async def test_late_answers_conflict_and_a_person_resolves_unmatched_lines(world
     org, started = await _run_three(world)
     refs = await _refs(org.id)
     async with transaction() as s:
-        await import_answer(s, org.id, f"reference,status\n{refs['P1']},successful\n")
-        res = await import_answer(s, org.id, f"reference,status,reason\n{refs['P1']},failed,04\nLOST-1,failed,04\n")
+        await import_answer(s, Caller.system(org.id), f"reference,status\n{refs['P1']},successful\n")
+        res = await import_answer(s, Caller.system(org.id), f"reference,status,reason\n{refs['P1']},failed,04\nLOST-1,failed,04\n")
     conflict, unmatched = res.records
     assert conflict.outcome == "conflict" and "successful" in conflict.message
     assert (await _status(org.id))["P1"] == ("successful", None)
     async with transaction() as s:
-        out = await resolve_record(s, org.id, unmatched.uuid, actor="user:1", collection_reference=refs["P2"])
-        dismissed = await resolve_record(s, org.id, conflict.uuid, actor="user:1", dismiss=True)
+        out = await resolve_record(s, Caller.system(org.id), unmatched.uuid, collection_reference=refs["P2"])
+        dismissed = await resolve_record(s, Caller.system(org.id), conflict.uuid, dismiss=True)
     assert out["resolution"] == "applied" and out["collection_reference"] == refs["P2"]
     assert dismissed["resolution"] == "dismissed"
     assert (await _status(org.id))["P2"] == ("failed", "04 Payment stopped by account holder")
@@ -136,7 +137,7 @@ async def test_late_answers_conflict_and_a_person_resolves_unmatched_lines(world
 
     async with transaction() as s:
         try:
-            await resolve_record(s, org.id, unmatched.uuid, actor="user:1", dismiss=True)
+            await resolve_record(s, Caller.system(org.id), unmatched.uuid, dismiss=True)
             raise AssertionError("resolved twice")
         except DomainError as exc:
             assert exc.code == "RECORD_NOT_OPEN"
@@ -146,16 +147,16 @@ async def test_auto_success_after_the_captives_days_unless_held(world):
     org, started = await _run_three(world, auto_success_days=3)
     async with transaction() as s:
         # P3's amount is disputed: a person must look at it before anything settles it.
-        await import_answer(s, org.id, "reference,amount,status\nMP3,1.00,failed\n")
+        await import_answer(s, Caller.system(org.id), "reference,amount,status\nMP3,1.00,failed\n")
     async with transaction() as s:
-        assert await settle(s, org.id, date(2024, 2, 2)) == []  # 2 days after the action date
+        assert await settle(s, auto_success(org.id), date(2024, 2, 2)) == []  # 2 days after the action date
     async with transaction() as s:
-        moved = await settle(s, org.id, date(2024, 2, 3))
+        moved = await settle(s, auto_success(org.id), date(2024, 2, 3))
     assert sorted(c.collection_reference for c in moved) == sorted([(await _refs(org.id))[n] for n in ("P1", "P2")])
     assert await _status(org.id) == {"P1": ("successful", None), "P2": ("successful", None),
                                      "P3": ("submitted", None)}
     async with transaction() as s:
-        assert await settle(s, org.id, date(2024, 3, 1)) == []  # idempotent
+        assert await settle(s, auto_success(org.id), date(2024, 3, 1)) == []  # idempotent
     evs = await rows(select(DomainEvent.actor).where(DomainEvent.type == "collection.updated",
                                                      DomainEvent.after["status"].as_string() == "successful"))
     assert [e.actor for e in evs] == ["debit_orders:auto_success"] * 2
@@ -167,9 +168,9 @@ async def test_auto_success_days_are_per_captive(world):
     await policy(org_b.id, "B1", due="2024-01-31")
     await start(org_b.id, JAN31)
     async with transaction() as s:
-        assert len(await settle(s, org_a.id, date(2024, 2, 5))) == 3
-        assert await settle(s, org_b.id, date(2024, 2, 5)) == []
-        assert len(await settle(s, org_b.id, date(2024, 2, 10))) == 1
+        assert len(await settle(s, auto_success(org_a.id), date(2024, 2, 5))) == 3
+        assert await settle(s, auto_success(org_b.id), date(2024, 2, 5)) == []
+        assert len(await settle(s, auto_success(org_b.id), date(2024, 2, 10))) == 1
 
 
 async def test_another_captives_answer_matches_nothing_of_ours(world):
@@ -177,14 +178,14 @@ async def test_another_captives_answer_matches_nothing_of_ours(world):
     org_b = await captive(world, "Beta Captive")
     refs = await _refs(org_a.id)
     async with transaction() as s:
-        res = await import_answer(s, org_b.id, f"reference,status\n{refs['P1']},failed\nMP2,failed\n")
+        res = await import_answer(s, Caller.system(org_b.id), f"reference,status\n{refs['P1']},failed\nMP2,failed\n")
     assert [r.outcome for r in res.records] == ["unmatched", "unmatched"]
     assert set(s for s, _ in (await _status(org_a.id)).values()) == {"submitted"}
 
 
 async def _import(org_id: int, text: str, filename: str):
     async with transaction() as s:
-        return await import_answer(s, org_id, text.encode(), filename=filename)
+        return await import_answer(s, Caller.system(org_id), text.encode(), filename=filename)
 
 
 async def test_concurrent_answers_apply_each_failure_once(world):

@@ -13,6 +13,7 @@ from sqlalchemy import select
 
 from arrears.db import transaction
 from arrears.events import DomainEvent
+from arrears.identity.caller import Caller
 from arrears.premiums.acb import parse_file
 from arrears.premiums.debit_orders.models import DebitOrderFile, DebitOrderItem, DebitOrderRun
 from arrears.premiums.debit_orders.service import execute_run
@@ -85,7 +86,7 @@ async def test_repeating_a_run_creates_nothing_twice(world):
     for _ in range(3):
         again = await start(org.id, JAN31)
         assert not again.created and again.collections_created == 0 and again.files == []
-    outcome = await execute_run(org.id, JAN31)
+    outcome = await execute_run(Caller.system(org.id), JAN31)
     assert outcome.collections_created == 0 and outcome.files == [] and outcome.run_id == first.run.uuid
     assert await count(Collection, Collection.org_id == org.id) == 3
     assert await count(DebitOrderRun, DebitOrderRun.org_id == org.id) == 1
@@ -122,17 +123,17 @@ async def test_a_run_that_dies_half_way_is_continued_without_doubles(world):
             raise Crash
 
     with pytest.raises(Crash):
-        await execute_run(org.id, JAN31, batch_size=3, progress=die_after_first_batch)
+        await execute_run(Caller.system(org.id), JAN31, batch_size=3, progress=die_after_first_batch)
     assert seen == [0, 3]
     assert await count(Collection, Collection.org_id == org.id) == 3  # the first batch committed
     assert await count(DebitOrderFile, DebitOrderFile.org_id == org.id) == 0
-    outcome = await execute_run(org.id, JAN31, batch_size=3)
+    outcome = await execute_run(Caller.system(org.id), JAN31, batch_size=3)
     assert outcome.collections_created == 4 and len(outcome.files) == 2
     assert [c[2] for c in await _collections(org.id)] == ["submitted"] * 7
     assert await count(DebitOrderItem, DebitOrderItem.file_id.is_not(None)) == 7
     dates = await _policy_dates(org.id)
     assert set(dates.values()) == {date(2024, 2, 29)}  # advanced exactly once each
-    assert (await execute_run(org.id, JAN31)).collections_created == 0
+    assert (await execute_run(Caller.system(org.id), JAN31)).collections_created == 0
 
 
 @pytest.mark.parametrize(("anchor_due", "frequency", "runs", "expected"), [
@@ -206,7 +207,7 @@ async def test_concurrent_runs_of_one_date_create_each_collection_once(world):
     org = await captive(world)
     for n in range(12):
         await policy(org.id, f"P{n:02d}", due="2024-01-31")
-    outcomes = await asyncio.gather(*(execute_run(org.id, JAN31, batch_size=5) for _ in range(3)))
+    outcomes = await asyncio.gather(*(execute_run(Caller.system(org.id), JAN31, batch_size=5) for _ in range(3)))
     assert sum(o.collections_created for o in outcomes) == 12
     assert len({o.run_id for o in outcomes}) == 1
     assert [o.created_run for o in outcomes].count(True) == 1

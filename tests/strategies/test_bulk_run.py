@@ -15,6 +15,7 @@ from sqlalchemy import func, select
 from arrears.db import transaction
 from arrears.events import DomainEvent
 from arrears.identity import crypto
+from arrears.identity.caller import Caller
 from arrears.identity.models import Organisation
 from arrears.identity.service import set_org_settings
 from arrears.messaging import optouts
@@ -64,7 +65,7 @@ async def _subscribe(org_id: int, types: list[str]) -> None:
 
 async def _settings(t, **values):
     async with transaction() as s:
-        await set_org_settings(s, await s.get(Organisation, t.org.id), values)
+        await set_org_settings(s, Caller.system(t.org.id), await s.get(Organisation, t.org.id), values)
 
 
 async def test_one_event_per_account_with_the_documented_data_and_its_webhook(rs, tmp_path, monkeypatch):
@@ -129,7 +130,7 @@ async def test_the_bulk_outbox_applies_the_rules_when_it_writes_and_never_writes
     await _settings(t, contact_hours="off", contact_cap="0")
     prefix = f"bulk-{uuid.uuid4().hex[:6]}"
     async with transaction() as s:  # an opt-out that came in after the run planned its messages
-        await optouts.add(s, t.org.id, channel="sms", recipient="27827770001", actor="test")
+        await optouts.add(s, Caller.system(t.org.id, "test"), channel="sms", recipient="27827770001")
     async with transaction() as s:
         org = await s.get(Organisation, t.org.id)
         drafts = _drafts(4, prefix)

@@ -16,6 +16,7 @@ from sqlalchemy import select, update
 from arrears.accounts.models import Account
 from arrears.customers.models import Customer
 from arrears.db import transaction
+from arrears.identity.caller import Caller
 from arrears.identity.models import Organisation
 from arrears.identity.service import set_org_settings
 from arrears.letters.builtins import FINAL_DEMAND
@@ -35,7 +36,7 @@ from tests.strategies.helpers import REPORT_DAY, book, caller, row, run, strateg
 
 async def _settings(t, **values):
     async with transaction() as s:
-        await set_org_settings(s, await s.get(Organisation, t.org.id), values)
+        await set_org_settings(s, Caller.system(t.org.id), await s.get(Organisation, t.org.id), values)
 
 
 async def _email(ids, code: str, address: str) -> int:
@@ -89,7 +90,7 @@ async def test_a_letter_step_emails_its_letters_and_prints_the_rest(rs, tmp_path
     opted = await _email(ids, "E2", "two@example.com")
     capped = await _email(ids, "E3", "three@example.com")
     async with transaction() as s:  # E2 opted out of e-mail; E3 had its one e-mail of the day
-        await optouts.add(s, t.org.id, channel="email", customer_id=opted, actor="test")
+        await optouts.add(s, Caller.system(t.org.id, "test"), channel="email", customer_id=opted)
         s.add(Message(org_id=t.org.id, channel="email", recipient="three@example.com", content="earlier",
                       status="sent", customer_id=capped, sent_at=datetime.now(UTC)))
     sid = await strategy(t, [{"action": "letter", "letterTemplateId": str(FINAL_DEMAND.id), "minDaysPastDue": 60}])

@@ -11,6 +11,7 @@ from sqlalchemy import update
 from arrears.accounts.models import Account
 from arrears.customers.models import Customer
 from arrears.db import transaction
+from arrears.identity.caller import Caller
 from arrears.identity.service import set_org_settings
 from arrears.worker import run_until_idle
 from tests.faces.accounts.test_accounts_api import _key
@@ -24,7 +25,7 @@ async def _tenant_with_book(rs, tmp_path, name):
     t = await rs.tenant(name)
     async with transaction() as s:
         org = await s.get(type(t.org), t.org.id)
-        await set_org_settings(s, org, {"contact_hours": "off", "contact_cap": "0"})
+        await set_org_settings(s, Caller.system(org.id), org, {"contact_hours": "off", "contact_cap": "0"})
     ids = await book(t, tmp_path, [row("A1", "Alpha", "082 123 4561", d30=100), row("A2", "Beta", "082 123 4562", d30=100),
                                    row("A3", "Gamma", None, d30=100)], name=name.replace(" ", ""))
     return t, ids

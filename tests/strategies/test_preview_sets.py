@@ -15,6 +15,7 @@ from arrears.accounts.models import Account
 from arrears.customers.models import Customer
 from arrears.db import transaction
 from arrears.debtors.models import DebtorAccount
+from arrears.identity.caller import Caller
 from arrears.identity.service import set_org_settings
 from arrears.messaging import optouts
 from arrears.messaging.models import Message
@@ -33,7 +34,7 @@ PHONES = ["27821234560", "+27821234561", "082 123 4562", "0027821234563", "82123
 async def _settings(t, **values):
     async with transaction() as s:
         org = await s.get(type(t.org), t.org.id)
-        await set_org_settings(s, org, values)
+        await set_org_settings(s, Caller.system(org.id), org, values)
 
 
 async def _set_people(ids, names=None, phones=None, emails=None, book_emails=None):
@@ -77,8 +78,8 @@ async def test_sms_names_numbers_and_opt_outs(rs, tmp_path):
     await _set_people(order, names=NAMES, phones=PHONES)
     async with transaction() as s:  # one out by customer, one by number
         acc = await s.get(Account, order[1])
-        await optouts.add(s, t.org.id, channel="sms", customer_id=acc.customer_id, actor="test")
-        await optouts.add(s, t.org.id, channel="sms", recipient="27821234562", actor="test")
+        await optouts.add(s, Caller.system(t.org.id, "test"), channel="sms", customer_id=acc.customer_id)
+        await optouts.add(s, Caller.system(t.org.id, "test"), channel="sms", recipient="27821234562")
     await strategy(t, [{"action": "sms", "messageTemplateId": await template(t, LONG), "minDaysPastDue": 30}])
 
     seen = await preview(t, REPORT_DAY)
@@ -107,7 +108,7 @@ async def test_email_addresses_and_the_cap_across_accounts_and_steps(rs, tmp_pat
         # E6 and E7 belong to E0's customer, who has an SMS from the first strategy: the cap holds them.
         await s.execute(update(Account).where(Account.id.in_([order[6], order[7]])).values(
             customer_id=first.customer_id))
-        await optouts.add(s, t.org.id, channel="email", recipient="upper@example.com", actor="test")
+        await optouts.add(s, Caller.system(t.org.id, "test"), channel="email", recipient="upper@example.com")
         e8 = await s.get(Account, order[8])  # E8 had its SMS today already
         s.add(Message(org_id=t.org.id, channel="sms", recipient="27821234508", content="earlier", status="sent",
                       customer_id=e8.customer_id, sent_at=datetime.now(UTC)))

@@ -53,7 +53,7 @@ async def main():
     from arrears.db import dispose_engines, transaction
     from arrears.debtors import service, storage
     from arrears.debtors.imports import run_import, update_book
-    from arrears.debtors.jobs import after_upload
+    from arrears.debtors.jobs import BOOK_TABLES, IMPORT_TABLES, after_upload, analyze
     from arrears.identity import service as identity
 
     async with transaction() as s:
@@ -64,6 +64,7 @@ async def main():
     outcome = await run_import(report.id)
     await update_book(report.id)
     await after_upload(report.id)
+    await analyze(IMPORT_TABLES + BOOK_TABLES)  # as the book's jobs do after their loads
     await dispose_engines()
     print(json.dumps({"org": org.id, "accounts": outcome.accounts, "status": outcome.status}))
 

@@ -48,19 +48,25 @@ from sqlalchemy import (
     Text,
     case,
     cast,
+    delete,
     distinct,
     func,
     insert,
     literal,
     select,
     text,
+    union,
+    union_all,
 )
 from sqlalchemy.dialects.postgresql import UUID as PG_UUID
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.schema import CreateTable, DropTable
 
 from arrears import events
+from arrears.accounts.models import Account
+from arrears.customers.models import Loan
 from arrears.db import GUID, UTCDateTime, utcnow
+from arrears.debtors.models import DebtorAccount
 from arrears.debtors.reading.errors import MISSING_COLUMNS, ReadError
 from arrears.debtors.reading.formats import detect_format
 from arrears.debtors.reading.isolated import refusal
@@ -69,7 +75,7 @@ from arrears.identity.caller import Caller
 from arrears.payments import service
 from arrears.payments.errors import PaymentErrorCode
 from arrears.payments.models import MONEY, Payment, PaymentImport
-from arrears.payments.reading import SAMPLE_LINES, STAGED, ParsedPayments, escape, read_payments
+from arrears.payments.reading import SAMPLE_LINES, STAGED, ParsedPayments, read_payments
 from arrears.sandbox import ParseFailed, get_pool
 
 PREVIEW_LINES = SAMPLE_LINES
@@ -191,48 +197,100 @@ async def _copy(driver: Any, table: Table, payload: bytes) -> None:
     await driver.copy_to_table(table.name, source=chunks(), columns=[c.name for c in table.columns], format="text")
 
 
+def _texts() -> Any:
+    """Every text a line can be matched by, once: its reference, and its description when it has
+    one that is not its reference (read when the reference names no account)."""
+    return union(select(LINES.c.reference.label("text")),
+                 select(LINES.c.description).where(LINES.c.description != "",
+                                                   LINES.c.description != LINES.c.reference)).subquery("texts")
+
+
+def _exact_matches(org_id: int) -> Select[Any]:
+    """`service.match_references` for every text of the staged lines at once, in the database:
+    the account of each text that names exactly one — a book account's code or a loan's account
+    number, as written, or else in capitals."""
+    texts = _texts()
+
+    def codes(name: str) -> Any:
+        return union_all(
+            select(DebtorAccount.account_code.label("code"), Account.id.label("account_id"))
+            .join(Account, Account.debtor_account_id == DebtorAccount.id).where(DebtorAccount.org_id == org_id),
+            select(Loan.loan_account_number, Account.id)
+            .join(Account, Account.loan_id == Loan.id).where(Loan.org_id == org_id)).subquery(name)
+
+    named, other = codes("codes"), codes("written")
+    as_written = select(other.c.code).where(other.c.code == texts.c.text)
+    hits = union_all(
+        select(texts.c.text, named.c.account_id).join(named, named.c.code == texts.c.text),
+        select(texts.c.text, named.c.account_id).join(named, named.c.code == func.upper(texts.c.text))
+        .where(func.upper(texts.c.text) != texts.c.text, ~as_written.exists())).subquery("hits")
+    # min() of text: PostgreSQL has no min(uuid); the group has one account anyway.
+    return (select(hits.c.text, cast(func.min(cast(hits.c.account_id, Text)), GUID))
+            .group_by(hits.c.text).having(func.count(distinct(hits.c.account_id)) == 1))
+
+
 async def _stage(session: AsyncSession, org_id: int, parsed: ParsedPayments) -> None:
-    """The staging tables made and filled: the lines, and the accounts their references name (or,
-    for a line whose reference names none, its description)."""
+    """The staging tables made and filled: the lines, and the account of each text they are
+    matched by — as a payment recorded through the API is (`service.match_lines`): the whole
+    text naming one account (in the database, for all the texts at once), else the one account
+    its words name (`match_lines`, for the texts left)."""
     postgres = session.get_bind().dialect.name == "postgresql"
+    if postgres:
+        # No JIT for the import's statements (put back by _unstage): compiling them costs more
+        # than running them (a second and a half for the matching's joins, which it would take
+        # for millions of rows: the planner cannot know how many texts are distinct).
+        session.info["payments_import_jit"] = await session.scalar(
+            text("SELECT current_setting('jit') || left(set_config('jit', 'off', true), 0)"))
     for table in (LINES, MATCHES):
         if not postgres:  # SQLite: a table an earlier, failed transaction left on this connection
             await session.execute(text(f"DROP TABLE IF EXISTS temp.{table.name}"))
         await session.execute(CreateTable(table))
-    matches = await service.match_lines(session, org_id, parsed.references)
-    described = sorted({d for r, d in parsed.described if r not in matches})
-    matches.update(await service.match_lines(session, org_id, described))  # a pure function of the text
     if postgres:
-        driver = await _driver(session)
-        await _copy(driver, LINES, parsed.rows)
-        if matches:
-            await _copy(driver, MATCHES, "".join(f"{escape(k)}\t{v}\n" for k, v in matches.items()).encode())
-        return
-    names = [c.name for c in LINES.columns]
-    rows = [dict(zip(names, (line, ref, desc, Decimal(amount), date.fromisoformat(day), method, ext, again),
-                     strict=True))
-            for line, ref, desc, amount, day, method, ext, again in parsed.staged_rows()]
-    for start in range(0, len(rows), WRITE_BATCH):
-        await session.execute(insert(LINES), rows[start:start + WRITE_BATCH])
-    if matches:
-        await session.execute(insert(MATCHES), [{"text": k, "account_id": v} for k, v in matches.items()])
+        await _copy(await _driver(session), LINES, parsed.rows)
+        # Temporary tables have no statistics until analysed (autovacuum never sees them): without
+        # them the planner takes the joins for millions of rows, sorts them to disk and compiles
+        # them (JIT). A sample costs a few milliseconds.
+        await session.execute(text(f"ANALYZE {LINES.name}"))
+    else:
+        names = [c.name for c in LINES.columns]
+        rows = [dict(zip(names, (line, ref, desc, Decimal(amount), date.fromisoformat(day), method, ext, again),
+                         strict=True))
+                for line, ref, desc, amount, day, method, ext, again in parsed.staged_rows()]
+        for start in range(0, len(rows), WRITE_BATCH):
+            await session.execute(insert(LINES), rows[start:start + WRITE_BATCH])
+    await session.execute(insert(MATCHES).from_select(["text", "account_id"], _exact_matches(org_id)))
+    texts = _texts()
+    left = list(await session.scalars(select(texts.c.text).where(
+        ~select(MATCHES.c.text).where(MATCHES.c.text == texts.c.text).exists())))
+    by_words = await service.match_lines(session, org_id, left)
+    if by_words:
+        await session.execute(insert(MATCHES), [{"text": k, "account_id": v} for k, v in by_words.items()])
+    # The lines whose external id the organisation has are duplicates: out, in a statement of their
+    # own. (Inside the INSERT, the planner may scan `payments` once per line, seeing it as small as
+    # it was when the statement began while the statement grows it.)
+    known = select(Payment.id).where(Payment.org_id == org_id, Payment.external_id == LINES.c.external_id)
+    await session.execute(delete(LINES).where(known.exists()))
+    if postgres:
+        await session.execute(text(f"ANALYZE {MATCHES.name}"))
 
 
 async def _unstage(session: AsyncSession) -> None:
     for table in (LINES, MATCHES):
         await session.execute(DropTable(table))
+    jit = session.info.pop("payments_import_jit", None)
+    if jit is not None:
+        await session.execute(text("SELECT set_config('jit', :v, true)"), {"v": jit})
 
 
-def _planned(org_id: int) -> Select[Any]:
-    """The lines that are new payments, each with its account (None: unmatched): not repeated in the
-    file, and whose external id the organisation does not have."""
+def _planned() -> Select[Any]:
+    """The lines that are new payments, each with its account (None: unmatched): the staged lines
+    (those the organisation had are gone) less those repeated in the file."""
     by_reference, by_description = MATCHES.alias("by_reference"), MATCHES.alias("by_description")
-    known = select(Payment.id).where(Payment.org_id == org_id, Payment.external_id == LINES.c.external_id)
     return (select(*LINES.columns, func.coalesce(by_reference.c.account_id, by_description.c.account_id)
                    .label("account_id"))
             .select_from(LINES.outerjoin(by_reference, by_reference.c.text == LINES.c.reference)
                          .outerjoin(by_description, by_description.c.text == LINES.c.description))
-            .where(LINES.c.repeated.is_(False), ~known.exists()))
+            .where(LINES.c.repeated.is_(False)))
 
 
 def _sums(session: AsyncSession, rows: Any) -> list[Any]:
@@ -260,7 +318,7 @@ async def preview(session: AsyncSession, caller: Caller | None, path: str | os.P
     org, _ = _who(caller, org_id)
     parsed = await parse(path, mapping)
     await _stage(session, org, parsed)
-    planned = _planned(org).subquery("planned")
+    planned = _planned().subquery("planned")
     w = _written(session, *(await session.execute(select(*_sums(session, planned)))).one())
     sample = {ln.line for ln in parsed.sample[:PREVIEW_LINES]}
     accounts = {r.line: r.account_id for r in await session.execute(
@@ -296,6 +354,7 @@ async def import_file(session: AsyncSession, caller: Caller | None, path: str | 
     import_id, now = uuid.uuid4(), utcnow()
     w = await _write(session, org, import_id, actor, now)
     await _unstage(session)
+    await _analyze_payments(session, w.recorded + w.unmatched)
     report("writing", parsed.count, parsed.count)
     counts = _counts(parsed, w)
     # The payments name their import before it is written: they have no foreign key (see models).
@@ -317,6 +376,22 @@ async def import_file(session: AsyncSession, caller: Caller | None, path: str | 
 
 
 WRITE_BATCH = 10000
+# The payments columns the import's next statements (the statuses settled, the promises hook)
+# filter and join on.
+ANALYZED = ("org_id", "account_id", "import_id", "status", "paid_on")
+
+
+async def _analyze_payments(session: AsyncSession, written: int) -> None:
+    """Fresh statistics of `payments` after an import that changed it by more than a tenth, as
+    autovacuum would a little later (the book does the same after its loads): without them the
+    statuses are settled with plans made for the table as it was — for a new organisation's
+    first file, nested loops over what was guessed to be a few rows — at several times the cost
+    of the sample. Only the columns those statements read; SKIP_LOCKED: never waits on a vacuum."""
+    if session.get_bind().dialect.name != "postgresql" or written < 1000:
+        return
+    known = await session.scalar(text("SELECT reltuples FROM pg_class WHERE oid = 'payments'::regclass"))
+    if written > max(float(known or 0), 0) / 10:
+        await session.execute(text(f"ANALYZE (SKIP_LOCKED) payments ({', '.join(ANALYZED)})"))
 
 
 def _ids(session: AsyncSession, line: Any) -> Any:
@@ -337,7 +412,7 @@ def _ids(session: AsyncSession, line: Any) -> Any:
 
 async def _write(session: AsyncSession, org_id: int, import_id: uuid.UUID, actor: str, now: datetime) -> Written:
     """The new payments written from the staging tables, in one INSERT … SELECT."""
-    planned = _planned(org_id).subquery("planned")
+    planned = _planned().subquery("planned")
     account = planned.c.account_id
     values = {
         "id": _ids(session, planned.c.line), "org_id": literal(org_id), "account_id": account,

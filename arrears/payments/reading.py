@@ -161,10 +161,6 @@ class ParsedPayments:
     rows: bytes = b""  # the payment lines, STAGED columns, COPY text format
     count: int = 0  # payment lines in `rows`
     sample: list[PaymentLine] = field(default_factory=list)  # the first SAMPLE_LINES of them
-    references: list[str] = field(default_factory=list)  # every reference, once
-    # (reference, description) pairs, once each, for the lines with a description that is not
-    # their reference: a line whose reference matches no account is matched by its description.
-    described: list[tuple[str, str]] = field(default_factory=list)
     repeated: int = 0  # lines whose external id an earlier line of the file has (duplicates)
     skipped: Counter[str] = field(default_factory=Counter)  # reason -> lines
     failed: list[dict[str, Any]] = field(default_factory=list)  # {line, reason}, at most MAX_ERRORS
@@ -367,8 +363,6 @@ def read_payments(path: str, overrides: Mapping[int, str | None] | None = None) 
     from_iso = dt.date.fromisoformat
     seen: Counter[tuple[str, str, str, str]] = Counter()  # identical lines without an external id
     ids: set[str] = set()
-    references: set[str] = set()
-    described: set[tuple[str, str]] = set()
     out: list[str] = []
     add = out.append
     sample = parsed.sample
@@ -404,9 +398,6 @@ def read_payments(path: str, overrides: Mapping[int, str | None] | None = None) 
             parsed.repeated += 1
         else:
             ids.add(external)
-        references.add(reference)
-        if description and description != reference:
-            described.add((reference, description))
         if len(sample) < SAMPLE_LINES:
             sample.append(PaymentLine(number, reference, description, money, day, method, external, derived))
         row = (f"{number}\t{reference}\t{description}\t{money}\t{day}\t{NULL if method is None else method}\t"
@@ -420,8 +411,6 @@ def read_payments(path: str, overrides: Mapping[int, str | None] | None = None) 
     out.append("")
     parsed.rows = "\n".join(out).encode()
     parsed.count = len(out) - 1
-    parsed.references = sorted(references)
-    parsed.described = sorted(described)
     return parsed
 
 

@@ -20,7 +20,7 @@ import datetime as dt
 import hashlib
 import re
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 from itertools import chain
@@ -64,8 +64,7 @@ ALIASES: dict[str, tuple[str, ...]] = {
 _NOT_A_PAYMENT = re.compile(r"\b(total|totals|opening|closing|balance brought|brought forward|carried forward|"
                             r"sub-?total|balance b/?f|balance c/?f)\b", re.IGNORECASE)
 MAX_AMOUNT = Decimal("999999999999.99")
-MAX_ERRORS = 1000
-_SEP = "\x1f"  # the unit separator: between the values of one field when the lines cross the pipe  # failed lines kept with their reasons; the count goes on
+MAX_ERRORS = 1000  # failed lines kept with their reasons; the count goes on
 
 
 class PaymentHeaderMatch(HeaderMatch):
@@ -131,9 +130,8 @@ class PaymentAliases(AliasTable):
 
 
 class PaymentLine(NamedTuple):
-    """One payment line. A tuple, with the amount and the date as text (checked), because 100,000 of
-    them cross the pipe from the parse child: tuples of strings pickle several times faster than
-    objects holding Decimals and dates, and the COPY sends text anyway."""
+    """One payment line as read (a preview shows the first few), with the amount and the date as
+    checked text."""
 
     line: int  # the file's row number
     reference: str  # what to match by: the reference column, else the description
@@ -145,6 +143,14 @@ class PaymentLine(NamedTuple):
     derived_id: bool  # the external id was made from the line's content
 
 
+# The payment lines as they cross the parse child's pipe and go into the import's staging table:
+# one row per line in PostgreSQL's COPY text format (tab-separated, backslash escapes, \N for
+# null), in this column order. One bytes object pickles and COPYs at memory speed, where 100,000
+# tuples cost more to pickle, unpickle and format again than to read the file.
+STAGED = ("line", "reference", "description", "amount", "paid_on", "method", "external_id", "repeated")
+SAMPLE_LINES = 20  # the first lines kept whole, for a preview
+
+
 @dataclass(slots=True)
 class ParsedPayments:
     sheet: str
@@ -152,50 +158,49 @@ class ParsedPayments:
     mapping: dict[str, str]  # field -> header text
     columns: list[dict[str, Any]]  # every header column: index, label, field, reason
     title_lines: list[str]
-    lines: list[PaymentLine] = field(default_factory=list)
+    rows: bytes = b""  # the payment lines, STAGED columns, COPY text format
+    count: int = 0  # payment lines in `rows`
+    sample: list[PaymentLine] = field(default_factory=list)  # the first SAMPLE_LINES of them
+    repeated: int = 0  # lines whose external id an earlier line of the file has (duplicates)
     skipped: Counter[str] = field(default_factory=Counter)  # reason -> lines
     failed: list[dict[str, Any]] = field(default_factory=list)  # {line, reason}, at most MAX_ERRORS
     failed_count: int = 0
-
-    # Pickled across the parse child's pipe: the lines as one string per field, not 100,000 tuples
-    # (pickle copies a few long strings at memory speed; the parent splits them in C).
-    def __getstate__(self) -> dict[str, Any]:
-        state = {name: getattr(self, name) for name in self.__dataclass_fields__ if name != "lines"}
-        columns = list(zip(*self.lines, strict=True)) if self.lines else [()] * len(PaymentLine._fields)
-        packed = []
-        for name, values in zip(PaymentLine._fields, columns, strict=True):
-            if name == "line":
-                packed.append(_SEP.join(map(str, values)))
-            elif name == "derived_id":
-                packed.append("".join("1" if v else "0" for v in values))
-            else:
-                packed.append(_SEP.join((v or "").replace(_SEP, " ") for v in values))
-        state["packed"] = (len(self.lines), packed)
-        return state
-
-    def __setstate__(self, state: dict[str, Any]) -> None:
-        count, packed = state.pop("packed")
-        for name, value in state.items():
-            setattr(self, name, value)
-        if not count:
-            self.lines = []
-            return
-        columns: list[Any] = []
-        for name, text in zip(PaymentLine._fields, packed, strict=True):
-            if name == "line":
-                columns.append(map(int, text.split(_SEP)))
-            elif name == "derived_id":
-                columns.append(ch == "1" for ch in text)
-            elif name == "method":
-                columns.append(v or None for v in text.split(_SEP))
-            else:
-                columns.append(text.split(_SEP))
-        self.lines = list(map(PaymentLine._make, zip(*columns, strict=True)))
 
     def fail(self, line: int, reason: str) -> None:
         self.failed_count += 1
         if len(self.failed) < MAX_ERRORS:
             self.failed.append({"line": line, "reason": reason})
+
+    def staged_rows(self) -> Iterator[tuple[Any, ...]]:
+        """`rows` decoded: (line, reference, description, amount, paid_on, method, external_id,
+        repeated) with line an int, method None when absent, repeated a bool."""
+        for text in self.rows.decode().split("\n")[:-1]:  # not splitlines(): \x0c and the like are data
+            v = [unescape(x) for x in text.split("\t")]
+            yield int(v[0]), v[1], v[2], v[3], v[4], v[5], v[6], v[7] == "t"
+
+
+NULL = "\\N"  # COPY text format's null
+_SPECIAL = re.compile(r"[\x00\\\t\n\r]")
+_ESCAPES = {"\\": "\\", "t": "\t", "n": "\n", "r": "\r"}
+_ESCAPED = re.compile(r"\\(.)")
+
+
+def escape(value: str | None) -> str:
+    """A value in COPY text format (None is \\N; NUL, which PostgreSQL text cannot hold, dropped)."""
+    if value is None:
+        return NULL
+    if _SPECIAL.search(value) is None:  # nearly always: nothing to escape
+        return value
+    return (value.replace("\x00", "").replace("\\", "\\\\").replace("\t", "\\t")
+            .replace("\n", "\\n").replace("\r", "\\r"))
+
+
+def unescape(value: str) -> Any:
+    if value == NULL:
+        return None
+    if "\\" not in value:
+        return value
+    return _ESCAPED.sub(lambda m: _ESCAPES.get(m[1], m[1]), value)
 
 
 # ------------------------------------------------------------------ values
@@ -237,9 +242,10 @@ def parse_day(value: Cell | None) -> dt.date | None:
     return None
 
 
-def derived_external_id(paid_on: dt.date, amount: Decimal, reference: str, description: str, occurrence: int) -> str:
-    """A stable id for a line that has none: its content and how many identical lines came before."""
-    digest = hashlib.sha256(f"{paid_on.isoformat()}|{amount}|{reference}|{description}|{occurrence}".encode())
+def derived_external_id(paid_on: str, amount: str, reference: str, description: str, occurrence: int) -> str:
+    """A stable id for a line that has none: its content (the ISO date, the amount with its two
+    decimals) and how many identical lines came before."""
+    digest = hashlib.sha256(f"{paid_on}|{amount}|{reference}|{description}|{occurrence}".encode())
     return "line:" + digest.hexdigest()[:40]
 
 
@@ -258,75 +264,153 @@ def _cell(cells: list[Cell], index: int | None) -> Cell | None:
     return cells[index] if index is not None and index < len(cells) else None
 
 
-def _reference(cells: list[Cell], index: int | None) -> str:
-    value = _cell(cells, index)
+def _reference(value: Cell | None) -> str:
     if isinstance(value, str) and "." not in value:  # the usual case, without account_code's checks
         return value.strip()[:255]
     return account_code(value)[:255] if value is not None else ""
 
 
+# The shapes nearly every line of a CSV has, taken as they are: an ISO date, and an amount above
+# nothing with two decimals and no sign, grouping or leading zero (what str() of the Decimal the
+# full parse would make gives back: the same text).
+_ISO_DAY = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+_PLAIN_AMOUNT = re.compile(r"(?:[1-9][0-9]{0,11}|0)\.[0-9]{2}")  # at most MAX_AMOUNT
+_ROW_SPECIAL = re.compile(r"[\x00\\\n\r]")
+
+
+@dataclass(slots=True)
+class _Columns:
+    date: int
+    reference: int | None
+    description: int | None
+    amount: int | None
+    credit: int | None
+    debit: int | None
+    method: int | None
+    external_id: int | None
+
+
+_Line = tuple[str, str, str, str, str | None, str]  # reference, description, amount, ISO date, method, external id
+
+
+def _full_line(parsed: ParsedPayments, number: int, cells: list[Cell], c: _Columns, labels: list[str]
+               ) -> _Line | None:
+    """Any line, every shape read (dates in any accepted form, workbook cells, amounts with
+    currency, grouping or signs, money in/out columns): (reference, description, amount, ISO date,
+    method, external id), or None when it is not a payment (skipped or failed, counted)."""
+    raw_date = cells[c.date] if c.date < len(cells) else None
+    paid_on = parse_day(raw_date)
+    if paid_on is None:  # not a payment line: which kind of line is it?
+        if is_blank(cells):
+            parsed.skipped["blank line"] += 1
+        elif _NOT_A_PAYMENT.search(line_text(cells)) or not to_text(raw_date):
+            parsed.skipped["totals, balances and other lines without a date"] += 1
+        elif [to_text(x) for x in cells] == [to_text(x) for x in labels[:len(cells)]]:
+            parsed.skipped["repeated header"] += 1
+        else:
+            parsed.fail(number, f"Not a date: {to_text(raw_date)[:40]!r}.")
+        return None
+    try:
+        if c.amount is not None:
+            amount = parse_amount(_cell(cells, c.amount))
+            if amount == 0 and c.credit is not None:
+                amount = parse_amount(_cell(cells, c.credit))
+        else:
+            amount = parse_amount(_cell(cells, c.credit))
+        if amount == 0 and c.debit is not None and parse_amount(_cell(cells, c.debit)) != 0:
+            parsed.skipped["money out (debits)"] += 1
+            return None
+    except AmountError:
+        parsed.fail(number, "Not an amount: "
+                            f"{to_text(_cell(cells, c.amount if c.amount is not None else c.credit))[:40]!r}.")
+        return None
+    if amount <= 0:
+        parsed.skipped["money out (debits)" if amount < 0 else "no amount"] += 1
+        return None
+    description = _text(cells, c.description)[:255]
+    reference = _reference(_cell(cells, c.reference)) or description
+    if not reference:
+        parsed.fail(number, "No reference or description to match the payment by.")
+        return None
+    if amount > MAX_AMOUNT:
+        parsed.fail(number, "The amount is too large.")
+        return None
+    # str() of the quantized Decimal: two decimals, no exponent ("1200.50"), as the fast path's text.
+    return (reference, description, str(amount), paid_on.isoformat(), _text(cells, c.method).lower()[:32] or None,
+            _text(cells, c.external_id)[:128])
+
+
 def read_payments(path: str, overrides: Mapping[int, str | None] | None = None) -> ParsedPayments:
-    """Every line of the file read (runs in the parse child). Raises ReadError for a file without a
-    payments header (MISSING_COLUMNS, with the columns found) or without rows."""
+    """Every line of the file read (runs in the parse child), in one pass: a CSV line of the usual
+    shape (ISO date, plain amount) is taken as it is, any other line goes through the full reading
+    (`_full_line`). Raises ReadError for a file without a payments header (MISSING_COLUMNS, with
+    the columns found) or without rows."""
     found = find_header(open_sheets(path), PaymentAliases(overrides))
     match = found.match
     cols = match.columns
     parsed = ParsedPayments(found.sheet.name, found.row_number, match.mapping,
                             [{"index": c.index, "label": c.label, "field": c.field, "reason": c.reason}
                              for c in match.column_infos()], found.title_lines)
-    i_date, i_ref, i_desc = cols["date"], cols.get("reference"), cols.get("description")
-    i_amount, i_credit, i_debit = cols.get("amount"), cols.get("credit"), cols.get("debit")
-    i_method, i_ext = cols.get("method"), cols.get("external_id")
-    seen: Counter[tuple[Any, ...]] = Counter()
-    add = parsed.lines.append
+    c = _Columns(cols["date"], cols.get("reference"), cols.get("description"), cols.get("amount"),
+                 cols.get("credit"), cols.get("debit"), cols.get("method"), cols.get("external_id"))
+    i_date, i_ref, i_desc, i_method, i_ext = c.date, c.reference, c.description, c.method, c.external_id
+    money_column = c.amount if c.amount is not None else c.credit
+    i_money = -1 if money_column is None else money_column
+    # The fast path reads text cells only (a CSV's), and lines long enough to hold every column.
+    text_cells = found.sheet.delimiter is not None and i_money >= 0
+    width = 1 + max(i for i in (i_date, i_ref, i_desc, i_money, i_method, i_ext) if i is not None)
+    iso_day, plain_amount, special = _ISO_DAY.fullmatch, _PLAIN_AMOUNT.fullmatch, _ROW_SPECIAL.search
+    from_iso = dt.date.fromisoformat
+    seen: Counter[tuple[str, str, str, str]] = Counter()  # identical lines without an external id
+    ids: set[str] = set()
+    out: list[str] = []
+    add = out.append
+    sample = parsed.sample
     for number, cells in chain(found.pending, found.rows):
-        raw_date = cells[i_date] if i_date < len(cells) else None
-        paid_on = parse_day(raw_date)
-        if paid_on is None:  # not a payment line: which kind of line is it?
-            if is_blank(cells):
-                parsed.skipped["blank line"] += 1
-            elif _NOT_A_PAYMENT.search(line_text(cells)) or not to_text(raw_date):
-                parsed.skipped["totals, balances and other lines without a date"] += 1
-            elif [to_text(c) for c in cells] == [to_text(c) for c in match.labels[:len(cells)]]:
-                parsed.skipped["repeated header"] += 1
-            else:
-                parsed.fail(number, f"Not a date: {to_text(raw_date)[:40]!r}.")
-            continue
-        try:
-            if i_amount is not None:
-                amount = parse_amount(_cell(cells, i_amount))
-                if amount == 0 and i_credit is not None:
-                    amount = parse_amount(_cell(cells, i_credit))
-            else:
-                amount = parse_amount(_cell(cells, i_credit))
-            if amount == 0 and i_debit is not None and parse_amount(_cell(cells, i_debit)) != 0:
-                parsed.skipped["money out (debits)"] += 1
+        line: _Line | None = None
+        if text_cells and len(cells) >= width:
+            texts: list[str] = cells  # type: ignore[assignment]  # a CSV's cells are all text
+            day, money = texts[i_date].strip(), texts[i_money].strip()
+            if iso_day(day) and plain_amount(money) and money != "0.00":
+                try:
+                    from_iso(day)
+                except ValueError:
+                    pass  # 2025-02-31: the full reading says why
+                else:
+                    description = texts[i_desc].strip()[:255] if i_desc is not None else ""
+                    reference = (_reference(texts[i_ref]) if i_ref is not None else "") or description
+                    if reference:
+                        said = texts[i_method].strip().lower()[:32] if i_method is not None else ""
+                        line = (reference, description, money, day, said or None,
+                                texts[i_ext].strip()[:128] if i_ext is not None else "")
+        if line is None:
+            line = _full_line(parsed, number, cells, c, match.labels)
+            if line is None:
                 continue
-        except AmountError:
-            parsed.fail(number, "Not an amount: "
-                                f"{to_text(_cell(cells, i_amount if i_amount is not None else i_credit))[:40]!r}.")
-            continue
-        if amount <= 0:
-            parsed.skipped["money out (debits)" if amount < 0 else "no amount"] += 1
-            continue
-        description = _text(cells, i_desc)[:255]
-        reference = _reference(cells, i_ref) or description
-        if not reference:
-            parsed.fail(number, "No reference or description to match the payment by.")
-            continue
-        if amount > MAX_AMOUNT:
-            parsed.fail(number, "The amount is too large.")
-            continue
-        method = _text(cells, i_method).lower()[:32] or None
-        external = _text(cells, i_ext)[:128]
+        reference, description, money, day, method, external = line
         derived = not external
         if derived:
-            key = (paid_on, amount, reference, description)
+            key = (day, money, reference, description)
             seen[key] += 1
-            external = derived_external_id(paid_on, amount, reference, description, seen[key])
-        add(PaymentLine(number, reference, description, str(amount), paid_on.isoformat(), method, external, derived))
-    if not parsed.lines and not parsed.failed_count and not parsed.skipped:
+            external = derived_external_id(day, money, reference, description, seen[key])
+        repeated = external in ids
+        if repeated:
+            parsed.repeated += 1
+        else:
+            ids.add(external)
+        if len(sample) < SAMPLE_LINES:
+            sample.append(PaymentLine(number, reference, description, money, day, method, external, derived))
+        row = (f"{number}\t{reference}\t{description}\t{money}\t{day}\t{NULL if method is None else method}\t"
+               f"{external}\t{'t' if repeated else 'f'}")
+        if row.count("\t") != 7 or special(row):  # a value holding a tab, a newline, a backslash: escaped
+            row = "\t".join((str(number), *map(escape, (reference, description, money, day, method, external)),
+                             "t" if repeated else "f"))
+        add(row)
+    if not out and not parsed.failed_count and not parsed.skipped:
         raise ReadError(NO_DATA_ROWS, "The file has a header but no payment lines under it.")
+    out.append("")
+    parsed.rows = "\n".join(out).encode()
+    parsed.count = len(out) - 1
     return parsed
 
 

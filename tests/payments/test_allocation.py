@@ -41,9 +41,9 @@ def test_bank_dates_and_stable_derived_ids():
         assert parse_day(text) == day, text
     for bad in ("", "31/02/2025", "soon", "Total", "2025-13-01"):
         assert parse_day(bad) is None, bad
-    one = derived_external_id(date(2025, 7, 2), D("10.00"), "B1", "x", 1)
-    assert one == derived_external_id(date(2025, 7, 2), D("10.00"), "B1", "x", 1)
-    assert one != derived_external_id(date(2025, 7, 2), D("10.00"), "B1", "x", 2)
+    one = derived_external_id("2025-07-02", "10.00", "B1", "x", 1)
+    assert one == derived_external_id("2025-07-02", "10.00", "B1", "x", 1)
+    assert one != derived_external_id("2025-07-02", "10.00", "B1", "x", 2)
 
 
 async def test_hook_gets_the_accounts_once_and_nothing_without_accounts():

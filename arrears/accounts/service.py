@@ -28,6 +28,7 @@ from sqlalchemy import (
     ColumnElement,
     Select,
     and_,
+    bindparam,
     func,
     insert,
     literal,
@@ -45,7 +46,7 @@ from arrears.accounts.models import STATUSES, Account, AccountStatusChange
 from arrears.customers.interactions import AccountRef
 from arrears.customers.models import Customer, Loan
 from arrears.customers.service import customer_scope
-from arrears.db import new_uuid_sql, utcnow
+from arrears.db import UTCDateTime, new_uuid_sql, utcnow
 from arrears.debtors.book import local_today, zone_of
 from arrears.debtors.bulk import uuid7_prefix
 from arrears.debtors.models import DebtorAccount, DebtorReport
@@ -61,9 +62,15 @@ MAX_REASON = 2000
 
 # ------------------------------------------------------------------ creation (set-based)
 
+# A new account whose balance is nothing or less is paid up from the start (its history row and
+# event, active → paid_up, are written with the other moves by settle_book_statuses): a first
+# report of 200,000 accounts no longer updates thousands of rows it has just inserted.
 _INSERT_BOOK = """
-INSERT INTO accounts (id, org_id, customer_id, kind, debtor_account_id, status, created_at, updated_at)
-SELECT {uuid}, d.org_id, d.customer_id, 'book', d.id, 'active', :now, :now
+INSERT INTO accounts (id, org_id, customer_id, kind, debtor_account_id, status, status_changed_at,
+                      created_at, updated_at)
+SELECT {uuid}, d.org_id, d.customer_id, 'book', d.id,
+       CASE WHEN d.total_balance <= 0 THEN 'paid_up' ELSE 'active' END,
+       CASE WHEN d.total_balance <= 0 THEN :now END, :now, :now
 FROM debtor_accounts d
 WHERE d.org_id = :org AND d.customer_id IS NOT NULL
   AND NOT EXISTS (SELECT 1 FROM accounts a WHERE a.debtor_account_id = d.id)
@@ -117,9 +124,18 @@ async def sync_book_accounts(session: AsyncSession, org_id: int) -> int:
         # Version 7 ids in the book's order (the prefix this sync's, the counter the book account's
         # id): the primary key takes 200,000 new accounts at its right edge instead of all over it.
         uuid_sql, params["uuid_prefix"] = _PG_ORDERED_UUID, uuid7_prefix(now)
-    created = await session.execute(text(_INSERT_BOOK.format(uuid=uuid_sql)), params)
-    await session.execute(text(_RELINK_BOOK), {"org": org_id, "now": now})
-    await settle_book_statuses(session, org_id)
+        # The new accounts' sort (by book account) spills to disk in the default 4 MB.
+        await session.execute(text("SET LOCAL work_mem = '64MB'"))
+    # A first report (no book account yet): nothing to relink or to settle but what is created now.
+    existing = await session.scalar(select(Account.id).where(Account.org_id == org_id, Account.kind == "book")
+                                    .limit(1)) is not None
+    if existing:
+        # Relinked before the new accounts exist: those take their customer from the book already.
+        await session.execute(text(_RELINK_BOOK), {"org": org_id, "now": now})
+    # `now` typed: the paid-up ones' status_changed_at is compared with it afterwards, on both engines.
+    created = await session.execute(text(_INSERT_BOOK.format(uuid=uuid_sql))
+                                    .bindparams(bindparam("now", type_=UTCDateTime)), params)
+    await _settle(session, org_id, now, existing=existing)
     return _rowcount(created)
 
 
@@ -148,17 +164,30 @@ async def settle_book_statuses(session: AsyncSession, org_id: int) -> int:
 
     Active → paid_up is one UPDATE … FROM the book (payments only lower a balance, so the report
     alone decides it; it finds and changes them at once, so a person's change meanwhile is never
-    overwritten): a first report of 200,000 accounts moves thousands, and row by row through the
-    ORM that was most of the accounts' sync. Paid_up → active looks at the few paid-up accounts
+    overwritten); its history rows and events are one INSERT … SELECT each, over every book account
+    moved to paid_up at `now` — those of this UPDATE and those `sync_book_accounts` created paid up
+    at the same `now`. A first report of 200,000 accounts moves thousands: one ORM object per
+    event was most of the accounts' sync. Paid_up → active looks at the few paid-up accounts
     whose report shows a balance, and keeps those that payments dated after the report cover."""
-    now = utcnow()
-    done = await session.scalars(
+    return await _settle(session, org_id, utcnow())
+
+
+async def _settle(session: AsyncSession, org_id: int, now: datetime, *, existing: bool = True) -> int:
+    """settle_book_statuses at `now`; `existing` false when the book's accounts were all created at
+    `now` (paid up or active as their balances say): only their history rows and events are left."""
+    if not existing:
+        return await _record_moved(session, org_id, and_(
+            Account.org_id == org_id, Account.kind == "book", Account.status == "paid_up",
+            Account.status_changed_at == now), "active", "paid_up", DERIVED_WHY["paid_up"], now)
+    await session.execute(
         update(Account)
         .where(Account.org_id == org_id, Account.kind == "book", Account.status == "active",
                DebtorAccount.id == Account.debtor_account_id, DebtorAccount.total_balance <= 0)
         .values(status="paid_up", status_reason=None, status_changed_at=now, updated_at=now)
-        .returning(Account.id).execution_options(synchronize_session=False))
-    moved = await _record_derived(session, org_id, [(i, "active", "paid_up") for i in sorted(done.all())], now)
+        .execution_options(synchronize_session=False))
+    moved = await _record_moved(session, org_id, and_(
+        Account.org_id == org_id, Account.kind == "book", Account.status == "paid_up",
+        Account.status_changed_at == now), "active", "paid_up", DERIVED_WHY["paid_up"], now)
     rows = (await session.execute(
         select(Account.id, DebtorAccount.total_balance)
         .join(DebtorAccount, DebtorAccount.id == Account.debtor_account_id)
@@ -170,6 +199,35 @@ async def settle_book_statuses(session: AsyncSession, org_id: int) -> int:
     paid = await net_payments(session, [r.id for r in rows]) if _payments_sources else {}
     wanted = [(r.id, "paid_up", "active") for r in rows if r.total_balance - paid.get(r.id, Decimal("0")) > 0]
     return moved + await apply_derived(session, org_id, wanted)
+
+
+DERIVED_WHY = {"paid_up": "The balance is nothing or less.", "active": "The balance is owed again."}
+
+
+async def _record_moved(session: AsyncSession, org_id: int, moved: ColumnElement[bool], old: str, new: str,
+                        why: str, now: datetime, actor: str = "system") -> int:
+    """The history rows and `account.status_changed` events of the accounts `moved` selects (all
+    moved from `old` to `new` at `now`), in account order: one INSERT … SELECT each, whatever their
+    number. Returns how many."""
+    from arrears import sqljson
+
+    written = await session.execute(insert(AccountStatusChange).from_select(
+        ["org_id", "account_id", "from_status", "to_status", "reason", "actor", "created_at"],
+        select(Account.org_id, Account.id, literal(old), literal(new), literal(why), literal(actor),
+               literal(now, Account.status_changed_at.type)).where(moved).order_by(Account.id)))
+    count = _rowcount(written)
+    if not count:
+        return 0
+    key = sqljson.text(session, Account.id)
+    await events.record_select(session, org_id, select(
+        literal(STATUS_EVENT).label("type"), literal(actor).label("actor"), literal("account").label("subject_type"),
+        key.label("subject_id"),
+        sqljson.obj(session, status=literal_column(f"'{old}'")).label("before"),
+        sqljson.obj(session, status=literal_column(f"'{new}'")).label("after"),
+        sqljson.obj(session, accountId=key, **{"from": literal_column(f"'{old}'"), "to": literal_column(f"'{new}'"),
+                                              "why": literal_column(f"'{why}'")}).label("data"),
+    ).where(moved).order_by(Account.id), [STATUS_EVENT])
+    return count
 
 
 async def apply_derived(session: AsyncSession, org_id: int, wanted: Sequence[tuple[uuid.UUID, str, str]],
@@ -195,7 +253,7 @@ async def _record_derived(session: AsyncSession, org_id: int, changes: Sequence[
     """The history rows (one bulk insert) and the `account.status_changed` events of derived moves."""
     if not changes:
         return 0
-    why = {"paid_up": "The balance is nothing or less.", "active": "The balance is owed again."}
+    why = DERIVED_WHY
     await session.execute(insert(AccountStatusChange), [
         {"org_id": org_id, "account_id": i, "from_status": a, "to_status": b, "reason": why[b], "actor": actor,
          "created_at": now} for i, a, b in changes])

@@ -18,11 +18,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from sqlalchemy.ext.asyncio import AsyncSession
-
-from arrears.debtors import profiles
 from arrears.debtors.errors import DebtorErrorCode
 from arrears.debtors.mapping import (
     Column,
@@ -40,7 +37,11 @@ from arrears.debtors.reading.formats import detect_format
 from arrears.debtors.reading.isolated import refusal
 from arrears.debtors.reading.validation import AccountRow, RowError
 from arrears.errors import ValidationFailed
-from arrears.identity.caller import Caller
+
+if TYPE_CHECKING:  # the parse child imports this module for preview_file: no ORM, no database driver
+    from sqlalchemy.ext.asyncio import AsyncSession
+
+    from arrears.identity.caller import Caller
 
 SAMPLE = 20  # accounts (and failed rows) shown
 SAVED_NOTE = "using your saved mapping"
@@ -190,6 +191,7 @@ class Setting:
 
 
 async def setting_of(session: AsyncSession, org_id: int) -> Setting:
+    from arrears.debtors import profiles
     from arrears.debtors.aliases import ALIASES_SETTING, ImportFailed, org_aliases
     from arrears.identity import service as identity
 
@@ -229,6 +231,8 @@ async def preview_path(path: str | Path, setting: Setting, mapping_text: str | N
 
 async def remember(session: AsyncSession, caller: Caller, preview: Preview, filename: str | None) -> None:
     """Keep a mapping the caller confirmed as the organisation's profile for this header."""
+    from arrears.debtors import profiles
+
     if preview.mapping_source == "request":
         await profiles.save(session, caller, signature=preview.signature, columns=preview.columns,
                             mapping=preview.mapping, filename=filename)

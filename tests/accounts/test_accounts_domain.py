@@ -84,6 +84,40 @@ async def test_a_newer_report_moves_paid_up_back_and_keeps_one_account(client, w
         assert await s.scalar(select(func.count()).select_from(AccountStatusChange)) == 4
 
 
+async def test_a_later_report_pays_up_new_and_existing_accounts_once_each(client, world, tmp_path):
+    # A new account that owes nothing is created paid up; an existing one is moved: one history row
+    # and one event each, written set-based, and none again when the job runs twice.
+    org, _ = await _book(client, world, tmp_path)
+    who = await member(client, world, org.id, "manager")
+    later = [["B1", "Alpha Ltd", "Ann", "082 123 4567", 0, 0, 0, 0, 0, 0], ROWS[1], ROWS[2],
+             ["B5", "Epsilon", None, "", 0, 0, 0, 0, 0, 0]]
+    upload_id = await import_file(client, who.headers, write_book(tmp_path / "later.csv", [HEADER, *later]))
+    for _ in range(2):  # the second time: a retried job
+        await update_book(upload_id)
+        await after_upload(upload_id)
+        rows = await _accounts(org.id)
+        assert [(d.account_code, a.status) for a, d in rows] == [
+            ("B1", "paid_up"), ("B2", "paid_up"), ("B3", "active"), ("B5", "paid_up")]
+        ids = {d.account_code: a.id for a, d in rows}
+        async with transaction() as s:
+            changes = (await s.execute(select(AccountStatusChange.account_id, AccountStatusChange.from_status,
+                                              AccountStatusChange.to_status, AccountStatusChange.reason)
+                                       .order_by(AccountStatusChange.id))).all()
+            assert sorted(c.account_id for c in changes) == sorted([ids["B1"], ids["B2"], ids["B5"]])
+            assert {(c.from_status, c.to_status, c.reason) for c in changes} == {
+                ("active", "paid_up", "The balance is nothing or less.")}
+            evs = list(await s.scalars(select(DomainEvent).where(DomainEvent.type == "account.status_changed")
+                                       .order_by(DomainEvent.id)))
+            assert sorted(e.subject_id for e in evs) == sorted(str(ids[k]) for k in ("B1", "B2", "B5"))
+            for ev in evs:
+                assert ev.org_id == org.id and ev.subject_type == "account" and ev.actor == "system"
+                assert ev.before == {"status": "active"} and ev.after == {"status": "paid_up"}
+                assert ev.data == {"accountId": ev.subject_id, "from": "active", "to": "paid_up",
+                                   "why": "The balance is nothing or less."}
+            moved = [a for a, d in rows if d.account_code in ("B1", "B5")]
+            assert moved[0].status_changed_at == moved[1].status_changed_at is not None
+
+
 async def test_book_figures_count_from_the_report_and_its_oldest_bucket(client, world, tmp_path):
     org, upload_id = await _book(client, world, tmp_path)
     rows = {d.account_code: a for a, d in await _accounts(org.id)}

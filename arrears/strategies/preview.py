@@ -58,12 +58,15 @@ from arrears.errors import Forbidden
 from arrears.identity.caller import Caller
 from arrears.identity.models import Membership, Organisation, User
 from arrears.messaging import rules
+from arrears.messaging.bulk_outbox import opted_out
 from arrears.messaging.models import Message, MessageTemplate, OptOut
 from arrears.messaging.segments import count_segments
+from arrears.messaging.service import Draft
 from arrears.messaging.settings import MessagingSettings, messaging_settings
 from arrears.messaging.sql_segments import SqlValues, segment_parts, segments_of
 from arrears.messaging.templates import TemplateContext, render_template
 from arrears.promises.calendar import org_today
+from arrears.strategies import letter_step
 from arrears.strategies.models import StrategyStep
 from arrears.strategies.selection import Plan, account_rows, due, leave_reason, member, variant_expr
 from arrears.strategies.service import get_strategy, list_strategies, owner_allowed, steps_of
@@ -127,7 +130,8 @@ class _Context:
     settings: MessagingSettings
     officer_id: int | None
     since: datetime
-    tally: dict[tuple[str, int], int] = field(default_factory=dict)  # (channel, customer) -> messages in the window
+    # (channel, customer — else recipient) -> messages in the window, letters' e-mails included
+    tally: dict[tuple[str, int | str], int] = field(default_factory=dict)
 
 
 async def load_plans(session: AsyncSession, org_id: int, strategy_id: uuid.UUID | None = None) -> list[Plan]:
@@ -155,7 +159,7 @@ async def preview_org(session: AsyncSession, org_id: int, strategy_id: uuid.UUID
             for step in plan.steps:
                 steps.append(await _step(session, ctx, plan, step))
         out.append(_strategy_summary(plan, steps))
-    return {"day": day.isoformat(), "strategies": out, **_totals(out)}
+    return {"day": day.isoformat(), "strategies": out, **_totals(out), **_letter_totals(out)}
 
 
 def _strategy_summary(plan: Plan, steps: list[dict[str, Any]]) -> dict[str, Any]:
@@ -169,6 +173,13 @@ def _totals(strategies: list[dict[str, Any]]) -> dict[str, int]:
             "letters": sum(s["letters"] for s in steps), "tasks": sum(t["count"] for s in steps for t in s["tasks"]),
             "handedOver": sum(s["handOvers"] for s in steps),
             "excluded": sum(n for s in steps for n in s["excluded"].values())}
+
+
+def _letter_totals(strategies: list[dict[str, Any]]) -> dict[str, int]:
+    """The letters' split (the preview's only: a run notes it on each execution)."""
+    steps = [s for st in strategies for s in st["steps"] if s["action"] == "letter"]
+    return {"lettersEmailed": sum(s["lettersEmailed"] for s in steps),
+            "lettersPrinted": sum(s["lettersPrinted"] for s in steps)}
 
 
 # ------------------------------------------------------------------ one step
@@ -186,15 +197,17 @@ class _Counts:
     letters: int = 0
     handovers: int = 0
     tasks: Counter[int | None] = field(default_factory=Counter)
+    routes: dict[uuid.UUID, str] = field(default_factory=dict)  # a letter step's: letter_step.deliveries
 
     def summary(self, step: StrategyStep) -> dict[str, Any]:
+        split = letter_step.letter_counts(self.routes) if step.action == "letter" else {}
         return {"stepId": str(step.id), "position": step.position, "name": step.name, "action": step.action,
                 "variant": step.variant, "accounts": sum(self.variants.values()),
                 "variants": dict(sorted((k, n) for k, n in self.variants.items() if n)),
                 "sms": self.sms, "smsSegments": self.segments, "emails": self.emails, "letters": self.letters,
                 "tasks": [{"assigneeId": a, "count": n} for a, n in sorted(self.tasks.items(), key=lambda x: (
                     x[0] is None, x[0] or 0))],
-                "handOvers": self.handovers, "excluded": dict(sorted(self.excluded.items()))}
+                "handOvers": self.handovers, "excluded": dict(sorted(self.excluded.items())), **split}
 
 
 def _base(ctx: _Context, acct: Subquery, plan: Plan, step: StrategyStep) -> ColumnElement[bool]:
@@ -246,9 +259,63 @@ async def _step(session: AsyncSession, ctx: _Context, plan: Plan, step: Strategy
             counts.variants[v] += int(n)
         if step.action == "letter":
             counts.letters = sum(counts.variants.values())
+            counts.routes = await _letter_routes(session, ctx, acct, base, step)
         else:
             counts.handovers = sum(counts.variants.values())
     return counts.summary(step)
+
+
+async def _letter_routes(session: AsyncSession, ctx: _Context, acct: Subquery, base: ColumnElement[bool],
+                         step: StrategyStep) -> dict[uuid.UUID, str]:
+    """Which way each letter goes (letter_step.deliveries): the accounts the step fires on, in
+    account order as the run makes their letters, the outbox's checks with the preview's tally."""
+    q = (select(acct.c.account_id, acct.c.customer_id, acct.c.debtor_account_id, acct.c.customer_email,
+                acct.c.book_email).where(base, leave_reason(acct).is_(None)).order_by(acct.c.account_id))
+    rows = (await session.execute(q)).all()
+
+    async def check(drafts: list[Draft]) -> dict[int, str]:
+        return await _outbox_refusals(session, ctx, drafts)
+
+    return await letter_step.deliveries(ctx.org, step, rows, ctx.day, check, ctx.settings)
+
+
+async def _outbox_refusals(session: AsyncSession, ctx: _Context, drafts: list[Draft]) -> dict[int, str]:
+    """runner.check_drafts on the preview's tally (index -> reason): no recipient, invalid, opted
+    out, then the cap in the drafts' order, each passing draft counted up as the outbox will."""
+    problems: dict[int, str] = {}
+    for i, d in enumerate(drafts):
+        norm = d.recipient.strip() or None if d.recipient else None
+        if norm is None:
+            problems[i] = rules.NO_RECIPIENT if not d.recipient else rules.INVALID_RECIPIENT
+        else:
+            d.recipient = norm
+    live = [i for i in range(len(drafts)) if i not in problems]
+    for j in await opted_out(session, ctx.org.id, "email", [(drafts[i].customer_id, drafts[i].recipient)
+                                                            for i in live]):
+        problems[live[j]] = rules.OPTED_OUT
+    live = [i for i in live if i not in problems]
+    cap = rules.cap(ctx.org, ctx.settings)
+    if not cap.per_window or not live:
+        return problems
+    keys: list[int | str] = [d.customer_id if d.customer_id is not None else d.recipient or ""
+                             for d in (drafts[i] for i in live)]
+    todo = [k for k in dict.fromkeys(keys) if ("email", k) not in ctx.tally]
+    customers = [k for k in todo if isinstance(k, int)]
+    recipients = [k for k in todo if isinstance(k, str)]
+    for start in range(0, max(len(customers), len(recipients)), 500):
+        by_c, by_r = await rules.recent_counts(session, ctx.org.id, "email", ctx.since, customers[start:start + 500],
+                                               recipients[start:start + 500])
+        for c in customers[start:start + 500]:
+            ctx.tally[("email", c)] = by_c.get(c, 0)
+        for r in recipients[start:start + 500]:
+            ctx.tally[("email", r)] = by_r.get(r, 0)
+    for i, key in zip(live, keys, strict=True):
+        n = ctx.tally[("email", key)]
+        if n >= cap.per_window:
+            problems[i] = rules.CAP_REACHED
+        else:
+            ctx.tally[("email", key)] = n + 1
+    return problems
 
 
 async def _tasks(session: AsyncSession, ctx: _Context, acct: Subquery, base: ColumnElement[bool],

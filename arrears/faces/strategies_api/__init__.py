@@ -184,7 +184,8 @@ async def preview(strategy_id: str, session: SessionDep, caller: ApiCaller) -> M
     out = await previews.preview(session, caller, strategy_id)
     [st] = out["strategies"]
     return MoneyJSON({"strategyId": st["strategyId"], "day": out["day"], "scope": out["scope"], "steps": st["steps"],
-                      **{k: out[k] for k in ("accounts", "messages", "letters", "tasks", "handedOver", "excluded")}})
+                      **{k: out[k] for k in ("accounts", "messages", "letters", "lettersEmailed",
+                                                       "lettersPrinted", "tasks", "handedOver", "excluded")}})
 
 
 class StrategyRunIn(BaseModel):

@@ -17,6 +17,10 @@ contact rules, pick each task's assignee), the preview counts with GROUP BY over
   messages that pass the other rules are read (ids, customer, segments, messages already in the
   cap's window) and counted against the cap in account order, one tally for the whole preview, as
   the run's does.
+- letters: which way each goes (`lettersEmailed`, `lettersPrinted`, `lettersPrintedWhy`), from
+  arrears.strategies.letter_step.deliveries over the step's accounts in account order, with the
+  outbox's checks as runner.check_drafts applies them, on the same tally: a letter's e-mail counts
+  towards the cap after the earlier steps' messages, as the outbox will count it in the run.
 
 Who may preview (`preview`, the service): admins, managers, calling agents and field officers see
 every account of the organisation, as they see every customer; a collection officer sees the

@@ -328,6 +328,11 @@ async def plan_step(session: AsyncSession, org: Organisation, plan: Plan, step: 
         work.outcome = {r.account_id: "task" for r in rows}
     else:
         work.outcome = {r.account_id: "letter" if step.action == "letter" else "handed_over" for r in rows}
+        if step.action == "letter":
+            # The letters' e-mails count towards the cap as the outbox will count them when they are
+            # sent, so a later step's message to the same person today is planned as refused.
+            await letter_step.deliveries(org, step, rows, day,
+                                         lambda drafts: check_drafts(session, org, drafts, tally, settings), settings)
     return work
 
 

@@ -158,3 +158,35 @@ async def test_a_print_only_letter_step_previews_every_letter_printed(rs, tmp_pa
     assert step["lettersPrintedWhy"] == {"print_only": 2}
     await run(t, REPORT_DAY)
     assert await _deliveries(t, step["stepId"]) == {ids["P1"]: "print:print_only", ids["P2"]: "print:print_only"}
+
+
+async def test_a_letters_email_holds_a_later_message_to_the_same_person_back_in_the_run(rs, tmp_path):
+    """Cap 1 a day: the letter step e-mails the customer first, so the later strategy's e-mail to
+    the same customer (another of their accounts) is previewed, planned and recorded as refused for
+    the cap, and the outbox logs it refused. (The runner's plan also counts the letters' e-mails in
+    its cap tally, as the preview does; here the later step would find the letter's e-mail in the
+    messages table anyway, so this checks the outcome, not that bookkeeping.)"""
+    t = await rs.tenant()
+    await _settings(t, contact_hours="off", contact_cap="1", contact_cap_window="24h")
+    ids = await book(t, tmp_path, [row("A1", "Letter First", "082 123 4601", d60=500),
+                                   row("A2", "Mail Later", "082 123 4602", d30=50)])
+    who = await _set(ids, "A1", email="a1@example.com")
+    async with transaction() as s:
+        await s.execute(update(Account).where(Account.id == ids["A2"]).values(customer_id=who))
+    await strategy(t, [LETTER], name="Letters", priority=0, isDefault=False, segment={"minBalance": 400})
+    mail = await template(t, channel="email")
+    await strategy(t, [{"action": "email", "messageTemplateId": mail, "minDaysPastDue": 30}], name="Mail")
+
+    seen = await preview(t, REPORT_DAY)
+    assert seen["strategies"][0]["steps"][0]["lettersEmailed"] == 1
+    later = seen["strategies"][1]["steps"][0]
+    assert later["emails"] == 0 and later["excluded"] == {"cap_reached": 1}
+
+    done = await run(t, REPORT_DAY)
+    assert done.counts["strategies"][1]["steps"][0]["excluded"] == {"cap_reached": 1}
+    async with transaction() as s:
+        e = await s.scalar(select(StrategyStepExecution).where(StrategyStepExecution.account_id == ids["A2"]))
+        assert e is not None and e.detail == {"reason": "cap_reached"}
+        sent = list(await s.scalars(select(Message).where(Message.org_id == t.org.id, Message.channel == "email")))
+    # The letter's e-mail goes; the strategy's is logged refused (as the outbox logs what it refuses).
+    assert sorted((m.source, m.status) for m in sent) == [("letter", "pending"), ("strategy", "failed")]

@@ -123,7 +123,7 @@ class Run:
             self.token = org.callback_token
             drafts = [Draft("sms", f"2782{i:07d}", f"Hi customer {i}, account A{i} owes R{i}.00. Please pay.")
                       for i in range(self.args.count)]
-            await queue_messages(s, org, drafts, actor="bench", user_id=None, source="bench")
+            await queue_messages(s, Caller.system(org.id, "bench"), org, drafts, source="bench")
         await self.standin.start()
         dlr_url = f"http://127.0.0.1:{self.api_port}/providers/smsportal/dlr/{self.token}"
         http = httpx.AsyncClient(timeout=10)

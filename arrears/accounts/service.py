@@ -158,9 +158,11 @@ async def on_event(session: AsyncSession, ev: Any) -> None:
     await sync_loan_accounts(session, ev.org_id, int(ev.subject_id))
 
 
-async def settle_book_statuses(session: AsyncSession, org_id: int) -> int:
+async def settle_book_statuses(session: AsyncSession, caller: Caller) -> int:
     """`paid_up` for an active book account whose balance is nothing or less, `active` again for a
-    paid-up one that owes again, net of the payments its report has not taken in.
+    paid-up one that owes again, net of the payments its report has not taken in, in the caller's
+    organisation (write access). The moves follow from the balances, not from whoever asks, so the
+    audit trail names them `system` as the book's sync does.
 
     Active → paid_up is one UPDATE … FROM the book (payments only lower a balance, so the report
     alone decides it; it finds and changes them at once, so a person's change meanwhile is never
@@ -169,7 +171,8 @@ async def settle_book_statuses(session: AsyncSession, org_id: int) -> int:
     at the same `now`. A first report of 200,000 accounts moves thousands: one ORM object per
     event was most of the accounts' sync. Paid_up → active looks at the few paid-up accounts
     whose report shows a balance, and keeps those that payments dated after the report cover."""
-    return await _settle(session, org_id, utcnow())
+    caller.require_write()
+    return await _settle(session, caller.org_id, utcnow())
 
 
 async def _settle(session: AsyncSession, org_id: int, now: datetime, *, existing: bool = True) -> int:

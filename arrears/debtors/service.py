@@ -447,14 +447,19 @@ async def iter_row_errors(session: AsyncSession, report: DebtorReport, chunk: in
 # ------------------------------------------------------------------ storing a parsed report (PDF faces)
 
 
-async def store_report(session: AsyncSession, report: DebtorReport, rows: Iterable[AccountRow | RowError],
-                       *, actor: str = "system", batch_rows: int = 5000) -> DebtorReport:
+async def store_report(session: AsyncSession, caller: Caller, report: DebtorReport,
+                       rows: Iterable[AccountRow | RowError], *, batch_rows: int = 5000) -> DebtorReport:
     """Store already-parsed rows as the accounts of `report` in the caller's transaction (the
     pharmacy face reads a PDF synchronously): snapshots, row errors, customers and accounts, the
-    report's totals, and `upload.completed`. Account codes must be unique within the rows (a
-    repeat becomes a DUPLICATE_ACCOUNT row error)."""
+    report's totals, and `upload.completed` (its actor the caller's). Account codes must be unique
+    within the rows (a repeat becomes a DUPLICATE_ACCOUNT row error). Write access in the report's
+    organisation (another organisation's report is not found)."""
     from arrears.debtors.reading import DUPLICATE_ACCOUNT
 
+    caller.require_write()
+    if report.org_id != caller.org_id:
+        raise NotFound("Upload not found")
+    actor = caller.actor
     await lock_book(session, report.org_id)
     now = utcnow()
     if report.created_at is None:

@@ -197,8 +197,7 @@ async def _email_letters(session: AsyncSession, caller: Caller, p: Prepared, let
                             idempotency_key=keys.get(x.account_id) or f"letter:{x.id}"))
         sent.append(x)
     if drafts:
-        queued = await queue_messages(session, org, drafts, actor=caller.actor, user_id=caller.user_id,
-                                      source=MESSAGE_SOURCE)
+        queued = await queue_messages(session, caller, org, drafts, source=MESSAGE_SOURCE)
         for x, message_id in zip(sent, queued.ids, strict=True):
             x.message_id = message_id
     await session.flush()

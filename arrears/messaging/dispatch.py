@@ -215,9 +215,9 @@ async def _write(caller: Caller, channel: str, recipients: Sequence[Recipient], 
         fresh = [d for d in drafts if not (d.idempotency_key and d.idempotency_key in existing)]
         queued = None
         if fresh:
-            queued = await queue_messages(session, org, fresh, actor=caller.actor, user_id=caller.user_id,
-                                          source=source, max_retries=retries, override_cap=override_cap,
-                                          settings=s, drain=False, override_status=override_status)
+            queued = await queue_messages(session, caller, org, fresh, source=source, max_retries=retries,
+                                          override_cap=override_cap, settings=s, drain=False,
+                                          override_status=override_status)
             if queued.ids:
                 await session.execute(update(Message).where(Message.id.in_(queued.ids), Message.status == "pending")
                                       .values(claimed_by=me, claim_until=utcnow() + s.lease))

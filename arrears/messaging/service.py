@@ -105,15 +105,22 @@ def _cap_text(channel: str, per_window: int, window: timedelta) -> str:
             f"{'s' if per_window != 1 else ''} in the last {span} (contact cap); a manager can override")
 
 
-async def queue_messages(session: AsyncSession, org: Organisation, drafts: Sequence[Draft], *, actor: str,
-                         user_id: int | None, source: str, max_retries: int | None = None,
+async def queue_messages(session: AsyncSession, caller: Caller, org: Organisation, drafts: Sequence[Draft], *,
+                         source: str, max_retries: int | None = None,
                          override_cap: bool = False, settings: MessagingSettings | None = None,
                          batch_id: uuid.UUID | None = None, drain: bool = True,
                          override_status: bool = False) -> Queued:
     """Write one message row per draft, applying the contact rules; pending rows get a drain job.
-    A draft for a book account that is disputed, handed over or written off is refused (failed,
-    `ACCOUNT_ON_HOLD`) unless `override_status` (a manager's, checked by the caller).
-    Raises ProviderNotConfigured (400) when a channel has no provider, before writing anything."""
+    The caller needs write access; `org` (loaded by the caller, its settings are the rules') must
+    be the caller's organisation (another is not found). The rows name the caller's user, the
+    events its actor. A draft for a book account that is disputed, handed over or written off is
+    refused (failed, `ACCOUNT_ON_HOLD`) unless `override_status` (a manager's, checked by the
+    caller). Raises ProviderNotConfigured (400) when a channel has no provider, before writing
+    anything."""
+    caller.require_write()
+    if org.id != caller.org_id:
+        raise NotFound("Organisation not found")
+    actor, user_id = caller.actor, caller.user_id
     s = settings or messaging_settings()
     batch_id = batch_id or uuid.uuid4()
     retries = s.messaging_max_retries if max_retries is None else max_retries

@@ -124,7 +124,7 @@ async def send_to_accounts(session: AsyncSession, caller: Caller, account_ids: S
                             customer_id=customer_id, debtor_account_id=account_id, account_id=snap.uuid,
                             upload_id=report.uuid, problem=problem))
     org = await get_org(session, caller.org_id)
-    queued = await queue_messages(session, org, drafts, actor=caller.actor, user_id=caller.user_id, source="aama",
+    queued = await queue_messages(session, caller, org, drafts, source="aama",
                                   max_retries=retries, override_cap=override_cap, settings=s,
                                   override_status=override_status)
     return SendOutcome(report.uuid, len(found), template, queued)

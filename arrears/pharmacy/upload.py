@@ -159,7 +159,7 @@ async def store_upload(session: AsyncSession, caller: Caller, *, filename: str, 
     count = len(extraction.debtors)
     rows: list[AccountRow | RowError] = [_account_row(d, n) for n, d in enumerate(extraction.debtors, 1)]
     rows += [_row_error(issue, count + n) for n, issue in enumerate(extraction.issues, 1)]
-    await store_report(session, report, rows, actor=caller.actor)
+    await store_report(session, caller, report, rows)
     reading = book.note_reading(report, extraction)
     if reading:
         report.progress_message = f"{report.progress_message}; {reading}"

@@ -53,6 +53,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from arrears import events, sqljson
 from arrears.accounts import service as accounts
 from arrears.db import GUID, UTCDateTime, utcnow
+from arrears.identity.caller import Caller
 from arrears.identity.service import get_org
 from arrears.promises.calendar import grace_days, holiday_country, next_working_day, org_today
 from arrears.promises.models import Promise
@@ -319,9 +320,11 @@ async def _consequences(session: AsyncSession, org: Any, today: date, actor: str
                     **{"from": m.old, "to": m.new}).label("data")).select_from(MOVES).order_by(m.id),
         list(EVENT_OF.values()))
     due = next_working_day(today, holiday_country(org))
-    opened = await tasks.open_tasks_from(session, org.id, select(m.account_id, m.agent_id).select_from(MOVES)
+    # The pass acts as the system under its own name (the tasks' created_by and events as before).
+    opened = await tasks.open_tasks_from(session, Caller.system(org.id, actor),
+                                         select(m.account_id, m.agent_id).select_from(MOVES)
                                          .where(m.new == "broken").order_by(m.id),
-                                         kind="call", due_date=due, source="broken_promise", actor=actor,
+                                         kind="call", due_date=due, source="broken_promise",
                                          note="The customer did not keep a promise to pay.")
     with_open = select(Promise.account_id).where(Promise.org_id == org.id, Promise.status == "open")
     await accounts.follow_promises(session, org.id, select(m.account_id).select_from(MOVES), with_open, actor)

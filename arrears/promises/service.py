@@ -184,8 +184,7 @@ async def create_promise(session: AsyncSession, caller: Caller, account_id: Any,
     await events.record(session, org_id=account.org_id, type="promise.created", actor=caller.actor,
                         subject_type="promise", subject_id=promise.id, after=snapshot, data={"promise": snapshot})
     await follow_accounts(session, account.org_id, [account.id], caller.actor)
-    await tasks.complete_for_accounts(session, account.org_id, [account.id], caller.actor,
-                                      closed_by=f"promise:{promise.id}")
+    await tasks.complete_for_accounts(session, caller, [account.id], closed_by=f"promise:{promise.id}")
     await evaluate(session, account.org_id, account_ids=[account.id], today=today)
     await ensure_chain(session, account.org_id)  # the daily evaluation's jobs (the first promise starts them)
     await session.refresh(promise)

@@ -58,6 +58,7 @@ from arrears import events, sqljson
 from arrears.accounts.models import Account, AccountStatusChange
 from arrears.accounts.service import STATUS_EVENT
 from arrears.db import UTCDateTime, dialect_insert, utcnow
+from arrears.identity.caller import Caller
 from arrears.identity.models import Membership, Organisation, User
 from arrears.identity.service import caller_for_user
 from arrears.messaging import rules
@@ -456,8 +457,9 @@ async def _act(session: AsyncSession, org: Organisation, work: StepWork, rows: l
                              segments=[work.segments.get(i) for i in ids], fresh_keys=True)
     elif step.action in TASK_KINDS:
         kind = TASK_KINDS[step.action][0]
-        await open_tasks(session, org.id, [(i, work.assignee.get(i)) for i in ids], kind=kind, due_date=day,
-                         source="strategy", actor=actor, note=step.name or f"{st.name}: step {step.position}")
+        # The run acts as the system, named as the strategy (the tasks' created_by and events as before).
+        await open_tasks(session, Caller.system(org.id, actor), [(i, work.assignee.get(i)) for i in ids], kind=kind,
+                         due_date=day, source="strategy", note=step.name or f"{st.name}: step {step.position}")
     elif step.action == "letter":
         assert st.owner_id is not None and step.letter_template_id is not None
         owner = await caller_for_user(session, st.owner_id, org.id)

@@ -291,10 +291,13 @@ async def complete_for_interactions(session: AsyncSession, caller: Caller, inter
     return len(targets)
 
 
-async def complete_for_accounts(session: AsyncSession, org_id: int, account_ids: Sequence[uuid.UUID], actor: str,
-                                *, closed_by: str) -> int:
+async def complete_for_accounts(session: AsyncSession, caller: Caller, account_ids: Sequence[uuid.UUID], *,
+                                closed_by: str) -> int:
     """Close (done) the open tasks of these accounts, as an interaction does (a promise recorded on
-    a task's account completes it). Set-based; returns how many closed."""
+    a task's account completes it), as the caller (write access). Set-based; returns how many
+    closed. Only the caller's organisation's tasks: another's accounts close nothing."""
+    caller.require_write()
+    org_id, actor = caller.org_id, caller.actor
     wanted = sorted(set(account_ids))
     if not wanted:
         return 0
@@ -310,14 +313,19 @@ async def complete_for_accounts(session: AsyncSession, org_id: int, account_ids:
     return len(targets)
 
 
-async def open_tasks(session: AsyncSession, org_id: int, items: Sequence[tuple[uuid.UUID, int | None]], *,
-                     kind: str, due_date: date, source: str, actor: str, note: str | None = None) -> int:
-    """`open_task` for many accounts at once ((account id, assignee) each): one INSERT, one batch of
-    `task.created` events. Returns how many were opened."""
+async def open_tasks(session: AsyncSession, caller: Caller, items: Sequence[tuple[uuid.UUID, int | None]], *,
+                     kind: str, due_date: date, source: str, note: str | None = None) -> int:
+    """`open_task` for many accounts at once ((account id, assignee) each) of the caller's
+    organisation (write access; an account of another is not found, and nothing is opened): one
+    INSERT, one batch of `task.created` events, created by the caller. Returns how many were
+    opened."""
     if kind not in KINDS or source not in SOURCES:
         raise ValueError(f"kind {kind!r} or source {source!r}")
+    caller.require_write()
+    org_id, actor = caller.org_id, caller.actor
     if not items:
         return 0
+    await _own_accounts(session, org_id, {a for a, _ in items})
     now = utcnow()
     rows = [{"id": uuid.uuid4(), "org_id": org_id, "account_id": a, "assignee_id": who, "kind": kind,
              "due_date": due_date, "source": source, "status": "open", "note": note, "created_by": actor,
@@ -331,16 +339,19 @@ async def open_tasks(session: AsyncSession, org_id: int, items: Sequence[tuple[u
     return len(rows)
 
 
-async def open_tasks_from(session: AsyncSession, org_id: int, rows: Any, *, kind: str, due_date: date, source: str,
-                          actor: str, note: str | None = None) -> int:
+async def open_tasks_from(session: AsyncSession, caller: Caller, rows: Any, *, kind: str, due_date: date,
+                          source: str, note: str | None = None) -> int:
     """`open_task` for every (account_id, assignee_id) row of the SELECT `rows`, set-based (the
     daily evaluation of promises opens thousands): one INSERT … SELECT of tasks and one of their
-    `task.created` events. Returns how many were opened."""
+    `task.created` events, created by the caller (write access). Only rows whose account is the
+    caller's organisation's open a task (another's are left out). Returns how many were opened."""
     from arrears import sqljson
     from arrears.db import new_uuid_sql
 
     if kind not in KINDS or source not in SOURCES:
         raise ValueError(f"kind {kind!r} or source {source!r}")
+    caller.require_write()
+    org_id, actor = caller.org_id, caller.actor
     src = rows.subquery()
     now = utcnow()
     made = await session.execute(insert(Task).from_select(
@@ -348,7 +359,8 @@ async def open_tasks_from(session: AsyncSession, org_id: int, rows: Any, *, kind
          "created_at", "updated_at"],
         select(literal_column(new_uuid_sql(session)), literal(org_id), src.c[0], src.c[1], literal(kind),
                literal(due_date, Date), literal(source), literal("open"), literal(note, Text), literal(actor),
-               literal(now, Task.created_at.type), literal(now, Task.created_at.type))))
+               literal(now, Task.created_at.type), literal(now, Task.created_at.type))
+        .select_from(src).join(Account, Account.id == src.c[0]).where(Account.org_id == org_id)))
     count = max(int(getattr(made, "rowcount", 0) or 0), 0)
     if not count:
         return 0
@@ -362,6 +374,17 @@ async def open_tasks_from(session: AsyncSession, org_id: int, rows: Any, *, kind
         .where(Task.org_id == org_id, Task.source == source, Task.created_at == now).order_by(Task.id),
         ["task.created"])
     return count
+
+
+async def _own_accounts(session: AsyncSession, org_id: int, ids: set[uuid.UUID]) -> None:
+    """NotFound unless every one of `ids` is an account of the organisation."""
+    wanted = sorted(ids)
+    for start in range(0, len(wanted), 1000):
+        part = wanted[start:start + 1000]
+        found = await session.scalar(select(func.count()).select_from(Account)
+                                     .where(Account.org_id == org_id, Account.id.in_(part)))
+        if found != len(part):
+            raise NotFound("Account not found.")
 
 
 async def wants_events(session: AsyncSession, org_id: int, types: frozenset[str]) -> bool:

@@ -19,6 +19,7 @@ from arrears.db import transaction, utcnow
 from arrears.debtors import book, service
 from arrears.debtors.models import DebtorAccount, DebtorReport, DebtorSnapshot
 from arrears.debtors.reading import AccountRow
+from arrears.identity.caller import Caller
 from tests.faces.age_analysis.conftest import member
 from tests.faces.age_analysis.helpers import HEADER, import_file, write_book
 from tests.fixtures import cheap_password_hashing  # noqa: F401
@@ -122,7 +123,7 @@ async def test_store_report_keeps_second_numbers(env, world) -> None:
     async with transaction() as s:
         report = service.new_report(org.id, user_id=None, source="pdf", filename="r.pdf",
                                     original_filename="Debtors.pdf", report_date=date.today())
-        rid = (await service.store_report(s, report, rows, actor="test")).id
+        rid = (await service.store_report(s, Caller.system(org.id, "test"), report, rows)).id
     async with transaction(readonly=True) as s:
         snaps = {x.account_code: x for x in (await s.scalars(
             select(DebtorSnapshot).where(DebtorSnapshot.report_id == rid))).all()}

@@ -16,6 +16,7 @@ from arrears.db import transaction
 from arrears.debtors import bulk, imports, service
 from arrears.debtors.models import DebtorAccount, DebtorReport, DebtorSnapshot
 from arrears.debtors.reading import AccountRow, RowError
+from arrears.errors import Forbidden, NotFound
 from arrears.events import DomainEvent
 from arrears.identity import service as identity
 from arrears.identity.caller import Caller
@@ -175,6 +176,34 @@ async def test_a_retried_attempt_starts_clean_and_completes(client, officer, tmp
     assert completed[0].data["total_balance"] == "4500.00"
 
 
+async def test_store_report_needs_write_access_in_the_reports_organisation(env, world):
+    org, other = await world.org("Pharmacy"), await world.org("Other Pharmacy")
+    rows = [AccountRow("P1", "Patient One", "", None, False, None, Decimal("10.00"), Decimal("0.00"),
+                       Decimal("0.00"), Decimal("0.00"), Decimal("0.00"), {}, Decimal("10.00"), 1)]
+    reader = await world.user(org.id, role="admin", access="read")
+    async with transaction() as s:
+        refused = [await identity.caller_for_user(s, reader.id, org.id), Caller.system(other.id, "test")]
+    for who, error in zip(refused, (Forbidden, NotFound), strict=True):
+        async with transaction() as s:
+            report = service.new_report(org.id, user_id=None, source="pdf", filename="r.pdf",
+                                        original_filename="Debtors.pdf")
+            with pytest.raises(error):
+                await service.store_report(s, who, report, rows)
+    async with transaction(readonly=True) as s:
+        assert await s.scalar(select(func.count()).select_from(DebtorReport)) == 0
+        assert await s.scalar(select(func.count()).select_from(DebtorAccount)) == 0
+        assert await s.scalar(select(func.count()).select_from(DomainEvent).where(
+            DomainEvent.type == "upload.completed")) == 0
+    async with transaction() as s:
+        report = service.new_report(org.id, user_id=None, source="pdf", filename="r.pdf",
+                                    original_filename="Debtors.pdf")
+        await service.store_report(s, Caller.system(org.id, "test"), report, rows)
+    async with transaction(readonly=True) as s:
+        completed = (await s.scalars(select(DomainEvent).where(DomainEvent.type == "upload.completed"))).one()
+        assert await s.scalar(select(func.count()).select_from(DebtorAccount)) == 1
+    assert completed.actor == "test" and completed.org_id == org.id
+
+
 async def test_store_report_for_parsed_rows(env, world):
     org = await world.org("Pharmacy")
     rows = [
@@ -190,7 +219,7 @@ async def test_store_report_for_parsed_rows(env, world):
     async with transaction() as s:
         report = service.new_report(org.id, user_id=None, source="pdf", filename="r.pdf",
                                     original_filename="Debtors.pdf", mime_type="application/pdf")
-        report = await service.store_report(s, report, rows, actor="test")
+        report = await service.store_report(s, Caller.system(org.id, "test"), report, rows)
         rid = report.id
     async with transaction(readonly=True) as s:
         report = await s.get(DebtorReport, rid)

@@ -17,6 +17,7 @@ from arrears import migrate
 from arrears.db import transaction
 from arrears.debtors import service
 from arrears.debtors.reading import AccountRow
+from arrears.identity.caller import Caller
 
 REVISION = "0016_report_dates"
 REPORT_COLUMNS = {"report_date", "report_date_source", "partial", "skipped_rows", "skipped_reasons", "warnings"}
@@ -56,7 +57,7 @@ async def test_down_and_up_dates_existing_reports(env, world, db_url) -> None:
     async with transaction() as s:
         report = service.new_report(org.id, user_id=None, source="pdf", filename="r.pdf", original_filename="r.pdf",
                                     created_at=uploaded)
-        rid = (await service.store_report(s, report, rows)).id
+        rid = (await service.store_report(s, Caller.system(org.id), report, rows)).id
     columns, _ = await _read(db_url)
     assert REPORT_COLUMNS <= columns["debtor_reports"] and ACCOUNT_COLUMNS <= columns["debtor_accounts"]
     assert "telephone2" in columns["debtor_snapshots"]

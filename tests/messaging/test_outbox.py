@@ -37,3 +37,27 @@ async def test_simulated_outcomes_by_test_number(env, world, quick):
     assert by[sim.SMS_UNDELIVERABLE].status == "failed" and by[sim.SMS_UNDELIVERABLE].error_code == "UNDELIVERED"
     assert by[sim.SMS_NO_REPORT].status == "sent"
     assert by[sim.SMS_BUSY_ONCE].status == "delivered" and by[sim.SMS_BUSY_ONCE].retry_count == 1
+
+
+async def test_queueing_needs_write_access_in_the_organisation(env, world, quick):
+    """queue_messages takes the Caller (issue 18, point 6): a read-only member is refused, another
+    organisation's caller finds no such organisation, and neither writes a message or a job."""
+    import pytest
+    from sqlalchemy import func, select
+
+    from arrears.db import transaction
+    from arrears.errors import Forbidden, NotFound
+    from arrears.identity.caller import Caller
+    from arrears.jobs.models import Job
+
+    org, other = await world.org(), await world.org("Other Org")
+    reader = await caller_for(await world.user(org.id, role="admin", access="read"))
+    stranger = await caller_for(await world.user(other.id))
+    for who, error in ((reader, Forbidden), (stranger, NotFound), (Caller.system(other.id), NotFound)):
+        with pytest.raises(error):
+            await queue(org, who, [sms("27821234567")])
+    assert await messages() == []
+    async with transaction(readonly=True) as s:
+        assert await s.scalar(select(func.count()).select_from(Job)) == 0
+    q = await queue(org, Caller.system(org.id, "bench"), [sms("27821234567")])
+    assert q.queued == 1 and [(m.org_id, m.user_id) for m in await messages()] == [(org.id, None)]

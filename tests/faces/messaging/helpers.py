@@ -53,8 +53,7 @@ async def queue(org: Any, caller: Any, drafts: list[Any], **kw: Any) -> Any:
 
     async with transaction() as s:
         o = await get_org(s, org.id)
-        return await queue_messages(s, o, drafts, actor=caller.actor, user_id=caller.user_id,
-                                    source=kw.pop("source", "api"), **kw)
+        return await queue_messages(s, caller, o, drafts, source=kw.pop("source", "api"), **kw)
 
 
 def sms(recipient: str, text: str = "Hello", **kw: Any) -> Any:

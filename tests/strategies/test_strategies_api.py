@@ -4,6 +4,13 @@ by scope, another organisation's ids (404 everywhere)."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import update
+
+from arrears.db import transaction
+from arrears.jobs.models import Job
+from arrears.strategies import jobs
 from arrears.worker import run_until_idle
 from tests.faces.accounts.test_accounts_api import _key
 from tests.strategies.helpers import book, row, template
@@ -68,6 +75,13 @@ async def test_managers_write_others_read_and_the_run_goes_through_the_worker(rs
     assert dry.json()["counts"]["strategies"][0]["steps"] == pv.json()["steps"]
     real = await t.client.post(f"/api/v1/strategies/{sid}/runs", json={}, headers=await t.h("manager"))
     assert real.status_code == 202 and real.json()["status"] == "queued"
+    # Creating the strategy queued today's daily run at 09:30 in the organisation's zone: once the
+    # wall clock has passed that, it would run first and do today's step, leaving this run nothing.
+    # The daily chain is test_jobs' subject; here it waits until tomorrow so the hand-started run is alone.
+    async with transaction() as s:
+        moved = await s.execute(update(Job).where(Job.kind == jobs.DAILY, Job.org_id == t.org.id)
+                                .values(run_at=datetime.now(UTC) + timedelta(days=1)))
+        assert moved.rowcount == 2  # today's and tomorrow's
     await run_until_idle()
     runs = (await t.client.get(f"/api/v1/strategies/{sid}/runs", headers=await t.h("calling_agent"))).json()
     mine = {r["id"]: r for r in runs["data"]}

@@ -123,12 +123,13 @@ async def bare_round(org_id: int, today: Any) -> tuple[float, int]:
 
 async def our_round(org_id: int, today: Any) -> tuple[float, Any]:
     from arrears.db import session_factory
+    from arrears.identity.caller import Caller
     from arrears.promises.evaluate import evaluate
 
     async with session_factory() as s:
         tx = await s.begin()
         t0 = time.perf_counter()
-        out = await evaluate(s, org_id, today=today)
+        out = await evaluate(s, Caller.system(org_id), today=today)
         await s.flush()
         took = time.perf_counter() - t0
         await tx.rollback()

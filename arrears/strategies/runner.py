@@ -422,14 +422,18 @@ async def _move_on(session: AsyncSession, work: StepWork, day: date, run_id: uui
                                      "left_at_position", "left_status", "left_on", "updated_at")}))
 
 
-async def _hand_over(session: AsyncSession, org_id: int, ids: list[uuid.UUID], to: str, actor: str) -> list[uuid.UUID]:
-    """`handed_over` (reason: to whom) for the still-active accounts among `ids`, with history and
-    `account.status_changed` events, set-based."""
+async def _hand_over(session: AsyncSession, caller: Caller, ids: list[uuid.UUID], to: str) -> list[uuid.UUID]:
+    """`handed_over` (reason: to whom) for the still-active accounts among `ids` of the caller's
+    organisation (write access; another's are left as they are), with history and
+    `account.status_changed` events by the caller, set-based."""
+    caller.require_write()
+    org_id, actor = caller.org_id, caller.actor
     now = utcnow()
     done: list[uuid.UUID] = []
     for start in range(0, len(ids), 500):
         result = await session.scalars(
-            update(Account).where(Account.id.in_(ids[start:start + 500]), Account.status == "active")
+            update(Account).where(Account.id.in_(ids[start:start + 500]), Account.org_id == org_id,
+                                  Account.status == "active")
             .values(status="handed_over", status_reason=to, status_changed_at=now, updated_at=now)
             .returning(Account.id).execution_options(synchronize_session=False))
         done.extend(result.all())
@@ -465,7 +469,7 @@ async def _act(session: AsyncSession, org: Organisation, work: StepWork, rows: l
         owner = await caller_for_user(session, st.owner_id, org.id)
         await letter_step.send_letters(session, org, owner, step, ids, day)  # e-mailed, else printed
     elif step.action == "hand_over":
-        await _hand_over(session, org.id, ids, step.hand_over_to or "", actor)
+        await _hand_over(session, Caller.system(org.id, actor), ids, step.hand_over_to or "")  # as the strategy
 
 
 async def _announce(session: AsyncSession, work: StepWork, day: date, run_id: uuid.UUID, lo: int, hi: int) -> None:

@@ -84,7 +84,7 @@ INSERT INTO loans (uuid, org_id, customer_id, loan_account_number, principal_amo
                    tenure_months, loan_date, created_at, updated_at)
 SELECT gen_random_uuid(), :org, c.id, 'L' || c.id, 1000, 10, 'personal', 12, :made, now(), now()
 FROM customers c WHERE c.org_id = :org"""), p)
-        await sync_loan_accounts(s, org.id)
+        await sync_loan_accounts(s, Caller.system(org.id))
         await s.execute(text("UPDATE accounts SET status = 'promised' WHERE org_id = :org"), p)
         # note = which third: 0 kept, 1 broken, 2 still open.
         await s.execute(text("""

@@ -147,8 +147,11 @@ async def on_book_updated(session: AsyncSession, org_id: int) -> None:
     await sync_book_accounts(session, Caller.system(org_id))
 
 
-async def sync_loan_accounts(session: AsyncSession, org_id: int, loan_id: int | None = None) -> int:
-    """An account for every loan of the organisation (or just `loan_id`), its customer kept in step."""
+async def sync_loan_accounts(session: AsyncSession, caller: Caller, loan_id: int | None = None) -> int:
+    """An account for every loan of the caller's organisation (write access; or just `loan_id`, if
+    it is one of them), its customer kept in step."""
+    caller.require_write()
+    org_id = caller.org_id
     only = "AND l.id = :loan" if loan_id is not None else ""
     params: dict[str, Any] = {"org": org_id, "now": utcnow()} | ({"loan": loan_id} if loan_id is not None else {})
     created = await session.execute(text(_INSERT_LOANS.format(uuid=new_uuid_sql(session), only=only)), params)
@@ -163,7 +166,7 @@ async def on_event(session: AsyncSession, ev: Any) -> None:
         return
     if ev.type == "loan.updated" and "customer_id" not in (ev.data or {}).get("changed", []):
         return
-    await sync_loan_accounts(session, ev.org_id, int(ev.subject_id))
+    await sync_loan_accounts(session, Caller.system(ev.org_id), int(ev.subject_id))  # follows from the loan
 
 
 async def settle_book_statuses(session: AsyncSession, caller: Caller) -> int:

@@ -80,7 +80,7 @@ from arrears.strategies.models import (
 from arrears.strategies.preview import _strategy_summary, _totals
 from arrears.strategies.preview import preview_org as preview
 from arrears.strategies.selection import Plan, fetch_due, left_out
-from arrears.strategies.service import list_strategies, owner_allowed, steps_of
+from arrears.strategies.service import get_strategy, list_strategies, owner_allowed, require_writer, steps_of
 from arrears.tasks.models import Task
 from arrears.tasks.service import open_tasks
 
@@ -457,7 +457,7 @@ async def _act(session: AsyncSession, org: Organisation, work: StepWork, rows: l
         drafts = [work.drafts[i] for i in ids]
         if drafts:  # set-based: the same contact rules as queue_messages, the rows in bulk
             # fresh_keys: the keys are this step's, claimed just now in this transaction
-            await queue_bulk(session, org, drafts, actor=actor, source="strategy",
+            await queue_bulk(session, Caller.system(org.id, actor), org, drafts, source="strategy",
                              segments=[work.segments.get(i) for i in ids], fresh_keys=True)
     elif step.action in TASK_KINDS:
         kind = TASK_KINDS[step.action][0]
@@ -537,9 +537,15 @@ async def _note_leavers(session: AsyncSession, org_id: int, day: date) -> None:
 # ------------------------------------------------------------------ entry points
 
 
-async def start_run(session: AsyncSession, org_id: int, *, strategy_id: uuid.UUID | None, trigger: str, actor: str,
+async def start_run(session: AsyncSession, caller: Caller, *, strategy_id: uuid.UUID | None, trigger: str,
                     dry_run: bool = False, status: str = "running", day: date | None = None) -> StrategyRun:
-    """The run's row; `day` (tests, back-dated runs) defaults to the organisation's local today."""
+    """The run's row in the caller's organisation, started by the caller (`strategies.require_writer`;
+    the system's jobs and the CLI pass theirs); a strategy of another organisation is not found.
+    `day` (tests, back-dated runs) defaults to the organisation's local today."""
+    require_writer(caller)
+    org_id, actor = caller.org_id, caller.actor
+    if strategy_id is not None:
+        await get_strategy(session, caller, strategy_id)
     run = StrategyRun(id=uuid.uuid4(), org_id=org_id, strategy_id=strategy_id,
                       run_on=day or await org_today(session, org_id),
                       trigger=trigger, dry_run=dry_run, status=status, started_by=actor, started_at=utcnow())
@@ -581,11 +587,10 @@ async def execute(session: AsyncSession, run: StrategyRun, *, checkpoint: Checkp
     return run
 
 
-async def run_now(session: AsyncSession, org_id: int, *, strategy_id: uuid.UUID | None = None, trigger: str,
-                  actor: str, dry_run: bool = False, checkpoint: Checkpoint | None = None,
+async def run_now(session: AsyncSession, caller: Caller, *, strategy_id: uuid.UUID | None = None, trigger: str,
+                  dry_run: bool = False, checkpoint: Checkpoint | None = None,
                   progress: Progress | None = None, day: date | None = None) -> StrategyRun:
-    run = await start_run(session, org_id, strategy_id=strategy_id, trigger=trigger, actor=actor, dry_run=dry_run,
-                          day=day)
+    run = await start_run(session, caller, strategy_id=strategy_id, trigger=trigger, dry_run=dry_run, day=day)
     if checkpoint is not None:
         await checkpoint()
     return await execute(session, run, checkpoint=checkpoint, progress=progress)

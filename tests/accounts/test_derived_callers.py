@@ -1,5 +1,5 @@
-"""The accounts' bulk status services take the `Caller` (issue 18, point 6): syncing the book's
-accounts, the derived moves (`paid_up`/`active`) and following promises (`promised`/`active`) need
+"""The accounts' bulk services take the `Caller` (issue 18, point 6): syncing the book's and the
+loans' accounts, the derived moves (`paid_up`/`active`) and following promises (`promised`/`active`) need
 write access, and another organisation's caller (a user or the system) changes nothing here. The
 book's sync stays the system's in the audit trail; the moves asked for are the caller's."""
 
@@ -86,3 +86,27 @@ async def test_following_promises_needs_write_access_and_moves_only_the_callers_
     async with transaction() as s:
         assert await accounts.follow_promises(s, Caller.system(org.id, "user:7"), [account.id], with_open) == 1
     assert await _status(account.id) == ("promised", [("active", "promised", "user:7")])
+
+
+async def test_syncing_loans_needs_write_access_and_makes_only_the_callers_organisations_accounts(world):
+    org, other = await world.org(), await world.org("Other Org")
+    account = await _account(world, org.id)
+    async with transaction() as s:  # the loan as it was before its event made the account
+        await s.execute(delete(Account).where(Account.id == account.id))
+
+    async def accounts_of_the_loan() -> list[tuple[int, str]]:
+        async with transaction() as s:
+            return [tuple(r) for r in (await s.execute(select(Account.org_id, Account.status)
+                                                       .where(Account.loan_id == account.loan_id))).all()]
+
+    async with transaction() as s:
+        with pytest.raises(Forbidden):
+            await accounts.sync_loan_accounts(s, await _as(world, org.id, "admin", "read"), account.loan_id)
+    for stranger in (await _as(world, other.id, "admin"), Caller.system(other.id)):
+        async with transaction() as s:
+            assert await accounts.sync_loan_accounts(s, stranger, account.loan_id) == 0
+            assert await accounts.sync_loan_accounts(s, stranger) == 0
+    assert await accounts_of_the_loan() == []
+    async with transaction() as s:
+        assert await accounts.sync_loan_accounts(s, Caller.system(org.id), account.loan_id) == 1
+    assert await accounts_of_the_loan() == [(org.id, "active")]

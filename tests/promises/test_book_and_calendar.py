@@ -84,7 +84,8 @@ async def test_the_organisations_time_zone_decides_today_at_midnight(rs: RS):
     async with transaction() as s:
         out = await evaluate(s, Caller.system(t.org.id), today=await org_today(s, t.org.id, last_grace))
         assert out.broken == 0
-        out = await evaluate(s, Caller.system(t.org.id), today=await org_today(s, t.org.id, last_grace + timedelta(seconds=1)))
+        out = await evaluate(s, Caller.system(t.org.id),
+                             today=await org_today(s, t.org.id, last_grace + timedelta(seconds=1)))
         assert out.broken == 1
     assert (await state(p["id"]))[0].status == "broken"
 

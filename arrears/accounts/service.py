@@ -258,7 +258,8 @@ async def apply_derived(session: AsyncSession, caller: Caller,
     for old, new in sorted({(a, b) for _, a, b in wanted}):
         ids = [i for i, a, b in wanted if (a, b) == (old, new)]
         # Only what this statement changed (a person may have changed one meanwhile).
-        done = await session.scalars(update(Account).where(Account.id.in_(ids), Account.org_id == org_id, Account.status == old)
+        done = await session.scalars(update(Account)
+                                     .where(Account.id.in_(ids), Account.org_id == org_id, Account.status == old)
                                      .values(status=new, status_reason=None, status_changed_at=now, updated_at=now)
                                      .returning(Account.id).execution_options(synchronize_session=False))
         changes.extend((i, old, new) for i in sorted(done.all()))

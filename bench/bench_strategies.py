@@ -118,7 +118,7 @@ async def main(args: argparse.Namespace, data_dir: Path) -> None:
                 continue
             t0 = time.perf_counter()
             async with session_factory() as s:
-                run = await runner.run_now(s, org_id, trigger="manual", actor="bench", checkpoint=s.commit)
+                run = await runner.run_now(s, Caller.system(org_id, "bench"), trigger="manual", checkpoint=s.commit)
                 await s.commit()
             results["run"].append(time.perf_counter() - t0)
             assert run.messages == pv["messages"] == n, (run.messages, pv["messages"], n)

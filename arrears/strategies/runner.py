@@ -80,7 +80,7 @@ from arrears.strategies.models import (
 from arrears.strategies.preview import _strategy_summary, _totals
 from arrears.strategies.preview import preview_org as preview
 from arrears.strategies.selection import Plan, fetch_due, left_out
-from arrears.strategies.service import list_strategies, owner_allowed, steps_of
+from arrears.strategies.service import get_strategy, list_strategies, owner_allowed, require_writer, steps_of
 from arrears.tasks.models import Task
 from arrears.tasks.service import open_tasks
 
@@ -422,14 +422,18 @@ async def _move_on(session: AsyncSession, work: StepWork, day: date, run_id: uui
                                      "left_at_position", "left_status", "left_on", "updated_at")}))
 
 
-async def _hand_over(session: AsyncSession, org_id: int, ids: list[uuid.UUID], to: str, actor: str) -> list[uuid.UUID]:
-    """`handed_over` (reason: to whom) for the still-active accounts among `ids`, with history and
-    `account.status_changed` events, set-based."""
+async def _hand_over(session: AsyncSession, caller: Caller, ids: list[uuid.UUID], to: str) -> list[uuid.UUID]:
+    """`handed_over` (reason: to whom) for the still-active accounts among `ids` of the caller's
+    organisation (write access; another's are left as they are), with history and
+    `account.status_changed` events by the caller, set-based."""
+    caller.require_write()
+    org_id, actor = caller.org_id, caller.actor
     now = utcnow()
     done: list[uuid.UUID] = []
     for start in range(0, len(ids), 500):
         result = await session.scalars(
-            update(Account).where(Account.id.in_(ids[start:start + 500]), Account.status == "active")
+            update(Account).where(Account.id.in_(ids[start:start + 500]), Account.org_id == org_id,
+                                  Account.status == "active")
             .values(status="handed_over", status_reason=to, status_changed_at=now, updated_at=now)
             .returning(Account.id).execution_options(synchronize_session=False))
         done.extend(result.all())
@@ -453,7 +457,7 @@ async def _act(session: AsyncSession, org: Organisation, work: StepWork, rows: l
         drafts = [work.drafts[i] for i in ids]
         if drafts:  # set-based: the same contact rules as queue_messages, the rows in bulk
             # fresh_keys: the keys are this step's, claimed just now in this transaction
-            await queue_bulk(session, org, drafts, actor=actor, source="strategy",
+            await queue_bulk(session, Caller.system(org.id, actor), org, drafts, source="strategy",
                              segments=[work.segments.get(i) for i in ids], fresh_keys=True)
     elif step.action in TASK_KINDS:
         kind = TASK_KINDS[step.action][0]
@@ -465,7 +469,7 @@ async def _act(session: AsyncSession, org: Organisation, work: StepWork, rows: l
         owner = await caller_for_user(session, st.owner_id, org.id)
         await letter_step.send_letters(session, org, owner, step, ids, day)  # e-mailed, else printed
     elif step.action == "hand_over":
-        await _hand_over(session, org.id, ids, step.hand_over_to or "", actor)
+        await _hand_over(session, Caller.system(org.id, actor), ids, step.hand_over_to or "")  # as the strategy
 
 
 async def _announce(session: AsyncSession, work: StepWork, day: date, run_id: uuid.UUID, lo: int, hi: int) -> None:
@@ -533,9 +537,15 @@ async def _note_leavers(session: AsyncSession, org_id: int, day: date) -> None:
 # ------------------------------------------------------------------ entry points
 
 
-async def start_run(session: AsyncSession, org_id: int, *, strategy_id: uuid.UUID | None, trigger: str, actor: str,
+async def start_run(session: AsyncSession, caller: Caller, *, strategy_id: uuid.UUID | None, trigger: str,
                     dry_run: bool = False, status: str = "running", day: date | None = None) -> StrategyRun:
-    """The run's row; `day` (tests, back-dated runs) defaults to the organisation's local today."""
+    """The run's row in the caller's organisation, started by the caller (`strategies.require_writer`;
+    the system's jobs and the CLI pass theirs); a strategy of another organisation is not found.
+    `day` (tests, back-dated runs) defaults to the organisation's local today."""
+    require_writer(caller)
+    org_id, actor = caller.org_id, caller.actor
+    if strategy_id is not None:
+        await get_strategy(session, caller, strategy_id)
     run = StrategyRun(id=uuid.uuid4(), org_id=org_id, strategy_id=strategy_id,
                       run_on=day or await org_today(session, org_id),
                       trigger=trigger, dry_run=dry_run, status=status, started_by=actor, started_at=utcnow())
@@ -577,11 +587,10 @@ async def execute(session: AsyncSession, run: StrategyRun, *, checkpoint: Checkp
     return run
 
 
-async def run_now(session: AsyncSession, org_id: int, *, strategy_id: uuid.UUID | None = None, trigger: str,
-                  actor: str, dry_run: bool = False, checkpoint: Checkpoint | None = None,
+async def run_now(session: AsyncSession, caller: Caller, *, strategy_id: uuid.UUID | None = None, trigger: str,
+                  dry_run: bool = False, checkpoint: Checkpoint | None = None,
                   progress: Progress | None = None, day: date | None = None) -> StrategyRun:
-    run = await start_run(session, org_id, strategy_id=strategy_id, trigger=trigger, actor=actor, dry_run=dry_run,
-                          day=day)
+    run = await start_run(session, caller, strategy_id=strategy_id, trigger=trigger, dry_run=dry_run, day=day)
     if checkpoint is not None:
         await checkpoint()
     return await execute(session, run, checkpoint=checkpoint, progress=progress)

@@ -125,11 +125,16 @@ class StrategyAccountState(Base):
     __table_args__ = (Index("ix_strategy_account_states_strategy_id", "strategy_id"),
                       Index("ix_strategy_account_states_org_id_paused", "org_id", "paused"))
 
+    # Foreign keys: the account's only (one per row, and a run writes a row per account). The
+    # organisation and strategy are the same for every row a run's chunk writes, and the runner
+    # checks them once per chunk (runner._hold) instead of once per row; triggers made by migration
+    # 0026 keep what ON DELETE did: an organisation's deletion takes its states, a strategy's
+    # unlinks them. The account's key stays: it differs row by row, and an account deleted between
+    # the selection and the write must fail the write rather than leave a state behind.
     account_id: Mapped[uuid.UUID] = mapped_column(GUID, ForeignKey("accounts.id", ondelete="CASCADE"),
                                                   primary_key=True)
-    org_id: Mapped[int] = mapped_column(ForeignKey("organisations.id", ondelete="CASCADE"))
-    strategy_id: Mapped[uuid.UUID | None] = mapped_column(GUID, ForeignKey("strategies.id", ondelete="SET NULL"),
-                                                          nullable=True)
+    org_id: Mapped[int] = mapped_column(Integer)
+    strategy_id: Mapped[uuid.UUID | None] = mapped_column(GUID, nullable=True)
     variant: Mapped[str | None] = mapped_column(String(1), nullable=True)
     position: Mapped[int | None] = mapped_column(Integer, nullable=True)
     step_id: Mapped[uuid.UUID | None] = mapped_column(GUID, nullable=True)
@@ -188,12 +193,18 @@ class StrategyStepExecution(Base):
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    org_id: Mapped[int] = mapped_column(ForeignKey("organisations.id", ondelete="CASCADE"))
-    strategy_id: Mapped[uuid.UUID] = mapped_column(GUID, ForeignKey("strategies.id", ondelete="CASCADE"))
-    step_id: Mapped[uuid.UUID] = mapped_column(GUID, ForeignKey("strategy_steps.id", ondelete="CASCADE"))
+    # Foreign keys: the account's only, as on the states (a run writes a row per account: five
+    # checks per row were half the cost of the row). The organisation, strategy, step and run are
+    # the same for every row of a run's chunk: the runner checks them once per chunk (runner._hold
+    # locks the step and the run against deletion, as the per-row checks did), and triggers made by
+    # migration 0026 keep what ON DELETE did: an organisation's, strategy's or step's deletion takes
+    # its executions, a run's unlinks them. The account's key stays: it is the one that differs row
+    # by row (and an account deleted between the selection and the claim must fail the claim).
+    org_id: Mapped[int] = mapped_column(Integer)
+    strategy_id: Mapped[uuid.UUID] = mapped_column(GUID)
+    step_id: Mapped[uuid.UUID] = mapped_column(GUID)
     account_id: Mapped[uuid.UUID] = mapped_column(GUID, ForeignKey("accounts.id", ondelete="CASCADE"))
-    run_id: Mapped[uuid.UUID | None] = mapped_column(GUID, ForeignKey("strategy_runs.id", ondelete="SET NULL"),
-                                                     nullable=True)
+    run_id: Mapped[uuid.UUID | None] = mapped_column(GUID, nullable=True)
     run_on: Mapped[date] = mapped_column(Date)
     variant: Mapped[str] = mapped_column(String(1))
     position: Mapped[int] = mapped_column(Integer)

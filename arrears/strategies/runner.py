@@ -487,6 +487,24 @@ async def _announce(session: AsyncSession, work: StepWork, day: date, run_id: uu
         data.label("data")).where(_claimed(work, run_id, lo, hi)).order_by(e.id), [EVENT])
 
 
+class StepGone(LookupError):
+    """The step (its strategy, its organisation) or the run was deleted while the run went on."""
+
+
+async def _hold(session: AsyncSession, step_id: uuid.UUID, run_id: uuid.UUID) -> None:
+    """What the executions' and states' foreign keys on the organisation, strategy, step and run
+    checked for each row, checked once for the chunk (arrears/strategies/models.py): the step and
+    the run still there, and locked against deletion until the chunk commits (FOR KEY SHARE, the
+    lock a key check takes; deleting the organisation or strategy deletes the step, so it waits
+    too, and its triggers then take the chunk's rows)."""
+    found = await session.execute(
+        select(StrategyStep.id, StrategyRun.id).join(StrategyRun, StrategyRun.id == run_id)
+        .where(StrategyStep.id == step_id)
+        .with_for_update(read=True, key_share=True))
+    if found.first() is None:
+        raise StepGone(f"strategy step {step_id} or run {run_id} was deleted during the run")
+
+
 async def _fire(session: AsyncSession, org: Organisation, work: StepWork, day: date, run_id: uuid.UUID,
                 checkpoint: Checkpoint | None, progress: Progress | None, label: str) -> set[uuid.UUID]:
     fired: set[uuid.UUID] = set()
@@ -495,6 +513,7 @@ async def _fire(session: AsyncSession, org: Organisation, work: StepWork, day: d
     throttle = float(os.environ.get(THROTTLE_ENV) or 0)
     for start in range(0, total, size):
         chunk = work.rows[start:start + size]
+        await _hold(session, work.step.id, run_id)
         claimed, lo, hi = await _claim(session, work, chunk, day, run_id)
         mine = [r for r in chunk if r.account_id in claimed]
         if mine:

@@ -125,14 +125,14 @@ class StrategyAccountState(Base):
     __table_args__ = (Index("ix_strategy_account_states_strategy_id", "strategy_id"),
                       Index("ix_strategy_account_states_org_id_paused", "org_id", "paused"))
 
-    # Foreign keys: the account's only (one per row, and a run writes a row per account). The
-    # organisation and strategy are the same for every row a run's chunk writes, and the runner
-    # checks them once per chunk (runner._hold) instead of once per row; triggers made by migration
-    # 0026 keep what ON DELETE did: an organisation's deletion takes its states, a strategy's
-    # unlinks them. The account's key stays: it differs row by row, and an account deleted between
-    # the selection and the write must fail the write rather than leave a state behind.
-    account_id: Mapped[uuid.UUID] = mapped_column(GUID, ForeignKey("accounts.id", ondelete="CASCADE"),
-                                                  primary_key=True)
+    # No foreign keys, on purpose (a run writes a row per account, and each key checked and locked
+    # its parent row by row). The run writes the states of the accounts whose executions it has just
+    # claimed in the same transaction, and those executions' account key checked and locked the very
+    # same accounts; the organisation and strategy are the same for every row of a chunk, and the
+    # runner checks them once per chunk (runner._hold); pausing an account locks it (FOR UPDATE)
+    # first. Triggers made by migration 0026 keep what ON DELETE did: an organisation's or an
+    # account's deletion takes its states, a strategy's unlinks them.
+    account_id: Mapped[uuid.UUID] = mapped_column(GUID, primary_key=True)
     org_id: Mapped[int] = mapped_column(Integer)
     strategy_id: Mapped[uuid.UUID | None] = mapped_column(GUID, nullable=True)
     variant: Mapped[str | None] = mapped_column(String(1), nullable=True)
@@ -198,8 +198,10 @@ class StrategyStepExecution(Base):
     # the same for every row of a run's chunk: the runner checks them once per chunk (runner._hold
     # locks the step and the run against deletion, as the per-row checks did), and triggers made by
     # migration 0026 keep what ON DELETE did: an organisation's, strategy's or step's deletion takes
-    # its executions, a run's unlinks them. The account's key stays: it is the one that differs row
-    # by row (and an account deleted between the selection and the claim must fail the claim).
+    # its executions, a run's unlinks them. The account's key stays: it is the one parent that
+    # differs row by row, so nothing cheaper checks it; an account deleted between the selection
+    # and the claim fails the claim, and the accounts claimed stay locked against deletion until
+    # the chunk commits (which is what lets the states, written from these rows, go without keys).
     org_id: Mapped[int] = mapped_column(Integer)
     strategy_id: Mapped[uuid.UUID] = mapped_column(GUID)
     step_id: Mapped[uuid.UUID] = mapped_column(GUID)

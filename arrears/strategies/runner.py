@@ -355,14 +355,14 @@ async def _claim(session: AsyncSession, work: StepWork, rows: list[Any], day: da
     and highest execution id this claim wrote (the chunk's rows, for the set-based steps after)."""
     st, step = work.plan.strategy, work.step
     now = utcnow()
-    values = [{"org_id": st.org_id, "strategy_id": st.id, "step_id": step.id, "account_id": r.account_id,
-               "run_id": run_id, "run_on": day, "variant": r.variant, "position": step.position,
-               "action": step.action, "outcome": work.outcome[r.account_id].split(":")[0],
-               "balance": r.balance, "days_past_due": r.dpd, "detail": _detail(work, r.account_id),
-               "created_at": now} for r in rows]
     if _pg(session):
-        got = await _claim_copy(session, values)
+        got = await _claim_arrays(session, work, rows, day, run_id, now)
     else:
+        values = [{"org_id": st.org_id, "strategy_id": st.id, "step_id": step.id, "account_id": r.account_id,
+                   "run_id": run_id, "run_on": day, "variant": r.variant, "position": step.position,
+                   "action": step.action, "outcome": work.outcome[r.account_id].split(":")[0],
+                   "balance": r.balance, "days_past_due": r.dpd, "detail": _detail(work, r.account_id),
+                   "created_at": now} for r in rows]
         stmt = (dialect_insert(session, StrategyStepExecution)
                 .on_conflict_do_nothing(index_elements=["account_id", "step_id", "run_on"])
                 .returning(StrategyStepExecution.id, StrategyStepExecution.account_id))
@@ -373,26 +373,36 @@ async def _claim(session: AsyncSession, work: StepWork, rows: list[Any], day: da
     return {a for _, a in got}, min(ids, default=0), max(ids, default=-1)
 
 
-CLAIM_COLUMNS = ("org_id", "strategy_id", "step_id", "account_id", "run_id", "run_on", "variant", "position",
-                 "action", "outcome", "balance", "days_past_due", "detail", "created_at")
+# PostgreSQL: what differs row by row travels as one array per column; what the chunk's rows share
+# (organisation, strategy, step, run, day, position, action, time) as single parameters.
+CLAIM_SQL = """
+INSERT INTO strategy_step_executions (org_id, strategy_id, step_id, run_id, run_on, position, action, created_at,
+                                      account_id, variant, outcome, balance, days_past_due, detail)
+SELECT $1::int, $2::uuid, $3::uuid, $4::uuid, $5::date, $6::int, $7::text, $8::timestamptz,
+       u.account_id, u.variant, u.outcome, u.balance, u.dpd, u.detail::json
+FROM unnest($9::uuid[], $10::text[], $11::text[], $12::numeric[], $13::int[], $14::text[])
+     WITH ORDINALITY AS u(account_id, variant, outcome, balance, dpd, detail, n)
+ORDER BY u.n
+ON CONFLICT (account_id, step_id, run_on) DO NOTHING RETURNING id, account_id
+"""
 
 
-async def _claim_copy(session: AsyncSession, values: list[dict[str, Any]]) -> list[Any]:
-    """PostgreSQL: the executions COPYed into a temporary table, then one INSERT … SELECT … ON
-    CONFLICT DO NOTHING RETURNING (the unique index on account, step and day decides)."""
-    cols = ", ".join(CLAIM_COLUMNS)
-    await session.execute(text(f"CREATE TEMP TABLE IF NOT EXISTS tmp_strategy_claim ON COMMIT DROP AS "
-                               f"SELECT {cols} FROM strategy_step_executions WITH NO DATA"))
+async def _claim_arrays(session: AsyncSession, work: StepWork, rows: list[Any], day: date, run_id: uuid.UUID,
+                        now: datetime) -> list[Any]:
+    """PostgreSQL: one INSERT … SELECT … FROM unnest(arrays) … ON CONFLICT DO NOTHING RETURNING (the
+    unique index on account, step and day decides): no temporary table, no row of fourteen values
+    built per account."""
+    st, step = work.plan.strategy, work.step
+    outcome, details = work.outcome, []
+    for r in rows:
+        d = _detail(work, r.account_id)
+        details.append(json.dumps(d) if d is not None else None)
     conn = await session.connection()
     driver: Any = (await conn.get_raw_connection()).driver_connection
-    records = [tuple(json.dumps(v[c]) if c == "detail" and v[c] is not None else v[c] for c in CLAIM_COLUMNS)
-               for v in values]
-    await driver.copy_records_to_table("tmp_strategy_claim", records=records, columns=list(CLAIM_COLUMNS))
-    got = (await session.execute(text(
-        f"INSERT INTO strategy_step_executions ({cols}) SELECT {cols} FROM tmp_strategy_claim "
-        "ON CONFLICT (account_id, step_id, run_on) DO NOTHING RETURNING id, account_id"))).all()
-    await session.execute(text("DROP TABLE tmp_strategy_claim"))  # the next chunk in this transaction starts afresh
-    return list(got)
+    return list(await driver.fetch(
+        CLAIM_SQL, st.org_id, st.id, step.id, run_id, day, step.position, step.action, now,
+        [r.account_id for r in rows], [r.variant for r in rows], [outcome[r.account_id].split(":")[0] for r in rows],
+        [r.balance for r in rows], [r.dpd for r in rows], details))
 
 
 def _pg(session: AsyncSession) -> bool:

@@ -1,9 +1,9 @@
-"""`strategy_step_executions` and `strategy_account_states` keep only their account's foreign key
-(a run writes a row per account; see arrears/strategies/models.py): triggers made by migration 0026
-do what the other keys' ON DELETE did, and the runner checks the step and the run once per chunk.
-Deleting a run unlinks its executions, a step's deletion takes its executions, a strategy's takes
-its executions and unlinks its states, an organisation's takes all of its own and nobody else's.
-Both databases."""
+"""`strategy_step_executions` keep only their account's foreign key and `strategy_account_states`
+none (a run writes a row per account; see arrears/strategies/models.py): triggers made by migration
+0026 do what the other keys' ON DELETE did, and the runner checks the step and the run once per
+chunk. Deleting a run unlinks its executions, a step's deletion takes its executions, a strategy's
+takes its executions and unlinks its states, an account's takes its state, an organisation's takes
+all of its own and nobody else's. Both databases."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import delete, select, text
 
+from arrears.accounts.models import Account
 from arrears.db import session_factory, transaction
 from arrears.identity.models import Organisation
 from arrears.strategies import runner
@@ -76,6 +77,12 @@ async def test_deletions_take_or_unlink_executions_and_states_as_foreign_keys_di
     async with transaction() as s:  # a strategy's takes its executions, and its accounts' states stay, unlinked
         await s.execute(delete(Strategy).where(Strategy.id == sid))
     assert await _executions(t.org.id) == [] and await _states(t.org.id) == [None] * 3
+
+    async with transaction() as s:  # an account's takes its state
+        gone = await s.scalar(select(StrategyAccountState.account_id).where(StrategyAccountState.org_id == t.org.id)
+                              .order_by(StrategyAccountState.account_id).limit(1))
+        await s.execute(delete(Account).where(Account.id == gone))
+    assert await _states(t.org.id) == [None] * 2
 
     async with transaction() as s:
         await s.execute(delete(Organisation).where(Organisation.id == t.org.id))

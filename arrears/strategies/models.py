@@ -125,13 +125,12 @@ class StrategyAccountState(Base):
     __table_args__ = (Index("ix_strategy_account_states_strategy_id", "strategy_id"),
                       Index("ix_strategy_account_states_org_id_paused", "org_id", "paused"))
 
-    # No foreign keys, on purpose (a run writes a row per account, and each key checked and locked
-    # its parent row by row). The run writes the states of the accounts whose executions it has just
-    # claimed in the same transaction, and those executions' account key checked and locked the very
-    # same accounts; the organisation and strategy are the same for every row of a chunk, and the
-    # runner checks them once per chunk (runner._hold); pausing an account locks it (FOR UPDATE)
-    # first. Triggers made by migration 0026 keep what ON DELETE did: an organisation's or an
-    # account's deletion takes its states, a strategy's unlinks them.
+    # No foreign keys, on purpose (as the executions: a run writes a row per account, and each key
+    # checked and locked its parent row by row). The run writes the states of the accounts whose
+    # executions it has just claimed in the same transaction, having checked and locked the
+    # accounts, step and run once for the chunk (runner._hold); pausing an account locks it (FOR
+    # UPDATE) first. Triggers made by migration 0026 keep what ON DELETE did: an organisation's or
+    # an account's deletion takes its states, a strategy's unlinks them.
     account_id: Mapped[uuid.UUID] = mapped_column(GUID, primary_key=True)
     org_id: Mapped[int] = mapped_column(Integer)
     strategy_id: Mapped[uuid.UUID | None] = mapped_column(GUID, nullable=True)
@@ -193,19 +192,19 @@ class StrategyStepExecution(Base):
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    # Foreign keys: the account's only, as on the states (a run writes a row per account: five
-    # checks per row were half the cost of the row). The organisation, strategy, step and run are
-    # the same for every row of a run's chunk: the runner checks them once per chunk (runner._hold
-    # locks the step and the run against deletion, as the per-row checks did), and triggers made by
-    # migration 0026 keep what ON DELETE did: an organisation's, strategy's or step's deletion takes
-    # its executions, a run's unlinks them. The account's key stays: it is the one parent that
-    # differs row by row, so nothing cheaper checks it; an account deleted between the selection
-    # and the claim fails the claim, and the accounts claimed stay locked against deletion until
-    # the chunk commits (which is what lets the states, written from these rows, go without keys).
+    # No foreign keys, on purpose (as the states): a run writes a row per account, and five key
+    # checks per row — a trigger call each, looking the parent up and locking it — cost more than
+    # the row. The runner (the only writer) checks once per chunk what they checked row by row
+    # (runner._hold): the step and the run, the same for every row of the chunk (deleting the
+    # organisation or strategy deletes the step, so it waits too), and the chunk's accounts in one
+    # statement, each locked against deletion until the chunk commits (an account deleted since the
+    # selection is left out). Triggers made by migration 0026 keep what ON DELETE did: an
+    # organisation's, account's, strategy's or step's deletion takes its executions, a run's
+    # unlinks them.
     org_id: Mapped[int] = mapped_column(Integer)
     strategy_id: Mapped[uuid.UUID] = mapped_column(GUID)
     step_id: Mapped[uuid.UUID] = mapped_column(GUID)
-    account_id: Mapped[uuid.UUID] = mapped_column(GUID, ForeignKey("accounts.id", ondelete="CASCADE"))
+    account_id: Mapped[uuid.UUID] = mapped_column(GUID)
     run_id: Mapped[uuid.UUID | None] = mapped_column(GUID, nullable=True)
     run_on: Mapped[date] = mapped_column(Date)
     variant: Mapped[str] = mapped_column(String(1))

@@ -37,11 +37,15 @@ from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import (
+    ARRAY,
     JSON,
     Date,
     Integer,
     String,
+    Uuid,
     and_,
+    any_,
+    bindparam,
     cast,
     false,
     func,
@@ -501,18 +505,28 @@ class StepGone(LookupError):
     """The step (its strategy, its organisation) or the run was deleted while the run went on."""
 
 
-async def _hold(session: AsyncSession, step_id: uuid.UUID, run_id: uuid.UUID) -> None:
-    """What the executions' and states' foreign keys on the organisation, strategy, step and run
-    checked for each row, checked once for the chunk (arrears/strategies/models.py): the step and
-    the run still there, and locked against deletion until the chunk commits (FOR KEY SHARE, the
-    lock a key check takes; deleting the organisation or strategy deletes the step, so it waits
-    too, and its triggers then take the chunk's rows)."""
+async def _hold(session: AsyncSession, step_id: uuid.UUID, run_id: uuid.UUID, rows: list[Any]) -> list[Any]:
+    """What foreign keys checked row by row on the executions and states, checked once for the
+    chunk (arrears/strategies/models.py): the step and the run still there, and the chunk's
+    accounts — each locked against deletion until the chunk commits (FOR KEY SHARE, the lock a key
+    check takes; deleting the organisation or strategy deletes the step, so it waits too, and the
+    triggers of migration 0026 then take the chunk's rows). Returns the rows whose account is still
+    there: one deleted since the selection has nothing more to be done."""
     found = await session.execute(
         select(StrategyStep.id, StrategyRun.id).join(StrategyRun, StrategyRun.id == run_id)
-        .where(StrategyStep.id == step_id)
-        .with_for_update(read=True, key_share=True))
+        .where(StrategyStep.id == step_id).with_for_update(read=True, key_share=True))
     if found.first() is None:
         raise StepGone(f"strategy step {step_id} or run {run_id} was deleted during the run")
+    ids = [r.account_id for r in rows]
+    present: set[uuid.UUID] = set()
+    if _pg(session):  # one array parameter, however long the chunk
+        present.update(await session.scalars(
+            select(Account.id).where(Account.id == any_(bindparam("ids", ids, type_=ARRAY(Uuid()))))
+            .with_for_update(read=True, key_share=True)))
+    else:
+        for start in range(0, len(ids), 500):
+            present.update(await session.scalars(select(Account.id).where(Account.id.in_(ids[start:start + 500]))))
+    return rows if len(present) == len(rows) else [r for r in rows if r.account_id in present]
 
 
 async def _fire(session: AsyncSession, org: Organisation, work: StepWork, day: date, run_id: uuid.UUID,
@@ -523,7 +537,7 @@ async def _fire(session: AsyncSession, org: Organisation, work: StepWork, day: d
     throttle = float(os.environ.get(THROTTLE_ENV) or 0)
     for start in range(0, total, size):
         chunk = work.rows[start:start + size]
-        await _hold(session, work.step.id, run_id)
+        chunk = await _hold(session, work.step.id, run_id, chunk)
         claimed, lo, hi = await _claim(session, work, chunk, day, run_id)
         mine = [r for r in chunk if r.account_id in claimed]
         if mine:

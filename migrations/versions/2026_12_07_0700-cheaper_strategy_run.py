@@ -1,4 +1,4 @@
-"""cheaper strategy runs: fewer foreign keys on the rows a run writes per account
+"""cheaper strategy runs: no foreign keys on the rows a run writes per account, checked per chunk
 
 Revision ID: 0026_cheaper_strategy_run
 Revises: 0025_cheaper_promise_pass
@@ -6,19 +6,19 @@ Create Date: 2026-12-07 07:00:00
 
 Issue 23 (performance of a run): every row a run writes to `strategy_step_executions` paid five
 foreign-key checks (account, organisation, strategy, step, run) and every `strategy_account_states`
-row three (account, organisation, strategy); each check looks the parent up and locks it, and the
-account's, row by row, cost more than the rest of the insert (measured: 20,000 rows 473 ms with it,
-240 ms without). What goes:
-- on both tables the organisation, strategy, step and run keys: the same parent for every row of a
-  chunk, which the runner now checks once per chunk instead (it locks the step and the run against
-  deletion, as the checks did row by row: arrears/strategies/runner.py `_hold`);
-- on `strategy_account_states` the account key too: the run writes the states of the accounts whose
-  executions it has just inserted in the same transaction, whose own account key checked and locked
-  those very accounts; pausing an account locks it (FOR UPDATE) before writing its state.
-The executions keep their account key (ON DELETE CASCADE): see arrears/strategies/models.py.
-Triggers on the (rarely deleted) referenced rows keep what the ON DELETE of the keys that go did, as
-migration 0020 did for `payments`:
-- an organisation's deletion takes its executions and states, an account's its state;
+row three (account, organisation, strategy). A key check is a lookup and a lock of the parent row,
+made by a trigger call per row: the account's alone cost more than the rest of the insert (20,000
+rows, EXPLAIN ANALYZE, load ~10: 470–760 ms in its trigger, against 60–150 ms for one
+`SELECT … WHERE id = ANY(…) FOR KEY SHARE` of the same accounts). The keys go, on both tables; the
+runner checks and locks once per chunk what they checked row by row (arrears/strategies/runner.py
+`_hold`): the step and the run (the organisation, strategy, step and run are the same for every row
+of a chunk; deleting the organisation or strategy deletes the step, so it waits too), and the
+chunk's accounts in one statement. The states are written from the executions just claimed in the
+same transaction; pausing an account locks it (FOR UPDATE) before writing its state. The runner is
+the only writer of executions.
+Triggers on the (rarely deleted) referenced rows keep what the keys' ON DELETE did, as migration
+0020 did for `payments`:
+- an organisation's or an account's deletion takes its executions and states;
 - a strategy's takes its executions and unlinks its accounts' states (SET NULL);
 - a step's takes its executions;
 - a run's unlinks its executions (SET NULL).
@@ -28,7 +28,6 @@ keeping AUTOINCREMENT); the migration runs with foreign keys off, so no row is t
 """
 
 from collections.abc import Sequence
-
 from typing import Any
 
 from alembic import op
@@ -40,6 +39,7 @@ depends_on: str | Sequence[str] | None = None
 
 # The foreign keys that go: (table, column, referred table, ON DELETE).
 DROPPED = (
+    ("strategy_step_executions", "account_id", "accounts", "CASCADE"),
     ("strategy_step_executions", "org_id", "organisations", "CASCADE"),
     ("strategy_step_executions", "strategy_id", "strategies", "CASCADE"),
     ("strategy_step_executions", "step_id", "strategy_steps", "CASCADE"),
@@ -55,6 +55,8 @@ FOLLOW = (
      "DELETE FROM strategy_step_executions WHERE org_id = OLD.id"),
     ("trg_organisations_delete_strategy_states", "organisations",
      "DELETE FROM strategy_account_states WHERE org_id = OLD.id"),
+    ("trg_accounts_delete_strategy_executions", "accounts",
+     "DELETE FROM strategy_step_executions WHERE account_id = OLD.id"),
     ("trg_accounts_delete_strategy_states", "accounts",
      "DELETE FROM strategy_account_states WHERE account_id = OLD.id"),
     ("trg_strategies_delete_strategy_executions", "strategies",

@@ -53,7 +53,6 @@ from sqlalchemy import (
     literal,
     null,
     select,
-    text,
     update,
 )
 from sqlalchemy.ext.asyncio import AsyncSession

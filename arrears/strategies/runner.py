@@ -9,8 +9,9 @@ A run, per strategy (firing order) and step (position order):
    arrears.messaging.service.queue_messages), the tasks' assignees (the customer's collection
    officer, else round-robin among the calling agents or field officers), letters, hand-overs;
 3. in chunks, each its own transaction when the caller gives a `checkpoint`, each written
-   set-based: claim the step executions (on PostgreSQL COPYed into a temporary table, then one
-   INSERT … SELECT … ON CONFLICT (account, step, day) DO NOTHING RETURNING), then act for the
+   set-based: check and lock the step, the run and the chunk's accounts once (what foreign keys
+   checked row by row: `_hold`), claim the step executions (on PostgreSQL one INSERT … SELECT FROM
+   unnest(arrays) … ON CONFLICT (account, step, day) DO NOTHING RETURNING), then act for the
    claimed accounts only — messages through the bulk outbox (arrears.messaging.bulk_outbox: the
    contact rules again at write time, idempotency key `strategy:<step>:<account>:<day>`; outside
    contact hours they wait there), tasks, letters, hand-overs — move their strategy state on (one

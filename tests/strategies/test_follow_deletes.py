@@ -14,6 +14,7 @@ from sqlalchemy import delete, select, text
 
 from arrears.accounts.models import Account
 from arrears.db import session_factory, transaction
+from arrears.identity.caller import Caller
 from arrears.identity.models import Organisation
 from arrears.messaging.models import Message
 from arrears.strategies import runner
@@ -108,7 +109,7 @@ async def test_a_step_deleted_during_a_run_stops_it_without_orphans(rs, tmp_path
     await book(t, tmp_path, [book_row(f"D{i}", f"N{i}", f"082 123 456{i}", d30=100) for i in range(3)])
     sid = await strategy(t, [{"action": "sms", "messageTemplateId": await template(t), "minDaysPastDue": 0}])
     async with session_factory() as s:
-        r = await runner.start_run(s, t.org.id, strategy_id=None, trigger="manual", actor="test", day=REPORT_DAY)
+        r = await runner.start_run(s, Caller.system(t.org.id, "test"), strategy_id=None, trigger="manual", day=REPORT_DAY)
         org = await s.get(Organisation, t.org.id)
         assert org is not None
         plan = (await runner.load_plans(s, t.org.id))[0]
@@ -131,7 +132,7 @@ async def test_an_account_deleted_after_the_selection_is_left_out(rs, tmp_path):
     ids = await book(t, tmp_path, [book_row(f"F{i}", f"N{i}", f"082 123 456{i}", d30=100) for i in range(3)])
     await strategy(t, [{"action": "sms", "messageTemplateId": await template(t), "minDaysPastDue": 0}])
     async with session_factory() as s:
-        r = await runner.start_run(s, t.org.id, strategy_id=None, trigger="manual", actor="test", day=REPORT_DAY)
+        r = await runner.start_run(s, Caller.system(t.org.id, "test"), strategy_id=None, trigger="manual", day=REPORT_DAY)
         org = await s.get(Organisation, t.org.id)
         assert org is not None
         plan = (await runner.load_plans(s, t.org.id))[0]
@@ -158,7 +159,7 @@ async def test_postgresql_a_chunk_holds_its_strategy_until_it_commits(rs, tmp_pa
     ids = await book(t, tmp_path, [book_row(f"E{i}", f"N{i}", f"082 123 456{i}", d30=100) for i in range(3)])
     sid = await strategy(t, [{"action": "sms", "messageTemplateId": await template(t), "minDaysPastDue": 0}])
     async with session_factory() as s:
-        r = await runner.start_run(s, t.org.id, strategy_id=None, trigger="manual", actor="test", day=REPORT_DAY)
+        r = await runner.start_run(s, Caller.system(t.org.id, "test"), strategy_id=None, trigger="manual", day=REPORT_DAY)
         await s.commit()
         org = await s.get(Organisation, t.org.id)
         assert org is not None

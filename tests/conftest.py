@@ -210,8 +210,9 @@ async def env(db_url: str, template_db: dict[str, Any], tmp_path: Path,
 
 
 @pytest.fixture
-async def app(env: dict[str, Any]) -> Any:
-    """A new application, for the tests that use it themselves (add routes, start its lifespan)."""
+def app(env: dict[str, Any]) -> Any:
+    """A new application, for the tests that use it themselves (add routes, start its lifespan).
+    Not a coroutine: `client` asks for it from inside the event loop when the test uses it."""
     from arrears.app import create_app
 
     return create_app()

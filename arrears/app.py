@@ -62,7 +62,7 @@ def _faces() -> tuple[Any, ...]:
 def prepare() -> Settings:
     """What each start does before the application is built, on the settings of the moment.
     Apart from the building, so that a test harness keeping one built application (the build
-    and FastAPI's first routing are a third of a second of CPU) still does it for each test."""
+    and FastAPI's first routing cost 0.1 to 0.5 CPU-s) still does it for each test."""
     settings = get_settings()
     configure_logging(settings.arrears_log_level)
     settings.resolved_secret()  # refuse to start with an unsafe secret, before serving anything

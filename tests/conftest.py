@@ -220,7 +220,7 @@ def app(env: dict[str, Any]) -> Any:
 
 # A test that only talks to the application through `client` gets one built before in its worker
 # process, for the same settings. Building it and FastAPI's building of each face's routes on the
-# first request to it (again for every new application) cost about a third of a CPU-second a test,
+# first request to it (again for every new application) cost 0.1 to 0.5 CPU-s a test,
 # for ~940 tests. The built application keeps nothing of a test: its middleware and routes read
 # the settings, database and Redis per request, and ASGITransport starts no lifespan; what a start
 # does on the settings of the moment (logging, the secret check, the wiring) runs for each test.

@@ -36,13 +36,24 @@ DEFAULT_REDIS = "redis://127.0.0.1:6379/0"
 
 # ------------------------------------------------------------------ the order of files on xdist workers
 
-# `make test` runs `pytest -n 2 --dist loadfile`: whole files go to the two workers, queued by xdist
-# by their number of tests. That put the files of one or two long tests (a killed worker, the
-# OpenAPI runs, server start-ups) last, each alone on one worker while the other had nothing left
-# to run. They are queued by an estimate of their time instead: a test counts one, a `slow` one
-# SLOW_WEIGHT (about its seconds over a typical test's), so the long files start first and the
-# many short ones fill in around them.
+# `make test` runs `pytest -n 2 --dist loadfile`: whole files go to the two workers, each taking the
+# next file in the queue when it runs short. The files are queued by their time, longest first, so
+# that the run ends on short files, both workers busy: the seconds each file took in a whole run
+# (tests/file_seconds.txt). Before, the queue went by an estimate (a test counts one, a `slow` one
+# SLOW_WEIGHT), which put files of one long unmarked test (300 PDF pages, the SQL segments) last,
+# alone on one worker while the other had nothing left. A file not in the table is still estimated.
 SLOW_WEIGHT = 60
+FILE_SECONDS = Path(__file__).with_name("file_seconds.txt")
+
+
+def _file_seconds() -> dict[str, float]:
+    table: dict[str, float] = {}
+    if FILE_SECONDS.exists():
+        for line in FILE_SECONDS.read_text().splitlines():
+            if line and not line.startswith("#"):
+                seconds, path = line.split(" ", 1)
+                table[path] = float(seconds)
+    return table
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -51,10 +62,15 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    weight: dict[str, int] = {}
+    estimate: dict[str, int] = {}
     for item in items:
         path = item.nodeid.split("::", 1)[0]
-        weight[path] = weight.get(path, 0) + (SLOW_WEIGHT if item.get_closest_marker("slow") else 1)
+        estimate[path] = estimate.get(path, 0) + (SLOW_WEIGHT if item.get_closest_marker("slow") else 1)
+    table = _file_seconds()
+    known = [p for p in estimate if p in table]
+    # An estimate's unit (a typical test) in the table's seconds.
+    unit = (sum(table[p] for p in known) / sum(estimate[p] for p in known)) if known else 1.0
+    weight = {p: table.get(p, n * unit) for p, n in estimate.items()}
     # Stable: a file's tests keep their order, files of equal weight theirs.
     items.sort(key=lambda item: -weight[item.nodeid.split("::", 1)[0]])
 
@@ -194,14 +210,42 @@ async def env(db_url: str, template_db: dict[str, Any], tmp_path: Path,
 
 
 @pytest.fixture
-async def app(env: dict[str, Any]) -> Any:
+def app(env: dict[str, Any]) -> Any:
+    """A new application, for the tests that use it themselves (add routes, start its lifespan).
+    Not a coroutine: `client` asks for it from inside the event loop when the test uses it."""
     from arrears.app import create_app
 
     return create_app()
 
 
+# A test that only talks to the application through `client` gets one built before in its worker
+# process, for the same settings. Building it and FastAPI's building of each face's routes on the
+# first request to it (again for every new application) cost 0.1 to 0.5 CPU-s a test,
+# for ~940 tests. The built application keeps nothing of a test: its middleware and routes read
+# the settings, database and Redis per request, and ASGITransport starts no lifespan; what a start
+# does on the settings of the moment (logging, the secret check, the wiring) runs for each test.
+_BUILT_APPS: dict[str, Any] = {}
+
+# Settings a test sets for itself (its database, data folder, Redis) and the application reads per
+# request; any other setting differing makes another application, as a start would.
+_PER_TEST_SETTINGS = {"redis_url", "arrears_data_dir", "secret_key"}
+
+
+def _built_app() -> Any:
+    from arrears.app import create_app, prepare
+
+    settings = prepare()
+    key = repr((settings.model_dump(exclude=_PER_TEST_SETTINGS), settings.uploads, settings.parse,
+                settings.passwords, settings.premium))
+    if key not in _BUILT_APPS:
+        _BUILT_APPS.clear()  # a test that changes settings does not keep its application alive
+        _BUILT_APPS[key] = create_app()
+    return _BUILT_APPS[key]
+
+
 @pytest.fixture
-async def client(app: Any) -> AsyncIterator[httpx.AsyncClient]:
+async def client(env: dict[str, Any], request: pytest.FixtureRequest) -> AsyncIterator[httpx.AsyncClient]:
+    app = request.getfixturevalue("app") if "app" in request.fixturenames else _built_app()
     transport = httpx.ASGITransport(app=app, client=("127.0.0.1", 50000))
     async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as c:
         yield c

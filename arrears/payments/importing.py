@@ -11,10 +11,11 @@ payments header, not a spreadsheet or CSV, a parse that died) is a 400 and nothi
 
 How, set-based whatever the number of lines: the parse child sends the lines back as one block of
 rows, which goes into a temporary table (`payment_import_lines`: COPY on PostgreSQL, executemany
-on SQLite) with, beside it, each distinct reference or description that names an account
-(`payment_import_matches`: the same matching as a payment recorded through the API — the whole
-text, by `service.match_references`' rule done in the database for every text at once, then the
-words of the texts left, by `service.match_lines`). The lines whose external id the organisation
+on SQLite); its distinct references and descriptions go, once each, into `payment_import_texts`,
+and beside them each that names an account (`payment_import_matches`: the same matching as a
+payment recorded through the API — the whole text, by `service.match_references`' rule done in
+the database for every text at once, then the words of the texts left, by `service.match_words`;
+a text that is a single word is its only word, so it is not looked up again). The lines whose external id the organisation
 has are taken out; one INSERT … SELECT then writes the new payments, the lines joined with their
 matches. One transaction, under the
 organisation's payments lock: an import that dies (killed, a lost connection) leaves nothing, and

@@ -288,21 +288,13 @@ def _exact_matches(org_id: int) -> Select[Any]:
             .group_by(hits.c.text).having(func.count(distinct(hits.c.account_id)) == 1))
 
 
-async def _stage(session: AsyncSession, org_id: int, rows: bytes, first: bool = True) -> None:
-    """The staging tables made (the first block) or emptied (the next) and filled: the lines, and
-    the account of each text they are matched by — as a payment recorded through the API is
-    (`service.match_lines`): the whole text naming one account (in the database, for all the
-    texts at once), else the one account its words name (`match_words`, for the texts left).
-    The next blocks keep the first's statistics (the planner scales them to the tables' sizes)
-    and its settings: fewer statements per block."""
+async def _stage(session: AsyncSession, org_id: int, rows: bytes) -> None:
+    """The staging tables made and filled: the lines, and the account of each text they are
+    matched by — as a payment recorded through the API is (`service.match_lines`): the whole
+    text naming one account (in the database, for all the texts at once), else the one account
+    its words name (`match_lines`, for the texts left)."""
     postgres = session.get_bind().dialect.name == "postgresql"
-    if not first:
-        if postgres:
-            await session.execute(text(f"TRUNCATE {', '.join(t.name for t in STAGING)}"))
-        else:
-            for table in STAGING:
-                await session.execute(delete(table))
-    elif postgres:
+    if postgres:
         # No JIT for the import's statements (put back by _unstage): compiling them costs more
         # than running them (a second and a half for the matching's joins, which it would take
         # for millions of rows: the planner cannot know how many texts are distinct).
@@ -312,19 +304,17 @@ async def _stage(session: AsyncSession, org_id: int, rows: bytes, first: bool = 
             "SELECT current_setting('jit') || left(set_config('jit', 'off', true), 0), "
             "current_setting('default_statistics_target') "
             f"|| left(set_config('default_statistics_target', '{TEMP_STATISTICS}', true), 0)"))).one()
-    for table in STAGING if first else ():
+    for table in STAGING:
         if not postgres:  # SQLite: a table an earlier, failed transaction left on this connection
             await session.execute(text(f"DROP TABLE IF EXISTS temp.{table.name}"))
         await session.execute(CreateTable(table))
-    analyze = postgres and first
     if postgres:
         await _copy(await _driver(session), LINES, rows)
-    if analyze:
         # Temporary tables have no statistics until analysed (autovacuum never sees them): without
         # them the planner takes the joins for millions of rows, sorts them to disk and compiles
         # them (JIT). A sample costs a few milliseconds.
         await session.execute(text(f"ANALYZE {LINES.name} (reference, description, external_id, repeated)"))
-    if not postgres:
+    else:
         names = [c.name for c in LINES.columns]
         values = [dict(zip(names, (line, ref, desc, Decimal(amount), date.fromisoformat(day), method, ext, again),
                            strict=True))
@@ -332,7 +322,7 @@ async def _stage(session: AsyncSession, org_id: int, rows: bytes, first: bool = 
         for start in range(0, len(values), WRITE_BATCH):
             await session.execute(insert(LINES), values[start:start + WRITE_BATCH])
     await session.execute(insert(TEXTS).from_select(["text"], _texts()))
-    if analyze:
+    if postgres:
         await session.execute(text(f"ANALYZE {TEXTS.name}"))
     await session.execute(insert(MATCHES).from_select(["text", "account_id"], _exact_matches(org_id)))
     unmatched = ~select(MATCHES.c.text).where(MATCHES.c.text == TEXTS.c.text).exists()
@@ -347,7 +337,7 @@ async def _stage(session: AsyncSession, org_id: int, rows: bytes, first: bool = 
     # it was when the statement began while the statement grows it.)
     known = select(Payment.id).where(Payment.org_id == org_id, Payment.external_id == LINES.c.external_id)
     await session.execute(delete(LINES).where(known.exists()))
-    if analyze:
+    if postgres:
         await session.execute(text(f"ANALYZE {MATCHES.name}"))
 
 
@@ -436,15 +426,14 @@ async def import_file(session: AsyncSession, caller: Caller | None, path: str | 
             if not done:  # the first lines read: the organisation's payments held from here on
                 await service.lock_payments(session, org)
             report("matching", done, 0)
-            await _stage(session, org, rows, first=not done)
+            await _stage(session, org, rows)
             _add(w, await _write(session, org, import_id, actor, now, seed))
+            await _unstage(session)
             done += rows.count(b"\n")
             report("writing", done, 0)
     assert parsed is not None
     require_payments(parsed)
-    if done:
-        await _unstage(session)
-    else:  # no payment line: the lock held all the same while the import row is written
+    if not done:  # no payment line: held all the same while the import row is written
         await service.lock_payments(session, org)
     w.accounts = sorted(set(w.accounts))
     await _analyze_payments(session, w.recorded + w.unmatched)

@@ -9,21 +9,17 @@ content: see reading) the organisation already has, or an earlier line of the fi
 duplicate and adds nothing, so the same file twice adds nothing. A file that cannot be read (no
 payments header, not a spreadsheet or CSV, a parse that died) is a 400 and nothing is written.
 
-How, set-based whatever the number of lines: the parse child streams the lines back in blocks
-of BLOCK_LINES rows (`reading.stream_payments`; a preview takes them in one), and each block is
-written while the child reads the next: it goes into a temporary table (`payment_import_lines`:
-COPY on PostgreSQL, executemany on SQLite); its distinct references and descriptions go, once
-each, into `payment_import_texts`, and beside them each that names an account
-(`payment_import_matches`: the same matching as a payment recorded through the API — the whole
-text, by `service.match_references`' rule done in the database for every text at once, then the
-words of the texts left, by `service.match_words`; a text that is a single word is its only word,
-so it is not looked up again). The lines whose external id the organisation has (an earlier
-import's, or an earlier block's) are taken out; one INSERT … SELECT then writes the block's new
-payments, the lines joined with their matches. A line repeating an earlier line's id in the file
-is marked so by the child, whichever block it is in. One transaction, under the organisation's
-payments lock from the first block on (a second import of the same organisation waits while this
-one reads the rest): an import that dies (killed, a lost connection, a parse that fails half-way)
-leaves nothing, and its re-run finds the ids it did write, if it committed, as duplicates.
+How, set-based whatever the number of lines: the parse child sends the lines back as one block of
+rows, which goes into a temporary table (`payment_import_lines`: COPY on PostgreSQL, executemany
+on SQLite); its distinct references and descriptions go, once each, into `payment_import_texts`,
+and beside them each that names an account (`payment_import_matches`: the same matching as a
+payment recorded through the API — the whole text, by `service.match_references`' rule done in
+the database for every text at once, then the words of the texts left, by `service.match_words`;
+a text that is a single word is its only word, so it is not looked up again). The lines whose external id the organisation
+has are taken out; one INSERT … SELECT then writes the new payments, the lines joined with their
+matches. One transaction, under the
+organisation's payments lock: an import that dies (killed, a lost connection) leaves nothing, and
+its re-run finds the ids it did write, if it committed, as duplicates.
 
 Auditing: one `payments.imported` event per file (the import's counts, before/after), rather than
 one `payment.recorded` event per line: a 100,000-line file is one change made by one person, and

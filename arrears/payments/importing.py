@@ -32,8 +32,7 @@ import asyncio
 import os
 import time
 import uuid
-from collections.abc import AsyncGenerator, AsyncIterator, Callable, Mapping, Sequence
-from contextlib import aclosing
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
@@ -79,14 +78,7 @@ from arrears.identity.caller import Caller
 from arrears.payments import service
 from arrears.payments.errors import PaymentErrorCode
 from arrears.payments.models import MONEY, Payment, PaymentImport
-from arrears.payments.reading import (
-    SAMPLE_LINES,
-    STAGED,
-    ParsedPayments,
-    read_payments,
-    staged_rows,
-    stream_payments,
-)
+from arrears.payments.reading import SAMPLE_LINES, STAGED, ParsedPayments, read_payments
 from arrears.sandbox import ParseFailed, get_pool
 
 PREVIEW_LINES = SAMPLE_LINES
@@ -118,52 +110,12 @@ async def parse(path: str | os.PathLike[str], mapping: Mapping[Any, Any] | None 
     try:
         fmt = detect_format(path)
         return await asyncio.to_thread(get_pool().call, read_payments, str(path), overrides)
-    except (ReadError, ParseFailed, ValueError) as exc:
-        raise _unreadable(exc, fmt) from None
-
-
-def _unreadable(exc: Exception, fmt: Any) -> Exception:
-    """What the parse raised, as the 400 it is."""
-    if isinstance(exc, ReadError):
-        return _refused(exc)
-    if isinstance(exc, ParseFailed):
-        return _refused(refusal(exc, fmt))
-    if isinstance(exc, ValueError):  # a mapping naming an unknown field
-        return ValidationFailed("Invalid mapping", field_errors={"mapping": [str(exc)]})
-    return exc
-
-
-async def _blocks(path: str | os.PathLike[str], mapping: Mapping[Any, Any] | None
-                  ) -> AsyncGenerator[tuple[bytes, ParsedPayments | None], None]:
-    """The file read in the parse child, its payment lines streamed back in blocks of BLOCK_LINES
-    while it reads on: (rows, None) for each block, then (the last rows, the ParsedPayments). The
-    child's stream is drained by a thread, so the child never waits on this side's statements."""
-    overrides = _mapping_overrides(mapping)
-    fmt = None
-    try:
-        fmt = detect_format(path)
     except ReadError as exc:
         raise _refused(exc) from None
-    loop = asyncio.get_running_loop()
-    queue: asyncio.Queue[tuple[str, Any]] = asyncio.Queue()
-
-    def drain() -> None:
-        try:
-            for item in get_pool().stream(stream_payments, str(path), overrides, BLOCK_LINES):
-                loop.call_soon_threadsafe(queue.put_nowait, ("item", item))
-        except Exception as exc:  # noqa: BLE001 - raised on this side, as parse() would
-            loop.call_soon_threadsafe(queue.put_nowait, ("error", exc))
-
-    reader = asyncio.ensure_future(asyncio.to_thread(drain))
-    while True:
-        kind, item = await queue.get()
-        if kind == "error":
-            raise _unreadable(item, fmt)
-        if isinstance(item, ParsedPayments):
-            await reader
-            yield item.rows, item
-            return
-        yield item, None
+    except ParseFailed as exc:
+        raise _refused(refusal(exc, fmt)) from None
+    except ValueError as exc:  # a mapping naming an unknown field
+        raise ValidationFailed("Invalid mapping", field_errors={"mapping": [str(exc)]}) from None
 
 
 def _refused(exc: ReadError) -> ValidationFailed:
@@ -284,7 +236,7 @@ def _exact_matches(org_id: int) -> Select[Any]:
             .group_by(hits.c.text).having(func.count(distinct(hits.c.account_id)) == 1))
 
 
-async def _stage(session: AsyncSession, org_id: int, rows: bytes) -> None:
+async def _stage(session: AsyncSession, org_id: int, parsed: ParsedPayments) -> None:
     """The staging tables made and filled: the lines, and the account of each text they are
     matched by — as a payment recorded through the API is (`service.match_lines`): the whole
     text naming one account (in the database, for all the texts at once), else the one account
@@ -305,18 +257,18 @@ async def _stage(session: AsyncSession, org_id: int, rows: bytes) -> None:
             await session.execute(text(f"DROP TABLE IF EXISTS temp.{table.name}"))
         await session.execute(CreateTable(table))
     if postgres:
-        await _copy(await _driver(session), LINES, rows)
+        await _copy(await _driver(session), LINES, parsed.rows)
         # Temporary tables have no statistics until analysed (autovacuum never sees them): without
         # them the planner takes the joins for millions of rows, sorts them to disk and compiles
         # them (JIT). A sample costs a few milliseconds.
         await session.execute(text(f"ANALYZE {LINES.name} (reference, description, external_id, repeated)"))
     else:
         names = [c.name for c in LINES.columns]
-        values = [dict(zip(names, (line, ref, desc, Decimal(amount), date.fromisoformat(day), method, ext, again),
-                           strict=True))
-                  for line, ref, desc, amount, day, method, ext, again in staged_rows(rows)]
-        for start in range(0, len(values), WRITE_BATCH):
-            await session.execute(insert(LINES), values[start:start + WRITE_BATCH])
+        rows = [dict(zip(names, (line, ref, desc, Decimal(amount), date.fromisoformat(day), method, ext, again),
+                         strict=True))
+                for line, ref, desc, amount, day, method, ext, again in parsed.staged_rows()]
+        for start in range(0, len(rows), WRITE_BATCH):
+            await session.execute(insert(LINES), rows[start:start + WRITE_BATCH])
     await session.execute(insert(TEXTS).from_select(["text"], _texts()))
     if postgres:
         await session.execute(text(f"ANALYZE {TEXTS.name}"))
@@ -382,7 +334,7 @@ async def preview(session: AsyncSession, caller: Caller | None, path: str | os.P
     temporary and dropped)."""
     org, _ = _who(caller, org_id)
     parsed = await parse(path, mapping)
-    await _stage(session, org, parsed.rows)
+    await _stage(session, org, parsed)
     planned = _planned().subquery("planned")
     w = _written(session, *(await session.execute(select(*_sums(session, planned)))).one())
     sample = {ln.line for ln in parsed.sample[:PREVIEW_LINES]}
@@ -410,28 +362,15 @@ async def import_file(session: AsyncSession, caller: Caller | None, path: str | 
     org, actor = _who(caller, org_id)
     report = on_progress or (lambda stage, done, total: None)
     report("reading", 0, 0)
-    import_id, now, seed = uuid.uuid4(), utcnow(), _id_seed()
-    w, parsed, done = Written(), None, 0
-    # Block by block as the child reads them: a block is staged, matched and written while the
-    # child reads the next (the statements' time and the read's overlap).
-    async with aclosing(_blocks(path, mapping)) as blocks:
-        async for rows, last in blocks:
-            parsed = last
-            if not rows:
-                continue
-            if not done:  # the first lines read: the organisation's payments held from here on
-                await service.lock_payments(session, org)
-            report("matching", done, 0)
-            await _stage(session, org, rows)
-            _add(w, await _write(session, org, import_id, actor, now, seed))
-            await _unstage(session)
-            done += rows.count(b"\n")
-            report("writing", done, 0)
-    assert parsed is not None
+    parsed = await parse(path, mapping)
     require_payments(parsed)
-    if not done:  # no payment line: held all the same while the import row is written
-        await service.lock_payments(session, org)
-    w.accounts = sorted(set(w.accounts))
+    report("matching", 0, parsed.count)
+    await service.lock_payments(session, org)  # after the parse: a long read holds nothing
+    await _stage(session, org, parsed)
+    report("writing", 0, parsed.count)
+    import_id, now = uuid.uuid4(), utcnow()
+    w = await _write(session, org, import_id, actor, now)
+    await _unstage(session)
     await _analyze_payments(session, w.recorded + w.unmatched)
     report("writing", parsed.count, parsed.count)
     counts = _counts(parsed, w)
@@ -454,7 +393,6 @@ async def import_file(session: AsyncSession, caller: Caller | None, path: str | 
 
 
 WRITE_BATCH = 10000
-BLOCK_LINES = 25_000  # payment lines per block read, staged and written (a 100,000-line file: four)
 TEMP_STATISTICS = 10  # the staging tables' statistics target: a 3,000-row sample (the default 100: 30,000)
 # The payments columns the import's next statements (the statuses settled, the promises hook)
 # filter and join on.
@@ -474,43 +412,28 @@ async def _analyze_payments(session: AsyncSession, written: int) -> None:
         await session.execute(text(f"ANALYZE (SKIP_LOCKED) payments ({', '.join(ANALYZED)})"))
 
 
-def _id_seed() -> tuple[str, int]:
-    """An import's ids' common part (`_ids`): the time in milliseconds and 28 random bits as
-    text, and a random start below 2**47 for the counter."""
+def _ids(session: AsyncSession, line: Any) -> Any:
+    """Each new payment's id, made in the statement from its line number: time-ordered (version
+    7) UUIDs — the time in milliseconds and 28 random bits, then a 48-bit counter from a random
+    start below 2**47 plus the line number. In order, each id lands at the right edge of the
+    primary key's index instead of on a random page of it (uuid4 keys cost that index several
+    times more)."""
     ms = int(time.time() * 1000) & 0xFFFF_FFFF_FFFF
     rand = int.from_bytes(os.urandom(8))
     head = f"{ms >> 16:08x}-{ms & 0xFFFF:04x}-7{rand >> 52 & 0xFFF:03x}-{8 | rand >> 50 & 3:x}{rand >> 38 & 0xFFF:03x}-"
-    return head, rand & (1 << 37) - 1 | (int.from_bytes(os.urandom(2)) & 0x3FF) << 37
-
-
-def _add(total: Written, block: Written) -> None:
-    total.recorded += block.recorded
-    total.unmatched += block.unmatched
-    total.amount_recorded += block.amount_recorded
-    total.amount_unmatched += block.amount_unmatched
-    total.accounts.extend(block.accounts)
-
-
-def _ids(session: AsyncSession, line: Any, seed: tuple[str, int] | None = None) -> Any:
-    """Each new payment's id, made in the statement from its line number: time-ordered (version
-    7) UUIDs — the time in milliseconds and 28 random bits, then a 48-bit counter from a random
-    start below 2**47 plus the line number (one seed per import: its blocks' lines are distinct).
-    In order, each id lands at the right edge of the primary key's index instead of on a random
-    page of it (uuid4 keys cost that index several times more)."""
-    head, start = seed or _id_seed()
+    start = rand & (1 << 37) - 1 | (int.from_bytes(os.urandom(2)) & 0x3FF) << 37  # below 2**47
     counter = literal(start, BigInteger) + line
     if session.get_bind().dialect.name == "postgresql":
         return cast(literal(head) + func.lpad(func.to_hex(counter), 12, "0"), PG_UUID)
     return func.printf("%s%012x", head, counter)
 
 
-async def _write(session: AsyncSession, org_id: int, import_id: uuid.UUID, actor: str, now: datetime,
-                 seed: tuple[str, int] | None = None) -> Written:
+async def _write(session: AsyncSession, org_id: int, import_id: uuid.UUID, actor: str, now: datetime) -> Written:
     """The new payments written from the staging tables, in one INSERT … SELECT."""
     planned = _planned().subquery("planned")
     account = planned.c.account_id
     values = {
-        "id": _ids(session, planned.c.line, seed), "org_id": literal(org_id), "account_id": account,
+        "id": _ids(session, planned.c.line), "org_id": literal(org_id), "account_id": account,
         "amount": planned.c.amount, "paid_on": planned.c.paid_on, "method": planned.c.method,
         "reference": planned.c.reference, "external_id": planned.c.external_id,
         "status": case((account.is_(None), "unmatched"), else_="recorded"), "source": literal("import"),

@@ -172,15 +172,11 @@ class ParsedPayments:
             self.failed.append({"line": line, "reason": reason})
 
     def staged_rows(self) -> Iterator[tuple[Any, ...]]:
-        return staged_rows(self.rows)
-
-
-def staged_rows(rows: bytes) -> Iterator[tuple[Any, ...]]:
-    """STAGED rows decoded: (line, reference, description, amount, paid_on, method, external_id,
-    repeated) with line an int, method None when absent, repeated a bool."""
-    for text in rows.decode().split("\n")[:-1]:  # not splitlines(): \x0c and the like are data
-        v = [unescape(x) for x in text.split("\t")]
-        yield int(v[0]), v[1], v[2], v[3], v[4], v[5], v[6], v[7] == "t"
+        """`rows` decoded: (line, reference, description, amount, paid_on, method, external_id,
+        repeated) with line an int, method None when absent, repeated a bool."""
+        for text in self.rows.decode().split("\n")[:-1]:  # not splitlines(): \x0c and the like are data
+            v = [unescape(x) for x in text.split("\t")]
+            yield int(v[0]), v[1], v[2], v[3], v[4], v[5], v[6], v[7] == "t"
 
 
 NULL = "\\N"  # COPY text format's null
@@ -349,17 +345,6 @@ def read_payments(path: str, overrides: Mapping[int, str | None] | None = None) 
     shape (ISO date, plain amount) is taken as it is, any other line goes through the full reading
     (`_full_line`). Raises ReadError for a file without a payments header (MISSING_COLUMNS, with
     the columns found) or without rows."""
-    *_, parsed = stream_payments(path, overrides)
-    assert isinstance(parsed, ParsedPayments)
-    return parsed
-
-
-def stream_payments(path: str, overrides: Mapping[int, str | None] | None = None, block_lines: int = 0
-                    ) -> Iterator[bytes | ParsedPayments]:
-    """`read_payments` as it goes: with `block_lines`, each block of that many payment lines (the
-    STAGED rows, COPY text format) as soon as it is read; last, the ParsedPayments, whose `rows`
-    hold the lines not sent yet and whose `count` is every payment line of the file. The import
-    writes a block while the child reads the next."""
     found = find_header(open_sheets(path), PaymentAliases(overrides))
     match = found.match
     cols = match.columns
@@ -380,7 +365,6 @@ def stream_payments(path: str, overrides: Mapping[int, str | None] | None = None
     ids: set[str] = set()
     out: list[str] = []
     add = out.append
-    sent = 0  # lines yielded in blocks
     sample = parsed.sample
     for number, cells in chain(found.pending, found.rows):
         line: _Line | None = None
@@ -422,18 +406,12 @@ def stream_payments(path: str, overrides: Mapping[int, str | None] | None = None
             row = "\t".join((str(number), *map(escape, (reference, description, money, day, method, external)),
                              "t" if repeated else "f"))
         add(row)
-        if len(out) == block_lines:
-            sent += block_lines
-            out.append("")
-            yield "\n".join(out).encode()
-            out = []
-            add = out.append
-    if not (out or sent) and not parsed.failed_count and not parsed.skipped:
+    if not out and not parsed.failed_count and not parsed.skipped:
         raise ReadError(NO_DATA_ROWS, "The file has a header but no payment lines under it.")
     out.append("")
     parsed.rows = "\n".join(out).encode()
-    parsed.count = sent + len(out) - 1
-    yield parsed
+    parsed.count = len(out) - 1
+    return parsed
 
 
-__all__ = ["MISSING_COLUMNS", "ParsedPayments", "PaymentLine", "ReadError", "read_payments", "stream_payments"]
+__all__ = ["MISSING_COLUMNS", "ParsedPayments", "PaymentLine", "ReadError", "read_payments"]

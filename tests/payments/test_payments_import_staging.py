@@ -17,7 +17,7 @@ from sqlalchemy import func, select
 from arrears.db import transaction
 from arrears.payments import importing
 from arrears.payments.models import Payment, PaymentImport
-from arrears.payments.reading import derived_external_id, read_payments, stream_payments
+from arrears.payments.reading import derived_external_id, read_payments
 from tests.faces.repaysync.conftest import RS, Tenant
 from tests.payments.helpers import book_account, import_file, upload_book, write_csv
 
@@ -157,37 +157,3 @@ async def test_one_word_texts_are_not_looked_up_again_and_match_as_before(rs: RS
         assert (str(p.account_id) if p.account_id else None) == (
             str(expected[p.reference]) if p.reference in expected else None), p.reference
     assert body["recorded"] == 7 and body["unmatched"] == len(WORDS) - 7
-
-
-def test_the_streamed_blocks_are_the_lines_read_whole(tmp_path):
-    f = _file(tmp_path)
-    whole = read_payments(str(f))
-    for size in (1, 2, 4, 6, 7):
-        *blocks, last = stream_payments(str(f), None, size)
-        assert all(isinstance(b, bytes) and b.count(b"\n") == size for b in blocks)
-        assert b"".join(blocks) + last.rows == whole.rows and last.count == whole.count == 6
-        assert (last.sample, last.repeated, last.failed, last.skipped) == (
-            whole.sample, whole.repeated, whole.failed, whole.skipped)
-
-
-async def test_an_import_written_in_blocks_is_the_import_written_whole(rs: RS, tmp_path, monkeypatch):
-    """Blocks of two lines: a duplicate of a line in an earlier block, a word match, a derived
-    id repeated across blocks — the same payments, counts and event as in one block."""
-    monkeypatch.setattr(importing, "BLOCK_LINES", 2)
-    t = await rs.tenant()
-    await upload_book(t, tmp_path / "book.csv", [["B100", "Bravo", "", "0821234567", 100, 200, 0, 300, 0, 600]],
-                      "2025-06-30")
-    f = _file(tmp_path)
-    body = (await import_file(t, f)).json()
-    assert (body["recorded"], body["unmatched"], body["duplicates"], body["totalLines"]) == (4, 1, 1, 6), body
-    stored = await _payments(t)
-    assert [(p.line_number, p.amount, p.status) for p in stored] == [
-        (2, Decimal("10.00"), "recorded"), (4, Decimal("12.00"), "unmatched"), (5, Decimal("13.00"), "recorded"),
-        (6, Decimal("13.00"), "recorded"), (7, Decimal("1000.00"), "recorded")]
-    assert len({p.id for p in stored}) == 5 and all(str(p.import_id) == body["id"] for p in stored)
-    h = await t.h("manager")
-    account = (await t.client.get(f"/api/v1/accounts/{await book_account(t, 'B100')}", headers=h)).json()
-    assert account["balance"] == -436 and account["status"] == "paid_up"
-    again = (await import_file(t, f)).json()
-    assert (again["recorded"], again["unmatched"], again["duplicates"]) == (0, 0, 6)
-    assert len(await _payments(t)) == 5

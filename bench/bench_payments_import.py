@@ -3,7 +3,7 @@ that reads the same file with the csv module and COPYs the parsed rows into a ba
 same columns, in the same run.
 
     uv run --frozen python bench/bench_payments_import.py [--lines 100000] [--accounts 20000] [--repeat 3]
-                                                         [--pg URL]
+                                                         [--pg URL] [--db-prefix NAME]
 
 Creates and migrates a scratch database, loads a debtor book of --accounts accounts through the
 book's own import (the accounts the payments match), writes a payments CSV of --lines lines (a
@@ -56,6 +56,7 @@ async def main():
     from arrears.debtors.imports import run_import, update_book
     from arrears.debtors.jobs import BOOK_TABLES, IMPORT_TABLES, after_upload, analyze
     from arrears.identity import service as identity
+    from arrears.identity.caller import Caller
 
     async with transaction() as s:
         org = await identity.create_org(s, Caller.operator(), name="Bench " + uuid.uuid4().hex[:6])
@@ -197,10 +198,12 @@ def main() -> None:
     parser.add_argument("--accounts", type=int, default=20_000)
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--pg", default=os.environ.get("BENCH_DATABASE_URL", DEFAULT_PG))
+    parser.add_argument("--db-prefix", default="arrears_bench",
+                        help="the scratch database's name prefix (a random suffix follows)")
     args = parser.parse_args()
 
     work = Path(tempfile.mkdtemp(prefix="arrears-bench-"))
-    name = f"arrears_bench_{uuid.uuid4().hex[:8]}"
+    name = f"{args.db_prefix}_{uuid.uuid4().hex[:8]}"
     base = args.pg.rsplit("/", 1)[0]
     asyncio.run(_pg(args.pg, f'CREATE DATABASE "{name}"'))
     try:

@@ -11,10 +11,11 @@ payments header, not a spreadsheet or CSV, a parse that died) is a 400 and nothi
 
 How, set-based whatever the number of lines: the parse child sends the lines back as one block of
 rows, which goes into a temporary table (`payment_import_lines`: COPY on PostgreSQL, executemany
-on SQLite) with, beside it, each distinct reference or description that names an account
-(`payment_import_matches`: the same matching as a payment recorded through the API — the whole
-text, by `service.match_references`' rule done in the database for every text at once, then the
-words of the texts left, by `service.match_lines`). The lines whose external id the organisation
+on SQLite); its distinct references and descriptions go, once each, into `payment_import_texts`,
+and beside them each that names an account (`payment_import_matches`: the same matching as a
+payment recorded through the API — the whole text, by `service.match_references`' rule done in
+the database for every text at once, then the words of the texts left, by `service.match_words`;
+a text that is a single word is its only word, so it is not looked up again). The lines whose external id the organisation
 has are taken out; one INSERT … SELECT then writes the new payments, the lines joined with their
 matches. One transaction, under the
 organisation's payments lock: an import that dies (killed, a lost connection) leaves nothing, and
@@ -183,6 +184,10 @@ LINES = Table("payment_import_lines", _staging,
               prefixes=["TEMPORARY"], postgresql_on_commit="DROP")
 MATCHES = Table("payment_import_matches", _staging, Column("text", Text), Column("account_id", GUID),
                 prefixes=["TEMPORARY"], postgresql_on_commit="DROP")
+# Every text the lines can be matched by, once (`_texts`): the matching reads these, not the lines.
+TEXTS = Table("payment_import_texts", _staging, Column("text", Text), prefixes=["TEMPORARY"],
+              postgresql_on_commit="DROP")
+STAGING = (LINES, MATCHES, TEXTS)
 assert tuple(c.name for c in LINES.columns) == STAGED
 
 
@@ -199,33 +204,33 @@ async def _copy(driver: Any, table: Table, payload: bytes) -> None:
     await driver.copy_to_table(table.name, source=chunks(), columns=[c.name for c in table.columns], format="text")
 
 
+# A text that is a single word of `service.reference_tokens` (the whole of it one token).
+ONE_WORD = "^" + service.TOKEN_PATTERN + "$"
+
+
 def _texts() -> Any:
     """Every text a line can be matched by, once: its reference, and its description when it has
     one that is not its reference (read when the reference names no account)."""
     return union(select(LINES.c.reference.label("text")),
                  select(LINES.c.description).where(LINES.c.description != "",
-                                                   LINES.c.description != LINES.c.reference)).subquery("texts")
+                                                   LINES.c.description != LINES.c.reference))
 
 
 def _exact_matches(org_id: int) -> Select[Any]:
-    """`service.match_references` for every text of the staged lines at once, in the database:
-    the account of each text that names exactly one — a book account's code or a loan's account
-    number, as written, or else in capitals."""
-    texts = _texts()
-
-    def codes(name: str) -> Any:
-        return union_all(
-            select(DebtorAccount.account_code.label("code"), Account.id.label("account_id"))
-            .join(Account, Account.debtor_account_id == DebtorAccount.id).where(DebtorAccount.org_id == org_id),
-            select(Loan.loan_account_number, Account.id)
-            .join(Account, Account.loan_id == Loan.id).where(Loan.org_id == org_id)).subquery(name)
-
-    named, other = codes("codes"), codes("written")
-    as_written = select(other.c.code).where(other.c.code == texts.c.text)
+    """`service.match_references` for every staged text at once, in the database: the account of
+    each text that names exactly one — a book account's code or a loan's account number, as
+    written, or else in capitals. The organisation's codes are read once (a CTE, used thrice)."""
+    codes = union_all(
+        select(DebtorAccount.account_code.label("code"), Account.id.label("account_id"))
+        .join(Account, Account.debtor_account_id == DebtorAccount.id).where(DebtorAccount.org_id == org_id),
+        select(Loan.loan_account_number, Account.id)
+        .join(Account, Account.loan_id == Loan.id).where(Loan.org_id == org_id)).cte("codes")
+    written = codes.alias("written")
+    as_written = select(written.c.code).where(written.c.code == TEXTS.c.text)
     hits = union_all(
-        select(texts.c.text, named.c.account_id).join(named, named.c.code == texts.c.text),
-        select(texts.c.text, named.c.account_id).join(named, named.c.code == func.upper(texts.c.text))
-        .where(func.upper(texts.c.text) != texts.c.text, ~as_written.exists())).subquery("hits")
+        select(TEXTS.c.text, codes.c.account_id).join(codes, codes.c.code == TEXTS.c.text),
+        select(TEXTS.c.text, codes.c.account_id).join(codes, codes.c.code == func.upper(TEXTS.c.text))
+        .where(func.upper(TEXTS.c.text) != TEXTS.c.text, ~as_written.exists())).subquery("hits")
     # min() of text: PostgreSQL has no min(uuid); the group has one account anyway.
     return (select(hits.c.text, cast(func.min(cast(hits.c.account_id, Text)), GUID))
             .group_by(hits.c.text).having(func.count(distinct(hits.c.account_id)) == 1))
@@ -241,9 +246,13 @@ async def _stage(session: AsyncSession, org_id: int, parsed: ParsedPayments) -> 
         # No JIT for the import's statements (put back by _unstage): compiling them costs more
         # than running them (a second and a half for the matching's joins, which it would take
         # for millions of rows: the planner cannot know how many texts are distinct).
-        session.info["payments_import_jit"] = await session.scalar(
-            text("SELECT current_setting('jit') || left(set_config('jit', 'off', true), 0)"))
-    for table in (LINES, MATCHES):
+        # And small samples for the temporary tables' statistics (below): they only need to tell
+        # the planner their sizes and how many texts are distinct, and die with the transaction.
+        session.info["payments_import_settings"] = (await session.execute(text(
+            "SELECT current_setting('jit') || left(set_config('jit', 'off', true), 0), "
+            "current_setting('default_statistics_target') "
+            f"|| left(set_config('default_statistics_target', '{TEMP_STATISTICS}', true), 0)"))).one()
+    for table in STAGING:
         if not postgres:  # SQLite: a table an earlier, failed transaction left on this connection
             await session.execute(text(f"DROP TABLE IF EXISTS temp.{table.name}"))
         await session.execute(CreateTable(table))
@@ -252,7 +261,7 @@ async def _stage(session: AsyncSession, org_id: int, parsed: ParsedPayments) -> 
         # Temporary tables have no statistics until analysed (autovacuum never sees them): without
         # them the planner takes the joins for millions of rows, sorts them to disk and compiles
         # them (JIT). A sample costs a few milliseconds.
-        await session.execute(text(f"ANALYZE {LINES.name}"))
+        await session.execute(text(f"ANALYZE {LINES.name} (reference, description, external_id, repeated)"))
     else:
         names = [c.name for c in LINES.columns]
         rows = [dict(zip(names, (line, ref, desc, Decimal(amount), date.fromisoformat(day), method, ext, again),
@@ -260,11 +269,15 @@ async def _stage(session: AsyncSession, org_id: int, parsed: ParsedPayments) -> 
                 for line, ref, desc, amount, day, method, ext, again in parsed.staged_rows()]
         for start in range(0, len(rows), WRITE_BATCH):
             await session.execute(insert(LINES), rows[start:start + WRITE_BATCH])
+    await session.execute(insert(TEXTS).from_select(["text"], _texts()))
+    if postgres:
+        await session.execute(text(f"ANALYZE {TEXTS.name}"))
     await session.execute(insert(MATCHES).from_select(["text", "account_id"], _exact_matches(org_id)))
-    texts = _texts()
-    left = list(await session.scalars(select(texts.c.text).where(
-        ~select(MATCHES.c.text).where(MATCHES.c.text == texts.c.text).exists())))
-    by_words = await service.match_lines(session, org_id, left)
+    unmatched = ~select(MATCHES.c.text).where(MATCHES.c.text == TEXTS.c.text).exists()
+    if postgres:  # a text that is one word is its only word, looked up whole already: not fetched
+        unmatched = unmatched & TEXTS.c.text.op("!~")(ONE_WORD)
+    left = list(await session.scalars(select(TEXTS.c.text).where(unmatched)))
+    by_words = await service.match_words(session, org_id, left)
     if by_words:
         await session.execute(insert(MATCHES), [{"text": k, "account_id": v} for k, v in by_words.items()])
     # The lines whose external id the organisation has are duplicates: out, in a statement of their
@@ -277,11 +290,13 @@ async def _stage(session: AsyncSession, org_id: int, parsed: ParsedPayments) -> 
 
 
 async def _unstage(session: AsyncSession) -> None:
-    for table in (LINES, MATCHES):
+    for table in STAGING:
         await session.execute(DropTable(table))
-    jit = session.info.pop("payments_import_jit", None)
-    if jit is not None:
-        await session.execute(text("SELECT set_config('jit', :v, true)"), {"v": jit})
+    settings = session.info.pop("payments_import_settings", None)
+    if settings is not None:
+        await session.execute(text("SELECT set_config('jit', :jit, true), "
+                                   "set_config('default_statistics_target', :target, true)"),
+                              {"jit": settings[0], "target": settings[1]})
 
 
 def _planned() -> Select[Any]:
@@ -378,6 +393,7 @@ async def import_file(session: AsyncSession, caller: Caller | None, path: str | 
 
 
 WRITE_BATCH = 10000
+TEMP_STATISTICS = 10  # the staging tables' statistics target: a 3,000-row sample (the default 100: 30,000)
 # The payments columns the import's next statements (the statuses settled, the promises hook)
 # filter and join on.
 ANALYZED = ("org_id", "account_id", "import_id", "status", "paid_on")

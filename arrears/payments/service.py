@@ -201,7 +201,8 @@ async def match_references(session: AsyncSession, org_id: int, references: Seque
     return out
 
 
-_TOKEN = re.compile(r"[A-Za-z0-9][A-Za-z0-9/_.-]*[A-Za-z0-9]")
+TOKEN_PATTERN = r"[A-Za-z0-9][A-Za-z0-9/_.-]*[A-Za-z0-9]"  # the same in PostgreSQL's regular expressions
+_TOKEN = re.compile(TOKEN_PATTERN)
 
 
 def reference_tokens(text: str) -> list[str]:
@@ -213,14 +214,23 @@ def reference_tokens(text: str) -> list[str]:
 async def match_lines(session: AsyncSession, org_id: int, references: Sequence[str]) -> dict[str, uuid.UUID]:
     """Each reference's account: the whole reference first, else the one account its words name."""
     exact = await match_references(session, org_id, references)
-    rest = [r for r in set(references) if r and r not in exact]
-    tokens = {r: reference_tokens(r) for r in rest}
-    by_token = await match_references(session, org_id, sorted({t for ts in tokens.values() for t in ts}))
+    return {**exact, **await match_words(session, org_id, [r for r in set(references) if r and r not in exact])}
+
+
+async def match_words(session: AsyncSession, org_id: int, texts: Sequence[str]) -> dict[str, uuid.UUID]:
+    """The one account the words of each text name, for texts that named none whole. A word that
+    is one of those texts (a reference that is a single word, the usual unknown code) was looked
+    up already and named none: it is not asked again."""
+    tried = set(texts)
+    tokens = {r: reference_tokens(r) for r in tried if r}
+    by_token = await match_references(session, org_id,
+                                      sorted({t for ts in tokens.values() for t in ts if t not in tried}))
+    out: dict[str, uuid.UUID] = {}
     for ref, ts in tokens.items():
         hits = {by_token[t] for t in ts if t in by_token}
         if len(hits) == 1:
-            exact[ref] = hits.pop()
-    return exact
+            out[ref] = hits.pop()
+    return out
 
 
 # ------------------------------------------------------------------ recording

@@ -7,6 +7,7 @@ and an import that dies leaving nothing — its re-run records each payment once
 from __future__ import annotations
 
 import hashlib
+import re
 from decimal import Decimal
 from pathlib import Path
 
@@ -123,3 +124,36 @@ def test_the_fast_and_the_full_reading_make_the_same_lines(tmp_path):
     assert rows[3][6] == old == derived_external_id("2025-07-05", "13.00", "PAYMENT FROM B100 THANKS",
                                                     "PAYMENT FROM B100 THANKS", 1)
     assert rows[4][6] != old
+
+
+WORDS = ["B100", "b100", "B100.", "x-b100", "ZZ9", "PAYMENT FROM B100 THANKS", "B100/7", "a", "9", "-B100",
+         "B_100", "B100\n", "Ｂ100", "é100", "B100 B100", "K-1.2/3_4"]
+
+
+async def test_one_word_texts_are_not_looked_up_again_and_match_as_before(rs: RS, tmp_path):
+    """A text that is a single word was looked up whole already: the database filter (ONE_WORD)
+    leaves exactly those out, so matching by words finds what `service.match_lines` finds."""
+    t = await rs.tenant()
+    await upload_book(t, tmp_path / "book.csv", [["B100", "Bravo", "", "0821234567", 100, 200, 0, 300, 0, 600]],
+                      "2025-06-30")
+    book = await book_account(t, "B100")
+    async with transaction() as s:
+        expected = await importing.service.match_lines(s, t.org.id, WORDS)
+        if s.get_bind().dialect.name == "postgresql":  # the same words in both regular expressions
+            for word in WORDS:
+                one = await s.scalar(select(func.cast(word, importing.Text).op("~")(importing.ONE_WORD)))
+                assert one == bool(re.fullmatch(importing.service.TOKEN_PATTERN, word)), word
+    for word in WORDS:  # a single word's only word is itself
+        if re.fullmatch(importing.service.TOKEN_PATTERN, word):
+            assert importing.service.reference_tokens(word) in ([word], [])
+    assert {k: str(v) for k, v in expected.items()} == {
+        w: book for w in ("B100", "b100", "B100.", "PAYMENT FROM B100 THANKS", "-B100", "B100\n", "B100 B100")}
+    rows = [["Date", "Reference", "Amount", "Transaction Id"]] + [
+        ["2025-07-03", w, "1.00", f"W-{i}"] for i, w in enumerate(WORDS)]
+    body = (await import_file(t, write_csv(tmp_path / "words.csv", rows))).json()
+    stored = await _payments(t)
+    assert len(stored) == len(WORDS)
+    for p in stored:  # the file's cells are read trimmed: "B100\n" is "B100"
+        assert (str(p.account_id) if p.account_id else None) == (
+            str(expected[p.reference]) if p.reference in expected else None), p.reference
+    assert body["recorded"] == 7 and body["unmatched"] == len(WORDS) - 7

@@ -56,13 +56,15 @@ async def counted_payments(session: AsyncSession, account_ids: Sequence[uuid.UUI
     return out
 
 
-async def settle(session: AsyncSession, org_id: int, *, account_ids: Sequence[uuid.UUID] = (),
+async def settle(session: AsyncSession, caller: Caller, *, account_ids: Sequence[uuid.UUID] = (),
                  import_id: uuid.UUID | None = None) -> int:
     """After payments changed (these accounts', or an import's): an account whose balance net of its
     counted payments is nothing or less becomes `paid_up` (from `active` or `promised`), a paid-up
     one that owes again (a reversal) `active` — through the accounts domain's status machinery (a
     history row and `account.status_changed` each). One query finds the changes, whatever the
-    number of accounts."""
+    number of accounts. Write access; only the caller's organisation's accounts move."""
+    caller.require_write()
+    org_id = caller.org_id
     if import_id is not None:
         affected: ColumnElement[bool] = Account.id.in_(select(Payment.account_id).where(Payment.import_id == import_id))
     elif account_ids:

@@ -162,13 +162,13 @@ def _counts(parsed: ParsedPayments, w: Written) -> dict[str, Any]:
             "amountRecorded": w.amount_recorded, "amountUnmatched": w.amount_unmatched}
 
 
-def _who(caller: Caller | None, org_id: int | None) -> tuple[int, str]:
-    """The organisation and the actor: a caller's (checked), or the CLI's (trusted, as for the book)."""
+def _who(caller: Caller | None, org_id: int | None) -> Caller:
+    """Who imports: the caller (checked), or the CLI (trusted, as for the book) in `org_id`."""
     if caller is not None:
         service.require_recorder(caller)
-        return caller.org_id, caller.actor
+        return caller
     assert org_id is not None
-    return org_id, "cli"
+    return Caller.system(org_id, "cli")
 
 
 # ------------------------------------------------------------------ the staging tables
@@ -332,7 +332,7 @@ async def preview(session: AsyncSession, caller: Caller | None, path: str | os.P
     """The file as an import would read it: mapping, columns, title lines, the first lines as
     mapped with their accounts, and the counts. Nothing is written (the staging tables are
     temporary and dropped)."""
-    org, _ = _who(caller, org_id)
+    org = _who(caller, org_id).org_id
     parsed = await parse(path, mapping)
     await _stage(session, org, parsed)
     planned = _planned().subquery("planned")
@@ -359,7 +359,8 @@ async def import_file(session: AsyncSession, caller: Caller | None, path: str | 
     """Import the file: its new payments written, one payment_imports row, the accounts' statuses
     settled and the payments hooks run. Returns the import row. `caller` None: the CLI, for
     `org_id`."""
-    org, actor = _who(caller, org_id)
+    who = _who(caller, org_id)
+    org, actor = who.org_id, who.actor
     report = on_progress or (lambda stage, done, total: None)
     report("reading", 0, 0)
     parsed = await parse(path, mapping)
@@ -387,7 +388,7 @@ async def import_file(session: AsyncSession, caller: Caller | None, path: str | 
                         after={"filename": row.filename, **counts},
                         data={"importId": str(row.id), "filename": row.filename, **counts})
     report("settling", 0, 0)
-    await service.changed(session, org, w.accounts, import_id=row.id)
+    await service.changed(session, who, w.accounts, import_id=row.id)
     report("done", parsed.count, parsed.count)
     return row
 

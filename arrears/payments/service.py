@@ -316,7 +316,7 @@ async def record_many(session: AsyncSession, caller: Caller, items: Sequence[Map
         session.add_all(new)
         await session.flush()
         await events.record_many(session, [_event(p, RECORDED_EVENT, caller.actor, None) for p in new])
-        await changed(session, caller.org_id, [p.account_id for p in new])
+        await changed(session, caller, [p.account_id for p in new])
     return out
 
 
@@ -326,15 +326,16 @@ async def record(session: AsyncSession, caller: Caller, data: Mapping[str, Any])
     return (await record_many(session, caller, [data], bulk=False))[0]
 
 
-async def changed(session: AsyncSession, org_id: int, account_ids: Sequence[uuid.UUID | None],
+async def changed(session: AsyncSession, caller: Caller, account_ids: Sequence[uuid.UUID | None],
                   import_id: uuid.UUID | None = None) -> None:
-    """After payments changed (these accounts', or an import's): settle the accounts' paid_up/active
-    statuses, then run the hooks."""
+    """After the caller changed payments (these accounts', or an import's): settle the accounts'
+    paid_up/active statuses, then run the hooks (write access; the caller's organisation only)."""
+    caller.require_write()
     ids = sorted({i for i in account_ids if i is not None})
     if not ids:
         return
-    await balances.settle(session, org_id, account_ids=() if import_id else ids, import_id=import_id)
-    await notify_payments_changed(session, org_id, ids)
+    await balances.settle(session, caller, account_ids=() if import_id else ids, import_id=import_id)
+    await notify_payments_changed(session, caller.org_id, ids)
 
 
 # ------------------------------------------------------------------ reading
@@ -423,7 +424,7 @@ async def match(session: AsyncSession, caller: Caller, payment_id: Any, account_
     payment.matched_by, payment.matched_at, payment.updated_at = caller.actor, now, now
     await session.flush()
     await events.record_many(session, [_event(payment, MATCHED_EVENT, caller.actor, before)])
-    await changed(session, caller.org_id, [account.id])
+    await changed(session, caller, [account.id])
     return payment
 
 
@@ -446,7 +447,7 @@ async def reverse(session: AsyncSession, caller: Caller, payment_id: Any, reason
     ev = _event(payment, REVERSED_EVENT, caller.actor, before)
     ev["data"]["reason"] = clean_reason
     await events.record_many(session, [ev])
-    await changed(session, caller.org_id, [payment.account_id])
+    await changed(session, caller, [payment.account_id])
     return payment
 
 

@@ -110,12 +110,12 @@ async def _seed() -> dict[str, Any]:
         org = await identity.create_org(s, Caller.operator(), name="Bench Captive", kind="cell_captive")
         _, raw = await identity.create_api_key(s, Caller.system(org.id), kind="pct", scopes=["*"],
                                                rate_limit_override=1_000_000_000)
-        result = await service.upsert_policy(s, service.Actor.system(org.id), PolicyUpdateIn(
+        result = await service.upsert_policy(s, Caller.system(org.id), PolicyUpdateIn(
             policy_number="POL_BENCH", client_name="Bench Client", premium_amount="1500.00",
             frequency="monthly", bank_account_number="1234567890", bank_branch_code="250655"))
         from datetime import date
 
-        col = await service.create_collection(s, service.Actor.system(org.id), result.policy,
+        col = await service.create_collection(s, Caller.system(org.id), result.policy,
                                               collection_date=date(2026, 12, 1),
                                               collection_reference=REFERENCE, status="submitted")
         out = {"key": raw, "collection_id": col.id}

@@ -1,6 +1,7 @@
 """The rules of premium collections: policies, collections and their state machine.
 
-Services take a session and an `Actor` (who acts, for which organisation), flush, and never
+Services take a session and the `Caller` (who acts, for its organisation: `caller.org_id`; it needs
+write access), flush, and never
 commit: the request or job scope does. Every change is recorded through `arrears.events.record`
 in the same transaction: `policy.created | policy.updated | policy.activated | policy.cancelled`
 (exactly one per change, the most specific) and `collection.updated`, with the spec's object in
@@ -8,19 +9,20 @@ in the same transaction: `policy.created | policy.updated | policy.activated | p
 
 Public API (what a debit-order run calls):
 
-* `Actor.system(org_id)` / `Actor.of(caller, org)`: who acts.
+* `Caller.system(org_id, "debit_order_run:…")` for jobs, the face's API-key caller for webhooks:
+  who acts (`caller.actor` in the audit trail, `updated_by(caller)` in the events' data).
 * `get_policy(session, org_id, policy_number)`, `get_collection(session, org_id, reference)`.
-* `upsert_policy(session, actor, PolicyUpdateIn)`; cancelling a policy cancels its `pending`
+* `upsert_policy(session, caller, PolicyUpdateIn)`; cancelling a policy cancels its `pending`
   collections (`cancel_pending_collections`), each through the state machine with its event.
-* `link_customer(session, actor, policy, customer_id)`: the policyholder as a customer of the
+* `link_customer(session, caller, policy, customer_id)`: the policyholder as a customer of the
   same organisation (`policies.customer_id`, ON DELETE SET NULL).
-* `create_collection(session, actor, policy, collection_date=…, amount=None, …)`: a new collection
+* `create_collection(session, caller, policy, collection_date=…, amount=None, …)`: a new collection
   (`pending` unless told otherwise), amount = the policy's premium unless given.
-* `transition_collection(session, actor, collection, status, policy=None, **fields)`: one move
+* `transition_collection(session, caller, collection, status, policy=None, **fields)`: one move
   through the state machine (409 `INVALID_STATUS_TRANSITION` when refused, False for a repeat).
-* `transition_collections(session, actor, collections, status, **fields)`: the same for many
+* `transition_collections(session, caller, collections, status, **fields)`: the same for many
   collections (one query for their policies), e.g. pending → submitted when a bank file goes out.
-* `update_collections(session, actor, items, isolate=…)`: the webhook's find-or-record-and-move,
+* `update_collections(session, caller, items, isolate=…)`: the webhook's find-or-record-and-move,
   batched (two queries to load up to 100 items, the named policies locked first; one executemany
   for their UPDATEs); with `isolate` a refused item is that item's error and the others go on.
 """
@@ -87,29 +89,10 @@ class CollectionNotFound(NotFound):
     code = PremiumErrorCode.COLLECTION_NOT_FOUND
 
 
-@dataclass(frozen=True)
-class Actor:
-    """Who changes premium data, for which organisation (cell captive).
-
-    `actor` is the audit trail's name (`api_key:pct_…`, `user:1`, `system`, `debit_order_run:7`);
-    `updated_by` is what the spec's events show: `webhook`, `user` or `system`.
-    """
-
-    org_id: int
-    actor: str = "system"
-    updated_by: str = "system"
-    cell_captive: dict[str, Any] | None = None
-
-    @classmethod
-    def of(cls, caller: Caller, org: Organisation | None = None) -> Actor:
-        return cls(org_id=caller.org_id, actor=caller.actor,
-                   updated_by="webhook" if caller.kind == "api_key" else "user",
-                   cell_captive=captive_out(org) if org is not None else None)
-
-    @classmethod
-    def system(cls, org_id: int, actor: str = "system", org: Organisation | None = None) -> Actor:
-        return cls(org_id=org_id, actor=actor, updated_by="system",
-                   cell_captive=captive_out(org) if org is not None else None)
+def updated_by(caller: Caller) -> str:
+    """What the spec's events show as who changed premium data: `webhook` (a cell captive's API
+    key), `user` or `system` (the audit trail's name is `caller.actor`)."""
+    return {"api_key": "webhook", "user": "user"}.get(caller.kind, "system")
 
 
 def captive_out(org: Organisation) -> dict[str, Any]:
@@ -119,18 +102,21 @@ def captive_out(org: Organisation) -> dict[str, Any]:
 _CAPTIVES = "arrears_premium_captives"
 
 
-async def _captive(session: AsyncSession, actor: Actor) -> dict[str, Any]:
-    if actor.cell_captive is not None:
-        return actor.cell_captive
+def know_captive(session: AsyncSession, org: Organisation) -> None:
+    """The organisation a face has already read (with the API key): its events need not load it."""
+    session.sync_session.info.setdefault(_CAPTIVES, {})[org.id] = captive_out(org)
+
+
+async def _captive(session: AsyncSession, caller: Caller) -> dict[str, Any]:
     # Kept per session: the identity map holds objects weakly, and a batch of events would
     # otherwise load the organisation (and autoflush) once per event.
     cache: dict[int, dict[str, Any]] = session.sync_session.info.setdefault(_CAPTIVES, {})
-    if actor.org_id not in cache:
-        org = await session.get(Organisation, actor.org_id)
+    if caller.org_id not in cache:
+        org = await session.get(Organisation, caller.org_id)
         if org is None:
-            raise NotFound(f"Organisation {actor.org_id} not found")
-        cache[actor.org_id] = captive_out(org)
-    return cache[actor.org_id]
+            raise NotFound(f"Organisation {caller.org_id} not found")
+        cache[caller.org_id] = captive_out(org)
+    return cache[caller.org_id]
 
 
 @asynccontextmanager
@@ -207,15 +193,16 @@ def policy_event_type(before_status: str | None, after_status: str) -> str:
     return "policy.updated"
 
 
-async def upsert_policy(session: AsyncSession, actor: Actor, data: PolicyUpdateIn) -> PolicyResult:
+async def upsert_policy(session: AsyncSession, caller: Caller, data: PolicyUpdateIn) -> PolicyResult:
     """Create the policy, or change only the fields sent. No change → no write, no event."""
+    caller.require_write()
     sent = data.sent()
     nulls = sorted(f for f in POLICY_NOT_NULL if f in sent and sent[f] is None)
     if nulls:
         raise ValidationFailed(f"Invalid request: {', '.join(nulls)} cannot be null",
                                field_errors={f: ["This field cannot be null."] for f in nulls})
     policy = await session.scalar(
-        select(Policy).where(Policy.org_id == actor.org_id, Policy.policy_number == data.policy_number)
+        select(Policy).where(Policy.org_id == caller.org_id, Policy.policy_number == data.policy_number)
         .with_for_update(key_share=True))
     if policy is None:
         missing = [f for f in POLICY_REQUIRED if f not in sent]
@@ -223,15 +210,15 @@ async def upsert_policy(session: AsyncSession, actor: Actor, data: PolicyUpdateI
             raise ValidationFailed(
                 f"Invalid request: policy {data.policy_number} does not exist yet; a new policy "
                 f"needs {', '.join(missing)}", field_errors={f: ["This field is required."] for f in missing})
-        created = await _create_policy(session, actor, data.policy_number, sent)
+        created = await _create_policy(session, caller, data.policy_number, sent)
         if created is not None:
             return created
         # Another request created it first (a race on the unique policy number): update it.
-        policy = await get_policy(session, actor.org_id, data.policy_number, for_update=True)
-    return await _update_policy(session, actor, policy, sent)
+        policy = await get_policy(session, caller.org_id, data.policy_number, for_update=True)
+    return await _update_policy(session, caller, policy, sent)
 
 
-async def _create_policy(session: AsyncSession, actor: Actor, number: str,
+async def _create_policy(session: AsyncSession, caller: Caller, number: str,
                          sent: dict[str, Any]) -> PolicyResult | None:
     values = dict(sent)
     values.setdefault("status", PolicyStatus.ACTIVE.value)
@@ -239,7 +226,7 @@ async def _create_policy(session: AsyncSession, actor: Actor, number: str,
     if values.get("collection_day") is None and values.get("next_collection_date"):
         values["collection_day"] = values["next_collection_date"].day
     now = utcnow()
-    policy = Policy(org_id=actor.org_id, policy_number=number, created_at=now, updated_at=now, **values)
+    policy = Policy(org_id=caller.org_id, policy_number=number, created_at=now, updated_at=now, **values)
     try:
         async with savepoint(session):
             session.add(policy)
@@ -247,14 +234,14 @@ async def _create_policy(session: AsyncSession, actor: Actor, number: str,
     except IntegrityError:
         return None
     out = policy_out(policy)
-    await events.record(session, org_id=actor.org_id, type="policy.created", actor=actor.actor,
+    await events.record(session, org_id=caller.org_id, type="policy.created", actor=caller.actor,
                         subject_type="policy", subject_id=policy.uuid, before=None, after=out,
-                        data={"policy": out, "cell_captive": await _captive(session, actor),
-                              "updated_by": actor.updated_by})
+                        data={"policy": out, "cell_captive": await _captive(session, caller),
+                              "updated_by": updated_by(caller)})
     return PolicyResult(policy, True, "policy.created")
 
 
-async def _update_policy(session: AsyncSession, actor: Actor, policy: Policy,
+async def _update_policy(session: AsyncSession, caller: Caller, policy: Policy,
                          sent: dict[str, Any]) -> PolicyResult:
     values = dict(sent)
     if (values.get("next_collection_date") and "collection_day" not in values
@@ -270,39 +257,40 @@ async def _update_policy(session: AsyncSession, actor: Actor, policy: Policy,
     policy.updated_at = utcnow()
     etype = policy_event_type(before_status, policy.status)
     out = policy_out(policy)
-    await events.record(session, org_id=actor.org_id, type=etype, actor=actor.actor,
+    await events.record(session, org_id=caller.org_id, type=etype, actor=caller.actor,
                         subject_type="policy", subject_id=policy.uuid, before=before,
                         after={f: audit_value(f, v) for f, v in changes.items()},
-                        data={"policy": out, "cell_captive": await _captive(session, actor),
-                              "updated_by": actor.updated_by})
+                        data={"policy": out, "cell_captive": await _captive(session, caller),
+                              "updated_by": updated_by(caller)})
     cancelled = []
     if etype == "policy.cancelled":
-        cancelled = await cancel_pending_collections(session, actor, policy)
+        cancelled = await cancel_pending_collections(session, caller, policy)
     return PolicyResult(policy, False, etype, cancelled)
 
 
-async def link_customer(session: AsyncSession, actor: Actor, policy: Policy,
+async def link_customer(session: AsyncSession, caller: Caller, policy: Policy,
                         customer_id: int | None) -> bool:
     """Link the policy to its policyholder, a customer of the same organisation (None unlinks).
     True when the link changed; one `policy.updated` event. Another organisation's customer is
     not found (the foreign key alone would accept it)."""
     from arrears.customers.models import Customer  # the customers domain is optional here
 
-    if policy.org_id != actor.org_id:
+    caller.require_write()
+    if policy.org_id != caller.org_id:
         raise PolicyNotFound(f"Policy {policy.policy_number} not found")
     if customer_id is not None and await session.scalar(
-            select(Customer.id).where(Customer.id == customer_id, Customer.org_id == actor.org_id)) is None:
+            select(Customer.id).where(Customer.id == customer_id, Customer.org_id == caller.org_id)) is None:
         raise NotFound(f"Customer {customer_id} not found")
     if policy.customer_id == customer_id:
         return False
     before = {"customer_id": policy.customer_id}
     policy.customer_id = customer_id
     policy.updated_at = utcnow()
-    await events.record(session, org_id=actor.org_id, type="policy.updated", actor=actor.actor,
+    await events.record(session, org_id=caller.org_id, type="policy.updated", actor=caller.actor,
                         subject_type="policy", subject_id=policy.uuid, before=before,
                         after={"customer_id": customer_id},
-                        data={"policy": policy_out(policy), "cell_captive": await _captive(session, actor),
-                              "updated_by": actor.updated_by})
+                        data={"policy": policy_out(policy), "cell_captive": await _captive(session, caller),
+                              "updated_by": updated_by(caller)})
     return True
 
 
@@ -310,18 +298,19 @@ async def link_customer(session: AsyncSession, actor: Actor, policy: Policy,
 POLICY_CANCELLED_REASON = "Policy cancelled"
 
 
-async def cancel_pending_collections(session: AsyncSession, actor: Actor, policy: Policy) -> list[Collection]:
+async def cancel_pending_collections(session: AsyncSession, caller: Caller, policy: Policy) -> list[Collection]:
     """Cancel the policy's `pending` collections (one `collection.updated` event each).
 
     Only `pending`: a `submitted` collection is already in a bank file, and whether the bank
     collects it is the bank's answer to tell (its webhook still moves it to a final status)."""
+    caller.require_write()
     pending = list((await session.scalars(
-        select(Collection).where(Collection.org_id == actor.org_id, Collection.policy_id == policy.id,
+        select(Collection).where(Collection.org_id == caller.org_id, Collection.policy_id == policy.id,
                                  Collection.status == CollectionStatus.PENDING.value)
         .order_by(Collection.id).with_for_update(key_share=True))).all())
     if not pending:
         return []
-    return await transition_collections(session, actor, pending, CollectionStatus.CANCELLED.value,
+    return await transition_collections(session, caller, pending, CollectionStatus.CANCELLED.value,
                                         failure_reason=POLICY_CANCELLED_REASON)
 
 
@@ -352,7 +341,7 @@ def _plan(col: Collection, status: str, fields: dict[str, Any]) -> dict[str, Any
     return changes
 
 
-async def _change(session: AsyncSession, actor: Actor, col: Collection, policy: Policy,
+async def _change(session: AsyncSession, caller: Caller, col: Collection, policy: Policy,
                   changes: dict[str, Any], *, created: bool = False) -> dict[str, Any] | None:
     """Apply planned changes to the object (no query) and return the event to record for them,
     None when nothing changed. Recording is left to the caller, so that a batch flushes all its
@@ -364,75 +353,78 @@ async def _change(session: AsyncSession, actor: Actor, col: Collection, policy: 
         setattr(col, f, v)
     col.updated_at = utcnow()
     out = collection_out(col, policy)  # this change's state, even if a later one moves it on
-    return dict(org_id=actor.org_id, type="collection.updated", actor=actor.actor,
+    return dict(org_id=caller.org_id, type="collection.updated", actor=caller.actor,
                 subject_type="collection", subject_id=col.uuid, before=before,
                 after=out if created else {f: audit_value(f, v) for f, v in changes.items()},
-                data={"collection": out, "cell_captive": await _captive(session, actor),
-                      "updated_by": actor.updated_by})
+                data={"collection": out, "cell_captive": await _captive(session, caller),
+                      "updated_by": updated_by(caller)})
 
 
 async def _record(session: AsyncSession, pending: Sequence[dict[str, Any] | None]) -> None:
     await events.record_many(session, [ev for ev in pending if ev is not None])
 
 
-async def _apply(session: AsyncSession, actor: Actor, col: Collection, policy: Policy,
+async def _apply(session: AsyncSession, caller: Caller, col: Collection, policy: Policy,
                  changes: dict[str, Any], *, created: bool = False) -> None:
-    await _record(session, [await _change(session, actor, col, policy, changes, created=created)])
+    await _record(session, [await _change(session, caller, col, policy, changes, created=created)])
 
 
-async def transition_collection(session: AsyncSession, actor: Actor, collection: Collection,
+async def transition_collection(session: AsyncSession, caller: Caller, collection: Collection,
                                 status: str, *, policy: Policy | None = None, **fields: Any) -> bool:
     """Move one collection (fields: amount, failure_reason, investec_reference, bank_reference,
     transaction_date). True when something changed; raises InvalidTransition (409)."""
     unknown = set(fields) - {"amount", *COLLECTION_DETAIL_FIELDS}
     if unknown:
         raise TypeError(f"unknown collection fields: {', '.join(sorted(unknown))}")
-    if collection.org_id != actor.org_id:
+    caller.require_write()
+    if collection.org_id != caller.org_id:
         raise CollectionNotFound(f"Collection {collection.collection_reference} not found")
     changes = _plan(collection, status, fields)
     if not changes:
         return False
     policy = policy or await session.get(Policy, collection.policy_id)
     assert policy is not None
-    await _apply(session, actor, collection, policy, changes)
+    await _apply(session, caller, collection, policy, changes)
     return True
 
 
-async def transition_collections(session: AsyncSession, actor: Actor,
+async def transition_collections(session: AsyncSession, caller: Caller,
                                  collections: Sequence[Collection], status: str,
                                  **fields: Any) -> list[Collection]:
     """Move many collections to `status` (all or nothing: one refused move raises before any
     change). Returns those that changed; each change is one `collection.updated` event."""
+    caller.require_write()
     ids = {c.policy_id for c in collections}
     policies = {p.id: p for p in (await session.scalars(select(Policy).where(Policy.id.in_(ids)))).all()}
     plans = []
     for c in collections:
-        if c.org_id != actor.org_id:
+        if c.org_id != caller.org_id:
             raise CollectionNotFound(f"Collection {c.collection_reference} not found")
         plans.append((c, _plan(c, status, fields)))
     changed, pending = [], []
     for c, changes in plans:
         if changes:
-            pending.append(await _change(session, actor, c, policies[c.policy_id], changes))
+            pending.append(await _change(session, caller, c, policies[c.policy_id], changes))
             changed.append(c)
     await _record(session, pending)  # the first event's flush writes every UPDATE at once
     return changed
 
 
-async def create_collection(session: AsyncSession, actor: Actor, policy: Policy, *,
+async def create_collection(session: AsyncSession, caller: Caller, policy: Policy, *,
                             collection_date: date, amount: Decimal | None = None,
                             collection_reference: str | None = None, status: str = "pending",
                             require_active_policy: bool = True, **fields: Any) -> Collection:
     """Record a new collection of `policy` (one per policy and date). The amount defaults to the
     policy's premium; a final status sets processed_at. One `collection.updated` event."""
-    if policy.org_id != actor.org_id:
+    caller.require_write()
+    if policy.org_id != caller.org_id:
         raise PolicyNotFound(f"Policy {policy.policy_number} not found")
     if require_active_policy and policy.status != PolicyStatus.ACTIVE:
         raise DomainError(f"Policy {policy.policy_number} is {policy.status}; only active policies "
                           "are collected", code=PremiumErrorCode.POLICY_NOT_ACTIVE, status=409)
     target = parse_status(status)
     now = utcnow()
-    col = Collection(org_id=actor.org_id, policy_id=policy.id,
+    col = Collection(org_id=caller.org_id, policy_id=policy.id,
                      collection_reference=collection_reference or new_collection_reference(),
                      amount=Decimal(amount) if amount is not None else policy.premium_amount,
                      status=target.value, collection_date=collection_date,
@@ -446,7 +438,7 @@ async def create_collection(session: AsyncSession, actor: Actor, policy: Policy,
         raise DomainError(f"Policy {policy.policy_number} already has a collection on "
                           f"{collection_date.isoformat()} or the reference is taken",
                           code=PremiumErrorCode.COLLECTION_EXISTS, status=409) from None
-    await _apply(session, actor, col, policy, {}, created=True)
+    await _apply(session, caller, col, policy, {}, created=True)
     return col
 
 
@@ -562,7 +554,7 @@ def _fields(item: CollectionUpdateIn) -> dict[str, Any]:
             if f in item.model_fields_set}
 
 
-async def _update_one(session: AsyncSession, actor: Actor, book: _Book, item: CollectionUpdateIn
+async def _update_one(session: AsyncSession, caller: Caller, book: _Book, item: CollectionUpdateIn
                       ) -> tuple[Collection, Policy, bool, dict[str, Any] | None]:
     """One item: find (or record) its collection and plan and apply its move in memory. Every
     refusal (DomainError) is raised before anything of the item is changed, so a bulk request
@@ -573,7 +565,7 @@ async def _update_one(session: AsyncSession, actor: Actor, book: _Book, item: Co
         target = parse_status(item.status)
         fields = _fields(item)
         now = utcnow()
-        col = Collection(org_id=actor.org_id, policy_id=pol.id,
+        col = Collection(org_id=caller.org_id, policy_id=pol.id,
                          collection_reference=item.collection_reference or new_collection_reference(),
                          amount=fields.pop("amount", None) or pol.premium_amount, status=target.value,
                          collection_date=item.collection_date,
@@ -587,23 +579,23 @@ async def _update_one(session: AsyncSession, actor: Actor, book: _Book, item: Co
                 await session.flush()
         except IntegrityError:
             # Recorded by a concurrent request since we looked: load it and update it instead.
-            again = _Book(actor.org_id)
+            again = _Book(caller.org_id)
             await again.load(session, [item])
             found, _ = again.find(item)
             if found is None:
                 raise
             for c in again.by_ref.values():
                 book.add(c)
-            return await _update_one(session, actor, book, item)
+            return await _update_one(session, caller, book, item)
         book.add(col)
-        return col, pol, True, await _change(session, actor, col, pol, {}, created=True)
+        return col, pol, True, await _change(session, caller, col, pol, {}, created=True)
     changes = _plan(col, item.status, _fields(item))
-    ev = await _change(session, actor, col, pol, changes)
+    ev = await _change(session, caller, col, pol, changes)
     book.settle(col)
     return col, pol, False, ev
 
 
-async def update_collections(session: AsyncSession, actor: Actor,
+async def update_collections(session: AsyncSession, caller: Caller,
                              items: Sequence[CollectionUpdateIn | DomainError], *,
                              isolate: bool = True) -> list[ItemResult]:
     """Apply status updates in order (a later item sees what an earlier one did). With
@@ -614,18 +606,19 @@ async def update_collections(session: AsyncSession, actor: Actor,
     UPDATEs in one executemany, then the events (`arrears.events.record`, one INSERT each).
     No savepoint per item: every refusal is raised before its item changes anything, and only a
     recording (an INSERT that can race) runs in a savepoint of its own."""
+    caller.require_write()
     good = [i for i in items if isinstance(i, CollectionUpdateIn)]
-    book = _Book(actor.org_id)
+    book = _Book(caller.org_id)
     if good:
         await book.load(session, good)
-    await _captive(session, actor)  # load the organisation once, outside any savepoint
+    await _captive(session, caller)  # load the organisation once, outside any savepoint
     results: list[ItemResult] = []
     pending: list[dict[str, Any] | None] = []
     for index, item in enumerate(items):
         try:
             if isinstance(item, DomainError):
                 raise item
-            col, pol, created, ev = await _update_one(session, actor, book, item)
+            col, pol, created, ev = await _update_one(session, caller, book, item)
         except DomainError as exc:
             if not isolate:
                 raise

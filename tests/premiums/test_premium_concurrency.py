@@ -15,6 +15,7 @@ from sqlalchemy import func, select
 from arrears.db import transaction, utcnow
 from arrears.errors import DomainError
 from arrears.events import DomainEvent
+from arrears.identity.caller import Caller
 from arrears.premiums import idempotency, service
 from arrears.premiums.models import Collection, IdempotencyRecord, Policy
 from tests.faces.premium.conftest import SPEC_POLICY, add_collection, make_captive, put_policy
@@ -263,7 +264,7 @@ async def test_concurrent_single_and_bulk_updates_of_one_collection(client, capt
 async def test_concurrent_create_collection_of_one_policy_and_date(world, env):
     """The debit-order run's create_collection, twice at once: one collection, the other 409."""
     org = await world.org("Gamma Captive", kind="cell_captive")
-    actor = service.Actor.system(org.id)
+    actor = Caller.system(org.id)
     async with transaction() as s:
         await service.upsert_policy(s, actor, service.PolicyUpdateIn.model_validate(SPEC_POLICY))
 
@@ -285,7 +286,7 @@ async def test_concurrent_create_collection_of_one_policy_and_date(world, env):
 async def test_concurrent_service_transitions_of_one_collection(world, env):
     """reconciliation's transition_collection, racing a webhook's update of one collection."""
     org = await world.org("Delta Captive", kind="cell_captive")
-    actor = service.Actor.system(org.id)
+    actor = Caller.system(org.id)
     async with transaction() as s:
         r = await service.upsert_policy(s, actor, service.PolicyUpdateIn.model_validate(SPEC_POLICY))
         await service.create_collection(s, actor, r.policy, collection_date=date(2024, 1, 15),

@@ -21,7 +21,7 @@ from arrears.premiums.schemas import PolicyUpdateIn
 async def _captive(world, name="Alpha Captive"):
     org = await world.org(name, kind="cell_captive")
     async with transaction() as s:
-        await service.upsert_policy(s, service.Actor.system(org.id), PolicyUpdateIn(
+        await service.upsert_policy(s, Caller.system(org.id), PolicyUpdateIn(
             policy_number="POL_1", client_name="Thandi Nkosi", premium_amount="250.50",
             frequency="monthly", bank_account_number="62001234567", bank_branch_code="250655"))
     return org
@@ -42,14 +42,14 @@ async def _events(org_id, type_):
 
 async def _cancel(org, **kw):
     async with transaction() as s:
-        return await service.upsert_policy(s, service.Actor.system(org.id, actor="user:9"),
+        return await service.upsert_policy(s, Caller.system(org.id, "user:9"),
                                            PolicyUpdateIn(policy_number="POL_1", status="cancelled", **kw))
 
 
 async def test_cancelling_a_policy_cancels_its_pending_collections(world):
     org = await _captive(world)
     async with transaction() as s:
-        actor = service.Actor.system(org.id)
+        actor = Caller.system(org.id)
         policy = await service.get_policy(s, org.id, "POL_1")
         for i, status in enumerate(["pending", "pending", "submitted", "successful", "failed"], 1):
             await service.create_collection(s, actor, policy, collection_date=date(2026, i, 1),
@@ -78,10 +78,10 @@ async def test_other_policy_changes_leave_collections_alone(world):
     org = await _captive(world)
     async with transaction() as s:
         policy = await service.get_policy(s, org.id, "POL_1")
-        await service.create_collection(s, service.Actor.system(org.id), policy,
+        await service.create_collection(s, Caller.system(org.id), policy,
                                         collection_date=date(2026, 1, 1), collection_reference="C1")
     async with transaction() as s:
-        result = await service.upsert_policy(s, service.Actor.system(org.id), PolicyUpdateIn(
+        result = await service.upsert_policy(s, Caller.system(org.id), PolicyUpdateIn(
             policy_number="POL_1", status="lapsed", client_name="T. Nkosi"))
     assert result.event_type == "policy.updated" and result.cancelled_collections == []
     assert (await _collections(org.id))["C1"].status == "pending"
@@ -93,7 +93,7 @@ async def test_another_captives_collections_are_never_cancelled(world):
     async with transaction() as s:
         for o in (org, other):
             policy = await service.get_policy(s, o.id, "POL_1")
-            await service.create_collection(s, service.Actor.system(o.id), policy,
+            await service.create_collection(s, Caller.system(o.id), policy,
                                             collection_date=date(2026, 1, 1),
                                             collection_reference=f"C_{o.id}")
     await _cancel(org)
@@ -118,9 +118,9 @@ async def test_policyholder_link_and_deleting_the_customer(world):
     async with transaction() as s:
         policy = await service.get_policy(s, org.id, "POL_1")
         with pytest.raises(NotFound):  # another captive's customer is not found
-            await service.link_customer(s, service.Actor.system(org.id), policy, theirs)
-        assert await service.link_customer(s, service.Actor.system(org.id), policy, mine) is True
-        assert await service.link_customer(s, service.Actor.system(org.id), policy, mine) is False
+            await service.link_customer(s, Caller.system(org.id), policy, theirs)
+        assert await service.link_customer(s, Caller.system(org.id), policy, mine) is True
+        assert await service.link_customer(s, Caller.system(org.id), policy, mine) is False
     [ev] = [e for e in await _events(org.id, "policy.updated") if "customer_id" in (e.after or {})]
     assert ev.before == {"customer_id": None} and ev.after == {"customer_id": mine}
     assert ev.data["policy"]["customer_id"] == mine
@@ -156,14 +156,14 @@ async def test_the_policyholders_timeline_shows_the_policy_and_its_collections(w
                                              password="Sup3r-secret-pw", role="manager")
         caller = await identity.caller_for_user(s, manager.id, org.id)
         thandi = await customers.create_customer(s, caller, {"name": "Thandi Nkosi"})
-        actor = service.Actor.system(org.id)
+        actor = Caller.system(org.id)
         policy = await service.get_policy(s, org.id, "POL_1")
         assert await service.link_customer(s, actor, policy, thandi.id)
         await service.create_collection(s, actor, policy, collection_date=date(2026, 3, 1),
                                         collection_reference="C-MAR", status="pending")
         # The other captive's policy of the same number is not this customer's.
         other_policy = await service.get_policy(s, other.id, "POL_1")
-        await service.create_collection(s, service.Actor.system(other.id), other_policy,
+        await service.create_collection(s, Caller.system(other.id), other_policy,
                                         collection_date=date(2026, 3, 1), collection_reference="C-OTHER")
     async with transaction(readonly=True) as s:
         caller = await identity.caller_for_user(s, manager.id, org.id)

@@ -13,6 +13,7 @@ from arrears import events
 from arrears.db import get_engine, transaction
 from arrears.errors import DomainError
 from arrears.events import DomainEvent
+from arrears.identity.caller import Caller
 from arrears.premiums import service
 from arrears.premiums.models import Collection
 from arrears.premiums.schemas import PolicyUpdateIn, parse_collection_update
@@ -23,7 +24,7 @@ async def _setup(world, name="Alpha Captive", numbers=("POL_1",), status="active
     org = await world.org(name, kind="cell_captive")
     async with transaction() as s:
         for number in numbers:
-            result = await service.upsert_policy(s, service.Actor.system(org.id), PolicyUpdateIn(
+            result = await service.upsert_policy(s, Caller.system(org.id), PolicyUpdateIn(
                 policy_number=number, client_name="Thandi Nkosi", premium_amount="250.50",
                 frequency="monthly", status=status, bank_account_number="62001234567",
                 bank_branch_code="250655", next_collection_date="2026-12-01"))
@@ -42,7 +43,7 @@ async def _events(org_id, type_=None):
 async def _new(org, on=date(2026, 12, 1), number="POL_1", **kw):
     async with transaction() as s:
         policy = await service.get_policy(s, org.id, number)
-        return await service.create_collection(s, service.Actor.system(org.id), policy,
+        return await service.create_collection(s, Caller.system(org.id), policy,
                                                collection_date=on, **kw)
 
 
@@ -50,7 +51,7 @@ async def test_create_collection_defaults_and_event(world):
     org = await _setup(world)
     async with transaction() as s:
         policy = await service.get_policy(s, org.id, "POL_1")
-        col = await service.create_collection(s, service.Actor.system(org.id, actor="debit_order_run:1"),
+        col = await service.create_collection(s, Caller.system(org.id, "debit_order_run:1"),
                                               policy, collection_date=date(2026, 12, 1))
     assert col.status == "pending" and col.amount == Decimal("250.50")
     assert col.collection_reference.startswith("COL_") and col.processed_at is None
@@ -84,7 +85,7 @@ async def test_create_collection_rules(world):
     async with transaction() as s:
         policy = await service.get_policy(s, org.id, "POL_1")
         with pytest.raises(service.PolicyNotFound):
-            await service.create_collection(s, service.Actor.system(other.id), policy,
+            await service.create_collection(s, Caller.system(other.id), policy,
                                             collection_date=date(2027, 4, 1))
         with pytest.raises(service.PolicyNotFound):
             await service.get_policy(s, other.id, "POL_1")
@@ -93,7 +94,7 @@ async def test_create_collection_rules(world):
 async def test_transition_one(world):
     org = await _setup(world)
     col = await _new(org, collection_reference="COL_1")
-    actor = service.Actor.system(org.id, actor="debit_order_run:7")
+    actor = Caller.system(org.id, "debit_order_run:7")
     async with transaction() as s:
         c, p = await service.get_collection(s, org.id, "COL_1", for_update=True)
         assert await service.transition_collection(s, actor, c, "submitted", policy=p) is True
@@ -118,7 +119,7 @@ async def test_transition_many_is_all_or_nothing(world):
     org = await _setup(world, numbers=("POL_1", "POL_2", "POL_3"))
     for n in ("POL_1", "POL_2", "POL_3"):
         await _new(org, number=n, collection_reference=f"C_{n}")
-    actor = service.Actor.system(org.id)
+    actor = Caller.system(org.id)
     async with transaction() as s:
         cols = list((await s.scalars(select(Collection).order_by(Collection.id))).all())
         changed = await service.transition_collections(s, actor, cols, "submitted",
@@ -149,7 +150,7 @@ async def test_a_failed_item_keeps_the_events_of_the_others(world):
                      parse_collection_update({"collection_reference": "COL_1", "status": "pending"}),
                      parse_collection_update({"collection_reference": "NOPE", "status": "failed"}),
                      parse_collection_update({"collection_reference": "COL_1", "status": "successful"})]
-            results = await service.update_collections(s, service.Actor.system(org.id), items)
+            results = await service.update_collections(s, Caller.system(org.id), items)
     finally:
         events._publishers.remove(seen.append)
     assert [r.error.code if r.error else "ok" for r in results] == [
@@ -179,7 +180,7 @@ async def test_bulk_loads_in_two_queries(world):
     event.listen(engine, "before_cursor_execute", count)
     try:
         async with transaction() as s:
-            results = await service.update_collections(s, service.Actor.system(org.id), items)
+            results = await service.update_collections(s, Caller.system(org.id), items)
     finally:
         event.remove(engine, "before_cursor_execute", count)
     assert all(r.error is None for r in results), [r.error for r in results if r.error]
@@ -193,7 +194,7 @@ async def test_bulk_of_100_writes_in_batches_without_savepoints(world):
     numbers = tuple(f"POL_{i}" for i in range(100))
     org = await _setup(world, numbers=numbers)
     async with transaction() as s:
-        actor = service.Actor.system(org.id)
+        actor = Caller.system(org.id)
         for i, n in enumerate(numbers):
             policy = await service.get_policy(s, org.id, n)
             await service.create_collection(s, actor, policy, collection_date=date(2026, 12, 1),
@@ -210,7 +211,7 @@ async def test_bulk_of_100_writes_in_batches_without_savepoints(world):
     event.listen(engine, "before_cursor_execute", seen)
     try:
         async with transaction() as s:
-            results = await service.update_collections(s, service.Actor.system(org.id), items)
+            results = await service.update_collections(s, Caller.system(org.id), items)
     finally:
         event.remove(engine, "before_cursor_execute", seen)
     assert [r.error.code if r.error else "ok" for r in results] == (

@@ -9,6 +9,7 @@ from datetime import date, timedelta
 import pytest
 
 from arrears.db import transaction
+from arrears.identity.caller import Caller
 
 
 async def _policy(org_id: int, number: str = "POL-1", *, client: str = "Sipho Dlamini",
@@ -17,7 +18,7 @@ async def _policy(org_id: int, number: str = "POL-1", *, client: str = "Sipho Dl
     from arrears.premiums.schemas import PolicyUpdateIn
 
     async with transaction() as s:
-        actor = premiums.Actor.system(org_id)
+        actor = Caller.system(org_id)
         result = await premiums.upsert_policy(s, actor, PolicyUpdateIn.model_validate({
             "policy_number": number, "client_name": client, "premium_amount": 350.5,
             "frequency": "monthly", "bank_account_number": "1234567890"}))

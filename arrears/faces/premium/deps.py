@@ -35,7 +35,7 @@ from arrears.identity.caller import Caller
 from arrears.identity.models import ApiKey, Organisation
 from arrears.premiums import idempotency, webhook_log
 from arrears.premiums.errors import PremiumErrorCode
-from arrears.premiums.service import Actor
+from arrears.premiums.service import know_captive
 
 log = logging.getLogger(__name__)
 
@@ -60,7 +60,6 @@ class PremiumCall:
     session: AsyncSession
     caller: Caller
     org: Organisation
-    actor: Actor
 
     @property
     def org_id(self) -> int:
@@ -100,7 +99,8 @@ def api_call(permission: str | None, bucket: str = "standard") -> Any:
         if permission and not caller.has_scope(permission):
             raise Forbidden(f"This API key lacks the {permission} permission",
                             code=PremiumErrorCode.INSUFFICIENT_PERMISSIONS)
-        return PremiumCall(request, session, caller, org, Actor.of(caller, org))
+        know_captive(session, org)  # the events name the captive without reading it again
+        return PremiumCall(request, session, caller, org)
 
     return Depends(dependency)
 

@@ -50,7 +50,7 @@ async def update_collection(body: CollectionUpdateIn,
     replay = await replay_or_reserve(call)
     if replay is not None:
         return replay
-    [result] = await service.update_collections(call.session, call.actor, [body], isolate=False)
+    [result] = await service.update_collections(call.session, call.caller, [body], isolate=False)
     assert result.collection is not None and result.policy is not None
     message = "Collection recorded successfully" if result.created else "Collection updated successfully"
     return await answer(call, {"data": {"collection": collection_out(result.collection, result.policy),
@@ -74,7 +74,7 @@ async def bulk_update(body: BulkCollectionsIn,
             items.append(parse_collection_update(raw))
         except DomainError as exc:
             items.append(exc)
-    outcome = await service.update_collections(call.session, call.actor, items, isolate=True)
+    outcome = await service.update_collections(call.session, call.caller, items, isolate=True)
     results, errors = [], []
     for r in outcome:
         if r.error is not None:
@@ -95,7 +95,7 @@ async def update_policy(body: PolicyUpdateIn, call: PremiumCall = api_call("poli
     replay = await replay_or_reserve(call)
     if replay is not None:
         return replay
-    result = await service.upsert_policy(call.session, call.actor, body)
+    result = await service.upsert_policy(call.session, call.caller, body)
     if result.created:
         message = "Policy created successfully"
     elif result.changed:

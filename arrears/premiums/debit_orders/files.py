@@ -23,10 +23,12 @@ from arrears import events
 from arrears.db import isoz, utcnow
 from arrears.downloads import SafeCsvWriter
 from arrears.errors import NotFound
+from arrears.identity.caller import Caller
 from arrears.identity.sealed import reveal
 from arrears.premiums import service as premiums
 from arrears.premiums.acb import DebitItem, build_debit_file
 from arrears.premiums.debit_orders.models import DebitOrderFile, DebitOrderItem, DebitOrderRun
+from arrears.premiums.debit_orders.runs import RunNotFound
 from arrears.premiums.debit_orders.settings import require_settings, user_info
 from arrears.premiums.errors import PremiumErrorCode
 from arrears.premiums.models import Collection, Policy
@@ -65,11 +67,14 @@ def _csv(rows: Sequence[tuple[DebitOrderItem, Collection, Policy]], status: str)
     return out.getvalue()
 
 
-async def generate_files(session: AsyncSession, run: DebitOrderRun, actor: premiums.Actor, *,
+async def generate_files(session: AsyncSession, run: DebitOrderRun, caller: Caller, *,
                          today: date | None = None) -> list[DebitOrderFile]:
     """Write the ACB file and the CSV for the run's pending items not yet in a file, move their
-    collections to submitted (one `collection.updated` each, by `actor`: the run's) and return the
+    collections to submitted (one `collection.updated` each, by `caller`: the run's) and return the
     two stored files."""
+    caller.require_write()
+    if run.org_id != caller.org_id:
+        raise RunNotFound(f"Debit-order run {run.uuid} not found")
     # The captive's settings row is locked before the items are read: a concurrent generation of
     # the same run waits here, then reads the items that one has put in its file (READ COMMITTED
     # takes a new snapshot per statement) and writes nothing twice.
@@ -101,21 +106,21 @@ async def generate_files(session: AsyncSession, run: DebitOrderRun, actor: premi
     generation = settings.generation_number
     stem = f"{settings.user_code}_{run.action_date:%Y%m%d}_G{generation:04d}"
     acb = new_file(run.org_id, run.id, "acb", f"ACB_{stem}.txt", "text/plain", text,
-                   record_count=len(rows), total=total, generation_number=generation, created_by=actor.actor)
+                   record_count=len(rows), total=total, generation_number=generation, created_by=caller.actor)
     session.add(acb)
     await session.flush()
     for offset, (item, _, _) in enumerate(rows):
         item.sequence_number = first_seq + offset
         item.file_id = acb.id
     table = new_file(run.org_id, run.id, "csv", f"DEBITS_{stem}.csv", "text/csv", _csv(rows, "submitted"),
-                     record_count=len(rows), total=total, generation_number=generation, created_by=actor.actor)
+                     record_count=len(rows), total=total, generation_number=generation, created_by=caller.actor)
     session.add(table)
     settings.generation_number = generation + 1 if generation < 9999 else 1
-    await premiums.transition_collections(session, actor, [c for _, c, _ in rows], "submitted")
+    await premiums.transition_collections(session, caller, [c for _, c, _ in rows], "submitted")
     run.status = "submitted"
     run.updated_at = utcnow()
     await session.flush()
-    await events.record(session, org_id=run.org_id, type="debit_order_file.created", actor=actor.actor,
+    await events.record(session, org_id=run.org_id, type="debit_order_file.created", actor=caller.actor,
                         subject_type="debit_order_file", subject_id=acb.uuid,
                         after={"run_id": str(run.uuid), "generation_number": generation,
                                "records": len(rows), "total_amount": str(total)},

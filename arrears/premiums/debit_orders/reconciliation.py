@@ -152,7 +152,7 @@ class _Matcher:
         return self._one(list((await self.s.scalars(q)).unique().all()))
 
 
-async def _apply(session: AsyncSession, actor: premiums.Actor, ln: AnswerLine, col: Collection,
+async def _apply(session: AsyncSession, caller: Caller, ln: AnswerLine, col: Collection,
                  seen: set[int]) -> tuple[str, str | None]:
     """Outcome and message of a matched line; moves the collection when the answer allows."""
     if col.id in seen:
@@ -175,7 +175,7 @@ async def _apply(session: AsyncSession, actor: premiums.Actor, ln: AnswerLine, c
     if ln.returned_on is not None:
         fields["transaction_date"] = ln.returned_on
     try:
-        await premiums.transition_collection(session, actor, col, ln.status, **fields)
+        await premiums.transition_collection(session, caller, col, ln.status, **fields)
     except InvalidTransition as exc:
         return "conflict", exc.message
     return "matched", None
@@ -231,7 +231,7 @@ async def import_answer(session: AsyncSession, caller: Caller, content: bytes | 
         if replay is None:
             raise
         return replay
-    actor = premiums.Actor.system(org_id, actor=f"reconciliation:{stored.uuid}")
+    actor = Caller.system(org_id, f"reconciliation:{stored.uuid}")
     seen: set[int] = set()
     matcher = _Matcher(session, org_id, seen)
     records: list[ReconciliationRecord] = []
@@ -338,7 +338,8 @@ async def resolve_record(session: AsyncSession, caller: Caller, record_uuid: Any
                         reason_text=rec.reason_text)
         fields: dict[str, Any] = {"failure_reason": ln.failure_reason} if ln.status == "failed" else {}
         assert ln.status is not None
-        await premiums.transition_collection(session, premiums.Actor.system(org_id, actor=actor), col,
+        # The bank's answer moves it (`updated_by` system), in the person's name.
+        await premiums.transition_collection(session, Caller.system(org_id, actor), col,
                                              ln.status, **fields)
         rec.collection_id = col.id
         rec.resolution = "applied"

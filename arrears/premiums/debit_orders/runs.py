@@ -60,8 +60,10 @@ class CollectResult:
     last_policy_id: int | None = None  # the cursor of the next batch; None when nothing was left
 
 
-def run_actor(run: DebitOrderRun) -> premiums.Actor:
-    return premiums.Actor.system(run.org_id, actor=f"debit_order_run:{run.uuid}")
+def run_actor(run: DebitOrderRun) -> Caller:
+    """Who the run's own changes are by: the system, named after the run (the run itself was
+    authorised when it was opened, `authority.may_move_money`)."""
+    return Caller.system(run.org_id, f"debit_order_run:{run.uuid}")
 
 
 def mandate_problem(p: Policy) -> str | None:
@@ -137,20 +139,23 @@ async def count_due(session: AsyncSession, run: DebitOrderRun) -> int:
     return int(await session.scalar(select(func.count()).select_from(Policy).where(*_due(run))) or 0)
 
 
-async def advance_policy(session: AsyncSession, actor: premiums.Actor, policy: Policy, collected: date) -> None:
+async def advance_policy(session: AsyncSession, caller: Caller, policy: Policy, collected: date) -> None:
     """Move the policy's next collection date one period on from `collected`, and record the same
     `policy.updated` event (and audit) a webhook's change of that field records."""
+    caller.require_write()
+    if policy.org_id != caller.org_id:
+        raise premiums.PolicyNotFound(f"Policy {policy.policy_number} not found")
     anchor = policy.collection_day or collected.day
     nxt = schedule.next_collection_date(collected, policy.frequency, anchor)
     before = {"next_collection_date": audit_value("next_collection_date", policy.next_collection_date)}
     policy.next_collection_date = nxt
     policy.updated_at = utcnow()
     out = policy_out(policy)
-    await events.record(session, org_id=actor.org_id, type="policy.updated", actor=actor.actor,
+    await events.record(session, org_id=caller.org_id, type="policy.updated", actor=caller.actor,
                         subject_type="policy", subject_id=policy.uuid, before=before,
                         after={"next_collection_date": nxt.isoformat()},
-                        data={"policy": out, "cell_captive": await _captive(session, actor.org_id),
-                              "updated_by": actor.updated_by})
+                        data={"policy": out, "cell_captive": await _captive(session, caller.org_id),
+                              "updated_by": premiums.updated_by(caller)})
 
 
 async def _captive(session: AsyncSession, org_id: int) -> dict[str, Any]:

@@ -53,6 +53,7 @@ async def settle(session: AsyncSession, caller: Caller, as_of: date, *, limit: i
     due = list((await session.scalars(q)).all())
     if not due:
         return []
-    # Each move records `collection.updated` with its before and after status, by `actor`.
-    return await premiums.transition_collections(session, premiums.Actor.system(org_id, actor=actor),
+    # Each move records `collection.updated` with its before and after status, by `actor`; the
+    # move itself is the rule's (`updated_by` system), whoever asked for it.
+    return await premiums.transition_collections(session, Caller.system(org_id, actor),
                                                  due, "successful")

@@ -56,10 +56,11 @@ async def add_collection(captive: Captive, policy_number: str, on: date, status:
                          reference: str | None = None, amount: Any = None) -> Any:
     """A collection in any status, recorded through the service (as a debit-order run would)."""
     from arrears.db import transaction
+    from arrears.identity.caller import Caller
     from arrears.premiums import service
 
     async with transaction() as s:
-        actor = service.Actor.system(captive.org.id)
+        actor = Caller.system(captive.org.id)
         policy = await service.get_policy(s, captive.org.id, policy_number)
         return await service.create_collection(s, actor, policy, collection_date=on, status=status,
                                                collection_reference=reference, amount=amount)

@@ -36,7 +36,7 @@ async def policy(org_id: int, number: str, *, due: str | None, amount: str = "15
         "bank_account_number": "62001234567", "bank_branch_code": "250655", "bank_account_type": "savings",
         "next_collection_date": due, **fields}
     async with transaction() as s:
-        res = await service.upsert_policy(s, service.Actor.system(org_id), PolicyUpdateIn.model_validate(body))
+        res = await service.upsert_policy(s, Caller.system(org_id), PolicyUpdateIn.model_validate(body))
         return res.policy
 
 

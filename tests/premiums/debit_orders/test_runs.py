@@ -162,7 +162,7 @@ async def test_a_collection_already_recorded_for_the_date_is_not_collected_again
     p = await policy(org.id, "P1", due="2024-01-31")
     async with transaction() as s:
         pol = await s.get(Policy, p.id)
-        await service.create_collection(s, service.Actor.system(org.id), pol, collection_date=JAN31,
+        await service.create_collection(s, Caller.system(org.id), pol, collection_date=JAN31,
                                         status="successful")
     started = await start(org.id, JAN31)
     assert started.collections_created == 0 and started.files == []

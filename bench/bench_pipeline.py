@@ -2,7 +2,7 @@
 PostgreSQL, side by side in one run.
 
     uv run --frozen python bench/bench_pipeline.py [--rows 200000] [--repeat 3] [--pg URL] [--file F.xlsx]
-                                                   [--no-second]
+                                                   [--no-second] [--db-prefix NAME]
 
 Makes the .xlsx of bench_import_xlsx.py (or reuses --file), creates and migrates a scratch
 database, then, each round in fresh processes reading the same file:
@@ -67,6 +67,7 @@ async def one(org_id, path):
 async def main():
     from arrears.db import dispose_engines, transaction
     from arrears.identity import service as identity
+    from arrears.identity.caller import Caller
     from arrears.sandbox import get_pool
 
     from arrears.wiring import wire
@@ -108,6 +109,8 @@ def main() -> None:
     parser.add_argument("--file", type=Path, help="reuse this workbook instead of making one")
     parser.add_argument("--repeat", type=int, default=3, help="rounds; each figure is the best of them")
     parser.add_argument("--no-second", action="store_true", help="skip the second month's upload")
+    parser.add_argument("--db-prefix", default="arrears_bench",
+                        help="scratch databases are named PREFIX_<random> (keep runs side by side apart)")
     args = parser.parse_args()
 
     work = Path(tempfile.mkdtemp(prefix="arrears-bench-"))
@@ -123,7 +126,7 @@ def main() -> None:
     try:
         for _ in range(max(args.repeat, 1)):  # interleaved, so that the machine's load hits them all
             floors.append(float(child(FLOOR, path)["seconds"]))  # type: ignore[arg-type]
-            name = f"arrears_bench_{uuid.uuid4().hex[:8]}"  # a fresh database per round: a fresh book
+            name = f"{args.db_prefix}_{uuid.uuid4().hex[:8]}"  # a fresh database per round: a fresh book
             asyncio.run(_pg(args.pg, f'CREATE DATABASE "{name}"'))
             try:
                 env = os.environ.copy()

@@ -62,6 +62,9 @@ MAX_REASON = 2000
 
 # ------------------------------------------------------------------ creation (set-based)
 
+# The conflict targets name the partial unique indexes of migration 0027 (PostgreSQL: over the
+# rows that have a book account or a loan); SQLite's full constraints match them as well.
+#
 # A new account whose balance is nothing or less is paid up from the start (its history row and
 # event, active → paid_up, are written with the other moves by settle_book_statuses): a first
 # report of 200,000 accounts no longer updates thousands of rows it has just inserted.
@@ -75,7 +78,7 @@ FROM debtor_accounts d
 WHERE d.org_id = :org AND d.customer_id IS NOT NULL
   AND NOT EXISTS (SELECT 1 FROM accounts a WHERE a.debtor_account_id = d.id)
 ORDER BY d.id
-ON CONFLICT (debtor_account_id) DO NOTHING
+ON CONFLICT (debtor_account_id) WHERE debtor_account_id IS NOT NULL DO NOTHING
 """
 
 _PG_ORDERED_UUID = "CAST(:uuid_prefix || lpad(to_hex(d.id % 4294967296), 8, '0') AS uuid)"
@@ -95,7 +98,7 @@ FROM loans l
 WHERE l.org_id = :org {only}
   AND NOT EXISTS (SELECT 1 FROM accounts a WHERE a.loan_id = l.id)
 ORDER BY l.id
-ON CONFLICT (loan_id) DO NOTHING
+ON CONFLICT (loan_id) WHERE loan_id IS NOT NULL DO NOTHING
 """
 
 _RELINK_LOANS = """

@@ -33,7 +33,10 @@ class Customer(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     uuid: Mapped[uuid.UUID] = mapped_column(GUID, unique=True, default=uuid.uuid4)
-    org_id: Mapped[int] = mapped_column(ForeignKey("organisations.id", ondelete="CASCADE"))
+    # No foreign keys on PostgreSQL for the organisation and the officer (migration 0027): a fresh
+    # book creates 200,000 customers, each checked both. Triggers keep what ON DELETE did (an
+    # organisation's deletion takes its customers, a user's unassigns theirs). SQLite keeps them.
+    org_id: Mapped[int] = mapped_column(Integer)
     customer_code: Mapped[str] = mapped_column(String(50))
     name: Mapped[str] = mapped_column(String(255))
     phone: Mapped[str | None] = mapped_column(String(32), nullable=True)  # as given
@@ -46,8 +49,7 @@ class Customer(Base):
     state: Mapped[str | None] = mapped_column(String(100), nullable=True)
     pincode: Mapped[str | None] = mapped_column(String(20), nullable=True)
     date_of_birth: Mapped[date | None] = mapped_column(Date, nullable=True)
-    assigned_collection_officer_id: Mapped[int | None] = mapped_column(
-        ForeignKey("users.id", ondelete="SET NULL"), nullable=True)
+    assigned_collection_officer_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 

@@ -33,9 +33,9 @@ class Customer(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     uuid: Mapped[uuid.UUID] = mapped_column(GUID, unique=True, default=uuid.uuid4)
-    # No foreign keys on PostgreSQL for the organisation and the officer (migration 0027): a fresh
-    # book creates 200,000 customers, each checked both. Triggers keep what ON DELETE did (an
-    # organisation's deletion takes its customers, a user's unassigns theirs). SQLite keeps them.
+    # No foreign key to the organisation on PostgreSQL (migration 0027): a fresh book creates
+    # 200,000 customers, each checked it. A trigger keeps what ON DELETE did (the organisation's
+    # deletion takes its customers). SQLite keeps the constraint.
     org_id: Mapped[int] = mapped_column(Integer)
     customer_code: Mapped[str] = mapped_column(String(50))
     name: Mapped[str] = mapped_column(String(255))
@@ -49,7 +49,8 @@ class Customer(Base):
     state: Mapped[str | None] = mapped_column(String(100), nullable=True)
     pincode: Mapped[str | None] = mapped_column(String(20), nullable=True)
     date_of_birth: Mapped[date | None] = mapped_column(Date, nullable=True)
-    assigned_collection_officer_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    assigned_collection_officer_id: Mapped[int | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL"), nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 

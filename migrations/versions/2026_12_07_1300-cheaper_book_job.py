@@ -11,8 +11,10 @@ for `payments` and `debtor_snapshots`: the book's job sets the references from t
 (the report's organisation, its customers, its book accounts, the loans), and triggers on the
 (rarely deleted) referenced rows keep what ON DELETE did — an organisation's deletion takes its
 customers, book and accounts owed; a customer's takes its accounts and unlinks its book accounts;
-a book account's or loan's takes its account; a user's unassigns their customers. The triggers are
-per statement over the deleted rows (one join, not one lookup per deleted row).
+a book account's or loan's takes its account. The triggers are per statement over the deleted
+rows (one join, not one lookup per deleted row), and wait for the organisation's book job in
+progress first (see LOCK). The customers' officer keeps its foreign key (the check of a NULL is
+cheap, and an assignment has no lock to wait for).
 
 `accounts.loan_id` and `accounts.debtor_account_id` become partial unique indexes (over the rows
 that have one): each book account put a NULL into the loan index.
@@ -34,7 +36,6 @@ depends_on: str | Sequence[str] | None = None
 # (table, column, referred table, ON DELETE)
 FOREIGN_KEYS = (
     ("customers", "org_id", "organisations", "CASCADE"),
-    ("customers", "assigned_collection_officer_id", "users", "SET NULL"),
     ("debtor_accounts", "org_id", "organisations", "CASCADE"),
     ("debtor_accounts", "customer_id", "customers", "SET NULL"),
     ("accounts", "org_id", "organisations", "CASCADE"),
@@ -43,24 +44,31 @@ FOREIGN_KEYS = (
     ("accounts", "loan_id", "loans", "CASCADE"),
 )
 
+# A deletion waits for the book's job of the organisation in progress (its advisory lock,
+# arrears.debtors.service.lock_book), then follows: a book job that had already read a customer
+# before the customer's deletion commits still references it, and a foreign key's check would have
+# stopped that. (namespace of the lock, the column of `gone` naming the organisation)
+BOOK_LOCK = 0x424F4F4B
+LOCK = "PERFORM pg_advisory_xact_lock({lock}, o) FROM (SELECT DISTINCT {org} AS o FROM gone ORDER BY 1) AS orgs"
+
 # What those ON DELETEs did, as statement triggers over the deleted rows (`gone`). The
 # organisation's takes the accounts owed and the book before the customers, so that the customers'
 # own trigger then finds nothing left to do.
 FOLLOW = (
     ("trg_organisations_delete_book", "organisations", (
+        LOCK.format(lock=BOOK_LOCK, org="id"),
         "DELETE FROM accounts WHERE org_id IN (SELECT id FROM gone)",
         "DELETE FROM debtor_accounts WHERE org_id IN (SELECT id FROM gone)",
         "DELETE FROM customers WHERE org_id IN (SELECT id FROM gone)")),
     ("trg_customers_delete_accounts", "customers", (
+        LOCK.format(lock=BOOK_LOCK, org="org_id"),
         "DELETE FROM accounts WHERE customer_id IN (SELECT id FROM gone)",
         "UPDATE debtor_accounts SET customer_id = NULL WHERE customer_id IN (SELECT id FROM gone)")),
     ("trg_debtor_accounts_delete_accounts", "debtor_accounts", (
+        LOCK.format(lock=BOOK_LOCK, org="org_id"),
         "DELETE FROM accounts WHERE debtor_account_id IN (SELECT id FROM gone)",)),
     ("trg_loans_delete_accounts", "loans", (
         "DELETE FROM accounts WHERE loan_id IN (SELECT id FROM gone)",)),
-    ("trg_users_unassign_customers", "users", (
-        "UPDATE customers SET assigned_collection_officer_id = NULL "
-        "WHERE assigned_collection_officer_id IN (SELECT id FROM gone)",)),
 )
 
 PARTIAL_UNIQUE = ("debtor_account_id", "loan_id")

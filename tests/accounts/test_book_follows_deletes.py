@@ -1,11 +1,13 @@
 """The book's tables (customers, debtor_accounts, accounts) have no foreign keys on PostgreSQL
 (migration 0027; see arrears/accounts/models.py): triggers do what ON DELETE did. A loan's or a
 book account's deletion takes its account owed, a customer's takes its accounts and unlinks its
-book accounts, a user's unassigns their customers, an organisation's takes its whole book and
-nobody else's. The same holds on SQLite, where the constraints stay. Both databases."""
+book accounts, an organisation's takes its whole book and nobody else's (and a user's deletion
+still unassigns their customers, through the foreign key that stays). The same holds on SQLite,
+where the constraints stay. Both databases."""
 
 from __future__ import annotations
 
+import asyncio
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
@@ -17,6 +19,7 @@ from arrears.accounts.models import Account, AccountStatusChange
 from arrears.customers.models import Customer, Loan
 from arrears.db import transaction
 from arrears.debtors.models import DebtorAccount
+from arrears.debtors.service import lock_book
 from arrears.identity.models import Organisation, User
 from tests.faces.age_analysis.conftest import member
 from tests.faces.age_analysis.helpers import HEADER, import_file, write_book
@@ -103,3 +106,35 @@ async def test_deletions_follow_through_the_book_as_foreign_keys_did(client, wor
                                       ("loan:L-Theirs", "B1")]
     assert await _count(Customer, Customer.org_id == other.id) == 3
     assert await _count(AccountStatusChange, AccountStatusChange.org_id == other.id) == 1
+
+
+async def test_a_customer_deleted_while_the_book_job_runs_is_unlinked_once_the_job_commits(client, world, tmp_path):
+    """The book's job (holding the book's lock) links a new book account to a customer it has read;
+    the customer's deletion, meanwhile, waits for the job and then unlinks it — as the foreign key's
+    check made them take turns. (SQLite: the writers take turns on the database's write lock.)"""
+    org, _ = await _book(client, world, tmp_path, "Racing")
+    async with transaction() as s:
+        b3 = await s.scalar(select(Customer.id).where(Customer.org_id == org.id, Customer.customer_code == "B3"))
+    job_linked, deleted = asyncio.Event(), asyncio.Event()
+
+    async def job() -> None:
+        async with transaction() as s:
+            await lock_book(s, org.id)
+            s.add(DebtorAccount(org_id=org.id, account_code="B3-2", customer_id=b3, customer_name="Gamma"))
+            await s.flush()
+            job_linked.set()
+            await asyncio.sleep(0.5)
+            assert not deleted.is_set()  # the deletion waits for the job
+
+    async def delete_b3() -> None:
+        await job_linked.wait()
+        async with transaction() as s:
+            await s.execute(delete(Customer).where(Customer.id == b3))
+        deleted.set()
+
+    await asyncio.gather(job(), delete_b3())
+    async with transaction() as s:
+        book = dict((await s.execute(select(DebtorAccount.account_code, DebtorAccount.customer_id)
+                                     .where(DebtorAccount.org_id == org.id))).all())
+    assert book["B3"] is None and book["B3-2"] is None
+    assert await _codes(org.id) == [("book:B1", "B1"), ("book:B2", "B2"), ("loan:L-Racing", "B1")]

@@ -67,7 +67,7 @@ MAX_REASON = 2000
 # accounts are inserted under the book's lock (sync_book_accounts), the only writer of book
 # accounts, after the anti-join: on PostgreSQL the insert goes without ON CONFLICT, whose
 # speculative insertion (an arbiter probe and a confirmation per row) cost a fresh book of 200,000
-# accounts about a sixth of the insert's server CPU (1.4-1.5 s against 1.05-1.25 s, at load 14).
+# accounts about a fifth of the insert's server CPU (1.4-1.5 s against 1.05-1.25 s, at load 14).
 #
 # A new account whose balance is nothing or less is paid up from the start (its history row and
 # event, active → paid_up, are written with the other moves by settle_book_statuses): a first

@@ -84,7 +84,7 @@ INSERT INTO loans (uuid, org_id, customer_id, loan_account_number, principal_amo
                    tenure_months, loan_date, created_at, updated_at)
 SELECT gen_random_uuid(), :org, c.id, 'L' || c.id, 1000, 10, 'personal', 12, :made, now(), now()
 FROM customers c WHERE c.org_id = :org"""), p)
-        await sync_loan_accounts(s, org.id)
+        await sync_loan_accounts(s, Caller.system(org.id))
         await s.execute(text("UPDATE accounts SET status = 'promised' WHERE org_id = :org"), p)
         # note = which third: 0 kept, 1 broken, 2 still open.
         await s.execute(text("""
@@ -123,12 +123,13 @@ async def bare_round(org_id: int, today: Any) -> tuple[float, int]:
 
 async def our_round(org_id: int, today: Any) -> tuple[float, Any]:
     from arrears.db import session_factory
+    from arrears.identity.caller import Caller
     from arrears.promises.evaluate import evaluate
 
     async with session_factory() as s:
         tx = await s.begin()
         t0 = time.perf_counter()
-        out = await evaluate(s, org_id, today=today)
+        out = await evaluate(s, Caller.system(org_id), today=today)
         await s.flush()
         took = time.perf_counter() - t0
         await tx.rollback()

@@ -69,7 +69,7 @@ async def main(args: argparse.Namespace, data_dir: Path) -> None:
         await identity.set_org_settings(s, Caller.system(org.id), org, {"contact_hours": "off", "contact_cap": "0"})
     sid = await _strategy(org_id)
     async with session_factory() as s:
-        run = await runner.run_now(s, org_id, trigger="manual", actor="bench", checkpoint=s.commit)
+        run = await runner.run_now(s, Caller.system(org_id, "bench"), trigger="manual", checkpoint=s.commit)
         await s.commit()
     url = get_settings().async_database_url.replace("postgresql+asyncpg://", "postgresql://")
     conn = await asyncpg.connect(url)

@@ -117,11 +117,14 @@ def _rowcount(result: Any) -> int:
     return max(int(getattr(result, "rowcount", 0) or 0), 0)
 
 
-async def sync_book_accounts(session: AsyncSession, org_id: int) -> int:
-    """An account for every debtor-book account of the organisation that has a customer (AAMA
-    uploads and pharmacy reports alike), its customer kept in step, and `paid_up`/`active`
-    following the balances. Idempotent; a few statements whatever the book's size. Returns how
+async def sync_book_accounts(session: AsyncSession, caller: Caller) -> int:
+    """An account for every debtor-book account of the caller's organisation (write access) that
+    has a customer (AAMA uploads and pharmacy reports alike), its customer kept in step, and
+    `paid_up`/`active` following the balances (moves the audit trail names `system`, as
+    settle_book_statuses'). Idempotent; a few statements whatever the book's size. Returns how
     many accounts were created."""
+    caller.require_write()
+    org_id = caller.org_id
     # The book's jobs of two uploads take turns here too (a paid_up settled twice would be two
     # history rows); re-entrant where the caller already holds it (pharmacy uploads).
     await lock_book(session, org_id)
@@ -147,8 +150,16 @@ async def sync_book_accounts(session: AsyncSession, org_id: int) -> int:
     return _rowcount(created)
 
 
-async def sync_loan_accounts(session: AsyncSession, org_id: int, loan_id: int | None = None) -> int:
-    """An account for every loan of the organisation (or just `loan_id`), its customer kept in step."""
+async def on_book_updated(session: AsyncSession, org_id: int) -> None:
+    """The book hook (arrears.debtors.hooks, wired in arrears.wiring): the book's job acts as the system."""
+    await sync_book_accounts(session, Caller.system(org_id))
+
+
+async def sync_loan_accounts(session: AsyncSession, caller: Caller, loan_id: int | None = None) -> int:
+    """An account for every loan of the caller's organisation (write access; or just `loan_id`, if
+    it is one of them), its customer kept in step."""
+    caller.require_write()
+    org_id = caller.org_id
     only = "AND l.id = :loan" if loan_id is not None else ""
     params: dict[str, Any] = {"org": org_id, "now": utcnow()} | ({"loan": loan_id} if loan_id is not None else {})
     created = await session.execute(text(_INSERT_LOANS.format(uuid=new_uuid_sql(session), only=only)), params)
@@ -163,7 +174,7 @@ async def on_event(session: AsyncSession, ev: Any) -> None:
         return
     if ev.type == "loan.updated" and "customer_id" not in (ev.data or {}).get("changed", []):
         return
-    await sync_loan_accounts(session, ev.org_id, int(ev.subject_id))
+    await sync_loan_accounts(session, Caller.system(ev.org_id), int(ev.subject_id))  # follows from the loan
 
 
 async def settle_book_statuses(session: AsyncSession, caller: Caller) -> int:
@@ -209,7 +220,7 @@ async def _settle(session: AsyncSession, org_id: int, now: datetime, *, existing
         return moved
     paid = await net_payments(session, [r.id for r in rows]) if _payments_sources else {}
     wanted = [(r.id, "paid_up", "active") for r in rows if r.total_balance - paid.get(r.id, Decimal("0")) > 0]
-    return moved + await apply_derived(session, org_id, wanted)
+    return moved + await apply_derived(session, Caller.system(org_id), wanted)
 
 
 DERIVED_WHY = {"paid_up": "The balance is nothing or less.", "active": "The balance is owed again."}
@@ -241,10 +252,13 @@ async def _record_moved(session: AsyncSession, org_id: int, moved: ColumnElement
     return count
 
 
-async def apply_derived(session: AsyncSession, org_id: int, wanted: Sequence[tuple[uuid.UUID, str, str]],
-                         actor: str = "system") -> int:
-    """Move each (account, from, to) that is still `from` between the derived statuses (`paid_up`,
-    `active`): the history rows and the events as one batch (the payments domain settles with it too)."""
+async def apply_derived(session: AsyncSession, caller: Caller,
+                        wanted: Sequence[tuple[uuid.UUID, str, str]]) -> int:
+    """Move each (account, from, to) of the caller's organisation (write access; another's are left
+    as they are) that is still `from` between the derived statuses (`paid_up`, `active`), as the
+    caller: the history rows and the events as one batch (the payments domain settles with it too)."""
+    caller.require_write()
+    org_id, actor = caller.org_id, caller.actor
     if not wanted:
         return 0
     now = utcnow()
@@ -252,7 +266,8 @@ async def apply_derived(session: AsyncSession, org_id: int, wanted: Sequence[tup
     for old, new in sorted({(a, b) for _, a, b in wanted}):
         ids = [i for i, a, b in wanted if (a, b) == (old, new)]
         # Only what this statement changed (a person may have changed one meanwhile).
-        done = await session.scalars(update(Account).where(Account.id.in_(ids), Account.status == old)
+        done = await session.scalars(update(Account)
+                                     .where(Account.id.in_(ids), Account.org_id == org_id, Account.status == old)
                                      .values(status=new, status_reason=None, status_changed_at=now, updated_at=now)
                                      .returning(Account.id).execution_options(synchronize_session=False))
         changes.extend((i, old, new) for i in sorted(done.all()))
@@ -280,16 +295,18 @@ async def _record_derived(session: AsyncSession, org_id: int, changes: Sequence[
 PROMISED_WHY = {"promised": "A promise to pay is open.", "active": "No promise to pay is open."}
 
 
-async def follow_promises(session: AsyncSession, org_id: int, among: Any, with_open_promise: Any,
-                          actor: str = "system") -> int:
+async def follow_promises(session: AsyncSession, caller: Caller, among: Any, with_open_promise: Any) -> int:
     """`promised` for the active accounts among `among` (a SELECT of account ids, or ids) that are
-    in `with_open_promise` (another SELECT), `active` again for the promised ones that are not:
+    in `with_open_promise` (another SELECT), `active` again for the promised ones that are not, in
+    the caller's organisation (write access; another's accounts are left as they are), as the caller:
     the promises domain (above this one) says which accounts have an open promise, this one keeps
     the status machinery. Set-based whatever the number of accounts: per direction one UPDATE, one
     INSERT … SELECT of history rows and one of `account.status_changed` events. Returns how many
     changed."""
     from arrears import sqljson
 
+    caller.require_write()
+    org_id, actor = caller.org_id, caller.actor
     among_q = among if isinstance(among, Select) else select(Account.id).where(Account.id.in_(list(among)))
     now = utcnow()
     changed = 0

@@ -22,6 +22,7 @@ def check(org: int = typer.Option(..., "--org", help="organisation id"),
 
     from arrears.db import transaction
     from arrears.identity import service as identity
+    from arrears.identity.caller import Caller
     from arrears.migrate import load_all_models
     from arrears.promises.evaluate import evaluate
     from arrears.wiring import wire
@@ -39,7 +40,7 @@ def check(org: int = typer.Option(..., "--org", help="organisation id"),
     async def go() -> dict[str, Any]:
         async with transaction() as s:
             await identity.get_org(s, org)
-            out = await evaluate(s, org, today=day, actor="cli")
+            out = await evaluate(s, Caller.system(org, "cli"), today=day)
         return {"org_id": org, "kept": out.kept, "broken": out.broken, "open": out.open, "tasks": out.tasks}
 
     out = run(go)

@@ -27,6 +27,7 @@ def run_command(org: int = typer.Option(..., "--org", help="organisation id"),
 
     from arrears.db import transaction
     from arrears.identity import service as identity
+    from arrears.identity.caller import Caller
     from arrears.migrate import load_all_models
     from arrears.strategies import jobs, runner
     from arrears.wiring import wire
@@ -44,7 +45,7 @@ def run_command(org: int = typer.Option(..., "--org", help="organisation id"),
     async def go() -> dict[str, Any]:
         async with transaction() as s:
             await identity.get_org(s, org)
-            run_id = (await runner.start_run(s, org, strategy_id=None, trigger="manual", actor="cli",
+            run_id = (await runner.start_run(s, Caller.system(org, "cli"), strategy_id=None, trigger="manual",
                                              dry_run=dry_run, status="queued", day=day)).id
         with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                       console=console, transient=as_json, disable=as_json) as bar:

@@ -27,6 +27,8 @@ from arrears import events
 from arrears.accounts import service as accounts
 from arrears.accounts.models import Account
 from arrears.db import advisory_lock, utcnow
+from arrears.errors import NotFound
+from arrears.identity.caller import Caller
 from arrears.identity.models import Organisation
 from arrears.messaging import locks, outbox, rules
 from arrears.messaging.models import Message, OptOut
@@ -162,18 +164,23 @@ async def refusals(session: AsyncSession, org: Organisation, drafts: Sequence[Dr
     return problems
 
 
-async def queue_bulk(session: AsyncSession, org: Organisation, drafts: Sequence[Draft], *, actor: str, source: str,
-                     segments: Sequence[int | None] | None = None, fresh_keys: bool = False,
+async def queue_bulk(session: AsyncSession, caller: Caller, org: Organisation, drafts: Sequence[Draft], *,
+                     source: str, segments: Sequence[int | None] | None = None, fresh_keys: bool = False,
                      settings: MessagingSettings | None = None, batch_id: uuid.UUID | None = None) -> BulkQueued:
-    """One message row per draft (each with an idempotency key; keys already written are
-    skipped), the contact rules applied; outside the permitted contact hours the pending rows wait
-    for the next permitted time; a drain job when any is pending. `segments`, when given, is each
-    SMS draft's segment count already worked out (None: count it here). `fresh_keys`: the caller
-    knows that none of the keys is in `messages` (it holds them, as a strategy run holds the
-    executions it has just claimed in this transaction), so on PostgreSQL the pending rows are
-    COPYed straight into the table; should one be there after all, the unique index refuses the
-    COPY and the transaction fails: never a second message. Raises
+    """As queue_messages: the caller needs write access, `org` must be the caller's organisation
+    (another is not found), the events name the caller. One message row per draft (each with an
+    idempotency key; keys already written are skipped), the contact rules applied; outside the
+    permitted contact hours the pending rows wait for the next permitted time; a drain job when any
+    is pending. `segments`, when given, is each SMS draft's segment count already worked out (None:
+    count it here). `fresh_keys`: the caller knows that none of the keys is in `messages` (it holds
+    them, as a strategy run holds the executions it has just claimed in this transaction), so on
+    PostgreSQL the pending rows are COPYed straight into the table; should one be there after all,
+    the unique index refuses the COPY and the transaction fails: never a second message. Raises
     ProviderNotConfigured, before writing anything, when a channel has no provider."""
+    caller.require_write()
+    if org.id != caller.org_id:
+        raise NotFound("Organisation not found")
+    actor = caller.actor
     s = settings or messaging_settings()
     batch_id = batch_id or uuid.uuid4()
     if not drafts:

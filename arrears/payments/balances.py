@@ -22,6 +22,7 @@ from arrears.accounts import service as accounts
 from arrears.accounts.models import Account
 from arrears.customers.models import Loan
 from arrears.debtors.models import DebtorAccount
+from arrears.identity.caller import Caller
 from arrears.payments.models import Payment
 
 CHUNK = 500
@@ -84,5 +85,6 @@ async def settle(session: AsyncSession, org_id: int, *, account_ids: Sequence[uu
                or_(and_(Account.status.in_(("active", "promised")), net <= 0),
                    and_(Account.status == "paid_up", net > 0)))
         .order_by(Account.id))).all()
-    return await accounts.apply_derived(session, org_id, [
+    # The moves follow from the balances: the system's, whoever changed the payments.
+    return await accounts.apply_derived(session, Caller.system(org_id), [
         (r.id, r.status, "active" if r.status == "paid_up" else "paid_up") for r in rows])

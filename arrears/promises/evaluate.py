@@ -175,11 +175,15 @@ async def _drop_temp(session: AsyncSession) -> None:
 # ------------------------------------------------------------------ a pass
 
 
-async def evaluate(session: AsyncSession, org_id: int, *, account_ids: Sequence[uuid.UUID] | None = None,
-                   today: date | None = None, actor: str = ACTOR) -> Outcome:
-    """Evaluate the organisation's open promises (all of them: the daily pass), or those of these
-    accounts, their kept ones included (after payments changed: a reversal re-opens). `today` is
-    the organisation's local date (default: now). Flushes; the caller commits."""
+async def evaluate(session: AsyncSession, caller: Caller, *, account_ids: Sequence[uuid.UUID] | None = None,
+                   today: date | None = None) -> Outcome:
+    """Evaluate the caller's organisation's open promises (all of them: the daily pass), or those of
+    these accounts (another organisation's are left out), their kept ones included (after payments
+    changed: a reversal re-opens), as the caller (write access; the system's jobs and hooks pass
+    `Caller.system(org_id, ACTOR)`, the CLI its own). `today` is the organisation's local date
+    (default: now). Flushes; the caller commits."""
+    caller.require_write()
+    org_id, actor = caller.org_id, caller.actor
     org = await get_org(session, org_id)
     today = today or await org_today(session, org_id)
     outcome = Outcome()
@@ -327,17 +331,18 @@ async def _consequences(session: AsyncSession, org: Any, today: date, actor: str
                                          kind="call", due_date=due, source="broken_promise",
                                          note="The customer did not keep a promise to pay.")
     with_open = select(Promise.account_id).where(Promise.org_id == org.id, Promise.status == "open")
-    await accounts.follow_promises(session, org.id, select(m.account_id).select_from(MOVES), with_open, actor)
+    await accounts.follow_promises(session, Caller.system(org.id, actor), select(m.account_id).select_from(MOVES),
+                                   with_open)
     return opened
 
 
 async def on_payments_changed(session: AsyncSession, org_id: int, account_ids: Sequence[uuid.UUID]) -> None:
     """The payments hook (arrears.payments.hooks, wired in arrears.wiring): evaluate these accounts'
     promises in the payment's transaction."""
-    await evaluate(session, org_id, account_ids=list(account_ids))
+    await evaluate(session, Caller.system(org_id, ACTOR), account_ids=list(account_ids))
 
 
 async def on_book_updated(session: AsyncSession, org_id: int) -> None:
     """The book hook (arrears.debtors.hooks, wired in arrears.wiring): a completed upload may be
     the evidence a book account's promise was kept."""
-    await evaluate(session, org_id)
+    await evaluate(session, Caller.system(org_id, ACTOR))

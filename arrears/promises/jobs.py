@@ -18,11 +18,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from arrears.db import transaction
 from arrears.debtors.book import zone_of
 from arrears.errors import NotFound
+from arrears.identity.caller import Caller
 from arrears.identity.service import get_org
 from arrears.jobs.queue import enqueue
 from arrears.jobs.registry import JobContext, Permanent, handler
 from arrears.promises.calendar import org_today
-from arrears.promises.evaluate import evaluate
+from arrears.promises.evaluate import ACTOR, evaluate
 from arrears.promises.models import Promise
 
 DAILY = "promises.daily"
@@ -74,4 +75,4 @@ async def daily(ctx: JobContext) -> None:
         # A late job (the worker was down) is followed by tomorrow's, not by the days missed.
         await schedule(s, org_id, today + timedelta(days=1))
     async with transaction() as s:
-        await evaluate(s, org_id, today=today)
+        await evaluate(s, Caller.system(org_id, ACTOR), today=today)

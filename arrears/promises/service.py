@@ -38,7 +38,7 @@ from arrears.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from arrears.identity.caller import Caller
 from arrears.identity.service import get_org
 from arrears.promises.errors import PromiseErrorCode
-from arrears.promises.evaluate import evaluate
+from arrears.promises.evaluate import ACTOR, evaluate
 from arrears.promises.jobs import ensure_chain
 from arrears.promises.models import STATUSES, Promise, PromiseInstalment
 from arrears.tasks import service as tasks
@@ -183,9 +183,10 @@ async def create_promise(session: AsyncSession, caller: Caller, account_id: Any,
         "instalments": [{"amount": i.amount, "date": i.due_date} for i in plan], "superseded": superseded}
     await events.record(session, org_id=account.org_id, type="promise.created", actor=caller.actor,
                         subject_type="promise", subject_id=promise.id, after=snapshot, data={"promise": snapshot})
-    await follow_accounts(session, account.org_id, [account.id], caller.actor)
+    await follow_accounts(session, caller, [account.id])
     await tasks.complete_for_accounts(session, caller, [account.id], closed_by=f"promise:{promise.id}")
-    await evaluate(session, account.org_id, account_ids=[account.id], today=today)
+    # What the pass concludes follows from the evidence, not from the caller: the system's, as daily.
+    await evaluate(session, Caller.system(account.org_id, ACTOR), account_ids=[account.id], today=today)
     await ensure_chain(session, account.org_id)  # the daily evaluation's jobs (the first promise starts them)
     await session.refresh(promise)
     return promise
@@ -221,22 +222,23 @@ async def cancel_promise(session: AsyncSession, caller: Caller, promise_id: Any,
     await events.record(session, org_id=promise.org_id, type="promise.cancelled", actor=caller.actor,
                         subject_type="promise", subject_id=promise.id, before=before,
                         after=promise_snapshot(promise), data={"why": why})
-    await follow_accounts(session, promise.org_id, [promise.account_id], caller.actor)
+    await follow_accounts(session, caller, [promise.account_id])
     return promise
 
 
-async def follow_accounts(session: AsyncSession, org_id: int, account_ids: Sequence[uuid.UUID] | None,
-                          actor: str = "system") -> int:
+async def follow_accounts(session: AsyncSession, caller: Caller, account_ids: Sequence[uuid.UUID] | None) -> int:
     """Bring these accounts' (None: every account's) `promised`/`active` status in line with
-    their open promises."""
+    their open promises, in the caller's organisation (write access), as the caller."""
+    caller.require_write()
+    org_id = caller.org_id
     with_open = select(Promise.account_id).where(Promise.org_id == org_id, Promise.status == "open")
     if account_ids is None:
         among: Any = select(Promise.account_id).where(Promise.org_id == org_id)
-        return await accounts.follow_promises(session, org_id, among, with_open, actor)
+        return await accounts.follow_promises(session, caller, among, with_open)
     changed = 0
     wanted = sorted(set(account_ids))
     for start in range(0, len(wanted), 500):
-        changed += await accounts.follow_promises(session, org_id, wanted[start:start + 500], with_open, actor)
+        changed += await accounts.follow_promises(session, caller, wanted[start:start + 500], with_open)
     return changed
 
 

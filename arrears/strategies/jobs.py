@@ -26,6 +26,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from arrears.db import session_factory, transaction, utcnow
 from arrears.debtors.book import zone_of
 from arrears.errors import NotFound
+from arrears.identity.caller import Caller
 from arrears.identity.service import get_org
 from arrears.jobs.queue import enqueue
 from arrears.jobs.registry import JobContext, Permanent, handler
@@ -85,7 +86,7 @@ async def on_book_updated(session: AsyncSession, org_id: int) -> None:
 async def _run_org(org_id: int, trigger: str) -> None:
     """A whole run: its row first (committed), then the run in its own session, chunk by chunk."""
     async with transaction() as s:
-        run_id = (await runner.start_run(s, org_id, strategy_id=None, trigger=trigger, actor="system",
+        run_id = (await runner.start_run(s, Caller.system(org_id), strategy_id=None, trigger=trigger,
                                          status="queued")).id
     await run_existing(run_id)
 

@@ -125,11 +125,15 @@ class StrategyAccountState(Base):
     __table_args__ = (Index("ix_strategy_account_states_strategy_id", "strategy_id"),
                       Index("ix_strategy_account_states_org_id_paused", "org_id", "paused"))
 
-    account_id: Mapped[uuid.UUID] = mapped_column(GUID, ForeignKey("accounts.id", ondelete="CASCADE"),
-                                                  primary_key=True)
-    org_id: Mapped[int] = mapped_column(ForeignKey("organisations.id", ondelete="CASCADE"))
-    strategy_id: Mapped[uuid.UUID | None] = mapped_column(GUID, ForeignKey("strategies.id", ondelete="SET NULL"),
-                                                          nullable=True)
+    # No foreign keys, on purpose (as the executions: a run writes a row per account, and each key
+    # checked and locked its parent row by row). The run writes the states of the accounts whose
+    # executions it has just claimed in the same transaction, having checked and locked the
+    # accounts, step and run once for the chunk (runner._hold); pausing an account locks it (FOR
+    # UPDATE) first. Triggers made by migration 0026 keep what ON DELETE did: an organisation's or
+    # an account's deletion takes its states, a strategy's unlinks them.
+    account_id: Mapped[uuid.UUID] = mapped_column(GUID, primary_key=True)
+    org_id: Mapped[int] = mapped_column(Integer)
+    strategy_id: Mapped[uuid.UUID | None] = mapped_column(GUID, nullable=True)
     variant: Mapped[str | None] = mapped_column(String(1), nullable=True)
     position: Mapped[int | None] = mapped_column(Integer, nullable=True)
     step_id: Mapped[uuid.UUID | None] = mapped_column(GUID, nullable=True)
@@ -188,12 +192,20 @@ class StrategyStepExecution(Base):
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    org_id: Mapped[int] = mapped_column(ForeignKey("organisations.id", ondelete="CASCADE"))
-    strategy_id: Mapped[uuid.UUID] = mapped_column(GUID, ForeignKey("strategies.id", ondelete="CASCADE"))
-    step_id: Mapped[uuid.UUID] = mapped_column(GUID, ForeignKey("strategy_steps.id", ondelete="CASCADE"))
-    account_id: Mapped[uuid.UUID] = mapped_column(GUID, ForeignKey("accounts.id", ondelete="CASCADE"))
-    run_id: Mapped[uuid.UUID | None] = mapped_column(GUID, ForeignKey("strategy_runs.id", ondelete="SET NULL"),
-                                                     nullable=True)
+    # No foreign keys, on purpose (as the states): a run writes a row per account, and five key
+    # checks per row — a trigger call each, looking the parent up and locking it — cost more than
+    # the row. The runner (the only writer) checks once per chunk what they checked row by row
+    # (runner._hold): the step and the run, the same for every row of the chunk (deleting the
+    # organisation or strategy deletes the step, so it waits too), and the chunk's accounts in one
+    # statement, each locked against deletion until the chunk commits (an account deleted since the
+    # selection is left out). Triggers made by migration 0026 keep what ON DELETE did: an
+    # organisation's, account's, strategy's or step's deletion takes its executions, a run's
+    # unlinks them.
+    org_id: Mapped[int] = mapped_column(Integer)
+    strategy_id: Mapped[uuid.UUID] = mapped_column(GUID)
+    step_id: Mapped[uuid.UUID] = mapped_column(GUID)
+    account_id: Mapped[uuid.UUID] = mapped_column(GUID)
+    run_id: Mapped[uuid.UUID | None] = mapped_column(GUID, nullable=True)
     run_on: Mapped[date] = mapped_column(Date)
     variant: Mapped[str] = mapped_column(String(1))
     position: Mapped[int] = mapped_column(Integer)

@@ -9,8 +9,9 @@ A run, per strategy (firing order) and step (position order):
    arrears.messaging.service.queue_messages), the tasks' assignees (the customer's collection
    officer, else round-robin among the calling agents or field officers), letters, hand-overs;
 3. in chunks, each its own transaction when the caller gives a `checkpoint`, each written
-   set-based: claim the step executions (on PostgreSQL COPYed into a temporary table, then one
-   INSERT … SELECT … ON CONFLICT (account, step, day) DO NOTHING RETURNING), then act for the
+   set-based: check and lock the step, the run and the chunk's accounts once (what foreign keys
+   checked row by row: `_hold`), claim the step executions (on PostgreSQL one INSERT … SELECT FROM
+   unnest(arrays) … ON CONFLICT (account, step, day) DO NOTHING RETURNING), then act for the
    claimed accounts only — messages through the bulk outbox (arrears.messaging.bulk_outbox: the
    contact rules again at write time, idempotency key `strategy:<step>:<account>:<day>`; outside
    contact hours they wait there), tasks, letters, hand-overs — move their strategy state on (one
@@ -37,11 +38,15 @@ from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import (
+    ARRAY,
     JSON,
     Date,
     Integer,
     String,
+    Uuid,
     and_,
+    any_,
+    bindparam,
     cast,
     false,
     func,
@@ -49,7 +54,6 @@ from sqlalchemy import (
     literal,
     null,
     select,
-    text,
     update,
 )
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -80,7 +84,7 @@ from arrears.strategies.models import (
 from arrears.strategies.preview import _strategy_summary, _totals
 from arrears.strategies.preview import preview_org as preview
 from arrears.strategies.selection import Plan, fetch_due, left_out
-from arrears.strategies.service import list_strategies, owner_allowed, steps_of
+from arrears.strategies.service import get_strategy, list_strategies, owner_allowed, require_writer, steps_of
 from arrears.tasks.models import Task
 from arrears.tasks.service import open_tasks
 
@@ -355,14 +359,14 @@ async def _claim(session: AsyncSession, work: StepWork, rows: list[Any], day: da
     and highest execution id this claim wrote (the chunk's rows, for the set-based steps after)."""
     st, step = work.plan.strategy, work.step
     now = utcnow()
-    values = [{"org_id": st.org_id, "strategy_id": st.id, "step_id": step.id, "account_id": r.account_id,
-               "run_id": run_id, "run_on": day, "variant": r.variant, "position": step.position,
-               "action": step.action, "outcome": work.outcome[r.account_id].split(":")[0],
-               "balance": r.balance, "days_past_due": r.dpd, "detail": _detail(work, r.account_id),
-               "created_at": now} for r in rows]
     if _pg(session):
-        got = await _claim_copy(session, values)
+        got = await _claim_arrays(session, work, rows, day, run_id, now)
     else:
+        values = [{"org_id": st.org_id, "strategy_id": st.id, "step_id": step.id, "account_id": r.account_id,
+                   "run_id": run_id, "run_on": day, "variant": r.variant, "position": step.position,
+                   "action": step.action, "outcome": work.outcome[r.account_id].split(":")[0],
+                   "balance": r.balance, "days_past_due": r.dpd, "detail": _detail(work, r.account_id),
+                   "created_at": now} for r in rows]
         stmt = (dialect_insert(session, StrategyStepExecution)
                 .on_conflict_do_nothing(index_elements=["account_id", "step_id", "run_on"])
                 .returning(StrategyStepExecution.id, StrategyStepExecution.account_id))
@@ -373,26 +377,36 @@ async def _claim(session: AsyncSession, work: StepWork, rows: list[Any], day: da
     return {a for _, a in got}, min(ids, default=0), max(ids, default=-1)
 
 
-CLAIM_COLUMNS = ("org_id", "strategy_id", "step_id", "account_id", "run_id", "run_on", "variant", "position",
-                 "action", "outcome", "balance", "days_past_due", "detail", "created_at")
+# PostgreSQL: what differs row by row travels as one array per column; what the chunk's rows share
+# (organisation, strategy, step, run, day, position, action, time) as single parameters.
+CLAIM_SQL = """
+INSERT INTO strategy_step_executions (org_id, strategy_id, step_id, run_id, run_on, position, action, created_at,
+                                      account_id, variant, outcome, balance, days_past_due, detail)
+SELECT $1::int, $2::uuid, $3::uuid, $4::uuid, $5::date, $6::int, $7::text, $8::timestamptz,
+       u.account_id, u.variant, u.outcome, u.balance, u.dpd, u.detail::json
+FROM unnest($9::uuid[], $10::text[], $11::text[], $12::numeric[], $13::int[], $14::text[])
+     WITH ORDINALITY AS u(account_id, variant, outcome, balance, dpd, detail, n)
+ORDER BY u.n
+ON CONFLICT (account_id, step_id, run_on) DO NOTHING RETURNING id, account_id
+"""
 
 
-async def _claim_copy(session: AsyncSession, values: list[dict[str, Any]]) -> list[Any]:
-    """PostgreSQL: the executions COPYed into a temporary table, then one INSERT … SELECT … ON
-    CONFLICT DO NOTHING RETURNING (the unique index on account, step and day decides)."""
-    cols = ", ".join(CLAIM_COLUMNS)
-    await session.execute(text(f"CREATE TEMP TABLE IF NOT EXISTS tmp_strategy_claim ON COMMIT DROP AS "
-                               f"SELECT {cols} FROM strategy_step_executions WITH NO DATA"))
+async def _claim_arrays(session: AsyncSession, work: StepWork, rows: list[Any], day: date, run_id: uuid.UUID,
+                        now: datetime) -> list[Any]:
+    """PostgreSQL: one INSERT … SELECT … FROM unnest(arrays) … ON CONFLICT DO NOTHING RETURNING (the
+    unique index on account, step and day decides): no temporary table, no row of fourteen values
+    built per account."""
+    st, step = work.plan.strategy, work.step
+    outcome, details = work.outcome, []
+    for r in rows:
+        d = _detail(work, r.account_id)
+        details.append(json.dumps(d) if d is not None else None)
     conn = await session.connection()
     driver: Any = (await conn.get_raw_connection()).driver_connection
-    records = [tuple(json.dumps(v[c]) if c == "detail" and v[c] is not None else v[c] for c in CLAIM_COLUMNS)
-               for v in values]
-    await driver.copy_records_to_table("tmp_strategy_claim", records=records, columns=list(CLAIM_COLUMNS))
-    got = (await session.execute(text(
-        f"INSERT INTO strategy_step_executions ({cols}) SELECT {cols} FROM tmp_strategy_claim "
-        "ON CONFLICT (account_id, step_id, run_on) DO NOTHING RETURNING id, account_id"))).all()
-    await session.execute(text("DROP TABLE tmp_strategy_claim"))  # the next chunk in this transaction starts afresh
-    return list(got)
+    return list(await driver.fetch(
+        CLAIM_SQL, st.org_id, st.id, step.id, run_id, day, step.position, step.action, now,
+        [r.account_id for r in rows], [r.variant for r in rows], [outcome[r.account_id].split(":")[0] for r in rows],
+        [r.balance for r in rows], [r.dpd for r in rows], details))
 
 
 def _pg(session: AsyncSession) -> bool:
@@ -422,14 +436,18 @@ async def _move_on(session: AsyncSession, work: StepWork, day: date, run_id: uui
                                      "left_at_position", "left_status", "left_on", "updated_at")}))
 
 
-async def _hand_over(session: AsyncSession, org_id: int, ids: list[uuid.UUID], to: str, actor: str) -> list[uuid.UUID]:
-    """`handed_over` (reason: to whom) for the still-active accounts among `ids`, with history and
-    `account.status_changed` events, set-based."""
+async def _hand_over(session: AsyncSession, caller: Caller, ids: list[uuid.UUID], to: str) -> list[uuid.UUID]:
+    """`handed_over` (reason: to whom) for the still-active accounts among `ids` of the caller's
+    organisation (write access; another's are left as they are), with history and
+    `account.status_changed` events by the caller, set-based."""
+    caller.require_write()
+    org_id, actor = caller.org_id, caller.actor
     now = utcnow()
     done: list[uuid.UUID] = []
     for start in range(0, len(ids), 500):
         result = await session.scalars(
-            update(Account).where(Account.id.in_(ids[start:start + 500]), Account.status == "active")
+            update(Account).where(Account.id.in_(ids[start:start + 500]), Account.org_id == org_id,
+                                  Account.status == "active")
             .values(status="handed_over", status_reason=to, status_changed_at=now, updated_at=now)
             .returning(Account.id).execution_options(synchronize_session=False))
         done.extend(result.all())
@@ -453,7 +471,7 @@ async def _act(session: AsyncSession, org: Organisation, work: StepWork, rows: l
         drafts = [work.drafts[i] for i in ids]
         if drafts:  # set-based: the same contact rules as queue_messages, the rows in bulk
             # fresh_keys: the keys are this step's, claimed just now in this transaction
-            await queue_bulk(session, org, drafts, actor=actor, source="strategy",
+            await queue_bulk(session, Caller.system(org.id, actor), org, drafts, source="strategy",
                              segments=[work.segments.get(i) for i in ids], fresh_keys=True)
     elif step.action in TASK_KINDS:
         kind = TASK_KINDS[step.action][0]
@@ -465,7 +483,7 @@ async def _act(session: AsyncSession, org: Organisation, work: StepWork, rows: l
         owner = await caller_for_user(session, st.owner_id, org.id)
         await letter_step.send_letters(session, org, owner, step, ids, day)  # e-mailed, else printed
     elif step.action == "hand_over":
-        await _hand_over(session, org.id, ids, step.hand_over_to or "", actor)
+        await _hand_over(session, Caller.system(org.id, actor), ids, step.hand_over_to or "")  # as the strategy
 
 
 async def _announce(session: AsyncSession, work: StepWork, day: date, run_id: uuid.UUID, lo: int, hi: int) -> None:
@@ -487,6 +505,34 @@ async def _announce(session: AsyncSession, work: StepWork, day: date, run_id: uu
         data.label("data")).where(_claimed(work, run_id, lo, hi)).order_by(e.id), [EVENT])
 
 
+class StepGone(LookupError):
+    """The step (its strategy, its organisation) or the run was deleted while the run went on."""
+
+
+async def _hold(session: AsyncSession, step_id: uuid.UUID, run_id: uuid.UUID, rows: list[Any]) -> list[Any]:
+    """What foreign keys checked row by row on the executions and states, checked once for the
+    chunk (arrears/strategies/models.py): the step and the run still there, and the chunk's
+    accounts — each locked against deletion until the chunk commits (FOR KEY SHARE, the lock a key
+    check takes; deleting the organisation or strategy deletes the step, so it waits too, and the
+    triggers of migration 0026 then take the chunk's rows). Returns the rows whose account is still
+    there: one deleted since the selection has nothing more to be done."""
+    found = await session.execute(
+        select(StrategyStep.id, StrategyRun.id).join(StrategyRun, StrategyRun.id == run_id)
+        .where(StrategyStep.id == step_id).with_for_update(read=True, key_share=True))
+    if found.first() is None:
+        raise StepGone(f"strategy step {step_id} or run {run_id} was deleted during the run")
+    ids = [r.account_id for r in rows]
+    present: set[uuid.UUID] = set()
+    if _pg(session):  # one array parameter, however long the chunk
+        present.update(await session.scalars(
+            select(Account.id).where(Account.id == any_(bindparam("ids", ids, type_=ARRAY(Uuid()))))
+            .with_for_update(read=True, key_share=True)))
+    else:
+        for start in range(0, len(ids), 500):
+            present.update(await session.scalars(select(Account.id).where(Account.id.in_(ids[start:start + 500]))))
+    return rows if len(present) == len(rows) else [r for r in rows if r.account_id in present]
+
+
 async def _fire(session: AsyncSession, org: Organisation, work: StepWork, day: date, run_id: uuid.UUID,
                 checkpoint: Checkpoint | None, progress: Progress | None, label: str) -> set[uuid.UUID]:
     fired: set[uuid.UUID] = set()
@@ -495,6 +541,7 @@ async def _fire(session: AsyncSession, org: Organisation, work: StepWork, day: d
     throttle = float(os.environ.get(THROTTLE_ENV) or 0)
     for start in range(0, total, size):
         chunk = work.rows[start:start + size]
+        chunk = await _hold(session, work.step.id, run_id, chunk)
         claimed, lo, hi = await _claim(session, work, chunk, day, run_id)
         mine = [r for r in chunk if r.account_id in claimed]
         if mine:
@@ -533,9 +580,15 @@ async def _note_leavers(session: AsyncSession, org_id: int, day: date) -> None:
 # ------------------------------------------------------------------ entry points
 
 
-async def start_run(session: AsyncSession, org_id: int, *, strategy_id: uuid.UUID | None, trigger: str, actor: str,
+async def start_run(session: AsyncSession, caller: Caller, *, strategy_id: uuid.UUID | None, trigger: str,
                     dry_run: bool = False, status: str = "running", day: date | None = None) -> StrategyRun:
-    """The run's row; `day` (tests, back-dated runs) defaults to the organisation's local today."""
+    """The run's row in the caller's organisation, started by the caller (`strategies.require_writer`;
+    the system's jobs and the CLI pass theirs); a strategy of another organisation is not found.
+    `day` (tests, back-dated runs) defaults to the organisation's local today."""
+    require_writer(caller)
+    org_id, actor = caller.org_id, caller.actor
+    if strategy_id is not None:
+        await get_strategy(session, caller, strategy_id)
     run = StrategyRun(id=uuid.uuid4(), org_id=org_id, strategy_id=strategy_id,
                       run_on=day or await org_today(session, org_id),
                       trigger=trigger, dry_run=dry_run, status=status, started_by=actor, started_at=utcnow())
@@ -577,11 +630,10 @@ async def execute(session: AsyncSession, run: StrategyRun, *, checkpoint: Checkp
     return run
 
 
-async def run_now(session: AsyncSession, org_id: int, *, strategy_id: uuid.UUID | None = None, trigger: str,
-                  actor: str, dry_run: bool = False, checkpoint: Checkpoint | None = None,
+async def run_now(session: AsyncSession, caller: Caller, *, strategy_id: uuid.UUID | None = None, trigger: str,
+                  dry_run: bool = False, checkpoint: Checkpoint | None = None,
                   progress: Progress | None = None, day: date | None = None) -> StrategyRun:
-    run = await start_run(session, org_id, strategy_id=strategy_id, trigger=trigger, actor=actor, dry_run=dry_run,
-                          day=day)
+    run = await start_run(session, caller, strategy_id=strategy_id, trigger=trigger, dry_run=dry_run, day=day)
     if checkpoint is not None:
         await checkpoint()
     return await execute(session, run, checkpoint=checkpoint, progress=progress)

@@ -16,6 +16,7 @@ from arrears import migrate
 from arrears.accounts import service as accounts
 from arrears.accounts.models import Account, AccountStatusChange
 from arrears.db import transaction, utcnow
+from arrears.debtors.book import zone_of
 from arrears.debtors.imports import update_book
 from arrears.debtors.jobs import after_upload
 from arrears.debtors.models import DebtorAccount, DebtorReport
@@ -123,7 +124,7 @@ async def test_book_figures_count_from_the_report_and_its_oldest_bucket(client, 
     rows = {d.account_code: a for a, d in await _accounts(org.id)}
     async with transaction() as s:
         report = (await s.scalars(select(DebtorReport).where(DebtorReport.org_id == org.id))).one()
-        uploaded = report.created_at.date()
+        uploaded = report.created_at.astimezone(zone_of(org)).date()  # the upload's day in the org's zone
         f = await accounts.figures(s, await s.get(Account, rows["B3"].id), today=uploaded + timedelta(days=10))
         assert (f.balance, f.days_past_due, f.report_date, f.reference) == (Decimal("1000.00"), 130, uploaded, "B3")
         assert f.customer.customer_code == "B3"

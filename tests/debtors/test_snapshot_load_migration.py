@@ -49,7 +49,8 @@ def test_the_revisions_end_the_debtor_book():
     # 0019 (accounts owed and tasks, issue 22), 0020 (payments and promises), 0021 (the bank
     # numbers' fingerprints, issue 19), then 0022 (letters, issue 23), 0023 (collection
     # strategies, issue 23), 0024 (how letter steps send their letters, issue 23) and 0025 (cheaper
-    # writes for the daily promise pass, issue 22), the newest.
+    # writes for the daily promise pass, issue 22), then 0026 (the strategy run's tables without
+    # per-row foreign keys, issue 23), the newest.
     assert script.get_revision("0013_waiting_users").down_revision == "0012_ids_never_reused"
     assert script.get_revision("0014_web_sessions").down_revision == "0013_waiting_users"
     assert script.get_revision("0016_report_dates").down_revision == "0014_web_sessions"
@@ -62,7 +63,9 @@ def test_the_revisions_end_the_debtor_book():
     assert script.get_revision("0023_strategies").down_revision == "0022_letters"
     assert script.get_revision("0024_letter_delivery").down_revision == "0023_strategies"
     assert script.get_revision("0025_cheaper_promise_pass").down_revision == "0024_letter_delivery"
-    assert "0025_cheaper_promise_pass" in script.get_heads() and REVISION not in script.get_heads()
+    assert script.get_revision("0026_cheaper_strategy_run").down_revision == "0025_cheaper_promise_pass"
+    assert "0026_cheaper_strategy_run" in script.get_heads() and REVISION not in script.get_heads()
+    assert "0025_cheaper_promise_pass" not in script.get_heads()
     assert "0023_strategies" not in script.get_heads() and "0024_letter_delivery" not in script.get_heads()
     assert "0020_promises_payments" not in script.get_heads()
 

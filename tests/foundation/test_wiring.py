@@ -83,7 +83,7 @@ async def test_wire_is_idempotent_and_unwire_forgets(env):
     assert wiring.registered() == first
     assert first["in_transaction"] == ["arrears.accounts.service.on_event", "arrears.tasks.service.on_event",
                                        "arrears.partners.fanout.on_event"]
-    assert first["after_book"] == ["arrears.accounts.service.sync_book_accounts",
+    assert first["after_book"] == ["arrears.accounts.service.on_book_updated",
                                    "arrears.promises.evaluate.on_book_updated",
                                    "arrears.strategies.jobs.on_book_updated"]
     assert first["account_resolvers"] == ["arrears.accounts.service.interaction_refs"]

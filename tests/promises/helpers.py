@@ -14,6 +14,7 @@ from sqlalchemy import select, update
 
 from arrears.accounts.models import Account
 from arrears.db import transaction
+from arrears.identity.caller import Caller
 from arrears.payments import hooks as payment_hooks
 from arrears.payments.models import Payment
 from arrears.promises.calendar import org_today
@@ -74,7 +75,7 @@ async def reverse(t: Tenant, payment_id: uuid.UUID, account_id: str) -> None:
 
 async def run(t: Tenant, on: date) -> Outcome:
     async with transaction() as s:
-        return await evaluate(s, t.org.id, today=on)
+        return await evaluate(s, Caller.system(t.org.id), today=on)
 
 
 async def state(promise_id: str) -> tuple[Promise, list[PromiseInstalment]]:

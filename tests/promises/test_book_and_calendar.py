@@ -82,9 +82,10 @@ async def test_the_organisations_time_zone_decides_today_at_midnight(rs: RS):
     p = await promise(t, acc, [("10.00", day)])
     last_grace = local_midnight(org, day + days(3)) - timedelta(seconds=1)  # 23:59:59 of the last day of grace
     async with transaction() as s:
-        out = await evaluate(s, t.org.id, today=await org_today(s, t.org.id, last_grace))
+        out = await evaluate(s, Caller.system(t.org.id), today=await org_today(s, t.org.id, last_grace))
         assert out.broken == 0
-        out = await evaluate(s, t.org.id, today=await org_today(s, t.org.id, last_grace + timedelta(seconds=1)))
+        out = await evaluate(s, Caller.system(t.org.id),
+                             today=await org_today(s, t.org.id, last_grace + timedelta(seconds=1)))
         assert out.broken == 1
     assert (await state(p["id"]))[0].status == "broken"
 

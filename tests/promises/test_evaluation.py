@@ -161,7 +161,7 @@ async def test_a_reversal_reopens_a_kept_promise_or_breaks_it_when_too_late(rs: 
 
         await s.execute(update(Payment).where(Payment.id == paid).values(status="reversed"))
         await hooks.notify(s, t.org.id, [uuid.UUID(acc)])  # today: open
-        out = await evaluate(s, t.org.id, account_ids=[uuid.UUID(acc)], today=day + days(10))
+        out = await evaluate(s, Caller.system(t.org.id), account_ids=[uuid.UUID(acc)], today=day + days(10))
     assert (await state(p["id"]))[0].status == "broken" and out.broken == 1 and out.tasks == 1
 
 
@@ -224,7 +224,7 @@ async def test_the_pass_puts_the_sessions_settings_back(rs: RS):
         if pg:
             await s.execute(text("SELECT set_config('work_mem', '5MB', true)"))
             before = {n: await s.scalar(text("SELECT current_setting(:n)"), {"n": n}) for n in PASS_SETTINGS}
-        out = await evaluate(s, t.org.id, today=day + days(10))  # nothing paid: broken
+        out = await evaluate(s, Caller.system(t.org.id), today=day + days(10))  # nothing paid: broken
         assert out.broken == 1
         if pg:
             after = {n: await s.scalar(text("SELECT current_setting(:n)"), {"n": n}) for n in PASS_SETTINGS}

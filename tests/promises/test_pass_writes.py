@@ -11,6 +11,7 @@ from sqlalchemy import inspect, select, text
 
 from arrears.db import transaction, utcnow
 from arrears.events import DomainEvent, new_event_uuid
+from arrears.identity.caller import Caller
 from tests.faces.repaysync.conftest import RS
 from tests.promises.helpers import days, loan_account, pay, promise, run, state, today
 
@@ -70,7 +71,7 @@ async def test_what_changes_no_index_is_rewritten_in_place(rs: RS):
         pg = s.get_bind().dialect.name == "postgresql"
         from arrears.promises.evaluate import evaluate
 
-        out = await evaluate(s, t.org.id, today=day)
+        out = await evaluate(s, Caller.system(t.org.id), today=day)
         hot = {}
         if pg:
             hot = {r.relname: (r.n_tup_upd, r.n_tup_hot_upd) for r in await s.execute(text(

@@ -14,6 +14,7 @@ from sqlalchemy import func, select, update
 from arrears.accounts.models import Account
 from arrears.db import session_factory, transaction
 from arrears.debtors.models import DebtorAccount
+from arrears.identity.caller import Caller
 from arrears.identity.service import caller_for_user
 from arrears.messaging.models import Message, MessageTemplate
 from arrears.strategies import preview as previews
@@ -70,8 +71,8 @@ async def strategy(t: Tenant, steps: list[dict[str, Any]], **fields: Any) -> uui
 
 async def run(t: Tenant, day: date, *, dry: bool = False, strategy_id: uuid.UUID | None = None) -> StrategyRun:
     async with session_factory() as s:
-        r = await runner.run_now(s, t.org.id, strategy_id=strategy_id, trigger="manual", actor="test", dry_run=dry,
-                                 checkpoint=s.commit, day=day)
+        r = await runner.run_now(s, Caller.system(t.org.id, "test"), strategy_id=strategy_id, trigger="manual",
+                                 dry_run=dry, checkpoint=s.commit, day=day)
         await s.commit()
         return r
 

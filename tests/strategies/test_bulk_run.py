@@ -135,7 +135,7 @@ async def test_the_bulk_outbox_applies_the_rules_when_it_writes_and_never_writes
         org = await s.get(Organisation, t.org.id)
         drafts = _drafts(4, prefix)
         drafts[2].recipient = "not a number"
-        out = await queue_bulk(s, org, drafts, actor="test", source="strategy")
+        out = await queue_bulk(s, Caller.system(t.org.id, "test"), org, drafts, source="strategy")
     assert (out.queued, out.failed) == (2, 2)
     found = await _by_key(t.org.id, prefix)
     assert {k: (m.status, m.error_code, m.recipient, m.segments) for k, m in found.items()} == {
@@ -150,8 +150,8 @@ async def test_the_bulk_outbox_applies_the_rules_when_it_writes_and_never_writes
 
     # The same batch again (a retried chunk): every key is there already, nothing is written.
     async with transaction() as s:
-        again = await queue_bulk(s, await s.get(Organisation, t.org.id), _drafts(5, prefix), actor="test",
-                                 source="strategy")
+        again = await queue_bulk(s, Caller.system(t.org.id, "test"), await s.get(Organisation, t.org.id),
+                                 _drafts(5, prefix), source="strategy")
     assert (again.queued, again.failed) == (1, 0)  # only the fifth key is new
     assert len(await _by_key(t.org.id, prefix)) == 5
 
@@ -161,8 +161,8 @@ async def test_the_bulk_outbox_applies_the_rules_when_it_writes_and_never_writes
     try:
         async with transaction() as s:
             pg = s.get_bind().dialect.name == "postgresql"
-            await queue_bulk(s, await s.get(Organisation, t.org.id), _drafts(1, prefix), actor="test",
-                             source="strategy", fresh_keys=True)
+            await queue_bulk(s, Caller.system(t.org.id, "test"), await s.get(Organisation, t.org.id),
+                             _drafts(1, prefix), source="strategy", fresh_keys=True)
     except Exception as e:  # the driver's unique-violation error, whichever it is
         refused = "unique" in str(e).lower() or "duplicate" in str(e).lower()
         assert refused, e
@@ -179,7 +179,8 @@ async def test_the_bulk_outbox_counts_the_cap_at_write_time(rs):
                       sent_at=datetime.now(UTC)))
     async with transaction() as s:
         drafts = _drafts(2, prefix) + [Draft("sms", "082 777 0001", "twice", idempotency_key=f"{prefix}:again")]
-        out = await queue_bulk(s, await s.get(Organisation, t.org.id), drafts, actor="test", source="strategy")
+        out = await queue_bulk(s, Caller.system(t.org.id, "test"), await s.get(Organisation, t.org.id), drafts,
+                               source="strategy")
     assert (out.queued, out.failed) == (1, 2)
     found = await _by_key(t.org.id, prefix)
     assert {k: (m.status, m.error_code) for k, m in found.items()} == {

@@ -202,8 +202,8 @@ async def start_run(strategy_id: str, session: SessionDep, caller: ApiCaller, bo
     service.require_writer(caller)
     st = await service.get_strategy(session, caller, strategy_id)
     dry = bool(body and body.dryRun)
-    run = await runner.start_run(session, caller.org_id, strategy_id=st.id, trigger="manual", actor=caller.actor,
-                                 dry_run=dry, status="running" if dry else "queued")
+    run = await runner.start_run(session, caller, strategy_id=st.id, trigger="manual", dry_run=dry,
+                                 status="running" if dry else "queued")
     if dry:
         await runner.execute(session, run)
         return MoneyJSON(run_out(run), status_code=201)

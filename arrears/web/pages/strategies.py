@@ -374,8 +374,8 @@ async def start_run(ctx: CtxDep, strategy_id: str) -> Response:
     service.require_writer(ctx.caller)
     st = await service.get_strategy(ctx.db, ctx.caller, strategy_id)
     dry = (await ctx.form()).get("dry_run") == "1"
-    run = await runner.start_run(ctx.db, ctx.caller.org_id, strategy_id=st.id, trigger="manual",
-                                 actor=ctx.caller.actor, dry_run=dry, status="running" if dry else "queued")
+    run = await runner.start_run(ctx.db, ctx.caller, strategy_id=st.id, trigger="manual", dry_run=dry,
+                                 status="running" if dry else "queued")
     if dry:
         await runner.execute(ctx.db, run)
         message = (f"Dry run done: {run.accounts} accounts would get a step, {run.messages} messages, "

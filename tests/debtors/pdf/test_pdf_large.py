@@ -25,17 +25,18 @@ def test_three_hundred_pages() -> None:
     source = sample_debtors(7200)
     data = build_report(source, LAYOUT)
 
-    start = time.perf_counter()
+    # CPU time, not wall time: both run in this process, and a loaded machine's waits are not ours.
+    start = time.process_time()
     result = extract_debtors(data)
-    ours = time.perf_counter() - start
-    start = time.perf_counter()
+    ours = time.process_time() - start
+    start = time.process_time()
     _read_every_char_box(data)
-    floor = time.perf_counter() - start
+    floor = time.process_time() - start
 
     assert result.pages == 300
     assert len(result.debtors) == 7200 and result.issues == []
     assert result.debtors[-1].acc_no == source[-1].acc_no and result.debtors[-1].page == 300
     assert sum(d.balance for d in result.debtors) == sum(d.balance for d in source)
-    # Loose on purpose (shared CI machines): the benchmark holds the real figures.
+    # Loose on purpose: the benchmark holds the real figures.
     assert ours < 20
     assert ours < 3 * floor + 0.5, (ours, floor)

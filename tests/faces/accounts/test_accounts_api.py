@@ -6,7 +6,7 @@ its open tasks while /api/interactions/due/ lists loans only. Both databases."""
 from __future__ import annotations
 
 import uuid
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select
@@ -14,6 +14,7 @@ from sqlalchemy import select
 from arrears.accounts.models import Account
 from arrears.customers.models import Interaction
 from arrears.db import transaction, utcnow
+from arrears.debtors.book import zone_of
 from arrears.events import DomainEvent
 from tests.faces.age_analysis.helpers import HEADER, import_file, write_book
 from tests.faces.repaysync.conftest import RS, Tenant
@@ -51,7 +52,9 @@ async def test_account_shows_status_balance_days_and_tasks(rs: RS, tmp_path):
     body = r.json()
     assert body["kind"] == "book" and body["reference"] == "K1" and body["status"] == "active"
     assert body["balance"] == 100 and '"balance":100.00' in r.text  # a JSON number, to the cent
-    assert body["daysPastDue"] == 60 and body["reportDate"] == utcnow().date().isoformat()
+    # No date in the file: the report is dated the upload's day in the organisation's zone (not UTC's).
+    local_today = datetime.now(zone_of(t.org)).date()
+    assert body["daysPastDue"] == 60 and body["reportDate"] == local_today.isoformat()
     assert body["customer"]["code"] == "K1" and body["tasks"] == [] and body["statusHistory"] == []
 
     loan, acc = await _loan_account(t)

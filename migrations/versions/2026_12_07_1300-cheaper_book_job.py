@@ -1,7 +1,7 @@
 """cheaper book job: no per-row foreign-key checks on the book's three tables (PostgreSQL)
 
 Revision ID: 0027_cheaper_book_job
-Revises: 0025_cheaper_promise_pass
+Revises: 0026_cheaper_strategy_run
 Create Date: 2026-12-07 13:00:00
 
 Issue 21: a fresh book of 200,000 accounts writes 600,000 rows (customers, debtor_accounts,
@@ -29,7 +29,7 @@ from collections.abc import Sequence
 from alembic import op
 
 revision: str = '0027_cheaper_book_job'
-down_revision: str | Sequence[str] | None = '0025_cheaper_promise_pass'
+down_revision: str | Sequence[str] | None = '0026_cheaper_strategy_run'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

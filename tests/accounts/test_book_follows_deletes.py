@@ -20,6 +20,7 @@ from arrears.customers.models import Customer, Loan
 from arrears.db import transaction
 from arrears.debtors.models import DebtorAccount
 from arrears.debtors.service import lock_book
+from arrears.identity.caller import Caller
 from arrears.identity.models import Organisation, User
 from tests.faces.age_analysis.conftest import member
 from tests.faces.age_analysis.helpers import HEADER, import_file, write_book
@@ -42,7 +43,7 @@ async def _book(client, world, tmp_path: Path, name: str):
         s.add(Loan(org_id=org.id, customer_id=b1, loan_account_number=f"L-{name}", principal_amount=Decimal("500"),
                    interest_rate=Decimal("10"), loan_type="personal", tenure_months=6, loan_date=date(2025, 1, 1)))
         await s.flush()
-        await accounts.sync_loan_accounts(s, org.id)
+        await accounts.sync_loan_accounts(s, Caller.system(org.id))
         await s.execute(update(Customer).where(Customer.org_id == org.id).values(
             assigned_collection_officer_id=who.user.id))
     return org, who.user

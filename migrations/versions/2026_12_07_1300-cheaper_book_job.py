@@ -47,7 +47,9 @@ FOREIGN_KEYS = (
 # A deletion waits for the book's job of the organisation in progress (its advisory lock,
 # arrears.debtors.service.lock_book), then follows: a book job that had already read a customer
 # before the customer's deletion commits still references it, and a foreign key's check would have
-# stopped that. (namespace of the lock, the column of `gone` naming the organisation)
+# stopped that. A customer's deletion through the application takes the lock before the customer's
+# row (arrears.customers.book_lock): the job updates customers under the lock, so the other order
+# would be a deadlock. (namespace of the lock, the column of `gone` naming the organisation)
 BOOK_LOCK = 0x424F4F4B
 LOCK = "PERFORM pg_advisory_xact_lock({lock}, o) FROM (SELECT DISTINCT {org} AS o FROM gone ORDER BY 1) AS orgs"
 

@@ -16,12 +16,15 @@ from sqlalchemy import delete, func, select, update
 
 from arrears.accounts import service as accounts
 from arrears.accounts.models import Account, AccountStatusChange
+from arrears.customers import service as customers
 from arrears.customers.models import Customer, Loan
 from arrears.db import transaction
 from arrears.debtors.models import DebtorAccount
 from arrears.debtors.service import lock_book
+from arrears.events import DomainEvent as Event
 from arrears.identity.caller import Caller
 from arrears.identity.models import Organisation, User
+from tests.accounts.test_task_callers import _as
 from tests.faces.age_analysis.conftest import member
 from tests.faces.age_analysis.helpers import HEADER, import_file, write_book
 
@@ -139,3 +142,40 @@ async def test_a_customer_deleted_while_the_book_job_runs_is_unlinked_once_the_j
                                      .where(DebtorAccount.org_id == org.id))).all())
     assert book["B3"] is None and book["B3-2"] is None
     assert await _codes(org.id) == [("book:B1", "B1"), ("book:B2", "B2"), ("loan:L-Racing", "B1")]
+
+
+async def test_a_customer_deleted_while_the_book_job_updates_its_phone_waits_for_the_job(client, world, tmp_path):
+    """The book's job (holding the book's lock) updates a customer's phone while a manager deletes
+    that customer: the deletion takes the book's lock before the customer's row, so it waits for
+    the job and then deletes what the job wrote. (Were the row locked first, the job's update would
+    wait for the deletion and the deletion's trigger for the job's lock: PostgreSQL would fail one
+    of them as a deadlock. SQLite: the writers take turns on the database's write lock.)"""
+    org, _ = await _book(client, world, tmp_path, "Phoning")
+    manager = await _as(world, org.id, "manager")
+    async with transaction() as s:
+        b3 = await s.scalar(select(Customer.id).where(Customer.org_id == org.id, Customer.customer_code == "B3"))
+    assert b3 is not None
+    job_locked, deleted = asyncio.Event(), asyncio.Event()
+
+    async def job() -> None:
+        async with transaction() as s:
+            await lock_book(s, org.id)
+            job_locked.set()
+            await asyncio.sleep(0.5)  # the deletion has started meanwhile
+            await s.execute(update(Customer).where(Customer.id == b3).values(phone="011 555 9999",
+                                                                             phone_e164="+27115559999"))
+            await asyncio.sleep(0.5)
+            assert not deleted.is_set()  # the deletion waits for the job
+
+    async def delete_b3() -> None:
+        await job_locked.wait()
+        async with transaction() as s:
+            await customers.delete_customer(s, manager, b3)
+        deleted.set()
+
+    await asyncio.gather(job(), delete_b3())
+    assert await _count(Customer, Customer.id == b3) == 0
+    async with transaction() as s:
+        gone = (await s.scalars(select(Event).where(Event.org_id == org.id, Event.type == "customer.deleted"))).all()
+    assert [(e.subject_id, (e.before or {}).get("phone_e164")) for e in gone] == [(str(b3), "+27115559999")]
+    assert await _codes(org.id) == [("book:B1", "B1"), ("book:B2", "B2"), ("loan:L-Phoning", "B1")]

@@ -13,7 +13,7 @@ import uuid
 from datetime import datetime
 from decimal import Decimal
 
-from sqlalchemy import CheckConstraint, ForeignKey, Index, Integer, Numeric, String, Text, UniqueConstraint
+from sqlalchemy import CheckConstraint, ForeignKey, Index, Integer, Numeric, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from arrears.db import GUID, NEVER_REUSE_IDS, Base, UTCDateTime, utcnow
@@ -26,8 +26,10 @@ MONEY = Numeric(14, 2)
 class Account(Base):
     __tablename__ = "accounts"
     __table_args__ = (
-        UniqueConstraint("debtor_account_id", name="uq_accounts_debtor_account_id"),
-        UniqueConstraint("loan_id", name="uq_accounts_loan_id"),
+        # Over the rows that have one (migration 0027): a book account puts no NULL into the loans'.
+        Index("uq_accounts_debtor_account_id", "debtor_account_id", unique=True,
+              postgresql_where=text("debtor_account_id IS NOT NULL")),
+        Index("uq_accounts_loan_id", "loan_id", unique=True, postgresql_where=text("loan_id IS NOT NULL")),
         CheckConstraint("(kind = 'book' AND debtor_account_id IS NOT NULL AND loan_id IS NULL) OR "
                         "(kind = 'loan' AND loan_id IS NOT NULL AND debtor_account_id IS NULL)",
                         name="one_reference"),
@@ -36,12 +38,15 @@ class Account(Base):
     )
 
     id: Mapped[uuid.UUID] = mapped_column(GUID, primary_key=True, default=uuid.uuid4)
-    org_id: Mapped[int] = mapped_column(ForeignKey("organisations.id", ondelete="CASCADE"))
-    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id", ondelete="CASCADE"))
+    # No foreign keys on PostgreSQL (migration 0027), as in payments: a fresh book creates 200,000
+    # accounts, and four checks per row were the largest part of it. The sync sets them from the
+    # rows it joins; triggers on organisations, customers, debtor_accounts and loans keep what ON
+    # DELETE CASCADE did. SQLite keeps the constraints (dropping one there rebuilds the table).
+    org_id: Mapped[int] = mapped_column(Integer)
+    customer_id: Mapped[int] = mapped_column(Integer)
     kind: Mapped[str] = mapped_column(String(8))
-    debtor_account_id: Mapped[int | None] = mapped_column(
-        ForeignKey("debtor_accounts.id", ondelete="CASCADE"), nullable=True)
-    loan_id: Mapped[int | None] = mapped_column(ForeignKey("loans.id", ondelete="CASCADE"), nullable=True)
+    debtor_account_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    loan_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
     status: Mapped[str] = mapped_column(String(16), default="active", server_default="active")
     # Why the status is what it is: the dispute's reason, to whom it was handed over, the write-off's reason.
     status_reason: Mapped[str | None] = mapped_column(Text, nullable=True)

@@ -33,7 +33,10 @@ class Customer(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     uuid: Mapped[uuid.UUID] = mapped_column(GUID, unique=True, default=uuid.uuid4)
-    org_id: Mapped[int] = mapped_column(ForeignKey("organisations.id", ondelete="CASCADE"))
+    # No foreign key to the organisation on PostgreSQL (migration 0027): a fresh book creates
+    # 200,000 customers, each checked it. A trigger keeps what ON DELETE did (the organisation's
+    # deletion takes its customers). SQLite keeps the constraint.
+    org_id: Mapped[int] = mapped_column(Integer)
     customer_code: Mapped[str] = mapped_column(String(50))
     name: Mapped[str] = mapped_column(String(255))
     phone: Mapped[str | None] = mapped_column(String(32), nullable=True)  # as given

@@ -35,6 +35,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from arrears import events
+from arrears.customers.book_lock import lock_book
 from arrears.customers.fields import (
     BATCH,
     EARLIEST_DATE,
@@ -314,8 +315,11 @@ async def update_customer(session: AsyncSession, caller: Caller, customer_id: in
 
 
 async def delete_customer(session: AsyncSession, caller: Caller, customer_id: int) -> None:
-    """Admins and managers only: the customer goes with its loans and their interactions."""
+    """Admins and managers only: the customer goes with its loans and their interactions. A book
+    job of the organisation in progress (which may be updating this customer) finishes first."""
     caller.require_write()
+    # The book's lock before the customer's row, in the book job's order (book_lock's text).
+    await lock_book(session, caller.org_id)
     customer = await get_customer(session, caller, customer_id, for_update=True)
     caller.require_role(*MANAGERS)
     loans = select(Loan.id).where(Loan.customer_id == customer.id).scalar_subquery()

@@ -120,10 +120,12 @@ class DebtorAccount(Base):
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    org_id: Mapped[int] = mapped_column(ForeignKey("organisations.id", ondelete="CASCADE"))
+    # No foreign keys on PostgreSQL (migration 0027): the book's job sets both from the report's
+    # organisation and the customers it joins; triggers keep what ON DELETE did (the organisation's
+    # deletion takes the account, a customer's unlinks it). SQLite keeps the constraints.
+    org_id: Mapped[int] = mapped_column(Integer)
     account_code: Mapped[str] = mapped_column(String(100))
-    customer_id: Mapped[int | None] = mapped_column(ForeignKey("customers.id", ondelete="SET NULL"),
-                                                    nullable=True)
+    customer_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
     customer_name: Mapped[str] = mapped_column(String(255), default="")
     contact: Mapped[str | None] = mapped_column(String(255), nullable=True)
     telephone: Mapped[str | None] = mapped_column(String(32), nullable=True)  # digits: 27821234567

@@ -19,6 +19,7 @@ from sqlalchemy import ColumnElement, and_, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from arrears import events, paging
+from arrears.customers import book_lock
 from arrears.db import advisory_lock, utcnow
 from arrears.debtors import book, bulk, hooks, summary
 from arrears.debtors.models import (
@@ -68,8 +69,8 @@ SORT_KEYS: dict[str, Any] = {
 
 # ------------------------------------------------------------------ the book's lock
 
-# A two-key advisory lock (namespace, organisation id), apart from messaging's and the partners'.
-BOOK_LOCK = 0x424F4F4B  # "BOOK"
+# Two-key advisory locks (namespace, key), apart from messaging's and the partners'. The book's
+# own namespace is arrears.customers.book_lock's: a customer's deletion takes it too.
 IMPORT_LOCK = 0x494D5054  # "IMPT", keyed by the report id
 
 
@@ -77,8 +78,9 @@ async def lock_book(session: AsyncSession, org_id: int) -> None:
     """Hold the organisation's book until this transaction ends. Whatever writes the book from
     a report (the book's job of an import, a PDF stored by the pharmacy face) takes it first:
     two of them at once would insert the same new customers and accounts in different orders and
-    deadlock, and the newer report must be the one written last."""
-    await advisory_lock(session, BOOK_LOCK, org_id)
+    deadlock, and the newer report must be the one written last. (A customer's deletion takes it
+    as well, before the customer's row: arrears.customers.book_lock.)"""
+    await book_lock.lock_book(session, org_id)
 
 
 async def lock_import(session: AsyncSession, report_id: int) -> None:

@@ -208,6 +208,18 @@ class LimitsSettings(_Section):
     def import_batch_rows(self) -> int:
         return self.arrears_import_batch_rows
 
+    # Accounts per transaction of a strategy run (arrears.strategies.runner), and (tests only)
+    # seconds to wait after each chunk, to make a run slow enough to kill.
+    arrears_strategy_chunk: int = Field(5000, ge=1, le=1_000_000)
+    arrears_strategy_throttle: float = Field(0.0, ge=0)
+
+    @field_validator("arrears_strategy_chunk", "arrears_strategy_throttle", mode="before")
+    @classmethod
+    def _empty_is_default(cls, value: object, info: ValidationInfo) -> object:
+        if value in (None, ""):
+            return 5000 if info.field_name == "arrears_strategy_chunk" else 0.0
+        return value
+
     # --- request bodies (arrears.faces.bodylimit), refused past these before they are read whole
     arrears_json_max_bytes: int = Field(default=1024 * 1024, ge=1024)  # any body a route takes
     arrears_selection_max_bytes: int = Field(default=16 * 1024 * 1024, ge=1024)  # id selections

@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import uuid
 from collections import Counter
 from collections.abc import Awaitable, Callable, Sequence
@@ -61,6 +60,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from arrears import events, sqljson
 from arrears.accounts.models import Account, AccountStatusChange
 from arrears.accounts.service import STATUS_EVENT
+from arrears.config import get_settings
 from arrears.db import UTCDateTime, dialect_insert, utcnow
 from arrears.identity.caller import Caller
 from arrears.identity.models import Membership, Organisation, User
@@ -89,10 +89,6 @@ from arrears.tasks.models import Task
 from arrears.tasks.service import open_tasks
 
 EVENT = "strategy.step_executed"
-CHUNK = 5000  # accounts per transaction of a run (ARREARS_STRATEGY_CHUNK overrides)
-CHUNK_ENV = "ARREARS_STRATEGY_CHUNK"
-# Tests only: seconds to wait after each chunk, to make a run slow enough to kill mid-way.
-THROTTLE_ENV = "ARREARS_STRATEGY_THROTTLE"
 ZERO = Decimal("0")
 # The contact rules' refusals, as the preview and the executions name them.
 REASONS = {rules.NO_RECIPIENT: "no_contact", rules.INVALID_RECIPIENT: "invalid_contact",
@@ -537,8 +533,8 @@ async def _fire(session: AsyncSession, org: Organisation, work: StepWork, day: d
                 checkpoint: Checkpoint | None, progress: Progress | None, label: str) -> set[uuid.UUID]:
     fired: set[uuid.UUID] = set()
     total = len(work.rows)
-    size = max(1, int(os.environ.get(CHUNK_ENV) or CHUNK))
-    throttle = float(os.environ.get(THROTTLE_ENV) or 0)
+    limits = get_settings().limits  # ARREARS_STRATEGY_CHUNK (5,000) and, for tests, _THROTTLE
+    size, throttle = limits.arrears_strategy_chunk, limits.arrears_strategy_throttle
     for start in range(0, total, size):
         chunk = work.rows[start:start + size]
         chunk = await _hold(session, work.step.id, run_id, chunk)

@@ -123,6 +123,7 @@ async def main():
     from arrears.debtors import service, storage, summary
     from arrears.debtors.imports import run_import, update_book
     from arrears.identity import service as identity
+    from arrears.identity.caller import Caller
 
     async with transaction() as s:
         org = await identity.create_org(s, Caller.operator(), name="Bench " + uuid.uuid4().hex[:6])

@@ -28,7 +28,7 @@ test: setup  ## the whole suite
 
 # Quick mode of every benchmark: small sizes, one round, each stopped after $(BENCH_TIMEOUT) s. The
 # figures are a smoke check of the benchmarks, not the ones in docs/benchmarks*.md (their
-# commands are there). Needs PostgreSQL at $(BENCH_PG) for the import and premium benchmarks.
+# commands are there). Every benchmark in bench/ but soak.py is here. Needs PostgreSQL at $(BENCH_PG).
 BENCHES := \
 	"bench_phone_normalise.py 2000" \
 	"bench_pdf_extract.py --pages 20 --repeat 1 --no-pdfplumber" \
@@ -40,7 +40,14 @@ BENCHES := \
 	"bench_payments_import.py --lines 2000 --accounts 500 --repeat 1 --pg $(BENCH_PG)/postgres" \
 	"bench_premium_webhook.py --duration 2 --warmup 1 --rounds 1" \
 	"bench_figures.py --accounts 1000 --rounds 1 --database-url $(BENCH_PG)/arrears_figbench_quick" \
-	"bench_promises.py --count 3000 --rounds 1 --database-url $(BENCH_PG)/postgres"
+	"bench_promises.py --count 3000 --rounds 1 --database-url $(BENCH_PG)/postgres" \
+	"bench_pipeline.py --rows 2000 --repeat 1 --pg $(BENCH_PG)/postgres --db-prefix arrears_bench_quick" \
+	"bench_preview.py --rows 2000 --repeat 1" \
+	"bench_fidelity.py" \
+	"bench_letters.py --letters 20 --rounds 1" \
+	"bench_strategies.py --accounts 300 --rounds 1 --database-url $(BENCH_PG)/arrears_stratbench_quick" \
+	"bench_strategy_results.py --accounts 300 --rounds 1 --database-url $(BENCH_PG)/arrears_resultsbench_quick" \
+	"bench_pre_ping.py --requests 50 --rounds 1"
 
 bench: setup  ## quick runs of the benchmarks (bounded); the full runs are in docs/benchmarks.md
 	@failed=""; for b in $(BENCHES); do \

@@ -11,6 +11,7 @@ from datetime import timedelta
 
 import pytest
 from sqlalchemy import delete, select, text
+from sqlalchemy.ext.asyncio import create_async_engine
 
 from arrears.accounts.models import Account
 from arrears.db import session_factory, transaction
@@ -149,12 +150,26 @@ async def test_an_account_deleted_after_the_selection_is_left_out(rs, tmp_path):
     assert {k.split(":")[2] for k in keys} == {str(ids["F0"]), str(ids["F2"])}
 
 
-async def test_postgresql_a_chunk_holds_its_strategy_until_it_commits(rs, tmp_path, template_db):
-    """PostgreSQL: while a chunk is being written, deleting its strategy or one of its accounts waits
-    (the lock a key check takes, once per chunk); after the commit the deletion takes the chunk's
-    rows."""
-    if template_db["kind"] != "pg":
-        pytest.skip("row locks: PostgreSQL")
+async def _delete_meanwhile(doomed, pg: bool, db_url: str) -> None:
+    """The deletion from another connection, given up after 300 ms of waiting."""
+    if pg:
+        async with transaction() as other:
+            await other.execute(text("SET LOCAL lock_timeout = '300ms'"))
+            await other.execute(doomed)
+        return
+    engine = create_async_engine(db_url, connect_args={"timeout": 0.3})  # SQLite's busy wait
+    try:
+        async with engine.begin() as conn:
+            await conn.execute(doomed)
+    finally:
+        await engine.dispose()
+
+
+async def test_a_chunk_holds_its_strategy_until_it_commits(rs, tmp_path, template_db, env):
+    """While a chunk is being written, deleting its strategy or one of its accounts waits (on
+    PostgreSQL the row locks the chunk takes once; on SQLite the database's one writer); after the
+    commit the deletion takes the chunk's rows."""
+    pg = template_db["kind"] == "pg"
     t = await rs.tenant()
     ids = await book(t, tmp_path, [book_row(f"E{i}", f"N{i}", f"082 123 456{i}", d30=100) for i in range(3)])
     sid = await strategy(t, [{"action": "sms", "messageTemplateId": await template(t), "minDaysPastDue": 0}])
@@ -168,10 +183,8 @@ async def test_postgresql_a_chunk_holds_its_strategy_until_it_commits(rs, tmp_pa
                                       runner.messaging_settings())
         await runner._fire(s, org, work, REPORT_DAY, r.id, None, None, "step 1")  # no checkpoint: still open
         for doomed in (delete(Strategy).where(Strategy.id == sid), delete(Account).where(Account.id == ids["E1"])):
-            with pytest.raises(Exception, match="lock timeout"):
-                async with transaction() as other:
-                    await other.execute(text("SET LOCAL lock_timeout = '300ms'"))
-                    await other.execute(doomed)
+            with pytest.raises(Exception, match="lock timeout" if pg else "database is locked"):
+                await _delete_meanwhile(doomed, pg, env["db_url"])
         await s.commit()
     assert len(await _executions(t.org.id)) == 3
     async with transaction() as other:

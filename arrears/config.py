@@ -216,9 +216,7 @@ class LimitsSettings(_Section):
     @field_validator("arrears_strategy_chunk", "arrears_strategy_throttle", mode="before")
     @classmethod
     def _empty_is_default(cls, value: object, info: ValidationInfo) -> object:
-        if value in (None, ""):
-            return 5000 if info.field_name == "arrears_strategy_chunk" else 0.0
-        return value
+        return cls.model_fields[str(info.field_name)].default if value in (None, "") else value
 
     # --- request bodies (arrears.faces.bodylimit), refused past these before they are read whole
     arrears_json_max_bytes: int = Field(default=1024 * 1024, ge=1024)  # any body a route takes

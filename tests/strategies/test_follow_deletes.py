@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import timedelta
+from typing import Any
 
 import pytest
 from sqlalchemy import delete, select, text
@@ -104,18 +105,24 @@ async def test_an_organisation_deleted_takes_states_and_executions_of_another_st
     assert await _states(t.org.id) == []
 
 
+async def _first_step(s: Any, t: Tenant) -> tuple[Any, Organisation, Any]:
+    """A run started by hand and its first step planned, in `s`, nothing committed or fired yet."""
+    r = await runner.start_run(s, Caller.system(t.org.id, "test"), strategy_id=None, trigger="manual", day=REPORT_DAY)
+    org = await s.get(Organisation, t.org.id)
+    assert org is not None
+    plan = (await runner.load_plans(s, t.org.id))[0]
+    work = await runner.plan_step(s, org, plan, plan.steps[0], REPORT_DAY, runner.CapTally(),
+                                  runner.messaging_settings())
+    return r, org, work
+
+
 async def test_a_step_deleted_during_a_run_stops_it_without_orphans(rs, tmp_path):
     """The runner checks the step and the run once per chunk, as the foreign keys did per row."""
     t = await rs.tenant()
     await book(t, tmp_path, [book_row(f"D{i}", f"N{i}", f"082 123 456{i}", d30=100) for i in range(3)])
     sid = await strategy(t, [{"action": "sms", "messageTemplateId": await template(t), "minDaysPastDue": 0}])
     async with session_factory() as s:
-        r = await runner.start_run(s, Caller.system(t.org.id, "test"), strategy_id=None, trigger="manual", day=REPORT_DAY)
-        org = await s.get(Organisation, t.org.id)
-        assert org is not None
-        plan = (await runner.load_plans(s, t.org.id))[0]
-        work = await runner.plan_step(s, org, plan, plan.steps[0], REPORT_DAY, runner.CapTally(),
-                                      runner.messaging_settings())
+        r, org, work = await _first_step(s, t)
         assert len(work.rows) == 3
         await s.commit()
         async with transaction() as other:
@@ -133,12 +140,7 @@ async def test_an_account_deleted_after_the_selection_is_left_out(rs, tmp_path):
     ids = await book(t, tmp_path, [book_row(f"F{i}", f"N{i}", f"082 123 456{i}", d30=100) for i in range(3)])
     await strategy(t, [{"action": "sms", "messageTemplateId": await template(t), "minDaysPastDue": 0}])
     async with session_factory() as s:
-        r = await runner.start_run(s, Caller.system(t.org.id, "test"), strategy_id=None, trigger="manual", day=REPORT_DAY)
-        org = await s.get(Organisation, t.org.id)
-        assert org is not None
-        plan = (await runner.load_plans(s, t.org.id))[0]
-        work = await runner.plan_step(s, org, plan, plan.steps[0], REPORT_DAY, runner.CapTally(),
-                                      runner.messaging_settings())
+        r, org, work = await _first_step(s, t)
         await s.commit()
         async with transaction() as other:
             await other.execute(delete(Account).where(Account.id == ids["F1"]))
@@ -174,13 +176,8 @@ async def test_a_chunk_holds_its_strategy_until_it_commits(rs, tmp_path, templat
     ids = await book(t, tmp_path, [book_row(f"E{i}", f"N{i}", f"082 123 456{i}", d30=100) for i in range(3)])
     sid = await strategy(t, [{"action": "sms", "messageTemplateId": await template(t), "minDaysPastDue": 0}])
     async with session_factory() as s:
-        r = await runner.start_run(s, Caller.system(t.org.id, "test"), strategy_id=None, trigger="manual", day=REPORT_DAY)
+        r, org, work = await _first_step(s, t)
         await s.commit()
-        org = await s.get(Organisation, t.org.id)
-        assert org is not None
-        plan = (await runner.load_plans(s, t.org.id))[0]
-        work = await runner.plan_step(s, org, plan, plan.steps[0], REPORT_DAY, runner.CapTally(),
-                                      runner.messaging_settings())
         await runner._fire(s, org, work, REPORT_DAY, r.id, None, None, "step 1")  # no checkpoint: still open
         for doomed in (delete(Strategy).where(Strategy.id == sid), delete(Account).where(Account.id == ids["E1"])):
             with pytest.raises(Exception, match="lock timeout" if pg else "database is locked"):

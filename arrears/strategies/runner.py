@@ -16,8 +16,16 @@ A run, per strategy (firing order) and step (position order):
    contact rules again at write time, idempotency key `strategy:<step>:<account>:<day>`; outside
    contact hours they wait there), tasks, letters, hand-overs — move their strategy state on (one
    upsert from the claimed executions), and raise `strategy.step_executed` (one INSERT … SELECT
-   from them, arrears.events.record_select). A run killed half-way and started again finds the
-   claimed accounts claimed: nobody gets a step twice.
+   from them, arrears.events.record_select). On PostgreSQL, when no subscriber or publisher reads
+   the step's events back (arrears.events.wanted), the states and events are written by the
+   claim's own statement instead (data-modifying CTEs over the rows it inserted: CHAINED_SQL).
+   A run killed half-way and started again finds the claimed accounts claimed: nobody gets a
+   step twice.
+
+An SMS step whose template has only simple placeholders reads only the columns they print (and
+the recipient's, the keys', the balance and days past due) and renders each message straight
+from the row; the recipients are normalised once, when the step is planned, and the outbox
+trusts them at write time. The cyclic garbage collector is paused during a run.
 
 A step with a message refused by the contact rules still executes (outcome `skipped`): the
 account moves on to the next step. At most one step fires per account and day: the next may fire

@@ -198,6 +198,18 @@ async def record_select(session: AsyncSession, org_id: int, source: Any, types: 
     return len(ids)
 
 
+async def wanted(session: AsyncSession, org_id: int, types: Sequence[str]) -> bool:
+    """Whether an in-transaction subscriber or an after-commit publisher needs to see new events
+    of these types in this organisation (as `record_select` decides). When none does, a bulk writer
+    may insert such events in its own statement (the strategy run writes them in the statement
+    that claims its executions) and need not read them back."""
+    kinds = frozenset(types)
+    for handler in _in_tx:
+        if handler not in _wants or await _wants[handler](session, org_id, kinds):
+            return True
+    return any(p not in _wants or _wants[p](kinds) for p in _publishers)
+
+
 def _jsonable(value: Any) -> Any:
     """Decimals, dates and UUIDs as strings so that both engines store the same JSON."""
     from datetime import date

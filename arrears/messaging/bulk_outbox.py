@@ -113,10 +113,12 @@ async def opted_out(session: AsyncSession, org_id: int, channel: str,
 
 
 async def refusals(session: AsyncSession, org: Organisation, drafts: Sequence[Draft], now: datetime,
-                   s: MessagingSettings) -> dict[int, tuple[str, str]]:
+                   s: MessagingSettings, normalised: Sequence[bool] | None = None) -> dict[int, tuple[str, str]]:
     """index → (error code, reason) for the drafts the contact rules refuse: the draft's own
     problem, an account on hold, no recipient, an invalid one, opted out, the cap (counted under
-    the organisation's cap lock, as queue_messages does). Recipients are normalised in place."""
+    the organisation's cap lock, as queue_messages does). Recipients are normalised in place,
+    except those `normalised` says the caller has normalised already (as rules.phone_key, or an
+    address stripped, for the same organisation)."""
     problems: dict[int, tuple[str, str]] = {}
     region = rules.region_or_default(rules.org_setting(org, "default_region"))
     held = await holds(session, org.id, [d.debtor_account_id for d in drafts if d.debtor_account_id is not None])
@@ -132,7 +134,7 @@ async def refusals(session: AsyncSession, org: Organisation, drafts: Sequence[Dr
                 problems[i] = (rules.ACCOUNT_ON_HOLD, accounts.hold_text(*held[d.debtor_account_id]))
             elif not d.recipient:
                 problems[i] = (rules.NO_RECIPIENT, f"Not sent: no {what}")
-            else:
+            elif normalised is None or not normalised[i]:
                 norm = rules.phone_key(d.recipient, region) if channel == "sms" else d.recipient.strip() or None
                 if norm is None:
                     problems[i] = (rules.INVALID_RECIPIENT, f"Not sent: {d.recipient} is not a valid {what}")
@@ -166,7 +168,8 @@ async def refusals(session: AsyncSession, org: Organisation, drafts: Sequence[Dr
 
 async def queue_bulk(session: AsyncSession, caller: Caller, org: Organisation, drafts: Sequence[Draft], *,
                      source: str, segments: Sequence[int | None] | None = None, fresh_keys: bool = False,
-                     settings: MessagingSettings | None = None, batch_id: uuid.UUID | None = None) -> BulkQueued:
+                     normalised: Sequence[bool] | None = None, settings: MessagingSettings | None = None,
+                     batch_id: uuid.UUID | None = None) -> BulkQueued:
     """As queue_messages: the caller needs write access, `org` must be the caller's organisation
     (another is not found), the events name the caller. One message row per draft (each with an
     idempotency key; keys already written are skipped), the contact rules applied; outside the
@@ -175,7 +178,9 @@ async def queue_bulk(session: AsyncSession, caller: Caller, org: Organisation, d
     count it here). `fresh_keys`: the caller knows that none of the keys is in `messages` (it holds
     them, as a strategy run holds the executions it has just claimed in this transaction), so on
     PostgreSQL the pending rows are COPYed straight into the table; should one be there after all,
-    the unique index refuses the COPY and the transaction fails: never a second message. Raises
+    the unique index refuses the COPY and the transaction fails: never a second message.
+    `normalised`, when given, says per draft that its recipient is normalised already (a strategy
+    run normalised them when it planned the step): those are not parsed a second time. Raises
     ProviderNotConfigured, before writing anything, when a channel has no provider."""
     caller.require_write()
     if org.id != caller.org_id:
@@ -191,29 +196,29 @@ async def queue_bulk(session: AsyncSession, caller: Caller, org: Organisation, d
         resolve(org, channel, s)
     now = utcnow()
     due = rules.contact_hours(org, s).next_permitted(now)
-    problems = await refusals(session, org, drafts, now, s)
-    base = {"org_id": org.id, "source": source, "batch_id": batch_id, "retry_count": 0,
-            "max_retries": s.messaging_max_retries, "attempts": 0, "next_attempt_at": due, "created_at": now,
-            "updated_at": now}
-    pending: list[dict[str, Any]] = []
+    problems = await refusals(session, org, drafts, now, s, normalised)
+    # Version 7 UUIDs, one prefix for the batch and the row's number after it: the unique index
+    # on them takes a batch at its right edge instead of on random pages.
+    first = uuid.UUID(events._uuid7_prefix(now) + "00000000").int
+    pending: list[tuple[Any, ...]] = []
     failed: list[dict[str, Any]] = []
     reasons: Counter[str] = Counter()
+    org_id, retries, new_uuid = org.id, s.messaging_max_retries, uuid.UUID
     for i, d in enumerate(drafts):
         problem = problems.get(i)
         n = (segments[i] if segments is not None else None) if d.channel == "sms" else None
         if d.channel == "sms" and n is None:
             n = count_segments(d.content).segments
-        row = {**base, "uuid": uuid.uuid4(), "channel": d.channel, "account_id": d.account_id,
-               "debtor_account_id": d.debtor_account_id, "customer_id": d.customer_id,
-               "recipient": d.recipient or "", "template": d.template, "subject": d.subject, "content": d.content,
-               "html": d.html, "segments": n, "status": "failed" if problem else "pending",
-               "error_code": problem[0] if problem else None, "response": problem[1] if problem else None,
-               "failed_at": now if problem else None, "idempotency_key": d.idempotency_key}
-        if problem:
-            failed.append(row)
+        if problem:  # in COLUMNS' order
+            failed.append(dict(zip(COLUMNS, (
+                new_uuid(int=first + i), org_id, d.channel, source, batch_id, d.account_id, d.debtor_account_id,
+                d.customer_id, d.recipient or "", d.template, d.subject, d.content, d.html, n, "failed", problem[0],
+                problem[1], 0, retries, 0, due, now, d.idempotency_key, now, now), strict=True)))
             reasons[problem[0]] += 1
         else:
-            pending.append(row)
+            pending.append((new_uuid(int=first + i), org_id, d.channel, source, batch_id, d.account_id,
+                            d.debtor_account_id, d.customer_id, d.recipient or "", d.template, d.subject, d.content,
+                            d.html, n, "pending", None, None, 0, retries, 0, due, None, d.idempotency_key, now, now))
     queued = await _write_pending(session, pending, fresh_keys)
     written_failed = await _write_failed(session, failed, actor, source)
     if queued:
@@ -221,11 +226,13 @@ async def queue_bulk(session: AsyncSession, caller: Caller, org: Organisation, d
     return BulkQueued(batch_id, queued, written_failed, reasons)
 
 
-async def _write_pending(session: AsyncSession, rows: list[dict[str, Any]], fresh_keys: bool) -> int:
-    """The pending rows, keys already in `messages` skipped; how many were written."""
-    if not rows:
+async def _write_pending(session: AsyncSession, records: list[tuple[Any, ...]], fresh_keys: bool) -> int:
+    """The pending rows (tuples in COLUMNS' order), keys already in `messages` skipped; how many
+    were written."""
+    if not records:
         return 0
     if session.get_bind().dialect.name != "postgresql":
+        rows = [dict(zip(COLUMNS, r, strict=True)) for r in records]
         stmt = (sqlite.insert(Message).on_conflict_do_nothing(index_elements=["org_id", "idempotency_key"])
                 .returning(Message.id))
         written = 0
@@ -234,7 +241,6 @@ async def _write_pending(session: AsyncSession, rows: list[dict[str, Any]], fres
         return written
     conn = await session.connection()
     driver: Any = (await conn.get_raw_connection()).driver_connection
-    records = [tuple(r[c] for c in COLUMNS) for r in rows]
     if fresh_keys:
         await driver.copy_records_to_table("messages", records=records, columns=list(COLUMNS))
         return len(records)

@@ -46,6 +46,26 @@ class CompiledTemplate:
         # Only SIMPLE placeholders: `render` reads nothing but those attributes, so any object
         # that has them (money as Decimal, text as str) will do in place of a TemplateContext.
         self.simple = set(pieces[1::2]) <= SIMPLE
+        self.placeholders = frozenset(pieces[1::2])
+
+    def bind(self, values: dict[str, Callable[[Any], str]]) -> Callable[[Any], str]:
+        """A renderer of this template that prints each placeholder with `values[name](row)`
+        rather than from a TemplateContext: a caller that reads its values straight from a row
+        (the strategy run's selection) builds no context per message. `values` must give every
+        placeholder of the template as _VALUE prints it."""
+        pieces = self._pieces
+        if len(pieces) == 1:
+            text = pieces[0]
+            return lambda row: text
+        slots = [(i, values[pieces[i]]) for i in range(1, len(pieces), 2)]
+
+        def render(row: Any) -> str:
+            out = list(pieces)
+            for i, value in slots:
+                out[i] = value(row)
+            return "".join(out)
+
+        return render
 
     def render(self, ctx: Any) -> str:
         if not self._slots:

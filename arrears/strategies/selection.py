@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import hashlib
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from decimal import Decimal
@@ -291,10 +292,12 @@ FETCHED = ("account_id", "customer_id", "debtor_account_id", "customer_name", "c
            "telephone", "book_email", "contact", "loan_account_number", "balance", "dpd")
 
 
-async def fetch_due(session: Any, org_id: int, plan: Plan, step: StrategyStep, run_on: date) -> list[Any]:
-    """The due rows of one step (FETCHED and the variant), by account id."""
+async def fetch_due(session: Any, org_id: int, plan: Plan, step: StrategyStep, run_on: date,
+                    columns: Sequence[str] = FETCHED) -> list[Any]:
+    """The due rows of one step (`columns`, FETCHED unless the caller needs fewer, and the
+    variant), by account id."""
     acct, where = step_select(org_id, plan, step, run_on)
-    q = (select(*[acct.c[name] for name in FETCHED], variant_expr(acct, plan).label("variant")).where(where)
+    q = (select(*[acct.c[name] for name in columns], variant_expr(acct, plan).label("variant")).where(where)
          .order_by(acct.c.account_id))
     # Core rows, not the ORM's: a run reads thousands, and the ORM's row loading cost more than the query.
     return list((await (await session.connection()).execute(q)).all())

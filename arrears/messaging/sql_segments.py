@@ -5,9 +5,11 @@ the same number as `count_segments(render_template(body, ctx))` (arrears.messagi
 The rendered text is the template's static text plus the placeholders' values. The static text's
 part is counted here in Python, once; each value's in SQL: its length, its GSM-7 extension
 characters (they cost 2), whether it holds a character outside GSM-7 (then the whole message is
-UCS-2) and, in UCS-2, its characters outside the BMP (a surrogate pair: 2 units). Money placeholders
-print as `format_amount` does (digits, thousands commas, two decimals: GSM-7, no extension), so only
-their length matters; `[OldestAgeBracket]` is one of the bracket labels.
+UCS-2) and, in UCS-2, its characters outside the BMP (a surrogate pair: 2 units) — unless the value
+is plain (printable ASCII in GSM-7's basic set, no extension character: most names and codes),
+which one test settles: its length, and zeros. Money placeholders print as `format_amount` does
+(digits, thousands commas, two decimals: GSM-7, no extension), so only their length matters;
+`[OldestAgeBracket]` is one of the bracket labels.
 
 Exact for every text with no 2-unit character, and for every single-segment text. A concatenated
 message with a 2-unit character is packed greedily (an escape or surrogate pair never straddles two

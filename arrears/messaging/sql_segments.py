@@ -5,9 +5,11 @@ the same number as `count_segments(render_template(body, ctx))` (arrears.messagi
 The rendered text is the template's static text plus the placeholders' values. The static text's
 part is counted here in Python, once; each value's in SQL: its length, its GSM-7 extension
 characters (they cost 2), whether it holds a character outside GSM-7 (then the whole message is
-UCS-2) and, in UCS-2, its characters outside the BMP (a surrogate pair: 2 units). Money placeholders
-print as `format_amount` does (digits, thousands commas, two decimals: GSM-7, no extension), so only
-their length matters; `[OldestAgeBracket]` is one of the bracket labels.
+UCS-2) and, in UCS-2, its characters outside the BMP (a surrogate pair: 2 units) — unless the value
+is plain (printable ASCII in GSM-7's basic set, no extension character: most names and codes),
+which one test settles: its length, and zeros. Money placeholders print as `format_amount` does
+(digits, thousands commas, two decimals: GSM-7, no extension), so only their length matters;
+`[OldestAgeBracket]` is one of the bracket labels.
 
 Exact for every text with no 2-unit character, and for every single-segment text. A concatenated
 message with a 2-unit character is packed greedily (an escape or surrogate pair never straddles two
@@ -125,10 +127,22 @@ class _Dialect:
 def amount_length(amount: ColumnElement[Any], dialect: str) -> ColumnElement[int]:
     """len(format_amount(amount)): "-1,234,567.89" — sign, digits, a comma per three, ".00"."""
     d = _Dialect(dialect)
+    if d.pg:
+        # Exact numerics: the integer digits of the rounded amount by comparison, without
+        # printing it (amounts of 10**15 and more, which no book holds, are printed).
+        rounded = func.round(func.coalesce(amount, 0), 2)
+        size = func.abs(rounded)
+        width = case(*[(size < 10 ** k, k) for k in range(1, 16)], else_=_printed_digits(rounded))
+        return width + (width - 1) // 3 + 3 + case((rounded < 0, 1), else_=0)
     text = d.two_decimals(func.coalesce(amount, 0))
     negative = case((and_(text.like("-%"), func.replace(func.replace(text, "-", ""), "0", "") != "."), 1), else_=0)
     digits = func.length(text) - 3 - case((text.like("-%"), 1), else_=0)
     return digits + (digits - 1) // 3 + 3 + negative
+
+
+def _printed_digits(rounded: ColumnElement[Any]) -> ColumnElement[int]:
+    text = cast(func.abs(rounded), String)
+    return func.length(text) - 3
 
 
 def _zero(v: ColumnElement[Any]) -> ColumnElement[Any]:
@@ -192,30 +206,65 @@ def _count(total: ColumnElement[int], single: int, multi: int, exact: ColumnElem
                 else_=literal(None, Integer))
 
 
-def segment_parts(body: str, values: SqlValues, dialect: str) -> dict[str, ColumnElement[Any]]:
-    """What `segments_of` needs, per row, as columns to select once in a subquery (each value's
-    length, extension characters, characters outside the BMP, whether it leaves GSM-7; the money
-    placeholders' printed length): the final expression uses each several times."""
-    d = _Dialect(dialect)
+# A value of only these characters (printable ASCII in GSM-7's basic set, not an extension
+# character: most names and account codes) is one septet a character, in GSM-7, inside the BMP.
+_PLAIN = [chr(c) for c in range(0x20, 0x7F) if chr(c) in GSM7_BASIC and chr(c) not in GSM7_EXTENSION]
+assert "".join(_PLAIN) == "".join(chr(c) for c in range(0x20, 0x5B)) + "_" + "".join(chr(c) for c in range(0x61, 0x7B))
+_PLAIN_PG = "^[ -Z_a-z]*$"
+_NOT_PLAIN_GLOB = "*[^ -Z_a-z]*"
+
+
+def _plain(v: ColumnElement[Any], dialect: str) -> ColumnElement[bool]:
+    if dialect == "postgresql":
+        return v.op("~", is_comparison=True)(literal(_PLAIN_PG, String))
+    return v.op("NOT GLOB", is_comparison=True)(literal(_NOT_PLAIN_GLOB, String))
+
+
+def _text_placeholders(static: StaticText) -> list[str]:
+    return list(dict.fromkeys(p for p in static.placeholders if p in TEXT_PLACEHOLDERS))
+
+
+def value_columns(body: str, values: SqlValues, dialect: str) -> dict[str, ColumnElement[Any]]:
+    """The first of two stages (columns to select once in a subquery): each text value (`t0`, …)
+    and whether it is plain (`t0_plain`: see _PLAIN), and the money placeholders' printed length
+    (`fixed_len`). `segment_parts_of` takes it from there."""
     static = StaticText.of(body)
     texts, lengths = placeholder_sql(values, dialect)
-    parts: dict[str, ColumnElement[Any]] = {}
     fixed: ColumnElement[int] = literal(0, Integer)
     for p in static.placeholders:
         if p not in texts:
             fixed = fixed + lengths[p]
-    parts["fixed_len"] = fixed
-    for i, p in enumerate(dict.fromkeys(p for p in static.placeholders if p in texts)):
-        v = texts[p]
+    cols: dict[str, ColumnElement[Any]] = {"fixed_len": fixed}
+    for i, p in enumerate(_text_placeholders(static)):
+        cols[f"t{i}"] = texts[p]
+        cols[f"t{i}_plain"] = _plain(texts[p], dialect)
+    return cols
+
+
+def segment_parts_of(body: str, cols: Mapping[str, ColumnElement[Any]], dialect: str) -> dict[str, ColumnElement[Any]]:
+    """The second stage, from `value_columns`' columns: what `segments_of` needs, per row, as
+    columns to select once in a subquery (each value's length, extension characters, characters
+    outside the BMP, whether it leaves GSM-7); a plain value's are its length and zeros, without
+    looking at its characters again."""
+    d = _Dialect(dialect)
+    static = StaticText.of(body)
+    parts: dict[str, ColumnElement[Any]] = {"fixed_len": cols["fixed_len"]}
+    for i, _p in enumerate(_text_placeholders(static)):
+        v, plain = cols[f"t{i}"], cols[f"t{i}_plain"]
         parts[f"v{i}_len"] = func.length(v)
-        parts[f"v{i}_ext"] = d.extension_count(v)
+        parts[f"v{i}_ext"] = case((plain, 0), else_=d.extension_count(v))
         astral = d.astral_count(v)
         # Outside the BMP is outside GSM-7, and ASCII is inside the BMP: count only what may hold one.
         maybe = d.byte_length(v) != func.length(v)
-        parts[f"v{i}_astral"] = case((maybe, astral if astral is not None else case((d.has_astral(v), -1), else_=0)),
-                                     else_=0)
-        parts[f"v{i}_non_gsm"] = case((d.non_gsm(v), 1), else_=0)
+        parts[f"v{i}_astral"] = case(
+            (plain, 0), (maybe, astral if astral is not None else case((d.has_astral(v), -1), else_=0)), else_=0)
+        parts[f"v{i}_non_gsm"] = case((plain, 0), (d.non_gsm(v), 1), else_=0)
     return parts
+
+
+def segment_parts(body: str, values: SqlValues, dialect: str) -> dict[str, ColumnElement[Any]]:
+    """Both stages in one (each column of the first written out where the second uses it)."""
+    return segment_parts_of(body, value_columns(body, values, dialect), dialect)
 
 
 def segments_of(body: str, parts: Mapping[str, ColumnElement[Any]]) -> ColumnElement[Any]:

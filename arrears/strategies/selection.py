@@ -213,18 +213,19 @@ def same_strategy(acct: Subquery, plan: Plan) -> ColumnElement[bool]:
     return and_(acct.c.s_strategy_id.is_not(None), acct.c.s_strategy_id == plan.strategy.id)
 
 
+def _hashed_variant(acct: Subquery, plan: Plan) -> ColumnElement[Any]:
+    """The variant the stable hash of (strategy, account) picks (a constant "A" without a challenger)."""
+    st = plan.strategy
+    if st.challenger_percent <= 0:
+        return literal("A", String)
+    mixed = (cast(hex6(acct.c.account_id) + salt(st.id), BigInteger) * _MIX) % _SPAN * 100 // _SPAN
+    return case((mixed < st.challenger_percent, literal("B", String)), else_=literal("A", String))
+
+
 def variant_expr(acct: Subquery, plan: Plan) -> ColumnElement[Any]:
     """The account's variant: the one it has in this strategy, else the stable hash's."""
-    st = plan.strategy
-    hashed: ColumnElement[Any] = literal("A", String)
-    if st.challenger_percent > 0:
-        mixed = (cast(hex6(acct.c.account_id) + salt(st.id), BigInteger) * _MIX) % _SPAN * 100 // _SPAN
-        hashed = case((mixed < st.challenger_percent, literal("B", String)), else_=literal("A", String))
+    hashed = _hashed_variant(acct, plan)
     return case((and_(same_strategy(acct, plan), acct.c.s_variant.is_not(None)), acct.c.s_variant), else_=hashed)
-
-
-def _position(acct: Subquery, plan: Plan) -> ColumnElement[Any]:
-    return case((same_strategy(acct, plan), func.coalesce(acct.c.s_position, 0)), else_=0)
 
 
 def _entry(acct: Subquery, step: StrategyStep) -> ColumnElement[bool]:
@@ -236,32 +237,42 @@ def _entry(acct: Subquery, step: StrategyStep) -> ColumnElement[bool]:
     return and_(*conds)
 
 
-def _wait_over(acct: Subquery, plan: Plan, run_on: date) -> ColumnElement[bool]:
-    return or_(not_(same_strategy(acct, plan)), acct.c.s_next_due_on.is_(None), acct.c.s_next_due_on <= run_on)
-
-
 def due(acct: Subquery, plan: Plan, step: StrategyStep, run_on: date) -> ColumnElement[bool]:
     """The step fires on the account today: it is the next step of the account's variant after the
     one it last had (its entry rule holding, the wait over), or the step it last had, which repeats
-    every `repeat_days` while the next step is not yet due."""
-    variant = variant_expr(acct, plan)
-    pos = _position(acct, plan)
-    ways: list[ColumnElement[bool]] = []
-    for v in ("A", "B") if plan.strategy.challenger_percent > 0 else ("A",):
+    every `repeat_days` while the next step is not yet due.
+
+    Written as two cases, so that each row works out only its own: an account with a state in this
+    strategy (its variant, position, wait and last firing), and one without (the stable hash's
+    variant, no step yet, no wait, nothing to repeat: only a first step can fire, on its entry rule).
+    """
+    st = plan.strategy
+    hashed = _hashed_variant(acct, plan)
+    variant = func.coalesce(acct.c.s_variant, hashed)
+    pos = func.coalesce(acct.c.s_position, 0)
+    wait_over = or_(acct.c.s_next_due_on.is_(None), acct.c.s_next_due_on <= run_on)
+    with_state: list[ColumnElement[bool]] = []
+    without: list[ColumnElement[bool]] = []
+    for v in ("A", "B") if st.challenger_percent > 0 else ("A",):
         seq = plan.sequence(v)
         if step not in seq:
             continue
         k = seq.index(step)
         before = seq[k - 1].position if k > 0 else 0
-        ways.append(and_(variant == v, pos >= before, pos < step.position, _entry(acct, step),
-                         _wait_over(acct, plan, run_on)))
+        with_state.append(and_(variant == v, pos >= before, pos < step.position, _entry(acct, step), wait_over))
+        if before <= 0 < step.position:
+            # Without a challenger the hash picks "A" for every account.
+            picked = (true() if v == "A" else false()) if st.challenger_percent <= 0 else hashed == v
+            without.append(and_(picked, _entry(acct, step)))
         if step.repeat_days:
             nxt = seq[k + 1] if k + 1 < len(seq) else None
-            next_due = and_(_entry(acct, nxt), _wait_over(acct, plan, run_on)) if nxt is not None else false()
-            ways.append(and_(variant == v, same_strategy(acct, plan), acct.c.s_position == step.position,
-                             acct.c.s_last_fired_on <= run_on - timedelta(days=step.repeat_days),
-                             _entry(acct, step), not_(next_due)))
-    return or_(*ways) if ways else false()
+            next_due = and_(_entry(acct, nxt), wait_over) if nxt is not None else false()
+            with_state.append(and_(variant == v, acct.c.s_position == step.position,
+                                   acct.c.s_last_fired_on <= run_on - timedelta(days=step.repeat_days),
+                                   _entry(acct, step), not_(next_due)))
+    if not with_state:
+        return false()
+    return case((same_strategy(acct, plan), or_(*with_state)), else_=or_(false(), *without))
 
 
 def active(acct: Subquery) -> ColumnElement[bool]:

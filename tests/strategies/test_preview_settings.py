@@ -1,0 +1,38 @@
+"""The preview turns PostgreSQL's JIT off for its own statements and puts the transaction's setting
+back after: a caller's transaction goes on as it was (a dry run records the preview in the same
+transaction)."""
+
+from __future__ import annotations
+
+from sqlalchemy import event, text
+
+from arrears.db import transaction
+from arrears.strategies import preview as previews
+from tests.strategies.helpers import REPORT_DAY, book, row, strategy, template
+
+
+async def test_jit_is_off_for_the_preview_and_put_back_after(rs, tmp_path):
+    t = await rs.tenant()
+    await book(t, tmp_path, [row(f"A{i}", f"Name {i}", f"082 123 45{i:02d}", d30=100 + i) for i in range(6)])
+    sms = await template(t)
+    await strategy(t, [{"action": "sms", "messageTemplateId": sms, "minDaysPastDue": 0}])
+    async with transaction() as s:
+        pg = s.get_bind().dialect.name == "postgresql"
+        if pg:
+            await s.execute(text("SET LOCAL jit = on"))
+        seen: list[str] = []
+        engine = s.get_bind()
+
+        def note(conn, cursor, statement, params, context, many):  # noqa: ANN001, ARG001
+            if pg and "GROUP BY" in statement:
+                seen.append(conn.exec_driver_sql("SHOW jit").scalar())
+
+        event.listen(engine, "before_cursor_execute", note)
+        try:
+            out = await previews.preview_org(s, t.org.id, day=REPORT_DAY)
+        finally:
+            event.remove(engine, "before_cursor_execute", note)
+        assert out["messages"] == 6
+        if pg:
+            assert seen and set(seen) == {"off"}  # each grouped statement ran without JIT
+            assert await s.scalar(text("SHOW jit")) == "on"  # and the transaction's setting is back

@@ -48,7 +48,8 @@ from arrears.customers.models import Customer, Loan
 from arrears.debtors.models import DebtorAccount
 from arrears.payments.models import Payment
 from arrears.strategies.models import LEAVING_STATUSES, Strategy, StrategyAccountState, StrategyStep
-from arrears.strategies.sqlparts import add_months, days_between, floor_int, hex6
+from arrears.strategies.sqlparts import MASK24, MIX_A, MIX_B, add_months, days_between, floor_int, hex6
+from arrears.strategies.sqlparts import mix24 as mix24_sql
 
 # Customer fields a segment may test, by the name a strategy uses.
 CUSTOMER_FIELDS: dict[str, Any] = {
@@ -84,16 +85,18 @@ def salt(strategy_id: uuid.UUID) -> int:
     return int(hashlib.sha256(str(strategy_id).encode()).hexdigest()[:6], 16)
 
 
-# Multiplicative hashing (Knuth): consecutive ids (a book's accounts are numbered in its order)
-# land far apart, so a split by percentage is not a split by position in the book.
-_MIX = 2654435761
-_SPAN = 1 << 24
+def mix24(x: int) -> int:  # the SQL is sqlparts.mix24 (mix24_sql here)
+    """sqlparts.mix24 in Python: consecutive ids (a book's accounts are numbered in its order) land
+    far apart, and each strategy's salt gives its own split."""
+    h = (x * MIX_A) & MASK24
+    h = ((h ^ (h >> 12)) * MIX_B) & MASK24
+    return h ^ (h >> 11)
 
 
 def bucket_of(strategy_id: uuid.UUID, account_id: uuid.UUID) -> int:
     """0 … 99, stable per (strategy, account) — what `variant_expr` computes in SQL."""
     tail = int(str(account_id).replace("-", "")[-6:], 16)
-    return (tail + salt(strategy_id)) * _MIX % _SPAN * 100 // _SPAN
+    return mix24(tail ^ salt(strategy_id)) * 100 >> 24
 
 
 def variant_of(strategy_id: uuid.UUID, account_id: uuid.UUID, challenger_percent: int) -> str:
@@ -218,7 +221,7 @@ def _hashed_variant(acct: Subquery, plan: Plan) -> ColumnElement[Any]:
     st = plan.strategy
     if st.challenger_percent <= 0:
         return literal("A", String)
-    mixed = (cast(hex6(acct.c.account_id) + salt(st.id), BigInteger) * _MIX) % _SPAN * 100 // _SPAN
+    mixed = cast(mix24_sql(hex6(acct.c.account_id), literal(salt(st.id), BigInteger)), BigInteger) * 100 // (1 << 24)
     return case((mixed < st.challenger_percent, literal("B", String)), else_=literal("A", String))
 
 

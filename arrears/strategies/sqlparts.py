@@ -1,6 +1,6 @@
 """Three SQL expressions the two engines spell differently: days between two dates, months added to
 a date (clamped to the month's last day, as arrears.accounts.ageing.add_months does) and the first
-last six hex digits of a UUID as an integer (the champion/challenger hash)."""
+last six hex digits of a UUID as an integer, and the mix of the champion/challenger hash."""
 
 from __future__ import annotations
 
@@ -95,3 +95,36 @@ def _floor_sqlite(element: Any, compiler: Any, **kw: Any) -> str:
     (value,) = (compiler.process(c, **kw) for c in element.clauses)
     # A hair above the value first: 0.3/0.1 is 2.9999999999999996 in floating point.
     return f"CAST(({value}) + 0.0000001 AS INTEGER)"
+
+
+# The champion/challenger mix of a 24-bit integer (selection.mix24 is the same in Python): multiply,
+# fold the high bits down, multiply again, fold again. Every bit of the input moves the top bits
+# (the bucket), so two strategies' salts split the same accounts independently; a multiply alone
+# made one strategy's split a rotation of another's.
+MIX_A, MIX_B, MASK24 = 2654435761, 2246822507, (1 << 24) - 1
+
+
+class mix24(FunctionElement[int]):  # noqa: N801
+    """mix24(x XOR salt), x and salt 0 … 2**24 − 1: 0 … 2**24 − 1 (products stay below 2**56)."""
+
+    type = Integer()
+    inherit_cache = True
+
+
+def _mix_sql(x: str, salt: str, xor: Any) -> str:
+    h = f"(({xor(x, salt)} * {MIX_A}) & {MASK24})"
+    h = f"(({xor(h, f'({h} >> 12)')} * {MIX_B}) & {MASK24})"
+    return xor(h, f"({h} >> 11)")
+
+
+@compiles(mix24)
+def _mix24_pg(element: Any, compiler: Any, **kw: Any) -> str:
+    x, salt = (compiler.process(c, **kw) for c in element.clauses)
+    return _mix_sql(f"CAST({x} AS BIGINT)", f"CAST({salt} AS BIGINT)", lambda a, b: f"({a} # {b})")
+
+
+@compiles(mix24, "sqlite")
+def _mix24_sqlite(element: Any, compiler: Any, **kw: Any) -> str:
+    x, salt = (compiler.process(c, **kw) for c in element.clauses)
+    # SQLite has no XOR operator: a XOR b = (a | b) − (a & b)
+    return _mix_sql(x, salt, lambda a, b: f"(({a} | {b}) - ({a} & {b}))")

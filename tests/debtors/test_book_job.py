@@ -65,3 +65,31 @@ async def test_a_fresh_book_gets_distinct_customer_uuids_linked_accounts_and_ran
     assert {code: a.customer_id for code, a in accounts_again.items()} == {
         code: a.customer_id for code, a in accounts.items()}
     assert ranks_again == COUNT
+
+
+async def test_account_codes_that_make_one_customer_code_share_one_customer(client, officer, tmp_path: Path):
+    """A customer's code is the account code's first 50 characters: two accounts of one report whose
+    codes start alike make one customer, which both belong to. (On PostgreSQL the customers' insert
+    goes without ON CONFLICT first; the second of the two fails it on the unique index, and the
+    insert runs again in the savepoint's place with ON CONFLICT DO NOTHING.)"""
+    org, who = officer
+    stem = "L" * 50
+    codes = [f"{stem}-1", f"{stem}-2", "SHORT"]
+    rows = [HEADER, *([code, f"Customer {n}", None, f"082{n:07d}", n, 0, 0, 0, 0, n]
+                      for n, code in enumerate(codes, 1))]
+    upload = await import_file(client, who.headers, write_book(tmp_path / "alike.csv", rows))
+
+    customers, accounts, ranks = await _book(org.id)
+    assert sorted(c.customer_code for c in customers) == sorted([stem, "SHORT"])
+    by_code = {c.customer_code: c for c in customers}
+    assert sorted(accounts) == sorted(codes)
+    assert accounts[codes[0]].customer_id == accounts[codes[1]].customer_id == by_code[stem].id
+    assert accounts["SHORT"].customer_id == by_code["SHORT"].id
+    assert by_code[stem].name == "Customer 1"  # the first of the two in the file
+    assert ranks == 3
+
+    assert await imports.update_book(upload) == 0  # again: nothing created, nothing changed
+    again, accounts_again, _ = await _book(org.id)
+    assert {(c.customer_code, c.uuid) for c in again} == {(c.customer_code, c.uuid) for c in customers}
+    assert {code: a.customer_id for code, a in accounts_again.items()} == {
+        code: a.customer_id for code, a in accounts.items()}

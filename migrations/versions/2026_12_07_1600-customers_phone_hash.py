@@ -8,10 +8,11 @@ Issue 21: a fresh book of 200,000 accounts creates 200,000 customers, and of the
 the (organisation, phone) B-tree cost the most: the numbers come in no order, so each entry is a
 descent of the tree comparing texts, into a page anywhere in it, splitting pages in the middle
 (backend CPU of the customers' insert, the same rows: 2.4-3.4 s with it, 1.5-2.0 s without it,
-1.8-2.0 s with a hash index in its place; docs/benchmarks.md, issue 21). Its only reader looks a number up by equality within an
-organisation (arrears.messaging.optouts.customers_with_phone: a STOP reply's sender): a hash index
-on the number answers that, the organisation then a filter over the few customers with the number
-(a hash index has one column; NULLs, numbers not valid, are not in it).
+1.8-2.0 s with a hash index in its place; docs/benchmarks.md, issue 21). Its only reader looks a
+number up by equality within an organisation (arrears.messaging.optouts.customers_with_phone: a
+STOP reply's sender): a hash index on the number answers that, the organisation then a filter over
+the few customers with the number (a hash index has one column; NULLs, numbers not valid, are not
+in it).
 
 SQLite keeps its B-tree (it has no hash index).
 """

@@ -23,7 +23,10 @@ class Customer(Base):
     __tablename__ = "customers"
     __table_args__ = (
         UniqueConstraint("org_id", "customer_code", name="uq_customers_org_id_customer_code"),
-        Index("ix_customers_org_id_phone_e164", "org_id", "phone_e164"),
+        # A number looked up by equality (a STOP reply's sender): on PostgreSQL a hash index, cheap to
+        # fill in an import's order (migration 0028); SQLite keeps the B-tree.
+        Index("ix_customers_org_id_phone_e164", "org_id", "phone_e164").ddl_if(dialect="sqlite"),
+        Index("ix_customers_phone_e164", "phone_e164", postgresql_using="hash").ddl_if(dialect="postgresql"),
         # Over assigned customers only: an import's new customers have no officer (migration 0018).
         Index("ix_customers_org_id_officer", "org_id", "assigned_collection_officer_id",
               postgresql_where=text("assigned_collection_officer_id IS NOT NULL"),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -16,6 +17,8 @@ from arrears.jobs.registry import JobContext, Permanent, handler
 # The tables each bulk load fills (fixed names: never built from input).
 IMPORT_TABLES = ("debtor_snapshots",)
 BOOK_TABLES = ("debtor_accounts", "debtor_snapshot_ranks", "customers", "accounts")
+# Of those, the ones update_book writes (the accounts owed, the after-book hooks', are the last one).
+_BOOK_FIRST = ("debtor_accounts", "debtor_snapshot_ranks", "customers")
 
 
 async def analyze(tables: tuple[str, ...]) -> None:
@@ -51,6 +54,37 @@ async def after_upload(upload: int | str) -> None:
             await book_updated(s, report.org_id)
 
 
+async def book_job(upload: int | str, *, actor: str = "system", timings: dict[str, float] | None = None) -> None:
+    """The book's job: `update_book`, the after-book hooks (`after_upload`: the accounts owed), then
+    fresh statistics of the tables they wrote (BOOK_TABLES). On PostgreSQL the ANALYZE of the
+    tables update_book wrote runs beside the hooks, on connections of its own, once update_book
+    has committed (the accounts owed only read the book; ANALYZE takes no lock that an insert or
+    a read waits for): a fresh book's statistics are no longer a step of their own after it. On
+    SQLite the steps take turns (one writer at a time). `timings`, when given, gets each step's
+    seconds: "book", "owed" and "analyze" (what the statistics took after the hooks)."""
+    clock = time.perf_counter
+    started = clock()
+    await update_book(upload, actor=actor)
+    booked = clock()
+    early: asyncio.Task[None] | None = None
+    if get_engine().dialect.name == "postgresql":
+        early = asyncio.create_task(analyze(_BOOK_FIRST))
+    try:
+        await after_upload(upload)
+    except BaseException:
+        if early is not None:
+            early.cancel()
+            await asyncio.gather(early, return_exceptions=True)
+        raise
+    owed = clock()
+    if early is None:
+        await analyze(BOOK_TABLES)
+    else:
+        await asyncio.gather(early, analyze(tuple(t for t in BOOK_TABLES if t not in _BOOK_FIRST)))
+    if timings is not None:
+        timings.update(book=booked - started, owed=owed - booked, analyze=clock() - owed)
+
+
 @handler(IMPORT_JOB)
 async def import_upload(ctx: JobContext) -> None:
     """Import an uploaded age analysis. Idempotent: a finished upload is left as it is, and an
@@ -67,6 +101,4 @@ async def import_upload(ctx: JobContext) -> None:
 @handler(BOOK_JOB)
 async def update_book_from_upload(ctx: JobContext) -> None:
     """Customers and accounts of the book from a completed upload (idempotent upserts)."""
-    await update_book(str(ctx.payload.get("upload_id")), actor=f"job:{ctx.job_id}")
-    await after_upload(str(ctx.payload.get("upload_id")))  # the accounts owed (arrears.accounts)
-    await analyze(BOOK_TABLES)
+    await book_job(str(ctx.payload.get("upload_id")), actor=f"job:{ctx.job_id}")

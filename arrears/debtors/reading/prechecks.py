@@ -209,7 +209,7 @@ def _inflated(zf: zipfile.ZipFile, part: str) -> Iterator[bytes]:
             raise zipfile.BadZipFile(f"bad local file header of {part!r}")
         name_size, extra_size = _LOCAL_HEADER.unpack(header)[-2:]
         fh.seek(name_size + extra_size, os.SEEK_CUR)
-        left = info.compress_size
+        left, room = info.compress_size, info.file_size
         inflate = zlib.decompressobj(-zlib.MAX_WBITS)
         while left > 0:
             packed = fh.read(min(_SCAN_CHUNK >> 2, left))
@@ -218,12 +218,19 @@ def _inflated(zf: zipfile.ZipFile, part: str) -> Iterator[bytes]:
             left -= len(packed)
             chunk = inflate.decompress(packed, _SCAN_CHUNK)
             while True:
+                # No further than the size the zip declares (what check_zip weighed; zipfile stops there too).
+                room -= len(chunk)
+                if room < 0:
+                    raise zipfile.BadZipFile(f"the member {part!r} inflates past its declared size")
                 if chunk:
                     yield chunk
                 if not inflate.unconsumed_tail:
                     break
                 chunk = inflate.decompress(inflate.unconsumed_tail, _SCAN_CHUNK)
-        if rest := inflate.flush():
+        rest = inflate.flush()
+        if len(rest) > room:
+            raise zipfile.BadZipFile(f"the member {part!r} inflates past its declared size")
+        if rest:
             yield rest
 
 

@@ -2,6 +2,7 @@
 
     uv run --frozen python bench/bench_import_xlsx.py [--rows 200000] [--repeat 3] [--no-pandas] [--pg URL]
                                                       [--no-sqlite] [--file age-analysis.xlsx]
+                                                      [--db-prefix NAME]
 
 Makes an .xlsx of `rows` accounts and 10 columns (openpyxl, write-only mode), creates and migrates
 a scratch database, then, each in a fresh process reading the same file:
@@ -184,6 +185,8 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=3, help="best of N for floor, reader and ours")
     parser.add_argument("--keep", action="store_true", help="keep the workbook and upload folder")
     parser.add_argument("--no-sqlite", action="store_true", help="skip the import into SQLite")
+    parser.add_argument("--db-prefix", default="arrears_bench",
+                        help="the scratch database's name starts with this (keeps side-by-side runs apart)")
     args = parser.parse_args()
 
     work = Path(tempfile.mkdtemp(prefix="arrears-bench-"))
@@ -194,7 +197,7 @@ def main() -> None:
         print(f"made {path.name}: {args.rows:,} rows, {path.stat().st_size / 1048576:.1f} MiB "
               f"in {time.perf_counter() - t:.1f} s")
 
-    name = f"arrears_bench_{uuid.uuid4().hex[:8]}"
+    name = f"{args.db_prefix}_{uuid.uuid4().hex[:8]}"
     base = args.pg.rsplit("/", 1)[0]
     asyncio.run(_pg(args.pg, f'CREATE DATABASE "{name}"'))
     try:

@@ -133,18 +133,12 @@ def preview_file(path: str, aliases: Mapping[str, list[str]] | None, mapping: Co
     if not read_rows:
         reader.close()
         return out
-    cents = 0
     with reader, collector_paused():
-        for block in reader.blocks():
-            out.rows_read += block.rows_read
-            out.account_count += len(block)
-            out.failed_count += len(block.errors)
-            cents += sum(block.cents[5])
-            for index in range(min(len(block), sample - len(out.accounts))):
-                out.accounts.append(block.row(index))
-            out.failed.extend(block.errors[: sample - len(out.failed)])
-        out.accounts_total = amount_of(cents)
+        tally = reader.tally(sample)  # every row read as the import reads it, the first accounts kept
         done = reader.summary()
+    out.rows_read, out.account_count, out.failed_count = tally.rows_read, tally.account_count, tally.failed_count
+    out.accounts, out.failed = tally.accounts, tally.failed
+    out.accounts_total = amount_of(tally.total_cents)
     out.skipped = dict(done.skipped)
     out.printed_total = done.printed_total
     out.warnings.extend(done.warnings)

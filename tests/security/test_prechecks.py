@@ -32,6 +32,26 @@ def test_a_dimension_is_read_and_a_plain_sheet_is_small(tmp_path: Path) -> None:
         assert (box.rows, box.columns) == expected
 
 
+def test_a_sheet_inflating_past_its_declared_size_is_damaged(tmp_path: Path) -> None:
+    """The scan inflates no further than the size the zip's directory declares (what check_zip
+    weighed): a member that says it is small and inflates to more is refused as damaged."""
+    body = hostile.sheet_rows([hostile.HEADER, *hostile.accounts(2000)])
+    path = tmp_path / "understated.xlsx"
+    hostile._write_xlsx(path, sheet=f'<worksheet xmlns="{hostile._NS}"><sheetData>{body}</sheetData></worksheet>')
+    with zipfile.ZipFile(path) as zf:
+        info = zf.getinfo("xl/worksheets/sheet1.xml")
+        box = sheet_box(zf, "xl/worksheets/sheet1.xml")
+    assert box.rows == 2001
+    data = bytearray(path.read_bytes())
+    entry = data.index(b"PK\x01\x02")  # the central directory's entries: find the sheet's
+    while data[entry + 46:entry + 46 + len(info.filename)] != info.filename.encode():
+        entry = data.index(b"PK\x01\x02", entry + 4)
+    data[entry + 24:entry + 28] = (info.file_size // 4).to_bytes(4, "little")  # its uncompressed size, understated
+    path.write_bytes(bytes(data))
+    with zipfile.ZipFile(path) as zf, pytest.raises(zipfile.BadZipFile):
+        sheet_box(zf, "xl/worksheets/sheet1.xml")
+
+
 def test_a_zip_bomb_is_refused_by_its_ratio(tmp_path: Path) -> None:
     path = hostile.zip_bomb_xlsx(tmp_path / "bomb.xlsx", inflated_mb=16)
     with pytest.raises(ReadError) as refused:

@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal
 from itertools import compress
 from operator import add, itemgetter, ne, not_
-from typing import cast
+from typing import NamedTuple, cast
 
 from arrears.debtors.reading.phones import read_phones_with_second, sms_reachable
 from arrears.debtors.reading.rows import Cell, NumberedRow
@@ -137,6 +137,28 @@ class AccountBlock:
             kept(self.phone2) if self.phone2 else [])
 
 
+@dataclass(slots=True)
+class BlockCount:
+    """A stretch of rows counted rather than kept (the preview's pass past its first accounts):
+    the accounts AccountBlock would hold, their total balances' sum in whole cents, the same row
+    errors, and the rows read."""
+
+    accounts: int
+    total_cents: int
+    errors: list[RowError]
+    rows_read: int
+
+
+class _Decided(NamedTuple):
+    columns: list[tuple[Cell, ...]]  # account, name, telephone, contact (or name), the money columns
+    codes: Sequence[str]
+    slow: set[int]  # positions of the rows for the reference path
+    cents: list[list[int]]  # current, d30, d60, d90, d120 (older buckets added), total
+    extras: list[dict[int, Decimal]] | None
+    in_range: bool
+    names: list[str]
+
+
 def _float_cents(column: Sequence[float]) -> list[int] | None:
     """Whole cents of a column of floats, when every one is the float nearest to a whole number of
     cents below FLOAT_LIMIT (see the module's docstring); else None.
@@ -193,13 +215,20 @@ class BlockValidator:
         """Rows numbered first_number, first_number + 1, ... (a workbook's)."""
         return self._check(list(range(first_number, first_number + len(cells))), cells)
 
-    def _check(self, numbers: list[int], cells: list[list[Cell]]) -> AccountBlock:
+    def count_block(self, rows: Sequence[NumberedRow]) -> BlockCount:
+        """check_block's accounts counted and its errors kept (phones and contacts are not read)."""
+        return self._count(list(map(_first, rows)), list(map(_second, rows)))
+
+    def count_cells(self, first_number: int, cells: list[list[Cell]]) -> BlockCount:
+        """check_cells's accounts counted and its errors kept (phones and contacts are not read)."""
+        return self._count(list(range(first_number, first_number + len(cells))), cells)
+
+    def _decide(self, numbers: list[int], cells: list[list[Cell]], with_extras: bool) -> _Decided:
+        """The block's columns read, and the rows the reference path must decide (`slow`)."""
         v = self._v
         count = len(numbers)
-        if not count:
-            return AccountBlock.empty(with_extras=bool(self._extra_count))
         width = v._width
-        if count and min(map(len, cells)) < width:
+        if min(map(len, cells)) < width:
             cells = [c if len(c) >= width else c + [""] * (width - len(c)) for c in cells]
         every = list(zip(*cells, strict=False))  # shorter rows were padded to `width`: zip stops at the shortest
         columns = [every[index] for index in self._columns]
@@ -245,7 +274,9 @@ class BlockValidator:
         extras: list[dict[int, Decimal]] | None = None
         if self._extra_count:
             older = cents[6:]
-            extras = [dict(zip(self._extra_days, map(amount_of, row), strict=True)) for row in zip(*older, strict=True)]
+            if with_extras:
+                extras = [dict(zip(self._extra_days, map(amount_of, row), strict=True))
+                          for row in zip(*older, strict=True)]
             cents[4] = list(map(add, cents[4], map(sum, zip(*older, strict=True))))
             del cents[6:]
 
@@ -256,26 +287,72 @@ class BlockValidator:
             if together != cents[5]:
                 slow.update(compress(range(count), map(ne, together, cents[5])))
 
-        raw_phones = _texts(columns[2])
-        phones, valid, sms, second = read_phones_with_second(raw_phones)
         names = _texts(columns[1])
         if not all(names):
             # A line without a name and without a total may be a heading ("GAUTENG" in the account
             # column): the reference path sorts it. One with a total is an account without a name.
             totals = columns[self._total_position]
             slow.update(i for i in compress(range(count), map(not_, names)) if totals[i] in ("", None))
+        return _Decided(columns, codes, slow, cents, extras, in_range, names)
+
+    def _plain(self, numbers: list[int], decided: _Decided) -> bool:
+        """Whether every row of the block is a new account (then every code is remembered here)."""
+        v = self._v
+        if decided.slow or v.lines.summary:
+            return False
+        fresh = dict(zip(decided.codes, numbers, strict=True))
+        if len(fresh) != len(numbers) or not v._seen.keys().isdisjoint(fresh):
+            return False
+        v._seen.update(fresh)
+        return True
+
+    def _check(self, numbers: list[int], cells: list[list[Cell]]) -> AccountBlock:
+        if not numbers:
+            return AccountBlock.empty(with_extras=bool(self._extra_count))
+        decided = self._decide(numbers, cells, with_extras=True)
+        columns, codes, slow, cents, extras, in_range, names = decided
+        raw_phones = _texts(columns[2])
+        phones, valid, sms, second = read_phones_with_second(raw_phones)
+        count = len(numbers)
         contacts: list[str | None] = (
             [text or None for text in _texts(columns[3])] if self._has_contact else [None] * count)
-
-        seen = v._seen
-        fresh = dict(zip(codes, numbers, strict=True)) if not slow else {}
-        if not slow and len(fresh) == count and seen.keys().isdisjoint(fresh) and not v.lines.summary:
-            seen.update(fresh)
-            v.lines.add(sum(cents[5]))
+        if self._plain(numbers, decided):
+            self._v.lines.add(sum(cents[5]))
             return AccountBlock(list(codes), names, contacts, raw_phones, phones, valid, sms, cents, extras, numbers,
                                 [], count, in_range, second if any(second) else [])
         return self._mixed(numbers, cells, codes, slow, names, contacts, raw_phones, phones, valid, sms, cents,
                            extras, second)
+
+    def _count(self, numbers: list[int], cells: list[list[Cell]]) -> BlockCount:
+        if not numbers:
+            return BlockCount(0, 0, [], 0)
+        decided = self._decide(numbers, cells, with_extras=False)
+        totals = decided.cents[5]
+        v = self._v
+        if self._plain(numbers, decided):
+            total = sum(totals)
+            v.lines.add(total)
+            return BlockCount(len(numbers), total, [], len(numbers))
+        # As _mixed, keeping only the count, the balances' sum and the errors.
+        codes, slow = decided.codes, decided.slow
+        seen, lines = v._seen, v.lines
+        accounts = total = 0
+        errors: list[RowError] = []
+        for i, number in enumerate(numbers):
+            if i not in slow and not lines.summary and seen.setdefault(codes[i], number) == number:
+                lines.add(totals[i])
+                accounts += 1
+                total += totals[i]
+                continue
+            result = v.check(number, cells[i])
+            if result is None:
+                continue
+            if isinstance(result, RowError):
+                errors.append(result)
+            else:
+                accounts += 1
+                total += cents_of(result.total_balance)
+        return BlockCount(accounts, total, errors, len(numbers))
 
     def _mixed(self, numbers: list[int], cells: list[list[Cell]], codes: Sequence[str], slow: set[int],
                names: list[str], contacts: list[str | None], raw_phones: list[str], phones: list[str | None],

@@ -14,6 +14,7 @@ import re
 import struct
 import zipfile
 import zlib
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any
@@ -24,6 +25,9 @@ from arrears.sandbox.limits import ParseLimits, get_parse_limits
 
 _RATIO_FLOOR = 1 << 20  # members smaller than this inflate to too little to matter, whatever their ratio
 _CHUNK = 8 << 20
+_HEAD = 1 << 16  # the <dimension> is looked for in the part's first 64 KiB
+_SCAN_CHUNK = 1 << 20  # a sheet's XML is scanned a MiB at a time: the chunk stays in the cache
+_LOCAL_HEADER = struct.Struct("<4s5H3L2H")  # a zip member's local file header
 _SMALL_PART = 16 << 20  # workbook.xml and its relations: read whole, when no larger than this
 _DIMENSION = re.compile(rb'<(?:\w+:)?dimension\s+ref="([A-Z]{1,3})?(\d{1,7})?:?([A-Z]{1,3})(\d{1,7})"')
 _ROW_START = b'<row r="'
@@ -160,34 +164,74 @@ def sheet_box(zf: zipfile.ZipFile, part: str) -> SheetBox:
     reference tells that the range is 17 billion cells)."""
     max_row = max_col = 0
     wide = False
-    tail = b""
-    first = True
-    with zf.open(part) as fh:
-        while chunk := fh.read(_CHUNK):
-            data = tail + chunk
-            if first:
-                first = False
-                found = _DIMENSION.search(data, 0, 1 << 16)
-                if found:
-                    max_col = column_number(found.group(3))
-                    max_row = int(found.group(4))
-            # Rows: the numbers of the row elements that start in this chunk (writers keep them in
-            # order: the last one is the largest; an out-of-order one meets the child's memory limit).
-            cut = data.rfind(_ROW_START)
-            if cut >= 0:
-                end = data.find(b'"', cut + len(_ROW_START))
-                if end > 0:
-                    digits = data[cut + len(_ROW_START):end]
-                    if digits.isdigit():
-                        max_row = max(max_row, int(digits))
-            if wide or _WIDE_CELL.search(data):
-                wide = True
-                for letters in set(_WIDE_REF.findall(data)):
-                    max_col = max(max_col, column_number(letters))
-            tail = data[-64:]  # a reference cut by the chunk boundary is found in the next pass
+    tail = head = b""
+    for chunk in _inflated(zf, part):
+        data = tail + chunk
+        if len(head) < _HEAD:
+            head += chunk[:_HEAD - len(head)]
+        # Rows: the numbers of the row elements that start in this chunk (writers keep them in
+        # order: the last one is the largest; an out-of-order one meets the child's memory limit).
+        cut = data.rfind(_ROW_START)
+        if cut >= 0:
+            end = data.find(b'"', cut + len(_ROW_START))
+            if end > 0:
+                digits = data[cut + len(_ROW_START):end]
+                if digits.isdigit():
+                    max_row = max(max_row, int(digits))
+        if wide or _WIDE_CELL.search(data):
+            wide = True
+            for letters in set(_WIDE_REF.findall(data)):
+                max_col = max(max_col, column_number(letters))
+        tail = data[-64:]  # a reference cut by the chunk boundary is found in the next pass
+    found = _DIMENSION.search(head)  # the <dimension> comes before the rows
+    if found:
+        max_col = max(max_col, column_number(found.group(3)))
+        max_row = max(max_row, int(found.group(4)))
     if not wide and max_col == 0:
         max_col = 26  # no <dimension> and no cell past column Z: at most 26 columns
     return SheetBox(max_row, max(max_col, 1))
+
+
+def _inflated(zf: zipfile.ZipFile, part: str) -> Iterator[bytes]:
+    """The member's bytes, inflated _SCAN_CHUNK at a time. A deflated member of a zip on disk is
+    inflated straight from its stream (zipfile's reader also computes the CRC, which the parser
+    checks when it reads the part); any other member through zipfile."""
+    info = zf.getinfo(part)
+    if info.compress_type != zipfile.ZIP_DEFLATED or info.flag_bits & 1 or not isinstance(zf.filename, str):
+        with zf.open(info) as fh:
+            while chunk := fh.read(_SCAN_CHUNK):
+                yield chunk
+        return
+    with open(zf.filename, "rb") as fh:
+        fh.seek(info.header_offset)
+        header = fh.read(_LOCAL_HEADER.size)
+        if len(header) != _LOCAL_HEADER.size or header[:4] != b"PK\x03\x04":
+            raise zipfile.BadZipFile(f"bad local file header of {part!r}")
+        name_size, extra_size = _LOCAL_HEADER.unpack(header)[-2:]
+        fh.seek(name_size + extra_size, os.SEEK_CUR)
+        left, room = info.compress_size, info.file_size
+        inflate = zlib.decompressobj(-zlib.MAX_WBITS)
+        while left > 0:
+            packed = fh.read(min(_SCAN_CHUNK >> 2, left))
+            if not packed:
+                raise EOFError(f"the member {part!r} is cut short")
+            left -= len(packed)
+            chunk = inflate.decompress(packed, _SCAN_CHUNK)
+            while True:
+                # No further than the size the zip declares (what check_zip weighed; zipfile stops there too).
+                room -= len(chunk)
+                if room < 0:
+                    raise zipfile.BadZipFile(f"the member {part!r} inflates past its declared size")
+                if chunk:
+                    yield chunk
+                if not inflate.unconsumed_tail:
+                    break
+                chunk = inflate.decompress(inflate.unconsumed_tail, _SCAN_CHUNK)
+        rest = inflate.flush()
+        if len(rest) > room:
+            raise zipfile.BadZipFile(f"the member {part!r} inflates past its declared size")
+        if rest:
+            yield rest
 
 
 # ------------------------------------------------------------------ xls and xlsb sheets

@@ -14,7 +14,7 @@ from arrears.debtors.reading import (
     RowError,
     read_age_analysis,
 )
-from arrears.debtors.reading.blocks import BlockValidator
+from arrears.debtors.reading.blocks import BlockValidator, cents_of
 from arrears.debtors.reading.headers import find_header
 from arrears.debtors.reading.phones import read_phone, read_phones, sms_reachable
 from arrears.debtors.reading.rows import Sheet
@@ -120,6 +120,43 @@ def test_blocks_agree_with_the_reference(drawn, size, header) -> None:
     assert by_blocks(header, rows, size) == reference(header, rows)
 
 
+def by_counts(header: list[str], rows: list[tuple[int, list]], size: int, full: int
+              ) -> tuple[int, int, list[AccountRow], list[RowError]]:
+    """The rows checked by blocks, the first `full` blocks kept and the rest counted (the
+    preview's way): the accounts counted, their totals' sum in cents, the kept accounts, every error."""
+    checker = BlockValidator(validator(header))
+    count = cents = 0
+    kept, errors = [], []
+    for number, start in enumerate(range(0, len(rows), size)):
+        stretch = [(n, list(c)) for n, c in rows[start:start + size]]
+        if number < full:
+            block = checker.check_block(stretch)
+            count, cents = count + len(block), cents + sum(block.cents[5])
+            kept.extend(block.rows())
+            errors.extend(block.errors)
+        else:
+            counted = checker.count_block(stretch)
+            assert counted.rows_read == len(stretch)
+            count, cents = count + counted.accounts, cents + counted.total_cents
+            errors.extend(counted.errors)
+    return count, cents, kept, errors
+
+
+@settings(max_examples=300, deadline=None)
+@given(drawn=drawn_rows(), size=st.integers(min_value=1, max_value=70), full=st.integers(min_value=0, max_value=3),
+       header=st.sampled_from([HEADER, WITH_OLDER, NO_CONTACT]))
+def test_counted_blocks_agree_with_the_reference(drawn, size, full, header) -> None:
+    """Counting a block (no phones, contacts or rows made) finds the accounts and the errors that
+    checking it finds, before and after checked blocks, and leaves the same memory of codes."""
+    rows = make_rows(header, drawn)
+    accounts, errors = reference(header, rows)
+    count, cents, kept, counted_errors = by_counts(header, rows, size, full)
+    assert count == len(accounts)
+    assert cents == sum(cents_of(a.total_balance) for a in accounts)
+    assert kept == accounts[:len(kept)]
+    assert counted_errors == errors
+
+
 def test_a_clean_block_takes_the_fast_path_and_registers_every_code() -> None:
     v = validator(HEADER)
     checker = BlockValidator(v)
@@ -209,6 +246,18 @@ def test_reader_blocks_match_reader_rows(tmp_path, kind) -> None:
     assert [e.sheet_row for e in errors] == [43, 44, 45]
     assert [a.sheet_row for a in accounts] == list(range(4, 43))
     assert progress[-1] == sum(block.rows_read for block in blocks) == 44
+    with read_age_analysis(path, on_progress=progress.append, progress_every=10) as reader:
+        progress.clear()
+        tally = reader.tally(5, size=7)
+        summary = reader.summary()
+    # The first five accounts whole, every error, the rest counted; the same skipped lines.
+    assert tally.accounts == accounts[:5] and tally.failed == errors
+    assert (tally.account_count, tally.failed_count, tally.rows_read) == (len(accounts), 3, 44)
+    assert tally.total_cents == sum(cents_of(a.total_balance) for a in accounts)
+    assert progress[-1] == 44
+    with read_age_analysis(path) as reader:
+        expected_summary = (list(reader.blocks()), reader.summary())[1]
+    assert summary == expected_summary
 
 
 @pytest.mark.parametrize(("buckets", "total", "fails"), [

@@ -67,6 +67,29 @@ def test_the_import_path_reads_the_layout_exactly(layout: Layout, tmp_path: Path
     assert reader.sheet_name and reader.header_rows and reader.columns
 
 
+@pytest.mark.parametrize("layout", LAYOUTS, ids=[item.name for item in LAYOUTS])
+def test_the_preview_s_count_reads_the_layout_exactly(layout: Layout, tmp_path: Path) -> None:
+    """The preview's pass (the first accounts kept, the rest counted, in blocks of a few rows so
+    that counted blocks hold skipped lines, totals and headings) finds every account, their
+    total, and the same skipped lines, printed total and warnings; and so does the preview."""
+    from arrears.debtors.preview import preview_file
+
+    path = layout.build(tmp_path)
+    expected = [_expected(a) for a in layout.accounts]
+    with read_age_analysis(path) as reader:
+        tally = reader.tally(2, size=4)
+        assert (tally.account_count, tally.failed_count, tally.failed) == (len(expected), 0, [])
+        assert [_read(r) for r in tally.accounts] == expected[:2]
+        assert tally.total_cents == sum(int(a.total * 100) for a in layout.accounts)
+        _check_report(layout, reader)
+    preview = preview_file(str(path), None, None, None)
+    assert (preview.account_count, preview.failed_count) == (len(expected), 0)
+    assert [_read(r) for r in preview.accounts] == expected[:20]
+    assert preview.accounts_total == sum((a.total for a in layout.accounts), Decimal("0.00"))
+    assert preview.skipped == {k: v for k, v in layout.skipped.items() if v}
+    assert preview.printed_total == layout.printed_total
+
+
 def test_the_corpus_covers_every_skip_reason_and_format(tmp_path: Path) -> None:
     reasons = {reason for layout in LAYOUTS for reason, count in layout.skipped.items() if count}
     assert reasons == {"title", "heading", "total", "repeated_header", "footer", "blank", "summary"}

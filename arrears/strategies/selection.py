@@ -226,7 +226,10 @@ def _hashed_variant(acct: Subquery, plan: Plan) -> ColumnElement[Any]:
 
 
 def variant_expr(acct: Subquery, plan: Plan) -> ColumnElement[Any]:
-    """The account's variant: the one it has in this strategy, else the stable hash's."""
+    """The account's variant: the one it has in this strategy, else the stable hash's; without a
+    challenger every account follows the champion, also one that was in B before the split ended."""
+    if plan.strategy.challenger_percent <= 0:
+        return literal("A", String)
     hashed = _hashed_variant(acct, plan)
     return case((and_(same_strategy(acct, plan), acct.c.s_variant.is_not(None)), acct.c.s_variant), else_=hashed)
 
@@ -251,7 +254,9 @@ def due(acct: Subquery, plan: Plan, step: StrategyStep, run_on: date) -> ColumnE
     """
     st = plan.strategy
     hashed = _hashed_variant(acct, plan)
-    variant = func.coalesce(acct.c.s_variant, hashed)
+    # Without a challenger every account follows the champion's steps (one that was in B goes on
+    # from its position in A's sequence), as variant_expr says.
+    variant = func.coalesce(acct.c.s_variant, hashed) if st.challenger_percent > 0 else literal("A", String)
     pos = func.coalesce(acct.c.s_position, 0)
     wait_over = or_(acct.c.s_next_due_on.is_(None), acct.c.s_next_due_on <= run_on)
     with_state: list[ColumnElement[bool]] = []

@@ -35,8 +35,8 @@ def _reference(plan: Plan, step: StrategyStep, r: Any, hashed: str) -> bool:
             return False
         return r.balance >= s.min_balance if s.min_balance is not None else r.balance > 0
 
-    if plan.strategy.challenger_percent <= 0 and variant != "A":
-        return False  # without a challenger only the champion's sequence runs
+    if plan.strategy.challenger_percent <= 0:
+        variant = "A"  # without a challenger every account follows the champion's steps
     seq = plan.sequence(variant)
     if step not in seq:
         return False

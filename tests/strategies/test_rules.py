@@ -229,6 +229,29 @@ async def test_champion_challenger_split_is_stable_and_matches_its_hash(rs, tmp_
     assert [variant_of(other, i, 50) for i in ids.values()] != [variant_of(sid, i, 50) for i in ids.values()]
 
 
+async def test_accounts_in_b_follow_the_champion_when_the_split_ends(rs, tmp_path):
+    """A strategy's challenger set to 0 %: the accounts that were in B go on with the champion's
+    next step (none is left without steps), and the run records them as A."""
+    t = await rs.tenant()
+    await _settings(t, contact_hours="off", contact_cap="0")
+    ids = await book(t, tmp_path, [row(f"C{i:03d}", f"N{i}", "082 123 4567", d30=10) for i in range(40)])
+    sms = await template(t)
+    sid = await strategy(t, [{"action": "sms", "messageTemplateId": sms, "minDaysPastDue": 30, "waitDays": 1},
+                             {"action": "call_task", "minDaysPastDue": 30, "variant": "A"},
+                             {"action": "visit_task", "minDaysPastDue": 30, "variant": "B"}], challengerPercent=50)
+    await run(t, REPORT_DAY)
+    first = {e.account_id: e.variant for e in await executions(t)}
+    assert set(first) == set(ids.values()) and set(first.values()) == {"A", "B"}
+    async with transaction() as s:
+        await service.update_strategy(s, await caller(t), sid, {"challengerPercent": 0})
+    seen = await preview(t, REPORT_DAY + timedelta(days=1))
+    await run(t, REPORT_DAY + timedelta(days=1))
+    second = [e for e in await executions(t) if e.run_on == REPORT_DAY + timedelta(days=1)]
+    assert sorted(e.account_id for e in second) == sorted(ids.values())
+    assert {(e.action, e.variant) for e in second} == {("call_task", "A")}
+    assert seen["strategies"][0]["steps"][1]["accounts"] == len(ids)
+
+
 async def test_segments_first_match_wins_by_priority_the_default_last(rs, tmp_path):
     t = await rs.tenant()
     await _settings(t, contact_hours="off", contact_cap="0")

@@ -124,33 +124,47 @@ class _Dialect:
         return func.printf("%.2f", amount)
 
 
-def amount_length(amount: ColumnElement[Any], dialect: str) -> ColumnElement[int]:
-    """len(format_amount(amount)): "-1,234,567.89" — sign, digits, a comma per three, ".00"."""
+def amount_columns(amount: ColumnElement[Any], dialect: str) -> dict[str, ColumnElement[Any]]:
+    """What `amount_length_of` needs of an amount, to select once in a stage of their own: the
+    amount (an expression over joins: a flattened subquery writes it out wherever it is used) is
+    worked out here once or twice, not once per comparison. PostgreSQL: the rounded amount's size
+    and sign; SQLite: its text with two decimals."""
     d = _Dialect(dialect)
     if d.pg:
+        rounded = func.round(func.coalesce(amount, 0), 2)
+        return {"abs": func.abs(rounded), "neg": rounded < 0}
+    return {"text": d.two_decimals(func.coalesce(amount, 0))}
+
+
+def amount_length_of(cols: Mapping[str, ColumnElement[Any]], dialect: str) -> ColumnElement[int]:
+    """len(format_amount(amount)) from `amount_columns`: "-1,234,567.89" — sign, digits, a comma
+    per three, ".00"."""
+    if _Dialect(dialect).pg:
         # Exact numerics: the integer digits of the rounded amount by comparison, without
         # printing it (amounts of 10**15 and more, which no book holds, are printed).
-        rounded = func.round(func.coalesce(amount, 0), 2)
-        size = func.abs(rounded)
-        width = case(*[(size < 10 ** k, k) for k in range(1, 16)], else_=_printed_digits(rounded))
-        return width + (width - 1) // 3 + 3 + case((rounded < 0, 1), else_=0)
-    text = d.two_decimals(func.coalesce(amount, 0))
+        size = cols["abs"]
+        width = case(*[(size < 10 ** k, k) for k in range(1, 16)], else_=func.length(cast(size, String)) - 3)
+        # width + (width - 1) // 3 commas, written with `width` once: (4 * width - 1) // 3
+        return (width * 4 - 1) // 3 + 3 + case((cols["neg"], 1), else_=0)
+    text = cols["text"]
     negative = case((and_(text.like("-%"), func.replace(func.replace(text, "-", ""), "0", "") != "."), 1), else_=0)
     digits = func.length(text) - 3 - case((text.like("-%"), 1), else_=0)
     return digits + (digits - 1) // 3 + 3 + negative
 
 
-def _printed_digits(rounded: ColumnElement[Any]) -> ColumnElement[int]:
-    text = cast(func.abs(rounded), String)
-    return func.length(text) - 3
+def amount_length(amount: ColumnElement[Any], dialect: str) -> ColumnElement[int]:
+    """len(format_amount(amount)) in one expression (`amount_length_of(amount_columns(…))`)."""
+    return amount_length_of(amount_columns(amount, dialect), dialect)
 
 
 def _zero(v: ColumnElement[Any]) -> ColumnElement[Any]:
     return func.coalesce(v, 0)
 
 
-def placeholder_sql(values: SqlValues, dialect: str) -> tuple[dict[str, ColumnElement[Any]], dict[str, ColumnElement[int]]]:
-    """(text placeholders -> SQL text, the others -> SQL length of what they print)."""
+def placeholder_sql(values: SqlValues, dialect: str) -> tuple[dict[str, ColumnElement[Any]], dict[str, ColumnElement[int]],
+                                                              dict[str, ColumnElement[Any]]]:
+    """(text placeholders -> SQL text, label placeholders -> SQL length of what they print, money
+    placeholders -> SQL amount: `amount_columns`/`amount_length_of` make its printed length)."""
     texts = {"CustomerName": values.customer_name, "AccountCode": values.account_code,
              "ContactPerson": values.contact_person, "Telephone": values.telephone}
     texts = {k: func.coalesce(v, "") for k, v in texts.items()}
@@ -159,14 +173,14 @@ def placeholder_sql(values: SqlValues, dialect: str) -> tuple[dict[str, ColumnEl
     amounts = {"TotalBalance": values.total_balance, "Current": values.current, "30Days": values.d30,
                "60Days": values.d60, "90Days": values.d90, "120Days": d120_plus,
                "OverdueAmount": case((overdue > 0, overdue), else_=0)}
-    lengths: dict[str, ColumnElement[int]] = {k: amount_length(v, dialect) for k, v in amounts.items()}
+    lengths: dict[str, ColumnElement[int]] = {}
     # The oldest bracket holding a positive amount, else "Current" (ageing.oldest_age_bracket).
     labels = {b.key: b.label for b in AGE_BRACKETS}
     oldest = case((d120_plus > 0, len(labels["d120"])), (_zero(values.d90) > 0, len(labels["d90"])),
                   (_zero(values.d60) > 0, len(labels["d60"])), (_zero(values.d30) > 0, len(labels["d30"])),
                   else_=len(labels["current"]))
     lengths["OldestAgeBracket"] = oldest
-    return texts, lengths
+    return texts, lengths, amounts
 
 
 @dataclass(frozen=True)
@@ -220,6 +234,10 @@ def _plain(v: ColumnElement[Any], dialect: str) -> ColumnElement[bool]:
     return v.op("NOT GLOB", is_comparison=True)(literal(_NOT_PLAIN_GLOB, String))
 
 
+def _amount_placeholders(static: StaticText) -> list[str]:
+    return list(dict.fromkeys(p for p in static.placeholders if p in AMOUNT_PLACEHOLDERS))
+
+
 def _text_placeholders(static: StaticText) -> list[str]:
     return list(dict.fromkeys(p for p in static.placeholders if p in TEXT_PLACEHOLDERS))
 
@@ -229,12 +247,14 @@ def value_columns(body: str, values: SqlValues, dialect: str) -> dict[str, Colum
     and whether it is plain (`t0_plain`: see _PLAIN), and the money placeholders' printed length
     (`fixed_len`). `segment_parts_of` takes it from there."""
     static = StaticText.of(body)
-    texts, lengths = placeholder_sql(values, dialect)
+    texts, lengths, amounts = placeholder_sql(values, dialect)
     fixed: ColumnElement[int] = literal(0, Integer)
     for p in static.placeholders:
-        if p not in texts:
+        if p in lengths:
             fixed = fixed + lengths[p]
     cols: dict[str, ColumnElement[Any]] = {"fixed_len": fixed}
+    for i, p in enumerate(_amount_placeholders(static)):
+        cols.update({f"m{i}_{k}": c for k, c in amount_columns(amounts[p], dialect).items()})
     for i, p in enumerate(_text_placeholders(static)):
         cols[f"t{i}"] = texts[p]
         cols[f"t{i}_plain"] = _plain(texts[p], dialect)
@@ -248,7 +268,16 @@ def segment_parts_of(body: str, cols: Mapping[str, ColumnElement[Any]], dialect:
     looking at its characters again."""
     d = _Dialect(dialect)
     static = StaticText.of(body)
-    parts: dict[str, ColumnElement[Any]] = {"fixed_len": cols["fixed_len"]}
+    # The money placeholders' printed lengths join the rest of the fixed length here, from the
+    # first stage's amounts (each placeholder as often as it is written).
+    index = {p: i for i, p in enumerate(_amount_placeholders(static))}
+    fixed: ColumnElement[int] = cols["fixed_len"]
+    for p in static.placeholders:
+        if p in index:
+            i = index[p]
+            fixed = fixed + amount_length_of({k[len(f"m{i}_"):]: c for k, c in cols.items() if k.startswith(f"m{i}_")},
+                                             dialect)
+    parts: dict[str, ColumnElement[Any]] = {"fixed_len": fixed}
     for i, _p in enumerate(_text_placeholders(static)):
         v, plain = cols[f"t{i}"], cols[f"t{i}_plain"]
         parts[f"v{i}_len"] = func.length(v)

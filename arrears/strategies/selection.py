@@ -124,7 +124,10 @@ def account_rows(org_id: int, run_on: date) -> Subquery:
     cut = func.coalesce(d.latest_report_date, func.date(d.latest_report_at))
     bound = case(*[(getattr(d, name) > 0, literal(age)) for name, age in _BOOK_AGES], else_=None)
     since = days_between(day, cut)
-    book_dpd = case((bound.is_(None), 0), (or_(cut.is_(None), since <= 0), bound), else_=bound + since)
+    # No bucket after current: 0; no report date or a date not yet past: the bucket's bound; else
+    # bound + days since. Written with the bucket's CASE once (the selection is flattened into
+    # the statements that read it: each mention is worked out again for every row).
+    book_dpd = func.coalesce(bound + case((since > 0, since), else_=0), 0)
     each = func.round(Loan.principal_amount / func.nullif(Loan.tenure_months, 0), 2)
     covered = floor_int(paid / func.nullif(each, 0))
     unpaid = case((covered >= Loan.tenure_months - 1, Loan.tenure_months - 1), else_=covered)

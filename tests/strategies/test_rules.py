@@ -288,6 +288,25 @@ async def test_loan_days_past_due_in_sql_match_the_python_rule(rs, paid):
     assert loan
 
 
+async def test_book_days_past_due_in_sql_match_the_python_rule(rs, tmp_path):
+    """The selection's days past due of a book account, on days before, on and after its report's
+    date, against arrears.accounts.ageing.book_days_past_due."""
+    from arrears.accounts.ageing import book_days_past_due
+    from arrears.strategies.selection import account_rows
+
+    t = await rs.tenant()
+    shapes = {"CUR": {"current": 100}, "D30": {"d30": 10}, "D90": {"d30": 5, "d90": 5}, "D120": {"d120": 1, "d60": 2},
+              "CREDIT": {"d60": -5}}
+    ids = await book(t, tmp_path, [row(code, code, "082 123 4567", **amounts) for code, amounts in shapes.items()])
+    for day in (REPORT_DAY - timedelta(days=10), REPORT_DAY, REPORT_DAY + timedelta(days=45)):
+        async with transaction() as s:
+            q = account_rows(t.org.id, day)
+            got = dict((await s.execute(select(q.c.account_id, q.c.dpd))).all())
+        for code, amounts in shapes.items():
+            buckets = {k: Decimal(v) for k, v in amounts.items() if k != "current"}
+            assert got[ids[code]] == book_days_past_due(buckets, REPORT_DAY, day), (code, day)
+
+
 async def test_a_letter_step_makes_one_stored_letter_per_account_as_the_owner(rs, tmp_path):
     from arrears.letters.builtins import FINAL_DEMAND
     from arrears.letters.models import Letter

@@ -169,9 +169,7 @@ async def record_select(session: AsyncSession, org_id: int, source: Any, types: 
     organisation: then the rows are not read back at all. Returns how many were written."""
     from sqlalchemy import insert, literal, literal_column, select
 
-    kinds = frozenset(types)
-    handlers = [h for h in _in_tx if h not in _wants or await _wants[h](session, org_id, kinds)]
-    publishers = [p for p in _publishers if p not in _wants or _wants[p](kinds)]
+    handlers, publishers = await _readers(session, org_id, types)
     src = source.subquery()
     now = utcnow()
     # Time-ordered ids (version 7): this statement's prefix (time and random bits) and each row's
@@ -198,16 +196,22 @@ async def record_select(session: AsyncSession, org_id: int, source: Any, types: 
     return len(ids)
 
 
-async def wanted(session: AsyncSession, org_id: int, types: Sequence[str]) -> bool:
-    """Whether an in-transaction subscriber or an after-commit publisher needs to see new events
-    of these types in this organisation (as `record_select` decides). When none does, a bulk writer
-    may insert such events in its own statement (the strategy run writes them in the statement
-    that claims its executions) and need not read them back."""
+async def _readers(session: AsyncSession, org_id: int, types: Sequence[str]
+                   ) -> tuple[list[InTransactionHandler], list[Publisher]]:
+    """The in-transaction subscribers and after-commit publishers that need to see new events of
+    these types in this organisation (those that said with `wants` they need none are left out)."""
     kinds = frozenset(types)
-    for handler in _in_tx:
-        if handler not in _wants or await _wants[handler](session, org_id, kinds):
-            return True
-    return any(p not in _wants or _wants[p](kinds) for p in _publishers)
+    handlers = [h for h in _in_tx if h not in _wants or await _wants[h](session, org_id, kinds)]
+    return handlers, [p for p in _publishers if p not in _wants or _wants[p](kinds)]
+
+
+async def wanted(session: AsyncSession, org_id: int, types: Sequence[str]) -> bool:
+    """Whether anybody needs to see new events of these types in this organisation (as
+    `record_select` decides). When none does, a bulk writer may insert such events in its own
+    statement (the strategy run writes them in the statement that claims its executions) and need
+    not read them back."""
+    handlers, publishers = await _readers(session, org_id, types)
+    return bool(handlers or publishers)
 
 
 def _jsonable(value: Any) -> Any:

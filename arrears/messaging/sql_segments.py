@@ -244,8 +244,9 @@ def _text_placeholders(static: StaticText) -> list[str]:
 
 def value_columns(body: str, values: SqlValues, dialect: str) -> dict[str, ColumnElement[Any]]:
     """The first of two stages (columns to select once in a subquery): each text value (`t0`, …)
-    and whether it is plain (`t0_plain`: see _PLAIN), and the money placeholders' printed length
-    (`fixed_len`). `segment_parts_of` takes it from there."""
+    and whether it is plain (`t0_plain`: see _PLAIN), each money placeholder's `amount_columns`
+    (`m0_abs`, `m0_neg`, … or `m0_text`) and the label placeholders' printed length (`fixed_len`).
+    `segment_parts_of` takes it from there."""
     static = StaticText.of(body)
     texts, lengths, amounts = placeholder_sql(values, dialect)
     fixed: ColumnElement[int] = literal(0, Integer)
@@ -270,13 +271,14 @@ def segment_parts_of(body: str, cols: Mapping[str, ColumnElement[Any]], dialect:
     static = StaticText.of(body)
     # The money placeholders' printed lengths join the rest of the fixed length here, from the
     # first stage's amounts (each placeholder as often as it is written).
-    index = {p: i for i, p in enumerate(_amount_placeholders(static))}
+    lengths = {}
+    for i, p in enumerate(_amount_placeholders(static)):
+        prefix = f"m{i}_"
+        lengths[p] = amount_length_of({k[len(prefix):]: c for k, c in cols.items() if k.startswith(prefix)}, dialect)
     fixed: ColumnElement[int] = cols["fixed_len"]
     for p in static.placeholders:
-        if p in index:
-            i = index[p]
-            fixed = fixed + amount_length_of({k[len(f"m{i}_"):]: c for k, c in cols.items() if k.startswith(f"m{i}_")},
-                                             dialect)
+        if p in lengths:
+            fixed = fixed + lengths[p]
     parts: dict[str, ColumnElement[Any]] = {"fixed_len": fixed}
     for i, _p in enumerate(_text_placeholders(static)):
         v, plain = cols[f"t{i}"], cols[f"t{i}_plain"]

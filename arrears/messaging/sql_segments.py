@@ -244,7 +244,7 @@ def _text_placeholders(static: StaticText) -> list[str]:
 
 def value_columns(body: str, values: SqlValues, dialect: str) -> dict[str, ColumnElement[Any]]:
     """The first of two stages (columns to select once in a subquery): each text value (`t0`, …)
-    and whether it is plain (`t0_plain`: see _PLAIN), each money placeholder's `amount_columns`
+    and whether they are all plain (`t_plain`: see _PLAIN), each money placeholder's `amount_columns`
     (`m0_abs`, `m0_neg`, … or `m0_text`) and the label placeholders' printed length (`fixed_len`).
     `segment_parts_of` takes it from there."""
     static = StaticText.of(body)
@@ -256,17 +256,25 @@ def value_columns(body: str, values: SqlValues, dialect: str) -> dict[str, Colum
     cols: dict[str, ColumnElement[Any]] = {"fixed_len": fixed}
     for i, p in enumerate(_amount_placeholders(static)):
         cols.update({f"m{i}_{k}": c for k, c in amount_columns(amounts[p], dialect).items()})
-    for i, p in enumerate(_text_placeholders(static)):
+    used = _text_placeholders(static)
+    for i, p in enumerate(used):
         cols[f"t{i}"] = texts[p]
-        cols[f"t{i}_plain"] = _plain(texts[p], dialect)
+    if used:
+        # One test of all the values written together (a pattern match is the dearest thing a row
+        # costs here): in the usual row every value is plain; in the others each value is looked at.
+        joined = texts[used[0]]
+        for p in used[1:]:
+            joined = joined + texts[p]
+        cols["t_plain"] = _plain(joined, dialect)
     return cols
 
 
 def segment_parts_of(body: str, cols: Mapping[str, ColumnElement[Any]], dialect: str) -> dict[str, ColumnElement[Any]]:
     """The second stage, from `value_columns`' columns: what `segments_of` needs, per row, as
     columns to select once in a subquery (each value's length, extension characters, characters
-    outside the BMP, whether it leaves GSM-7); a plain value's are its length and zeros, without
-    looking at its characters again."""
+    outside the BMP, whether it leaves GSM-7); when all the values are plain, each one's are its
+    length and zeros, without looking at its characters again (a plain value among others that are
+    not is looked at: its counts come out zero)."""
     d = _Dialect(dialect)
     static = StaticText.of(body)
     # The money placeholders' printed lengths join the rest of the fixed length here, from the
@@ -281,7 +289,7 @@ def segment_parts_of(body: str, cols: Mapping[str, ColumnElement[Any]], dialect:
             fixed = fixed + lengths[p]
     parts: dict[str, ColumnElement[Any]] = {"fixed_len": fixed}
     for i, _p in enumerate(_text_placeholders(static)):
-        v, plain = cols[f"t{i}"], cols[f"t{i}_plain"]
+        v, plain = cols[f"t{i}"], cols["t_plain"]
         parts[f"v{i}_len"] = func.length(v)
         parts[f"v{i}_ext"] = case((plain, 0), else_=d.extension_count(v))
         astral = d.astral_count(v)

@@ -43,12 +43,14 @@ from typing import Any
 from sqlalchemy import (
     ColumnElement,
     Integer,
+    Select,
     String,
     and_,
     case,
     false,
     func,
     literal,
+    literal_column,
     not_,
     or_,
     select,
@@ -431,6 +433,15 @@ def _recipient(ctx: _Context, acct: Subquery, channel: str) -> tuple[ColumnEleme
     return state, stored
 
 
+def _stage(query: Select[Any], dialect: str) -> Select[Any]:
+    """`query` as a stage the planner keeps whole (not flattened into the next, which would write its
+    columns' expressions out wherever they are used). PostgreSQL: `OFFSET NULL`. Like `OFFSET 0` it
+    keeps the subquery, but it is a constant the planner reads as "no offset", so the stages can run
+    in parallel workers below a partial aggregate; an offset of a parameter (`OFFSET $1`) counts as
+    a real one, and put the whole statement above the Gather, in one process."""
+    return query.offset(literal_column("NULL") if dialect == "postgresql" else 0)
+
+
 async def _messages(session: AsyncSession, ctx: _Context, acct: Subquery, base: ColumnElement[bool],
                     variant: ColumnElement[Any], step: StrategyStep, template: MessageTemplate,
                     counts: _Counts) -> None:
@@ -444,21 +455,21 @@ async def _messages(session: AsyncSession, ctx: _Context, acct: Subquery, base: 
     by_customers = select(opt.customer_id).where(of_channel, opt.customer_id.is_not(None))
     by_recipients = select(opt.recipient).where(of_channel, opt.recipient.is_not(None))
     any_customer, any_recipient = (await session.execute(select(by_customers.exists(), by_recipients.exists()))).one()
-    # In stages (subqueries PostgreSQL must not flatten: OFFSET 0), so that each expression is
+    # In stages (subqueries PostgreSQL must not flatten: `_stage`), so that each expression is
     # worked out once per row: (0) the recipient's shape and the placeholders' values; (1) the
     # segments' parts; (2) opt-outs and segments, grouped.
     state, stored = _recipient(ctx, acct, channel)
     if not any_recipient:
         stored = literal(None, String)
     values = value_columns(template.body, _values(acct), ctx.dialect) if channel == "sms" else {}
-    zero = (select(acct.c.account_id, acct.c.customer_id, leave_reason(acct).label("reason"),
-                   variant.label("variant"), state.label("state"), stored.label("stored"),
-                   *[c.label(k) for k, c in values.items()])
-            .where(base).offset(0).subquery("zero"))
+    picked = (select(acct.c.account_id, acct.c.customer_id, leave_reason(acct).label("reason"),
+                     variant.label("variant"), state.label("state"), stored.label("stored"),
+                     *[c.label(k) for k, c in values.items()])
+              .where(base))
+    zero = _stage(picked, ctx.dialect).subquery("zero")
     parts = segment_parts_of(template.body, {k: zero.c[k] for k in values}, ctx.dialect) if channel == "sms" else {}
-    one = (select(zero.c.account_id, zero.c.customer_id, zero.c.reason, zero.c.variant, zero.c.state, zero.c.stored,
-                  *[c.label(k) for k, c in parts.items()])
-           .offset(0).subquery("one"))
+    one = _stage(select(zero.c.account_id, zero.c.customer_id, zero.c.reason, zero.c.variant, zero.c.state,
+                        zero.c.stored, *[c.label(k) for k, c in parts.items()]), ctx.dialect).subquery("one")
     tests: list[ColumnElement[bool]] = []
     if any_customer:
         tests.append(func.coalesce(one.c.customer_id.in_(by_customers), false()))
@@ -466,8 +477,8 @@ async def _messages(session: AsyncSession, ctx: _Context, acct: Subquery, base: 
         tests.append(and_(one.c.state == "ok", func.coalesce(one.c.stored.in_(by_recipients), false())))
     opted = or_(false(), *tests)
     segments = segments_of(template.body, {k: one.c[k] for k in parts}) if channel == "sms" else literal(0, Integer)
-    two = (select(one.c.account_id, one.c.customer_id, one.c.reason, one.c.variant, one.c.state,
-                  opted.label("opted"), segments.label("segments")).offset(0).subquery("two"))
+    two = _stage(select(one.c.account_id, one.c.customer_id, one.c.reason, one.c.variant, one.c.state,
+                        opted.label("opted"), segments.label("segments")), ctx.dialect).subquery("two")
     outcome = case((two.c.state == "none", literal("no_contact", String)),
                    (or_(two.c.state == "py", and_(not_(two.c.opted), two.c.segments.is_(None))),
                     literal("python", String)),

@@ -36,3 +36,38 @@ async def test_jit_is_off_for_the_preview_and_put_back_after(rs, tmp_path):
         if pg:
             assert seen and set(seen) == {"off"}  # each grouped statement ran without JIT
             assert await s.scalar(text("SHOW jit")) == "on"  # and the transaction's setting is back
+
+
+async def test_the_preview_stages_can_run_in_parallel_workers(rs, tmp_path):
+    """The SMS step's stages are fenced so that PostgreSQL does not flatten them (each expression once
+    a row), but with a constant the planner reads as no offset: the stages and a partial aggregate
+    may go below the Gather, into the parallel workers (an `OFFSET $1` fence keeps them above it, in
+    one process). Checked on the preview's own statement, with parallel plans made free."""
+    t = await rs.tenant()
+    await book(t, tmp_path, [row(f"A{i}", f"Name {i}", f"082 123 45{i:02d}", d30=100 + i) for i in range(6)])
+    sms = await template(t)
+    await strategy(t, [{"action": "sms", "messageTemplateId": sms, "minDaysPastDue": 0}])
+    async with transaction() as s:
+        pg = s.get_bind().dialect.name == "postgresql"
+        plans: list[str] = []
+        engine = s.get_bind()
+
+        def explain(conn, cursor, statement, params, context, many):  # noqa: ANN001, ARG001
+            if pg and "GROUP BY two.reason" in statement and not statement.startswith("EXPLAIN"):
+                for setting in ("parallel_setup_cost = 0", "parallel_tuple_cost = 0.1",
+                                "min_parallel_table_scan_size = 0", "max_parallel_workers_per_gather = 2"):
+                    conn.exec_driver_sql(f"SET LOCAL {setting}")
+                rows = conn.exec_driver_sql("EXPLAIN (COSTS OFF) " + statement, params).all()
+                plans.append("\n".join(r[0] for r in rows))
+
+        event.listen(engine, "before_cursor_execute", explain)
+        try:
+            out = await previews.preview_org(s, t.org.id, day=REPORT_DAY)
+        finally:
+            event.remove(engine, "before_cursor_execute", explain)
+        assert out["messages"] == 6 and out["accounts"] == 6
+    if pg:
+        assert len(plans) == 1, plans
+        plan = plans[0]
+        assert "Gather" in plan and "Partial" in plan, plan  # the grouping starts in the workers
+        assert plan.index("Partial") < plan.index("Subquery Scan on zero"), plan  # above the stages

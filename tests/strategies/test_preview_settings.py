@@ -1,6 +1,6 @@
-"""The preview turns PostgreSQL's JIT off for its own statements and puts the transaction's setting
-back after: a caller's transaction goes on as it was (a dry run records the preview in the same
-transaction)."""
+"""The preview turns PostgreSQL's JIT off and gives `work_mem` at least 32MB for its own statements,
+and puts the transaction's settings back after: a caller's transaction goes on as it was (a dry run
+records the preview in the same transaction)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from arrears.strategies import preview as previews
 from tests.strategies.helpers import REPORT_DAY, book, row, strategy, template
 
 
-async def test_jit_is_off_for_the_preview_and_put_back_after(rs, tmp_path):
+async def test_jit_is_off_and_work_mem_raised_for_the_preview_and_put_back_after(rs, tmp_path):
     t = await rs.tenant()
     await book(t, tmp_path, [row(f"A{i}", f"Name {i}", f"082 123 45{i:02d}", d30=100 + i) for i in range(6)])
     sms = await template(t)
@@ -20,12 +20,13 @@ async def test_jit_is_off_for_the_preview_and_put_back_after(rs, tmp_path):
         pg = s.get_bind().dialect.name == "postgresql"
         if pg:
             await s.execute(text("SET LOCAL jit = on"))
+            await s.execute(text("SET LOCAL work_mem = '5MB'"))
         seen: list[str] = []
         engine = s.get_bind()
 
         def note(conn, cursor, statement, params, context, many):  # noqa: ANN001, ARG001
             if pg and "GROUP BY" in statement:
-                seen.append(conn.exec_driver_sql("SHOW jit").scalar())
+                seen.append((conn.exec_driver_sql("SHOW jit").scalar(), conn.exec_driver_sql("SHOW work_mem").scalar()))
 
         event.listen(engine, "before_cursor_execute", note)
         try:
@@ -34,8 +35,19 @@ async def test_jit_is_off_for_the_preview_and_put_back_after(rs, tmp_path):
             event.remove(engine, "before_cursor_execute", note)
         assert out["messages"] == 6
         if pg:
-            assert seen and set(seen) == {"off"}  # each grouped statement ran without JIT
-            assert await s.scalar(text("SHOW jit")) == "on"  # and the transaction's setting is back
+            assert seen and set(seen) == {("off", "32MB")}  # each grouped statement: no JIT, more memory
+            assert await s.scalar(text("SHOW jit")) == "on"  # and the transaction's settings are back
+            assert await s.scalar(text("SHOW work_mem")) == "5MB"
+            # A session given more memory than the preview's keeps it.
+            await s.execute(text("SET LOCAL work_mem = '64MB'"))
+            seen.clear()
+            event.listen(engine, "before_cursor_execute", note)
+            try:
+                await previews.preview_org(s, t.org.id, day=REPORT_DAY)
+            finally:
+                event.remove(engine, "before_cursor_execute", note)
+            assert seen and set(seen) == {("off", "64MB")}
+            assert await s.scalar(text("SHOW work_mem")) == "64MB"
 
 
 async def test_the_preview_stages_can_run_in_parallel_workers(rs, tmp_path):

@@ -121,3 +121,18 @@ async def test_a_months_update_of_the_book_writes_no_index_entry_and_settles_the
     last = accounts[codes[-1]]
     assert last.latest_report_id != report_id and last.settled_by_report_id == report_id
     assert last.total_balance == 0 and last.settled_at is not None
+
+    # A third month (every account again, the settled one back): the book follows it as before.
+    r = await post_file(client, who.headers, write_book(tmp_path / "month3.csv", _rows(3, codes)))
+    upload = r.json()["upload"]["id"]
+    assert (await imports.run_import(upload)).status == "completed"
+    async with transaction() as s:
+        report = await imports.find_report(s, upload)
+        assert report is not None and report.report_date is not None
+        await bulk.link_book(s, report.id, report.created_at, utcnow(), report_date=report.report_date, rank=False)
+        report_id = report.id
+    async with transaction(readonly=True) as s:
+        balances = dict((await s.execute(select(DebtorAccount.account_code, DebtorAccount.total_balance).where(
+            DebtorAccount.org_id == org.id, DebtorAccount.latest_report_id == report_id,
+            DebtorAccount.settled_at.is_(None)))).all())
+    assert balances == {code: Decimal(3 * n) for n, code in enumerate(codes, 1)}

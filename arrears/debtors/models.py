@@ -115,7 +115,6 @@ class DebtorAccount(Base):
     __table_args__ = (
         UniqueConstraint("org_id", "account_code", name="uq_debtor_accounts_org_id_account_code"),
         Index("ix_debtor_accounts_customer_id", "customer_id"),
-        Index("ix_debtor_accounts_org_id_latest_report_id", "org_id", "latest_report_id"),
         NEVER_REUSE_IDS,
     )
 

@@ -366,14 +366,20 @@ async def open_tasks_from(session: AsyncSession, caller: Caller, rows: Any, *, k
     # assignee that went is left out (NULL), as SET NULL did.
     users = await _hold_users(session, select(src.c[1]).where(src.c[1].is_not(None)).distinct())
     assignee = case((src.c[1].in_(sorted(users)), src.c[1]), else_=null()) if users else null()
+    ours = select(src.c[0]).select_from(src).join(Account, Account.id == src.c[0]).where(Account.org_id == org_id)
+    if session.get_bind().dialect.name == "postgresql":
+        # The accounts this transaction has not updated yet (an UPDATE holds a row until the commit
+        # already; locking it again would write a lock record per row — the daily pass moves most of
+        # its accounts' statuses before opening their tasks).
+        await session.execute(_held(session, ours.where(literal_column("accounts.xmin").op("<>")(
+            literal_column("xid(pg_current_xact_id())"))), Account))
     made = await session.execute(insert(Task).from_select(
         ["id", "org_id", "account_id", "assignee_id", "kind", "due_date", "source", "status", "note", "created_by",
          "created_at", "updated_at"],
-        _held(session, select(literal_column(new_uuid_sql(session)), literal(org_id), src.c[0], assignee,
-                              literal(kind), literal(due_date, Date), literal(source), literal("open"),
-                              literal(note, Text), literal(actor), literal(now, Task.created_at.type),
-                              literal(now, Task.created_at.type))
-              .select_from(src).join(Account, Account.id == src.c[0]).where(Account.org_id == org_id), Account)))
+        select(literal_column(new_uuid_sql(session)), literal(org_id), src.c[0], assignee, literal(kind),
+               literal(due_date, Date), literal(source), literal("open"), literal(note, Text), literal(actor),
+               literal(now, Task.created_at.type), literal(now, Task.created_at.type))
+        .select_from(src).join(Account, Account.id == src.c[0]).where(Account.org_id == org_id)))
     count = max(int(getattr(made, "rowcount", 0) or 0), 0)
     if not count:
         return 0

@@ -54,8 +54,11 @@ class DomainEvent(Base):
     # A client-made unique value: lets a batch of events go out as one INSERT … RETURNING in order.
     # Time-ordered (version 7), so that its unique index grows at its right edge.
     uuid: Mapped[uuid.UUID] = mapped_column(GUID, unique=True, default=new_event_uuid, insert_sentinel=True)
+    # On PostgreSQL no key (migration 0029): writers hold the organisation once per transaction
+    # (`hold_organisation`) and a trigger takes the events of a deleted one. No index: nothing reads
+    # events by organisation but that trigger.
     org_id: Mapped[int | None] = mapped_column(ForeignKey("organisations.id", ondelete="CASCADE"),
-                                               nullable=True, index=True)
+                                               nullable=True)
     # No index on type nor created_at (0024): nothing reads events by them, every event paid for them.
     type: Mapped[str] = mapped_column(String(64))
     actor: Mapped[str] = mapped_column(String(128))  # user:1, api_key:pct_…, webhook, system
@@ -114,10 +117,39 @@ def install_session_hooks() -> None:
         event.listen(Session, "after_soft_rollback", _forget_after_rollback)
 
 
+class OrganisationGone(Exception):
+    """The organisation an event (or a row written with it) belongs to was deleted meanwhile."""
+
+
+async def hold_organisation(session: AsyncSession, org_id: int | None) -> None:
+    """What the events' (and the tasks' and history's) organisation key checked row by row
+    (migration 0029 dropped it on PostgreSQL), once per transaction: the organisation still there,
+    locked `FOR KEY SHARE` (the lock a key check takes) until the transaction ends, so that its
+    deletion waits and its trigger then takes the rows this transaction wrote. Raises
+    OrganisationGone when it was deleted first. SQLite keeps its keys: nothing to do there."""
+    if org_id is None or session.get_bind().dialect.name != "postgresql":
+        return
+    sync = session.sync_session
+    tx = sync.get_nested_transaction() or sync.get_transaction()
+    held = sync.info.setdefault("arrears_held_orgs", [])
+    # A lock taken in a savepoint that rolled back is gone: only one taken in this transaction or
+    # one enclosing it counts.
+    if tx is not None and any(o == org_id and _within(tx, t) for t, o in held):
+        return
+    from sqlalchemy import text
+
+    found = await session.scalar(text("SELECT id FROM organisations WHERE id = :o FOR KEY SHARE"), {"o": org_id})
+    if found is None:
+        raise OrganisationGone(f"organisation {org_id} was deleted")
+    tx = sync.get_nested_transaction() or sync.get_transaction()
+    held[:] = [(t, o) for t, o in held if t.is_active] + [(tx, org_id)]
+
+
 async def record(session: AsyncSession, *, org_id: int | None, type: str, actor: str,
                  subject_type: str, subject_id: Any, before: dict[str, Any] | None = None,
                  after: dict[str, Any] | None = None, data: dict[str, Any] | None = None
                  ) -> DomainEvent:
+    await hold_organisation(session, org_id)
     ev = DomainEvent(org_id=org_id, type=type, actor=actor, subject_type=subject_type,
                      subject_id=str(subject_id), before=_jsonable(before), after=_jsonable(after),
                      data=_jsonable(data) or {}, created_at=utcnow())
@@ -144,6 +176,8 @@ async def record_many(session: AsyncSession, items: Sequence[Mapping[str, Any]])
            for i in items]
     if not evs:
         return []
+    for org_id in sorted({ev.org_id for ev in evs if ev.org_id is not None}):
+        await hold_organisation(session, org_id)
     session.add_all(evs)
     await session.flush()
     sync = session.sync_session
@@ -169,6 +203,7 @@ async def record_select(session: AsyncSession, org_id: int, source: Any, types: 
     organisation: then the rows are not read back at all. Returns how many were written."""
     from sqlalchemy import insert, literal, literal_column, select
 
+    await hold_organisation(session, org_id)
     handlers, publishers = await _readers(session, org_id, types)
     src = source.subquery()
     now = utcnow()

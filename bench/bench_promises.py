@@ -3,7 +3,8 @@
     uv run --frozen python bench/bench_promises.py [--count 100000] [--rounds 3]
         [--database-url postgresql://postgres@127.0.0.1:5432/postgres]
 
-Creates its own database on the server (dropped at the end), migrates it, and seeds one
+Creates its own database on the server (named after the one given: `…/h3prom_bench` makes
+`h3prom_bench_promises_…`; dropped at the end), migrates it, and seeds one
 organisation with --count loans, their accounts (promised), one open promise each (one instalment
 of 100.00) and one recorded payment each: a third paid in full in time (kept), a third half paid
 and past the date plus grace (broken), a third half paid and not yet due (still open).
@@ -143,8 +144,11 @@ async def main(args: argparse.Namespace) -> int:
     from arrears.db import dispose_engines, transaction
     from arrears.wiring import wire
 
-    name = f"bench_promises_{secrets.token_hex(4)}"
-    base = args.database_url.rsplit("/", 1)[0]
+    # The scratch database is named after the one given (`…/h3prom_bench` → `h3prom_bench_promises_…`),
+    # so that a helper's prefix carries over; after `bench_promises_…` for the server's `postgres`.
+    base, given = args.database_url.rsplit("/", 1)
+    stem = given.split("?")[0]
+    name = f"{stem if stem not in ('', 'postgres') else 'bench'}_promises_{secrets.token_hex(4)}"
     url = config.to_async_url(f"{base}/{name}")
     await _pg(args.database_url, f'CREATE DATABASE "{name}"')
     try:

@@ -327,13 +327,13 @@ async def follow_promises(session: AsyncSession, caller: Caller, among: Any, wit
             select(Account.org_id, Account.id, literal(old), literal(new), literal(why), literal(actor),
                    literal(now, Account.status_changed_at.type)).where(moved).order_by(Account.id)))
         key = sqljson.text(session, Account.id)
+        # before and after are constants of the statement; data's one value per row is the id
+        # (sqljson.plain: no json_build_object per row).
         await events.record_select(session, org_id, select(
             literal(STATUS_EVENT).label("type"), literal(actor).label("actor"), literal("account").label("subject_type"),
             key.label("subject_id"),
-            sqljson.obj(session, status=literal_column(f"'{old}'")).label("before"),
-            sqljson.obj(session, status=literal_column(f"'{new}'")).label("after"),
-            sqljson.obj(session, accountId=key, **{"from": literal_column(f"'{old}'"), "to": literal_column(f"'{new}'"),
-                                                  "why": literal_column(f"'{why}'")}).label("data"),
+            sqljson.plain(session, status=old).label("before"), sqljson.plain(session, status=new).label("after"),
+            sqljson.plain(session, accountId=sqljson.Word(key), **{"from": old, "to": new, "why": why}).label("data"),
         ).where(moved).order_by(Account.id), [STATUS_EVENT])
     return changed
 

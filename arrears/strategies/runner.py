@@ -619,6 +619,8 @@ async def _fire(session: AsyncSession, org: Organisation, work: StepWork, day: d
         chunk = await _hold(session, work.step.id, run_id, chunk)
         # the states and events in the claim's statement, unless someone reads the events back
         chained = _pg(session) and not await events.wanted(session, org.id, [EVENT])
+        if chained:  # the events' organisation, held as `record_select` would (migration 0029)
+            await events.hold_organisation(session, org.id)
         claimed, lo, hi = await _claim(session, work, chunk, day, run_id, chained)
         mine = [r for r in chunk if r.account_id in claimed]
         if mine:

@@ -23,8 +23,10 @@ from sqlalchemy import (
     JSON,
     ColumnElement,
     Date,
+    Select,
     Text,
     and_,
+    case,
     cast,
     func,
     insert,
@@ -135,6 +137,10 @@ async def open_task(session: AsyncSession, caller: Caller, account: Account, *, 
     if kind not in KINDS or source not in SOURCES:
         raise ValueError(f"kind {kind!r} or source {source!r}")
     actor = caller.actor
+    if await session.scalar(_held(session, select(Account.id).where(Account.id == account.id))) is None:
+        raise NotFound(f"Account {account.id} not found.")
+    if assignee_id is not None and assignee_id not in await _hold_users(session, [assignee_id]):
+        assignee_id = None  # deleted meanwhile: unassigned, as SET NULL would have made it
     task = Task(org_id=account.org_id, account_id=account.id, assignee_id=assignee_id, kind=kind, due_date=due_date,
                 source=source, status="open", note=note, created_by=actor)
     session.add(task)
@@ -326,8 +332,10 @@ async def open_tasks(session: AsyncSession, caller: Caller, items: Sequence[tupl
     if not items:
         return 0
     await _own_accounts(session, org_id, {a for a, _ in items})
+    users = await _hold_users(session, [who for _, who in items])
     now = utcnow()
-    rows = [{"id": uuid.uuid4(), "org_id": org_id, "account_id": a, "assignee_id": who, "kind": kind,
+    rows = [{"id": uuid.uuid4(), "org_id": org_id, "account_id": a, "assignee_id": who if who in users else None,
+             "kind": kind,
              "due_date": due_date, "source": source, "status": "open", "note": note, "created_by": actor,
              "created_at": now, "updated_at": now} for a, who in items]
     await session.execute(insert(Task), rows)
@@ -354,37 +362,72 @@ async def open_tasks_from(session: AsyncSession, caller: Caller, rows: Any, *, k
     org_id, actor = caller.org_id, caller.actor
     src = rows.subquery()
     now = utcnow()
+    # The assignees held first (a few users), then the accounts by the INSERT that reads them; an
+    # assignee that went is left out (NULL), as SET NULL did.
+    users = await _hold_users(session, select(src.c[1]).where(src.c[1].is_not(None)).distinct())
+    assignee = case((src.c[1].in_(sorted(users)), src.c[1]), else_=null()) if users else null()
+    ours = select(src.c[0]).select_from(src).join(Account, Account.id == src.c[0]).where(Account.org_id == org_id)
+    if session.get_bind().dialect.name == "postgresql":
+        # The accounts this transaction has not updated yet (an UPDATE holds a row until the commit
+        # already; locking it again would write a lock record per row — the daily pass moves most of
+        # its accounts' statuses before opening their tasks).
+        await session.execute(_held(session, ours.where(literal_column("accounts.xmin").op("<>")(
+            literal_column("xid(pg_current_xact_id())"))), Account))
     made = await session.execute(insert(Task).from_select(
         ["id", "org_id", "account_id", "assignee_id", "kind", "due_date", "source", "status", "note", "created_by",
          "created_at", "updated_at"],
-        select(literal_column(new_uuid_sql(session)), literal(org_id), src.c[0], src.c[1], literal(kind),
+        select(literal_column(new_uuid_sql(session)), literal(org_id), src.c[0], assignee, literal(kind),
                literal(due_date, Date), literal(source), literal("open"), literal(note, Text), literal(actor),
                literal(now, Task.created_at.type), literal(now, Task.created_at.type))
         .select_from(src).join(Account, Account.id == src.c[0]).where(Account.org_id == org_id)))
     count = max(int(getattr(made, "rowcount", 0) or 0), 0)
     if not count:
         return 0
-    snap = sqljson.obj(session, id=sqljson.text(session, Task.id), accountId=sqljson.text(session, Task.account_id),
-                       assigneeId=Task.assignee_id, kind=Task.kind, dueDate=sqljson.text(session, Task.due_date),
-                       source=Task.source, status=Task.status, note=Task.note)
+    # The snapshot as plain text (sqljson.plain: no json_build_object per row): the kind, due date,
+    # source, status and note are this statement's constants, the ids the row's.
+    fields = {"id": sqljson.Word(sqljson.text(session, Task.id)),
+              "accountId": sqljson.Word(sqljson.text(session, Task.account_id)),
+              "assigneeId": sqljson.Number(Task.assignee_id), "kind": kind, "dueDate": due_date.isoformat(),
+              "source": source, "status": "open", "note": note}
     await events.record_select(session, org_id, select(
         literal("task.created").label("type"), literal(actor).label("actor"), literal("task").label("subject_type"),
-        sqljson.text(session, Task.id).label("subject_id"), cast(null(), JSON).label("before"), snap.label("after"),
-        sqljson.obj(session, task=snap).label("data"))
+        sqljson.text(session, Task.id).label("subject_id"), cast(null(), JSON).label("before"),
+        sqljson.plain(session, **fields).label("after"),
+        sqljson.plain(session, task=sqljson.nested(session, **fields)).label("data"))
         .where(Task.org_id == org_id, Task.source == source, Task.created_at == now).order_by(Task.id),
         ["task.created"])
     return count
 
 
 async def _own_accounts(session: AsyncSession, org_id: int, ids: set[uuid.UUID]) -> None:
-    """NotFound unless every one of `ids` is an account of the organisation."""
+    """NotFound unless every one of `ids` is an account of the organisation; on PostgreSQL each is
+    locked against deletion until the transaction ends (`_hold`)."""
     wanted = sorted(ids)
     for start in range(0, len(wanted), 1000):
         part = wanted[start:start + 1000]
-        found = await session.scalar(select(func.count()).select_from(Account)
-                                     .where(Account.org_id == org_id, Account.id.in_(part)))
+        found = len(list(await session.scalars(_held(session, select(Account.id).where(
+            Account.org_id == org_id, Account.id.in_(part))))))
         if found != len(part):
             raise NotFound("Account not found.")
+
+
+def _held(session: AsyncSession, query: Any, *of: Any) -> Any:
+    """`query` locking the rows it reads FOR KEY SHARE on PostgreSQL (the lock a foreign key's check
+    takes): the tasks' keys on their account and assignee are gone there (migration 0029), so the
+    writer holds what it references until it commits — a deletion waits, then its trigger takes or
+    unassigns the tasks. SQLite keeps its keys."""
+    if session.get_bind().dialect.name != "postgresql":
+        return query
+    return query.with_for_update(read=True, key_share=True, of=list(of) or None)
+
+
+async def _hold_users(session: AsyncSession, ids: Any) -> set[int]:
+    """The users among `ids` (a list, or a SELECT of ids) still there, held until the end of the
+    transaction (see `_held`); a task assigned to one that went is unassigned, as SET NULL did."""
+    from arrears.identity.models import User
+
+    where = User.id.in_(ids) if isinstance(ids, Select) else User.id.in_(sorted({i for i in ids if i is not None}))
+    return set(await session.scalars(_held(session, select(User.id).where(where))))
 
 
 async def wants_events(session: AsyncSession, org_id: int, types: frozenset[str]) -> bool:

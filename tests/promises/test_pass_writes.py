@@ -54,7 +54,8 @@ async def test_events_keep_only_the_indexes_something_reads(rs: RS):
         conn = await s.connection()
         indexed = await conn.run_sync(lambda c: {tuple(i["column_names"])
                                                  for i in inspect(c).get_indexes("domain_events")})
-    assert ("org_id",) in indexed
+    # Nothing reads events by organisation but the organisation's deletion (a trigger, 0029).
+    assert ("org_id",) not in indexed
     assert ("type",) not in indexed and ("created_at",) not in indexed
 
 
@@ -87,3 +88,39 @@ async def test_what_changes_no_index_is_rewritten_in_place(rs: RS):
     if pg:
         assert hot == {"promises": (1, 1), "promise_instalments": (2, 2)}
         assert fill == {"promises": "fillfactor=70", "promise_instalments": "fillfactor=50"}
+
+
+async def test_an_accounts_status_change_in_the_pass_is_heap_only(rs: RS):
+    """A kept promise takes its account from `promised` back to `active`: the status is in no index
+    (0029: `ix_accounts_org_id`, not `(org_id, status)`) and the table leaves room on its pages, so
+    on PostgreSQL the UPDATE writes no index entry. Both databases: the statuses and history right."""
+    t = await rs.tenant()
+    accounts = [(await loan_account(t))[1] for _ in range(3)]
+    day = await today(t)
+    for acc in accounts:
+        await promise(t, acc, [("100.00", day)], role="calling_agent")
+        await pay(t, acc, "100.00", day, notify=False)
+    async with transaction() as s:
+        pg = s.get_bind().dialect.name == "postgresql"
+        from arrears.promises.evaluate import evaluate
+
+        out = await evaluate(s, Caller.system(t.org.id), today=day)
+        if pg:
+            upd, hot = (await s.execute(text(
+                "SELECT n_tup_upd, n_tup_hot_upd FROM pg_stat_xact_user_tables WHERE relname = 'accounts'"))).one()
+            fill = await s.scalar(text("SELECT array_to_string(reloptions, ',') FROM pg_class WHERE relname = 'accounts'"))
+        conn = await s.connection()
+        indexed = await conn.run_sync(lambda c: {tuple(i["column_names"]) for i in inspect(c).get_indexes("accounts")})
+    assert out.kept == 3
+    assert ("org_id",) in indexed and not any("status" in cols for cols in indexed)
+    async with transaction() as s:
+        from arrears.accounts.models import Account, AccountStatusChange
+
+        statuses = set(await s.scalars(select(Account.status).where(Account.org_id == t.org.id)))
+        moves = (await s.execute(select(AccountStatusChange.from_status, AccountStatusChange.to_status)
+                                 .where(AccountStatusChange.org_id == t.org.id))).all()
+    assert statuses == {"active"}
+    assert sorted(moves) == [("active", "promised")] * 3 + [("promised", "active")] * 3
+    if pg:
+        assert upd >= 3 and hot == upd  # every update of an account in the pass heap-only
+        assert fill == "fillfactor=70"

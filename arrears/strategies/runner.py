@@ -69,9 +69,9 @@ from arrears import events, sqljson
 from arrears.accounts.models import Account, AccountStatusChange
 from arrears.accounts.service import STATUS_EVENT
 from arrears.config import get_settings
+from arrears.customers.phones import DEFAULT_REGION
 from arrears.db import UTCDateTime, dialect_insert, utcnow
 from arrears.debtors.gcpause import collector_paused
-from arrears.customers.phones import DEFAULT_REGION
 from arrears.identity.caller import Caller
 from arrears.identity.models import Membership, Organisation, User
 from arrears.identity.service import caller_for_user
@@ -444,13 +444,16 @@ async def _claim(session: AsyncSession, work: StepWork, rows: list[Any], day: da
 
 
 # PostgreSQL: what differs row by row travels as one array per column; what the chunk's rows share
-# (organisation, strategy, step, run, day, position, action, time) as single parameters.
+# (organisation, strategy, step, run, day, position, action, time) as single parameters. The
+# arrays but the details go as array literals (text the server parses, _pg_array): asyncpg's
+# encoding of a list checks each element against abstract base classes, a few microseconds a value.
 CLAIM_SQL = """
 INSERT INTO strategy_step_executions (org_id, strategy_id, step_id, run_id, run_on, position, action, created_at,
                                       account_id, variant, outcome, balance, days_past_due, detail)
 SELECT $1::int, $2::uuid, $3::uuid, $4::uuid, $5::date, $6::int, $7::text, $8::timestamptz,
        u.account_id, u.variant, u.outcome, u.balance, u.dpd, u.detail::json
-FROM unnest($9::uuid[], $10::text[], $11::text[], $12::numeric[], $13::int[], $14::text[])
+FROM unnest($9::text::uuid[], $10::text::text[], $11::text::text[], $12::text::numeric[], $13::text::int[],
+            $14::text[])
      WITH ORDINALITY AS u(account_id, variant, outcome, balance, dpd, detail, n)
 ORDER BY u.n
 ON CONFLICT (account_id, step_id, run_on) DO NOTHING RETURNING id, account_id
@@ -507,13 +510,25 @@ async def _claim_arrays(session: AsyncSession, work: StepWork, rows: list[Any], 
     conn = await session.connection()
     driver: Any = (await conn.get_raw_connection()).driver_connection
     args = [st.org_id, st.id, step.id, run_id, day, step.position, step.action, now,
-            [r.account_id for r in rows], [r.variant for r in rows], kinds,
-            [r.balance for r in rows], [r.dpd for r in rows], details]
+            _pg_array(r.account_id for r in rows), _pg_text_array(r.variant for r in rows), _pg_text_array(kinds),
+            _pg_array(r.balance for r in rows), _pg_array(r.dpd for r in rows),
+            details if any(d is not None for d in details) else []]  # unnest pads a shorter array with NULLs
     if not chained:
         return list(await driver.fetch(CLAIM_SQL, *args))
     head, tail = _event_data_parts(work, day, run_id)
     return list(await driver.fetch(CHAINED_SQL, *args, day + timedelta(days=max(step.wait_days, 1)),
                                    events._uuid7_prefix(now), actor_of(st.id), head, tail))
+
+
+def _pg_array(values: Any) -> str:
+    """A PostgreSQL array literal of values that print without quoting (UUIDs, Decimals, ints);
+    None as NULL."""
+    return "{" + ",".join("NULL" if v is None else str(v) for v in values) + "}"
+
+
+def _pg_text_array(values: Any) -> str:
+    """A PostgreSQL array literal of strings, each quoted (backslashes and quotes escaped)."""
+    return "{" + ",".join('"' + v.replace("\\", "\\\\").replace('"', '\\"') + '"' for v in values) + "}"
 
 
 def _event_data_parts(work: StepWork, day: date, run_id: uuid.UUID) -> tuple[str, str]:

@@ -42,3 +42,17 @@ def test_the_usual_book_number_is_taken_and_the_rest_left_to_phone_key():
     assert booked(_row("+44 20 7946 0958"), "+442079460958") is None  # valid, but not a ZA number
     assert booked(_row("082 123 456"), "82123456") is None  # the import found it invalid
     assert booked(SimpleNamespace(telephone="27821234567", phone_valid=False), "27821234567") is None
+
+
+def test_the_claims_array_literals_quote_what_needs_quoting():
+    # The claim's arrays travel as PostgreSQL array literals (runner._pg_array, _pg_text_array).
+    import uuid
+    from decimal import Decimal
+
+    from arrears.strategies.runner import _pg_array, _pg_text_array
+
+    i = uuid.UUID("01234567-89ab-cdef-0123-456789abcdef")
+    assert _pg_array([i, None, Decimal("-1.50"), 7]) == "{01234567-89ab-cdef-0123-456789abcdef,NULL,-1.50,7}"
+    assert _pg_text_array(["A", 'say "hi"', "back\\slash", "a,b", "{x}", ""]) == (
+        '{"A","say \\"hi\\"","back\\\\slash","a,b","{x}",""}')
+    assert _pg_array([]) == _pg_text_array([]) == "{}"

@@ -70,7 +70,7 @@ from arrears.accounts.models import Account, AccountStatusChange
 from arrears.accounts.service import STATUS_EVENT
 from arrears.config import get_settings
 from arrears.customers.phones import DEFAULT_REGION
-from arrears.db import UTCDateTime, dialect_insert, utcnow
+from arrears.db import UTCDateTime, dialect_insert, pg_array, pg_text_array, utcnow
 from arrears.debtors.gcpause import collector_paused
 from arrears.identity.caller import Caller
 from arrears.identity.models import Membership, Organisation, User
@@ -445,7 +445,7 @@ async def _claim(session: AsyncSession, work: StepWork, rows: list[Any], day: da
 
 # PostgreSQL: what differs row by row travels as one array per column; what the chunk's rows share
 # (organisation, strategy, step, run, day, position, action, time) as single parameters. The
-# arrays but the details go as array literals (text the server parses, _pg_array): asyncpg's
+# arrays but the details go as array literals (text the server parses, db.pg_array): asyncpg's
 # encoding of a list checks each element against abstract base classes, a few microseconds a value.
 CLAIM_SQL = """
 INSERT INTO strategy_step_executions (org_id, strategy_id, step_id, run_id, run_on, position, action, created_at,
@@ -510,25 +510,14 @@ async def _claim_arrays(session: AsyncSession, work: StepWork, rows: list[Any], 
     conn = await session.connection()
     driver: Any = (await conn.get_raw_connection()).driver_connection
     args = [st.org_id, st.id, step.id, run_id, day, step.position, step.action, now,
-            _pg_array(r.account_id for r in rows), _pg_text_array(r.variant for r in rows), _pg_text_array(kinds),
-            _pg_array(r.balance for r in rows), _pg_array(r.dpd for r in rows),
+            pg_array(r.account_id for r in rows), pg_text_array(r.variant for r in rows), pg_text_array(kinds),
+            pg_array(r.balance for r in rows), pg_array(r.dpd for r in rows),
             details if any(d is not None for d in details) else []]  # unnest pads a shorter array with NULLs
     if not chained:
         return list(await driver.fetch(CLAIM_SQL, *args))
     head, tail = _event_data_parts(work, day, run_id)
     return list(await driver.fetch(CHAINED_SQL, *args, day + timedelta(days=max(step.wait_days, 1)),
                                    events._uuid7_prefix(now), actor_of(st.id), head, tail))
-
-
-def _pg_array(values: Any) -> str:
-    """A PostgreSQL array literal of values that print without quoting (UUIDs, Decimals, ints);
-    None as NULL."""
-    return "{" + ",".join("NULL" if v is None else str(v) for v in values) + "}"
-
-
-def _pg_text_array(values: Any) -> str:
-    """A PostgreSQL array literal of strings, each quoted (backslashes and quotes escaped)."""
-    return "{" + ",".join('"' + v.replace("\\", "\\\\").replace('"', '\\"') + '"' for v in values) + "}"
 
 
 def _event_data_parts(work: StepWork, day: date, run_id: uuid.UUID) -> tuple[str, str]:
@@ -662,13 +651,13 @@ async def _hold(session: AsyncSession, step_id: uuid.UUID, run_id: uuid.UUID, ro
     ids = [r.account_id for r in rows]
     present: set[uuid.UUID] = set()
     if _pg(session):  # one array parameter, however long the chunk
-        locked = (select(Account.id).where(Account.id == any_(bindparam("ids", ids, type_=ARRAY(Uuid()))))
+        listed = cast(bindparam("ids", pg_array(ids), type_=String()), ARRAY(Uuid()))  # db.pg_array: why
+        locked = (select(Account.id).where(Account.id == any_(listed))
                   .with_for_update(read=True, key_share=True).subquery())
         # counted rather than read back: as a rule every account is still there
         if await session.scalar(select(func.count()).select_from(locked)) == len(ids):
             return rows
-        present.update(await session.scalars(select(Account.id).where(
-            Account.id == any_(bindparam("ids", ids, type_=ARRAY(Uuid()))))))
+        present.update(await session.scalars(select(Account.id).where(Account.id == any_(listed))))
     else:
         for start in range(0, len(ids), 500):
             present.update(await session.scalars(select(Account.id).where(Account.id.in_(ids[start:start + 500]))))

@@ -49,7 +49,8 @@ def test_the_claims_array_literals_quote_what_needs_quoting():
     import uuid
     from decimal import Decimal
 
-    from arrears.strategies.runner import _pg_array, _pg_text_array
+    from arrears.db import pg_array as _pg_array
+    from arrears.db import pg_text_array as _pg_text_array
 
     i = uuid.UUID("01234567-89ab-cdef-0123-456789abcdef")
     assert _pg_array([i, None, Decimal("-1.50"), 7]) == "{01234567-89ab-cdef-0123-456789abcdef,NULL,-1.50,7}"

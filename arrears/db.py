@@ -82,6 +82,19 @@ class GUID(TypeDecorator[uuid.UUID]):
         return value if isinstance(value, uuid.UUID) else uuid.UUID(str(value))
 
 
+def pg_array(values: Any) -> str:
+    """A PostgreSQL array literal of values that print without quoting (UUIDs, Decimals, ints);
+    None as NULL. Passed as text and cast by the server (`$1::text::uuid[]`): asyncpg's encoding
+    of a list checks every element against abstract base classes, a few microseconds a value,
+    which a statement over thousands of rows pays per row."""
+    return "{" + ",".join("NULL" if v is None else str(v) for v in values) + "}"
+
+
+def pg_text_array(values: Any) -> str:
+    """pg_array for strings: each quoted, backslashes and quotes escaped."""
+    return "{" + ",".join('"' + v.replace("\\", "\\\\").replace('"', '\\"') + '"' for v in values) + "}"
+
+
 def utcnow() -> datetime:
     return datetime.now(UTC)
 

@@ -19,14 +19,14 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ARRAY, Integer, String, any_, bindparam, or_, select, text
+from sqlalchemy import ARRAY, Integer, String, any_, bindparam, cast, or_, select, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from arrears import events
 from arrears.accounts import service as accounts
 from arrears.accounts.models import Account
-from arrears.db import advisory_lock, utcnow
+from arrears.db import advisory_lock, pg_array, pg_text_array, utcnow
 from arrears.errors import NotFound
 from arrears.identity.caller import Caller
 from arrears.identity.models import Organisation
@@ -65,8 +65,9 @@ def _cap_text(channel: str, per_window: int, window: timedelta) -> str:
 def _in(session: AsyncSession, column: Any, values: Sequence[Any], kind: Any) -> Any:
     """`column IN values`: on PostgreSQL one array parameter (`= ANY($1)`), which is prepared
     once whatever the length, rather than one parameter per value."""
-    if session.get_bind().dialect.name == "postgresql":
-        return column == any_(bindparam(None, list(values), type_=ARRAY(kind)))
+    if session.get_bind().dialect.name == "postgresql":  # as an array literal: db.pg_array says why
+        listed = pg_text_array(values) if isinstance(kind, String) else pg_array(values)
+        return column == any_(cast(bindparam(None, listed, type_=String()), ARRAY(kind)))
     return column.in_(list(values))
 
 

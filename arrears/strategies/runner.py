@@ -69,7 +69,8 @@ from arrears import events, sqljson
 from arrears.accounts.models import Account, AccountStatusChange
 from arrears.accounts.service import STATUS_EVENT
 from arrears.config import get_settings
-from arrears.db import UTCDateTime, dialect_insert, utcnow
+from arrears.customers.phones import DEFAULT_REGION
+from arrears.db import UTCDateTime, dialect_insert, pg_array, pg_text_array, utcnow
 from arrears.debtors.gcpause import collector_paused
 from arrears.identity.caller import Caller
 from arrears.identity.models import Membership, Organisation, User
@@ -202,8 +203,10 @@ _ROW_VALUES: dict[str, tuple[tuple[str, ...], Callable[[Any], str]]] = {
     "Telephone": (("telephone", "phone_e164"), lambda r: r.telephone or r.phone_e164 or ""),
 }
 # What an SMS step reads of each row besides its template's values: the draft's recipient and
-# keys, the execution's balance and days past due.
-SMS_COLUMNS = ("account_id", "customer_id", "debtor_account_id", "phone_e164", "telephone", "balance", "dpd")
+# keys, the execution's balance and days past due (and whether the import found the book's number
+# valid: `booked`).
+SMS_COLUMNS = ("account_id", "customer_id", "debtor_account_id", "phone_e164", "telephone", "phone_valid", "balance",
+               "dpd")
 
 
 def _sms_renderer(body: str) -> tuple[Callable[[Any], str], tuple[str, ...]]:
@@ -218,24 +221,43 @@ def _sms_renderer(body: str) -> tuple[Callable[[Any], str], tuple[str, ...]]:
     return sms.bind({name: _ROW_VALUES[name][1] for name in sms.placeholders}), tuple(wanted)
 
 
+def booked(row: Any, recipient: str | None) -> str | None:
+    """The recipient as rules.phone_key normalises it, without asking phonenumbers, when it is the
+    book's own number that the import found a valid South African one (27 and nine digits:
+    `debtor_accounts.phone_valid`), as written there or behind the customer's `+` — the usual
+    case, which the preview settles the same way; else None (phone_key decides)."""
+    tel = row.telephone
+    if row.phone_valid and tel and len(tel) == 11 and tel.startswith("27") and (recipient == tel or
+                                                                               recipient == "+" + tel):
+        return str(tel)
+    return None
+
+
 def _cap_key(d: Draft) -> int | str:
     """Whom the cap counts: the customer, else the recipient (as queue_messages does)."""
     return d.customer_id if d.customer_id is not None else d.recipient or ""
 
 
 async def check_drafts(session: AsyncSession, org: Organisation, drafts: list[Draft], tally: CapTally,
-                       settings: MessagingSettings) -> dict[int, str]:
+                       settings: MessagingSettings, known: Sequence[str | None] | None = None) -> dict[int, str]:
     """Which drafts the outbox would refuse, and why (index → reason code): queue_messages' checks
     in its order — no recipient, invalid, opted out, the cap — without writing anything. The
-    drafts' recipients are normalised as it does."""
+    drafts' recipients are normalised as it does; `known` (SMS), per draft, its recipient already
+    normalised where the import vouches for it (`booked`: phone_key's result, only in the default
+    region, as the import reads numbers), else None."""
     problems: dict[int, str] = {}
     if not drafts:
         return problems
     channel = drafts[0].channel
     region = rules.region_or_default(rules.org_setting(org, "default_region"))
+    if channel != "sms" or region != DEFAULT_REGION:
+        known = None
     for i, d in enumerate(drafts):
         if not d.recipient:
             problems[i] = rules.NO_RECIPIENT
+            continue
+        if known is not None and (norm := known[i]) is not None:
+            d.recipient = norm
             continue
         norm = rules.phone_key(d.recipient, region) if channel == "sms" else d.recipient.strip() or None
         if norm is None:
@@ -299,6 +321,7 @@ class StepWork:
     assignee: dict[uuid.UUID, int | None] = field(default_factory=dict)
     segments: dict[uuid.UUID, int] = field(default_factory=dict)  # an SMS's segments, counted once
     excluded: Counter[str] = field(default_factory=Counter)
+    settings: MessagingSettings | None = None  # read once per run, not again per chunk by the outbox
 
     def summary(self, only: set[uuid.UUID] | None = None) -> dict[str, Any]:
         """Counts (of the accounts in `only`, when given: what a run did): the preview's shape."""
@@ -306,11 +329,12 @@ class StepWork:
         excluded = Counter(self.excluded)
         sms = emails = segments = letters = handovers = 0
         tasks: Counter[int | None] = Counter()
+        outcome, is_sms = self.outcome, self.step.action == "sms"  # an ORM attribute: read once, not per row
         for r in rows:
-            o = self.outcome[r.account_id]
+            o = outcome[r.account_id]
             if o.startswith("skipped:"):
                 excluded[o.split(":", 1)[1]] += 1
-            elif o == "queued" and self.step.action == "sms":
+            elif o == "queued" and is_sms:
                 sms += 1
                 segments += self.segments[r.account_id]
             elif o == "queued":
@@ -333,7 +357,7 @@ class StepWork:
 async def plan_step(session: AsyncSession, org: Organisation, plan: Plan, step: StrategyStep, day: date,
                     tally: CapTally, settings: MessagingSettings) -> StepWork:
     """What the step would do today (nothing is written): the preview's and the run's one source."""
-    work = StepWork(plan, step)
+    work = StepWork(plan, step, settings=settings)
     work.excluded.update(await left_out(session, org.id, plan, step, day))
     template = None
     if step.action in ("sms", "email") and step.message_template_id:
@@ -355,12 +379,19 @@ async def plan_step(session: AsyncSession, org: Organisation, plan: Plan, step: 
     if step.action in ("sms", "email"):
         assert template is not None
         drafts = _drafts(step, template, rows, day, render)
-        problems = await check_drafts(session, org, drafts, tally, settings)
+        known = [booked(r, d.recipient) for r, d in zip(rows, drafts, strict=True)] if step.action == "sms" else None
+        problems = await check_drafts(session, org, drafts, tally, settings, known)
+        is_sms = step.action == "sms"  # an ORM attribute: read once, not per row
+        out, counted = work.outcome, work.segments
         for i, (r, d) in enumerate(zip(rows, drafts, strict=True)):
-            work.drafts[r.account_id] = d
-            work.outcome[r.account_id] = f"skipped:{REASONS[problems[i]]}" if i in problems else "queued"
-            if step.action == "sms" and i not in problems:
-                work.segments[r.account_id] = segments(d.content)
+            key = r.account_id
+            work.drafts[key] = d
+            if i in problems:
+                out[key] = f"skipped:{REASONS[problems[i]]}"
+            else:
+                out[key] = "queued"
+                if is_sms:
+                    counted[key] = segments(d.content)
     elif step.action in TASK_KINDS:
         work.assignee = await assignees(session, org.id, step.action, rows)
         work.outcome = {r.account_id: "task" for r in rows}
@@ -413,13 +444,16 @@ async def _claim(session: AsyncSession, work: StepWork, rows: list[Any], day: da
 
 
 # PostgreSQL: what differs row by row travels as one array per column; what the chunk's rows share
-# (organisation, strategy, step, run, day, position, action, time) as single parameters.
+# (organisation, strategy, step, run, day, position, action, time) as single parameters. The
+# arrays but the details go as array literals (text the server parses, db.pg_array): asyncpg's
+# encoding of a list checks each element against abstract base classes, a few microseconds a value.
 CLAIM_SQL = """
 INSERT INTO strategy_step_executions (org_id, strategy_id, step_id, run_id, run_on, position, action, created_at,
                                       account_id, variant, outcome, balance, days_past_due, detail)
 SELECT $1::int, $2::uuid, $3::uuid, $4::uuid, $5::date, $6::int, $7::text, $8::timestamptz,
        u.account_id, u.variant, u.outcome, u.balance, u.dpd, u.detail::json
-FROM unnest($9::uuid[], $10::text[], $11::text[], $12::numeric[], $13::int[], $14::text[])
+FROM unnest($9::text::uuid[], $10::text::text[], $11::text::text[], $12::text::numeric[], $13::text::int[],
+            $14::text[])
      WITH ORDINALITY AS u(account_id, variant, outcome, balance, dpd, detail, n)
 ORDER BY u.n
 ON CONFLICT (account_id, step_id, run_on) DO NOTHING RETURNING id, account_id
@@ -444,11 +478,10 @@ WITH claimed AS (""" + CLAIM_SQL.strip() + """, variant, outcome, position, step
         left_status = excluded.left_status, left_on = excluded.left_on, updated_at = excluded.updated_at
 ), announced AS (
     INSERT INTO domain_events (uuid, org_id, type, actor, subject_type, subject_id, before, after, data, created_at)
-    SELECT CAST($16::text || lpad(to_hex(row_number() OVER (ORDER BY id)), 8, '0') AS uuid), org_id,
+    SELECT CAST($16::text || lpad(to_hex(id), 8, '0') AS uuid), org_id,
            'strategy.step_executed', $17::text, 'account', CAST(account_id AS text), NULL, NULL,
-           json_build_object('strategyId', CAST(strategy_id AS text), 'stepId', CAST(step_id AS text),
-                             'position', position, 'action', $7::text, 'accountId', CAST(account_id AS text),
-                             'variant', variant, 'day', $18::text, 'runId', $19::text, 'outcome', outcome),
+           CAST($18::text || CAST(account_id AS text) || '", "variant": ' || CAST(to_json(variant) AS text)
+                || $19::text || CAST(to_json(outcome) AS text) || '}' AS json),
            $8::timestamptz
     FROM claimed ORDER BY id
 )
@@ -462,19 +495,41 @@ async def _claim_arrays(session: AsyncSession, work: StepWork, rows: list[Any], 
     unique index on account, step and day decides): no temporary table, no row of fourteen values
     built per account."""
     st, step = work.plan.strategy, work.step
-    outcome, details = work.outcome, []
+    outcome = work.outcome
+    kinds: list[str] = []
+    details: list[str | None] = []
     for r in rows:
+        o = outcome[r.account_id]
+        if o == "queued":  # a message queued (most rows): no detail, no need to ask _detail
+            kinds.append(o)
+            details.append(None)
+            continue
+        kinds.append(o.split(":")[0])
         d = _detail(work, r.account_id)
         details.append(json.dumps(d) if d is not None else None)
     conn = await session.connection()
     driver: Any = (await conn.get_raw_connection()).driver_connection
     args = [st.org_id, st.id, step.id, run_id, day, step.position, step.action, now,
-            [r.account_id for r in rows], [r.variant for r in rows], [outcome[r.account_id].split(":")[0] for r in rows],
-            [r.balance for r in rows], [r.dpd for r in rows], details]
+            pg_array(r.account_id for r in rows), pg_text_array(r.variant for r in rows), pg_text_array(kinds),
+            pg_array(r.balance for r in rows), pg_array(r.dpd for r in rows),
+            details if any(d is not None for d in details) else []]  # unnest pads a shorter array with NULLs
     if not chained:
         return list(await driver.fetch(CLAIM_SQL, *args))
+    head, tail = _event_data_parts(work, day, run_id)
     return list(await driver.fetch(CHAINED_SQL, *args, day + timedelta(days=max(step.wait_days, 1)),
-                                   events._uuid7_prefix(now), actor_of(st.id), day.isoformat(), str(run_id)))
+                                   events._uuid7_prefix(now), actor_of(st.id), head, tail))
+
+
+def _event_data_parts(work: StepWork, day: date, run_id: uuid.UUID) -> tuple[str, str]:
+    """The `strategy.step_executed` data as CHAINED_SQL writes it: what is the same for the whole
+    chunk printed here once, around the account, variant and outcome the statement fills in — the
+    keys, in their order, and values of _announce's object (json_build_object worked out the
+    constant keys and values, their types and their escaping again for every row)."""
+    st, step = work.plan.strategy, work.step
+    head = json.dumps({"strategyId": str(st.id), "stepId": str(step.id), "position": step.position,
+                       "action": step.action})[:-1] + ', "accountId": "'
+    tail = ", " + json.dumps({"day": day.isoformat(), "runId": str(run_id)})[1:-1] + ', "outcome": '
+    return head, tail
 
 
 def _pg(session: AsyncSession) -> bool:
@@ -543,7 +598,8 @@ async def _act(session: AsyncSession, org: Organisation, work: StepWork, rows: l
             # invalid one was left as it was: the outbox tries it again and refuses it)
             await queue_bulk(session, Caller.system(org.id, actor), org, drafts, source="strategy",
                              segments=[work.segments.get(i) for i in ids], fresh_keys=True,
-                             normalised=[work.outcome[i] != "skipped:invalid_contact" for i in ids])
+                             normalised=[work.outcome[i] != "skipped:invalid_contact" for i in ids],
+                             settings=work.settings)
     elif step.action in TASK_KINDS:
         kind = TASK_KINDS[step.action][0]
         # The run acts as the system, named as the strategy (the tasks' created_by and events as before).
@@ -595,13 +651,13 @@ async def _hold(session: AsyncSession, step_id: uuid.UUID, run_id: uuid.UUID, ro
     ids = [r.account_id for r in rows]
     present: set[uuid.UUID] = set()
     if _pg(session):  # one array parameter, however long the chunk
-        locked = (select(Account.id).where(Account.id == any_(bindparam("ids", ids, type_=ARRAY(Uuid()))))
+        listed = cast(bindparam("ids", pg_array(ids), type_=String()), ARRAY(Uuid()))  # db.pg_array: why
+        locked = (select(Account.id).where(Account.id == any_(listed))
                   .with_for_update(read=True, key_share=True).subquery())
         # counted rather than read back: as a rule every account is still there
         if await session.scalar(select(func.count()).select_from(locked)) == len(ids):
             return rows
-        present.update(await session.scalars(select(Account.id).where(
-            Account.id == any_(bindparam("ids", ids, type_=ARRAY(Uuid()))))))
+        present.update(await session.scalars(select(Account.id).where(Account.id == any_(listed))))
     else:
         for start in range(0, len(ids), 500):
             present.update(await session.scalars(select(Account.id).where(Account.id.in_(ids[start:start + 500]))))

@@ -311,7 +311,7 @@ def step_select(org_id: int, plan: Plan, step: StrategyStep, run_on: date, *, on
 # balance and days past due, the task's officer (the selection's other columns serve its rules).
 FETCHED = ("account_id", "customer_id", "debtor_account_id", "customer_name", "customer_email", "phone_e164",
            "contact_person", "officer_id", "account_code", "current", "d30", "d60", "d90", "d120", "d150", "d180",
-           "telephone", "book_email", "contact", "loan_account_number", "balance", "dpd")
+           "telephone", "phone_valid", "book_email", "contact", "loan_account_number", "balance", "dpd")
 
 
 async def fetch_due(session: Any, org_id: int, plan: Plan, step: StrategyStep, run_on: date,

@@ -238,7 +238,9 @@ def variant_expr(acct: Subquery, plan: Plan) -> ColumnElement[Any]:
 
 
 def _entry(acct: Subquery, step: StrategyStep) -> ColumnElement[bool]:
-    conds = [acct.c.dpd >= step.min_days_past_due]
+    # Days past due are never negative (a book account's and a loan's both stop at 0): a step from
+    # day 0 needs no test of them, which spares every row the oldest bucket's or the schedule's CASE.
+    conds = [acct.c.dpd >= step.min_days_past_due] if step.min_days_past_due > 0 else []
     if step.min_balance is not None:
         conds.append(acct.c.balance >= step.min_balance)
     else:

@@ -5,14 +5,12 @@ its accounts and settles the one it no longer lists (arrears.debtors.book), on b
 
 from __future__ import annotations
 
-import asyncio
 from decimal import Decimal
 from pathlib import Path
 
 import pytest
 from alembic import command
 from sqlalchemy import select, text
-from sqlalchemy.ext.asyncio import create_async_engine
 
 from arrears import migrate
 from arrears.db import transaction, utcnow
@@ -21,42 +19,21 @@ from arrears.debtors.models import DebtorAccount
 from tests.faces.age_analysis.conftest import member  # noqa: F401
 from tests.faces.age_analysis.helpers import HEADER, import_file, post_file, write_book
 from tests.fixtures import cheap_password_hashing  # noqa: F401
+from tests.migration_steps import previous_revision, run_sql
 
 REVISION = "0029_book_accounts_hot"
 INDEX = "ix_debtor_accounts_org_id_latest_report_id"
 COUNT = 300  # some forty full pages of accounts: without room on the page an update moves the row
 
 
-def _run(url: str, sql: str) -> list[tuple[object, ...]]:
-    async def go() -> list[tuple[object, ...]]:
-        engine = create_async_engine(url)
-        try:
-            async with engine.begin() as conn:
-                result = await conn.execute(text(sql))
-                return [tuple(row) for row in result] if result.returns_rows else []
-        finally:
-            await engine.dispose()
-
-    return asyncio.run(go())
-
-
 def _schema(url: str) -> tuple[set[str], list[str]]:
     """debtor_accounts' index names and (PostgreSQL) its storage options."""
     if url.startswith("postgresql"):
-        names = _run(url, "SELECT indexname FROM pg_indexes WHERE tablename = 'debtor_accounts'")
-        options = _run(url, "SELECT reloptions FROM pg_class WHERE relname = 'debtor_accounts'")[0][0]
+        names = run_sql(url, "SELECT indexname FROM pg_indexes WHERE tablename = 'debtor_accounts'")
+        options = run_sql(url, "SELECT reloptions FROM pg_class WHERE relname = 'debtor_accounts'")[0][0]
         return {str(n) for (n,) in names}, list(options or [])  # type: ignore[call-overload]
-    names = _run(url, "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'debtor_accounts'")
+    names = run_sql(url, "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'debtor_accounts'")
     return {str(n) for (n,) in names}, []
-
-
-def _previous() -> str:
-    from alembic.script import ScriptDirectory
-
-    script = ScriptDirectory.from_config(migrate.alembic_config("sqlite+aiosqlite:///unused.db"))
-    down = script.get_revision(REVISION).down_revision
-    assert isinstance(down, str)
-    return down
 
 
 def test_the_latest_report_index_goes_and_the_pages_keep_room_then_both_come_back(db_url):
@@ -66,7 +43,7 @@ def test_the_latest_report_index_goes_and_the_pages_keep_room_then_both_come_bac
     assert "ix_debtor_accounts_customer_id" in indexes
     assert options == (["fillfactor=50"] if postgres else [])
     try:
-        command.downgrade(migrate.alembic_config(db_url), _previous())
+        command.downgrade(migrate.alembic_config(db_url), previous_revision(REVISION))
         indexes, options = _schema(db_url)
         assert INDEX in indexes
         assert options == []

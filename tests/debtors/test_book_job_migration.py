@@ -3,35 +3,24 @@
 
 from __future__ import annotations
 
-import asyncio
-
 from alembic import command
-from sqlalchemy import text
-from sqlalchemy.ext.asyncio import create_async_engine
 
 from arrears import migrate
+from tests.migration_steps import previous_revision, run_sql
 
 REVISION = "0018_book_job_indexes"
 INDEX = "ix_customers_org_id_officer"
 
 
-def _run(url: str, sql: str, **params: object) -> list[str]:
-    async def go() -> list[str]:
-        engine = create_async_engine(url)
-        try:
-            async with engine.connect() as conn:
-                return [" ".join(str(v) for v in row) for row in (await conn.execute(text(sql), params))]
-        finally:
-            await engine.dispose()
-
-    return asyncio.run(go())
+def _first(url: str, sql: str, params: dict[str, object] | None = None, *, before: list[str] | None = None) -> list[str]:
+    return [str(row[0]) for row in run_sql(url, sql, params, before=before or ())]
 
 
 def _definition(url: str) -> str:
     if url.startswith("postgresql"):
-        rows = _run(url, "SELECT indexdef FROM pg_indexes WHERE indexname = :name", name=INDEX)
+        rows = _first(url, "SELECT indexdef FROM pg_indexes WHERE indexname = :name", {"name": INDEX})
     else:
-        rows = _run(url, "SELECT sql FROM sqlite_master WHERE type = 'index' AND name = :name", name=INDEX)
+        rows = _first(url, "SELECT sql FROM sqlite_master WHERE type = 'index' AND name = :name", {"name": INDEX})
     assert len(rows) == 1, rows
     return rows[0]
 
@@ -39,37 +28,15 @@ def _definition(url: str) -> str:
 def _plan(url: str) -> str:
     query = "SELECT id FROM customers WHERE org_id = 1 AND assigned_collection_officer_id = 7"
     if url.startswith("postgresql"):
-        return "\n".join(_pg_plan(url, query))
-    return "\n".join(_run(url, "EXPLAIN QUERY PLAN " + query))
-
-
-def _pg_plan(url: str, query: str) -> list[str]:
-    async def go() -> list[str]:
-        engine = create_async_engine(url)
-        try:
-            async with engine.connect() as conn:
-                await conn.execute(text("SET enable_seqscan = off"))
-                return [row[0] for row in await conn.execute(text("EXPLAIN " + query))]
-        finally:
-            await engine.dispose()
-
-    return asyncio.run(go())
-
-
-def _previous() -> str:
-    from alembic.script import ScriptDirectory
-
-    script = ScriptDirectory.from_config(migrate.alembic_config("sqlite+aiosqlite:///unused.db"))
-    down = script.get_revision("0018_book_job_indexes").down_revision
-    assert isinstance(down, str)
-    return down
+        return "\n".join(_first(url, "EXPLAIN " + query, before=["SET LOCAL enable_seqscan = off"]))
+    return "\n".join(" ".join(str(v) for v in row) for row in run_sql(url, "EXPLAIN QUERY PLAN " + query))
 
 
 def test_the_officer_index_holds_assigned_customers_only_and_goes_back(db_url):
     assert "assigned_collection_officer_id IS NOT NULL" in _definition(db_url)
     assert INDEX in _plan(db_url)  # one officer's customers: the partial index answers
     try:
-        command.downgrade(migrate.alembic_config(db_url), _previous())
+        command.downgrade(migrate.alembic_config(db_url), previous_revision(REVISION))
         assert "IS NOT NULL" not in _definition(db_url)
     finally:
         migrate.upgrade(db_url)

@@ -4,13 +4,10 @@ place, partial unique indexes for accounts' loan and book account) down and up o
 
 from __future__ import annotations
 
-import asyncio
-
 from alembic import command
-from sqlalchemy import text
-from sqlalchemy.ext.asyncio import create_async_engine
 
 from arrears import migrate
+from tests.migration_steps import previous_revision, run_sql
 
 REVISION = "0027_cheaper_book_job"
 TABLES = ("customers", "debtor_accounts", "accounts")
@@ -18,41 +15,20 @@ TRIGGERS = ("trg_organisations_delete_book", "trg_customers_delete_accounts", "t
             "trg_loans_delete_accounts")
 
 
-def _run(url: str, sql: str) -> list[tuple[object, ...]]:
-    async def go() -> list[tuple[object, ...]]:
-        engine = create_async_engine(url)
-        try:
-            async with engine.connect() as conn:
-                return [tuple(row) for row in await conn.execute(text(sql))]
-        finally:
-            await engine.dispose()
-
-    return asyncio.run(go())
-
-
 def _schema(url: str) -> tuple[int, set[str], str]:
     """(foreign keys of the book's tables, the triggers of this migration, the loan index's definition)."""
     if url.startswith("postgresql"):
-        keys = _run(url, "SELECT count(*) FROM pg_constraint WHERE contype = 'f' AND conrelid::regclass::text "
+        keys = run_sql(url, "SELECT count(*) FROM pg_constraint WHERE contype = 'f' AND conrelid::regclass::text "
                          f"IN ({', '.join(repr(t) for t in TABLES)})")[0][0]
-        triggers = {str(r[0]) for r in _run(url, "SELECT tgname FROM pg_trigger WHERE NOT tgisinternal")}
-        index = " ".join(str(r[0]) for r in _run(url, "SELECT indexdef FROM pg_indexes "
+        triggers = {str(r[0]) for r in run_sql(url, "SELECT tgname FROM pg_trigger WHERE NOT tgisinternal")}
+        index = " ".join(str(r[0]) for r in run_sql(url, "SELECT indexdef FROM pg_indexes "
                                                       "WHERE indexname = 'uq_accounts_loan_id'"))
     else:
-        keys = sum(len(_run(url, f"PRAGMA foreign_key_list({t})")) for t in TABLES)
-        triggers = {str(r[0]) for r in _run(url, "SELECT name FROM sqlite_master WHERE type = 'trigger'")}
-        index = " ".join(str(r[0]) for r in _run(url, "SELECT sql FROM sqlite_master WHERE tbl_name = 'accounts'"))
+        keys = sum(len(run_sql(url, f"PRAGMA foreign_key_list({t})")) for t in TABLES)
+        triggers = {str(r[0]) for r in run_sql(url, "SELECT name FROM sqlite_master WHERE type = 'trigger'")}
+        index = " ".join(str(r[0]) for r in run_sql(url, "SELECT sql FROM sqlite_master WHERE tbl_name = 'accounts'"))
     assert isinstance(keys, int)
     return keys, triggers & set(TRIGGERS), index
-
-
-def _previous() -> str:
-    from alembic.script import ScriptDirectory
-
-    script = ScriptDirectory.from_config(migrate.alembic_config("sqlite+aiosqlite:///unused.db"))
-    down = script.get_revision(REVISION).down_revision
-    assert isinstance(down, str)
-    return down
 
 
 def test_the_book_tables_lose_their_foreign_keys_on_postgresql_and_get_them_back(db_url):
@@ -65,7 +41,7 @@ def test_the_book_tables_lose_their_foreign_keys_on_postgresql_and_get_them_back
         assert (keys, triggers) == (8, set())  # organisation ×3, officer, customer ×2, book account, loan
         assert "uq_accounts_loan_id UNIQUE (loan_id)" in index
     try:
-        command.downgrade(migrate.alembic_config(db_url), _previous())
+        command.downgrade(migrate.alembic_config(db_url), previous_revision(REVISION))
         keys, triggers, index = _schema(db_url)
         assert (keys, triggers) == (8, set())
         assert "IS NOT NULL)" not in index if postgres else "UNIQUE (loan_id)" in index

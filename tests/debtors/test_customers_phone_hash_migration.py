@@ -4,61 +4,36 @@ customer is still found by its number, in its own organisation only, either way.
 
 from __future__ import annotations
 
-import asyncio
-
 from alembic import command
-from sqlalchemy import text
-from sqlalchemy.ext.asyncio import create_async_engine
 
 from arrears import migrate
+from tests.migration_steps import previous_revision, run_sql
 
 REVISION = "0028_customers_phone_hash"
 FIND = "SELECT customer_code FROM customers WHERE org_id = :org AND phone_e164 = '+27820000028' ORDER BY 1"
 
 
-def _run(url: str, sql: str, params: dict[str, object] | None = None) -> list[tuple[object, ...]]:
-    async def go() -> list[tuple[object, ...]]:
-        engine = create_async_engine(url)
-        try:
-            async with engine.begin() as conn:
-                result = await conn.execute(text(sql), params or {})
-                return [tuple(row) for row in result] if result.returns_rows else []
-        finally:
-            await engine.dispose()
-
-    return asyncio.run(go())
-
-
 def _indexes(url: str) -> dict[str, str]:
     """The customers' phone indexes: {name: definition}."""
     if url.startswith("postgresql"):
-        rows = _run(url, "SELECT indexname, indexdef FROM pg_indexes WHERE tablename = 'customers' "
+        rows = run_sql(url, "SELECT indexname, indexdef FROM pg_indexes WHERE tablename = 'customers' "
                          "AND indexdef LIKE '%phone_e164%'")
     else:
-        rows = _run(url, "SELECT name, sql FROM sqlite_master WHERE type = 'index' AND tbl_name = 'customers' "
+        rows = run_sql(url, "SELECT name, sql FROM sqlite_master WHERE type = 'index' AND tbl_name = 'customers' "
                          "AND sql LIKE '%phone_e164%'")
     return {str(name): str(sql) for name, sql in rows}
-
-
-def _previous() -> str:
-    from alembic.script import ScriptDirectory
-
-    script = ScriptDirectory.from_config(migrate.alembic_config("sqlite+aiosqlite:///unused.db"))
-    down = script.get_revision(REVISION).down_revision
-    assert isinstance(down, str)
-    return down
 
 
 def _orgs(url: str) -> tuple[int, int]:
     made = []
     for name in ("Phone Hash A", "Phone Hash B"):
-        made.append(int(_run(url, "INSERT INTO organisations (uuid, name, kind, status, is_default, settings, "
+        made.append(int(run_sql(url, "INSERT INTO organisations (uuid, name, kind, status, is_default, settings, "
                                   "callback_token, created_at, updated_at) VALUES (:uuid, :name, 'business', "
                                   "'active', false, '{}', :token, CURRENT_TIMESTAMP, CURRENT_TIMESTAMP) RETURNING id",
                              {"uuid": f"0b0e0000-0000-4000-8000-00000000002{len(made)}", "name": name,
                               "token": f"phone-hash-{len(made)}"})[0][0]))
     for org, code in ((made[0], "PH1"), (made[0], "PH2"), (made[1], "PH3")):
-        _run(url, "INSERT INTO customers (uuid, org_id, customer_code, name, phone_e164, created_at, updated_at) "
+        run_sql(url, "INSERT INTO customers (uuid, org_id, customer_code, name, phone_e164, created_at, updated_at) "
                   "VALUES (:uuid, :org, :code, :code, '+27820000028', CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)",
              {"uuid": f"0c0e0000-0000-4000-8000-0000000000{code[-1]}0", "org": org, "code": code})
     return made[0], made[1]
@@ -73,16 +48,16 @@ def test_the_phone_index_is_a_hash_index_on_postgresql_and_comes_back_as_a_btree
             assert "USING hash (phone_e164)" in _indexes(db_url)["ix_customers_phone_e164"]
         else:
             assert set(_indexes(db_url)) == {"ix_customers_org_id_phone_e164"}
-        assert _run(db_url, FIND, {"org": first}) == [("PH1",), ("PH2",)]
+        assert run_sql(db_url, FIND, {"org": first}) == [("PH1",), ("PH2",)]
         try:
-            command.downgrade(migrate.alembic_config(db_url), _previous())
+            command.downgrade(migrate.alembic_config(db_url), previous_revision(REVISION))
             assert set(_indexes(db_url)) == {"ix_customers_org_id_phone_e164"}
             assert "(org_id, phone_e164)" in _indexes(db_url)["ix_customers_org_id_phone_e164"]
-            assert _run(db_url, FIND, {"org": second}) == [("PH3",)]
+            assert run_sql(db_url, FIND, {"org": second}) == [("PH3",)]
         finally:
             migrate.upgrade(db_url)
         assert set(_indexes(db_url)) == ({"ix_customers_phone_e164"} if postgres else {"ix_customers_org_id_phone_e164"})
-        assert _run(db_url, FIND, {"org": second}) == [("PH3",)]
+        assert run_sql(db_url, FIND, {"org": second}) == [("PH3",)]
     finally:
-        _run(db_url, "DELETE FROM customers WHERE customer_code IN ('PH1', 'PH2', 'PH3')")
-        _run(db_url, "DELETE FROM organisations WHERE name IN ('Phone Hash A', 'Phone Hash B')")
+        run_sql(db_url, "DELETE FROM customers WHERE customer_code IN ('PH1', 'PH2', 'PH3')")
+        run_sql(db_url, "DELETE FROM organisations WHERE name IN ('Phone Hash A', 'Phone Hash B')")

@@ -5,13 +5,10 @@ PostgreSQL with TEST_DATABASE_URL). SQLite keeps its constraints both ways."""
 
 from __future__ import annotations
 
-import asyncio
-
 from alembic import command
-from sqlalchemy import text
-from sqlalchemy.ext.asyncio import create_async_engine
 
 from arrears import migrate
+from tests.migration_steps import previous_revision, run_sql
 
 REVISION = "0030_promise_pass_no_keys"
 TABLES = ("account_status_changes", "tasks", "domain_events")
@@ -21,43 +18,22 @@ INDEXES = ("ix_accounts_org_id", "ix_accounts_org_id_status", "ix_domain_events_
            "ix_account_status_changes_org_id")
 
 
-def _run(url: str, sql: str) -> list[tuple[object, ...]]:
-    async def go() -> list[tuple[object, ...]]:
-        engine = create_async_engine(url)
-        try:
-            async with engine.connect() as conn:
-                return [tuple(row) for row in await conn.execute(text(sql))]
-        finally:
-            await engine.dispose()
-
-    return asyncio.run(go())
-
-
 def _schema(url: str) -> tuple[int, set[str], set[str], str | None]:
     """(foreign keys of the three tables, this migration's triggers, which of INDEXES exist,
     accounts' storage options)."""
     if url.startswith("postgresql"):
-        keys = _run(url, "SELECT count(*) FROM pg_constraint WHERE contype = 'f' AND conrelid::regclass::text "
+        keys = run_sql(url, "SELECT count(*) FROM pg_constraint WHERE contype = 'f' AND conrelid::regclass::text "
                          f"IN ({', '.join(repr(t) for t in TABLES)})")[0][0]
-        triggers = {str(r[0]) for r in _run(url, "SELECT tgname FROM pg_trigger WHERE NOT tgisinternal")}
-        indexes = {str(r[0]) for r in _run(url, "SELECT indexname FROM pg_indexes")}
-        options = _run(url, "SELECT array_to_string(reloptions, ',') FROM pg_class WHERE relname = 'accounts'")[0][0]
+        triggers = {str(r[0]) for r in run_sql(url, "SELECT tgname FROM pg_trigger WHERE NOT tgisinternal")}
+        indexes = {str(r[0]) for r in run_sql(url, "SELECT indexname FROM pg_indexes")}
+        options = run_sql(url, "SELECT array_to_string(reloptions, ',') FROM pg_class WHERE relname = 'accounts'")[0][0]
     else:
-        keys = sum(len(_run(url, f"PRAGMA foreign_key_list({t})")) for t in TABLES)
-        triggers = {str(r[0]) for r in _run(url, "SELECT name FROM sqlite_master WHERE type = 'trigger'")}
-        indexes = {str(r[0]) for r in _run(url, "SELECT name FROM sqlite_master WHERE type = 'index'")}
+        keys = sum(len(run_sql(url, f"PRAGMA foreign_key_list({t})")) for t in TABLES)
+        triggers = {str(r[0]) for r in run_sql(url, "SELECT name FROM sqlite_master WHERE type = 'trigger'")}
+        indexes = {str(r[0]) for r in run_sql(url, "SELECT name FROM sqlite_master WHERE type = 'index'")}
         options = None
     assert isinstance(keys, int)
     return keys, triggers & set(TRIGGERS), indexes & set(INDEXES), None if options is None else str(options)
-
-
-def _previous() -> str:
-    from alembic.script import ScriptDirectory
-
-    script = ScriptDirectory.from_config(migrate.alembic_config("sqlite+aiosqlite:///unused.db"))
-    down = script.get_revision(REVISION).down_revision
-    assert isinstance(down, str)
-    return down
 
 
 def test_history_tasks_and_events_lose_their_keys_on_postgresql_and_get_them_back(db_url):
@@ -68,7 +44,7 @@ def test_history_tasks_and_events_lose_their_keys_on_postgresql_and_get_them_bac
               None)
     assert _schema(db_url) == after
     try:
-        command.downgrade(migrate.alembic_config(db_url), _previous())
+        command.downgrade(migrate.alembic_config(db_url), previous_revision(REVISION))
         assert _schema(db_url) == before
     finally:
         migrate.upgrade(db_url)

@@ -54,7 +54,7 @@ class DomainEvent(Base):
     # A client-made unique value: lets a batch of events go out as one INSERT … RETURNING in order.
     # Time-ordered (version 7), so that its unique index grows at its right edge.
     uuid: Mapped[uuid.UUID] = mapped_column(GUID, unique=True, default=new_event_uuid, insert_sentinel=True)
-    # On PostgreSQL no key (migration 0029): writers hold the organisation once per transaction
+    # On PostgreSQL no key (migration 0030): writers hold the organisation once per transaction
     # (`hold_organisation`) and a trigger takes the events of a deleted one. No index: nothing reads
     # events by organisation but that trigger.
     org_id: Mapped[int | None] = mapped_column(ForeignKey("organisations.id", ondelete="CASCADE"),
@@ -123,7 +123,7 @@ class OrganisationGone(Exception):
 
 async def hold_organisation(session: AsyncSession, org_id: int | None) -> None:
     """What the events' (and the tasks' and history's) organisation key checked row by row
-    (migration 0029 dropped it on PostgreSQL), once per transaction: the organisation still there,
+    (migration 0030 dropped it on PostgreSQL), once per transaction: the organisation still there,
     locked `FOR KEY SHARE` (the lock a key check takes) until the transaction ends, so that its
     deletion waits and its trigger then takes the rows this transaction wrote. Raises
     OrganisationGone when it was deleted first. SQLite keeps its keys: nothing to do there."""

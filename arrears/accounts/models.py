@@ -33,7 +33,7 @@ class Account(Base):
         CheckConstraint("(kind = 'book' AND debtor_account_id IS NOT NULL AND loan_id IS NULL) OR "
                         "(kind = 'loan' AND loan_id IS NOT NULL AND debtor_account_id IS NULL)",
                         name="one_reference"),
-        # Not the status (migration 0029): a status change is then a heap-only update on PostgreSQL
+        # Not the status (migration 0030): a status change is then a heap-only update on PostgreSQL
         # (fillfactor 70), not a new entry in each index; readers by status filter the organisation's.
         Index("ix_accounts_org_id", "org_id"),
         Index("ix_accounts_customer_id", "customer_id"),
@@ -65,7 +65,7 @@ class AccountStatusChange(Base):
     __table_args__ = (Index("ix_account_status_changes_account_id_id", "account_id", "id"), NEVER_REUSE_IDS)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    # On PostgreSQL no keys (migration 0029): a history row is written after its account's UPDATE in
+    # On PostgreSQL no keys (migration 0030): a history row is written after its account's UPDATE in
     # the same transaction, with an event that holds the organisation; triggers take the rows of a
     # deleted account or organisation. SQLite keeps the keys. Read by account, never by organisation.
     org_id: Mapped[int] = mapped_column(ForeignKey("organisations.id", ondelete="CASCADE"))

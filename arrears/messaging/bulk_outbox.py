@@ -167,6 +167,10 @@ async def refusals(session: AsyncSession, org: Organisation, drafts: Sequence[Dr
     return problems
 
 
+# A pending message's status, error code, response and failure time.
+_PENDING: tuple[str, None, None, None] = ("pending", None, None, None)
+
+
 async def queue_bulk(session: AsyncSession, caller: Caller, org: Organisation, drafts: Sequence[Draft], *,
                      source: str, segments: Sequence[int | None] | None = None, fresh_keys: bool = False,
                      normalised: Sequence[bool] | None = None, settings: MessagingSettings | None = None,
@@ -210,16 +214,15 @@ async def queue_bulk(session: AsyncSession, caller: Caller, org: Organisation, d
         n = (segments[i] if segments is not None else None) if d.channel == "sms" else None
         if d.channel == "sms" and n is None:
             n = count_segments(d.content).segments
-        if problem:  # in COLUMNS' order
-            failed.append(dict(zip(COLUMNS, (
-                new_uuid(int=first + i), org_id, d.channel, source, batch_id, d.account_id, d.debtor_account_id,
-                d.customer_id, d.recipient or "", d.template, d.subject, d.content, d.html, n, "failed", problem[0],
-                problem[1], 0, retries, 0, due, now, d.idempotency_key, now, now), strict=True)))
+        status, code, response, failed_at = ("failed", *problem, now) if problem else _PENDING
+        record = (new_uuid(int=first + i), org_id, d.channel, source, batch_id, d.account_id, d.debtor_account_id,
+                  d.customer_id, d.recipient or "", d.template, d.subject, d.content, d.html, n, status, code,
+                  response, 0, retries, 0, due, failed_at, d.idempotency_key, now, now)  # in COLUMNS' order
+        if problem:
+            failed.append(dict(zip(COLUMNS, record, strict=True)))
             reasons[problem[0]] += 1
         else:
-            pending.append((new_uuid(int=first + i), org_id, d.channel, source, batch_id, d.account_id,
-                            d.debtor_account_id, d.customer_id, d.recipient or "", d.template, d.subject, d.content,
-                            d.html, n, "pending", None, None, 0, retries, 0, due, None, d.idempotency_key, now, now))
+            pending.append(record)
     queued = await _write_pending(session, pending, fresh_keys)
     written_failed = await _write_failed(session, failed, actor, source)
     if queued:

@@ -39,7 +39,7 @@ from arrears.messaging.models import Message
 from arrears.messaging.providers import ProviderNotConfigured, resolve
 from arrears.messaging.service import Draft
 from arrears.messaging.settings import MessagingSettings, messaging_settings
-from arrears.strategies.models import StrategyStep, StrategyStepExecution
+from arrears.strategies.models import StrategyStep, StrategyStepExecution, message_key
 
 EMAIL = "email"
 PRINT = "print"
@@ -64,11 +64,6 @@ async def template_ok(session: AsyncSession, org_id: int, template_id: uuid.UUID
     except NotFound:
         return False
     return True
-
-
-def email_key(step_id: uuid.UUID, account_id: uuid.UUID, day: date) -> str:
-    """The letter's e-mail's idempotency key: the step's, as for its SMS and e-mail siblings."""
-    return f"strategy:{step_id}:{account_id}:{day.isoformat()}"
 
 
 def email_ready(org: Any, settings: MessagingSettings | None = None) -> bool:
@@ -96,7 +91,7 @@ async def deliveries(org: Any, step: StrategyStep, rows: Sequence[Any], day: dat
     if why:
         return {r.account_id: f"{PRINT}:{why}" for r in rows}
     drafts = [Draft("email", email_address(r), "", customer_id=r.customer_id, debtor_account_id=r.debtor_account_id,
-                    idempotency_key=email_key(step.id, r.account_id, day)) for r in rows]
+                    idempotency_key=message_key(step.id, r.account_id, day)) for r in rows]
     refused = await check(drafts)
     return {r.account_id: f"{PRINT}:{PRINT_REASONS.get(refused[i], refused[i].lower())}" if i in refused else EMAIL
             for i, r in enumerate(rows)}
@@ -125,7 +120,7 @@ async def send_letters(session: AsyncSession, org: Any, owner: Caller, step: Str
         part = ids[start:start + letters.MAX_ACCOUNTS]
         made.extend(await letters.create_letters(
             session, owner, part, step.letter_template_id, source="strategy", today=day, send_email=not why,
-            email_keys={i: email_key(step.id, i, day) for i in part}))
+            email_keys={i: message_key(step.id, i, day) for i in part}))
     if why:
         for x in made:
             x.email_reason = NOT_EMAILED[why]

@@ -59,6 +59,18 @@ RUN_STATUSES = ("queued", "running", "completed", "failed")
 LEAVING_STATUSES = ("promised", "disputed", "paid_up", "handed_over", "written_off")
 
 
+def message_key_parts(step_id: uuid.UUID, day: date) -> tuple[str, str]:
+    """A step's message's idempotency key (its SMS, its e-mail, a letter's e-mail), one per step,
+    account and day, is `prefix + account id + suffix`: the parts a step's messages share
+    (strategies.results writes the same key in SQL to find them)."""
+    return f"strategy:{step_id}:", f":{day.isoformat()}"
+
+
+def message_key(step_id: uuid.UUID, account_id: uuid.UUID, day: date) -> str:
+    prefix, suffix = message_key_parts(step_id, day)
+    return f"{prefix}{account_id}{suffix}"
+
+
 class Strategy(Base):
     __tablename__ = "strategies"
     __table_args__ = (

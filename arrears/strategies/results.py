@@ -66,7 +66,7 @@ def _within(day: Any) -> ColumnElement[bool]:
 
 
 def _key() -> ColumnElement[str]:
-    """The execution's message idempotency key, as the runner writes it."""
+    """The execution's message idempotency key (models.message_key), in SQL."""
     return (literal("strategy:") + cast(E.step_id, String) + literal(":") + cast(E.account_id, String)
             + literal(":") + cast(E.run_on, String))
 

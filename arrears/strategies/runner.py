@@ -90,6 +90,7 @@ from arrears.strategies.models import (
     StrategyRun,
     StrategyStep,
     StrategyStepExecution,
+    message_key_parts,
 )
 from arrears.strategies.preview import _strategy_summary, _totals
 from arrears.strategies.preview import preview_org as preview
@@ -110,10 +111,6 @@ Checkpoint = Callable[[], Awaitable[None]]
 
 def actor_of(strategy_id: uuid.UUID) -> str:
     return f"strategy:{strategy_id}"
-
-
-def idempotency_key(step_id: uuid.UUID, account_id: uuid.UUID, day: date) -> str:
-    return f"strategy:{step_id}:{account_id}:{day.isoformat()}"
 
 
 async def load_plans(session: AsyncSession, org_id: int, strategy_id: uuid.UUID | None = None) -> list[Plan]:
@@ -171,7 +168,7 @@ def _drafts(step: StrategyStep, template: MessageTemplate, rows: Sequence[Any], 
             render: Callable[[Any], str] | None = None) -> list[Draft]:
     """_draft for each row: what is the same for all of them (the step's and template's values,
     the key's parts) worked out once."""
-    name, prefix, suffix = template.name, f"strategy:{step.id}:", f":{day.isoformat()}"  # idempotency_key's
+    name, (prefix, suffix) = template.name, message_key_parts(step.id, day)
     if step.action == "sms":
         if render is None:
             body = template.body
@@ -675,7 +672,7 @@ async def _fire(session: AsyncSession, org: Organisation, work: StepWork, day: d
         chunk = await _hold(session, work.step.id, run_id, chunk)
         # the states and events in the claim's statement, unless someone reads the events back
         chained = _pg(session) and not await events.wanted(session, org.id, [EVENT])
-        if chained:  # the events' organisation, held as `record_select` would (migration 0029)
+        if chained:  # the events' organisation, held as `record_select` would (migration 0030)
             await events.hold_organisation(session, org.id)
         claimed, lo, hi = await _claim(session, work, chunk, day, run_id, chained)
         mine = [r for r in chunk if r.account_id in claimed]

@@ -24,7 +24,7 @@ class Task(Base):
     )
 
     id: Mapped[uuid.UUID] = mapped_column(GUID, primary_key=True, default=uuid.uuid4)
-    # On PostgreSQL no keys (migration 0029): the writer holds the account and assignee FOR KEY SHARE
+    # On PostgreSQL no keys (migration 0030): the writer holds the account and assignee FOR KEY SHARE
     # (service._held) and the organisation with the task's event; triggers do what ON DELETE did.
     # SQLite keeps the keys.
     org_id: Mapped[int] = mapped_column(ForeignKey("organisations.id", ondelete="CASCADE"))

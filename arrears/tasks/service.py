@@ -413,7 +413,7 @@ async def _own_accounts(session: AsyncSession, org_id: int, ids: set[uuid.UUID])
 
 def _held(session: AsyncSession, query: Any, *of: Any) -> Any:
     """`query` locking the rows it reads FOR KEY SHARE on PostgreSQL (the lock a foreign key's check
-    takes): the tasks' keys on their account and assignee are gone there (migration 0029), so the
+    takes): the tasks' keys on their account and assignee are gone there (migration 0030), so the
     writer holds what it references until it commits — a deletion waits, then its trigger takes or
     unassigns the tasks. SQLite keeps its keys."""
     if session.get_bind().dialect.name != "postgresql":

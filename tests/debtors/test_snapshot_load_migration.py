@@ -50,8 +50,9 @@ def test_the_revisions_end_the_debtor_book():
     # numbers' fingerprints, issue 19), then 0022 (letters, issue 23), 0023 (collection
     # strategies, issue 23), 0024 (how letter steps send their letters, issue 23) and 0025 (cheaper
     # writes for the daily promise pass, issue 22), then 0026 (the strategy run's tables without
-    # per-row foreign keys, issue 23), 0027 and 0028 (the book's job, issue 21) and 0029 (the book
-    # accounts' monthly update in place, issue 21), the newest.
+    # per-row foreign keys, issue 23), 0027 and 0028 (the book's job, issue 21), 0029 (the book
+    # accounts' monthly update in place, issue 21) and 0030 (the promise pass without per-row keys,
+    # issue 22), the newest.
     assert script.get_revision("0013_waiting_users").down_revision == "0012_ids_never_reused"
     assert script.get_revision("0014_web_sessions").down_revision == "0013_waiting_users"
     assert script.get_revision("0016_report_dates").down_revision == "0014_web_sessions"

@@ -1,5 +1,5 @@
 """What the daily pass writes per account — history rows, call tasks, events — has no foreign keys
-on PostgreSQL (migration 0029): triggers do what ON DELETE did, and the writers hold what the keys
+on PostgreSQL (migration 0030): triggers do what ON DELETE did, and the writers hold what the keys
 checked (the organisation once per transaction with its events, the account by its UPDATE or the
 task's INSERT, the assignee). An account's deletion takes its history and tasks, a user's
 unassigns their tasks, an organisation's takes its history, tasks and events and nobody else's; a

@@ -54,7 +54,7 @@ async def test_events_keep_only_the_indexes_something_reads(rs: RS):
         conn = await s.connection()
         indexed = await conn.run_sync(lambda c: {tuple(i["column_names"])
                                                  for i in inspect(c).get_indexes("domain_events")})
-    # Nothing reads events by organisation but the organisation's deletion (a trigger, 0029).
+    # Nothing reads events by organisation but the organisation's deletion (a trigger, 0030).
     assert ("org_id",) not in indexed
     assert ("type",) not in indexed and ("created_at",) not in indexed
 
@@ -92,7 +92,7 @@ async def test_what_changes_no_index_is_rewritten_in_place(rs: RS):
 
 async def test_an_accounts_status_change_in_the_pass_is_heap_only(rs: RS):
     """A kept promise takes its account from `promised` back to `active`: the status is in no index
-    (0029: `ix_accounts_org_id`, not `(org_id, status)`) and the table leaves room on its pages, so
+    (0030: `ix_accounts_org_id`, not `(org_id, status)`) and the table leaves room on its pages, so
     on PostgreSQL the UPDATE writes no index entry. Both databases: the statuses and history right."""
     t = await rs.tenant()
     accounts = [(await loan_account(t))[1] for _ in range(3)]

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 import pytest
 from alembic import command
@@ -65,6 +66,24 @@ def _rows(month: int, codes: list[str]) -> list[list[object]]:
                       for n, code in enumerate(codes, 1))]
 
 
+async def _imported(client: Any, who: Any, path: Path) -> Any:
+    """The file uploaded and imported (not yet in the book): its upload's id."""
+    r = await post_file(client, who.headers, path)
+    assert r.status_code == 202, r.text
+    upload = r.json()["upload"]["id"]
+    assert (await imports.run_import(upload)).status == "completed"
+    return upload
+
+
+async def _linked(s: Any, upload: Any) -> Any:
+    """The upload's report brought into the book in the caller's transaction `s` (as the book's job
+    does, without its ranking), so that the caller can read what the update did within it."""
+    report = await imports.find_report(s, upload)
+    assert report is not None and report.report_date is not None
+    await bulk.link_book(s, report.id, report.created_at, utcnow(), report_date=report.report_date, rank=False)
+    return report
+
+
 async def test_a_months_update_of_the_book_writes_no_index_entry_and_settles_the_unlisted(
         client, officer, tmp_path: Path, db_url):
     org, who = officer
@@ -72,14 +91,9 @@ async def test_a_months_update_of_the_book_writes_no_index_entry_and_settles_the
     await import_file(client, who.headers, write_book(tmp_path / "month1.csv", _rows(1, codes)))
     # The second month lists every account but the last: imported, and its book brought up to date
     # here, in a transaction of the test's, to read what the update did within it.
-    r = await post_file(client, who.headers, write_book(tmp_path / "month2.csv", _rows(2, codes[:-1])))
-    assert r.status_code == 202, r.text
-    upload = r.json()["upload"]["id"]
-    assert (await imports.run_import(upload)).status == "completed"
+    upload = await _imported(client, who, write_book(tmp_path / "month2.csv", _rows(2, codes[:-1])))
     async with transaction() as s:
-        report = await imports.find_report(s, upload)
-        assert report is not None and report.report_date is not None
-        await bulk.link_book(s, report.id, report.created_at, utcnow(), report_date=report.report_date, rank=False)
+        report = await _linked(s, upload)
         if db_url.startswith("postgresql"):
             updated, hot = (await s.execute(text(
                 "SELECT n_tup_upd, n_tup_hot_upd FROM pg_stat_xact_user_tables "
@@ -100,13 +114,9 @@ async def test_a_months_update_of_the_book_writes_no_index_entry_and_settles_the
     assert last.total_balance == 0 and last.settled_at is not None
 
     # A third month (every account again, the settled one back): the book follows it as before.
-    r = await post_file(client, who.headers, write_book(tmp_path / "month3.csv", _rows(3, codes)))
-    upload = r.json()["upload"]["id"]
-    assert (await imports.run_import(upload)).status == "completed"
+    upload = await _imported(client, who, write_book(tmp_path / "month3.csv", _rows(3, codes)))
     async with transaction() as s:
-        report = await imports.find_report(s, upload)
-        assert report is not None and report.report_date is not None
-        await bulk.link_book(s, report.id, report.created_at, utcnow(), report_date=report.report_date, rank=False)
+        report = await _linked(s, upload)
         report_id = report.id
     async with transaction(readonly=True) as s:
         balances = dict((await s.execute(select(DebtorAccount.account_code, DebtorAccount.total_balance).where(

@@ -9,9 +9,8 @@ its keys)."""
 from __future__ import annotations
 
 import pytest
-from sqlalchemy import delete, func, select, text, update
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import create_async_engine
 
 from arrears import events
 from arrears.accounts.models import Account, AccountStatusChange
@@ -23,6 +22,7 @@ from arrears.promises.evaluate import evaluate
 from arrears.promises.models import Promise
 from arrears.tasks.models import Task
 from tests.faces.repaysync.conftest import RS, Tenant
+from tests.meanwhile import delete_meanwhile
 from tests.promises.helpers import days, loan_account, promise, run, today
 
 
@@ -83,21 +83,6 @@ async def test_deletions_take_or_unassign_what_the_pass_wrote_as_foreign_keys_di
     assert await _written(other.org.id) == theirs
 
 
-async def _delete_meanwhile(doomed, pg: bool, db_url: str) -> None:
-    """The deletion from another connection, given up after 300 ms of waiting."""
-    if pg:
-        async with transaction() as other:
-            await other.execute(text("SET LOCAL lock_timeout = '300ms'"))
-            await other.execute(doomed)
-        return
-    engine = create_async_engine(db_url, connect_args={"timeout": 0.3})  # SQLite's busy wait
-    try:
-        async with engine.begin() as conn:
-            await conn.execute(doomed)
-    finally:
-        await engine.dispose()
-
-
 async def test_a_pass_holds_its_organisation_accounts_and_agent_until_it_commits(rs: RS, template_db, env):
     """While a pass's transaction is open, deleting its organisation, one of the accounts it moved
     or the agent its tasks are assigned to waits (on PostgreSQL the locks the pass holds instead of
@@ -117,7 +102,7 @@ async def test_a_pass_holds_its_organisation_accounts_and_agent_until_it_commits
                        delete(Account).where(Account.id == accounts[0]),
                        delete(User).where(User.id == agent)):
             with pytest.raises(Exception, match="lock timeout" if pg else "database is locked"):
-                await _delete_meanwhile(doomed, pg, env["db_url"])
+                await delete_meanwhile(doomed, pg, env["db_url"])
         await s.commit()
     assert await _count(Task, Task.org_id == t.org.id) == 2
     async with transaction() as s:

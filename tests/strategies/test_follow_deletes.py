@@ -11,8 +11,7 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy import delete, select, text
-from sqlalchemy.ext.asyncio import create_async_engine
+from sqlalchemy import delete, select
 
 from arrears.accounts.models import Account
 from arrears.db import session_factory, transaction
@@ -28,6 +27,7 @@ from arrears.strategies.models import (
     StrategyStepExecution,
 )
 from tests.faces.repaysync.conftest import Tenant
+from tests.meanwhile import delete_meanwhile
 from tests.strategies.helpers import REPORT_DAY, book, run, strategy, template
 from tests.strategies.helpers import row as book_row
 
@@ -152,21 +152,6 @@ async def test_an_account_deleted_after_the_selection_is_left_out(rs, tmp_path):
     assert {k.split(":")[2] for k in keys} == {str(ids["F0"]), str(ids["F2"])}
 
 
-async def _delete_meanwhile(doomed, pg: bool, db_url: str) -> None:
-    """The deletion from another connection, given up after 300 ms of waiting."""
-    if pg:
-        async with transaction() as other:
-            await other.execute(text("SET LOCAL lock_timeout = '300ms'"))
-            await other.execute(doomed)
-        return
-    engine = create_async_engine(db_url, connect_args={"timeout": 0.3})  # SQLite's busy wait
-    try:
-        async with engine.begin() as conn:
-            await conn.execute(doomed)
-    finally:
-        await engine.dispose()
-
-
 async def test_a_chunk_holds_its_strategy_until_it_commits(rs, tmp_path, template_db, env):
     """While a chunk is being written, deleting its strategy or one of its accounts waits (on
     PostgreSQL the row locks the chunk takes once; on SQLite the database's one writer); after the
@@ -181,7 +166,7 @@ async def test_a_chunk_holds_its_strategy_until_it_commits(rs, tmp_path, templat
         await runner._fire(s, org, work, REPORT_DAY, r.id, None, None, "step 1")  # no checkpoint: still open
         for doomed in (delete(Strategy).where(Strategy.id == sid), delete(Account).where(Account.id == ids["E1"])):
             with pytest.raises(Exception, match="lock timeout" if pg else "database is locked"):
-                await _delete_meanwhile(doomed, pg, env["db_url"])
+                await delete_meanwhile(doomed, pg, env["db_url"])
         await s.commit()
     assert len(await _executions(t.org.id)) == 3
     async with transaction() as other:

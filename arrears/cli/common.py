@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import Awaitable, Callable
+from datetime import date
 from typing import Any, NoReturn, TypeVar
 
 import typer
@@ -40,6 +41,25 @@ def ensure_schema() -> None:
         return
     if not migrate.is_current():
         fail("the database schema is not the newest one; run `arrears db upgrade` first", 2)
+
+
+def ensure_schema_and_models() -> None:
+    """The schema is current, and every table is known to the ORM: a command that writes across
+    domains (a foreign key of one domain's table may name another's)."""
+    from arrears.migrate import load_all_models
+
+    ensure_schema()
+    load_all_models()
+
+
+def iso_date(value: str | None, option: str) -> date | None:
+    """An option's day as YYYY-MM-DD, or None when it was not given."""
+    if value is None:
+        return None
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        fail(f"{option} must be a date as YYYY-MM-DD, got {value!r}")
 
 
 def run(fn: Callable[[], Awaitable[T]]) -> T:

@@ -4,33 +4,14 @@ apply the auto-success rule, export a file or a report."""
 from __future__ import annotations
 
 import json
-from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
 import typer
 
-from arrears.cli.common import console, emit, ensure_schema, fail, run
+from arrears.cli.common import console, emit, ensure_schema_and_models, fail, iso_date, run
 
 app = typer.Typer(help="Debit-order runs, bank files and reconciliation", no_args_is_help=True)
-
-
-def _ready() -> None:
-    """The schema is current (SQLite upgrades itself), and every table is known to the ORM: a
-    foreign key of a premium table may name another domain's table."""
-    from arrears.migrate import load_all_models
-
-    ensure_schema()
-    load_all_models()
-
-
-def _date(value: str | None, name: str) -> date | None:
-    if value is None:
-        return None
-    try:
-        return datetime.strptime(value, "%Y-%m-%d").date()
-    except ValueError:
-        fail(f"{name} must be a date as YYYY-MM-DD, got {value!r}")
 
 
 @app.command("configure")
@@ -57,7 +38,7 @@ def configure(org: int = typer.Option(..., "--org", help="organisation (cell cap
         "nominated_account": nominated_account, "generation_number": generation_number,
         "schedule_enabled": schedule, "lead_days": lead_days, "auto_success_days": auto_success_days,
     }.items() if v is not None}
-    _ready()
+    ensure_schema_and_models()
 
     async def go() -> dict[str, Any]:
         async with transaction() as s:
@@ -83,9 +64,9 @@ def run_cmd(org: int = typer.Option(..., "--org", help="organisation (cell capti
     from arrears.premiums.debit_orders.service import execute_run
     from arrears.premiums.debit_orders.settings import require_settings
 
-    action_date = _date(on, "--date")
+    action_date = iso_date(on, "--date")
     assert action_date is not None
-    _ready()
+    ensure_schema_and_models()
 
     async def go() -> dict[str, Any]:
         async with transaction(readonly=True) as s:
@@ -120,7 +101,7 @@ def reconcile(file: Path = typer.Argument(..., exists=True, dir_okay=False, read
     from arrears.identity.caller import Caller
     from arrears.premiums.debit_orders.reconciliation import import_answer
 
-    _ready()
+    ensure_schema_and_models()
     content = file.read_bytes()
 
     async def go() -> dict[str, Any]:
@@ -143,8 +124,8 @@ def settle_cmd(org: int = typer.Option(..., "--org"),
     from arrears.identity.caller import Caller
     from arrears.premiums.debit_orders.settlement import settle
 
-    day = _date(as_of, "--date")
-    _ready()
+    day = iso_date(as_of, "--date")
+    ensure_schema_and_models()
 
     async def go() -> dict[str, Any]:
         async with transaction() as s:
@@ -169,7 +150,7 @@ def report(org: int = typer.Option(..., "--org"),
 
     if (month is None) == (run_id is None):
         fail("give exactly one of --month or --run")
-    _ready()
+    ensure_schema_and_models()
 
     async def go() -> dict[str, Any]:
         async with transaction(readonly=True) as s:
@@ -198,7 +179,7 @@ def export(file_id: str, org: int = typer.Option(..., "--org"),
         fid = uuid.UUID(file_id)
     except ValueError:
         fail(f"no file {file_id}")
-    _ready()
+    ensure_schema_and_models()
 
     async def go() -> str:
         async with transaction(readonly=True) as s:

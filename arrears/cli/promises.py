@@ -6,7 +6,7 @@ from typing import Any
 
 import typer
 
-from arrears.cli.common import emit, ensure_schema, fail, run
+from arrears.cli.common import emit, ensure_schema_and_models, iso_date, run
 
 app = typer.Typer(help="Promises to pay", no_args_is_help=True)
 
@@ -18,24 +18,13 @@ def check(org: int = typer.Option(..., "--org", help="organisation id"),
           as_json: bool = typer.Option(False, "--json")) -> None:
     """Evaluate the organisation's open promises now (as the daily job does at local midnight):
     kept, broken (with their call tasks) and still open."""
-    from datetime import date
-
     from arrears.db import transaction
     from arrears.identity import service as identity
     from arrears.identity.caller import Caller
-    from arrears.migrate import load_all_models
     from arrears.promises.evaluate import evaluate
-    from arrears.wiring import wire
 
-    day = None
-    if on is not None:
-        try:
-            day = date.fromisoformat(on)
-        except ValueError:
-            fail(f"--date must be a date as YYYY-MM-DD, got {on!r}")
-    ensure_schema()
-    load_all_models()
-    wire()  # the events' webhook fan-out, as in the server and the worker
+    day = iso_date(on, "--date")
+    ensure_schema_and_models()  # with the events' webhook fan-out wired, as in the server and the worker
 
     async def go() -> dict[str, Any]:
         async with transaction() as s:

@@ -6,7 +6,7 @@ from typing import Any
 
 import typer
 
-from arrears.cli.common import console, emit, ensure_schema, fail, run
+from arrears.cli.common import console, emit, ensure_schema_and_models, iso_date, run
 
 app = typer.Typer(help="Collection strategies", no_args_is_help=True)
 
@@ -21,26 +21,15 @@ def run_command(org: int = typer.Option(..., "--org", help="organisation id"),
     """Run every strategy of the organisation now, as the daily job does: each account gets each
     step at most once a day (a repeated or interrupted run does nothing twice). Each chunk of each
     step is committed as it goes."""
-    from datetime import date
-
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     from arrears.db import transaction
     from arrears.identity import service as identity
     from arrears.identity.caller import Caller
-    from arrears.migrate import load_all_models
     from arrears.strategies import jobs, runner
-    from arrears.wiring import wire
 
-    day = None
-    if on is not None:
-        try:
-            day = date.fromisoformat(on)
-        except ValueError:
-            fail(f"--date must be a date as YYYY-MM-DD, got {on!r}")
-    ensure_schema()
-    load_all_models()
-    wire()  # the events' webhook fan-out, as in the server and the worker
+    day = iso_date(on, "--date")
+    ensure_schema_and_models()  # with the events' webhook fan-out wired, as in the server and the worker
 
     async def go() -> dict[str, Any]:
         async with transaction() as s:

@@ -40,18 +40,27 @@ def _text(x: float, y: float, s: str, cls: str, anchor: str = "middle") -> str:
     return f'<text x="{x:.1f}" y="{y:.1f}" class="{cls}" text-anchor="{anchor}">{escape(s)}</text>'
 
 
+def _open_svg(data: Sequence[Datum], title: str, width: int, height: int, css_class: str) -> list[str]:
+    """The chart's <svg> element with its accessible title and a text description of every datum."""
+    uid = f"chart{next(_ids)}"
+    desc = "; ".join(f"{d.label}: {d.display or d.value}" for d in data) or "no data"
+    return [f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {height}" class="chart {css_class}" '
+            f'role="img" aria-labelledby="{uid}t {uid}d" preserveAspectRatio="xMidYMid meet">',
+            f'<title id="{uid}t">{escape(title)}</title><desc id="{uid}d">{escape(desc)}</desc>']
+
+
+def _empty(out: list[str], width: int, height: int) -> str:
+    out.append(_text(width / 2, height / 2, "No data yet", "chart-empty"))
+    out.append("</svg>")
+    return "".join(out)
+
+
 def bar_chart(data: Sequence[Datum], *, title: str, width: int = 560, height: int = 240,
               css_class: str = "chart-bars") -> str:
     """Vertical bars with labels under them and values above them."""
-    uid = f"chart{next(_ids)}"
-    desc = "; ".join(f"{d.label}: {d.display or d.value}" for d in data) or "no data"
-    out = [f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {height}" class="chart {css_class}" '
-           f'role="img" aria-labelledby="{uid}t {uid}d" preserveAspectRatio="xMidYMid meet">',
-           f'<title id="{uid}t">{escape(title)}</title><desc id="{uid}d">{escape(desc)}</desc>']
+    out = _open_svg(data, title, width, height, css_class)
     if not data:
-        out.append(_text(width / 2, height / 2, "No data yet", "chart-empty"))
-        out.append("</svg>")
-        return "".join(out)
+        return _empty(out, width, height)
     top, bottom, left, right = 22, 34, 8, 8
     plot_h = height - top - bottom
     plot_w = width - left - right
@@ -79,15 +88,9 @@ def bar_chart(data: Sequence[Datum], *, title: str, width: int = 560, height: in
 def line_chart(data: Sequence[Datum], *, title: str, width: int = 560, height: int = 200,
                css_class: str = "chart-line") -> str:
     """A line through the points, with a dot (and tooltip) per point."""
-    uid = f"chart{next(_ids)}"
-    desc = "; ".join(f"{d.label}: {d.display or d.value}" for d in data) or "no data"
-    out = [f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {height}" class="chart {css_class}" '
-           f'role="img" aria-labelledby="{uid}t {uid}d" preserveAspectRatio="xMidYMid meet">',
-           f'<title id="{uid}t">{escape(title)}</title><desc id="{uid}d">{escape(desc)}</desc>']
+    out = _open_svg(data, title, width, height, css_class)
     if not data:
-        out.append(_text(width / 2, height / 2, "No data yet", "chart-empty"))
-        out.append("</svg>")
-        return "".join(out)
+        return _empty(out, width, height)
     top, bottom, left, right = 20, 34, 16, 16
     plot_h = height - top - bottom
     plot_w = width - left - right

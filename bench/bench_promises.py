@@ -14,7 +14,7 @@ Then, in the same run, interleaved for --rounds rounds, each in a transaction th
 - bare: one UPDATE that marks the same rows kept or broken, with their paid amounts, from the
   payments (no instalments, no events, no tasks, no account statuses), under the same session
   settings as our pass (`PASS_SETTINGS`: no JIT);
-- ours: `arrears.promises.evaluate.evaluate` — the daily pass, with the instalments' `covered`,
+- ours: `arrears.promises.evaluate.evaluate` — the daily pass, with the instalments' verdicts,
   the promises' `paid_amount`, the `promise.kept`/`promise.broken` events, the broken promises'
   call tasks and their `task.created` events, the accounts going back to `active` with their
   history rows and `account.status_changed` events (the timeline reads these rows).
@@ -95,8 +95,8 @@ SELECT gen_random_uuid(), :org, a.id, :agent, 100, :made, CASE WHEN a.rn % 3 = 2
        'open', 0, (a.rn % 3)::text, 'bench', now(), now()
 FROM (SELECT id, row_number() OVER (ORDER BY id) AS rn FROM accounts WHERE org_id = :org) a"""), p)
         await s.execute(text("""
-INSERT INTO promise_instalments (promise_id, number, due_date, amount, covered)
-SELECT id, 1, due_date, amount, 0 FROM promises WHERE org_id = :org"""), p)
+INSERT INTO promise_instalments (promise_id, number, due_date, amount)
+SELECT id, 1, due_date, amount FROM promises WHERE org_id = :org"""), p)
         await s.execute(text("""
 INSERT INTO payments (id, org_id, account_id, amount, paid_on, status, source, created_by, created_at, updated_at)
 SELECT gen_random_uuid(), :org, account_id, CASE WHEN note = '0' THEN 100 ELSE 50 END, :paid_on, 'recorded', 'api',

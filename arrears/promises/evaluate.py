@@ -7,7 +7,8 @@ The rules:
   after the promise's `baseline_report_id`) whose balance fell below the baseline: the fall is a
   payment dated on that report's date, and the promise's `evidence` says which report and the
   balances.
-- Payments fill the instalments in date order (`covered`), the promise's `paid_amount` is their sum.
+- Payments fill the instalments in date order, the promise's `paid_amount` is their sum (what they
+  cover of each instalment follows from it: `models.covered`, not stored).
 - An instalment is late when what was paid by its date plus the organisation's grace days
   (`promise_grace_days`, default 2) does not cover it and every instalment before it.
 - A promise is broken as soon as an instalment is late and its date plus grace is behind us
@@ -19,8 +20,8 @@ The rules:
   next working day (weekends and the organisation's `holiday_country` holidays skipped), and the
   customer's timeline shows it (promises.timeline). The account's `promised` status follows.
 
-The pass works through temporary tables (the candidates, what was paid, each instalment, each
-promise), so that the evaluation is computed once and the updates, events and tasks read it.
+The pass works through temporary tables (the candidates, what was paid, each promise's verdict),
+so that the evaluation is computed once and the updates, events and tasks read it.
 """
 
 from __future__ import annotations
@@ -61,7 +62,7 @@ from arrears.tasks import service as tasks
 
 ACTOR = "system"
 CHUNK = 500
-_TEMP = ("tmp_promise_moves", "tmp_promise_eval", "tmp_promise_inst", "tmp_promise_pay", "tmp_promise_cand")
+_TEMP = ("tmp_promise_moves", "tmp_promise_eval", "tmp_promise_pay", "tmp_promise_cand")
 
 
 @dataclass
@@ -112,33 +113,31 @@ WHERE a.kind = 'book' AND c.baseline_report_id IS NOT NULL AND d.latest_report_i
   AND d.total_balance < c.baseline_balance
   AND NOT EXISTS (SELECT 1 FROM payments y WHERE y.account_id = c.account_id AND y.status = 'recorded'
                   AND y.paid_on >= c.made_on)""",
-        # Each instalment: its amount, what was paid by its date plus grace, what was paid towards
-        # the promise in all, and the plan's running total up to it (all in cents: exact on both
-        # engines). One join of the payments gives both sums.
-        "inst": f"""
-CREATE TEMP TABLE tmp_promise_inst AS
+        # Each promise's verdict beside what it was (status, paid): the updates, events, tasks and
+        # accounts read it, none of them the promises again. Per instalment (all in cents: exact on
+        # both engines): its amount, what was paid by its date plus grace, what was paid towards the
+        # promise in all, and the plan's running total up to it (one join of the payments gives both
+        # sums). What the payments cover of each instalment is not stored (models.covered).
+        "eval": f"""
+CREATE TEMP TABLE tmp_promise_eval AS
 WITH per AS (
-  SELECT i.id, i.promise_id, i.number, i.due_date, {cents.format('i.amount')} AS cents,
-         {cents.format('i.covered')} AS old_cents,
+  SELECT i.promise_id, i.number, i.due_date, {cents.format('i.amount')} AS cents,
          COALESCE(SUM(CASE WHEN x.paid_on <= {plus_grace} THEN x.cents ELSE 0 END), 0) AS in_time,
          COALESCE(SUM(x.cents), 0) AS paid
   FROM promise_instalments i JOIN tmp_promise_cand c ON c.id = i.promise_id
   LEFT JOIN tmp_promise_pay x ON x.promise_id = i.promise_id
-  GROUP BY i.id, i.promise_id, i.number, i.due_date, i.amount, i.covered
+  GROUP BY i.id, i.promise_id, i.number, i.due_date, i.amount
+), inst AS (
+  SELECT promise_id, due_date, in_time, paid,
+         SUM(cents) OVER (PARTITION BY promise_id ORDER BY number) AS through
+  FROM per
 )
-SELECT id, promise_id, due_date, cents, old_cents, in_time,
-       SUM(cents) OVER (PARTITION BY promise_id ORDER BY number) AS through, paid
-FROM per""",
-        # Each promise's verdict beside what it was (status, paid): the updates, events, tasks and
-        # accounts read it, none of them the promises again.
-        "eval": """
-CREATE TEMP TABLE tmp_promise_eval AS
 SELECT v.promise_id, v.paid, v.status, c.status AS old, c.old_paid, c.account_id, c.agent_id, c.amount
 FROM (SELECT promise_id, MAX(paid) AS paid,
         CASE WHEN SUM(CASE WHEN in_time < through AND due_date < :cutoff THEN 1 ELSE 0 END) > 0 THEN 'broken'
              WHEN SUM(CASE WHEN in_time < through THEN 1 ELSE 0 END) = 0 THEN 'kept'
              ELSE 'open' END AS status
-      FROM tmp_promise_inst GROUP BY promise_id) v
+      FROM inst GROUP BY promise_id) v
 JOIN tmp_promise_cand c ON c.id = v.promise_id""",
         "moves": """
 CREATE TEMP TABLE tmp_promise_moves AS
@@ -155,15 +154,6 @@ UPDATE promises SET status = e.status, paid_amount = e.paid / 100.0,
   updated_at = :now
 FROM tmp_promise_eval e
 WHERE promises.id = e.promise_id AND (e.old <> e.status OR e.old_paid <> e.paid)""",
-        # Payments fill the instalments in date order: each covers what is left after the ones before.
-        "update_instalments": """
-UPDATE promise_instalments SET covered = e.new_cents / 100.0
-FROM (SELECT id, old_cents,
-             CASE WHEN paid - (through - cents) >= cents THEN cents
-                  WHEN paid - (through - cents) > 0 THEN paid - (through - cents)
-                  ELSE 0 END AS new_cents
-      FROM tmp_promise_inst) e
-WHERE promise_instalments.id = e.id AND e.new_cents <> e.old_cents""",
     }
 
 
@@ -268,10 +258,10 @@ async def _pass(session: AsyncSession, org: Any, today: date, account_ids: list[
     await make("tmp_promise_cand", cand, params)
     await make("tmp_promise_pay", text(sql["pay"]))
     grace_params = {"grace": grace} if pg else {"grace_mod": f"+{grace} days"}
-    await make("tmp_promise_inst", text(sql["inst"]), grace_params)
     # Broken once its date plus grace is behind us: due_date + grace < today.
     cutoff = today - timedelta(days=grace)
-    await make("tmp_promise_eval", text(sql["eval"]).bindparams(bindparam("cutoff", type_=Date)), {"cutoff": cutoff})
+    await make("tmp_promise_eval", text(sql["eval"]).bindparams(bindparam("cutoff", type_=Date)),
+               {"cutoff": cutoff, **grace_params})
 
     # The promises whose status moves, with what they were: the events, tasks and accounts read it.
     await make("tmp_promise_moves", text(sql["moves"]))
@@ -281,7 +271,6 @@ async def _pass(session: AsyncSession, org: Any, today: date, account_ids: list[
         promise_id=GUID, report_id=Integer, paid_on=Date, cents=Integer, baseline_balance=Numeric(14, 2),
         baseline_report_id=Integer))).all()
     await session.execute(text(sql["update_promises"]).bindparams(bindparam("now", type_=UTCDateTime)), {"now": now})
-    await session.execute(text(sql["update_instalments"]))
     if evidence:
         await session.execute(update(Promise), [
             {"id": e.promise_id, "updated_at": now, "evidence": {

@@ -12,6 +12,7 @@ evidence.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
@@ -66,4 +67,16 @@ class PromiseInstalment(Base):
     number: Mapped[int] = mapped_column(Integer)  # 1, 2 … in date order
     due_date: Mapped[date] = mapped_column(Date)
     amount: Mapped[Decimal] = mapped_column(MONEY)
-    covered: Mapped[Decimal] = mapped_column(MONEY, default=Decimal("0"))  # paid towards it so far
+    # What is paid towards it is not stored: it follows from the promise's paid_amount (`covered`).
+
+
+def covered(paid: Decimal, plan: Sequence[PromiseInstalment]) -> list[Decimal]:
+    """What the promise's paid amount covers of each instalment (in number order): payments fill
+    them in date order, each taking what is left after the ones before it."""
+    out: list[Decimal] = []
+    left = paid
+    for instalment in plan:
+        share = min(instalment.amount, max(left, Decimal("0")))
+        out.append(share)
+        left -= instalment.amount
+    return out

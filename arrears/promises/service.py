@@ -176,8 +176,8 @@ async def create_promise(session: AsyncSession, caller: Caller, account_id: Any,
                       created_by=caller.actor)
     session.add(promise)
     await session.flush()
-    session.add_all([PromiseInstalment(promise_id=promise.id, number=n, due_date=i.due_date, amount=i.amount,
-                                       covered=Decimal("0")) for n, i in enumerate(plan, start=1)])
+    session.add_all([PromiseInstalment(promise_id=promise.id, number=n, due_date=i.due_date, amount=i.amount)
+                     for n, i in enumerate(plan, start=1)])
     await session.flush()
     snapshot = promise_snapshot(promise) | {
         "instalments": [{"amount": i.amount, "date": i.due_date} for i in plan], "superseded": superseded}

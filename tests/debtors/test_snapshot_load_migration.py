@@ -71,7 +71,10 @@ def test_the_revisions_end_the_debtor_book():
     assert script.get_revision("0029_book_accounts_hot").down_revision == "0028_customers_phone_hash"
     # then 0030 (the promise pass's history, tasks and events without per-row keys, issue 22).
     assert script.get_revision("0030_promise_pass_no_keys").down_revision == "0029_book_accounts_hot"
-    assert "0030_promise_pass_no_keys" in script.get_heads() and REVISION not in script.get_heads()
+    # then 0031 (an instalment's `covered` follows from its promise's paid amount, issue 22).
+    assert script.get_revision("0031_instalments_covered").down_revision == "0030_promise_pass_no_keys"
+    assert "0031_instalments_covered" in script.get_heads() and REVISION not in script.get_heads()
+    assert "0030_promise_pass_no_keys" not in script.get_heads()
     assert "0029_book_accounts_hot" not in script.get_heads()
     assert "0028_customers_phone_hash" not in script.get_heads()
     assert "0027_cheaper_book_job" not in script.get_heads()

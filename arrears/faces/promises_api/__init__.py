@@ -24,7 +24,7 @@ from arrears.faces.partner import views
 from arrears.faces.partner.routing import partner_router
 from arrears.partners.service import PAGES
 from arrears.promises import service as promises
-from arrears.promises.models import Promise, PromiseInstalment
+from arrears.promises.models import Promise, PromiseInstalment, covered
 
 router = partner_router("/api/v1", "Promises to pay")
 
@@ -42,7 +42,8 @@ def promise_out(p: Promise, instalments: list[PromiseInstalment],
         "amount": p.amount, "paidAmount": p.paid_amount, "madeOn": p.made_on.isoformat(),
         "dueDate": p.due_date.isoformat(), "status": p.status,
         "instalments": [{"number": i.number, "amount": i.amount, "dueDate": i.due_date.isoformat(),
-                         "covered": i.covered} for i in instalments],
+                         "covered": share} for i, share in zip(instalments, covered(p.paid_amount, instalments),
+                                                               strict=True)],
         "evidence": p.evidence, "note": p.note, "createdBy": p.created_by, "closedBy": p.closed_by,
         "closedAt": isoz(p.closed_at), "createdAt": isoz(p.created_at), "updatedAt": isoz(p.updated_at)}
     if refs is not None:

@@ -42,6 +42,8 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from scratch_db import pg_admin  # noqa: E402
+
 BARE_COLLECTED = """
 WITH obs AS (
   SELECT a.id AS account_id, s.total_balance AS balance, r.report_date AS as_of, r.created_at AS made_at, r.id AS report_id
@@ -206,23 +208,6 @@ async def main(args: argparse.Namespace, data_dir: Path) -> None:
     await dispose_engines()
 
 
-def _pg_admin(url: str, sql: str) -> None:
-    from urllib.parse import urlsplit, urlunsplit
-
-    import asyncpg
-
-    parts = urlsplit(url.replace("postgresql+asyncpg://", "postgresql://"))
-
-    async def run() -> None:
-        conn = await asyncpg.connect(urlunsplit(parts._replace(path="/postgres")))
-        try:
-            await conn.execute(sql)
-        finally:
-            await conn.close()
-
-    asyncio.run(run())
-
-
 if __name__ == "__main__":
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--accounts", type=int, default=50_000)
@@ -239,7 +224,7 @@ if __name__ == "__main__":
                       MESSAGING_SIMULATION="true", ARREARS_LOG_LEVEL="WARNING", DATABASE_URL=arguments.database_url)
     for var in ("DB_HOST", "REDIS_URL"):
         os.environ.pop(var, None)
-    _pg_admin(arguments.database_url, f'CREATE DATABASE "{db_name}"')  # fails if it exists: never reuse
+    pg_admin(arguments.database_url, f'CREATE DATABASE "{db_name}"')  # fails if it exists: never reuse
     try:
         from arrears import migrate
         from arrears.config import get_settings
@@ -247,4 +232,4 @@ if __name__ == "__main__":
         migrate.upgrade(get_settings().async_database_url)
         asyncio.run(main(arguments, scratch))
     finally:
-        _pg_admin(arguments.database_url, f'DROP DATABASE IF EXISTS "{db_name}" WITH (FORCE)')
+        pg_admin(arguments.database_url, f'DROP DATABASE IF EXISTS "{db_name}" WITH (FORCE)')

@@ -35,6 +35,8 @@ import time
 import uuid
 from pathlib import Path
 
+from scratch_db import pg_execute
+
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_PG = "postgresql://postgres@127.0.0.1:5432/test"
 HEADER = ["Account", "Customer Name", "Contact Person", "Cell No", "Current", "30 Days", "60 Days",
@@ -166,16 +168,6 @@ def child(code: str, path: Path, env: dict[str, str] | None = None) -> dict[str,
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
-async def _pg(url: str, sql: str) -> None:
-    import asyncpg
-
-    conn = await asyncpg.connect(url)
-    try:
-        await conn.execute(sql)
-    finally:
-        await conn.close()
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--rows", type=int, default=200_000)
@@ -199,7 +191,7 @@ def main() -> None:
 
     name = f"{args.db_prefix}_{uuid.uuid4().hex[:8]}"
     base = args.pg.rsplit("/", 1)[0]
-    asyncio.run(_pg(args.pg, f'CREATE DATABASE "{name}"'))
+    asyncio.run(pg_execute(args.pg, f'CREATE DATABASE "{name}"'))
     try:
         env = os.environ.copy()
         env.update({"DATABASE_URL": f"{base}/{name}", "ARREARS_DATA_DIR": str(work / "data"),
@@ -224,7 +216,7 @@ def main() -> None:
         lite = min(lites, key=lambda r: float(r["seconds"])) if lites else None  # type: ignore[arg-type]
         pandas = None if args.no_pandas else child(PANDAS, path)
     finally:
-        asyncio.run(_pg(args.pg, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        asyncio.run(pg_execute(args.pg, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         if not args.keep:
             shutil.rmtree(work, ignore_errors=True)
 

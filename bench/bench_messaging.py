@@ -45,21 +45,11 @@ from arrears.identity.caller import Caller
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the repo root, for tests.faces.messaging
 
 import httpx  # noqa: E402
+from scratch_db import pg_execute  # noqa: E402
 
 from tests.faces.messaging.standins import SMSPortalStandIn, free_port  # noqa: E402
 
 CLIENT_ID, SECRET = "bench-client", "bench-secret"
-
-
-async def _pg(url: str, sql: str) -> None:
-    import asyncpg
-
-    conn = await asyncpg.connect(url.replace("postgresql+asyncpg://", "postgresql://").replace("postgres://",
-                                                                                               "postgresql://"))
-    try:
-        await conn.execute(sql)
-    finally:
-        await conn.close()
 
 
 class Run:
@@ -103,7 +93,7 @@ class Run:
 
         config.reset_settings()
         if self.pg_name:
-            await _pg(self.args.database_url, f'CREATE DATABASE "{self.pg_name}"')
+            await pg_execute(self.args.database_url, f'CREATE DATABASE "{self.pg_name}"')
         await asyncio.to_thread(migrate.upgrade, self.db_url)
         if self.args.redis_url:
             import redis.asyncio as aioredis
@@ -222,7 +212,7 @@ class Run:
         await close_http_client()
         await dispose_engines()
         if self.pg_name:
-            await _pg(self.args.database_url, f'DROP DATABASE IF EXISTS "{self.pg_name}" WITH (FORCE)')
+            await pg_execute(self.args.database_url, f'DROP DATABASE IF EXISTS "{self.pg_name}" WITH (FORCE)')
 
     def figures(self, statuses: Counter[str], elapsed: float) -> dict[str, Any]:
         n = self.args.count

@@ -39,6 +39,8 @@ import uuid
 from datetime import date, timedelta
 from pathlib import Path
 
+from scratch_db import pg_execute
+
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_PG = "postgresql://postgres@127.0.0.1:5432/test"
 BOOK_HEADER = ["Account", "Name", "Contact", "Telephone", "Current", "30 Days", "60 Days", "90 Days", "120 Days",
@@ -182,16 +184,6 @@ def child(code: str, path: Path, env: dict[str, str]) -> dict[str, object]:
     return json.loads(out.stdout.strip().splitlines()[-1])  # type: ignore[no-any-return]
 
 
-async def _pg(url: str, sql: str) -> None:
-    import asyncpg
-
-    conn = await asyncpg.connect(url)
-    try:
-        await conn.execute(sql)
-    finally:
-        await conn.close()
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--lines", type=int, default=100_000)
@@ -205,7 +197,7 @@ def main() -> None:
     work = Path(tempfile.mkdtemp(prefix="arrears-bench-"))
     name = f"{args.db_prefix}_{uuid.uuid4().hex[:8]}"
     base = args.pg.rsplit("/", 1)[0]
-    asyncio.run(_pg(args.pg, f'CREATE DATABASE "{name}"'))
+    asyncio.run(pg_execute(args.pg, f'CREATE DATABASE "{name}"'))
     try:
         env = os.environ.copy()
         env.update({"DATABASE_URL": f"{base}/{name}", "BENCH_PG_URL": f"{base}/{name}",
@@ -214,7 +206,7 @@ def main() -> None:
         env.pop("REDIS_URL", None)
         subprocess.run([sys.executable, "-m", "arrears", "db", "upgrade"], env=env, cwd=ROOT, check=True,
                        capture_output=True)
-        asyncio.run(_pg(f"{base}/{name}", BARE))
+        asyncio.run(pg_execute(f"{base}/{name}", BARE))
         book, payments = work / "book.csv", work / "payments.csv"
         make_book(book, args.accounts)
         make_payments(payments, args.lines, args.accounts)
@@ -227,7 +219,7 @@ def main() -> None:
             bases.append(child(BASELINE, payments, env))
             ours.append(child(OURS, payments, env))
     finally:
-        asyncio.run(_pg(args.pg, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        asyncio.run(pg_execute(args.pg, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         shutil.rmtree(work, ignore_errors=True)
 
     b = min(float(r["seconds"]) for r in bases)  # type: ignore[arg-type]

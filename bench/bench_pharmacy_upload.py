@@ -32,29 +32,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the repo root, f
 
 import httpx  # noqa: E402
 import pypdfium2 as pdfium  # noqa: E402
+from bench_pdf_extract import floor  # noqa: E402  (the same floor as the extraction benchmark)
 
 from tests.debtors.pdf.make_pdfs import Layout, build_report, sample_debtors  # noqa: E402
 
 ROWS_PER_PAGE = 24
 LAYOUT = Layout(contacts="second_line", subtotals=True, rows_per_page=ROWS_PER_PAGE, font_size=6.5, leading=9)
-
-
-def floor(data: bytes) -> int:
-    """Every character box of every page, through pypdfium2's public API."""
-    pdf = pdfium.PdfDocument(data)
-    chars = 0
-    try:
-        for page in pdf:
-            textpage = page.get_textpage()
-            count = textpage.count_chars()
-            for i in range(count):
-                textpage.get_charbox(i)
-            chars += count
-            textpage.close()
-            page.close()
-    finally:
-        pdf.close()
-    return chars
 
 
 def plumber(path: Path, pages: int | None) -> tuple[int, int]:

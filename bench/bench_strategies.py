@@ -42,7 +42,9 @@ from arrears.identity.caller import Caller
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.bench_web_pages import _pg_admin, _pg_name, seed  # noqa: E402
+from scratch_db import pg_admin  # noqa: E402
+
+from bench.bench_web_pages import _pg_name, seed  # noqa: E402
 
 BARE_COUNT = """
 SELECT count(*) FROM accounts a JOIN debtor_accounts d ON d.id = a.debtor_account_id
@@ -184,7 +186,7 @@ if __name__ == "__main__":
     for var in ("DATABASE_URL", "DB_HOST", "REDIS_URL"):
         os.environ.pop(var, None)
     db_name = _pg_name(arguments.database_url)
-    _pg_admin(arguments.database_url, f'CREATE DATABASE "{db_name}"')  # fails if it exists: never reuse
+    pg_admin(arguments.database_url, f'CREATE DATABASE "{db_name}"')  # fails if it exists: never reuse
     os.environ["DATABASE_URL"] = arguments.database_url
     try:
         from arrears import migrate
@@ -193,4 +195,4 @@ if __name__ == "__main__":
         migrate.upgrade(get_settings().async_database_url)
         asyncio.run(main(arguments, scratch))
     finally:
-        _pg_admin(arguments.database_url, f'DROP DATABASE IF EXISTS "{db_name}" WITH (FORCE)')
+        pg_admin(arguments.database_url, f'DROP DATABASE IF EXISTS "{db_name}" WITH (FORCE)')

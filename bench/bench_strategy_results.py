@@ -32,8 +32,10 @@ from arrears.identity.caller import Caller
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from scratch_db import pg_admin  # noqa: E402
+
 from bench.bench_strategies import _strategy  # noqa: E402
-from bench.bench_web_pages import _pg_admin, _pg_name, seed  # noqa: E402
+from bench.bench_web_pages import _pg_name, seed  # noqa: E402
 
 BARE = """SELECT step_id, variant, count(*) FROM strategy_step_executions WHERE org_id = $1 AND strategy_id = $2
 GROUP BY step_id, variant"""
@@ -114,7 +116,7 @@ if __name__ == "__main__":
     for var in ("DATABASE_URL", "DB_HOST", "REDIS_URL"):
         os.environ.pop(var, None)
     db_name = _pg_name(arguments.database_url)
-    _pg_admin(arguments.database_url, f'CREATE DATABASE "{db_name}"')  # fails if it exists: never reuse
+    pg_admin(arguments.database_url, f'CREATE DATABASE "{db_name}"')  # fails if it exists: never reuse
     os.environ["DATABASE_URL"] = arguments.database_url
     try:
         from arrears import migrate
@@ -123,4 +125,4 @@ if __name__ == "__main__":
         migrate.upgrade(get_settings().async_database_url)
         asyncio.run(main(arguments, scratch))
     finally:
-        _pg_admin(arguments.database_url, f'DROP DATABASE IF EXISTS "{db_name}" WITH (FORCE)')
+        pg_admin(arguments.database_url, f'DROP DATABASE IF EXISTS "{db_name}" WITH (FORCE)')

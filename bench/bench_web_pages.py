@@ -46,6 +46,9 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+
+from scratch_db import pg_admin  # noqa: E402
+
 PASSWORD = "Bench-password-1"
 
 
@@ -177,24 +180,6 @@ async def main(args: argparse.Namespace, data_dir: Path) -> None:
     await dispose_engines()
 
 
-def _pg_admin(url: str, sql: str) -> None:
-    """Run CREATE/DROP DATABASE from the server's `postgres` database."""
-    from urllib.parse import urlsplit, urlunsplit
-
-    import asyncpg
-
-    parts = urlsplit(url.replace("postgresql+asyncpg://", "postgresql://"))
-
-    async def run() -> None:
-        conn = await asyncpg.connect(urlunsplit(parts._replace(path="/postgres")))
-        try:
-            await conn.execute(sql)
-        finally:
-            await conn.close()
-
-    asyncio.run(run())
-
-
 def _pg_name(url: str) -> str:
     from urllib.parse import urlsplit
 
@@ -221,7 +206,7 @@ if __name__ == "__main__":
     db_name = None
     if arguments.database_url:
         db_name = _pg_name(arguments.database_url)
-        _pg_admin(arguments.database_url, f'CREATE DATABASE "{db_name}"')  # fails if it exists: never reuse
+        pg_admin(arguments.database_url, f'CREATE DATABASE "{db_name}"')  # fails if it exists: never reuse
         os.environ["DATABASE_URL"] = arguments.database_url
     try:
         from arrears import migrate
@@ -231,4 +216,4 @@ if __name__ == "__main__":
         asyncio.run(main(arguments, scratch))
     finally:
         if db_name and not arguments.keep_database:
-            _pg_admin(arguments.database_url, f'DROP DATABASE IF EXISTS "{db_name}" WITH (FORCE)')
+            pg_admin(arguments.database_url, f'DROP DATABASE IF EXISTS "{db_name}" WITH (FORCE)')

@@ -20,7 +20,7 @@ The rules:
   next working day (weekends and the organisation's `holiday_country` holidays skipped), and the
   customer's timeline shows it (promises.timeline). The account's `promised` status follows.
 
-The pass works through temporary tables (the candidates, each promise's verdict, the moves),
+The pass works through temporary tables (the candidates, what was paid, each promise's verdict),
 so that the evaluation is computed once and the updates, events and tasks read it.
 """
 
@@ -62,7 +62,7 @@ from arrears.tasks import service as tasks
 
 ACTOR = "system"
 CHUNK = 500
-_TEMP = ("tmp_promise_moves", "tmp_promise_eval", "tmp_promise_cand")
+_TEMP = ("tmp_promise_moves", "tmp_promise_eval", "tmp_promise_pay", "tmp_promise_cand")
 
 
 @dataclass
@@ -91,45 +91,42 @@ def _sql(dialect: str) -> dict[str, str]:
     report_day = ("COALESCE(d.latest_report_date, CAST(d.latest_report_at AS DATE))" if pg
                   else "COALESCE(d.latest_report_date, date(d.latest_report_at))")
     cents = "CAST(ROUND(({}) * 100) AS BIGINT)"
-    # A book account's later report whose balance fell below the promise's baseline, when the
-    # account has no recorded payment since the promise: the fall counts as paid on its date
-    # (the evaluation's payments and the evidence the promise shows).
-    book = """
-  FROM tmp_promise_cand c JOIN accounts a ON a.id = c.account_id
-  JOIN debtor_accounts d ON d.id = a.debtor_account_id
-  WHERE a.kind = 'book' AND c.baseline_report_id IS NOT NULL AND d.latest_report_id > c.baseline_report_id
-    AND d.total_balance < c.baseline_balance
-    AND NOT EXISTS (SELECT 1 FROM payments y WHERE y.account_id = c.account_id AND y.status = 'recorded'
-                    AND y.paid_on >= c.made_on)"""
     return {
         "cand": f"""
 CREATE TEMP TABLE tmp_promise_cand AS
 SELECT p.id, p.account_id, p.made_on, p.baseline_balance, p.baseline_report_id, p.status, p.agent_id, p.amount,
        {cents.format('p.paid_amount')} AS old_paid
 FROM promises p WHERE p.org_id = :org AND p.status IN ({{statuses}}) {{accounts}}""",
+        # Recorded payments since each promise was made; for a book account without any, the fall
+        # in balance of a report newer than the promise's baseline, dated on that report's date.
+        "pay": f"""
+CREATE TEMP TABLE tmp_promise_pay AS
+SELECT c.id AS promise_id, x.paid_on AS paid_on, {cents.format('x.amount')} AS cents,
+       CAST(NULL AS INTEGER) AS report_id
+FROM tmp_promise_cand c JOIN payments x ON x.account_id = c.account_id
+WHERE x.status = 'recorded' AND x.paid_on >= c.made_on
+UNION ALL
+SELECT c.id, {report_day}, {cents.format('c.baseline_balance - d.total_balance')}, d.latest_report_id
+FROM tmp_promise_cand c JOIN accounts a ON a.id = c.account_id
+JOIN debtor_accounts d ON d.id = a.debtor_account_id
+WHERE a.kind = 'book' AND c.baseline_report_id IS NOT NULL AND d.latest_report_id > c.baseline_report_id
+  AND d.total_balance < c.baseline_balance
+  AND NOT EXISTS (SELECT 1 FROM payments y WHERE y.account_id = c.account_id AND y.status = 'recorded'
+                  AND y.paid_on >= c.made_on)""",
         # Each promise's verdict beside what it was (status, paid): the updates, events, tasks and
         # accounts read it, none of them the promises again. Per instalment (all in cents: exact on
         # both engines): its amount, what was paid by its date plus grace, what was paid towards the
         # promise in all, and the plan's running total up to it (one join of the payments gives both
         # sums). What the payments cover of each instalment is not stored (models.covered).
-        # What counts as paid (`pay`, read once here: no table of its own): the recorded payments
-        # since each promise was made; for a book account without any, the fall in balance of a
-        # report newer than the promise's baseline, dated on that report's date.
         "eval": f"""
 CREATE TEMP TABLE tmp_promise_eval AS
-WITH pay AS (
-  SELECT c.id AS promise_id, x.paid_on AS paid_on, {cents.format('x.amount')} AS cents
-  FROM tmp_promise_cand c JOIN payments x ON x.account_id = c.account_id
-  WHERE x.status = 'recorded' AND x.paid_on >= c.made_on
-  UNION ALL
-  SELECT c.id, {report_day}, {cents.format('c.baseline_balance - d.total_balance')} {book}
-), per AS (
+WITH per AS (
   SELECT i.promise_id, i.number, i.due_date, {cents.format('i.amount')} AS cents,
-         CAST(COALESCE(SUM(CASE WHEN x.paid_on <= {plus_grace} THEN x.cents ELSE 0 END), 0) AS BIGINT) AS in_time,
-         CAST(COALESCE(SUM(x.cents), 0) AS BIGINT) AS paid
+         COALESCE(SUM(CASE WHEN x.paid_on <= {plus_grace} THEN x.cents ELSE 0 END), 0) AS in_time,
+         COALESCE(SUM(x.cents), 0) AS paid
   FROM promise_instalments i JOIN tmp_promise_cand c ON c.id = i.promise_id
-  LEFT JOIN pay x ON x.promise_id = i.promise_id
-  GROUP BY i.id
+  LEFT JOIN tmp_promise_pay x ON x.promise_id = i.promise_id
+  GROUP BY i.id, i.promise_id, i.number, i.due_date, i.amount
 ), inst AS (
   SELECT promise_id, due_date, in_time, paid,
          SUM(cents) OVER (PARTITION BY promise_id ORDER BY number) AS through
@@ -146,10 +143,10 @@ JOIN tmp_promise_cand c ON c.id = v.promise_id""",
 CREATE TEMP TABLE tmp_promise_moves AS
 SELECT promise_id AS id, old, status AS new, account_id, agent_id, amount, paid
 FROM tmp_promise_eval WHERE old <> status""",
-        "evidence": f"""
-SELECT c.id AS promise_id, d.latest_report_id AS report_id, {report_day} AS paid_on,
-       {cents.format('c.baseline_balance - d.total_balance')} AS cents, c.baseline_balance, c.baseline_report_id
-{book}""",
+        "evidence": """
+SELECT x.promise_id, x.report_id, x.paid_on, x.cents, c.baseline_balance, c.baseline_report_id
+FROM tmp_promise_pay x JOIN tmp_promise_cand c ON c.id = x.promise_id
+WHERE x.report_id IS NOT NULL""",
         # Two statements, the promises that only have a new paid amount first: that change
         # touches no indexed column, so it is a heap-only update on the row's own page — but only
         # while the page has room, and the status changes (new pages anyway: `status` is indexed)
@@ -267,6 +264,7 @@ async def _pass(session: AsyncSession, org: Any, today: date, account_ids: list[
 
     await _drop_temp(session)
     await make("tmp_promise_cand", cand, params)
+    await make("tmp_promise_pay", text(sql["pay"]))
     grace_params = {"grace": grace} if pg else {"grace_mod": f"+{grace} days"}
     # Broken once its date plus grace is behind us: due_date + grace < today.
     cutoff = today - timedelta(days=grace)

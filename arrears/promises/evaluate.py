@@ -147,13 +147,21 @@ FROM tmp_promise_eval WHERE old <> status""",
 SELECT x.promise_id, x.report_id, x.paid_on, x.cents, c.baseline_balance, c.baseline_report_id
 FROM tmp_promise_pay x JOIN tmp_promise_cand c ON c.id = x.promise_id
 WHERE x.report_id IS NOT NULL""",
-        "update_promises": """
-UPDATE promises SET status = e.status, paid_amount = e.paid / 100.0,
-  closed_at = CASE WHEN e.status IN ('kept', 'broken') THEN :now ELSE NULL END,
-  closed_by = CASE WHEN e.status IN ('kept', 'broken') THEN 'system' ELSE NULL END,
-  updated_at = :now
+        # Two statements, the promises that only have a new paid amount first: that change
+        # touches no indexed column, so it is a heap-only update on the row's own page — but only
+        # while the page has room, and the status changes (new pages anyway: `status` is indexed)
+        # would otherwise take it first. A promise with nothing new is not written at all.
+        "update_paid": """
+UPDATE promises SET paid_amount = e.paid / 100.0, updated_at = :now
 FROM tmp_promise_eval e
-WHERE promises.id = e.promise_id AND (e.old <> e.status OR e.old_paid <> e.paid)""",
+WHERE promises.id = e.promise_id AND e.old = e.status AND e.old_paid <> e.paid""",
+        "update_promises": """
+UPDATE promises SET status = e.new, paid_amount = e.paid / 100.0,
+  closed_at = CASE WHEN e.new IN ('kept', 'broken') THEN :now ELSE NULL END,
+  closed_by = CASE WHEN e.new IN ('kept', 'broken') THEN 'system' ELSE NULL END,
+  updated_at = :now
+FROM tmp_promise_moves e
+WHERE promises.id = e.id""",
     }
 
 
@@ -270,7 +278,8 @@ async def _pass(session: AsyncSession, org: Any, today: date, account_ids: list[
     evidence = (await session.execute(text(sql["evidence"]).columns(
         promise_id=GUID, report_id=Integer, paid_on=Date, cents=Integer, baseline_balance=Numeric(14, 2),
         baseline_report_id=Integer))).all()
-    await session.execute(text(sql["update_promises"]).bindparams(bindparam("now", type_=UTCDateTime)), {"now": now})
+    for name in ("update_paid", "update_promises"):
+        await session.execute(text(sql[name]).bindparams(bindparam("now", type_=UTCDateTime)), {"now": now})
     if evidence:
         await session.execute(update(Promise), [
             {"id": e.promise_id, "updated_at": now, "evidence": {

@@ -394,7 +394,10 @@ async def open_tasks_from(session: AsyncSession, caller: Caller, rows: Any, *, k
         sqljson.text(session, Task.id).label("subject_id"), cast(null(), JSON).label("before"),
         sqljson.plain(session, **fields).label("after"),
         sqljson.plain(session, task=sqljson.nested(session, **fields)).label("data"))
-        .where(Task.org_id == org_id, Task.source == source, Task.created_at == now).order_by(Task.id),
+        # Read back by what the INSERT wrote: the organisation, `open` and the due date name a range
+        # of `ix_tasks_org_id_status_due_date` (not every task the organisation ever had).
+        .where(Task.org_id == org_id, Task.status == "open", Task.due_date == due_date, Task.source == source,
+               Task.created_at == now).order_by(Task.id),
         ["task.created"])
     return count
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 import uuid
 from decimal import Decimal
 
-from sqlalchemy import inspect, select, text
+from sqlalchemy import func, inspect, select, text
 
 from arrears.db import transaction, utcnow
 from arrears.events import DomainEvent, new_event_uuid
@@ -62,15 +62,18 @@ async def test_events_keep_only_the_indexes_something_reads(rs: RS):
 
 
 async def test_what_changes_no_index_is_rewritten_in_place(rs: RS):
-    """An open promise's `paid_amount` changes, the promise stays open: the values are right on
-    both databases (what it covers of each instalment follows from it), and on PostgreSQL the
-    promise is updated heap-only (no new index entry), its table leaving room on each page for it;
-    its instalments are not written."""
+    """An open promise's `paid_amount` changes, the promise stays open (another is kept in the same
+    pass): the values are right on both databases (what it covers of each instalment follows from
+    it), and on PostgreSQL the open promise is updated heap-only (no new index entry), its table
+    leaving room on each page for it; its instalments are not written."""
     t = await rs.tenant()
     _, acc = await loan_account(t)
+    _, other = await loan_account(t)
     day = await today(t)
     p = await promise(t, acc, [("100.00", day + days(5)), ("100.00", day + days(9))], role="calling_agent")
+    await promise(t, other, [("100.00", day)], role="calling_agent")
     await pay(t, acc, "130.00", day, notify=False)
+    await pay(t, other, "100.00", day, notify=False)  # kept in the same pass: its status moves
     async with transaction() as s:
         pg = s.get_bind().dialect.name == "postgresql"
         from arrears.promises.evaluate import evaluate
@@ -84,18 +87,21 @@ async def test_what_changes_no_index_is_rewritten_in_place(rs: RS):
             fill = dict((await s.execute(text(
                 "SELECT relname, array_to_string(reloptions, ',') FROM pg_class"
                 " WHERE relname IN ('promises', 'promise_instalments')"))).all())
-    assert (out.kept, out.broken, out.open) == (0, 0, 1)
+    assert (out.kept, out.broken, out.open) == (1, 0, 1)
     row, plan = await state(p["id"])
     assert (row.status, row.paid_amount) == ("open", Decimal("130.00"))
     assert covered(row.paid_amount, plan) == [Decimal("100.00"), Decimal("30.00")]
     if pg:
-        assert hot.get("promises") == (1, 1) and hot.get("promise_instalments", (0, 0))[0] == 0
+        # The kept one's status is indexed (a full update); the open one's new paid amount is
+        # written first (before the status changes take the pages' room), heap-only.
+        assert hot.get("promises") == (2, 1) and hot.get("promise_instalments", (0, 0))[0] == 0
         assert fill == {"promises": "fillfactor=70", "promise_instalments": None}
 
 
 async def test_an_accounts_status_change_in_the_pass_is_heap_only(rs: RS):
     """A kept promise takes its account from `promised` back to `active`: the status is in no index
-    (0030: `ix_accounts_org_id`, not `(org_id, status)`) and the table leaves room on its pages, so
+    (0030: `ix_accounts_org_id`, not `(org_id, status)`) and the table leaves room on its pages
+    (0032: half of each), so
     on PostgreSQL the UPDATE writes no index entry. Both databases: the statuses and history right."""
     t = await rs.tenant()
     accounts = [(await loan_account(t))[1] for _ in range(3)]
@@ -126,4 +132,96 @@ async def test_an_accounts_status_change_in_the_pass_is_heap_only(rs: RS):
     assert sorted(moves) == [("active", "promised")] * 3 + [("promised", "active")] * 3
     if pg:
         assert upd >= 3 and hot == upd  # every update of an account in the pass heap-only
-        assert fill == "fillfactor=70"
+        assert fill == "fillfactor=50"  # 0032: room for every row of a page to change once
+
+
+async def test_a_pass_that_finds_nothing_new_rewrites_nothing(rs: RS):
+    """The second pass of a day over a promise part paid (the first wrote its paid amount): nothing
+    moved, nothing paid since, so the promise is not written again — not even `updated_at` — nor its
+    instalments nor its account, and no event. Both databases."""
+    t = await rs.tenant()
+    _, acc = await loan_account(t)
+    day = await today(t)
+    p = await promise(t, acc, [("100.00", day + days(5))], role="calling_agent")
+    await pay(t, acc, "30.00", day, notify=False)
+    first = await run(t, day)
+    assert (first.kept, first.broken, first.open) == (0, 0, 1)
+    before, _ = await state(p["id"])
+    assert before.paid_amount == Decimal("30.00")
+    async with transaction() as s:
+        events_before = await s.scalar(select(func.count()).select_from(DomainEvent)
+                                       .where(DomainEvent.org_id == t.org.id))
+        from arrears.promises.evaluate import evaluate
+
+        pg = s.get_bind().dialect.name == "postgresql"
+        # The counts of this backend not yet flushed include its earlier transactions' (the first
+        # pass may have run on this connection): what this pass wrote is the difference.
+        updates = text("SELECT relname, n_tup_upd FROM pg_stat_xact_user_tables"
+                       " WHERE relname IN ('promises', 'promise_instalments', 'accounts')")
+        start = dict((await s.execute(updates)).all()) if pg else {}
+        again = await evaluate(s, Caller.system(t.org.id), today=day)
+        written = None
+        if pg:
+            written = {k: v - start.get(k, 0) for k, v in (await s.execute(updates)).all()}
+        events_after = await s.scalar(select(func.count()).select_from(DomainEvent)
+                                      .where(DomainEvent.org_id == t.org.id))
+    assert (again.kept, again.broken, again.reopened, again.open) == (0, 0, 0, 1)
+    after, _ = await state(p["id"])
+    assert (after.paid_amount, after.updated_at) == (before.paid_amount, before.updated_at)
+    assert events_after == events_before
+    if written is not None:
+        assert written == {"promises": 0, "promise_instalments": 0, "accounts": 0}
+
+
+async def test_a_pass_killed_before_its_commit_leaves_nothing_and_its_rerun_acts_once(rs: RS):
+    """The daily pass dies after all its statements ran but before the commit (the worker killed):
+    nothing of it stays. Run again, it marks, raises events and opens tasks exactly once; a third
+    run finds nothing left to do. Both databases."""
+    from arrears.promises.evaluate import evaluate
+    from arrears.tasks.models import Task
+
+    t = await rs.tenant()
+    kept_acc, broken_acc = (await loan_account(t))[1], (await loan_account(t))[1]
+    day = await today(t)
+    kept = await promise(t, kept_acc, [("100.00", day)], role="calling_agent")
+    broken = await promise(t, broken_acc, [("100.00", day)], role="calling_agent")
+    await pay(t, kept_acc, "100.00", day, notify=False)
+    await pay(t, broken_acc, "40.00", day, notify=False)
+    later = day + days(3)
+
+    class Killed(Exception):
+        pass
+
+    async def counts() -> dict[str, int]:
+        async with transaction() as s:
+            rows = (await s.execute(select(DomainEvent.type, func.count()).where(
+                DomainEvent.org_id == t.org.id, DomainEvent.type.in_(
+                    ("promise.kept", "promise.broken", "task.created", "account.status_changed")))
+                .group_by(DomainEvent.type))).all()
+            tasks = await s.scalar(select(func.count()).select_from(Task).where(Task.org_id == t.org.id))
+        return {str(k): int(n) for k, n in rows} | {"tasks": int(tasks or 0)}
+
+    start = await counts()
+    try:
+        async with transaction() as s:
+            out = await evaluate(s, Caller.system(t.org.id), today=later)
+            assert (out.kept, out.broken, out.tasks) == (1, 1, 1)
+            raise Killed
+    except Killed:
+        pass
+    assert await counts() == start
+    assert [(await state(x["id"]))[0].status for x in (kept, broken)] == ["open", "open"]
+
+    out = await run(t, later)
+    assert (out.kept, out.broken, out.tasks) == (1, 1, 1)
+    done = await counts()
+    assert done == start | {"promise.kept": 1, "promise.broken": 1, "task.created": start.get("task.created", 0) + 1,
+                            "tasks": start["tasks"] + 1,
+                            "account.status_changed": start["account.status_changed"] + 2}
+    kept_row, _ = await state(kept["id"])
+    broken_row, _ = await state(broken["id"])
+    assert (kept_row.status, kept_row.paid_amount) == ("kept", Decimal("100.00"))
+    assert (broken_row.status, broken_row.paid_amount) == ("broken", Decimal("40.00"))
+    again = await run(t, later)
+    assert (again.kept, again.broken, again.tasks) == (0, 0, 0)
+    assert await counts() == done

@@ -34,8 +34,7 @@ class Account(Base):
                         "(kind = 'loan' AND loan_id IS NOT NULL AND debtor_account_id IS NULL)",
                         name="one_reference"),
         # Not the status (migration 0030): a status change is then a heap-only update on PostgreSQL
-        # (fillfactor 50, 0032: room for every row of a page to change once in a pass), not a new
-        # entry in each index; readers by status filter the organisation's.
+        # (fillfactor 70), not a new entry in each index; readers by status filter the organisation's.
         Index("ix_accounts_org_id", "org_id"),
         Index("ix_accounts_customer_id", "customer_id"),
     )

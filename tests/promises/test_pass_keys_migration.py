@@ -38,8 +38,7 @@ def _schema(url: str) -> tuple[int, set[str], set[str], str | None]:
 
 def test_history_tasks_and_events_lose_their_keys_on_postgresql_and_get_them_back(db_url):
     postgres = db_url.startswith("postgresql")
-    # At the head the accounts keep half of each page free (0032; 0030 made it 70).
-    after = ((0, set(TRIGGERS), {"ix_accounts_org_id"}, "fillfactor=50") if postgres
+    after = ((0, set(TRIGGERS), {"ix_accounts_org_id"}, "fillfactor=70") if postgres
              else (6, set(), {"ix_accounts_org_id"}, None))  # organisation ×3, account ×2, assignee
     before = (6, set(), {"ix_accounts_org_id_status", "ix_domain_events_org_id", "ix_account_status_changes_org_id"},
               None)
@@ -50,22 +49,3 @@ def test_history_tasks_and_events_lose_their_keys_on_postgresql_and_get_them_bac
     finally:
         migrate.upgrade(db_url)
     assert _schema(db_url) == after
-
-
-def test_accounts_keep_half_of_each_page_free_and_go_back_to_70_down(db_url):
-    """Migration 0032: fillfactor 50 on PostgreSQL, 70 again down (0030's); nothing on SQLite."""
-    postgres = db_url.startswith("postgresql")
-
-    def options() -> str | None:
-        if not postgres:
-            return None
-        value = run_sql(db_url, "SELECT array_to_string(reloptions, ',') FROM pg_class WHERE relname = 'accounts'")
-        return str(value[0][0])
-
-    assert options() == ("fillfactor=50" if postgres else None)
-    try:
-        command.downgrade(migrate.alembic_config(db_url), previous_revision("0032_accounts_fillfactor"))
-        assert options() == ("fillfactor=70" if postgres else None)
-    finally:
-        migrate.upgrade(db_url)
-    assert options() == ("fillfactor=50" if postgres else None)

@@ -100,8 +100,7 @@ async def test_what_changes_no_index_is_rewritten_in_place(rs: RS):
 
 async def test_an_accounts_status_change_in_the_pass_is_heap_only(rs: RS):
     """A kept promise takes its account from `promised` back to `active`: the status is in no index
-    (0030: `ix_accounts_org_id`, not `(org_id, status)`) and the table leaves room on its pages
-    (0032: half of each), so
+    (0030: `ix_accounts_org_id`, not `(org_id, status)`) and the table leaves room on its pages, so
     on PostgreSQL the UPDATE writes no index entry. Both databases: the statuses and history right."""
     t = await rs.tenant()
     accounts = [(await loan_account(t))[1] for _ in range(3)]
@@ -132,7 +131,7 @@ async def test_an_accounts_status_change_in_the_pass_is_heap_only(rs: RS):
     assert sorted(moves) == [("active", "promised")] * 3 + [("promised", "active")] * 3
     if pg:
         assert upd >= 3 and hot == upd  # every update of an account in the pass heap-only
-        assert fill == "fillfactor=50"  # 0032: room for every row of a page to change once
+        assert fill == "fillfactor=70"
 
 
 async def test_a_pass_that_finds_nothing_new_rewrites_nothing(rs: RS):

@@ -436,13 +436,11 @@ async def reserve_fresh(session: AsyncSession, org_id: int, report_id: int) -> F
     if used or first is None:
         return None
     span = last - first + 1
-    starts = []
-    for table in ("customers", "debtor_accounts"):
-        start = await _reserve(table, span)
-        if start is None:
-            return None
-        starts.append(start)
-    return FreshBook(org_id, report_id, first, *starts)
+    customers = await _reserve("customers", span)
+    accounts = await _reserve("debtor_accounts", span) if customers is not None else None
+    if customers is None or accounts is None:
+        return None
+    return FreshBook(org_id, report_id, first, customers, accounts)
 
 
 # The report's accounts in overdue order (DebtorSnapshotRank), inserted in key order: PostgreSQL

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from typing import Any
 
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -113,7 +114,8 @@ async def _fresh_book_job(upload: int | str, actor: str, timings: dict[str, floa
     planned: asyncio.Future[FreshBook | None] = loop.create_future()
     booked: asyncio.Future[None] = loop.create_future()
     beside = asyncio.create_task(_hooks_beside(upload, planned, booked))
-    await asyncio.wait({planned, beside}, return_when=asyncio.FIRST_COMPLETED)
+    either: list[asyncio.Future[Any]] = [planned, beside]
+    await asyncio.wait(either, return_when=asyncio.FIRST_COMPLETED)
     if not planned.done():
         await beside  # failed before it could say: raises
     fresh = planned.result()

@@ -20,6 +20,7 @@ from tests.faces.age_analysis.helpers import HEADER, import_file, write_book
 from tests.fixtures import cheap_password_hashing  # noqa: F401
 
 COUNT = 120
+ROOT = Path(__file__).resolve().parents[2]  # the repository: a killed worker's working directory
 
 
 class Died(Exception):
@@ -292,4 +293,64 @@ async def test_dying_while_the_accounts_owed_are_prepared(client, world, tmp_pat
     assert await _seen(org_id) == (COUNT, COUNT, 0)
     await jobs.book_job(report_id)
     assert reserved[-1] is None
+    _same(await _state(org_id))
+
+
+# A worker process that runs the book's job and stops for good at one line (printing WHERE first).
+_CHILD = """
+import asyncio, sys
+from arrears.wiring import wire
+
+async def main(report_id, target, name):
+    from arrears.debtors import book, hooks, jobs
+    module = {"hooks": hooks, "book": book}[target]
+    async def stop(*args, **kw):
+        print("STOPPED", flush=True)
+        await asyncio.sleep(3600)
+    setattr(module, name, stop)
+    await jobs.book_job(report_id)
+
+wire()
+asyncio.run(main(int(sys.argv[1]), sys.argv[2], sys.argv[3]))
+"""
+
+
+async def _killed_at(report_id: int, target: str, name: str) -> None:
+    """Run the book's job in a child process, SIGKILL it once it reaches `target.name`."""
+    import asyncio
+    import os
+    import sys
+
+    root = ROOT
+    child = await asyncio.create_subprocess_exec(sys.executable, "-c", _CHILD, str(report_id), target, name,
+                                                 stdout=asyncio.subprocess.PIPE, cwd=root,
+                                                 env=os.environ | {"PYTHONPATH": str(root)})
+    try:
+        assert child.stdout is not None
+        line = await asyncio.wait_for(child.stdout.readline(), 120)
+        assert line.strip() == b"STOPPED", line
+    finally:
+        child.kill()
+        await child.wait()
+
+
+async def test_killed_between_the_two_commits_and_run_again(client, world, tmp_path, postgres_only, reserved):
+    """A worker process killed (SIGKILL) after the book's commit, the hooks' transaction open: the
+    book stays, no account owed; the job run again makes them in turn, once each."""
+    org_id, report_id = await _imported(client, world, tmp_path, "Killed between")
+    await _killed_at(report_id, "hooks", "book_updated")
+    assert await _seen(org_id) == (COUNT, COUNT, 0)
+    await jobs.book_job(report_id)
+    assert reserved == [None]  # this process's attempt: the book was not fresh any more
+    _same(await _state(org_id))
+
+
+async def test_killed_while_the_book_is_written_and_run_again(client, world, tmp_path, postgres_only, reserved):
+    """Killed in the book's transaction, the accounts owed inserted beside it: nothing of either
+    stays; the job run again writes the fresh book beside, once."""
+    org_id, report_id = await _imported(client, world, tmp_path, "Killed in book")
+    await _killed_at(report_id, "book", "reconcile")
+    assert await _seen(org_id) == (0, 0, 0)
+    await jobs.book_job(report_id)
+    assert len(reserved) == 1 and reserved[0] is not None and reserved[0].kept
     _same(await _state(org_id))

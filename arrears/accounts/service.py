@@ -171,17 +171,21 @@ async def prepare_fresh_book(session: AsyncSession, book: FreshBook) -> Callable
     """sync_book_accounts for a fresh book (PostgreSQL), beside the book's transaction (the book's
     job holds the lock): the same accounts owed as the sync makes once the book is there — one per
     book account (each has a customer), paid up when its balance is nothing or less, its id version
-    7 in the book's order — inserted from the snapshots with the book's reserved ids. Returns what
-    is left for after the book's commit: the history rows and events of those created paid up
-    (their subscribers then see the book)."""
+    7 in the book's order — inserted from the snapshots with the book's reserved ids, then the
+    history rows and events of those created paid up. Those events' in-transaction subscribers
+    (arrears.wiring: the loans' accounts, the tasks, the partners' webhooks) read the events and
+    their own tables, not the book, which this transaction does not see yet; they are published
+    after this transaction commits, after the book's. Returns what is left for after the book's
+    commit: nothing."""
     now = utcnow()
     await session.execute(text("SET LOCAL work_mem = '64MB'"))
     await session.execute(text(_INSERT_FRESH_BOOK).bindparams(bindparam("now", type_=UTCDateTime)), {
         "uuid_prefix": uuid7_prefix(now), "now": now, "rid": book.report_id, "snapshot_first": book.snapshot_first,
         "customer_first": book.customer_first, "account_first": book.account_first})
+    moved = await _settle(session, book.org_id, now, existing=False)
 
     async def finish(session: AsyncSession) -> int:
-        return await _settle(session, book.org_id, now, existing=False)
+        return moved
 
     return finish
 

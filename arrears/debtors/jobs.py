@@ -97,17 +97,19 @@ async def _fresh_book_job(upload: int | str, actor: str, timings: dict[str, floa
 
     The hooks' transaction (`_hooks_beside`) takes the book's lock, finds the book fresh and
     reserves its new rows' ids (bulk.reserve_fresh); then the book's transaction (update_book with
-    those ids) and the hooks' preparation (the accounts owed, inserted from the snapshots) run at
-    once on two connections. The book commits first, the hooks' transaction right after it, having
-    finished its hooks (the history rows and events of the accounts created paid up, promises,
-    strategies) over the committed book. So readers never see an account owed without its book
+    those ids) and the hooks' preparation (the accounts owed, inserted from the snapshots, with
+    their history rows and events) run at once on two connections. The book commits first; the
+    hooks' transaction then runs the hooks that have no preparation (promises, strategies) over
+    the committed book, and commits. So readers never see an account owed without its book
     account or customer; between the two commits they see the book without its new accounts
     owed, as they did between the two transactions before (for the whole of the accounts owed'
     step then). The lock is the hooks' transaction's from before the book is written until both
     have committed: no other job comes in between. A job killed before the book's commit leaves
     nothing (neither committed); killed between the commits, it leaves the book without the new
     accounts owed, and its next attempt finds the book not fresh and runs the steps in turn,
-    which make them."""
+    which make them. If the hooks' transaction fails alone, the book commits without it (the
+    unique indexes keep out whatever another job might write meanwhile) and the job fails: its
+    next attempt runs the steps in turn."""
     clock = time.perf_counter
     started = clock()
     loop = asyncio.get_running_loop()

@@ -21,6 +21,7 @@ IMPORT_TABLES = ("debtor_snapshots",)
 BOOK_TABLES = ("debtor_accounts", "debtor_snapshot_ranks", "customers", "accounts")
 # Of those, the ones update_book writes (the accounts owed, the after-book hooks', are the last one).
 _BOOK_FIRST = ("debtor_accounts", "debtor_snapshot_ranks", "customers")
+_HOOKS_TABLE = "accounts"  # what the after-book hooks write (BOOK_TABLES less _BOOK_FIRST)
 
 
 async def analyze(tables: tuple[str, ...]) -> None:
@@ -140,7 +141,7 @@ async def _fresh_book_job(upload: int | str, actor: str, timings: dict[str, floa
         await asyncio.gather(early, return_exceptions=True)
         raise
     owed = clock()
-    await asyncio.gather(early, analyze(tuple(t for t in BOOK_TABLES if t not in _BOOK_FIRST)))
+    await early
     if timings is not None:
         timings.update(book=done_book - started, owed=owed - done_book, analyze=clock() - owed)
     return True
@@ -164,13 +165,18 @@ async def _hooks_beside(upload: int | str, planned: asyncio.Future[FreshBook | N
             return
         ahead = await s.begin_nested()
         prepared = await hooks.book_prepared(s, fresh)
+        # The accounts owed' statistics while the book is still being written: ANALYZE samples the
+        # rows this transaction inserted as live (they commit with them), so that they are not a
+        # step after both commits.
+        await s.execute(text(f"ANALYZE (SKIP_LOCKED) {_HOOKS_TABLE}"))
         await booked
         if fresh.kept:
             await ahead.commit()
-        else:
+            await hooks.book_updated(s, report.org_id, prepared)
+        else:  # prepared for nothing (statistics included): the hooks as in turn, over the book
             await ahead.rollback()
-            prepared = {}
-        await hooks.book_updated(s, report.org_id, prepared)
+            await hooks.book_updated(s, report.org_id)
+            await s.execute(text(f"ANALYZE (SKIP_LOCKED) {_HOOKS_TABLE}"))
 
 
 @handler(IMPORT_JOB)

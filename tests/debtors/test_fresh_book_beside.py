@@ -123,6 +123,7 @@ async def test_a_fresh_book_gets_its_accounts_owed_beside_the_book(client, world
                 {"rid": fresh.report_id, "af": fresh.account_first, "cf": fresh.customer_first,
                  "sf": fresh.snapshot_first})).scalar_one()
         assert offsets == COUNT
+        assert await _analyzed_accounts() == COUNT  # in the hooks' transaction, its rows counted
     else:
         assert reserved == []
 
@@ -201,6 +202,13 @@ async def test_a_customer_code_taken_falls_back_and_discards_what_was_prepared(c
     state = await _state(org.id)
     assert state["counts"] == {"customers": 2, "book": 3, "owed": 3, "history": 1, "events": 1, "distinct": 3}
     assert [r[2] for r in state["owed"]] == ["active", "paid_up", "active"]
+    assert await _analyzed_accounts() == 3
+
+
+async def _analyzed_accounts() -> float:
+    """The accounts owed' row count as their last ANALYZE found it (PostgreSQL)."""
+    async with get_engine().connect() as conn:
+        return float(await conn.scalar(text("SELECT reltuples FROM pg_class WHERE relname = 'accounts'")))
 
 
 def _die(monkeypatch: pytest.MonkeyPatch, target: Any, name: str, *, check: Any = None) -> list[Any]:

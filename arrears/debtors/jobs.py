@@ -63,14 +63,16 @@ async def book_job(upload: int | str, *, actor: str = "system", timings: dict[st
     tables update_book wrote runs beside the hooks, on connections of its own, once update_book
     has committed (the accounts owed only read the book; ANALYZE takes no lock that an insert or
     a read waits for): a fresh book's statistics are no longer a step of their own after it. On
-    SQLite the steps take turns (one writer at a time). `timings`, when given, gets each step's
-    seconds: "book", "owed" and "analyze" (what the statistics took after the hooks)."""
+    SQLite the steps take turns (one writer at a time). A fresh book on PostgreSQL (the
+    organisation's first report) has its accounts owed written beside the book instead
+    (`_fresh_book_job`). `timings`, when given, gets each step's seconds: "book", "owed" and
+    "analyze" (what the statistics took after the hooks; on the fresh path "owed" is what the
+    hooks' transaction took after the book's commit)."""
     clock = time.perf_counter
     started = clock()
     if get_engine().dialect.name == "postgresql" and hooks.prepares_fresh():
         if await _fresh_book_job(upload, actor, timings):
             return
-        started = clock()
     await update_book(upload, actor=actor)
     booked = clock()
     early: asyncio.Task[None] | None = None

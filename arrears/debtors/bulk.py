@@ -385,14 +385,15 @@ FROM debtor_snapshots s
 WHERE {_RANGE}
 """
 
-# Whether the organisation's book is fresh, and the span of the report's snapshot ids.
-_FRESH_BOOK = """
-SELECT min(s.id), max(s.id),
-       EXISTS (SELECT 1 FROM customers WHERE org_id = :org)
+# Whether the organisation has written anything of a book yet (three index probes).
+_USED = """
+SELECT EXISTS (SELECT 1 FROM customers WHERE org_id = :org)
        OR EXISTS (SELECT 1 FROM debtor_accounts WHERE org_id = :org)
        OR EXISTS (SELECT 1 FROM accounts WHERE org_id = :org)
-FROM debtor_snapshots s WHERE s.report_id = :rid
 """
+# The span of the report's snapshot ids. `+ 0`: the report's rows found by its index, not the
+# primary key walked from one end until a row of the report turns up (a newest report is at the end).
+_SPAN = "SELECT min(s.id + 0), max(s.id + 0) FROM debtor_snapshots s WHERE s.report_id = :rid"
 # A block of a sequence, taken in a short transaction of its own: ALTER SEQUENCE (changing
 # nothing: the increment it already has) locks the sequence against every nextval until the block
 # is taken. The lock waits for the transactions that took a value of it and are still open: a
@@ -432,8 +433,10 @@ async def reserve_fresh(session: AsyncSession, org_id: int, report_id: int) -> F
     organisation has no customer, book account or account owed yet and each sequence gave a block
     as long as the report's snapshot ids' span. Ids reserved and not used (a fallback, a
     rolled-back job) are gaps, as any rolled-back insert leaves."""
-    first, last, used = (await session.execute(text(_FRESH_BOOK), {"org": org_id, "rid": report_id})).one()
-    if used or first is None:
+    if await session.scalar(text(_USED), {"org": org_id}):
+        return None
+    first, last = (await session.execute(text(_SPAN), {"rid": report_id})).one()
+    if first is None:
         return None
     span = last - first + 1
     customers = await _reserve("customers", span)

@@ -20,10 +20,10 @@ from operator import add
 from typing import Any, TypeVar
 
 from sqlalchemy import Date, bindparam, delete, text
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from arrears.db import UTCDateTime
+from arrears.db import UTCDateTime, get_engine
 from arrears.debtors.errors import RowErrorCode
 from arrears.debtors.hooks import FreshBook
 from arrears.debtors.models import DebtorRowError, DebtorSnapshot, DebtorSnapshotRank
@@ -407,10 +407,6 @@ WHERE s.seqrelid = pg_get_serial_sequence(:table, 'id')::regclass
 async def _reserve(table: str, span: int) -> int | None:
     """The first of `span` consecutive values of the table's id sequence that nothing else will
     take, or None (the sequence does not count by one, or it stayed busy)."""
-    from sqlalchemy.exc import DBAPIError
-
-    from arrears.db import get_engine
-
     async with get_engine().connect() as conn:
         try:
             step, name = (await conn.execute(text(_SEQUENCE), {"table": table})).one()

@@ -19,8 +19,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 class FreshBook:
     """A fresh book's new rows numbered before they exist (PostgreSQL): the report's snapshot
     `snapshot_first + k` becomes customer `customer_first + k` and book account
-    `account_first + k` (blocks of both sequences reserved by the hooks' transaction, which holds
-    the book's lock). `kept` turns false when the book's transaction could not keep that numbering
+    `account_first + k` (blocks of both sequences, reserved once the hooks' transaction holds the
+    book's lock, each in a short transaction of its own: bulk.reserve_fresh). `kept` turns false when the book's transaction could not keep that numbering
     (its customers' insert fell back to ON CONFLICT): what was prepared is then discarded."""
 
     org_id: int

@@ -67,7 +67,7 @@ def wire() -> None:
     events.subscribe(tasks.on_event, wants=tasks.wants_events)  # an interaction completes its account's tasks
     events.subscribe(fanout.on_event, wants=fanout.wants)
     events.on_commit(hub.publish_event, wants=hub.shows)
-    on_book_updated(accounts.on_book_updated)
+    on_book_updated(accounts.on_book_updated, fresh=accounts.prepare_fresh_book)  # beside a fresh book's job
     accounts.register_payments_source(counted_payments)  # balances net of payments
     on_book_updated(promises.on_book_updated)  # after the accounts: a later report may keep a promise
     on_book_updated(strategies.on_book_updated)  # after the promises: queues a run for after this commit

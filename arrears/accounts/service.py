@@ -49,6 +49,7 @@ from arrears.customers.service import customer_scope
 from arrears.db import UTCDateTime, new_uuid_sql, utcnow
 from arrears.debtors.book import local_today, zone_of
 from arrears.debtors.bulk import uuid7_prefix
+from arrears.debtors.hooks import FreshBook
 from arrears.debtors.models import DebtorAccount, DebtorReport
 from arrears.debtors.service import lock_book
 from arrears.errors import Conflict, Forbidden, ValidationFailed
@@ -148,6 +149,45 @@ async def sync_book_accounts(session: AsyncSession, caller: Caller) -> int:
                                     .bindparams(bindparam("now", type_=UTCDateTime)), params)
     await _settle(session, org_id, now, existing=existing)
     return _rowcount(created)
+
+
+# A fresh book's accounts owed from the report's snapshots, numbered as the book's job numbers the
+# book (debtors.hooks.FreshBook): written beside the book's own transaction, before its rows exist.
+_FRESH_ACCOUNT = "(:account_first + s.id - :snapshot_first)"
+_INSERT_FRESH_BOOK = f"""
+INSERT INTO accounts (id, org_id, customer_id, kind, debtor_account_id, status, status_changed_at,
+                      created_at, updated_at)
+SELECT CAST(:uuid_prefix || lpad(to_hex({_FRESH_ACCOUNT} % 4294967296), 8, '0') AS uuid), s.org_id,
+       :customer_first + s.id - :snapshot_first, 'book', {_FRESH_ACCOUNT},
+       CASE WHEN s.total_balance <= 0 THEN 'paid_up' ELSE 'active' END,
+       CASE WHEN s.total_balance <= 0 THEN :now END, :now, :now
+FROM debtor_snapshots s
+WHERE s.report_id = :rid
+ORDER BY s.id
+"""
+
+
+async def prepare_fresh_book(session: AsyncSession, book: FreshBook) -> Callable[[AsyncSession], Awaitable[int]]:
+    """sync_book_accounts for a fresh book (PostgreSQL), beside the book's transaction (the book's
+    job holds the lock): the same accounts owed as the sync makes once the book is there — one per
+    book account (each has a customer), paid up when its balance is nothing or less, its id version
+    7 in the book's order — inserted from the snapshots with the book's reserved ids, then the
+    history rows and events of those created paid up. Those events' in-transaction subscribers
+    (arrears.wiring: the loans' accounts, the tasks, the partners' webhooks) read the events and
+    their own tables, not the book, which this transaction does not see yet; they are published
+    after this transaction commits, after the book's. Returns what is left for after the book's
+    commit: nothing."""
+    now = utcnow()
+    await session.execute(text("SET LOCAL work_mem = '64MB'"))
+    await session.execute(text(_INSERT_FRESH_BOOK).bindparams(bindparam("now", type_=UTCDateTime)), {
+        "uuid_prefix": uuid7_prefix(now), "now": now, "rid": book.report_id, "snapshot_first": book.snapshot_first,
+        "customer_first": book.customer_first, "account_first": book.account_first})
+    moved = await _settle(session, book.org_id, now, existing=False)
+
+    async def finish(session: AsyncSession) -> int:
+        return moved
+
+    return finish
 
 
 async def on_book_updated(session: AsyncSession, org_id: int) -> None:

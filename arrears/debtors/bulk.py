@@ -20,11 +20,12 @@ from operator import add
 from typing import Any, TypeVar
 
 from sqlalchemy import Date, bindparam, delete, text
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from arrears.db import UTCDateTime
+from arrears.db import UTCDateTime, get_engine
 from arrears.debtors.errors import RowErrorCode
+from arrears.debtors.hooks import FreshBook
 from arrears.debtors.models import DebtorRowError, DebtorSnapshot, DebtorSnapshotRank
 from arrears.debtors.reading import AccountBlock, AccountRow, RowError
 from arrears.jobs import queue
@@ -361,6 +362,85 @@ WHERE {_RANGE}
   AND NOT EXISTS (SELECT 1 FROM debtor_accounts a WHERE a.org_id = s.org_id AND a.account_code = s.account_code)
 """
 
+# A fresh book numbered in advance (hooks.FreshBook): snapshot `snapshot_first + k` makes customer
+# `customer_first + k` and book account `account_first + k`, so neither insert joins the other's
+# rows, and the accounts owed can be written from the snapshots alone on another connection.
+# No anti-join and no ON CONFLICT: the organisation had no customer and no book account when the
+# hooks' transaction (holding the book's lock) reserved the ids; a customer code taken meanwhile
+# (another writer, or two account codes alike in their first 50 characters) fails the insert, and
+# the book is then written the usual way.
+_FRESH_ID = "(:{first} + s.id - :snapshot_first)"
+_INSERT_FRESH_CUSTOMERS = _INSERT_CUSTOMERS.replace(
+    "INSERT INTO customers (uuid,", "INSERT INTO customers (id, uuid,").replace(
+    "SELECT {uuid},", "SELECT " + _FRESH_ID.format(first="customer_first") + ", {uuid},")
+
+_INSERT_FRESH_ACCOUNTS = f"""
+INSERT INTO debtor_accounts (id, org_id, account_code, customer_id, customer_name, contact, telephone,
+                             phone_valid, {", ".join(_BUCKETS)}, latest_report_id, latest_report_at,
+                             latest_report_date, created_at, updated_at)
+SELECT {_FRESH_ID.format(first="account_first")}, s.org_id, s.account_code,
+       {_FRESH_ID.format(first="customer_first")}, s.customer_name, s.contact, s.telephone, s.phone_valid,
+       {", ".join("s." + b for b in _BUCKETS)}, s.report_id, :report_at, :report_date, :now, :now
+FROM debtor_snapshots s
+WHERE {_RANGE}
+"""
+
+# Whether the organisation has written anything of a book yet (three index probes).
+_USED = """
+SELECT EXISTS (SELECT 1 FROM customers WHERE org_id = :org)
+       OR EXISTS (SELECT 1 FROM debtor_accounts WHERE org_id = :org)
+       OR EXISTS (SELECT 1 FROM accounts WHERE org_id = :org)
+"""
+# The span of the report's snapshot ids. `+ 0`: the report's rows found by its index, not the
+# primary key walked from one end until a row of the report turns up (a newest report is at the end).
+_SPAN = "SELECT min(s.id + 0), max(s.id + 0) FROM debtor_snapshots s WHERE s.report_id = :rid"
+# A block of a sequence, taken in a short transaction of its own: ALTER SEQUENCE (changing
+# nothing: the increment it already has) locks the sequence against every nextval until the block
+# is taken. The lock waits for the transactions that took a value of it and are still open: a
+# tenth of a second at most, else no block (the book is then written in turn).
+_SEQUENCE = """
+SELECT s.seqincrement, s.seqrelid::regclass::text FROM pg_sequence s
+WHERE s.seqrelid = pg_get_serial_sequence(:table, 'id')::regclass
+"""
+
+
+async def _reserve(table: str, span: int) -> int | None:
+    """The first of `span` consecutive values of the table's id sequence that nothing else will
+    take, or None (the sequence does not count by one, or it stayed busy)."""
+    async with get_engine().connect() as conn:
+        try:
+            step, name = (await conn.execute(text(_SEQUENCE), {"table": table})).one()
+            if step != 1:
+                return None
+            await conn.execute(text("SET LOCAL lock_timeout = '100ms'"))
+            await conn.execute(text(f"ALTER SEQUENCE {name} INCREMENT BY 1"))  # a name from the catalog
+            first = int(await conn.scalar(text("SELECT nextval(CAST(:seq AS regclass))"), {"seq": name}))
+            await conn.execute(text("SELECT setval(CAST(:seq AS regclass), :last)"),
+                               {"seq": name, "last": first + span - 1})
+        except DBAPIError:  # lock_timeout, or not the sequence's owner
+            await conn.rollback()
+            return None
+        await conn.commit()
+    return first
+
+
+async def reserve_fresh(session: AsyncSession, org_id: int, report_id: int) -> FreshBook | None:
+    """A fresh book's ids (PostgreSQL; the caller holds the book's lock): None unless the
+    organisation has no customer, book account or account owed yet and each sequence gave a block
+    as long as the report's snapshot ids' span. Ids reserved and not used (a fallback, a
+    rolled-back job) are gaps, as any rolled-back insert leaves."""
+    if await session.scalar(text(_USED), {"org": org_id}):
+        return None
+    first, last = (await session.execute(text(_SPAN), {"rid": report_id})).one()
+    if first is None:
+        return None
+    span = last - first + 1
+    customers = await _reserve("customers", span)
+    accounts = await _reserve("debtor_accounts", span) if customers is not None else None
+    if customers is None or accounts is None:
+        return None
+    return FreshBook(org_id, report_id, first, customers, accounts)
+
 
 # The report's accounts in overdue order (DebtorSnapshotRank), inserted in key order: PostgreSQL
 # appends them to the right edge of the primary key instead of inserting them all over it.
@@ -391,23 +471,32 @@ def _params(statement: str) -> Any:
 
 
 async def link_book(session: AsyncSession, report_id: int, report_at: datetime, now: datetime, *,
-                    report_date: date, rank: bool = True) -> int:
+                    report_date: date, rank: bool = True, fresh: FreshBook | None = None) -> int:
     """Bring the book up to date from one report's snapshots, set-based: one UPDATE keeps phones
     and contacts of existing customers current, one INSERT … SELECT creates the missing ones,
     one UPDATE and one INSERT … SELECT keep each account's latest balances and its customer, and (unless `rank` is
     false: the caller ranks apart, see `rank_report`) one INSERT … SELECT ranks the report's
-    accounts by overdue amount. Idempotent. Returns how many customers were created."""
+    accounts by overdue amount. Idempotent. Returns how many customers were created.
+
+    `fresh` (PostgreSQL, a fresh book numbered in advance under the book's lock): the customers
+    and book accounts are inserted with their reserved ids, no update and no anti-join; if the
+    customers' insert fails on a code taken, `fresh.kept` turns false and the usual statements run."""
     postgres = is_postgres(session)
     values = {"rid": report_id, "now": now}
     newer = {"report_at": report_at, "report_date": report_date}
     await _working_memory(session)
-    await session.execute(_params(_UPDATE_CUSTOMERS), values | newer)
-    await queue.renew_lease(session)  # SQLite: the heartbeat waits behind this write (see there)
-    created = await _insert_customers(session, values, now, postgres)
-    await queue.renew_lease(session)
-    await session.execute(_params(_UPDATE_ACCOUNTS), values | newer)
-    await queue.renew_lease(session)
-    await session.execute(_params(_INSERT_ACCOUNTS), values | newer)
+    if fresh is not None:
+        created = await _insert_fresh_customers(session, values, now, fresh)
+        if fresh.kept:
+            await session.execute(_params(_INSERT_FRESH_ACCOUNTS), values | newer | _numbering(fresh))
+    if fresh is None or not fresh.kept:
+        await session.execute(_params(_UPDATE_CUSTOMERS), values | newer)
+        await queue.renew_lease(session)  # SQLite: the heartbeat waits behind this write (see there)
+        created = await _insert_customers(session, values, now, postgres)
+        await queue.renew_lease(session)
+        await session.execute(_params(_UPDATE_ACCOUNTS), values | newer)
+        await queue.renew_lease(session)
+        await session.execute(_params(_INSERT_ACCOUNTS), values | newer)
     await queue.renew_lease(session)
     if rank:
         await rank_report(session, report_id)
@@ -436,6 +525,25 @@ async def _insert_customers(session: AsyncSession, values: dict[str, Any], now: 
     except IntegrityError:
         pass  # anything but a customer code taken fails again below, as it always did
     return await session.execute(statement(_CUSTOMER_CONFLICT), values)
+
+
+def _numbering(fresh: FreshBook) -> dict[str, int]:
+    return {"snapshot_first": fresh.snapshot_first, "customer_first": fresh.customer_first,
+            "account_first": fresh.account_first}
+
+
+async def _insert_fresh_customers(session: AsyncSession, values: dict[str, Any], now: datetime,
+                                  fresh: FreshBook) -> Any:
+    """A fresh book's customers with their reserved ids, in a savepoint: a code taken meanwhile
+    rolls it back and leaves `fresh.kept` false (the caller then runs the usual statements)."""
+    statement = _params(_INSERT_FRESH_CUSTOMERS.replace("{uuid}", _PG_UUID).replace("{new_only}", "")
+                        .replace("{conflict}", ""))
+    try:
+        async with session.begin_nested():
+            return await session.execute(statement, values | _numbering(fresh) | {"uuid_prefix": uuid7_prefix(now)})
+    except IntegrityError:
+        fresh.kept = False
+        return None
 
 
 async def rank_report(session: AsyncSession, report_id: int) -> None:

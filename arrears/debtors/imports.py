@@ -33,6 +33,7 @@ from arrears.debtors import book, bulk, profiles, service, summary
 from arrears.debtors.aliases import ALIASES_SETTING, ImportFailed, org_aliases
 from arrears.debtors.errors import DebtorErrorCode
 from arrears.debtors.gcpause import collector_paused
+from arrears.debtors.hooks import FreshBook
 from arrears.debtors.models import DebtorReport
 from arrears.debtors.preview import run_saved_mapping
 from arrears.debtors.progress import Progress, ProgressTracker, clear_side_file
@@ -350,12 +351,14 @@ def _batches(reader: IsolatedReader, encoder: bulk.SnapshotEncoder, tracker: Pro
             return
 
 
-async def update_book(upload: int | uuid.UUID | str, *, actor: str = "system") -> int:
+async def update_book(upload: int | uuid.UUID | str, *, actor: str = "system", fresh: FreshBook | None = None) -> int:
     """Customers and accounts from a completed report's snapshots (idempotent); returns how many
     customers were created. On PostgreSQL the report's ranking (which reads its snapshots only)
     is written meanwhile on a second connection, in a transaction of its own: the server works on
     both at once. Settling the accounts a whole-book report does not list (arrears.debtors.book)
-    is in the main transaction, after the accounts' upsert."""
+    is in the main transaction, after the accounts' upsert. `fresh`: a fresh book numbered in
+    advance by the book's job (arrears.debtors.jobs), whose hooks' transaction holds the book's
+    lock for this one (it commits after this one does)."""
     ranking: asyncio.Task[None] | None = None
     try:
         async with transaction() as s:
@@ -366,12 +369,13 @@ async def update_book(upload: int | uuid.UUID | str, *, actor: str = "system") -
             if apart:
                 ranking = asyncio.create_task(_rank_apart(report.id))
             # Two workers on two uploads of the organisation (or on the same one) take turns.
-            await service.lock_book(s, report.org_id)
+            if fresh is None:
+                await service.lock_book(s, report.org_id)
             if report.report_date is None:  # imported before reports had dates
                 book.date_report(report, None, book.zone_of(await identity.get_org(s, report.org_id)))
             assert report.report_date is not None
             created = await bulk.link_book(s, report.id, report.created_at, utcnow(),
-                                           report_date=report.report_date, rank=not apart)
+                                           report_date=report.report_date, rank=not apart, fresh=fresh)
             await book.reconcile(s, report)
             if created:
                 await events.record(s, org_id=report.org_id, type="customer.bulk_created", actor=actor,

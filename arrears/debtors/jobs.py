@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import time
+from typing import Any
 
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from arrears.db import get_engine, transaction
-from arrears.debtors.hooks import book_updated
+from arrears.debtors import bulk, hooks, service
+from arrears.debtors.hooks import FreshBook, book_updated
 from arrears.debtors.imports import BOOK_JOB, ImportFailed, find_report, run_import, update_book
 from arrears.debtors.service import IMPORT_JOB
 from arrears.jobs.registry import JobContext, Permanent, handler
@@ -19,6 +21,7 @@ IMPORT_TABLES = ("debtor_snapshots",)
 BOOK_TABLES = ("debtor_accounts", "debtor_snapshot_ranks", "customers", "accounts")
 # Of those, the ones update_book writes (the accounts owed, the after-book hooks', are the last one).
 _BOOK_FIRST = ("debtor_accounts", "debtor_snapshot_ranks", "customers")
+_HOOKS_TABLE = "accounts"  # what the after-book hooks write (BOOK_TABLES less _BOOK_FIRST)
 
 
 async def analyze(tables: tuple[str, ...]) -> None:
@@ -60,10 +63,16 @@ async def book_job(upload: int | str, *, actor: str = "system", timings: dict[st
     tables update_book wrote runs beside the hooks, on connections of its own, once update_book
     has committed (the accounts owed only read the book; ANALYZE takes no lock that an insert or
     a read waits for): a fresh book's statistics are no longer a step of their own after it. On
-    SQLite the steps take turns (one writer at a time). `timings`, when given, gets each step's
-    seconds: "book", "owed" and "analyze" (what the statistics took after the hooks)."""
+    SQLite the steps take turns (one writer at a time). A fresh book on PostgreSQL (the
+    organisation's first report) has its accounts owed written beside the book instead
+    (`_fresh_book_job`). `timings`, when given, gets each step's seconds: "book", "owed" and
+    "analyze" (what the statistics took after the hooks; on the fresh path "owed" is what the
+    hooks' transaction took after the book's commit)."""
     clock = time.perf_counter
     started = clock()
+    if get_engine().dialect.name == "postgresql" and hooks.prepares_fresh():
+        if await _fresh_book_job(upload, actor, timings):
+            return
     await update_book(upload, actor=actor)
     booked = clock()
     early: asyncio.Task[None] | None = None
@@ -83,6 +92,93 @@ async def book_job(upload: int | str, *, actor: str = "system", timings: dict[st
         await asyncio.gather(early, analyze(tuple(t for t in BOOK_TABLES if t not in _BOOK_FIRST)))
     if timings is not None:
         timings.update(book=booked - started, owed=owed - booked, analyze=clock() - owed)
+
+
+async def _fresh_book_job(upload: int | str, actor: str, timings: dict[str, float] | None) -> bool:
+    """A fresh book's job with the hooks beside the book (PostgreSQL); False, having written
+    nothing, when the book is not fresh (the caller then runs the steps in turn).
+
+    The hooks' transaction (`_hooks_beside`) takes the book's lock, finds the book fresh and
+    reserves its new rows' ids (bulk.reserve_fresh); then the book's transaction (update_book with
+    those ids) and the hooks' preparation (the accounts owed, inserted from the snapshots, with
+    their history rows and events) run at once on two connections. The book commits first; the
+    hooks' transaction then runs the hooks that have no preparation (promises, strategies) over
+    the committed book, and commits. So readers never see an account owed without its book
+    account or customer; between the two commits they see the book without its new accounts
+    owed, as they did between the two transactions before (for the whole of the accounts owed'
+    step then). The lock is the hooks' transaction's from before the book is written until both
+    have committed: no other job comes in between. A job killed before the book's commit leaves
+    nothing (neither committed); killed between the commits, it leaves the book without the new
+    accounts owed, and its next attempt finds the book not fresh and runs the steps in turn,
+    which make them. If the hooks' transaction fails alone, the book commits without it (the
+    unique indexes keep out whatever another job might write meanwhile) and the job fails: its
+    next attempt runs the steps in turn."""
+    clock = time.perf_counter
+    started = clock()
+    loop = asyncio.get_running_loop()
+    planned: asyncio.Future[FreshBook | None] = loop.create_future()
+    booked: asyncio.Future[None] = loop.create_future()
+    beside = asyncio.create_task(_hooks_beside(upload, planned, booked))
+    either: list[asyncio.Future[Any]] = [planned, beside]
+    await asyncio.wait(either, return_when=asyncio.FIRST_COMPLETED)
+    if not planned.done():
+        await beside  # failed before it could say: raises
+    fresh = planned.result()
+    if fresh is None:
+        await beside
+        return False
+    try:
+        await update_book(upload, actor=actor, fresh=fresh)
+    except BaseException:
+        beside.cancel()
+        await asyncio.gather(beside, return_exceptions=True)
+        raise
+    booked.set_result(None)
+    done_book = clock()
+    early = asyncio.create_task(analyze(_BOOK_FIRST))
+    try:
+        await beside
+    except BaseException:
+        early.cancel()
+        await asyncio.gather(early, return_exceptions=True)
+        raise
+    owed = clock()
+    await early
+    if timings is not None:
+        timings.update(book=done_book - started, owed=owed - done_book, analyze=clock() - owed)
+    return True
+
+
+async def _hooks_beside(upload: int | str, planned: asyncio.Future[FreshBook | None], booked: asyncio.Future[None]
+                        ) -> None:
+    """The hooks' transaction of `_fresh_book_job`: says through `planned` whether the book is fresh
+    (its ids reserved) and, if so, prepares the hooks' part, waits for `booked` (the book's
+    commit), and runs the hooks (what each prepared left, or the whole hook when the book's
+    transaction could not keep the numbering) before it commits."""
+    async with transaction() as s:
+        report = await find_report(s, upload)
+        if report is None or report.status != "completed":
+            planned.set_result(None)
+            return
+        await service.lock_book(s, report.org_id)
+        fresh = await bulk.reserve_fresh(s, report.org_id, report.id)
+        planned.set_result(fresh)
+        if fresh is None:
+            return
+        ahead = await s.begin_nested()
+        prepared = await hooks.book_prepared(s, fresh)
+        # The accounts owed' statistics while the book is still being written: ANALYZE samples the
+        # rows this transaction inserted as live (they commit with them), so that they are not a
+        # step after both commits.
+        await s.execute(text(f"ANALYZE (SKIP_LOCKED) {_HOOKS_TABLE}"))
+        await booked
+        if fresh.kept:
+            await ahead.commit()
+            await hooks.book_updated(s, report.org_id, prepared)
+        else:  # prepared for nothing (statistics included): the hooks as in turn, over the book
+            await ahead.rollback()
+            await hooks.book_updated(s, report.org_id)
+            await s.execute(text(f"ANALYZE (SKIP_LOCKED) {_HOOKS_TABLE}"))
 
 
 @handler(IMPORT_JOB)

@@ -37,7 +37,8 @@ import uuid
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_import_xlsx import DEFAULT_PG, FLOOR, ROOT, _pg, child, make_workbook  # noqa: E402
+from bench_import_xlsx import DEFAULT_PG, FLOOR, ROOT, child, make_workbook  # noqa: E402
+from scratch_db import pg_execute  # noqa: E402
 
 PIPELINE = """
 import asyncio, json, sys, time, uuid
@@ -142,7 +143,7 @@ def main() -> None:
         for _ in range(max(args.repeat, 1)):  # interleaved, so that the machine's load hits them all
             floors.append(float(child(FLOOR, path)["seconds"]))  # type: ignore[arg-type]
             name = f"{args.db_prefix}_{uuid.uuid4().hex[:8]}"  # a fresh database per round: a fresh book
-            asyncio.run(_pg(args.pg, f'CREATE DATABASE "{name}"'))
+            asyncio.run(pg_execute(args.pg, f'CREATE DATABASE "{name}"'))
             try:
                 env = os.environ.copy()
                 env.update({"DATABASE_URL": f"{base}/{name}", "ARREARS_DATA_DIR": str(work / "data"),
@@ -152,7 +153,7 @@ def main() -> None:
                                capture_output=True)
                 runs.append(pipeline(path, env, not args.no_second))
             finally:
-                asyncio.run(_pg(args.pg, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+                asyncio.run(pg_execute(args.pg, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
     finally:
         if not args.file:
             shutil.rmtree(work, ignore_errors=True)

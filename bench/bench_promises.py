@@ -38,6 +38,8 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from scratch_db import pg_execute  # noqa: E402
+
 DEFAULT_PG = "postgresql://postgres@127.0.0.1:5432/postgres"
 
 BARE = """
@@ -48,16 +50,6 @@ FROM (SELECT q.id, COALESCE(SUM(x.amount) FILTER (WHERE x.paid_on <= q.due_date 
       WHERE q.org_id = :org AND q.status = 'open' GROUP BY q.id) s
 WHERE p.id = s.id AND (s.paid >= p.amount OR p.due_date + CAST(:grace AS INTEGER) < CAST(:today AS DATE))
 """
-
-
-async def _pg(url: str, sql: str) -> None:
-    import asyncpg
-
-    conn = await asyncpg.connect(url)
-    try:
-        await conn.execute(sql)
-    finally:
-        await conn.close()
 
 
 async def seed(n: int) -> tuple[int, Any]:
@@ -150,7 +142,7 @@ async def main(args: argparse.Namespace) -> int:
     stem = given.split("?")[0]
     name = f"{stem if stem not in ('', 'postgres') else 'bench'}_promises_{secrets.token_hex(4)}"
     url = config.to_async_url(f"{base}/{name}")
-    await _pg(args.database_url, f'CREATE DATABASE "{name}"')
+    await pg_execute(args.database_url, f'CREATE DATABASE "{name}"')
     try:
         os.environ["DATABASE_URL"] = url
         config.reset_settings()
@@ -168,7 +160,7 @@ async def main(args: argparse.Namespace) -> int:
         bare: list[float] = []
         ours: list[float] = []
         for r in range(args.rounds):
-            await _pg(f"{base}/{name}", "VACUUM")
+            await pg_execute(f"{base}/{name}", "VACUUM")
             took, marked = await bare_round(org_id, today)
             bare.append(took)
             took2, out = await our_round(org_id, today)
@@ -184,7 +176,7 @@ async def main(args: argparse.Namespace) -> int:
         return 0 if ok else 1
     finally:
         await dispose_engines()
-        await _pg(args.database_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await pg_execute(args.database_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 if __name__ == "__main__":

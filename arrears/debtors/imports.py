@@ -351,14 +351,16 @@ def _batches(reader: IsolatedReader, encoder: bulk.SnapshotEncoder, tracker: Pro
             return
 
 
-async def update_book(upload: int | uuid.UUID | str, *, actor: str = "system", fresh: FreshBook | None = None) -> int:
+async def update_book(upload: int | uuid.UUID | str, *, actor: str = "system", fresh: FreshBook | None = None,
+                      rank_after: asyncio.Future[None] | None = None) -> int:
     """Customers and accounts from a completed report's snapshots (idempotent); returns how many
     customers were created. On PostgreSQL the report's ranking (which reads its snapshots only)
     is written meanwhile on a second connection, in a transaction of its own: the server works on
     both at once. Settling the accounts a whole-book report does not list (arrears.debtors.book)
     is in the main transaction, after the accounts' upsert. `fresh`: a fresh book numbered in
     advance by the book's job (arrears.debtors.jobs), whose hooks' transaction holds the book's
-    lock for this one (it commits after this one does)."""
+    lock for this one (it commits after this one does), and `rank_after` says when the ranking may
+    start (once that transaction's own writes are done: two cores, three backends)."""
     ranking: asyncio.Task[None] | None = None
     try:
         async with transaction() as s:
@@ -367,7 +369,7 @@ async def update_book(upload: int | uuid.UUID | str, *, actor: str = "system", f
                 return 0
             apart = bulk.is_postgres(s)
             if apart:
-                ranking = asyncio.create_task(_rank_apart(report.id))
+                ranking = asyncio.create_task(_rank_apart(report.id, rank_after))
             # Two workers on two uploads of the organisation (or on the same one) take turns.
             if fresh is None:
                 await service.lock_book(s, report.org_id)
@@ -392,7 +394,9 @@ async def update_book(upload: int | uuid.UUID | str, *, actor: str = "system", f
     return created
 
 
-async def _rank_apart(report_id: int) -> None:
+async def _rank_apart(report_id: int, after: asyncio.Future[None] | None = None) -> None:
+    if after is not None:
+        await after
     async with transaction() as s:
         await advisory_lock(s, RANK_LOCK, report_id)
         await bulk.rank_report(s, report_id)

@@ -118,7 +118,8 @@ async def _fresh_book_job(upload: int | str, actor: str, timings: dict[str, floa
     loop = asyncio.get_running_loop()
     planned: asyncio.Future[FreshBook | None] = loop.create_future()
     booked: asyncio.Future[None] = loop.create_future()
-    beside = asyncio.create_task(_hooks_beside(upload, planned, booked))
+    idle: asyncio.Future[None] = loop.create_future()
+    beside = asyncio.create_task(_hooks_beside(upload, planned, booked, idle))
     either: list[asyncio.Future[Any]] = [planned, beside]
     await asyncio.wait(either, return_when=asyncio.FIRST_COMPLETED)
     if not planned.done():
@@ -128,7 +129,9 @@ async def _fresh_book_job(upload: int | str, actor: str, timings: dict[str, floa
         await beside
         return False
     try:
-        await update_book(upload, actor=actor, fresh=fresh)
+        # The report's ranking (its own connection) once the hooks' backend is done preparing: the
+        # book's backend, which the job waits for, then keeps a core of two to itself.
+        await update_book(upload, actor=actor, fresh=fresh, rank_after=idle)
     except BaseException:
         beside.cancel()
         await asyncio.gather(beside, return_exceptions=True)
@@ -149,8 +152,17 @@ async def _fresh_book_job(upload: int | str, actor: str, timings: dict[str, floa
     return True
 
 
-async def _hooks_beside(upload: int | str, planned: asyncio.Future[FreshBook | None], booked: asyncio.Future[None]
-                        ) -> None:
+async def _hooks_beside(upload: int | str, planned: asyncio.Future[FreshBook | None], booked: asyncio.Future[None],
+                        idle: asyncio.Future[None]) -> None:
+    try:
+        await _hooks_beside_of(upload, planned, booked, idle)
+    finally:
+        if not idle.done():  # whatever happened, the ranking waits no longer
+            idle.set_result(None)
+
+
+async def _hooks_beside_of(upload: int | str, planned: asyncio.Future[FreshBook | None],
+                           booked: asyncio.Future[None], idle: asyncio.Future[None]) -> None:
     """The hooks' transaction of `_fresh_book_job`: says through `planned` whether the book is fresh
     (its ids reserved) and, if so, prepares the hooks' part, waits for `booked` (the book's
     commit), and runs the hooks (what each prepared left, or the whole hook when the book's
@@ -171,6 +183,7 @@ async def _hooks_beside(upload: int | str, planned: asyncio.Future[FreshBook | N
         # rows this transaction inserted as live (they commit with them), so that they are not a
         # step after both commits.
         await s.execute(text(f"ANALYZE (SKIP_LOCKED) {_HOOKS_TABLE}"))
+        idle.set_result(None)  # this backend's work until the book commits is done
         await booked
         if fresh.kept:
             await ahead.commit()

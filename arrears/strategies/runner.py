@@ -38,7 +38,7 @@ import asyncio
 import json
 import uuid
 from collections import Counter
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from decimal import Decimal
@@ -65,7 +65,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from arrears import events, sqljson
+from arrears import events, overlap, sqljson
 from arrears.accounts.models import Account, AccountStatusChange
 from arrears.accounts.service import STATUS_EVENT
 from arrears.config import get_settings
@@ -242,6 +242,16 @@ async def check_drafts(session: AsyncSession, org: Organisation, drafts: list[Dr
     drafts' recipients are normalised as it does; `known` (SMS), per draft, its recipient already
     normalised where the import vouches for it (`booked`: phone_key's result, only in the default
     region, as the import reads numbers), else None."""
+    if not drafts:
+        return {}
+    problems = _recipients(org, drafts, known)
+    await _held_back(session, org, drafts, problems, tally, settings)
+    return problems
+
+
+def _recipients(org: Organisation, drafts: list[Draft], known: Sequence[str | None] | None) -> dict[int, str]:
+    """check_drafts' first checks, which need no database (a run does them for its next chunk while
+    the database writes this one): no recipient, invalid; the others normalised in place."""
     problems: dict[int, str] = {}
     if not drafts:
         return problems
@@ -261,6 +271,16 @@ async def check_drafts(session: AsyncSession, org: Organisation, drafts: list[Dr
             problems[i] = rules.INVALID_RECIPIENT
         else:
             d.recipient = norm
+    return problems
+
+
+async def _held_back(session: AsyncSession, org: Organisation, drafts: list[Draft], problems: dict[int, str],
+                     tally: CapTally, settings: MessagingSettings) -> None:
+    """check_drafts' checks that read the database, after _recipients' (`problems`, added to):
+    opted out, the cap (counted up on the tally in the drafts' order)."""
+    if not drafts:
+        return
+    channel = drafts[0].channel
     live = [i for i in range(len(drafts)) if i not in problems]
     for j in await opted_out(session, org.id, channel, [(drafts[i].customer_id, drafts[i].recipient) for i in live]):
         problems[live[j]] = rules.OPTED_OUT
@@ -275,7 +295,6 @@ async def check_drafts(session: AsyncSession, org: Organisation, drafts: list[Dr
                 problems[i] = rules.CAP_REACHED
             else:
                 tally.counts[(channel, key)] = n + 1
-    return problems
 
 
 # ------------------------------------------------------------------ tasks
@@ -319,6 +338,7 @@ class StepWork:
     segments: dict[uuid.UUID, int] = field(default_factory=dict)  # an SMS's segments, counted once
     excluded: Counter[str] = field(default_factory=Counter)
     settings: MessagingSettings | None = None  # read once per run, not again per chunk by the outbox
+    staged: MessageDrafts | None = None  # a message step planned chunk by chunk as the run goes (plan_step)
 
     def summary(self, only: set[uuid.UUID] | None = None) -> dict[str, Any]:
         """Counts (of the accounts in `only`, when given: what a run did): the preview's shape."""
@@ -351,9 +371,77 @@ class StepWork:
                 "handOvers": handovers, "excluded": dict(sorted(excluded.items()))}
 
 
+# Rows a slice of a chunk's drafts: between two slices the event loop reads and sends the
+# statement the database is executing meanwhile (arrears.overlap).
+SLICE = 500
+
+
+@dataclass
+class Drafted:
+    """Some rows' drafts, as _recipients left them (`problems` by index among these rows), with
+    each SMS's segments counted (None for an e-mail or a draft already refused)."""
+
+    drafts: list[Draft]
+    problems: dict[int, str]
+    counted: list[int | None]
+
+
+class MessageDrafts:
+    """A message step's drafts and contact rules, in two parts: `ahead` (no database: the drafts
+    rendered, recipients normalised, segments counted) and `settle` (the checks that read the
+    database, and the rows' outcomes). A run does `ahead` for its next chunk while the database
+    writes this one; settled in the rows' order on the run's tally, the outcomes are the ones the
+    whole step planned at once would have."""
+
+    def __init__(self, work: StepWork, org: Organisation, template: MessageTemplate, day: date,
+                 render: Callable[[Any], str] | None, settings: MessagingSettings) -> None:
+        self.work, self.org, self.template, self.day, self.render = work, org, template, day, render
+        self.settings = settings
+        self.is_sms = work.step.action == "sms"  # an ORM attribute: read once, not per row
+
+    def draft(self, rows: Sequence[Any]) -> Drafted:
+        drafts = _drafts(self.work.step, self.template, rows, self.day, self.render)
+        known = [booked(r, d.recipient) for r, d in zip(rows, drafts, strict=True)] if self.is_sms else None
+        problems = _recipients(self.org, drafts, known)
+        counted = [None if not self.is_sms or i in problems else segments(d.content) for i, d in enumerate(drafts)]
+        return Drafted(drafts, problems, counted)
+
+    def ahead(self, rows: Sequence[Any], into: list[Drafted]) -> Iterator[None]:
+        """`draft` slice by slice, each appended to `into`; yields between slices (overlap.meanwhile)."""
+        for start in range(0, len(rows), SLICE):
+            into.append(self.draft(rows[start:start + SLICE]))
+            yield
+
+    async def settle(self, session: AsyncSession, rows: Sequence[Any], parts: list[Drafted], tally: CapTally) -> None:
+        """The rows' drafts (`ahead`'s, every slice done) through the checks that read the database;
+        their outcomes, drafts and segments into the step's work."""
+        drafts: list[Draft] = []
+        problems: dict[int, str] = {}
+        counted: list[int | None] = []
+        for part in parts:
+            problems.update((len(drafts) + i, p) for i, p in part.problems.items())
+            drafts.extend(part.drafts)
+            counted.extend(part.counted)
+        assert len(drafts) == len(rows)
+        await _held_back(session, self.org, drafts, problems, tally, self.settings)
+        work = self.work
+        out, kept, segs = work.outcome, work.drafts, work.segments
+        for i, (r, d) in enumerate(zip(rows, drafts, strict=True)):
+            key = r.account_id
+            kept[key] = d
+            if i in problems:
+                out[key] = f"skipped:{REASONS[problems[i]]}"
+            else:
+                out[key] = "queued"
+                if self.is_sms:
+                    segs[key] = counted[i]  # type: ignore[assignment]  # counted: not refused by _recipients
+
+
 async def plan_step(session: AsyncSession, org: Organisation, plan: Plan, step: StrategyStep, day: date,
-                    tally: CapTally, settings: MessagingSettings) -> StepWork:
-    """What the step would do today (nothing is written): the preview's and the run's one source."""
+                    tally: CapTally, settings: MessagingSettings, staged: bool = False) -> StepWork:
+    """What the step would do today (nothing is written): the preview's and the run's one source.
+    `staged` (the run): a message step's drafts and contact rules are left to _fire, which works
+    them out chunk by chunk, in the rows' order, on the same tally (`work.staged`)."""
     work = StepWork(plan, step, settings=settings)
     work.excluded.update(await left_out(session, org.id, plan, step, day))
     template = None
@@ -375,20 +463,13 @@ async def plan_step(session: AsyncSession, org: Organisation, plan: Plan, step: 
     work.rows = rows
     if step.action in ("sms", "email"):
         assert template is not None
-        drafts = _drafts(step, template, rows, day, render)
-        known = [booked(r, d.recipient) for r, d in zip(rows, drafts, strict=True)] if step.action == "sms" else None
-        problems = await check_drafts(session, org, drafts, tally, settings, known)
-        is_sms = step.action == "sms"  # an ORM attribute: read once, not per row
-        out, counted = work.outcome, work.segments
-        for i, (r, d) in enumerate(zip(rows, drafts, strict=True)):
-            key = r.account_id
-            work.drafts[key] = d
-            if i in problems:
-                out[key] = f"skipped:{REASONS[problems[i]]}"
-            else:
-                out[key] = "queued"
-                if is_sms:
-                    counted[key] = segments(d.content)
+        messages = MessageDrafts(work, org, template, day, render, settings)
+        if staged:  # _fire drafts them chunk by chunk, each while the database writes the one before
+            work.staged = messages
+        else:
+            parts: list[Drafted] = []
+            overlap.finish(messages.ahead(rows, parts))
+            await messages.settle(session, rows, parts, tally)
     elif step.action in TASK_KINDS:
         work.assignee = await assignees(session, org.id, step.action, rows)
         work.outcome = {r.account_id: "task" for r in rows}
@@ -415,15 +496,16 @@ def _detail(work: StepWork, account_id: uuid.UUID) -> dict[str, Any] | None:
 
 
 async def _claim(session: AsyncSession, work: StepWork, rows: list[Any], day: date, run_id: uuid.UUID,
-                 chained: bool = False) -> tuple[set[uuid.UUID], int, int]:
+                 chained: bool = False, meanwhile: Iterator[None] | None = None) -> tuple[set[uuid.UUID], int, int]:
     """Insert the step executions; only those that were not there yet come back, with the lowest
     and highest execution id this claim wrote (the chunk's rows, for the set-based steps after).
     `chained` (PostgreSQL): the claimed accounts' states and events are written by the same
-    statement (CHAINED_SQL), so _move_on and _announce are not needed."""
+    statement (CHAINED_SQL), so _move_on and _announce are not needed. On PostgreSQL slices of
+    `meanwhile` are done while the database executes the claim (arrears.overlap)."""
     st, step = work.plan.strategy, work.step
     now = utcnow()
     if _pg(session):
-        got = await _claim_arrays(session, work, rows, day, run_id, now, chained)
+        got = await _claim_arrays(session, work, rows, day, run_id, now, chained, meanwhile)
     else:
         values = [{"org_id": st.org_id, "strategy_id": st.id, "step_id": step.id, "account_id": r.account_id,
                    "run_id": run_id, "run_on": day, "variant": r.variant, "position": step.position,
@@ -487,7 +569,7 @@ SELECT id, account_id FROM claimed
 
 
 async def _claim_arrays(session: AsyncSession, work: StepWork, rows: list[Any], day: date, run_id: uuid.UUID,
-                        now: datetime, chained: bool = False) -> list[Any]:
+                        now: datetime, chained: bool = False, meanwhile: Iterator[None] | None = None) -> list[Any]:
     """PostgreSQL: one INSERT … SELECT … FROM unnest(arrays) … ON CONFLICT DO NOTHING RETURNING (the
     unique index on account, step and day decides): no temporary table, no row of fourteen values
     built per account."""
@@ -511,10 +593,11 @@ async def _claim_arrays(session: AsyncSession, work: StepWork, rows: list[Any], 
             pg_array(r.balance for r in rows), pg_array(r.dpd for r in rows),
             details if any(d is not None for d in details) else []]  # unnest pads a shorter array with NULLs
     if not chained:
-        return list(await driver.fetch(CLAIM_SQL, *args))
+        return list(await overlap.meanwhile(driver.fetch(CLAIM_SQL, *args), meanwhile))
     head, tail = _event_data_parts(work, day, run_id)
-    return list(await driver.fetch(CHAINED_SQL, *args, day + timedelta(days=max(step.wait_days, 1)),
-                                   events._uuid7_prefix(now), actor_of(st.id), head, tail))
+    return list(await overlap.meanwhile(driver.fetch(
+        CHAINED_SQL, *args, day + timedelta(days=max(step.wait_days, 1)), events._uuid7_prefix(now),
+        actor_of(st.id), head, tail), meanwhile))
 
 
 def _event_data_parts(work: StepWork, day: date, run_id: uuid.UUID) -> tuple[str, str]:
@@ -583,7 +666,8 @@ async def _hand_over(session: AsyncSession, caller: Caller, ids: list[uuid.UUID]
     return done
 
 
-async def _act(session: AsyncSession, org: Organisation, work: StepWork, rows: list[Any], day: date) -> None:
+async def _act(session: AsyncSession, org: Organisation, work: StepWork, rows: list[Any], day: date,
+               meanwhile: Iterator[None] | None = None) -> None:
     st, step = work.plan.strategy, work.step
     actor = actor_of(st.id)
     ids = [r.account_id for r in rows]
@@ -596,7 +680,7 @@ async def _act(session: AsyncSession, org: Organisation, work: StepWork, rows: l
             await queue_bulk(session, Caller.system(org.id, actor), org, drafts, source="strategy",
                              segments=[work.segments.get(i) for i in ids], fresh_keys=True,
                              normalised=[work.outcome[i] != "skipped:invalid_contact" for i in ids],
-                             settings=work.settings)
+                             settings=work.settings, meanwhile=meanwhile)
     elif step.action in TASK_KINDS:
         kind = TASK_KINDS[step.action][0]
         # The run acts as the system, named as the strategy (the tasks' created_by and events as before).
@@ -662,22 +746,37 @@ async def _hold(session: AsyncSession, step_id: uuid.UUID, run_id: uuid.UUID, ro
 
 
 async def _fire(session: AsyncSession, org: Organisation, work: StepWork, day: date, run_id: uuid.UUID,
-                checkpoint: Checkpoint | None, progress: Progress | None, label: str) -> set[uuid.UUID]:
+                checkpoint: Checkpoint | None, progress: Progress | None, label: str,
+                tally: CapTally | None = None) -> set[uuid.UUID]:
+    """The step's rows chunk by chunk. A message step planned `staged` drafts its next chunk while
+    the database executes this one's claim and COPY (arrears.overlap: Python on one core, the
+    backend on the other, rather than each waiting for the other); the statements, their order and
+    the transactions are the same as without."""
     fired: set[uuid.UUID] = set()
     total = len(work.rows)
     limits = get_settings().limits  # ARREARS_STRATEGY_CHUNK (5,000) and, for tests, _THROTTLE
     size, throttle = limits.arrears_strategy_chunk, limits.arrears_strategy_throttle
-    for start in range(0, total, size):
-        chunk = work.rows[start:start + size]
+    staged = work.staged
+    assert staged is None or tally is not None
+    chunks = [work.rows[start:start + size] for start in range(0, total, size)]
+    parts: list[Drafted] = []
+    ahead = staged.ahead(chunks[0], parts) if staged is not None and chunks else None
+    for n, chunk in enumerate(chunks):
+        if staged is not None:
+            assert tally is not None
+            overlap.finish(ahead)  # what the last chunk's statements left of this one's drafts
+            await staged.settle(session, chunk, parts, tally)
+            parts = []
+            ahead = staged.ahead(chunks[n + 1], parts) if n + 1 < len(chunks) else None
         chunk = await _hold(session, work.step.id, run_id, chunk)
         # the states and events in the claim's statement, unless someone reads the events back
         chained = _pg(session) and not await events.wanted(session, org.id, [EVENT])
         if chained:  # the events' organisation, held as `record_select` would (migration 0030)
             await events.hold_organisation(session, org.id)
-        claimed, lo, hi = await _claim(session, work, chunk, day, run_id, chained)
+        claimed, lo, hi = await _claim(session, work, chunk, day, run_id, chained, meanwhile=ahead)
         mine = [r for r in chunk if r.account_id in claimed]
         if mine:
-            await _act(session, org, work, mine, day)
+            await _act(session, org, work, mine, day, meanwhile=ahead)
             if not chained:
                 await _move_on(session, work, day, run_id, lo, hi)
                 await _announce(session, work, day, run_id, lo, hi)
@@ -685,7 +784,7 @@ async def _fire(session: AsyncSession, org: Organisation, work: StepWork, day: d
         if checkpoint is not None:
             await checkpoint()
         if progress is not None:
-            progress(label, min(start + size, total), total)
+            progress(label, min(n * size + size, total), total)
         if throttle:
             await asyncio.sleep(throttle)
     return fired
@@ -754,9 +853,9 @@ async def execute(session: AsyncSession, run: StrategyRun, *, checkpoint: Checkp
                 steps = []
                 if not plan.strategy.paused:
                     for step in plan.steps:
-                        work = await plan_step(session, org, plan, step, day, tally, s)
+                        work = await plan_step(session, org, plan, step, day, tally, s, staged=True)
                         label = f"{plan.strategy.name}: step {step.position} ({step.action})"
-                        fired = await _fire(session, org, work, day, run.id, checkpoint, progress, label)
+                        fired = await _fire(session, org, work, day, run.id, checkpoint, progress, label, tally)
                         steps.append(work.summary(only=fired))
                 out.append(_strategy_summary(plan, steps))
         summary = {"day": day.isoformat(), "strategies": out, **_totals(out)}

@@ -38,7 +38,8 @@ import asyncio
 import json
 import uuid
 from collections import Counter
-from collections.abc import Awaitable, Callable, Iterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from decimal import Decimal
@@ -63,7 +64,7 @@ from sqlalchemy import (
     select,
     update,
 )
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from arrears import events, overlap, sqljson
 from arrears.accounts.models import Account, AccountStatusChange
@@ -745,20 +746,46 @@ async def _hold(session: AsyncSession, step_id: uuid.UUID, run_id: uuid.UUID, ro
     return rows if len(present) == len(rows) else [r for r in rows if r.account_id in present]
 
 
+async def _write(session: AsyncSession, org: Organisation, work: StepWork, chunk: list[Any], day: date,
+                 run_id: uuid.UUID, meanwhile: Iterator[None] | None = None) -> set[uuid.UUID]:
+    """One chunk, in the session's transaction (its caller commits it): the accounts held, their
+    executions claimed, and for the claimed ones the step's action, states and events. Returns
+    the claimed accounts. `meanwhile`: Python work done while the database executes the claim
+    and the messages' COPY (arrears.overlap)."""
+    chunk = await _hold(session, work.step.id, run_id, chunk)
+    # the states and events in the claim's statement, unless someone reads the events back
+    chained = _pg(session) and not await events.wanted(session, org.id, [EVENT])
+    if chained:  # the events' organisation, held as `record_select` would (migration 0030)
+        await events.hold_organisation(session, org.id)
+    claimed, lo, hi = await _claim(session, work, chunk, day, run_id, chained, meanwhile=meanwhile)
+    mine = [r for r in chunk if r.account_id in claimed]
+    if mine:
+        await _act(session, org, work, mine, day, meanwhile=meanwhile)
+        if not chained:
+            await _move_on(session, work, day, run_id, lo, hi)
+            await _announce(session, work, day, run_id, lo, hi)
+    return claimed
+
+
 async def _fire(session: AsyncSession, org: Organisation, work: StepWork, day: date, run_id: uuid.UUID,
                 checkpoint: Checkpoint | None, progress: Progress | None, label: str,
-                tally: CapTally | None = None) -> set[uuid.UUID]:
+                tally: CapTally | None = None, lane: AsyncSession | None = None) -> set[uuid.UUID]:
     """The step's rows chunk by chunk. A message step planned `staged` drafts its next chunk while
     the database executes this one's claim and COPY (arrears.overlap: Python on one core, the
     backend on the other, rather than each waiting for the other); the statements, their order and
-    the transactions are the same as without."""
-    fired: set[uuid.UUID] = set()
+    the transactions are the same as without. With a `lane` (a second session) and a checkpoint,
+    a message step's chunks go in two lanes instead (_fire_in_lanes)."""
     total = len(work.rows)
     limits = get_settings().limits  # ARREARS_STRATEGY_CHUNK (5,000) and, for tests, _THROTTLE
     size, throttle = limits.arrears_strategy_chunk, limits.arrears_strategy_throttle
     staged = work.staged
     assert staged is None or tally is not None
     chunks = [work.rows[start:start + size] for start in range(0, total, size)]
+    if staged is not None and lane is not None and checkpoint is not None and len(chunks) > 1:
+        assert tally is not None
+        return await _fire_in_lanes(session, lane, org, work, staged, chunks, day, run_id, checkpoint, progress,
+                                    label, tally)
+    fired: set[uuid.UUID] = set()
     parts: list[Drafted] = []
     ahead = staged.ahead(chunks[0], parts) if staged is not None and chunks else None
     for n, chunk in enumerate(chunks):
@@ -768,25 +795,66 @@ async def _fire(session: AsyncSession, org: Organisation, work: StepWork, day: d
             await staged.settle(session, chunk, parts, tally)
             parts = []
             ahead = staged.ahead(chunks[n + 1], parts) if n + 1 < len(chunks) else None
-        chunk = await _hold(session, work.step.id, run_id, chunk)
-        # the states and events in the claim's statement, unless someone reads the events back
-        chained = _pg(session) and not await events.wanted(session, org.id, [EVENT])
-        if chained:  # the events' organisation, held as `record_select` would (migration 0030)
-            await events.hold_organisation(session, org.id)
-        claimed, lo, hi = await _claim(session, work, chunk, day, run_id, chained, meanwhile=ahead)
-        mine = [r for r in chunk if r.account_id in claimed]
-        if mine:
-            await _act(session, org, work, mine, day, meanwhile=ahead)
-            if not chained:
-                await _move_on(session, work, day, run_id, lo, hi)
-                await _announce(session, work, day, run_id, lo, hi)
-        fired |= claimed
+        fired |= await _write(session, org, work, chunk, day, run_id, ahead)
         if checkpoint is not None:
             await checkpoint()
         if progress is not None:
             progress(label, min(n * size + size, total), total)
         if throttle:
             await asyncio.sleep(throttle)
+    return fired
+
+
+async def _fire_in_lanes(session: AsyncSession, lane: AsyncSession, org: Organisation, work: StepWork,
+                         staged: MessageDrafts, chunks: list[list[Any]], day: date, run_id: uuid.UUID,
+                         checkpoint: Checkpoint, progress: Progress | None, label: str,
+                         tally: CapTally) -> set[uuid.UUID]:
+    """A message step's chunks, each still its own transaction, in two sessions taken in turn:
+    while one chunk's statements execute in one backend, the next chunk is drafted, settled and
+    sent in the other (two backends and Python on the machine's cores rather than one at a time).
+    Each chunk claims, writes and commits its own accounts whole, as in one lane: a run killed at
+    any line leaves whole chunks (possibly one without the one before it) and the run again claims
+    the rest. The contact rules are settled chunk after chunk, in the rows' order, on the run's
+    tally; the cap's lock (bulk_outbox.refusals) makes a chunk count the other's messages once it
+    commits. Chunks are reported (progress, throttle) in order."""
+    await checkpoint()  # what the run wrote before (the leavers noted) committed: no lane waits on it
+    limits = get_settings().limits
+    size, throttle = limits.arrears_strategy_chunk, limits.arrears_strategy_throttle
+    total = sum(len(c) for c in chunks)
+    commits: tuple[Checkpoint, Checkpoint] = (checkpoint, lane.commit)
+    sessions = (session, lane)
+    fired: set[uuid.UUID] = set()
+
+    async def write(n: int, chunk: list[Any]) -> set[uuid.UUID]:
+        claimed = await _write(sessions[n % 2], org, work, chunk, day, run_id)
+        await commits[n % 2]()
+        return claimed
+
+    async def done(n: int, task: asyncio.Future[set[uuid.UUID]]) -> None:
+        fired.update(await task)
+        if progress is not None:
+            progress(label, min(n * size + size, total), total)
+        if throttle:
+            await asyncio.sleep(throttle)
+
+    inflight: list[asyncio.Future[set[uuid.UUID]]] = []
+    try:
+        for n, chunk in enumerate(chunks):
+            parts: list[Drafted] = []
+            for _ in staged.ahead(chunk, parts):
+                await asyncio.sleep(0)  # a turn for the other lane's statements between slices
+            # this chunk's session is free: its last chunk (n - 2) was awaited below
+            await staged.settle(sessions[n % 2], chunk, parts, tally)
+            inflight.append(asyncio.ensure_future(write(n, chunk)))
+            if len(inflight) == 2:
+                await done(n - 1, inflight.pop(0))
+        if inflight:
+            await done(len(chunks) - 1, inflight.pop(0))
+    except BaseException:
+        # the other lane's chunk ends (commits or fails) before anything is raised: no session is
+        # left mid-statement
+        await asyncio.gather(*inflight, return_exceptions=True)
+        raise
     return fired
 
 
@@ -810,6 +878,19 @@ async def _note_leavers(session: AsyncSession, org_id: int, day: date) -> None:
 
 
 # ------------------------------------------------------------------ entry points
+
+
+@asynccontextmanager
+async def _lane(session: AsyncSession, checkpoint: Checkpoint | None) -> AsyncIterator[AsyncSession | None]:
+    """A second session on the run's database for _fire_in_lanes, when the run commits chunk by
+    chunk (a checkpoint) on PostgreSQL from an engine (not from a connection the caller holds);
+    closed (whatever it left uncommitted rolled back) when the run ends."""
+    bind = session.bind
+    if checkpoint is None or not _pg(session) or not isinstance(bind, AsyncEngine):
+        yield None
+        return
+    async with AsyncSession(bind=bind, expire_on_commit=False, autoflush=True) as lane:
+        yield lane
 
 
 async def start_run(session: AsyncSession, caller: Caller, *, strategy_id: uuid.UUID | None, trigger: str,
@@ -849,15 +930,17 @@ async def execute(session: AsyncSession, run: StrategyRun, *, checkpoint: Checkp
             await _note_leavers(session, run.org_id, day)
             tally = CapTally()
             out = []
-            for plan in await load_plans(session, run.org_id, run.strategy_id):
-                steps = []
-                if not plan.strategy.paused:
-                    for step in plan.steps:
-                        work = await plan_step(session, org, plan, step, day, tally, s, staged=True)
-                        label = f"{plan.strategy.name}: step {step.position} ({step.action})"
-                        fired = await _fire(session, org, work, day, run.id, checkpoint, progress, label, tally)
-                        steps.append(work.summary(only=fired))
-                out.append(_strategy_summary(plan, steps))
+            async with _lane(session, checkpoint) as lane:
+                for plan in await load_plans(session, run.org_id, run.strategy_id):
+                    steps = []
+                    if not plan.strategy.paused:
+                        for step in plan.steps:
+                            work = await plan_step(session, org, plan, step, day, tally, s, staged=True)
+                            label = f"{plan.strategy.name}: step {step.position} ({step.action})"
+                            fired = await _fire(session, org, work, day, run.id, checkpoint, progress, label, tally,
+                                                lane)
+                            steps.append(work.summary(only=fired))
+                    out.append(_strategy_summary(plan, steps))
         summary = {"day": day.isoformat(), "strategies": out, **_totals(out)}
     run.counts = summary
     run.accounts, run.messages, run.letters = summary["accounts"], summary["messages"], summary["letters"]

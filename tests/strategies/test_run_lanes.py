@@ -7,6 +7,7 @@ execution with its message, and the run again writes each of the rest once. Both
 from __future__ import annotations
 
 import asyncio
+import contextvars
 from collections import Counter
 from typing import Any
 
@@ -70,10 +71,12 @@ async def test_a_run_that_fails_mid_way_leaves_whole_chunks_and_runs_again_once(
     """`drafting`: the fourth chunk's drafts fail while (on PostgreSQL) the third is being written
     in the other session; `writing`: the third chunk's messages fail to be written, after its
     claim, while (on PostgreSQL) the fourth goes on in the other session and commits."""
+    # calls counted where they happen in the rows' order only: drafting is done chunk after chunk
+    # in the run's own task, whereas two chunks' writes run at once (the third marked by its rows)
     t = await _tenant(rs, tmp_path, monkeypatch)
     used = _sessions_used(monkeypatch)
-    calls = 0
     if where == "drafting":
+        calls = 0
         draft = runner.MessageDrafts.draft
 
         def failing(self: runner.MessageDrafts, rows: Any) -> Any:
@@ -85,16 +88,20 @@ async def test_a_run_that_fails_mid_way_leaves_whole_chunks_and_runs_again_once(
 
         monkeypatch.setattr(runner.MessageDrafts, "draft", failing)
     else:
-        queue = runner.queue_bulk
+        third = contextvars.ContextVar("third", default=False)  # per task: the chunk being written
+        write, queue = runner._write, runner.queue_bulk
+
+        async def marking(session: Any, org: Any, work: Any, chunk: Any, *args: Any, **kwargs: Any) -> Any:
+            third.set(chunk[0] is work.rows[2 * CHUNK])
+            return await write(session, org, work, chunk, *args, **kwargs)
 
         async def failing_queue(*args: Any, **kwargs: Any) -> Any:
-            nonlocal calls
-            calls += 1
-            if calls == 3:
+            if third.get():
                 await asyncio.sleep(0.05)  # the other lane's chunk well under way
                 raise Boom("writing")
             return await queue(*args, **kwargs)
 
+        monkeypatch.setattr(runner, "_write", marking)
         monkeypatch.setattr(runner, "queue_bulk", failing_queue)
     with pytest.raises(Boom):
         await run(t, REPORT_DAY)

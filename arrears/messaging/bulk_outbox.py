@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import uuid
 from collections import Counter
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -23,7 +23,7 @@ from sqlalchemy import ARRAY, Integer, String, any_, bindparam, cast, or_, selec
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from arrears import events, overlap
+from arrears import events
 from arrears.accounts import service as accounts
 from arrears.accounts.models import Account
 from arrears.db import advisory_lock, pg_array, pg_text_array, utcnow
@@ -174,7 +174,7 @@ _PENDING: tuple[str, None, None, None] = ("pending", None, None, None)
 async def queue_bulk(session: AsyncSession, caller: Caller, org: Organisation, drafts: Sequence[Draft], *,
                      source: str, segments: Sequence[int | None] | None = None, fresh_keys: bool = False,
                      normalised: Sequence[bool] | None = None, settings: MessagingSettings | None = None,
-                     batch_id: uuid.UUID | None = None, meanwhile: Iterator[None] | None = None) -> BulkQueued:
+                     batch_id: uuid.UUID | None = None) -> BulkQueued:
     """As queue_messages: the caller needs write access, `org` must be the caller's organisation
     (another is not found), the events name the caller. One message row per draft (each with an
     idempotency key; keys already written are skipped), the contact rules applied; outside the
@@ -185,9 +185,7 @@ async def queue_bulk(session: AsyncSession, caller: Caller, org: Organisation, d
     PostgreSQL the pending rows are COPYed straight into the table; should one be there after all,
     the unique index refuses the COPY and the transaction fails: never a second message.
     `normalised`, when given, says per draft that its recipient is normalised already (a strategy
-    run normalised them when it planned the step): those are not parsed a second time.
-    `meanwhile`: Python work (the run's next chunk) done in slices while the database takes the
-    COPY of `fresh_keys` rows (arrears.overlap); it must not use the database. Raises
+    run normalised them when it planned the step): those are not parsed a second time. Raises
     ProviderNotConfigured, before writing anything, when a channel has no provider."""
     caller.require_write()
     if org.id != caller.org_id:
@@ -225,15 +223,14 @@ async def queue_bulk(session: AsyncSession, caller: Caller, org: Organisation, d
             reasons[problem[0]] += 1
         else:
             pending.append(record)
-    queued = await _write_pending(session, pending, fresh_keys, meanwhile)
+    queued = await _write_pending(session, pending, fresh_keys)
     written_failed = await _write_failed(session, failed, actor, source)
     if queued:
         await outbox.request_drain(session, at=due if due > now else None)
     return BulkQueued(batch_id, queued, written_failed, reasons)
 
 
-async def _write_pending(session: AsyncSession, records: list[tuple[Any, ...]], fresh_keys: bool,
-                         meanwhile: Iterator[None] | None = None) -> int:
+async def _write_pending(session: AsyncSession, records: list[tuple[Any, ...]], fresh_keys: bool) -> int:
     """The pending rows (tuples in COLUMNS' order), keys already in `messages` skipped; how many
     were written."""
     if not records:
@@ -249,8 +246,7 @@ async def _write_pending(session: AsyncSession, records: list[tuple[Any, ...]], 
     conn = await session.connection()
     driver: Any = (await conn.get_raw_connection()).driver_connection
     if fresh_keys:
-        await overlap.meanwhile(driver.copy_records_to_table("messages", records=records, columns=list(COLUMNS)),
-                                meanwhile)
+        await driver.copy_records_to_table("messages", records=records, columns=list(COLUMNS))
         return len(records)
     cols = ", ".join(COLUMNS)
     await session.execute(text(f"CREATE TEMP TABLE IF NOT EXISTS {TEMP} ON COMMIT DROP AS "

@@ -20,7 +20,9 @@ A run, per strategy (firing order) and step (position order):
    the step's events back (arrears.events.wanted), the states and events are written by the
    claim's own statement instead (data-modifying CTEs over the rows it inserted: CHAINED_SQL).
    A run killed half-way and started again finds the claimed accounts claimed: nobody gets a
-   step twice.
+   step twice. On PostgreSQL, committing chunk by chunk, a message step's chunks go in two
+   sessions taken in turn (`_fire_in_lanes`): one chunk's statements execute in one backend while
+   the next chunk is drafted, checked and sent in the other — each still its own transaction.
 
 An SMS step whose template has only simple placeholders reads only the columns they print (and
 the recipient's, the keys', the balance and days past due) and renders each message straight
@@ -66,7 +68,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
-from arrears import events, overlap, sqljson
+from arrears import events, sqljson
 from arrears.accounts.models import Account, AccountStatusChange
 from arrears.accounts.service import STATUS_EVENT
 from arrears.config import get_settings
@@ -372,8 +374,8 @@ class StepWork:
                 "handOvers": handovers, "excluded": dict(sorted(excluded.items()))}
 
 
-# Rows a slice of a chunk's drafts: between two slices the event loop reads and sends the
-# statement the database is executing meanwhile (arrears.overlap).
+# Rows a slice of a chunk's drafts: between two slices the event loop gives the other lane's
+# statements their turn (_fire_in_lanes).
 SLICE = 500
 
 
@@ -388,11 +390,11 @@ class Drafted:
 
 
 class MessageDrafts:
-    """A message step's drafts and contact rules, in two parts: `ahead` (no database: the drafts
+    """A message step's drafts and contact rules, in two parts: `draft` (no database: the drafts
     rendered, recipients normalised, segments counted) and `settle` (the checks that read the
-    database, and the rows' outcomes). A run does `ahead` for its next chunk while the database
-    writes this one; settled in the rows' order on the run's tally, the outcomes are the ones the
-    whole step planned at once would have."""
+    database, and the rows' outcomes). A run does both chunk by chunk, the next chunk's while the
+    database writes the one before (_fire_in_lanes); settled in the rows' order on the run's
+    tally, the outcomes are the ones the whole step planned at once would have."""
 
     def __init__(self, work: StepWork, org: Organisation, template: MessageTemplate, day: date,
                  render: Callable[[Any], str] | None, settings: MessagingSettings) -> None:
@@ -408,7 +410,7 @@ class MessageDrafts:
         return Drafted(drafts, problems, counted)
 
     def ahead(self, rows: Sequence[Any], into: list[Drafted]) -> Iterator[None]:
-        """`draft` slice by slice, each appended to `into`; yields between slices (overlap.meanwhile)."""
+        """`draft` slice by slice, each appended to `into`; yields between slices."""
         for start in range(0, len(rows), SLICE):
             into.append(self.draft(rows[start:start + SLICE]))
             yield
@@ -468,9 +470,7 @@ async def plan_step(session: AsyncSession, org: Organisation, plan: Plan, step: 
         if staged:  # _fire drafts them chunk by chunk, each while the database writes the one before
             work.staged = messages
         else:
-            parts: list[Drafted] = []
-            overlap.finish(messages.ahead(rows, parts))
-            await messages.settle(session, rows, parts, tally)
+            await messages.settle(session, rows, [messages.draft(rows)], tally)
     elif step.action in TASK_KINDS:
         work.assignee = await assignees(session, org.id, step.action, rows)
         work.outcome = {r.account_id: "task" for r in rows}
@@ -497,16 +497,15 @@ def _detail(work: StepWork, account_id: uuid.UUID) -> dict[str, Any] | None:
 
 
 async def _claim(session: AsyncSession, work: StepWork, rows: list[Any], day: date, run_id: uuid.UUID,
-                 chained: bool = False, meanwhile: Iterator[None] | None = None) -> tuple[set[uuid.UUID], int, int]:
+                 chained: bool = False) -> tuple[set[uuid.UUID], int, int]:
     """Insert the step executions; only those that were not there yet come back, with the lowest
     and highest execution id this claim wrote (the chunk's rows, for the set-based steps after).
     `chained` (PostgreSQL): the claimed accounts' states and events are written by the same
-    statement (CHAINED_SQL), so _move_on and _announce are not needed. On PostgreSQL slices of
-    `meanwhile` are done while the database executes the claim (arrears.overlap)."""
+    statement (CHAINED_SQL), so _move_on and _announce are not needed."""
     st, step = work.plan.strategy, work.step
     now = utcnow()
     if _pg(session):
-        got = await _claim_arrays(session, work, rows, day, run_id, now, chained, meanwhile)
+        got = await _claim_arrays(session, work, rows, day, run_id, now, chained)
     else:
         values = [{"org_id": st.org_id, "strategy_id": st.id, "step_id": step.id, "account_id": r.account_id,
                    "run_id": run_id, "run_on": day, "variant": r.variant, "position": step.position,
@@ -570,7 +569,7 @@ SELECT id, account_id FROM claimed
 
 
 async def _claim_arrays(session: AsyncSession, work: StepWork, rows: list[Any], day: date, run_id: uuid.UUID,
-                        now: datetime, chained: bool = False, meanwhile: Iterator[None] | None = None) -> list[Any]:
+                        now: datetime, chained: bool = False) -> list[Any]:
     """PostgreSQL: one INSERT … SELECT … FROM unnest(arrays) … ON CONFLICT DO NOTHING RETURNING (the
     unique index on account, step and day decides): no temporary table, no row of fourteen values
     built per account."""
@@ -594,11 +593,10 @@ async def _claim_arrays(session: AsyncSession, work: StepWork, rows: list[Any], 
             pg_array(r.balance for r in rows), pg_array(r.dpd for r in rows),
             details if any(d is not None for d in details) else []]  # unnest pads a shorter array with NULLs
     if not chained:
-        return list(await overlap.meanwhile(driver.fetch(CLAIM_SQL, *args), meanwhile))
+        return list(await driver.fetch(CLAIM_SQL, *args))
     head, tail = _event_data_parts(work, day, run_id)
-    return list(await overlap.meanwhile(driver.fetch(
-        CHAINED_SQL, *args, day + timedelta(days=max(step.wait_days, 1)), events._uuid7_prefix(now),
-        actor_of(st.id), head, tail), meanwhile))
+    return list(await driver.fetch(CHAINED_SQL, *args, day + timedelta(days=max(step.wait_days, 1)),
+                                   events._uuid7_prefix(now), actor_of(st.id), head, tail))
 
 
 def _event_data_parts(work: StepWork, day: date, run_id: uuid.UUID) -> tuple[str, str]:
@@ -667,8 +665,7 @@ async def _hand_over(session: AsyncSession, caller: Caller, ids: list[uuid.UUID]
     return done
 
 
-async def _act(session: AsyncSession, org: Organisation, work: StepWork, rows: list[Any], day: date,
-               meanwhile: Iterator[None] | None = None) -> None:
+async def _act(session: AsyncSession, org: Organisation, work: StepWork, rows: list[Any], day: date) -> None:
     st, step = work.plan.strategy, work.step
     actor = actor_of(st.id)
     ids = [r.account_id for r in rows]
@@ -681,7 +678,7 @@ async def _act(session: AsyncSession, org: Organisation, work: StepWork, rows: l
             await queue_bulk(session, Caller.system(org.id, actor), org, drafts, source="strategy",
                              segments=[work.segments.get(i) for i in ids], fresh_keys=True,
                              normalised=[work.outcome[i] != "skipped:invalid_contact" for i in ids],
-                             settings=work.settings, meanwhile=meanwhile)
+                             settings=work.settings)
     elif step.action in TASK_KINDS:
         kind = TASK_KINDS[step.action][0]
         # The run acts as the system, named as the strategy (the tasks' created_by and events as before).
@@ -747,20 +744,19 @@ async def _hold(session: AsyncSession, step_id: uuid.UUID, run_id: uuid.UUID, ro
 
 
 async def _write(session: AsyncSession, org: Organisation, work: StepWork, chunk: list[Any], day: date,
-                 run_id: uuid.UUID, meanwhile: Iterator[None] | None = None) -> set[uuid.UUID]:
+                 run_id: uuid.UUID) -> set[uuid.UUID]:
     """One chunk, in the session's transaction (its caller commits it): the accounts held, their
     executions claimed, and for the claimed ones the step's action, states and events. Returns
-    the claimed accounts. `meanwhile`: Python work done while the database executes the claim
-    and the messages' COPY (arrears.overlap)."""
+    the claimed accounts."""
     chunk = await _hold(session, work.step.id, run_id, chunk)
     # the states and events in the claim's statement, unless someone reads the events back
     chained = _pg(session) and not await events.wanted(session, org.id, [EVENT])
     if chained:  # the events' organisation, held as `record_select` would (migration 0030)
         await events.hold_organisation(session, org.id)
-    claimed, lo, hi = await _claim(session, work, chunk, day, run_id, chained, meanwhile=meanwhile)
+    claimed, lo, hi = await _claim(session, work, chunk, day, run_id, chained)
     mine = [r for r in chunk if r.account_id in claimed]
     if mine:
-        await _act(session, org, work, mine, day, meanwhile=meanwhile)
+        await _act(session, org, work, mine, day)
         if not chained:
             await _move_on(session, work, day, run_id, lo, hi)
             await _announce(session, work, day, run_id, lo, hi)
@@ -770,11 +766,9 @@ async def _write(session: AsyncSession, org: Organisation, work: StepWork, chunk
 async def _fire(session: AsyncSession, org: Organisation, work: StepWork, day: date, run_id: uuid.UUID,
                 checkpoint: Checkpoint | None, progress: Progress | None, label: str,
                 tally: CapTally | None = None, lane: AsyncSession | None = None) -> set[uuid.UUID]:
-    """The step's rows chunk by chunk. A message step planned `staged` drafts its next chunk while
-    the database executes this one's claim and COPY (arrears.overlap: Python on one core, the
-    backend on the other, rather than each waiting for the other); the statements, their order and
-    the transactions are the same as without. With a `lane` (a second session) and a checkpoint,
-    a message step's chunks go in two lanes instead (_fire_in_lanes)."""
+    """The step's rows chunk by chunk, each its own transaction when there is a checkpoint. A
+    message step planned `staged` is drafted and settled chunk by chunk, in the rows' order; with
+    a `lane` (a second session) and a checkpoint its chunks go in two lanes (_fire_in_lanes)."""
     total = len(work.rows)
     limits = get_settings().limits  # ARREARS_STRATEGY_CHUNK (5,000) and, for tests, _THROTTLE
     size, throttle = limits.arrears_strategy_chunk, limits.arrears_strategy_throttle
@@ -786,16 +780,11 @@ async def _fire(session: AsyncSession, org: Organisation, work: StepWork, day: d
         return await _fire_in_lanes(session, lane, org, work, staged, chunks, day, run_id, checkpoint, progress,
                                     label, tally)
     fired: set[uuid.UUID] = set()
-    parts: list[Drafted] = []
-    ahead = staged.ahead(chunks[0], parts) if staged is not None and chunks else None
     for n, chunk in enumerate(chunks):
         if staged is not None:
             assert tally is not None
-            overlap.finish(ahead)  # what the last chunk's statements left of this one's drafts
-            await staged.settle(session, chunk, parts, tally)
-            parts = []
-            ahead = staged.ahead(chunks[n + 1], parts) if n + 1 < len(chunks) else None
-        fired |= await _write(session, org, work, chunk, day, run_id, ahead)
+            await staged.settle(session, chunk, [staged.draft(chunk)], tally)
+        fired |= await _write(session, org, work, chunk, day, run_id)
         if checkpoint is not None:
             await checkpoint()
         if progress is not None:

@@ -1,6 +1,6 @@
-"""The run's overlap of Python and database (runner._fire, _fire_in_lanes, arrears.overlap): a
-message step's next chunk is drafted while the database writes this one, and on PostgreSQL the
-chunks go in two sessions taken in turn. A run that fails at any point — while a chunk is
+"""The run's overlap of Python and database (runner._fire_in_lanes): a message step is drafted
+and checked chunk by chunk, and on PostgreSQL its chunks go in two sessions taken in turn, the
+next chunk drafted while the database writes the one before. A run that fails at any point — while a chunk is
 drafted with another one in flight, or inside a chunk's write — leaves whole chunks only, each
 execution with its message, and the run again writes each of the rest once. Both databases."""
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextvars
 from collections import Counter
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -38,14 +39,14 @@ async def _counts(org_id: int) -> tuple[int, int, int]:
     return int(ex or 0), int(msgs or 0), int(keys or 0)
 
 
-async def _tenant(rs: Any, tmp_path: Any, monkeypatch: pytest.MonkeyPatch) -> Any:
+async def _tenant(rs: Any, tmp_path: Any, monkeypatch: pytest.MonkeyPatch, **step: Any) -> Any:
     t = await rs.tenant()
     monkeypatch.setenv("ARREARS_STRATEGY_CHUNK", str(CHUNK))
     async with transaction() as s:
         await set_org_settings(s, Caller.system(t.org.id), await s.get(Organisation, t.org.id),
                                {"contact_hours": "off", "contact_cap": "0"})
     await book(t, tmp_path, [row(f"L{i:03d}", f"N{i}", f"082 {2000000 + i}", d30=10 + i) for i in range(ACCOUNTS)])
-    await strategy(t, [{"action": "sms", "messageTemplateId": await template(t), "minDaysPastDue": 30}])
+    await strategy(t, [{"action": "sms", "messageTemplateId": await template(t), "minDaysPastDue": 30, **step}])
     return t
 
 
@@ -151,3 +152,25 @@ async def test_a_run_in_chunks_does_what_its_preview_said(rs, tmp_path, monkeypa
     assert len(used) == (2 if pg else 1)
     assert statuses == {"pending": ACCOUNTS - 5, "failed": 5}
     assert await _counts(t.org.id) == (ACCOUNTS, ACCOUNTS, ACCOUNTS)
+
+
+async def test_the_cap_holds_across_chunks_in_lanes(rs, tmp_path, monkeypatch):
+    """A cap of one message a day: the next day's step, in chunks (two lanes on PostgreSQL, each
+    taking the cap's lock when it writes), refuses everyone the first day reached, as its preview
+    said; nobody gets a second message."""
+    t = await _tenant(rs, tmp_path, monkeypatch, repeatDays=1)
+    async with transaction() as s:
+        await set_org_settings(s, Caller.system(t.org.id), await s.get(Organisation, t.org.id),
+                               {"contact_cap": "1", "contact_cap_window": "48h"})
+    assert (await run(t, REPORT_DAY)).messages == ACCOUNTS
+    used = _sessions_used(monkeypatch)
+    later = REPORT_DAY + timedelta(days=1)
+    said = (await preview(t, later))["strategies"][0]["steps"][0]
+    done = await run(t, later)
+    step = done.counts["strategies"][0]["steps"][0]
+    assert said["excluded"] == step["excluded"] == {"cap_reached": ACCOUNTS} and step["sms"] == 0
+    async with transaction(readonly=True) as s:
+        pg = s.get_bind().dialect.name == "postgresql"
+        statuses = Counter(m.status for m in await s.scalars(select(Message).where(Message.org_id == t.org.id)))
+    assert len(used) == (2 if pg else 1)
+    assert statuses == {"pending": ACCOUNTS, "failed": ACCOUNTS}

@@ -18,8 +18,9 @@ What it does:
      the bulk outbox (contact rules at write time, then COPY), states moved on by one upsert,
      one `strategy.step_executed` per account by one INSERT … SELECT) against a bare COPY of the
      same message rows (the rows the run wrote, read back) into the messages table; goal ≤ 2×.
-     Between rounds the run's rows are deleted, so each round starts
-     from the same state.
+     Between rounds, and between the run and the COPY, the rows are deleted and the tables they
+     went into vacuumed (`VACUUM (ANALYZE)`, `_vacuum`), so each measure starts from the same
+     state, without the dead rows of the one before.
 Prints each time and the ratios; for the run and the COPY also the CPU seconds they cost (this
 process and the database's client backends, from /proc: PostgreSQL must run on this machine),
 which a machine shared with other work disturbs much less than the wall time.
@@ -82,6 +83,18 @@ async def _reset(conn: Any, org_id: int) -> None:
     await conn.execute("DELETE FROM strategy_account_states WHERE org_id = $1", org_id)
     await conn.execute("DELETE FROM domain_events WHERE org_id = $1 AND type = 'strategy.step_executed'", org_id)
     await conn.execute("DELETE FROM jobs WHERE kind = 'messaging.drain'")
+    await _vacuum(conn)
+
+
+# What the run and the baseline write: vacuumed between every two measures, so that neither finds
+# the dead rows of the one before (autovacuum may be off, and the COPY's unique key would meet
+# the deleted rows' same keys in its index).
+TOUCHED = ("messages", "strategy_step_executions", "strategy_account_states", "domain_events", "jobs")
+
+
+async def _vacuum(conn: Any) -> None:
+    for table in TOUCHED:
+        await conn.execute(f"VACUUM (ANALYZE) {table}")
     await conn.execute("ANALYZE")
 
 

@@ -20,7 +20,9 @@ A run, per strategy (firing order) and step (position order):
    the step's events back (arrears.events.wanted), the states and events are written by the
    claim's own statement instead (data-modifying CTEs over the rows it inserted: CHAINED_SQL).
    A run killed half-way and started again finds the claimed accounts claimed: nobody gets a
-   step twice.
+   step twice. On PostgreSQL, committing chunk by chunk, a message step's chunks go in two
+   sessions taken in turn (`_fire_in_lanes`): one chunk's statements execute in one backend while
+   the next chunk is drafted, checked and sent in the other — each still its own transaction.
 
 An SMS step whose template has only simple placeholders reads only the columns they print (and
 the recipient's, the keys', the balance and days past due) and renders each message straight
@@ -38,7 +40,8 @@ import asyncio
 import json
 import uuid
 from collections import Counter
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from decimal import Decimal
@@ -63,7 +66,7 @@ from sqlalchemy import (
     select,
     update,
 )
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from arrears import events, sqljson
 from arrears.accounts.models import Account, AccountStatusChange
@@ -242,6 +245,16 @@ async def check_drafts(session: AsyncSession, org: Organisation, drafts: list[Dr
     drafts' recipients are normalised as it does; `known` (SMS), per draft, its recipient already
     normalised where the import vouches for it (`booked`: phone_key's result, only in the default
     region, as the import reads numbers), else None."""
+    if not drafts:
+        return {}
+    problems = _recipients(org, drafts, known)
+    await _held_back(session, org, drafts, problems, tally, settings)
+    return problems
+
+
+def _recipients(org: Organisation, drafts: list[Draft], known: Sequence[str | None] | None) -> dict[int, str]:
+    """check_drafts' first checks, which need no database (a run does them for its next chunk while
+    the database writes this one): no recipient, invalid; the others normalised in place."""
     problems: dict[int, str] = {}
     if not drafts:
         return problems
@@ -261,6 +274,16 @@ async def check_drafts(session: AsyncSession, org: Organisation, drafts: list[Dr
             problems[i] = rules.INVALID_RECIPIENT
         else:
             d.recipient = norm
+    return problems
+
+
+async def _held_back(session: AsyncSession, org: Organisation, drafts: list[Draft], problems: dict[int, str],
+                     tally: CapTally, settings: MessagingSettings) -> None:
+    """check_drafts' checks that read the database, after _recipients' (`problems`, added to):
+    opted out, the cap (counted up on the tally in the drafts' order)."""
+    if not drafts:
+        return
+    channel = drafts[0].channel
     live = [i for i in range(len(drafts)) if i not in problems]
     for j in await opted_out(session, org.id, channel, [(drafts[i].customer_id, drafts[i].recipient) for i in live]):
         problems[live[j]] = rules.OPTED_OUT
@@ -275,7 +298,6 @@ async def check_drafts(session: AsyncSession, org: Organisation, drafts: list[Dr
                 problems[i] = rules.CAP_REACHED
             else:
                 tally.counts[(channel, key)] = n + 1
-    return problems
 
 
 # ------------------------------------------------------------------ tasks
@@ -319,6 +341,7 @@ class StepWork:
     segments: dict[uuid.UUID, int] = field(default_factory=dict)  # an SMS's segments, counted once
     excluded: Counter[str] = field(default_factory=Counter)
     settings: MessagingSettings | None = None  # read once per run, not again per chunk by the outbox
+    staged: MessageDrafts | None = None  # a message step planned chunk by chunk as the run goes (plan_step)
 
     def summary(self, only: set[uuid.UUID] | None = None) -> dict[str, Any]:
         """Counts (of the accounts in `only`, when given: what a run did): the preview's shape."""
@@ -351,9 +374,77 @@ class StepWork:
                 "handOvers": handovers, "excluded": dict(sorted(excluded.items()))}
 
 
+# Rows a slice of a chunk's drafts: between two slices the event loop gives the other lane's
+# statements their turn (_fire_in_lanes).
+SLICE = 500
+
+
+@dataclass
+class Drafted:
+    """Some rows' drafts, as _recipients left them (`problems` by index among these rows), with
+    each SMS's segments counted (None for an e-mail or a draft already refused)."""
+
+    drafts: list[Draft]
+    problems: dict[int, str]
+    counted: list[int | None]
+
+
+class MessageDrafts:
+    """A message step's drafts and contact rules, in two parts: `draft` (no database: the drafts
+    rendered, recipients normalised, segments counted) and `settle` (the checks that read the
+    database, and the rows' outcomes). A run does both chunk by chunk, the next chunk's while the
+    database writes the one before (_fire_in_lanes); settled in the rows' order on the run's
+    tally, the outcomes are the ones the whole step planned at once would have."""
+
+    def __init__(self, work: StepWork, org: Organisation, template: MessageTemplate, day: date,
+                 render: Callable[[Any], str] | None, settings: MessagingSettings) -> None:
+        self.work, self.org, self.template, self.day, self.render = work, org, template, day, render
+        self.settings = settings
+        self.is_sms = work.step.action == "sms"  # an ORM attribute: read once, not per row
+
+    def draft(self, rows: Sequence[Any]) -> Drafted:
+        drafts = _drafts(self.work.step, self.template, rows, self.day, self.render)
+        known = [booked(r, d.recipient) for r, d in zip(rows, drafts, strict=True)] if self.is_sms else None
+        problems = _recipients(self.org, drafts, known)
+        counted = [None if not self.is_sms or i in problems else segments(d.content) for i, d in enumerate(drafts)]
+        return Drafted(drafts, problems, counted)
+
+    def ahead(self, rows: Sequence[Any], into: list[Drafted]) -> Iterator[None]:
+        """`draft` slice by slice, each appended to `into`; yields between slices."""
+        for start in range(0, len(rows), SLICE):
+            into.append(self.draft(rows[start:start + SLICE]))
+            yield
+
+    async def settle(self, session: AsyncSession, rows: Sequence[Any], parts: list[Drafted], tally: CapTally) -> None:
+        """The rows' drafts (`ahead`'s, every slice done) through the checks that read the database;
+        their outcomes, drafts and segments into the step's work."""
+        drafts: list[Draft] = []
+        problems: dict[int, str] = {}
+        counted: list[int | None] = []
+        for part in parts:
+            problems.update((len(drafts) + i, p) for i, p in part.problems.items())
+            drafts.extend(part.drafts)
+            counted.extend(part.counted)
+        assert len(drafts) == len(rows)
+        await _held_back(session, self.org, drafts, problems, tally, self.settings)
+        work = self.work
+        out, kept, segs = work.outcome, work.drafts, work.segments
+        for i, (r, d) in enumerate(zip(rows, drafts, strict=True)):
+            key = r.account_id
+            kept[key] = d
+            if i in problems:
+                out[key] = f"skipped:{REASONS[problems[i]]}"
+            else:
+                out[key] = "queued"
+                if self.is_sms:
+                    segs[key] = counted[i]  # type: ignore[assignment]  # counted: not refused by _recipients
+
+
 async def plan_step(session: AsyncSession, org: Organisation, plan: Plan, step: StrategyStep, day: date,
-                    tally: CapTally, settings: MessagingSettings) -> StepWork:
-    """What the step would do today (nothing is written): the preview's and the run's one source."""
+                    tally: CapTally, settings: MessagingSettings, staged: bool = False) -> StepWork:
+    """What the step would do today (nothing is written): the preview's and the run's one source.
+    `staged` (the run): a message step's drafts and contact rules are left to _fire, which works
+    them out chunk by chunk, in the rows' order, on the same tally (`work.staged`)."""
     work = StepWork(plan, step, settings=settings)
     work.excluded.update(await left_out(session, org.id, plan, step, day))
     template = None
@@ -375,20 +466,11 @@ async def plan_step(session: AsyncSession, org: Organisation, plan: Plan, step: 
     work.rows = rows
     if step.action in ("sms", "email"):
         assert template is not None
-        drafts = _drafts(step, template, rows, day, render)
-        known = [booked(r, d.recipient) for r, d in zip(rows, drafts, strict=True)] if step.action == "sms" else None
-        problems = await check_drafts(session, org, drafts, tally, settings, known)
-        is_sms = step.action == "sms"  # an ORM attribute: read once, not per row
-        out, counted = work.outcome, work.segments
-        for i, (r, d) in enumerate(zip(rows, drafts, strict=True)):
-            key = r.account_id
-            work.drafts[key] = d
-            if i in problems:
-                out[key] = f"skipped:{REASONS[problems[i]]}"
-            else:
-                out[key] = "queued"
-                if is_sms:
-                    counted[key] = segments(d.content)
+        messages = MessageDrafts(work, org, template, day, render, settings)
+        if staged:  # _fire drafts them chunk by chunk, each while the database writes the one before
+            work.staged = messages
+        else:
+            await messages.settle(session, rows, [messages.draft(rows)], tally)
     elif step.action in TASK_KINDS:
         work.assignee = await assignees(session, org.id, step.action, rows)
         work.outcome = {r.account_id: "task" for r in rows}
@@ -661,33 +743,107 @@ async def _hold(session: AsyncSession, step_id: uuid.UUID, run_id: uuid.UUID, ro
     return rows if len(present) == len(rows) else [r for r in rows if r.account_id in present]
 
 
+async def _write(session: AsyncSession, org: Organisation, work: StepWork, chunk: list[Any], day: date,
+                 run_id: uuid.UUID) -> set[uuid.UUID]:
+    """One chunk, in the session's transaction (its caller commits it): the accounts held, their
+    executions claimed, and for the claimed ones the step's action, states and events. Returns
+    the claimed accounts."""
+    chunk = await _hold(session, work.step.id, run_id, chunk)
+    # the states and events in the claim's statement, unless someone reads the events back
+    chained = _pg(session) and not await events.wanted(session, org.id, [EVENT])
+    if chained:  # the events' organisation, held as `record_select` would (migration 0030)
+        await events.hold_organisation(session, org.id)
+    claimed, lo, hi = await _claim(session, work, chunk, day, run_id, chained)
+    mine = [r for r in chunk if r.account_id in claimed]
+    if mine:
+        await _act(session, org, work, mine, day)
+        if not chained:
+            await _move_on(session, work, day, run_id, lo, hi)
+            await _announce(session, work, day, run_id, lo, hi)
+    return claimed
+
+
 async def _fire(session: AsyncSession, org: Organisation, work: StepWork, day: date, run_id: uuid.UUID,
-                checkpoint: Checkpoint | None, progress: Progress | None, label: str) -> set[uuid.UUID]:
-    fired: set[uuid.UUID] = set()
+                checkpoint: Checkpoint | None, progress: Progress | None, label: str,
+                tally: CapTally | None = None, lane: AsyncSession | None = None) -> set[uuid.UUID]:
+    """The step's rows chunk by chunk, each its own transaction when there is a checkpoint. A
+    message step planned `staged` is drafted and settled chunk by chunk, in the rows' order; with
+    a `lane` (a second session) and a checkpoint its chunks go in two lanes (_fire_in_lanes)."""
     total = len(work.rows)
     limits = get_settings().limits  # ARREARS_STRATEGY_CHUNK (5,000) and, for tests, _THROTTLE
     size, throttle = limits.arrears_strategy_chunk, limits.arrears_strategy_throttle
-    for start in range(0, total, size):
-        chunk = work.rows[start:start + size]
-        chunk = await _hold(session, work.step.id, run_id, chunk)
-        # the states and events in the claim's statement, unless someone reads the events back
-        chained = _pg(session) and not await events.wanted(session, org.id, [EVENT])
-        if chained:  # the events' organisation, held as `record_select` would (migration 0030)
-            await events.hold_organisation(session, org.id)
-        claimed, lo, hi = await _claim(session, work, chunk, day, run_id, chained)
-        mine = [r for r in chunk if r.account_id in claimed]
-        if mine:
-            await _act(session, org, work, mine, day)
-            if not chained:
-                await _move_on(session, work, day, run_id, lo, hi)
-                await _announce(session, work, day, run_id, lo, hi)
-        fired |= claimed
+    staged = work.staged
+    assert staged is None or tally is not None
+    chunks = [work.rows[start:start + size] for start in range(0, total, size)]
+    if staged is not None and lane is not None and checkpoint is not None and len(chunks) > 1:
+        assert tally is not None
+        return await _fire_in_lanes(session, lane, org, work, staged, chunks, day, run_id, checkpoint, progress,
+                                    label, tally)
+    fired: set[uuid.UUID] = set()
+    for n, chunk in enumerate(chunks):
+        if staged is not None:
+            assert tally is not None
+            await staged.settle(session, chunk, [staged.draft(chunk)], tally)
+        fired |= await _write(session, org, work, chunk, day, run_id)
         if checkpoint is not None:
             await checkpoint()
         if progress is not None:
-            progress(label, min(start + size, total), total)
+            progress(label, min(n * size + size, total), total)
         if throttle:
             await asyncio.sleep(throttle)
+    return fired
+
+
+async def _fire_in_lanes(session: AsyncSession, lane: AsyncSession, org: Organisation, work: StepWork,
+                         staged: MessageDrafts, chunks: list[list[Any]], day: date, run_id: uuid.UUID,
+                         checkpoint: Checkpoint, progress: Progress | None, label: str,
+                         tally: CapTally) -> set[uuid.UUID]:
+    """A message step's chunks, each still its own transaction, in two sessions taken in turn:
+    while one chunk's statements execute in one backend, the next chunk is drafted, settled and
+    sent in the other (two backends and Python on the machine's cores rather than one at a time).
+    Each chunk claims, writes and commits its own accounts whole, as in one lane: a run killed at
+    any line leaves whole chunks (possibly one without the one before it) and the run again claims
+    the rest. The contact rules are settled chunk after chunk, in the rows' order, on the run's
+    tally; the cap's lock (bulk_outbox.refusals) makes a chunk count the other's messages once it
+    commits. Chunks are reported (progress, throttle) in order."""
+    await checkpoint()  # what the run wrote before (the leavers noted) committed: no lane waits on it
+    limits = get_settings().limits
+    size, throttle = limits.arrears_strategy_chunk, limits.arrears_strategy_throttle
+    total = sum(len(c) for c in chunks)
+    commits: tuple[Checkpoint, Checkpoint] = (checkpoint, lane.commit)
+    sessions = (session, lane)
+    fired: set[uuid.UUID] = set()
+
+    async def write(n: int, chunk: list[Any]) -> set[uuid.UUID]:
+        claimed = await _write(sessions[n % 2], org, work, chunk, day, run_id)
+        await commits[n % 2]()
+        return claimed
+
+    async def done(n: int, task: asyncio.Future[set[uuid.UUID]]) -> None:
+        fired.update(await task)
+        if progress is not None:
+            progress(label, min(n * size + size, total), total)
+        if throttle:
+            await asyncio.sleep(throttle)
+
+    inflight: list[asyncio.Future[set[uuid.UUID]]] = []
+    try:
+        for n, chunk in enumerate(chunks):
+            parts: list[Drafted] = []
+            for _ in staged.ahead(chunk, parts):
+                await asyncio.sleep(0)  # a turn for the other lane's statements between slices
+            # this chunk's session is free: its last chunk (n - 2) was awaited below
+            await staged.settle(sessions[n % 2], chunk, parts, tally)
+            inflight.append(asyncio.ensure_future(write(n, chunk)))
+            if len(inflight) == 2:
+                await done(n - 1, inflight.pop(0))
+        if inflight:
+            await done(len(chunks) - 1, inflight.pop(0))
+    except BaseException:
+        # the other lane's chunk ends (commits or fails) before anything is raised: no session is
+        # left mid-statement
+        await asyncio.gather(*inflight, return_exceptions=True)
+        raise
     return fired
 
 
@@ -711,6 +867,19 @@ async def _note_leavers(session: AsyncSession, org_id: int, day: date) -> None:
 
 
 # ------------------------------------------------------------------ entry points
+
+
+@asynccontextmanager
+async def _lane(session: AsyncSession, checkpoint: Checkpoint | None) -> AsyncIterator[AsyncSession | None]:
+    """A second session on the run's database for _fire_in_lanes, when the run commits chunk by
+    chunk (a checkpoint) on PostgreSQL from an engine (not from a connection the caller holds);
+    closed (whatever it left uncommitted rolled back) when the run ends."""
+    bind = session.bind
+    if checkpoint is None or not _pg(session) or not isinstance(bind, AsyncEngine):
+        yield None
+        return
+    async with AsyncSession(bind=bind, expire_on_commit=False, autoflush=True) as lane:
+        yield lane
 
 
 async def start_run(session: AsyncSession, caller: Caller, *, strategy_id: uuid.UUID | None, trigger: str,
@@ -750,15 +919,17 @@ async def execute(session: AsyncSession, run: StrategyRun, *, checkpoint: Checkp
             await _note_leavers(session, run.org_id, day)
             tally = CapTally()
             out = []
-            for plan in await load_plans(session, run.org_id, run.strategy_id):
-                steps = []
-                if not plan.strategy.paused:
-                    for step in plan.steps:
-                        work = await plan_step(session, org, plan, step, day, tally, s)
-                        label = f"{plan.strategy.name}: step {step.position} ({step.action})"
-                        fired = await _fire(session, org, work, day, run.id, checkpoint, progress, label)
-                        steps.append(work.summary(only=fired))
-                out.append(_strategy_summary(plan, steps))
+            async with _lane(session, checkpoint) as lane:
+                for plan in await load_plans(session, run.org_id, run.strategy_id):
+                    steps = []
+                    if not plan.strategy.paused:
+                        for step in plan.steps:
+                            work = await plan_step(session, org, plan, step, day, tally, s, staged=True)
+                            label = f"{plan.strategy.name}: step {step.position} ({step.action})"
+                            fired = await _fire(session, org, work, day, run.id, checkpoint, progress, label, tally,
+                                                lane)
+                            steps.append(work.summary(only=fired))
+                    out.append(_strategy_summary(plan, steps))
         summary = {"day": day.isoformat(), "strategies": out, **_totals(out)}
     run.counts = summary
     run.accounts, run.messages, run.letters = summary["accounts"], summary["messages"], summary["letters"]

@@ -21,7 +21,7 @@ from typing import Any, TypeVar
 
 from sqlalchemy import Date, bindparam, delete, text
 from sqlalchemy.exc import DBAPIError, IntegrityError
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from arrears.db import UTCDateTime, get_engine
 from arrears.debtors.errors import RowErrorCode
@@ -404,10 +404,11 @@ WHERE s.seqrelid = pg_get_serial_sequence(:table, 'id')::regclass
 """
 
 
-async def _reserve(table: str, span: int) -> int | None:
+async def _reserve(table: str, span: int, engine: AsyncEngine | None = None) -> int | None:
     """The first of `span` consecutive values of the table's id sequence that nothing else will
-    take, or None (the sequence does not count by one, or it stayed busy)."""
-    async with get_engine().connect() as conn:
+    take, or None (the sequence does not count by one, or it stayed busy). `engine`: the
+    application's unless given (a test's own PostgreSQL)."""
+    async with (engine or get_engine()).connect() as conn:
         try:
             step, name = (await conn.execute(text(_SEQUENCE), {"table": table})).one()
             if step != 1:

@@ -5,12 +5,14 @@ visible before its book account)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import uuid
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from arrears.db import get_engine, transaction
 from arrears.debtors import book, bulk, hooks, jobs
@@ -25,12 +27,6 @@ ROOT = Path(__file__).resolve().parents[2]  # the repository: a killed worker's 
 
 class Died(Exception):
     """Stands for a worker killed at that line: its open transactions roll back."""
-
-
-@pytest.fixture
-def postgres_only(db_url: str) -> None:
-    if not db_url.startswith("postgresql"):
-        pytest.skip("the book's job writes the accounts owed beside the book on PostgreSQL only")
 
 
 @pytest.fixture
@@ -157,37 +153,75 @@ async def test_a_second_month_is_not_fresh(client, world, tmp_path, db_url, rese
     _same(await _state(org_id))
 
 
-async def test_ids_not_contiguous_fall_back_to_the_steps_in_turn(client, world, tmp_path, postgres_only, reserved):
+@pytest.fixture
+async def sequences(db_url: str, request: pytest.FixtureRequest) -> AsyncIterator[tuple[AsyncEngine, str]]:
+    """A PostgreSQL engine and a table with an id sequence, for the blocks' mechanics: the suite's
+    own database and `customers` on PostgreSQL; on the SQLite run the PostgreSQL server (`pg_url`:
+    skipped only where none is reachable) and a table in a schema of the test's own."""
+    if db_url.startswith("postgresql"):
+        yield get_engine(), "customers"
+        return
+    from arrears.config import to_async_url
+
+    engine = create_async_engine(to_async_url(request.getfixturevalue("pg_url")))
+    schema = f"fresh_{uuid.uuid4().hex[:12]}"
+    async with engine.begin() as conn:
+        await conn.execute(text(f"CREATE SCHEMA {schema}"))
+        await conn.execute(text(f"CREATE TABLE {schema}.customers (id serial PRIMARY KEY)"))
+    try:
+        yield engine, f"{schema}.customers"
+    finally:
+        async with engine.begin() as conn:
+            await conn.execute(text(f"DROP SCHEMA {schema} CASCADE"))
+        await engine.dispose()
+
+
+async def test_ids_not_contiguous_fall_back_to_the_steps_in_turn(client, world, tmp_path, db_url, sequences,
+                                                                 reserved):
     """A block of a sequence with another writer's ids inside it (here a sequence counting by two)
-    is not used: the book is written the usual way."""
-    async with get_engine().begin() as conn:
+    is not used: no block; on PostgreSQL the book is then written the usual way."""
+    engine, table = sequences
+    async with engine.begin() as conn:
+        sequence = await conn.scalar(text("SELECT pg_get_serial_sequence(:t, 'id')"), {"t": table})
+        await conn.execute(text(f"ALTER SEQUENCE {sequence} INCREMENT BY 2"))
+    try:
+        assert await bulk._reserve(table, 10, engine) is None
+    finally:
+        async with engine.begin() as conn:
+            await conn.execute(text(f"ALTER SEQUENCE {sequence} INCREMENT BY 1"))
+    assert await bulk._reserve(table, 10, engine) is not None
+    if not db_url.startswith("postgresql"):
+        return
+    # The whole job: the customers' block taken, the book accounts' not (counting by two).
+    async with engine.begin() as conn:
         await conn.execute(text("ALTER SEQUENCE debtor_accounts_id_seq INCREMENT BY 2"))
     try:
         org_id, _ = await _upload(client, world, tmp_path, "Gaps")
     finally:
-        async with get_engine().begin() as conn:
+        async with engine.begin() as conn:
             await conn.execute(text("ALTER SEQUENCE debtor_accounts_id_seq INCREMENT BY 1"))
     assert reserved == [None]
     _same(await _state(org_id))
 
 
-async def test_a_block_is_skipped_by_every_other_writer_and_a_busy_sequence_gives_none(env, postgres_only):
+async def test_a_block_is_skipped_by_every_other_writer_and_a_busy_sequence_gives_none(env, sequences):
     """The block reserved is never handed out again; a sequence that a still open transaction has
     taken a value of cannot be locked within a tenth of a second: no block (the job then writes the
     book in turn), and nothing waits long."""
     import time
 
-    first = await bulk._reserve("customers", 1000)
+    engine, table = sequences
+    first = await bulk._reserve(table, 1000, engine)
     assert first is not None
-    async with get_engine().connect() as conn:
-        after = await conn.scalar(text("SELECT nextval('customers_id_seq')"))
+    async with engine.connect() as conn:
+        after = await conn.scalar(text("SELECT nextval(pg_get_serial_sequence(:t, 'id'))"), {"t": table})
         assert after == first + 1000
         # This transaction stays open, holding what nextval locks until its end.
         started = time.perf_counter()
-        assert await bulk._reserve("customers", 1000) is None
+        assert await bulk._reserve(table, 1000, engine) is None
         assert time.perf_counter() - started < 2
         await conn.rollback()
-    assert await bulk._reserve("customers", 10) is not None
+    assert await bulk._reserve(table, 10, engine) is not None
 
 
 async def test_a_customer_code_taken_falls_back_and_discards_what_was_prepared(client, world, tmp_path, db_url,
@@ -299,26 +333,33 @@ async def test_dying_while_the_book_is_written(client, world, tmp_path, db_url, 
     _same(await _state(org_id))
 
 
-async def test_dying_while_the_accounts_owed_are_prepared(client, world, tmp_path, postgres_only, reserved):
-    """Killed in the hooks' preparation: the book commits without them (others see what they see
-    between the commits); the next attempt makes them in turn, once."""
+async def test_dying_while_the_accounts_owed_are_prepared(client, world, tmp_path, db_url, reserved):
+    """Killed in the hooks' preparation (SQLite: in the accounts' hook, after the book's commit):
+    the book commits without them (others see what they see between the commits); the next attempt
+    makes them in turn, once."""
     from arrears.accounts import service as accounts
 
     org_id, report_id = await _imported(client, world, tmp_path, "Dies preparing")
-    prepare = hooks._fresh[accounts.on_book_updated]
+    postgres = db_url.startswith("postgresql")
 
     async def dying(*args: Any) -> Any:
         raise Died("prepare")
 
-    hooks._fresh[accounts.on_book_updated] = dying
+    prepare = hooks._fresh[accounts.on_book_updated]
+    at = hooks._after_book.index(accounts.on_book_updated)
+    if postgres:
+        hooks._fresh[accounts.on_book_updated] = dying
+    else:
+        hooks._after_book[at] = dying
     try:
         with pytest.raises(Died):
             await jobs.book_job(report_id)
     finally:
         hooks._fresh[accounts.on_book_updated] = prepare
+        hooks._after_book[at] = accounts.on_book_updated
     assert await _seen(org_id) == (COUNT, COUNT, 0)
     await jobs.book_job(report_id)
-    assert reserved[-1] is None
+    assert reserved[-1] is None if postgres else reserved == []
     _same(await _state(org_id))
 
 

@@ -154,44 +154,40 @@ async def _fresh_book_job(upload: int | str, actor: str, timings: dict[str, floa
 
 async def _hooks_beside(upload: int | str, planned: asyncio.Future[FreshBook | None], booked: asyncio.Future[None],
                         idle: asyncio.Future[None]) -> None:
-    try:
-        await _hooks_beside_of(upload, planned, booked, idle)
-    finally:
-        if not idle.done():  # whatever happened, the ranking waits no longer
-            idle.set_result(None)
-
-
-async def _hooks_beside_of(upload: int | str, planned: asyncio.Future[FreshBook | None],
-                           booked: asyncio.Future[None], idle: asyncio.Future[None]) -> None:
     """The hooks' transaction of `_fresh_book_job`: says through `planned` whether the book is fresh
-    (its ids reserved) and, if so, prepares the hooks' part, waits for `booked` (the book's
-    commit), and runs the hooks (what each prepared left, or the whole hook when the book's
-    transaction could not keep the numbering) before it commits."""
-    async with transaction() as s:
-        report = await find_report(s, upload)
-        if report is None or report.status != "completed":
-            planned.set_result(None)
-            return
-        await service.lock_book(s, report.org_id)
-        fresh = await bulk.reserve_fresh(s, report.org_id, report.id)
-        planned.set_result(fresh)
-        if fresh is None:
-            return
-        ahead = await s.begin_nested()
-        prepared = await hooks.book_prepared(s, fresh)
-        # The accounts owed' statistics while the book is still being written: ANALYZE samples the
-        # rows this transaction inserted as live (they commit with them), so that they are not a
-        # step after both commits.
-        await s.execute(text(f"ANALYZE (SKIP_LOCKED) {_HOOKS_TABLE}"))
-        idle.set_result(None)  # this backend's work until the book commits is done
-        await booked
-        if fresh.kept:
-            await ahead.commit()
-            await hooks.book_updated(s, report.org_id, prepared)
-        else:  # prepared for nothing (statistics included): the hooks as in turn, over the book
-            await ahead.rollback()
-            await hooks.book_updated(s, report.org_id)
+    (its ids reserved) and, if so, prepares the hooks' part, says through `idle` that this backend's
+    work before the book's commit is done (whatever happens: the ranking waits for it), waits for
+    `booked` (the book's commit), and runs the hooks (what each prepared left, or the whole hook
+    when the book's transaction could not keep the numbering) before it commits."""
+    try:
+        async with transaction() as s:
+            report = await find_report(s, upload)
+            if report is None or report.status != "completed":
+                planned.set_result(None)
+                return
+            await service.lock_book(s, report.org_id)
+            fresh = await bulk.reserve_fresh(s, report.org_id, report.id)
+            planned.set_result(fresh)
+            if fresh is None:
+                return
+            ahead = await s.begin_nested()
+            prepared = await hooks.book_prepared(s, fresh)
+            # The accounts owed' statistics while the book is still being written: ANALYZE samples
+            # the rows this transaction inserted as live (they commit with them), so that they are
+            # not a step after both commits.
             await s.execute(text(f"ANALYZE (SKIP_LOCKED) {_HOOKS_TABLE}"))
+            idle.set_result(None)
+            await booked
+            if fresh.kept:
+                await ahead.commit()
+                await hooks.book_updated(s, report.org_id, prepared)
+            else:  # prepared for nothing (statistics included): the hooks as in turn, over the book
+                await ahead.rollback()
+                await hooks.book_updated(s, report.org_id)
+                await s.execute(text(f"ANALYZE (SKIP_LOCKED) {_HOOKS_TABLE}"))
+    finally:
+        if not idle.done():
+            idle.set_result(None)
 
 
 @handler(IMPORT_JOB)

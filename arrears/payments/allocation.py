@@ -7,10 +7,17 @@ level monthly instalments in date order (arrears.accounts.ageing's schedule).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from decimal import Decimal
+from typing import Protocol, TypeVar
 
-from arrears.accounts.ageing import Instalment
+
+class _Owed(Protocol):
+    @property
+    def amount(self) -> Decimal: ...
+
+
+Owed = TypeVar("Owed", bound=_Owed)
 
 ZERO = Decimal("0.00")
 # Oldest first: the order payments pay buckets off.
@@ -35,8 +42,9 @@ def allocate_buckets(buckets: Mapping[str, Decimal | None], paid: Decimal) -> di
     return out
 
 
-def fill_instalments(schedule: list[Instalment], paid: Decimal) -> list[tuple[Instalment, Decimal]]:
-    """Each instalment with what `paid` covers of it, earliest first."""
+def fill_instalments(schedule: Sequence[Owed], paid: Decimal) -> list[tuple[Owed, Decimal]]:
+    """Each instalment with what `paid` covers of it, earliest first (a loan's schedule, a promise's
+    plan)."""
     out = []
     left = paid
     for item in schedule:

@@ -21,6 +21,7 @@ from sqlalchemy import JSON, Date, ForeignKey, Index, Integer, Numeric, String, 
 from sqlalchemy.orm import Mapped, mapped_column
 
 from arrears.db import GUID, NEVER_REUSE_IDS, Base, UTCDateTime, utcnow
+from arrears.payments.allocation import fill_instalments
 
 MONEY = Numeric(14, 2)
 STATUSES = ("open", "kept", "broken", "cancelled")
@@ -73,10 +74,4 @@ class PromiseInstalment(Base):
 def covered(paid: Decimal, plan: Sequence[PromiseInstalment]) -> list[Decimal]:
     """What the promise's paid amount covers of each instalment (in number order): payments fill
     them in date order, each taking what is left after the ones before it."""
-    out: list[Decimal] = []
-    left = paid
-    for instalment in plan:
-        share = min(instalment.amount, max(left, Decimal("0")))
-        out.append(share)
-        left -= instalment.amount
-    return out
+    return [share for _, share in fill_instalments(plan, paid)]

@@ -98,3 +98,16 @@ async def messages(t: Tenant) -> list[Message]:
 async def count(model: Any, *where: Any) -> int:
     async with transaction() as s:
         return int(await s.scalar(select(func.count()).select_from(model).where(*where)) or 0)
+
+
+async def sent_counts(org_id: int) -> tuple[int, int, int]:
+    """The organisation's step executions, strategy messages and their distinct idempotency keys
+    (equal when nothing was sent twice)."""
+    async with transaction(readonly=True) as s:
+        ex = await s.scalar(select(func.count()).select_from(StrategyStepExecution)
+                            .where(StrategyStepExecution.org_id == org_id))
+        msgs = await s.scalar(select(func.count()).select_from(Message).where(Message.org_id == org_id,
+                                                                               Message.source == "strategy"))
+        keys = await s.scalar(select(func.count(func.distinct(Message.idempotency_key)))
+                              .where(Message.org_id == org_id, Message.source == "strategy"))
+    return int(ex or 0), int(msgs or 0), int(keys or 0)

@@ -13,28 +13,13 @@ import sys
 import time
 from pathlib import Path
 
-from sqlalchemy import func, select
-
 from arrears.db import transaction
 from arrears.identity.caller import Caller
-from arrears.messaging.models import Message
-from arrears.strategies.models import StrategyStepExecution
 from tests.inprocess_cli import arrears_async
-from tests.strategies.helpers import REPORT_DAY, book, row, run, strategy, template
+from tests.strategies.helpers import REPORT_DAY, book, row, run, sent_counts, strategy, template
 
 ROOT = Path(__file__).resolve().parents[2]
 ACCOUNTS = 600
-
-
-async def _counts(org_id: int) -> tuple[int, int, int]:
-    async with transaction(readonly=True) as s:
-        ex = await s.scalar(select(func.count()).select_from(StrategyStepExecution)
-                            .where(StrategyStepExecution.org_id == org_id))
-        msgs = await s.scalar(select(func.count()).select_from(Message).where(Message.org_id == org_id,
-                                                                               Message.source == "strategy"))
-        keys = await s.scalar(select(func.count(func.distinct(Message.idempotency_key)))
-                              .where(Message.org_id == org_id, Message.source == "strategy"))
-    return int(ex or 0), int(msgs or 0), int(keys or 0)
 
 
 async def test_a_run_killed_mid_way_and_run_again_sends_each_message_once(rs, tmp_path, env):
@@ -51,7 +36,7 @@ async def test_a_run_killed_mid_way_and_run_again_sends_each_message_once(rs, tm
                               "--dry-run", "--json")
     assert dry.returncode == 0, dry.stderr
     assert json.loads(dry.stdout)["counts"]["strategies"][0]["steps"][0]["sms"] == ACCOUNTS
-    assert await _counts(t.org.id) == (0, 0, 0)
+    assert await sent_counts(t.org.id) == (0, 0, 0)
 
     child = dict(os.environ, ARREARS_STRATEGY_CHUNK="40", ARREARS_STRATEGY_THROTTLE="0.3")
     proc = subprocess.Popen([sys.executable, "-m", "arrears", "strategies", "run", "--org", str(t.org.id),  # noqa: ASYNC220
@@ -62,7 +47,7 @@ async def test_a_run_killed_mid_way_and_run_again_sends_each_message_once(rs, tm
         while True:
             assert proc.poll() is None, "the run ended before it could be killed"
             assert time.monotonic() < deadline, "the run never got going"
-            done, _, _ = await _counts(t.org.id)
+            done, _, _ = await sent_counts(t.org.id)
             if done >= 80:
                 break
             await asyncio.sleep(0.05)
@@ -71,15 +56,15 @@ async def test_a_run_killed_mid_way_and_run_again_sends_each_message_once(rs, tm
     finally:
         if proc.poll() is None:
             proc.kill()
-    ex, msgs, keys = await _counts(t.org.id)
+    ex, msgs, keys = await sent_counts(t.org.id)
     assert 0 < ex < ACCOUNTS and ex == msgs == keys  # whole chunks only: each execution with its message
 
     again = await run(t, REPORT_DAY)
     assert again.accounts == ACCOUNTS - ex
-    assert await _counts(t.org.id) == (ACCOUNTS, ACCOUNTS, ACCOUNTS)
+    assert await sent_counts(t.org.id) == (ACCOUNTS, ACCOUNTS, ACCOUNTS)
     # And once more, through the CLI: nothing left to do.
     out = await arrears_async("strategies", "run", "--org", str(t.org.id), "--date", REPORT_DAY.isoformat(),
                               "--json")
     assert out.returncode == 0, out.stderr
     assert json.loads(out.stdout)["accounts"] == 0
-    assert await _counts(t.org.id) == (ACCOUNTS, ACCOUNTS, ACCOUNTS)
+    assert await sent_counts(t.org.id) == (ACCOUNTS, ACCOUNTS, ACCOUNTS)

@@ -13,7 +13,7 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from arrears.db import transaction
 from arrears.identity.caller import Caller
@@ -22,21 +22,9 @@ from arrears.identity.service import set_org_settings
 from arrears.messaging import optouts
 from arrears.messaging.models import Message
 from arrears.strategies import runner
-from arrears.strategies.models import StrategyStepExecution
-from tests.strategies.helpers import REPORT_DAY, book, preview, row, run, strategy, template
+from tests.strategies.helpers import REPORT_DAY, book, preview, row, run, sent_counts, strategy, template
 
 ACCOUNTS, CHUNK = 30, 4
-
-
-async def _counts(org_id: int) -> tuple[int, int, int]:
-    async with transaction(readonly=True) as s:
-        ex = await s.scalar(select(func.count()).select_from(StrategyStepExecution)
-                            .where(StrategyStepExecution.org_id == org_id))
-        msgs = await s.scalar(select(func.count()).select_from(Message).where(Message.org_id == org_id,
-                                                                               Message.source == "strategy"))
-        keys = await s.scalar(select(func.count(func.distinct(Message.idempotency_key)))
-                              .where(Message.org_id == org_id, Message.source == "strategy"))
-    return int(ex or 0), int(msgs or 0), int(keys or 0)
 
 
 async def _tenant(rs: Any, tmp_path: Any, monkeypatch: pytest.MonkeyPatch, **step: Any) -> Any:
@@ -109,7 +97,7 @@ async def test_a_run_that_fails_mid_way_leaves_whole_chunks_and_runs_again_once(
     async with transaction(readonly=True) as s:
         pg = s.get_bind().dialect.name == "postgresql"
     assert len(used) == (2 if pg else 1)  # two lanes on PostgreSQL
-    ex, msgs, keys = await _counts(t.org.id)
+    ex, msgs, keys = await sent_counts(t.org.id)
     assert 0 < ex < ACCOUNTS and ex % CHUNK == 0  # whole chunks only
     assert ex == msgs == keys  # each execution with its one message
     if where == "writing":
@@ -122,9 +110,9 @@ async def test_a_run_that_fails_mid_way_leaves_whole_chunks_and_runs_again_once(
     monkeypatch.setenv("ARREARS_STRATEGY_CHUNK", str(CHUNK))
     again = await run(t, REPORT_DAY)
     assert again.accounts == again.messages == ACCOUNTS - ex
-    assert await _counts(t.org.id) == (ACCOUNTS, ACCOUNTS, ACCOUNTS)
+    assert await sent_counts(t.org.id) == (ACCOUNTS, ACCOUNTS, ACCOUNTS)
     assert (await run(t, REPORT_DAY)).accounts == 0
-    assert await _counts(t.org.id) == (ACCOUNTS, ACCOUNTS, ACCOUNTS)
+    assert await sent_counts(t.org.id) == (ACCOUNTS, ACCOUNTS, ACCOUNTS)
 
 
 async def test_a_run_in_chunks_does_what_its_preview_said(rs, tmp_path, monkeypatch):
@@ -151,7 +139,7 @@ async def test_a_run_in_chunks_does_what_its_preview_said(rs, tmp_path, monkeypa
         statuses = Counter(m.status for m in await s.scalars(select(Message).where(Message.org_id == t.org.id)))
     assert len(used) == (2 if pg else 1)
     assert statuses == {"pending": ACCOUNTS - 5, "failed": 5}
-    assert await _counts(t.org.id) == (ACCOUNTS, ACCOUNTS, ACCOUNTS)
+    assert await sent_counts(t.org.id) == (ACCOUNTS, ACCOUNTS, ACCOUNTS)
 
 
 async def test_the_cap_holds_across_chunks_in_lanes(rs, tmp_path, monkeypatch):

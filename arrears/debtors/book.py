@@ -240,8 +240,12 @@ async def link_second_phones(session: AsyncSession, report_id: int) -> None:
     await session.execute(text(_ACCOUNT_PHONES), {"rid": report_id})
 
 
-async def reconcile(session: AsyncSession, report: DebtorReport) -> int:
-    """What follows a report's upsert into the book: second numbers, then unlisted accounts."""
+async def reconcile(session: AsyncSession, report: DebtorReport, *, fresh: bool = False) -> int:
+    """What follows a report's upsert into the book: second numbers, then unlisted accounts.
+    Nothing for a fresh book numbered in advance (`fresh`, arrears.debtors.bulk): its accounts were
+    inserted with their second numbers, and the book has no other account to settle."""
+    if fresh:
+        return 0
     await link_second_phones(session, report.id)
     return await settle_unlisted(session, report)
 

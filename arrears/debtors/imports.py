@@ -16,15 +16,17 @@ import logging
 import threading
 import time
 import uuid
-from collections.abc import AsyncIterator, Callable, Iterable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass
+from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import numpy  # noqa: F401 - the reading layer's money checks use it: loaded with the worker, not by its first import
-from sqlalchemy import update
+from sqlalchemy import text, update
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from arrears import events
 from arrears.config import get_settings
@@ -352,16 +354,30 @@ def _batches(reader: IsolatedReader, encoder: bulk.SnapshotEncoder, tracker: Pro
 
 
 async def update_book(upload: int | uuid.UUID | str, *, actor: str = "system", fresh: FreshBook | None = None,
-                      rank_after: asyncio.Future[None] | None = None) -> int:
+                      rank_after: asyncio.Future[None] | None = None, booked: asyncio.Future[None] | None = None
+                      ) -> int:
     """Customers and accounts from a completed report's snapshots (idempotent); returns how many
     customers were created. On PostgreSQL the report's ranking (which reads its snapshots only)
     is written meanwhile on a second connection, in a transaction of its own: the server works on
     both at once. Settling the accounts a whole-book report does not list (arrears.debtors.book)
-    is in the main transaction, after the accounts' upsert. `fresh`: a fresh book numbered in
-    advance by the book's job (arrears.debtors.jobs), whose hooks' transaction holds the book's
-    lock for this one (it commits after this one does), and `rank_after` says when the ranking may
-    start (once that transaction's own writes are done: two cores, three backends)."""
+    is in the main transaction, after the accounts' upsert. `booked`, when given, is set once the
+    main transaction has committed (the ranking may still be at work).
+
+    `fresh`: a fresh book numbered in advance by the book's job (arrears.debtors.jobs), whose
+    hooks' transaction holds the book's lock for this one (it commits after this one does). Its
+    customers are inserted on a connection of their own too (`_customers_apart`), beside its book
+    accounts (no foreign key between them; each numbered from its snapshot), with their event and
+    their statistics, and committed just before the book's transaction, which waits for that
+    commit: readers never see a book account without its customer. A job killed between the two
+    commits leaves the customers without their book accounts; its next attempt finds the book not
+    fresh and writes the book accounts in turn, for the customers there. The ranking starts once
+    either the hooks' transaction's own writes are done (`rank_after`) or the book accounts are
+    inserted (two cores, four backends). Each of the three takes its table's statistics in its
+    transaction (ANALYZE counts the transaction's own rows as live): none is left after the commits."""
     ranking: asyncio.Task[None] | None = None
+    customers: asyncio.Task[None] | None = None
+    loop = asyncio.get_running_loop()
+    written: asyncio.Future[None] = loop.create_future()  # a fresh book's accounts inserted
     try:
         async with transaction() as s:
             report = await find_report(s, upload)
@@ -369,37 +385,93 @@ async def update_book(upload: int | uuid.UUID | str, *, actor: str = "system", f
                 return 0
             apart = bulk.is_postgres(s)
             if apart:
-                ranking = asyncio.create_task(_rank_apart(report.id, rank_after))
+                after = [f for f in (rank_after, written if fresh is not None else None) if f is not None]
+                ranking = asyncio.create_task(_rank_apart(report.id, after, analyze=fresh is not None))
             # Two workers on two uploads of the organisation (or on the same one) take turns.
             if fresh is None:
                 await service.lock_book(s, report.org_id)
             if report.report_date is None:  # imported before reports had dates
                 book.date_report(report, None, book.zone_of(await identity.get_org(s, report.org_id)))
             assert report.report_date is not None
-            created = await bulk.link_book(s, report.id, report.created_at, utcnow(),
-                                           report_date=report.report_date, rank=not apart, fresh=fresh)
-            await book.reconcile(s, report)
-            if created:
-                await events.record(s, org_id=report.org_id, type="customer.bulk_created", actor=actor,
-                                    subject_type="upload", subject_id=report.uuid,
-                                    data={"records_created": created, "source": "debtor_import",
-                                          "upload_id": str(report.uuid)})
+            now = utcnow()
+            go: asyncio.Future[None] = loop.create_future()
+            count: Callable[[], Awaitable[int | None]] | None = None
+            if fresh is not None:
+                inserted: asyncio.Future[int | None] = loop.create_future()
+                task = customers = asyncio.create_task(_customers_apart(report, fresh, now, actor, inserted, go))
+
+                async def count() -> int | None:
+                    written.set_result(None)
+                    # The book accounts' statistics while the customers are still being inserted
+                    # (rolled back with the savepoint when those fail on a code taken).
+                    await s.execute(text(bulk.analyze_statement("debtor_accounts")))
+                    return await _first(inserted, task)
+
+            created = await bulk.link_book(s, report.id, report.created_at, now, report_date=report.report_date,
+                                           rank=not apart, fresh=fresh, customers=count)
+            await book.reconcile(s, report, fresh=fresh is not None and fresh.kept)
+            if created and (fresh is None or not fresh.kept):  # a fresh book's: with its customers
+                await _customers_created(s, report, created, actor)
+            if customers is not None:
+                go.set_result(None)  # the customers commit first
+                await customers
     except BaseException:
-        if ranking is not None:
-            ranking.cancel()
-            await asyncio.gather(ranking, return_exceptions=True)
+        for pending in (ranking, customers):
+            if pending is not None:
+                pending.cancel()
+                await asyncio.gather(pending, return_exceptions=True)
         raise
+    if booked is not None:
+        booked.set_result(None)
     if ranking is not None:
         await ranking
     return created
 
 
-async def _rank_apart(report_id: int, after: asyncio.Future[None] | None = None) -> None:
-    if after is not None:
-        await after
+async def _customers_created(session: AsyncSession, report: DebtorReport, created: int, actor: str) -> None:
+    await events.record(session, org_id=report.org_id, type="customer.bulk_created", actor=actor,
+                        subject_type="upload", subject_id=report.uuid,
+                        data={"records_created": created, "source": "debtor_import", "upload_id": str(report.uuid)})
+
+
+async def _first(value: asyncio.Future[int | None] | None, task: asyncio.Task[None]) -> int | None:
+    """What `task` says through `value`, or its failure when it fails before saying it."""
+    assert value is not None
+    either: list[asyncio.Future[Any]] = [value, task]
+    await asyncio.wait(either, return_when=asyncio.FIRST_COMPLETED)
+    if not value.done():
+        await task  # failed before it could say: raises
+    return value.result()
+
+
+async def _customers_apart(report: DebtorReport, fresh: FreshBook, now: datetime, actor: str,
+                           inserted: asyncio.Future[int | None], go: asyncio.Future[None]) -> None:
+    """A fresh book's customers in a transaction of their own (update_book): inserted with their
+    reserved ids, their event, their statistics (ANALYZE samples this transaction's rows as live);
+    says through `inserted` how many (None: a code was taken, nothing to commit), then waits for
+    `go` (the book's transaction ready to commit) and commits. Cancelled, it rolls back."""
+    async with transaction() as s:
+        created = await bulk.insert_fresh_customers(s, report.id, now, fresh)
+        if created is None:
+            inserted.set_result(None)
+            return
+        if created:
+            await _customers_created(s, report, created, actor)
+        await s.execute(text(bulk.analyze_statement("customers")))
+        inserted.set_result(created)
+        await go
+
+
+async def _rank_apart(report_id: int, after: list[asyncio.Future[None]], *, analyze: bool = False) -> None:
+    """The report's ranking in a transaction of its own, once one of `after` is done (if any);
+    `analyze`: with its table's statistics (ANALYZE counts this transaction's rows as live)."""
+    if after:
+        await asyncio.wait(after, return_when=asyncio.FIRST_COMPLETED)
     async with transaction() as s:
         await advisory_lock(s, RANK_LOCK, report_id)
         await bulk.rank_report(s, report_id)
+        if analyze:
+            await s.execute(text(bulk.analyze_statement("debtor_snapshot_ranks")))
 
 
 async def _fail(report_id: int, org_id: int, code: str, message: str, details: Any,

@@ -29,9 +29,9 @@ async def analyze(tables: tuple[str, ...]) -> None:
     pages for the handful of rows it saw before (93 rows guessed for 200,000) until autovacuum
     gets round to the table. PostgreSQL: `ANALYZE (SKIP_LOCKED)` samples each table, leaving it
     to an ANALYZE or vacuum already running on it; each table on a connection of its own, at
-    once (a sample is mostly the server reading pages: the book's three take the time of the
-    largest). SQLite: `ANALYZE` with a small analysis limit (a sample of each index, so it stays
-    cheap on a large book)."""
+    once (the book's three take about the time of the largest), debtor_accounts and customers on
+    the columns their readers need (bulk.ANALYZED_COLUMNS). SQLite: `ANALYZE` with a small analysis
+    limit (a sample of each index, so it stays cheap on a large book)."""
     engine = get_engine()
     if engine.dialect.name == "postgresql":
         await asyncio.gather(*(_analyze_one(engine, table) for table in tables))
@@ -44,7 +44,7 @@ async def analyze(tables: tuple[str, ...]) -> None:
 
 async def _analyze_one(engine: AsyncEngine, table: str) -> None:
     async with engine.begin() as conn:
-        await conn.execute(text(f"ANALYZE (SKIP_LOCKED) {table}"))
+        await conn.execute(text(bulk.analyze_statement(table)))
 
 
 async def after_upload(upload: int | str) -> None:
@@ -128,22 +128,28 @@ async def _fresh_book_job(upload: int | str, actor: str, timings: dict[str, floa
     if fresh is None:
         await beside
         return False
+
+    async def statistics() -> None:
+        await booked
+        # The book accounts', the customers' and the ranking's statistics were taken in their own
+        # transactions (imports.update_book), unless the book was written the usual way.
+        if not fresh.kept:
+            await analyze(("debtor_accounts", "customers"))
+
+    early = asyncio.create_task(statistics())
     try:
-        # The report's ranking (its own connection) once the hooks' backend is done preparing: the
-        # book's backend, which the job waits for, then keeps a core of two to itself.
-        await update_book(upload, actor=actor, fresh=fresh, rank_after=idle)
-    except BaseException:
-        beside.cancel()
-        await asyncio.gather(beside, return_exceptions=True)
-        raise
-    booked.set_result(None)
-    done_book = clock()
-    early = asyncio.create_task(analyze(_BOOK_FIRST))
-    try:
+        # The report's ranking (its own connection) once the hooks' backend is done preparing or
+        # the book accounts are inserted: two cores, and the job waits for the customers' backend.
+        # `booked` is set at the book's commit: the hooks then finish beside the ranking's end.
+        await update_book(upload, actor=actor, fresh=fresh, rank_after=idle, booked=booked)
+        if not booked.done():  # nothing to write after all (the report's state changed): nothing to wait for
+            booked.set_result(None)
+        done_book = clock()
         await beside
     except BaseException:
-        early.cancel()
-        await asyncio.gather(early, return_exceptions=True)
+        for task in (beside, early):
+            task.cancel()
+        await asyncio.gather(beside, early, return_exceptions=True)
         raise
     owed = clock()
     await early

@@ -73,7 +73,10 @@ async def _state(org_id: int) -> dict[str, Any]:
             " (SELECT count(*) FROM accounts WHERE org_id = :org),"
             " (SELECT count(*) FROM account_status_changes WHERE org_id = :org),"
             " (SELECT count(*) FROM domain_events WHERE org_id = :org AND type = 'account.status_changed'),"
-            " (SELECT count(DISTINCT debtor_account_id) FROM accounts WHERE org_id = :org)"),
+            " (SELECT count(DISTINCT debtor_account_id) FROM accounts WHERE org_id = :org),"
+            " (SELECT count(*) FROM domain_events WHERE org_id = :org AND type = 'customer.bulk_created'),"
+            " (SELECT sum(CAST(data ->> 'records_created' AS integer)) FROM domain_events"
+            "  WHERE org_id = :org AND type = 'customer.bulk_created')"),
             {"org": org_id})).one()
         history = (await s.execute(text(
             "SELECT d.account_code, h.from_status, h.to_status, h.reason FROM account_status_changes h "
@@ -81,7 +84,8 @@ async def _state(org_id: int) -> dict[str, Any]:
             "WHERE h.org_id = :org ORDER BY d.account_code"), {"org": org_id})).all()
         figures = await book.figures(s, org_id)
     return {"owed": [tuple(r) for r in owed], "history": [tuple(r) for r in history],
-            "counts": dict(zip(("customers", "book", "owed", "history", "events", "distinct"), counts, strict=True)),
+            "counts": dict(zip(("customers", "book", "owed", "history", "events", "distinct", "created_events",
+                                "created"), counts, strict=True)),
             "figures": figures}
 
 
@@ -91,7 +95,7 @@ def _expected(prefix: str = "C") -> dict[str, Any]:
     return {"owed": [(c, c, "paid_up" if c in paid else "active", True) for c in codes],
             "history": [(c, "active", "paid_up", "The balance is nothing or less.") for c in sorted(paid)],
             "counts": {"customers": COUNT, "book": COUNT, "owed": COUNT, "history": len(paid), "events": len(paid),
-                       "distinct": COUNT}}
+                       "distinct": COUNT, "created_events": 1, "created": COUNT}}
 
 
 def _same(state: dict[str, Any], prefix: str = "C") -> None:
@@ -120,6 +124,12 @@ async def test_a_fresh_book_gets_its_accounts_owed_beside_the_book(client, world
                  "sf": fresh.snapshot_first})).scalar_one()
         assert offsets == COUNT
         assert await _analyzed_accounts() == COUNT  # in the hooks' transaction, its rows counted
+        # The book's three tables too, each in the transaction that wrote it (nothing after the
+        # commits), the book accounts and customers on the columns their readers need.
+        for table in ("debtor_accounts", "customers", "debtor_snapshot_ranks"):
+            assert await _analyzed(table) == COUNT, table
+        for table, columns in bulk.ANALYZED_COLUMNS.items():
+            assert set(columns) <= await _columns_with_statistics(table), table
     else:
         assert reserved == []
 
@@ -242,7 +252,8 @@ async def test_a_customer_code_taken_falls_back_and_discards_what_was_prepared(c
     else:
         assert reserved == []
     state = await _state(org.id)
-    assert state["counts"] == {"customers": 2, "book": 3, "owed": 3, "history": 1, "events": 1, "distinct": 3}
+    assert state["counts"] == {"customers": 2, "book": 3, "owed": 3, "history": 1, "events": 1, "distinct": 3,
+                               "created_events": 1, "created": 2}
     assert [r[2] for r in state["owed"]] == ["active", "paid_up", "active"]
     if postgres:
         assert await _analyzed_accounts() == 3
@@ -250,8 +261,18 @@ async def test_a_customer_code_taken_falls_back_and_discards_what_was_prepared(c
 
 async def _analyzed_accounts() -> float:
     """The accounts owed' row count as their last ANALYZE found it (PostgreSQL)."""
+    return await _analyzed("accounts")
+
+
+async def _analyzed(table: str) -> float:
+    """A table's row count as its last ANALYZE found it (PostgreSQL)."""
     async with get_engine().connect() as conn:
-        return float(await conn.scalar(text("SELECT reltuples FROM pg_class WHERE relname = 'accounts'")))
+        return float(await conn.scalar(text("SELECT reltuples FROM pg_class WHERE relname = :t"), {"t": table}))
+
+
+async def _columns_with_statistics(table: str) -> set[str]:
+    async with get_engine().connect() as conn:
+        return set((await conn.scalars(text("SELECT attname FROM pg_stats WHERE tablename = :t"), {"t": table})).all())
 
 
 def _die(monkeypatch: pytest.MonkeyPatch, target: Any, name: str, *, check: Any = None) -> list[Any]:
@@ -363,33 +384,99 @@ async def test_dying_while_the_accounts_owed_are_prepared(client, world, tmp_pat
     _same(await _state(org_id))
 
 
+def _customers_step(postgres: bool) -> tuple[Any, str]:
+    """Where a fresh book's customers are written: their own transaction beside the book accounts'
+    (PostgreSQL), or the book's one transaction (SQLite)."""
+    from arrears.debtors import imports
+
+    return (imports, "_customers_apart") if postgres else (bulk, "_insert_customers")
+
+
+async def test_dying_between_the_customers_and_the_books_commit(client, world, tmp_path, db_url, reserved,
+                                                                 monkeypatch):
+    """Killed once the customers' transaction has committed, before the book's did (PostgreSQL:
+    the customers commit first, just before the book): others see the customers and no book
+    account nor account owed; the next attempt finds the book not fresh and writes the book
+    accounts and accounts owed in turn for those customers, once each, and the customers' event
+    stays the one committed with them. SQLite: the customers are in the book's one transaction:
+    dying after their insert leaves nothing, and the next attempt writes it all."""
+    org_id, report_id = await _imported(client, world, tmp_path, "Dies after customers")
+    postgres = db_url.startswith("postgresql")
+    target, name = _customers_step(postgres)
+    original = getattr(target, name)
+    seen: list[tuple[int, int, int]] = []
+
+    async def then_dies(*args: Any, **kw: Any) -> Any:
+        await original(*args, **kw)
+        if postgres:  # SQLite: the book's transaction holds the one write lock; nobody can look
+            seen.append(await _seen(org_id))
+        raise Died(name)
+
+    with monkeypatch.context() as m:
+        m.setattr(target, name, then_dies)
+        with pytest.raises(Died):
+            await jobs.book_job(report_id)
+    assert seen == ([(COUNT, 0, 0)] if postgres else [])
+    assert await _seen(org_id) == ((COUNT, 0, 0) if postgres else (0, 0, 0))
+    await jobs.book_job(report_id)
+    if postgres:
+        assert reserved[0] is not None and reserved[0].kept and reserved[-1] is None
+    else:
+        assert reserved == []
+    _same(await _state(org_id))
+
+
+async def test_dying_while_the_customers_are_inserted(client, world, tmp_path, db_url, reserved, monkeypatch):
+    """Killed in the customers' insert (PostgreSQL: on its own connection, the book accounts and
+    the accounts owed inserted beside it): none of the three transactions commits; the next attempt
+    is a fresh book again, written beside, once. SQLite: in the book's transaction, the same."""
+    org_id, report_id = await _imported(client, world, tmp_path, "Dies in customers")
+    postgres = db_url.startswith("postgresql")
+    with monkeypatch.context() as m:
+        _die(m, bulk, "insert_fresh_customers" if postgres else "_insert_customers")
+        with pytest.raises(Died):
+            await jobs.book_job(report_id)
+    assert await _seen(org_id) == (0, 0, 0)
+    await jobs.book_job(report_id)
+    if postgres:
+        assert len(reserved) == 2 and all(f is not None and f.kept for f in reserved)
+    else:
+        assert reserved == []
+    _same(await _state(org_id))
+
+
 # A worker process that runs the book's job and stops for good at one line (printing WHERE first).
 _CHILD = """
 import asyncio, sys
 from arrears.wiring import wire
 
-async def main(report_id, target, name):
-    from arrears.debtors import book, hooks, jobs
-    module = {"hooks": hooks, "book": book, "jobs": jobs}[target]
+async def main(report_id, target, name, after):
+    from arrears.debtors import book, bulk, hooks, imports, jobs
+    module = {"hooks": hooks, "book": book, "jobs": jobs, "imports": imports, "bulk": bulk}[target]
+    original = getattr(module, name)
     async def stop(*args, **kw):
+        if after:  # stops once the line has run
+            await original(*args, **kw)
         print("STOPPED", flush=True)
         await asyncio.sleep(3600)
     setattr(module, name, stop)
     await jobs.book_job(report_id)
 
 wire()
-asyncio.run(main(int(sys.argv[1]), sys.argv[2], sys.argv[3]))
+asyncio.run(main(int(sys.argv[1]), sys.argv[2], sys.argv[3], sys.argv[4] == "after"))
 """
 
 
-async def _killed_at(report_id: int, target: str, name: str) -> None:
-    """Run the book's job in a child process, SIGKILL it once it reaches `target.name`."""
+async def _killed_at(report_id: int, target: str, name: str, *, after: bool = False) -> None:
+    """Run the book's job in a child process, SIGKILL it once it reaches `target.name` (`after`:
+    once that has run)."""
     import asyncio
     import os
     import sys
 
     root = ROOT
     child = await asyncio.create_subprocess_exec(sys.executable, "-c", _CHILD, str(report_id), target, name,
+                                                 "after" if after else "at",
                                                  stdout=asyncio.subprocess.PIPE, cwd=root,
                                                  env=os.environ | {"PYTHONPATH": str(root)})
     try:
@@ -424,4 +511,20 @@ async def test_killed_while_the_book_is_written_and_run_again(client, world, tmp
         assert len(reserved) == 1 and reserved[0] is not None and reserved[0].kept
     else:
         assert reserved == []
+    _same(await _state(org_id))
+
+
+async def test_killed_between_the_customers_and_the_books_commit_and_run_again(client, world, tmp_path, db_url,
+                                                                               reserved):
+    """A worker process killed (SIGKILL) once the customers' transaction has committed, the book's
+    still open (PostgreSQL): the customers stay, nothing else; the job run again writes the book
+    accounts and the accounts owed in turn, once each. SQLite (killed after the customers' insert,
+    in the book's one transaction): nothing stays, and the job run again writes it all."""
+    org_id, report_id = await _imported(client, world, tmp_path, "Killed after customers")
+    postgres = db_url.startswith("postgresql")
+    target, name = _customers_step(postgres)
+    await _killed_at(report_id, target.__name__.rsplit(".", 1)[-1], name, after=True)
+    assert await _seen(org_id) == ((COUNT, 0, 0) if postgres else (0, 0, 0))
+    await jobs.book_job(report_id)
+    assert reserved == ([None] if postgres else [])
     _same(await _state(org_id))

@@ -51,9 +51,11 @@ async def bulk_create_customers(session: AsyncSession, caller: Caller, content: 
                                   aliases=CUSTOMER_CSV_ALIASES)
     region = await org_region(session, caller.org_id)
     today = today_utc()
+    # Held FOR KEY SHARE, as their foreign key did (PostgreSQL: migration 0032 dropped it).
     officers = {u.id: u for u in await session.scalars(
         select(User).join(Membership, Membership.user_id == User.id)
-        .where(Membership.org_id == caller.org_id, User.role == "collection_officer"))}
+        .where(Membership.org_id == caller.org_id, User.role == "collection_officer").order_by(User.id)
+        .with_for_update(key_share=True, of=User))}
     by_username = {u.username.lower(): u.id for u in officers.values()}
     default_officer = caller.user_id if caller.role == "collection_officer" else None
 

@@ -147,12 +147,16 @@ def clean_customer_fields(values: Mapping[str, Any], *, region: str, today: date
 
 
 async def _officers(session: AsyncSession, org_id: int, ids: Iterable[int]) -> dict[int, User]:
-    wanted = [i for i in set(ids) if valid_id(i)]
+    """The organisation's users among `ids`, each held `FOR KEY SHARE` until the transaction ends
+    (PostgreSQL: the lock the officer's foreign key took before migration 0032), so that a user's
+    deletion waits for the assignment, and its trigger then unassigns the customer."""
+    wanted = [i for i in sorted(set(ids)) if valid_id(i)]
     if not wanted:
         return {}
     rows = await session.scalars(
         select(User).join(Membership, Membership.user_id == User.id)
-        .where(Membership.org_id == org_id, User.id.in_(wanted)))
+        .where(Membership.org_id == org_id, User.id.in_(wanted)).order_by(User.id)
+        .with_for_update(key_share=True, of=User))
     return {u.id: u for u in rows}
 
 

@@ -73,7 +73,10 @@ def test_the_revisions_end_the_debtor_book():
     assert script.get_revision("0030_promise_pass_no_keys").down_revision == "0029_book_accounts_hot"
     # then 0031 (an instalment's `covered` follows from its promise's paid amount, issue 22).
     assert script.get_revision("0031_instalments_covered").down_revision == "0030_promise_pass_no_keys"
-    assert "0031_instalments_covered" in script.get_heads() and REVISION not in script.get_heads()
+    # then 0032 (the customers' officer without a per-row key on PostgreSQL, issue 21).
+    assert script.get_revision("0032_customers_officer_no_key").down_revision == "0031_instalments_covered"
+    assert "0032_customers_officer_no_key" in script.get_heads() and REVISION not in script.get_heads()
+    assert "0031_instalments_covered" not in script.get_heads()
     assert "0030_promise_pass_no_keys" not in script.get_heads()
     assert "0029_book_accounts_hot" not in script.get_heads()
     assert "0028_customers_phone_hash" not in script.get_heads()

@@ -64,10 +64,12 @@ async def book_job(upload: int | str, *, actor: str = "system", timings: dict[st
     has committed (the accounts owed only read the book; ANALYZE takes no lock that an insert or
     a read waits for): a fresh book's statistics are no longer a step of their own after it. On
     SQLite the steps take turns (one writer at a time). A fresh book on PostgreSQL (the
-    organisation's first report) has its accounts owed written beside the book instead
+    organisation's first report) has its customers and its accounts owed written beside the book
+    accounts instead, each table's statistics in the transaction that wrote it
     (`_fresh_book_job`). `timings`, when given, gets each step's seconds: "book", "owed" and
     "analyze" (what the statistics took after the hooks; on the fresh path "owed" is what the
-    hooks' transaction took after the book's commit)."""
+    hooks' transaction took after update_book returned, and "analyze" what is left after it:
+    nothing unless the book was written the usual way)."""
     clock = time.perf_counter
     started = clock()
     if get_engine().dialect.name == "postgresql" and hooks.prepares_fresh():
@@ -100,19 +102,22 @@ async def _fresh_book_job(upload: int | str, actor: str, timings: dict[str, floa
 
     The hooks' transaction (`_hooks_beside`) takes the book's lock, finds the book fresh and
     reserves its new rows' ids (bulk.reserve_fresh); then the book's transaction (update_book with
-    those ids) and the hooks' preparation (the accounts owed, inserted from the snapshots, with
-    their history rows and events) run at once on two connections. The book commits first; the
-    hooks' transaction then runs the hooks that have no preparation (promises, strategies) over
-    the committed book, and commits. So readers never see an account owed without its book
-    account or customer; between the two commits they see the book without its new accounts
-    owed, as they did between the two transactions before (for the whole of the accounts owed'
-    step then). The lock is the hooks' transaction's from before the book is written until both
-    have committed: no other job comes in between. A job killed before the book's commit leaves
-    nothing (neither committed); killed between the commits, it leaves the book without the new
-    accounts owed, and its next attempt finds the book not fresh and runs the steps in turn,
-    which make them. If the hooks' transaction fails alone, the book commits without it (the
-    unique indexes keep out whatever another job might write meanwhile) and the job fails: its
-    next attempt runs the steps in turn."""
+    those ids: the book accounts; its customers in a transaction of their own beside it, and the
+    report's ranking in another) and the hooks' preparation (the accounts owed, inserted from the
+    snapshots, with their history rows and events) run at once. The customers commit first, the
+    book right after them, the hooks' transaction last: it then runs the hooks that have no
+    preparation (promises, strategies) over the committed book, and commits. So readers never see
+    a book account without its customer, nor an account owed without its book account; between
+    the commits they see the new customers without their book accounts (for a round trip: as the
+    API makes customers), then the book without its new accounts owed, as they did between the
+    two transactions before (for the whole of the accounts owed' step then). The lock is the
+    hooks' transaction's from before the book is written until all have committed: no other job
+    comes in between. A job killed before the customers' commit leaves nothing; killed after it,
+    it leaves the customers (and the book, once that committed) without what came after, and its
+    next attempt finds the book not fresh and runs the steps in turn, which make the rest. If the
+    hooks' transaction fails alone, the book commits without it (the unique indexes keep out
+    whatever another job might write meanwhile) and the job fails: its next attempt runs the
+    steps in turn."""
     clock = time.perf_counter
     started = clock()
     loop = asyncio.get_running_loop()

@@ -25,7 +25,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import numpy  # noqa: F401 - the reading layer's money checks use it: loaded with the worker, not by its first import
-from sqlalchemy import text, update
+from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from arrears import events
@@ -404,7 +404,7 @@ async def update_book(upload: int | uuid.UUID | str, *, actor: str = "system", f
                     written.set_result(None)
                     # The book accounts' statistics while the customers are still being inserted
                     # (rolled back with the savepoint when those fail on a code taken).
-                    await s.execute(text(bulk.analyze_statement("debtor_accounts")))
+                    await bulk.analyze_table(s, "debtor_accounts")
                     return await _first(inserted, task)
 
             created = await bulk.link_book(s, report.id, report.created_at, now, report_date=report.report_date,
@@ -457,7 +457,7 @@ async def _customers_apart(report: DebtorReport, fresh: FreshBook, now: datetime
             return
         if created:
             await _customers_created(s, report, created, actor)
-        await s.execute(text(bulk.analyze_statement("customers")))
+        await bulk.analyze_table(s, "customers")
         inserted.set_result(created)
         await go
 
@@ -471,7 +471,7 @@ async def _rank_apart(report_id: int, after: list[asyncio.Future[None]], *, anal
         await advisory_lock(s, RANK_LOCK, report_id)
         await bulk.rank_report(s, report_id)
         if analyze:
-            await s.execute(text(bulk.analyze_statement("debtor_snapshot_ranks")))
+            await bulk.analyze_table(s, "debtor_snapshot_ranks")
 
 
 async def _fail(report_id: int, org_id: int, code: str, message: str, details: Any,

@@ -30,8 +30,8 @@ async def analyze(tables: tuple[str, ...]) -> None:
     gets round to the table. PostgreSQL: `ANALYZE (SKIP_LOCKED)` samples each table, leaving it
     to an ANALYZE or vacuum already running on it; each table on a connection of its own, at
     once (the book's three take about the time of the largest), debtor_accounts and customers on
-    the columns their readers need (bulk.ANALYZED_COLUMNS). SQLite: `ANALYZE` with a small analysis
-    limit (a sample of each index, so it stays cheap on a large book)."""
+    the columns their readers need, on a smaller sample (bulk.analyze_table). SQLite: `ANALYZE`
+    with a small analysis limit (a sample of each index, so it stays cheap on a large book)."""
     engine = get_engine()
     if engine.dialect.name == "postgresql":
         await asyncio.gather(*(_analyze_one(engine, table) for table in tables))
@@ -44,7 +44,7 @@ async def analyze(tables: tuple[str, ...]) -> None:
 
 async def _analyze_one(engine: AsyncEngine, table: str) -> None:
     async with engine.begin() as conn:
-        await conn.execute(text(bulk.analyze_statement(table)))
+        await bulk.analyze_table(conn, table)
 
 
 async def after_upload(upload: int | str) -> None:

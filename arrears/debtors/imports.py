@@ -354,8 +354,8 @@ def _batches(reader: IsolatedReader, encoder: bulk.SnapshotEncoder, tracker: Pro
 
 
 async def update_book(upload: int | uuid.UUID | str, *, actor: str = "system", fresh: FreshBook | None = None,
-                      rank_after: asyncio.Future[None] | None = None, booked: asyncio.Future[None] | None = None
-                      ) -> int:
+                      rank_after: asyncio.Future[None] | None = None, booked: asyncio.Future[None] | None = None,
+                      written: asyncio.Future[None] | None = None) -> int:
     """Customers and accounts from a completed report's snapshots (idempotent); returns how many
     customers were created. On PostgreSQL the report's ranking (which reads its snapshots only)
     is written meanwhile on a second connection, in a transaction of its own: the server works on
@@ -377,7 +377,8 @@ async def update_book(upload: int | uuid.UUID | str, *, actor: str = "system", f
     ranking: asyncio.Task[None] | None = None
     customers: asyncio.Task[None] | None = None
     loop = asyncio.get_running_loop()
-    written: asyncio.Future[None] = loop.create_future()  # a fresh book's accounts inserted
+    written = written or loop.create_future()  # a fresh book's accounts inserted
+    inserted: asyncio.Future[int | None] = loop.create_future()  # a fresh book's customers
     try:
         async with transaction() as s:
             report = await find_report(s, upload)
@@ -385,7 +386,8 @@ async def update_book(upload: int | uuid.UUID | str, *, actor: str = "system", f
                 return 0
             apart = bulk.is_postgres(s)
             if apart:
-                after = [f for f in (rank_after, written if fresh is not None else None) if f is not None]
+                after: list[asyncio.Future[Any]] = [f for f in (rank_after, inserted if fresh is not None else None)
+                                                    if f is not None]
                 ranking = asyncio.create_task(_rank_apart(report.id, after, analyze=fresh is not None))
             # Two workers on two uploads of the organisation (or on the same one) take turns.
             if fresh is None:
@@ -397,7 +399,6 @@ async def update_book(upload: int | uuid.UUID | str, *, actor: str = "system", f
             go: asyncio.Future[None] = loop.create_future()
             count: Callable[[], Awaitable[int | None]] | None = None
             if fresh is not None:
-                inserted: asyncio.Future[int | None] = loop.create_future()
                 task = customers = asyncio.create_task(_customers_apart(report, fresh, now, actor, inserted, go))
 
                 async def count() -> int | None:
@@ -462,7 +463,7 @@ async def _customers_apart(report: DebtorReport, fresh: FreshBook, now: datetime
         await go
 
 
-async def _rank_apart(report_id: int, after: list[asyncio.Future[None]], *, analyze: bool = False) -> None:
+async def _rank_apart(report_id: int, after: list[asyncio.Future[Any]], *, analyze: bool = False) -> None:
     """The report's ranking in a transaction of its own, once one of `after` is done (if any);
     `analyze`: with its table's statistics (ANALYZE counts this transaction's rows as live)."""
     if after:

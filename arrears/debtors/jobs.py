@@ -124,7 +124,8 @@ async def _fresh_book_job(upload: int | str, actor: str, timings: dict[str, floa
     planned: asyncio.Future[FreshBook | None] = loop.create_future()
     booked: asyncio.Future[None] = loop.create_future()
     idle: asyncio.Future[None] = loop.create_future()
-    beside = asyncio.create_task(_hooks_beside(upload, planned, booked, idle))
+    written: asyncio.Future[None] = loop.create_future()
+    beside = asyncio.create_task(_hooks_beside(upload, planned, booked, idle, written))
     either: list[asyncio.Future[Any]] = [planned, beside]
     await asyncio.wait(either, return_when=asyncio.FIRST_COMPLETED)
     if not planned.done():
@@ -146,9 +147,10 @@ async def _fresh_book_job(upload: int | str, actor: str, timings: dict[str, floa
         # The report's ranking (its own connection) once the hooks' backend is done preparing or
         # the book accounts are inserted: two cores, and the job waits for the customers' backend.
         # `booked` is set at the book's commit: the hooks then finish beside the ranking's end.
-        await update_book(upload, actor=actor, fresh=fresh, rank_after=idle, booked=booked)
-        if not booked.done():  # nothing to write after all (the report's state changed): nothing to wait for
-            booked.set_result(None)
+        await update_book(upload, actor=actor, fresh=fresh, rank_after=idle, booked=booked, written=written)
+        for said in (written, booked):  # nothing written after all (the report's state changed)
+            if not said.done():
+                said.set_result(None)
         done_book = clock()
         await beside
     except BaseException:
@@ -164,7 +166,7 @@ async def _fresh_book_job(upload: int | str, actor: str, timings: dict[str, floa
 
 
 async def _hooks_beside(upload: int | str, planned: asyncio.Future[FreshBook | None], booked: asyncio.Future[None],
-                        idle: asyncio.Future[None]) -> None:
+                        idle: asyncio.Future[None], written: asyncio.Future[None]) -> None:
     """The hooks' transaction of `_fresh_book_job`: says through `planned` whether the book is fresh
     (its ids reserved) and, if so, prepares the hooks' part, says through `idle` that this backend's
     work before the book's commit is done (whatever happens: the ranking waits for it), waits for
@@ -181,6 +183,7 @@ async def _hooks_beside(upload: int | str, planned: asyncio.Future[FreshBook | N
             planned.set_result(fresh)
             if fresh is None:
                 return
+            await written  # the book accounts inserted: two writers at a time on two cores
             ahead = await s.begin_nested()
             prepared = await hooks.book_prepared(s, fresh)
             # The accounts owed' statistics while the book is still being written: ANALYZE samples

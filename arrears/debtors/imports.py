@@ -371,9 +371,11 @@ async def update_book(upload: int | uuid.UUID | str, *, actor: str = "system", f
     commit: readers never see a book account without its customer. A job killed between the two
     commits leaves the customers without their book accounts; its next attempt finds the book not
     fresh and writes the book accounts in turn, for the customers there. The ranking starts once
-    either the hooks' transaction's own writes are done (`rank_after`) or the book accounts are
-    inserted (two cores, four backends). Each of the three takes its table's statistics in its
-    transaction (ANALYZE counts the transaction's own rows as live): none is left after the commits."""
+    either the hooks' transaction's own writes are done (`rank_after`) or the customers are
+    inserted, and `written` is set once the book accounts are (the hooks' transaction then inserts
+    the accounts owed): two writers at a time on two cores (four at once slowed one another). Each
+    of the three takes its table's statistics in its transaction (ANALYZE counts the transaction's
+    own rows as live): none is left after the commits."""
     ranking: asyncio.Task[None] | None = None
     customers: asyncio.Task[None] | None = None
     loop = asyncio.get_running_loop()

@@ -437,9 +437,8 @@ async def _customers_created(session: AsyncSession, report: DebtorReport, create
                         data={"records_created": created, "source": "debtor_import", "upload_id": str(report.uuid)})
 
 
-async def _first(value: asyncio.Future[int | None] | None, task: asyncio.Task[None]) -> int | None:
+async def _first(value: asyncio.Future[int | None], task: asyncio.Task[None]) -> int | None:
     """What `task` says through `value`, or its failure when it fails before saying it."""
-    assert value is not None
     either: list[asyncio.Future[Any]] = [value, task]
     await asyncio.wait(either, return_when=asyncio.FIRST_COMPLETED)
     if not value.done():

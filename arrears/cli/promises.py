@@ -20,16 +20,15 @@ def check(org: int = typer.Option(..., "--org", help="organisation id"),
     kept, broken (with their call tasks) and still open."""
     from arrears.db import transaction
     from arrears.identity import service as identity
-    from arrears.identity.caller import Caller
-    from arrears.promises.evaluate import evaluate
+    from arrears.promises.evaluate import daily_pass
 
     day = iso_date(on, "--date")
     ensure_schema_and_models()  # with the events' webhook fan-out wired, as in the server and the worker
 
     async def go() -> dict[str, Any]:
-        async with transaction() as s:
+        async with transaction(readonly=True) as s:
             await identity.get_org(s, org)
-            out = await evaluate(s, Caller.system(org, "cli"), today=day)
+        out = await daily_pass(org, today=day, actor="cli")
         return {"org_id": org, "kept": out.kept, "broken": out.broken, "open": out.open, "tasks": out.tasks}
 
     out = run(go)

@@ -22,10 +22,20 @@ The rules:
 
 The pass works through temporary tables (the candidates, what was paid, each promise's verdict),
 so that the evaluation is computed once and the updates, events and tasks read it.
+
+The daily pass (`daily_pass`: the daily job, the CLI) runs in transactions of its own. On
+PostgreSQL the organisation's accounts are dealt into `LANES` sets by their id, and each set is
+evaluated in its own transaction on its own connection, all at once: the statements of one run in
+one backend while the other's run in another (the pass is the database's work, and a bare statement
+has one core of two). An account's promises are always in one set, with everything they move — the
+account's status, history, events and tasks — so each transaction is a whole pass over its accounts.
+A lane that fails leaves the others committed; the job's next attempt finds their promises no
+longer open and evaluates the rest, once.
 """
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -53,7 +63,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from arrears import events, sqljson
 from arrears.accounts import service as accounts
-from arrears.db import GUID, UTCDateTime, utcnow
+from arrears.db import GUID, UTCDateTime, transaction, utcnow
 from arrears.identity.caller import Caller
 from arrears.identity.service import get_org
 from arrears.promises.calendar import grace_days, holiday_country, next_working_day, org_today
@@ -62,6 +72,7 @@ from arrears.tasks import service as tasks
 
 ACTOR = "system"
 CHUNK = 500
+LANES = 2  # the daily pass's transactions at once on PostgreSQL: one per core of these machines
 _TEMP = ("tmp_promise_moves", "tmp_promise_eval", "tmp_promise_pay", "tmp_promise_cand")
 
 
@@ -96,7 +107,7 @@ def _sql(dialect: str) -> dict[str, str]:
 CREATE TEMP TABLE tmp_promise_cand AS
 SELECT p.id, p.account_id, p.made_on, p.baseline_balance, p.baseline_report_id, p.status, p.agent_id, p.amount,
        {cents.format('p.paid_amount')} AS old_paid
-FROM promises p WHERE p.org_id = :org AND p.status IN ({{statuses}}) {{accounts}}""",
+FROM promises p WHERE p.org_id = :org AND p.status IN ({{statuses}}) {{accounts}} {{lane}}""",
         # Recorded payments since each promise was made; for a book account without any, the fall
         # in balance of a report newer than the promise's baseline, dated on that report's date.
         "pay": f"""
@@ -179,7 +190,49 @@ async def evaluate(session: AsyncSession, caller: Caller, *, account_ids: Sequen
     these accounts (another organisation's are left out), their kept ones included (after payments
     changed: a reversal re-opens), as the caller (write access; the system's jobs and hooks pass
     `Caller.system(org_id, ACTOR)`, the CLI its own). `today` is the organisation's local date
-    (default: now). Flushes; the caller commits."""
+    (default: now). Flushes; the caller commits. The daily job and the CLI call `daily_pass`."""
+    outcome = await _evaluate(session, caller, account_ids, today, None)
+    outcome.open = await _still_open(session, caller.org_id)
+    return outcome
+
+
+async def daily_pass(org_id: int, *, today: date | None = None, actor: str = ACTOR, lanes: int = LANES) -> Outcome:
+    """The organisation's daily pass over its open promises, as the system under `actor`, in
+    transactions of its own (committed here): on PostgreSQL `lanes` of them at once, each over the
+    promises of its set of accounts (see the module's docstring); on SQLite one. If a lane fails,
+    the others still commit and the first failure is raised once they have ended."""
+    caller = Caller.system(org_id, actor)
+    async with transaction() as s:
+        today = today or await org_today(s, org_id)
+        if s.get_bind().dialect.name != "postgresql" or lanes <= 1:
+            return await evaluate(s, caller, today=today)
+
+    async def lane(number: int) -> Outcome:
+        async with transaction() as s:
+            return await _evaluate(s, caller, None, today, (number, lanes))
+
+    ended = await asyncio.gather(*(lane(k) for k in range(lanes)), return_exceptions=True)
+    failed = [e for e in ended if isinstance(e, BaseException)]
+    if failed:
+        raise failed[0]
+    outcome = Outcome()
+    for done in ended:
+        assert isinstance(done, Outcome)
+        outcome.add(done)
+    async with transaction(readonly=True) as s:
+        outcome.open = await _still_open(s, org_id)
+    return outcome
+
+
+async def _still_open(session: AsyncSession, org_id: int) -> int:
+    return int(await session.scalar(select(func.count()).select_from(Promise).where(
+        Promise.org_id == org_id, Promise.status == "open")) or 0)
+
+
+async def _evaluate(session: AsyncSession, caller: Caller, account_ids: Sequence[uuid.UUID] | None,
+                    today: date | None, lane: tuple[int, int] | None) -> Outcome:
+    """`evaluate` without the open count; `lane` (number, of how many): only the promises of the
+    accounts in that set (the daily pass's lanes, PostgreSQL)."""
     caller.require_write()
     org_id, actor = caller.org_id, caller.actor
     org = await get_org(session, org_id)
@@ -188,15 +241,13 @@ async def evaluate(session: AsyncSession, caller: Caller, *, account_ids: Sequen
     restore = await _tune(session)
     try:
         if account_ids is None:
-            outcome.add(await _pass(session, org, today, None, actor))
+            outcome.add(await _pass(session, org, today, None, actor, lane))
         else:
             wanted = await _with_promises(session, org_id, {k for k in account_ids if k is not None})
             for start in range(0, len(wanted), CHUNK):
-                outcome.add(await _pass(session, org, today, wanted[start:start + CHUNK], actor))
+                outcome.add(await _pass(session, org, today, wanted[start:start + CHUNK], actor, None))
     finally:
         await _untune(session, restore)
-    outcome.open = int(await session.scalar(select(func.count()).select_from(Promise).where(
-        Promise.org_id == org_id, Promise.status == "open")) or 0)
     return outcome
 
 
@@ -243,7 +294,7 @@ async def _untune(session: AsyncSession, before: dict[str, str]) -> None:
 
 
 async def _pass(session: AsyncSession, org: Any, today: date, account_ids: list[uuid.UUID] | None,
-                actor: str) -> Outcome:
+                actor: str, lane: tuple[int, int] | None) -> Outcome:
     dialect = session.get_bind().dialect.name
     sql = _sql(dialect)
     grace = grace_days(org)
@@ -251,7 +302,12 @@ async def _pass(session: AsyncSession, org: Any, today: date, account_ids: list[
     statuses = "'open'" if account_ids is None else "'open', 'kept'"
     accounts_clause = "AND p.account_id IN :accounts" if account_ids is not None else ""
     params: dict[str, Any] = {"org": org.id}
-    cand = text(sql["cand"].format(statuses=statuses, accounts=accounts_clause))
+    # A lane's set: the accounts whose id's last byte (random in every UUID version) counts to it.
+    lane_clause = ""
+    if lane is not None:
+        lane_clause = "AND get_byte(uuid_send(p.account_id), 15) % :lanes = :lane"
+        params.update(lane=lane[0], lanes=lane[1])
+    cand = text(sql["cand"].format(statuses=statuses, accounts=accounts_clause, lane=lane_clause))
     if account_ids is not None:
         cand = cand.bindparams(bindparam("accounts", expanding=True, type_=GUID))
         params["accounts"] = account_ids

@@ -3,9 +3,10 @@
 There is no scheduler: one job per organisation and local day (dedupe key
 `promises:daily:<org>:<day>`, run at 00:00 of that day in the organisation's time zone), which
 first queues the next day's job (so a failing day never stops the chain), then evaluates the
-organisation's open promises with "today" its local date. The chain is seeded at worker start
-(`seed`) for every organisation that has promises, and when a promise is recorded (the first one
-starts it; a chain that went missing is started again).
+organisation's open promises with "today" its local date (`evaluate.daily_pass`: on PostgreSQL in
+lanes, each its own transaction; what a failed lane left is done by the job's next attempt). The
+chain is seeded at worker start (`seed`) for every organisation that has promises, and when a
+promise is recorded (the first one starts it; a chain that went missing is started again).
 """
 
 from __future__ import annotations
@@ -18,12 +19,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from arrears.db import transaction
 from arrears.debtors.book import zone_of
 from arrears.errors import NotFound
-from arrears.identity.caller import Caller
 from arrears.identity.service import get_org
 from arrears.jobs.queue import enqueue
 from arrears.jobs.registry import JobContext, Permanent, handler
 from arrears.promises.calendar import org_today
-from arrears.promises.evaluate import ACTOR, evaluate
+from arrears.promises.evaluate import daily_pass
 from arrears.promises.models import Promise
 
 DAILY = "promises.daily"
@@ -74,5 +74,4 @@ async def daily(ctx: JobContext) -> None:
             return  # the organisation is gone: so is its chain
         # A late job (the worker was down) is followed by tomorrow's, not by the days missed.
         await schedule(s, org_id, today + timedelta(days=1))
-    async with transaction() as s:
-        await evaluate(s, Caller.system(org_id, ACTOR), today=today)
+    await daily_pass(org_id, today=today)

@@ -199,10 +199,15 @@ async def main(args: argparse.Namespace) -> int:
             await pg_execute(f"{base}/{name}", f"VACUUM FULL {', '.join(TOUCHED)}")
             await pg_execute(f"{base}/{name}", f"ANALYZE {', '.join(TOUCHED)}")
 
+        async def checkpoint() -> None:
+            await pg_execute(f"{base}/{name}", "CHECKPOINT")
+
         for r in range(args.rounds):
             await rewrite()
+            await checkpoint()
             took, marked = await bare_round(org_id, today)
             bare.append(took)
+            await checkpoint()
             took2, out = await our_round(org_id, today)
             ours.append(took2)
             await put_back(org_id, since)
@@ -210,6 +215,7 @@ async def main(args: argparse.Namespace) -> int:
                     f"ours {took2:.2f} s (kept {out.kept:,}, broken {out.broken:,}, open {out.open:,}, tasks {out.tasks:,})")
             if args.one_lane:
                 await rewrite()
+                await checkpoint()
                 took3, _ = await one_lane_round(org_id, today)
                 one.append(took3)
                 line += f", one lane {took3:.2f} s"

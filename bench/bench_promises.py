@@ -19,12 +19,14 @@ Then, in the same run, interleaved for --rounds rounds, every round from the sam
   their history rows and `account.status_changed` events (the timeline reads these rows), in its
   lanes' transactions, committed;
 - one lane (with --one-lane): the same pass in one transaction (`evaluate`, rolled back), to show
-  what the lanes take off the wall clock (they take nothing off the work: see the CPU note).
+  what the lanes take off the wall clock (they take nothing off the work: docs/benchmarks.md).
 After our pass the rows are put back as seeded (outside the clock: the promises open and unpaid,
 the accounts promised, the pass's tasks, history rows and events deleted), and before each round
 the touched tables are rewritten (`VACUUM FULL`, outside the clock): with autovacuum off (as on the
 shared test server) both sides would otherwise wade through the dead rows of the rounds before,
-and every round starts from the seeded layout. Prints each round's times and the load average,
+and every round starts from the seeded layout. Each measure starts after a `CHECKPOINT`: a daily
+job finds its pages unwritten since the last checkpoint (each first change writes the whole page),
+and neither side then finds the other's full-page images already taken. Prints each round's times and the load average,
 then the best of each side, the ratio (goal: ≤ 3×) and the counts, which must be a third each.
 """
 

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
 
 import numpy  # noqa: F401 - the reading layer's money checks use it: loaded with the worker, not by its first import
@@ -408,7 +408,7 @@ async def update_book(upload: int | uuid.UUID | str, *, actor: str = "system", f
                     # The book accounts' statistics while the customers are still being inserted
                     # (rolled back with the savepoint when those fail on a code taken).
                     await bulk.analyze_table(s, "debtor_accounts")
-                    return await _first(inserted, task)
+                    return await said_by(task, inserted)
 
             created = await bulk.link_book(s, report.id, report.created_at, now, report_date=report.report_date,
                                            rank=not apart, fresh=fresh, customers=count)
@@ -437,8 +437,11 @@ async def _customers_created(session: AsyncSession, report: DebtorReport, create
                         data={"records_created": created, "source": "debtor_import", "upload_id": str(report.uuid)})
 
 
-async def _first(value: asyncio.Future[int | None], task: asyncio.Task[None]) -> int | None:
-    """What `task` says through `value`, or its failure when it fails before saying it."""
+_Said = TypeVar("_Said")
+
+
+async def said_by(task: asyncio.Task[None], value: asyncio.Future[_Said]) -> _Said:
+    """What `task` says through `value` (before it ends), or its failure when it fails before saying it."""
     either: list[asyncio.Future[Any]] = [value, task]
     await asyncio.wait(either, return_when=asyncio.FIRST_COMPLETED)
     if not value.done():

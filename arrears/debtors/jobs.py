@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import time
-from typing import Any
 
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -12,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from arrears.db import get_engine, transaction
 from arrears.debtors import bulk, hooks, service
 from arrears.debtors.hooks import FreshBook, book_updated
-from arrears.debtors.imports import BOOK_JOB, ImportFailed, find_report, run_import, update_book
+from arrears.debtors.imports import BOOK_JOB, ImportFailed, find_report, run_import, said_by, update_book
 from arrears.debtors.service import IMPORT_JOB
 from arrears.jobs.registry import JobContext, Permanent, handler
 
@@ -129,11 +128,7 @@ async def _fresh_book_job(upload: int | str, actor: str, timings: dict[str, floa
     idle: asyncio.Future[None] = loop.create_future()
     written: asyncio.Future[None] = loop.create_future()
     beside = asyncio.create_task(_hooks_beside(upload, planned, booked, idle, written))
-    either: list[asyncio.Future[Any]] = [planned, beside]
-    await asyncio.wait(either, return_when=asyncio.FIRST_COMPLETED)
-    if not planned.done():
-        await beside  # failed before it could say: raises
-    fresh = planned.result()
+    fresh = await said_by(beside, planned)
     if fresh is None:
         await beside
         return False

@@ -196,22 +196,22 @@ async def evaluate(session: AsyncSession, caller: Caller, *, account_ids: Sequen
     return outcome
 
 
-async def daily_pass(org_id: int, *, today: date | None = None, actor: str = ACTOR, lanes: int = LANES) -> Outcome:
+async def daily_pass(org_id: int, *, today: date | None = None, actor: str = ACTOR) -> Outcome:
     """The organisation's daily pass over its open promises, as the system under `actor`, in
-    transactions of its own (committed here): on PostgreSQL `lanes` of them at once, each over the
+    transactions of its own (committed here): on PostgreSQL `LANES` of them at once, each over the
     promises of its set of accounts (see the module's docstring); on SQLite one. If a lane fails,
     the others still commit and the first failure is raised once they have ended."""
     caller = Caller.system(org_id, actor)
     async with transaction() as s:
         today = today or await org_today(s, org_id)
-        if s.get_bind().dialect.name != "postgresql" or lanes <= 1:
+        if s.get_bind().dialect.name != "postgresql":
             return await evaluate(s, caller, today=today)
 
     async def lane(number: int) -> Outcome:
         async with transaction() as s:
-            return await _evaluate(s, caller, None, today, (number, lanes))
+            return await _evaluate(s, caller, None, today, (number, LANES))
 
-    ended = await asyncio.gather(*(lane(k) for k in range(lanes)), return_exceptions=True)
+    ended = await asyncio.gather(*(lane(k) for k in range(LANES)), return_exceptions=True)
     failed = [e for e in ended if isinstance(e, BaseException)]
     if failed:
         raise failed[0]

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import time
 
-from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from arrears.db import get_engine, transaction
@@ -188,7 +187,7 @@ async def _hooks_beside(upload: int | str, planned: asyncio.Future[FreshBook | N
             # The accounts owed' statistics while the book is still being written: ANALYZE samples
             # the rows this transaction inserted as live (they commit with them), so that they are
             # not a step after both commits.
-            await s.execute(text(f"ANALYZE (SKIP_LOCKED) {_HOOKS_TABLE}"))
+            await bulk.analyze_table(s, _HOOKS_TABLE)
             idle.set_result(None)
             await booked
             if fresh.kept:
@@ -197,7 +196,7 @@ async def _hooks_beside(upload: int | str, planned: asyncio.Future[FreshBook | N
             else:  # prepared for nothing (statistics included): the hooks as in turn, over the book
                 await ahead.rollback()
                 await hooks.book_updated(s, report.org_id)
-                await s.execute(text(f"ANALYZE (SKIP_LOCKED) {_HOOKS_TABLE}"))
+                await bulk.analyze_table(s, _HOOKS_TABLE)
     finally:
         if not idle.done():
             idle.set_result(None)

@@ -123,7 +123,7 @@ async def test_a_fresh_book_gets_its_accounts_owed_beside_the_book(client, world
                 {"rid": fresh.report_id, "af": fresh.account_first, "cf": fresh.customer_first,
                  "sf": fresh.snapshot_first})).scalar_one()
         assert offsets == COUNT
-        assert await _analyzed_accounts() == COUNT  # in the hooks' transaction, its rows counted
+        assert await _analyzed("accounts") == COUNT  # in the hooks' transaction, its rows counted
         # The book's three tables too, each in the transaction that wrote it (nothing after the
         # commits), the book accounts and customers on the columns their readers need.
         for table in ("debtor_accounts", "customers", "debtor_snapshot_ranks"):
@@ -263,7 +263,7 @@ async def test_a_customer_code_taken_falls_back_and_discards_what_was_prepared(c
                                "created_events": 1, "created": 2}
     assert [r[2] for r in state["owed"]] == ["active", "paid_up", "active"]
     if postgres:
-        assert await _analyzed_accounts() == 3
+        assert await _analyzed("accounts") == 3
 
 
 async def _run_again_in_turn(report_id: int, org_id: int, postgres: bool, reserved: list[Any]) -> None:
@@ -276,11 +276,6 @@ async def _run_again_in_turn(report_id: int, org_id: int, postgres: bool, reserv
     else:
         assert reserved == []
     _same(await _state(org_id))
-
-
-async def _analyzed_accounts() -> float:
-    """The accounts owed' row count as their last ANALYZE found it (PostgreSQL)."""
-    return await _analyzed("accounts")
 
 
 async def _analyzed(table: str) -> float:

@@ -60,6 +60,14 @@ async def counts(t: Tenant) -> dict[str, int]:
                                                                           "history": int(history or 0)}
 
 
+def after(start: dict[str, int], n: int) -> dict[str, int]:
+    """The counts once `n` sets are done: a kept and a broken promise each, the broken one's call
+    task, and both accounts back to `active` (a history row and an event each)."""
+    return start | {"promise.kept": n, "promise.broken": n, "task.created": start["task.created"] + n,
+                    "tasks": start["tasks"] + n, "account.status_changed": start["account.status_changed"] + 2 * n,
+                    "history": start["history"] + 2 * n}
+
+
 async def statuses(accounts: list[tuple[str, dict[str, Any], str]]) -> list[tuple[str, str]]:
     """Each promise's status beside its account's."""
     out = []
@@ -103,11 +111,7 @@ async def test_the_daily_pass_evaluates_each_set_at_once_and_as_one_pass_would(r
     assert (out.kept, out.broken, out.open, out.tasks) == (LANES, LANES, LANES, LANES)
     for lane in accounts.values():
         assert await statuses(lane) == expected(lane)
-    assert await counts(t) == start | {"promise.kept": LANES, "promise.broken": LANES,
-                                       "task.created": start["task.created"] + LANES,
-                                       "tasks": start["tasks"] + LANES,
-                                       "account.status_changed": start["account.status_changed"] + 2 * LANES,
-                                       "history": start["history"] + 2 * LANES}
+    assert await counts(t) == after(start, LANES)
 
 
 async def test_a_lane_that_fails_leaves_the_others_done_and_the_rerun_does_the_rest_once(rs: RS, monkeypatch):
@@ -137,10 +141,7 @@ async def test_a_lane_that_fails_leaves_the_others_done_and_the_rerun_does_the_r
         assert await statuses(lane) == (expected(lane) if done else [("open", "promised")] * len(lane))
     # Each surviving lane's accounts whole: a kept and a broken promise each, the task, the events.
     n = len(survivors)
-    assert await counts(t) == start | {"promise.kept": n, "promise.broken": n, "tasks": start["tasks"] + n,
-                                       "task.created": start["task.created"] + n,
-                                       "account.status_changed": start["account.status_changed"] + 2 * n,
-                                       "history": start["history"] + 2 * n}
+    assert await counts(t) == after(start, n)
 
     out = await daily_pass(t.org.id, today=later)
     assert (out.kept, out.broken, out.tasks) == (LANES - n, LANES - n, LANES - n)
@@ -148,10 +149,7 @@ async def test_a_lane_that_fails_leaves_the_others_done_and_the_rerun_does_the_r
     for lane in accounts.values():
         assert await statuses(lane) == expected(lane)
     done = await counts(t)
-    assert done == start | {"promise.kept": LANES, "promise.broken": LANES, "tasks": start["tasks"] + LANES,
-                            "task.created": start["task.created"] + LANES,
-                            "account.status_changed": start["account.status_changed"] + 2 * LANES,
-                            "history": start["history"] + 2 * LANES}
+    assert done == after(start, LANES)
     again = await daily_pass(t.org.id, today=later)
     assert (again.kept, again.broken, again.tasks, again.open) == (0, 0, 0, LANES)
     assert await counts(t) == done

@@ -64,12 +64,29 @@ def db_url(request: pytest.FixtureRequest, template_db: dict[str, Any], tmp_path
     return str(template_db["url"])
 
 
+# The module's shared server, once a test has started it (not a fixture's own list: `own_server`
+# stops it without asking for `shared_servers`, which would give its test the module's database).
+_SHARED: list[Server] = []
+
+
 @pytest.fixture(scope="module")
 async def shared_servers(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[list[Server]]:
-    servers: list[Server] = []  # started by the first test that asks, in its environment
+    servers = _SHARED  # started by the first test that asks, in its environment
     yield servers
     for server in servers:
         stop(server)
+    servers.clear()
+
+
+@pytest.fixture
+def own_server(start_server: StartServer) -> StartServer:
+    """`start_server`, with the shared server stopped first (a later test starts it again). On
+    PostgreSQL both servers' workers take jobs from the one database's queue, and the shared one
+    (another data folder) could take this test's upload and fail it FILE_MISSING."""
+    for server in _SHARED:
+        stop(server)
+    _SHARED.clear()
+    return start_server
 
 
 async def _shared(servers: list[Server], tmp_path_factory: pytest.TempPathFactory) -> Server:
@@ -119,11 +136,11 @@ async def test_a_huge_one_line_csv_fails_with_a_clear_message(aama: Server, tmp_
     await aama.healthy()
 
 
-async def test_a_parser_that_dies_fails_the_upload_once_and_for_all(start_server: StartServer, world: Any,
+async def test_a_parser_that_dies_fails_the_upload_once_and_for_all(own_server: StartServer, world: Any,
                                                                      tmp_path: Path) -> None:
     # With the cell limit lifted, the far cell reaches python-calamine, which dies in the child.
     org = await world.org("Poison Ltd")
-    server = await start_server(ARREARS_PARSE_MAX_CELLS=str(10**15))
+    server = await own_server(ARREARS_PARSE_MAX_CELLS=str(10**15))
     await sign_in(server, world, org.id)
     upload = await _aama_upload(server, hostile.far_cell_xlsx(tmp_path / "solver.xlsx"))
     assert upload["status"] == "failed"

@@ -13,6 +13,7 @@ from arrears.debtors.pdf.amounts import parse_amount
 from arrears.debtors.pdf.contacts import choose_phones, find_phones
 from arrears.debtors.pdf.reader import Word
 from arrears.debtors.pdf.rows import _merge_amount_pieces
+from arrears.debtors.reading.phones import sms_reachable
 from tests.corpus.pdfs import Money
 
 amounts = st.decimals(min_value=Decimal("-9999999.99"), max_value=Decimal("9999999.99"), places=2).filter(
@@ -41,7 +42,10 @@ def test_a_printed_amount_reads_back(value: Decimal, money: Money) -> None:
 
 
 mobiles = st.from_regex(r"0[678][1-4][0-9]{7}", fullmatch=True)
-landlines = st.from_regex(r"0(?:11|21|12|31)[0-9]{7}", fullmatch=True)
+# Fixed lines only: ZA's metadata files some numbers in these areas as mobile (021 492 …, 012 492 …),
+# and a cell of two mobiles rightly gives the first of them.
+landlines = st.from_regex(r"0(?:11|21|12|31)[0-9]{7}", fullmatch=True).filter(
+    lambda n: not sms_reachable("27" + n[1:], True))
 
 
 def _spaced(number: str) -> str:
